@@ -252,3 +252,12 @@ func (r Reset) Validate() error {
 	}
 	return nil
 }
+
+// Retainer is implemented by backends that apply retention themselves
+// (embedded and Redis). EnforceRetention deletes what the topics' retention
+// allows now, never a record a registered group has not committed unless a
+// hard size cap forces it, and returns how many records it deleted. The
+// backend also runs it periodically.
+type Retainer interface {
+	EnforceRetention(ctx context.Context) (deleted int64, err error)
+}
