@@ -1,0 +1,136 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/internal/store/storetest"
+)
+
+func TestMigrateAndQuery(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		ctx := context.Background()
+		cfg.Component = "items"
+		db, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx, os.DirFS("testdata/good")); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		// A second run applies nothing and fails on nothing.
+		if err := db.Migrate(ctx, os.DirFS("testdata/good")); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if v, err := db.Version(ctx); err != nil || v != 2 {
+			t.Fatalf("Version = %d, %v; want 2", v, err)
+		}
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name, note) VALUES (?, ?, ?)`), 1, "a?b", "it's")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+		var name, note string
+		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT name, note FROM items WHERE id = ? AND name <> '?'`), 1).Scan(&name, &note); err != nil {
+			t.Fatalf("select: %v", err)
+		}
+		if name != "a?b" || note != "it's" {
+			t.Errorf("got %q %q, want %q %q", name, note, "a?b", "it's")
+		}
+		_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name) VALUES (?, ?)`), 2, "a?b")
+		if !store.IsUniqueViolation(err) {
+			t.Errorf("duplicate insert: error %v, want a unique violation", err)
+		}
+		// A failing transaction leaves nothing behind.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name) VALUES (?, ?)`), 3, "c"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want boom", err)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM items`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("after rollback %d rows (%v), want 1", n, err)
+		}
+	})
+}
+
+// Several processes starting at once each run Migrate; every migration is
+// applied exactly once.
+func TestMigrateConcurrently(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		ctx := context.Background()
+		cfg.Component = "race"
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for i := 0; i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := store.Open(ctx, cfg)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer db.Close()
+				errs <- db.Migrate(ctx, os.DirFS("testdata/good"))
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("concurrent Migrate: %v", err)
+			}
+		}
+		db, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM arus_migrations WHERE component = ?`), "race").Scan(&n); err != nil || n != 2 {
+			t.Errorf("%d migration rows (%v), want 2", n, err)
+		}
+	})
+}
+
+func TestMigrationFilesAreChecked(t *testing.T) {
+	_, err := store.Migrations(os.DirFS("testdata/gap"), store.SQLite)
+	if err == nil || !strings.Contains(err.Error(), "found 3") {
+		t.Errorf("Migrations with a gap = %v, want an error naming version 3", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		cfg  store.Config
+		want string
+	}{
+		{store.Config{Component: "Bad-Name", Dir: "x"}, `component name "Bad-Name"`},
+		{store.Config{Component: "ok"}, "no DSN and no data directory"},
+		{store.Config{Component: "ok", DSN: "mysql://root@localhost/db"}, `scheme "mysql" is not supported`},
+		{store.Config{Component: "ok", DSN: "postgres://u@h/db?schema=Drop-Table"}, `schema "Drop-Table"`},
+		{store.Config{Component: "ok", DSN: "postgres://u@h/db?schema=x;drop"}, "DSN query: invalid semicolon"},
+		{store.Config{Component: "ok", Dir: "x", MaxOpenConns: -1}, "max open connections -1"},
+	}
+	for _, c := range cases {
+		err := c.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%+v) = %v, want error containing %q", c.cfg, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+// Package testenv finds the services integration tests run against — the
+// local PostgreSQL, MariaDB and Redis — and skips a test when one is not
+// reachable, or fails it when ARUS_TEST_REQUIRE=1 (as CI sets).
+//
+// Addresses come from ARUS_TEST_POSTGRES, ARUS_TEST_MYSQL and
+// ARUS_TEST_REDIS, with the defaults of the development machines.
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// Defaults for the local services.
+const (
+	DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	DefaultMySQL    = "root@tcp(127.0.0.1:3306)/test"
+	DefaultRedis    = "127.0.0.1:6379"
+)
+
+// Required reports whether tests must fail rather than skip when a service
+// is missing.
+func Required() bool { return os.Getenv("ARUS_TEST_REQUIRE") == "1" }
+
+// Unavailable skips the test, or fails it under ARUS_TEST_REQUIRE=1.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		t.Fatalf("%s (ARUS_TEST_REQUIRE=1, so this fails instead of skipping)", msg)
+	}
+	t.Skipf("%s; set the address or start the service to run this test", msg)
+}
+
+func getenv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Redis returns the address of the test Redis server.
+func Redis(t testing.TB) string {
+	t.Helper()
+	addr := getenv("ARUS_TEST_REDIS", DefaultRedis)
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		Unavailable(t, "Redis at %s is not reachable (ARUS_TEST_REDIS): %v", addr, err)
+	}
+	c.Close()
+	return addr
+}
+
+// Postgres returns a DSN for the test PostgreSQL database.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	dsn := getenv("ARUS_TEST_POSTGRES", DefaultPostgres)
+	db, err := sql.Open("pgx", dsn)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = db.PingContext(ctx)
+		cancel()
+		db.Close()
+	}
+	if err != nil {
+		Unavailable(t, "PostgreSQL at %s is not reachable (ARUS_TEST_POSTGRES): %v", redact(dsn), err)
+	}
+	return dsn
+}
+
+// MySQL returns a go-sql-driver DSN for the test MariaDB/MySQL database.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	dsn := getenv("ARUS_TEST_MYSQL", DefaultMySQL)
+	host := "127.0.0.1:3306"
+	if _, rest, ok := strings.Cut(dsn, "tcp("); ok {
+		if h, _, ok := strings.Cut(rest, ")"); ok {
+			host = h
+		}
+	}
+	c, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err != nil {
+		Unavailable(t, "MySQL/MariaDB at %s is not reachable (ARUS_TEST_MYSQL): %v", host, err)
+	}
+	c.Close()
+	return dsn
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable DSN)"
+}
