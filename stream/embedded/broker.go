@@ -1,0 +1,201 @@
+// Package embedded is the default backend of the stream contract: a durable
+// log in a SQLite database inside the data directory, for running Arus as
+// one process with nothing else to set up.
+//
+// It keeps every guarantee of package stream within one process:
+//
+//   - Durability: Produce returns only after the transaction holding its
+//     records has committed; with the default synchronous=FULL the
+//     write-ahead log is fsynced first, so an acknowledged record survives a
+//     kill -9 and a power loss. One writer goroutine runs every write and
+//     groups the produce calls and offset commits that wait into one
+//     transaction and one fsync (group commit).
+//   - Offsets are dense per partition from 0, assigned by the writer in the
+//     order calls reach it.
+//   - Consumer groups are coordinated in memory: each Consume call is one
+//     member, partitions are spread evenly over live members and move only
+//     after their previous owner finished and committed.
+//   - Readers are woken in-process when their partition grows, so a record
+//     reaches a waiting consumer within milliseconds of its commit.
+//   - Retention never deletes a record that a registered group has not
+//     committed, unless Config.HardCapBytes forces it (logged and counted).
+//
+// The data directory is locked with flock: a second process (or a second
+// Broker) on the same directory fails at once.
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// Broker is the embedded log. It implements [stream.Broker] and
+// [stream.Retainer] and is safe for concurrent use.
+type Broker struct {
+	cfg         Config
+	lock        *os.File
+	w           *writer
+	readers     *readPool
+	coord       *coordinator
+	partitioner stream.Partitioner
+
+	// mu guards the catalog: topics and groups.
+	mu     sync.RWMutex
+	topics map[string]*topicState
+	groups map[string]*groupState
+
+	closed    atomic.Bool
+	closeMu   sync.Mutex // orders enter against Close
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	consumers sync.WaitGroup
+
+	retentionMu   sync.Mutex
+	stopRetention context.CancelFunc
+	retainDone    chan struct{}
+	forced        atomic.Int64
+}
+
+var (
+	_ stream.Broker   = (*Broker)(nil)
+	_ stream.Retainer = (*Broker)(nil)
+)
+
+// New opens the log in cfg.Dir, creating the directory and the database when
+// missing, and locks the directory. It fails at once, naming the directory,
+// when another process holds it.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded: create data directory: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir, filepath.Join(cfg.Dir, lockFileName))
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:        cfg,
+		lock:       lock,
+		topics:     make(map[string]*topicState),
+		groups:     make(map[string]*groupState),
+		closing:    make(chan struct{}),
+		retainDone: make(chan struct{}),
+	}
+	b.coord = newCoordinator(b)
+	if err := b.open(); err != nil {
+		unlockDir(lock)
+		return nil, err
+	}
+	if cfg.RetentionInterval > 0 {
+		rctx, cancel := context.WithCancel(context.Background())
+		b.stopRetention = cancel
+		go b.retain(rctx)
+	} else {
+		b.stopRetention = func() {}
+		close(b.retainDone)
+	}
+	return b, nil
+}
+
+func (b *Broker) open() error {
+	path := filepath.Join(b.cfg.Dir, dbFileName)
+	wc, err := openConn(dsn(path, b.cfg.Synchronous, false))
+	if err != nil {
+		return fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	if err := initSchema(wc); err != nil {
+		wc.close()
+		return fmt.Errorf("embedded: create schema in %s: %w", path, err)
+	}
+	if err := b.loadCatalog(wc); err != nil {
+		wc.close()
+		return fmt.Errorf("embedded: load catalog from %s: %w", path, err)
+	}
+	b.readers, err = newReadPool(dsn(path, b.cfg.Synchronous, true), readPoolSize)
+	if err != nil {
+		wc.close()
+		return fmt.Errorf("embedded: open readers on %s: %w", path, err)
+	}
+	b.w = newWriter(b, wc)
+	return nil
+}
+
+// Ping reports whether the log can be read.
+func (b *Broker) Ping(ctx context.Context) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	return b.readers.with(ctx, func(c *dbConn) error {
+		_, _, err := c.queryInt("SELECT 1")
+		return err
+	})
+}
+
+// Close stops the running Consume calls (their handlers finish and what they
+// finished is committed), lets the writer commit what is queued, closes the
+// database and releases the directory lock. Later calls fail with
+// stream.ErrClosed. Close is safe to call more than once.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.closeMu.Lock()
+		b.closed.Store(true)
+		close(b.closing)
+		b.closeMu.Unlock()
+		b.consumers.Wait()
+		b.stopRetention()
+		<-b.retainDone
+		b.w.stop()
+		b.readers.close()
+		b.w.close()
+		if err := unlockDir(b.lock); err != nil {
+			b.closeErr = fmt.Errorf("embedded: unlock %s: %w", b.cfg.Dir, err)
+		}
+	})
+	return b.closeErr
+}
+
+// enter registers a Consume call; it fails once the broker is closing.
+func (b *Broker) enter() bool {
+	b.closeMu.Lock()
+	defer b.closeMu.Unlock()
+	if b.closed.Load() {
+		return false
+	}
+	b.consumers.Add(1)
+	return true
+}
+
+// check fails with ErrClosed after Close and with ctx's error when it ended.
+func (b *Broker) check(ctx context.Context) error {
+	if b.closed.Load() {
+		return fmt.Errorf("embedded: %w", stream.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Stats are counters of the broker's life so far.
+type Stats struct {
+	// ForcedDeletes counts the records deleted by the hard size cap before
+	// every registered group had committed them.
+	ForcedDeletes int64
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{ForcedDeletes: b.forced.Load()}
+}

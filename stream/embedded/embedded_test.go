@@ -1,0 +1,392 @@
+package embedded
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/streamtest"
+)
+
+func TestConformance(t *testing.T) {
+	streamtest.Run(t, streamtest.Backend{
+		Open: func(t *testing.T) func() stream.Broker {
+			dir := t.TempDir()
+			return func() stream.Broker {
+				b, err := New(context.Background(), Config{Dir: dir})
+				if err != nil {
+					t.Fatalf("New(%s): %v", dir, err)
+				}
+				return b
+			}
+		},
+		Features: streamtest.Features{Retention: true, RebalanceTimeout: 10 * time.Second},
+	})
+}
+
+// open opens a broker on dir, closed when the test ends.
+func open(t *testing.T, cfg Config) *Broker {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if cfg.RetentionInterval == 0 {
+		cfg.RetentionInterval = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	b, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func readAll(t *testing.T, b *Broker, topic string, partition int32) []*stream.Record {
+	t.Helper()
+	var all []*stream.Record
+	var off int64
+	for {
+		recs, err := b.Read(context.Background(), topic, partition, off, 1000)
+		if err != nil {
+			t.Fatalf("Read(%s, %d, %d): %v", topic, partition, off, err)
+		}
+		if len(recs) == 0 {
+			return all
+		}
+		all = append(all, recs...)
+		off = recs[len(recs)-1].Offset + 1
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	b := open(t, Config{})
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "gc", Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	const producers, calls = 16, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, producers)
+	for p := range producers {
+		wg.Go(func() {
+			for c := range calls {
+				n := 1 + c%3
+				recs := make([]*stream.Record, n)
+				for i := range recs {
+					recs[i] = &stream.Record{Topic: "gc", Key: fmt.Appendf(nil, "k%d", p), Value: fmt.Appendf(nil, "%d:%d:%d", p, c, i)}
+				}
+				if err := b.Produce(ctx, recs...); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Produce: %v", err)
+	}
+	seen := make(map[string]int)
+	var total int
+	for part := range int32(3) {
+		last := make(map[string]int) // producer -> last sequence seen
+		for i, r := range readAll(t, b, "gc", part) {
+			if r.Offset != int64(i) {
+				t.Fatalf("partition %d: record %d has offset %d, want %d", part, i, r.Offset, i)
+			}
+			if got, want := r.Partition, stream.Partition(r.Key, 3); got != want {
+				t.Errorf("record %s in partition %d, want %d", r.Value, got, want)
+			}
+			seen[string(r.Value)]++
+			var p, c, k int
+			fmt.Sscanf(string(r.Value), "%d:%d:%d", &p, &c, &k)
+			seq := c*10 + k
+			if prev, ok := last[string(r.Key)]; ok && seq <= prev {
+				t.Errorf("partition %d: %s after sequence %d: out of order", part, r.Value, prev)
+			}
+			last[string(r.Key)] = seq
+			total++
+		}
+	}
+	want := 0
+	for c := range calls {
+		want += 1 + c%3
+	}
+	want *= producers
+	if total != want {
+		t.Errorf("read %d records, want %d", total, want)
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s read %d times, want once", v, n)
+		}
+	}
+}
+
+func TestDirectoryLock(t *testing.T) {
+	dir := t.TempDir()
+	b, err := New(context.Background(), Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(context.Background(), Config{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second New on %s: got %v, want an error naming the directory as in use", dir, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := New(context.Background(), Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("New after Close: %v", err)
+	}
+	b2.Close()
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no dir", Config{}, "Dir"},
+		{"bad synchronous", Config{Dir: "x", Synchronous: "OFF"}, "Synchronous"},
+		{"negative cap", Config{Dir: "x", HardCapBytes: -1}, "HardCapBytes"},
+		{"bad partitions", Config{Dir: "x", Options: stream.Options{DefaultPartitions: -2}}, "partition"},
+		{"negative record size", Config{Dir: "x", Options: stream.Options{MaxRecordBytes: -1}}, "max record bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if !errors.Is(err, stream.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: got %v, want an invalid-argument error naming %q", err, tc.want)
+			}
+			if _, err := New(context.Background(), tc.cfg); !errors.Is(err, stream.ErrInvalid) {
+				t.Errorf("New: got %v, want ErrInvalid", err)
+			}
+		})
+	}
+	cfg := Config{Dir: "x"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Synchronous != SyncFull || cfg.RetentionInterval != DefaultRetentionInterval || cfg.DefaultPartitions != 4 {
+		t.Errorf("defaults: got %+v", cfg)
+	}
+}
+
+func TestDurableAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	b, err := New(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := b.Produce(ctx, &stream.Record{Topic: "d", Key: []byte("k"), Value: fmt.Appendf(nil, "v%d", i),
+			Headers: []stream.Header{{Key: "h", Value: []byte("x")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.ResetOffsets(ctx, "g", "d", stream.Reset{To: stream.ResetOffset, Offset: 4, Partitions: []int32{stream.Partition([]byte("k"), 4)}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := b.Produce(ctx, &stream.Record{Topic: "d"}); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Produce after Close: got %v, want ErrClosed", err)
+	}
+
+	b = open(t, Config{Dir: dir})
+	part := stream.Partition([]byte("k"), 4)
+	recs := readAll(t, b, "d", part)
+	if len(recs) != 10 {
+		t.Fatalf("after reopen: %d records, want 10", len(recs))
+	}
+	for i, r := range recs {
+		if got, want := string(r.Value), fmt.Sprintf("v%d", i); got != want {
+			t.Errorf("record %d: got %q, want %q", i, got, want)
+		}
+		if h, _ := r.Header("h"); string(h) != "x" || r.ID() == "" {
+			t.Errorf("record %d headers: got %v", i, r.Headers)
+		}
+	}
+	g, err := b.DescribeGroup(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Offsets) != 1 || g.Offsets[0].Committed != 4 || g.Offsets[0].Lag != 6 || g.Offsets[0].Oldest.IsZero() {
+		t.Errorf("group after reopen: got %+v, want committed 4, lag 6", g.Offsets)
+	}
+	if err := b.Produce(ctx, &stream.Record{Topic: "d", Key: []byte("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readAll(t, b, "d", part); recs[len(recs)-1].Offset != 10 {
+		t.Errorf("next offset after reopen: got %d, want 10", recs[len(recs)-1].Offset)
+	}
+}
+
+func TestRetentionKeepsUnconsumed(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		topic     stream.Topic
+		committed int64 // -1: no group
+		want      int64 // start offset after retention
+	}{
+		{"time, no group", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, -1, 10},
+		{"time, group at 4", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 4, 4},
+		{"time, group at 0", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 0, 0},
+		{"bytes, no group", stream.Topic{Partitions: 1, RetentionBytes: 1}, -1, 10},
+		{"bytes, group at 3", stream.Topic{Partitions: 1, RetentionBytes: 1}, 3, 3},
+		{"time, recent records", stream.Topic{Partitions: 1, RetentionTime: time.Hour}, -1, 0},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := open(t, Config{})
+			tc.topic.Name = fmt.Sprintf("r%d", i)
+			if err := b.CreateTopic(ctx, tc.topic); err != nil {
+				t.Fatal(err)
+			}
+			for j := range 10 {
+				if err := b.Produce(ctx, &stream.Record{Topic: tc.topic.Name, Value: fmt.Appendf(nil, "%d", j)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.committed >= 0 {
+				if _, err := b.ResetOffsets(ctx, "g", tc.topic.Name, stream.Reset{To: stream.ResetOffset, Offset: tc.committed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			if _, err := b.EnforceRetention(ctx); err != nil {
+				t.Fatal(err)
+			}
+			info, err := b.DescribeTopic(ctx, tc.topic.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.Offsets[0]; got.Start != tc.want || got.End != 10 {
+				t.Errorf("after retention: got start %d end %d, want start %d end 10", got.Start, got.End, tc.want)
+			}
+			recs := readAll(t, b, tc.topic.Name, 0)
+			if len(recs) != int(10-tc.want) || (len(recs) > 0 && recs[0].Offset != tc.want) {
+				t.Errorf("after retention: read %d records, want %d from offset %d", len(recs), 10-tc.want, tc.want)
+			}
+			if b.Stats().ForcedDeletes != 0 {
+				t.Errorf("forced deletes: got %d, want 0", b.Stats().ForcedDeletes)
+			}
+		})
+	}
+}
+
+func TestHardCap(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, Config{HardCapBytes: 4000})
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "cap", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ResetOffsets(ctx, "g", "cap", stream.Reset{To: stream.ResetEarliest}); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := b.Produce(ctx, &stream.Record{Topic: "cap", Value: make([]byte, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.EnforceRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := b.DescribeTopic(ctx, "cap")
+	var bytes int64
+	t1, _ := b.topic(ctx, "cap", false)
+	for _, p := range t1.parts {
+		bytes += p.bytes.Load()
+	}
+	if bytes > 4000 || n == 0 || b.Stats().ForcedDeletes != n {
+		t.Errorf("hard cap: got %d bytes left, %d deleted, %d forced; want at most 4000 bytes, forced = deleted > 0", bytes, n, b.Stats().ForcedDeletes)
+	}
+	if got := info.Records(); got != 100-n {
+		t.Errorf("records left: got %d, want %d", got, 100-n)
+	}
+}
+
+// TestKill9 kills a producing process and checks that every record it had
+// acknowledged is in the log.
+func TestKill9(t *testing.T) {
+	if dir := os.Getenv("ARUS_EMBEDDED_KILL_DIR"); dir != "" {
+		killHelper(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
+	cmd.Env = append(os.Environ(), "ARUS_EMBEDDED_KILL_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && acked < 3000 {
+		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "ack ")); err == nil {
+			acked = n
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if acked == 0 {
+		t.Fatal("helper acknowledged nothing")
+	}
+	b := open(t, Config{Dir: dir})
+	got := make(map[string]bool)
+	for part := range int32(4) {
+		for _, r := range readAll(t, b, "kill", part) {
+			got[string(r.Value)] = true
+		}
+	}
+	for i := range acked {
+		if !got[strconv.Itoa(i)] {
+			t.Fatalf("acknowledged record %d is missing after kill -9 (%d acknowledged, %d found)", i, acked, len(got))
+		}
+	}
+}
+
+func killHelper(dir string) {
+	b, err := New(context.Background(), Config{Dir: dir})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	for i := 0; ; i += 10 {
+		recs := make([]*stream.Record, 10)
+		for j := range recs {
+			recs[j] = &stream.Record{Topic: "kill", Value: []byte(strconv.Itoa(i + j))}
+		}
+		if err := b.Produce(context.Background(), recs...); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Printf("ack %d\n", i+10)
+	}
+}

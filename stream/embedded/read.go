@@ -1,0 +1,132 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// maxRead is the most records one Read returns.
+const maxRead = 10000
+
+// Read returns up to max records of a partition from offset, in offset order.
+// An offset below the partition's start reads from the start, one equal to
+// the end returns no records, one beyond the end fails with
+// ErrOffsetOutOfRange. It sees every record whose Produce has returned.
+func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset int64, max int) ([]*stream.Record, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	p, err := b.partition(topic, partition)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: read: %w", err)
+	}
+	if offset < 0 {
+		return nil, stream.Invalidf("embedded: read topic %q partition %d: offset %d is negative; offsets are 0 or more", topic, partition, offset)
+	}
+	if max < 1 {
+		return nil, stream.Invalidf("embedded: read topic %q partition %d: max %d is below 1", topic, partition, max)
+	}
+	if end := p.end.Load(); offset > end {
+		return nil, fmt.Errorf("embedded: read topic %q partition %d at offset %d: %w: the end offset is %d",
+			topic, partition, offset, stream.ErrOffsetOutOfRange, end)
+	}
+	recs, err := b.fetch(ctx, p, offset, min(max, maxRead))
+	if err != nil {
+		return nil, fmt.Errorf("embedded: read topic %q partition %d: %w", topic, partition, err)
+	}
+	return recs, nil
+}
+
+// OffsetForTime returns the offset of the first record of a partition whose
+// timestamp is at or after t, or the end offset when there is none.
+func (b *Broker) OffsetForTime(ctx context.Context, topic string, partition int32, t time.Time) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
+	p, err := b.partition(topic, partition)
+	if err != nil {
+		return 0, fmt.Errorf("embedded: offset for time: %w", err)
+	}
+	off, err := b.offsetForTime(ctx, p, t)
+	if err != nil {
+		return 0, fmt.Errorf("embedded: offset for time in topic %q partition %d: %w", topic, partition, err)
+	}
+	return off, nil
+}
+
+// partition returns the state of one partition of an existing topic.
+func (b *Broker) partition(topic string, partition int32) (*partState, error) {
+	t := b.lookup(topic)
+	if t == nil {
+		if err := stream.ValidateTopicName(topic); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("topic %q: %w", topic, stream.ErrTopicNotFound)
+	}
+	if partition < 0 || partition >= t.topic.Partitions {
+		return nil, stream.Invalidf("topic %q has no partition %d; it has %d (0 to %d)", topic, partition, t.topic.Partitions, t.topic.Partitions-1)
+	}
+	return t.parts[partition], nil
+}
+
+// fetch reads up to max records of p from offset, stopping early past
+// maxFetchMemory bytes.
+func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, max int) ([]*stream.Record, error) {
+	var recs []*stream.Record
+	err := b.readers.with(ctx, func(c *dbConn) error {
+		rs, err := c.query(`SELECT off, data FROM records WHERE pid = ? AND off >= ? ORDER BY off LIMIT ?`, p.pid, offset, max)
+		if err != nil {
+			return err
+		}
+		recs = make([]*stream.Record, 0, min(max, 512))
+		size := 0
+		topic := p.t.topic.Name
+		for rs.next() {
+			data := rs.bytes(1)
+			r := &stream.Record{Topic: topic, Partition: p.index, Offset: rs.int(0)}
+			if err := decodeRecord(data, r); err != nil {
+				rs.close()
+				return fmt.Errorf("offset %d: %w", r.Offset, err)
+			}
+			recs = append(recs, r)
+			if size += len(data); size >= maxFetchMemory {
+				break
+			}
+		}
+		return rs.close()
+	})
+	return recs, err
+}
+
+// offsetForTime finds the first offset whose max_time (the largest timestamp
+// up to it, which never decreases) is at or after t: that record is the
+// first with a timestamp at or after t. It is a binary search of point
+// lookups on the primary key.
+func (b *Broker) offsetForTime(ctx context.Context, p *partState, t time.Time) (int64, error) {
+	lo, hi := p.start.Load(), p.end.Load()
+	want := t.UnixNano()
+	err := b.readers.with(ctx, func(c *dbConn) error {
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			mt, ok, err := c.queryInt(`SELECT max_time FROM records WHERE pid = ? AND off = ?`, p.pid, mid)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// Deleted by retention meanwhile: everything up to it is gone.
+				lo = mid + 1
+				continue
+			}
+			if mt >= want {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		return nil
+	})
+	return lo, err
+}

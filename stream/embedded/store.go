@@ -1,0 +1,585 @@
+package embedded
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// The schema. Records are keyed by (pid, off) in a WITHOUT ROWID table, so
+// appending to a partition and reading it in order each walk one B-tree.
+// A record is stored as one blob (timestamp, key, headers and value, see
+// appendRecord), which keeps the number of bound parameters per row low.
+// max_time is the largest timestamp of the partition up to and including the
+// record: it never decreases along a partition, so the first offset at or
+// after a time is found by binary search without a second index.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS topics (
+		id              INTEGER PRIMARY KEY,
+		name            TEXT    NOT NULL UNIQUE,
+		partitions      INTEGER NOT NULL,
+		retention_time  INTEGER NOT NULL,
+		retention_bytes INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS partitions (
+		id           INTEGER PRIMARY KEY,
+		topic_id     INTEGER NOT NULL,
+		partition    INTEGER NOT NULL,
+		start_offset INTEGER NOT NULL,
+		end_offset   INTEGER NOT NULL,
+		bytes        INTEGER NOT NULL,
+		max_time     INTEGER NOT NULL,
+		UNIQUE (topic_id, partition)
+	)`,
+	`CREATE TABLE IF NOT EXISTS records (
+		pid      INTEGER NOT NULL,
+		off      INTEGER NOT NULL,
+		max_time INTEGER NOT NULL,
+		data     BLOB    NOT NULL,
+		PRIMARY KEY (pid, off)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS group_topics (
+		grp        TEXT    NOT NULL,
+		topic_id   INTEGER NOT NULL,
+		registered INTEGER NOT NULL,
+		PRIMARY KEY (grp, topic_id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS group_offsets (
+		grp       TEXT    NOT NULL,
+		pid       INTEGER NOT NULL,
+		committed INTEGER NOT NULL,
+		PRIMARY KEY (grp, pid)
+	) WITHOUT ROWID`,
+	`PRAGMA user_version = 1`,
+}
+
+// Storage tuning.
+const (
+	pageSize       = 8192
+	cacheKiB       = 64 << 10 // per connection
+	mmapBytes      = 256 << 20
+	walCheckpoint  = 4096 // pages
+	readPoolSize   = 4
+	busyTimeoutMS  = 10000
+	dbFileName     = "stream.db"
+	lockFileName   = "stream.lock"
+	maxFetchMemory = 16 << 20 // bytes of record data one fetch returns at most
+)
+
+// dsn returns the connection string of the log at path.
+func dsn(path string, sync Synchronous, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+string(sync)+")")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpoint))
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// dbConn is one SQLite connection used through the driver directly, which
+// saves database/sql's conversions and copies on the hot paths. A dbConn is
+// used by one goroutine at a time.
+type dbConn struct {
+	conn  driver.Conn
+	stmts map[string]driver.Stmt
+	args  []driver.NamedValue
+}
+
+func openConn(dsn string) (*dbConn, error) {
+	var d sqlite.Driver
+	c, err := d.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &dbConn{conn: c, stmts: make(map[string]driver.Stmt)}, nil
+}
+
+// stmt returns the prepared statement for query, preparing it once.
+func (c *dbConn) stmt(query string) (driver.Stmt, error) {
+	if s, ok := c.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := c.conn.Prepare(query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %.60q: %w", query, err)
+	}
+	c.stmts[query] = s
+	return s, nil
+}
+
+func (c *dbConn) bind(args []any) []driver.NamedValue {
+	c.args = c.args[:0]
+	for i, a := range args {
+		switch v := a.(type) {
+		case int:
+			a = int64(v)
+		case int32:
+			a = int64(v)
+		}
+		c.args = append(c.args, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	return c.args
+}
+
+// exec runs a statement and returns the number of rows it changed.
+func (c *dbConn) exec(query string, args ...any) (int64, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	return c.execStmt(s, c.bind(args))
+}
+
+func (c *dbConn) execStmt(s driver.Stmt, args []driver.NamedValue) (int64, error) {
+	r, err := s.(driver.StmtExecContext).ExecContext(context.Background(), args)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := r.RowsAffected()
+	return n, nil
+}
+
+// insert runs an INSERT and returns the new row's id.
+func (c *dbConn) insert(query string, args ...any) (int64, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return 0, err
+	}
+	r, err := s.(driver.StmtExecContext).ExecContext(context.Background(), c.bind(args))
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+// query runs a query; the caller closes the rows before using c again.
+func (c *dbConn) query(query string, args ...any) (*rows, error) {
+	s, err := c.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.(driver.StmtQueryContext).QueryContext(context.Background(), c.bind(args))
+	if err != nil {
+		return nil, err
+	}
+	return &rows{r: r, dest: make([]driver.Value, len(r.Columns()))}, nil
+}
+
+// queryInt returns the integer of a one-row, one-column query; ok is false
+// when there is no row or the value is NULL.
+func (c *dbConn) queryInt(query string, args ...any) (v int64, ok bool, err error) {
+	rs, err := c.query(query, args...)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rs.close()
+	if !rs.next() {
+		return 0, false, rs.err
+	}
+	v, ok = rs.dest[0].(int64)
+	return v, ok, nil
+}
+
+func (c *dbConn) close() error {
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	return c.conn.Close()
+}
+
+// rows iterates over a query's result.
+type rows struct {
+	r    driver.Rows
+	dest []driver.Value
+	err  error
+}
+
+func (r *rows) next() bool {
+	if r.err != nil {
+		return false
+	}
+	if err := r.r.Next(r.dest); err != nil {
+		if err != io.EOF {
+			r.err = err
+		}
+		return false
+	}
+	return true
+}
+
+func (r *rows) int(i int) int64 {
+	v, _ := r.dest[i].(int64)
+	return v
+}
+
+func (r *rows) bytes(i int) []byte {
+	switch v := r.dest[i].(type) {
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	return nil
+}
+
+func (r *rows) str(i int) string {
+	switch v := r.dest[i].(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}
+
+func (r *rows) close() error {
+	err := r.r.Close()
+	if r.err != nil {
+		return r.err
+	}
+	return err
+}
+
+// readPool holds the read connections. In WAL mode readers see the last
+// committed state and never block the writer.
+type readPool struct {
+	conns  chan *dbConn
+	n      int
+	done   chan struct{}
+	closed atomic.Bool
+}
+
+func newReadPool(dsn string, n int) (*readPool, error) {
+	p := &readPool{conns: make(chan *dbConn, n), done: make(chan struct{})}
+	for range n {
+		c, err := openConn(dsn)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.conns <- c
+		p.n++
+	}
+	return p, nil
+}
+
+// with runs f on a read connection.
+func (p *readPool) with(ctx context.Context, f func(c *dbConn) error) error {
+	select {
+	case <-p.done:
+		return stream.ErrClosed
+	default:
+	}
+	var c *dbConn
+	select {
+	case c = <-p.conns:
+	case <-p.done:
+		return stream.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { p.conns <- c }()
+	if p.closed.Load() {
+		return stream.ErrClosed
+	}
+	return f(c)
+}
+
+// close waits for every connection to come back and closes it.
+func (p *readPool) close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	close(p.done)
+	for range p.n {
+		c := <-p.conns
+		c.close()
+	}
+}
+
+// The in-memory catalog. The writer is the only goroutine that changes it,
+// and only after the transaction holding the change has committed, so it
+// always mirrors durable state.
+
+type topicState struct {
+	id    int64
+	topic stream.Topic
+	parts []*partState
+	// gone is closed when the topic is deleted.
+	gone chan struct{}
+	// dropped is set by the writer when the topic is deleted (writer only).
+	dropped bool
+}
+
+func (t *topicState) isGone() bool {
+	select {
+	case <-t.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+type partState struct {
+	t     *topicState
+	pid   int64
+	index int32
+
+	// Visible bounds, published after each commit.
+	start atomic.Int64
+	end   atomic.Int64
+	bytes atomic.Int64
+
+	// Writer-owned copies of what is durable.
+	wEnd, wBytes, wMaxTime int64
+
+	mu   sync.Mutex
+	wake chan struct{}
+}
+
+func newPart(t *topicState, pid int64, index int32) *partState {
+	return &partState{t: t, pid: pid, index: index, wake: make(chan struct{})}
+}
+
+// waitChan returns a channel closed at the next append to the partition.
+// Take it before checking for new records, so no append is missed.
+func (p *partState) waitChan() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wake
+}
+
+// signal wakes every reader waiting on the partition.
+func (p *partState) signal() {
+	p.mu.Lock()
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// groupState is a group's durable state: the topics it is registered for and
+// its committed offsets.
+type groupState struct {
+	topics  map[int64]bool
+	offsets map[*partState]int64
+}
+
+func newGroupState() *groupState {
+	return &groupState{topics: make(map[int64]bool), offsets: make(map[*partState]int64)}
+}
+
+// initSchema creates the tables on a new log.
+func initSchema(c *dbConn) error {
+	if _, err := c.exec(fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return err
+	}
+	if _, err := c.exec("PRAGMA journal_mode = WAL"); err != nil {
+		return err
+	}
+	version, _, err := c.queryInt("PRAGMA user_version")
+	if err != nil {
+		return err
+	}
+	if version > 1 {
+		return fmt.Errorf("schema version %d is newer than this program (1)", version)
+	}
+	if _, err := c.exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	for _, q := range schema {
+		if _, err := c.exec(q); err != nil {
+			c.exec("ROLLBACK")
+			return err
+		}
+	}
+	_, err = c.exec("COMMIT")
+	return err
+}
+
+// loadCatalog reads topics, partitions and groups into memory.
+func (b *Broker) loadCatalog(c *dbConn) error {
+	rs, err := c.query(`SELECT id, name, partitions, retention_time, retention_bytes FROM topics`)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]*topicState)
+	for rs.next() {
+		t := &topicState{id: rs.int(0), gone: make(chan struct{})}
+		t.topic = stream.Topic{Name: rs.str(1), Partitions: int32(rs.int(2)),
+			RetentionTime: time.Duration(rs.int(3)), RetentionBytes: rs.int(4)}
+		t.parts = make([]*partState, t.topic.Partitions)
+		byID[t.id] = t
+		b.topics[t.topic.Name] = t
+	}
+	if err := rs.close(); err != nil {
+		return err
+	}
+	rs, err = c.query(`SELECT id, topic_id, partition, start_offset, end_offset, bytes, max_time FROM partitions`)
+	if err != nil {
+		return err
+	}
+	byPID := make(map[int64]*partState)
+	for rs.next() {
+		t := byID[rs.int(1)]
+		i := rs.int(2)
+		if t == nil || i < 0 || i >= int64(len(t.parts)) {
+			continue
+		}
+		p := newPart(t, rs.int(0), int32(i))
+		p.start.Store(rs.int(3))
+		p.wEnd, p.wBytes, p.wMaxTime = rs.int(4), rs.int(5), rs.int(6)
+		p.end.Store(p.wEnd)
+		p.bytes.Store(p.wBytes)
+		t.parts[i] = p
+		byPID[p.pid] = p
+	}
+	if err := rs.close(); err != nil {
+		return err
+	}
+	for _, t := range byID {
+		for i, p := range t.parts {
+			if p == nil {
+				return fmt.Errorf("topic %q: partition %d is missing from the catalog", t.topic.Name, i)
+			}
+		}
+	}
+	rs, err = c.query(`SELECT grp, topic_id FROM group_topics`)
+	if err != nil {
+		return err
+	}
+	for rs.next() {
+		if byID[rs.int(1)] != nil {
+			b.group(rs.str(0)).topics[rs.int(1)] = true
+		}
+	}
+	if err := rs.close(); err != nil {
+		return err
+	}
+	rs, err = c.query(`SELECT grp, pid, committed FROM group_offsets`)
+	if err != nil {
+		return err
+	}
+	for rs.next() {
+		if p := byPID[rs.int(1)]; p != nil {
+			b.group(rs.str(0)).offsets[p] = rs.int(2)
+		}
+	}
+	return rs.close()
+}
+
+// group returns the durable state of a group, creating it in memory.
+// The caller holds b.mu for writing (or is loading the catalog).
+func (b *Broker) group(name string) *groupState {
+	g := b.groups[name]
+	if g == nil {
+		g = newGroupState()
+		b.groups[name] = g
+	}
+	return g
+}
+
+// Record encoding: one blob per record holding
+//
+//	varint  timestamp (Unix nanoseconds)
+//	uvarint key length, key
+//	uvarint header count, then per header: uvarint key length, key,
+//	        uvarint value length, value
+//	value (the rest)
+func appendRecord(buf []byte, r *stream.Record) []byte {
+	buf = binary.AppendVarint(buf, r.Timestamp.UnixNano())
+	buf = binary.AppendUvarint(buf, uint64(len(r.Key)))
+	buf = append(buf, r.Key...)
+	buf = binary.AppendUvarint(buf, uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		buf = binary.AppendUvarint(buf, uint64(len(h.Key)))
+		buf = append(buf, h.Key...)
+		buf = binary.AppendUvarint(buf, uint64(len(h.Value)))
+		buf = append(buf, h.Value...)
+	}
+	return append(buf, r.Value...)
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+// decodeRecord fills r from data. Key, header values and value share data.
+func decodeRecord(data []byte, r *stream.Record) error {
+	ts, n := binary.Varint(data)
+	if n <= 0 {
+		return errCorrupt
+	}
+	data = data[n:]
+	r.Timestamp = time.Unix(0, ts)
+	var ok bool
+	if r.Key, data, ok = cut(data); !ok {
+		return errCorrupt
+	}
+	nh, n := binary.Uvarint(data)
+	if n <= 0 || nh > uint64(len(data)) {
+		return errCorrupt
+	}
+	data = data[n:]
+	if nh > 0 {
+		r.Headers = make([]stream.Header, nh)
+		for i := range r.Headers {
+			var k, v []byte
+			if k, data, ok = cut(data); !ok {
+				return errCorrupt
+			}
+			if v, data, ok = cut(data); !ok {
+				return errCorrupt
+			}
+			r.Headers[i] = stream.Header{Key: headerKey(k), Value: v}
+		}
+	}
+	if len(data) > 0 {
+		r.Value = data
+	}
+	return nil
+}
+
+// recordTime returns the timestamp stored at the head of a record's data.
+func recordTime(data []byte) time.Time {
+	ts, _ := binary.Varint(data)
+	return time.Unix(0, ts)
+}
+
+func cut(data []byte) (field, rest []byte, ok bool) {
+	l, n := binary.Uvarint(data)
+	if n <= 0 || l > uint64(len(data)-n) {
+		return nil, nil, false
+	}
+	data = data[n:]
+	if l == 0 {
+		return nil, data, true
+	}
+	return data[:l:l], data[l:], true
+}
+
+// headerKey returns k as a string, without allocating for the headers Arus
+// sets on every record.
+func headerKey(k []byte) string {
+	switch string(k) {
+	case stream.HeaderID:
+		return stream.HeaderID
+	case stream.HeaderTraceparent:
+		return stream.HeaderTraceparent
+	}
+	return string(k)
+}
