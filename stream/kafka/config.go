@@ -51,6 +51,11 @@ type Config struct {
 	// RebalanceTimeout bounds how long a rebalance waits for members to
 	// finish their revoked partitions and rejoin. Default 60s.
 	RebalanceTimeout time.Duration
+	// FetchMaxWait is how long a consumer's fetch request waits at the
+	// broker for new records. It also bounds how long a consumer takes to
+	// start on partitions it gains in a rebalance. Default 500ms (Kafka's
+	// fetch.max.wait.ms).
+	FetchMaxWait time.Duration
 	// Linger is how long the producer waits for more records before it
 	// sends a batch. Concurrent Produce calls share batches, so a small
 	// linger raises throughput under load at the cost of latency for a lone
@@ -97,6 +102,7 @@ const (
 	DefaultSessionTimeout    = 45 * time.Second
 	DefaultHeartbeatInterval = 3 * time.Second
 	DefaultRebalanceTimeout  = 60 * time.Second
+	DefaultFetchMaxWait      = 500 * time.Millisecond
 	DefaultLinger            = 2 * time.Millisecond
 )
 
@@ -139,6 +145,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := defaultDuration("rebalance timeout", &c.RebalanceTimeout, DefaultRebalanceTimeout); err != nil {
+		return err
+	}
+	if err := defaultDuration("fetch max wait", &c.FetchMaxWait, DefaultFetchMaxWait); err != nil {
 		return err
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
@@ -191,7 +200,7 @@ func validateHostPort(hp string) error {
 var urlParams = []string{
 	"sasl", "user", "password", "tls", "ca", "cert", "key", "insecure_skip_verify",
 	"client_id", "strict", "partitions", "max_record_bytes", "replication_factor",
-	"session_timeout", "heartbeat_interval", "rebalance_timeout", "linger",
+	"session_timeout", "heartbeat_interval", "rebalance_timeout", "fetch_max_wait", "linger",
 }
 
 // ParseURL parses a broker URL of the form
@@ -203,7 +212,7 @@ var urlParams = []string{
 // key (PEM file paths), insecure_skip_verify, client_id, strict,
 // partitions (the default partition count), max_record_bytes,
 // replication_factor, and session_timeout, heartbeat_interval,
-// rebalance_timeout and linger as Go durations ("10s"). The user and password
+// rebalance_timeout, fetch_max_wait and linger as Go durations ("10s"). The user and password
 // may come from the URL's user information or from the parameters, not both.
 // Errors wrap [stream.ErrInvalid]; they name the part at fault and never
 // include the password. The result is validated with [Config.Validate].
@@ -328,6 +337,8 @@ func (c *Config) setParam(name, v string) error {
 		c.HeartbeatInterval, err = parseDuration(name, v)
 	case "rebalance_timeout":
 		c.RebalanceTimeout, err = parseDuration(name, v)
+	case "fetch_max_wait":
+		c.FetchMaxWait, err = parseDuration(name, v)
 	case "linger":
 		c.Linger, err = parseDuration(name, v)
 		if err == nil && c.Linger == 0 {

@@ -111,6 +111,7 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 		kgo.HeartbeatInterval(b.cfg.HeartbeatInterval),
 		kgo.RebalanceTimeout(b.cfg.RebalanceTimeout),
 		kgo.FetchMaxPartitionBytes(max(1<<20, b.neededMaxMessage())),
+		kgo.FetchMaxWait(b.cfg.FetchMaxWait),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
