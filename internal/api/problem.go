@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// Problem is the one error shape of the API: RFC 9457 problem details,
+// served as application/problem+json.
+type Problem struct {
+	// Type is a URI naming the kind of problem; the ProblemType constants
+	// list those the API uses. Clients branch on it, not on Title.
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	// Detail says what was wrong with this request, naming the value and
+	// the rule it breaks.
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Errors lists field errors: which field of the request (a JSON path
+	// such as records[2].value, or a query parameter) and why.
+	Errors []FieldError `json:"errors,omitempty"`
+	// Failed, on a failed produce, holds the indexes of the records that
+	// were not stored. Records not listed were stored and are durable.
+	Failed []int `json:"failed,omitempty"`
+}
+
+// FieldError names one bad field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem types. Each maps to one stream error, so a client can give the
+// caller the same sentinel the server saw.
+const (
+	TypeMalformed        = "urn:arus:problem:malformed-request"
+	TypeInvalid          = "urn:arus:problem:invalid"
+	TypeNotFound         = "urn:arus:problem:not-found"
+	TypeTopicNotFound    = "urn:arus:problem:topic-not-found"
+	TypeGroupNotFound    = "urn:arus:problem:group-not-found"
+	TypeTopicExists      = "urn:arus:problem:topic-exists"
+	TypeGroupActive      = "urn:arus:problem:group-active"
+	TypeTooLarge         = "urn:arus:problem:too-large"
+	TypeRecordTooLarge   = "urn:arus:problem:record-too-large"
+	TypeOffsetOutOfRange = "urn:arus:problem:offset-out-of-range"
+	TypeUnavailable      = "urn:arus:problem:unavailable"
+	TypeMethodNotAllowed = "urn:arus:problem:method-not-allowed"
+	TypeInternal         = "urn:arus:problem:internal"
+)
+
+// problemKinds maps stream sentinels to their problem type, title and
+// status, most specific first.
+var problemKinds = []struct {
+	err    error
+	typ    string
+	title  string
+	status int
+}{
+	{stream.ErrRecordTooLarge, TypeRecordTooLarge, "Record too large", http.StatusRequestEntityTooLarge},
+	{stream.ErrTopicNotFound, TypeTopicNotFound, "Topic not found", http.StatusNotFound},
+	{stream.ErrGroupNotFound, TypeGroupNotFound, "Consumer group not found", http.StatusNotFound},
+	{stream.ErrTopicExists, TypeTopicExists, "Topic already exists", http.StatusConflict},
+	{stream.ErrGroupActive, TypeGroupActive, "Consumer group has active members", http.StatusConflict},
+	{stream.ErrOffsetOutOfRange, TypeOffsetOutOfRange, "Offset out of range", http.StatusRequestedRangeNotSatisfiable},
+	{stream.ErrInvalid, TypeInvalid, "Invalid request", http.StatusUnprocessableEntity},
+	{stream.ErrUnavailable, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable},
+	{stream.ErrClosed, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable},
+}
+
+// problemFor turns an error from the broker into a problem. Errors that
+// match no stream sentinel are internal: their text is logged, not shown.
+func problemFor(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	for _, k := range problemKinds {
+		if errors.Is(err, k.err) {
+			return &Problem{Type: k.typ, Title: k.title, Status: k.status, Detail: err.Error()}
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Problem{Type: TypeUnavailable, Title: "Broker unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the broker did not answer in time"}
+	}
+	return &Problem{Type: TypeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
+		Detail: "the server failed to handle the request; the error is in its log"}
+}
+
+// Error makes a Problem usable as an error inside the server.
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return p.Detail
+	}
+	return p.Title
+}
+
+func malformed(detail string) *Problem {
+	return &Problem{Type: TypeMalformed, Title: "Malformed request", Status: http.StatusBadRequest, Detail: detail}
+}
+
+func invalid(detail string, errs ...FieldError) *Problem {
+	return &Problem{Type: TypeInvalid, Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+		Detail: detail, Errors: errs}
+}
+
+// invalidFields reports field errors, with the first one as the detail.
+func invalidFields(errs []FieldError) *Problem {
+	detail := errs[0].Field + ": " + errs[0].Message
+	if len(errs) > 1 {
+		detail += " (and more; see errors)"
+	}
+	return invalid(detail, errs...)
+}
+
+func tooLarge(detail string) *Problem {
+	return &Problem{Type: TypeTooLarge, Title: "Request too large", Status: http.StatusRequestEntityTooLarge, Detail: detail}
+}
+
+func notFound(detail string) *Problem {
+	return &Problem{Type: TypeNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: detail}
+}
+
+// writeProblem writes p as the response.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if p.Instance == "" && r != nil {
+		p.Instance = r.URL.Path
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON writes v as a JSON response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

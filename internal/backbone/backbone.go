@@ -1,0 +1,145 @@
+// Package backbone opens the stream backend that a broker URL names: the
+// embedded log in the data directory (the default), Apache Kafka or Redis
+// Streams.
+package backbone
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/embedded"
+	"github.com/arus-platform/arus/stream/kafka"
+)
+
+// Kind is a backend.
+type Kind string
+
+const (
+	Embedded Kind = "embedded"
+	Kafka    Kind = "kafka"
+	Redis    Kind = "redis"
+)
+
+// Forms lists the broker URLs Open accepts, for error messages and help.
+const Forms = "embedded (the default), kafka://host:9092[,host:9092...][?options], redis://[user:password@]host:6379[/db] or rediss://host:6379[/db]"
+
+// Parse checks a broker URL and returns its backend. An empty URL means
+// embedded. A bad URL fails with an error wrapping stream.ErrInvalid that
+// names the value and the accepted forms.
+func Parse(raw string) (Kind, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" || s == "embedded" || s == "embedded://" {
+		return Embedded, nil
+	}
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return "", stream.Invalidf("broker URL %q has no scheme; use %s", raw, Forms)
+	}
+	switch strings.ToLower(scheme) {
+	case "kafka":
+		if _, err := kafka.ParseURL(s); err != nil {
+			return "", err
+		}
+		return Kafka, nil
+	case "redis", "rediss":
+		u, err := url.Parse(s)
+		if err != nil {
+			return "", stream.Invalidf("broker URL %q is not a URL: %v; use redis://[user:password@]host:6379[/db]", redact(raw), err)
+		}
+		if u.Host == "" {
+			return "", stream.Invalidf("broker URL %q names no Redis host; use redis://[user:password@]host:6379[/db]", redact(raw))
+		}
+		if err := checkHostPort(u.Host, false); err != nil {
+			return "", stream.Invalidf("broker URL %q: Redis host %q: %v", redact(raw), u.Host, err)
+		}
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				return "", stream.Invalidf("broker URL %q: Redis database %q is not a number 0 or more", redact(raw), db)
+			}
+		}
+		return Redis, nil
+	}
+	return "", stream.Invalidf("broker URL %q has unknown scheme %q; use %s", redact(raw), scheme, Forms)
+}
+
+// redact hides the password of a URL's user information.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// checkHostPort checks host:port; the port is optional unless required.
+func checkHostPort(hp string, portRequired bool) error {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if portRequired {
+			return fmt.Errorf("want host:port")
+		}
+		host, port = hp, ""
+	}
+	if host == "" {
+		return fmt.Errorf("the host is empty")
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+		}
+	}
+	return nil
+}
+
+// Open opens the broker that url names: embedded (the default; its data
+// lives in dataDir), kafka://… or redis://… / rediss://…. Fields of opts
+// left zero keep what the URL says or the backend's default; the others
+// override the URL.
+func Open(ctx context.Context, url, dataDir string, opts stream.Options) (stream.Broker, error) {
+	kind, err := Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	var b stream.Broker
+	switch kind {
+	case Embedded:
+		if dataDir == "" {
+			return nil, stream.Invalidf("the embedded broker needs a data directory")
+		}
+		b, err = embedded.New(ctx, embedded.Config{Dir: dataDir, Options: opts})
+	case Kafka:
+		var cfg kafka.Config
+		if cfg, err = kafka.ParseURL(strings.TrimSpace(url)); err == nil {
+			merge(&cfg.Options, opts)
+			b, err = kafka.New(ctx, cfg)
+		}
+	default:
+		err = fmt.Errorf("%w: the %s backend is not part of this build", stream.ErrInvalid, kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s broker: %w", kind, err)
+	}
+	return b, nil
+}
+
+// merge sets the fields of dst that src sets.
+func merge(dst *stream.Options, src stream.Options) {
+	dst.Strict = dst.Strict || src.Strict
+	if src.DefaultPartitions != 0 {
+		dst.DefaultPartitions = src.DefaultPartitions
+	}
+	if src.MaxRecordBytes != 0 {
+		dst.MaxRecordBytes = src.MaxRecordBytes
+	}
+	if src.Logger != nil {
+		dst.Logger = src.Logger
+	}
+}

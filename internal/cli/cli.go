@@ -1,0 +1,228 @@
+// Package cli is the arus command line. Each subcommand lives in its own
+// file; flags, their ARUS_* environment twins and the standard streams are
+// read here and passed down, so the commands run the same in-process (in
+// tests) as from main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/arus-platform/arus/internal/config"
+)
+
+// UsageError is a command line the command cannot run: an unknown command,
+// flag or value. main exits with status 2 for it.
+type UsageError struct {
+	Err error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode returns the process exit status for an error Run returned: 0 for
+// nil, 2 for a usage error, 1 otherwise.
+func ExitCode(err error) int {
+	var ue *UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	}
+	return 1
+}
+
+// env holds what a command reads from its surroundings.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the server: the stream backbone and its HTTP API", runServe},
+		{"topics", "create, list, describe and delete topics", runTopics},
+		{"produce", "produce lines from standard input or a file to a topic", runProduce},
+		{"consume", "print the records of a topic, in a consumer group or by position", runConsume},
+		{"groups", "list, describe, reset and delete consumer groups", runGroups},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// Run runs the arus command line args (args[0] is the program name). A
+// usage error (a [*UsageError]) is printed to stderr with the command's
+// usage before it is returned; other errors are returned for the caller to
+// print.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) < 2 {
+		fmt.Fprintf(stderr, "arus: no command given\n\n")
+		printUsage(stderr)
+		return usageErrorf("no command given")
+	}
+	name := args[1]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 2 {
+			return Run(ctx, []string{args[0], args[2], "--help"}, getenv, stdin, stdout, stderr)
+		}
+		printUsage(stdout)
+		return nil
+	}
+	i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
+	if i < 0 {
+		fmt.Fprintf(stderr, "arus: unknown command %q\n\n", name)
+		printUsage(stderr)
+		return usageErrorf("unknown command %q", name)
+	}
+	err := commands()[i].run(ctx, e, args[2:])
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "arus is an event-driven platform in one binary.\n\nUsage:\n  arus <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'arus <command> --help' for a command's flags.\n")
+}
+
+// errHelp ends a command after it printed its help.
+var errHelp = errors.New("help printed")
+
+// flags is a flag set with environment twins, helpful usage and flags that
+// may come after positional arguments.
+type flags struct {
+	*flag.FlagSet
+	e        *env
+	synopsis string
+	about    string
+	envs     [][2]string // flag name, environment variable
+	// allEnv gives every flag its ARUS_* twin and a --config file, through
+	// internal/config; the twins above are then not used.
+	allEnv bool
+}
+
+func newFlags(e *env, name, synopsis, about string) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &flags{FlagSet: fs, e: e, synopsis: synopsis, about: about}
+}
+
+// twin gives flag name the environment variable env, read when the flag is
+// not on the command line.
+func (f *flags) twin(name, env string) {
+	fl := f.Lookup(name)
+	fl.Usage += " (env " + env + ")"
+	f.envs = append(f.envs, [2]string{name, env})
+}
+
+func (f *flags) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage:\n  %s\n\n%s\n", f.synopsis, strings.TrimSpace(f.about))
+	hasFlags := false
+	f.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintf(w, "\nFlags:\n")
+		if f.allEnv {
+			config.Usage(w, f.FlagSet)
+			return
+		}
+		f.SetOutput(w)
+		f.PrintDefaults()
+		f.SetOutput(io.Discard)
+	}
+}
+
+// parse reads environment twins, then the command line. Flags may follow
+// positional arguments; "--" ends the flags. It returns the positional
+// arguments. With -h or --help it prints the usage to stdout and returns
+// errHelp.
+func (f *flags) parse(args []string) ([]string, error) {
+	if f.allEnv {
+		if err := config.NewLoader(f.FlagSet, f.e.getenv).Load(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.usage(f.e.stdout)
+				return nil, errHelp
+			}
+			return nil, f.fail("%v", err)
+		}
+		return f.Args(), nil
+	}
+	for _, fe := range f.envs {
+		if v := f.e.getenv(fe[1]); v != "" {
+			if err := f.Set(fe[0], v); err != nil {
+				return nil, f.fail("%s=%q: %v", fe[1], v, err)
+			}
+		}
+	}
+	var positional []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.usage(f.e.stdout)
+				return nil, errHelp
+			}
+			return nil, f.fail("%v", err)
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// fail prints the command's usage and returns a usage error.
+func (f *flags) fail(format string, args ...any) error {
+	err := fmt.Errorf("%s: %s", f.Name(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(f.e.stderr, "arus %s\n\n", err)
+	f.usage(f.e.stderr)
+	return &UsageError{Err: err}
+}
+
+// listFlag is a repeatable flag; each value may also hold several items
+// separated by commas when split is set.
+type listFlag struct {
+	values []string
+	split  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.values, ",") }
+
+func (l *listFlag) Set(v string) error {
+	if !l.split {
+		l.values = append(l.values, v)
+		return nil
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			l.values = append(l.values, s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+const groupsAbout = `
+Manages consumer groups, in the spirit of kafka-consumer-groups.sh:
+
+  arus groups list
+  arus groups describe billing
+  arus groups reset --group billing --topic orders --to-earliest
+  arus groups reset --group billing --topic orders --to-datetime 2025-01-31T00:00:00Z --partitions 0,2
+  arus groups delete billing
+
+A reset runs at once (there is no dry run) and needs the group to have no
+live members: stop its consumers first. The group may be given with --group
+or as the argument.`
+
+func runGroups(ctx context.Context, e *env, args []string) error {
+	actions := map[string]func(context.Context, *env, []string) error{
+		"list":     groupsList,
+		"describe": groupsDescribe,
+		"reset":    groupsReset,
+		"delete":   groupsDelete,
+	}
+	if len(args) == 0 || actions[args[0]] == nil {
+		f := newFlags(e, "groups", "arus groups list|describe|reset|delete [flags]", groupsAbout)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			f.usage(e.stdout)
+			return errHelp
+		}
+		if len(args) == 0 {
+			return f.fail("no action given; use list, describe, reset or delete")
+		}
+		return f.fail("unknown action %q; use list, describe, reset or delete", args[0])
+	}
+	return actions[args[0]](ctx, e, args[1:])
+}
+
+// groupArg returns the one group named by --group or the argument.
+func groupArg(f *flags, flagValue string, rest []string) (string, error) {
+	switch {
+	case len(rest) > 1:
+		return "", f.fail("one group at a time; got %q", rest)
+	case len(rest) == 1 && flagValue != "" && rest[0] != flagValue:
+		return "", f.fail("two groups given: --group %q and %q", flagValue, rest[0])
+	case len(rest) == 1:
+		flagValue = rest[0]
+	case flagValue == "":
+		return "", f.fail("no group given; use --group NAME")
+	}
+	if err := stream.ValidateGroupName(flagValue); err != nil {
+		return "", f.fail("%v", err)
+	}
+	return flagValue, nil
+}
+
+func groupsList(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "groups list", "arus groups list [flags]", groupsAbout)
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return f.fail("unexpected argument %q", rest[0])
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	groups, err := b.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("list groups: %w", err)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tMEMBERS\tTOPICS\tLAG")
+	for _, g := range groups {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", g.Group, len(g.Members), strings.Join(groupTopics(g.Offsets), ","), g.Lag())
+	}
+	return tw.Flush()
+}
+
+func groupTopics(offsets []stream.GroupOffset) []string {
+	var topics []string
+	for _, o := range offsets {
+		if len(topics) == 0 || topics[len(topics)-1] != o.Topic {
+			topics = append(topics, o.Topic)
+		}
+	}
+	return topics
+}
+
+func groupsDescribe(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "groups describe", "arus groups describe --group NAME [flags]", groupsAbout)
+	group := f.String("group", "", "`name` of the group")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := groupArg(f, *group, rest)
+	if err != nil {
+		return err
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	g, err := b.DescribeGroup(ctx, name)
+	if err != nil {
+		return fmt.Errorf("describe group %q: %w", name, err)
+	}
+	owner := map[stream.TopicPartition]string{}
+	for _, m := range g.Members {
+		for _, tp := range m.Partitions {
+			owner[tp] = m.ID
+		}
+	}
+	fmt.Fprintf(e.stdout, "Group: %s\tMembers: %d\tLag: %d\n", g.Group, len(g.Members), g.Lag())
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
+	for _, o := range g.Offsets {
+		oldest, member := "-", owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]
+		if !o.Oldest.IsZero() {
+			oldest = o.Oldest.UTC().Format(time.RFC3339)
+		}
+		if member == "" {
+			member = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", o.Topic, o.Partition, o.Committed, o.End, o.Lag, oldest, member)
+	}
+	return tw.Flush()
+}
+
+func groupsReset(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "groups reset",
+		"arus groups reset --group NAME --topic NAME (--to-earliest | --to-latest | --to-datetime TIME | --to-offset N) [--partitions LIST] [flags]",
+		groupsAbout)
+	group := f.String("group", "", "`name` of the group")
+	topic := f.String("topic", "", "`name` of the topic whose offsets move")
+	earliest := f.Bool("to-earliest", false, "move to the oldest retained record")
+	latest := f.Bool("to-latest", false, "move to the end: skip everything produced so far")
+	datetime := f.String("to-datetime", "", "move to the first record at or after `time`: RFC 3339 (2025-01-31T15:04:05Z), or local 2025-01-31T15:04:05 or 2025-01-31")
+	offset := f.Int64("to-offset", -1, "move every partition to `offset`")
+	partitions := &listFlag{split: true}
+	f.Var(partitions, "partitions", "comma-separated `list` of partitions to move (default all)")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := groupArg(f, *group, rest)
+	if err != nil {
+		return err
+	}
+	if *topic == "" {
+		return f.fail("no topic given; use --topic NAME")
+	}
+	if err := stream.ValidateTopicName(*topic); err != nil {
+		return f.fail("--topic: %v", err)
+	}
+	var reset stream.Reset
+	chosen := 0
+	if *earliest {
+		reset.To, chosen = stream.ResetEarliest, chosen+1
+	}
+	if *latest {
+		reset.To, chosen = stream.ResetLatest, chosen+1
+	}
+	if *datetime != "" {
+		t, err := parseDateTime(*datetime)
+		if err != nil {
+			return f.fail("--to-datetime: %v", err)
+		}
+		reset.To, reset.Time, chosen = stream.ResetTime, t, chosen+1
+	}
+	if f.Lookup("to-offset").Value.String() != "-1" {
+		if *offset < 0 {
+			return f.fail("--to-offset %d is negative; offsets are 0 or more", *offset)
+		}
+		reset.To, reset.Offset, chosen = stream.ResetOffset, *offset, chosen+1
+	}
+	if chosen != 1 {
+		return f.fail("give exactly one of --to-earliest, --to-latest, --to-datetime and --to-offset")
+	}
+	for _, s := range partitions.values {
+		p, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || p < 0 {
+			return f.fail("--partitions: %q is not a partition number; partitions are numbered from 0", s)
+		}
+		reset.Partitions = append(reset.Partitions, int32(p))
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	offsets, err := b.ResetOffsets(ctx, name, *topic, reset)
+	if err != nil {
+		return fmt.Errorf("reset group %q on topic %q: %w", name, *topic, err)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET\tEND\tLAG")
+	for _, o := range offsets {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", name, o.Topic, o.Partition, o.Committed, o.End, o.Lag)
+	}
+	return tw.Flush()
+}
+
+func groupsDelete(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "groups delete", "arus groups delete --group NAME [flags]", groupsAbout)
+	group := f.String("group", "", "`name` of the group to forget, with its offsets")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := groupArg(f, *group, rest)
+	if err != nil {
+		return err
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.DeleteGroup(ctx, name); err != nil {
+		return fmt.Errorf("delete group %q: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "Deleted group %s.\n", name)
+	return nil
+}
+
+// parseDateTime parses a reset time: RFC 3339, or a local date and time
+// without zone, or a local date.
+func parseDateTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time; use RFC 3339 (2025-01-31T15:04:05Z), 2025-01-31T15:04:05 or 2025-01-31 (local time)", s)
+}

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+const topicsAbout = `
+Manages topics, in the spirit of kafka-topics.sh:
+
+  arus topics create --topic orders --partitions 6 --retention 7d
+  arus topics list
+  arus topics describe orders
+  arus topics delete orders
+
+The topic may be given with --topic or as the argument. By default the
+command talks to the server at ` + defaultServer + `; see --server and --broker.`
+
+func runTopics(ctx context.Context, e *env, args []string) error {
+	actions := map[string]func(context.Context, *env, []string) error{
+		"create":   topicsCreate,
+		"list":     topicsList,
+		"describe": topicsDescribe,
+		"delete":   topicsDelete,
+	}
+	if len(args) == 0 || actions[args[0]] == nil {
+		f := newFlags(e, "topics", "arus topics create|list|describe|delete [flags]", topicsAbout)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			f.usage(e.stdout)
+			return errHelp
+		}
+		if len(args) == 0 {
+			return f.fail("no action given; use create, list, describe or delete")
+		}
+		return f.fail("unknown action %q; use create, list, describe or delete", args[0])
+	}
+	return actions[args[0]](ctx, e, args[1:])
+}
+
+// topicArg returns the one topic named by --topic or the argument.
+func topicArg(f *flags, flagValue string, rest []string) (string, error) {
+	switch {
+	case len(rest) > 1:
+		return "", f.fail("one topic at a time; got %q", rest)
+	case len(rest) == 1 && flagValue != "" && rest[0] != flagValue:
+		return "", f.fail("two topics given: --topic %q and %q", flagValue, rest[0])
+	case len(rest) == 1:
+		flagValue = rest[0]
+	case flagValue == "":
+		return "", f.fail("no topic given; use --topic NAME")
+	}
+	if err := stream.ValidateTopicName(flagValue); err != nil {
+		return "", f.fail("%v", err)
+	}
+	return flagValue, nil
+}
+
+func topicsCreate(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "topics create", "arus topics create --topic NAME [--partitions N] [--retention D] [--retention-bytes N]", topicsAbout)
+	topic := f.String("topic", "", "`name` of the topic: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'")
+	partitions := f.Int("partitions", 4, "partition `count`, 1 to 10000")
+	retention := f.String("retention", "0", "keep records at least this `long` (such as 12h, 7d; 0 keeps them forever), once every group consumed them")
+	retentionBytes := f.Int64("retention-bytes", 0, "keep at most this many `bytes` per partition of records every group consumed (0: no limit)")
+	ifNotExists := f.Bool("if-not-exists", false, "succeed when the topic already exists")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := topicArg(f, *topic, rest)
+	if err != nil {
+		return err
+	}
+	if *partitions < 1 || *partitions > stream.MaxPartitions {
+		return f.fail("--partitions %d is out of range; use 1 to %d", *partitions, stream.MaxPartitions)
+	}
+	keep, err := parseRetention(*retention)
+	if err != nil {
+		return f.fail("--retention: %v", err)
+	}
+	if *retentionBytes < 0 {
+		return f.fail("--retention-bytes %d is negative; use 0 (no limit) or a size in bytes", *retentionBytes)
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	t := stream.Topic{Name: name, Partitions: int32(*partitions), RetentionTime: keep, RetentionBytes: *retentionBytes}
+	if err := b.CreateTopic(ctx, t); err != nil {
+		if *ifNotExists && errors.Is(err, stream.ErrTopicExists) {
+			return nil
+		}
+		return fmt.Errorf("create topic %q: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "Created topic %s with %d partition(s).\n", name, *partitions)
+	return nil
+}
+
+func topicsList(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "topics list", "arus topics list [flags]", topicsAbout)
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return f.fail("unexpected argument %q", rest[0])
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	topics, err := b.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tRECORDS\tRETENTION\tRETENTION-BYTES")
+	for _, t := range topics {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
+	}
+	return tw.Flush()
+}
+
+func topicsDescribe(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "topics describe", "arus topics describe --topic NAME [flags]", topicsAbout)
+	topic := f.String("topic", "", "`name` of the topic")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := topicArg(f, *topic, rest)
+	if err != nil {
+		return err
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	t, err := b.DescribeTopic(ctx, name)
+	if err != nil {
+		return fmt.Errorf("describe topic %q: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "Topic: %s\tPartitions: %d\tRecords: %d\tRetention: %s\tRetentionBytes: %s\n",
+		t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITION\tSTART\tEND\tRECORDS")
+	for _, p := range t.Offsets {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, p.Start, p.End, p.End-p.Start)
+	}
+	return tw.Flush()
+}
+
+func topicsDelete(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "topics delete", "arus topics delete --topic NAME [flags]", topicsAbout)
+	topic := f.String("topic", "", "`name` of the topic to delete, with its records")
+	c := addConn(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	name, err := topicArg(f, *topic, rest)
+	if err != nil {
+		return err
+	}
+	b, err := c.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.DeleteTopic(ctx, name); err != nil {
+		return fmt.Errorf("delete topic %q: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "Deleted topic %s.\n", name)
+	return nil
+}
+
+// parseRetention parses a retention time: a Go duration (90m, 12h) or a
+// whole number of days (7d) or weeks (2w); 0 means forever.
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || s == "" {
+		return 0, nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			if err != nil || v < 0 || v > int64(1<<62)/int64(unit) {
+				return 0, fmt.Errorf("%q is not a duration such as 12h, 7d or 2w", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 12h, 7d or 2w", s)
+	}
+	return d, nil
+}
+
+func formatRetention(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "forever"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func formatBytes(n int64) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.FormatInt(n, 10)
+}
