@@ -1,0 +1,188 @@
+package redis
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// keys builds the Redis keys of one installation (see the package
+// documentation for the layout).
+type keys struct{ p string }
+
+func (k keys) topics() string               { return k.p + ":topics" }
+func (k keys) groups() string               { return k.p + ":groups" }
+func (k keys) meta(topic string) string     { return k.p + ":t:" + topic }
+func (k keys) topicGroups(t string) string  { return k.p + ":t:" + t + ":groups" }
+func (k keys) retentionLock() string        { return k.p + ":retention:lock" }
+func (k keys) stats() string                { return k.p + ":stats" }
+func (k keys) groupTopics(g string) string  { return k.p + ":g:" + g + ":topics" }
+func (k keys) members(g string) string      { return k.p + ":g:" + g + ":members" }
+func (k keys) subs(g string) string         { return k.p + ":g:" + g + ":subs" }
+func (k keys) gen(g string) string          { return k.p + ":g:" + g + ":gen" }
+func (k keys) offsets(g, t string) string   { return k.p + ":g:" + g + ":o:" + t }
+func (k keys) epochs(g, t string) string    { return k.p + ":g:" + g + ":e:" + t }
+func (k keys) partition(t string, p int32) string {
+	return k.p + ":t:" + t + ":" + strconv.Itoa(int(p))
+}
+func (k keys) index(t string, p int32) string { return k.partition(t, p) + ":idx" }
+func (k keys) lease(g, t string, p int32) string {
+	return k.p + ":g:" + g + ":l:" + t + ":" + strconv.Itoa(int(p))
+}
+
+// entryID returns the stream entry id of offset o: 0-(o+1). Offset -1 maps
+// to 0-0, the id before every entry.
+func entryID(o int64) string { return "0-" + strconv.FormatInt(o+1, 10) }
+
+// entryOffset returns the offset of a stream entry id written by Arus.
+func entryOffset(id string) (int64, error) {
+	seq, ok := strings.CutPrefix(id, "0-")
+	if !ok {
+		return 0, fmt.Errorf("stream entry id %q was not written by arus (want 0-<offset+1>)", id)
+	}
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("stream entry id %q was not written by arus (want 0-<offset+1>)", id)
+	}
+	return n - 1, nil
+}
+
+// Timestamps are stored as 20 decimal digits of the Unix time in
+// nanoseconds with the sign bit flipped, so that Lua scripts can compare
+// them as strings. Times outside the range of int64 nanoseconds (before 1678
+// or after 2262) are clamped to it.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func encodeTime(t time.Time) string {
+	var ns int64
+	switch {
+	case t.Before(minTime):
+		ns = math.MinInt64
+	case t.After(maxTime):
+		ns = math.MaxInt64
+	default:
+		ns = t.UnixNano()
+	}
+	s := strconv.FormatUint(uint64(ns)^(1<<63), 10)
+	return strings.Repeat("0", 20-len(s)) + s
+}
+
+func decodeTime(s string) (time.Time, error) {
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || len(s) != 20 {
+		return time.Time{}, fmt.Errorf("timestamp %q is not 20 digits", s)
+	}
+	return time.Unix(0, int64(u^(1<<63))), nil
+}
+
+// encodeHeaders packs headers as a uvarint count followed by each key and
+// value, each prefixed with its uvarint length.
+func encodeHeaders(hs []stream.Header) []byte {
+	n := binary.MaxVarintLen64
+	for _, h := range hs {
+		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
+	}
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, uint64(len(hs)))
+	for _, h := range hs {
+		b = binary.AppendUvarint(b, uint64(len(h.Key)))
+		b = append(b, h.Key...)
+		b = binary.AppendUvarint(b, uint64(len(h.Value)))
+		b = append(b, h.Value...)
+	}
+	return b
+}
+
+var errHeaders = errors.New("malformed headers")
+
+func decodeHeaders(s string) ([]stream.Header, error) {
+	if s == "" {
+		return nil, nil
+	}
+	next := func() (string, error) {
+		n, w := uvarint(s)
+		if w <= 0 || n > uint64(len(s)-w) {
+			return "", errHeaders
+		}
+		v := s[w : w+int(n)]
+		s = s[w+int(n):]
+		return v, nil
+	}
+	count, w := uvarint(s)
+	if w <= 0 || count > uint64(len(s)) {
+		return nil, errHeaders
+	}
+	s = s[w:]
+	hs := make([]stream.Header, 0, count)
+	for range count {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, stream.Header{Key: k, Value: []byte(v)})
+	}
+	if s != "" {
+		return nil, errHeaders
+	}
+	return hs, nil
+}
+
+// uvarint is binary.Uvarint over a string, without copying it.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
+}
+
+// Entry field names. Every record entry has all four.
+const (
+	fieldTime    = "t"
+	fieldKey     = "k"
+	fieldValue   = "v"
+	fieldHeaders = "h"
+)
+
+// decodeEntry turns a stream entry into a record of topic and partition.
+func decodeEntry(topic string, partition int32, id string, values map[string]any) (*stream.Record, error) {
+	off, err := entryOffset(id)
+	if err != nil {
+		return nil, err
+	}
+	str := func(f string) string {
+		s, _ := values[f].(string)
+		return s
+	}
+	r := &stream.Record{Topic: topic, Partition: partition, Offset: off}
+	if r.Timestamp, err = decodeTime(str(fieldTime)); err != nil {
+		return nil, fmt.Errorf("topic %q partition %d offset %d: %w", topic, partition, off, err)
+	}
+	if k := str(fieldKey); k != "" {
+		r.Key = []byte(k)
+	}
+	r.Value = []byte(str(fieldValue))
+	if r.Headers, err = decodeHeaders(str(fieldHeaders)); err != nil {
+		return nil, fmt.Errorf("topic %q partition %d offset %d: %w", topic, partition, off, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,64 @@
+// Package redis is the Redis Streams backend of the Arus stream contract: a
+// [stream.Broker] for running Arus on a Redis server (7.0 or later) that
+// several processes share, through go-redis.
+//
+// # Layout in Redis
+//
+// Every key starts with [Config.KeyPrefix] (P below). Topic and group names
+// cannot contain ':', so the keys never collide.
+//
+//	P:topics                   set of topic names
+//	P:t:<topic>                hash: partitions, retention, and per partition
+//	                           n<p> (end offset), m<p> (newest timestamp),
+//	                           b<p> (bytes ever written)
+//	P:t:<topic>:<p>            stream: the records of partition p
+//	P:t:<topic>:<p>:idx        stream: one entry per produced batch (first
+//	                           offset, newest timestamp so far, bytes before)
+//	P:t:<topic>:groups         set of groups with offsets on the topic
+//	P:groups                   set of group names
+//	P:g:<group>:topics         set of topics the group has offsets on
+//	P:g:<group>:members        sorted set: live member instances by expiry
+//	P:g:<group>:subs           hash: member instance -> name and topics
+//	P:g:<group>:gen            counter bumped when membership changes
+//	P:g:<group>:o:<topic>      hash: partition -> committed offset
+//	P:g:<group>:e:<topic>      hash: partition -> lease epoch
+//	P:g:<group>:l:<topic>:<p>  string with a TTL: the partition's lease
+//
+// # Offsets
+//
+// The record at offset o of a partition has the stream entry id 0-(o+1),
+// assigned by Redis itself (XADD with id "0-*"), so offsets are dense from
+// zero and mapping between offsets and entry ids needs no lookup. Retention
+// trims only whole prefixes of a partition, so its start offset is its end
+// offset minus its length.
+//
+// # Consumer groups
+//
+// Each partition stream carries a Redis consumer group of the same name, so
+// XINFO and other Redis tools show the group's pending entries. The group's
+// committed offsets live in P:g:<group>:o:<topic> and are the truth: a
+// record is committed once its offset is below the committed offset, and it
+// is acknowledged (XACK) in the same script that commits it.
+//
+// Members register with a heartbeat in P:g:<group>:members and split the
+// partitions evenly among the live members, round robin over the sorted
+// partitions of the topics each subscribes to. A member owns a partition
+// only while it holds the partition's lease, a key with a TTL renewed by the
+// heartbeat and carrying an epoch that grows with every new owner. Commits,
+// acknowledgements and claims run as Lua scripts that first check the
+// caller's lease (fencing): a member that paused past its lease cannot commit
+// over its successor. A new owner claims the previous owner's pending entries
+// (XAUTOCLAIM) and delivers again everything from the committed offset before
+// reading new records.
+//
+// New records are read with XREADGROUP BLOCK on one dedicated connection per
+// Consume call, so a record reaches an idle consumer within milliseconds.
+//
+// # Durability
+//
+// Produce returns once Redis has acknowledged the write. Whether that
+// survives a restart of Redis depends on the server's persistence (AOF with
+// appendfsync always or everysec, or RDB snapshots); [New] logs a warning
+// when the server keeps nothing on disk. Redis Cluster is not supported: the
+// scripts touch keys of a topic and of a group together.
+package redis

@@ -1,0 +1,276 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+const (
+	// fetchBytes bounds the bytes of one partition's fetch: a read asks for
+	// at most this many bytes of records (by their running average size)
+	// and at most MaxBatch records.
+	fetchBytes = 4 << 20
+	// blockFor bounds one blocking read; the fetcher is woken earlier
+	// (CLIENT UNBLOCK) when its partitions change.
+	blockFor = 2 * time.Second
+)
+
+// fetcher reads new records for every partition a Consume call holds with
+// one XREADGROUP BLOCK on a dedicated connection, and hands them to the
+// partitions' workers. It leaves out partitions whose queue is full, so a
+// slow handler slows fetching.
+type fetcher struct {
+	c *consumer
+
+	mu      sync.Mutex
+	workers map[string]*worker // by stream key
+
+	wakeCh   chan struct{}
+	stopCh   chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+
+	inflight atomic.Uint64 // sequence number of the blocking read in flight, 0 for none
+	connID   atomic.Int64
+	avgSize  atomic.Int64 // running average record size in bytes
+}
+
+func newFetcher(c *consumer) *fetcher {
+	f := &fetcher{
+		c:       c,
+		workers: make(map[string]*worker),
+		wakeCh:  make(chan struct{}, 1),
+		stopCh:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	f.avgSize.Store(256)
+	return f
+}
+
+func (f *fetcher) add(w *worker) {
+	f.mu.Lock()
+	f.workers[w.key] = w
+	f.mu.Unlock()
+	f.wake()
+}
+
+func (f *fetcher) remove(w *worker) {
+	f.mu.Lock()
+	if f.workers[w.key] == w {
+		delete(f.workers, w.key)
+	}
+	f.mu.Unlock()
+}
+
+func (f *fetcher) stop() {
+	f.stopOnce.Do(func() { close(f.stopCh) })
+	f.wake()
+	<-f.done
+}
+
+// wake makes the fetcher look at its partitions again, interrupting a
+// blocking read in flight.
+func (f *fetcher) wake() {
+	select {
+	case f.wakeCh <- struct{}{}:
+	default:
+	}
+	if seq := f.inflight.Load(); seq != 0 {
+		go f.unblock(seq)
+	}
+}
+
+// unblock interrupts the blocking read seq with CLIENT UNBLOCK, retrying
+// briefly in case the read has not reached the server yet. A read that
+// returns data on its own needs no interruption.
+func (f *fetcher) unblock(seq uint64) {
+	ctx := context.Background()
+	for range 50 {
+		time.Sleep(2 * time.Millisecond)
+		if f.inflight.Load() != seq {
+			return
+		}
+		n, err := f.c.b.client.ClientUnblock(ctx, f.connID.Load()).Result()
+		if err != nil || n == 1 {
+			return
+		}
+	}
+}
+
+// count is how many records one read of a partition asks for.
+func (f *fetcher) count() int {
+	n := fetchBytes / max(f.avgSize.Load(), 1)
+	return int(min(max(n, 1), int64(f.c.cfg.MaxBatch)))
+}
+
+func (f *fetcher) run() {
+	defer close(f.done)
+	ctx := context.Background()
+	var conn *goredis.Conn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}()
+	var seq uint64
+	failures := 0
+	for {
+		select {
+		case <-f.stopCh:
+			return
+		case <-f.wakeCh:
+		default:
+		}
+		streams := f.ready()
+		if len(streams) == 0 {
+			select {
+			case <-f.stopCh:
+				return
+			case <-f.wakeCh:
+			}
+			continue
+		}
+		if conn == nil {
+			conn = f.c.b.client.Conn()
+			id, err := conn.ClientID(ctx).Result()
+			if err != nil {
+				_ = conn.Close()
+				conn = nil
+				failures++
+				f.backoff(failures, err)
+				continue
+			}
+			f.connID.Store(id)
+		}
+		seq++
+		f.inflight.Store(seq)
+		if len(f.wakeCh) > 0 {
+			f.inflight.Store(0)
+			continue
+		}
+		res, err := conn.XReadGroup(ctx, &goredis.XReadGroupArgs{
+			Group:    f.c.cfg.Group,
+			Consumer: f.c.instance,
+			Streams:  streams,
+			Count:    int64(f.count()),
+			Block:    blockFor,
+		}).Result()
+		f.inflight.Store(0)
+		switch {
+		case err == nil:
+			failures = 0
+			f.deliver(res)
+		case errors.Is(err, goredis.Nil):
+			failures = 0
+		case strings.HasPrefix(err.Error(), "NOGROUP"):
+			// A partition's stream or Redis group went away (topic deleted,
+			// group reset): its worker stops and the lease is taken again.
+			if !f.dropMissing(err.Error()) {
+				failures++
+				f.backoff(failures, err)
+			}
+		default:
+			_ = conn.Close()
+			conn = nil
+			failures++
+			f.backoff(failures, err)
+		}
+	}
+}
+
+// ready returns the XREADGROUP STREAMS arguments for the partitions whose
+// queue has room.
+func (f *fetcher) ready() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []string
+	for k, w := range f.workers {
+		w.throttled.Store(true)
+		if len(w.ch) < cap(w.ch) && !w.stopping() {
+			w.throttled.Store(false)
+			keys = append(keys, k)
+		}
+	}
+	n := len(keys)
+	for range n {
+		keys = append(keys, ">")
+	}
+	return keys
+}
+
+func (f *fetcher) deliver(res []goredis.XStream) {
+	for _, s := range res {
+		f.mu.Lock()
+		w := f.workers[s.Stream]
+		f.mu.Unlock()
+		if w == nil || len(s.Messages) == 0 {
+			continue // the partition moved on; its entries stay pending for the next owner
+		}
+		recs := f.decode(w.tp, s.Messages)
+		select {
+		case w.ch <- recs:
+		case <-w.stopCh:
+		case <-f.stopCh:
+		}
+	}
+}
+
+// decode turns entries into records, skipping (and logging) entries that
+// were not written by Arus, and updates the average record size.
+func (f *fetcher) decode(x tp, msgs []goredis.XMessage) []*stream.Record {
+	recs := make([]*stream.Record, 0, len(msgs))
+	size := 0
+	for _, m := range msgs {
+		if m.Values == nil {
+			continue // deleted while pending
+		}
+		r, err := decodeEntry(x.topic, x.partition, m.ID, m.Values)
+		if err != nil {
+			f.c.log.Error("redis: skipping an entry arus cannot read", "topic", x.topic, "partition", x.partition, "id", m.ID, "err", err)
+			continue
+		}
+		size += r.Size()
+		recs = append(recs, r)
+	}
+	if len(recs) > 0 {
+		avg := f.avgSize.Load()
+		f.avgSize.Store((avg*3 + int64(size/len(recs))) / 4)
+	}
+	return recs
+}
+
+// dropMissing stops the worker of the stream a NOGROUP error names and
+// reports whether there was one.
+func (f *fetcher) dropMissing(msg string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	found := false
+	for k, w := range f.workers {
+		if strings.Contains(msg, "'"+k+"'") {
+			delete(f.workers, k)
+			w.lose()
+			found = true
+		}
+	}
+	return found
+}
+
+func (f *fetcher) backoff(n int, err error) {
+	if n == 1 || n%50 == 0 {
+		f.c.log.Warn("redis: fetching records failed", "attempt", n, "err", err)
+	}
+	t := time.NewTimer(min(time.Duration(n)*100*time.Millisecond, 2*time.Second))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-f.stopCh:
+	}
+}
