@@ -16,18 +16,18 @@ import (
 // documentation for the layout).
 type keys struct{ p string }
 
-func (k keys) topics() string               { return k.p + ":topics" }
-func (k keys) groups() string               { return k.p + ":groups" }
-func (k keys) meta(topic string) string     { return k.p + ":t:" + topic }
-func (k keys) topicGroups(t string) string  { return k.p + ":t:" + t + ":groups" }
-func (k keys) retentionLock() string        { return k.p + ":retention:lock" }
-func (k keys) stats() string                { return k.p + ":stats" }
-func (k keys) groupTopics(g string) string  { return k.p + ":g:" + g + ":topics" }
-func (k keys) members(g string) string      { return k.p + ":g:" + g + ":members" }
-func (k keys) subs(g string) string         { return k.p + ":g:" + g + ":subs" }
-func (k keys) gen(g string) string          { return k.p + ":g:" + g + ":gen" }
-func (k keys) offsets(g, t string) string   { return k.p + ":g:" + g + ":o:" + t }
-func (k keys) epochs(g, t string) string    { return k.p + ":g:" + g + ":e:" + t }
+func (k keys) topics() string              { return k.p + ":topics" }
+func (k keys) groups() string              { return k.p + ":groups" }
+func (k keys) meta(topic string) string    { return k.p + ":t:" + topic }
+func (k keys) topicGroups(t string) string { return k.p + ":t:" + t + ":groups" }
+func (k keys) retentionLock() string       { return k.p + ":retention:lock" }
+func (k keys) stats() string               { return k.p + ":stats" }
+func (k keys) groupTopics(g string) string { return k.p + ":g:" + g + ":topics" }
+func (k keys) members(g string) string     { return k.p + ":g:" + g + ":members" }
+func (k keys) subs(g string) string        { return k.p + ":g:" + g + ":subs" }
+func (k keys) gen(g string) string         { return k.p + ":g:" + g + ":gen" }
+func (k keys) offsets(g, t string) string  { return k.p + ":g:" + g + ":o:" + t }
+func (k keys) epochs(g, t string) string   { return k.p + ":g:" + g + ":e:" + t }
 func (k keys) partition(t string, p int32) string {
 	return k.p + ":t:" + t + ":" + strconv.Itoa(int(p))
 }

@@ -225,4 +225,3 @@ func (w *worker) sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	}
 }
-
