@@ -221,7 +221,7 @@ func (b *Broker) ResetOffsets(ctx context.Context, group, topic string, to strea
 		return nil, fmt.Errorf("kafka: reset offsets of group %q: %w (%d live members); stop its consumers first",
 			group, stream.ErrGroupActive, len(dg.Members))
 	}
-	tds, err := b.adm.ListTopics(ctx, topic)
+	tds, err := b.topicDetails(ctx, topic)
 	if err != nil {
 		return nil, wrapErr(fmt.Sprintf("look up topic %q", topic), err)
 	}

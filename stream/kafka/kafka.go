@@ -74,7 +74,12 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	base = append(base, kgo.WithLogger(kgoLogger{cfg.Logger}))
+	base = append(base,
+		kgo.WithLogger(kgoLogger{cfg.Logger}),
+		// Refresh metadata soon after errors (a broker restarted, a
+		// leader moved); franz-go's default waits up to 5s.
+		kgo.MetadataMinAge(250*time.Millisecond),
+	)
 	b := &Broker{
 		cfg:  cfg,
 		log:  cfg.Logger,
@@ -207,9 +212,14 @@ type kgoLogger struct{ l *slog.Logger }
 func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
 
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	lvl := slog.LevelWarn
-	if level == kgo.LogLevelError {
+	lvl := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
 		lvl = slog.LevelError
+	case kgo.LogLevelWarn:
+		lvl = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		lvl = slog.LevelInfo
 	}
 	k.l.Log(context.Background(), lvl, "kafka: "+msg, keyvals...)
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,13 +73,15 @@ func openBroker(t testing.TB, cfg Config) *Broker {
 }
 
 func TestConformance(t *testing.T) {
+	var engines sync.Map // *testing.T → *engine
 	streamtest.Run(t, streamtest.Backend{
 		Open: func(t *testing.T) func() stream.Broker {
-			c := newCluster(t)
+			e := startEngine(t)
+			engines.Store(t, e)
 			return func() stream.Broker {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				b, err := New(ctx, testConfig(c))
+				b, err := New(ctx, testConfig(e.cluster()))
 				if err != nil {
 					t.Fatalf("New: %v", err)
 				}
@@ -85,10 +89,69 @@ func TestConformance(t *testing.T) {
 			}
 		},
 		Features: streamtest.Features{
-			Retention:        false,
+			Retention: false,
+			RestartEngine: func(t *testing.T) {
+				e, ok := engines.Load(t)
+				if !ok {
+					t.Fatal("RestartEngine: no cluster was opened for this test")
+				}
+				e.(*engine).restart(t)
+			},
 			RebalanceTimeout: 20 * time.Second,
 		},
 	})
+}
+
+// engine is a kfake cluster that keeps its data in a directory, so that it
+// can be stopped and started again on the same ports and data, as a real
+// cluster restarts.
+type engine struct {
+	dir   string
+	ports []int
+
+	mu sync.Mutex
+	c  *kfake.Cluster
+}
+
+func startEngine(t *testing.T) *engine {
+	t.Helper()
+	e := &engine{dir: t.TempDir()}
+	e.c = newCluster(t, kfake.DataDir(e.dir))
+	for _, addr := range e.c.ListenAddrs() {
+		_, port, _ := strings.Cut(addr[strings.LastIndex(addr, ":"):], ":")
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			t.Fatalf("cluster address %q: %v", addr, err)
+		}
+		e.ports = append(e.ports, n)
+	}
+	t.Cleanup(func() { e.cluster().Close() })
+	return e
+}
+
+func (e *engine) cluster() *kfake.Cluster {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.c
+}
+
+// restart stops the cluster, which writes its state to disk, and starts it
+// again on the same ports from that state.
+func (e *engine) restart(t *testing.T) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.c.Close()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		e.c, err = kfake.NewCluster(kfake.Ports(e.ports...), kfake.DataDir(e.dir),
+			kfake.GroupMinSessionTimeout(100*time.Millisecond))
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the ports may take a moment to free
+	}
+	t.Fatalf("restart kfake cluster on ports %v: %v", e.ports, err)
 }
 
 func TestPartitionsAgree(t *testing.T) {

@@ -151,7 +151,7 @@ func lookupOffset(lo kadm.ListedOffsets, topic string, partition int32) (int64, 
 // partitionDetail returns a partition's metadata (its leader) and its
 // topic's id.
 func (b *Broker) partitionDetail(ctx context.Context, topic string, partition int32) (kadm.PartitionDetail, kadm.TopicID, error) {
-	tds, err := b.adm.ListTopics(ctx, topic)
+	tds, err := b.topicDetails(ctx, topic)
 	if err != nil {
 		return kadm.PartitionDetail{}, kadm.TopicID{}, wrapErr(fmt.Sprintf("look up topic %q", topic), err)
 	}
@@ -231,7 +231,7 @@ func (b *Broker) oldest(ctx context.Context, at map[stream.TopicPartition]int64)
 			topics = append(topics, tp.Topic)
 		}
 	}
-	tds, err := b.adm.ListTopics(ctx, topics...)
+	tds, err := b.topicDetails(ctx, topics...)
 	if err != nil {
 		return out
 	}

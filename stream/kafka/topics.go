@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -127,7 +128,7 @@ func (b *Broker) partitions(ctx context.Context, topic string, create bool) (int
 // creating the topic first when it is missing and create is set.
 func (b *Broker) loadTopic(ctx context.Context, topic string, create bool) (partitions, maxMessage int32, err error) {
 	for attempt := 0; ; attempt++ {
-		tds, err := b.adm.ListTopics(ctx, topic)
+		tds, err := b.topicDetails(ctx, topic)
 		if err != nil {
 			return 0, 0, wrapErr(fmt.Sprintf("look up topic %q", topic), err)
 		}
@@ -269,7 +270,7 @@ func (b *Broker) ListTopics(ctx context.Context) ([]stream.TopicInfo, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	tds, err := b.adm.ListTopics(ctx)
+	tds, err := b.topicDetails(ctx)
 	if err != nil {
 		return nil, wrapErr("list topics", err)
 	}
@@ -290,7 +291,7 @@ func (b *Broker) DescribeTopic(ctx context.Context, name string) (stream.TopicIn
 	if err := b.check(); err != nil {
 		return stream.TopicInfo{}, err
 	}
-	tds, err := b.adm.ListTopics(ctx, name)
+	tds, err := b.topicDetails(ctx, name)
 	if err != nil {
 		return stream.TopicInfo{}, wrapErr(fmt.Sprintf("describe topic %q", name), err)
 	}
@@ -357,4 +358,48 @@ func (b *Broker) describeTopics(ctx context.Context, tds kadm.TopicDetails, name
 		infos = append(infos, info)
 	}
 	return infos, nil
+}
+
+// topicDetails asks the cluster for the metadata of the named topics, or
+// of all topics but the internal ones when none are named. Unlike kadm's
+// ListTopics it never answers from franz-go's metadata cache, which may be
+// a few seconds old (a topic just created or deleted would look otherwise),
+// and it refreshes that cache for the kadm calls that follow.
+func (b *Broker) topicDetails(ctx context.Context, topics ...string) (kadm.TopicDetails, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, b.cl)
+	if err != nil {
+		return nil, err
+	}
+	tds := make(kadm.TopicDetails, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil || (len(topics) == 0 && t.IsInternal) {
+			continue
+		}
+		td := kadm.TopicDetail{
+			Topic:      *t.Topic,
+			ID:         t.TopicID,
+			IsInternal: t.IsInternal,
+			Partitions: make(kadm.PartitionDetails, len(t.Partitions)),
+			Err:        kerr.ErrorForCode(t.ErrorCode),
+		}
+		for _, p := range t.Partitions {
+			td.Partitions[p.Partition] = kadm.PartitionDetail{
+				Topic:       td.Topic,
+				Partition:   p.Partition,
+				Leader:      p.Leader,
+				LeaderEpoch: p.LeaderEpoch,
+				Replicas:    p.Replicas,
+				ISR:         p.ISR,
+				Err:         kerr.ErrorForCode(p.ErrorCode),
+			}
+		}
+		tds[td.Topic] = td
+	}
+	return tds, nil
 }
