@@ -355,8 +355,8 @@ func (b *Broker) describeGroup(ctx context.Context, group, topic string, only []
 // ResetOffsets moves a group's committed offsets on one topic (on
 // to.Partitions, or all partitions) to the earliest or latest retained
 // record, the first record at or after a time, or an exact offset, which
-// must lie between each partition's start and end offsets
-// ([stream.ErrOffsetOutOfRange] otherwise). The group must have no live
+// must lie between each partition's start and end offsets (otherwise the
+// error wraps both [stream.ErrInvalid] and [stream.ErrOffsetOutOfRange]). The group must have no live
 // members ([stream.ErrGroupActive]). A group that never had a member fails
 // with [stream.ErrGroupNotFound]. The reset is atomic: either every
 // partition moves or none does.
@@ -416,10 +416,10 @@ func (b *Broker) ResetOffsets(ctx context.Context, group, topic string, to strea
 	if rest, ok := scriptError(err, "ARUS_RANGE"); ok {
 		f := strings.Fields(rest)
 		if len(f) == 3 {
-			return nil, fmt.Errorf("redis: %s: partition %s: offset %d: %w: the partition holds offsets %s to %s",
-				op, f[0], to.Offset, stream.ErrOffsetOutOfRange, f[1], f[2])
+			return nil, fmt.Errorf("redis: %s: %w: partition %s: offset %d is outside the partition's offsets %s to %s (%w)",
+				op, stream.ErrInvalid, f[0], to.Offset, f[1], f[2], stream.ErrOffsetOutOfRange)
 		}
-		return nil, fmt.Errorf("redis: %s: offset %d: %w", op, to.Offset, stream.ErrOffsetOutOfRange)
+		return nil, fmt.Errorf("redis: %s: %w: offset %d (%w)", op, stream.ErrInvalid, to.Offset, stream.ErrOffsetOutOfRange)
 	}
 	if err != nil {
 		return nil, b.fail(op, err)

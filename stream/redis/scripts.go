@@ -296,6 +296,21 @@ if ARGV[2] ~= '' then
     local m = idxAt(KEYS[3], x)
     return m == nil or m >= ARGV[2]
   end)
+  -- The batch at o holds the first record at or after the cutoff; the
+  -- records before it in that batch are older and may go too.
+  local lim = math.min(minc, e)
+  local scanned = 0
+  while o < lim and scanned < 10000 do
+    local rs = redis.call('XRANGE', KEYS[2], eid(o), eid(lim - 1), 'COUNT', 100)
+    if #rs == 0 then break end
+    local found = false
+    for _, r in ipairs(rs) do
+      if r[2][1] == 't' and r[2][2] >= ARGV[2] then found = true; break end
+      o = eoff(r[1]) + 1
+    end
+    scanned = scanned + #rs
+    if found then break end
+  end
   if o > target then target = o end
 end
 local rb = tonumber(ARGV[3])
@@ -374,7 +389,7 @@ func scriptError(err error, code string) (string, bool) {
 	if err == nil {
 		return "", false
 	}
-	msg := err.Error()
+	msg := strings.TrimPrefix(err.Error(), "ERR ")
 	if !strings.HasPrefix(msg, code) {
 		return "", false
 	}
