@@ -76,7 +76,7 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 			return nil, fmt.Errorf("embedded: delete topic %q: %w", name, stream.ErrTopicNotFound)
 		}
 		for _, p := range t.parts {
-			if _, err := c.exec(`DELETE FROM records WHERE pid = ?`, p.pid); err != nil {
+			if _, err := c.exec(`DELETE FROM chunks WHERE pid = ?`, p.pid); err != nil {
 				return nil, err
 			}
 			if _, err := c.exec(`DELETE FROM group_offsets WHERE pid = ?`, p.pid); err != nil {
@@ -223,22 +223,6 @@ func (b *Broker) describeGroup(ctx context.Context, group string) (stream.GroupI
 		return int(a.Partition - b.Partition)
 	})
 	return info, nil
-}
-
-// timeAt returns the timestamp of the record at off, zero when there is none.
-func (b *Broker) timeAt(ctx context.Context, p *partState, off int64) (time.Time, error) {
-	var ts time.Time
-	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT data FROM records WHERE pid = ? AND off = ?`, p.pid, off)
-		if err != nil {
-			return err
-		}
-		if rs.next() {
-			ts = recordTime(rs.bytes(0))
-		}
-		return rs.close()
-	})
-	return ts, err
 }
 
 // ResetOffsets moves a group's committed offsets on one topic, durably. The

@@ -247,13 +247,16 @@ func TestRetentionKeepsUnconsumed(t *testing.T) {
 		topic     stream.Topic
 		committed int64 // -1: no group
 		want      int64 // start offset after retention
+		oneCall   bool  // produce the 10 records in one call (one chunk)
 	}{
-		{"time, no group", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, -1, 10},
-		{"time, group at 4", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 4, 4},
-		{"time, group at 0", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 0, 0},
-		{"bytes, no group", stream.Topic{Partitions: 1, RetentionBytes: 1}, -1, 10},
-		{"bytes, group at 3", stream.Topic{Partitions: 1, RetentionBytes: 1}, 3, 3},
-		{"time, recent records", stream.Topic{Partitions: 1, RetentionTime: time.Hour}, -1, 0},
+		{"time, group at 4, one chunk", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 4, 4, true},
+		{"bytes, no group, one chunk", stream.Topic{Partitions: 1, RetentionBytes: 100}, -1, 9, true},
+		{"time, no group", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, -1, 10, false},
+		{"time, group at 4", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 4, 4, false},
+		{"time, group at 0", stream.Topic{Partitions: 1, RetentionTime: time.Millisecond}, 0, 0, false},
+		{"bytes, no group", stream.Topic{Partitions: 1, RetentionBytes: 1}, -1, 10, false},
+		{"bytes, group at 3", stream.Topic{Partitions: 1, RetentionBytes: 1}, 3, 3, false},
+		{"time, recent records", stream.Topic{Partitions: 1, RetentionTime: time.Hour}, -1, 0, false},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,8 +265,21 @@ func TestRetentionKeepsUnconsumed(t *testing.T) {
 			if err := b.CreateTopic(ctx, tc.topic); err != nil {
 				t.Fatal(err)
 			}
+			var recs []*stream.Record
 			for j := range 10 {
-				if err := b.Produce(ctx, &stream.Record{Topic: tc.topic.Name, Value: fmt.Appendf(nil, "%d", j)}); err != nil {
+				recs = append(recs, &stream.Record{Topic: tc.topic.Name, Value: fmt.Appendf(nil, "%d", j),
+					Headers: []stream.Header{{Key: stream.HeaderID, Value: make([]byte, 36)}}})
+			}
+			if tc.oneCall {
+				if err := b.Produce(ctx, recs...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range recs {
+				if tc.oneCall {
+					break
+				}
+				if err := b.Produce(ctx, r); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -283,8 +299,8 @@ func TestRetentionKeepsUnconsumed(t *testing.T) {
 			if got := info.Offsets[0]; got.Start != tc.want || got.End != 10 {
 				t.Errorf("after retention: got start %d end %d, want start %d end 10", got.Start, got.End, tc.want)
 			}
-			recs := readAll(t, b, tc.topic.Name, 0)
-			if len(recs) != int(10-tc.want) || (len(recs) > 0 && recs[0].Offset != tc.want) {
+			recs = readAll(t, b, tc.topic.Name, 0)
+			if len(recs) != int(10-tc.want) || (len(recs) > 0 && (recs[0].Offset != tc.want || string(recs[0].Value) != fmt.Sprint(tc.want))) {
 				t.Errorf("after retention: read %d records, want %d from offset %d", len(recs), 10-tc.want, tc.want)
 			}
 			if b.Stats().ForcedDeletes != 0 {

@@ -72,28 +72,42 @@ func (b *Broker) partition(topic string, partition int32) (*partState, error) {
 	return t.parts[partition], nil
 }
 
-// fetch reads up to max records of p from offset, stopping early past
-// maxFetchMemory bytes.
-func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, max int) ([]*stream.Record, error) {
+// fetch reads up to limit records of p from offset, stopping early past
+// maxFetchMemory bytes. Records share the memory of their chunk.
+func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, limit int) ([]*stream.Record, error) {
+	offset = max(offset, p.start.Load())
 	var recs []*stream.Record
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT off, data FROM records WHERE pid = ? AND off >= ? ORDER BY off LIMIT ?`, p.pid, offset, max)
+		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base >= coalesce(
+			(SELECT base FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1), ?) ORDER BY base`,
+			p.pid, p.pid, offset, offset)
 		if err != nil {
 			return err
 		}
-		recs = make([]*stream.Record, 0, min(max, 512))
+		recs = make([]*stream.Record, 0, min(limit, 512))
 		size := 0
 		topic := p.t.topic.Name
+	chunks:
 		for rs.next() {
-			data := rs.bytes(1)
-			r := &stream.Record{Topic: topic, Partition: p.index, Offset: rs.int(0)}
-			if err := decodeRecord(data, r); err != nil {
-				rs.close()
-				return fmt.Errorf("offset %d: %w", r.Offset, err)
-			}
-			recs = append(recs, r)
-			if size += len(data); size >= maxFetchMemory {
-				break
+			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+			for !cr.done() {
+				off, rec, n, err := cr.next()
+				if err != nil {
+					rs.close()
+					return fmt.Errorf("offset %d: %w", off, err)
+				}
+				if off < offset {
+					continue
+				}
+				r := &stream.Record{Topic: topic, Partition: p.index, Offset: off}
+				if err := decodeRecord(rec, r); err != nil {
+					rs.close()
+					return fmt.Errorf("offset %d: %w", off, err)
+				}
+				recs = append(recs, r)
+				if size += n; len(recs) == limit || size >= maxFetchMemory {
+					break chunks
+				}
 			}
 		}
 		return rs.close()
@@ -101,32 +115,61 @@ func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, max int)
 	return recs, err
 }
 
-// offsetForTime finds the first offset whose max_time (the largest timestamp
-// up to it, which never decreases) is at or after t: that record is the
-// first with a timestamp at or after t. It is a binary search of point
-// lookups on the primary key.
+// offsetForTime returns the offset of p's first record with a timestamp at
+// or after t. That record lies in the first chunk whose max_time (the
+// largest timestamp up to the chunk's end, which never decreases) is at or
+// after t: one index seek, then a walk through that chunk.
 func (b *Broker) offsetForTime(ctx context.Context, p *partState, t time.Time) (int64, error) {
-	lo, hi := p.start.Load(), p.end.Load()
+	end := p.end.Load()
 	want := t.UnixNano()
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		for lo < hi {
-			mid := lo + (hi-lo)/2
-			mt, ok, err := c.queryInt(`SELECT max_time FROM records WHERE pid = ? AND off = ?`, p.pid, mid)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				// Deleted by retention meanwhile: everything up to it is gone.
-				lo = mid + 1
-				continue
-			}
-			if mt >= want {
-				hi = mid
-			} else {
-				lo = mid + 1
+		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND max_time >= ? ORDER BY max_time, base LIMIT 1`, p.pid, want)
+		if err != nil {
+			return err
+		}
+		if rs.next() {
+			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+			for !cr.done() {
+				off, rec, _, err := cr.next()
+				if err != nil {
+					rs.close()
+					return err
+				}
+				end = off + 1
+				if recordTime(rec) >= want {
+					end = off
+					break
+				}
 			}
 		}
-		return nil
+		return rs.close()
 	})
-	return lo, err
+	return end, err
+}
+
+// timeAt returns the timestamp of p's record at off, zero when there is none.
+func (b *Broker) timeAt(ctx context.Context, p *partState, off int64) (time.Time, error) {
+	var ts time.Time
+	err := b.readers.with(ctx, func(c *dbConn) error {
+		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, off)
+		if err != nil {
+			return err
+		}
+		if rs.next() {
+			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+			for !cr.done() {
+				o, rec, _, err := cr.next()
+				if err != nil {
+					rs.close()
+					return err
+				}
+				if o == off {
+					ts = time.Unix(0, recordTime(rec))
+					break
+				}
+			}
+		}
+		return rs.close()
+	})
+	return ts, err
 }

@@ -8,7 +8,7 @@ import (
 
 // deleteChunk is the most records one retention transaction deletes, so that
 // producers never wait long behind it.
-const deleteChunk = 20000
+const deleteChunk = 100000
 
 // EnforceRetention deletes the records that the topics' retention allows to
 // delete now and returns how many it deleted. A record may go when it is
@@ -114,49 +114,74 @@ func (b *Broker) bytesCut(ctx context.Context, p *partState, excess int64) (int6
 		return cut, nil
 	}
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT off, length(data) FROM records WHERE pid = ? AND off >= ? ORDER BY off`, p.pid, cut)
+		// Whole chunks first, by their length alone.
+		rs, err := c.query(`SELECT base, last, length(data) FROM chunks WHERE pid = ? ORDER BY base`, p.pid)
 		if err != nil {
 			return err
 		}
 		var sum int64
-		for sum < excess && rs.next() {
-			sum += rs.int(1)
-			cut = rs.int(0) + 1
+		var straddle int64 = -1
+		for rs.next() {
+			if n := rs.int(2); sum+n < excess {
+				sum += n
+				cut = rs.int(1) + 1
+				continue
+			}
+			straddle = rs.int(0)
+			break
+		}
+		if err := rs.close(); err != nil || straddle < 0 {
+			return err
+		}
+		// Then record by record in the chunk where the excess is reached.
+		rs, err = c.query(`SELECT data FROM chunks WHERE pid = ? AND base = ?`, p.pid, straddle)
+		if err != nil {
+			return err
+		}
+		if rs.next() {
+			cr := chunkReader{off: straddle, data: rs.bytes(0)}
+			for sum < excess && !cr.done() {
+				off, _, n, err := cr.next()
+				if err != nil {
+					rs.close()
+					return err
+				}
+				sum += int64(n)
+				cut = off + 1
+			}
 		}
 		return rs.close()
 	})
 	return cut, err
 }
 
-// deleteBefore deletes p's records before cut, in chunks.
+// deleteBefore deletes p's records before cut, in transactions of at most
+// deleteChunk records. Whole chunks are deleted; a chunk that straddles the
+// cut is written again without its first records.
 func (b *Broker) deleteBefore(ctx context.Context, p *partState, cut int64) (int64, error) {
 	var deleted int64
 	for {
 		start := p.start.Load()
-		if cut <= start {
+		if cut <= start || p.t.isGone() {
 			return deleted, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return deleted, err
 		}
 		to := min(cut, start+deleteChunk)
-		var n int64
 		err := b.w.exclusive(func(c *dbConn) (func(), error) {
 			if p.t.dropped {
 				return nil, nil
 			}
-			size, _, err := c.queryInt(`SELECT sum(length(data)) FROM records WHERE pid = ? AND off < ?`, p.pid, to)
+			freed, err := trimChunks(c, p, to)
 			if err != nil {
 				return nil, err
 			}
-			if n, err = c.exec(`DELETE FROM records WHERE pid = ? AND off < ?`, p.pid, to); err != nil {
-				return nil, err
-			}
-			if _, err := c.exec(`UPDATE partitions SET start_offset = ?, bytes = bytes - ? WHERE id = ?`, to, size, p.pid); err != nil {
+			if _, err := c.exec(`UPDATE partitions SET start_offset = ?, bytes = bytes - ? WHERE id = ?`, to, freed, p.pid); err != nil {
 				return nil, err
 			}
 			return func() {
-				p.wBytes -= size
+				p.wBytes -= freed
 				p.bytes.Store(p.wBytes)
 				p.start.Store(to)
 			}, nil
@@ -164,11 +189,56 @@ func (b *Broker) deleteBefore(ctx context.Context, p *partState, cut int64) (int
 		if err != nil {
 			return deleted, err
 		}
-		deleted += n
-		if p.t.isGone() {
-			return deleted, nil
-		}
+		deleted += to - start
 	}
+}
+
+// trimChunks deletes p's records before to and returns the bytes freed.
+func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
+	rs, err := c.query(`SELECT base, last, max_time, data FROM chunks WHERE pid = ? AND base < ? ORDER BY base DESC LIMIT 1`, p.pid, to)
+	if err != nil {
+		return 0, err
+	}
+	var base, last, maxTime int64
+	var data []byte
+	found := rs.next()
+	if found {
+		base, last, maxTime, data = rs.int(0), rs.int(1), rs.int(2), rs.bytes(3)
+	}
+	if err := rs.close(); err != nil {
+		return 0, err
+	}
+	var freed int64
+	below := to
+	if found && last >= to {
+		// The chunk straddles the cut: keep its records from to on.
+		below = base
+		cr := chunkReader{off: base, data: data}
+		skip := 0
+		for cr.off < to {
+			_, _, n, err := cr.next()
+			if err != nil {
+				return 0, fmt.Errorf("chunk at offset %d: %w", base, err)
+			}
+			skip += n
+		}
+		if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base = ?`, p.pid, base); err != nil {
+			return 0, err
+		}
+		if _, err := c.exec(`INSERT INTO chunks (pid, base, last, max_time, data) VALUES (?, ?, ?, ?, ?)`,
+			p.pid, to, last, maxTime, data[skip:]); err != nil {
+			return 0, err
+		}
+		freed += int64(skip)
+	}
+	size, _, err := c.queryInt(`SELECT coalesce(sum(length(data)), 0) FROM chunks WHERE pid = ? AND base < ?`, p.pid, below)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base < ?`, p.pid, below); err != nil {
+		return 0, err
+	}
+	return freed + size, nil
 }
 
 // enforceHardCap deletes the oldest records of every partition, in

@@ -3,8 +3,6 @@ package embedded
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -17,13 +15,13 @@ import (
 	"github.com/arus-platform/arus/stream"
 )
 
-// The schema. Records are keyed by (pid, off) in a WITHOUT ROWID table, so
-// appending to a partition and reading it in order each walk one B-tree.
-// A record is stored as one blob (timestamp, key, headers and value, see
-// appendRecord), which keeps the number of bound parameters per row low.
-// max_time is the largest timestamp of the partition up to and including the
-// record: it never decreases along a partition, so the first offset at or
-// after a time is found by binary search without a second index.
+// The schema. Records are stored in chunks: one row holds a run of
+// consecutive records of one partition, written by one transaction (see
+// chunk.go). The writer's group commit turns many small produce calls into
+// a few large rows, so SQLite's cost per row is shared by many records, on
+// writing and on reading alike. max_time is the largest timestamp of the
+// partition up to the chunk's last record; it never decreases along a
+// partition, so the first chunk at or after a time is one index seek.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS topics (
 		id              INTEGER PRIMARY KEY,
@@ -42,13 +40,15 @@ var schema = []string{
 		max_time     INTEGER NOT NULL,
 		UNIQUE (topic_id, partition)
 	)`,
-	`CREATE TABLE IF NOT EXISTS records (
+	`CREATE TABLE IF NOT EXISTS chunks (
 		pid      INTEGER NOT NULL,
-		off      INTEGER NOT NULL,
+		base     INTEGER NOT NULL,
+		last     INTEGER NOT NULL,
 		max_time INTEGER NOT NULL,
 		data     BLOB    NOT NULL,
-		PRIMARY KEY (pid, off)
+		PRIMARY KEY (pid, base)
 	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS chunks_time ON chunks (pid, max_time, base)`,
 	`CREATE TABLE IF NOT EXISTS group_topics (
 		grp        TEXT    NOT NULL,
 		topic_id   INTEGER NOT NULL,
@@ -66,8 +66,8 @@ var schema = []string{
 
 // Storage tuning.
 const (
-	pageSize       = 8192
-	cacheKiB       = 64 << 10 // per connection
+	pageSize       = 65536
+	cacheKiB       = 2048
 	mmapBytes      = 256 << 20
 	walCheckpoint  = 4096 // pages
 	readPoolSize   = 4
@@ -493,93 +493,4 @@ func (b *Broker) group(name string) *groupState {
 		b.groups[name] = g
 	}
 	return g
-}
-
-// Record encoding: one blob per record holding
-//
-//	varint  timestamp (Unix nanoseconds)
-//	uvarint key length, key
-//	uvarint header count, then per header: uvarint key length, key,
-//	        uvarint value length, value
-//	value (the rest)
-func appendRecord(buf []byte, r *stream.Record) []byte {
-	buf = binary.AppendVarint(buf, r.Timestamp.UnixNano())
-	buf = binary.AppendUvarint(buf, uint64(len(r.Key)))
-	buf = append(buf, r.Key...)
-	buf = binary.AppendUvarint(buf, uint64(len(r.Headers)))
-	for _, h := range r.Headers {
-		buf = binary.AppendUvarint(buf, uint64(len(h.Key)))
-		buf = append(buf, h.Key...)
-		buf = binary.AppendUvarint(buf, uint64(len(h.Value)))
-		buf = append(buf, h.Value...)
-	}
-	return append(buf, r.Value...)
-}
-
-var errCorrupt = errors.New("corrupt record")
-
-// decodeRecord fills r from data. Key, header values and value share data.
-func decodeRecord(data []byte, r *stream.Record) error {
-	ts, n := binary.Varint(data)
-	if n <= 0 {
-		return errCorrupt
-	}
-	data = data[n:]
-	r.Timestamp = time.Unix(0, ts)
-	var ok bool
-	if r.Key, data, ok = cut(data); !ok {
-		return errCorrupt
-	}
-	nh, n := binary.Uvarint(data)
-	if n <= 0 || nh > uint64(len(data)) {
-		return errCorrupt
-	}
-	data = data[n:]
-	if nh > 0 {
-		r.Headers = make([]stream.Header, nh)
-		for i := range r.Headers {
-			var k, v []byte
-			if k, data, ok = cut(data); !ok {
-				return errCorrupt
-			}
-			if v, data, ok = cut(data); !ok {
-				return errCorrupt
-			}
-			r.Headers[i] = stream.Header{Key: headerKey(k), Value: v}
-		}
-	}
-	if len(data) > 0 {
-		r.Value = data
-	}
-	return nil
-}
-
-// recordTime returns the timestamp stored at the head of a record's data.
-func recordTime(data []byte) time.Time {
-	ts, _ := binary.Varint(data)
-	return time.Unix(0, ts)
-}
-
-func cut(data []byte) (field, rest []byte, ok bool) {
-	l, n := binary.Uvarint(data)
-	if n <= 0 || l > uint64(len(data)-n) {
-		return nil, nil, false
-	}
-	data = data[n:]
-	if l == 0 {
-		return nil, data, true
-	}
-	return data[:l:l], data[l:], true
-}
-
-// headerKey returns k as a string, without allocating for the headers Arus
-// sets on every record.
-func headerKey(k []byte) string {
-	switch string(k) {
-	case stream.HeaderID:
-		return stream.HeaderID
-	case stream.HeaderTraceparent:
-		return stream.HeaderTraceparent
-	}
-	return string(k)
 }

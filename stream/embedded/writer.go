@@ -1,9 +1,7 @@
 package embedded
 
 import (
-	"database/sql/driver"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/arus-platform/arus/stream"
@@ -12,12 +10,11 @@ import (
 // Group commit limits: one transaction takes queued operations until it holds
 // this many records or bytes.
 const (
-	maxTxRecords = 8192
+	maxTxRecords = 16384
 	maxTxBytes   = 8 << 20
-	// Rows per multi-row INSERT, and the bytes of data one INSERT binds.
-	insertRows  = 64
-	insertBytes = 1 << 20
-	queueLength = 4096
+	queueLength  = 4096
+	// freeChunks is how many chunk buffers the writer keeps for reuse.
+	freeChunks = 64
 )
 
 type opKind int
@@ -66,20 +63,11 @@ type writer struct {
 	ops     chan *op
 	done    chan struct{}
 
-	inserts map[int]driver.Stmt
-	arena   []byte
-	rows    []row
-	args    []driver.NamedValue
-}
-
-// row is one record being inserted.
-type row struct {
-	pid, off, maxTime int64
-	start, end        int // its data in the arena
+	free [][]byte // chunk buffers to reuse
 }
 
 func newWriter(b *Broker, c *dbConn) *writer {
-	w := &writer{b: b, conn: c, ops: make(chan *op, queueLength), done: make(chan struct{}), inserts: make(map[int]driver.Stmt)}
+	w := &writer{b: b, conn: c, ops: make(chan *op, queueLength), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -223,6 +211,13 @@ type txState struct {
 
 type partDelta struct {
 	end, bytes, maxTime int64
+	chunk               *openChunk
+}
+
+// openChunk is a chunk being filled by the current transaction.
+type openChunk struct {
+	base, last, maxTime int64
+	data                []byte
 }
 
 type commitKey struct {
@@ -240,8 +235,6 @@ func (st *txState) part(p *partState) *partDelta {
 }
 
 func (w *writer) apply(batch []*op, st *txState) error {
-	w.arena = w.arena[:0]
-	w.rows = w.rows[:0]
 	for _, o := range batch {
 		switch o.kind {
 		case opProduce:
@@ -256,15 +249,21 @@ func (w *writer) apply(batch []*op, st *txState) error {
 				if ts := r.Timestamp.UnixNano(); ts > d.maxTime {
 					d.maxTime = ts
 				}
-				start := len(w.arena)
-				w.arena = appendRecord(w.arena, r)
-				d.bytes += int64(len(w.arena) - start)
-				w.rows = append(w.rows, row{pid: p.pid, off: r.Offset, maxTime: d.maxTime, start: start, end: len(w.arena)})
-				if len(w.rows) == insertRows || len(w.arena) >= insertBytes {
-					if err := w.flushRows(); err != nil {
+				n := recordLen(r)
+				size := uvarintLen(n) + n
+				if c := d.chunk; c != nil && len(c.data)+size > chunkBytes {
+					if err := w.insertChunk(p, c); err != nil {
 						return err
 					}
+					d.chunk = nil
 				}
+				if d.chunk == nil {
+					d.chunk = &openChunk{base: r.Offset, data: w.buffer()}
+				}
+				c := d.chunk
+				c.data = appendRecord(c.data, r)
+				c.last, c.maxTime = r.Offset, d.maxTime
+				d.bytes += int64(size)
 			}
 		case opCommit:
 			for _, c := range o.commits {
@@ -275,10 +274,13 @@ func (w *writer) apply(batch []*op, st *txState) error {
 			}
 		}
 	}
-	if err := w.flushRows(); err != nil {
-		return err
-	}
 	for p, d := range st.parts {
+		if d.chunk != nil {
+			if err := w.insertChunk(p, d.chunk); err != nil {
+				return err
+			}
+			d.chunk = nil
+		}
 		if _, err := w.conn.exec(`UPDATE partitions SET end_offset = ?, bytes = ?, max_time = ? WHERE id = ?`,
 			d.end, d.bytes, d.maxTime, p.pid); err != nil {
 			return fmt.Errorf("update partition: %w", err)
@@ -293,52 +295,28 @@ func (w *writer) apply(batch []*op, st *txState) error {
 	return nil
 }
 
-// flushRows inserts the pending rows with one multi-row INSERT.
-func (w *writer) flushRows() error {
-	n := len(w.rows)
-	if n == 0 {
-		return nil
+// insertChunk writes a chunk and recycles its buffer.
+func (w *writer) insertChunk(p *partState, c *openChunk) error {
+	_, err := w.conn.exec(`INSERT INTO chunks (pid, base, last, max_time, data) VALUES (?, ?, ?, ?, ?)`,
+		p.pid, c.base, c.last, c.maxTime, c.data)
+	if cap(c.data) <= 2*chunkBytes && len(w.free) < freeChunks {
+		w.free = append(w.free, c.data[:0])
 	}
-	s, err := w.insertStmt(n)
+	c.data = nil
 	if err != nil {
-		return err
-	}
-	w.args = w.args[:0]
-	for _, r := range w.rows {
-		k := len(w.args)
-		w.args = append(w.args,
-			driver.NamedValue{Ordinal: k + 1, Value: r.pid},
-			driver.NamedValue{Ordinal: k + 2, Value: r.off},
-			driver.NamedValue{Ordinal: k + 3, Value: r.maxTime},
-			driver.NamedValue{Ordinal: k + 4, Value: w.arena[r.start:r.end]},
-		)
-	}
-	if _, err := w.conn.execStmt(s, w.args); err != nil {
 		return fmt.Errorf("insert records: %w", err)
 	}
-	w.rows = w.rows[:0]
-	w.arena = w.arena[:0]
 	return nil
 }
 
-func (w *writer) insertStmt(n int) (driver.Stmt, error) {
-	if s, ok := w.inserts[n]; ok {
-		return s, nil
+// buffer returns an empty chunk buffer.
+func (w *writer) buffer() []byte {
+	if n := len(w.free); n > 0 {
+		b := w.free[n-1]
+		w.free = w.free[:n-1]
+		return b
 	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO records (pid, off, max_time, data) VALUES ")
-	for i := range n {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?)")
-	}
-	s, err := w.conn.conn.Prepare(q.String())
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert: %w", err)
-	}
-	w.inserts[n] = s
-	return s, nil
+	return make([]byte, 0, chunkBytes)
 }
 
 // publish makes a committed transaction visible: partition bounds, committed
@@ -362,8 +340,5 @@ func (w *writer) publish(st *txState) {
 }
 
 func (w *writer) close() {
-	for _, s := range w.inserts {
-		s.Close()
-	}
 	w.conn.close()
 }

@@ -1,0 +1,116 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// cpuTime returns the user and system CPU time the process used so far, in
+// nanoseconds. Per record, it shows the cost of the code apart from waiting,
+// which makes runs comparable on a busy machine.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchBroker opens a broker in a fresh directory with a topic of 4
+// partitions.
+func benchBroker(b *testing.B, topic string) *Broker {
+	b.Helper()
+	br, err := New(context.Background(), Config{Dir: b.TempDir(), RetentionInterval: -1,
+		Options: stream.Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { br.Close() })
+	if err := br.CreateTopic(context.Background(), stream.Topic{Name: topic, Partitions: 4}); err != nil {
+		b.Fatal(err)
+	}
+	return br
+}
+
+// produce writes n records of 256-byte values with 8 concurrent producers,
+// perCall records per Produce call.
+func produce(b *testing.B, br *Broker, topic string, n, perCall int) {
+	const producers = 8
+	value := make([]byte, 256)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			recs := make([]*stream.Record, 0, perCall)
+			for {
+				first := next.Add(int64(perCall)) - int64(perCall)
+				if first >= int64(n) {
+					return
+				}
+				recs = recs[:0]
+				for i := first; i < min(first+int64(perCall), int64(n)); i++ {
+					recs = append(recs, &stream.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%d", i%1000), Value: value})
+				}
+				if err := br.Produce(context.Background(), recs...); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkProduce measures durable produce throughput (synchronous=FULL)
+// with 8 concurrent producers and 256-byte values.
+func BenchmarkProduce(b *testing.B) {
+	for _, perCall := range []int{1, 100} {
+		b.Run(fmt.Sprintf("records-per-call=%d", perCall), func(b *testing.B) {
+			br := benchBroker(b, "bench")
+			b.ResetTimer()
+			start, cpu := time.Now(), cpuTime()
+			produce(b, br, "bench", b.N, perCall)
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/record")
+		})
+	}
+}
+
+// BenchmarkConsume measures a group consuming a pre-filled topic of 4
+// partitions with 256-byte values, from the first record to the last.
+func BenchmarkConsume(b *testing.B) {
+	br := benchBroker(b, "bench")
+	produce(b, br, "bench", b.N, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got atomic.Int64
+	done := make(chan struct{})
+	b.ResetTimer()
+	start, cpu := time.Now(), cpuTime()
+	go func() {
+		err := br.Consume(ctx, stream.ConsumerConfig{Group: "bench", Topics: []string{"bench"}},
+			func(ctx context.Context, batch []*stream.Record) error {
+				if got.Add(int64(len(batch))) == int64(b.N) {
+					close(done)
+				}
+				return nil
+			})
+		if err != nil {
+			b.Error(err)
+		}
+	}()
+	<-done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/record")
+	cancel()
+}
