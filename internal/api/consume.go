@@ -103,8 +103,9 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 		if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		// readAcks ends when the client ends its body, which it does once
+		// it has read the end of the response.
 		go cs.readAcks(r.Body)
-		defer func() { _ = rc.SetReadDeadline(time.Now()) }() // unblock readAcks
 	}
 	headers := time.AfterFunc(headerDelay, func() { cs.mu.Lock(); cs.start(); cs.mu.Unlock() })
 	defer headers.Stop()

@@ -81,7 +81,13 @@ func problemFor(err error) *Problem {
 	}
 	for _, k := range problemKinds {
 		if errors.Is(err, k.err) {
-			return &Problem{Type: k.typ, Title: k.title, Status: k.status, Detail: err.Error()}
+			p := &Problem{Type: k.typ, Title: k.title, Status: k.status, Detail: err.Error()}
+			if p.Status == http.StatusRequestedRangeNotSatisfiable && errors.Is(err, stream.ErrInvalid) {
+				// An offset out of range given as an argument (a reset
+				// target) is bad input rather than a read past the end.
+				p.Status = http.StatusUnprocessableEntity
+			}
+			return p
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -162,7 +162,8 @@ broker, and exits 0.`)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("serve: shutdown: %w", err)
+			log.Warn("requests still running after the shutdown timeout; closing their connections", "err", err)
+			_ = srv.Close()
 		}
 		return nil
 	})

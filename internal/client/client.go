@@ -79,8 +79,20 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Unwrap returns the stream sentinel matching the problem type.
-func (e *Error) Unwrap() error {
+// Unwrap returns the stream sentinel matching the problem type, and
+// stream.ErrInvalid as well for a 400 or 422 answer.
+func (e *Error) Unwrap() []error {
+	s := e.sentinel()
+	if s != stream.ErrInvalid && (e.Status == http.StatusBadRequest || e.Status == http.StatusUnprocessableEntity) {
+		return []error{s, stream.ErrInvalid}
+	}
+	if s == nil {
+		return nil
+	}
+	return []error{s}
+}
+
+func (e *Error) sentinel() error {
 	switch e.Problem.Type {
 	case api.TypeInvalid, api.TypeMalformed, api.TypeTooLarge:
 		return stream.ErrInvalid
