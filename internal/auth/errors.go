@@ -1,0 +1,93 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, for errors.Is. Errors returned by the Store wrap them
+// with context.
+var (
+	// ErrNotFound: no such user, session or API key.
+	ErrNotFound = errors.New("auth: not found")
+	// ErrUsernameTaken: another user has the username.
+	ErrUsernameTaken = errors.New("auth: username is taken")
+	// ErrInvalidCredentials: the username and password, or the API key, do
+	// not match. It never says which part was wrong.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	// ErrThrottled: too many failed logins; the error is a
+	// *ThrottledError saying when to retry.
+	ErrThrottled = errors.New("auth: too many failed attempts")
+	// ErrExpired: the session or API key has expired.
+	ErrExpired = errors.New("auth: expired")
+	// ErrRevoked: the API key was revoked.
+	ErrRevoked = errors.New("auth: revoked")
+	// ErrDisabled: the user is disabled (or owns the API key and is
+	// disabled). Login returns it only after the password was verified.
+	ErrDisabled = errors.New("auth: user is disabled")
+	// ErrLastAdmin: the change would leave no enabled administrator.
+	ErrLastAdmin = errors.New("auth: no enabled admin would remain")
+	// ErrInvalid: input broke a rule; the error is a *ValidationError
+	// naming the fields.
+	ErrInvalid = errors.New("auth: invalid input")
+)
+
+// FieldError says what is wrong with one input field. Field is the name a
+// JSON body would use ("username", "email", "scopes[1]").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every field of an input that broke a rule, so that
+// a form or an RFC 9457 problem can show them all at once. It matches
+// ErrInvalid under errors.Is.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("auth: invalid input: ")
+	for i, f := range e.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field)
+		b.WriteString(": ")
+		b.WriteString(f.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// add records a field error.
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns e when it holds an error, nil otherwise.
+func (e *ValidationError) err() error {
+	if len(e.Errors) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ThrottledError is returned when logins for a username or from an address
+// are locked after repeated failures. It matches ErrThrottled under
+// errors.Is; RetryAfter suits an HTTP Retry-After header.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many failed attempts; retry in %s", e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap returns ErrThrottled.
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
