@@ -6,14 +6,13 @@ package backbone
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 	"github.com/arus-platform/arus/stream/kafka"
+	"github.com/arus-platform/arus/stream/redis"
 )
 
 // Kind is a backend.
@@ -38,7 +37,7 @@ func Parse(raw string) (Kind, error) {
 	}
 	scheme, _, ok := strings.Cut(s, "://")
 	if !ok {
-		return "", stream.Invalidf("broker URL %q has no scheme; use %s", raw, Forms)
+		return "", stream.Invalidf("broker URL %q has no scheme; use %s", redact(raw), Forms)
 	}
 	switch strings.ToLower(scheme) {
 	case "kafka":
@@ -47,20 +46,8 @@ func Parse(raw string) (Kind, error) {
 		}
 		return Kafka, nil
 	case "redis", "rediss":
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", stream.Invalidf("broker URL %q is not a URL: %v; use redis://[user:password@]host:6379[/db]", redact(raw), err)
-		}
-		if u.Host == "" {
-			return "", stream.Invalidf("broker URL %q names no Redis host; use redis://[user:password@]host:6379[/db]", redact(raw))
-		}
-		if err := checkHostPort(u.Host, false); err != nil {
-			return "", stream.Invalidf("broker URL %q: Redis host %q: %v", redact(raw), u.Host, err)
-		}
-		if db := strings.Trim(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				return "", stream.Invalidf("broker URL %q: Redis database %q is not a number 0 or more", redact(raw), db)
-			}
+		if _, err := redis.ParseURL(s); err != nil {
+			return "", err
 		}
 		return Redis, nil
 	}
@@ -77,26 +64,6 @@ func redact(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
-}
-
-// checkHostPort checks host:port; the port is optional unless required.
-func checkHostPort(hp string, portRequired bool) error {
-	host, port, err := net.SplitHostPort(hp)
-	if err != nil {
-		if portRequired {
-			return fmt.Errorf("want host:port")
-		}
-		host, port = hp, ""
-	}
-	if host == "" {
-		return fmt.Errorf("the host is empty")
-	}
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("port %q is not a number from 1 to 65535", port)
-		}
-	}
-	return nil
 }
 
 // Open opens the broker that url names: embedded (the default; its data
@@ -120,6 +87,12 @@ func Open(ctx context.Context, url, dataDir string, opts stream.Options) (stream
 		if cfg, err = kafka.ParseURL(strings.TrimSpace(url)); err == nil {
 			merge(&cfg.Options, opts)
 			b, err = kafka.New(ctx, cfg)
+		}
+	case Redis:
+		var cfg redis.Config
+		if cfg, err = redis.ParseURL(strings.TrimSpace(url)); err == nil {
+			merge(&cfg.Options, opts)
+			b, err = redis.New(ctx, cfg)
 		}
 	default:
 		err = fmt.Errorf("%w: the %s backend is not part of this build", stream.ErrInvalid, kind)
