@@ -38,7 +38,8 @@ type fetcher struct {
 	done     chan struct{}
 	stopOnce sync.Once
 
-	inflight atomic.Uint64 // sequence number of the blocking read in flight, 0 for none
+	unblocks sync.WaitGroup // running unblock calls
+	inflight atomic.Uint64  // sequence number of the blocking read in flight, 0 for none
 	connID   atomic.Int64
 	avgSize  atomic.Int64 // running average record size in bytes
 }
@@ -74,6 +75,7 @@ func (f *fetcher) stop() {
 	f.stopOnce.Do(func() { close(f.stopCh) })
 	f.wake()
 	<-f.done
+	f.unblocks.Wait()
 }
 
 // wake makes the fetcher look at its partitions again, interrupting a
@@ -84,7 +86,11 @@ func (f *fetcher) wake() {
 	default:
 	}
 	if seq := f.inflight.Load(); seq != 0 {
-		go f.unblock(seq)
+		f.unblocks.Add(1)
+		go func() {
+			defer f.unblocks.Done()
+			f.unblock(seq)
+		}()
 	}
 }
 
@@ -123,9 +129,10 @@ func (f *fetcher) run() {
 	var seq uint64
 	failures := 0
 	for {
-		select {
-		case <-f.stopCh:
+		if f.stopped() {
 			return
+		}
+		select {
 		case <-f.wakeCh:
 		default:
 		}
@@ -152,7 +159,7 @@ func (f *fetcher) run() {
 		}
 		seq++
 		f.inflight.Store(seq)
-		if len(f.wakeCh) > 0 {
+		if len(f.wakeCh) > 0 || f.stopped() {
 			f.inflight.Store(0)
 			continue
 		}
@@ -183,6 +190,15 @@ func (f *fetcher) run() {
 			failures++
 			f.backoff(failures, err)
 		}
+	}
+}
+
+func (f *fetcher) stopped() bool {
+	select {
+	case <-f.stopCh:
+		return true
+	default:
+		return false
 	}
 }
 
