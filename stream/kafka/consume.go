@@ -513,11 +513,7 @@ func (w *worker) run(ctx context.Context) {
 		if batch == nil {
 			return
 		}
-		records := make([]*stream.Record, len(batch))
-		for i, kr := range batch {
-			records[i] = fromKgo(kr)
-		}
-		err := c.h(ctx, records)
+		err := c.h(ctx, fromKgoBatch(batch))
 		n := stream.Processed(err, len(batch))
 		if n > 0 {
 			w.advance(n)
@@ -542,6 +538,39 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// fromKgoBatch converts fetched records with one allocation each for the
+// records, their pointers and their headers.
+func fromKgoBatch(batch []*kgo.Record) []*stream.Record {
+	nh := 0
+	for _, kr := range batch {
+		nh += len(kr.Headers)
+	}
+	recs := make([]stream.Record, len(batch))
+	ptrs := make([]*stream.Record, len(batch))
+	headers := make([]stream.Header, nh)
+	for i, kr := range batch {
+		r := &recs[i]
+		*r = stream.Record{
+			Topic:     kr.Topic,
+			Partition: kr.Partition,
+			Offset:    kr.Offset,
+			Key:       kr.Key,
+			Value:     kr.Value,
+			Timestamp: kr.Timestamp,
+		}
+		if n := len(kr.Headers); n > 0 {
+			hs := headers[:n:n]
+			headers = headers[n:]
+			for j, h := range kr.Headers {
+				hs[j] = stream.Header{Key: h.Key, Value: h.Value}
+			}
+			r.Headers = hs
+		}
+		ptrs[i] = r
+	}
+	return ptrs
 }
 
 // fromKgo converts a fetched record.

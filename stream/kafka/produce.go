@@ -1,12 +1,15 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -35,6 +38,7 @@ func (b *Broker) Produce(ctx context.Context, records ...*stream.Record) error {
 	if err := b.check(); err != nil {
 		return stream.AllFailed(len(records), err)
 	}
+	stampIDs(records)
 	if err := b.cfg.Prepare(records); err != nil {
 		return err
 	}
@@ -66,9 +70,14 @@ func (b *Broker) Produce(ctx context.Context, records ...*stream.Record) error {
 	}
 	lastTopic = ""
 
-	p := &produceCall{records: records}
+	// One allocation each for the records, their pointers and all headers.
+	nh := 0
+	for _, r := range records {
+		nh += len(r.Headers)
+	}
 	krs := make([]kgo.Record, len(records))
-	p.wg.Add(len(records))
+	ptrs := make([]*kgo.Record, len(records))
+	headers := make([]kgo.RecordHeader, 0, nh)
 	for i, r := range records {
 		if r.Topic != lastTopic {
 			lastTopic, lastN = r.Topic, counts[r.Topic]
@@ -80,60 +89,120 @@ func (b *Broker) Produce(ctx context.Context, records ...*stream.Record) error {
 		kr.Timestamp = r.Timestamp
 		kr.Partition = b.partitioner.Partition(r.Key, lastN)
 		if len(r.Headers) > 0 {
-			kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
-			for j, h := range r.Headers {
-				kr.Headers[j] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+			first := len(headers)
+			for _, h := range r.Headers {
+				headers = append(headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+			}
+			kr.Headers = headers[first:len(headers):len(headers)]
+		}
+		ptrs[i] = kr
+	}
+	// ProduceSync, unlike Produce, sends the touched partitions at once
+	// instead of waiting for the linger: a synchronous caller gains
+	// nothing from lingering, while concurrent callers still share
+	// batches with what is buffered.
+	results := b.cl.ProduceSync(ctx, ptrs...)
+	var failed []int
+	var firstErr error
+	if results.FirstErr() != nil {
+		index := make(map[*kgo.Record]int, len(ptrs))
+		for i, kr := range ptrs {
+			index[kr] = i
+		}
+		for _, res := range results {
+			if res.Err != nil {
+				failed = append(failed, index[res.Record])
 			}
 		}
-		kr.Context = ctxIndex{ctx, i}
-		b.cl.Produce(ctx, kr, p.promise)
+		slices.Sort(failed)
+		for _, res := range results {
+			if res.Err != nil && index[res.Record] == failed[0] {
+				firstErr = res.Err
+			}
+		}
 	}
-	p.wg.Wait()
-	if len(p.failed) == 0 {
+	next := 0
+	for i, r := range records {
+		if next < len(failed) && failed[next] == i {
+			next++
+			continue
+		}
+		r.Partition, r.Offset = krs[i].Partition, krs[i].Offset
+	}
+	if len(failed) == 0 {
 		return nil
 	}
-	slices.Sort(p.failed)
-	first := p.errs[p.failed[0]]
-	if errors.Is(first, kerr.UnknownTopicOrPartition) {
+	if errors.Is(firstErr, kerr.UnknownTopicOrPartition) {
 		// Deleted behind our back: look it up again next time.
-		b.topics.forget(records[p.failed[0]].Topic)
+		b.topics.forget(records[failed[0]].Topic)
 	}
 	return &stream.ProduceError{
-		Failed: p.failed,
-		Err:    wrapErr(fmt.Sprintf("produce to topic %q", records[p.failed[0]].Topic), first),
+		Failed: failed,
+		Err:    wrapErr(fmt.Sprintf("produce to topic %q", records[failed[0]].Topic), firstErr),
 	}
 }
 
-// produceCall collects the outcome of one Produce call's records.
-type produceCall struct {
-	records []*stream.Record
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	failed  []int
-	errs    map[int]error
-}
-
-// ctxIndex carries a record's index in its call through franz-go, in the
-// record's Context, so that one promise serves every record of a call.
-type ctxIndex struct {
-	context.Context
-	i int
-}
-
-func (p *produceCall) promise(kr *kgo.Record, err error) {
-	i := kr.Context.(ctxIndex).i
-	if err != nil {
-		p.mu.Lock()
-		p.failed = append(p.failed, i)
-		if p.errs == nil {
-			p.errs = make(map[int]error)
+// stampIDs gives every record without a [stream.HeaderID] a new id, as
+// [stream.Options.Prepare] would, but for the whole call at once: one read
+// of the system's random source and one allocation each for the ids and
+// the headers, instead of several per record. The ids are the same UUIDv7
+// strings as [stream.NewID] returns, ordered by creation time.
+func stampIDs(records []*stream.Record) {
+	n := 0
+	for _, r := range records {
+		if r != nil && !hasID(r) {
+			n++
 		}
-		p.errs[i] = err
-		p.mu.Unlock()
-	} else {
-		r := p.records[i]
-		r.Partition = kr.Partition
-		r.Offset = kr.Offset
 	}
-	p.wg.Done()
+	if n == 0 {
+		return
+	}
+	random := make([]byte, 16*n)
+	if _, err := rand.Read(random); err != nil {
+		return // Prepare stamps them one by one
+	}
+	src := bytes.NewReader(random)
+	text := make([]byte, 36*n)
+	hdrs := make([]stream.Header, n)
+	j := 0
+	for _, r := range records {
+		if r == nil || hasID(r) {
+			continue
+		}
+		id, err := uuid.NewV7FromReader(src)
+		if err != nil {
+			return
+		}
+		t := text[36*j : 36*j+36 : 36*j+36]
+		encodeUUID(t, id)
+		hdrs[j] = stream.Header{Key: stream.HeaderID, Value: t}
+		if len(r.Headers) == 0 {
+			r.Headers = hdrs[j : j+1 : j+1]
+		} else {
+			r.Headers = append(r.Headers, hdrs[j])
+		}
+		j++
+	}
+}
+
+func hasID(r *stream.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == stream.HeaderID {
+			return true
+		}
+	}
+	return false
+}
+
+// encodeUUID writes id in its canonical 36-character form to dst.
+func encodeUUID(dst []byte, id uuid.UUID) {
+	hex.Encode(dst[0:8], id[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], id[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], id[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], id[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], id[10:16])
 }
