@@ -26,9 +26,9 @@ func cpuTime() int64 {
 
 // benchBroker opens a broker in a fresh directory with a topic of 4
 // partitions.
-func benchBroker(b *testing.B, topic string) *Broker {
+func benchBroker(b *testing.B, topic string, sync Synchronous) *Broker {
 	b.Helper()
-	br, err := New(context.Background(), Config{Dir: b.TempDir(), RetentionInterval: -1,
+	br, err := New(context.Background(), Config{Dir: b.TempDir(), RetentionInterval: -1, Synchronous: sync,
 		Options: stream.Options{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		b.Fatal(err)
@@ -40,10 +40,9 @@ func benchBroker(b *testing.B, topic string) *Broker {
 	return br
 }
 
-// produce writes n records of 256-byte values with 8 concurrent producers,
+// produce writes n records of 256-byte values with concurrent producers,
 // perCall records per Produce call.
-func produce(b *testing.B, br *Broker, topic string, n, perCall int) {
-	const producers = 8
+func produce(b *testing.B, br *Broker, topic string, n, producers, perCall int) {
 	value := make([]byte, 256)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -69,17 +68,34 @@ func produce(b *testing.B, br *Broker, topic string, n, perCall int) {
 	wg.Wait()
 }
 
-// BenchmarkProduce measures durable produce throughput (synchronous=FULL)
-// with 8 concurrent producers and 256-byte values.
+// BenchmarkProduce measures durable produce throughput (synchronous=FULL
+// unless the name says otherwise) with 256-byte values: 8 concurrent
+// producers with 1 and 100 records per call, and for comparison 64
+// producers of 1 record and synchronous=NORMAL.
 func BenchmarkProduce(b *testing.B) {
-	for _, perCall := range []int{1, 100} {
-		b.Run(fmt.Sprintf("records-per-call=%d", perCall), func(b *testing.B) {
-			br := benchBroker(b, "bench")
+	for _, bc := range []struct {
+		producers, perCall int
+		sync               Synchronous
+	}{
+		{8, 1, SyncFull},
+		{8, 100, SyncFull},
+		{64, 1, SyncFull},
+		{8, 1, SyncNormal},
+		{8, 100, SyncNormal},
+	} {
+		name := fmt.Sprintf("producers=%d/records-per-call=%d", bc.producers, bc.perCall)
+		if bc.sync != SyncFull {
+			name = "sync=" + string(bc.sync) + "/" + name
+		}
+		b.Run(name, func(b *testing.B) {
+			br := benchBroker(b, "bench", bc.sync)
 			b.ResetTimer()
 			start, cpu := time.Now(), cpuTime()
-			produce(b, br, "bench", b.N, perCall)
+			produce(b, br, "bench", b.N, bc.producers, bc.perCall)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/record")
+			st := br.Stats()
+			b.ReportMetric(float64(st.Records)/float64(st.Transactions), "records/tx")
 		})
 	}
 }
@@ -87,8 +103,8 @@ func BenchmarkProduce(b *testing.B) {
 // BenchmarkConsume measures a group consuming a pre-filled topic of 4
 // partitions with 256-byte values, from the first record to the last.
 func BenchmarkConsume(b *testing.B) {
-	br := benchBroker(b, "bench")
-	produce(b, br, "bench", b.N, 100)
+	br := benchBroker(b, "bench", SyncFull)
+	produce(b, br, "bench", b.N, 8, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got atomic.Int64

@@ -60,7 +60,7 @@ type Broker struct {
 	retentionMu   sync.Mutex
 	stopRetention context.CancelFunc
 	retainDone    chan struct{}
-	forced        atomic.Int64
+	stats         struct{ forced, transactions, records atomic.Int64 }
 }
 
 var (
@@ -193,9 +193,17 @@ type Stats struct {
 	// ForcedDeletes counts the records deleted by the hard size cap before
 	// every registered group had committed them.
 	ForcedDeletes int64
+	// Transactions counts the group-commit transactions that stored records
+	// or offsets, and Records the records they stored; Records divided by
+	// Transactions is how many records shared one fsync.
+	Transactions, Records int64
 }
 
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
-	return Stats{ForcedDeletes: b.forced.Load()}
+	return Stats{
+		ForcedDeletes: b.stats.forced.Load(),
+		Transactions:  b.stats.transactions.Load(),
+		Records:       b.stats.records.Load(),
+	}
 }

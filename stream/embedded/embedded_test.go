@@ -406,3 +406,43 @@ func killHelper(dir string) {
 		fmt.Printf("ack %d\n", i+10)
 	}
 }
+
+func TestOffsetForTime(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, Config{})
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "time", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Timestamps out of order, produced in calls of varying size so that
+	// they span several chunks.
+	secs := []int{10, 20, 15, 30, 25, 40, 40, 35, 50, 60, 55, 70, 80, 75, 90}
+	sizes := []int{1, 3, 2, 1, 4, 1, 3}
+	i := 0
+	for _, n := range sizes {
+		var recs []*stream.Record
+		for ; n > 0 && i < len(secs); n-- {
+			recs = append(recs, &stream.Record{Topic: "time", Value: []byte{byte(i)}, Timestamp: base.Add(time.Duration(secs[i]) * time.Second)})
+			i++
+		}
+		if err := b.Produce(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for q := 0; q <= 95; q += 5 {
+		want := int64(len(secs))
+		for j, s := range secs {
+			if s >= q {
+				want = int64(j)
+				break
+			}
+		}
+		got, err := b.OffsetForTime(ctx, "time", 0, base.Add(time.Duration(q)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("OffsetForTime(%ds): got %d, want %d", q, got, want)
+		}
+	}
+}

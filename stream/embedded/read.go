@@ -118,33 +118,74 @@ func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, limit in
 // offsetForTime returns the offset of p's first record with a timestamp at
 // or after t. That record lies in the first chunk whose max_time (the
 // largest timestamp up to the chunk's end, which never decreases) is at or
-// after t: one index seek, then a walk through that chunk.
+// after t, found by binary search over the partition's chunks; then a walk
+// through that chunk finds the record.
 func (b *Broker) offsetForTime(ctx context.Context, p *partState, t time.Time) (int64, error) {
-	end := p.end.Load()
 	want := t.UnixNano()
+	lo, hi := p.start.Load(), p.end.Load()
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND max_time >= ? ORDER BY max_time, base LIMIT 1`, p.pid, want)
-		if err != nil {
-			return err
-		}
-		if rs.next() {
-			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
-			for !cr.done() {
-				off, rec, _, err := cr.next()
-				if err != nil {
-					rs.close()
-					return err
-				}
-				end = off + 1
-				if recordTime(rec) >= want {
-					end = off
-					break
-				}
+		// Every record before lo has a smaller timestamp; when found is set,
+		// the chunk holding hi reaches want.
+		found := false
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			base, last, maxTime, ok, err := chunkAt(c, p, mid)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !ok:
+				lo = mid + 1 // deleted meanwhile
+			case maxTime >= want:
+				hi, found = max(base, lo), true
+			default:
+				lo = last + 1
 			}
 		}
-		return rs.close()
+		if !found {
+			return nil
+		}
+		return findTime(c, p, lo, want, &lo)
 	})
-	return end, err
+	return lo, err
+}
+
+// chunkAt returns the bounds and max_time of the chunk holding off.
+func chunkAt(c *dbConn, p *partState, off int64) (base, last, maxTime int64, ok bool, err error) {
+	rs, err := c.query(`SELECT base, last, max_time FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, off)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	if rs.next() {
+		base, last, maxTime = rs.int(0), rs.int(1), rs.int(2)
+		ok = last >= off
+	}
+	return base, last, maxTime, ok, rs.close()
+}
+
+// findTime walks the chunk holding from and sets *off to the first offset
+// at or after from whose timestamp is at or after want, or past the chunk.
+func findTime(c *dbConn, p *partState, from, want int64, off *int64) error {
+	rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, from)
+	if err != nil {
+		return err
+	}
+	if rs.next() {
+		cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+		for !cr.done() {
+			o, rec, _, err := cr.next()
+			if err != nil {
+				rs.close()
+				return err
+			}
+			*off = o + 1
+			if o >= from && recordTime(rec) >= want {
+				*off = o
+				break
+			}
+		}
+	}
+	return rs.close()
 }
 
 // timeAt returns the timestamp of p's record at off, zero when there is none.

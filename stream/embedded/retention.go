@@ -276,7 +276,7 @@ func (b *Broker) enforceHardCap(ctx context.Context) (int64, error) {
 		n, err := b.deleteBefore(ctx, p, cut)
 		deleted += n
 		if n > 0 {
-			b.forced.Add(n)
+			b.stats.forced.Add(n)
 			b.cfg.Logger.Warn("embedded: hard size cap reached; deleted records whether or not groups consumed them",
 				"topic", p.t.topic.Name, "partition", p.index, "from", start, "to", cut, "records", n,
 				"hard_cap_bytes", limit, "log_bytes", total)

@@ -21,7 +21,8 @@ import (
 // a few large rows, so SQLite's cost per row is shared by many records, on
 // writing and on reading alike. max_time is the largest timestamp of the
 // partition up to the chunk's last record; it never decreases along a
-// partition, so the first chunk at or after a time is one index seek.
+// partition, so the first chunk at or after a time is found by binary search
+// on the primary key, without a second index to write.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS topics (
 		id              INTEGER PRIMARY KEY,
@@ -48,7 +49,6 @@ var schema = []string{
 		data     BLOB    NOT NULL,
 		PRIMARY KEY (pid, base)
 	) WITHOUT ROWID`,
-	`CREATE INDEX IF NOT EXISTS chunks_time ON chunks (pid, max_time, base)`,
 	`CREATE TABLE IF NOT EXISTS group_topics (
 		grp        TEXT    NOT NULL,
 		topic_id   INTEGER NOT NULL,
@@ -66,10 +66,10 @@ var schema = []string{
 
 // Storage tuning.
 const (
-	pageSize       = 65536
-	cacheKiB       = 2048
+	pageSize       = 8192
+	cacheKiB       = 8192
 	mmapBytes      = 256 << 20
-	walCheckpoint  = 4096 // pages
+	walCheckpoint  = 32 << 20 // bytes of WAL that trigger a checkpoint
 	readPoolSize   = 4
 	busyTimeoutMS  = 10000
 	dbFileName     = "stream.db"
@@ -85,7 +85,7 @@ func dsn(path string, sync Synchronous, readOnly bool) string {
 	q.Add("_pragma", "synchronous("+string(sync)+")")
 	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
 	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
-	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpoint))
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpoint/pageSize))
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")

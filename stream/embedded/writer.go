@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/arus-platform/arus/stream"
@@ -15,6 +16,9 @@ const (
 	queueLength  = 4096
 	// freeChunks is how many chunk buffers the writer keeps for reuse.
 	freeChunks = 64
+	// maxYields bounds how often the writer yields to let callers queue
+	// more work into a transaction smaller than the last one.
+	maxYields = 4
 )
 
 type opKind int
@@ -63,7 +67,8 @@ type writer struct {
 	ops     chan *op
 	done    chan struct{}
 
-	free [][]byte // chunk buffers to reuse
+	free    [][]byte // chunk buffers to reuse
+	lastOps int      // ops in the last transaction
 }
 
 func newWriter(b *Broker, c *dbConn) *writer {
@@ -130,6 +135,7 @@ func (w *writer) run() {
 		}
 		batch = append(batch[:0], first)
 		n, size := len(first.records)+len(first.commits), first.bytes
+		yields := 0
 	drain:
 		for n < maxTxRecords && size < maxTxBytes {
 			select {
@@ -145,9 +151,17 @@ func (w *writer) run() {
 				n += len(o.records) + len(o.commits)
 				size += o.bytes
 			default:
+				// Callers answered by the last commit are likely about to
+				// call again: let them run before committing without them.
+				if yields < maxYields && len(batch) < w.lastOps {
+					yields++
+					runtime.Gosched()
+					continue
+				}
 				break drain
 			}
 		}
+		w.lastOps = len(batch)
 		w.runBatch(batch)
 		clear(batch)
 	}
@@ -173,6 +187,10 @@ func (w *writer) runBatch(batch []*op) {
 	st := txState{parts: make(map[*partState]*partDelta), commits: make(map[commitKey]int64)}
 	err := w.tx(func() error { return w.apply(batch, &st) })
 	if err == nil {
+		w.b.stats.transactions.Add(1)
+		for _, o := range batch {
+			w.b.stats.records.Add(int64(len(o.records)))
+		}
 		w.publish(&st)
 		for _, o := range batch {
 			o.done <- nil
