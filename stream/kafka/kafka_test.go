@@ -489,3 +489,44 @@ func heldRecords(b *Broker) int {
 	}
 	return n
 }
+
+func TestRetentionRisks(t *testing.T) {
+	c := newCluster(t)
+	b := openBroker(t, testConfig(c))
+	ctx := context.Background()
+	const topic = "short-lived"
+	if err := b.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: 2, RetentionTime: 10 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	// Two keys on different partitions.
+	a, other := []byte("a"), []byte("b")
+	for i := 0; stream.Partition(other, 2) == stream.Partition(a, 2); i++ {
+		other = []byte(fmt.Sprintf("b%d", i))
+	}
+	now := time.Now()
+	records := []*stream.Record{
+		{Topic: topic, Key: a, Timestamp: now.Add(-9 * time.Hour)}, // 90% of retention used
+		{Topic: topic, Key: a, Timestamp: now},
+		{Topic: topic, Key: other, Timestamp: now.Add(-time.Hour)}, // 10%
+	}
+	if err := b.Produce(ctx, records...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ResetOffsets(ctx, "late", topic, stream.Reset{To: stream.ResetEarliest}); err != nil {
+		t.Fatal(err)
+	}
+	risks, err := b.RetentionRisks(ctx, "late")
+	if err != nil {
+		t.Fatalf("RetentionRisks: %v", err)
+	}
+	if len(risks) != 1 {
+		t.Fatalf("got %d risks (%+v), want 1 on the partition of key a", len(risks), risks)
+	}
+	r := risks[0]
+	if r.Partition != records[0].Partition || r.Retention != 10*time.Hour || r.Age < 9*time.Hour || r.Lag != 2 {
+		t.Errorf("got %+v, want partition %d, retention 10h, age over 9h and lag 2", r, records[0].Partition)
+	}
+	if _, err := b.RetentionRisks(ctx, "nobody"); !errors.Is(err, stream.ErrGroupNotFound) {
+		t.Errorf("RetentionRisks of an unknown group: got %v, want ErrGroupNotFound", err)
+	}
+}
