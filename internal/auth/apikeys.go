@@ -101,7 +101,20 @@ func parseKey(s string) (prefix, secret string, ok bool) {
 	if !ok || len(rest) != prefixLen+1+secretLen || rest[prefixLen] != '_' {
 		return "", "", false
 	}
-	return rest[:prefixLen], rest[prefixLen+1:], true
+	prefix, secret = rest[:prefixLen], rest[prefixLen+1:]
+	if !inKeyAlphabet(prefix) || !inKeyAlphabet(secret) {
+		return "", "", false
+	}
+	return prefix, secret, true
+}
+
+func inKeyAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 func secretHash(secret string) string { return tokenHash(secret) }
@@ -113,6 +126,8 @@ func (s *Store) checkKey(ctx context.Context, nk *NewAPIKey) error {
 	switch {
 	case nk.Name == "":
 		ve.add("name", "is required")
+	case !utf8.ValidString(nk.Name):
+		ve.add("name", "must be valid UTF-8 text")
 	case utf8.RuneCountInString(nk.Name) > maxKeyName:
 		ve.add("name", "must be at most %d characters long", maxKeyName)
 	case strings.ContainsFunc(nk.Name, unicode.IsControl):
@@ -216,6 +231,9 @@ func scanKey(r rowScanner, extra ...any) (APIKey, error) {
 
 // APIKey returns the key with the given id, or ErrNotFound.
 func (s *Store) APIKey(ctx context.Context, id string) (APIKey, error) {
+	if !validID(id) {
+		return APIKey{}, fmt.Errorf("%w: API key %q", ErrNotFound, id)
+	}
 	k, err := scanKey(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyColumns+` FROM auth_api_keys k WHERE k.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, fmt.Errorf("%w: API key %s", ErrNotFound, id)
@@ -229,6 +247,9 @@ func (s *Store) APIKey(ctx context.Context, id string) (APIKey, error) {
 // ListAPIKeys returns the keys a user owns, or every key when ownerID is
 // empty, newest first, revoked ones included.
 func (s *Store) ListAPIKeys(ctx context.Context, ownerID string) ([]APIKey, error) {
+	if ownerID != "" && !validID(ownerID) {
+		return nil, nil
+	}
 	query := `SELECT ` + keyColumns + ` FROM auth_api_keys k`
 	var args []any
 	if ownerID != "" {
@@ -258,6 +279,9 @@ func (s *Store) ListAPIKeys(ctx context.Context, ownerID string) ([]APIKey, erro
 // process and, in other processes sharing the database, within
 // Config.APIKeyCacheTTL. Revoking a revoked key does nothing.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: API key %q", ErrNotFound, id)
+	}
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE auth_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0`),
 		toMillis(s.now()), id)
 	if err != nil {
@@ -279,6 +303,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 // others. Revoked and expired keys cannot be rotated (ErrRevoked,
 // ErrExpired).
 func (s *Store) RotateAPIKey(ctx context.Context, id string) (APIKey, string, error) {
+	if !validID(id) {
+		return APIKey{}, "", fmt.Errorf("%w: API key %q", ErrNotFound, id)
+	}
 	var k APIKey
 	secret := newKeySecret()
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {

@@ -31,7 +31,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 
@@ -216,6 +218,27 @@ func newID() string {
 		panic(fmt.Sprintf("auth: new id: %v", err))
 	}
 	return id.String()
+}
+
+// validID reports whether id has the form of the ids the Store makes: a
+// UUID in canonical text. Ids from requests are checked before they reach
+// a query, so that junk is "not found" rather than a database error.
+func validID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// cleanText makes client-supplied text fit to store: valid UTF-8, no
+// control characters, at most n bytes.
+func cleanText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return truncate(s, n)
 }
 
 // randomToken returns 256 random bits, base64url-encoded without padding

@@ -63,6 +63,9 @@ func (s *Store) Authenticate(ctx context.Context, username, password, clientIP s
 
 // credentials loads a user by username with their password hash.
 func (s *Store) credentials(ctx context.Context, username string) (User, string, error) {
+	if !usernamePattern.MatchString(username) {
+		return User{}, "", ErrNotFound
+	}
 	var hash string
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+`, u.password_hash FROM auth_users u WHERE u.username = ?`), username), &hash)
 	if errors.Is(err, sql.ErrNoRows) {

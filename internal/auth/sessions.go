@@ -48,21 +48,27 @@ type SessionMeta struct {
 	Replaces string
 }
 
-const maxUserAgent = 512
+const (
+	maxIP        = 64
+	maxUserAgent = 512
+)
 
 // CreateSession starts a session for the user, typically right after
 // Authenticate. It returns the session and its token: 256 random bits,
 // base64url, to put in the session cookie. The token is not stored and
 // cannot be retrieved again. Every call makes a new token.
 func (s *Store) CreateSession(ctx context.Context, userID string, meta SessionMeta) (Session, string, error) {
+	if !validID(userID) {
+		return Session{}, "", fmt.Errorf("%w: user %q", ErrNotFound, userID)
+	}
 	token := randomToken()
 	now := fromMillis(toMillis(s.now()))
 	sess := Session{
 		ID:         newID(),
 		UserID:     userID,
 		CSRFToken:  randomToken(),
-		IP:         meta.IP,
-		UserAgent:  truncate(meta.UserAgent, maxUserAgent),
+		IP:         cleanText(meta.IP, maxIP),
+		UserAgent:  cleanText(meta.UserAgent, maxUserAgent),
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(s.cfg.SessionLifetime),
@@ -169,6 +175,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 }
 
 func (s *Store) deleteUserSessionsTx(ctx context.Context, tx *sql.Tx, userID string) error {
+	if !validID(userID) {
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE user_id = ?`), userID); err != nil {
 		return fmt.Errorf("auth: delete sessions of user %s: %w", userID, err)
 	}
@@ -178,6 +187,9 @@ func (s *Store) deleteUserSessionsTx(ctx context.Context, tx *sql.Tx, userID str
 // UserSessions lists the user's live sessions, newest first, for an
 // "active sessions" page.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]Session, error) {
+	if !validID(userID) {
+		return nil, nil
+	}
 	now := s.now()
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT id, csrf_token, ip, user_agent, created_at, last_seen_at, expires_at
 		FROM auth_sessions WHERE user_id = ? AND expires_at > ? AND last_seen_at > ? ORDER BY created_at DESC, id DESC`),
@@ -206,6 +218,9 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]Session, err
 // "active sessions" page. It returns ErrNotFound when the user has no such
 // session.
 func (s *Store) DeleteUserSession(ctx context.Context, userID, sessionID string) error {
+	if !validID(userID) || !validID(sessionID) {
+		return fmt.Errorf("%w: session %q", ErrNotFound, sessionID)
+	}
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE id = ? AND user_id = ?`), sessionID, userID)
 	if err != nil {
 		return fmt.Errorf("auth: delete session: %w", err)

@@ -147,8 +147,8 @@ type throttleSubject struct {
 }
 
 func (s *Store) throttleSubjects(username, clientIP string) []throttleSubject {
-	if len(username) > 64 {
-		// No such username can exist; keep the key short.
+	if !usernamePattern.MatchString(username) {
+		// No such username can exist; keep the key short and storable.
 		username = "#" + tokenHash(username)[:32]
 	}
 	subs := []throttleSubject{{key: "user:" + username, limit: s.cfg.Throttle.MaxFailures, user: true}}
@@ -171,7 +171,7 @@ func ipSubject(clientIP string) string {
 	if err != nil {
 		ap, perr := netip.ParseAddrPort(clientIP)
 		if perr != nil {
-			return truncate(clientIP, 64)
+			return "#" + tokenHash(clientIP)[:32]
 		}
 		addr = ap.Addr()
 	}

@@ -89,6 +89,8 @@ func (u *User) validate(ve *ValidationError) {
 		ve.add("username", "use 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	switch {
+	case !utf8.ValidString(u.Name):
+		ve.add("name", "must be valid UTF-8 text")
 	case utf8.RuneCountInString(u.Name) > maxNameLength:
 		ve.add("name", "must be at most %d characters long", maxNameLength)
 	case strings.ContainsFunc(u.Name, unicode.IsControl):
@@ -108,7 +110,7 @@ func (u *User) validate(ve *ValidationError) {
 }
 
 func validEmail(s string) bool {
-	if len(s) > 254 {
+	if len(s) > 254 || !utf8.ValidString(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -270,13 +272,20 @@ func (s *Store) userRoles(ctx context.Context, q querier, userID string) ([]Role
 
 // User returns the user with the given id, or ErrNotFound.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
+	if !validID(id) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, id)
+	}
 	return s.userWhere(ctx, s.db, `u.id = ?`, id, false)
 }
 
 // UserByUsername returns the user with the given username (compared
 // case-insensitively), or ErrNotFound.
 func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
-	return s.userWhere(ctx, s.db, `u.username = ?`, normalizeUsername(username), false)
+	username = normalizeUsername(username)
+	if !usernamePattern.MatchString(username) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, username)
+	}
+	return s.userWhere(ctx, s.db, `u.username = ?`, username, false)
 }
 
 // UserQuery selects a page of users for ListUsers.
@@ -318,6 +327,9 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 			ve.add("after", "is not a cursor returned by a previous page")
 		}
 		after = string(b)
+	}
+	if !utf8.ValidString(q.Search) || strings.ContainsFunc(q.Search, unicode.IsControl) {
+		ve.add("search", "must be text without control characters")
 	}
 	if q.Role != "" && !q.Role.Valid() {
 		ve.add("role", "unknown role %q; known roles are %s", q.Role, joinRoles(allRoles))
@@ -422,6 +434,9 @@ func escapeLike(s string) string {
 // enabled admin fails with ErrLastAdmin, so the console can never lock
 // everyone out.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error) (User, error) {
+	if !validID(id) {
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, id)
+	}
 	var updated User
 	var ownerChanged bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {

@@ -1,0 +1,92 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// SessionCookie is the name of the console's session cookie.
+const SessionCookie = "arus_session"
+
+// Principal is who made a request: a user with a browser session, or an API
+// key (with the user who owns it, if any).
+type Principal struct {
+	User    User
+	Session *Session
+	Key     *APIKey
+}
+
+// Can reports whether the principal may do p on resource. A session is
+// allowed what its user's roles allow; an API key what its scopes allow.
+func (p *Principal) Can(perm Permission, resource string) bool {
+	if p == nil {
+		return false
+	}
+	if p.Key != nil {
+		return p.Key.Allows(perm, resource)
+	}
+	return p.User.Can(perm)
+}
+
+// Name names the principal in logs and audit records.
+func (p *Principal) Name() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Key != nil:
+		return "key:" + p.Key.Prefix
+	default:
+		return p.User.Username
+	}
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the request's principal, or nil for an anonymous one.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// ErrNoCredentials is returned by RequestPrincipal for a request that
+// carries none.
+var ErrNoCredentials = errors.New("auth: no credentials")
+
+// RequestPrincipal authenticates a request by its API key
+// ("Authorization: Bearer <key>" or "X-API-Key: <key>") or, failing that, its
+// session cookie. It returns ErrNoCredentials when the request has neither,
+// and ErrInvalidCredentials, ErrExpired or ErrRevoked for bad ones.
+func (s *Store) RequestPrincipal(r *http.Request) (*Principal, error) {
+	if key := presentedKey(r); key != "" {
+		k, err := s.VerifyAPIKey(r.Context(), key)
+		if err != nil {
+			return nil, err
+		}
+		return &Principal{Key: &k}, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, ErrNoCredentials
+	}
+	sess, user, err := s.Session(r.Context(), c.Value)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{User: user, Session: &sess}, nil
+}
+
+func presentedKey(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
