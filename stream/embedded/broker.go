@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := makeDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("embedded: create data directory: %w", err)
 	}
 	lock, err := lockDir(cfg.Dir, filepath.Join(cfg.Dir, lockFileName))
@@ -107,6 +107,23 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		close(b.retainDone)
 	}
 	return b, nil
+}
+
+// makeDir creates dir when missing and syncs its parent, so that the
+// directory itself survives a power loss along with what is written in it.
+func makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	parent, err := os.Open(filepath.Dir(filepath.Clean(dir)))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	return parent.Sync()
 }
 
 func (b *Broker) open() error {

@@ -23,8 +23,9 @@ func TestConformance(t *testing.T) {
 	streamtest.Run(t, streamtest.Backend{
 		Open: func(t *testing.T) func() stream.Broker {
 			dir := t.TempDir()
+			logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 			return func() stream.Broker {
-				b, err := New(context.Background(), Config{Dir: dir})
+				b, err := New(context.Background(), Config{Dir: dir, Options: stream.Options{Logger: logger}})
 				if err != nil {
 					t.Fatalf("New(%s): %v", dir, err)
 				}
@@ -33,6 +34,15 @@ func TestConformance(t *testing.T) {
 		},
 		Features: streamtest.Features{Retention: true, RebalanceTimeout: 10 * time.Second},
 	})
+}
+
+// testWriter sends a broker's logs to the test's log, shown when it fails.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // open opens a broker on dir, closed when the test ends.
@@ -443,6 +453,67 @@ func TestOffsetForTime(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("OffsetForTime(%ds): got %d, want %d", q, got, want)
+		}
+	}
+}
+
+func TestStrict(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, Config{Options: stream.Options{Strict: true}})
+	if err := b.Produce(ctx, &stream.Record{Topic: "missing"}); !errors.Is(err, stream.ErrTopicNotFound) {
+		t.Errorf("Produce to a missing topic in strict mode: got %v, want ErrTopicNotFound", err)
+	}
+	err := b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"missing"}}, func(context.Context, []*stream.Record) error { return nil })
+	if !errors.Is(err, stream.ErrTopicNotFound) {
+		t.Errorf("Consume of a missing topic in strict mode: got %v, want ErrTopicNotFound", err)
+	}
+	if topics, _ := b.ListTopics(ctx); len(topics) != 0 {
+		t.Errorf("strict mode created topics %v", topics)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	b, err := New(ctx, Config{Dir: t.TempDir(), Synchronous: SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	calls := map[string]func() error{
+		"Produce": func() error { return b.Produce(ctx, &stream.Record{Topic: "t"}) },
+		"Consume": func() error {
+			return b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"t"}}, func(context.Context, []*stream.Record) error { return nil })
+		},
+		"Read":          func() error { _, err := b.Read(ctx, "t", 0, 0, 1); return err },
+		"OffsetForTime": func() error { _, err := b.OffsetForTime(ctx, "t", 0, time.Now()); return err },
+		"CreateTopic":   func() error { return b.CreateTopic(ctx, stream.Topic{Name: "u", Partitions: 1}) },
+		"DeleteTopic":   func() error { return b.DeleteTopic(ctx, "t") },
+		"ListTopics":    func() error { _, err := b.ListTopics(ctx); return err },
+		"DescribeTopic": func() error { _, err := b.DescribeTopic(ctx, "t"); return err },
+		"ListGroups":    func() error { _, err := b.ListGroups(ctx); return err },
+		"DescribeGroup": func() error { _, err := b.DescribeGroup(ctx, "g"); return err },
+		"ResetOffsets": func() error {
+			_, err := b.ResetOffsets(ctx, "g", "t", stream.Reset{To: stream.ResetEarliest})
+			return err
+		},
+		"DeleteGroup":      func() error { return b.DeleteGroup(ctx, "g") },
+		"EnforceRetention": func() error { _, err := b.EnforceRetention(ctx); return err },
+		"Ping":             func() error { return b.Ping(ctx) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, stream.ErrClosed) {
+			t.Errorf("%s after Close: got %v, want ErrClosed", name, err)
 		}
 	}
 }
