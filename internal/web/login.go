@@ -1,0 +1,110 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+type loginData struct {
+	Username string
+	Next     string
+	Error    string
+}
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	// Already signed in: go on.
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
+		if _, _, err := h.auth.Session(r.Context(), c.Value); err == nil {
+			http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+			return
+		}
+	}
+	h.renderLogin(w, r, http.StatusOK, loginData{Next: r.URL.Query().Get("next")})
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	h.render(w, r, status, "login", view{CSRF: h.loginCSRF(w, r), Data: d})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		h.renderLogin(w, r, http.StatusBadRequest, loginData{Error: "The form could not be read."})
+		return
+	}
+	d := loginData{Username: r.PostFormValue("username"), Next: r.PostFormValue("next")}
+	if !checkLoginCSRF(r) {
+		d.Error = "This form expired. Please sign in again."
+		h.renderLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+	ip := clientIP(r)
+	user, err := h.auth.Authenticate(r.Context(), d.Username, r.PostFormValue("password"), ip)
+	if err != nil {
+		var te *auth.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			secs := int(te.RetryAfter.Round(time.Second).Seconds())
+			w.Header().Set("Retry-After", fmt.Sprint(secs))
+			d.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %s.", te.RetryAfter.Round(time.Second))
+			h.renderLogin(w, r, http.StatusTooManyRequests, d)
+		case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrDisabled):
+			d.Error = "Wrong username or password."
+			h.renderLogin(w, r, http.StatusUnauthorized, d)
+		default:
+			h.serverError(w, r, err)
+		}
+		return
+	}
+	meta := auth.SessionMeta{IP: ip, UserAgent: r.UserAgent()}
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
+		meta.Replaces = c.Value
+	}
+	sess, token, err := h.auth.CreateSession(r.Context(), user.ID, meta)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.setCookie(w, r, auth.SessionCookie, token, sess.ExpiresAt)
+	h.clearCookie(w, r, csrfCookie)
+	h.log.InfoContext(r.Context(), "console: signed in", "user", user.Username, "ip", ip)
+	http.Redirect(w, r, localPath(d.Next), http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
+		if err := h.auth.DeleteSession(r.Context(), c.Value); err != nil && !errors.Is(err, auth.ErrNotFound) {
+			h.serverError(w, r, err)
+			return
+		}
+	}
+	h.clearCookie(w, r, auth.SessionCookie)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// clientIP is the connection's address; a proxy's X-Forwarded-For is not
+// trusted here, since anyone can set it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	http.Redirect(w, r, "/system", http.StatusSeeOther)
+}
+
+func (h *Handler) system(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	h.render(w, r, http.StatusOK, "system", view{Data: h.systemInfo(r.Context())})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.renderStatus(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+".")
+}

@@ -1,0 +1,171 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// view is what every page template receives.
+type view struct {
+	Principal *auth.Principal
+	CSRF      string
+	Instance  string
+	Engine    string
+	Path      string
+	// Flash is a one-line notice from the previous action (?ok=...).
+	Flash string
+	Data  any
+}
+
+// flashes are the notices a redirect can ask for with ?ok=<code>; codes, not
+// text, so a link cannot put words in the console's mouth.
+var flashes = map[string]string{
+	"user-created":  "User created.",
+	"user-saved":    "Changes saved.",
+	"user-disabled": "User disabled; their sessions have ended.",
+	"user-enabled":  "User enabled.",
+	"key-revoked":   "API key revoked. Requests using it are refused from now on.",
+}
+
+var funcs = template.FuncMap{
+	"num":     formatNum,
+	"ago":     ago,
+	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"exact":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"join":    strings.Join,
+	"hasRole": func(roles []auth.Role, r auth.Role) bool { return containsRole(roles, r) },
+	"can": func(p *auth.Principal, perm string) bool {
+		return p.Can(auth.Permission(perm), "")
+	},
+	"current": func(path, prefix string) bool {
+		return path == prefix || strings.HasPrefix(path, prefix+"/")
+	},
+}
+
+func containsRole(roles []auth.Role, r auth.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// formatNum writes an integer with thousands separators.
+func formatNum(v any) string {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case int64:
+		n = x
+	default:
+		return fmt.Sprint(v)
+	}
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ago is a relative time for people; the exact time goes in a title.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	suffix := " ago"
+	if d < 0 {
+		d, suffix = -d, " from now"
+	}
+	switch {
+	case d < 45*time.Second:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min%s", int(d.Minutes()+0.5), suffix)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h%s", int(d.Hours()+0.5), suffix)
+	default:
+		return fmt.Sprintf("%d d%s", int(d.Hours()/24+0.5), suffix)
+	}
+}
+
+// parsePages parses every page once, each with the layout.
+func parsePages() (map[string]*template.Template, error) {
+	names, err := templateFS.ReadDir("templates")
+	if err != nil {
+		return nil, err
+	}
+	// Files starting with '_' are partials, parsed into every page.
+	shared := []string{"templates/layout.html", "templates/_*.html"}
+	pages := map[string]*template.Template{}
+	for _, e := range names {
+		name := strings.TrimSuffix(e.Name(), ".html")
+		if name == "layout" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(shared, "templates/"+e.Name())...)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", e.Name(), err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// render writes a page. The page is rendered into a buffer first, so a
+// template error becomes a clean 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := h.pages[page]
+	if !ok {
+		h.serverError(w, r, fmt.Errorf("web: no page %q", page))
+		return
+	}
+	v.Principal = auth.FromContext(r.Context())
+	if v.CSRF == "" && v.Principal != nil && v.Principal.Session != nil {
+		v.CSRF = v.Principal.Session.CSRFToken
+	}
+	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
+	if v.Flash == "" {
+		v.Flash = flashes[r.URL.Query().Get("ok")]
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type statusData struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+func (h *Handler) renderStatus(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	h.render(w, r, status, "status", view{Data: statusData{Status: status, Title: title, Message: msg}})
+}

@@ -1,0 +1,42 @@
+// Progressive enhancement only: every core flow works without this file.
+(function () {
+  "use strict";
+  // Copy buttons: <button data-copy="#id">.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    var el = document.querySelector(btn.getAttribute("data-copy"));
+    if (!el || !navigator.clipboard) return;
+    navigator.clipboard.writeText(el.textContent.trim()).then(function () {
+      var label = btn.textContent;
+      btn.textContent = "Copied";
+      setTimeout(function () { btn.textContent = label; }, 1500);
+    });
+  });
+  // Forms that ask before doing something destructive: <form data-confirm="...">.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  });
+  // Navigation toggle on small screens.
+  var toggle = document.querySelector(".menu-toggle");
+  if (toggle) toggle.addEventListener("click", function () {
+    var nav = document.querySelector("nav.side");
+    var open = nav.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+  // Relative times: <time datetime="..."> gets "3 min ago", exact time on hover.
+  function rel(ts) {
+    var s = Math.round((Date.now() - ts) / 1000), a = Math.abs(s), f = s >= 0 ? " ago" : " from now";
+    if (a < 45) return "just now";
+    if (a < 3600) return Math.round(a / 60) + " min" + f;
+    if (a < 86400) return Math.round(a / 3600) + " h" + f;
+    return Math.round(a / 86400) + " d" + f;
+  }
+  document.querySelectorAll("time[data-relative]").forEach(function (t) {
+    var ts = Date.parse(t.getAttribute("datetime"));
+    if (isNaN(ts)) return;
+    t.title = t.textContent;
+    t.textContent = rel(ts);
+  });
+})();

@@ -1,0 +1,298 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/store"
+)
+
+const adminPassword = "correct horse battery staple"
+
+type fixture struct {
+	t    *testing.T
+	srv  *httptest.Server
+	auth *auth.Store
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := auth.Open(ctx, db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.EnsureAdmin(ctx, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Auth: st, Logger: quiet, Engine: "embedded", Version: "test",
+		Status: func(context.Context) []Component {
+			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, srv: srv, auth: st}
+}
+
+// browser is a client with a cookie jar that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func (f *fixture) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: f.t, base: f.srv.URL, c: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+func (b *browser) get(path string) (*http.Response, string) { return b.do("GET", path, nil) }
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	return b.do("POST", path, form)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("page has no CSRF token:\n%s", body)
+	}
+	return m[1]
+}
+
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// login signs in and returns a page's CSRF token for later forms.
+func (b *browser) login(username, password string) string {
+	b.t.Helper()
+	_, body := b.get("/login")
+	resp, body := b.post("/login", url.Values{"csrf_token": {csrfOf(b.t, body)}, "username": {username}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("login as %s: status %d, want 303:\n%s", username, resp.StatusCode, body)
+	}
+	_, body = b.get("/system")
+	return csrfOf(b.t, body)
+}
+
+func wantStatus(t *testing.T, what string, resp *http.Response, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Errorf("%s: status %d, want %d", what, resp.StatusCode, want)
+	}
+}
+
+func TestLoginFlow(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+
+	resp, _ := b.get("/users")
+	wantStatus(t, "anonymous /users", resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/login?next=%2Fusers" {
+		t.Errorf("redirect to %q, want the login page with next=/users", loc)
+	}
+
+	_, body := b.get("/login")
+	token := csrfOf(t, body)
+	resp, _ = b.post("/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+	wantStatus(t, "login without CSRF token", resp, http.StatusForbidden)
+	resp, body = b.post("/login", url.Values{"csrf_token": {token}, "username": {"admin"}, "password": {"wrong password!"}})
+	wantStatus(t, "login with a wrong password", resp, http.StatusUnauthorized)
+	if !strings.Contains(body, "Wrong username or password.") {
+		t.Errorf("wrong-password page lacks the message")
+	}
+
+	// Session fixation: a session cookie planted before login is replaced.
+	u, _ := url.Parse(f.srv.URL)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: auth.SessionCookie, Value: "planted-by-attacker", Path: "/"}})
+	resp, _ = b.post("/login", url.Values{"csrf_token": {token}, "username": {"admin"}, "password": {adminPassword}, "next": {"/users"}})
+	wantStatus(t, "login", resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/users" {
+		t.Errorf("after login redirected to %q, want /users", loc)
+	}
+	first := b.cookie(auth.SessionCookie)
+	if first == "" || first == "planted-by-attacker" {
+		t.Fatalf("session cookie after login = %q, want a new session id", first)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == auth.SessionCookie && (!c.HttpOnly || c.SameSite != http.SameSiteLaxMode) {
+			t.Errorf("session cookie flags: HttpOnly %v SameSite %v", c.HttpOnly, c.SameSite)
+		}
+	}
+	resp, body = b.get("/users")
+	wantStatus(t, "/users after login", resp, http.StatusOK)
+	if !strings.Contains(body, ">admin</a>") {
+		t.Errorf("users page does not list admin")
+	}
+
+	// Logout needs the CSRF token, then ends the session.
+	_, body = b.get("/system")
+	resp, _ = b.post("/logout", url.Values{})
+	wantStatus(t, "logout without CSRF token", resp, http.StatusForbidden)
+	resp, _ = b.post("/logout", url.Values{"csrf_token": {csrfOf(t, body)}})
+	wantStatus(t, "logout", resp, http.StatusSeeOther)
+	resp, _ = b.get("/users")
+	wantStatus(t, "/users after logout", resp, http.StatusSeeOther)
+	// The old session id is dead, not merely forgotten by the browser.
+	old := f.browser()
+	old.c.Jar.SetCookies(u, []*http.Cookie{{Name: auth.SessionCookie, Value: first, Path: "/"}})
+	resp, _ = old.get("/users")
+	wantStatus(t, "/users with the logged-out session id", resp, http.StatusSeeOther)
+}
+
+func TestLoginThrottled(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	_, body := b.get("/login")
+	token := csrfOf(t, body)
+	var resp *http.Response
+	for i := 0; i < 10; i++ {
+		resp, _ = b.post("/login", url.Values{"csrf_token": {token}, "username": {"admin"}, "password": {"not the password"}})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	wantStatus(t, "repeated failed logins", resp, http.StatusTooManyRequests)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("throttled login has no Retry-After")
+	}
+	// Even the right password is refused while throttled.
+	resp, _ = b.post("/login", url.Values{"csrf_token": {token}, "username": {"admin"}, "password": {adminPassword}})
+	wantStatus(t, "right password while throttled", resp, http.StatusTooManyRequests)
+}
+
+func TestUsersAndKeys(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	csrf := b.login("admin", adminPassword)
+
+	// Every POST form needs its token.
+	for _, path := range []string{"/users", "/keys", "/logout"} {
+		resp, _ := b.post(path, url.Values{"username": {"x"}, "name": {"x"}})
+		wantStatus(t, "POST "+path+" without CSRF token", resp, http.StatusForbidden)
+		resp, _ = b.post(path, url.Values{"csrf_token": {"forged"}, "name": {"x"}})
+		wantStatus(t, "POST "+path+" with a forged CSRF token", resp, http.StatusForbidden)
+	}
+
+	resp, body := b.post("/users", url.Values{"csrf_token": {csrf}, "username": {"Bad Name!"}, "roles": {"viewer"}})
+	wantStatus(t, "create user with a bad username", resp, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `id="username-err"`) {
+		t.Errorf("bad username not shown next to its field")
+	}
+
+	resp, body = b.post("/users", url.Values{"csrf_token": {csrf}, "username": {"vera"}, "name": {"Vera Viewer"}, "roles": {"viewer"}})
+	wantStatus(t, "create user", resp, http.StatusCreated)
+	pw := regexp.MustCompile(`<code id="new-password">([^<]+)</code>`).FindStringSubmatch(body)
+	if pw == nil {
+		t.Fatalf("created user's generated password not shown")
+	}
+	if strings.Contains(body, "password_hash") || strings.Contains(body, "$argon2id$") {
+		t.Errorf("page shows a password hash")
+	}
+
+	resp, body = b.post("/keys", url.Values{"csrf_token": {csrf}, "name": {"shop"}, "scopes": {"records.produce"}, "expires_days": {"30"}})
+	wantStatus(t, "create key", resp, http.StatusCreated)
+	secret := regexp.MustCompile(`<code id="new-key">(arus_[^<]+)</code>`).FindStringSubmatch(body)
+	if secret == nil {
+		t.Fatalf("new key's secret not shown:\n%s", body)
+	}
+	if _, err := f.auth.VerifyAPIKey(context.Background(), secret[1]); err != nil {
+		t.Errorf("the shown key does not verify: %v", err)
+	}
+	_, body = b.get("/keys")
+	if strings.Contains(body, secret[1]) {
+		t.Errorf("the key list shows the secret again")
+	}
+
+	// A viewer reads the system page but manages neither users nor keys.
+	v := f.browser()
+	v.login("vera", html(pw[1]))
+	for _, path := range []string{"/users", "/users/new", "/keys"} {
+		resp, _ = v.get(path)
+		wantStatus(t, "viewer GET "+path, resp, http.StatusForbidden)
+	}
+	_, body = v.get("/system")
+	if strings.Contains(body, `href="/users"`) {
+		t.Errorf("a viewer's navigation links to the users page")
+	}
+	resp, _ = v.post("/users", url.Values{"csrf_token": {csrfOf(t, body)}, "username": {"mallory"}, "roles": {"admin"}})
+	wantStatus(t, "viewer POST /users", resp, http.StatusForbidden)
+}
+
+// html undoes the escaping html/template applies to text.
+func html(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'", "&#43;", "+").Replace(s)
+}
+
+func TestSecurityHeadersAndNotFound(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.browser().get("/nope")
+	wantStatus(t, "GET /nope", resp, http.StatusNotFound)
+	if !strings.Contains(body, "Page not found") {
+		t.Errorf("404 page lacks its title")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	resp, _ = f.browser().get("/static/app.css")
+	wantStatus(t, "GET /static/app.css", resp, http.StatusOK)
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{"/users": "/users", "": "/", "//evil.example": "/", "https://evil.example": "/", "/\\evil": "/"} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
