@@ -23,6 +23,7 @@ const (
 	minBufferedRecords = 16384
 	maxBufferedBytes   = 8 << 20
 	commitTimeout      = 10 * time.Second
+	leaveTimeout       = 5 * time.Second
 	commitRetryDelay   = 250 * time.Millisecond
 )
 
@@ -41,8 +42,9 @@ const (
 // When a rebalance takes partitions away, their workers finish the running
 // handler call, their progress is committed, and only then does the
 // rebalance go on, so no other member handles those partitions before.
-// Each worker holds a bounded number of records; when it is full, fetching
-// of its partition pauses until the handler catches up.
+// Each worker holds at most max(4×MaxBatch, 16384) records or 8 MiB, plus
+// one fetch; when it is full, fetching of its partition pauses until the
+// handler catches up.
 //
 // When ctx is done, Consume stops fetching, waits for running handlers
 // (their ctx is done too), commits what they finished, leaves the group and
@@ -204,7 +206,12 @@ func (c *consumer) run(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	c.commit(cctx, nil)
 	cancel()
-	c.cl.Close() // leaves the group
+	// Leave the group so that the partitions move at once, but do not
+	// wait long for a cluster that does not answer.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	_ = c.cl.LeaveGroupContext(lctx)
+	cancel()
+	c.cl.Close()
 	return err
 }
 

@@ -532,3 +532,59 @@ func TestRetentionRisks(t *testing.T) {
 		t.Errorf("RetentionRisks of an unknown group: got %v, want ErrGroupNotFound", err)
 	}
 }
+
+func TestConsumeStops(t *testing.T) {
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	noop := func(context.Context, []*stream.Record) error { return nil }
+
+	t.Run("unknown topic in strict mode", func(t *testing.T) {
+		cfg := testConfig(c)
+		cfg.Strict = true
+		b := openBroker(t, cfg)
+		err := b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"absent"}}, noop)
+		if !errors.Is(err, stream.ErrTopicNotFound) || !strings.Contains(err.Error(), "absent") {
+			t.Errorf("got %v, want ErrTopicNotFound naming the topic", err)
+		}
+	})
+	t.Run("broker closed while consuming", func(t *testing.T) {
+		b := openBroker(t, testConfig(c))
+		if err := b.Produce(ctx, &stream.Record{Topic: "closing", Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		handled := make(chan struct{}, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"closing"}},
+				func(context.Context, []*stream.Record) error {
+					select {
+					case handled <- struct{}{}:
+					default:
+					}
+					return nil
+				})
+		}()
+		<-handled
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, stream.ErrClosed) {
+				t.Errorf("Consume after Close: got %v, want ErrClosed", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Consume did not return after Close")
+		}
+		// What the handler finished was committed before Consume returned.
+		b2 := openBroker(t, testConfig(c))
+		g, err := b2.DescribeGroup(ctx, "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Offsets) == 0 || g.Lag() != 0 {
+			t.Errorf("after Close: got offsets %+v, want the record committed", g.Offsets)
+		}
+	})
+}
