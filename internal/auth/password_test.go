@@ -80,8 +80,8 @@ func TestSetAndChangePassword(t *testing.T) {
 		if storedHash(t, e.db, u.ID) == before {
 			t.Error("hash unchanged after SetPassword")
 		}
-		if _, _, err := e.st.Session(ctx, token); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("session after a password change: error %v, want ErrNotFound (ended)", err)
+		if _, _, err := e.st.Session(ctx, token); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("session after a password change: error %v, want ErrInvalidCredentials (ended)", err)
 		}
 		if _, err := e.st.Authenticate(ctx, "rina", goodPassword, ""); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Errorf("old password: error %v, want ErrInvalidCredentials", err)

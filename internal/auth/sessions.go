@@ -107,13 +107,14 @@ func (s *Store) CreateSession(ctx context.Context, userID string, meta SessionMe
 }
 
 // Session returns the session of a token and its user. It fails with
-// ErrNotFound for an unknown token, ErrExpired for one past its idle or
+// ErrInvalidCredentials for an unknown (or ended) token, as VerifyAPIKey
+// does for an unknown key, ErrExpired for one past its idle or
 // absolute expiry (and deletes it), and ErrDisabled when the user is
 // disabled. It records the session as seen, at most once per
 // Config.TouchInterval.
 func (s *Store) Session(ctx context.Context, token string) (Session, User, error) {
 	if len(token) != 43 {
-		return Session{}, User{}, fmt.Errorf("%w: session", ErrNotFound)
+		return Session{}, User{}, fmt.Errorf("%w: no such session", ErrInvalidCredentials)
 	}
 	hash := tokenHash(token)
 	row := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+`, s.id, s.csrf_token, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at
@@ -122,7 +123,7 @@ func (s *Store) Session(ctx context.Context, token string) (Session, User, error
 	var created, seen, expires int64
 	u, err := scanUser(row, &sess.ID, &sess.CSRFToken, &sess.IP, &sess.UserAgent, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, User{}, fmt.Errorf("%w: session", ErrNotFound)
+		return Session{}, User{}, fmt.Errorf("%w: no such session", ErrInvalidCredentials)
 	}
 	if err != nil {
 		return Session{}, User{}, fmt.Errorf("auth: load session: %w", err)

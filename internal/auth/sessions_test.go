@@ -59,8 +59,8 @@ func TestSessionLifecycle(t *testing.T) {
 			t.Error("CheckCSRF accepts a wrong token or rejects the right one")
 		}
 		for _, bad := range []string{"", "short", token[:42] + "A", strings.Repeat("A", 43)} {
-			if _, _, err := e.st.Session(ctx, bad); !errors.Is(err, auth.ErrNotFound) {
-				t.Errorf("Session(%q) error %v, want ErrNotFound", bad, err)
+			if _, _, err := e.st.Session(ctx, bad); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Errorf("Session(%q) error %v, want ErrInvalidCredentials", bad, err)
 			}
 		}
 
@@ -72,14 +72,14 @@ func TestSessionLifecycle(t *testing.T) {
 		if token2 == token || sess2.ID == sess.ID || sess2.CSRFToken == sess.CSRFToken {
 			t.Error("second login reused the token, id or CSRF token")
 		}
-		if _, _, err := e.st.Session(ctx, token); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("replaced session: error %v, want ErrNotFound", err)
+		if _, _, err := e.st.Session(ctx, token); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("replaced session: error %v, want ErrInvalidCredentials", err)
 		}
 		if err := e.st.DeleteSession(ctx, token2); err != nil {
 			t.Fatalf("DeleteSession: %v", err)
 		}
-		if _, _, err := e.st.Session(ctx, token2); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("after logout: error %v, want ErrNotFound", err)
+		if _, _, err := e.st.Session(ctx, token2); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("after logout: error %v, want ErrInvalidCredentials", err)
 		}
 		if err := e.st.DeleteSession(ctx, token2); err != nil {
 			t.Errorf("second DeleteSession: %v", err)
@@ -130,8 +130,8 @@ func TestSessionExpiry(t *testing.T) {
 		if _, _, err := e.st.Session(ctx, idle); !errors.Is(err, auth.ErrExpired) {
 			t.Errorf("idle session: error %v, want ErrExpired", err)
 		}
-		if _, _, err := e.st.Session(ctx, idle); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("idle session again: error %v, want ErrNotFound (deleted)", err)
+		if _, _, err := e.st.Session(ctx, idle); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("idle session again: error %v, want ErrInvalidCredentials (deleted)", err)
 		}
 
 		// Absolute: 24h after login, however busy.
@@ -172,8 +172,8 @@ func TestSessionsEndWithUser(t *testing.T) {
 		wantEnded := func(what string, toks []string) {
 			t.Helper()
 			for _, tok := range toks {
-				if _, _, err := e.st.Session(ctx, tok); !errors.Is(err, auth.ErrNotFound) {
-					t.Errorf("%s: session error %v, want ErrNotFound", what, err)
+				if _, _, err := e.st.Session(ctx, tok); !errors.Is(err, auth.ErrInvalidCredentials) {
+					t.Errorf("%s: session error %v, want ErrInvalidCredentials", what, err)
 				}
 			}
 			if _, _, err := e.st.Session(ctx, keep); err != nil {

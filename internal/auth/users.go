@@ -323,10 +323,9 @@ func (s *Store) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
 	after := ""
 	if q.After != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.After)
-		if err != nil {
+		if after = string(b); err != nil || !usernamePattern.MatchString(after) {
 			ve.add("after", "is not a cursor returned by a previous page")
 		}
-		after = string(b)
 	}
 	if !utf8.ValidString(q.Search) || strings.ContainsFunc(q.Search, unicode.IsControl) {
 		ve.add("search", "must be text without control characters")

@@ -333,6 +333,8 @@ func TestListUsersInvalid(t *testing.T) {
 			want []string
 		}{
 			{auth.UserQuery{After: "!!not base64"}, []string{"after"}},
+			{auth.UserQuery{After: "YQA"}, []string{"after"}}, // base64 of "a\x00"
+			{auth.UserQuery{Search: "a\x00"}, []string{"search"}},
 			{auth.UserQuery{Role: "root"}, []string{"role"}},
 			{auth.UserQuery{Limit: -1}, []string{"limit"}},
 			{auth.UserQuery{Limit: 501}, []string{"limit"}},
