@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,20 @@ func redact(dsn string) string {
 		return u.Redacted()
 	}
 	return "(unparsable DSN)"
+}
+
+// Chromium returns the path of a Chromium binary for browser tests
+// (ARUS_TEST_CHROMIUM, else chromium or chromium-browser on PATH).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("ARUS_TEST_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	Unavailable(t, "no Chromium found for browser tests (install Debian's chromium, or set ARUS_TEST_CHROMIUM)")
+	return ""
 }

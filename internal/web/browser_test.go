@@ -1,0 +1,89 @@
+package web
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/arus-platform/arus/internal/browsertest"
+)
+
+type css = chromedp.CSS
+
+// A person signs in, creates a user and an API key, and signs out, in a real
+// browser.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped under -short")
+	}
+	f := newFixture(t)
+	ctx := browsertest.New(t)
+	base := f.srv.URL
+
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate(base+"/users"), chromedp.WaitVisible(css(`#username`)))
+	title := browsertest.Get(t, ctx, "title", chromedp.Title())
+	location := browsertest.Get(t, ctx, "location", chromedp.Location())
+	if !strings.HasPrefix(title, "Sign in") || !strings.Contains(location, "/login?next=") {
+		t.Fatalf("anonymous visit landed on %q (%s), want the sign-in page", title, location)
+	}
+	browsertest.Screenshot(t, ctx, "console-login")
+	browsertest.Do(t, ctx, "sign in",
+		chromedp.SendKeys(css(`#username`), "admin"),
+		chromedp.SendKeys(css(`#password`), adminPassword),
+		chromedp.Submit(css(`#password`)),
+		chromedp.WaitVisible(css(`a[href="/users/new"]`)),
+	)
+	if location := browsertest.Get(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(location, "/users") {
+		t.Errorf("after sign-in at %s, want /users (the page asked for)", location)
+	}
+
+	browsertest.Do(t, ctx, "create a user",
+		chromedp.Click(css(`a[href="/users/new"]`)),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "olga"),
+		chromedp.SendKeys(css(`#name`), "Olga Operator"),
+		chromedp.SendKeys(css(`#email`), "olga@example.com"),
+		chromedp.Click(css(`input[name=roles][value=operator]`)),
+		chromedp.Click(css(`input[name=roles][value=viewer]`)), // untick the default
+		chromedp.Submit(css(`#username`)),
+		chromedp.WaitVisible(css(`#new-password`)),
+	)
+	if pw := browsertest.Get(t, ctx, "shown password", chromedp.Text(css(`#new-password`))); len(pw) < 12 {
+		t.Errorf("generated password %q looks too short", pw)
+	}
+	browsertest.Screenshot(t, ctx, "console-user")
+	u, err := f.auth.UserByUsername(t.Context(), "olga")
+	if err != nil {
+		t.Fatalf("user not stored: %v", err)
+	}
+	if len(u.Roles) != 1 || u.Roles[0] != "operator" || u.Email != "olga@example.com" {
+		t.Errorf("stored user %+v, want olga with only the operator role", u)
+	}
+
+	browsertest.Do(t, ctx, "create an API key",
+		chromedp.Click(css(`a[href="/keys"]`)),
+		chromedp.WaitVisible(css(`#key-name`)),
+		chromedp.SendKeys(css(`#key-name`), "cars importer"),
+		chromedp.Click(css(`input[name=scopes][value="relay.ingest"]`)),
+		chromedp.Submit(css(`#key-name`)),
+		chromedp.WaitVisible(css(`#new-key`)),
+	)
+	secret := browsertest.Get(t, ctx, "shown key", chromedp.Text(css(`#new-key`)))
+	if !strings.HasPrefix(secret, "arus_") {
+		t.Fatalf("shown key %q does not look like an Arus key", secret)
+	}
+	k, err := f.auth.VerifyAPIKey(t.Context(), secret)
+	if err != nil || k.Name != "cars importer" {
+		t.Errorf("shown key verifies as %+v, %v", k, err)
+	}
+	browsertest.Screenshot(t, ctx, "console-keys")
+
+	browsertest.Do(t, ctx, "sign out",
+		chromedp.Click(css(`header form button[type=submit]`)),
+		chromedp.WaitVisible(css(`#password`)),
+	)
+	if title := browsertest.Get(t, ctx, "title", chromedp.Title()); !strings.HasPrefix(title, "Sign in") {
+		t.Errorf("after sign-out the page is %q, want the sign-in page", title)
+	}
+}
