@@ -16,6 +16,7 @@ import (
 const (
 	maxScriptRecords = 1000
 	maxScriptBytes   = 8 << 20
+	maxKeylessRun    = 256
 )
 
 // chunk is the records of one produce script call: consecutive records of
@@ -30,8 +31,11 @@ type chunk struct {
 
 // Produce stores records and returns once Redis has acknowledged all of
 // them. Records are validated first (nothing is stored when one is invalid
-// or too large). Each record gets its partition (by key, see
-// [stream.Partition]) and its offset; the records of one call for one
+// or too large). Each record gets its partition and its offset: a record
+// with a key goes to [stream.Partition] of its key; records without a key
+// go in runs of consecutive records (half of the call's keyless records for
+// the topic, at most 256) to one partition after another, round robin, so
+// they spread over the partitions in few, large writes; the records of one call for one
 // partition are stored in slice order and, up to 1000 records or 8 MiB at a
 // time, atomically. Topics are created with the default settings on first
 // use unless the broker is strict, in which case an unknown topic fails the
@@ -117,13 +121,38 @@ func (b *Broker) route(records []*stream.Record, todo []int, counts map[string]i
 		topic string
 		p     int32
 	}
+	// Records without a key go in runs of consecutive records to one
+	// partition, the next run to the next partition, so that a call's
+	// keyless records spread over at least two partitions while each
+	// partition gets a few large batches rather than many small ones.
+	keyless := make(map[string]int)
+	for _, i := range todo {
+		if len(records[i].Key) == 0 {
+			keyless[records[i].Topic]++
+		}
+	}
+	type run struct {
+		partition int32
+		left      int
+	}
+	runs := make(map[string]*run)
 	open := make(map[tp]*chunk)
 	openBytes := make(map[tp]int)
 	var chunks []*chunk
 	for _, i := range todo {
 		r := records[i]
 		n := counts[r.Topic]
-		r.Partition = b.part.Partition(r.Key, n)
+		if len(r.Key) > 0 {
+			r.Partition = stream.Partition(r.Key, n)
+		} else {
+			ru := runs[r.Topic]
+			if ru == nil || ru.left == 0 {
+				ru = &run{partition: b.part.Partition(nil, n), left: min(max((keyless[r.Topic]+1)/2, 1), maxKeylessRun)}
+				runs[r.Topic] = ru
+			}
+			r.Partition = ru.partition
+			ru.left--
+		}
 		key := tp{r.Topic, r.Partition}
 		c := open[key]
 		size := r.Size() + 64

@@ -1,0 +1,210 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// The benchmarks compare Arus with go-redis doing the equivalent work by
+// hand, in the same run, on the same server: 256-byte values with a record
+// id and a timestamp, 8 partitions (streams), 8 concurrent producers
+// sending 100 records per call, and 2 consumers of one group.
+//
+//	go test -run '^$' -bench . -benchtime 200000x ./stream/redis/
+const (
+	benchPartitions = 8
+	benchProducers  = 8
+	benchBatch      = 100
+	benchConsumers  = 2
+	benchValueSize  = 256
+)
+
+func benchRecords(n int) []*stream.Record {
+	recs := make([]*stream.Record, n)
+	for i := range recs {
+		recs[i] = &stream.Record{Topic: "bench", Value: make([]byte, benchValueSize)}
+	}
+	return recs
+}
+
+// runProducers calls produce with batches of benchBatch record numbers from
+// benchProducers goroutines until n records are done.
+func runProducers(b *testing.B, n int, produce func(from, to int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range benchProducers {
+		wg.Go(func() {
+			for {
+				from := int(next.Add(benchBatch)) - benchBatch
+				if from >= n {
+					return
+				}
+				if err := produce(from, min(from+benchBatch, n)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkProduce(b *testing.B) {
+	b.Run("arus", func(b *testing.B) {
+		ctx := context.Background()
+		br := openBroker(b, benchConfig(b))
+		if err := br.CreateTopic(ctx, stream.Topic{Name: "bench", Partitions: benchPartitions}); err != nil {
+			b.Fatal(err)
+		}
+		recs := benchRecords(b.N)
+		b.ResetTimer()
+		runProducers(b, b.N, func(from, to int) error { return br.Produce(ctx, recs[from:to]...) })
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("raw", func(b *testing.B) {
+		ctx := context.Background()
+		c, prefix := rawClient(b)
+		value := make([]byte, benchValueSize)
+		b.ResetTimer()
+		runProducers(b, b.N, func(from, to int) error {
+			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for i := from; i < to; i++ {
+					p.XAdd(ctx, &goredis.XAddArgs{
+						Stream: prefix + ":" + strconv.Itoa(i%benchPartitions),
+						Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
+					})
+				}
+				return nil
+			})
+			return err
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+func BenchmarkConsume(b *testing.B) {
+	b.Run("arus", func(b *testing.B) {
+		ctx := context.Background()
+		br := openBroker(b, benchConfig(b))
+		if err := br.CreateTopic(ctx, stream.Topic{Name: "bench", Partitions: benchPartitions}); err != nil {
+			b.Fatal(err)
+		}
+		recs := benchRecords(b.N)
+		runProducers(b, b.N, func(from, to int) error { return br.Produce(ctx, recs[from:to]...) })
+		var handled atomic.Int64
+		all := make(chan struct{})
+		cctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		for m := range benchConsumers {
+			wg.Go(func() {
+				err := br.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{"bench"}, Member: fmt.Sprint("m", m)},
+					func(ctx context.Context, batch []*stream.Record) error {
+						if handled.Add(int64(len(batch))) == int64(b.N) {
+							close(all)
+						}
+						return nil
+					})
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		<-all
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		cancel()
+		wg.Wait()
+	})
+	b.Run("raw", func(b *testing.B) {
+		ctx := context.Background()
+		c, prefix := rawClient(b)
+		value := make([]byte, benchValueSize)
+		streams := make([]string, 0, 2*benchPartitions)
+		for p := range benchPartitions {
+			streams = append(streams, prefix+":"+strconv.Itoa(p))
+		}
+		for _, s := range streams {
+			if err := c.XGroupCreateMkStream(ctx, s, "g", "0").Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runProducers(b, b.N, func(from, to int) error {
+			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for i := from; i < to; i++ {
+					p.XAdd(ctx, &goredis.XAddArgs{
+						Stream: streams[i%benchPartitions],
+						Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
+					})
+				}
+				return nil
+			})
+			return err
+		})
+		for range benchPartitions {
+			streams = append(streams, ">")
+		}
+		var handled atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		for m := range benchConsumers {
+			wg.Go(func() {
+				for handled.Load() < int64(b.N) {
+					res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{
+						Group: "g", Consumer: fmt.Sprint("m", m), Streams: streams, Count: 500, Block: 100 * time.Millisecond,
+					}).Result()
+					if err == goredis.Nil {
+						continue
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, err = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+						for _, s := range res {
+							ids := make([]string, len(s.Messages))
+							for i, msg := range s.Messages {
+								ids[i] = msg.ID
+							}
+							p.XAck(ctx, s.Stream, "g", ids...)
+							handled.Add(int64(len(ids)))
+						}
+						return nil
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+func benchConfig(b *testing.B) Config {
+	cfg := testConfig(b)
+	cfg.LeaseTTL = 10 * time.Second
+	return cfg
+}
+
+// rawClient returns a plain go-redis client and a fresh key prefix that is
+// cleaned up after the benchmark.
+func rawClient(b *testing.B) (*goredis.Client, string) {
+	addr := testAddr(b)
+	prefix := testPrefix(b, addr)
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	b.Cleanup(func() { _ = c.Close() })
+	return c, prefix
+}
