@@ -228,6 +228,11 @@ func (s *Store) updateThrottle(ctx context.Context, subs []throttleSubject, fn f
 // or fails with a *ThrottledError and counts nothing.
 func (s *Store) reserveAttempt(ctx context.Context, subs []throttleSubject) error {
 	now := s.now()
+	// A locked subject is refused with a read, so that a flood of attempts
+	// against it does not become a flood of writes.
+	if until := s.lockedUntil(ctx, subs); now.Before(until) {
+		return throttled(until.Sub(now))
+	}
 	var retry time.Duration
 	err := s.updateThrottle(ctx, subs, func(states []throttleState) error {
 		next := slices.Clone(states)
@@ -250,9 +255,30 @@ func (s *Store) reserveAttempt(ctx context.Context, subs []throttleSubject) erro
 		return err
 	}
 	if retry > 0 {
-		return &ThrottledError{RetryAfter: (retry + time.Second - 1).Truncate(time.Second)}
+		return throttled(retry)
 	}
 	return nil
+}
+
+// throttled returns a *ThrottledError, rounding the wait up to whole
+// seconds as Retry-After wants.
+func throttled(retry time.Duration) error {
+	return &ThrottledError{RetryAfter: (retry + time.Second - 1).Truncate(time.Second)}
+}
+
+// lockedUntil returns the latest lock end of the subjects; zero when none
+// is known or the read fails (the transaction that follows decides then).
+func (s *Store) lockedUntil(ctx context.Context, subs []throttleSubject) time.Time {
+	args := make([]any, len(subs))
+	for i, sub := range subs {
+		args[i] = sub.key
+	}
+	var until sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT MAX(locked_until) FROM auth_throttle WHERE subject IN (?`+strings.Repeat(", ?", len(subs)-1)+`)`), args...).Scan(&until)
+	if err != nil {
+		return time.Time{}
+	}
+	return fromMillis(until.Int64)
 }
 
 type attemptOutcome int
