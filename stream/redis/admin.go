@@ -61,7 +61,7 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 			del = append(del, b.k.partition(name, i), b.k.index(name, i))
 		}
 		for _, g := range groups {
-			del = append(del, b.k.offsets(g, name), b.k.epochs(g, name))
+			del = append(del, b.k.offsets(g, name))
 			for i := range n {
 				del = append(del, b.k.lease(g, name, i))
 			}
@@ -446,10 +446,10 @@ func (b *Broker) DeleteGroup(ctx context.Context, group string) error {
 	if err != nil {
 		return b.fail(op, err)
 	}
-	del := []string{b.k.groupTopics(group), b.k.subs(group), b.k.gen(group)}
+	del := []string{b.k.groupTopics(group), b.k.subs(group), b.k.gen(group), b.k.epoch(group)}
 	var sets, streams []string
 	for _, t := range topics {
-		del = append(del, b.k.offsets(group, t), b.k.epochs(group, t))
+		del = append(del, b.k.offsets(group, t))
 		sets = append(sets, b.k.topicGroups(t))
 		n, err := b.topicPartitions(ctx, t)
 		if errors.Is(err, stream.ErrTopicNotFound) {

@@ -27,7 +27,7 @@ func (k keys) members(g string) string     { return k.p + ":g:" + g + ":members"
 func (k keys) subs(g string) string        { return k.p + ":g:" + g + ":subs" }
 func (k keys) gen(g string) string         { return k.p + ":g:" + g + ":gen" }
 func (k keys) offsets(g, t string) string  { return k.p + ":g:" + g + ":o:" + t }
-func (k keys) epochs(g, t string) string   { return k.p + ":g:" + g + ":e:" + t }
+func (k keys) epoch(g string) string       { return k.p + ":g:" + g + ":epoch" }
 func (k keys) partition(t string, p int32) string {
 	return k.p + ":t:" + t + ":" + strconv.Itoa(int(p))
 }

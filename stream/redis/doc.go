@@ -21,7 +21,7 @@
 //	P:g:<group>:subs           hash: member instance -> name and topics
 //	P:g:<group>:gen            counter bumped when membership changes
 //	P:g:<group>:o:<topic>      hash: partition -> committed offset
-//	P:g:<group>:e:<topic>      hash: partition -> lease epoch
+//	P:g:<group>:epoch          counter of leases taken in the group
 //	P:g:<group>:l:<topic>:<p>  string with a TTL: the partition's lease
 //
 // # Offsets
@@ -44,7 +44,8 @@
 // partitions evenly among the live members, round robin over the sorted
 // partitions of the topics each subscribes to. A member owns a partition
 // only while it holds the partition's lease, a key with a TTL renewed by the
-// heartbeat and carrying an epoch that grows with every new owner. Commits,
+// heartbeat and carrying an epoch, unique in the group, that every new
+// owner gets afresh. Commits,
 // acknowledgements and claims run as Lua scripts that first check the
 // caller's lease (fencing): a member that paused past its lease cannot commit
 // over its successor. A new owner claims the previous owner's pending entries

@@ -52,7 +52,7 @@ func newFetcher(c *consumer) *fetcher {
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	f.avgSize.Store(256)
+	f.avgSize.Store(16 << 10) // until records are seen: 256 per read
 	return f
 }
 
@@ -258,7 +258,7 @@ func (f *fetcher) decode(x tp, msgs []goredis.XMessage) []*stream.Record {
 	}
 	if len(recs) > 0 {
 		avg := f.avgSize.Load()
-		f.avgSize.Store((avg*3 + int64(size/len(recs))) / 4)
+		f.avgSize.Store((avg + int64(size/len(recs))) / 2)
 	}
 	return recs
 }

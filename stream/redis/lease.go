@@ -150,7 +150,7 @@ func (b *Broker) acquire(ctx context.Context, group, instance string, x tp, ttl 
 		start = "latest"
 	}
 	res, err := b.s.acquire.Run(ctx, b.client, []string{
-		b.k.lease(group, x.topic, x.partition), b.k.epochs(group, x.topic), b.k.offsets(group, x.topic),
+		b.k.lease(group, x.topic, x.partition), b.k.epoch(group), b.k.offsets(group, x.topic),
 		b.k.partition(x.topic, x.partition), b.k.meta(x.topic), b.k.groups(), b.k.groupTopics(group), b.k.topicGroups(x.topic),
 	}, instance, ttl.Milliseconds(), x.partition, start, group, x.topic).Int64Slice()
 	if _, ok := scriptError(err, "ARUS_NOTOPIC"); ok {

@@ -117,7 +117,7 @@ return out
 // the partition's pending entries for the member. It returns {0} when the
 // lease is held by another member, else {epoch, committed offset, offset of
 // the last entry delivered to the Redis group}.
-// KEYS: lease, epochs, offsets, stream, meta, group registry, the group's
+// KEYS: lease, epoch counter, offsets, stream, meta, group registry, the group's
 // topics, the topic's groups. ARGV: instance, TTL in ms, partition,
 // "latest" or "earliest", group, topic.
 const acquireLua = luaPrelude + `
@@ -125,7 +125,7 @@ local cur = redis.call('GET', KEYS[1])
 if cur and string.match(cur, '^%d+|(.*)$') ~= ARGV[1] then return {0} end
 if redis.call('HEXISTS', KEYS[5], 'partitions') == 0 then return redis.error_reply('ARUS_NOTOPIC') end
 local p = ARGV[3]
-local epoch = redis.call('HINCRBY', KEYS[2], p, 1)
+local epoch = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], fmt(epoch) .. '|' .. ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[5])
 redis.call('SADD', KEYS[7], ARGV[6])
