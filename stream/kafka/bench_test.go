@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -96,34 +97,46 @@ func BenchmarkProduce(b *testing.B) {
 		}
 		reportRate(b, start)
 	})
-	b.Run("franz-go", func(b *testing.B) {
-		c := newCluster(b, kfake.BlackholeProduce())
-		br := openBroker(b, testConfig(c)) // only to create the topic the same way
-		ctx := context.Background()
-		if err := br.CreateTopic(ctx, stream.Topic{Name: "bench", Partitions: benchPartitions}); err != nil {
-			b.Fatal(err)
+	// The raw client as is, and stamping each record with a UUIDv7 id
+	// header as Arus does (the contract's arus-id), which is the fairer
+	// comparison.
+	for _, withID := range []bool{false, true} {
+		name := "franz-go"
+		if withID {
+			name = "franz-go-with-id"
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(DefaultLinger),
-			kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchMaxBytes(br.neededMaxMessage()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer cl.Close()
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		err = produceSplit(b.N, func(_, first, n int) error {
-			recs := make([]*kgo.Record, n)
-			for i := range recs {
-				recs[i] = &kgo.Record{Topic: "bench", Key: keys[(first+i)%benchKeys], Value: value}
+		b.Run(name, func(b *testing.B) {
+			c := newCluster(b, kfake.BlackholeProduce())
+			br := openBroker(b, testConfig(c)) // only to create the topic the same way
+			ctx := context.Background()
+			if err := br.CreateTopic(ctx, stream.Topic{Name: "bench", Partitions: benchPartitions}); err != nil {
+				b.Fatal(err)
 			}
-			return cl.ProduceSync(ctx, recs...).FirstErr()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(DefaultLinger),
+				kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchMaxBytes(br.neededMaxMessage()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			err = produceSplit(b.N, func(_, first, n int) error {
+				recs := make([]*kgo.Record, n)
+				for i := range recs {
+					recs[i] = &kgo.Record{Topic: "bench", Key: keys[(first+i)%benchKeys], Value: value}
+					if withID {
+						recs[i].Headers = []kgo.RecordHeader{{Key: stream.HeaderID, Value: []byte(uuid.Must(uuid.NewV7()).String())}}
+					}
+				}
+				return cl.ProduceSync(ctx, recs...).FirstErr()
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reportRate(b, start)
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		reportRate(b, start)
-	})
+	}
 }
 
 // fillTopic stores n keyed 256-byte records in a new topic with the raw

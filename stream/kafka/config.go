@@ -32,8 +32,10 @@ type Config struct {
 	// Brokers are the seed brokers, as host:port. At least one is required;
 	// the others are discovered from the cluster's metadata.
 	Brokers []string
-	// ClientID names this process to the brokers (it shows in broker logs
-	// and quotas). Default "arus".
+	// ClientID names this process's producer and admin connections to the
+	// brokers (it shows in broker logs and quotas). Default "arus".
+	// Consumers use their member name ([stream.ConsumerConfig.Member])
+	// instead, which is how group descriptions name members.
 	ClientID string
 	// SASL authenticates to the brokers. Off unless Mechanism is set.
 	SASL SASLConfig
