@@ -36,6 +36,14 @@ func decodeBytes(body []byte, v any) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return malformed("the request body is empty; send a JSON object")
 	}
+	// Fast path: a well-formed request decodes once. Only a bad one pays
+	// for the second pass that names the offending field.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err == nil && len(bytes.TrimSpace(body[dec.InputOffset():])) == 0 {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero()
 	var generic any
 	if err := json.Unmarshal(body, &generic); err != nil {
 		var se *json.SyntaxError

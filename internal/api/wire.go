@@ -40,7 +40,9 @@ func (h *Headers) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		var list []Header
-		if err := json.Unmarshal(b, &list); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&list); err != nil {
 			return err
 		}
 		*h = list

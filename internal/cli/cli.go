@@ -133,8 +133,6 @@ func newFlags(e *env, name, synopsis, about string) *flags {
 // twin gives flag name the environment variable env, read when the flag is
 // not on the command line.
 func (f *flags) twin(name, env string) {
-	fl := f.Lookup(name)
-	fl.Usage += " (env " + env + ")"
 	f.envs = append(f.envs, [2]string{name, env})
 }
 
@@ -148,9 +146,25 @@ func (f *flags) usage(w io.Writer) {
 			config.Usage(w, f.FlagSet)
 			return
 		}
-		f.SetOutput(w)
-		f.PrintDefaults()
-		f.SetOutput(io.Discard)
+		f.VisitAll(func(fl *flag.Flag) {
+			name, usage := flag.UnquoteUsage(fl)
+			line := "  --" + fl.Name
+			if name != "" {
+				line += " " + name
+			}
+			fmt.Fprintf(w, "%s\n      %s", line, usage)
+			sep := "\n      "
+			for _, fe := range f.envs {
+				if fe[0] == fl.Name {
+					fmt.Fprintf(w, "%senv %s", sep, fe[1])
+					sep = "; "
+				}
+			}
+			if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" {
+				fmt.Fprintf(w, "%sdefault %s", sep, fl.DefValue)
+			}
+			fmt.Fprintln(w)
+		})
 	}
 }
 

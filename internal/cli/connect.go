@@ -28,7 +28,7 @@ func addConn(f *flags) *conn {
 	f.twin("server", "ARUS_SERVER")
 	f.StringVar(&c.apiKey, "api-key", "", "API `key` sent to the server as a bearer token")
 	f.twin("api-key", "ARUS_API_KEY")
-	f.StringVar(&c.broker, "broker", "", "open the broker directly instead of a server: `URL` embedded, kafka://host:9092,... or redis://host:6379/0")
+	f.StringVar(&c.broker, "broker", "", "`URL` of a broker to open directly instead of a server: embedded, kafka://host:9092,... or redis://host:6379/0")
 	f.twin("broker", "ARUS_BROKER")
 	f.StringVar(&c.data, "data", "", "data `dir`ectory of the embedded broker, opened directly (no server may be running on it; default ./arus-data with --broker embedded)")
 	f.twin("data", "ARUS_DATA")
