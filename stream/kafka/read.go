@@ -27,7 +27,7 @@ const readMaxBytes = 4 << 20
 // with [stream.ErrTopicNotFound], a partition the topic does not have with
 // [stream.ErrInvalid]. Offsets may have gaps (Kafka transaction markers and
 // compaction), so the records need not have consecutive offsets.
-func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset int64, max int) ([]*stream.Record, error) {
+func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset int64, limit int) ([]*stream.Record, error) {
 	if err := stream.ValidateTopicName(topic); err != nil {
 		return nil, err
 	}
@@ -36,8 +36,8 @@ func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset
 		return nil, stream.Invalidf("read topic %q: partition %d is negative", topic, partition)
 	case offset < 0:
 		return nil, stream.Invalidf("read topic %q partition %d: offset %d is negative", topic, partition, offset)
-	case max < 0:
-		return nil, stream.Invalidf("read topic %q partition %d: max %d is negative", topic, partition, max)
+	case limit < 0:
+		return nil, stream.Invalidf("read topic %q partition %d: max %d is negative", topic, partition, limit)
 	}
 	if err := b.check(); err != nil {
 		return nil, err
@@ -54,25 +54,33 @@ func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset
 		return nil, fmt.Errorf("kafka: read topic %q partition %d at offset %d: %w: the end offset is %d",
 			topic, partition, offset, stream.ErrOffsetOutOfRange, end)
 	}
-	offset = maxInt64(offset, start)
-	out := make([]*stream.Record, 0, min(int64(max), end-offset))
-	for len(out) < max && offset < end {
+	offset = max(offset, start)
+	out := make([]*stream.Record, 0, min(int64(limit), end-offset))
+	for retries := 0; len(out) < limit && offset < end; {
 		fp, next, err := b.fetch(ctx, pd.Leader, topic, id, partition, offset, readMaxBytes)
-		if errors.Is(err, kerr.OffsetOutOfRange) && len(out) == 0 {
-			// Retention removed the start while we read: go on from the new start.
-			if start, _, err = b.bounds(ctx, topic, partition); err != nil {
-				return nil, err
-			}
-			if start > offset {
-				offset = start
-				continue
+		if err != nil && retries < 3 && ctx.Err() == nil {
+			retries++
+			if errors.Is(err, kerr.OffsetOutOfRange) {
+				// Retention removed records while we read: go on from
+				// the new start.
+				if s, _, berr := b.bounds(ctx, topic, partition); berr == nil && s > offset {
+					offset = s
+					continue
+				}
+			} else if kerr.IsRetriable(err) {
+				// The leader moved or is being elected: look it up again.
+				time.Sleep(time.Duration(retries) * 100 * time.Millisecond)
+				if npd, _, perr := b.partitionDetail(ctx, topic, partition); perr == nil {
+					pd = npd
+					continue
+				}
 			}
 		}
 		if err != nil {
 			return nil, wrapErr(fmt.Sprintf("read topic %q partition %d at offset %d", topic, partition, offset), err)
 		}
 		for _, kr := range fp.Records {
-			if len(out) == max || kr.Offset >= end {
+			if len(out) == limit || kr.Offset >= end {
 				break
 			}
 			out = append(out, fromKgo(kr))
@@ -83,13 +91,6 @@ func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset
 		offset = next
 	}
 	return out, nil
-}
-
-func maxInt64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // OffsetForTime returns the offset of the first record of a partition whose
