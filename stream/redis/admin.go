@@ -210,7 +210,9 @@ func (b *Broker) ListGroups(ctx context.Context) ([]stream.GroupInfo, error) {
 }
 
 // DescribeGroup returns a group's live members with the partitions each
-// holds the lease of, and for each partition the group has an offset for,
+// owns (holds the lease of, and keeps under the current membership; a
+// partition being handed over is shown under no member), and for each
+// partition the group has an offset for,
 // its committed offset, the end offset, the exact lag and the timestamp of
 // the oldest unconsumed record. A group is known from the moment a member
 // first joins it.
@@ -252,17 +254,36 @@ func (b *Broker) describeGroup(ctx context.Context, group, topic string, only []
 	info := stream.GroupInfo{Group: group}
 	nowMS := float64(now.Val().UnixMilli())
 	byInstance := make(map[string]int)
+	var live []memberSub
+	var subscribed []string
 	for _, z := range members.Val() {
 		inst, _ := z.Member.(string)
 		if z.Score <= nowMS {
 			continue
 		}
-		name, _, _ := strings.Cut(subs.Val()[inst], "\n")
+		name, topics := parseSubscription(subs.Val()[inst])
 		if name == "" {
 			name = inst
 		}
 		byInstance[inst] = len(info.Members)
 		info.Members = append(info.Members, stream.Member{ID: name})
+		live = append(live, memberSub{instance: inst, topics: topics})
+		subscribed = append(subscribed, topics...)
+	}
+	// A member is shown owning a partition when it holds the lease and the
+	// current membership assigns the partition to it, so that a hand-over
+	// in progress shows the partition as owned by nobody rather than by a
+	// member about to give it up.
+	slices.Sort(subscribed)
+	counts, err := b.topicCounts(ctx, slices.Compact(subscribed))
+	if err != nil {
+		return stream.GroupInfo{}, err
+	}
+	assigned := make(map[tp]string)
+	for inst, tps := range assign(live, counts) {
+		for _, x := range tps {
+			assigned[x] = inst
+		}
 	}
 	names := topics.Val()
 	if topic != "" {
@@ -342,7 +363,7 @@ func (b *Broker) describeGroup(ctx context.Context, group, topic string, only []
 			}
 			if lease, err := pc.lease.Result(); err == nil {
 				_, inst, _ := strings.Cut(lease, "|")
-				if m, ok := byInstance[inst]; ok {
+				if m, ok := byInstance[inst]; ok && assigned[tp{tc.name, part}] == inst {
 					info.Members[m].Partitions = append(info.Members[m].Partitions, stream.TopicPartition{Topic: tc.name, Partition: part})
 				}
 			}
