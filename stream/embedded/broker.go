@@ -41,6 +41,7 @@ type Broker struct {
 	cfg         Config
 	lock        *os.File
 	w           *writer
+	cp          *checkpointer
 	readers     *readPool
 	coord       *coordinator
 	partitioner stream.Partitioner
@@ -145,6 +146,13 @@ func (b *Broker) open() error {
 		wc.close()
 		return fmt.Errorf("embedded: open readers on %s: %w", path, err)
 	}
+	cc, err := openConn(dsn(path, b.cfg.Synchronous, false))
+	if err != nil {
+		b.readers.close()
+		wc.close()
+		return fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	b.cp = newCheckpointer(b, cc)
 	b.w = newWriter(b, wc)
 	return nil
 }
@@ -174,6 +182,7 @@ func (b *Broker) Close() error {
 		b.stopRetention()
 		<-b.retainDone
 		b.w.stop()
+		b.cp.stop()
 		b.readers.close()
 		b.w.close()
 		if err := unlockDir(b.lock); err != nil {

@@ -66,10 +66,10 @@ var schema = []string{
 
 // Storage tuning.
 const (
-	pageSize       = 8192
+	pageSize       = 32768
 	cacheKiB       = 8192
 	mmapBytes      = 256 << 20
-	walCheckpoint  = 32 << 20 // bytes of WAL that trigger a checkpoint
+	walCheckpoint  = 16 << 20 // bytes written between background checkpoints
 	readPoolSize   = 4
 	busyTimeoutMS  = 10000
 	dbFileName     = "stream.db"
@@ -85,7 +85,7 @@ func dsn(path string, sync Synchronous, readOnly bool) string {
 	q.Add("_pragma", "synchronous("+string(sync)+")")
 	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
 	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
-	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpoint/pageSize))
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", 8*walCheckpoint/pageSize))
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")

@@ -69,6 +69,7 @@ type writer struct {
 
 	free    [][]byte // chunk buffers to reuse
 	lastOps int      // ops in the last transaction
+	written int      // bytes of chunks written since the last checkpoint request
 }
 
 func newWriter(b *Broker, c *dbConn) *writer {
@@ -187,6 +188,10 @@ func (w *writer) runBatch(batch []*op) {
 	st := txState{parts: make(map[*partState]*partDelta), commits: make(map[commitKey]int64)}
 	err := w.tx(func() error { return w.apply(batch, &st) })
 	if err == nil {
+		if w.written >= walCheckpoint {
+			w.written = 0
+			w.b.cp.request()
+		}
 		w.b.stats.transactions.Add(1)
 		for _, o := range batch {
 			w.b.stats.records.Add(int64(len(o.records)))
@@ -317,6 +322,7 @@ func (w *writer) apply(batch []*op, st *txState) error {
 func (w *writer) insertChunk(p *partState, c *openChunk) error {
 	_, err := w.conn.exec(`INSERT INTO chunks (pid, base, last, max_time, data) VALUES (?, ?, ?, ?, ?)`,
 		p.pid, c.base, c.last, c.maxTime, c.data)
+	w.written += len(c.data)
 	if cap(c.data) <= 2*chunkBytes && len(w.free) < freeChunks {
 		w.free = append(w.free, c.data[:0])
 	}
