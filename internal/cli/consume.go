@@ -81,16 +81,16 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr := &printer{w: bufio.NewWriterSize(e.stdout, 64<<10), json: *format == "json", max: *maxRecords, stop: cancel}
-	if *timeout > 0 {
-		pr.idle = time.AfterFunc(*timeout, cancel)
-		pr.idleFor = *timeout
-		defer pr.idle.Stop()
-	}
 	if *group != "" {
+		if *timeout > 0 {
+			pr.idle = time.AfterFunc(*timeout, cancel)
+			pr.idleFor = *timeout
+			defer pr.idle.Stop()
+		}
 		cfg := stream.ConsumerConfig{Group: *group, Topics: topics.values}
 		err = b.Consume(ctx, cfg, pr.handle)
 	} else {
-		err = readAll(ctx, b, topics.values, *fromBeginning, pr)
+		err = readAll(ctx, b, topics.values, *fromBeginning, *timeout, pr)
 	}
 	if ferr := pr.flush(); err == nil {
 		err = ferr
@@ -123,6 +123,11 @@ type printer struct {
 func (p *printer) print(records []*stream.Record) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.idle != nil {
+		// Time spent printing is not idle time.
+		p.idle.Stop()
+		defer p.idle.Reset(p.idleFor)
+	}
 	n := len(records)
 	if p.max > 0 && int64(n) > p.max-p.printed {
 		n = int(p.max - p.printed)
@@ -138,9 +143,6 @@ func (p *printer) print(records []*stream.Record) (int, error) {
 		return 0, err
 	}
 	p.printed += int64(n)
-	if p.idle != nil && n > 0 {
-		p.idle.Reset(p.idleFor)
-	}
 	if p.max > 0 && p.printed >= p.max {
 		p.stop()
 	}
@@ -185,8 +187,9 @@ func (p *printer) handle(ctx context.Context, batch []*stream.Record) error {
 }
 
 // readAll reads topics by position, partition by partition, and then
-// follows them for new records until ctx is done.
-func readAll(ctx context.Context, b stream.Broker, topics []string, fromBeginning bool, pr *printer) error {
+// follows them for new records until ctx is done or, with idle > 0, no
+// partition had a new record for that long.
+func readAll(ctx context.Context, b stream.Broker, topics []string, fromBeginning bool, idle time.Duration, pr *printer) error {
 	type position struct {
 		topic     string
 		partition int32
@@ -207,6 +210,7 @@ func readAll(ctx context.Context, b stream.Broker, topics []string, fromBeginnin
 		}
 	}
 	wait := 20 * time.Millisecond
+	lastRecord := time.Now()
 	for {
 		progress := false
 		for i := range positions {
@@ -232,8 +236,11 @@ func readAll(ctx context.Context, b stream.Broker, topics []string, fromBeginnin
 			}
 		}
 		if progress {
-			wait = 20 * time.Millisecond
+			wait, lastRecord = 20*time.Millisecond, time.Now()
 			continue
+		}
+		if idle > 0 && time.Since(lastRecord) >= idle {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -241,5 +248,8 @@ func readAll(ctx context.Context, b stream.Broker, topics []string, fromBeginnin
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)
+		if idle > 0 {
+			wait = min(wait, max(idle-time.Since(lastRecord), time.Millisecond))
+		}
 	}
 }
