@@ -357,7 +357,7 @@ func (b *Broker) describeGroup(ctx context.Context, group, topic string, only []
 			pc := pcs[i]
 			i++
 			if pc.oldest != nil && len(pc.oldest.Val()) > 0 {
-				if ts, err := decodeTime(fmt.Sprint(pc.oldest.Val()[0].Values[fieldTime])); err == nil {
+				if ts, err := decodeTime(entryTime(pc.oldest.Val()[0].Values)); err == nil {
 					info.Offsets[pc.offset].Oldest = ts
 				}
 			}

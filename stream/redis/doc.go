@@ -30,7 +30,9 @@
 // assigned by Redis itself (XADD with id "0-*"), so offsets are dense from
 // zero and mapping between offsets and entry ids needs no lookup. Retention
 // trims only whole prefixes of a partition, so its start offset is its end
-// offset minus its length.
+// offset minus its length. An entry has two fields: "r" (the timestamp as 20
+// sortable digits, then the key and the headers, length-prefixed) and "v"
+// (the value).
 //
 // # Consumer groups
 //

@@ -177,13 +177,15 @@ func (b *Broker) runChunks(ctx context.Context, records []*stream.Record, chunks
 		for _, c := range chunks {
 			maxTS := ""
 			bytes := 0
-			args := make([]any, 4, 4+4*len(c.idx))
+			args := make([]any, 4, 4+2*len(c.idx))
 			for _, i := range c.idx {
 				r := records[i]
-				ts := encodeTime(r.Timestamp)
-				maxTS = max(maxTS, ts)
+				rec := encodeRecord(r)
+				if ts := string(rec[:timeDigits]); ts > maxTS {
+					maxTS = ts
+				}
 				bytes += r.Size()
-				args = append(args, ts, r.Key, r.Value, encodeHeaders(r.Headers))
+				args = append(args, rec, r.Value)
 			}
 			args[0], args[1], args[2], args[3] = strconv.Itoa(int(c.partitions)), strconv.Itoa(int(c.partition)), maxTS, bytes
 			c.cmd = b.s.produce.EvalSha(ctx, p,

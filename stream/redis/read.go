@@ -138,8 +138,7 @@ func (b *Broker) offsetForTime(ctx context.Context, topic string, partition int3
 			break
 		}
 		for _, m := range msgs {
-			s, _ := m.Values[fieldTime].(string)
-			if s >= ts {
+			if s := entryTime(m.Values); s != "" && s >= ts {
 				return entryOffset(m.ID)
 			}
 		}

@@ -59,8 +59,8 @@ return tonumber(ARGV[2])
 // exist and ARUS_STALE when it has another partition count than the caller
 // assumed; either way nothing is written.
 // KEYS: meta, partition stream, partition index. ARGV: partitions,
-// partition, newest timestamp of the batch, bytes of the batch, then
-// timestamp, key, value and headers of each record.
+// partition, newest timestamp of the batch, bytes of the batch, then the
+// "r" and "v" fields of each record.
 const produceLua = luaPrelude + `
 local p = ARGV[2]
 local meta = redis.call('HMGET', KEYS[1], 'partitions', 'm' .. p, 'b' .. p)
@@ -70,8 +70,8 @@ local m = meta[2] or ''
 if ARGV[3] > m then m = ARGV[3] end
 local b = tonumber(meta[3] or '0')
 local head, last
-for j = 5, #ARGV, 4 do
-  last = redis.call('XADD', KEYS[2], '0-*', 't', ARGV[j], 'k', ARGV[j+1], 'v', ARGV[j+2], 'h', ARGV[j+3])
+for j = 5, #ARGV, 2 do
+  last = redis.call('XADD', KEYS[2], '0-*', 'r', ARGV[j], 'v', ARGV[j+1])
   if not head then head = last end
 end
 redis.call('XADD', KEYS[3], head, 'm', m, 'b', fmt(b))
@@ -305,7 +305,7 @@ if ARGV[2] ~= '' then
     if #rs == 0 then break end
     local found = false
     for _, r in ipairs(rs) do
-      if r[2][1] == 't' and r[2][2] >= ARGV[2] then found = true; break end
+      if r[2][1] == 'r' and string.sub(r[2][2], 1, 20) >= ARGV[2] then found = true; break end
       o = eoff(r[1]) + 1
     end
     scanned = scanned + #rs
