@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -129,4 +130,42 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/record")
 	cancel()
+}
+
+// BenchmarkLatency measures the time from a Produce call to the handler of a
+// waiting consumer, one record at a time, and reports its median and 99th
+// percentile. It includes the fsync of the produce and the wake-up of the
+// consumer.
+func BenchmarkLatency(b *testing.B) {
+	br := benchBroker(b, "bench", SyncFull)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lat := make(chan time.Duration, 1)
+	go br.Consume(ctx, stream.ConsumerConfig{Group: "bench", Topics: []string{"bench"}, StartAt: stream.StartLatest},
+		func(ctx context.Context, batch []*stream.Record) error {
+			for _, r := range batch {
+				lat <- time.Since(r.Timestamp)
+			}
+			return nil
+		})
+	for {
+		g, err := br.DescribeGroup(context.Background(), "bench")
+		if err == nil && len(g.Offsets) == 4 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	value := make([]byte, 256)
+	all := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		if err := br.Produce(context.Background(), &stream.Record{Topic: "bench", Value: value}); err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, <-lat)
+	}
+	b.StopTimer()
+	slices.Sort(all)
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
