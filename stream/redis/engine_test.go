@@ -1,0 +1,122 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/streamtest"
+)
+
+// privateRedis is a redis-server process of the test's own, with an
+// append-only file synced on every write, that the test can kill and start
+// again.
+type privateRedis struct {
+	t    *testing.T
+	addr string
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+func startPrivateRedis(t *testing.T) *privateRedis {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed; the engine restart test needs to run its own")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	r := &privateRedis{t: t, addr: addr, dir: t.TempDir()}
+	r.start(path)
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *privateRedis) start(path string) {
+	r.t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.mu.Lock()
+	r.cmd = cmd
+	r.mu.Unlock()
+	c := goredis.NewClient(&goredis.Options{Addr: r.addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not answer within 10s", r.addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the server as a crash would (SIGKILL).
+func (r *privateRedis) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// TestConformanceEngineRestart runs the conformance suite against a
+// private Redis with appendfsync always, including the test that kills and
+// restarts the engine under load: nothing acknowledged may be lost.
+func TestConformanceEngineRestart(t *testing.T) {
+	testAddr(t) // same skip rules as the other tests
+	if testing.Short() {
+		t.Skip("starts its own redis-server; skipped with -short")
+	}
+	srv := startPrivateRedis(t)
+	path, _ := exec.LookPath("redis-server")
+	var n int
+	streamtest.Run(t, streamtest.Backend{
+		Open: func(t *testing.T) func() stream.Broker {
+			n++
+			prefix := "arustest:" + strconv.Itoa(n)
+			return func() stream.Broker {
+				b, err := New(context.Background(), Config{
+					Addr:              srv.addr,
+					KeyPrefix:         prefix,
+					LeaseTTL:          2 * time.Second,
+					RetentionInterval: -1,
+					Options:           stream.Options{Logger: quietLogger()},
+				})
+				if err != nil {
+					t.Fatalf("open redis broker: %v", err)
+				}
+				return b
+			}
+		},
+		Features: streamtest.Features{
+			Retention:        true,
+			RebalanceTimeout: 20 * time.Second,
+			RestartEngine: func(t *testing.T) {
+				srv.kill()
+				srv.start(path)
+			},
+		},
+	})
+}
+
+func (r *privateRedis) String() string { return fmt.Sprintf("redis-server on %s", r.addr) }
