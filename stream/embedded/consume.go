@@ -186,6 +186,11 @@ func (w *worker) position() (int64, error) {
 	if ok {
 		return off, nil
 	}
+	// A topic created after the member joined (deleted and created again,
+	// say) is registered here.
+	if err := w.b.register(w.m.g.name, []*topicState{w.p.t}); err != nil {
+		return 0, err
+	}
 	off = w.p.start.Load()
 	if w.m.cfg.StartAt == stream.StartLatest {
 		off = w.p.end.Load()

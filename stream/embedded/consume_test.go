@@ -167,3 +167,75 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestDeleteTopicWhileConsuming deletes a topic under a running member, then
+// produces to the name again: the member consumes the new topic, which the
+// group is registered for again.
+func TestDeleteTopicWhileConsuming(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, Config{})
+	got := make(chan string, 10)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{"dt"}},
+			func(ctx context.Context, batch []*stream.Record) error {
+				for _, r := range batch {
+					got <- string(r.Value)
+				}
+				return nil
+			})
+	}()
+	receive := func(want string) {
+		t.Helper()
+		select {
+		case v := <-got:
+			if v != want {
+				t.Errorf("got %q, want %q", v, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("did not receive %q", want)
+		}
+	}
+	if err := b.Produce(ctx, &stream.Record{Topic: "dt", Value: []byte("first")}); err != nil {
+		t.Fatal(err)
+	}
+	receive("first")
+	if err := b.DeleteTopic(ctx, "dt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DescribeTopic(ctx, "dt"); !errors.Is(err, stream.ErrTopicNotFound) {
+		t.Errorf("DescribeTopic after delete: got %v, want ErrTopicNotFound", err)
+	}
+	if err := b.Produce(ctx, &stream.Record{Topic: "dt", Value: []byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	receive("second")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+	b.mu.RLock()
+	registered := b.groups["g"].topics[b.topics["dt"].id]
+	b.mu.RUnlock()
+	if !registered {
+		t.Error("the group is not registered for the topic created again")
+	}
+}
+
+// TestRetentionRunsInBackground checks that retention runs every
+// RetentionInterval without being called.
+func TestRetentionRunsInBackground(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, Config{RetentionInterval: 10 * time.Millisecond})
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "bg", Partitions: 1, RetentionTime: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, &stream.Record{Topic: "bg", Timestamp: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		info, err := b.DescribeTopic(ctx, "bg")
+		return err == nil && info.Offsets[0].Start == 1
+	})
+}
