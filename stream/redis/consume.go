@@ -65,6 +65,18 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 			return fmt.Errorf("redis: consume group %q: %w", cfg.Group, err)
 		}
 	}
+	// The group is registered on its topics from now on, so retention
+	// keeps what it has not consumed even before it holds a partition.
+	if _, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.SAdd(ctx, b.k.groups(), cfg.Group)
+		for _, t := range cfg.Topics {
+			p.SAdd(ctx, b.k.groupTopics(cfg.Group), t)
+			p.SAdd(ctx, b.k.topicGroups(t), cfg.Group)
+		}
+		return nil
+	}); err != nil && ctx.Err() == nil {
+		return b.fail(fmt.Sprintf("consume group %q: register", cfg.Group), err)
+	}
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	c := &consumer{
