@@ -88,6 +88,7 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 		ttl:      b.cfg.LeaseTTL,
 		log:      b.log.With("group", cfg.Group, "member", cfg.Member),
 		workers:  make(map[tp]*worker),
+		logged:   make(map[string]time.Time),
 	}
 	c.poll = min(max(c.ttl/50, 20*time.Millisecond), 200*time.Millisecond)
 	return c.run(ctx)
@@ -110,6 +111,7 @@ type consumer struct {
 	workers map[tp]*worker
 	desired map[tp]bool
 	gen     int64
+	logged  map[string]time.Time // when each kind of failure was last logged
 }
 
 func (c *consumer) run(parent context.Context) error {
@@ -170,13 +172,14 @@ func (c *consumer) run(parent context.Context) error {
 	return nil
 }
 
+// logFailure logs a failure of the member's bookkeeping, at most once per
+// ten seconds for each kind, and not after the member was told to stop.
 func (c *consumer) logFailure(ctx context.Context, n int, what string, err error) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || time.Since(c.logged[what]) < 10*time.Second {
 		return
 	}
-	if n == 1 || n%50 == 0 {
-		c.log.Warn("redis: consumer cannot reach redis", "what", what, "attempt", n, "err", err)
-	}
+	c.logged[what] = time.Now()
+	c.log.Warn("redis: consumer bookkeeping failed", "what", what, "attempt", n, "err", err)
 }
 
 // beat sends the heartbeat and recomputes the partitions this member
