@@ -69,7 +69,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		ContextTimeoutEnabled: true,
 		// A produce script whose reply was lost may have run; retrying it
 		// would store its records twice, so commands are never retried.
-		MaxRetries:               -1,
+		MaxRetries: -1,
+		// Fail fast when Redis is down: callers see ErrUnavailable and the
+		// consumer's own loops retry.
+		DialerRetries:            1,
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}

@@ -120,3 +120,78 @@ func TestConformanceEngineRestart(t *testing.T) {
 }
 
 func (r *privateRedis) String() string { return fmt.Sprintf("redis-server on %s", r.addr) }
+
+// A consumer rides out a restart of Redis: it reconnects, takes its
+// partitions again and handles every record acknowledged before and after.
+func TestConsumeAcrossEngineRestart(t *testing.T) {
+	testAddr(t)
+	if testing.Short() {
+		t.Skip("starts its own redis-server; skipped with -short")
+	}
+	srv := startPrivateRedis(t)
+	path, _ := exec.LookPath("redis-server")
+	ctx := testContext(t)
+	b := openBroker(t, Config{Addr: srv.addr, KeyPrefix: "arustest", LeaseTTL: time.Second, RetentionInterval: -1,
+		Options: stream.Options{Logger: quietLogger()}})
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{"t"}, RetryBackoff: 50 * time.Millisecond},
+			func(_ context.Context, batch []*stream.Record) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, r := range batch {
+					seen[string(r.Value)] = true
+				}
+				return nil
+			})
+	}()
+	var acked []string
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			v := fmt.Sprint("v", i)
+			if err := b.Produce(ctx, &stream.Record{Topic: "t", Key: []byte(v), Value: []byte(v)}); err == nil {
+				acked = append(acked, v)
+			}
+		}
+	}
+	produce(0, 50)
+	srv.kill()
+	produce(50, 53) // fail: Redis is down
+	srv.start(path)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Ping(ctx) != nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	produce(60, 110)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		missing := 0
+		for _, v := range acked {
+			if !seen[v] {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged records never handled after the restart", missing, len(acked))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(acked) < 100 {
+		t.Errorf("only %d records acknowledged, want at least the 100 produced while Redis was up", len(acked))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Consume: %v", err)
+	}
+}
