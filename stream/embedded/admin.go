@@ -37,8 +37,7 @@ func (b *Broker) createTopic(ctx context.Context, t stream.Topic, ifMissing bool
 		}
 		ts := &topicState{id: id, topic: t, parts: make([]*partState, t.Partitions), gone: make(chan struct{})}
 		for i := range ts.parts {
-			pid, err := c.insert(`INSERT INTO partitions (topic_id, partition, start_offset, end_offset, bytes, max_time) VALUES (?, ?, 0, 0, 0, ?)`,
-				id, i, int64(minTime))
+			pid, err := c.insert(`INSERT INTO partitions (topic_id, partition, start_offset) VALUES (?, ?, 0)`, id, i)
 			if err != nil {
 				return nil, err
 			}

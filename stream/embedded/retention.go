@@ -115,7 +115,7 @@ func (b *Broker) bytesCut(ctx context.Context, p *partState, excess int64) (int6
 	}
 	err := b.readers.with(ctx, func(c *dbConn) error {
 		// Whole chunks first, by their length alone.
-		rs, err := c.query(`SELECT base, last, length(data) FROM chunks WHERE pid = ? ORDER BY base`, p.pid)
+		rs, err := c.query(`SELECT base, last, size FROM chunks WHERE pid = ? ORDER BY base`, p.pid)
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (b *Broker) deleteBefore(ctx context.Context, p *partState, cut int64) (int
 			if err != nil {
 				return nil, err
 			}
-			if _, err := c.exec(`UPDATE partitions SET start_offset = ?, bytes = bytes - ? WHERE id = ?`, to, freed, p.pid); err != nil {
+			if _, err := c.exec(`UPDATE partitions SET start_offset = ? WHERE id = ?`, to, p.pid); err != nil {
 				return nil, err
 			}
 			return func() {
@@ -225,13 +225,13 @@ func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
 		if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base = ?`, p.pid, base); err != nil {
 			return 0, err
 		}
-		if _, err := c.exec(`INSERT INTO chunks (pid, base, last, max_time, data) VALUES (?, ?, ?, ?, ?)`,
-			p.pid, to, last, maxTime, data[skip:]); err != nil {
+		if _, err := c.exec(`INSERT INTO chunks (pid, base, last, max_time, size, data) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.pid, to, last, maxTime, len(data)-skip, data[skip:]); err != nil {
 			return 0, err
 		}
 		freed += int64(skip)
 	}
-	size, _, err := c.queryInt(`SELECT coalesce(sum(length(data)), 0) FROM chunks WHERE pid = ? AND base < ?`, p.pid, below)
+	size, _, err := c.queryInt(`SELECT coalesce(sum(size), 0) FROM chunks WHERE pid = ? AND base < ?`, p.pid, below)
 	if err != nil {
 		return 0, err
 	}

@@ -19,13 +19,18 @@ import (
 // consecutive records of one partition, written by one transaction (see
 // chunk.go). The writer's group commit turns many small produce calls into
 // a few large rows, so SQLite's cost per row is shared by many records, on
-// writing and on reading alike. max_time is the largest timestamp of the
+// writing and on reading alike. A partition's end offset, size and largest
+// timestamp follow from its chunks and are computed when the log opens, so a
+// transaction writes only the chunks it adds; the partitions table holds the
+// start offset, which retention moves. max_time is the largest timestamp of the
 // partition up to the chunk's last record; it never decreases along a
 // partition, so the first chunk at or after a time is found by binary search
 // on (pid, base), without a second index to write.
 //
-// chunks is an ordinary rowid table with an index on (pid, base): new rows
-// always append at the end of the table's B-tree and the index stays small.
+// chunks is an ordinary rowid table with an index on (pid, base) that also
+// covers every column but the data: new rows always append at the end of the
+// table's B-tree, and finding a chunk, binary search by time, retention and
+// the sums taken when the log opens read the small index alone.
 // Measured here against a WITHOUT ROWID table keyed by (pid, base), it costs
 // about 15% less CPU per produced record and 35% less per consumed one, as
 // the large rows no longer sit inside the key's B-tree.
@@ -42,9 +47,6 @@ var schema = []string{
 		topic_id     INTEGER NOT NULL,
 		partition    INTEGER NOT NULL,
 		start_offset INTEGER NOT NULL,
-		end_offset   INTEGER NOT NULL,
-		bytes        INTEGER NOT NULL,
-		max_time     INTEGER NOT NULL,
 		UNIQUE (topic_id, partition)
 	)`,
 	`CREATE TABLE IF NOT EXISTS chunks (
@@ -53,9 +55,10 @@ var schema = []string{
 		base     INTEGER NOT NULL,
 		last     INTEGER NOT NULL,
 		max_time INTEGER NOT NULL,
-		data     BLOB    NOT NULL,
-		UNIQUE (pid, base)
+		size     INTEGER NOT NULL,
+		data     BLOB    NOT NULL
 	)`,
+	`CREATE INDEX IF NOT EXISTS chunks_position ON chunks (pid, base, last, max_time, size)`,
 	`CREATE TABLE IF NOT EXISTS group_topics (
 		grp        TEXT    NOT NULL,
 		topic_id   INTEGER NOT NULL,
@@ -438,7 +441,7 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 	if err := rs.close(); err != nil {
 		return err
 	}
-	rs, err = c.query(`SELECT id, topic_id, partition, start_offset, end_offset, bytes, max_time FROM partitions`)
+	rs, err = c.query(`SELECT id, topic_id, partition, start_offset FROM partitions`)
 	if err != nil {
 		return err
 	}
@@ -451,14 +454,29 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 		}
 		p := newPart(t, rs.int(0), int32(i))
 		p.start.Store(rs.int(3))
-		p.wEnd, p.wBytes, p.wMaxTime = rs.int(4), rs.int(5), rs.int(6)
-		p.end.Store(p.wEnd)
-		p.bytes.Store(p.wBytes)
+		p.wEnd, p.wMaxTime = rs.int(3), minTime
 		t.parts[i] = p
 		byPID[p.pid] = p
 	}
 	if err := rs.close(); err != nil {
 		return err
+	}
+	// End offset, bytes and largest timestamp from the chunks' index.
+	rs, err = c.query(`SELECT pid, max(last), max(max_time), sum(size) FROM chunks GROUP BY pid`)
+	if err != nil {
+		return err
+	}
+	for rs.next() {
+		if p := byPID[rs.int(0)]; p != nil {
+			p.wEnd, p.wMaxTime, p.wBytes = max(p.wEnd, rs.int(1)+1), rs.int(2), rs.int(3)
+		}
+	}
+	if err := rs.close(); err != nil {
+		return err
+	}
+	for _, p := range byPID {
+		p.end.Store(p.wEnd)
+		p.bytes.Store(p.wBytes)
 	}
 	for _, t := range byID {
 		for i, p := range t.parts {

@@ -304,10 +304,6 @@ func (w *writer) apply(batch []*op, st *txState) error {
 			}
 			d.chunk = nil
 		}
-		if _, err := w.conn.exec(`UPDATE partitions SET end_offset = ?, bytes = ?, max_time = ? WHERE id = ?`,
-			d.end, d.bytes, d.maxTime, p.pid); err != nil {
-			return fmt.Errorf("update partition: %w", err)
-		}
 	}
 	for k, off := range st.commits {
 		if _, err := w.conn.exec(`INSERT INTO group_offsets (grp, pid, committed) VALUES (?, ?, ?)
@@ -320,8 +316,8 @@ func (w *writer) apply(batch []*op, st *txState) error {
 
 // insertChunk writes a chunk and recycles its buffer.
 func (w *writer) insertChunk(p *partState, c *openChunk) error {
-	_, err := w.conn.exec(`INSERT INTO chunks (pid, base, last, max_time, data) VALUES (?, ?, ?, ?, ?)`,
-		p.pid, c.base, c.last, c.maxTime, c.data)
+	_, err := w.conn.exec(`INSERT INTO chunks (pid, base, last, max_time, size, data) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.pid, c.base, c.last, c.maxTime, len(c.data), c.data)
 	w.written += len(c.data)
 	if cap(c.data) <= 2*chunkBytes && len(w.free) < freeChunks {
 		w.free = append(w.free, c.data[:0])
