@@ -517,3 +517,38 @@ func TestClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenAfterRetention checks that a partition emptied by retention keeps
+// its end offset across a restart.
+func TestReopenAfterRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := open(t, Config{Dir: dir})
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "e", Partitions: 1, RetentionTime: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := b.Produce(ctx, &stream.Record{Topic: "e", Timestamp: time.Now().Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.EnforceRetention(ctx); err != nil || n != 5 {
+		t.Fatalf("EnforceRetention = %d, %v; want 5 deleted", n, err)
+	}
+	b.Close()
+	b = open(t, Config{Dir: dir})
+	info, err := b.DescribeTopic(ctx, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Offsets[0]; got.Start != 5 || got.End != 5 {
+		t.Errorf("after reopen: start %d end %d, want 5 and 5", got.Start, got.End)
+	}
+	r := &stream.Record{Topic: "e"}
+	if err := b.Produce(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Offset != 5 {
+		t.Errorf("next offset after reopen: got %d, want 5", r.Offset)
+	}
+}
