@@ -53,6 +53,12 @@ type Config struct {
 	// RebalanceTimeout bounds how long a rebalance waits for members to
 	// finish their revoked partitions and rejoin. Default 60s.
 	RebalanceTimeout time.Duration
+	// CommitInterval is how often a running consumer commits what its
+	// handlers finished. Offsets are also committed before partitions move
+	// to another member and when Consume returns, so the interval only
+	// bounds what a crashed process redelivers. Default 100ms; a negative
+	// value commits after every handled batch.
+	CommitInterval time.Duration
 	// FetchMaxWait is how long a consumer's fetch request waits at the
 	// broker for new records. It also bounds how long a consumer takes to
 	// start on partitions it gains in a rebalance. Default 500ms (Kafka's
@@ -104,6 +110,7 @@ const (
 	DefaultSessionTimeout    = 45 * time.Second
 	DefaultHeartbeatInterval = 3 * time.Second
 	DefaultRebalanceTimeout  = 60 * time.Second
+	DefaultCommitInterval    = 100 * time.Millisecond
 	DefaultFetchMaxWait      = 500 * time.Millisecond
 	DefaultLinger            = 2 * time.Millisecond
 )
@@ -148,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if err := defaultDuration("rebalance timeout", &c.RebalanceTimeout, DefaultRebalanceTimeout); err != nil {
 		return err
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = DefaultCommitInterval
 	}
 	if err := defaultDuration("fetch max wait", &c.FetchMaxWait, DefaultFetchMaxWait); err != nil {
 		return err
@@ -202,7 +212,7 @@ func validateHostPort(hp string) error {
 var urlParams = []string{
 	"sasl", "user", "password", "tls", "ca", "cert", "key", "insecure_skip_verify",
 	"client_id", "strict", "partitions", "max_record_bytes", "replication_factor",
-	"session_timeout", "heartbeat_interval", "rebalance_timeout", "fetch_max_wait", "linger",
+	"session_timeout", "heartbeat_interval", "rebalance_timeout", "commit_interval", "fetch_max_wait", "linger",
 }
 
 // ParseURL parses a broker URL of the form
@@ -214,7 +224,8 @@ var urlParams = []string{
 // key (PEM file paths), insecure_skip_verify, client_id, strict,
 // partitions (the default partition count), max_record_bytes,
 // replication_factor, and session_timeout, heartbeat_interval,
-// rebalance_timeout, fetch_max_wait and linger as Go durations ("10s"). The user and password
+// rebalance_timeout, commit_interval, fetch_max_wait and linger as Go
+// durations ("10s"); a commit_interval or linger of 0 turns it off. The user and password
 // may come from the URL's user information or from the parameters, not both.
 // Errors wrap [stream.ErrInvalid]; they name the part at fault and never
 // include the password. The result is validated with [Config.Validate].
@@ -339,6 +350,11 @@ func (c *Config) setParam(name, v string) error {
 		c.HeartbeatInterval, err = parseDuration(name, v)
 	case "rebalance_timeout":
 		c.RebalanceTimeout, err = parseDuration(name, v)
+	case "commit_interval":
+		c.CommitInterval, err = parseDuration(name, v)
+		if err == nil && c.CommitInterval == 0 {
+			c.CommitInterval = -1
+		}
 	case "fetch_max_wait":
 		c.FetchMaxWait, err = parseDuration(name, v)
 	case "linger":

@@ -332,16 +332,34 @@ func (c *consumer) requestCommit() {
 	}
 }
 
+// commitLoop commits the workers' progress when they report some, at most
+// once per CommitInterval, and again after a failed commit.
 func (c *consumer) commitLoop(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	interval := max(c.b.cfg.CommitInterval, 0)
+	t := time.NewTimer(0)
+	defer t.Stop()
 	for {
 		select {
 		case <-c.commitReq:
-			if !c.commit(ctx, nil) {
-				time.AfterFunc(commitRetryDelay, c.requestCommit)
-			}
 		case <-stop:
 			return
+		}
+		ok := c.commit(ctx, nil)
+		wait := interval
+		if !ok {
+			wait = max(wait, commitRetryDelay)
+		}
+		if wait > 0 {
+			t.Reset(wait)
+			select {
+			case <-t.C:
+			case <-stop:
+				return
+			}
+		}
+		if !ok {
+			c.requestCommit()
 		}
 	}
 }
