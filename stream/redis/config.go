@@ -218,7 +218,12 @@ func (c *Config) setParam(name, v string) error {
 	case "pool_size":
 		return integer(func(x int64) { c.PoolSize = int(x) })
 	case "partitions":
-		return integer(func(x int64) { c.DefaultPartitions = int32(min(max(x, -1), stream.MaxPartitions+1)) })
+		x, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || x < 1 || x > stream.MaxPartitions {
+			return fmt.Errorf("parameter partitions=%q is not a partition count from 1 to %d", v, stream.MaxPartitions)
+		}
+		c.DefaultPartitions = int32(x)
+		return nil
 	case "max_record_bytes":
 		return integer(func(x int64) { c.MaxRecordBytes = int(x) })
 	case "strict":

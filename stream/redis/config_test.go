@@ -64,6 +64,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://host?strict=maybe", `strict="maybe" is not true or false`},
 		{"redis://host?pool_size=many", `pool_size="many" is not a whole number`},
 		{"redis://host?colour=blue", `unknown parameter "colour"`},
+		{"redis://host?partitions=99999", `partitions="99999" is not a partition count from 1 to 10000`},
 		{"redis://host?prefix=a&prefix=b", `parameter "prefix" is given 2 times`},
 		{"redis://user:hunter2@host:x", "redis"},
 	}
