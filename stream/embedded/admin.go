@@ -204,16 +204,16 @@ func (b *Broker) describeGroup(ctx context.Context, group string) (stream.GroupI
 	}
 	for _, o := range offs {
 		end := o.p.end.Load()
-		gOff := stream.GroupOffset{Topic: o.p.t.topic.Name, Partition: o.p.index, Committed: o.off, End: end, Lag: max(0, end-o.off)}
-		if gOff.Lag > 0 {
+		gp := stream.GroupOffset{Topic: o.p.t.topic.Name, Partition: o.p.index, Committed: o.off, End: end, Lag: max(0, end-o.off)}
+		if gp.Lag > 0 {
 			at := max(o.off, o.p.start.Load())
 			ts, err := b.timeAt(ctx, o.p, at)
 			if err != nil {
 				return stream.GroupInfo{}, fmt.Errorf("embedded: describe group %q: %w", group, err)
 			}
-			gOff.Oldest = ts
+			gp.Oldest = ts
 		}
-		info.Offsets = append(info.Offsets, gOff)
+		info.Offsets = append(info.Offsets, gp)
 	}
 	slices.SortFunc(info.Offsets, func(a, b stream.GroupOffset) int {
 		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
