@@ -20,7 +20,8 @@ func TestParseURL(t *testing.T) {
 				t.Errorf("got brokers %v, want %v", c.Brokers, want)
 			}
 			if c.ClientID != DefaultClientID || c.SessionTimeout != DefaultSessionTimeout || c.DefaultPartitions != 4 ||
-				c.MaxRecordBytes != stream.DefaultMaxRecordBytes || c.ReplicationFactor != -1 || c.Linger != DefaultLinger {
+				c.MaxRecordBytes != stream.DefaultMaxRecordBytes || c.ReplicationFactor != -1 || c.Linger != DefaultLinger ||
+				c.CommitInterval != DefaultCommitInterval || c.FetchMaxWait != DefaultFetchMaxWait {
 				t.Errorf("got %+v, want the defaults filled in", c)
 			}
 		}},
@@ -59,10 +60,10 @@ func TestParseURL(t *testing.T) {
 				t.Errorf("got %+v, want strict, 12 partitions, 2 MiB, rf 3, client id svc", c)
 			}
 		}},
-		{"kafka://h1:9092?session_timeout=10s&heartbeat_interval=500ms&rebalance_timeout=20s&fetch_max_wait=1s&linger=0s", func(t *testing.T, c Config) {
+		{"kafka://h1:9092?session_timeout=10s&heartbeat_interval=500ms&rebalance_timeout=20s&fetch_max_wait=1s&linger=0s&commit_interval=0", func(t *testing.T, c Config) {
 			if c.SessionTimeout != 10*time.Second || c.HeartbeatInterval != 500*time.Millisecond ||
-				c.RebalanceTimeout != 20*time.Second || c.FetchMaxWait != time.Second || c.Linger >= 0 {
-				t.Errorf("got %+v, want 10s, 500ms, 20s, 1s and linger off", c)
+				c.RebalanceTimeout != 20*time.Second || c.FetchMaxWait != time.Second || c.Linger >= 0 || c.CommitInterval >= 0 {
+				t.Errorf("got %+v, want 10s, 500ms, 20s, 1s, linger off and commits after every batch", c)
 			}
 		}},
 	}
