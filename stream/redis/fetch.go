@@ -15,9 +15,11 @@ import (
 
 const (
 	// fetchBytes bounds the bytes of one partition's fetch: a read asks for
-	// at most this many bytes of records (by their running average size)
-	// and at most MaxBatch records.
+	// at most this many bytes of records of a partition (by their running
+	// average size) and at most MaxBatch records.
 	fetchBytes = 4 << 20
+	// fetchTotalBytes bounds the bytes of one read over all partitions.
+	fetchTotalBytes = 16 << 20
 	// blockFor bounds one blocking read; the fetcher is woken earlier
 	// (CLIENT UNBLOCK) when its partitions change.
 	blockFor = 2 * time.Second
@@ -111,10 +113,13 @@ func (f *fetcher) unblock(seq uint64) {
 	}
 }
 
-// count is how many records one read of a partition asks for.
-func (f *fetcher) count() int {
-	n := fetchBytes / max(f.avgSize.Load(), 1)
-	return int(min(max(n, 1), int64(f.c.cfg.MaxBatch)))
+// count is how many records one read asks for from each of n partitions:
+// at most MaxBatch, about fetchBytes per partition and fetchTotalBytes in
+// all, by the running average record size, and at least one.
+func (f *fetcher) count(n int) int {
+	avg := max(f.avgSize.Load(), 1)
+	c := min(fetchBytes/avg, fetchTotalBytes/(avg*int64(max(n, 1))), int64(f.c.cfg.MaxBatch))
+	return int(max(c, 1))
 }
 
 func (f *fetcher) run() {
@@ -167,7 +172,7 @@ func (f *fetcher) run() {
 			Group:    f.c.cfg.Group,
 			Consumer: f.c.instance,
 			Streams:  streams,
-			Count:    int64(f.count()),
+			Count:    int64(f.count(len(streams) / 2)),
 			Block:    blockFor,
 		}).Result()
 		f.inflight.Store(0)

@@ -181,7 +181,7 @@ func (w *worker) nextBatch(ctx context.Context, buf *[]*stream.Record, next *int
 			hi = b[0].Offset - 1
 		}
 		if *next <= hi {
-			count := min(int64(w.c.fetch.count()), hi-*next+1)
+			count := min(int64(w.c.fetch.count(1)), hi-*next+1)
 			msgs, err := w.c.b.client.XRangeN(ctx, w.key, entryID(*next), entryID(hi), count).Result()
 			if err != nil {
 				if ctx.Err() == nil {
