@@ -37,7 +37,9 @@ const (
 // partition never is. Offsets are committed only for records the handler
 // finished (all of a batch on nil, the first N on a [*stream.PartialError]).
 // After any other error the partition waits cfg.RetryBackoff and delivers
-// its uncommitted records again, starting at the committed offset.
+// its uncommitted records again, starting at the committed offset. While
+// running, progress is committed at most every [Config.CommitInterval]; a
+// process that crashes redelivers what it finished since then.
 //
 // When a rebalance takes partitions away, their workers finish the running
 // handler call, their progress is committed, and only then does the
