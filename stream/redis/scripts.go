@@ -69,14 +69,16 @@ if meta[1] ~= ARGV[1] then return redis.error_reply('ARUS_STALE ' .. meta[1]) en
 local m = meta[2] or ''
 if ARGV[3] > m then m = ARGV[3] end
 local b = tonumber(meta[3] or '0')
-local head, last
-for j = 5, #ARGV, 2 do
-  last = redis.call('XADD', KEYS[2], '0-*', 'r', ARGV[j], 'v', ARGV[j+1])
-  if not head then head = last end
+local call, key, argv, n = redis.call, KEYS[2], ARGV, #ARGV
+local head = call('XADD', key, '0-*', 'r', argv[5], 'v', argv[6])
+for j = 7, n, 2 do
+  call('XADD', key, '0-*', 'r', argv[j], 'v', argv[j+1])
 end
+-- The script runs alone, so the batch's offsets are consecutive.
+local first = eoff(head)
 redis.call('XADD', KEYS[3], head, 'm', m, 'b', fmt(b))
-redis.call('HSET', KEYS[1], 'm' .. p, m, 'b' .. p, fmt(b + tonumber(ARGV[4])), 'n' .. p, string.sub(last, 3))
-return eoff(head)
+redis.call('HSET', KEYS[1], 'm' .. p, m, 'b' .. p, fmt(b + tonumber(ARGV[4])), 'n' .. p, fmt(first + (n - 4) / 2))
+return first
 `
 
 // membershipLua records a member's heartbeat (or its leaving), drops
