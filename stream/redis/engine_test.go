@@ -1,11 +1,14 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,15 +23,16 @@ import (
 // append-only file synced on every write, that the test can kill and start
 // again.
 type privateRedis struct {
-	t    *testing.T
-	addr string
-	dir  string
+	t     *testing.T
+	addr  string
+	dir   string
+	extra []string // more server arguments
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-func startPrivateRedis(t *testing.T) *privateRedis {
+func startPrivateRedis(t *testing.T, extra ...string) *privateRedis {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,7 +44,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	r := &privateRedis{t: t, addr: addr, dir: t.TempDir()}
+	r := &privateRedis{t: t, addr: addr, dir: t.TempDir(), extra: extra}
 	r.start(path)
 	t.Cleanup(r.kill)
 	return r
@@ -49,8 +53,9 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 func (r *privateRedis) start(path string) {
 	r.t.Helper()
 	_, port, _ := net.SplitHostPort(r.addr)
-	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", "--loglevel", "warning")
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", "--loglevel", "warning"}, r.extra...)
+	cmd := exec.Command(path, args...)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
@@ -193,5 +198,27 @@ func TestConsumeAcrossEngineRestart(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Consume: %v", err)
+	}
+}
+
+// A server that disables CONFIG is used without complaint: the broker
+// cannot tell whether it persists, so it does not warn.
+func TestConfigDisabled(t *testing.T) {
+	testAddr(t)
+	if testing.Short() {
+		t.Skip("starts its own redis-server; skipped with -short")
+	}
+	srv := startPrivateRedis(t, "--rename-command", "CONFIG", "", "--appendonly", "no")
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	b := openBroker(t, Config{Addr: srv.addr, RetentionInterval: -1,
+		Options: stream.Options{Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))}})
+	if err := b.Produce(testContext(t), &stream.Record{Topic: "t", Value: []byte("x")}); err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(buf.String(), "keeps nothing on disk") {
+		t.Errorf("warned about persistence although CONFIG is disabled: %s", buf.String())
 	}
 }

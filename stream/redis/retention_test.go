@@ -145,3 +145,32 @@ func TestRetentionTimeAndOffsetForTime(t *testing.T) {
 		t.Errorf("OffsetForTime(base) after retention = %d, %v; want 13 (the start)", got, err)
 	}
 }
+
+// The broker enforces retention in the background every
+// RetentionInterval.
+func TestRetentionInBackground(t *testing.T) {
+	ctx := testContext(t)
+	cfg := testConfig(t)
+	cfg.RetentionInterval = 50 * time.Millisecond
+	b := openBroker(t, cfg)
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1, RetentionTime: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := b.Produce(ctx, &stream.Record{Topic: "t", Timestamp: old}, &stream.Record{Topic: "t", Timestamp: old}, &stream.Record{Topic: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, err := b.DescribeTopic(ctx, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Offsets[0].Start; got == 2 {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("start %d after 5s of background retention, want 2", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
