@@ -60,11 +60,14 @@ func (b *Broker) Produce(ctx context.Context, records ...*stream.Record) error {
 		todo[i] = i
 	}
 	var failed []int
-	var firstErr error
+	var firstErr error // the cause for the lowest failed index
+	firstIdx := len(records)
 	fail := func(idx []int, err error) {
 		failed = append(failed, idx...)
-		if firstErr == nil {
-			firstErr = err
+		for _, i := range idx {
+			if i < firstIdx {
+				firstIdx, firstErr = i, err
+			}
 		}
 	}
 	for attempt := 0; len(todo) > 0; attempt++ {
