@@ -336,7 +336,6 @@ func (b *Broker) describeGroup(ctx context.Context, group, topic string, only []
 					info.Offsets = append(info.Offsets, o)
 				}
 				pcs = append(pcs, pc)
-				_ = pc
 			}
 		}
 		return nil
