@@ -41,32 +41,49 @@ func waitAssigned(t *testing.T, ctx context.Context, b stream.Broker, group, top
 	t.Helper()
 	var last stream.GroupInfo
 	var lastErr error
+	var stableSince time.Time
+	var stableKey string
+	// The assignment must hold for a while: a hand-over can pass through a
+	// moment that looks complete before it settles.
 	waitFor(t, timeout, func() bool {
-		last, lastErr = b.DescribeGroup(ctx, group)
-		if lastErr != nil || len(last.Members) != n {
+		if !assigned(ctx, b, group, topic, partitions, n, &last, &lastErr) {
+			stableKey = ""
 			return false
 		}
-		owned := map[int32]int{}
-		for _, m := range last.Members {
-			if len(m.Partitions) == 0 {
-				return false
-			}
-			for _, p := range m.Partitions {
-				if p.Topic == topic {
-					owned[p.Partition]++
-				}
-			}
+		key := fmt.Sprint(last.Members)
+		if key != stableKey {
+			stableKey, stableSince = key, time.Now()
+			return false
 		}
-		for p := int32(0); p < partitions; p++ {
-			if owned[p] != 1 {
-				return false
-			}
-		}
-		return len(owned) == int(partitions)
+		return time.Since(stableSince) >= 300*time.Millisecond
 	}, func() string {
-		return fmt.Sprintf("group %s: want %d members owning the %d partitions of %s once each; last: %+v, %v", group, n, partitions, topic, last.Members, lastErr)
+		return fmt.Sprintf("group %s: want %d members owning the %d partitions of %s once each, stable for 300ms; last: %+v, %v", group, n, partitions, topic, last.Members, lastErr)
 	})
 	return last
+}
+
+func assigned(ctx context.Context, b stream.Broker, group, topic string, partitions int32, n int, last *stream.GroupInfo, lastErr *error) bool {
+	*last, *lastErr = b.DescribeGroup(ctx, group)
+	if *lastErr != nil || len(last.Members) != n {
+		return false
+	}
+	owned := map[int32]int{}
+	for _, m := range last.Members {
+		if len(m.Partitions) == 0 {
+			return false
+		}
+		for _, p := range m.Partitions {
+			if p.Topic == topic {
+				owned[p.Partition]++
+			}
+		}
+	}
+	for p := int32(0); p < partitions; p++ {
+		if owned[p] != 1 {
+			return false
+		}
+	}
+	return len(owned) == int(partitions)
 }
 
 // Members of one group split the partitions and never handle one partition
@@ -193,7 +210,9 @@ func waitCommitted(t *testing.T, ctx context.Context, b stream.Broker, group, to
 		o, _ := offsetOf(g, topic, partition)
 		got = o.Committed
 		return got == want
-	}, func() string { return fmt.Sprintf("group %s committed %d on %s/%d, want %d", group, got, topic, partition, want) })
+	}, func() string {
+		return fmt.Sprintf("group %s committed %d on %s/%d, want %d", group, got, topic, partition, want)
+	})
 }
 
 // A PartialError commits the records before the failure; only the rest come
