@@ -11,10 +11,12 @@ import (
 // maxRead is the most records one Read returns.
 const maxRead = 10000
 
-// Read returns up to max records of a partition from offset, in offset order.
-// An offset below the partition's start reads from the start, one equal to
-// the end returns no records, one beyond the end fails with
-// ErrOffsetOutOfRange. It sees every record whose Produce has returned.
+// Read returns up to max records of a partition from offset, in offset order
+// (at most 10,000, and fewer once they hold 16 MiB). An offset below the
+// partition's start reads from the start, one equal to the end returns no
+// records, one beyond the end fails with ErrOffsetOutOfRange. It sees every
+// record whose Produce has returned. The records of one call share memory
+// with each other, so keep only the ones needed.
 func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset int64, max int) ([]*stream.Record, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err
