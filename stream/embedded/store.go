@@ -97,6 +97,8 @@ func dsn(path string, sync Synchronous, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", 8*walCheckpoint/pageSize))
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// Once checkpointed, a WAL that grew under a burst is cut back to this.
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", 4*walCheckpoint))
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
