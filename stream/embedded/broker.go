@@ -20,8 +20,8 @@
 //   - Retention never deletes a record that a registered group has not
 //     committed, unless Config.HardCapBytes forces it (logged and counted).
 //
-// The data directory is locked with flock: a second process (or a second
-// Broker) on the same directory fails at once.
+// On Unix systems the data directory is locked with flock: a second process
+// (or a second Broker) on the same directory fails at once.
 package embedded
 
 import (

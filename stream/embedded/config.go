@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -59,6 +60,9 @@ type Config struct {
 func (c *Config) Validate() error {
 	if c.Dir == "" {
 		return stream.Invalidf("embedded: config Dir is empty; set the data directory")
+	}
+	if strings.ContainsRune(c.Dir, '?') {
+		return stream.Invalidf("embedded: config Dir %q contains '?', which SQLite file names cannot hold here; choose another directory", c.Dir)
 	}
 	switch c.Synchronous {
 	case "":

@@ -175,6 +175,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no dir", Config{}, "Dir"},
+		{"question mark in dir", Config{Dir: "data?x"}, "Dir"},
 		{"bad synchronous", Config{Dir: "x", Synchronous: "OFF"}, "Synchronous"},
 		{"negative cap", Config{Dir: "x", HardCapBytes: -1}, "HardCapBytes"},
 		{"bad partitions", Config{Dir: "x", Options: stream.Options{DefaultPartitions: -2}}, "partition"},
