@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -353,8 +352,10 @@ func TestHardCap(t *testing.T) {
 	}
 }
 
-// TestKill9 kills a producing process and checks that every record it had
-// acknowledged is in the log.
+// TestKill9 kills a process while concurrent producers and a consumer group
+// are running and checks that every record and offset commit it had
+// acknowledged is in the log, with dense offsets and no duplicates, and that
+// the log goes on from there.
 func TestKill9(t *testing.T) {
 	if dir := os.Getenv("ARUS_EMBEDDED_KILL_DIR"); dir != "" {
 		killHelper(dir)
@@ -373,49 +374,115 @@ func TestKill9(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	acked := 0
+	acked := make(map[string]int) // producer -> records acknowledged
+	committed := make(map[int32]int64)
+	total := 0
 	sc := bufio.NewScanner(out)
-	for sc.Scan() && acked < 3000 {
-		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "ack ")); err == nil {
-			acked = n
+	for total < 4000 && sc.Scan() {
+		var who string
+		var n int64
+		if _, err := fmt.Sscanf(sc.Text(), "ack %s %d", &who, &n); err == nil {
+			total += int(n) - acked[who]
+			acked[who] = int(n)
+		}
+		var p int32
+		if _, err := fmt.Sscanf(sc.Text(), "commit %d %d", &p, &n); err == nil {
+			committed[p] = n
 		}
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	if acked == 0 {
+	if total == 0 {
 		t.Fatal("helper acknowledged nothing")
 	}
 	b := open(t, Config{Dir: dir})
-	got := make(map[string]bool)
+	got := make(map[string]int)
 	for part := range int32(4) {
-		for _, r := range readAll(t, b, "kill", part) {
-			got[string(r.Value)] = true
+		for i, r := range readAll(t, b, "kill", part) {
+			if r.Offset != int64(i) {
+				t.Fatalf("partition %d: record %d has offset %d", part, i, r.Offset)
+			}
+			got[string(r.Value)]++
 		}
 	}
-	for i := range acked {
-		if !got[strconv.Itoa(i)] {
-			t.Fatalf("acknowledged record %d is missing after kill -9 (%d acknowledged, %d found)", i, acked, len(got))
+	for who, n := range acked {
+		for i := range n {
+			v := fmt.Sprintf("%s-%d", who, i)
+			if got[v] != 1 {
+				t.Fatalf("acknowledged record %s found %d times after kill -9, want once", v, got[v])
+			}
 		}
+	}
+	g, err := b.DescribeGroup(context.Background(), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(committed) == 0 {
+		t.Error("the consumer in the killed process reported no commit")
+	}
+	for _, o := range g.Offsets {
+		if o.Committed < committed[o.Partition] {
+			t.Errorf("partition %d: committed %d after kill -9, but %d was acknowledged", o.Partition, o.Committed, committed[o.Partition])
+		}
+	}
+	r := &stream.Record{Topic: "kill", Value: []byte("after")}
+	if err := b.Produce(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := b.DescribeTopic(context.Background(), "kill")
+	if r.Offset != info.Offsets[r.Partition].End-1 {
+		t.Errorf("record produced after restart got offset %d, want %d", r.Offset, info.Offsets[r.Partition].End-1)
 	}
 }
 
+// killHelper runs in the process that TestKill9 kills: four producers print
+// what was acknowledged, a consumer prints the offsets it committed.
 func killHelper(dir string) {
 	b, err := New(context.Background(), Config{Dir: dir})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	for i := 0; ; i += 10 {
-		recs := make([]*stream.Record, 10)
-		for j := range recs {
-			recs[j] = &stream.Record{Topic: "kill", Value: []byte(strconv.Itoa(i + j))}
-		}
-		if err := b.Produce(context.Background(), recs...); err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
-		fmt.Printf("ack %d\n", i+10)
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Printf(format+"\n", args...)
+		mu.Unlock()
 	}
+	var prevMu sync.Mutex
+	prev := make(map[int32]int64)
+	go b.Consume(context.Background(), stream.ConsumerConfig{Group: "g", Topics: []string{"kill"}, MaxBatch: 7},
+		func(ctx context.Context, batch []*stream.Record) error {
+			// A worker sends a batch's commit after its handler returned
+			// and waits for it before sending the next one; so when this
+			// batch arrives, the commit up to the previous batch's start
+			// is durable.
+			p := batch[0].Partition
+			prevMu.Lock()
+			off, ok := prev[p]
+			prev[p] = batch[0].Offset
+			prevMu.Unlock()
+			if ok {
+				say("commit %d %d", p, off)
+			}
+			return nil
+		})
+	for w := range 4 {
+		go func() {
+			for i := 0; ; i += 5 {
+				recs := make([]*stream.Record, 5)
+				for j := range recs {
+					recs[j] = &stream.Record{Topic: "kill", Value: fmt.Appendf(nil, "p%d-%d", w, i+j)}
+				}
+				if err := b.Produce(context.Background(), recs...); err != nil {
+					say("error %v", err)
+					os.Exit(1)
+				}
+				say("ack p%d %d", w, i+5)
+			}
+		}()
+	}
+	select {}
 }
 
 func TestOffsetForTime(t *testing.T) {
