@@ -184,8 +184,10 @@ func (b *Broker) Close() error {
 		b.w.stop()
 		b.cp.stop()
 		b.readers.close()
-		b.w.close()
-		if err := unlockDir(b.lock); err != nil {
+		if err := b.w.close(); err != nil {
+			b.closeErr = fmt.Errorf("embedded: close the log in %s: %w", b.cfg.Dir, err)
+		}
+		if err := unlockDir(b.lock); err != nil && b.closeErr == nil {
 			b.closeErr = fmt.Errorf("embedded: unlock %s: %w", b.cfg.Dir, err)
 		}
 	})

@@ -359,6 +359,8 @@ func (w *writer) publish(st *txState) {
 	}
 }
 
-func (w *writer) close() {
-	w.conn.close()
+// close closes the writer's connection, the last one open: SQLite then
+// checkpoints the whole write-ahead log into the database and removes it.
+func (w *writer) close() error {
+	return w.conn.close()
 }
