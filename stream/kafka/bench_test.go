@@ -23,7 +23,6 @@ import (
 //	go test -run '^$' -bench . -benchtime 400000x ./stream/kafka
 const (
 	benchProducers  = 8
-	benchConsumers  = 2
 	benchPerCall    = 100 // records per Produce call
 	benchValueBytes = 256
 	benchPartitions = 8
@@ -141,7 +140,7 @@ func BenchmarkProduce(b *testing.B) {
 
 // fillTopic stores n keyed 256-byte records in a new topic with the raw
 // client, outside the timed part of a benchmark.
-func fillTopic(b *testing.B, c *kfake.Cluster, br *Broker, topic string, n int) {
+func fillTopic(b testing.TB, c *kfake.Cluster, br *Broker, topic string, n int) {
 	b.Helper()
 	keys, value := benchData()
 	ctx := context.Background()
@@ -171,83 +170,93 @@ func fillTopic(b *testing.B, c *kfake.Cluster, br *Broker, topic string, n int) 
 	}
 }
 
-// BenchmarkConsume consumes b.N stored 256-byte records with two members of
-// one group, from joining until the last record was handled; Arus commits
-// after every handled batch, franz-go autocommits.
+// BenchmarkConsume consumes b.N stored 256-byte records with one and with
+// two members of a group, from joining until the last record was handled.
+// Arus commits what its handler finished every CommitInterval; franz-go
+// autocommits. With two members the time includes the rebalance that
+// gives the second member its partitions.
 func BenchmarkConsume(b *testing.B) {
-	b.Run("arus", func(b *testing.B) {
-		c := newCluster(b)
-		br := openBroker(b, testConfig(c))
-		fillTopic(b, c, br, "bench", b.N)
-		var handled atomic.Int64
-		all := make(chan struct{})
-		var allOnce sync.Once
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range benchConsumers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := br.Consume(ctx, stream.ConsumerConfig{Group: "bench", Topics: []string{"bench"}},
-					func(_ context.Context, batch []*stream.Record) error {
-						if handled.Add(int64(len(batch))) >= int64(b.N) {
-							allOnce.Do(func() { close(all) })
-						}
-						return nil
-					})
-				if err != nil {
-					b.Error(err)
-				}
-			}()
-		}
-		<-all
-		reportRate(b, start)
-		b.StopTimer()
-		cancel()
-		wg.Wait()
-	})
-	b.Run("franz-go", func(b *testing.B) {
-		c := newCluster(b)
-		br := openBroker(b, testConfig(c))
-		fillTopic(b, c, br, "bench", b.N)
-		var handled atomic.Int64
-		all := make(chan struct{})
-		var allOnce sync.Once
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range benchConsumers {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
-				kgo.ConsumerGroup("bench"), kgo.ConsumeTopics("bench"),
-				kgo.Balancers(kgo.CooperativeStickyBalancer()),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-				kgo.HeartbeatInterval(100*time.Millisecond), kgo.FetchMaxWait(DefaultFetchMaxWait))
-			if err != nil {
-				b.Fatal(err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer cl.Close()
-				for ctx.Err() == nil {
-					fs := cl.PollFetches(ctx)
-					if n := int64(fs.NumRecords()); n > 0 && handled.Add(n) >= int64(b.N) {
-						allOnce.Do(func() { close(all) })
+	for _, members := range []int{1, 2} {
+		b.Run(fmt.Sprintf("arus/members=%d", members), func(b *testing.B) {
+			c := newCluster(b)
+			br := openBroker(b, testConfig(c))
+			fillTopic(b, c, br, "bench", b.N)
+			done, count := countTo(b.N)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range members {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := br.Consume(ctx, stream.ConsumerConfig{Group: "bench", Topics: []string{"bench"}},
+						func(_ context.Context, batch []*stream.Record) error {
+							count(len(batch))
+							return nil
+						})
+					if err != nil {
+						b.Error(err)
 					}
+				}()
+			}
+			<-done
+			reportRate(b, start)
+			b.StopTimer()
+			cancel()
+			wg.Wait()
+		})
+		b.Run(fmt.Sprintf("franz-go/members=%d", members), func(b *testing.B) {
+			c := newCluster(b)
+			br := openBroker(b, testConfig(c))
+			fillTopic(b, c, br, "bench", b.N)
+			done, count := countTo(b.N)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range members {
+				cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+					kgo.ConsumerGroup("bench"), kgo.ConsumeTopics("bench"),
+					kgo.Balancers(kgo.CooperativeStickyBalancer()),
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+					kgo.HeartbeatInterval(100*time.Millisecond), kgo.FetchMaxWait(DefaultFetchMaxWait))
+				if err != nil {
+					b.Fatal(err)
 				}
-			}()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer cl.Close()
+					for ctx.Err() == nil {
+						count(cl.PollFetches(ctx).NumRecords())
+					}
+				}()
+			}
+			<-done
+			reportRate(b, start)
+			b.StopTimer()
+			cancel()
+			wg.Wait()
+		})
+	}
+}
+
+// countTo returns a channel closed once count has been called with n
+// records in all (duplicates after a rebalance count too).
+func countTo(n int) (<-chan struct{}, func(int)) {
+	var (
+		handled atomic.Int64
+		once    sync.Once
+		done    = make(chan struct{})
+	)
+	return done, func(k int) {
+		if k > 0 && handled.Add(int64(k)) >= int64(n) {
+			once.Do(func() { close(done) })
 		}
-		<-all
-		reportRate(b, start)
-		b.StopTimer()
-		cancel()
-		wg.Wait()
-	})
+	}
 }

@@ -17,11 +17,13 @@ import (
 	"github.com/arus-platform/arus/stream"
 )
 
-// Bounds of the records a partition worker holds before fetching of its
-// partition pauses; fetching resumes when it is back under half of both.
+// Bounds of the records a partition worker holds: past them the consumer
+// stops polling for up to fullWait, then pauses the partition; fetching
+// resumes when the worker is back under half of both.
 const (
 	minBufferedRecords = 16384
 	maxBufferedBytes   = 8 << 20
+	fullWait           = 100 * time.Millisecond
 	commitTimeout      = 10 * time.Second
 	leaveTimeout       = 5 * time.Second
 	commitRetryDelay   = 250 * time.Millisecond
@@ -186,12 +188,16 @@ func (c *consumer) run(ctx context.Context) error {
 			break
 		}
 		fetches.EachError(c.fetchError)
+		var full []*worker
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
-				c.worker(ctx, p.Topic, p.Partition).push(p.Records)
+				if w := c.worker(ctx, p.Topic, p.Partition); w.push(p.Records) {
+					full = append(full, w)
+				}
 			}
 		})
 		c.cl.AllowRebalance()
+		c.backpressure(full)
 	}
 
 	// Stop fetching, let running handlers finish, commit what they did.
@@ -217,6 +223,30 @@ func (c *consumer) run(ctx context.Context) error {
 	return err
 }
 
+// backpressure holds the next poll, and with it further fetching, until the
+// full workers have room again. A worker still full after fullWait has a
+// slow handler: its partition is paused alone, so that the others go on.
+// Pausing drops what franz-go already fetched for the partition (it is
+// fetched again on resume), which is why a worker that merely lags a
+// little is waited for instead.
+func (c *consumer) backpressure(full []*worker) {
+	if len(full) == 0 {
+		return
+	}
+	timer := time.NewTimer(fullWait)
+	defer timer.Stop()
+	for _, w := range full {
+		if w.waitRoom(timer.C) {
+			continue
+		}
+		c.mu.Lock()
+		if c.workers[w.tp] == w {
+			w.pause()
+		}
+		c.mu.Unlock()
+	}
+}
+
 // worker returns the worker of a partition, starting it if needed.
 func (c *consumer) worker(ctx context.Context, topic string, partition int32) *worker {
 	tp := topicPartition{topic, partition}
@@ -230,6 +260,7 @@ func (c *consumer) worker(ctx context.Context, topic string, partition int32) *w
 			next:      -1,
 			committed: -1,
 			wake:      make(chan struct{}, 1),
+			room:      make(chan struct{}, 1),
 			stop:      make(chan struct{}),
 			done:      make(chan struct{}),
 		}

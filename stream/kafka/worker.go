@@ -24,27 +24,63 @@ type worker struct {
 	committed int64 // last offset committed, -1 before any
 
 	wake     chan struct{} // 1-buffered: records arrived
+	room     chan struct{} // 1-buffered: the queue fell below its limit
 	stop     chan struct{} // closed: finish the running handler call and return
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
 }
 
-// push queues fetched records and pauses fetching the partition when the
-// queue is full.
-func (w *worker) push(recs []*kgo.Record) {
+// push queues fetched records and reports whether the queue was already
+// full before them: a worker holds at most its limit plus one fetch, so
+// that the next fetch can be under way while it works through the last.
+func (w *worker) push(recs []*kgo.Record) (full bool) {
 	w.mu.Lock()
+	full = w.fullLocked()
 	w.queue = append(w.queue, recs...)
 	for _, r := range recs {
 		w.bytes += recordBytes(r)
-	}
-	if !w.paused && (len(w.queue) >= w.c.maxRecs || w.bytes >= maxBufferedBytes) {
-		w.paused = true
-		w.c.cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
 	}
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+	return full
+}
+
+func (w *worker) fullLocked() bool {
+	return len(w.queue) >= w.c.maxRecs || w.bytes >= maxBufferedBytes
+}
+
+// waitRoom waits until the queue is below its limit or the timer fires,
+// and reports whether it is.
+func (w *worker) waitRoom(timer <-chan time.Time) bool {
+	for {
+		w.mu.Lock()
+		full := w.fullLocked()
+		w.mu.Unlock()
+		if !full {
+			return true
+		}
+		select {
+		case <-w.room:
+		case <-w.stop:
+			return false
+		case <-timer:
+			return false
+		}
+	}
+}
+
+// pause stops fetching the partition until advance resumes it. The caller
+// holds the consumer's mu and has checked that w is still its worker, so
+// that a partition given up in a rebalance is never left paused.
+func (w *worker) pause() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.paused && w.fullLocked() {
+		w.paused = true
+		w.c.cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
 	}
 }
 
@@ -93,6 +129,12 @@ func (w *worker) advance(n int) {
 		w.queue[i] = nil
 	}
 	w.queue = w.queue[n:]
+	if !w.fullLocked() {
+		select {
+		case w.room <- struct{}{}:
+		default:
+		}
+	}
 	if w.paused && len(w.queue) <= w.c.maxRecs/2 && w.bytes <= maxBufferedBytes/2 {
 		w.paused = false
 		w.c.cl.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
