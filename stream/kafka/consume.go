@@ -47,7 +47,9 @@ const (
 // handler call, their progress is committed, and only then does the
 // rebalance go on, so no other member handles those partitions before.
 // Each worker holds at most max(4×MaxBatch, 16384) records or 8 MiB, plus
-// one fetch; when it is full, fetching of its partition pauses until the
+// one fetch (up to about 1 MiB of compressed records). When one is full,
+// the consumer stops polling, and so fetching, for up to 100ms; if the
+// worker is still full then, its partition alone is paused until its
 // handler catches up.
 //
 // When ctx is done, Consume stops fetching, waits for running handlers
