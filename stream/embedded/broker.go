@@ -20,8 +20,13 @@
 //   - Retention never deletes a record that a registered group has not
 //     committed, unless Config.HardCapBytes forces it (logged and counted).
 //
-// On Unix systems the data directory is locked with flock: a second process
-// (or a second Broker) on the same directory fails at once.
+// The log is one SQLite database in write-ahead-log mode, Dir/stream.db,
+// opened through the pure-Go driver modernc.org/sqlite. Each transaction
+// stores the records it adds to a partition as one row (a chunk), so the
+// cost of a row is shared by all the records that one fsync covers; readers
+// use a pool of their own connections, and the log is checkpointed in the
+// background. On Unix systems the data directory is locked with flock: a
+// second process (or a second Broker) on the same directory fails at once.
 package embedded
 
 import (
