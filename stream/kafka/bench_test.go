@@ -20,7 +20,7 @@ import (
 // work against the same in-process cluster, so that the ratio of their
 // records/s shows what the stream layer costs:
 //
-//	go test -run '^$' -bench . -benchtime 400000x ./stream/kafka
+//	go test -run '^$' -bench . -benchtime 1000000x ./stream/kafka
 const (
 	benchProducers  = 8
 	benchPerCall    = 100 // records per Produce call
