@@ -235,10 +235,9 @@ func (c *consumer) backpressure(full []*worker) {
 	if len(full) == 0 {
 		return
 	}
-	timer := time.NewTimer(fullWait)
-	defer timer.Stop()
+	deadline := time.Now().Add(fullWait)
 	for _, w := range full {
-		if w.waitRoom(timer.C) {
+		if w.waitRoom(deadline) {
 			continue
 		}
 		c.mu.Lock()

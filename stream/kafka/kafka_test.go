@@ -588,3 +588,79 @@ func TestConsumeStops(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowPartitionDoesNotBlockOthers fills two partitions whose handler
+// is stuck and checks that a third partition keeps flowing.
+func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
+	c := newCluster(t)
+	b := openBroker(t, testConfig(c))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "skewed"
+	if err := b.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	keyFor := func(p int32) []byte {
+		for i := 0; ; i++ {
+			if k := []byte(fmt.Sprintf("k%d", i)); stream.Partition(k, 3) == p {
+				return k
+			}
+		}
+	}
+	produce := func(p int32, n int) {
+		t.Helper()
+		key := keyFor(p)
+		for done := 0; done < n; done += 5000 {
+			batch := make([]*stream.Record, min(5000, n-done))
+			for i := range batch {
+				v := make([]byte, 100)
+				_, _ = rand.Read(v)
+				batch[i] = &stream.Record{Topic: topic, Key: key, Value: v}
+			}
+			if err := b.Produce(ctx, batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 40000)
+	produce(1, 40000)
+
+	release := make(chan struct{})
+	var fast atomic.Int64
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{topic}},
+			func(ctx context.Context, rs []*stream.Record) error {
+				if rs[0].Partition == 2 {
+					fast.Add(int64(len(rs)))
+					return nil
+				}
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+	}()
+	defer func() {
+		close(release)
+		stop()
+		wg.Wait()
+	}()
+	time.Sleep(time.Second) // the stuck partitions fill up and pause
+	produce(2, 1000)
+	deadline := time.Now().Add(10 * time.Second)
+	for fast.Load() < 1000 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := fast.Load(); got != 1000 {
+		t.Errorf("the free partition handled %d of 1000 records while two others were stuck", got)
+	}
+	if held := heldRecords(b); held > 2*(minBufferedRecords+2*(1<<20)/100) {
+		t.Errorf("the stuck partitions hold %d records, want them bounded", held)
+	}
+}

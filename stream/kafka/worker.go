@@ -52,9 +52,9 @@ func (w *worker) fullLocked() bool {
 	return len(w.queue) >= w.c.maxRecs || w.bytes >= maxBufferedBytes
 }
 
-// waitRoom waits until the queue is below its limit or the timer fires,
-// and reports whether it is.
-func (w *worker) waitRoom(timer <-chan time.Time) bool {
+// waitRoom waits until the queue is below its limit or the deadline
+// passes, and reports whether it is.
+func (w *worker) waitRoom(deadline time.Time) bool {
 	for {
 		w.mu.Lock()
 		full := w.fullLocked()
@@ -62,11 +62,18 @@ func (w *worker) waitRoom(timer <-chan time.Time) bool {
 		if !full {
 			return true
 		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return false
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-w.room:
+			t.Stop()
 		case <-w.stop:
+			t.Stop()
 			return false
-		case <-timer:
+		case <-t.C:
 			return false
 		}
 	}
