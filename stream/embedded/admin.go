@@ -62,6 +62,9 @@ const minTime = -1 << 63
 
 // DeleteTopic deletes a topic, its records, and the offsets and
 // registrations groups hold on it. Consumers of the topic stop handling it.
+// The topic is gone when DeleteTopic returns; the space of its records is
+// freed in the background in small transactions, so that deleting a large
+// topic does not hold up producers.
 func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 	if err := b.check(ctx); err != nil {
 		return err
@@ -75,7 +78,7 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 			return nil, fmt.Errorf("embedded: delete topic %q: %w", name, stream.ErrTopicNotFound)
 		}
 		for _, p := range t.parts {
-			if _, err := c.exec(`DELETE FROM chunks WHERE pid = ?`, p.pid); err != nil {
+			if _, err := c.exec(`INSERT OR IGNORE INTO dropped_partitions (pid) VALUES (?)`, p.pid); err != nil {
 				return nil, err
 			}
 			if _, err := c.exec(`DELETE FROM group_offsets WHERE pid = ?`, p.pid); err != nil {
@@ -107,6 +110,7 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 				p.signal()
 			}
 			b.coord.topicsChanged()
+			b.kickPurge()
 		}, nil
 	})
 }

@@ -63,10 +63,11 @@ type Broker struct {
 	closeErr  error
 	consumers sync.WaitGroup
 
-	retentionMu   sync.Mutex
-	stopRetention context.CancelFunc
-	retainDone    chan struct{}
-	stats         struct{ forced, transactions, records atomic.Int64 }
+	retentionMu    sync.Mutex
+	purgeKick      chan struct{}
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup // retention and purge
+	stats          struct{ forced, transactions, records atomic.Int64 }
 }
 
 var (
@@ -92,25 +93,26 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		cfg:        cfg,
-		lock:       lock,
-		topics:     make(map[string]*topicState),
-		groups:     make(map[string]*groupState),
-		closing:    make(chan struct{}),
-		retainDone: make(chan struct{}),
+		cfg:       cfg,
+		lock:      lock,
+		topics:    make(map[string]*topicState),
+		groups:    make(map[string]*groupState),
+		closing:   make(chan struct{}),
+		purgeKick: make(chan struct{}, 1),
 	}
 	b.coord = newCoordinator(b)
 	if err := b.open(); err != nil {
 		unlockDir(lock)
 		return nil, err
 	}
+	bctx, cancel := context.WithCancel(context.Background())
+	b.stopBackground = cancel
+	b.background.Add(1)
+	go b.purge(bctx)
+	b.kickPurge()
 	if cfg.RetentionInterval > 0 {
-		rctx, cancel := context.WithCancel(context.Background())
-		b.stopRetention = cancel
-		go b.retain(rctx)
-	} else {
-		b.stopRetention = func() {}
-		close(b.retainDone)
+		b.background.Add(1)
+		go b.retain(bctx)
 	}
 	return b, nil
 }
@@ -184,8 +186,8 @@ func (b *Broker) Close() error {
 		close(b.closing)
 		b.closeMu.Unlock()
 		b.consumers.Wait()
-		b.stopRetention()
-		<-b.retainDone
+		b.stopBackground()
+		b.background.Wait()
 		b.w.stop()
 		b.cp.stop()
 		b.readers.close()

@@ -620,3 +620,61 @@ func TestReopenAfterRetention(t *testing.T) {
 		t.Errorf("next offset after reopen: got %d, want 5", r.Offset)
 	}
 }
+
+// TestDeleteTopicFreesRecords checks that the records of a deleted topic are
+// deleted in the background, also after a restart, and that a topic created
+// again under the same name starts empty.
+func TestDeleteTopicFreesRecords(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := open(t, Config{Dir: dir})
+	for i := range 200 {
+		if err := b.Produce(ctx, &stream.Record{Topic: "big", Value: fmt.Appendf(nil, "%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chunks := func(b *Broker) (n int64) {
+		t.Helper()
+		err := b.readers.with(ctx, func(c *dbConn) error {
+			var err error
+			n, _, err = c.queryInt(`SELECT count(*) FROM chunks`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := chunks(b); n != 200 {
+		t.Fatalf("%d chunks before delete, want 200", n)
+	}
+	if err := b.DeleteTopic(ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, &stream.Record{Topic: "big", Value: []byte("new")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return chunks(b) == 1 })
+	var recs []*stream.Record
+	for p := range int32(4) {
+		recs = append(recs, readAll(t, b, "big", p)...)
+	}
+	if len(recs) != 1 || string(recs[0].Value) != "new" || recs[0].Offset != 0 {
+		t.Errorf("topic created again holds %d records, want only the new one at offset 0", len(recs))
+	}
+
+	// A purge cut short by a restart resumes when the log opens again.
+	recs = recs[:0]
+	for i := range 300 {
+		recs = append(recs, &stream.Record{Topic: "big", Value: make([]byte, 60<<10), Key: fmt.Appendf(nil, "%d", i)})
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteTopic(ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = open(t, Config{Dir: dir})
+	waitFor(t, func() bool { return chunks(b) == 0 })
+}

@@ -288,9 +288,64 @@ func (b *Broker) enforceHardCap(ctx context.Context) (int64, error) {
 	return deleted, nil
 }
 
+// purgeChunks is the most chunks of deleted topics one transaction deletes.
+const purgeChunks = 64
+
+func (b *Broker) kickPurge() {
+	select {
+	case b.purgeKick <- struct{}{}:
+	default:
+	}
+}
+
+// purge deletes the chunks of deleted topics in small transactions. It runs
+// after DeleteTopic and once when the log opens, to finish what a crash
+// interrupted.
+func (b *Broker) purge(ctx context.Context) {
+	defer b.background.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.purgeKick:
+		}
+		for ctx.Err() == nil {
+			more, err := b.purgeStep()
+			if err != nil {
+				if ctx.Err() == nil {
+					b.cfg.Logger.Error("embedded: freeing the records of deleted topics failed", "err", err)
+				}
+				break
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// purgeStep deletes up to purgeChunks chunks of one deleted partition, or
+// forgets the partition when none is left; it reports whether there was
+// anything to do.
+func (b *Broker) purgeStep() (more bool, err error) {
+	err = b.w.exclusive(func(c *dbConn) (func(), error) {
+		pid, ok, err := c.queryInt(`SELECT pid FROM dropped_partitions LIMIT 1`)
+		if err != nil || !ok {
+			return nil, err
+		}
+		more = true
+		n, err := c.exec(`DELETE FROM chunks WHERE id IN (SELECT id FROM chunks WHERE pid = ? LIMIT ?)`, pid, purgeChunks)
+		if err == nil && n == 0 {
+			_, err = c.exec(`DELETE FROM dropped_partitions WHERE pid = ?`, pid)
+		}
+		return nil, err
+	})
+	return more, err
+}
+
 // retain runs retention every RetentionInterval until the broker closes.
 func (b *Broker) retain(ctx context.Context) {
-	defer close(b.retainDone)
+	defer b.background.Done()
 	t := time.NewTicker(b.cfg.RetentionInterval)
 	defer t.Stop()
 	for {

@@ -20,7 +20,9 @@ import (
 // writing and on reading alike. A partition's end offset, size and largest
 // timestamp follow from its chunks and are computed when the log opens, so a
 // transaction writes only the chunks it adds; the partitions table holds the
-// start offset, which retention moves. max_time is the largest timestamp of the
+// start offset, which retention moves; partition ids are never reused, and
+// the chunks of a deleted topic's partitions (listed in dropped_partitions)
+// are deleted in the background, a few at a time. max_time is the largest timestamp of the
 // partition up to the chunk's last record; it never decreases along a
 // partition, so the first chunk at or after a time is found by binary search
 // on (pid, base), without a second index to write.
@@ -41,7 +43,7 @@ var schema = []string{
 		retention_bytes INTEGER NOT NULL
 	)`,
 	`CREATE TABLE IF NOT EXISTS partitions (
-		id           INTEGER PRIMARY KEY,
+		id           INTEGER PRIMARY KEY AUTOINCREMENT,
 		topic_id     INTEGER NOT NULL,
 		partition    INTEGER NOT NULL,
 		start_offset INTEGER NOT NULL,
@@ -57,6 +59,9 @@ var schema = []string{
 		data     BLOB    NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS chunks_position ON chunks (pid, base, last, max_time, size)`,
+	`CREATE TABLE IF NOT EXISTS dropped_partitions (
+		pid INTEGER PRIMARY KEY
+	)`,
 	`CREATE TABLE IF NOT EXISTS group_topics (
 		grp        TEXT    NOT NULL,
 		topic_id   INTEGER NOT NULL,
