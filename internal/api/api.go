@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -35,6 +36,13 @@ type Config struct {
 	DefaultPartitions int32
 	// ReadyTimeout bounds the broker ping of /readyz. Default 2s.
 	ReadyTimeout time.Duration
+	// Auth identifies callers; every /api/v1 route then requires a
+	// principal allowed its permission. Nil allows every request, for tests
+	// and embedding only: arus serve always sets it.
+	Auth Authenticator
+	// ReadyChecks are checked by /readyz besides the broker, by name (the
+	// stores, say).
+	ReadyChecks map[string]func(ctx context.Context) error
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -91,10 +99,12 @@ func New(b stream.Broker, cfg Config) (*Server, error) {
 	return &Server{broker: b, cfg: cfg, log: cfg.Logger, streams: ctx, stopStreams: cancel}, nil
 }
 
-// Handler returns the API's handler: the routes wrapped in the access log
-// and panic recovery.
+// Handler returns the API as a handler of its own. arus serve instead
+// registers the routes on its shared mux with Register.
 func (s *Server) Handler() http.Handler {
-	return s.accessLog(s.recoverPanic(s.routes()))
+	mux := http.NewServeMux()
+	s.Register(mux)
+	return mux
 }
 
 // CloseStreams ends every consume stream: each commits what its client
@@ -108,12 +118,26 @@ func (s *Server) CloseStreams() {
 // as a problem.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+// handle serves h to principals allowed perm ("" for anyone), answering
+// its error as a problem and a panic as a 500 problem.
+func (s *Server) handle(perm auth.Permission, h handlerFunc) http.Handler {
+	if perm == "" {
+		return s.handleAll(nil, h)
+	}
+	return s.handleAll([]auth.Permission{perm}, h)
+}
+
+// handleAll is handle for routes that need several permissions.
+func (s *Server) handleAll(perms []auth.Permission, h handlerFunc) http.Handler {
+	return s.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, err := s.authorize(r, perms...)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
-	})
+	}))
 }
 
 // writeError answers err as a problem, logging the errors that are the
@@ -121,7 +145,11 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	if p.Status >= 500 {
-		s.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		cause := err
+		if p.cause != nil {
+			cause = p.cause
+		}
+		s.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path, "err", cause)
 	}
 	writeProblem(w, r, p)
 }

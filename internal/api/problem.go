@@ -27,6 +27,10 @@ type Problem struct {
 	// Failed, on a failed produce, holds the indexes of the records that
 	// were not stored. Records not listed were stored and are durable.
 	Failed []int `json:"failed,omitempty"`
+
+	// header is added to the response; cause is logged, not shown.
+	header http.Header
+	cause  error
 }
 
 // FieldError names one bad field of a request.
@@ -136,6 +140,9 @@ func notFound(detail string) *Problem {
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.Instance == "" && r != nil {
 		p.Instance = r.URL.Path
+	}
+	for k, v := range p.header {
+		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Del("Content-Length")

@@ -4,49 +4,37 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/arus-platform/arus/internal/auth"
 )
 
-// routes lists every route of the API.
-//
-//	GET    /healthz                                          alive
-//	GET    /readyz                                           the broker answers
-//	GET    /api/v1/topics                                    list topics
-//	POST   /api/v1/topics                                    create a topic
-//	GET    /api/v1/topics/{topic}                            describe a topic, with per-partition offsets
-//	DELETE /api/v1/topics/{topic}                            delete a topic
-//	POST   /api/v1/topics/{topic}/records                    produce records (answers once durable)
-//	GET    /api/v1/topics/{topic}/partitions/{partition}/records   read by offset or time
-//	GET    /api/v1/topics/{topic}/partitions/{partition}/offset    offset for a time
-//	GET    /api/v1/groups                                    list consumer groups
-//	GET    /api/v1/groups/{group}                            describe a group, with lag
-//	DELETE /api/v1/groups/{group}                            delete a group
-//	POST   /api/v1/groups/{group}/reset                      reset a group's offsets on a topic
-//	POST   /api/v1/groups/{group}/consume                    consume in the group (NDJSON stream)
-//
-// Any other path under /api/v1/ answers a 404 or 405 problem.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /readyz", s.handle(s.readyz))
+// Register adds every route of the API to mux. Each /api/v1 route requires
+// the permission it names (see auth.Permission); for a topic route an API
+// key's scope may name the topic (records.produce:orders). /healthz and
+// /readyz need no credentials. Any other path under /api/v1/ answers a 404
+// or 405 problem. docs/api.md describes every route.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("GET /healthz", http.HandlerFunc(s.healthz))
+	mux.Handle("GET /readyz", s.handle("", s.readyz))
 
-	mux.Handle("GET /api/v1/topics", s.handle(s.listTopics))
-	mux.Handle("POST /api/v1/topics", s.handle(s.createTopic))
-	mux.Handle("GET /api/v1/topics/{topic}", s.handle(s.describeTopic))
-	mux.Handle("DELETE /api/v1/topics/{topic}", s.handle(s.deleteTopic))
-	mux.Handle("POST /api/v1/topics/{topic}/records", s.handle(s.produce))
-	mux.Handle("GET /api/v1/topics/{topic}/partitions/{partition}/records", s.handle(s.read))
-	mux.Handle("GET /api/v1/topics/{topic}/partitions/{partition}/offset", s.handle(s.offsetForTime))
+	mux.Handle("GET /api/v1/topics", s.handle(auth.PermTopicsRead, s.listTopics))
+	mux.Handle("POST /api/v1/topics", s.handle(auth.PermTopicsWrite, s.createTopic))
+	mux.Handle("GET /api/v1/topics/{topic}", s.handle(auth.PermTopicsRead, s.describeTopic))
+	mux.Handle("DELETE /api/v1/topics/{topic}", s.handle(auth.PermTopicsWrite, s.deleteTopic))
+	mux.Handle("POST /api/v1/topics/{topic}/records", s.handle(auth.PermRecordsProduce, s.produce))
+	mux.Handle("GET /api/v1/topics/{topic}/partitions/{partition}/records", s.handle(auth.PermRecordsRead, s.read))
+	mux.Handle("GET /api/v1/topics/{topic}/partitions/{partition}/offset", s.handle(auth.PermRecordsRead, s.offsetForTime))
 
-	mux.Handle("GET /api/v1/groups", s.handle(s.listGroups))
-	mux.Handle("GET /api/v1/groups/{group}", s.handle(s.describeGroup))
-	mux.Handle("DELETE /api/v1/groups/{group}", s.handle(s.deleteGroup))
-	mux.Handle("POST /api/v1/groups/{group}/reset", s.handle(s.resetGroup))
-	mux.Handle("POST /api/v1/groups/{group}/consume", s.handle(s.consume))
+	mux.Handle("GET /api/v1/groups", s.handle(auth.PermGroupsRead, s.listGroups))
+	mux.Handle("GET /api/v1/groups/{group}", s.handle(auth.PermGroupsRead, s.describeGroup))
+	mux.Handle("DELETE /api/v1/groups/{group}", s.handle(auth.PermGroupsReset, s.deleteGroup))
+	mux.Handle("POST /api/v1/groups/{group}/reset", s.handle(auth.PermGroupsReset, s.resetGroup))
+	// Consuming in a group moves the group's offsets, so it needs both.
+	mux.Handle("POST /api/v1/groups/{group}/consume", s.handleAll([]auth.Permission{auth.PermRecordsRead, auth.PermGroupsReset}, s.consume))
 
-	mux.Handle("/api/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("/api/v1/", s.handle("", func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, w, r)
 	}))
-	return mux
 }
 
 // noRoute answers a request no route matched: 405 with Allow when the path

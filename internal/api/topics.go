@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -19,6 +20,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "api: broker not ready", "err", err)
 		return &Problem{Type: TypeUnavailable, Title: "Broker unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the broker does not answer: " + err.Error()}
+	}
+	names := make([]string, 0, len(s.cfg.ReadyChecks))
+	for name := range s.cfg.ReadyChecks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.cfg.ReadyChecks[name](ctx); err != nil {
+			s.log.WarnContext(r.Context(), "api: not ready", "component", name, "err", err)
+			return &Problem{Type: TypeUnavailable, Title: "Not ready", Status: http.StatusServiceUnavailable,
+				Detail: name + " does not answer: " + err.Error()}
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

@@ -63,6 +63,7 @@ func commands() []command {
 		{"produce", "produce lines from standard input or a file to a topic", runProduce},
 		{"consume", "print the records of a topic, in a consumer group or by position", runConsume},
 		{"groups", "list, describe, reset and delete consumer groups", runGroups},
+		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -122,7 +123,13 @@ type flags struct {
 	// allEnv gives every flag its ARUS_* twin and a --config file, through
 	// internal/config; the twins above are then not used.
 	allEnv bool
+	// secrets are flags that also take a *_FILE variant (with allEnv).
+	secrets []string
 }
+
+// secret marks flag name as a secret: it also accepts --name-file,
+// ARUS_NAME_FILE and name-file in the config file.
+func (f *flags) secret(name string) { f.secrets = append(f.secrets, name) }
 
 func newFlags(e *env, name, synopsis, about string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -174,7 +181,11 @@ func (f *flags) usage(w io.Writer) {
 // errHelp.
 func (f *flags) parse(args []string) ([]string, error) {
 	if f.allEnv {
-		if err := config.NewLoader(f.FlagSet, f.e.getenv).Load(args); err != nil {
+		l := config.NewLoader(f.FlagSet, f.e.getenv)
+		for _, name := range f.secrets {
+			l.Secret(name)
+		}
+		if err := l.Load(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				f.usage(f.e.stdout)
 				return nil, errHelp

@@ -387,6 +387,24 @@ func (s *syncBuffer) String() string {
 
 var listenRE = regexp.MustCompile(`msg="arus listening" addr=(\S+)`)
 
+// mustKey creates an API key in the auth store of data with arus keys
+// create and returns it.
+func mustKey(t *testing.T, data string, scopes ...string) string {
+	t.Helper()
+	args := []string{"keys", "create", "--data", data, "--name", "test"}
+	for _, s := range scopes {
+		args = append(args, "--scope", s)
+	}
+	r := arus(t, nil, "", args...)
+	if r.err != nil {
+		t.Fatalf("arus keys create: %v\n%s", r.err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "shown only this once") {
+		t.Errorf("keys create does not warn that the key is shown once: %s", r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
 // serve starts arus serve in-process and returns its URL and a function
 // that stops it and returns its error.
 func serve(t *testing.T, env map[string]string, args ...string) (string, func() error) {
@@ -429,12 +447,17 @@ func serve(t *testing.T, env map[string]string, args ...string) (string, func() 
 // draining a consumer that streams over HTTP.
 func TestServe(t *testing.T) {
 	data := t.TempDir()
+	key := mustKey(t, data, "topics.read", "topics.write", "records.produce", "records.read", "groups.read", "groups.reset")
 	started := time.Now()
 	url, stop := serve(t, map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone"})
 	if d := time.Since(started); d > 3*time.Second {
 		t.Errorf("serve took %s to listen, want well under 3s", d)
 	}
-	env := map[string]string{"ARUS_SERVER": url}
+	// Without a key the API refuses; with one it serves.
+	if r := arus(t, map[string]string{"ARUS_SERVER": url}, "", "topics", "list"); r.err == nil || !strings.Contains(r.err.Error(), "no credentials") {
+		t.Errorf("topics list without a key: %v, want a no-credentials error", r.err)
+	}
+	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": key}
 	must(t, env, "1\n2\n3\n", "produce", "--topic", "live")
 
 	// A consumer in a group keeps a stream open while the server stops.

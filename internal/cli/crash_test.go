@@ -33,8 +33,9 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
+	key := createKey(t, bin, data)
 	first := startArus(t, bin, data)
-	c := newTestClient(t, first.url)
+	c := newTestClient(t, first.url, key)
 	const topic, group, partitions = "crash", "crash-group", 4
 	if err := c.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: partitions}); err != nil {
 		t.Fatalf("CreateTopic: %v", err)
@@ -72,7 +73,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pc := newTestClient(t, first.url)
+			pc := newTestClient(t, first.url, key)
 			seq := make([]int, keysPerProducer)
 			for loadCtx.Err() == nil {
 				recs := make([]*stream.Record, batch)
@@ -126,7 +127,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 
 	// Restart on the same data and read every partition by position.
 	second := startArus(t, bin, data)
-	c2 := newTestClient(t, second.url)
+	c2 := newTestClient(t, second.url, key)
 	info, err := c2.DescribeTopic(ctx, topic)
 	if err != nil {
 		t.Fatalf("DescribeTopic after restart: %v\n%s", err, second.log())
@@ -251,14 +252,32 @@ func committedTotal(g stream.GroupInfo) int64 {
 	return n
 }
 
-func newTestClient(t *testing.T, url string) *client.Client {
+func newTestClient(t *testing.T, url, key string) *client.Client {
 	t.Helper()
-	c, err := client.New(url, "")
+	c, err := client.New(url, key)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// createKey makes an API key for the test with arus keys create, as an
+// operator would before the first start.
+func createKey(t *testing.T, bin, data string) string {
+	t.Helper()
+	args := []string{"keys", "create", "--data", data, "--name", "crash-test"}
+	for _, s := range []string{"topics.read", "topics.write", "records.produce", "records.read", "groups.read", "groups.reset"} {
+		args = append(args, "--scope", s)
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("arus keys create: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // buildArus builds cmd/arus into a temporary directory.

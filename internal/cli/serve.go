@@ -2,46 +2,36 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/obs"
+	"github.com/arus-platform/arus/internal/server"
 	"github.com/arus-platform/arus/stream"
 )
-
-// components are the parts of the platform that --components can switch
-// on, in start order.
-var components = []string{"backbone", "relay", "ticketing", "gate", "payment", "notify", "console"}
-
-// built are the components this build runs; the others are accepted so
-// deployments can name them already, and are reported as not built.
-var built = []string{"backbone"}
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "serve", "arus serve [flags]", `
 Runs the platform in one process: the stream backbone (the embedded log in
---data, or Kafka or Redis with --broker) and its HTTP API under /api/v1, with
-/healthz and /readyz. On SIGINT or SIGTERM it stops accepting requests, drains
-those in flight and the consumers streaming over HTTP, commits and closes the
-broker, and exits 0.`)
+--data, or Kafka or Redis with --broker), its HTTP API under /api/v1, the
+console, and /healthz, /readyz and /metrics. On SIGINT or SIGTERM it stops
+accepting requests, drains those in flight and the consumers streaming over
+HTTP, commits and closes the broker, and exits 0.
+
+Every setting below can also come from its ARUS_* environment variable or
+from a config file (--config), in that order of precedence after the
+command line. Secrets also accept a file: --admin-password-file,
+ARUS_ADMIN_PASSWORD_FILE.`)
 	f.String("config", "", "settings `file`: one name = value per line, names as the flags without --")
-	data := f.String("data", "./arus-data", "data `dir`ectory: the embedded log and the SQLite stores")
+	data := f.String("data", "./arus-data", "data `dir`ectory: the embedded log, the SQLite stores and the secret key file")
 	listen := f.String("listen", ":8080", "`address` to serve HTTP on")
 	brokerURL := f.String("broker", "embedded", "stream backend `URL`: "+backbone.Forms)
-	db := f.String("db", "", "store `DSN`: SQLite files in the data directory by default, or postgres://...")
-	comps := f.String("components", "all", "comma-separated `list` of components to run: all or "+strings.Join(components, ", "))
+	db := f.String("db", "", "store `DSN`: SQLite files in the data directory by default, or postgres://user:pass@host:5432/db")
+	comps := f.String("components", "all", "comma-separated `list` of components to run: all or "+strings.Join(server.Components, ", "))
 	strict := f.Bool("strict", false, "do not create unknown topics on first produce or consume")
 	partitions := f.Int("default-partitions", 4, "partition `count` of topics created on first use or without a count")
 	maxRecord := f.Int("max-record-bytes", stream.DefaultMaxRecordBytes, "largest record accepted, in `bytes` (key, value and headers)")
@@ -49,7 +39,19 @@ broker, and exits 0.`)
 	logLevel := f.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := f.String("log-format", "text", "log `format`: text or json")
 	drain := f.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and consumers to drain")
+	tlsCert := f.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key, serves HTTPS")
+	tlsKey := f.String("tls-key", "", "TLS private key `file` (PEM)")
+	clientCA := f.String("tls-client-ca", "", "CA `file` (PEM) that signs client certificates")
+	clientAuth := f.String("tls-client-auth", "none", "client certificates: none, verify (when given) or require")
+	adminPassword := f.String("admin-password", "", "`password` of the first admin; generated and printed once when empty")
+	secretKey := f.String("secret-key", "", "base64 `key` (32 bytes) that encrypts secrets at rest; default: a key file in the data directory")
+	instance := f.String("instance", "arus", "`name` of this installation, shown in the console")
+	secureCookies := f.Bool("secure-cookies", false, "mark cookies Secure (behind a TLS-terminating proxy)")
+	otlp := f.String("otlp-endpoint", "", "OTLP/HTTP collector `URL` for traces, e.g. http://collector:4318; empty: no export")
+	sample := f.Float64("trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1")
 	f.allEnv = true
+	f.secret("admin-password")
+	f.secret("secret-key")
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -60,9 +62,6 @@ broker, and exits 0.`)
 	run, err := parseComponents(*comps)
 	if err != nil {
 		return f.fail("--components: %v", err)
-	}
-	if _, err := backbone.Parse(*brokerURL); err != nil {
-		return f.fail("--broker: %v", err)
 	}
 	if *partitions < 1 || *partitions > stream.MaxPartitions {
 		return f.fail("--default-partitions %d is out of range; use 1 to %d", *partitions, stream.MaxPartitions)
@@ -80,19 +79,6 @@ broker, and exits 0.`)
 	if err != nil {
 		return f.fail("%v", err)
 	}
-
-	started := time.Now()
-	kind, _ := backbone.Parse(*brokerURL)
-	if kind == backbone.Embedded {
-		if err := os.MkdirAll(*data, 0o750); err != nil {
-			return fmt.Errorf("serve: create data directory: %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("serve: listen on %q: %w", *listen, err)
-	}
-	defer ln.Close()
 	// Options not set leave the broker URL's or the backend's default.
 	opts := stream.Options{Strict: *strict, Logger: log}
 	set := map[string]bool{}
@@ -103,84 +89,28 @@ broker, and exits 0.`)
 	if set["max-record-bytes"] {
 		opts.MaxRecordBytes = *maxRecord
 	}
-	broker, err := backbone.Open(ctx, *brokerURL, *data, opts)
+	cfg := server.Config{
+		Data: *data, Listen: *listen, Broker: *brokerURL, DB: *db, Components: run,
+		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, ClientCA: *clientCA, ClientAuth: *clientAuth,
+		AdminPassword: *adminPassword, SecretKey: *secretKey, Instance: *instance, SecureCookies: *secureCookies,
+		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
+		Version: releaseVersion(), Logger: log, Banner: e.stderr,
+	}
+	if err := cfg.Validate(); err != nil {
+		return f.fail("%v", err)
+	}
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
-	defer func() {
-		if broker != nil {
-			_ = broker.Close()
-		}
-	}()
-
-	mux := http.NewServeMux()
-	var streams *api.Server
-	if slices.Contains(run, "backbone") {
-		streams, err = api.New(broker, api.Config{Logger: log, MaxBodyBytes: *maxBody, DefaultPartitions: int32(*partitions)})
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		mux.Handle("/", streams.Handler())
-	}
-	var missing []string
-	for _, c := range run {
-		if !slices.Contains(built, c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		level := slog.LevelWarn
-		if strings.TrimSpace(*comps) == "all" {
-			level = slog.LevelInfo
-		}
-		log.Log(ctx, level, "components not part of this build yet; not started", "components", strings.Join(missing, ","))
-	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if streams != nil {
-		srv.RegisterOnShutdown(streams.CloseStreams)
-	}
-	log.Info("arus listening", "addr", ln.Addr().String(), "broker", string(kind), "data", *data,
-		"components", strings.Join(slices.DeleteFunc(slices.Clone(run), func(c string) bool { return slices.Contains(missing, c) }), ","), "db", dbKind(*db), "startup", time.Since(started).Round(time.Millisecond))
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		log.Info("shutting down: draining requests and consumers", "timeout", *drain)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("requests still running after the shutdown timeout; closing their connections", "err", err)
-			_ = srv.Close()
-		}
-		return nil
-	})
-	err = g.Wait()
-	cerr := broker.Close()
-	broker = nil
-	if cerr != nil {
-		cerr = fmt.Errorf("serve: close broker: %w", cerr)
-	}
-	log.Info("stopped")
-	return errors.Join(err, cerr)
+	return srv.Serve(ctx)
 }
 
 // parseComponents checks a --components list.
 func parseComponents(list string) ([]string, error) {
 	if strings.TrimSpace(list) == "all" {
-		return components, nil
+		return server.Components, nil
 	}
 	var out []string
 	for _, c := range strings.Split(list, ",") {
@@ -188,26 +118,15 @@ func parseComponents(list string) ([]string, error) {
 		if c == "" {
 			continue
 		}
-		if !slices.Contains(components, c) {
-			return nil, fmt.Errorf("unknown component %q; use all or a list of %s", c, strings.Join(components, ", "))
+		if !slices.Contains(server.Components, c) {
+			return nil, fmt.Errorf("unknown component %q; use all or a list of %s", c, strings.Join(server.Components, ", "))
 		}
 		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no components in %q; use all or a list of %s", list, strings.Join(components, ", "))
+		return nil, fmt.Errorf("no components in %q; use all or a list of %s", list, strings.Join(server.Components, ", "))
 	}
 	return out, nil
-}
-
-// dbKind names the store a DSN selects without showing its credentials.
-func dbKind(dsn string) string {
-	if dsn == "" {
-		return "sqlite (data directory)"
-	}
-	if scheme, _, ok := strings.Cut(dsn, "://"); ok {
-		return scheme
-	}
-	return "sqlite"
 }

@@ -20,10 +20,7 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return f.fail("unexpected argument %q", rest[0])
 	}
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		v = info.Main.Version
-	}
+	v := releaseVersion()
 	rev := ""
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
@@ -34,4 +31,13 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "arus %s (%s %s/%s%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, rev)
 	return nil
+}
+
+// releaseVersion is the version set at build time, or the module version
+// the binary was built from, or "dev".
+func releaseVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
 }

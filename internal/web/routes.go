@@ -6,32 +6,33 @@ import (
 	"github.com/arus-platform/arus/internal/auth"
 )
 
-// routes lists every page of the console.
-func (h *Handler) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("GET /static/", staticHandler())
+// Register adds every page of the console to mux. The console owns "/"
+// and every path not claimed by a more specific pattern (the API's).
+func (h *Handler) Register(mux *http.ServeMux) {
+	handle := func(pattern string, next http.Handler) { mux.Handle(pattern, secureHeaders(next)) }
+	handleFunc := func(pattern string, next http.HandlerFunc) { handle(pattern, next) }
+	handle("GET /static/", staticHandler())
 
-	mux.HandleFunc("GET /login", h.loginForm)
-	mux.HandleFunc("POST /login", h.login)
-	mux.Handle("POST /logout", h.page("", h.logout))
+	handleFunc("GET /login", h.loginForm)
+	handleFunc("POST /login", h.login)
+	handle("POST /logout", h.page("", h.logout))
 
-	mux.Handle("GET /{$}", h.page("", h.home))
-	mux.Handle("GET /system", h.page(auth.PermSystemRead, h.system))
+	handle("GET /{$}", h.page("", h.home))
+	handle("GET /system", h.page(auth.PermSystemRead, h.system))
 
-	mux.Handle("GET /users", h.page(auth.PermUsersRead, h.users))
-	mux.Handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
-	mux.Handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))
-	mux.Handle("GET /users/{id}", h.page(auth.PermUsersRead, h.user))
-	mux.Handle("POST /users/{id}", h.page(auth.PermUsersWrite, h.updateUser))
-	mux.Handle("POST /users/{id}/password", h.page(auth.PermUsersWrite, h.resetPassword))
-	mux.Handle("POST /users/{id}/disable", h.page(auth.PermUsersWrite, h.disableUser))
-	mux.Handle("POST /users/{id}/enable", h.page(auth.PermUsersWrite, h.enableUser))
+	handle("GET /users", h.page(auth.PermUsersRead, h.users))
+	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
+	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))
+	handle("GET /users/{id}", h.page(auth.PermUsersRead, h.user))
+	handle("POST /users/{id}", h.page(auth.PermUsersWrite, h.updateUser))
+	handle("POST /users/{id}/password", h.page(auth.PermUsersWrite, h.resetPassword))
+	handle("POST /users/{id}/disable", h.page(auth.PermUsersWrite, h.disableUser))
+	handle("POST /users/{id}/enable", h.page(auth.PermUsersWrite, h.enableUser))
 
-	mux.Handle("GET /keys", h.page(auth.PermKeysRead, h.keys))
-	mux.Handle("POST /keys", h.page(auth.PermKeysWrite, h.createKey))
-	mux.Handle("POST /keys/{id}/rotate", h.page(auth.PermKeysWrite, h.rotateKey))
-	mux.Handle("POST /keys/{id}/revoke", h.page(auth.PermKeysWrite, h.revokeKey))
+	handle("GET /keys", h.page(auth.PermKeysRead, h.keys))
+	handle("POST /keys", h.page(auth.PermKeysWrite, h.createKey))
+	handle("POST /keys/{id}/rotate", h.page(auth.PermKeysWrite, h.rotateKey))
+	handle("POST /keys/{id}/revoke", h.page(auth.PermKeysWrite, h.revokeKey))
 
-	mux.HandleFunc("/", h.notFound)
-	return mux
+	handleFunc("/", h.notFound)
 }

@@ -99,18 +99,29 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, auth: cfg.Auth, log: cfg.Logger, pages: pages, started: time.Now()}
-	h.mux = h.routes()
+	h.mux = http.NewServeMux()
+	h.Register(h.mux)
 	return h, nil
 }
 
-// ServeHTTP serves a console request with the console's security headers.
+// ServeHTTP serves the console on its own; arus serve registers its pages
+// on the shared mux with Register instead.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "same-origin")
-	hd.Set("X-Frame-Options", "DENY")
 	h.mux.ServeHTTP(w, r)
+}
+
+// secureHeaders adds the console's security headers: a strict content
+// security policy (no inline script or style, nothing from elsewhere), no
+// framing, no sniffing.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func staticHandler() http.Handler {
