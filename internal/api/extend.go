@@ -1,0 +1,53 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// HandlerFunc is an API handler: it writes its answer, or returns an error
+// that the API answers as a problem (a *Problem as is; a stream error by its
+// mapping; anything else as a logged 500).
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route adds a route to mux served like the API's own: the principal must
+// hold every one of perms (on the topics the request names), errors become
+// problems, panics become 500 problems. Components outside this package
+// (dead letters, schemas, sagas, the relay) register their routes with it,
+// so every route of /api/v1 follows one set of rules.
+func (s *Server) Route(mux *http.ServeMux, pattern string, perms []auth.Permission, h HandlerFunc) {
+	mux.Handle(pattern, s.handleAll(perms, handlerFunc(h)))
+}
+
+// Decode reads a JSON request body of at most limit bytes (0: the API's
+// limit) into v. Malformed JSON is a 400 problem naming the byte, line and
+// column; unknown fields and wrong types a 422 problem naming each field's
+// path; a body over the limit a 413 problem.
+func (s *Server) Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if limit <= 0 {
+		limit = s.cfg.MaxBodyBytes
+	}
+	if p := decode(w, r, limit, v); p != nil {
+		return p
+	}
+	return nil
+}
+
+// WriteJSON writes v as a JSON answer with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// Invalid is a 422 problem with field errors.
+func Invalid(detail string, errs ...FieldError) *Problem { return invalid(detail, errs...) }
+
+// NotFound is a 404 problem.
+func NotFound(detail string) *Problem { return notFound(detail) }
+
+// Conflict is a 409 problem.
+func Conflict(detail string) *Problem {
+	return &Problem{Type: TypeConflict, Title: "Conflict", Status: http.StatusConflict, Detail: detail}
+}
+
+// TypeConflict is the problem type of a request that conflicts with the
+// current state.
+const TypeConflict = "urn:arus:problem:conflict"
