@@ -1,0 +1,224 @@
+package kafka
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// TestBackpressure checks that a blocked handler stops fetching: the
+// records held in memory stay bounded while many more wait in the topic.
+func TestBackpressure(t *testing.T) {
+	c := newCluster(t)
+	b := openBroker(t, testConfig(c))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const topic, n = "slow", 200000
+	if err := b.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range n / 10000 {
+		batch := make([]*stream.Record, 10000)
+		for i := range batch {
+			v := make([]byte, 100)
+			_, _ = rand.Read(v) // incompressible, so that fetch sizes are what they seem
+			batch[i] = &stream.Record{Topic: topic, Value: v}
+		}
+		if err := b.Produce(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := make(chan struct{})
+	var handled atomic.Int64
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{topic}, MaxBatch: 100},
+			func(ctx context.Context, rs []*stream.Record) error {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				handled.Add(int64(len(rs)))
+				return nil
+			})
+	}()
+	// Wait for the worker to fill up, then look at what it holds.
+	time.Sleep(2 * time.Second)
+	held := heldRecords(b)
+	// The bound is the worker's limit plus one fetch (about 1 MiB).
+	if limit := minBufferedRecords + 2*(1<<20)/100; held > limit {
+		t.Errorf("a blocked handler's partition holds %d records, want at most %d", held, limit)
+	}
+	close(release)
+	deadline := time.Now().Add(20 * time.Second)
+	for handled.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	if got := handled.Load(); got != n {
+		t.Errorf("handled %d records, want %d", got, n)
+	}
+}
+
+// heldRecords counts the records the partition workers of b's running
+// Consume calls hold.
+func heldRecords(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for c := range b.running {
+		c.mu.Lock()
+		for _, w := range c.workers {
+			w.mu.Lock()
+			n += len(w.queue)
+			w.mu.Unlock()
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
+func TestConsumeStops(t *testing.T) {
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	noop := func(context.Context, []*stream.Record) error { return nil }
+
+	t.Run("unknown topic in strict mode", func(t *testing.T) {
+		cfg := testConfig(c)
+		cfg.Strict = true
+		b := openBroker(t, cfg)
+		err := b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"absent"}}, noop)
+		if !errors.Is(err, stream.ErrTopicNotFound) || !strings.Contains(err.Error(), "absent") {
+			t.Errorf("got %v, want ErrTopicNotFound naming the topic", err)
+		}
+	})
+	t.Run("broker closed while consuming", func(t *testing.T) {
+		b := openBroker(t, testConfig(c))
+		if err := b.Produce(ctx, &stream.Record{Topic: "closing", Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		handled := make(chan struct{}, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"closing"}},
+				func(context.Context, []*stream.Record) error {
+					select {
+					case handled <- struct{}{}:
+					default:
+					}
+					return nil
+				})
+		}()
+		<-handled
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, stream.ErrClosed) {
+				t.Errorf("Consume after Close: got %v, want ErrClosed", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Consume did not return after Close")
+		}
+		// What the handler finished was committed before Consume returned.
+		b2 := openBroker(t, testConfig(c))
+		g, err := b2.DescribeGroup(ctx, "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Offsets) == 0 || g.Lag() != 0 {
+			t.Errorf("after Close: got offsets %+v, want the record committed", g.Offsets)
+		}
+	})
+}
+
+// TestSlowPartitionDoesNotBlockOthers fills two partitions whose handler
+// is stuck and checks that a third partition keeps flowing.
+func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
+	c := newCluster(t)
+	b := openBroker(t, testConfig(c))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "skewed"
+	if err := b.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	keyFor := func(p int32) []byte {
+		for i := 0; ; i++ {
+			if k := []byte(fmt.Sprintf("k%d", i)); stream.Partition(k, 3) == p {
+				return k
+			}
+		}
+	}
+	produce := func(p int32, n int) {
+		t.Helper()
+		key := keyFor(p)
+		for done := 0; done < n; done += 5000 {
+			batch := make([]*stream.Record, min(5000, n-done))
+			for i := range batch {
+				v := make([]byte, 100)
+				_, _ = rand.Read(v)
+				batch[i] = &stream.Record{Topic: topic, Key: key, Value: v}
+			}
+			if err := b.Produce(ctx, batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 40000)
+	produce(1, 40000)
+
+	release := make(chan struct{})
+	var fast atomic.Int64
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{topic}},
+			func(ctx context.Context, rs []*stream.Record) error {
+				if rs[0].Partition == 2 {
+					fast.Add(int64(len(rs)))
+					return nil
+				}
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+	}()
+	defer func() {
+		close(release)
+		stop()
+		wg.Wait()
+	}()
+	time.Sleep(time.Second) // the stuck partitions fill up and pause
+	produce(2, 1000)
+	deadline := time.Now().Add(10 * time.Second)
+	for fast.Load() < 1000 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := fast.Load(); got != 1000 {
+		t.Errorf("the free partition handled %d of 1000 records while two others were stuck", got)
+	}
+	if held := heldRecords(b); held > 2*(minBufferedRecords+2*(1<<20)/100) {
+		t.Errorf("the stuck partitions hold %d records, want them bounded", held)
+	}
+}
