@@ -45,12 +45,7 @@ func NewLoader(fs *flag.FlagSet, getenv func(string) string) *Loader {
 // --name-file flag on the FlagSet.
 func (l *Loader) Secret(name string) {
 	l.secrets[name] = true
-	f := l.fs.Lookup(name)
-	usage := "file holding the value of --" + name
-	if f != nil {
-		usage = "file holding " + f.Usage
-	}
-	l.fs.String(name+"-file", "", usage)
+	l.fs.String(name+"-file", "", "`file` holding the value of --"+name+" (kept out of the environment and the process list)")
 }
 
 // EnvName returns the environment variable of a flag.
