@@ -19,7 +19,7 @@ func TestEverythingAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	b := open(t, Config{RetentionInterval: 20 * time.Millisecond, HardCapBytes: 2 << 20})
+	b := open(t, Config{HardCapBytes: 2 << 20})
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	topics := []string{"a", "b", "c"}
@@ -55,7 +55,7 @@ func TestEverythingAtOnce(t *testing.T) {
 	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			switch rand.IntN(8) {
+			switch rand.IntN(9) {
 			case 0:
 				b.DeleteTopic(ctx, topics[rand.IntN(3)])
 			case 1:
@@ -72,6 +72,8 @@ func TestEverythingAtOnce(t *testing.T) {
 				b.OffsetForTime(ctx, topics[rand.IntN(3)], 0, time.Now().Add(-time.Duration(rand.IntN(1000))*time.Millisecond))
 			case 7:
 				b.Read(ctx, topics[rand.IntN(3)], 0, int64(rand.IntN(100)), 50)
+			case 8:
+				b.EnforceRetention(ctx)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
