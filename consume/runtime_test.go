@@ -170,6 +170,9 @@ func chain(t *testing.T, cfg consume.ChainConfig) consume.Middleware {
 func committedOffset(t *testing.T, b stream.Broker, group, topic string, partition int32) int64 {
 	t.Helper()
 	g, err := b.DescribeGroup(context.Background(), group)
+	if errors.Is(err, stream.ErrGroupNotFound) {
+		return -1
+	}
 	if err != nil {
 		t.Fatalf("DescribeGroup %s: %v", group, err)
 	}

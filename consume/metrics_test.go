@@ -1,0 +1,85 @@
+package consume_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/stream"
+)
+
+// metricValues gathers reg into name → value for the series labelled
+// group g and topic t (a histogram gives its sample count).
+func metricValues(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				got[mf.GetName()] += m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				got[mf.GetName()] += m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				got[mf.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return got
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := consume.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consume.NewMetrics(reg); err == nil {
+		t.Error("registering twice on one registry: got nil, want an error")
+	}
+	mw, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: &producer{}, Metrics: m, Logger: consumetest.Logger(),
+		Retry: consume.RetryConfig{MaxAttempts: 3, InitialBackoff: time.Millisecond, NoJitter: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	h := mw(func(ctx context.Context, r *stream.Record) error {
+		calls[string(r.Value)]++
+		switch {
+		case string(r.Value) == "flaky" && calls["flaky"] == 1:
+			return errors.New("once")
+		case string(r.Value) == "bad":
+			return consume.Permanent(errors.New("bad"))
+		}
+		return nil
+	})
+	for _, v := range []string{"ok", "flaky", "bad"} {
+		if err := h(context.Background(), &stream.Record{Topic: "orders", Value: []byte(v)}); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+	}
+	want := map[string]float64{
+		"arus_consume_handled_total":            3, // the dead letter counts as handled: it is committed
+		"arus_consume_failed_total":             0,
+		"arus_consume_retries_total":            1,
+		"arus_consume_dead_lettered_total":      1,
+		"arus_consume_handler_duration_seconds": 3,
+		"arus_consume_in_flight":                0,
+	}
+	got := metricValues(t, reg)
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s: got %v, want %v", name, got[name], v)
+		}
+	}
+}
