@@ -141,7 +141,7 @@ type Forwarder struct {
 
 	// queries, with the table name filled in
 	qClaimAll, qClaimSome, qReadAll, qReadSome, qMark, qDelete, qCleanup string
-	idleTimeout                                                            string
+	idleTimeout                                                          string
 }
 
 // NewForwarder returns a forwarder of o's records to p. Call Run to start

@@ -77,6 +77,11 @@ func (c *InboxConfig) Validate(db *store.DB) error {
 // database, in the transaction of the record's effect, so a record
 // delivered again has no second effect. It is safe for concurrent use, and
 // several processes may share one PostgreSQL inbox.
+//
+// An inbox belongs to one consumer group: a service that consumes a topic
+// in two groups opens two inboxes, named after the groups, since each
+// group must handle every record once. *Inbox satisfies the Inbox
+// interface of package consume through its Once method.
 type Inbox struct {
 	db    *store.DB
 	cfg   InboxConfig
@@ -114,13 +119,13 @@ func OpenInbox(ctx context.Context, db *store.DB, cfg InboxConfig) (*Inbox, erro
 // Table returns the name of the table that holds the handled ids.
 func (in *Inbox) Table() string { return in.table }
 
-// Once records id as handled inside tx and reports whether this is the
+// Mark records id as handled inside tx and reports whether this is the
 // first time: when first is false the record was already handled (by a
 // committed transaction) and the caller should skip its effect. The
 // record counts as handled only if tx commits. On PostgreSQL, when another
-// transaction is handling the same id, Once waits for it to end and then
+// transaction is handling the same id, Mark waits for it to end and then
 // answers accordingly.
-func (in *Inbox) Once(ctx context.Context, tx *sql.Tx, id string) (first bool, err error) {
+func (in *Inbox) Mark(ctx context.Context, tx *sql.Tx, id string) (first bool, err error) {
 	if id == "" {
 		return false, ErrNoID
 	}
@@ -156,7 +161,7 @@ func (in *Inbox) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) erro
 		return false, fmt.Errorf("outbox: inbox %s: begin: %w", in.table, err)
 	}
 	defer tx.Rollback()
-	first, err = in.Once(ctx, tx, id)
+	first, err = in.Mark(ctx, tx, id)
 	if err != nil || !first {
 		return false, err
 	}
@@ -167,6 +172,27 @@ func (in *Inbox) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) erro
 		return false, fmt.Errorf("outbox: inbox %s: commit record id %s: %w", in.table, id, err)
 	}
 	return true, nil
+}
+
+type txKey struct{}
+
+// Once is [Inbox.Handle] for callers that pass context, such as the dedupe
+// middleware of package consume: fn gets ctx carrying the transaction,
+// which [TxFromContext] returns, and does its effect in it. Once returns nil
+// without calling fn when id was already handled, and fn's error, with
+// nothing recorded, when fn fails.
+func (in *Inbox) Once(ctx context.Context, id string, fn func(ctx context.Context) error) error {
+	_, err := in.Handle(ctx, id, func(tx *sql.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+	return err
+}
+
+// TxFromContext returns the transaction that [Inbox.Once] passes to its
+// function in the context.
+func TxFromContext(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(*sql.Tx)
+	return tx, ok
 }
 
 // Expire deletes the ids handled longer ago than the retention and returns
