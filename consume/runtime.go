@@ -266,7 +266,11 @@ func (rt *Runtime) run(ctx context.Context, process func(ctx context.Context, p 
 		if orig, ok := rt.original[batch[0].Topic]; ok {
 			batch = asOriginal(batch, orig)
 		}
-		return process(work, p, batch)
+		// A context per batch keeps the contexts that the chain and the
+		// handler derive per record off the shared one's lock.
+		bctx, cancel := context.WithCancel(work)
+		defer cancel()
+		return process(bctx, p, batch)
 	}
 	err := rt.c.Consume(ctx, stream.ConsumerConfig{
 		Group:        rt.cfg.Group,

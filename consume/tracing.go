@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -25,6 +26,9 @@ const tracerName = "github.com/arus-platform/arus/consume"
 func Tracing(tp trace.TracerProvider, prop propagation.TextMapPropagator, group string) Middleware {
 	if prop == nil {
 		prop = propagation.TraceContext{}
+	}
+	if _, off := tp.(noop.TracerProvider); off {
+		return passTraceContext(prop)
 	}
 	tracer := tp.Tracer(tracerName)
 	return func(next Handler) Handler {
@@ -49,6 +53,21 @@ func Tracing(tp trace.TracerProvider, prop propagation.TextMapPropagator, group 
 				span.SetStatus(codes.Error, err.Error())
 			}
 			return err
+		}
+	}
+}
+
+// passTraceContext is the tracing middleware of a no-op provider: it
+// starts no span, but a record that carries a traceparent still hands its
+// trace context to the handler, so that what the handler produces carries
+// the trace on.
+func passTraceContext(prop propagation.TextMapPropagator) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, r *stream.Record) error {
+			if _, ok := r.Header(stream.HeaderTraceparent); ok {
+				ctx = prop.Extract(ctx, HeaderCarrier{R: r})
+			}
+			return next(ctx, r)
 		}
 	}
 }
