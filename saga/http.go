@@ -1,0 +1,201 @@
+package saga
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// Register adds the saga routes to the API on mux, under the API's rules
+// (principal, permission, problem answers):
+//
+//	GET /api/v1/sagas?state=&saga=&limit=&after=   instances, newest first, a page at a time
+//	GET /api/v1/sagas/{id}                         one instance with its steps and timeline
+//
+// Both need the groups.read permission: a saga's progress is read like a
+// consumer group's.
+func Register(a *api.Server, mux *http.ServeMux, o *Orchestrator) {
+	perms := []auth.Permission{auth.PermGroupsRead}
+	a.Route(mux, "GET /api/v1/sagas", perms, o.serveList)
+	a.Route(mux, "GET /api/v1/sagas/{id}", perms, o.serveGet)
+}
+
+// SagaList is the answer of GET /api/v1/sagas.
+type SagaList struct {
+	Sagas []SagaJSON `json:"sagas"`
+	// Next, when set, is the after parameter of the next page.
+	Next string `json:"next,omitempty"`
+}
+
+// SagaJSON is an instance as the API shows it. Steps and Timeline are
+// given by GET /api/v1/sagas/{id} only.
+type SagaJSON struct {
+	ID        string      `json:"id"`
+	Saga      string      `json:"saga"`
+	State     State       `json:"state"`
+	Step      int         `json:"step"`
+	StepName  string      `json:"step_name,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	Data      Payload     `json:"data"`
+	Deadline  *time.Time  `json:"deadline,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Steps     []StepJSON  `json:"steps,omitempty"`
+	Timeline  []EventJSON `json:"timeline,omitempty"`
+}
+
+// StepJSON is one step of an instance.
+type StepJSON struct {
+	Index              int        `json:"index"`
+	Name               string     `json:"name"`
+	Status             StepStatus `json:"status"`
+	CommandID          string     `json:"command_id,omitempty"`
+	CompensationID     string     `json:"compensation_id,omitempty"`
+	CommandSentAt      *time.Time `json:"command_sent_at,omitempty"`
+	RepliedAt          *time.Time `json:"replied_at,omitempty"`
+	CompensationSentAt *time.Time `json:"compensation_sent_at,omitempty"`
+	CompensatedAt      *time.Time `json:"compensated_at,omitempty"`
+}
+
+// EventJSON is one entry of an instance's timeline.
+type EventJSON struct {
+	At       time.Time `json:"at"`
+	Type     EventType `json:"type"`
+	Step     *int      `json:"step,omitempty"`
+	RecordID string    `json:"record_id,omitempty"`
+	Topic    string    `json:"topic,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+	Value    *Payload  `json:"value,omitempty"`
+}
+
+// Payload is saga data or a record value: inline JSON when it is JSON,
+// else a string of text, else base64, as Encoding says.
+type Payload struct {
+	Encoding string          `json:"encoding"` // "json", "text" or "base64"
+	Value    json.RawMessage `json:"value"`
+}
+
+func newPayload(b []byte) Payload {
+	if len(b) > 0 && json.Valid(b) {
+		return Payload{Encoding: "json", Value: json.RawMessage(b)}
+	}
+	if utf8.Valid(b) {
+		v, _ := json.Marshal(string(b))
+		return Payload{Encoding: "text", Value: v}
+	}
+	v, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
+	return Payload{Encoding: "base64", Value: v}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (o *Orchestrator) newSagaJSON(in *Instance) SagaJSON {
+	out := SagaJSON{
+		ID: in.ID, Saga: in.Saga, State: in.State, Step: in.Step, Error: in.Error, Data: newPayload(in.Data),
+		Deadline: timePtr(in.Deadline), CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
+	}
+	if d := o.defs[in.Saga]; d != nil && in.Step < len(d.Steps) {
+		out.StepName = d.Steps[in.Step].Name
+	}
+	for _, s := range in.Steps {
+		out.Steps = append(out.Steps, StepJSON{
+			Index: s.Index, Name: s.Name, Status: s.Status, CommandID: s.CommandID, CompensationID: s.CompensationID,
+			CommandSentAt: timePtr(s.CommandSentAt), RepliedAt: timePtr(s.RepliedAt),
+			CompensationSentAt: timePtr(s.CompensationSentAt), CompensatedAt: timePtr(s.CompensatedAt),
+		})
+	}
+	for _, e := range in.History {
+		ej := EventJSON{At: e.At, Type: e.Type, RecordID: e.RecordID, Topic: e.Topic, Detail: e.Detail}
+		if e.Step >= 0 {
+			ej.Step = &e.Step
+		}
+		if e.Value != nil {
+			p := newPayload(e.Value)
+			ej.Value = &p
+		}
+		out.Timeline = append(out.Timeline, ej)
+	}
+	return out
+}
+
+var listParams = []string{"state", "saga", "limit", "after"}
+
+func (o *Orchestrator) serveList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var errs []api.FieldError
+	fail := func(field, format string, args ...any) {
+		errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	var keys []string
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(listParams, k) {
+			fail(k, "unknown query parameter; use %q", listParams)
+		}
+	}
+	opts := ListOptions{State: State(q.Get("state")), Saga: q.Get("saga"), After: q.Get("after")}
+	if opts.State != "" && !opts.State.valid() {
+		fail("state", "%q is not one of %q", opts.State, States())
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			fail("limit", "%q is not a whole number from 1 to 1000", s)
+		}
+		opts.Limit = n
+	}
+	if opts.After != "" {
+		if _, _, err := parseCursor(opts.After); err != nil {
+			fail("after", "%q is not the next value of an earlier page", opts.After)
+		}
+	}
+	if len(errs) > 0 {
+		return api.Invalid("bad query parameters", errs...)
+	}
+	page, err := o.List(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	out := SagaList{Sagas: make([]SagaJSON, len(page.Instances)), Next: page.Next}
+	for i := range page.Instances {
+		out.Sagas[i] = o.newSagaJSON(&page.Instances[i])
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (o *Orchestrator) serveGet(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := ValidateID(id); err != nil {
+		return api.Invalid(err.Error(), api.FieldError{Field: "id", Message: err.Error()})
+	}
+	if len(r.URL.Query()) > 0 {
+		return api.Invalid("this route takes no query parameters")
+	}
+	in, err := o.Get(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		return api.NotFound(fmt.Sprintf("no saga %s", id))
+	}
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, o.newSagaJSON(in))
+	return nil
+}

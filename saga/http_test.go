@@ -1,0 +1,130 @@
+package saga_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/stream"
+)
+
+func get(t *testing.T, u string, want int, v any) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: status %d, want %d; body %s", u, resp.StatusCode, want, body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: decode %s: %v", u, body, err)
+		}
+	}
+	return string(body)
+}
+
+func TestHTTP(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		b := newBroker(t)
+		o := run(t, testConfig(base), b, order(10*time.Second))
+		newParticipant(t, b, "participants", orderTopics, func(r *stream.Record) *stream.Record {
+			if r.Topic == "payments" && !saga.IsCompensation(r) && strings.HasPrefix(saga.ID(r), "bad") {
+				return saga.Failure(r, "card declined")
+			}
+			return saga.Success(r, []byte(`{"ok":true}`))
+		})
+		a, err := api.New(b, api.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		saga.Register(a, mux, o.Orchestrator)
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+
+		for _, id := range []string{"good-1", "good-2", "good-3", "bad-1"} {
+			if _, err := o.Start(ctx, "order", id, []byte(`{"qty":1}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range []string{"good-1", "good-2", "good-3"} {
+			waitState(t, o.Orchestrator, id, saga.StateCompleted)
+		}
+		waitState(t, o.Orchestrator, "bad-1", saga.StateCompensated)
+
+		// Paging through the completed ones, newest first.
+		var seen []string
+		next := ""
+		for range 5 {
+			var page saga.SagaList
+			get(t, srv.URL+"/api/v1/sagas?state=completed&limit=2&after="+url.QueryEscape(next), 200, &page)
+			for _, s := range page.Sagas {
+				if s.State != saga.StateCompleted || s.Steps != nil || s.Timeline != nil {
+					t.Errorf("listed %+v: want a completed saga without steps and timeline", s)
+				}
+				seen = append(seen, s.ID)
+			}
+			if next = page.Next; next == "" {
+				break
+			}
+		}
+		if got, want := strings.Join(seen, ","), "good-3,good-2,good-1"; got != want {
+			t.Errorf("completed sagas %s, want %s", got, want)
+		}
+		var all saga.SagaList
+		get(t, srv.URL+"/api/v1/sagas", 200, &all)
+		if len(all.Sagas) != 4 || all.Next != "" {
+			t.Errorf("all sagas: %d, next %q; want 4 on one page", len(all.Sagas), all.Next)
+		}
+
+		var one saga.SagaJSON
+		get(t, srv.URL+"/api/v1/sagas/bad-1", 200, &one)
+		if one.State != saga.StateCompensated || len(one.Steps) != 3 || one.Steps[1].Status != saga.StepFailed ||
+			one.Steps[0].Status != saga.StepCompensated || one.Steps[0].CompensatedAt == nil {
+			t.Errorf("bad-1: %+v", one)
+		}
+		if one.Data.Encoding != "json" || string(one.Data.Value) != `{"qty":1}` {
+			t.Errorf("bad-1 data %+v, want inline JSON", one.Data)
+		}
+		types := map[saga.EventType]int{}
+		for _, e := range one.Timeline {
+			types[e.Type]++
+		}
+		if types[saga.EventCommand] != 2 || types[saga.EventCompensation] != 1 || types[saga.EventReply] != 3 || types[saga.EventSent] != 3 {
+			t.Errorf("bad-1 timeline counts %v", types)
+		}
+
+		for _, c := range []struct {
+			path string
+			code int
+			want string
+		}{
+			{"/api/v1/sagas/nope", 404, "no saga nope"},
+			{"/api/v1/sagas?state=sleeping", 422, `"state"`},
+			{"/api/v1/sagas?limit=0", 422, `"limit"`},
+			{"/api/v1/sagas?after=xyz", 422, `"after"`},
+			{"/api/v1/sagas?colour=red", 422, `"colour"`},
+			{"/api/v1/sagas/bad-1?x=1", 422, "no query parameters"},
+		} {
+			if body := get(t, srv.URL+c.path, c.code, nil); !strings.Contains(body, c.want) {
+				t.Errorf("GET %s: %s, want it to mention %s", c.path, body, c.want)
+			}
+		}
+	})
+}
