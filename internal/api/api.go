@@ -130,9 +130,9 @@ func (s *Server) handle(perm auth.Permission, h handlerFunc) http.Handler {
 // handleAll is handle for routes that need several permissions.
 func (s *Server) handleAll(perms []auth.Permission, h handlerFunc) http.Handler {
 	return s.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, err := s.authorize(r, perms...)
+		ar, err := s.authorize(r, perms...)
 		if err == nil {
-			err = h(w, r)
+			err = h(w, ar)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/arus-platform/arus/internal/auth"
 )
@@ -56,8 +57,16 @@ func resources(r *http.Request) []string {
 	if t := r.PathValue("topic"); t != "" {
 		return []string{t}
 	}
-	if ts := r.URL.Query()["topic"]; len(ts) > 0 {
-		return ts
+	var topics []string
+	for _, v := range r.URL.Query()["topic"] {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				topics = append(topics, t)
+			}
+		}
+	}
+	if len(topics) > 0 {
+		return topics
 	}
 	return []string{""}
 }

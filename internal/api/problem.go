@@ -121,6 +121,11 @@ func invalid(detail string, errs ...FieldError) *Problem {
 
 // invalidFields reports field errors, with the first one as the detail.
 func invalidFields(errs []FieldError) *Problem {
+	for i := range errs {
+		if errs[i].Field == "" {
+			errs[i].Field = "(body)"
+		}
+	}
 	detail := errs[0].Field + ": " + errs[0].Message
 	if len(errs) > 1 {
 		detail += " (and more; see errors)"

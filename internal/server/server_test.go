@@ -236,6 +236,14 @@ func TestAPIBadInputMatrix(t *testing.T) {
 	if rep := r.call(t, "POST", "/api/v1/topics/other/records", onlyOrders, `{"records":[{"value":"x"}]}`); rep.status != 403 || !strings.Contains(rep.body, "on topic other") {
 		t.Errorf("scoped key producing elsewhere: %d %s, want 403 naming the topic", rep.status, rep.body)
 	}
+	// Every topic a consume names must be allowed, however it is listed.
+	consumer := r.key(t, "records.read:orders", "groups.reset:orders")
+	if rep := r.call(t, "POST", "/api/v1/groups/g2/consume?topic=orders,other&max=1&idle=50ms", consumer, ""); rep.status != 403 || !strings.Contains(rep.body, "on topic other") {
+		t.Errorf("consume of orders,other with a key for orders: %d %s, want 403 naming other", rep.status, rep.body)
+	}
+	if rep := r.call(t, "GET", "/api/v1/topics", "", ""); !strings.Contains(rep.body, `"instance":"/api/v1/topics"`) {
+		t.Errorf("401 problem lacks its instance: %s", rep.body)
+	}
 	// Nothing accepted earlier was touched by the bad requests.
 	info, err := r.broker.DescribeTopic(context.Background(), "orders")
 	if err != nil || info.Records() != 2 {
