@@ -50,6 +50,7 @@ func (o *Options) Validate() error {
 // Produce stores all or none of a call's valid batch.
 func (o *Options) Prepare(records []*Record) error {
 	now := time.Now()
+	stampIDs(records)
 	for i, r := range records {
 		if r == nil {
 			return AllFailed(len(records), Invalidf("record %d is nil", i))
