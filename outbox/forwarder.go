@@ -18,7 +18,8 @@ import (
 
 // Defaults of [ForwarderConfig].
 const (
-	DefaultBatchSize       = 500
+	DefaultBatchSize       = 1000
+	DefaultBatchBytes      = 8 << 20
 	DefaultPollInterval    = 100 * time.Millisecond
 	DefaultMaxBackoff      = 5 * time.Second
 	DefaultPublishTimeout  = 30 * time.Second
@@ -34,9 +35,13 @@ const maxBatchSize = 10000
 // ForwarderConfig configures a [Forwarder].
 type ForwarderConfig struct {
 	// BatchSize is the most records one round reads, publishes in one
-	// produce call and marks sent in one transaction. Default 500, at most
-	// 10000.
+	// produce call and marks sent in one transaction. Default 1000, at
+	// most 10000.
 	BatchSize int
+	// BatchBytes bounds the bytes of records (key, value and headers) one
+	// round holds: a round stops reading at the record that reaches it,
+	// and always takes at least one record. Default 8 MiB.
+	BatchBytes int
 	// PollInterval is how long an idle forwarder waits before it looks for
 	// new records again. A Write in the same process wakes it at once.
 	// Default 100ms.
@@ -79,6 +84,12 @@ func (c *ForwarderConfig) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > maxBatchSize {
 		return fmt.Errorf("outbox: batch size %d: use 1 to %d", c.BatchSize, maxBatchSize)
+	}
+	if c.BatchBytes < 0 {
+		return fmt.Errorf("outbox: batch bytes %d is negative", c.BatchBytes)
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultBatchBytes
 	}
 	durations := []struct {
 		name string
@@ -409,8 +420,9 @@ func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...a
 		return nil, f.fail("read", err)
 	}
 	defer rs.Close()
-	rows := make([]row, 0, f.cfg.BatchSize)
-	for rs.Next() {
+	rows := make([]row, 0, min(f.cfg.BatchSize, 1024))
+	size := 0
+	for size < f.cfg.BatchBytes && rs.Next() {
 		var (
 			r                  row
 			rec                stream.Record
@@ -434,6 +446,7 @@ func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...a
 		rec.Timestamp = time.Unix(0, ts)
 		r.rec = &rec
 		rows = append(rows, r)
+		size += rec.Size()
 	}
 	if err := rs.Err(); err != nil {
 		return nil, f.fail("read", err)

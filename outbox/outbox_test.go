@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -421,5 +422,32 @@ func TestRunRetriesFailures(t *testing.T) {
 			t.Errorf("run: %v", err)
 		}
 		checkOnceInOrder(t, p.records(), 50)
+	})
+}
+
+func TestBatchBytesBoundsARound(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		db, o := openOutbox(t, base)
+		value := make([]byte, 1000)
+		for i := range 5 {
+			write(t, db, o, &stream.Record{Topic: "orders", Key: []byte("k"), Value: append(value, byte(i))})
+		}
+		p := &memProducer{}
+		f := newForwarder(t, o, p, outbox.ForwarderConfig{BatchBytes: 2500})
+		var rounds []int
+		for {
+			n, err := f.Forward(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			rounds = append(rounds, n)
+		}
+		// Each record is just over 1000 bytes: the third reaches 2500.
+		if got, want := fmt.Sprint(rounds), "[3 2]"; got != want {
+			t.Errorf("got rounds of %s records, want %s", got, want)
+		}
 	})
 }
