@@ -1,0 +1,182 @@
+package dlq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/client"
+	"github.com/arus-platform/arus/stream"
+)
+
+// Client manages dead-letter queues through a running server's
+// /api/v1/dlq routes, with the same methods as a [Manager]. Errors carry
+// the server's problem details ([*client.Error]); a 404 also wraps
+// [ErrNotFound].
+type Client struct {
+	base   string
+	apiKey string
+	http   *http.Client
+}
+
+// NewClient returns a client of the server at baseURL (http://host:8080; a
+// bare host:port means http). apiKey, when not empty, is sent as a bearer
+// token.
+func NewClient(baseURL, apiKey string) (*Client, error) {
+	raw := strings.TrimSpace(baseURL)
+	if raw != "" && !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, stream.Invalidf("server URL %q is not valid; use http://host:port or https://host:port", baseURL)
+	}
+	return &Client{base: u.Scheme + "://" + u.Host, apiKey: apiKey, http: &http.Client{}}, nil
+}
+
+func queuePath(name string, rest ...string) string {
+	return "/api/v1/dlq/" + url.PathEscape(name) + strings.Join(rest, "")
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
+	}
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s: %w", stream.ErrUnavailable, c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &client.Error{Status: resp.StatusCode}
+		if err := json.Unmarshal(b, &e.Problem); err != nil || e.Problem.Status == 0 {
+			e.Problem = api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode),
+				Detail: fmt.Sprintf("the server answered %s", resp.Status)}
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%w: %w", ErrNotFound, e)
+		}
+		return e
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("dlq: decode answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// List returns every dead-letter queue with its counts.
+func (c *Client) List(ctx context.Context) ([]Queue, error) {
+	var out QueueList
+	err := c.do(ctx, http.MethodGet, "/api/v1/dlq", nil, nil, &out)
+	return out.Queues, err
+}
+
+// Queue describes one dead-letter queue.
+func (c *Client) Queue(ctx context.Context, name string) (Queue, error) {
+	var out QueueDetail
+	err := c.do(ctx, http.MethodGet, queuePath(name), nil, nil, &out)
+	return out.Queue, err
+}
+
+// Records returns the letters f selects. f.Positions is not sent: use Get.
+// A zero f.Limit means the server's default of 100.
+func (c *Client) Records(ctx context.Context, name string, f Filter) ([]Letter, error) {
+	var out RecordList
+	if err := c.do(ctx, http.MethodGet, queuePath(name, "/records"), f.query(), nil, &out); err != nil {
+		return nil, err
+	}
+	letters := make([]Letter, len(out.Records))
+	for i, r := range out.Records {
+		l, err := r.Letter()
+		if err != nil {
+			return nil, fmt.Errorf("dlq: %w", err)
+		}
+		letters[i] = l
+	}
+	return letters, nil
+}
+
+// Get returns one letter by its position.
+func (c *Client) Get(ctx context.Context, name string, p Position) (Letter, error) {
+	var out Record
+	path := queuePath(name, "/records/", strconv.Itoa(int(p.Partition)), "/", strconv.FormatInt(p.Offset, 10))
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
+		return Letter{}, err
+	}
+	return out.Letter()
+}
+
+// Reasons groups the letters f selects by error.
+func (c *Client) Reasons(ctx context.Context, name string, f Filter) ([]Reason, error) {
+	f.Limit = 0
+	var out ReasonList
+	err := c.do(ctx, http.MethodGet, queuePath(name, "/reasons"), f.query(), nil, &out)
+	return out.Reasons, err
+}
+
+// Replay replays the pending letters f selects; an empty f replays all.
+func (c *Client) Replay(ctx context.Context, name string, f Filter) (int, error) {
+	return c.act(ctx, name, "/replay", f)
+}
+
+// Discard discards the pending letters f selects; an empty f discards all.
+func (c *Client) Discard(ctx context.Context, name string, f Filter) (int, error) {
+	return c.act(ctx, name, "/discard", f)
+}
+
+func (c *Client) act(ctx context.Context, name, path string, f Filter) (int, error) {
+	var req ActionRequest
+	switch {
+	case len(f.Positions) > 0 && (f.Error != "" || f.Key != "" || !f.From.IsZero() || !f.To.IsZero()):
+		return 0, stream.Invalidf("dlq: give records or a filter, not both")
+	case len(f.Positions) > 0:
+		req.Records = f.Positions
+	case f.Empty():
+		req.All = true
+	default:
+		req.Filter = &FilterRequest{Error: f.Error, Key: f.Key}
+		if !f.From.IsZero() {
+			req.Filter.From = f.From.Format(time.RFC3339Nano)
+		}
+		if !f.To.IsZero() {
+			req.Filter.To = f.To.Format(time.RFC3339Nano)
+		}
+	}
+	var out ActionResponse
+	if err := c.do(ctx, http.MethodPost, queuePath(name, path), nil, req, &out); err != nil {
+		return 0, err
+	}
+	return out.Count, nil
+}

@@ -1,0 +1,416 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
+)
+
+// Register adds the dead-letter routes to mux, served by a under the
+// rules of every /api/v1 route:
+//
+//	GET  /api/v1/dlq                                     list queues                  dlq.read
+//	GET  /api/v1/dlq/{dlq}                               one queue with its reasons   dlq.read
+//	GET  /api/v1/dlq/{dlq}/records                       letters, filtered            dlq.read
+//	GET  /api/v1/dlq/{dlq}/records/{partition}/{offset}  one letter                   dlq.read
+//	GET  /api/v1/dlq/{dlq}/reasons                       errors grouped, filtered     dlq.read
+//	POST /api/v1/dlq/{dlq}/replay                        replay to the retry topic    dlq.replay
+//	POST /api/v1/dlq/{dlq}/discard                       discard                      dlq.replay
+//
+// Filters are query parameters: error (a substring, any case), key, from
+// and to (RFC 3339 times of dead-lettering), all=true (include letters
+// already replayed or discarded) and limit (1 to 10,000, default 100).
+// Replay and discard take a body [ActionRequest].
+func Register(a *api.Server, mux *http.ServeMux, m *Manager) {
+	h := &handler{m: m, a: a}
+	read := []auth.Permission{auth.PermDLQRead}
+	replay := []auth.Permission{auth.PermDLQReplay}
+	a.Route(mux, "GET /api/v1/dlq", read, h.list)
+	a.Route(mux, "GET /api/v1/dlq/{dlq}", read, h.queue)
+	a.Route(mux, "GET /api/v1/dlq/{dlq}/records", read, h.records)
+	a.Route(mux, "GET /api/v1/dlq/{dlq}/records/{partition}/{offset}", read, h.record)
+	a.Route(mux, "GET /api/v1/dlq/{dlq}/reasons", read, h.reasons)
+	a.Route(mux, "POST /api/v1/dlq/{dlq}/replay", replay, h.replay)
+	a.Route(mux, "POST /api/v1/dlq/{dlq}/discard", replay, h.discard)
+}
+
+// QueueList answers GET /api/v1/dlq.
+type QueueList struct {
+	Queues []Queue `json:"queues"`
+}
+
+// QueueDetail answers GET /api/v1/dlq/{dlq}.
+type QueueDetail struct {
+	Queue
+	Reasons []Reason `json:"reasons"`
+}
+
+// Record is the JSON form of a [Letter].
+type Record struct {
+	Partition         int32      `json:"partition"`
+	Offset            int64      `json:"offset"`
+	State             string     `json:"state"`
+	Topic             string     `json:"topic"`
+	Group             string     `json:"group"`
+	OriginalPartition int32      `json:"original_partition"`
+	OriginalOffset    int64      `json:"original_offset"`
+	Error             string     `json:"error"`
+	Attempts          int        `json:"attempts"`
+	FirstFailure      time.Time  `json:"first_failure"`
+	LastFailure       time.Time  `json:"last_failure"`
+	DeadLettered      time.Time  `json:"dead_lettered"`
+	Permanent         bool       `json:"permanent"`
+	Replays           int        `json:"replays"`
+	Record            api.Record `json:"record"`
+}
+
+// NewRecord returns the JSON form of l.
+func NewRecord(l Letter) Record {
+	return Record{Partition: l.Partition, Offset: l.Offset, State: l.State, Topic: l.Topic, Group: l.Group,
+		OriginalPartition: l.OriginalPartition, OriginalOffset: l.OriginalOffset, Error: l.Error, Attempts: l.Attempts,
+		FirstFailure: l.FirstFailure, LastFailure: l.LastFailure, DeadLettered: l.DeadLettered, Permanent: l.Permanent,
+		Replays: l.Replays, Record: api.NewRecord(l.Record, false)}
+}
+
+// Letter returns the letter r describes.
+func (r Record) Letter() (Letter, error) {
+	rec, err := r.Record.Stream()
+	if err != nil {
+		return Letter{}, err
+	}
+	return Letter{Position: Position{Partition: r.Partition, Offset: r.Offset}, State: r.State, Record: rec,
+		Topic: r.Topic, Group: r.Group, OriginalPartition: r.OriginalPartition, OriginalOffset: r.OriginalOffset,
+		Error: r.Error, Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: r.LastFailure,
+		DeadLettered: r.DeadLettered, Permanent: r.Permanent, Replays: r.Replays}, nil
+}
+
+// RecordList answers GET /api/v1/dlq/{dlq}/records.
+type RecordList struct {
+	Records []Record `json:"records"`
+}
+
+// ReasonList answers GET /api/v1/dlq/{dlq}/reasons.
+type ReasonList struct {
+	Reasons []Reason `json:"reasons"`
+}
+
+// ActionRequest is the body of a replay or discard: exactly one of All,
+// Records and Filter.
+type ActionRequest struct {
+	// All acts on every pending letter.
+	All bool `json:"all,omitempty"`
+	// Records acts on these letters.
+	Records []Position `json:"records,omitempty"`
+	// Filter acts on the pending letters it selects; it needs at least one
+	// criterion.
+	Filter *FilterRequest `json:"filter,omitempty"`
+}
+
+// FilterRequest is a [Filter] in a request body; times are RFC 3339.
+type FilterRequest struct {
+	Error string `json:"error,omitempty"`
+	Key   string `json:"key,omitempty"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+}
+
+// ActionResponse answers a replay or discard.
+type ActionResponse struct {
+	// Action is "replayed" or "discarded".
+	Action string `json:"action"`
+	// Count is how many letters it acted on.
+	Count int `json:"count"`
+	// RetryTopic, for a replay, is where the letters went.
+	RetryTopic string `json:"retry_topic,omitempty"`
+}
+
+type handler struct {
+	m *Manager
+	a *api.Server
+}
+
+// dlqParam returns the {dlq} path value, checked.
+func dlqParam(r *http.Request) (string, error) {
+	name := r.PathValue("dlq")
+	if err := stream.ValidateTopicName(name); err != nil {
+		return "", api.Invalid(err.Error(), api.FieldError{Field: "dlq", Message: err.Error()})
+	}
+	return name, nil
+}
+
+// problem turns ErrNotFound into a 404; other errors are the API's to map.
+func problem(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return api.NotFound(err.Error())
+	}
+	return err
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	qs, err := h.m.List(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, QueueList{Queues: qs})
+	return nil
+}
+
+func (h *handler) queue(w http.ResponseWriter, r *http.Request) error {
+	name, err := dlqParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	q, err := h.m.Queue(r.Context(), name)
+	if err != nil {
+		return problem(err)
+	}
+	reasons, err := h.m.Reasons(r.Context(), name, Filter{})
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, QueueDetail{Queue: q, Reasons: reasons})
+	return nil
+}
+
+func (h *handler) records(w http.ResponseWriter, r *http.Request) error {
+	name, err := dlqParam(r)
+	if err != nil {
+		return err
+	}
+	f, err := filterQuery(r, true)
+	if err != nil {
+		return err
+	}
+	letters, err := h.m.Records(r.Context(), name, f)
+	if err != nil {
+		return problem(err)
+	}
+	out := RecordList{Records: make([]Record, len(letters))}
+	for i, l := range letters {
+		out.Records[i] = NewRecord(l)
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
+	name, err := dlqParam(r)
+	if err != nil {
+		return err
+	}
+	var errs []api.FieldError
+	p, perr := strconv.ParseInt(r.PathValue("partition"), 10, 32)
+	if perr != nil || p < 0 {
+		errs = append(errs, api.FieldError{Field: "partition", Message: fmt.Sprintf("%q is not a partition number; partitions are numbered from 0", r.PathValue("partition"))})
+	}
+	off, oerr := strconv.ParseInt(r.PathValue("offset"), 10, 64)
+	if oerr != nil || off < 0 {
+		errs = append(errs, api.FieldError{Field: "offset", Message: fmt.Sprintf("%q is not an offset; offsets are 0 or more", r.PathValue("offset"))})
+	}
+	if len(errs) > 0 {
+		return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+	}
+	l, err := h.m.Get(r.Context(), name, Position{Partition: int32(p), Offset: off})
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, NewRecord(l))
+	return nil
+}
+
+func (h *handler) reasons(w http.ResponseWriter, r *http.Request) error {
+	name, err := dlqParam(r)
+	if err != nil {
+		return err
+	}
+	f, err := filterQuery(r, false)
+	if err != nil {
+		return err
+	}
+	reasons, err := h.m.Reasons(r.Context(), name, f)
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, ReasonList{Reasons: reasons})
+	return nil
+}
+
+func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
+	return h.act(w, r, StateReplayed, h.m.Replay)
+}
+
+func (h *handler) discard(w http.ResponseWriter, r *http.Request) error {
+	return h.act(w, r, StateDiscarded, h.m.Discard)
+}
+
+func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do func(ctx context.Context, name string, f Filter) (int, error)) error {
+	name, err := dlqParam(r)
+	if err != nil {
+		return err
+	}
+	var req ActionRequest
+	if err := h.a.Decode(w, r, 1<<20, &req); err != nil {
+		return err
+	}
+	f, err := req.filter()
+	if err != nil {
+		return err
+	}
+	// An unknown queue is a 404 even when nothing would be selected.
+	if _, err := h.m.describe(r.Context(), name); err != nil {
+		return problem(err)
+	}
+	n, err := do(r.Context(), name, f)
+	if err != nil {
+		return problem(err)
+	}
+	resp := ActionResponse{Action: action, Count: n}
+	if action == StateReplayed {
+		resp.RetryTopic = RetryTopic(name)
+	}
+	api.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// filter checks the request and returns the filter it asks for.
+func (req ActionRequest) filter() (Filter, error) {
+	chosen := 0
+	if req.All {
+		chosen++
+	}
+	if len(req.Records) > 0 {
+		chosen++
+	}
+	if req.Filter != nil {
+		chosen++
+	}
+	if chosen != 1 {
+		msg := "give exactly one of all, records and filter"
+		return Filter{}, api.Invalid(msg, api.FieldError{Field: "all", Message: msg})
+	}
+	var f Filter
+	var errs []api.FieldError
+	for i, p := range req.Records {
+		if p.Partition < 0 {
+			errs = append(errs, api.FieldError{Field: fmt.Sprintf("records[%d].partition", i), Message: fmt.Sprintf("partition %d is negative", p.Partition)})
+		}
+		if p.Offset < 0 {
+			errs = append(errs, api.FieldError{Field: fmt.Sprintf("records[%d].offset", i), Message: fmt.Sprintf("offset %d is negative", p.Offset)})
+		}
+	}
+	f.Positions = req.Records
+	if fr := req.Filter; fr != nil {
+		f.Error, f.Key = fr.Error, fr.Key
+		f.From = parseTime(fr.From, "filter.from", &errs)
+		f.To = parseTime(fr.To, "filter.to", &errs)
+		if len(errs) == 0 && f.Empty() {
+			errs = append(errs, api.FieldError{Field: "filter", Message: "the filter has no criterion; give error, key, from or to, or use all"})
+		}
+	}
+	if len(errs) > 0 {
+		return Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+	}
+	return f, nil
+}
+
+func parseTime(s, field string, errs *[]api.FieldError) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		*errs = append(*errs, api.FieldError{Field: field, Message: fmt.Sprintf("%q is not an RFC 3339 time such as 2025-01-31T15:04:05Z", s)})
+	}
+	return t
+}
+
+// noQuery rejects query parameters on routes that take none.
+func noQuery(r *http.Request) error {
+	for k := range r.URL.Query() {
+		msg := fmt.Sprintf("unknown query parameter %q", k)
+		return api.Invalid(msg, api.FieldError{Field: k, Message: msg})
+	}
+	return nil
+}
+
+// filterQuery reads the filter parameters; limit is allowed when
+// withLimit.
+func filterQuery(r *http.Request, withLimit bool) (Filter, error) {
+	q := r.URL.Query()
+	var f Filter
+	var errs []api.FieldError
+	known := map[string]bool{"error": true, "key": true, "from": true, "to": true, "all": true}
+	if withLimit {
+		known["limit"] = true
+		f.Limit = 100
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vs := q[k]
+		if !known[k] {
+			errs = append(errs, api.FieldError{Field: k, Message: fmt.Sprintf("unknown query parameter %q", k)})
+		} else if len(vs) > 1 {
+			errs = append(errs, api.FieldError{Field: k, Message: "given more than once"})
+		}
+	}
+	f.Error, f.Key = q.Get("error"), q.Get("key")
+	f.From = parseTime(q.Get("from"), "from", &errs)
+	f.To = parseTime(q.Get("to"), "to", &errs)
+	if s := q.Get("all"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			errs = append(errs, api.FieldError{Field: "all", Message: fmt.Sprintf("%q is not true or false", s)})
+		}
+		f.All = b
+	}
+	if s := q.Get("limit"); s != "" && withLimit {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			errs = append(errs, api.FieldError{Field: "limit", Message: fmt.Sprintf("%q is not a number from 1 to 10000", s)})
+		}
+		f.Limit = n
+	}
+	if len(errs) > 0 {
+		return Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+	}
+	return f, nil
+}
+
+// query renders f as the query parameters filterQuery reads.
+func (f Filter) query() url.Values {
+	q := url.Values{}
+	if f.Error != "" {
+		q.Set("error", f.Error)
+	}
+	if f.Key != "" {
+		q.Set("key", f.Key)
+	}
+	if !f.From.IsZero() {
+		q.Set("from", f.From.Format(time.RFC3339Nano))
+	}
+	if !f.To.IsZero() {
+		q.Set("to", f.To.Format(time.RFC3339Nano))
+	}
+	if f.All {
+		q.Set("all", "true")
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q
+}
