@@ -152,7 +152,7 @@ func (d *Definition) build(id string, step int, kind string, data []byte) (*stre
 	r := &stream.Record{Value: data}
 	if c.Build != nil {
 		var err error
-		if r, err = c.Build(data); err != nil {
+		if r, err = guard(func() (*stream.Record, error) { return c.Build(data) }); err != nil {
 			return nil, fmt.Errorf("build %s of step %s: %w", kind, s.Name, err)
 		}
 		if r == nil {
@@ -170,6 +170,17 @@ func (d *Definition) build(id string, step int, kind string, data []byte) (*stre
 	r.SetHeader(HeaderKind, []byte(kind))
 	r.SetHeader(HeaderReplyTo, []byte(s.ReplyTopic))
 	return r, nil
+}
+
+// guard calls a function of the caller's, turning a panic into an error so
+// that a bug in a builder fails its saga rather than the process.
+func guard[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return f()
 }
 
 // Success returns the reply telling the orchestrator that cmd, a command or

@@ -165,7 +165,7 @@ func (t *txn) reply(r *row, rec *stream.Record) error {
 
 	s := def.Steps[step]
 	if outcome == OutcomeSuccess && kind == KindCommand && s.Update != nil {
-		data, err := s.Update(r.Data, rec)
+		data, err := guard(func() ([]byte, error) { return s.Update(r.Data, rec) })
 		if err != nil {
 			outcome, reason = OutcomeFailure, "update: "+err.Error()
 		} else {
