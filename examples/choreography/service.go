@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
