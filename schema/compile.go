@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strconv"
 	"strings"
@@ -32,15 +33,28 @@ func (noLoader) Load(url string) (any, error) {
 	return nil, errors.New("references to other documents are not supported; put shared definitions under $defs")
 }
 
-// parse decodes a schema document, keeping numbers exact.
-func parse(raw []byte) (any, error) {
+// parseJSON decodes one JSON document, keeping numbers exact, and words
+// its errors for people.
+func parseJSON(raw []byte) (any, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err == nil {
+		return doc, nil
+	}
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return nil, fmt.Errorf("not JSON: %v (at byte %d)", se, se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return nil, errors.New("not JSON: it ends too early")
+	}
+	return nil, fmt.Errorf("not JSON: %v", err)
+}
+
+// parse decodes a schema document.
+func parse(raw []byte) (any, error) {
+	doc, err := parseJSON(raw)
 	if err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, &SchemaError{Reason: fmt.Sprintf("not JSON: %v (at byte %d)", se, se.Offset)}
-		}
-		return nil, &SchemaError{Reason: "not JSON: " + err.Error()}
+		return nil, &SchemaError{Reason: err.Error()}
 	}
 	switch doc.(type) {
 	case map[string]any, bool:
@@ -199,6 +213,14 @@ func describe(k jsonschema.ErrorKind) string {
 		return fmt.Sprintf("must match the pattern %s", strconv.Quote(k.Want))
 	case *kind.Format:
 		return fmt.Sprintf("must be a valid %s", k.Want)
+	case *kind.Enum:
+		shown := make([]string, len(k.Want))
+		for i, v := range k.Want {
+			shown[i] = display(v)
+		}
+		return "must be one of " + strings.Join(shown, ", ")
+	case *kind.Const:
+		return "must be " + display(k.Want)
 	case *kind.FalseSchema:
 		return "is not allowed"
 	case *kind.Not:

@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -104,13 +103,9 @@ func check(sch *jsonschema.Schema, value []byte) []FieldError {
 	if len(bytes.TrimSpace(value)) == 0 {
 		return []FieldError{{Message: "is empty; a JSON document is required"}}
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(value))
+	doc, err := parseJSON(value)
 	if err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return []FieldError{{Message: fmt.Sprintf("is not JSON: %v (at byte %d)", se, se.Offset)}}
-		}
-		return []FieldError{{Message: "is not JSON: " + err.Error()}}
+		return []FieldError{{Message: "is " + err.Error()}}
 	}
 	if err := sch.Validate(doc); err != nil {
 		var ve *jsonschema.ValidationError
