@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -479,5 +480,53 @@ func TestReplyHelpers(t *testing.T) {
 	}
 	if r.Topic != "order.replies" || string(r.Key) != "s-1" || !saga.IsCompensation(r) || saga.ID(r) != "s-1" {
 		t.Errorf("reply %+v: want topic order.replies, key s-1, a compensation of s-1", r)
+	}
+}
+
+// Two orchestrators on one PostgreSQL store share the work: replies by
+// consumer group, sends by row locks, timeouts by the instance lock.
+func TestTwoOrchestratorsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	b := newBroker(t)
+	cfg := testConfig(store.Config{DSN: storetest.PostgresSchema(t)})
+	one := run(t, cfg, b, order(10*time.Second))
+	two := run(t, cfg, b, order(10*time.Second))
+	var mu sync.Mutex
+	charged := map[string]bool{} // charge command ids
+	newParticipant(t, b, "participants", orderTopics, func(r *stream.Record) *stream.Record {
+		if r.Topic == "payments" {
+			mu.Lock()
+			charged[r.ID()] = true
+			mu.Unlock()
+		}
+		return saga.Success(r, nil)
+	})
+	var ids []string
+	for i := range 20 {
+		o := one
+		if i%2 == 1 {
+			o = two
+		}
+		id, err := o.Start(ctx, "order", fmt.Sprintf("pg-%02d", i), []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		in := waitState(t, one.Orchestrator, id, saga.StateCompleted)
+		if got := events(in, saga.EventReply); len(got) != 3 {
+			t.Errorf("%s: applied replies %v, want 3", id, got)
+		}
+		// An orchestrator that starts while a saga waits sends its command
+		// again, so there may be more sends than steps, never fewer.
+		if got := events(in, saga.EventSent); len(got) < 3 {
+			t.Errorf("%s: sends %v, want at least one per step", id, got)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(charged); n != 20 {
+		t.Errorf("distinct charge commands received %d, want 20", n)
 	}
 }
