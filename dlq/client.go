@@ -86,7 +86,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 				Detail: fmt.Sprintf("the server answered %s", resp.Status)}
 		}
 		if resp.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%w: %w", ErrNotFound, e)
+			return notFoundError{e}
 		}
 		return e
 	}
@@ -180,3 +180,10 @@ func (c *Client) act(ctx context.Context, name, path string, f Filter) (int, err
 	}
 	return out.Count, nil
 }
+
+// notFoundError is a 404 answer: it reads as the server's problem and
+// matches ErrNotFound.
+type notFoundError struct{ e *client.Error }
+
+func (n notFoundError) Error() string   { return n.e.Error() }
+func (n notFoundError) Unwrap() []error { return []error{ErrNotFound, n.e} }

@@ -63,6 +63,7 @@ func commands() []command {
 		{"produce", "produce lines from standard input or a file to a topic", runProduce},
 		{"consume", "print the records of a topic, in a consumer group or by position", runConsume},
 		{"groups", "list, describe, reset and delete consumer groups", runGroups},
+		{"dlq", "list, show, replay and discard dead letters", runDLQ},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
 		{"version", "print the version", runVersion},
 	}
