@@ -96,6 +96,10 @@ func compileError(err error) *SchemaError {
 			return &SchemaError{Reason: "not valid against its meta-schema: " + joinFieldErrors(errs), Errors: errs}
 		}
 	}
+	var le *jsonschema.LoadURLError
+	if errors.As(err, &le) {
+		return &SchemaError{Reason: fmt.Sprintf("reference to %s: %v", le.URL, le.Err)}
+	}
 	msg := strings.ReplaceAll(err.Error(), docURL, "")
 	return &SchemaError{Reason: msg}
 }
@@ -167,12 +171,17 @@ func collect(e *jsonschema.ValidationError, out *[]FieldError) {
 
 // alternatives lists why each alternative of an anyOf or oneOf failed.
 func alternatives(e *jsonschema.ValidationError) string {
+	path := pointer(e.InstanceLocation)
 	var parts []string
 	for _, c := range e.Causes {
 		var errs []FieldError
 		collect(c, &errs)
 		for _, fe := range errs {
-			parts = append(parts, fe.String())
+			if fe.Path == path {
+				parts = append(parts, fe.Message)
+			} else {
+				parts = append(parts, fe.String())
+			}
 		}
 	}
 	if len(parts) == 0 {
@@ -212,6 +221,9 @@ func describe(k jsonschema.ErrorKind) string {
 	case *kind.Pattern:
 		return fmt.Sprintf("must match the pattern %s", strconv.Quote(k.Want))
 	case *kind.Format:
+		if k.Err != nil {
+			return fmt.Sprintf("must be a valid %s (%v)", k.Want, k.Err)
+		}
 		return fmt.Sprintf("must be a valid %s", k.Want)
 	case *kind.Enum:
 		shown := make([]string, len(k.Want))

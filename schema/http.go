@@ -1,0 +1,435 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// ProblemIncompatible is the problem type of a version refused by its
+// subject's compatibility mode (409). Its errors list each reason.
+const ProblemIncompatible = "urn:arus:problem:schema-incompatible"
+
+// Register adds the registry's routes under /api/v1/schemas to mux, served
+// by a under the API's rules: reads need schemas.read, changes
+// schemas.write, errors are problems. docs/schemas.md describes each
+// route.
+func Register(a *api.Server, mux *http.ServeMux, r *Registry) {
+	h := &handler{api: a, reg: r}
+	read := []auth.Permission{auth.PermSchemasRead}
+	write := []auth.Permission{auth.PermSchemasWrite}
+	const p = "/api/v1/schemas"
+	a.Route(mux, "GET "+p+"/subjects", read, h.listSubjects)
+	a.Route(mux, "DELETE "+p+"/subjects/{subject}", write, h.deleteSubject)
+	a.Route(mux, "GET "+p+"/subjects/{subject}/versions", read, h.listVersions)
+	a.Route(mux, "POST "+p+"/subjects/{subject}/versions", write, h.register)
+	a.Route(mux, "GET "+p+"/subjects/{subject}/versions/{version}", read, h.getVersion)
+	a.Route(mux, "DELETE "+p+"/subjects/{subject}/versions/{version}", write, h.deleteVersion)
+	// Checking changes nothing, so reading is enough.
+	a.Route(mux, "POST "+p+"/subjects/{subject}/check", read, h.check)
+	a.Route(mux, "GET "+p+"/subjects/{subject}/mode", read, h.getMode)
+	a.Route(mux, "PUT "+p+"/subjects/{subject}/mode", write, h.setMode)
+	a.Route(mux, "DELETE "+p+"/subjects/{subject}/mode", write, h.clearMode)
+	a.Route(mux, "GET "+p+"/mode", read, h.getDefaultMode)
+	a.Route(mux, "PUT "+p+"/mode", write, h.setDefaultMode)
+	a.Route(mux, "GET "+p+"/ids/{id}", read, h.byID)
+}
+
+type handler struct {
+	api *api.Server
+	reg *Registry
+}
+
+// SubjectList is the answer to GET /api/v1/schemas/subjects.
+type SubjectList struct {
+	Subjects []Subject `json:"subjects"`
+}
+
+// VersionList is the answer to GET .../subjects/{subject}/versions.
+type VersionList struct {
+	Subject  string    `json:"subject"`
+	Versions []Version `json:"versions"`
+}
+
+// Registered is the answer to registering a version: 201 when Created,
+// 200 when the schema was registered already. Schema is left out.
+type Registered struct {
+	Version
+	Created bool `json:"created"`
+}
+
+// ModeSetting is a compatibility mode, of a subject or the default.
+type ModeSetting struct {
+	Subject string `json:"subject,omitempty"`
+	Mode    Mode   `json:"mode"`
+	// Default says a subject follows the registry default.
+	Default bool `json:"default,omitempty"`
+}
+
+// SubjectDeleted is the answer to deleting a subject.
+type SubjectDeleted struct {
+	Subject  string `json:"subject"`
+	Versions []int  `json:"versions"`
+}
+
+// schemaRequest is the body of register and check.
+type schemaRequest struct {
+	// Schema is the JSON Schema document itself, not a string holding it.
+	Schema json.RawMessage `json:"schema"`
+}
+
+type modeRequest struct {
+	Mode string `json:"mode"`
+}
+
+func (h *handler) listSubjects(w http.ResponseWriter, r *http.Request) error {
+	deleted, err := deletedParam(r)
+	if err != nil {
+		return err
+	}
+	subjects, err := h.reg.Subjects(r.Context(), deleted)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, SubjectList{Subjects: subjects})
+	return nil
+}
+
+func (h *handler) listVersions(w http.ResponseWriter, r *http.Request) error {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return err
+	}
+	deleted, err := deletedParam(r)
+	if err != nil {
+		return err
+	}
+	versions, err := h.reg.Versions(r.Context(), subject, deleted)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, VersionList{Subject: subject, Versions: versions})
+	return nil
+}
+
+func (h *handler) getVersion(w http.ResponseWriter, r *http.Request) error {
+	subject, version, err := versionParams(r)
+	if err != nil {
+		return err
+	}
+	v, err := h.reg.Version(r.Context(), subject, version)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (h *handler) byID(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		msg := fmt.Sprintf("%q is not a schema id; ids are whole numbers from 1", s)
+		return api.Invalid(msg, api.FieldError{Field: "id", Message: msg})
+	}
+	v, err := h.reg.ByID(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
+	subject, doc, err := h.schemaBody(w, r)
+	if err != nil {
+		return err
+	}
+	v, created, err := h.reg.Register(r.Context(), subject, doc)
+	if err != nil {
+		return apiError(err)
+	}
+	v.Schema = nil
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	api.WriteJSON(w, status, Registered{Version: v, Created: created})
+	return nil
+}
+
+func (h *handler) check(w http.ResponseWriter, r *http.Request) error {
+	subject, doc, err := h.schemaBody(w, r)
+	if err != nil {
+		return err
+	}
+	c, err := h.reg.Check(r.Context(), subject, doc)
+	if err != nil {
+		return apiError(err)
+	}
+	if c.Existing != nil {
+		c.Existing.Schema = nil
+	}
+	api.WriteJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// schemaBody reads the subject and the {"schema": ...} body.
+func (h *handler) schemaBody(w http.ResponseWriter, r *http.Request) (string, []byte, error) {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return "", nil, err
+	}
+	var req schemaRequest
+	// Room for the document and the object around it.
+	if err := h.api.Decode(w, r, int64(h.reg.cfg.MaxSchemaBytes)+4096, &req); err != nil {
+		return "", nil, err
+	}
+	if len(req.Schema) == 0 || string(req.Schema) == "null" {
+		return "", nil, api.Invalid("schema: is required", api.FieldError{Field: "schema", Message: "is required: the JSON Schema document"})
+	}
+	return subject, req.Schema, nil
+}
+
+func (h *handler) deleteVersion(w http.ResponseWriter, r *http.Request) error {
+	subject, version, err := versionParams(r)
+	if err != nil {
+		return err
+	}
+	v, err := h.reg.DeleteVersion(r.Context(), subject, version)
+	if err != nil {
+		return apiError(err)
+	}
+	v.Schema = nil
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (h *handler) deleteSubject(w http.ResponseWriter, r *http.Request) error {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	versions, err := h.reg.DeleteSubject(r.Context(), subject)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, SubjectDeleted{Subject: subject, Versions: versions})
+	return nil
+}
+
+func (h *handler) getMode(w http.ResponseWriter, r *http.Request) error {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	return h.writeMode(w, r, subject)
+}
+
+func (h *handler) writeMode(w http.ResponseWriter, r *http.Request, subject string) error {
+	m, set, err := h.reg.Mode(r.Context(), subject)
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, ModeSetting{Subject: subject, Mode: m, Default: !set})
+	return nil
+}
+
+func (h *handler) setMode(w http.ResponseWriter, r *http.Request) error {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return err
+	}
+	m, err := h.modeBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := h.reg.SetMode(r.Context(), subject, m); err != nil {
+		return apiError(err)
+	}
+	return h.writeMode(w, r, subject)
+}
+
+func (h *handler) clearMode(w http.ResponseWriter, r *http.Request) error {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	if err := h.reg.SetMode(r.Context(), subject, ""); err != nil {
+		return apiError(err)
+	}
+	return h.writeMode(w, r, subject)
+}
+
+func (h *handler) getDefaultMode(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	m, err := h.reg.DefaultMode(r.Context())
+	if err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, ModeSetting{Mode: m})
+	return nil
+}
+
+func (h *handler) setDefaultMode(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.modeBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := h.reg.SetDefaultMode(r.Context(), m); err != nil {
+		return apiError(err)
+	}
+	api.WriteJSON(w, http.StatusOK, ModeSetting{Mode: m})
+	return nil
+}
+
+func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (Mode, error) {
+	var req modeRequest
+	if err := h.api.Decode(w, r, 4096, &req); err != nil {
+		return "", err
+	}
+	m, err := ParseMode(req.Mode)
+	if err != nil {
+		msg := trimSentinel(err, ErrInvalid)
+		return "", api.Invalid(msg, api.FieldError{Field: "mode", Message: msg})
+	}
+	return m, nil
+}
+
+// subjectParam returns the {subject} path value, checked.
+func subjectParam(r *http.Request) (string, error) {
+	s := r.PathValue("subject")
+	if err := ValidateSubject(s); err != nil {
+		msg := trimSentinel(err, ErrInvalid)
+		return "", api.Invalid(msg, api.FieldError{Field: "subject", Message: msg})
+	}
+	return s, nil
+}
+
+// versionParams returns the {subject} and {version} path values: a
+// version number or "latest".
+func versionParams(r *http.Request) (string, int, error) {
+	subject, err := subjectParam(r)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := noQuery(r); err != nil {
+		return "", 0, err
+	}
+	s := r.PathValue("version")
+	if s == "latest" {
+		return subject, Latest, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		msg := fmt.Sprintf("%q is not a version; use a number from 1 or \"latest\"", s)
+		return "", 0, api.Invalid(msg, api.FieldError{Field: "version", Message: msg})
+	}
+	return subject, n, nil
+}
+
+// deletedParam reads the one query parameter of the listings, deleted.
+func deletedParam(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	var errs []api.FieldError
+	for _, name := range sortedKeys(q) {
+		if name != "deleted" {
+			errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; the only one is deleted"})
+		}
+	}
+	deleted := false
+	if s := q.Get("deleted"); s != "" {
+		var err error
+		if deleted, err = strconv.ParseBool(s); err != nil {
+			errs = append(errs, api.FieldError{Field: "deleted", Message: fmt.Sprintf("%q is not true or false", s)})
+		}
+	}
+	if len(errs) > 0 {
+		return false, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+	}
+	return deleted, nil
+}
+
+// noQuery refuses query parameters on routes that take none.
+func noQuery(r *http.Request) error {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return nil
+	}
+	var errs []api.FieldError
+	for _, name := range sortedKeys(q) {
+		errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; this route takes none"})
+	}
+	return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+}
+
+// apiError turns a registry error into the API problem it answers with;
+// other errors go through, to be answered as a logged 500.
+func apiError(err error) error {
+	var se *SchemaError
+	var ie *IncompatibleError
+	switch {
+	case errors.As(err, &se):
+		fields := []api.FieldError{{Field: "schema", Message: se.Reason}}
+		if len(se.Errors) > 0 {
+			fields = fields[:0]
+			for _, fe := range se.Errors {
+				fields = append(fields, api.FieldError{Field: "schema" + dotted(fe.Path), Message: fe.Message})
+			}
+		}
+		return api.Invalid(se.Error(), fields...)
+	case errors.As(err, &ie):
+		p := api.Conflict(ie.Error())
+		p.Type, p.Title = ProblemIncompatible, "Incompatible schema"
+		for _, pr := range ie.Problems {
+			p.Errors = append(p.Errors, api.FieldError{Field: "schema", Message: pr.String()})
+		}
+		return p
+	case errors.Is(err, ErrNotFound):
+		return api.NotFound(trimSentinel(err, ErrNotFound))
+	case errors.Is(err, ErrInvalid):
+		return api.Invalid(trimSentinel(err, ErrInvalid))
+	}
+	return err
+}
+
+// trimSentinel drops the sentinel's own words from the front of a message
+// made with "%w: detail".
+func trimSentinel(err, sentinel error) string {
+	return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+}
+
+// dotted turns a JSON Pointer into the dotted path of the API's field
+// errors: /properties/total/type becomes .properties.total.type.
+func dotted(ptr string) string {
+	if ptr == "" {
+		return ""
+	}
+	tokens := strings.Split(ptr[1:], "/")
+	for i, t := range tokens {
+		tokens[i] = pointerUnescaper.Replace(t)
+	}
+	return "." + strings.Join(tokens, ".")
+}
+
+var pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
