@@ -359,14 +359,14 @@ func TestResumeAfterCommandSent(t *testing.T) {
 		cfg := testConfig(base)
 		first := run(t, cfg, b, order(10*time.Second))
 		done := map[string]bool{} // the participant's own dedupe by arus-id
-		var charges int
+		var charges atomic.Int32
 		p := newParticipant(t, b, "participants", orderTopics, func(r *stream.Record) *stream.Record {
 			if done[r.ID()] {
 				return saga.Success(r, nil) // done before: answer again, do nothing
 			}
 			done[r.ID()] = true
 			if r.Topic == "payments" {
-				charges++
+				charges.Add(1)
 				return nil // charged, then the answer was lost
 			}
 			return saga.Success(r, nil)
@@ -387,8 +387,8 @@ func TestResumeAfterCommandSent(t *testing.T) {
 		if len(ids) != 4 || ids[1] != ids[2] || ids[1] != in.Steps[1].CommandID {
 			t.Errorf("participant saw ids %v, want the charge command %s twice", ids, in.Steps[1].CommandID)
 		}
-		if charges != 1 {
-			t.Errorf("charged %d times, want 1", charges)
+		if n := charges.Load(); n != 1 {
+			t.Errorf("charged %d times, want 1", n)
 		}
 		if got := events(in, saga.EventResend); len(got) != 1 || !strings.HasPrefix(got[0], "1:") {
 			t.Errorf("resend events %v, want one for step 1", got)
