@@ -169,7 +169,7 @@ func NewForwarder(o *Outbox, p stream.Producer, cfg ForwarderConfig) (*Forwarder
 		return nil, err
 	}
 	t := o.table
-	cols := `SELECT id, topic, key, value, headers, ts_ns, created_ns, key IS NULL, value IS NULL FROM ` + t
+	cols := `SELECT id, topic, key, value, headers, ts_ns, created_ns, key IS NULL, value IS NULL FROM ` + o.pendingFrom()
 	f := &Forwarder{
 		o: o, p: p, cfg: cfg, m: m,
 		log:        cfg.Logger.With("table", t),
