@@ -29,16 +29,16 @@ func Register(a *api.Server, mux *http.ServeMux, o *Orchestrator) {
 	a.Route(mux, "GET /api/v1/sagas/{id}", perms, o.serveGet)
 }
 
-// SagaList is the answer of GET /api/v1/sagas.
-type SagaList struct {
-	Sagas []SagaJSON `json:"sagas"`
+// InstanceList is the answer of GET /api/v1/sagas.
+type InstanceList struct {
+	Sagas []InstanceJSON `json:"sagas"`
 	// Next, when set, is the after parameter of the next page.
 	Next string `json:"next,omitempty"`
 }
 
-// SagaJSON is an instance as the API shows it. Steps and Timeline are
+// InstanceJSON is an instance as the API shows it. Steps and Timeline are
 // given by GET /api/v1/sagas/{id} only.
-type SagaJSON struct {
+type InstanceJSON struct {
 	ID        string      `json:"id"`
 	Saga      string      `json:"saga"`
 	State     State       `json:"state"`
@@ -103,8 +103,8 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (o *Orchestrator) newSagaJSON(in *Instance) SagaJSON {
-	out := SagaJSON{
+func (o *Orchestrator) newInstanceJSON(in *Instance) InstanceJSON {
+	out := InstanceJSON{
 		ID: in.ID, Saga: in.Saga, State: in.State, Step: in.Step, Error: in.Error, Data: newPayload(in.Data),
 		Deadline: timePtr(in.Deadline), CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
 	}
@@ -173,9 +173,9 @@ func (o *Orchestrator) serveList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := SagaList{Sagas: make([]SagaJSON, len(page.Instances)), Next: page.Next}
+	out := InstanceList{Sagas: make([]InstanceJSON, len(page.Instances)), Next: page.Next}
 	for i := range page.Instances {
-		out.Sagas[i] = o.newSagaJSON(&page.Instances[i])
+		out.Sagas[i] = o.newInstanceJSON(&page.Instances[i])
 	}
 	api.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -196,6 +196,6 @@ func (o *Orchestrator) serveGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, o.newSagaJSON(in))
+	api.WriteJSON(w, http.StatusOK, o.newInstanceJSON(in))
 	return nil
 }

@@ -72,7 +72,7 @@ func TestHTTP(t *testing.T) {
 		var seen []string
 		next := ""
 		for range 5 {
-			var page saga.SagaList
+			var page saga.InstanceList
 			get(t, srv.URL+"/api/v1/sagas?state=completed&limit=2&after="+url.QueryEscape(next), 200, &page)
 			for _, s := range page.Sagas {
 				if s.State != saga.StateCompleted || s.Steps != nil || s.Timeline != nil {
@@ -87,13 +87,13 @@ func TestHTTP(t *testing.T) {
 		if got, want := strings.Join(seen, ","), "good-3,good-2,good-1"; got != want {
 			t.Errorf("completed sagas %s, want %s", got, want)
 		}
-		var all saga.SagaList
+		var all saga.InstanceList
 		get(t, srv.URL+"/api/v1/sagas", 200, &all)
 		if len(all.Sagas) != 4 || all.Next != "" {
 			t.Errorf("all sagas: %d, next %q; want 4 on one page", len(all.Sagas), all.Next)
 		}
 
-		var one saga.SagaJSON
+		var one saga.InstanceJSON
 		get(t, srv.URL+"/api/v1/sagas/bad-1", 200, &one)
 		if one.State != saga.StateCompensated || len(one.Steps) != 3 || one.Steps[1].Status != saga.StepFailed ||
 			one.Steps[0].Status != saga.StepCompensated || one.Steps[0].CompensatedAt == nil {

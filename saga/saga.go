@@ -17,9 +17,10 @@
 //     produce therefore loses nothing: the record is sent when the
 //     orchestrator runs again.
 //   - Resume. When [Orchestrator.Run] starts it sends again the waiting
-//     command or compensation of every running instance, with the same
+//     command or compensation of every active instance, with the same
 //     arus-id, so a record lost on the way is not waited for in vain.
-//     Participants deduplicate by arus-id, as every consumer should.
+//     Participants recognise the copy (by its arus-id, or by the saga id) and
+//     answer it again without acting twice.
 //   - Replies are correlated by [HeaderSagaID], [HeaderStep] and [HeaderKind]
 //     and applied at most once: a reply whose arus-id was already handled
 //     for the instance has no effect at all, and a reply for a step that is
