@@ -70,7 +70,7 @@ func (o *Orchestrator) sendLoop(ctx context.Context) {
 			o.log.Warn("saga: send waiting commands; trying again", "err", err)
 		}
 		if err == nil && n == sendBatch {
-			continue // there may be more
+			continue // a full batch went out: there may be more
 		}
 		select {
 		case <-ctx.Done():
@@ -91,7 +91,7 @@ type waiting struct {
 }
 
 // sendOnce sends up to sendBatch waiting records and marks those stored as
-// sent. It returns how many it found.
+// sent. It returns how many were stored.
 func (o *Orchestrator) sendOnce(ctx context.Context) (int, error) {
 	if o.db.Dialect == store.Postgres {
 		// The row locks, held across the produce, keep two processes from
@@ -106,8 +106,9 @@ func (o *Orchestrator) sendOnce(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			n = len(ws)
-			return o.markSent(tctx, tx, ws, o.produce(ctx, ws))
+			stored := o.produce(ctx, ws)
+			n = count(stored)
+			return o.markSent(tctx, tx, ws, stored)
 		})
 		return n, err
 	}
@@ -119,12 +120,22 @@ func (o *Orchestrator) sendOnce(ctx context.Context) (int, error) {
 	if err != nil || len(ws) == 0 {
 		return 0, err
 	}
-	sent := o.produce(ctx, ws)
+	stored := o.produce(ctx, ws)
 	// What was produced is marked even when ctx ends meanwhile (a shutdown),
 	// so that it is not sent again needlessly.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.ProduceTimeout)
 	defer cancel()
-	return len(ws), o.db.InTx(mctx, func(tx *sql.Tx) error { return o.markSent(mctx, tx, ws, sent) })
+	return count(stored), o.db.InTx(mctx, func(tx *sql.Tx) error { return o.markSent(mctx, tx, ws, stored) })
+}
+
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 func (o *Orchestrator) waitingRecords(ctx context.Context, q querier, lock string) ([]waiting, error) {
