@@ -200,8 +200,8 @@ type row struct {
 // batches back to back while records are pending, otherwise polls every
 // PollInterval or when a Write of this process wakes it; it deletes
 // published records past their retention and updates the gauges. Failures
-// are logged and retried with backoff; Run returns an error only when it
-// cannot start.
+// are logged and retried with backoff, without limit: Run returns nil, and
+// only once ctx is done.
 func (f *Forwarder) Run(ctx context.Context) error {
 	wake := f.o.subscribe()
 	defer f.o.unsubscribe(wake)
