@@ -230,6 +230,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.updateStats(ctx)
 			continue
 		case <-wake:
+			if failures > 0 {
+				continue // keep backing off: writes do not mend the broker
+			}
 			quick = time.Millisecond
 		case <-timer.C:
 		}
@@ -280,11 +283,11 @@ func (f *Forwarder) Forward(ctx context.Context) (int, error) {
 const markTimeout = 30 * time.Second
 
 func (f *Forwarder) forwardPostgres(ctx context.Context) (int, error) {
-	// The transaction holds the claimed buckets until it ends. It must read
-	// committed data with each statement's own snapshot, so that a
-	// forwarder that waited for a bucket sees the rows its previous holder
-	// marked sent; and it outlives ctx so that a published batch can
-	// still be marked.
+	// The transaction holds the claimed buckets until it ends. It reads
+	// committed data with each statement's own snapshot, so that the read
+	// that follows a claim sees the rows the bucket's previous holder
+	// marked sent before it let go; and it outlives ctx so that a
+	// published batch can still be marked.
 	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.PublishTimeout+markTimeout)
 	defer cancel()
 	tx, err := f.o.db.BeginTx(txCtx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
