@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -126,13 +127,16 @@ func canonical(raw []byte) (compact []byte, fingerprint string, err error) {
 }
 
 // fieldErrors flattens a validation error into one FieldError per failing
-// place, with messages written for people.
+// place, with messages written for people, sorted by path.
 func fieldErrors(ve *jsonschema.ValidationError) []FieldError {
 	var out []FieldError
 	collect(ve, &out)
 	if len(out) == 0 {
 		out = append(out, FieldError{Path: pointer(ve.InstanceLocation), Message: ve.ErrorKind.LocalizedString(printer)})
 	}
+	// The validator visits properties in map order; sorting makes the
+	// answer the same every time.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 
@@ -176,6 +180,7 @@ func alternatives(e *jsonschema.ValidationError) string {
 	for _, c := range e.Causes {
 		var errs []FieldError
 		collect(c, &errs)
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 		for _, fe := range errs {
 			if fe.Path == path {
 				parts = append(parts, fe.Message)

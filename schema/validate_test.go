@@ -64,7 +64,7 @@ func TestValidate(t *testing.T) {
 		{"min length", `{"id":"","total":1}`, []string{"/id: must be at least 1 characters long"}},
 		{"anyOf", `{"id":"o1","total":1,"note":"too long"}`,
 			[]string{"/note: must match one of the anyOf alternatives (must be null, not string; must be at most 5 characters long)"}},
-		{"several", `{"total":-1,"extra":1}`, []string{"/id: is required", "/extra: is not allowed"}},
+		{"several", `{"total":-1,"extra":1}`, []string{"/extra: is not allowed", "/id: is required"}},
 		{"root type", `[1]`, []string{"(root): must be object, not array"}},
 		{"not JSON", `{"id":`, []string{"(root): is not JSON: it ends too early"}},
 		{"bad JSON", `{"id" 1}`, []string{"(root): is not JSON: invalid character '1' after object key (at byte 7)"}},

@@ -64,6 +64,7 @@ func commands() []command {
 		{"consume", "print the records of a topic, in a consumer group or by position", runConsume},
 		{"groups", "list, describe, reset and delete consumer groups", runGroups},
 		{"dlq", "list, show, replay and discard dead letters", runDLQ},
+		{"schemas", "list, register, check and delete schemas; set compatibility modes", runSchemas},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
 		{"version", "print the version", runVersion},
 	}
