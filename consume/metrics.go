@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,11 @@ type Metrics struct {
 }
 
 type seriesKey struct{ group, topic string }
+
+type topicSeries struct {
+	topic string
+	s     *series
+}
 
 // series caches the children of one group and topic, so that the hot path
 // does not hash label values.
@@ -90,8 +96,17 @@ func (m *Metrics) of(group, topic string) *series {
 // times them and tracks those in flight for group.
 func (m *Metrics) Middleware(group string) Middleware {
 	return func(next Handler) Handler {
+		// last caches the series of the topic seen last, which is nearly
+		// always the next record's too.
+		var last atomic.Pointer[topicSeries]
 		return func(ctx context.Context, r *stream.Record) error {
-			s := m.of(group, r.Topic)
+			var s *series
+			if l := last.Load(); l != nil && l.topic == r.Topic {
+				s = l.s
+			} else {
+				s = m.of(group, r.Topic)
+				last.Store(&topicSeries{topic: r.Topic, s: s})
+			}
 			s.inFlight.Inc()
 			start := time.Now()
 			err := next(ctx, r)
