@@ -76,7 +76,7 @@ func TestRetry(t *testing.T) {
 			if tc.wantCalls > 0 && retries != tc.wantRetries {
 				t.Errorf("OnRetry: got %d calls, want %d", retries, tc.wantRetries)
 			}
-			if tc.name == "max elapsed" && (calls < 3 || calls >= len(tc.errs)) {
+			if tc.name == "max elapsed" && (calls < 2 || calls >= len(tc.errs)) {
 				t.Errorf("max elapsed 30ms with 1-5ms backoff: %d calls, want a few, not all %d", calls, len(tc.errs))
 			}
 		})
@@ -152,7 +152,7 @@ func TestRetryBackoff(t *testing.T) {
 				t.Fatalf("got %d waits, want 4", len(waits))
 			}
 			for i, w := range waits {
-				lo, hi := tc.min[i]*time.Millisecond, tc.max[i]*time.Millisecond+20*time.Millisecond // scheduling slack
+				lo, hi := tc.min[i]*time.Millisecond, tc.max[i]*time.Millisecond+150*time.Millisecond // slack for a busy machine
 				if w < lo || w > hi {
 					t.Errorf("wait %d: got %s, want %s to %s", i+1, w, lo, hi)
 				}

@@ -34,6 +34,7 @@ type Config struct {
 	// keys in parallel, up to this many at once, while records with the
 	// same key keep their order. Records without a key may run in parallel
 	// with anything. Default 1: one record at a time, in offset order.
+	// RunBatch hands whole batches to its handler and ignores it.
 	KeyConcurrency int
 	// MaxInFlight bounds the records being handled at once over all
 	// partitions. Default Partitions × KeyConcurrency.
