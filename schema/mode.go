@@ -1,6 +1,9 @@
 package schema
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -73,4 +76,82 @@ func (m Mode) backward() bool {
 // forward reports whether m requires old readers to read new data.
 func (m Mode) forward() bool {
 	return m == ModeForward || m == ModeForwardTransitive || m == ModeFull || m == ModeFullTransitive
+}
+
+// Mode returns the compatibility mode of subject, and whether it is the
+// subject's own rather than the registry default. A subject need not exist
+// yet to have a mode.
+func (r *Registry) Mode(ctx context.Context, subject string) (Mode, bool, error) {
+	if err := ValidateSubject(subject); err != nil {
+		return "", false, err
+	}
+	m, set, err := r.mode(ctx, r.db, subject)
+	if err != nil {
+		return "", false, r.fail("get the mode of "+subject, err)
+	}
+	return m, set, nil
+}
+
+func (r *Registry) mode(ctx context.Context, q querier, subject string) (Mode, bool, error) {
+	var mode string
+	err := q.QueryRowContext(ctx, r.db.Rebind(`SELECT mode FROM schema_subjects WHERE name = ?`), subject).Scan(&mode)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", false, err
+	}
+	if mode != "" {
+		return Mode(mode), true, nil
+	}
+	def, err := r.defaultMode(ctx, q)
+	return def, false, err
+}
+
+// SetMode sets the compatibility mode of subject; "" returns it to the
+// registry default. Versions registered before are not checked again.
+func (r *Registry) SetMode(ctx context.Context, subject string, m Mode) error {
+	if err := ValidateSubject(subject); err != nil {
+		return err
+	}
+	if m != "" && !m.Valid() {
+		return invalidf("compatibility mode %q is unknown", m)
+	}
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO schema_subjects (name, mode, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET mode = excluded.mode`), subject, string(m), r.cfg.Now().UnixMilli())
+	if err != nil {
+		return r.fail("set the mode of "+subject, err)
+	}
+	return nil
+}
+
+const defaultModeSetting = "default_mode"
+
+// DefaultMode returns the mode of subjects without their own.
+func (r *Registry) DefaultMode(ctx context.Context) (Mode, error) {
+	m, err := r.defaultMode(ctx, r.db)
+	if err != nil {
+		return "", r.fail("get the default mode", err)
+	}
+	return m, nil
+}
+
+func (r *Registry) defaultMode(ctx context.Context, q querier) (Mode, error) {
+	var m string
+	err := q.QueryRowContext(ctx, r.db.Rebind(`SELECT value FROM schema_settings WHERE name = ?`), defaultModeSetting).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r.cfg.DefaultMode, nil
+	}
+	return Mode(m), err
+}
+
+// SetDefaultMode stores the mode of subjects without their own, replacing
+// Config.DefaultMode.
+func (r *Registry) SetDefaultMode(ctx context.Context, m Mode) error {
+	if !m.Valid() {
+		return invalidf("compatibility mode %q is unknown", m)
+	}
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO schema_settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`), defaultModeSetting, string(m))
+	if err != nil {
+		return r.fail("set the default mode", err)
+	}
+	return nil
 }
