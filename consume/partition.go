@@ -19,7 +19,7 @@ func partial(n int, err error) error {
 
 // handleSeq handles a batch one record at a time in offset order, stopping
 // at the first failure or when shutdown begins.
-func (rt *Runtime) handleSeq(ctx context.Context, p *partitionRun, batch []*stream.Record, h Handler) error {
+func (rt *Runtime) handleSeq(ctx context.Context, p *runState, batch []*stream.Record, h Handler) error {
 	for i, r := range batch {
 		if p.stopping() || !rt.acquire(p, 1) {
 			return partial(i, ErrStopping)
@@ -38,7 +38,7 @@ func (rt *Runtime) handleSeq(ctx context.Context, p *partitionRun, batch []*stre
 // The batch's committed prefix ends before the first record not done:
 // after a failure no record further in the batch is started, and records
 // already done past it are delivered again.
-func (rt *Runtime) handleKeyed(ctx context.Context, p *partitionRun, batch []*stream.Record, h Handler) error {
+func (rt *Runtime) handleKeyed(ctx context.Context, p *runState, batch []*stream.Record, h Handler) error {
 	// Chains of record indexes, one per key, in offset order; a record
 	// without a key is a chain of its own.
 	var chains [][]int

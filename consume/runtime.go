@@ -160,7 +160,7 @@ func (rt *Runtime) Run(ctx context.Context, h Handler) error {
 	if h == nil {
 		return stream.Invalidf("consume: group %q: handler is nil", rt.cfg.Group)
 	}
-	return rt.run(ctx, func(ctx context.Context, p *partitionRun, batch []*stream.Record) error {
+	return rt.run(ctx, func(ctx context.Context, p *runState, batch []*stream.Record) error {
 		if rt.cfg.KeyConcurrency > 1 && len(batch) > 1 {
 			return rt.handleKeyed(ctx, p, batch, h)
 		}
@@ -180,7 +180,7 @@ func (rt *Runtime) RunBatch(ctx context.Context, h BatchHandler, fallback Handle
 	if h == nil {
 		return stream.Invalidf("consume: group %q: batch handler is nil", rt.cfg.Group)
 	}
-	return rt.run(ctx, func(ctx context.Context, p *partitionRun, batch []*stream.Record) error {
+	return rt.run(ctx, func(ctx context.Context, p *runState, batch []*stream.Record) error {
 		if p.stopping() {
 			return ErrStopping
 		}
@@ -203,12 +203,12 @@ func (rt *Runtime) RunBatch(ctx context.Context, h BatchHandler, fallback Handle
 	})
 }
 
-// partitionRun is what a batch call knows of the run it belongs to.
-type partitionRun struct {
+// runState is what a batch call knows of the run it belongs to.
+type runState struct {
 	stop <-chan struct{} // closed when shutdown begins
 }
 
-func (p *partitionRun) stopping() bool {
+func (p *runState) stopping() bool {
 	select {
 	case <-p.stop:
 		return true
@@ -228,7 +228,7 @@ func stoppingChan(ctx context.Context) <-chan struct{} {
 
 // run joins the group and calls process for each batch, within the
 // runtime's bounds.
-func (rt *Runtime) run(ctx context.Context, process func(ctx context.Context, p *partitionRun, batch []*stream.Record) error) error {
+func (rt *Runtime) run(ctx context.Context, process func(ctx context.Context, p *runState, batch []*stream.Record) error) error {
 	topics := append([]string(nil), rt.cfg.Topics...)
 	for _, t := range rt.cfg.Topics {
 		if !rt.cfg.NoRetryTopics {
@@ -248,7 +248,7 @@ func (rt *Runtime) run(ctx context.Context, process func(ctx context.Context, p 
 	})
 	defer stopDrain()
 
-	p := &partitionRun{stop: ctx.Done()}
+	p := &runState{stop: ctx.Done()}
 	parts := make(chan struct{}, rt.cfg.Partitions)
 	h := func(_ context.Context, batch []*stream.Record) (err error) {
 		select {
@@ -316,7 +316,7 @@ func (rt *Runtime) ensureTopic(ctx context.Context, topic string) {
 
 // acquire takes room for n records in flight, waiting while there is
 // none; it reports false when shutdown begins first.
-func (rt *Runtime) acquire(p *partitionRun, n int) bool {
+func (rt *Runtime) acquire(p *runState, n int) bool {
 	if rt.inflight == nil {
 		return true
 	}
