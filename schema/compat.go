@@ -116,11 +116,14 @@ type checker struct {
 	// active holds the pairs being compared, with the path at which each
 	// was entered, to stop on recursive schemas.
 	active map[[2]*jsonschema.Schema]string
-	steps  int
+	// steps counts the work done, to give up past maxSteps.
+	steps int
+	// eq compares sub-schemas, remembering its answers.
+	eq *equality
 }
 
 func newChecker(backward bool) *checker {
-	return &checker{backward: backward, active: map[[2]*jsonschema.Schema]string{}}
+	return &checker{backward: backward, active: map[[2]*jsonschema.Schema]string{}, eq: newEquality()}
 }
 
 // oldNew orders a pair of descriptions of a and b as (old, new).
@@ -151,7 +154,7 @@ func (c *checker) sub(a, b *jsonschema.Schema, path string, depth int) []Incompa
 		return problem(path, "unprovable", "the schemas nest too deeply or are too complex to compare")
 	}
 	a, b = deref(a), deref(b)
-	if unconstrained(b) || isFalse(a) || equal(a, b) {
+	if unconstrained(b) || isFalse(a) || c.eq.equal(a, b) {
 		return nil
 	}
 	key := [2]*jsonschema.Schema{a, b}
@@ -175,7 +178,7 @@ func (c *checker) sub(a, b *jsonschema.Schema, path string, depth int) []Incompa
 	}
 
 	// Keywords of b that a holds identically are implied: drop them.
-	b = withoutImplied(a, b)
+	b = withoutImplied(c.eq, a, b)
 	if unconstrained(b) {
 		return nil
 	}
@@ -344,6 +347,7 @@ func (c *checker) combinators(a, b *jsonschema.Schema, path string, depth int) [
 			}
 			ok = true
 			for k, other := range b.OneOf {
+				c.steps++
 				if k != j && !disjoint(a, other, 0) {
 					ok = false
 					break

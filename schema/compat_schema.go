@@ -83,27 +83,27 @@ func without(s *jsonschema.Schema, f func(*jsonschema.Schema)) *jsonschema.Schem
 
 // withoutImplied drops from b the applicator keywords a holds identically:
 // a value valid under a satisfies them already.
-func withoutImplied(a, b *jsonschema.Schema) *jsonschema.Schema {
+func withoutImplied(eq *equality, a, b *jsonschema.Schema) *jsonschema.Schema {
 	var drop []func(*jsonschema.Schema)
-	if b.Ref != nil && equal(a.Ref, b.Ref) {
+	if b.Ref != nil && eq.equal(a.Ref, b.Ref) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.Ref = nil })
 	}
-	if len(b.AllOf) > 0 && equalList(a.AllOf, b.AllOf) {
+	if len(b.AllOf) > 0 && eq.equalList(a.AllOf, b.AllOf) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.AllOf = nil })
 	}
-	if len(b.AnyOf) > 0 && equalList(a.AnyOf, b.AnyOf) {
+	if len(b.AnyOf) > 0 && eq.equalList(a.AnyOf, b.AnyOf) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.AnyOf = nil })
 	}
-	if len(b.OneOf) > 0 && equalList(a.OneOf, b.OneOf) {
+	if len(b.OneOf) > 0 && eq.equalList(a.OneOf, b.OneOf) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.OneOf = nil })
 	}
-	if b.Not != nil && equal(a.Not, b.Not) {
+	if b.Not != nil && eq.equal(a.Not, b.Not) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.Not = nil })
 	}
-	if b.If != nil && equal(a.If, b.If) && equal(a.Then, b.Then) && equal(a.Else, b.Else) {
+	if b.If != nil && eq.equal(a.If, b.If) && eq.equal(a.Then, b.Then) && eq.equal(a.Else, b.Else) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.If, s.Then, s.Else = nil, nil, nil })
 	}
-	if b.PropertyNames != nil && equal(a.PropertyNames, b.PropertyNames) {
+	if b.PropertyNames != nil && eq.equal(a.PropertyNames, b.PropertyNames) {
 		drop = append(drop, func(s *jsonschema.Schema) { s.PropertyNames = nil })
 	}
 	if len(drop) == 0 {
@@ -411,9 +411,9 @@ func patternsOf(s *jsonschema.Schema) []patternSchema {
 	return out
 }
 
-func hasPattern(s *jsonschema.Schema, p patternSchema) bool {
+func hasPattern(eq *equality, s *jsonschema.Schema, p patternSchema) bool {
 	for re, sch := range s.PatternProperties {
-		if re.String() == p.re && equal(sch, p.schema) {
+		if re.String() == p.re && eq.equal(sch, p.schema) {
 			return true
 		}
 	}

@@ -92,7 +92,7 @@ func (c *checker) arrays(a, b *jsonschema.Schema, path string, depth int) []Inco
 	if b.UniqueItems && !a.UniqueItems {
 		out = append(out, problem(path, "unique-items", "%s", c.pick("uniqueItems added", "uniqueItems removed"))...)
 	}
-	if b.Contains != nil && !(equal(a.Contains, b.Contains) &&
+	if b.Contains != nil && !(c.eq.equal(a.Contains, b.Contains) &&
 		intOr(a.MinContains, 1) >= intOr(b.MinContains, 1) &&
 		(b.MaxContains == nil || (a.MaxContains != nil && *a.MaxContains <= *b.MaxContains))) {
 		out = append(out, problem(path, "unprovable", "contains, minContains or maxContains changed; the checker cannot prove such a change compatible")...)
@@ -110,7 +110,7 @@ func (c *checker) objects(a, b *jsonschema.Schema, path string, depth int) []Inc
 	// Patterns b holds identically to a are implied for every name.
 	var bPatterns []patternSchema
 	for _, p := range patternsOf(b) {
-		if !hasPattern(a, p) {
+		if !hasPattern(c.eq, a, p) {
 			bPatterns = append(bPatterns, p)
 		}
 	}
@@ -165,7 +165,7 @@ func (c *checker) objects(a, b *jsonschema.Schema, path string, depth int) []Inc
 		var ps []Incompatibility
 		ps = append(ps, c.sub(additional(a), bAdd, path+"/*", depth+1)...)
 		for _, p := range patternsOf(a) {
-			if !hasPattern(b, p) {
+			if !hasPattern(c.eq, b, p) {
 				ps = append(ps, c.sub(p.schema, bAdd, path+"/*", depth+1)...)
 			}
 		}
@@ -183,7 +183,7 @@ func (c *checker) objects(a, b *jsonschema.Schema, path string, depth int) []Inc
 	if b.MaxProperties != nil && (a.MaxProperties == nil || *a.MaxProperties > *b.MaxProperties) {
 		out = append(out, c.change(path, "max-properties", "maxProperties", intString(a.MaxProperties), intString(b.MaxProperties))...)
 	}
-	if b.PropertyNames != nil && !unconstrained(b.PropertyNames) && !equal(a.PropertyNames, b.PropertyNames) {
+	if b.PropertyNames != nil && !unconstrained(b.PropertyNames) && !c.eq.equal(a.PropertyNames, b.PropertyNames) {
 		out = append(out, problem(path, "unprovable", "propertyNames changed; the checker cannot prove such a change compatible")...)
 	}
 	for _, dep := range sortedKeys(dependentRequired(b)) {
@@ -198,7 +198,7 @@ func (c *checker) objects(a, b *jsonschema.Schema, path string, depth int) []Inc
 	}
 	bDeps, aDeps := dependentSchemas(b), dependentSchemas(a)
 	for _, dep := range sortedKeys(bDeps) {
-		if !equal(aDeps[dep], bDeps[dep]) {
+		if !c.eq.equal(aDeps[dep], bDeps[dep]) {
 			out = append(out, problem(path+"/"+escape(dep), "unprovable", "dependentSchemas changed; the checker cannot prove such a change compatible")...)
 		}
 	}

@@ -8,26 +8,51 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// equal reports whether two compiled schemas constrain values identically
-// keyword by keyword: the same assertions with the same values, the same
-// sub-schemas. Annotations (title, description, default, examples, ...)
-// are ignored. Schemas that differ only in how they are written (a
-// reordered enum, 1 for 1.0) may compare unequal; the checker then falls
-// back to its rules, so such a miss costs precision, never soundness.
-func equal(x, y *jsonschema.Schema) bool {
-	return (&equality{seen: map[[2]*jsonschema.Schema]bool{}}).schemas(x, y)
-}
-
-func equalList(x, y []*jsonschema.Schema) bool {
-	e := &equality{seen: map[[2]*jsonschema.Schema]bool{}}
-	return e.lists(x, y)
-}
-
+// equality reports whether two compiled schemas constrain values
+// identically keyword by keyword: the same assertions with the same
+// values, the same sub-schemas. Annotations (title, description, default,
+// examples, ...) are ignored. Schemas that differ only in how they are
+// written (a reordered enum, 1 for 1.0) may compare unequal; the checker
+// then falls back to its rules, so such a miss costs precision, never
+// soundness.
+//
+// It remembers its answers, so that a checker comparing the same pairs
+// again and again does the work once.
 type equality struct {
-	// seen holds the pairs being compared: meeting one again (a recursive
-	// schema) assumes it equal, which is what equality of recursive
-	// structures means.
-	seen map[[2]*jsonschema.Schema]bool
+	// active holds the pairs being compared: meeting one again (a
+	// recursive schema) assumes it equal, which is what equality of
+	// recursive structures means.
+	active map[[2]*jsonschema.Schema]bool
+	// visited are the pairs compared during the current top-level call.
+	visited [][2]*jsonschema.Schema
+	// known are settled answers. An unequal pair is unequal whatever was
+	// assumed; pairs found equal are settled only when the top-level
+	// comparison holds, since they may rest on an assumption.
+	known map[[2]*jsonschema.Schema]bool
+}
+
+func newEquality() *equality {
+	return &equality{active: map[[2]*jsonschema.Schema]bool{}, known: map[[2]*jsonschema.Schema]bool{}}
+}
+
+// equal compares two schemas.
+func (e *equality) equal(x, y *jsonschema.Schema) bool {
+	return e.settle(e.schemas(x, y))
+}
+
+// equalList compares two lists of schemas, position by position.
+func (e *equality) equalList(x, y []*jsonschema.Schema) bool {
+	return e.settle(e.lists(x, y))
+}
+
+func (e *equality) settle(eq bool) bool {
+	if eq {
+		for _, key := range e.visited {
+			e.known[key] = true
+		}
+	}
+	e.visited = e.visited[:0]
+	return eq
 }
 
 func (e *equality) schemas(x, y *jsonschema.Schema) bool {
@@ -39,10 +64,23 @@ func (e *equality) schemas(x, y *jsonschema.Schema) bool {
 		return unconstrained(x) && unconstrained(y)
 	}
 	key := [2]*jsonschema.Schema{x, y}
-	if e.seen[key] {
+	if eq, ok := e.known[key]; ok {
+		return eq
+	}
+	if e.active[key] {
 		return true
 	}
-	e.seen[key] = true
+	e.active[key] = true
+	defer delete(e.active, key)
+	e.visited = append(e.visited, key)
+	eq := e.fields(x, y)
+	if !eq {
+		e.known[key] = false
+	}
+	return eq
+}
+
+func (e *equality) fields(x, y *jsonschema.Schema) bool {
 	return e.bools(x.Bool, y.Bool) &&
 		e.schemas(x.Ref, y.Ref) && e.schemas(x.RecursiveRef, y.RecursiveRef) && x.RecursiveAnchor == y.RecursiveAnchor &&
 		e.dynamicRefs(x.DynamicRef, y.DynamicRef) && x.DynamicAnchor == y.DynamicAnchor &&

@@ -29,7 +29,8 @@ type Config struct {
 	// their own, until one is stored with SetDefaultMode. Default
 	// ModeBackward.
 	DefaultMode Mode
-	// MaxSchemaBytes bounds a schema document. Default 1 MiB.
+	// MaxSchemaBytes bounds a schema document. Default 256 KiB: ample for
+	// event schemas, and small enough that compiling one stays quick.
 	MaxSchemaBytes int
 	// Metrics counts registrations and compatibility rejections; nil
 	// counts nothing.
@@ -50,7 +51,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("schema: max schema bytes %d: must not be negative", c.MaxSchemaBytes)
 	}
 	if c.MaxSchemaBytes == 0 {
-		c.MaxSchemaBytes = 1 << 20
+		c.MaxSchemaBytes = 256 << 10
 	}
 	if c.Now == nil {
 		c.Now = time.Now
