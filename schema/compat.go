@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -426,10 +427,19 @@ func validate(s *jsonschema.Schema, v any) (err error) {
 		}
 	}()
 	if err := s.Validate(v); err != nil {
-		if ve, ok := err.(*jsonschema.ValidationError); ok {
-			return fmt.Errorf("%s", joinFieldErrors(fieldErrors(ve)))
+		ve, ok := err.(*jsonschema.ValidationError)
+		if !ok {
+			return err
 		}
-		return err
+		var msgs []string
+		for _, fe := range fieldErrors(ve) {
+			if fe.Path == "" {
+				msgs = append(msgs, fe.Message)
+			} else {
+				msgs = append(msgs, fe.String())
+			}
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
 }

@@ -212,17 +212,17 @@ func describe(k jsonschema.ErrorKind) string {
 	case *kind.MultipleOf:
 		return "must be a multiple of " + ratString(k.Want)
 	case *kind.MinLength:
-		return fmt.Sprintf("must be at least %d characters long", k.Want)
+		return fmt.Sprintf("must be at least %s long", plural(k.Want, "character"))
 	case *kind.MaxLength:
-		return fmt.Sprintf("must be at most %d characters long", k.Want)
+		return fmt.Sprintf("must be at most %s long", plural(k.Want, "character"))
 	case *kind.MinItems:
-		return fmt.Sprintf("must have at least %d items", k.Want)
+		return "must have at least " + plural(k.Want, "item")
 	case *kind.MaxItems:
-		return fmt.Sprintf("must have at most %d items", k.Want)
+		return "must have at most " + plural(k.Want, "item")
 	case *kind.MinProperties:
-		return fmt.Sprintf("must have at least %d properties", k.Want)
+		return "must have at least " + plural(k.Want, "property")
 	case *kind.MaxProperties:
-		return fmt.Sprintf("must have at most %d properties", k.Want)
+		return "must have at most " + plural(k.Want, "property")
 	case *kind.Pattern:
 		return fmt.Sprintf("must match the pattern %s", strconv.Quote(k.Want))
 	case *kind.Format:
@@ -244,6 +244,17 @@ func describe(k jsonschema.ErrorKind) string {
 		return "must not match the schema under \"not\""
 	}
 	return k.LocalizedString(printer)
+}
+
+// plural writes a count of things: 1 item, 2 items, 3 properties.
+func plural(n int, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(thing, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // ratString writes an exact number as JSON would: an integer, or a

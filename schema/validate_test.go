@@ -61,7 +61,7 @@ func TestValidate(t *testing.T) {
 		{"type", `{"id":"o1","total":"12"}`, []string{"/total: must be number, not string"}},
 		{"enum", `{"id":"o1","total":1,"status":"lost"}`, []string{`/status: must be one of "new", "paid"`}},
 		{"format", `{"id":"o1","total":1,"created":"yesterday"}`, []string{"/created: must be a valid date-time (less than 20 characters long)"}},
-		{"min length", `{"id":"","total":1}`, []string{"/id: must be at least 1 characters long"}},
+		{"min length", `{"id":"","total":1}`, []string{"/id: must be at least 1 character long"}},
 		{"anyOf", `{"id":"o1","total":1,"note":"too long"}`,
 			[]string{"/note: must match one of the anyOf alternatives (must be null, not string; must be at most 5 characters long)"}},
 		{"several", `{"total":-1,"extra":1}`, []string{"/extra: is not allowed", "/id: is required"}},
