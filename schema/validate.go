@@ -21,10 +21,10 @@ type Source interface {
 
 // ValidatorConfig configures a [Validator].
 type ValidatorConfig struct {
-	// LatestTTL is how long the validator keeps using the latest version
-	// it found for a subject (or the absence of any) before asking the
-	// source again: a version registered meanwhile is used within
-	// LatestTTL. Default 30s; negative asks on every call.
+	// LatestTTL is how long the validator keeps using what the source
+	// said a subject's latest (or a pinned) version was, or that there was
+	// none, before asking again: a version registered or deleted meanwhile
+	// is noticed within LatestTTL. Default 30s; negative asks every time.
 	LatestTTL time.Duration
 	// Metrics counts validations and failures; nil counts nothing.
 	Metrics *Metrics
@@ -44,15 +44,23 @@ func (c *ValidatorConfig) Validate() error {
 }
 
 // Validator validates JSON values against registered schema versions. It
-// compiles each version once and keeps it: versions never change. It is
-// safe for concurrent use.
+// compiles each version once and keeps it, since versions never change,
+// and asks its source which version is the latest at most once per
+// LatestTTL. It is safe for concurrent use.
 type Validator struct {
 	src Source
 	cfg ValidatorConfig
 
-	mu     sync.Mutex
-	byID   map[int64]*compiled
-	latest map[string]latestEntry
+	mu   sync.Mutex
+	byID map[int64]*compiled
+	// found is what the source answered for a subject and version (or
+	// Latest), and when.
+	found map[subjectVersion]foundEntry
+}
+
+type subjectVersion struct {
+	subject string
+	version int
 }
 
 // compiled is a version (without its document) and its compiled schema.
@@ -61,9 +69,7 @@ type compiled struct {
 	sch *jsonschema.Schema
 }
 
-// latestEntry is what the source said the latest version of a subject
-// was, and when.
-type latestEntry struct {
+type foundEntry struct {
 	c   *compiled
 	err error // ErrNotFound, remembered like a version
 	at  time.Time
@@ -77,7 +83,7 @@ func NewValidator(src Source, cfg ValidatorConfig) (*Validator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Validator{src: src, cfg: cfg, byID: map[int64]*compiled{}, latest: map[string]latestEntry{}}, nil
+	return &Validator{src: src, cfg: cfg, byID: map[int64]*compiled{}, found: map[subjectVersion]foundEntry{}}, nil
 }
 
 // Validate checks value, one JSON document, against a version of subject
@@ -120,41 +126,36 @@ func check(sch *jsonschema.Schema, value []byte) []FieldError {
 // lookup finds and compiles a version, from the cache when it can.
 func (v *Validator) lookup(ctx context.Context, subject string, version int) (*compiled, error) {
 	now := v.cfg.Now()
-	if version == Latest {
-		v.mu.Lock()
-		e, ok := v.latest[subject]
-		v.mu.Unlock()
-		if ok && now.Sub(e.at) < v.cfg.LatestTTL {
-			return e.c, e.err
-		}
+	key := subjectVersion{subject, version}
+	v.mu.Lock()
+	e, ok := v.found[key]
+	v.mu.Unlock()
+	if ok && now.Sub(e.at) < v.cfg.LatestTTL {
+		return e.c, e.err
 	}
-	found, err := v.src.Version(ctx, subject, version)
+	got, err := v.src.Version(ctx, subject, version)
 	if err != nil {
-		if version == Latest && errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			v.mu.Lock()
-			v.latest[subject] = latestEntry{err: err, at: now}
+			v.found[key] = foundEntry{err: err, at: now}
 			v.mu.Unlock()
 		}
 		return nil, err
 	}
 	v.mu.Lock()
-	c, ok := v.byID[found.ID]
+	c, ok := v.byID[got.ID]
 	v.mu.Unlock()
 	if !ok {
-		sch, err := compile(found.Schema)
+		sch, err := compile(got.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("schema: compile %s version %d (id %d): %w", found.Subject, found.Version, found.ID, err)
+			return nil, fmt.Errorf("schema: compile %s version %d (id %d): %w", got.Subject, got.Version, got.ID, err)
 		}
-		found.Schema = nil
-		c = &compiled{v: found, sch: sch}
-		v.mu.Lock()
-		v.byID[found.ID] = c
-		v.mu.Unlock()
+		got.Schema = nil
+		c = &compiled{v: got, sch: sch}
 	}
-	if version == Latest {
-		v.mu.Lock()
-		v.latest[subject] = latestEntry{c: c, at: now}
-		v.mu.Unlock()
-	}
+	v.mu.Lock()
+	v.byID[got.ID] = c
+	v.found[key] = foundEntry{c: c, at: now}
+	v.mu.Unlock()
 	return c, nil
 }

@@ -152,15 +152,19 @@ func TestValidatorCache(t *testing.T) {
 		t.Errorf("after the TTL: got %+v, %v, want version 2 refusing the value", got, err)
 	}
 
-	// Pinned versions are looked up each time but compiled once.
+	// A pinned version is looked up once per TTL too.
+	before := src.calls()
 	for range 2 {
 		if got, err := v.Validate(ctx, "s", 1, []byte(`1`)); err != nil || got.ID != one.ID {
 			t.Errorf("pinned: got %+v, %v", got, err)
 		}
 	}
+	if got := src.calls() - before; got != 1 {
+		t.Errorf("lookups of a pinned version: got %d, want 1", got)
+	}
 
 	// A subject without versions is remembered as such for the TTL.
-	before := src.calls()
+	before = src.calls()
 	for range 3 {
 		if _, err := v.Validate(ctx, "none", schema.Latest, []byte(`1`)); !errors.Is(err, schema.ErrNotFound) {
 			t.Fatalf("unknown subject: got %v, want ErrNotFound", err)
