@@ -16,7 +16,7 @@ import (
 )
 
 // openRegistry opens a registry in a fresh store of the dialect base names.
-func openRegistry(t *testing.T, base store.Config, cfg schema.Config) *schema.Registry {
+func openRegistry(t testing.TB, base store.Config, cfg schema.Config) *schema.Registry {
 	t.Helper()
 	ctx := context.Background()
 	base.Component = "schema"

@@ -286,3 +286,22 @@ func TestProducerMessage(t *testing.T) {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
+
+// BenchmarkValidate measures validating one order against a cached schema:
+// the cost a Producer adds per record.
+func BenchmarkValidate(b *testing.B) {
+	r := openRegistry(b, store.Config{Dir: b.TempDir()}, schema.Config{})
+	if _, _, err := r.Register(context.Background(), "orders-value", []byte(orderSchema)); err != nil {
+		b.Fatal(err)
+	}
+	v, _ := schema.NewValidator(r, schema.ValidatorConfig{})
+	value := []byte(`{"id":"o1","total":12.5,"status":"paid","created":"2025-01-31T15:04:05Z","note":null,"items":[{"sku":"a","price":1},{"sku":"b","price":2}]}`)
+	ctx := context.Background()
+	b.SetBytes(int64(len(value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Validate(ctx, "orders-value", schema.Latest, value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
