@@ -29,6 +29,7 @@ import (
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/web"
+	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -149,6 +150,9 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	streams *api.Server
+	sagas   *saga.Orchestrator
+	// ready are /readyz's checks besides the broker, by component.
+	ready   map[string]func(context.Context) error
 	closers []func() error
 }
 
@@ -181,6 +185,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := s.openAuth(ctx); err != nil {
 		return nil, err
 	}
+	s.ready = map[string]func(context.Context) error{"auth store": s.authDB.PingContext}
 	reg := obs.NewRegistry()
 	s.metrics = newHTTPMetrics(reg)
 
@@ -188,12 +193,15 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	s.streams, err = api.New(s.broker, api.Config{
 		Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, DefaultPartitions: cfg.Stream.DefaultPartitions,
-		Auth: s.auth, ReadyChecks: map[string]func(context.Context) error{"auth store": s.authDB.PingContext},
+		Auth: s.auth, ReadyChecks: s.ready,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.streams.Register(mux)
+	if err := s.openProcessing(ctx, mux, reg); err != nil {
+		return nil, err
+	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
 			Auth: s.auth, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
@@ -370,6 +378,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	g.Go(func() error {
 		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
+			return err
 		}
 		return nil
 	})

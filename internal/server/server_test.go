@@ -405,3 +405,20 @@ func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) {
 	}
 	writePEM(t, path, "EC PRIVATE KEY", der)
 }
+
+// The processing tools answer under /api/v1 with the same rules.
+func TestProcessingRoutes(t *testing.T) {
+	r := start(t, Config{})
+	key := r.key(t, "dlq.read", "groups.read")
+	for _, path := range []string{"/api/v1/dlq", "/api/v1/sagas"} {
+		if rep := r.call(t, "GET", path, key, ""); rep.status != 200 {
+			t.Errorf("GET %s: %d %s", path, rep.status, rep.body)
+		}
+		if rep := r.call(t, "GET", path, "", ""); rep.status != 401 {
+			t.Errorf("GET %s without credentials: %d, want 401", path, rep.status)
+		}
+	}
+	if rep := r.call(t, "POST", "/api/v1/dlq/orders.billing.dlq/replay", key, `{}`); rep.status != 403 {
+		t.Errorf("replay with a read-only key: %d %s, want 403", rep.status, rep.body)
+	}
+}
