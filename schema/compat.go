@@ -51,7 +51,7 @@ func (p Incompatibility) String() string {
 // Compare reports the changes from old to new that break mode, comparing
 // the two documents only: a transitive mode compares like its plain one.
 // No result means compatible under the rules in docs/schemas.md. It fails
-// with a [*SchemaError] when either document does not compile.
+// with a [*CompileError] when either document does not compile.
 func Compare(old, new []byte, mode Mode) ([]Incompatibility, error) {
 	if !mode.Valid() {
 		return nil, invalidf("compatibility mode %q is unknown", mode)

@@ -55,13 +55,13 @@ func parseJSON(raw []byte) (any, error) {
 func parse(raw []byte) (any, error) {
 	doc, err := parseJSON(raw)
 	if err != nil {
-		return nil, &SchemaError{Reason: err.Error()}
+		return nil, &CompileError{Reason: err.Error()}
 	}
 	switch doc.(type) {
 	case map[string]any, bool:
 		return doc, nil
 	}
-	return nil, &SchemaError{Reason: fmt.Sprintf("a JSON Schema is an object or a boolean, not %s", jsonKind(doc))}
+	return nil, &CompileError{Reason: fmt.Sprintf("a JSON Schema is an object or a boolean, not %s", jsonKind(doc))}
 }
 
 // compile compiles a schema document. Schemas without $schema follow draft
@@ -77,7 +77,7 @@ func compile(raw []byte) (*jsonschema.Schema, error) {
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	if err := c.AddResource(docURL, doc); err != nil {
-		return nil, &SchemaError{Reason: err.Error()}
+		return nil, &CompileError{Reason: err.Error()}
 	}
 	sch, err := c.Compile(docURL)
 	if err != nil {
@@ -86,23 +86,23 @@ func compile(raw []byte) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
-// compileError turns a compiler error into a *SchemaError, naming the bad
+// compileError turns a compiler error into a *CompileError, naming the bad
 // keywords when the meta-schema rejected the document.
-func compileError(err error) *SchemaError {
+func compileError(err error) *CompileError {
 	var sve *jsonschema.SchemaValidationError
 	if errors.As(err, &sve) {
 		var ve *jsonschema.ValidationError
 		if errors.As(sve.Err, &ve) {
 			errs := fieldErrors(ve)
-			return &SchemaError{Reason: "not valid against its meta-schema: " + joinFieldErrors(errs), Errors: errs}
+			return &CompileError{Reason: "not valid against its meta-schema: " + joinFieldErrors(errs), Errors: errs}
 		}
 	}
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
-		return &SchemaError{Reason: fmt.Sprintf("reference to %s: %v", le.URL, le.Err)}
+		return &CompileError{Reason: fmt.Sprintf("reference to %s: %v", le.URL, le.Err)}
 	}
 	msg := strings.ReplaceAll(err.Error(), docURL, "")
-	return &SchemaError{Reason: msg}
+	return &CompileError{Reason: msg}
 }
 
 // canonical returns the compact form of a schema document, which the
@@ -115,12 +115,12 @@ func canonical(raw []byte) (compact []byte, fingerprint string, err error) {
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, "", &SchemaError{Reason: "not JSON: " + err.Error()}
+		return nil, "", &CompileError{Reason: "not JSON: " + err.Error()}
 	}
 	// encoding/json writes map keys sorted and json.Number as written.
 	sorted, err := json.Marshal(doc)
 	if err != nil {
-		return nil, "", &SchemaError{Reason: err.Error()}
+		return nil, "", &CompileError{Reason: err.Error()}
 	}
 	sum := sha256.Sum256(sorted)
 	return buf.Bytes(), hex.EncodeToString(sum[:]), nil

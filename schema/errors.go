@@ -18,7 +18,7 @@ var (
 	// mode that breaks a documented rule.
 	ErrInvalid = errors.New("schema: invalid argument")
 	// ErrInvalidSchema marks a schema document that is not a JSON Schema
-	// the registry can compile; see [*SchemaError].
+	// the registry can compile; see [*CompileError].
 	ErrInvalidSchema = errors.New("schema: invalid JSON Schema")
 	// ErrIncompatible marks a version refused by its subject's
 	// compatibility mode; see [*IncompatibleError].
@@ -57,10 +57,10 @@ func joinFieldErrors(errs []FieldError) string {
 	return strings.Join(parts, "; ")
 }
 
-// SchemaError is a schema document that cannot be compiled: not JSON, not
-// valid against its JSON Schema meta-schema, or with a reference the
-// registry cannot resolve. It wraps [ErrInvalidSchema].
-type SchemaError struct {
+// CompileError is a schema document that cannot be compiled: not JSON, not
+// valid against its JSON Schema meta-schema, with a reference the registry
+// cannot resolve, or over the size limit. It wraps [ErrInvalidSchema].
+type CompileError struct {
 	// Reason is the compiler's reason in one line.
 	Reason string
 	// Errors, when the meta-schema rejected the document, names each bad
@@ -68,14 +68,14 @@ type SchemaError struct {
 	Errors []FieldError
 }
 
-func (e *SchemaError) Error() string {
+func (e *CompileError) Error() string {
 	if len(e.Errors) > 0 {
 		return "invalid JSON Schema: " + joinFieldErrors(e.Errors)
 	}
 	return "invalid JSON Schema: " + e.Reason
 }
 
-func (e *SchemaError) Unwrap() error { return ErrInvalidSchema }
+func (e *CompileError) Unwrap() error { return ErrInvalidSchema }
 
 // IncompatibleError is a version its subject's compatibility mode refuses.
 // It wraps [ErrIncompatible].

@@ -386,7 +386,7 @@ func noQuery(r *http.Request) error {
 // apiError turns a registry error into the API problem it answers with;
 // other errors go through, to be answered as a logged 500.
 func apiError(err error) error {
-	var se *SchemaError
+	var se *CompileError
 	var ie *IncompatibleError
 	switch {
 	case errors.As(err, &se):

@@ -172,7 +172,7 @@ type querier interface {
 // document (ignoring key order and spacing), it returns that version with
 // created false and adds nothing.
 //
-// It fails with a [*SchemaError] when doc is not a JSON Schema, and with an
+// It fails with a [*CompileError] when doc is not a JSON Schema, and with an
 // [*IncompatibleError] when the mode refuses it.
 func (r *Registry) Register(ctx context.Context, subject string, doc []byte) (v Version, created bool, err error) {
 	if err := ValidateSubject(subject); err != nil {
@@ -273,7 +273,7 @@ func (r *Registry) Check(ctx context.Context, subject string, doc []byte) (Check
 // prepare checks and compiles a document and returns its stored form.
 func (r *Registry) prepare(doc []byte) (*jsonschema.Schema, []byte, string, error) {
 	if len(doc) > r.cfg.MaxSchemaBytes {
-		return nil, nil, "", &SchemaError{Reason: fmt.Sprintf("the schema is %d bytes, more than the limit of %d", len(doc), r.cfg.MaxSchemaBytes)}
+		return nil, nil, "", &CompileError{Reason: fmt.Sprintf("the schema is %d bytes, more than the limit of %d", len(doc), r.cfg.MaxSchemaBytes)}
 	}
 	sch, err := compile(doc)
 	if err != nil {
