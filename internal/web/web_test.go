@@ -19,12 +19,12 @@ import (
 const adminPassword = "correct horse battery staple"
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	auth *auth.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
@@ -54,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 
 // browser is a client with a cookie jar that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
@@ -95,7 +95,7 @@ func (b *browser) post(path string, form url.Values) (*http.Response, string) {
 
 var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {
