@@ -7,13 +7,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/schema"
 )
 
 // openProcessing adds the reliable-processing tools to the API: dead
-// letters (list, inspect, replay, discard) and the saga orchestrator, whose
-// instances the API lists. Sagas themselves are defined by the services
-// that run them.
+// letters (list, inspect, replay, discard), the saga orchestrator, whose
+// instances the API lists (sagas themselves are defined by the services
+// that run them), and the schema registry.
 func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg prometheus.Registerer) error {
 	dm, err := dlq.New(s.broker, dlq.Config{Logger: s.log})
 	if err != nil {
@@ -28,5 +30,21 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 	s.closers = append(s.closers, s.sagas.Close)
 	s.ready["saga store"] = s.sagas.Ping
 	saga.Register(s.streams, mux, s.sagas)
+
+	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "schema"})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, db.Close)
+	metrics, err := schema.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	registry, err := schema.Open(ctx, db, schema.Config{Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	s.ready["schema store"] = db.PingContext
+	schema.Register(s.streams, mux, registry)
 	return nil
 }

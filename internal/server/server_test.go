@@ -409,8 +409,8 @@ func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) {
 // The processing tools answer under /api/v1 with the same rules.
 func TestProcessingRoutes(t *testing.T) {
 	r := start(t, Config{})
-	key := r.key(t, "dlq.read", "groups.read")
-	for _, path := range []string{"/api/v1/dlq", "/api/v1/sagas"} {
+	key := r.key(t, "dlq.read", "groups.read", "schemas.read")
+	for _, path := range []string{"/api/v1/dlq", "/api/v1/sagas", "/api/v1/schemas/subjects"} {
 		if rep := r.call(t, "GET", path, key, ""); rep.status != 200 {
 			t.Errorf("GET %s: %d %s", path, rep.status, rep.body)
 		}
