@@ -253,3 +253,31 @@ func (l *listFlag) Set(v string) error {
 	}
 	return nil
 }
+
+// action is one subcommand of a command with several (topics create, ...).
+type action struct {
+	name string
+	run  func(ctx context.Context, e *env, args []string) error
+}
+
+// dispatch runs the action args[0] names, or prints the command's usage
+// with a precise complaint when it names none.
+func dispatch(ctx context.Context, e *env, args []string, name, about string, actions ...action) error {
+	var names []string
+	for _, a := range actions {
+		if len(args) > 0 && args[0] == a.name {
+			return a.run(ctx, e, args[1:])
+		}
+		names = append(names, a.name)
+	}
+	f := newFlags(e, name, "arus "+name+" "+strings.Join(names, "|")+" [flags]", about)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		f.usage(e.stdout)
+		return errHelp
+	}
+	choices := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 {
+		return f.fail("no action given; use %s", choices)
+	}
+	return f.fail("unknown action %q; use %s", args[0], choices)
+}

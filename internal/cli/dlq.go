@@ -46,24 +46,12 @@ type dlqTool interface {
 }
 
 func runDLQ(ctx context.Context, e *env, args []string) error {
-	actions := map[string]func(context.Context, *env, []string) error{
-		"list":    dlqList,
-		"show":    dlqShow,
-		"replay":  func(ctx context.Context, e *env, args []string) error { return dlqAct(ctx, e, args, "replay") },
-		"discard": func(ctx context.Context, e *env, args []string) error { return dlqAct(ctx, e, args, "discard") },
-	}
-	if len(args) == 0 || actions[args[0]] == nil {
-		f := newFlags(e, "dlq", "arus dlq list|show|replay|discard [flags]", dlqAbout)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			f.usage(e.stdout)
-			return errHelp
-		}
-		if len(args) == 0 {
-			return f.fail("no action given; use list, show, replay or discard")
-		}
-		return f.fail("unknown action %q; use list, show, replay or discard", args[0])
-	}
-	return actions[args[0]](ctx, e, args[1:])
+	return dispatch(ctx, e, args, "dlq", dlqAbout,
+		action{"list", dlqList},
+		action{"show", dlqShow},
+		action{"replay", func(ctx context.Context, e *env, args []string) error { return dlqAct(ctx, e, args, "replay") }},
+		action{"discard", func(ctx context.Context, e *env, args []string) error { return dlqAct(ctx, e, args, "discard") }},
+	)
 }
 
 // openDLQ returns the tool the connection flags point at and a function

@@ -25,24 +25,12 @@ live members: stop its consumers first. The group may be given with --group
 or as the argument.`
 
 func runGroups(ctx context.Context, e *env, args []string) error {
-	actions := map[string]func(context.Context, *env, []string) error{
-		"list":     groupsList,
-		"describe": groupsDescribe,
-		"reset":    groupsReset,
-		"delete":   groupsDelete,
-	}
-	if len(args) == 0 || actions[args[0]] == nil {
-		f := newFlags(e, "groups", "arus groups list|describe|reset|delete [flags]", groupsAbout)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			f.usage(e.stdout)
-			return errHelp
-		}
-		if len(args) == 0 {
-			return f.fail("no action given; use list, describe, reset or delete")
-		}
-		return f.fail("unknown action %q; use list, describe, reset or delete", args[0])
-	}
-	return actions[args[0]](ctx, e, args[1:])
+	return dispatch(ctx, e, args, "groups", groupsAbout,
+		action{"list", groupsList},
+		action{"describe", groupsDescribe},
+		action{"reset", groupsReset},
+		action{"delete", groupsDelete},
+	)
 }
 
 // groupArg returns the one group named by --group or the argument.

@@ -16,23 +16,11 @@ import (
 // runKeys manages API keys in the auth store directly: it is how the first
 // key is made, before anything can call the API.
 func runKeys(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		f := newFlags(e, "keys", "arus keys create|list|revoke [flags]", keysAbout)
-		if _, err := f.parse(args); err != nil {
-			return err
-		}
-		return f.fail("give a subcommand: create, list or revoke")
-	}
-	switch args[0] {
-	case "create":
-		return runKeysCreate(ctx, e, args[1:])
-	case "list":
-		return runKeysList(ctx, e, args[1:])
-	case "revoke":
-		return runKeysRevoke(ctx, e, args[1:])
-	}
-	f := newFlags(e, "keys", "arus keys create|list|revoke [flags]", keysAbout)
-	return f.fail("unknown subcommand %q; use create, list or revoke", args[0])
+	return dispatch(ctx, e, args, "keys", keysAbout,
+		action{"create", runKeysCreate},
+		action{"list", runKeysList},
+		action{"revoke", runKeysRevoke},
+	)
 }
 
 const keysAbout = `

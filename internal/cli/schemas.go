@@ -41,27 +41,15 @@ ids, and "get --id" still finds a deleted version. The command talks to the
 server at ` + defaultServer + `; see --server.`
 
 func runSchemas(ctx context.Context, e *env, args []string) error {
-	actions := map[string]func(context.Context, *env, []string) error{
-		"list":     schemasList,
-		"versions": schemasVersions,
-		"get":      schemasGet,
-		"register": schemasRegister,
-		"check":    schemasCheck,
-		"mode":     schemasMode,
-		"delete":   schemasDelete,
-	}
-	if len(args) == 0 || actions[args[0]] == nil {
-		f := newFlags(e, "schemas", "arus schemas list|versions|get|register|check|mode|delete [flags]", schemasAbout)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			f.usage(e.stdout)
-			return errHelp
-		}
-		if len(args) == 0 {
-			return f.fail("no action given; use list, versions, get, register, check, mode or delete")
-		}
-		return f.fail("unknown action %q; use list, versions, get, register, check, mode or delete", args[0])
-	}
-	return actions[args[0]](ctx, e, args[1:])
+	return dispatch(ctx, e, args, "schemas", schemasAbout,
+		action{"list", schemasList},
+		action{"versions", schemasVersions},
+		action{"get", schemasGet},
+		action{"register", schemasRegister},
+		action{"check", schemasCheck},
+		action{"mode", schemasMode},
+		action{"delete", schemasDelete},
+	)
 }
 
 // schemasServer holds the flags that say which server to ask.

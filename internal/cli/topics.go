@@ -24,24 +24,12 @@ The topic may be given with --topic or as the argument. By default the
 command talks to the server at ` + defaultServer + `; see --server and --broker.`
 
 func runTopics(ctx context.Context, e *env, args []string) error {
-	actions := map[string]func(context.Context, *env, []string) error{
-		"create":   topicsCreate,
-		"list":     topicsList,
-		"describe": topicsDescribe,
-		"delete":   topicsDelete,
-	}
-	if len(args) == 0 || actions[args[0]] == nil {
-		f := newFlags(e, "topics", "arus topics create|list|describe|delete [flags]", topicsAbout)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			f.usage(e.stdout)
-			return errHelp
-		}
-		if len(args) == 0 {
-			return f.fail("no action given; use create, list, describe or delete")
-		}
-		return f.fail("unknown action %q; use create, list, describe or delete", args[0])
-	}
-	return actions[args[0]](ctx, e, args[1:])
+	return dispatch(ctx, e, args, "topics", topicsAbout,
+		action{"create", topicsCreate},
+		action{"list", topicsList},
+		action{"describe", topicsDescribe},
+		action{"delete", topicsDelete},
+	)
 }
 
 // topicArg returns the one topic named by --topic or the argument.
