@@ -7,17 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arus-platform/arus/examples/internal/brokers"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
 func TestFlow(t *testing.T) {
-	brokers.Each(t, func(t *testing.T, b stream.Broker) {
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
 		var out io.Writer = io.Discard
 		if testing.Verbose() {
 			out = os.Stdout
 		}
-		got, err := demo(context.Background(), b, t.TempDir(), out, brokers.Logger(), sampleOrders)
+		got, err := demo(context.Background(), b, t.TempDir(), out, brokertest.Logger(), sampleOrders)
 		if err != nil {
 			t.Fatalf("demo: %v", err)
 		}

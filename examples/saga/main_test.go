@@ -8,18 +8,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arus-platform/arus/examples/internal/brokers"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )
 
 func TestFlow(t *testing.T) {
-	brokers.Each(t, func(t *testing.T, b stream.Broker) {
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
 		var out io.Writer = io.Discard
 		if testing.Verbose() {
 			out = os.Stdout
 		}
-		got, err := demo(context.Background(), b, t.TempDir(), out, brokers.Logger(), samplePurchases)
+		got, err := demo(context.Background(), b, t.TempDir(), out, brokertest.Logger(), samplePurchases)
 		if err != nil {
 			t.Fatalf("demo: %v", err)
 		}
