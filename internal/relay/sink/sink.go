@@ -1,0 +1,186 @@
+// Package sink writes relay deliveries into SQL databases: PostgreSQL,
+// MySQL/MariaDB, SQL Server and SQLite, each through its own dialect.
+//
+// A Sink is one destination database. The relay hands it batches of changes
+// for one route (one table), already mapped from records to columns; the
+// sink writes a batch as multi-row statements in one transaction, together
+// with the route's position in a bookkeeping table inside the same
+// database, so a batch is applied exactly once even if it is delivered
+// again after a crash. Where the destination account cannot create that
+// table, the sink says so (Guarantee) and the route runs at-least-once.
+package sink
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Op is what a change does to its row.
+type Op int
+
+const (
+	// Upsert inserts the row, or updates it when a row with the same key
+	// exists (ON CONFLICT / ON DUPLICATE KEY UPDATE / MERGE).
+	Upsert Op = iota + 1
+	// Insert only inserts; a route in insert mode never updates.
+	Insert
+	// Delete removes the row with the change's key.
+	Delete
+)
+
+func (o Op) String() string {
+	switch o {
+	case Upsert:
+		return "upsert"
+	case Insert:
+		return "insert"
+	case Delete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// Position is where a change came from in the stream: its partition and
+// offset. Offsets grow within a partition.
+type Position struct {
+	Partition int32
+	Offset    int64
+}
+
+// Change is one row operation of a batch.
+type Change struct {
+	Op Op
+	// Row maps column names of the target table to values: nil, bool,
+	// int64, float64, string, json.Number, time.Time, []byte, or
+	// map[string]any / []any for JSON columns. The sink converts them to
+	// the column's type and reports a *ValueError when it cannot.
+	Row map[string]any
+	// Pos is the record the change came from.
+	Pos Position
+	// RecordID is the record's arus-id, for errors and the delivery log.
+	RecordID string
+}
+
+// Table names a table in the destination: Schema may be empty (the
+// connection's default schema or database).
+type Table struct {
+	Schema string
+	Name   string
+}
+
+// Column describes one column as the destination's catalogue reports it.
+type Column struct {
+	Name string
+	// Type is the database's own type name, lowercased (e.g. "integer",
+	// "varchar(255)", "numeric(10,2)", "timestamp with time zone").
+	Type     string
+	Nullable bool
+	// HasDefault is set when an insert may omit the column.
+	HasDefault bool
+	// Generated columns (identity, auto-increment, computed) are written
+	// only when the route maps them explicitly.
+	Generated bool
+}
+
+// TableInfo is a table of the destination's catalogue.
+type TableInfo struct {
+	Table
+	Columns []Column
+	// Key lists the primary-key columns, in key order; empty when the
+	// table has none.
+	Key []string
+}
+
+// Target is what a route writes: a table, the columns identifying a row
+// (for upserts and deletes; usually the primary key) and how it writes.
+type Target struct {
+	Table Table
+	// Key columns identify a row. Upsert and Delete need them; Insert
+	// ignores them.
+	Key []string
+	// Mode is Upsert or Insert; Delete changes are always allowed.
+	Mode Op
+}
+
+// Guarantee is what a sink can promise for a route.
+type Guarantee int
+
+const (
+	// ExactlyOnce: the route's position is kept in the destination, in the
+	// same transaction as each batch.
+	ExactlyOnce Guarantee = iota + 1
+	// AtLeastOnce: the bookkeeping table could not be created (the
+	// account lacks the right), so a redelivered batch is written again;
+	// upserts and deletes are idempotent anyway, inserts may repeat.
+	AtLeastOnce
+)
+
+// Sink is one destination database. It is safe for concurrent use by
+// several routes; writes of one route are not concurrent.
+type Sink interface {
+	// Catalog lists the destination's tables with their columns and keys.
+	Catalog(ctx context.Context) ([]TableInfo, error)
+	// Prepare readies a route: it checks the target against the catalogue
+	// (table, key and mapped columns exist; identifiers valid), creates the
+	// bookkeeping table if it can, and returns the guarantee the route
+	// runs with and its committed positions per partition (empty for a new
+	// route).
+	Prepare(ctx context.Context, route string, t Target, columns []string) (Guarantee, map[int32]int64, error)
+	// Write applies one batch for route in one transaction: duplicate keys
+	// inside the batch are collapsed to the last change of each key, then
+	// the rows are written as multi-row statements, then (ExactlyOnce) the
+	// route's positions are advanced to the highest offset per partition of
+	// the batch. Changes at or below the route's committed position of their
+	// partition are skipped, which is what makes redelivery harmless.
+	//
+	// Errors: a *ValueError or *PermanentError for a change that can never
+	// be written (the relay isolates and dead-letters it), anything
+	// matching ErrTransient for a failure worth retrying (connection lost,
+	// timeout, deadlock, database restarting).
+	Write(ctx context.Context, route string, t Target, batch []Change) error
+	// Ping checks that the database answers (the heartbeat).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrTransient marks errors worth retrying: the database is unreachable,
+// restarting, timed out or chose this transaction as a deadlock victim.
+var ErrTransient = errors.New("sink: transient failure")
+
+// PermanentError is a failure that retrying cannot fix (a constraint
+// violation, a value too long, a missing column). Index is the change in
+// the batch when the database says which; -1 otherwise.
+type PermanentError struct {
+	Index int
+	Err   error
+}
+
+func (e *PermanentError) Error() string { return "sink: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// ValueError reports a value that cannot be converted to its column's type.
+type ValueError struct {
+	Index  int // the change in the batch
+	Column string
+	Type   string
+	Value  any
+	Reason string
+}
+
+func (e *ValueError) Error() string {
+	return "sink: column " + e.Column + " (" + e.Type + "): " + e.Reason
+}
+
+// Config is what every dialect needs to open a destination.
+type Config struct {
+	// DSN is the driver's connection string, with the password in it.
+	DSN string
+	// MaxOpenConns bounds the connections to this destination. Default 4.
+	MaxOpenConns int
+	// StatementTimeout bounds one batch. Default 30s.
+	StatementTimeout time.Duration
+	// BookkeepingTable names the table that keeps route positions.
+	// Default "arus_relay_positions".
+	BookkeepingTable string
+}
