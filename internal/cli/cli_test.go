@@ -463,9 +463,11 @@ func TestServe(t *testing.T) {
 	// A consumer in a group keeps a stream open while the server stops.
 	consumed := make(chan result, 1)
 	go func() { consumed <- arus(t, env, "", "consume", "--topic", "live", "--group", "tail") }()
+	// Done when the group has offsets on all four partitions and no lag:
+	// while it joins, it may show only some of them.
 	waitFor(t, func() bool {
 		r := arus(t, env, "", "groups", "describe", "tail")
-		return r.err == nil && strings.Contains(r.stdout, "Lag: 0")
+		return r.err == nil && strings.Contains(r.stdout, "Lag: 0") && strings.Count(r.stdout, "\nlive ") == 4
 	})
 	if err := stop(); err != nil {
 		t.Fatalf("serve stopped with %v, want nil", err)
