@@ -188,6 +188,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.ready = map[string]func(context.Context) error{"auth store": s.authDB.PingContext}
 	reg := obs.NewRegistry()
 	s.metrics = newHTTPMetrics(reg)
+	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))

@@ -270,7 +270,7 @@ func TestHealthReadyMetricsAndRequestIDs(t *testing.T) {
 		t.Errorf("access log lacks the request id")
 	}
 	m := r.call(t, "GET", "/metrics", "", "")
-	for _, want := range []string{`arus_http_requests_total{code="401",method="GET",route="GET /api/v1/topics"}`, "go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{`arus_http_requests_total{code="401",method="GET",route="GET /api/v1/topics"}`, "go_goroutines", "process_cpu_seconds_total", "arus_backbone_up 1"} {
 		if !strings.Contains(m.body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
