@@ -1,0 +1,428 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/arus-platform/arus/internal/relay/sink"
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrNotFound: no such application, dataset, destination or route.
+	ErrNotFound = errors.New("relay: not found")
+	// ErrNameTaken: another object of the same kind has the name.
+	ErrNameTaken = errors.New("relay: name is taken")
+	// ErrInUse: the object is still referred to (a dataset by routes or
+	// applications, a destination by routes).
+	ErrInUse = errors.New("relay: in use")
+	// ErrInvalid: input broke a rule; the error is a *ValidationError.
+	ErrInvalid = errors.New("relay: invalid input")
+)
+
+// FieldError says what is wrong with one input field, named as a JSON body
+// would name it ("name", "mapping[2].field").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every field of an input that broke a rule. It
+// matches ErrInvalid under errors.Is.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("relay: invalid input: ")
+	for i, f := range e.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field + ": " + f.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) err() error {
+	if len(e.Errors) == 0 {
+		return nil
+	}
+	return e
+}
+
+// nameRule is the rule of every relay name: datasets appear in URLs and
+// API key scopes, the rest in listings.
+var nameRule = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+const nameHelp = "use 1 to 63 lowercase letters, digits, '_' or '-', starting with a letter"
+
+// identRule is what a table, schema or column name may be. The sinks check
+// names against the destination's catalogue and quote them; this only
+// keeps out what no catalogue holds.
+func checkIdent(ve *ValidationError, field, s string, required bool) {
+	switch {
+	case s == "" && required:
+		ve.add(field, "is required")
+	case s == "":
+	case len(s) > 128:
+		ve.add(field, "must be at most 128 bytes")
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
+		ve.add(field, "must be text without control characters")
+	}
+}
+
+// Application is a source of records: it ingests into its allowed
+// datasets with its API key, within its rate limit.
+type Application struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Datasets the application may ingest into; its API key holds the
+	// scope relay.ingest:<dataset> for each.
+	Datasets []string `json:"datasets"`
+	// RateLimit is records per second, Burst the records allowed at once.
+	// Zero RateLimit means no limit.
+	RateLimit float64   `json:"rate_limit"`
+	Burst     int       `json:"burst"`
+	APIKeyID  string    `json:"api_key_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NewApplication is the input of CreateApplication.
+type NewApplication struct {
+	Name      string   `json:"name"`
+	Datasets  []string `json:"datasets"`
+	RateLimit float64  `json:"rate_limit"`
+	Burst     int      `json:"burst"`
+}
+
+func (a *NewApplication) validate() error {
+	var ve ValidationError
+	a.Name = strings.TrimSpace(a.Name)
+	if !nameRule.MatchString(a.Name) {
+		ve.add("name", "%s", nameHelp)
+	}
+	if len(a.Datasets) == 0 {
+		ve.add("datasets", "at least one dataset is required")
+	}
+	if len(a.Datasets) > 64 {
+		ve.add("datasets", "at most 64 datasets")
+	}
+	seen := map[string]bool{}
+	for i, d := range a.Datasets {
+		switch {
+		case !nameRule.MatchString(d):
+			ve.add(fmt.Sprintf("datasets[%d]", i), "%q: %s", d, nameHelp)
+		case seen[d]:
+			ve.add(fmt.Sprintf("datasets[%d]", i), "%q is listed twice", d)
+		}
+		seen[d] = true
+	}
+	switch {
+	case a.RateLimit < 0 || a.RateLimit > 1e7:
+		ve.add("rate_limit", "must be from 0 (no limit) to 10000000 records per second")
+	case a.Burst < 0 || a.Burst > 1e7:
+		ve.add("burst", "must be from 0 to 10000000 records")
+	case a.RateLimit > 0 && a.Burst == 0:
+		a.Burst = max(1, int(a.RateLimit))
+	}
+	return ve.err()
+}
+
+// Dataset is a named kind of record, kept in its topic.
+type Dataset struct {
+	// Name appears in URLs (/api/v1/datasets/{name}/records) and scopes.
+	Name string `json:"name"`
+	// Topic holds the dataset's records; default relay.<name>.
+	Topic string `json:"topic"`
+	// KeyFields are the record fields (paths) that form the record key and
+	// identify the row in destinations.
+	KeyFields []string `json:"key_fields"`
+	// Schema, when set, is a JSON Schema every record must match.
+	Schema    json.RawMessage `json:"schema,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+var topicRule = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func (d *Dataset) validate() error {
+	var ve ValidationError
+	d.Name = strings.TrimSpace(d.Name)
+	if !nameRule.MatchString(d.Name) {
+		ve.add("name", "%s", nameHelp)
+	}
+	if d.Topic == "" && d.Name != "" {
+		d.Topic = "relay." + d.Name
+	}
+	if !topicRule.MatchString(d.Topic) {
+		ve.add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
+	}
+	if len(d.KeyFields) == 0 {
+		ve.add("key_fields", "at least one key field is required, such as \"id\"")
+	}
+	if len(d.KeyFields) > 8 {
+		ve.add("key_fields", "at most 8 key fields")
+	}
+	for i, f := range d.KeyFields {
+		p, err := ParsePath(f)
+		if err != nil {
+			ve.add(fmt.Sprintf("key_fields[%d]", i), "%v", err)
+			continue
+		}
+		d.KeyFields[i] = p.String()
+	}
+	if len(d.Schema) > 0 && string(d.Schema) != "null" {
+		if _, err := compileSchema(d.Schema); err != nil {
+			ve.add("schema", "%v", err)
+		}
+	} else {
+		d.Schema = nil
+	}
+	return ve.err()
+}
+
+// Kinds of destination database.
+const (
+	KindPostgres  = "postgres"
+	KindMySQL     = "mysql"
+	KindSQLServer = "sqlserver"
+	KindSQLite    = "sqlite"
+)
+
+var kinds = []string{KindPostgres, KindMySQL, KindSQLServer, KindSQLite}
+
+// Health states of a destination.
+const (
+	HealthUnknown = "unknown"
+	HealthUp      = "up"
+	HealthDown    = "down"
+)
+
+// Destination is a database routes write to. Its password is stored
+// sealed and never returned.
+type Destination struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Either connection fields or DSN (without the password).
+	Host     string            `json:"host,omitempty"`
+	Port     int               `json:"port,omitempty"`
+	Database string            `json:"database,omitempty"`
+	User     string            `json:"user,omitempty"`
+	Options  map[string]string `json:"options,omitempty"`
+	DSN      string            `json:"dsn,omitempty"`
+	// Health is up, down or unknown, since HealthSince; LastError is the
+	// last failure seen.
+	Health      string    `json:"health"`
+	LastError   string    `json:"last_error,omitempty"`
+	HealthSince time.Time `json:"health_since"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// DestinationInput creates or replaces a destination. Password is
+// required on create; on update an empty one keeps the stored password.
+type DestinationInput struct {
+	Name     string            `json:"name"`
+	Kind     string            `json:"kind"`
+	Host     string            `json:"host"`
+	Port     int               `json:"port"`
+	Database string            `json:"database"`
+	User     string            `json:"user"`
+	Options  map[string]string `json:"options"`
+	DSN      string            `json:"dsn"`
+	Password string            `json:"password"`
+}
+
+func (d *DestinationInput) validate(create bool) error {
+	var ve ValidationError
+	d.Name = strings.TrimSpace(d.Name)
+	if !nameRule.MatchString(d.Name) {
+		ve.add("name", "%s", nameHelp)
+	}
+	known := false
+	for _, k := range kinds {
+		known = known || d.Kind == k
+	}
+	if !known {
+		ve.add("kind", "must be one of %s", strings.Join(kinds, ", "))
+	}
+	text := func(field, v string, n int) {
+		if len(v) > n || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			ve.add(field, "must be text of at most %d bytes without control characters", n)
+		}
+	}
+	switch {
+	case d.DSN != "":
+		text("dsn", d.DSN, 2048)
+		if d.Host != "" || d.Port != 0 || d.Database != "" || d.User != "" || len(d.Options) > 0 {
+			ve.add("dsn", "give either a DSN or connection fields (host, port, database, user, options), not both")
+		}
+		if u, err := url.Parse(d.DSN); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				ve.add("dsn", "must not hold the password; put it in the password field, which is stored encrypted")
+			}
+		}
+	case d.Kind == KindSQLite:
+		if d.Database == "" {
+			ve.add("database", "is required: the path of the SQLite file")
+		}
+		text("database", d.Database, 1024)
+	default:
+		if d.Host == "" {
+			ve.add("host", "is required (or give a DSN)")
+		}
+		text("host", d.Host, 255)
+		if d.Port < 0 || d.Port > 65535 {
+			ve.add("port", "must be from 1 to 65535, or 0 for the default")
+		}
+		if d.Database == "" {
+			ve.add("database", "is required (or give a DSN)")
+		}
+		text("database", d.Database, 255)
+		if d.User == "" {
+			ve.add("user", "is required (or give a DSN)")
+		}
+		text("user", d.User, 255)
+	}
+	if len(d.Options) > 32 {
+		ve.add("options", "at most 32 options")
+	}
+	for k, v := range d.Options {
+		if k == "" || len(k) > 64 || strings.ContainsAny(k, "=&; ") {
+			ve.add("options."+k, "option names are 1 to 64 characters without '=', '&', ';' or spaces")
+		}
+		text("options."+k, v, 512)
+	}
+	if d.Kind != KindSQLite && create && d.Password == "" {
+		ve.add("password", "is required; it is stored encrypted and never shown again")
+	}
+	text("password", d.Password, 1024)
+	return ve.err()
+}
+
+// Route modes.
+const (
+	ModeInsert = "insert"
+	ModeUpsert = "upsert"
+)
+
+// ColumnMap fills one column of the target table: from a field of the
+// record (Field, a path) or with a constant (Value, any JSON value).
+type ColumnMap struct {
+	Column string          `json:"column"`
+	Field  string          `json:"field,omitempty"`
+	Value  json.RawMessage `json:"value,omitempty"`
+}
+
+// Route delivers a dataset's records into one table of a destination.
+type Route struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Dataset     string `json:"dataset"`
+	Destination string `json:"destination"` // the destination's id
+	// TableSchema and Table name where rows go; TableSchema may be empty
+	// (the connection's default).
+	TableSchema string   `json:"table_schema,omitempty"`
+	Table       string   `json:"table"`
+	Mode        string   `json:"mode"`
+	KeyColumns  []string `json:"key_columns"`
+	// Deletes: delete envelopes delete the row; otherwise they are skipped.
+	Deletes bool `json:"deletes"`
+	// Mapping lists the columns written; columns not listed are not.
+	Mapping []ColumnMap `json:"mapping"`
+	// Filter, when set, keeps only the records it matches; see Filter.
+	Filter    string    `json:"filter,omitempty"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Target is the sink target of the route.
+func (r *Route) Target() sink.Target {
+	mode := sink.Upsert
+	if r.Mode == ModeInsert {
+		mode = sink.Insert
+	}
+	return sink.Target{Table: sink.Table{Schema: r.TableSchema, Name: r.Table}, Key: r.KeyColumns, Mode: mode}
+}
+
+// RouteInput creates or replaces a route.
+type RouteInput struct {
+	Name        string      `json:"name"`
+	Dataset     string      `json:"dataset"`
+	Destination string      `json:"destination"`
+	TableSchema string      `json:"table_schema"`
+	Table       string      `json:"table"`
+	Mode        string      `json:"mode"`
+	KeyColumns  []string    `json:"key_columns"`
+	Deletes     bool        `json:"deletes"`
+	Mapping     []ColumnMap `json:"mapping"`
+	Filter      string      `json:"filter"`
+	Enabled     *bool       `json:"enabled"`
+}
+
+// route validates the input and returns the route it describes (without
+// id and times). It does not look the dataset or destination up.
+func (in *RouteInput) route() (Route, error) {
+	var ve ValidationError
+	in.Name = strings.TrimSpace(in.Name)
+	if !nameRule.MatchString(in.Name) {
+		ve.add("name", "%s", nameHelp)
+	}
+	if !nameRule.MatchString(in.Dataset) {
+		ve.add("dataset", "%s", nameHelp)
+	}
+	if in.Destination == "" {
+		ve.add("destination", "is required: a destination id")
+	}
+	checkIdent(&ve, "table", in.Table, true)
+	checkIdent(&ve, "table_schema", in.TableSchema, false)
+	if in.Mode == "" {
+		in.Mode = ModeUpsert
+	}
+	if in.Mode != ModeInsert && in.Mode != ModeUpsert {
+		ve.add("mode", "must be insert or upsert")
+	}
+	r := Route{
+		Name: in.Name, Dataset: in.Dataset, Destination: in.Destination,
+		TableSchema: in.TableSchema, Table: in.Table, Mode: in.Mode,
+		KeyColumns: in.KeyColumns, Deletes: in.Deletes, Mapping: in.Mapping,
+		Filter: in.Filter, Enabled: in.Enabled == nil || *in.Enabled,
+	}
+	if r.KeyColumns == nil {
+		r.KeyColumns = []string{}
+	}
+	for i, c := range r.KeyColumns {
+		checkIdent(&ve, fmt.Sprintf("key_columns[%d]", i), c, true)
+	}
+	if (r.Mode == ModeUpsert || r.Deletes) && len(r.KeyColumns) == 0 {
+		ve.add("key_columns", "at least one key column is required for upserts and deletes")
+	}
+	if _, err := Compile(&r); err != nil {
+		var cve *ValidationError
+		if errors.As(err, &cve) {
+			ve.Errors = append(ve.Errors, cve.Errors...)
+		} else {
+			return Route{}, err
+		}
+	}
+	return r, ve.err()
+}
