@@ -205,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
-			Auth: s.auth, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
+			Auth: s.auth, Broker: s.broker, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies,
 		})
 		if err != nil {

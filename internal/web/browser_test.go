@@ -17,7 +17,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped under -short")
 	}
-	f := newFixture(t)
+	f, _ := newStreamsFixture(t)
 	ctx := browsertest.New(t)
 	base := f.srv.URL
 
@@ -78,6 +78,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("shown key verifies as %+v, %v", k, err)
 	}
 	browsertest.Screenshot(t, ctx, "console-keys")
+
+	browsertest.Do(t, ctx, "create a topic",
+		chromedp.Click(css(`a[href="/topics"]`)),
+		chromedp.WaitVisible(css(`#topic-name`)),
+		chromedp.SendKeys(css(`#topic-name`), "cars"),
+		chromedp.Submit(css(`#topic-name`)),
+		chromedp.WaitVisible(css(`#confirm`)),
+	)
+	if h1 := browsertest.Get(t, ctx, "topic title", chromedp.Text(css(`h1`))); h1 != "cars" {
+		t.Errorf("after creating a topic the page is %q, want the topic cars", h1)
+	}
+	browsertest.Screenshot(t, ctx, "console-topic")
 
 	browsertest.Do(t, ctx, "sign out",
 		chromedp.Click(css(`header form button[type=submit]`)),

@@ -19,6 +19,8 @@ type view struct {
 	Instance  string
 	Engine    string
 	Path      string
+	// Streams is set when the stream pages exist (a broker is configured).
+	Streams bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -32,6 +34,9 @@ var flashes = map[string]string{
 	"user-disabled": "User disabled; their sessions have ended.",
 	"user-enabled":  "User enabled.",
 	"key-revoked":   "API key revoked. Requests using it are refused from now on.",
+	"topic-created": "Topic created.",
+	"topic-deleted": "Topic deleted.",
+	"group-reset":   "Offsets reset. The group resumes from there when its consumers start.",
 }
 
 var funcs = template.FuncMap{
@@ -44,6 +49,8 @@ var funcs = template.FuncMap{
 	"can": func(p *auth.Principal, perm string) bool {
 		return p.Can(auth.Permission(perm), "")
 	},
+	"sub":  func(a, b int64) int64 { return a - b },
+	"list": func(v ...string) []string { return v },
 	"current": func(path, prefix string) bool {
 		return path == prefix || strings.HasPrefix(path, prefix+"/")
 	},
@@ -145,6 +152,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		v.CSRF = v.Principal.Session.CSRFToken
 	}
 	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
+	v.Streams = h.cfg.Broker != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}

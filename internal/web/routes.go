@@ -20,6 +20,16 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	handle("GET /{$}", h.page("", h.home))
 	handle("GET /system", h.page(auth.PermSystemRead, h.system))
 
+	if h.cfg.Broker != nil {
+		handle("GET /topics", h.page(auth.PermTopicsRead, h.topics))
+		handle("POST /topics", h.page(auth.PermTopicsWrite, h.createTopic))
+		handle("GET /topics/{topic}", h.page(auth.PermTopicsRead, h.topic))
+		handle("POST /topics/{topic}/delete", h.page(auth.PermTopicsWrite, h.deleteTopic))
+		handle("GET /groups", h.page(auth.PermGroupsRead, h.groups))
+		handle("GET /groups/{group}", h.page(auth.PermGroupsRead, h.group))
+		handle("POST /groups/{group}/reset", h.page(auth.PermGroupsReset, h.resetGroup))
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

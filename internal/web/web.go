@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
 )
 
 //go:embed templates/*.html
@@ -42,6 +43,8 @@ type Component struct {
 // Config configures the console.
 type Config struct {
 	Auth *auth.Store
+	// Broker backs the topics and consumer-group pages; nil hides them.
+	Broker stream.Broker
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/stream"
 )
 
 const adminPassword = "correct horse battery staple"
@@ -25,6 +26,11 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
@@ -40,7 +46,7 @@ func newFixture(t testing.TB) *fixture {
 	if _, _, err := st.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Auth: st, Logger: quiet, Engine: "embedded", Version: "test",
+	h, err := New(Config{Auth: st, Broker: broker, Logger: quiet, Engine: "embedded", Version: "test",
 		Status: func(context.Context) []Component {
 			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
 		}})

@@ -1,0 +1,152 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/embedded"
+)
+
+func newStreamsFixture(t *testing.T) (*fixture, stream.Broker) {
+	t.Helper()
+	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), RetentionInterval: -1,
+		Options: stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return newFixtureWith(t, b), b
+}
+
+func TestTopicsPages(t *testing.T) {
+	f, b := newStreamsFixture(t)
+	ctx := context.Background()
+	br := f.browser()
+	csrf := br.login("admin", adminPassword)
+
+	resp, body := br.post("/topics", url.Values{"csrf_token": {csrf}, "name": {"bad name"}, "partitions": {"3"}})
+	wantStatus(t, "create a topic with a bad name", resp, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `id="topic-name-err"`) || !strings.Contains(body, "position 4") {
+		t.Errorf("bad topic name not explained next to its field")
+	}
+	resp, _ = br.post("/topics", url.Values{"csrf_token": {csrf}, "name": {"orders"}, "partitions": {"0"}})
+	wantStatus(t, "create a topic with 0 partitions", resp, http.StatusUnprocessableEntity)
+	resp, _ = br.post("/topics", url.Values{"csrf_token": {csrf}, "name": {"orders"}, "partitions": {"3"}, "retention": {"168h"}})
+	wantStatus(t, "create a topic", resp, http.StatusSeeOther)
+	info, err := b.DescribeTopic(ctx, "orders")
+	if err != nil || info.Partitions != 3 || info.RetentionTime.Hours() != 168 {
+		t.Fatalf("stored topic %+v, %v", info, err)
+	}
+	resp, _ = br.post("/topics", url.Values{"csrf_token": {csrf}, "name": {"orders"}, "partitions": {"3"}})
+	wantStatus(t, "create a topic twice", resp, http.StatusUnprocessableEntity)
+
+	var recs []*stream.Record
+	for i := 0; i < 1234; i++ {
+		recs = append(recs, &stream.Record{Topic: "orders", Value: []byte("x")})
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	_, body = br.get("/topics")
+	if !strings.Contains(body, ">orders</a>") || !strings.Contains(body, "1,234") {
+		t.Errorf("topics page lacks orders with 1,234 records")
+	}
+	resp, body = br.get("/topics/orders")
+	wantStatus(t, "topic page", resp, http.StatusOK)
+	if strings.Count(body, `<td class="num mono">`) < 3 {
+		t.Errorf("topic page lacks its partitions")
+	}
+	resp, _ = br.get("/topics/nope")
+	wantStatus(t, "unknown topic", resp, http.StatusNotFound)
+
+	resp, _ = br.post("/topics/orders/delete", url.Values{"csrf_token": {csrf}, "confirm": {"order"}})
+	wantStatus(t, "delete with a wrong confirmation", resp, http.StatusUnprocessableEntity)
+	if _, err := b.DescribeTopic(ctx, "orders"); err != nil {
+		t.Fatalf("topic gone after a wrong confirmation: %v", err)
+	}
+	resp, _ = br.post("/topics/orders/delete", url.Values{"csrf_token": {csrf}, "confirm": {"orders"}})
+	wantStatus(t, "delete", resp, http.StatusSeeOther)
+}
+
+func TestGroupResetNeedsConfirmation(t *testing.T) {
+	f, b := newStreamsFixture(t)
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "orders", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*stream.Record
+	for i := 0; i < 100; i++ {
+		recs = append(recs, &stream.Record{Topic: "orders", Key: []byte{byte(i)}, Value: []byte("x")})
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	// The group consumes everything, then stops.
+	cctx, cancel := context.WithCancel(ctx)
+	seen := 0
+	err := b.Consume(cctx, stream.ConsumerConfig{Group: "billing", Topics: []string{"orders"}}, func(_ context.Context, batch []*stream.Record) error {
+		seen += len(batch)
+		if seen >= 100 {
+			defer cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	br := f.browser()
+	csrf := br.login("admin", adminPassword)
+	_, body := br.get("/groups")
+	if !strings.Contains(body, ">billing</a>") {
+		t.Fatalf("groups page lacks billing")
+	}
+	form := url.Values{"csrf_token": {csrf}, "topic": {"orders"}, "to": {"earliest"}}
+	resp, body := br.post("/groups/billing/reset", form)
+	wantStatus(t, "reset without confirmation", resp, http.StatusOK)
+	if !strings.Contains(body, "100 records will be delivered again") {
+		t.Errorf("confirmation does not say how many records replay:\n%s", body)
+	}
+	g, _ := b.DescribeGroup(ctx, "billing")
+	if g.Lag() != 0 {
+		t.Fatalf("the review step reset the group (lag %d)", g.Lag())
+	}
+	form.Set("confirmed", "yes")
+	resp, _ = br.post("/groups/billing/reset", form)
+	wantStatus(t, "confirmed reset", resp, http.StatusSeeOther)
+	if g, _ := b.DescribeGroup(ctx, "billing"); g.Lag() != 100 {
+		t.Errorf("after the reset the lag is %d, want 100", g.Lag())
+	}
+	for _, bad := range []url.Values{
+		{"csrf_token": {csrf}, "topic": {"orders"}, "to": {"offset"}, "offset": {"-3"}},
+		{"csrf_token": {csrf}, "topic": {"orders"}, "to": {"time"}, "time": {"yesterday"}},
+		{"csrf_token": {csrf}, "topic": {"orders"}, "to": {"earliest"}, "partitions": {"0,x"}},
+		{"csrf_token": {csrf}, "topic": {"orders"}, "to": {"sideways"}},
+	} {
+		if resp, _ := br.post("/groups/billing/reset", bad); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("reset %v: status %d, want 422", bad, resp.StatusCode)
+		}
+	}
+
+	// A viewer sees the group but cannot reset it.
+	if _, err := f.auth.CreateUser(ctx, auth.NewUser{Username: "vic", Password: "a viewer password", Roles: []auth.Role{auth.RoleViewer}}); err != nil {
+		t.Fatal(err)
+	}
+	v := f.browser()
+	vcsrf := v.login("vic", "a viewer password")
+	resp, body = v.get("/groups/billing")
+	wantStatus(t, "viewer GET group", resp, http.StatusOK)
+	if strings.Contains(body, "Review the reset") {
+		t.Errorf("a viewer is shown the reset form")
+	}
+	form.Set("csrf_token", vcsrf)
+	resp, _ = v.post("/groups/billing/reset", form)
+	wantStatus(t, "viewer reset", resp, http.StatusForbidden)
+}
