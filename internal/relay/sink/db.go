@@ -1,0 +1,406 @@
+package sink
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxOpenConns     = 4
+	DefaultStatementTimeout = 30 * time.Second
+	DefaultBookkeepingTable = "arus_relay_positions"
+)
+
+// Validate fills in defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.DSN == "" {
+		return errors.New("sink: config: DSN is required")
+	}
+	if c.MaxOpenConns < 0 || c.StatementTimeout < 0 {
+		return errors.New("sink: config: MaxOpenConns and StatementTimeout may not be negative")
+	}
+	if c.MaxOpenConns == 0 {
+		c.MaxOpenConns = DefaultMaxOpenConns
+	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.BookkeepingTable == "" {
+		c.BookkeepingTable = DefaultBookkeepingTable
+	}
+	if err := checkIdent(c.BookkeepingTable); err != nil {
+		return fmt.Errorf("sink: config: BookkeepingTable: %w", err)
+	}
+	return nil
+}
+
+// DB is a Sink over database/sql for one of the dialects: Postgres,
+// MySQL (and MariaDB), SQLite or SQLServer.
+type DB struct {
+	d         dialect
+	db        *sql.DB
+	cfg       Config
+	positions string // the quoted bookkeeping table
+
+	mu     sync.Mutex
+	routes map[string]*route
+}
+
+var _ Sink = (*DB)(nil)
+
+// route is what Prepare learned about a route, used by every Write.
+type route struct {
+	target    Target
+	table     string // quoted, schema-qualified
+	columns   map[string]colType
+	key       []string // as given
+	guarantee Guarantee
+}
+
+// Open connects to a destination of the named dialect (Postgres, MySQL,
+// "mariadb", SQLite, SQLServer) and checks that it answers.
+func Open(ctx context.Context, dialectName string, cfg Config) (*DB, error) {
+	d, err := lookupDialect(dialectName)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver(), d.dsn(cfg.DSN))
+	if err != nil {
+		return nil, fmt.Errorf("sink: open %s: %w", d.name(), err)
+	}
+	db.SetMaxOpenConns(cfg.MaxOpenConns)
+	db.SetMaxIdleConns(cfg.MaxOpenConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{d: d, db: db, cfg: cfg, positions: d.quote(cfg.BookkeepingTable), routes: map[string]*route{}}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect is the name of the destination's dialect.
+func (s *DB) Dialect() string { return s.d.name() }
+
+// Ping checks that the database answers a query.
+func (s *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sink: ping %s: %w", s.d.name(), s.d.classify(err))
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Catalog lists the tables the account sees, with columns and keys; the
+// bookkeeping table is left out.
+func (s *DB) Catalog(ctx context.Context) ([]TableInfo, error) {
+	tables, err := s.d.catalog(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("sink: catalogue of %s: %w", s.d.name(), s.d.classify(err))
+	}
+	return slices.DeleteFunc(tables, func(t TableInfo) bool { return t.Name == s.cfg.BookkeepingTable }), nil
+}
+
+// Prepare checks the route's target against the catalogue, creates the
+// bookkeeping table when it can and returns the route's guarantee and
+// committed positions. columns are the columns the route maps; each must
+// exist in the table. Prepare may be called again for the same route (after
+// the table changed, say); it replaces what the route knew.
+func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []string) (Guarantee, map[int32]int64, error) {
+	if t.Mode != Upsert && t.Mode != Insert {
+		return 0, nil, fmt.Errorf("sink: route %s: mode must be upsert or insert, not %s", name, t.Mode)
+	}
+	names := append([]string{t.Table.Name}, append(slices.Clone(t.Key), columns...)...)
+	if t.Table.Schema != "" {
+		names = append(names, t.Table.Schema)
+	}
+	for _, n := range names {
+		if err := checkIdent(n); err != nil {
+			return 0, nil, fmt.Errorf("sink: route %s: %w", name, err)
+		}
+	}
+	if t.Mode == Upsert && len(t.Key) == 0 {
+		return 0, nil, fmt.Errorf("sink: route %s: upsert needs key columns", name)
+	}
+	schema := t.Table.Schema
+	if schema == "" {
+		var err error
+		if schema, err = s.d.defaultSchema(ctx, s.db); err != nil {
+			return 0, nil, fmt.Errorf("sink: route %s: default schema: %w", name, s.d.classify(err))
+		}
+	}
+	tables, err := s.Catalog(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	i := slices.IndexFunc(tables, func(ti TableInfo) bool { return ti.Schema == schema && ti.Name == t.Table.Name })
+	if i < 0 {
+		return 0, nil, fmt.Errorf("sink: route %s: table %s.%s does not exist", name, schema, t.Table.Name)
+	}
+	info := tables[i]
+	r := &route{target: t, key: t.Key, columns: map[string]colType{}}
+	r.table = s.d.quote(info.Name)
+	if s.d.name() != SQLite || info.Schema != "main" {
+		r.table = s.d.quote(info.Schema) + "." + r.table
+	}
+	for _, c := range info.Columns {
+		r.columns[c.Name] = parseType(s.d.name(), c.Type)
+	}
+	for _, c := range append(slices.Clone(t.Key), columns...) {
+		if _, ok := r.columns[c]; !ok {
+			return 0, nil, fmt.Errorf("sink: route %s: table %s.%s has no column %q", name, schema, info.Name, c)
+		}
+	}
+	if t.Mode == Upsert && !sameSet(t.Key, info.Key) {
+		// ON CONFLICT needs a unique index on exactly these columns; the
+		// primary key is the one the catalogue tells about.
+		if s.d.name() != MySQL {
+			return 0, nil, fmt.Errorf("sink: route %s: key %v is not the primary key %v of %s", name, t.Key, info.Key, info.Name)
+		}
+	}
+	r.guarantee, err = s.preparePositions(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("sink: route %s: %w", name, err)
+	}
+	committed := map[int32]int64{}
+	if r.guarantee == ExactlyOnce {
+		if committed, err = s.loadPositions(ctx, s.db, name, ""); err != nil {
+			return 0, nil, fmt.Errorf("sink: route %s: positions: %w", name, s.d.classify(err))
+		}
+	}
+	s.mu.Lock()
+	s.routes[name] = r
+	s.mu.Unlock()
+	return r.guarantee, committed, nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// preparePositions makes sure the bookkeeping table exists: it is there
+// already, or the account may create it. Otherwise routes run
+// at-least-once.
+func (s *DB) preparePositions(ctx context.Context) (Guarantee, error) {
+	probe := "SELECT committed_offset FROM " + s.positions + " WHERE 1=0"
+	if _, err := s.db.ExecContext(ctx, probe); err == nil {
+		return ExactlyOnce, nil
+	}
+	if _, err := s.db.ExecContext(ctx, s.d.createPositions(s.positions)); err != nil {
+		if s.d.denied(err) {
+			return AtLeastOnce, nil
+		}
+		return 0, fmt.Errorf("create %s: %w", s.cfg.BookkeepingTable, s.d.classify(err))
+	}
+	return ExactlyOnce, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *DB) loadPositions(ctx context.Context, q querier, name, suffix string) (map[int32]int64, error) {
+	query := "SELECT " + s.d.quote("partition") + ", committed_offset FROM " + s.positions + " WHERE route = " + s.d.placeholder(1)
+	if suffix != "" {
+		query += " " + suffix
+	}
+	rows, err := q.QueryContext(ctx, query, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var p int32
+		var o int64
+		if err := rows.Scan(&p, &o); err != nil {
+			return nil, err
+		}
+		out[p] = o
+	}
+	return out, rows.Err()
+}
+
+// Write applies a batch in one transaction; see Sink.
+func (s *DB) Write(ctx context.Context, name string, t Target, batch []Change) error {
+	s.mu.Lock()
+	r := s.routes[name]
+	s.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("sink: route %s was not prepared", name)
+	}
+	if r.target.Table != t.Table || r.target.Mode != t.Mode || !slices.Equal(r.target.Key, t.Key) {
+		return fmt.Errorf("sink: route %s: target differs from the prepared one; prepare it again", name)
+	}
+	changes, err := r.coerceBatch(batch)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sink: route %s: begin: %w", name, s.d.classify(err))
+	}
+	defer tx.Rollback()
+	if err := s.writeTx(ctx, tx, name, r, batch, changes); err != nil {
+		return fmt.Errorf("sink: route %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sink: route %s: commit: %w", name, s.d.classify(err))
+	}
+	return nil
+}
+
+func (s *DB) writeTx(ctx context.Context, tx *sql.Tx, name string, r *route, batch []Change, changes []pending) error {
+	var next map[int32]int64
+	if r.guarantee == ExactlyOnce {
+		committed, err := s.loadPositions(ctx, tx, name, s.d.lockSuffix())
+		if err != nil {
+			return fmt.Errorf("positions: %w", s.d.classify(err))
+		}
+		next = map[int32]int64{}
+		changes = slices.DeleteFunc(changes, func(c pending) bool {
+			pos := batch[c.index].Pos
+			if o, ok := committed[pos.Partition]; ok && pos.Offset <= o {
+				return true
+			}
+			if o, ok := next[pos.Partition]; !ok || pos.Offset > o {
+				next[pos.Partition] = pos.Offset
+			}
+			return false
+		})
+	}
+	groups, err := collapse(r.target, changes)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := s.writeGroup(ctx, tx, r, g); err != nil {
+			return err
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	parts := make([]int32, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	cols := []string{s.d.quote("route"), s.d.quote("partition"), s.d.quote("committed_offset"), s.d.quote("updated_at")}
+	args := make([]any, 0, 4*len(parts))
+	now := time.Now().UTC()
+	for _, p := range parts {
+		args = append(args, name, int64(p), next[p], now)
+	}
+	q := s.d.upsert(s.positions, cols, cols[:2], len(parts))
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("advance positions: %w", s.d.classify(err))
+	}
+	return nil
+}
+
+// maxCompositeDeleteRows bounds the rows of one DELETE by a composite key.
+const maxCompositeDeleteRows = 1000
+
+func (s *DB) writeGroup(ctx context.Context, tx *sql.Tx, r *route, g group) error {
+	quoted := make([]string, len(g.columns))
+	for i, c := range g.columns {
+		quoted[i] = s.d.quote(c)
+	}
+	qkey := make([]string, len(r.key))
+	for i, c := range r.key {
+		qkey[i] = s.d.quote(c)
+	}
+	limit := s.d.maxParams()
+	if g.op == Delete && len(g.columns) > 1 {
+		// Long row-value lists and OR chains are parsed recursively
+		// (PostgreSQL runs out of stack near 20,000): keep them short.
+		limit = min(limit, maxCompositeDeleteRows*len(g.columns))
+	}
+	for _, ch := range chunks(len(g.changes), len(g.columns), limit) {
+		rows := g.changes[ch[0]:ch[1]]
+		args := make([]any, 0, len(rows)*len(g.columns))
+		for _, c := range rows {
+			for _, col := range g.columns {
+				args = append(args, c.row[col])
+			}
+		}
+		var q string
+		switch g.op {
+		case Upsert:
+			q = s.d.upsert(r.table, quoted, qkey, len(rows))
+		case Insert:
+			q = s.d.insert(r.table, quoted, len(rows))
+		case Delete:
+			q = s.d.delete(r.table, qkey, len(rows))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			err = s.d.classify(err)
+			var pe *PermanentError
+			if errors.As(err, &pe) && len(rows) == 1 {
+				pe.Index = rows[0].index
+			}
+			return fmt.Errorf("%s %d rows: %w", g.op, len(rows), err)
+		}
+	}
+	return nil
+}
+
+// coerceBatch converts every value of the batch to its column's type, and
+// applies the target's mode to each change's op.
+func (r *route) coerceBatch(batch []Change) ([]pending, error) {
+	out := make([]pending, 0, len(batch))
+	for i, c := range batch {
+		op := r.target.Mode
+		switch c.Op {
+		case Delete:
+			op = Delete
+		case Upsert, Insert:
+		default:
+			return nil, &PermanentError{Index: i, Err: fmt.Errorf("change %d has no op", i)}
+		}
+		row := make(map[string]any, len(c.Row))
+		for col, v := range c.Row {
+			if op == Delete && !slices.Contains(r.key, col) {
+				continue
+			}
+			ct, ok := r.columns[col]
+			if !ok {
+				return nil, &PermanentError{Index: i, Err: fmt.Errorf("the table has no column %q", col)}
+			}
+			cv, err := ct.coerce(v)
+			if err != nil {
+				return nil, &ValueError{Index: i, Column: col, Type: ct.name, Value: v, Reason: err.Error()}
+			}
+			row[col] = cv
+		}
+		if len(row) == 0 {
+			return nil, &PermanentError{Index: i, Err: fmt.Errorf("change %d has no columns", i)}
+		}
+		out = append(out, pending{index: i, op: op, row: row})
+	}
+	return out, nil
+}

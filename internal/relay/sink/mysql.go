@@ -1,0 +1,126 @@
+package sink
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// mysqlDialect is MySQL and MariaDB through go-sql-driver/mysql: `quoted`
+// identifiers, ? placeholders, INSERT ... ON DUPLICATE KEY UPDATE c =
+// VALUES(c). VALUES() is what MariaDB understands; MySQL 8.0.20+ accepts
+// it too (with a deprecation warning), so one form serves both. The
+// catalogue is the connection's database.
+type mysqlDialect struct{}
+
+func (mysqlDialect) name() string           { return MySQL }
+func (mysqlDialect) driver() string         { return "mysql" }
+func (mysqlDialect) quote(id string) string { return quoteBacktick(id) }
+func (mysqlDialect) placeholder(int) string { return "?" }
+func (mysqlDialect) maxParams() int         { return 65535 }
+func (mysqlDialect) lockSuffix() string     { return "FOR UPDATE" }
+
+// dsn asks for times in UTC and parsed, and for the strict SQL mode that
+// turns truncations into errors rather than warnings.
+func (mysqlDialect) dsn(s string) string {
+	cfg, err := mysql.ParseDSN(s)
+	if err != nil {
+		return s // sql.Open reports it
+	}
+	cfg.ParseTime = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	if _, ok := cfg.Params["sql_mode"]; !ok {
+		cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+	}
+	return cfg.FormatDSN()
+}
+
+func (mysqlDialect) defaultSchema(ctx context.Context, db *sql.DB) (string, error) {
+	var s sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&s); err != nil {
+		return "", err
+	}
+	if !s.Valid {
+		return "", errors.New("the DSN names no database")
+	}
+	return s.String, nil
+}
+
+// MariaDB reports COLUMN_DEFAULT 'NULL' (the text) for a nullable column
+// without a default; MySQL reports NULL. Either way the column may be
+// omitted when it is nullable.
+const mysqlCatalog = `
+SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE,
+	c.IS_NULLABLE = 'YES',
+	c.COLUMN_DEFAULT IS NOT NULL OR c.IS_NULLABLE = 'YES' OR c.EXTRA LIKE '%auto_increment%' OR COALESCE(c.GENERATION_EXPRESSION, '') <> '',
+	c.EXTRA LIKE '%auto_increment%' OR COALESCE(c.GENERATION_EXPRESSION, '') <> '',
+	COALESCE(k.ORDINAL_POSITION, 0)
+FROM information_schema.COLUMNS c
+JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE'
+LEFT JOIN information_schema.KEY_COLUMN_USAGE k ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+	AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
+WHERE c.TABLE_SCHEMA = DATABASE()
+ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`
+
+func (mysqlDialect) catalog(ctx context.Context, db *sql.DB) ([]TableInfo, error) {
+	return scanCatalog(ctx, db, mysqlCatalog)
+}
+
+func (d mysqlDialect) upsert(table string, columns, key []string, rows int) string {
+	set := updateSet(columns, key, func(c string) string { return "VALUES(" + c + ")" })
+	if set == "" {
+		set = key[0] + " = " + key[0]
+	}
+	return insertValues(d, table, columns, rows) + " ON DUPLICATE KEY UPDATE " + set
+}
+
+func (d mysqlDialect) insert(table string, columns []string, rows int) string {
+	return insertValues(d, table, columns, rows)
+}
+
+func (d mysqlDialect) delete(table string, key []string, rows int) string {
+	return deleteIn(d, table, key, rows)
+}
+
+func (mysqlDialect) createPositions(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table + " (\n" +
+		"\t`route` varchar(255) NOT NULL,\n" +
+		"\t`partition` int NOT NULL,\n" +
+		"\t`committed_offset` bigint NOT NULL,\n" +
+		"\t`updated_at` datetime(6) NOT NULL,\n" +
+		"\tPRIMARY KEY (`route`, `partition`))"
+}
+
+// denied: 1044 access denied to a database, 1142 command denied on a
+// table.
+func (mysqlDialect) denied(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142)
+}
+
+// classify: lock wait timeouts (1205), deadlocks (1213), too many
+// connections (1040), shutdowns (1053), gone-away or lost connections
+// (2006, 2013, ErrInvalidConn, driver.ErrBadConn) and read-only failover
+// (1290, 1792) are transient; other server errors are permanent.
+func (mysqlDialect) classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1205, 1213, 1040, 1053, 1290, 1792, 1927, 2006, 2013, 3024, 1969:
+			return transient(err)
+		}
+		return &PermanentError{Index: -1, Err: err}
+	}
+	if connectionLost(err) || errors.Is(err, mysql.ErrInvalidConn) || strings.Contains(err.Error(), "invalid connection") {
+		return transient(err)
+	}
+	return &PermanentError{Index: -1, Err: err}
+}

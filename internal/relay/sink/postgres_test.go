@@ -1,0 +1,199 @@
+package sink
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/testenv"
+)
+
+// pgDSN returns the test DSN with search_path set to schema (and user
+// replaced when not empty).
+func pgDSN(t testing.TB, base, schema, user string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	if user != "" {
+		u.User = url.User(user)
+	}
+	return u.String()
+}
+
+// pgSchema creates a fresh schema for the test and drops it afterwards.
+func pgSchema(t testing.TB) (base, schema string, admin *sql.DB) {
+	t.Helper()
+	base = testenv.Postgres(t)
+	schema = randomName("arus_t_")
+	root, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	root.Close()
+	admin, err = sql.Open("pgx", pgDSN(t, base, schema, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	return base, schema, admin
+}
+
+var postgresHarness = harness{
+	dialect: Postgres,
+	open: func(t *testing.T) (*DB, *sql.DB) {
+		base, schema, admin := pgSchema(t)
+		s, err := Open(ctxT(t), Postgres, Config{DSN: pgDSN(t, base, schema, "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, admin
+	},
+	ddl: map[string]string{
+		"items":  `CREATE TABLE items (id bigint PRIMARY KEY, name varchar(20) NOT NULL, price numeric(10,2), active boolean, data jsonb, at timestamptz, note text DEFAULT 'x')`,
+		"events": `CREATE TABLE events (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL)`,
+		"pairs":  `CREATE TABLE pairs (a int, b varchar(10), v int, PRIMARY KEY (a, b))`,
+	},
+}
+
+func TestPostgres(t *testing.T) { runSuite(t, postgresHarness) }
+
+func TestPostgresValuesRoundTrip(t *testing.T) {
+	s, admin := postgresHarness.setup(t, "items")
+	ctx := ctxT(t)
+	if _, _, err := s.Prepare(ctx, "items", items, []string{"name", "price", "active", "data", "at"}); err != nil {
+		t.Fatal(err)
+	}
+	batch := rowsOf(0, Upsert, map[string]any{"id": int64(1), "name": "one", "price": "12345678.99", "active": "true", "data": map[string]any{"k": []any{1.0, "x", nil}}, "at": "2026-01-02T03:04:05.5+02:00"})
+	if err := s.Write(ctx, "items", items, batch); err != nil {
+		t.Fatal(err)
+	}
+	var price, data, at string
+	var active bool
+	err := admin.QueryRow(`SELECT price::text, active, data::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') FROM items`).Scan(&price, &active, &data, &at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if price != "12345678.99" || !active || data != `{"k": [1, "x", null]}` || at != "2026-01-02T01:04:05.500" {
+		t.Errorf("row = %s %v %s %s; want 12345678.99 true {\"k\": [1, \"x\", null]} 2026-01-02T01:04:05.500", price, active, data, at)
+	}
+}
+
+// A role without CREATE on the schema cannot make the bookkeeping table:
+// the route runs at-least-once, and still writes.
+func TestPostgresWithoutCreateIsAtLeastOnce(t *testing.T) {
+	base, schema, admin := pgSchema(t)
+	role := randomName("arus_t_ro_")
+	mustExec(t, admin,
+		"CREATE ROLE "+role+" LOGIN",
+		"GRANT USAGE ON SCHEMA "+schema+" TO "+role,
+		postgresHarness.ddl["items"],
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON items TO "+role,
+	)
+	t.Cleanup(func() {
+		admin.Exec("DROP OWNED BY " + role)
+		admin.Exec("DROP ROLE " + role)
+	})
+	ctx := ctxT(t)
+	s, err := Open(ctx, Postgres, Config{DSN: pgDSN(t, base, schema, role)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g, committed, err := s.Prepare(ctx, "items", items, []string{"name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g != AtLeastOnce || len(committed) != 0 {
+		t.Fatalf("Prepare = %v, %v; want AtLeastOnce and no positions", g, committed)
+	}
+	for range 2 {
+		if err := s.Write(ctx, "items", items, rowsOf(0, Upsert, map[string]any{"id": int64(1), "name": "a"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, admin, "items"); got != 1 {
+		t.Errorf("rows = %d, want 1", got)
+	}
+	// Once an administrator creates the table, the route is exactly-once.
+	mustExec(t, admin, postgres{}.createPositions(quoteDouble(DefaultBookkeepingTable)),
+		"GRANT SELECT, INSERT, UPDATE ON "+DefaultBookkeepingTable+" TO "+role)
+	if g, _, err := s.Prepare(ctx, "items", items, []string{"name"}); err != nil || g != ExactlyOnce {
+		t.Errorf("Prepare after the table exists = %v, %v; want ExactlyOnce", g, err)
+	}
+}
+
+func TestPostgresClassify(t *testing.T) {
+	base, schema, admin := pgSchema(t)
+	mustExec(t, admin, "CREATE TABLE k (id int PRIMARY KEY)", "INSERT INTO k VALUES (1)")
+	ctx := ctxT(t)
+	db, err := sql.Open("pgx", pgDSN(t, base, schema, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) error { _, err := db.ExecContext(ctx, q); return err }
+
+	// A connection killed by the server (57P01 admin_shutdown).
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, admin, "SELECT pg_terminate_backend("+itoa(pid)+")")
+	_, terminated := conn.ExecContext(ctx, "SELECT 1")
+	conn.Close()
+
+	refused := func() error {
+		s, err := Open(ctx, Postgres, Config{DSN: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"})
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}()
+
+	for _, tc := range []struct {
+		name      string
+		err       error
+		transient bool
+	}{
+		{"unique violation", exec("INSERT INTO k VALUES (1)"), false},
+		{"undefined column", exec("SELECT nope FROM k"), false},
+		{"data error", exec("SELECT 1/0"), false},
+		{"serialization failure", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$`), true},
+		{"deadlock", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$`), true},
+		{"cannot connect now", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '57P03'; END $$`), true},
+		{"statement timeout", exec("SET statement_timeout = 50; SELECT pg_sleep(1)"), true},
+		{"terminated", terminated, true},
+		{"connection refused", refused, true},
+		{"context deadline", context.DeadlineExceeded, true},
+	} {
+		if tc.err == nil {
+			t.Errorf("%s: no error provoked", tc.name)
+			continue
+		}
+		got := postgres{}.classify(tc.err)
+		var pe *PermanentError
+		if isT := errors.Is(got, ErrTransient); isT != tc.transient || (!isT && !errors.As(got, &pe)) {
+			t.Errorf("%s: classify(%v) = %v, want transient %v (else *PermanentError)", tc.name, tc.err, got, tc.transient)
+		}
+	}
+}
