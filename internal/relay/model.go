@@ -168,10 +168,10 @@ func (d *Dataset) validate() error {
 	if !nameRule.MatchString(d.Name) {
 		ve.add("name", "%s", nameHelp)
 	}
-	if d.Topic == "" && d.Name != "" {
+	if d.Topic == "" && nameRule.MatchString(d.Name) {
 		d.Topic = "relay." + d.Name
 	}
-	if !topicRule.MatchString(d.Topic) {
+	if d.Topic != "" && !topicRule.MatchString(d.Topic) {
 		ve.add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
 	}
 	if len(d.KeyFields) == 0 {
