@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
 )
 
 // BenchmarkUsersPage renders the users page, and a search on it, with
@@ -48,6 +50,46 @@ func BenchmarkUsersPage(b *testing.B) {
 					b.Fatalf("GET %s: %d", path, rec.Code)
 				}
 				b.SetBytes(int64(rec.Body.Len()))
+			}
+		})
+	}
+}
+
+// BenchmarkMessagesFirstPage renders the first page of the message browser
+// on a topic of one million records: the browser reads a bounded window,
+// so the size of the topic must not matter.
+func BenchmarkMessagesFirstPage(b *testing.B) {
+	f, br := newStreamsFixtureTB(b)
+	ctx := context.Background()
+	if err := br.CreateTopic(ctx, stream.Topic{Name: "big", Partitions: 4}); err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(`{"id":12345,"car_name":"Avanza","stock":7,"price":235000000,"category":"mpv","type":"1.5 G"}`)
+	for i := 0; i < 1000; i++ {
+		recs := make([]*stream.Record, 1000)
+		for j := range recs {
+			recs[j] = &stream.Record{Topic: "big", Key: []byte(strconv.Itoa(i*1000 + j)), Value: value}
+		}
+		if err := br.Produce(ctx, recs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	admin, _ := f.auth.UserByUsername(ctx, "admin")
+	_, token, err := f.auth.CreateSession(ctx, admin.ID, auth.SessionMeta{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := f.srv.Config.Handler
+	for _, path := range []string{"/topics/big/messages", "/topics/big/messages?q=nothing-matches"} {
+		b.Run(path, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("GET", path, nil)
+				req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: token})
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("GET %s: %d", path, rec.Code)
+				}
 			}
 		})
 	}

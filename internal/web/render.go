@@ -35,6 +35,7 @@ var flashes = map[string]string{
 	"user-enabled":  "User enabled.",
 	"key-revoked":   "API key revoked. Requests using it are refused from now on.",
 	"topic-created": "Topic created.",
+	"produced":      "Record produced; it is the newest below.",
 	"topic-deleted": "Topic deleted.",
 	"group-reset":   "Offsets reset. The group resumes from there when its consumers start.",
 }
@@ -49,7 +50,13 @@ var funcs = template.FuncMap{
 	"can": func(p *auth.Principal, perm string) bool {
 		return p.Can(auth.Permission(perm), "")
 	},
-	"sub":  func(a, b int64) int64 { return a - b },
+	"sub": func(a, b int64) int64 { return a - b },
+	"truncate": func(s string, n int) string {
+		if r := []rune(s); len(r) > n {
+			return string(r[:n]) + "…"
+		}
+		return s
+	},
 	"list": func(v ...string) []string { return v },
 	"current": func(path, prefix string) bool {
 		return path == prefix || strings.HasPrefix(path, prefix+"/")

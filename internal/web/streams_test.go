@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +17,10 @@ import (
 )
 
 func newStreamsFixture(t *testing.T) (*fixture, stream.Broker) {
+	return newStreamsFixtureTB(t)
+}
+
+func newStreamsFixtureTB(t testing.TB) (*fixture, stream.Broker) {
 	t.Helper()
 	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), RetentionInterval: -1,
 		Options: stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
@@ -149,4 +155,77 @@ func TestGroupResetNeedsConfirmation(t *testing.T) {
 	form.Set("csrf_token", vcsrf)
 	resp, _ = v.post("/groups/billing/reset", form)
 	wantStatus(t, "viewer reset", resp, http.StatusForbidden)
+}
+
+func TestMessageBrowser(t *testing.T) {
+	f, b := newStreamsFixture(t)
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "events", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*stream.Record
+	for i := 0; i < 1000; i++ {
+		key := "even"
+		if i%2 == 1 {
+			key = "odd"
+		}
+		recs = append(recs, &stream.Record{Topic: "events", Key: []byte(key), Value: []byte(fmt.Sprintf(`{"n":%d,"tag":"t%d"}`, i, i%7))})
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	br := f.browser()
+	csrf := br.login("admin", adminPassword)
+	first := func(body string) string {
+		m := regexp.MustCompile(`<td class="num mono">([0-9,]+)</td>`).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	resp, body := br.get("/topics/events/messages")
+	wantStatus(t, "messages", resp, http.StatusOK)
+	if got := first(body); got != "999" {
+		t.Errorf("newest first starts at %s, want 999", got)
+	}
+	if !strings.Contains(body, "&#34;n&#34;: 999") && !strings.Contains(body, `"n": 999`) {
+		t.Errorf("JSON value not pretty-printed")
+	}
+	older := regexp.MustCompile(`href="(\?[^"]+)">Older records`).FindStringSubmatch(body)
+	if older == nil {
+		t.Fatal("no link to older records")
+	}
+	_, body = br.get("/topics/events/messages" + strings.ReplaceAll(older[1], "&amp;", "&"))
+	if got := first(body); got != "949" {
+		t.Errorf("second page starts at %s, want 949", got)
+	}
+	_, body = br.get("/topics/events/messages?order=oldest")
+	if got := first(body); got != "0" {
+		t.Errorf("oldest first starts at %s, want 0", got)
+	}
+	_, body = br.get("/topics/events/messages?key=odd")
+	if got := first(body); got != "999" || strings.Contains(body, ">998<") {
+		t.Errorf("key filter: first %s; even records shown", got)
+	}
+	_, body = br.get("/topics/events/messages?q=" + url.QueryEscape(`"tag":"t3"`))
+	if got := first(body); got != "997" {
+		t.Errorf("value filter: first %s, want 997 (the newest with tag t3)", got)
+	}
+	for _, bad := range []string{"?partition=5", "?partition=x", "?offset=-1"} {
+		if resp, _ := br.get("/topics/events/messages" + bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("messages%s: status %d, want 400", bad, resp.StatusCode)
+		}
+	}
+
+	resp, _ = br.post("/topics/events/messages", url.Values{"csrf_token": {csrf}, "key": {"k"}, "value": {`{"hello":1}`}, "headers": {"source=console"}})
+	wantStatus(t, "produce from the console", resp, http.StatusSeeOther)
+	got, err := b.Read(ctx, "events", 0, 1000, 1)
+	if err != nil || len(got) != 1 || string(got[0].Value) != `{"hello":1}` {
+		t.Fatalf("produced record not stored: %v %v", got, err)
+	}
+	if v, _ := got[0].Header("source"); string(v) != "console" {
+		t.Errorf("header source = %q, want console", v)
+	}
+	resp, _ = br.post("/topics/events/messages", url.Values{"csrf_token": {csrf}, "value": {"x"}, "headers": {"no equals sign"}})
+	wantStatus(t, "produce with a bad header line", resp, http.StatusUnprocessableEntity)
 }

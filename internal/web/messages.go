@@ -1,0 +1,267 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
+)
+
+// The message browser reads a bounded window of one partition: never the
+// whole topic.
+const (
+	browsePage     = 50
+	browseMaxScan  = 10000 // records examined per request when filtering
+	browseMaxValue = 64 << 10
+)
+
+type message struct {
+	*stream.Record
+	Value     string
+	Pretty    bool
+	Truncated bool
+	Key       string
+	Headers   []string
+}
+
+type messagesData struct {
+	Topic     stream.TopicInfo
+	Partition int32
+	Start     int64 // the partition's start and end offsets
+	End       int64
+	Newest    bool
+	Key       string
+	Contains  string
+	Messages  []message
+	Scanned   int64
+	Older     string // link to the next page back, "" when none
+	Newer     string
+	Form      produceForm
+	Errors    map[string]string
+}
+
+type produceForm struct {
+	Key, Value, Headers string
+	Partition           string
+}
+
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	h.messagesPage(w, r, http.StatusOK, produceForm{}, nil)
+}
+
+func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status int, form produceForm, errs map[string]string) {
+	name := r.PathValue("topic")
+	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
+	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
+		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Newest: q.Get("order") != "oldest", Form: form, Errors: errs}
+	if v := q.Get("partition"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n >= len(info.Offsets) {
+			h.renderStatus(w, r, http.StatusBadRequest, "No such partition",
+				fmt.Sprintf("Topic %s has partitions 0 to %d; %q is not one of them.", name, len(info.Offsets)-1, v))
+			return
+		}
+		d.Partition = int32(n)
+	}
+	po := info.Offsets[d.Partition]
+	d.Start, d.End = po.Start, po.End
+	from := d.End
+	if !d.Newest {
+		from = d.Start
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			h.renderStatus(w, r, http.StatusBadRequest, "Bad offset", fmt.Sprintf("%q is not an offset; give a whole number, 0 or more.", v))
+			return
+		}
+		from = min(max(n, d.Start), d.End)
+	}
+	if err := h.browse(r, &d, from); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if d.Form.Partition == "" {
+		d.Form.Partition = "auto"
+	}
+	h.render(w, r, status, "messages", view{Data: d})
+}
+
+// browse fills d.Messages with up to a page of matching records: backwards
+// from "from" (exclusive) when newest first, forwards from it otherwise,
+// examining at most browseMaxScan records.
+func (h *Handler) browse(r *http.Request, d *messagesData, from int64) error {
+	match := func(rec *stream.Record) bool {
+		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
+			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains)))
+	}
+	lo, hi := from, from // the window examined: [lo, hi)
+	for len(d.Messages) < browsePage && d.Scanned < browseMaxScan {
+		var start int64
+		if d.Newest {
+			if lo <= d.Start {
+				break
+			}
+			start = max(d.Start, lo-browsePage)
+		} else {
+			if hi >= d.End {
+				break
+			}
+			start = hi
+		}
+		var recs []*stream.Record
+		var err error
+		if d.Newest {
+			recs, err = h.readRange(r, d, start, lo)
+		} else {
+			recs, err = h.cfg.Broker.Read(r.Context(), d.Topic.Name, d.Partition, start, browsePage)
+		}
+		if err != nil {
+			return err
+		}
+		if d.Newest {
+			slices.Reverse(recs)
+			lo = start
+		} else if len(recs) > 0 {
+			hi = recs[len(recs)-1].Offset + 1
+		} else {
+			break
+		}
+		d.Scanned += int64(len(recs))
+		for _, rec := range recs {
+			if len(d.Messages) == browsePage {
+				// Resume from here next page.
+				if d.Newest {
+					lo = rec.Offset + 1
+				} else {
+					hi = rec.Offset
+				}
+				break
+			}
+			if match(rec) {
+				d.Messages = append(d.Messages, newMessage(rec))
+			}
+		}
+	}
+	link := func(offset int64, order string) string {
+		v := url.Values{"partition": {strconv.Itoa(int(d.Partition))}, "offset": {strconv.FormatInt(offset, 10)}, "order": {order}}
+		if d.Key != "" {
+			v.Set("key", d.Key)
+		}
+		if d.Contains != "" {
+			v.Set("q", d.Contains)
+		}
+		return "?" + v.Encode()
+	}
+	if d.Newest {
+		if lo > d.Start {
+			d.Older = link(lo, "newest")
+		}
+	} else if hi < d.End {
+		d.Newer = link(hi, "oldest")
+	}
+	return nil
+}
+
+// readRange reads the records of [start, end) of the browsed partition; a
+// backend may answer a read with fewer records than asked.
+func (h *Handler) readRange(r *http.Request, d *messagesData, start, end int64) ([]*stream.Record, error) {
+	var out []*stream.Record
+	for off := start; off < end; {
+		recs, err := h.cfg.Broker.Read(r.Context(), d.Topic.Name, d.Partition, off, int(end-off))
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for _, rec := range recs {
+			if rec.Offset < end {
+				out = append(out, rec)
+			}
+		}
+		off = recs[len(recs)-1].Offset + 1
+	}
+	return out, nil
+}
+
+func newMessage(r *stream.Record) message {
+	m := message{Record: r, Key: printable(r.Key)}
+	v := r.Value
+	if len(v) > browseMaxValue {
+		v, m.Truncated = v[:browseMaxValue], true
+	}
+	var buf bytes.Buffer
+	if !m.Truncated && json.Valid(v) && json.Indent(&buf, v, "", "  ") == nil {
+		m.Value, m.Pretty = buf.String(), true
+	} else {
+		m.Value = printable(v)
+	}
+	for _, hd := range r.Headers {
+		m.Headers = append(m.Headers, hd.Key+"="+printable(hd.Value))
+	}
+	return m
+}
+
+// printable shows text as is and binary as hex.
+func printable(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return fmt.Sprintf("(%d bytes) %x", len(b), b)
+}
+
+// produceMessage produces one record typed into the form.
+func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	f := produceForm{Key: r.PostFormValue("key"), Value: r.PostFormValue("value"), Headers: r.PostFormValue("headers")}
+	rec := &stream.Record{Topic: r.PathValue("topic"), Value: []byte(f.Value)}
+	if f.Key != "" {
+		rec.Key = []byte(f.Key)
+	}
+	errs := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSpace(f.Headers), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			errs["headers"] = fmt.Sprintf("line %d: %q is not name=value", i+1, line)
+			break
+		}
+		rec.Headers = append(rec.Headers, stream.Header{Key: strings.TrimSpace(k), Value: []byte(v)})
+	}
+	if len(errs) == 0 {
+		err := h.cfg.Broker.Produce(r.Context(), rec)
+		switch {
+		case errors.Is(err, stream.ErrRecordTooLarge), errors.Is(err, stream.ErrInvalid), errors.Is(err, stream.ErrTopicNotFound):
+			errs["value"] = err.Error()
+		case err != nil:
+			h.serverError(w, r, err)
+			return
+		}
+	}
+	if len(errs) > 0 {
+		h.messagesPage(w, r, http.StatusUnprocessableEntity, f, errs)
+		return
+	}
+	h.log.InfoContext(r.Context(), "console: record produced", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "record_id", rec.ID(), "by", p.Name())
+	http.Redirect(w, r, fmt.Sprintf("/topics/%s/messages?partition=%d&ok=produced", url.PathEscape(rec.Topic), rec.Partition), http.StatusSeeOther)
+}
