@@ -6,13 +6,13 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	_ "github.com/microsoft/go-mssqldb" // registers the "sqlserver" driver
 )
 
 // sqlserver is SQL Server: [quoted] identifiers, @pN placeholders, MERGE
-// for upserts, 2100 parameters per statement. It needs the "sqlserver"
-// database/sql driver (github.com/microsoft/go-mssqldb) linked into the
-// program; this package generates the statements and classifies errors by
-// their numbers.
+// for upserts, 2100 parameters per statement, through
+// github.com/microsoft/go-mssqldb (DSN "sqlserver://user:pass@host?database=db").
 type sqlserver struct{}
 
 func (sqlserver) name() string             { return SQLServer }
@@ -125,8 +125,8 @@ func (sqlserver) createPositions(table string) string {
 	PRIMARY KEY ([route], [partition]))`
 }
 
-// sqlserverNumber reads the error number of a go-mssqldb error (its
-// SQLErrorNumber method) without importing the driver.
+// sqlserverNumber reads the error number of a go-mssqldb error (mssql.Error
+// and whatever else carries SQLErrorNumber).
 func sqlserverNumber(err error) (int32, bool) {
 	var e interface{ SQLErrorNumber() int32 }
 	if errors.As(err, &e) {

@@ -312,6 +312,12 @@ func (ct colType) coerceDecimal(v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("%s is not a number", describe(v))
 	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		// big.Rat would expand any exponent: bound it first.
+		if e, err := strconv.Atoi(s[i+1:]); err != nil || e > 400 || e < -400 || len(s) > 1000 {
+			return nil, fmt.Errorf("%s is out of range for %s", describe(v), ct.name)
+		}
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok || strings.ContainsAny(s, "/") || strings.EqualFold(s, "inf") || strings.Contains(strings.ToLower(s), "nan") {
 		return nil, fmt.Errorf("%s is not a number", describe(v))
@@ -417,6 +423,9 @@ func (ct colType) coerceText(v any) (any, error) {
 
 func coerceJSON(v any) (any, error) {
 	if n, ok := v.(json.Number); ok {
+		if _, err := strconv.ParseFloat(string(n), 64); err != nil || !json.Valid([]byte(n)) {
+			return nil, fmt.Errorf("%s is not a JSON number", describe(v))
+		}
 		return string(n), nil
 	}
 	b, err := json.Marshal(v)
