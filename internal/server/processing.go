@@ -22,6 +22,7 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 		return err
 	}
 	dlq.Register(s.streams, mux, dm)
+	s.dlq = dm
 
 	s.sagas, err = saga.New(ctx, saga.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "sagas", Registerer: reg, Logger: s.log}, s.broker)
 	if err != nil {

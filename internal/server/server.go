@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/backbone"
@@ -151,6 +152,7 @@ type Server struct {
 	ln      net.Listener
 	streams *api.Server
 	sagas   *saga.Orchestrator
+	dlq     *dlq.Manager
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -205,7 +207,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
-			Auth: s.auth, Broker: s.broker, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
+			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies,
 		})
 		if err != nil {

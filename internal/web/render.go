@@ -19,8 +19,9 @@ type view struct {
 	Instance  string
 	Engine    string
 	Path      string
-	// Streams is set when the stream pages exist (a broker is configured).
-	Streams bool
+	// Streams is set when the stream pages exist (a broker is configured),
+	// DeadLetters when the dead-letter pages do.
+	Streams, DeadLetters bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -36,6 +37,8 @@ var flashes = map[string]string{
 	"key-revoked":   "API key revoked. Requests using it are refused from now on.",
 	"topic-created": "Topic created.",
 	"produced":      "Record produced; it is the newest below.",
+	"dlq-replay":    "Replayed: the letters are back with their group.",
+	"dlq-discard":   "Discarded: the letters are no longer listed or replayed.",
 	"topic-deleted": "Topic deleted.",
 	"group-reset":   "Offsets reset. The group resumes from there when its consumers start.",
 }
@@ -160,6 +163,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
 	v.Streams = h.cfg.Broker != nil
+	v.DeadLetters = h.cfg.DLQ != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}

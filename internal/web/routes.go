@@ -32,6 +32,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("POST /groups/{group}/reset", h.page(auth.PermGroupsReset, h.resetGroup))
 	}
 
+	if h.cfg.DLQ != nil {
+		handle("GET /dlq", h.page(auth.PermDLQRead, h.deadLetters))
+		handle("GET /dlq/{dlq}", h.page(auth.PermDLQRead, h.deadLetterQueue))
+		handle("POST /dlq/{dlq}/replay", h.page(auth.PermDLQReplay, h.dlqAct("replay")))
+		handle("POST /dlq/{dlq}/discard", h.page(auth.PermDLQReplay, h.dlqAct("discard")))
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

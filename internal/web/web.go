@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	Auth *auth.Store
 	// Broker backs the topics and consumer-group pages; nil hides them.
 	Broker stream.Broker
+	// DLQ backs the dead-letter pages; nil hides them.
+	DLQ *dlq.Manager
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/stream"
@@ -20,9 +21,10 @@ import (
 const adminPassword = "correct horse battery staple"
 
 type fixture struct {
-	t    testing.TB
-	srv  *httptest.Server
-	auth *auth.Store
+	t       testing.TB
+	srv     *httptest.Server
+	auth    *auth.Store
+	handler *Handler
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -46,7 +48,13 @@ func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
 	if _, _, err := st.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Auth: st, Broker: broker, Logger: quiet, Engine: "embedded", Version: "test",
+	var dm *dlq.Manager
+	if broker != nil {
+		if dm, err = dlq.New(broker, dlq.Config{Logger: quiet}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := New(Config{Auth: st, Broker: broker, DLQ: dm, Logger: quiet, Engine: "embedded", Version: "test",
 		Status: func(context.Context) []Component {
 			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
 		}})
@@ -55,7 +63,7 @@ func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, auth: st}
+	return &fixture{t: t, srv: srv, auth: st, handler: h}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
