@@ -36,16 +36,22 @@ func openStores(t testing.TB, base store.Config) (*store.DB, *auth.Store) {
 
 type testerFunc func(ctx context.Context, d Destination, password string) error
 
-func (f testerFunc) Test(ctx context.Context, d Destination, password string) error { return f(ctx, d, password) }
+func (f testerFunc) Test(ctx context.Context, d Destination, password string) error {
+	return f(ctx, d, password)
+}
 
-func newRelay(t testing.TB, base store.Config, p stream.Producer, tester Tester) (*Relay, *auth.Store) {
+func newRelay(t testing.TB, base store.Config, p stream.Producer, tester Tester, opts ...func(*Config)) (*Relay, *auth.Store) {
 	t.Helper()
 	db, as := openStores(t, base)
 	box, err := secret.New(make([]byte, secret.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(context.Background(), Config{DB: db, Auth: as, Secrets: box, Producer: p, Tester: tester, Logger: discardLogger()})
+	cfg := Config{DB: db, Auth: as, Secrets: box, Producer: p, Tester: tester, Logger: discardLogger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

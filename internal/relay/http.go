@@ -1,0 +1,362 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// adminBodyLimit bounds an admin request body.
+const adminBodyLimit = 1 << 20
+
+// Register adds the relay's routes to mux, served by a under the API's
+// rules: ingest at POST /api/v1/datasets/{dataset}/records (an API key
+// with relay.ingest on the dataset), the admin API under /api/v1/relay
+// (relay.read to read, relay.write to change). docs/relay.md describes
+// each route.
+func Register(a *api.Server, mux *http.ServeMux, r *Relay) {
+	h := &handler{api: a, r: r}
+	// Ingest checks relay.ingest on the dataset itself: the API's own
+	// check knows topics, not datasets.
+	a.Route(mux, "POST /api/v1/datasets/{dataset}/records", nil, r.handleIngest)
+
+	read := []auth.Permission{auth.PermRelayRead}
+	write := []auth.Permission{auth.PermRelayWrite}
+	const p = "/api/v1/relay"
+	a.Route(mux, "GET "+p+"/applications", read, h.listApplications)
+	a.Route(mux, "POST "+p+"/applications", write, h.createApplication)
+	a.Route(mux, "GET "+p+"/applications/{id}", read, h.getApplication)
+	a.Route(mux, "DELETE "+p+"/applications/{id}", write, h.deleteApplication)
+	a.Route(mux, "POST "+p+"/applications/{id}/rotate-key", write, h.rotateKey)
+
+	a.Route(mux, "GET "+p+"/datasets", read, h.listDatasets)
+	a.Route(mux, "POST "+p+"/datasets", write, h.createDataset)
+	a.Route(mux, "GET "+p+"/datasets/{name}", read, h.getDataset)
+	a.Route(mux, "PUT "+p+"/datasets/{name}", write, h.updateDataset)
+	a.Route(mux, "DELETE "+p+"/datasets/{name}", write, h.deleteDataset)
+
+	a.Route(mux, "GET "+p+"/destinations", read, h.listDestinations)
+	a.Route(mux, "POST "+p+"/destinations", write, h.createDestination)
+	a.Route(mux, "GET "+p+"/destinations/{id}", read, h.getDestination)
+	a.Route(mux, "PUT "+p+"/destinations/{id}", write, h.updateDestination)
+	a.Route(mux, "DELETE "+p+"/destinations/{id}", write, h.deleteDestination)
+
+	a.Route(mux, "GET "+p+"/routes", read, h.listRoutes)
+	a.Route(mux, "POST "+p+"/routes", write, h.createRoute)
+	// Previewing changes nothing, so reading is enough.
+	a.Route(mux, "POST "+p+"/routes/preview", read, h.previewNew)
+	a.Route(mux, "GET "+p+"/routes/{id}", read, h.getRoute)
+	a.Route(mux, "PUT "+p+"/routes/{id}", write, h.updateRoute)
+	a.Route(mux, "DELETE "+p+"/routes/{id}", write, h.deleteRoute)
+	a.Route(mux, "POST "+p+"/routes/{id}/preview", read, h.previewRoute)
+}
+
+type handler struct {
+	api *api.Server
+	r   *Relay
+}
+
+// problemOf turns the relay's errors into problems; others are the
+// server's fault (500).
+func problemOf(err error) error {
+	var ve *ValidationError
+	var te *TestError
+	switch {
+	case errors.As(err, &ve):
+		errs := make([]api.FieldError, len(ve.Errors))
+		for i, e := range ve.Errors {
+			errs[i] = api.FieldError{Field: e.Field, Message: e.Message}
+		}
+		return invalidFields(errs)
+	case errors.As(err, &te):
+		return api.Invalid("the connection test failed: "+te.Err.Error()+"; the destination was not saved",
+			api.FieldError{Field: "(connection)", Message: te.Err.Error()})
+	case errors.Is(err, ErrNameTaken), errors.Is(err, ErrInUse):
+		return api.Conflict(err.Error())
+	case errors.Is(err, ErrNotFound):
+		return api.NotFound(err.Error())
+	}
+	return err
+}
+
+// withKey is an application with its API key, shown once.
+type withKey struct {
+	Application
+	APIKey string `json:"api_key"`
+}
+
+type list[T any] struct {
+	Items []T `json:"items"`
+}
+
+func (h *handler) listApplications(w http.ResponseWriter, req *http.Request) error {
+	apps, err := h.r.Applications(req.Context())
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, list[Application]{apps})
+	return nil
+}
+
+func (h *handler) createApplication(w http.ResponseWriter, req *http.Request) error {
+	var in NewApplication
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	a, key, err := h.r.CreateApplication(req.Context(), in)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusCreated, withKey{a, key})
+	return nil
+}
+
+func (h *handler) getApplication(w http.ResponseWriter, req *http.Request) error {
+	a, err := h.r.Application(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (h *handler) deleteApplication(w http.ResponseWriter, req *http.Request) error {
+	if err := h.r.DeleteApplication(req.Context(), req.PathValue("id")); err != nil {
+		return problemOf(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) rotateKey(w http.ResponseWriter, req *http.Request) error {
+	a, key, err := h.r.RotateApplicationKey(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, withKey{a, key})
+	return nil
+}
+
+func (h *handler) listDatasets(w http.ResponseWriter, req *http.Request) error {
+	ds, err := h.r.Datasets(req.Context())
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, list[Dataset]{ds})
+	return nil
+}
+
+func (h *handler) createDataset(w http.ResponseWriter, req *http.Request) error {
+	var in datasetInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	d, err := h.r.CreateDataset(req.Context(), in.dataset())
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+// datasetInput is the body that creates or replaces a dataset.
+type datasetInput struct {
+	Name      string          `json:"name"`
+	Topic     string          `json:"topic"`
+	KeyFields []string        `json:"key_fields"`
+	Schema    json.RawMessage `json:"schema"`
+}
+
+func (in datasetInput) dataset() Dataset {
+	return Dataset{Name: in.Name, Topic: in.Topic, KeyFields: in.KeyFields, Schema: in.Schema}
+}
+
+func (h *handler) getDataset(w http.ResponseWriter, req *http.Request) error {
+	d, err := h.r.Dataset(req.Context(), req.PathValue("name"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (h *handler) updateDataset(w http.ResponseWriter, req *http.Request) error {
+	var in datasetInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	d, err := h.r.UpdateDataset(req.Context(), req.PathValue("name"), in.dataset())
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (h *handler) deleteDataset(w http.ResponseWriter, req *http.Request) error {
+	if err := h.r.DeleteDataset(req.Context(), req.PathValue("name")); err != nil {
+		return problemOf(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) listDestinations(w http.ResponseWriter, req *http.Request) error {
+	ds, err := h.r.Destinations(req.Context())
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, list[Destination]{ds})
+	return nil
+}
+
+func (h *handler) createDestination(w http.ResponseWriter, req *http.Request) error {
+	var in DestinationInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	d, err := h.r.CreateDestination(req.Context(), in)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (h *handler) getDestination(w http.ResponseWriter, req *http.Request) error {
+	d, err := h.r.Destination(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (h *handler) updateDestination(w http.ResponseWriter, req *http.Request) error {
+	var in DestinationInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	d, err := h.r.UpdateDestination(req.Context(), req.PathValue("id"), in)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (h *handler) deleteDestination(w http.ResponseWriter, req *http.Request) error {
+	if err := h.r.DeleteDestination(req.Context(), req.PathValue("id")); err != nil {
+		return problemOf(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) listRoutes(w http.ResponseWriter, req *http.Request) error {
+	rs, err := h.r.Routes(req.Context())
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, list[Route]{rs})
+	return nil
+}
+
+func (h *handler) createRoute(w http.ResponseWriter, req *http.Request) error {
+	var in RouteInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	rt, err := h.r.CreateRoute(req.Context(), in)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusCreated, rt)
+	return nil
+}
+
+func (h *handler) getRoute(w http.ResponseWriter, req *http.Request) error {
+	rt, err := h.r.Route(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+func (h *handler) updateRoute(w http.ResponseWriter, req *http.Request) error {
+	var in RouteInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	rt, err := h.r.UpdateRoute(req.Context(), req.PathValue("id"), in)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+func (h *handler) deleteRoute(w http.ResponseWriter, req *http.Request) error {
+	if err := h.r.DeleteRoute(req.Context(), req.PathValue("id")); err != nil {
+		return problemOf(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// previewInput is a sample record for a route: op is upsert (default) or
+// delete; Route is the route to try, for a route not saved yet.
+type previewInput struct {
+	Route  *RouteInput     `json:"route,omitempty"`
+	Op     string          `json:"op"`
+	Record json.RawMessage `json:"record"`
+}
+
+func (h *handler) preview(w http.ResponseWriter, rt *Route, in previewInput) error {
+	if len(in.Record) == 0 {
+		return api.Invalid("record is required: a sample record of the dataset", api.FieldError{Field: "record", Message: "is required"})
+	}
+	p, err := PreviewRoute(rt, in.Op, in.Record)
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *handler) previewNew(w http.ResponseWriter, req *http.Request) error {
+	var in previewInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	if in.Route == nil {
+		return api.Invalid("route is required: the route to try", api.FieldError{Field: "route", Message: "is required"})
+	}
+	rt, err := in.Route.route()
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			for i := range ve.Errors {
+				ve.Errors[i].Field = "route." + ve.Errors[i].Field
+			}
+		}
+		return problemOf(err)
+	}
+	return h.preview(w, &rt, in)
+}
+
+func (h *handler) previewRoute(w http.ResponseWriter, req *http.Request) error {
+	rt, err := h.r.Route(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	var in previewInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	return h.preview(w, &rt, in)
+}

@@ -1,0 +1,515 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
+)
+
+// Headers of ingested records, besides arus-id.
+const (
+	HeaderDataset     = "dataset"
+	HeaderApplication = "application"
+	HeaderContentType = "content-type"
+)
+
+// IdempotencyHeader names the request header that makes a retried ingest
+// request safe.
+const IdempotencyHeader = "Idempotency-Key"
+
+// ProblemIdempotencyConflict is the problem type of an Idempotency-Key
+// reused with a different body (422).
+const ProblemIdempotencyConflict = "urn:arus:problem:idempotency-key-reused"
+
+// ProblemRateLimited is the problem type of a request over its
+// application's rate limit (429, with Retry-After).
+const ProblemRateLimited = "urn:arus:problem:rate-limited"
+
+// idNamespace derives record ids from Idempotency-Keys.
+var idNamespace = uuid.MustParse("6f1c3c1e-3b0e-4c59-9a63-1f2d9c1f8a10")
+
+// Envelope is how an ingested record is stored in its topic: the
+// operation and the record's data.
+type Envelope struct {
+	Op   string          `json:"op"`
+	Data json.RawMessage `json:"data"`
+}
+
+// item is one record of an ingest request.
+type item struct {
+	op   string
+	data map[string]any
+	at   string // its place in the body for errors: "", "[3]" or "[3].data"
+}
+
+func problem(status int, typ, title, detail string) *api.Problem {
+	return &api.Problem{Type: typ, Title: title, Status: status, Detail: detail}
+}
+
+// parseBody reads an ingest body: one record object, an array of records,
+// or envelopes {"op": "upsert"|"delete", "data": {...}}, mixed freely in an
+// array. Malformed JSON is a 400 problem with byte, line and column; a
+// body of the wrong shape a 422 problem naming each place.
+func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, syntaxProblem(body, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		off := dec.InputOffset()
+		line, col := position(body, off)
+		return nil, problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
+			fmt.Sprintf("the body holds more than one JSON value: more data at byte %d (line %d, column %d)", off, line, col))
+	}
+	var errs []api.FieldError
+	var items []item
+	add := func(el any, at string) {
+		m, ok := el.(map[string]any)
+		if !ok {
+			errs = append(errs, api.FieldError{Field: fieldOr(at), Message: "must be a record (a JSON object), not " + jsonKind(el)})
+			return
+		}
+		op, hasOp := m["op"]
+		data, hasData := m["data"]
+		if !hasOp || !hasData || len(m) != 2 {
+			items = append(items, item{op: "upsert", data: m, at: at})
+			return
+		}
+		ops, _ := op.(string)
+		if ops != "upsert" && ops != "delete" {
+			errs = append(errs, api.FieldError{Field: joinField(at, "op"), Message: "must be \"upsert\" or \"delete\""})
+			return
+		}
+		dm, ok := data.(map[string]any)
+		if !ok {
+			errs = append(errs, api.FieldError{Field: joinField(at, "data"), Message: "must be a record (a JSON object), not " + jsonKind(data)})
+			return
+		}
+		items = append(items, item{op: ops, data: dm, at: joinField(at, "data")})
+	}
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
+			return nil, api.Invalid("the body is an empty array; send at least one record",
+				api.FieldError{Field: "(body)", Message: "must hold at least one record"})
+		}
+		if len(x) > maxRecords {
+			return nil, problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
+				fmt.Sprintf("%d records in one request; at most %d", len(x), maxRecords))
+		}
+		for i, el := range x {
+			add(el, "["+strconv.Itoa(i)+"]")
+		}
+	default:
+		add(v, "")
+	}
+	if len(errs) > 0 {
+		return nil, invalidFields(errs)
+	}
+	return items, nil
+}
+
+func fieldOr(at string) string {
+	if at == "" {
+		return "(body)"
+	}
+	return at
+}
+
+func joinField(at, name string) string {
+	if at == "" {
+		return name
+	}
+	return at + "." + name
+}
+
+func invalidFields(errs []api.FieldError) *api.Problem {
+	const shown = 100
+	detail := errs[0].Field + ": " + errs[0].Message
+	if len(errs) > 1 {
+		detail += fmt.Sprintf(" (and %d more; see errors)", len(errs)-1)
+	}
+	if len(errs) > shown {
+		errs = errs[:shown]
+	}
+	return api.Invalid(detail, errs...)
+}
+
+func syntaxProblem(body []byte, err error) *api.Problem {
+	var se *json.SyntaxError
+	var off int64
+	msg := err.Error()
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.Is(err, io.EOF) && len(bytes.TrimSpace(body)) == 0:
+		return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "the body is empty; send a record, an array of records or envelopes")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		off, msg = int64(len(body)), "unexpected end of JSON input"
+	}
+	line, col := position(body, off)
+	return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
+		fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %s", off, line, col, msg))
+}
+
+// position turns the offset of a decoding error (just past the byte at
+// fault) into the 1-based line and column of that byte, as the API does.
+func position(body []byte, off int64) (line, col int) {
+	if off > int64(len(body)) {
+		off = int64(len(body))
+	}
+	before := body[:off]
+	line = bytes.Count(before, []byte{'\n'}) + 1
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
+	if col == 0 {
+		col = 1
+	}
+	return line, col
+}
+
+// recordKey joins the key fields' values canonically: a single string key
+// is itself; numbers are written in their shortest exact form; several
+// fields are a JSON array of their values.
+func recordKey(vals []any) []byte {
+	if len(vals) == 1 {
+		if s, ok := vals[0].(string); ok {
+			return []byte(s)
+		}
+	}
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case json.Number:
+			parts[i] = canonicalNumber(x)
+		default:
+			b, _ := json.Marshal(x)
+			parts[i] = string(b)
+		}
+	}
+	if len(vals) == 1 {
+		return []byte(parts[0])
+	}
+	return []byte("[" + strings.Join(parts, ",") + "]")
+}
+
+func canonicalNumber(n json.Number) string {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return strconv.FormatInt(i, 10)
+	}
+	if f, err := strconv.ParseFloat(string(n), 64); err == nil && !math.IsInf(f, 0) {
+		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			return strconv.FormatInt(int64(f), 10)
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return string(n)
+}
+
+// ingestResult is the answer to an accepted request.
+type ingestResult struct {
+	IDs []string `json:"ids"`
+}
+
+// handleIngest serves POST /api/v1/datasets/{dataset}/records.
+func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err error) {
+	start := time.Now()
+	name := req.PathValue("dataset")
+	label, outcome, nrec := "_unknown", "error", 0
+	defer func() {
+		var p *api.Problem
+		switch {
+		case err == nil:
+		case errors.As(err, &p):
+			outcome = outcomeOf(p.Status)
+		}
+		r.metrics.requests.WithLabelValues(label, outcome).Inc()
+		if nrec > 0 {
+			r.metrics.records.WithLabelValues(label, outcome).Add(float64(nrec))
+		}
+		r.metrics.latency.WithLabelValues(label).Observe(time.Since(start).Seconds())
+	}()
+
+	ctx := req.Context()
+	p := auth.FromContext(ctx)
+	if p == nil {
+		if p, err = r.cfg.Auth.RequestPrincipal(req); err != nil {
+			return unauthorized(w, err)
+		}
+	}
+	if !p.Can(auth.PermRelayIngest, name) {
+		who := "your roles do not"
+		if p.Key != nil {
+			who = "API key " + p.Key.Prefix + " does not"
+		}
+		return problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
+			fmt.Sprintf("%s allow %s on dataset %s", who, auth.PermRelayIngest, name))
+	}
+	ds, err := r.dataset(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return api.NotFound(fmt.Sprintf("no dataset is named %q", name))
+	}
+	if err != nil {
+		return err
+	}
+	label = ds.ds.Name
+	var app *Application
+	caller := "principal:" + p.Name()
+	if p.Key != nil {
+		if app, err = r.applicationOfKey(ctx, p.Key.ID); err != nil {
+			return err
+		}
+		if app != nil {
+			caller = "app:" + app.ID
+		}
+	}
+
+	if req.ContentLength > r.cfg.MaxBodyBytes {
+		return tooLarge(r.cfg.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(r.cfg.MaxBodyBytes)
+		}
+		return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "reading the body failed: "+err.Error())
+	}
+
+	idemKey := req.Header.Get(IdempotencyHeader)
+	var bodyHash string
+	if idemKey != "" {
+		if len(idemKey) > 255 || strings.ContainsFunc(idemKey, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			return api.Invalid("the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces",
+				api.FieldError{Field: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"})
+		}
+		sum := sha256.Sum256(body)
+		bodyHash = hex.EncodeToString(sum[:])
+		mu := &r.idemLocks[stripe(caller, idemKey)]
+		mu.Lock()
+		defer mu.Unlock()
+		status, resp, hash, found, err := r.idempotent(ctx, caller, idemKey)
+		if err != nil {
+			return err
+		}
+		if found {
+			if hash != bodyHash {
+				outcome = "idempotency_conflict"
+				return &api.Problem{Type: ProblemIdempotencyConflict, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
+					Detail: "the Idempotency-Key " + strconv.Quote(idemKey) + " was used with a different body in the last " + r.cfg.IdempotencyTTL.String() + "; use a new key for a new request",
+					Errors: []api.FieldError{{Field: IdempotencyHeader, Message: "was used with a different body"}}}
+			}
+			outcome = "replayed"
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, resp)
+			return nil
+		}
+	}
+
+	items, prob := parseBody(body, r.cfg.MaxRecords)
+	if prob != nil {
+		return prob
+	}
+	nrec = len(items)
+	records := make([]*stream.Record, len(items))
+	ids := make([]string, len(items))
+	var errs []api.FieldError
+	appName := ""
+	if app != nil {
+		appName = app.Name
+	}
+	for i, it := range items {
+		data, _ := json.Marshal(it.data)
+		if len(data) > r.cfg.MaxRecordBytes {
+			return problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
+				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes))
+		}
+		keyVals := make([]any, len(ds.keys))
+		for k, path := range ds.keys {
+			v, ok := path.Lookup(it.data)
+			switch v.(type) {
+			case string, json.Number, bool:
+				keyVals[k] = v
+			default:
+				msg := "is a key field and is missing"
+				if ok {
+					msg = "is a key field: it must be a string, number or boolean, not " + jsonKind(v)
+				}
+				errs = append(errs, api.FieldError{Field: joinField(it.at, path.String()), Message: msg})
+			}
+		}
+		if ds.schema != nil && it.op == "upsert" {
+			for _, fe := range schemaErrors(ds.schema, it.data, it.at) {
+				errs = append(errs, api.FieldError{Field: fe.Field, Message: fe.Message})
+			}
+		}
+		if len(errs) > 0 {
+			continue
+		}
+		value, _ := json.Marshal(Envelope{Op: it.op, Data: data})
+		if idemKey != "" {
+			ids[i] = uuid.NewSHA1(idNamespace, []byte(caller+"\x00"+idemKey+"\x00"+strconv.Itoa(i))).String()
+		} else {
+			ids[i] = stream.NewID()
+		}
+		records[i] = &stream.Record{Topic: ds.ds.Topic, Key: recordKey(keyVals), Value: value, Headers: []stream.Header{
+			{Key: stream.HeaderID, Value: []byte(ids[i])},
+			{Key: HeaderDataset, Value: []byte(ds.ds.Name)},
+			{Key: HeaderApplication, Value: []byte(appName)},
+			{Key: HeaderContentType, Value: []byte("application/json")},
+		}}
+	}
+	if len(errs) > 0 {
+		return invalidFields(errs)
+	}
+	if ok, wait := r.take(app, len(items)); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
+			fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, max(secs, 1)))
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.ProduceTimeout)
+	err = r.cfg.Producer.Produce(pctx, records...)
+	cancel()
+	if err != nil {
+		return r.produceProblem(ctx, ds.ds.Topic, err)
+	}
+	resp, _ := json.Marshal(ingestResult{IDs: ids})
+	if idemKey != "" {
+		r.remember(ctx, caller, idemKey, bodyHash, http.StatusAccepted, string(resp))
+	}
+	outcome = "accepted"
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(append(resp, '\n'))
+	return nil
+}
+
+func (r *Relay) produceProblem(ctx context.Context, topic string, err error) *api.Problem {
+	if errors.Is(err, stream.ErrRecordTooLarge) {
+		return problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large", err.Error())
+	}
+	detail := "the backbone could not store the records; nothing was accepted, retry later (with the same Idempotency-Key)"
+	if errors.Is(err, stream.ErrTopicNotFound) {
+		detail = "the dataset's topic " + topic + " does not exist on the backbone; nothing was accepted"
+	}
+	r.log.ErrorContext(ctx, "relay: ingest: produce failed", "topic", topic, "err", err)
+	p := problem(http.StatusServiceUnavailable, api.TypeUnavailable, "Backbone unavailable", detail)
+	var pe *stream.ProduceError
+	if errors.As(err, &pe) {
+		p.Failed = pe.Failed
+	}
+	return p
+}
+
+func tooLarge(limit int64) *api.Problem {
+	return problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
+		fmt.Sprintf("the body is larger than %d bytes; send fewer records per request", limit))
+}
+
+func unauthorized(w http.ResponseWriter, err error) error {
+	detail := "no credentials: send the application's API key as Authorization: Bearer <key>"
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials):
+	case errors.Is(err, auth.ErrExpired):
+		detail = "the API key has expired"
+	case errors.Is(err, auth.ErrRevoked):
+		detail = "the API key has been revoked"
+	case errors.Is(err, auth.ErrDisabled):
+		detail = "the key's owner is disabled"
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		detail = "the API key is not valid"
+	default:
+		return err
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="arus"`)
+	return problem(http.StatusUnauthorized, api.TypeUnauthorized, "Unauthorized", detail)
+}
+
+func outcomeOf(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "malformed"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnprocessableEntity:
+		return "invalid"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "error"
+}
+
+func stripe(caller, key string) int {
+	h := uint32(2166136261)
+	for _, s := range []string{caller, key} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	return int(h % 64)
+}
+
+// idempotent looks up the stored answer of (caller, key).
+func (r *Relay) idempotent(ctx context.Context, caller, key string) (status int, resp, hash string, found bool, err error) {
+	var expires int64
+	err = r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT status, response, body_hash, expires_at FROM relay_idempotency WHERE caller = ? AND idem_key = ?`),
+		caller, key).Scan(&status, &resp, &hash, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", "", false, nil
+	}
+	if err != nil {
+		return 0, "", "", false, fmt.Errorf("relay: idempotency key: %w", err)
+	}
+	if expires <= toMillis(r.cfg.Now()) {
+		return 0, "", "", false, nil
+	}
+	return status, resp, hash, true, nil
+}
+
+// remember stores an answer for its Idempotency-Key. The records are
+// already durable, so a failure here is logged, not answered.
+func (r *Relay) remember(ctx context.Context, caller, key, hash string, status int, resp string) {
+	now := r.cfg.Now()
+	ctx = context.WithoutCancel(ctx)
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM relay_idempotency WHERE caller = ? AND idem_key = ?`), caller, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO relay_idempotency (caller, idem_key, body_hash, status, response, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), caller, key, hash, status, resp, toMillis(now), toMillis(now.Add(r.cfg.IdempotencyTTL)))
+		return err
+	})
+	if err != nil {
+		r.log.ErrorContext(ctx, "relay: ingest: store the Idempotency-Key answer", "err", err)
+	}
+}
