@@ -54,7 +54,7 @@ func mysqlDB(t testing.TB) (dsn func(user string) string, name string, admin *sq
 
 var mysqlHarness = harness{
 	dialect: MySQL,
-	open: func(t *testing.T) (*DB, *sql.DB) {
+	open: func(t testing.TB) (*DB, *sql.DB) {
 		dsn, _, admin := mysqlDB(t)
 		s, err := Open(ctxT(t), MySQL, Config{DSN: dsn("")})
 		if err != nil {

@@ -55,7 +55,7 @@ func pgSchema(t testing.TB) (base, schema string, admin *sql.DB) {
 
 var postgresHarness = harness{
 	dialect: Postgres,
-	open: func(t *testing.T) (*DB, *sql.DB) {
+	open: func(t testing.TB) (*DB, *sql.DB) {
 		base, schema, admin := pgSchema(t)
 		s, err := Open(ctxT(t), Postgres, Config{DSN: pgDSN(t, base, schema, "")})
 		if err != nil {

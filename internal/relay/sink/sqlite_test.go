@@ -9,7 +9,7 @@ import (
 
 var sqliteHarness = harness{
 	dialect: SQLite,
-	open: func(t *testing.T) (*DB, *sql.DB) {
+	open: func(t testing.TB) (*DB, *sql.DB) {
 		path := filepath.Join(t.TempDir(), "dest.db")
 		s, err := Open(ctxT(t), SQLite, Config{DSN: path})
 		if err != nil {

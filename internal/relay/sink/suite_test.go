@@ -18,7 +18,7 @@ import (
 // the same place, for DDL and checks.
 type harness struct {
 	dialect string
-	open    func(t *testing.T) (s *DB, admin *sql.DB)
+	open    func(t testing.TB) (s *DB, admin *sql.DB)
 	// ddl of the tables the suite uses, by name.
 	ddl map[string]string
 }
@@ -27,13 +27,13 @@ func randomName(prefix string) string {
 	return fmt.Sprintf("%s%08x", prefix, rand.Uint32())
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func mustExec(t *testing.T, db *sql.DB, queries ...string) {
+func mustExec(t testing.TB, db *sql.DB, queries ...string) {
 	t.Helper()
 	for _, q := range queries {
 		if _, err := db.Exec(q); err != nil {
@@ -42,7 +42,7 @@ func mustExec(t *testing.T, db *sql.DB, queries ...string) {
 	}
 }
 
-func (h harness) setup(t *testing.T, tables ...string) (*DB, *sql.DB) {
+func (h harness) setup(t testing.TB, tables ...string) (*DB, *sql.DB) {
 	t.Helper()
 	s, admin := h.open(t)
 	for _, name := range tables {

@@ -312,6 +312,12 @@ func (ct colType) coerceDecimal(v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("%s is not a number", describe(v))
 	}
+	if intDigits, ok := plainDecimal(s); ok {
+		if ct.precision > 0 && intDigits > ct.precision-ct.scale {
+			return nil, fmt.Errorf("%s is out of range for %s", describe(v), ct.name)
+		}
+		return s, nil
+	}
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		// big.Rat would expand any exponent: bound it first.
 		if e, err := strconv.Atoi(s[i+1:]); err != nil || e > 400 || e < -400 || len(s) > 1000 {
@@ -331,6 +337,26 @@ func (ct colType) coerceDecimal(v any) (any, error) {
 		}
 	}
 	return r.FloatString(decimalPlaces(s)), nil
+}
+
+// plainDecimal reports whether s is [+-]digits[.digits], and how many
+// significant digits it has before the point.
+func plainDecimal(s string) (intDigits int, ok bool) {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || (dot && frac == "") {
+		return 0, false
+	}
+	for _, part := range []string{whole, frac} {
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return 0, false
+			}
+		}
+	}
+	return len(strings.TrimLeft(whole, "0")), true
 }
 
 // decimalPlaces counts the digits after the point of a decimal string,
