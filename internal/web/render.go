@@ -21,7 +21,7 @@ type view struct {
 	Path      string
 	// Streams is set when the stream pages exist (a broker is configured),
 	// DeadLetters when the dead-letter pages do.
-	Streams, DeadLetters bool
+	Streams, DeadLetters, Sagas bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -164,6 +164,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
 	v.Streams = h.cfg.Broker != nil
 	v.DeadLetters = h.cfg.DLQ != nil
+	v.Sagas = h.cfg.Sagas != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}

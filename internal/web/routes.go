@@ -39,6 +39,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("POST /dlq/{dlq}/discard", h.page(auth.PermDLQReplay, h.dlqAct("discard")))
 	}
 
+	if h.cfg.Sagas != nil {
+		handle("GET /sagas", h.page(auth.PermGroupsRead, h.sagas))
+		handle("GET /sagas/{id}", h.page(auth.PermGroupsRead, h.sagaInstance))
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -48,6 +49,8 @@ type Config struct {
 	Broker stream.Broker
 	// DLQ backs the dead-letter pages; nil hides them.
 	DLQ *dlq.Manager
+	// Sagas backs the saga pages; nil hides them.
+	Sagas *saga.Orchestrator
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

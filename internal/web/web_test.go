@@ -15,6 +15,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -33,6 +34,11 @@ func newFixture(t testing.TB) *fixture {
 }
 
 func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
+	t.Helper()
+	return newFixtureWithSagas(t, broker, nil)
+}
+
+func newFixtureWithSagas(t testing.TB, broker stream.Broker, sagas *saga.Orchestrator) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
@@ -54,7 +60,7 @@ func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
 			t.Fatal(err)
 		}
 	}
-	h, err := New(Config{Auth: st, Broker: broker, DLQ: dm, Logger: quiet, Engine: "embedded", Version: "test",
+	h, err := New(Config{Auth: st, Broker: broker, DLQ: dm, Sagas: sagas, Logger: quiet, Engine: "embedded", Version: "test",
 		Status: func(context.Context) []Component {
 			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
 		}})
