@@ -1,0 +1,130 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+func TestAdminAPI(t *testing.T) {
+	e := newIngestEnv(t)
+	_, reader, err := e.auth.CreateAPIKey(context.Background(), auth.NewAPIKey{Name: "viewer", Scopes: []string{"relay.read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = "/api/v1/relay"
+
+	// Create what later cases use.
+	a := e.do("POST", p+"/datasets", e.admin, `{"name": "trucks", "key_fields": ["vin"]}`)
+	if a.status != 201 || a.body["topic"] != "relay.trucks" {
+		t.Fatalf("create dataset: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/destinations", e.admin, `{"name": "pg", "kind": "postgres", "host": "db", "database": "shop", "user": "relay", "password": "hunter22"}`)
+	if a.status != 201 || strings.Contains(a.raw, "hunter22") || strings.Contains(a.raw, "password") {
+		t.Fatalf("create destination: %d %s", a.status, a.raw)
+	}
+	dest, _ := a.body["id"].(string)
+	if a := e.do("GET", p+"/destinations", e.admin, ""); a.status != 200 || strings.Contains(a.raw, "hunter22") {
+		t.Errorf("list destinations: %d %s", a.status, a.raw)
+	}
+	route := fmt.Sprintf(`{"name": "trucks-pg", "dataset": "trucks", "destination": %q, "table": "trucks", "key_columns": ["vin"],
+		"mapping": [{"column": "vin", "field": "vin"}, {"column": "km", "field": "odometer.km"}, {"column": "src", "value": "relay"}],
+		"filter": "odometer.km > 0"}`, dest)
+	a = e.do("POST", p+"/routes", e.admin, route)
+	if a.status != 201 {
+		t.Fatalf("create route: %d %s", a.status, a.raw)
+	}
+	routeID, _ := a.body["id"].(string)
+	a = e.do("POST", p+"/routes/"+routeID+"/preview", reader, `{"record": {"vin": "X1", "odometer": {"km": 12.5}}}`)
+	if a.status != 200 || a.body["keep"] != true || fmt.Sprint(a.body["row"]) != "map[km:12.5 src:relay vin:X1]" {
+		t.Errorf("preview: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/routes/preview", e.admin, `{"route": `+route+`, "record": {"vin": "X1", "odometer": {"km": 0}}}`)
+	if a.status != 200 || a.body["keep"] != false {
+		t.Errorf("preview of a new route: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/applications", e.admin, `{"name": "fleet", "datasets": ["trucks"], "rate_limit": 100}`)
+	key, _ := a.body["api_key"].(string)
+	appID, _ := a.body["id"].(string)
+	if a.status != 201 || key == "" {
+		t.Fatalf("create application: %d %s", a.status, a.raw)
+	}
+	if a := e.ingest("trucks", key, `{"vin": "X1"}`); a.status != 202 {
+		t.Errorf("ingest with the new key: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/applications/"+appID+"/rotate-key", e.admin, "")
+	if k2, _ := a.body["api_key"].(string); a.status != 200 || k2 == "" || k2 == key {
+		t.Errorf("rotate: %d %s", a.status, a.raw)
+	}
+	if a := e.ingest("trucks", key, `{"vin": "X1"}`); a.status != 401 {
+		t.Errorf("ingest with the old key: %d", a.status)
+	}
+
+	cases := []struct {
+		name, method, path, key, body string
+		status                        int
+		fields                        []string
+	}{
+		{"no key", "GET", p + "/datasets", "", "", 401, nil},
+		{"ingest key", "GET", p + "/datasets", e.cars, "", 403, nil},
+		{"read-only writes", "POST", p + "/datasets", reader, `{"name": "x", "key_fields": ["id"]}`, 403, nil},
+		{"malformed", "POST", p + "/datasets", e.admin, `{"name": "x",`, 400, nil},
+		{"too large", "POST", p + "/datasets", e.admin, `{"name": "` + strings.Repeat("x", 2<<20) + `"}`, 413, nil},
+		{"unknown field", "POST", p + "/datasets", e.admin, `{"name": "x", "keys": ["id"]}`, 422, []string{"keys"}},
+		{"bad dataset", "POST", p + "/datasets", e.admin, `{"name": "X Y", "key_fields": ["a[x]"], "schema": {"type": 1}}`, 422,
+			[]string{"name", "key_fields[0]", "schema"}},
+		{"duplicate dataset", "POST", p + "/datasets", e.admin, `{"name": "trucks", "key_fields": ["id"]}`, 409, nil},
+		{"unknown dataset", "GET", p + "/datasets/nope", e.admin, "", 404, nil},
+		{"dataset in use", "DELETE", p + "/datasets/trucks", e.admin, "", 409, nil},
+		{"bad application", "POST", p + "/applications", e.admin, `{"name": "a", "datasets": ["trucks", "nope"], "rate_limit": -1}`, 422,
+			[]string{"rate_limit"}},
+		{"application of unknown dataset", "POST", p + "/applications", e.admin, `{"name": "a", "datasets": ["nope"]}`, 422, []string{"datasets[0]"}},
+		{"duplicate application", "POST", p + "/applications", e.admin, `{"name": "fleet", "datasets": ["trucks"]}`, 409, nil},
+		{"unknown application", "GET", p + "/applications/nope", e.admin, "", 404, nil},
+		{"rotate unknown", "POST", p + "/applications/nope/rotate-key", e.admin, "", 404, nil},
+		{"destination without password", "POST", p + "/destinations", e.admin, `{"name": "my", "kind": "mysql", "host": "h", "database": "d", "user": "u"}`, 422,
+			[]string{"password"}},
+		{"destination with both", "POST", p + "/destinations", e.admin, `{"name": "my", "kind": "mysql", "dsn": "u@tcp(h)/d", "host": "h", "password": "x"}`, 422,
+			[]string{"dsn"}},
+		{"duplicate destination", "POST", p + "/destinations", e.admin, `{"name": "pg", "kind": "sqlite", "database": "/tmp/x.db"}`, 409, nil},
+		{"destination in use", "DELETE", p + "/destinations/" + dest, e.admin, "", 409, nil},
+		{"unknown destination", "PUT", p + "/destinations/nope", e.admin, `{"name": "pg", "kind": "sqlite", "database": "x"}`, 404, nil},
+		{"bad route", "POST", p + "/routes", e.admin, `{"name": "r", "dataset": "trucks", "destination": "` + dest + `", "table": "t", "mode": "merge",
+			"key_columns": ["id"], "mapping": [{"column": "id", "field": "a..b"}, {"column": "x"}], "filter": "a = 1"}`, 422,
+			[]string{"mode", "mapping[0].field", "mapping[1]", "filter"}},
+		{"route to nothing", "POST", p + "/routes", e.admin, `{"name": "r", "dataset": "nope", "destination": "nope", "table": "t",
+			"key_columns": ["id"], "mapping": [{"column": "id", "field": "id"}]}`, 422, []string{"dataset", "destination"}},
+		{"duplicate route", "POST", p + "/routes", e.admin, route, 409, nil},
+		{"unknown route", "GET", p + "/routes/nope", e.admin, "", 404, nil},
+		{"preview without record", "POST", p + "/routes/" + routeID + "/preview", e.admin, `{}`, 422, []string{"record"}},
+		{"preview of a bad route", "POST", p + "/routes/preview", e.admin, `{"route": {"name": "r"}, "record": {}}`, 422, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := e.do(c.method, c.path, c.key, c.body)
+			if a.status != c.status {
+				t.Fatalf("got %d %s, want %d", a.status, a.raw, c.status)
+			}
+			if c.fields != nil && fmt.Sprint(errorFields(a)) != fmt.Sprint(c.fields) {
+				t.Errorf("fields %v, want %v (%s)", errorFields(a), c.fields, a.raw)
+			}
+		})
+	}
+
+	if a := e.do("DELETE", p+"/routes/"+routeID, e.admin, ""); a.status != 204 {
+		t.Errorf("delete route: %d %s", a.status, a.raw)
+	}
+	if a := e.do("DELETE", p+"/destinations/"+dest, e.admin, ""); a.status != 204 {
+		t.Errorf("delete destination: %d %s", a.status, a.raw)
+	}
+	if a := e.do("DELETE", p+"/applications/"+appID, e.admin, ""); a.status != 204 {
+		t.Errorf("delete application: %d %s", a.status, a.raw)
+	}
+	if a := e.do("DELETE", p+"/datasets/trucks", e.admin, ""); a.status != http.StatusNoContent {
+		t.Errorf("delete dataset: %d %s", a.status, a.raw)
+	}
+}
