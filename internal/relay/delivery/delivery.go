@@ -1,0 +1,337 @@
+// Package delivery is the relay's delivery engine: it keeps one consumer
+// group per enabled route on its dataset's topic, maps each record with
+// the route's mapping and writes the rows into the route's table through
+// the destination's sink.
+//
+// Guarantees. A record is committed in its consumer group only after its
+// row is written (or it was filtered out, or dead-lettered), so nothing
+// acknowledged by ingest is lost. Where the sink keeps the route's position
+// in the destination (sink.ExactlyOnce), a redelivered batch is skipped by
+// the sink, so no row is written twice even into an insert-only table;
+// otherwise the route runs at-least-once. A destination that fails with a
+// transient error pauses only its own routes, which retry with exponential
+// backoff until it answers again; a record that can never be written is
+// isolated by splitting its batch and dead-lettered after
+// Config.MaxAttempts attempts, while the rest go on.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/stream"
+)
+
+// Defaults of Config.
+const (
+	DefaultPollInterval = 5 * time.Second
+	DefaultHeartbeat    = 10 * time.Second
+	DefaultMaxBatch     = 500
+	DefaultRetryBackoff = time.Second
+	DefaultMaxBackoff   = 30 * time.Second
+	DefaultMaxAttempts  = 3
+)
+
+// Config configures the engine.
+type Config struct {
+	// Relay holds the routes, datasets and destinations; required.
+	Relay *relay.Relay
+	// Broker is where datasets' topics are consumed and dead letters
+	// produced; required.
+	Broker stream.Broker
+	// Open opens a destination with its password. Default OpenSink (the
+	// SQL sink of the destination's kind).
+	Open func(ctx context.Context, d relay.Destination, password string) (sink.Sink, error)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the delivery metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Member names this process in consumer groups. Default: host, pid
+	// and a random suffix.
+	Member string
+
+	// PollInterval is how often the routes are read again from the
+	// relay's store; route changes take effect within it. Default 5s.
+	PollInterval time.Duration
+	// Heartbeat is how often each destination is pinged. Default 10s.
+	Heartbeat time.Duration
+	// MaxBatch bounds the records of one batch. Default 500.
+	MaxBatch int
+	// RetryBackoff is the first wait after a failed batch; it doubles
+	// on every transient failure in a row, up to MaxBackoff. Default 1s.
+	RetryBackoff time.Duration
+	// MaxBackoff bounds the wait between retries. Default 30s.
+	MaxBackoff time.Duration
+	// MaxAttempts is how many times a record that fails permanently is
+	// tried before it is dead-lettered. Default 3.
+	MaxAttempts int
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.Relay == nil:
+		return errors.New("delivery: config Relay is nil")
+	case c.Broker == nil:
+		return errors.New("delivery: config Broker is nil")
+	case c.PollInterval < 0, c.Heartbeat < 0, c.MaxBatch < 0, c.RetryBackoff < 0, c.MaxBackoff < 0, c.MaxAttempts < 0:
+		return errors.New("delivery: intervals and limits must not be negative")
+	}
+	if c.Open == nil {
+		c.Open = OpenSink
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Member == "" {
+		c.Member = stream.DefaultMember()
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.MaxBackoff < c.RetryBackoff {
+		c.MaxBackoff = c.RetryBackoff
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	return nil
+}
+
+// Engine delivers the records of every enabled route. Several processes
+// may run an engine on the same relay store and broker: they share each
+// route's partitions through its consumer group.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	mu      sync.Mutex
+	dests   map[string]*destination // by id
+	workers map[string]*worker      // by route id
+}
+
+// New checks the configuration and returns an engine; Run starts it.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
+		dests: map[string]*destination{}, workers: map[string]*worker{}}, nil
+}
+
+// Group returns the consumer group of a route: relay.route.<id>.
+func Group(routeID string) string { return "relay.route." + routeID }
+
+// State of a route worker.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	// StatePaused: the destination failed transiently; the route retries
+	// with backoff until it answers.
+	StatePaused = "paused"
+	// StateFailed: the route could not start (its table is missing, say);
+	// it is tried again with backoff.
+	StateFailed = "failed"
+)
+
+// RouteStatus is what the engine knows of a running route.
+type RouteStatus struct {
+	RouteID string
+	// Guarantee is what the destination promised when the route was
+	// prepared; zero until then.
+	Guarantee sink.Guarantee
+	State     string
+	LastError string
+	Since     time.Time
+}
+
+// Status returns the status of each route this engine runs, by route id.
+func (e *Engine) Status() map[string]RouteStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]RouteStatus, len(e.workers))
+	for id, w := range e.workers {
+		out[id] = w.status()
+	}
+	return out
+}
+
+// Run delivers until ctx is done, then stops the route workers (what they
+// finished is committed) and closes the sinks. It re-reads the routes
+// every PollInterval, starting workers for new and changed routes and
+// stopping those of deleted or disabled ones.
+func (e *Engine) Run(ctx context.Context) error {
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		e.heartbeat(ctx)
+	}()
+	defer func() {
+		hb.Wait()
+		e.stopAll()
+	}()
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := e.sync(ctx); err != nil && ctx.Err() == nil {
+			e.log.WarnContext(ctx, "relay: delivery: read routes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// spec is what a worker runs; version changes when any part does.
+type spec struct {
+	route   relay.Route
+	dataset relay.Dataset
+	version string
+}
+
+// sync brings the running workers in line with the relay's routes.
+func (e *Engine) sync(ctx context.Context) error {
+	routes, err := e.cfg.Relay.Routes(ctx)
+	if err != nil {
+		return err
+	}
+	dests, err := e.cfg.Relay.Destinations(ctx)
+	if err != nil {
+		return err
+	}
+	destByID := map[string]relay.Destination{}
+	for _, d := range dests {
+		destByID[d.ID] = d
+	}
+	datasets := map[string]relay.Dataset{}
+	want := map[string]spec{}
+	for _, rt := range routes {
+		d, ok := destByID[rt.Destination]
+		if !rt.Enabled || !ok {
+			continue
+		}
+		ds, ok := datasets[rt.Dataset]
+		if !ok {
+			if ds, err = e.cfg.Relay.Dataset(ctx, rt.Dataset); err != nil {
+				if errors.Is(err, relay.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			datasets[rt.Dataset] = ds
+		}
+		want[rt.ID] = spec{route: rt, dataset: ds, version: fmt.Sprintf("%d/%d/%d/%s",
+			rt.UpdatedAt.UnixNano(), ds.UpdatedAt.UnixNano(), d.UpdatedAt.UnixNano(), ds.Topic)}
+	}
+
+	e.mu.Lock()
+	var stop []*worker
+	for id, w := range e.workers {
+		s, ok := want[id]
+		if !ok || s.version != w.spec.version || e.destChanged(destByID, w.dest) {
+			stop = append(stop, w)
+			delete(e.workers, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, w := range stop {
+		w.stop()
+		e.log.InfoContext(ctx, "relay: delivery: route stopped", "route", w.spec.route.Name, "group", Group(w.spec.route.ID))
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, dst := range e.dests {
+		if e.destChanged(destByID, dst) {
+			delete(e.dests, id)
+			dst.close()
+		}
+	}
+	for _, d := range dests {
+		if _, ok := e.dests[d.ID]; !ok {
+			e.dests[d.ID] = e.newDestination(d)
+		}
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if _, ok := e.workers[id]; ok {
+			continue
+		}
+		s := want[id]
+		w, err := e.newWorker(s, e.dests[s.route.Destination])
+		if err != nil {
+			e.log.ErrorContext(ctx, "relay: delivery: route does not compile", "route", s.route.Name, "err", err)
+			continue
+		}
+		e.workers[id] = w
+		w.start(ctx)
+		e.log.InfoContext(ctx, "relay: delivery: route started", "route", s.route.Name, "group", Group(id), "topic", s.dataset.Topic)
+	}
+	return nil
+}
+
+// destChanged reports whether dst is gone or was edited since it was
+// opened.
+func (e *Engine) destChanged(now map[string]relay.Destination, dst *destination) bool {
+	d, ok := now[dst.d.ID]
+	return !ok || !d.UpdatedAt.Equal(dst.d.UpdatedAt)
+}
+
+func (e *Engine) stopAll() {
+	e.mu.Lock()
+	workers := e.workers
+	e.workers = map[string]*worker{}
+	e.mu.Unlock()
+	for _, w := range workers {
+		w.stop()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, d := range e.dests {
+		d.close()
+		delete(e.dests, id)
+	}
+}
+
+// sleep waits d, or less when wake is closed; it reports false when ctx
+// ended.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}

@@ -1,0 +1,82 @@
+package delivery
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	up           *prometheus.GaugeVec
+	stateChanges *prometheus.CounterVec
+	rows         *prometheus.CounterVec
+	batches      *prometheus.CounterVec
+	skipped      *prometheus.CounterVec
+	deadLetters  *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "arus_relay_destination_up",
+			Help: "1 when the destination answered its last heartbeat or write, 0 when it did not.",
+		}, []string{"destination"}),
+		stateChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_destination_state_changes_total",
+			Help: "Changes of a destination between up and down.",
+		}, []string{"destination", "state"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_delivery_rows_total",
+			Help: "Changes written into destinations, by route.",
+		}, []string{"route"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_delivery_batches_total",
+			Help: "Batches written into destinations, by route.",
+		}, []string{"route"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_delivery_skipped_total",
+			Help: "Records a route's filter left out (or deletes on a route without deletes).",
+		}, []string{"route"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_delivery_dead_letters_total",
+			Help: "Records dead-lettered by route.",
+		}, []string{"route"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_relay_delivery_errors_total",
+			Help: "Failed writes and mappings by route and kind (transient, permanent, mapping, other).",
+		}, []string{"route", "kind"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "arus_relay_delivery_write_seconds",
+			Help:    "Time to write one batch, by destination.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"destination"}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.up = register(reg, m.up)
+	m.stateChanges = register(reg, m.stateChanges)
+	m.rows = register(reg, m.rows)
+	m.batches = register(reg, m.batches)
+	m.skipped = register(reg, m.skipped)
+	m.deadLetters = register(reg, m.deadLetters)
+	m.errors = register(reg, m.errors)
+	m.latency = register(reg, m.latency)
+	return m
+}
+
+// register registers c, or returns the collector registered before it (a
+// second engine in one process shares the metrics).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}
