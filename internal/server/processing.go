@@ -47,5 +47,6 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 	}
 	s.ready["schema store"] = db.PingContext
 	schema.Register(s.streams, mux, registry)
+	s.schemas = registry
 	return nil
 }

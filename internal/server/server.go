@@ -31,6 +31,7 @@ import (
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/web"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -153,6 +154,7 @@ type Server struct {
 	streams *api.Server
 	sagas   *saga.Orchestrator
 	dlq     *dlq.Manager
+	schemas *schema.Registry
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -207,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
-			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
+			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies,
 		})
 		if err != nil {

@@ -21,7 +21,7 @@ type view struct {
 	Path      string
 	// Streams is set when the stream pages exist (a broker is configured),
 	// DeadLetters when the dead-letter pages do.
-	Streams, DeadLetters, Sagas bool
+	Streams, DeadLetters, Sagas, Schemas bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -30,17 +30,18 @@ type view struct {
 // flashes are the notices a redirect can ask for with ?ok=<code>; codes, not
 // text, so a link cannot put words in the console's mouth.
 var flashes = map[string]string{
-	"user-created":  "User created.",
-	"user-saved":    "Changes saved.",
-	"user-disabled": "User disabled; their sessions have ended.",
-	"user-enabled":  "User enabled.",
-	"key-revoked":   "API key revoked. Requests using it are refused from now on.",
-	"topic-created": "Topic created.",
-	"produced":      "Record produced; it is the newest below.",
-	"dlq-replay":    "Replayed: the letters are back with their group.",
-	"dlq-discard":   "Discarded: the letters are no longer listed or replayed.",
-	"topic-deleted": "Topic deleted.",
-	"group-reset":   "Offsets reset. The group resumes from there when its consumers start.",
+	"user-created":      "User created.",
+	"user-saved":        "Changes saved.",
+	"user-disabled":     "User disabled; their sessions have ended.",
+	"user-enabled":      "User enabled.",
+	"key-revoked":       "API key revoked. Requests using it are refused from now on.",
+	"topic-created":     "Topic created.",
+	"produced":          "Record produced; it is the newest below.",
+	"dlq-replay":        "Replayed: the letters are back with their group.",
+	"schema-registered": "Schema registered (or already present as the version shown).",
+	"dlq-discard":       "Discarded: the letters are no longer listed or replayed.",
+	"topic-deleted":     "Topic deleted.",
+	"group-reset":       "Offsets reset. The group resumes from there when its consumers start.",
 }
 
 var funcs = template.FuncMap{
@@ -165,6 +166,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Streams = h.cfg.Broker != nil
 	v.DeadLetters = h.cfg.DLQ != nil
 	v.Sagas = h.cfg.Sagas != nil
+	v.Schemas = h.cfg.Schemas != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}

@@ -44,6 +44,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("GET /sagas/{id}", h.page(auth.PermGroupsRead, h.sagaInstance))
 	}
 
+	if h.cfg.Schemas != nil {
+		handle("GET /schemas", h.page(auth.PermSchemasRead, h.schemas))
+		handle("GET /schemas/{subject}", h.page(auth.PermSchemasRead, h.subject))
+		handle("POST /schemas/{subject}", h.page(auth.PermSchemasWrite, h.registerSchema))
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

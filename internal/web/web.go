@@ -23,6 +23,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	DLQ *dlq.Manager
 	// Sagas backs the saga pages; nil hides them.
 	Sagas *saga.Orchestrator
+	// Schemas backs the schema pages; nil hides them.
+	Schemas *schema.Registry
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

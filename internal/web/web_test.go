@@ -40,6 +40,13 @@ func newFixtureWith(t testing.TB, broker stream.Broker) *fixture {
 
 func newFixtureWithSagas(t testing.TB, broker stream.Broker, sagas *saga.Orchestrator) *fixture {
 	t.Helper()
+	return newFixtureWithConfig(t, func(c *Config) { c.Broker, c.Sagas = broker, sagas })
+}
+
+// newFixtureWithConfig starts the console with an auth store holding the
+// admin; change sets the other parts (a DLQ manager is made for a broker).
+func newFixtureWithConfig(t testing.TB, change func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
 	if err != nil {
@@ -54,16 +61,19 @@ func newFixtureWithSagas(t testing.TB, broker stream.Broker, sagas *saga.Orchest
 	if _, _, err := st.EnsureAdmin(ctx, adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	var dm *dlq.Manager
-	if broker != nil {
-		if dm, err = dlq.New(broker, dlq.Config{Logger: quiet}); err != nil {
+	cfg := Config{Auth: st, Logger: quiet, Engine: "embedded", Version: "test",
+		Status: func(context.Context) []Component {
+			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
+		}}
+	if change != nil {
+		change(&cfg)
+	}
+	if cfg.Broker != nil && cfg.DLQ == nil {
+		if cfg.DLQ, err = dlq.New(cfg.Broker, dlq.Config{Logger: quiet}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h, err := New(Config{Auth: st, Broker: broker, DLQ: dm, Sagas: sagas, Logger: quiet, Engine: "embedded", Version: "test",
-		Status: func(context.Context) []Component {
-			return []Component{{Name: "backbone", Kind: "embedded", Where: "/data", Up: true}}
-		}})
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
