@@ -57,9 +57,10 @@ var _ Sink = (*DB)(nil)
 // route is what Prepare learned about a route, used by every Write.
 type route struct {
 	target    Target
-	table     string // quoted, schema-qualified
-	columns   map[string]colType
-	key       []string // as given
+	table     string             // quoted, schema-qualified
+	columns   map[string]colType // every column of the table
+	mapped    map[string]bool    // the columns a change may carry: key and mapped
+	key       []string           // as given
 	guarantee Guarantee
 }
 
@@ -135,6 +136,8 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 	if t.Mode == Upsert && len(t.Key) == 0 {
 		return 0, nil, fmt.Errorf("sink: route %s: upsert needs key columns", name)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	defer cancel()
 	schema := t.Table.Schema
 	if schema == "" {
 		var err error
@@ -151,7 +154,7 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 		return 0, nil, fmt.Errorf("sink: route %s: table %s.%s does not exist", name, schema, t.Table.Name)
 	}
 	info := tables[i]
-	r := &route{target: t, key: t.Key, columns: map[string]colType{}}
+	r := &route{target: t, key: t.Key, columns: map[string]colType{}, mapped: map[string]bool{}}
 	r.table = s.d.quote(info.Name)
 	if s.d.name() != SQLite || info.Schema != "main" {
 		r.table = s.d.quote(info.Schema) + "." + r.table
@@ -163,6 +166,7 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 		if _, ok := r.columns[c]; !ok {
 			return 0, nil, fmt.Errorf("sink: route %s: table %s.%s has no column %q", name, schema, info.Name, c)
 		}
+		r.mapped[c] = true
 	}
 	if t.Mode == Upsert && !sameSet(t.Key, info.Key) {
 		// ON CONFLICT needs a unique index on exactly these columns; the
@@ -390,6 +394,9 @@ func (r *route) coerceBatch(batch []Change) ([]pending, error) {
 			ct, ok := r.columns[col]
 			if !ok {
 				return nil, &PermanentError{Index: i, Err: fmt.Errorf("the table has no column %q", col)}
+			}
+			if !r.mapped[col] {
+				return nil, &PermanentError{Index: i, Err: fmt.Errorf("column %q is not mapped by the route", col)}
 			}
 			cv, err := ct.coerce(v)
 			if err != nil {

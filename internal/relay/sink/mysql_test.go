@@ -2,7 +2,9 @@ package sink
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -226,6 +228,7 @@ func TestMySQLClassify(t *testing.T) {
 		{"connection refused", refused, true},
 		{"gone away", &mysql.MySQLError{Number: 2006, Message: "MySQL server has gone away"}, true},
 		{"invalid connection", mysql.ErrInvalidConn, true},
+		{"bad connection", fmt.Errorf("exec: %w", driver.ErrBadConn), true},
 	} {
 		if tc.err == nil {
 			t.Errorf("%s: no error provoked", tc.name)

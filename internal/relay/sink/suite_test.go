@@ -301,6 +301,7 @@ func runSuite(t *testing.T, h harness) {
 			{map[string]any{"id": int64(1), "at": "yesterday"}, `"yesterday" is not an RFC 3339 time`},
 			{map[string]any{"id": int64(1), "active": "maybe"}, `"maybe" is not a boolean`},
 			{map[string]any{"id": int64(1), "nope": int64(1)}, `no column "nope"`},
+			{map[string]any{"id": int64(1), "note": "n"}, `column "note" is not mapped by the route`},
 		} {
 			batch := append(rowsOf(0, Upsert, map[string]any{"id": int64(9), "name": "ok"}), rowsOf(1, Upsert, tc.row)...)
 			err := s.Write(ctx, "items", items, batch)

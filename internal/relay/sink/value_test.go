@@ -89,7 +89,7 @@ func TestCoerce(t *testing.T) {
 }
 
 func TestValueErrorMessage(t *testing.T) {
-	r := &route{target: items, key: []string{"id"}, columns: map[string]colType{
+	r := &route{target: items, key: []string{"id"}, mapped: map[string]bool{"id": true, "price": true}, columns: map[string]colType{
 		"id": parseType(Postgres, "bigint"), "price": parseType(Postgres, "numeric(10,2)"),
 	}}
 	_, err := r.coerceBatch([]Change{{Op: Upsert, Row: map[string]any{"id": int64(1), "price": "abc"}}})
