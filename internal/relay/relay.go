@@ -62,6 +62,9 @@ type Config struct {
 	// Registerer receives the ingest metrics; nil registers none.
 	Registerer prometheus.Registerer
 
+	// Partitions is the partition count of the dataset topics the relay
+	// creates (see TopicCreator). Default 4.
+	Partitions int32
 	// MaxBodyBytes bounds an ingest request body. Default 5 MiB.
 	MaxBodyBytes int64
 	// MaxRecordBytes bounds one record's data. Default 1 MiB.
@@ -97,6 +100,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 4
+	}
+	if err := stream.ValidatePartitions(c.Partitions); err != nil {
+		return fmt.Errorf("relay: partitions: %w", err)
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 5 << 20

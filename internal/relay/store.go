@@ -59,7 +59,25 @@ func (r *Relay) CreateDataset(ctx context.Context, d Dataset) (Dataset, error) {
 		return Dataset{}, fmt.Errorf("relay: create dataset: %w", err)
 	}
 	r.forgetDataset(d.Name)
+	r.createTopic(ctx, d.Topic)
 	return d, nil
+}
+
+// TopicCreator is what a Producer may also do: create a topic. When the
+// relay's Producer can, a new dataset's topic is created at once, so that
+// ingest works on a broker that does not create topics on first use.
+type TopicCreator interface {
+	CreateTopic(ctx context.Context, t stream.Topic) error
+}
+
+func (r *Relay) createTopic(ctx context.Context, topic string) {
+	tc, ok := r.cfg.Producer.(TopicCreator)
+	if !ok {
+		return
+	}
+	if err := tc.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: r.cfg.Partitions}); err != nil && !errors.Is(err, stream.ErrTopicExists) {
+		r.log.WarnContext(ctx, "relay: create the dataset's topic; ingest fails until it exists", "topic", topic, "err", err)
+	}
 }
 
 // Dataset returns the dataset named name, or ErrNotFound.
@@ -110,6 +128,9 @@ func (r *Relay) UpdateDataset(ctx context.Context, name string, d Dataset) (Data
 		return Dataset{}, fmt.Errorf("relay: update dataset: %w", err)
 	}
 	r.forgetDataset(name)
+	if d.Topic != old.Topic {
+		r.createTopic(ctx, d.Topic)
+	}
 	return d, nil
 }
 

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/store/storetest"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/embedded"
 )
 
 // openStores opens the relay's and auth's stores from base.
@@ -225,6 +227,59 @@ func TestStore(t *testing.T) {
 		}
 		if err := r.DeleteDataset(ctx, "cars"); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+func TestDatasetTopicCreated(t *testing.T) {
+	ctx := context.Background()
+	b, err := embedded.New(ctx, embedded.Config{Dir: t.TempDir(), RetentionInterval: -1,
+		Options: stream.Options{Strict: true, Logger: discardLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	r, _ := newRelay(t, store.Config{Dir: t.TempDir()}, b, nil, func(c *Config) { c.Partitions = 3 })
+	if _, err := r.CreateDataset(ctx, Dataset{Name: "cars", KeyFields: []string{"id"}}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.DescribeTopic(ctx, "relay.cars")
+	if err != nil || info.Partitions != 3 {
+		t.Fatalf("topic: %+v, %v", info, err)
+	}
+	// An existing topic is fine.
+	if _, err := r.UpdateDataset(ctx, "cars", Dataset{KeyFields: []string{"id"}, Topic: "relay.cars"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIdempotencyStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		r, _ := newRelay(t, base, nopProducer{}, nil)
+		if _, _, _, found, err := r.idempotent(ctx, "app:1", "k"); found || err != nil {
+			t.Fatalf("empty store: found %v, %v", found, err)
+		}
+		r.remember(ctx, "app:1", "k", "h1", 202, `{"ids":["a"]}`)
+		r.remember(ctx, "app:1", "k", "h2", 202, `{"ids":["b"]}`) // replaces
+		status, resp, hash, found, err := r.idempotent(ctx, "app:1", "k")
+		if err != nil || !found || status != 202 || resp != `{"ids":["b"]}` || hash != "h2" {
+			t.Errorf("got %d %q %q %v %v", status, resp, hash, found, err)
+		}
+		if _, _, _, found, _ := r.idempotent(ctx, "app:2", "k"); found {
+			t.Error("another caller sees the key")
+		}
+		r.cfg.Now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+		if _, _, _, found, _ := r.idempotent(ctx, "app:1", "k"); found {
+			t.Error("expired key found")
+		}
+		if err := r.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		_ = r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM relay_idempotency`).Scan(&n)
+		if n != 0 {
+			t.Errorf("%d rows after cleanup", n)
 		}
 	})
 }
