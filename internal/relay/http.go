@@ -29,6 +29,7 @@ func Register(a *api.Server, mux *http.ServeMux, r *Relay) {
 	a.Route(mux, "GET "+p+"/applications", read, h.listApplications)
 	a.Route(mux, "POST "+p+"/applications", write, h.createApplication)
 	a.Route(mux, "GET "+p+"/applications/{id}", read, h.getApplication)
+	a.Route(mux, "PUT "+p+"/applications/{id}/limits", write, h.updateLimits)
 	a.Route(mux, "DELETE "+p+"/applications/{id}", write, h.deleteApplication)
 	a.Route(mux, "POST "+p+"/applications/{id}/rotate-key", write, h.rotateKey)
 
@@ -116,6 +117,19 @@ func (h *handler) createApplication(w http.ResponseWriter, req *http.Request) er
 
 func (h *handler) getApplication(w http.ResponseWriter, req *http.Request) error {
 	a, err := h.r.Application(req.Context(), req.PathValue("id"))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (h *handler) updateLimits(w http.ResponseWriter, req *http.Request) error {
+	var in ApplicationLimits
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	a, err := h.r.UpdateApplicationLimits(req.Context(), req.PathValue("id"), in)
 	if err != nil {
 		return problemOf(err)
 	}

@@ -56,6 +56,13 @@ func TestAdminAPI(t *testing.T) {
 	if a := e.ingest("trucks", key, `{"vin": "X1"}`); a.status != 202 {
 		t.Errorf("ingest with the new key: %d %s", a.status, a.raw)
 	}
+	a = e.do("PUT", p+"/applications/"+appID+"/limits", e.admin, `{"rate_limit": 1, "burst": 1}`)
+	if a.status != 200 || a.body["burst"] != 1.0 {
+		t.Errorf("limits: %d %s", a.status, a.raw)
+	}
+	if a := e.ingest("trucks", key, `[{"vin": "X2"}, {"vin": "X3"}]`); a.status != 429 {
+		t.Errorf("over the new limit: %d %s", a.status, a.raw)
+	}
 	a = e.do("POST", p+"/applications/"+appID+"/rotate-key", e.admin, "")
 	if k2, _ := a.body["api_key"].(string); a.status != 200 || k2 == "" || k2 == key {
 		t.Errorf("rotate: %d %s", a.status, a.raw)
@@ -85,6 +92,8 @@ func TestAdminAPI(t *testing.T) {
 		{"application of unknown dataset", "POST", p + "/applications", e.admin, `{"name": "a", "datasets": ["nope"]}`, 422, []string{"datasets[0]"}},
 		{"duplicate application", "POST", p + "/applications", e.admin, `{"name": "fleet", "datasets": ["trucks"]}`, 409, nil},
 		{"unknown application", "GET", p + "/applications/nope", e.admin, "", 404, nil},
+		{"bad limits", "PUT", p + "/applications/" + appID + "/limits", e.admin, `{"rate_limit": 5, "burst": -1}`, 422, []string{"burst"}},
+		{"limits of unknown", "PUT", p + "/applications/nope/limits", e.admin, `{"rate_limit": 5}`, 404, nil},
 		{"rotate unknown", "POST", p + "/applications/nope/rotate-key", e.admin, "", 404, nil},
 		{"destination without password", "POST", p + "/destinations", e.admin, `{"name": "my", "kind": "mysql", "host": "h", "database": "d", "user": "u"}`, 422,
 			[]string{"password"}},

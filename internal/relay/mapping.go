@@ -154,8 +154,9 @@ func (m *Mapping) ApplyValue(op sink.Op, record any) (sink.Change, bool, error) 
 	}
 	for _, j := range m.keyCols {
 		c := m.cols[j]
-		v := c.value
+		v, from := c.value, "its constant"
 		if c.path != nil {
+			from = "field " + c.path.String()
 			var ok bool
 			v, ok = c.path.Lookup(record)
 			if !ok {
@@ -165,7 +166,7 @@ func (m *Mapping) ApplyValue(op sink.Op, record any) (sink.Change, bool, error) 
 		switch v.(type) {
 		case string, json.Number, bool:
 		default:
-			return sink.Change{}, false, fmt.Errorf("relay: key column %s: field %s is %s; a key must be a string, number or boolean", c.name, c.path, jsonKind(v))
+			return sink.Change{}, false, fmt.Errorf("relay: key column %s: %s is %s; a key must be a string, number or boolean", c.name, from, jsonKind(v))
 		}
 		out.Row[c.name] = v
 	}

@@ -265,6 +265,34 @@ func (r *Relay) Applications(ctx context.Context) ([]Application, error) {
 	return out, rows.Err()
 }
 
+// ApplicationLimits is the input of UpdateApplicationLimits.
+type ApplicationLimits struct {
+	RateLimit float64 `json:"rate_limit"`
+	Burst     int     `json:"burst"`
+}
+
+// UpdateApplicationLimits changes an application's rate limit; it applies
+// to the next request in this process and within CacheTTL in others.
+func (r *Relay) UpdateApplicationLimits(ctx context.Context, id string, l ApplicationLimits) (Application, error) {
+	a, err := r.Application(ctx, id)
+	if err != nil {
+		return Application{}, err
+	}
+	na := NewApplication{Name: a.Name, Datasets: a.Datasets, RateLimit: l.RateLimit, Burst: l.Burst}
+	if err := na.validate(); err != nil {
+		return Application{}, err
+	}
+	a.RateLimit, a.Burst, a.UpdatedAt = na.RateLimit, na.Burst, fromMillis(toMillis(r.cfg.Now()))
+	if _, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE relay_applications SET rate_limit = ?, burst = ?, updated_at = ? WHERE id = ?`),
+		a.RateLimit, a.Burst, toMillis(a.UpdatedAt), id); err != nil {
+		return Application{}, fmt.Errorf("relay: update application: %w", err)
+	}
+	r.mu.Lock()
+	delete(r.apps, a.APIKeyID)
+	r.mu.Unlock()
+	return a, nil
+}
+
 // RotateApplicationKey gives the application's API key a new secret,
 // returned once; the old one stops working at once.
 func (r *Relay) RotateApplicationKey(ctx context.Context, id string) (Application, string, error) {
