@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of Config.
@@ -121,6 +122,9 @@ func (s *DB) Catalog(ctx context.Context) ([]TableInfo, error) {
 // exist in the table. Prepare may be called again for the same route (after
 // the table changed, say); it replaces what the route knew.
 func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []string) (Guarantee, map[int32]int64, error) {
+	if name == "" || len(name) > 255 || !utf8.ValidString(name) {
+		return 0, nil, fmt.Errorf("sink: route name %.20q... must be 1 to 255 bytes of UTF-8", name)
+	}
 	if t.Mode != Upsert && t.Mode != Insert {
 		return 0, nil, fmt.Errorf("sink: route %s: mode must be upsert or insert, not %s", name, t.Mode)
 	}

@@ -32,7 +32,7 @@ func (postgres) defaultSchema(ctx context.Context, db *sql.DB) (string, error) {
 const postgresCatalog = `
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
 	NOT a.attnotnull,
-	a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',
+	a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' OR NOT a.attnotnull,
 	a.attidentity <> '' OR a.attgenerated <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%',
 	coalesce((SELECT k.ord FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE k.attnum = a.attnum), 0)
 FROM pg_class c

@@ -76,7 +76,9 @@ type Column struct {
 	// "varchar(255)", "numeric(10,2)", "timestamp with time zone").
 	Type     string
 	Nullable bool
-	// HasDefault is set when an insert may omit the column.
+	// HasDefault is set when an insert may omit the column: it has a
+	// default, is filled in by the database (identity, auto-increment,
+	// computed) or is nullable.
 	HasDefault bool
 	// Generated columns (identity, auto-increment, computed) are written
 	// only when the route maps them explicitly.

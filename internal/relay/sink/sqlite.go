@@ -48,7 +48,7 @@ func (sqliteDialect) defaultSchema(context.Context, *sql.DB) (string, error) { r
 const sqliteCatalog = `
 SELECT 'main', m.name, c.name, lower(c.type),
 	c."notnull" = 0 AND c.pk = 0,
-	c.dflt_value IS NOT NULL OR c.hidden IN (2, 3) OR (c.pk = 1 AND lower(c.type) = 'integer' AND (SELECT count(*) FROM pragma_table_info(m.name) WHERE pk > 0) = 1),
+	c.dflt_value IS NOT NULL OR c."notnull" = 0 OR c.hidden IN (2, 3) OR (c.pk = 1 AND lower(c.type) = 'integer' AND (SELECT count(*) FROM pragma_table_info(m.name) WHERE pk > 0) = 1),
 	c.hidden IN (2, 3) OR (c.pk = 1 AND lower(c.type) = 'integer' AND (SELECT count(*) FROM pragma_table_info(m.name) WHERE pk > 0) = 1),
 	c.pk
 FROM sqlite_schema m, pragma_table_xinfo(m.name) c
