@@ -255,6 +255,12 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 			return unauthorized(w, err)
 		}
 	}
+	if p.Session != nil && !p.Session.CheckCSRF(req.Header.Get(api.CSRFHeader)) {
+		// A browser sends the session cookie by itself; only the console,
+		// which knows the token, may ingest with it.
+		return problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
+			"a request signed in by session cookie must carry the session's CSRF token in the "+api.CSRFHeader+" header")
+	}
 	if !p.Can(auth.PermRelayIngest, name) {
 		who := "your roles do not"
 		if p.Key != nil {

@@ -423,3 +423,35 @@ func FuzzParseBody(f *testing.F) {
 		}
 	})
 }
+
+func TestIngestSession(t *testing.T) {
+	e := newIngestEnv(t)
+	ctx := context.Background()
+	u, err := e.auth.CreateUser(ctx, auth.NewUser{Username: "ops", Roles: []auth.Role{auth.RoleAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, token, err := e.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(csrf string) int {
+		req, _ := http.NewRequest("POST", e.url+"/api/v1/datasets/cars/records", strings.NewReader(`{"id": 1}`))
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: token})
+		if csrf != "" {
+			req.Header.Set(api.CSRFHeader, csrf)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(""); got != http.StatusForbidden {
+		t.Errorf("session without CSRF token: %d, want 403", got)
+	}
+	if got := post(sess.CSRFToken); got != http.StatusAccepted {
+		t.Errorf("session with CSRF token: %d, want 202", got)
+	}
+}
