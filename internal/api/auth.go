@@ -37,6 +37,8 @@ func (s *Server) authorize(r *http.Request, perms ...auth.Permission) (*http.Req
 	if err != nil {
 		return nil, unauthorized(err)
 	}
+	// Known from here on, even when refused: the audit log says who tried.
+	ctx := auth.WithPrincipal(r.Context(), p)
 	if p.Session != nil && !safeMethod(r.Method) && !p.Session.CheckCSRF(r.Header.Get(CSRFHeader)) {
 		return nil, &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: "a request signed in by session cookie must carry the session's CSRF token in the " + CSRFHeader + " header"}
@@ -48,7 +50,7 @@ func (s *Server) authorize(r *http.Request, perms ...auth.Permission) (*http.Req
 			}
 		}
 	}
-	return r.WithContext(auth.WithPrincipal(r.Context(), p)), nil
+	return r.WithContext(ctx), nil
 }
 
 // resources are the topics a request acts on: the path's, or those named in

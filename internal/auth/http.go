@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // SessionCookie is the name of the console's session cookie.
@@ -44,9 +45,39 @@ func (p *Principal) Name() string {
 
 type principalKey struct{}
 
-// WithPrincipal returns ctx carrying p.
+// WithPrincipal returns ctx carrying p. When ctx comes from Track, p is
+// also recorded there.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	if slot, ok := ctx.Value(slotKey{}).(*principalSlot); ok {
+		slot.set(p)
+	}
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+type slotKey struct{}
+
+type principalSlot struct {
+	mu sync.Mutex
+	p  *Principal
+}
+
+func (s *principalSlot) set(p *Principal) {
+	s.mu.Lock()
+	s.p = p
+	s.mu.Unlock()
+}
+
+// Track returns a context in which a principal established further down
+// (by WithPrincipal) is recorded, and a function that returns it, or nil.
+// Middleware that runs before authentication uses it to learn who made the
+// request once it has been served (the audit log).
+func Track(ctx context.Context) (context.Context, func() *Principal) {
+	slot := &principalSlot{}
+	return context.WithValue(ctx, slotKey{}, slot), func() *Principal {
+		slot.mu.Lock()
+		defer slot.mu.Unlock()
+		return slot.p
+	}
 }
 
 // FromContext returns the request's principal, or nil for an anonymous one.

@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/internal/audit"
+	"github.com/arus-platform/arus/internal/auth"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -123,6 +127,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
+		ctx, who := auth.Track(ctx)
 		r = r.WithContext(ctx)
 
 		rec := &recorder{ResponseWriter: w}
@@ -141,6 +146,8 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 
+		s.audit(r, route, rec.status, id, who())
+
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" || route == "GET /static/" {
 			level = slog.LevelDebug
@@ -150,6 +157,41 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			"status", rec.status, "bytes", rec.bytes, "duration", elapsed.Round(time.Microsecond),
 			"remote", r.RemoteAddr)
 	})
+}
+
+// notAudited are routes that change data rather than configuration: they
+// carry the data plane's traffic and are counted by metrics, not audited.
+var notAudited = map[string]bool{
+	"POST /api/v1/topics/{topic}/records":     true,
+	"POST /api/v1/groups/{group}/consume":     true,
+	"POST /api/v1/datasets/{dataset}/records": true,
+	"POST /login": true,
+}
+
+// audit records a request that may have changed something: any method
+// but GET, HEAD and OPTIONS, on a known route, whatever its outcome.
+func (s *Server) audit(r *http.Request, route string, status int, requestID string, p *auth.Principal) {
+	if s.auditLog == nil || route == "unmatched" || notAudited[route] {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return
+	}
+	actor := p.Name()
+	if actor == "" {
+		actor = "anonymous"
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	e := audit.Entry{Actor: actor, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, IP: host, RequestID: requestID}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := s.auditLog.Record(ctx, e); err != nil {
+		s.log.ErrorContext(r.Context(), "audit: could not record a change", "err", err, "actor", actor, "path", r.URL.Path)
+	}
 }
 
 // serveRecovered is the last line of defence: the API and the console

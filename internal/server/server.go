@@ -24,6 +24,7 @@ import (
 
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/obs"
@@ -141,20 +142,21 @@ func (c *Config) runs(component string) bool { return slices.Contains(c.Componen
 
 // Server is a running Arus process.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	broker  stream.Broker
-	authDB  *store.DB
-	auth    *auth.Store
-	box     *secret.Box
-	tracing *obs.Tracing
-	metrics *httpMetrics
-	http    *http.Server
-	ln      net.Listener
-	streams *api.Server
-	sagas   *saga.Orchestrator
-	dlq     *dlq.Manager
-	schemas *schema.Registry
+	cfg      Config
+	log      *slog.Logger
+	broker   stream.Broker
+	authDB   *store.DB
+	auth     *auth.Store
+	box      *secret.Box
+	tracing  *obs.Tracing
+	metrics  *httpMetrics
+	http     *http.Server
+	ln       net.Listener
+	streams  *api.Server
+	sagas    *saga.Orchestrator
+	dlq      *dlq.Manager
+	schemas  *schema.Registry
+	auditLog *audit.Log
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -190,6 +192,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s.ready = map[string]func(context.Context) error{"auth store": s.authDB.PingContext}
+	if err := s.openAudit(ctx); err != nil {
+		return nil, err
+	}
 	reg := obs.NewRegistry()
 	s.metrics = newHTTPMetrics(reg)
 	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second))
@@ -209,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
-			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
+			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Audit: s.auditLog, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies,
 		})
 		if err != nil {
@@ -288,6 +293,20 @@ func (s *Server) publicURL() string {
 		host = "localhost" + host
 	}
 	return scheme + "://" + host
+}
+
+// openAudit opens the audit log's store.
+func (s *Server) openAudit(ctx context.Context) error {
+	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "audit"})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, db.Close)
+	if s.auditLog, err = audit.Open(ctx, db); err != nil {
+		return err
+	}
+	s.ready["audit store"] = db.PingContext
+	return nil
 }
 
 // listen opens the listener, with TLS and client certificates when

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/obs"
 )
@@ -420,5 +422,29 @@ func TestProcessingRoutes(t *testing.T) {
 	}
 	if rep := r.call(t, "POST", "/api/v1/dlq/orders.billing.dlq/replay", key, `{}`); rep.status != 403 {
 		t.Errorf("replay with a read-only key: %d %s, want 403", rep.status, rep.body)
+	}
+}
+
+// Changes are audited with who made them and how they ended; reads and the
+// data plane are not.
+func TestAuditLog(t *testing.T) {
+	r := start(t, Config{})
+	writer := r.key(t, "topics.read", "topics.write", "records.produce")
+	reader := r.key(t, "topics.read")
+	r.call(t, "POST", "/api/v1/topics", writer, `{"name":"audited","partitions":1}`)
+	r.call(t, "DELETE", "/api/v1/topics/audited", reader, "")
+	r.call(t, "GET", "/api/v1/topics", writer, "")
+	r.call(t, "POST", "/api/v1/topics/audited/records", writer, `{"records":[{"value":"x"}]}`)
+	page, err := r.auditLog.List(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Entries {
+		got = append(got, fmt.Sprintf("%s %s %d %s", e.Method, e.Path, e.Status, strings.SplitN(e.Actor, ":", 2)[0]))
+	}
+	want := []string{"DELETE /api/v1/topics/audited 403 key", "POST /api/v1/topics 201 key"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("audit log %q, want %q", got, want)
 	}
 }

@@ -59,6 +59,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	handle("POST /users/{id}/disable", h.page(auth.PermUsersWrite, h.disableUser))
 	handle("POST /users/{id}/enable", h.page(auth.PermUsersWrite, h.enableUser))
 
+	if h.cfg.Audit != nil {
+		handle("GET /audit", h.page(auth.PermAuditRead, h.auditLog))
+	}
 	handle("GET /keys", h.page(auth.PermKeysRead, h.keys))
 	handle("POST /keys", h.page(auth.PermKeysWrite, h.createKey))
 	handle("POST /keys/{id}/rotate", h.page(auth.PermKeysWrite, h.rotateKey))

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
@@ -54,6 +55,8 @@ type Config struct {
 	Sagas *saga.Orchestrator
 	// Schemas backs the schema pages; nil hides them.
 	Schemas *schema.Registry
+	// Audit backs the audit-log page; nil hides it.
+	Audit *audit.Log
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

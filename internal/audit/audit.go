@@ -1,0 +1,142 @@
+// Package audit keeps the record of every change made through the API or
+// the console: who (user or API key), what (method, path and route), when,
+// from where, and how it ended. The server records each request that
+// changes something (any method but GET and HEAD) once it has been
+// answered; the console's audit-log page reads it back.
+package audit
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/arus-platform/arus/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Entry is one audited request.
+type Entry struct {
+	ID        int64
+	At        time.Time
+	Actor     string // a username, "key:<prefix>", or "anonymous"
+	Method    string
+	Path      string
+	Route     string
+	Status    int
+	IP        string
+	RequestID string
+}
+
+// Log stores entries.
+type Log struct {
+	db   *store.DB
+	last atomic.Int64
+}
+
+// Open migrates the audit store.
+func Open(ctx context.Context, db *store.DB) (*Log, error) {
+	sub, _ := fs.Sub(migrations, "migrations")
+	if err := db.Migrate(ctx, sub); err != nil {
+		return nil, err
+	}
+	return &Log{db: db}, nil
+}
+
+// nextID makes ids from the time in microseconds, strictly increasing
+// within the process. Two processes sharing a store can pick the same id;
+// the primary key refuses the second and Record tries the next.
+func (l *Log) nextID(now time.Time) int64 {
+	id := now.UnixMicro()
+	for {
+		last := l.last.Load()
+		if id <= last {
+			id = last + 1
+		}
+		if l.last.CompareAndSwap(last, id) {
+			return id
+		}
+	}
+}
+
+// Record stores e (its ID and At are set here).
+func (l *Log) Record(ctx context.Context, e Entry) error {
+	now := time.Now()
+	for attempt := 0; ; attempt++ {
+		e.ID, e.At = l.nextID(now), now
+		_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log (id, at_ms, actor, method, path, route, status, ip, request_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.At.UnixMilli(), e.Actor, e.Method, e.Path, e.Route, e.Status, e.IP, e.RequestID)
+		if store.IsUniqueViolation(err) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("audit: record: %w", err)
+		}
+		return nil
+	}
+}
+
+// Query selects a page of entries, newest first.
+type Query struct {
+	Actor  string // exact actor, or "" for all
+	Before string // the Next of the previous page
+	Limit  int    // default 50, at most 500
+}
+
+// Page is one page of entries.
+type Page struct {
+	Entries []Entry
+	Next    string
+}
+
+// List returns a page of entries, newest first.
+func (l *Log) List(ctx context.Context, q Query) (Page, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	q.Limit = min(q.Limit, 500)
+	before := int64(1<<63 - 1)
+	if q.Before != "" {
+		n, err := strconv.ParseInt(q.Before, 10, 64)
+		if err != nil || n <= 0 {
+			return Page{}, fmt.Errorf("audit: page cursor %q is not valid", q.Before)
+		}
+		before = n
+	}
+	sql := `SELECT id, at_ms, actor, method, path, route, status, ip, request_id FROM audit_log WHERE id < ?`
+	args := []any{before}
+	if q.Actor != "" {
+		sql += ` AND actor = ?`
+		args = append(args, q.Actor)
+	}
+	sql += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, q.Limit+1)
+	rows, err := l.db.QueryContext(ctx, l.db.Rebind(sql), args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("audit: list: %w", err)
+	}
+	defer rows.Close()
+	var p Page
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Method, &e.Path, &e.Route, &e.Status, &e.IP, &e.RequestID); err != nil {
+			return Page{}, fmt.Errorf("audit: list: %w", err)
+		}
+		e.At = time.UnixMilli(at)
+		p.Entries = append(p.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("audit: list: %w", err)
+	}
+	if len(p.Entries) > q.Limit {
+		p.Entries = p.Entries[:q.Limit]
+		p.Next = strconv.FormatInt(p.Entries[q.Limit-1].ID, 10)
+	}
+	return p, nil
+}
