@@ -399,7 +399,7 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 	err = r.cfg.Producer.Produce(pctx, records...)
 	cancel()
 	if err != nil {
-		return r.produceProblem(ctx, ds.ds.Topic, err)
+		return r.produceProblem(ctx, ds.ds.Topic, len(records), err)
 	}
 	resp, _ := json.Marshal(ingestResult{IDs: ids})
 	if idemKey != "" {
@@ -412,7 +412,12 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 	return nil
 }
 
-func (r *Relay) produceProblem(ctx context.Context, topic string, err error) *api.Problem {
+// produceProblem answers a failed Produce. The embedded backbone stores a
+// call's records all together or not at all; Kafka and Redis may have
+// stored some (those not in ProduceError.Failed), which the answer says,
+// so that the client retries with the same Idempotency-Key and the stored
+// records come again with the same ids, for consumers to deduplicate.
+func (r *Relay) produceProblem(ctx context.Context, topic string, n int, err error) *api.Problem {
 	if errors.Is(err, stream.ErrRecordTooLarge) {
 		return problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large", err.Error())
 	}
@@ -423,8 +428,9 @@ func (r *Relay) produceProblem(ctx context.Context, topic string, err error) *ap
 	r.log.ErrorContext(ctx, "relay: ingest: produce failed", "topic", topic, "err", err)
 	p := problem(http.StatusServiceUnavailable, api.TypeUnavailable, "Backbone unavailable", detail)
 	var pe *stream.ProduceError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && len(pe.Failed) < n {
 		p.Failed = pe.Failed
+		p.Detail = fmt.Sprintf("the backbone stored %d of %d records before failing (failed lists the others); retry the whole request with the same Idempotency-Key, so that the stored ones keep their ids", n-len(pe.Failed), n)
 	}
 	return p
 }

@@ -455,3 +455,19 @@ func TestIngestSession(t *testing.T) {
 		t.Errorf("session with CSRF token: %d, want 202", got)
 	}
 }
+
+func TestProduceProblemPartial(t *testing.T) {
+	r := &Relay{log: discardLogger()}
+	p := r.produceProblem(context.Background(), "relay.cars", 3, &stream.ProduceError{Failed: []int{1}, Err: stream.ErrUnavailable})
+	if p.Status != 503 || fmt.Sprint(p.Failed) != "[1]" || !strings.Contains(p.Detail, "stored 2 of 3") {
+		t.Errorf("partial: %+v", p)
+	}
+	p = r.produceProblem(context.Background(), "relay.cars", 2, stream.AllFailed(2, stream.ErrUnavailable))
+	if p.Status != 503 || p.Failed != nil || strings.Contains(p.Detail, "stored") {
+		t.Errorf("none stored: %+v", p)
+	}
+	p = r.produceProblem(context.Background(), "relay.cars", 1, stream.AllFailed(1, stream.ErrRecordTooLarge))
+	if p.Status != 413 {
+		t.Errorf("too large: %+v", p)
+	}
+}
