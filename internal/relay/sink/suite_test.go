@@ -431,6 +431,42 @@ func runSuite(t *testing.T, h harness) {
 		}
 	})
 
+	t.Run("ConcurrentRoutes", func(t *testing.T) {
+		s, admin := h.setup(t, "pairs")
+		ctx := ctxT(t)
+		pairs := Target{Table: Table{Name: "pairs"}, Key: []string{"a", "b"}, Mode: Upsert}
+		const routes, batches, size = 4, 10, 50
+		errs := make(chan error, routes)
+		for r := range routes {
+			route := fmt.Sprint("route-", r)
+			if _, _, err := s.Prepare(ctx, route, pairs, []string{"v"}); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				for b := range batches {
+					batch := make([]Change, size)
+					for i := range batch {
+						n := int64(b*size + i)
+						batch[i] = Change{Op: Upsert, Row: map[string]any{"a": n, "b": route, "v": n}, Pos: Position{Partition: int32(i % 2), Offset: n}}
+					}
+					if err := s.Write(ctx, route, pairs, batch); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range routes {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		if got, want := count(t, admin, "pairs"), routes*batches*size; got != want {
+			t.Errorf("rows = %d, want %d", got, want)
+		}
+	})
+
 	t.Run("Ping", func(t *testing.T) {
 		s, _ := h.setup(t)
 		if err := s.Ping(ctxT(t)); err != nil {
