@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/brokertest"
@@ -470,4 +473,32 @@ func TestProduceProblemPartial(t *testing.T) {
 	if p.Status != 413 {
 		t.Errorf("too large: %+v", p)
 	}
+}
+
+func TestIngestMetrics(t *testing.T) {
+	e := newIngestEnv(t)
+	e.ingest("cars", e.cars, `[{"id": 1}, {"id": 2}]`)
+	e.ingest("cars", e.cars, `{"price": 1}`)
+	e.ingest("ghost", e.admin, `{}`)
+	m := e.r.metrics
+	for _, c := range []struct {
+		got  float64
+		want float64
+		what string
+	}{
+		{counterValue(m.requests.WithLabelValues("cars", "accepted")), 1, "accepted requests"},
+		{counterValue(m.records.WithLabelValues("cars", "accepted")), 2, "accepted records"},
+		{counterValue(m.requests.WithLabelValues("cars", "invalid")), 1, "invalid requests"},
+		{counterValue(m.requests.WithLabelValues("_unknown", "not_found")), 1, "unknown dataset"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
 }
