@@ -157,6 +157,7 @@ type Server struct {
 	dlq      *dlq.Manager
 	schemas  *schema.Registry
 	auditLog *audit.Log
+	console  *web.Handler
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -221,6 +222,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			return nil, err
 		}
 		console.Register(mux)
+		s.console = console
 	}
 	if err := s.listen(); err != nil {
 		return nil, err
@@ -405,6 +407,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.console != nil {
+		g.Go(func() error { s.console.Run(gctx); return nil })
+	}
 	g.Go(func() error {
 		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
 			return err

@@ -98,6 +98,10 @@ func clientIP(r *http.Request) string {
 }
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if h.cfg.Broker != nil && p.Can(auth.PermSystemRead, "") {
+		http.Redirect(w, r, "/overview", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/system", http.StatusSeeOther)
 }
 

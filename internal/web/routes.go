@@ -21,6 +21,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	handle("GET /system", h.page(auth.PermSystemRead, h.system))
 
 	if h.cfg.Broker != nil {
+		handle("GET /overview", h.page(auth.PermSystemRead, h.overview))
+		handle("GET /overview/events", h.page(auth.PermSystemRead, h.overviewEvents))
 		handle("GET /topics", h.page(auth.PermTopicsRead, h.topics))
 		handle("POST /topics", h.page(auth.PermTopicsWrite, h.createTopic))
 		handle("GET /topics/{topic}", h.page(auth.PermTopicsRead, h.topic))

@@ -102,6 +102,7 @@ type Handler struct {
 	pages   map[string]*template.Template
 	started time.Time
 	mux     *http.ServeMux
+	samples sampler
 }
 
 // New parses the templates and returns the console handler.

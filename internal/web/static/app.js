@@ -40,3 +40,17 @@
     t.textContent = rel(ts);
   });
 })();
+// Live figures on the overview: <strong data-live="in">, updated from
+// server-sent events; without JavaScript the page shows them as rendered.
+(function () {
+  "use strict";
+  if (!window.EventSource || !document.querySelector("[data-live]")) return;
+  var es = new EventSource("/overview/events");
+  es.addEventListener("values", function (e) {
+    var v = JSON.parse(e.data);
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      var k = el.getAttribute("data-live");
+      if (v[k] !== undefined) el.textContent = v[k];
+    });
+  });
+})();
