@@ -1,0 +1,341 @@
+// Package deliverylog is the relay's delivery log: one entry per record
+// and route saying what became of it (delivered, skipped by the filter,
+// failed, dead-lettered), with the row as sent, the error and times. It
+// is kept in its own store (component "relay_log", SQLite or PostgreSQL),
+// written in batches by a background writer so that it never slows
+// delivery down, bounded by retention, and searched by filters with
+// keyset pagination.
+package deliverylog
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the delivery log's embedded migrations.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	return sub
+}
+
+// Status is what became of a record on a route.
+type Status string
+
+const (
+	// Delivered: the row was written (or, after a redelivery, found
+	// written already).
+	Delivered Status = "delivered"
+	// Skipped: the route's filter left the record out (or it was a delete
+	// on a route without deletes).
+	Skipped Status = "skipped"
+	// Failed: the destination rejected the record; it will be tried
+	// again.
+	Failed Status = "failed"
+	// DeadLettered: the record was given up on and parked in the route's
+	// dead-letter topic.
+	DeadLettered Status = "dead_lettered"
+)
+
+// Valid reports whether s is one of the statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case Delivered, Skipped, Failed, DeadLettered:
+		return true
+	}
+	return false
+}
+
+// Entry is what happened to one record on one route.
+type Entry struct {
+	// ID orders entries; the log assigns it.
+	ID int64 `json:"id"`
+	// Time is when it happened; the log stamps it when zero.
+	Time        time.Time `json:"time"`
+	RecordID    string    `json:"record_id"`
+	Dataset     string    `json:"dataset"`
+	Application string    `json:"application,omitempty"`
+	RouteID     string    `json:"route_id"`
+	Route       string    `json:"route"`
+	// DestinationID and Destination (its name) and DestinationHost say
+	// where the row went.
+	DestinationID   string `json:"destination_id"`
+	Destination     string `json:"destination"`
+	DestinationHost string `json:"destination_host,omitempty"`
+	// Topic, Partition, Offset and RecordTime locate the record.
+	Topic      string    `json:"topic"`
+	Partition  int32     `json:"partition"`
+	Offset     int64     `json:"offset"`
+	RecordTime time.Time `json:"record_time"`
+	Status     Status    `json:"status"`
+	Attempts   int       `json:"attempts"`
+	// Row is the row as sent (JSON), empty for skipped records.
+	Row   json.RawMessage `json:"row,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// Config configures the log.
+type Config struct {
+	// DB is the log's store (component "relay_log"); New migrates it.
+	DB *store.DB
+	// QueueSize bounds the entries waiting to be written. Default 10,000.
+	QueueSize int
+	// BatchSize bounds the entries written in one transaction. Default 500.
+	BatchSize int
+	// FlushInterval is the longest an entry waits before it is written.
+	// Default 1s.
+	FlushInterval time.Duration
+	// Retention is how long entries are kept. Default 7 days.
+	Retention time.Duration
+	// RetentionInterval is how often old entries are deleted. Default 1h.
+	RetentionInterval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the log's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.DB == nil:
+		return errors.New("deliverylog: config DB is nil")
+	case c.QueueSize < 0, c.BatchSize < 0, c.FlushInterval < 0, c.Retention < 0, c.RetentionInterval < 0:
+		return errors.New("deliverylog: sizes and durations must not be negative")
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 10000
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Log is the delivery log. Add is safe for concurrent use and never
+// blocks; Run writes what was added.
+type Log struct {
+	cfg     Config
+	db      *store.DB
+	queue   chan Entry
+	dropped atomic.Int64
+
+	mDropped prometheus.Counter
+	mWritten prometheus.Counter
+}
+
+// New migrates the log's store and returns the log; start Run to write.
+func New(ctx context.Context, cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.DB.Migrate(ctx, Migrations()); err != nil {
+		return nil, fmt.Errorf("deliverylog: %w", err)
+	}
+	l := &Log{cfg: cfg, db: cfg.DB, queue: make(chan Entry, cfg.QueueSize),
+		mDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arus_relay_log_dropped_total",
+			Help: "Delivery log entries dropped because the writer's queue was full.",
+		}),
+		mWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arus_relay_log_written_total",
+			Help: "Delivery log entries written.",
+		}),
+	}
+	if cfg.Registerer != nil {
+		l.mDropped = register(cfg.Registerer, l.mDropped)
+		l.mWritten = register(cfg.Registerer, l.mWritten)
+	}
+	return l, nil
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}
+
+// Add queues entries for the writer. It never blocks: when the queue is
+// full the entries are dropped and counted (Dropped and the
+// arus_relay_log_dropped_total metric), because the log must not hold up
+// delivery; the records themselves are delivered all the same.
+func (l *Log) Add(entries ...Entry) {
+	now := l.cfg.Now()
+	for _, e := range entries {
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		select {
+		case l.queue <- e:
+		default:
+			l.dropped.Add(1)
+			l.mDropped.Inc()
+		}
+	}
+}
+
+// Dropped returns how many entries were dropped on a full queue.
+func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+// Run writes queued entries in batches (BatchSize, or what came within
+// FlushInterval) and deletes entries older than Retention every
+// RetentionInterval, until ctx is done; it then writes what is still
+// queued and returns.
+func (l *Log) Run(ctx context.Context) error {
+	flush := time.NewTicker(l.cfg.FlushInterval)
+	defer flush.Stop()
+	retain := time.NewTicker(l.cfg.RetentionInterval)
+	defer retain.Stop()
+	l.expire(ctx)
+	batch := make([]Entry, 0, l.cfg.BatchSize)
+	write := func(ctx context.Context) {
+		if len(batch) == 0 {
+			return
+		}
+		if err := l.write(ctx, batch); err != nil {
+			l.cfg.Logger.WarnContext(ctx, "relay: delivery log: write entries; they are lost", "entries", len(batch), "err", err)
+			l.dropped.Add(int64(len(batch)))
+			l.mDropped.Add(float64(len(batch)))
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case e := <-l.queue:
+					batch = append(batch, e)
+					if len(batch) == l.cfg.BatchSize {
+						write(dctx)
+					}
+				default:
+					write(dctx)
+					return nil
+				}
+			}
+		case e := <-l.queue:
+			batch = append(batch, e)
+			if len(batch) == l.cfg.BatchSize {
+				write(ctx)
+			}
+		case <-flush.C:
+			write(ctx)
+		case <-retain.C:
+			l.expire(ctx)
+		}
+	}
+}
+
+func (l *Log) expire(ctx context.Context) {
+	n, err := l.DeleteBefore(ctx, l.cfg.Now().Add(-l.cfg.Retention))
+	if err != nil && ctx.Err() == nil {
+		l.cfg.Logger.WarnContext(ctx, "relay: delivery log: retention", "err", err)
+		return
+	}
+	if n > 0 {
+		l.cfg.Logger.InfoContext(ctx, "relay: delivery log: old entries deleted", "entries", n)
+	}
+}
+
+// DeleteBefore deletes the entries older than t and returns how many.
+func (l *Log) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := l.db.ExecContext(ctx, l.db.Rebind(`DELETE FROM relay_log WHERE at < ?`), t.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("deliverylog: delete old entries: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+const entryCols = `at, record_id, dataset, application, route_id, route, destination_id, destination, destination_host,
+	topic, record_partition, record_offset, record_time, status, attempts, row_json, error`
+
+const nEntryCols = 17
+
+// write inserts entries in one transaction.
+func (l *Log) write(ctx context.Context, entries []Entry) error {
+	const perStmt = 100
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		for lo := 0; lo < len(entries); lo += perStmt {
+			part := entries[lo:min(lo+perStmt, len(entries))]
+			q := `INSERT INTO relay_log (` + entryCols + `) VALUES ` + placeholders(len(part), nEntryCols)
+			args := make([]any, 0, len(part)*nEntryCols)
+			for _, e := range part {
+				var recTime int64
+				if !e.RecordTime.IsZero() {
+					recTime = e.RecordTime.UnixMilli()
+				}
+				args = append(args, e.Time.UnixMilli(), e.RecordID, e.Dataset, e.Application, e.RouteID, e.Route,
+					e.DestinationID, e.Destination, e.DestinationHost, e.Topic, int64(e.Partition), e.Offset, recTime,
+					string(e.Status), e.Attempts, string(e.Row), e.Error)
+			}
+			if _, err := tx.ExecContext(ctx, l.db.Rebind(q), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deliverylog: write %d entries: %w", len(entries), err)
+	}
+	l.mWritten.Add(float64(len(entries)))
+	return nil
+}
+
+func placeholders(rows, width int) string {
+	b := make([]byte, 0, rows*(width*2+3))
+	for r := range rows {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '(')
+		for c := range width {
+			if c > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '?')
+		}
+		b = append(b, ')')
+	}
+	return string(b)
+}

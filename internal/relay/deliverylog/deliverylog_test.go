@@ -1,0 +1,215 @@
+package deliverylog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/internal/store/storetest"
+)
+
+func openLog(t *testing.T, base store.Config, mod func(*Config)) *Log {
+	t.Helper()
+	base.Component = "relay_log"
+	db, err := store.Open(context.Background(), base)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&cfg)
+	}
+	l, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return l
+}
+
+// run starts the writer; the returned func stops it and waits.
+func run(t *testing.T, l *Log) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func entry(i int, status Status, at time.Time) Entry {
+	route := []string{"r1", "r2"}[i%2]
+	return Entry{Time: at, RecordID: fmt.Sprintf("rec-%03d", i), Dataset: "items", Application: []string{"shop", "pos", ""}[i%3],
+		RouteID: route, Route: "route " + route, DestinationID: "d-" + route, Destination: "db " + route, DestinationHost: "db.example:5432",
+		Topic: "relay.items", Partition: int32(i % 4), Offset: int64(i), RecordTime: at.Add(-time.Second),
+		Status: status, Attempts: 1, Row: []byte(fmt.Sprintf(`{"id":%d}`, i)), Error: ""}
+}
+
+func TestLog(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		l := openLog(t, base, nil)
+		stop := run(t, l)
+		ctx := context.Background()
+		t0 := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+		var all []Entry
+		for i := range 30 {
+			st := Delivered
+			switch {
+			case i%10 == 3:
+				st = Skipped
+			case i%10 == 7:
+				st = DeadLettered
+			}
+			e := entry(i, st, t0.Add(time.Duration(i/2)*time.Second)) // pairs share a time
+			if st == DeadLettered {
+				e.Error, e.Attempts = "sink: check constraint", 3
+			}
+			all = append(all, e)
+		}
+		l.Add(all...)
+		stop() // writes what is queued
+
+		// Walk every page of 7: newest first, nothing twice, nothing lost.
+		var got []string
+		q := Query{Limit: 7}
+		for pages := 0; ; pages++ {
+			p, err := l.Query(ctx, q)
+			if err != nil {
+				t.Fatalf("Query: %v", err)
+			}
+			for _, e := range p.Entries {
+				got = append(got, e.RecordID)
+			}
+			if p.Next == "" {
+				break
+			}
+			if pages > 10 {
+				t.Fatal("too many pages")
+			}
+			q.After = p.Next
+		}
+		if len(got) != 30 {
+			t.Fatalf("entries over all pages = %d, want 30: %v", len(got), got)
+		}
+		if got[0] != "rec-029" || got[1] != "rec-028" || got[29] != "rec-000" {
+			t.Errorf("order = %v, want newest first", got)
+		}
+		seen := map[string]bool{}
+		for _, id := range got {
+			if seen[id] {
+				t.Errorf("%s on two pages", id)
+			}
+			seen[id] = true
+		}
+
+		p, err := l.Query(ctx, Query{RecordID: "rec-007"})
+		if err != nil || len(p.Entries) != 1 {
+			t.Fatalf("by record = %v, %v", p, err)
+		}
+		e := p.Entries[0]
+		want := all[7]
+		want.ID = e.ID
+		if fmt.Sprint(e) != fmt.Sprint(want) {
+			t.Errorf("entry =\n%+v, want\n%+v", e, want)
+		}
+
+		for _, tc := range []struct {
+			name string
+			q    Query
+			want int
+		}{
+			{"route", Query{RouteID: "r1"}, 15},
+			{"destination", Query{DestinationID: "d-r2"}, 15},
+			{"dataset", Query{Dataset: "items"}, 30},
+			{"other dataset", Query{Dataset: "users"}, 0},
+			{"application", Query{Application: "shop"}, 10},
+			{"status", Query{Status: DeadLettered}, 3},
+			{"skipped on r2", Query{Status: Skipped, RouteID: "r2"}, 3},
+			{"time range", Query{Since: t0.Add(5 * time.Second), Until: t0.Add(10 * time.Second)}, 10},
+		} {
+			p, err := l.Query(ctx, tc.q)
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			if len(p.Entries) != tc.want {
+				t.Errorf("%s: %d entries, want %d", tc.name, len(p.Entries), tc.want)
+			}
+		}
+
+		for _, bad := range []Query{{Status: "lost"}, {Limit: 5000}, {After: "nope"}} {
+			if _, err := l.Query(ctx, bad); !errors.Is(err, ErrInvalidQuery) {
+				t.Errorf("Query(%+v) error = %v, want ErrInvalidQuery", bad, err)
+			}
+		}
+
+		n, err := l.DeleteBefore(ctx, t0.Add(5*time.Second))
+		if err != nil || n != 10 {
+			t.Errorf("DeleteBefore = %d, %v; want 10", n, err)
+		}
+	})
+}
+
+// TestRetention: Run deletes entries older than Retention.
+func TestRetention(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		now := time.Now()
+		l := openLog(t, base, func(c *Config) {
+			c.Retention = 24 * time.Hour
+			c.RetentionInterval = 30 * time.Millisecond
+		})
+		stop := run(t, l)
+		l.Add(entry(1, Delivered, now.Add(-48*time.Hour)), entry(2, Delivered, now))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p, err := l.Query(context.Background(), Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Entries) == 1 && p.Entries[0].RecordID == "rec-002" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("entries = %+v, want only rec-002", p.Entries)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+	})
+}
+
+// TestFullQueueDrops: Add never blocks; what does not fit is counted.
+func TestFullQueueDrops(t *testing.T) {
+	l := openLog(t, store.Config{Dir: t.TempDir()}, func(c *Config) { c.QueueSize = 5 })
+	var batch []Entry
+	for i := range 8 {
+		batch = append(batch, entry(i, Delivered, time.Now()))
+	}
+	l.Add(batch...) // no writer running: the queue fills
+	if got := l.Dropped(); got != 3 {
+		t.Errorf("Dropped = %d, want 3", got)
+	}
+	stop := run(t, l)
+	stop()
+	p, err := l.Query(context.Background(), Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Entries) != 5 {
+		t.Errorf("entries written = %d, want 5", len(p.Entries))
+	}
+}
