@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/arus-platform/arus/internal/testenv"
 )
@@ -162,6 +165,39 @@ func TestPostgresClassify(t *testing.T) {
 	_, terminated := conn.ExecContext(ctx, "SELECT 1")
 	conn.Close()
 
+	// A real deadlock: two transactions take two rows in opposite orders;
+	// the server picks a victim after deadlock_timeout (1 s by default).
+	mustExec(t, admin, "INSERT INTO k VALUES (2)")
+	deadlock := func() error {
+		a, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil
+		}
+		defer a.Rollback()
+		b, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil
+		}
+		defer b.Rollback()
+		a.ExecContext(ctx, "UPDATE k SET id = id WHERE id = 1")
+		b.ExecContext(ctx, "UPDATE k SET id = id WHERE id = 2")
+		errA := make(chan error, 1)
+		go func() { _, err := a.ExecContext(ctx, "UPDATE k SET id = id WHERE id = 2"); errA <- err }()
+		time.Sleep(100 * time.Millisecond)
+		_, errB := b.ExecContext(ctx, "UPDATE k SET id = id WHERE id = 1")
+		if errB != nil {
+			b.Rollback()
+			<-errA
+			return errB
+		}
+		a.Rollback()
+		return <-errA
+	}()
+
+	if pe := (*pgconn.PgError)(nil); !errors.As(deadlock, &pe) || pe.Code != "40P01" {
+		t.Errorf("deadlock provoked %v, want SQLSTATE 40P01", deadlock)
+	}
+
 	refused := func() error {
 		s, err := Open(ctx, Postgres, Config{DSN: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"})
 		if err == nil {
@@ -179,7 +215,7 @@ func TestPostgresClassify(t *testing.T) {
 		{"undefined column", exec("SELECT nope FROM k"), false},
 		{"data error", exec("SELECT 1/0"), false},
 		{"serialization failure", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$`), true},
-		{"deadlock", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$`), true},
+		{"deadlock", deadlock, true},
 		{"cannot connect now", exec(`DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '57P03'; END $$`), true},
 		{"statement timeout", exec("SET statement_timeout = 50; SELECT pg_sleep(1)"), true},
 		{"terminated", terminated, true},
