@@ -91,6 +91,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	browsertest.Screenshot(t, ctx, "console-topic")
 
+	browsertest.Do(t, ctx, "open the overview", chromedp.Navigate(base+"/overview"), chromedp.WaitVisible(css(`[data-live="lag"]`)))
+	browsertest.Screenshot(t, ctx, "console-overview")
+
 	browsertest.Do(t, ctx, "sign out",
 		chromedp.Click(css(`header form button[type=submit]`)),
 		chromedp.WaitVisible(css(`#password`)),
