@@ -20,10 +20,6 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// IsNameTaken reports whether err is a validation error for a name used by
-// another object (a 409 rather than a 422).
-func IsNameTaken(err error) bool { return errors.Is(err, ErrNameTaken) }
-
 // --- datasets ---
 
 const datasetCols = `name, topic, key_fields, json_schema, created_at, updated_at`
