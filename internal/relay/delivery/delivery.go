@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/stream"
 )
@@ -51,6 +52,11 @@ type Config struct {
 	// Open opens a destination with its password. Default OpenSink (the
 	// SQL sink of the destination's kind).
 	Open func(ctx context.Context, d relay.Destination, password string) (sink.Sink, error)
+	// Log, when set, receives an entry per record and route: delivered,
+	// skipped, failed or dead-lettered. Run it (deliverylog.Log.Run)
+	// alongside the engine; a full log queue drops entries, never delays
+	// delivery.
+	Log *deliverylog.Log
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the delivery metrics; nil registers none.

@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +30,19 @@ type destination struct {
 
 func (e *Engine) newDestination(d relay.Destination) *destination {
 	return &destination{e: e, d: d, wake: make(chan struct{})}
+}
+
+// host names where the destination is, for the delivery log.
+func (d *destination) host() string {
+	switch {
+	case d.d.Host != "" && d.d.Port != 0:
+		return net.JoinHostPort(d.d.Host, strconv.Itoa(d.d.Port))
+	case d.d.Host != "":
+		return d.d.Host
+	case d.d.Kind == relay.KindSQLite:
+		return d.d.Database
+	}
+	return ""
 }
 
 var errClosed = errors.New("delivery: destination closed")

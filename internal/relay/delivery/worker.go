@@ -11,6 +11,7 @@ import (
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/stream"
 )
@@ -192,8 +193,10 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 			if derr := w.deadLetter(ctx, r, err, 1, now); derr != nil {
 				return w.failed(ctx, i, derr)
 			}
+			w.record(r, deliverylog.DeadLettered, 1, nil, err)
 		case !keep:
 			w.e.m.skipped.WithLabelValues(w.spec.route.Name).Inc()
+			w.record(r, deliverylog.Skipped, 1, nil, nil)
 		default:
 			ch.Pos = sink.Position{Partition: r.Partition, Offset: r.Offset}
 			ch.RecordID = r.ID()
@@ -259,7 +262,7 @@ func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
 func (w *worker) writeIsolated(ctx context.Context, batch []*stream.Record, items []item) (int, error) {
 	err := w.write(ctx, items)
 	if err == nil {
-		w.forget(items)
+		w.delivered(batch, items)
 		return -1, nil
 	}
 	if !isPermanent(err) {
@@ -269,6 +272,7 @@ func (w *worker) writeIsolated(ctx context.Context, batch []*stream.Record, item
 		it := items[0]
 		a := w.attempt(it.ch.Pos)
 		if a.n < w.e.cfg.MaxAttempts {
+			w.record(batch[it.idx], deliverylog.Failed, a.n, it.ch.Row, err)
 			w.e.log.WarnContext(ctx, "relay: delivery: record rejected; it will be tried again", "route", w.spec.route.Name,
 				"partition", it.ch.Pos.Partition, "offset", it.ch.Pos.Offset, "record_id", it.ch.RecordID, "attempt", a.n, "err", err)
 			return it.idx, err
@@ -276,6 +280,7 @@ func (w *worker) writeIsolated(ctx context.Context, batch []*stream.Record, item
 		if derr := w.deadLetter(ctx, batch[it.idx], err, a.n, a.first); derr != nil {
 			return it.idx, derr
 		}
+		w.record(batch[it.idx], deliverylog.DeadLettered, a.n, it.ch.Row, err)
 		w.forget(items)
 		return -1, nil
 	}
@@ -324,6 +329,44 @@ func (w *worker) attempt(pos sink.Position) attempt {
 	a.n++
 	a.last = now
 	return *a
+}
+
+// delivered logs written items and forgets their failed attempts.
+func (w *worker) delivered(batch []*stream.Record, items []item) {
+	if w.e.cfg.Log != nil {
+		w.mu.Lock()
+		n := make([]int, len(items))
+		for i, it := range items {
+			n[i] = 1
+			if a := w.attempts[it.ch.Pos]; a != nil {
+				n[i] = a.n + 1
+			}
+		}
+		w.mu.Unlock()
+		for i, it := range items {
+			w.record(batch[it.idx], deliverylog.Delivered, n[i], it.ch.Row, nil)
+		}
+	}
+	w.forget(items)
+}
+
+// record adds an entry to the delivery log, when there is one.
+func (w *worker) record(r *stream.Record, status deliverylog.Status, attempts int, row map[string]any, cause error) {
+	if w.e.cfg.Log == nil {
+		return
+	}
+	app, _ := r.Header(relay.HeaderApplication)
+	e := deliverylog.Entry{RecordID: r.ID(), Dataset: w.spec.dataset.Name, Application: string(app),
+		RouteID: w.spec.route.ID, Route: w.spec.route.Name, DestinationID: w.dest.d.ID, Destination: w.dest.d.Name,
+		DestinationHost: w.dest.host(), Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, RecordTime: r.Timestamp,
+		Status: status, Attempts: attempts}
+	if row != nil {
+		e.Row, _ = json.Marshal(row)
+	}
+	if cause != nil {
+		e.Error = cause.Error()
+	}
+	w.e.cfg.Log.Add(e)
 }
 
 func (w *worker) forget(items []item) {

@@ -1,0 +1,78 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/internal/brokertest"
+	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
+	"github.com/arus-platform/arus/internal/store"
+)
+
+// TestDeliveryLog: every record of a route leaves an entry saying what
+// became of it, with the row as sent.
+func TestDeliveryLog(t *testing.T) {
+	e := newEnv(t)
+	d := sqliteDest(t)
+	d.exec(t, "checks")
+	dst := e.create(d, "stock")
+	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
+		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "count"}}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- log.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	e.engine(func(c *Config) { c.Log = log })
+	e.produce("upsert",
+		map[string]any{"id": 1, "count": 5},
+		map[string]any{"id": 2, "count": -1, "qty": 1},
+		map[string]any{"id": 3, "count": 1, "qty": 99},
+		map[string]any{"sku": "no id"},
+	)
+	var got []string
+	eventually(t, "log entries", func() (bool, string) {
+		p, err := log.Query(context.Background(), deliverylog.Query{RouteID: rt.ID})
+		if err != nil {
+			return false, err.Error()
+		}
+		got = got[:0]
+		for _, en := range p.Entries {
+			if en.Application != "shop" || en.Dataset != "items" || en.Destination != "stock" || en.RecordID == "" {
+				t.Errorf("entry %+v lacks its record's details", en)
+			}
+			s := fmt.Sprintf("%s attempts=%d row=%s", en.Status, en.Attempts, en.Row)
+			if en.Error != "" {
+				s += " error"
+			}
+			got = append(got, s)
+		}
+		slices.Sort(got)
+		return len(got) == 5, strings.Join(got, "; ")
+	})
+	want := []string{
+		`dead_lettered attempts=1 row= error`,
+		`dead_lettered attempts=2 row={"id":2,"qty":-1} error`,
+		`delivered attempts=1 row={"id":1,"qty":5}`,
+		`failed attempts=1 row={"id":2,"qty":-1} error`,
+		`skipped attempts=1 row=`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
