@@ -1,0 +1,87 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/internal/brokertest"
+	"github.com/arus-platform/arus/stream"
+)
+
+// The console's stream pages behave the same on every backend: the
+// embedded log, Kafka (kfake) and Redis.
+func TestConsoleOnEveryBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every backend; skipped under -short")
+	}
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
+		ctx := context.Background()
+		f := newFixtureWith(t, b)
+		br := f.browser()
+		csrf := br.login("admin", adminPassword)
+
+		resp, _ := br.post("/topics", url.Values{"csrf_token": {csrf}, "name": {"cars"}, "partitions": {"2"}})
+		wantStatus(t, "create topic", resp, http.StatusSeeOther)
+		var recs []*stream.Record
+		for i := 0; i < 120; i++ {
+			recs = append(recs, &stream.Record{Topic: "cars", Key: []byte(fmt.Sprintf("car-%d", i%10)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+		}
+		if err := b.Produce(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+		_, body := br.get("/topics")
+		if !strings.Contains(body, ">cars</a>") || !strings.Contains(body, ">120<") {
+			t.Errorf("topics page lacks cars with 120 records")
+		}
+		p0 := recs[0].Partition
+		_, body = br.get(fmt.Sprintf("/topics/cars/messages?partition=%d&key=car-0", p0))
+		if !strings.Contains(body, "&#34;n&#34;: 110") && !strings.Contains(body, `"n": 110`) {
+			t.Errorf("message browser does not show the newest record of car-0")
+		}
+
+		// A group consumes everything, stops, and is reset with a review.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		seen := 0
+		_ = b.Consume(cctx, stream.ConsumerConfig{Group: "dealers", Topics: []string{"cars"}}, func(_ context.Context, batch []*stream.Record) error {
+			seen += len(batch)
+			if seen >= 120 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		var lag int64 = -1
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if g, err := b.DescribeGroup(ctx, "dealers"); err == nil && len(g.Members) == 0 && g.Lag() == 0 && len(g.Offsets) == 2 {
+				lag = 0
+				break
+			}
+		}
+		if lag != 0 {
+			t.Fatalf("group did not settle with no lag")
+		}
+		_, body = br.get("/groups/dealers")
+		if !strings.Contains(body, "Review the reset") {
+			t.Errorf("group page lacks the reset form")
+		}
+		form := url.Values{"csrf_token": {csrf}, "topic": {"cars"}, "to": {"earliest"}}
+		_, body = br.post("/groups/dealers/reset", form)
+		if !strings.Contains(body, "120 records will be delivered again") {
+			t.Errorf("reset review does not count 120 records")
+		}
+		form.Set("confirmed", "yes")
+		resp, _ = br.post("/groups/dealers/reset", form)
+		wantStatus(t, "reset", resp, http.StatusSeeOther)
+		if g, err := b.DescribeGroup(ctx, "dealers"); err != nil || g.Lag() != 120 {
+			t.Errorf("after reset lag %d (%v), want 120", g.Lag(), err)
+		}
+		resp, _ = br.get("/dlq")
+		wantStatus(t, "dead letters", resp, http.StatusOK)
+		t.Logf("consumed %d records, then reset the group to replay them", seen)
+	})
+}
