@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/brokertest"
@@ -158,6 +162,11 @@ var ddl = map[string]map[string]string{
 		"events": `CREATE TABLE events (seq integer PRIMARY KEY AUTOINCREMENT, rid text NOT NULL, v integer)`,
 		"checks": `CREATE TABLE checks (id bigint PRIMARY KEY, qty integer NOT NULL CHECK (qty >= 0))`,
 	},
+	relay.KindMySQL: {
+		"items":  `CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL, price decimal(10,2), note text)`,
+		"events": `CREATE TABLE events (seq bigint AUTO_INCREMENT PRIMARY KEY, rid varchar(20) NOT NULL, v int)`,
+		"checks": `CREATE TABLE checks (id bigint PRIMARY KEY, qty int NOT NULL CHECK (qty >= 0))`,
+	},
 	relay.KindPostgres: {
 		"items":  `CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL, price numeric(10,2), note text)`,
 		"events": `CREATE TABLE events (seq bigserial PRIMARY KEY, rid text NOT NULL, v integer)`,
@@ -217,10 +226,63 @@ func postgresDest(t *testing.T, hostport string) dest {
 		db: db, ddl: ddl[relay.KindPostgres]}
 }
 
-// eachDest runs fn against SQLite and PostgreSQL destinations.
+// mysqlDest is a fresh database of the test MariaDB/MySQL server with a
+// user of its own that has a password, so the destination is given by
+// connection fields and a password as a user would.
+func mysqlDest(t *testing.T) dest {
+	t.Helper()
+	base := testenv.MySQL(t)
+	cfg, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "arus_d_" + hex.EncodeToString(b[:])
+	const password = "s3cret-pw"
+	for _, q := range []string{
+		"CREATE DATABASE " + name,
+		"CREATE USER '" + name + "'@'%' IDENTIFIED BY '" + password + "'",
+		"CREATE USER '" + name + "'@'localhost' IDENTIFIED BY '" + password + "'",
+		"GRANT ALL ON " + name + ".* TO '" + name + "'@'%'",
+		"GRANT ALL ON " + name + ".* TO '" + name + "'@'localhost'",
+	} {
+		if _, err := root.Exec(q); err != nil {
+			root.Close()
+			testenv.Unavailable(t, "MySQL/MariaDB: %s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = root.Exec("DROP USER IF EXISTS '" + name + "'@'%'")
+		_, _ = root.Exec("DROP USER IF EXISTS '" + name + "'@'localhost'")
+		_, _ = root.Exec("DROP DATABASE IF EXISTS " + name)
+		root.Close()
+	})
+	c := cfg.Clone()
+	c.DBName = name
+	db, err := sql.Open("mysql", c.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	return dest{kind: relay.KindMySQL, db: db, ddl: ddl[relay.KindMySQL], input: relay.DestinationInput{Kind: relay.KindMySQL,
+		Host: host, Port: p, Database: name, User: name, Password: password}}
+}
+
+// eachDest runs fn against SQLite, PostgreSQL and MariaDB destinations.
 func eachDest(t *testing.T, fn func(t *testing.T, d dest)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, sqliteDest(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, postgresDest(t, "")) })
+	t.Run("mysql", func(t *testing.T) { fn(t, mysqlDest(t)) })
 }
 
 // eventually polls cond until it holds or the deadline passes.
