@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
