@@ -267,7 +267,7 @@ func (s *DB) Write(ctx context.Context, name string, t Target, batch []Change) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(ctx, s.d.txOptions())
 	if err != nil {
 		return fmt.Errorf("sink: route %s: begin: %w", name, s.d.classify(err))
 	}

@@ -35,6 +35,8 @@ type dialect interface {
 	// lockSuffix ends the SELECT of a route's positions inside the batch's
 	// transaction ("FOR UPDATE" where the database has it).
 	lockSuffix() string
+	// txOptions are those of a batch's transaction.
+	txOptions() *sql.TxOptions
 	classify(err error) error
 	// denied reports an error saying the account lacks a privilege.
 	denied(err error) bool

@@ -21,7 +21,17 @@ func (mysqlDialect) driver() string         { return "mysql" }
 func (mysqlDialect) quote(id string) string { return quoteBacktick(id) }
 func (mysqlDialect) placeholder(int) string { return "?" }
 func (mysqlDialect) maxParams() int         { return 65535 }
-func (mysqlDialect) lockSuffix() string     { return "FOR UPDATE" }
+
+// txOptions: READ COMMITTED, because under InnoDB's default REPEATABLE
+// READ the SELECT ... FOR UPDATE of a route's positions that do not exist
+// yet takes a gap lock, and two routes inserting their first positions
+// into the same gap deadlock each other. READ COMMITTED locks only the
+// rows that exist.
+func (mysqlDialect) txOptions() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+}
+
+func (mysqlDialect) lockSuffix() string { return "FOR UPDATE" }
 
 // dsn asks for times in UTC and parsed, and for the strict SQL mode that
 // turns truncations into errors rather than warnings.

@@ -15,13 +15,14 @@ import (
 // placeholders, INSERT ... ON CONFLICT (key) DO UPDATE.
 type postgres struct{}
 
-func (postgres) name() string             { return Postgres }
-func (postgres) driver() string           { return "pgx" }
-func (postgres) dsn(s string) string      { return s }
-func (postgres) quote(id string) string   { return quoteDouble(id) }
-func (postgres) placeholder(n int) string { return "$" + strconv.Itoa(n) }
-func (postgres) maxParams() int           { return 65535 }
-func (postgres) lockSuffix() string       { return "FOR UPDATE" }
+func (postgres) name() string              { return Postgres }
+func (postgres) driver() string            { return "pgx" }
+func (postgres) dsn(s string) string       { return s }
+func (postgres) quote(id string) string    { return quoteDouble(id) }
+func (postgres) placeholder(n int) string  { return "$" + strconv.Itoa(n) }
+func (postgres) maxParams() int            { return 65535 }
+func (postgres) txOptions() *sql.TxOptions { return nil }
+func (postgres) lockSuffix() string        { return "FOR UPDATE" }
 
 func (postgres) defaultSchema(ctx context.Context, db *sql.DB) (string, error) {
 	var s string

@@ -15,13 +15,14 @@ import (
 // unless the DSN sets them, so concurrent writers wait instead of failing.
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string           { return SQLite }
-func (sqliteDialect) driver() string         { return "sqlite" }
-func (sqliteDialect) quote(id string) string { return quoteDouble(id) }
-func (sqliteDialect) placeholder(int) string { return "?" }
-func (sqliteDialect) maxParams() int         { return 32766 }
-func (sqliteDialect) lockSuffix() string     { return "" }
-func (sqliteDialect) denied(err error) bool  { return false }
+func (sqliteDialect) name() string              { return SQLite }
+func (sqliteDialect) driver() string            { return "sqlite" }
+func (sqliteDialect) quote(id string) string    { return quoteDouble(id) }
+func (sqliteDialect) placeholder(int) string    { return "?" }
+func (sqliteDialect) maxParams() int            { return 32766 }
+func (sqliteDialect) txOptions() *sql.TxOptions { return nil }
+func (sqliteDialect) lockSuffix() string        { return "" }
+func (sqliteDialect) denied(err error) bool     { return false }
 
 func (sqliteDialect) dsn(s string) string {
 	add := func(p string) {

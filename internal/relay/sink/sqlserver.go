@@ -15,13 +15,14 @@ import (
 // github.com/microsoft/go-mssqldb (DSN "sqlserver://user:pass@host?database=db").
 type sqlserver struct{}
 
-func (sqlserver) name() string             { return SQLServer }
-func (sqlserver) driver() string           { return "sqlserver" }
-func (sqlserver) dsn(s string) string      { return s }
-func (sqlserver) quote(id string) string   { return quoteBracket(id) }
-func (sqlserver) placeholder(n int) string { return "@p" + strconv.Itoa(n) }
-func (sqlserver) maxParams() int           { return 2100 - 1 } // one spare for the driver
-func (sqlserver) lockSuffix() string       { return "" }
+func (sqlserver) name() string              { return SQLServer }
+func (sqlserver) driver() string            { return "sqlserver" }
+func (sqlserver) dsn(s string) string       { return s }
+func (sqlserver) quote(id string) string    { return quoteBracket(id) }
+func (sqlserver) placeholder(n int) string  { return "@p" + strconv.Itoa(n) }
+func (sqlserver) maxParams() int            { return 2100 - 1 } // one spare for the driver
+func (sqlserver) txOptions() *sql.TxOptions { return nil }
+func (sqlserver) lockSuffix() string        { return "" }
 
 func (sqlserver) defaultSchema(ctx context.Context, db *sql.DB) (string, error) {
 	var s string
