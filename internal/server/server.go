@@ -28,6 +28,7 @@ import (
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/obs"
+	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/web"
@@ -41,7 +42,7 @@ var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "
 
 // built are the components this build runs; the others are accepted, so
 // deployments can name them already, and reported as not built.
-var built = []string{"backbone", "console"}
+var built = []string{"backbone", "console", "relay"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -157,7 +158,11 @@ type Server struct {
 	dlq      *dlq.Manager
 	schemas  *schema.Registry
 	auditLog *audit.Log
-	console  *web.Handler
+	relay    *relay.Relay
+	// destinationTester checks relay destinations before they are saved;
+	// nil saves without checking.
+	destinationTester relay.Tester
+	console           *web.Handler
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -212,6 +217,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.streams.Register(mux)
 	if err := s.openProcessing(ctx, mux, reg); err != nil {
 		return nil, err
+	}
+	if cfg.runs("relay") {
+		if err := s.openRelay(ctx, mux, reg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
@@ -426,6 +436,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			case <-t.C:
 				if err := s.auth.Cleanup(gctx); err != nil && gctx.Err() == nil {
 					s.log.Warn("auth: cleanup of expired sessions failed", "err", err)
+				}
+				if s.relay != nil {
+					if err := s.relay.Cleanup(gctx); err != nil && gctx.Err() == nil {
+						s.log.Warn("relay: cleanup of expired idempotency keys failed", "err", err)
+					}
 				}
 			}
 		}

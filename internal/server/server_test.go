@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -446,5 +447,41 @@ func TestAuditLog(t *testing.T) {
 	want := []string{"DELETE /api/v1/topics/audited 403 key", "POST /api/v1/topics 201 key"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("audit log %q, want %q", got, want)
+	}
+}
+
+// The relay is part of the process: an admin defines a dataset and an
+// application; the application's key ingests records into the dataset's
+// topic, durably, and nothing else.
+func TestRelayIngest(t *testing.T) {
+	r := start(t, Config{})
+	admin := r.key(t, "relay.read", "relay.write")
+	rep := r.call(t, "POST", "/api/v1/relay/datasets", admin, `{"name":"cars","key_fields":["id"]}`)
+	if rep.status != 201 {
+		t.Fatalf("create dataset: %d %s", rep.status, rep.body)
+	}
+	rep = r.call(t, "POST", "/api/v1/relay/applications", admin, `{"name":"dealer-app","datasets":["cars"]}`)
+	if rep.status != 201 {
+		t.Fatalf("create application: %d %s", rep.status, rep.body)
+	}
+	var app struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(rep.body), &app); err != nil || !strings.HasPrefix(app.APIKey, "arus_") {
+		t.Fatalf("application answer %s: no api_key (%v)", rep.body, err)
+	}
+	rep = r.call(t, "POST", "/api/v1/datasets/cars/records", app.APIKey, `[{"id":1,"car_name":"Avanza","price":250000000},{"op":"delete","data":{"id":2}}]`)
+	if rep.status != 202 {
+		t.Fatalf("ingest: %d %s", rep.status, rep.body)
+	}
+	info, err := r.broker.DescribeTopic(context.Background(), "relay.cars")
+	if err != nil || info.Records() != 2 {
+		t.Errorf("relay.cars holds %d records (%v), want 2", info.Records(), err)
+	}
+	if rep := r.call(t, "POST", "/api/v1/datasets/cars/records", app.APIKey, `{"car_name":"no id"}`); rep.status != 422 {
+		t.Errorf("record without its key field: %d %s, want 422", rep.status, rep.body)
+	}
+	if rep := r.call(t, "POST", "/api/v1/relay/datasets", app.APIKey, `{"name":"other","key_fields":["id"]}`); rep.status != 403 {
+		t.Errorf("an application key creating a dataset: %d, want 403", rep.status)
 	}
 }
