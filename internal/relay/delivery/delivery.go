@@ -136,6 +136,7 @@ type Engine struct {
 	mu      sync.Mutex
 	dests   map[string]*destination // by id
 	workers map[string]*worker      // by route id
+	broken  map[string]string       // route id → version that did not compile
 }
 
 // New checks the configuration and returns an engine; Run starts it.
@@ -144,7 +145,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
-		dests: map[string]*destination{}, workers: map[string]*worker{}}, nil
+		dests: map[string]*destination{}, workers: map[string]*worker{}, broken: map[string]string{}}, nil
 }
 
 // Group returns the consumer group of a route: relay.route.<id>.
@@ -171,6 +172,9 @@ type RouteStatus struct {
 	State     string
 	LastError string
 	Since     time.Time
+	// Lag is how many records of the dataset the route's group has not
+	// committed, as of the last poll; -1 when unknown.
+	Lag int64
 }
 
 // Status returns the status of each route this engine runs, by route id.
@@ -205,6 +209,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.sync(ctx); err != nil && ctx.Err() == nil {
 			e.log.WarnContext(ctx, "relay: delivery: read routes", "err", err)
 		}
+		e.updateLag(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -295,14 +300,44 @@ func (e *Engine) sync(ctx context.Context) error {
 		s := want[id]
 		w, err := e.newWorker(s, e.dests[s.route.Destination])
 		if err != nil {
-			e.log.ErrorContext(ctx, "relay: delivery: route does not compile", "route", s.route.Name, "err", err)
+			if e.broken[id] != s.version {
+				e.broken[id] = s.version
+				e.log.ErrorContext(ctx, "relay: delivery: route does not compile; it is not delivered until it is fixed",
+					"route", s.route.Name, "err", err)
+			}
 			continue
 		}
+		delete(e.broken, id)
 		e.workers[id] = w
 		w.start(ctx)
 		e.log.InfoContext(ctx, "relay: delivery: route started", "route", s.route.Name, "group", Group(id), "topic", s.dataset.Topic)
 	}
 	return nil
+}
+
+// updateLag reads each running route's lag from its consumer group.
+func (e *Engine) updateLag(ctx context.Context) {
+	e.mu.Lock()
+	workers := make([]*worker, 0, len(e.workers))
+	for _, w := range e.workers {
+		workers = append(workers, w)
+	}
+	e.mu.Unlock()
+	for _, w := range workers {
+		lag := int64(-1)
+		if g, err := e.cfg.Broker.DescribeGroup(ctx, w.group); err == nil {
+			lag = 0
+			for _, o := range g.Offsets {
+				if o.Topic == w.spec.dataset.Topic {
+					lag += o.Lag
+				}
+			}
+			e.m.lag.WithLabelValues(w.spec.route.Name).Set(float64(lag))
+		}
+		w.mu.Lock()
+		w.st.Lag = lag
+		w.mu.Unlock()
+	}
 }
 
 // destChanged reports whether dst is gone or was edited since it was

@@ -122,3 +122,19 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.Counter.GetValue()
 }
+
+// TestLag: a route's lag is read from its group after each poll.
+func TestLag(t *testing.T) {
+	e := newEnv(t)
+	d := sqliteDest(t)
+	d.exec(t, "items")
+	dst := e.create(d, "shop")
+	rt := e.route(relay.RouteInput{Name: "items", Destination: dst.ID, Table: "items", KeyColumns: []string{"id"},
+		Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "title", Field: "name"}}})
+	eng, _ := e.engine(nil)
+	e.produce("upsert", map[string]any{"id": 1, "name": "a"}, map[string]any{"id": 2, "name": "b"})
+	eventually(t, "lag 0 after delivery", func() (bool, string) {
+		st := eng.Status()[rt.ID]
+		return st.Lag == 0 && count(t, d.db, `SELECT count(*) FROM items`) == 2, fmt.Sprintf("%+v", st)
+	})
+}

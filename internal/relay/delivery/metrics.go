@@ -15,6 +15,7 @@ type metrics struct {
 	deadLetters  *prometheus.CounterVec
 	errors       *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
+	lag          *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to write one batch, by destination.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"destination"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "arus_relay_route_lag",
+			Help: "Records of a route's dataset not yet committed by its consumer group, as of the last route poll.",
+		}, []string{"route"}),
 	}
 	if reg == nil {
 		return m
@@ -64,6 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.deadLetters = register(reg, m.deadLetters)
 	m.errors = register(reg, m.errors)
 	m.latency = register(reg, m.latency)
+	m.lag = register(reg, m.lag)
 	return m
 }
 

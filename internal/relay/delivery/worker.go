@@ -53,7 +53,7 @@ func (e *Engine) newWorker(s spec, d *destination) (*worker, error) {
 	}
 	return &worker{e: e, spec: s, dest: d, mapping: m, target: s.route.Target(), group: Group(s.route.ID),
 		done: make(chan struct{}), backoff: e.cfg.RetryBackoff, attempts: map[sink.Position]*attempt{},
-		st: RouteStatus{RouteID: s.route.ID, State: StateStarting, Since: time.Now()}}, nil
+		st: RouteStatus{RouteID: s.route.ID, State: StateStarting, Since: time.Now(), Lag: -1}}, nil
 }
 
 func (w *worker) start(ctx context.Context) {
