@@ -8,6 +8,13 @@
 // database, so a batch is applied exactly once even if it is delivered
 // again after a crash. Where the destination account cannot create that
 // table, the sink says so (Guarantee) and the route runs at-least-once.
+//
+// Open returns a *DB, the Sink of every dialect: Postgres (pgx), MySQL
+// (go-sql-driver/mysql, for MySQL and MariaDB), SQLite (modernc.org/sqlite)
+// and SQLServer (go-mssqldb). Each dialect lives in its own file; batch
+// collapsing (batch.go), value conversion (value.go), identifier checks and
+// quoting (ident.go) and the transaction with its bookkeeping (db.go) are
+// shared.
 package sink
 
 import (
