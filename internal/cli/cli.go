@@ -66,6 +66,7 @@ func commands() []command {
 		{"dlq", "list, show, replay and discard dead letters", runDLQ},
 		{"schemas", "list, register, check and delete schemas; set compatibility modes", runSchemas},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
+		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
