@@ -173,6 +173,7 @@ type item struct {
 // one not handled, so the batch resumes there.
 func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 	var run []item
+	var skipped []int // logged once the handler got past them
 	flush := func() (int, error) {
 		if len(run) == 0 {
 			return -1, nil
@@ -181,32 +182,40 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 		run = run[:0]
 		return stop, err
 	}
+	done := func(stop int, err error) error {
+		for _, i := range skipped {
+			if err == nil || i < stop {
+				w.e.m.skipped.WithLabelValues(w.spec.route.Name).Inc()
+				w.record(batch[i], deliverylog.Skipped, 1, nil, nil)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		return w.failed(ctx, stop, err)
+	}
 	for i, r := range batch {
 		ch, keep, err := w.mapRecord(r)
 		switch {
 		case err != nil:
 			if stop, ferr := flush(); ferr != nil {
-				return w.failed(ctx, stop, ferr)
+				return done(stop, ferr)
 			}
 			w.e.m.errors.WithLabelValues(w.spec.route.Name, "mapping").Inc()
-			now := time.Now()
-			if derr := w.deadLetter(ctx, r, err, 1, now); derr != nil {
-				return w.failed(ctx, i, derr)
+			if derr := w.deadLetter(ctx, r, err, 1, time.Now()); derr != nil {
+				return done(i, derr)
 			}
 			w.record(r, deliverylog.DeadLettered, 1, nil, err)
 		case !keep:
-			w.e.m.skipped.WithLabelValues(w.spec.route.Name).Inc()
-			w.record(r, deliverylog.Skipped, 1, nil, nil)
+			skipped = append(skipped, i)
 		default:
 			ch.Pos = sink.Position{Partition: r.Partition, Offset: r.Offset}
 			ch.RecordID = r.ID()
 			run = append(run, item{idx: i, ch: ch})
 		}
 	}
-	if stop, err := flush(); err != nil {
-		return w.failed(ctx, stop, err)
-	}
-	return nil
+	stop, err := flush()
+	return done(stop, err)
 }
 
 // failed ends a batch that stopped at record stop: after a transient
