@@ -90,8 +90,15 @@ func scanCatalog(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 	return out, nil
 }
 
+// insertValues names OVERRIDING SYSTEM VALUE so that a route that maps an
+// identity column explicitly (even GENERATED ALWAYS) writes its values;
+// it changes nothing for the columns a route leaves out.
+func (d postgres) insertValues(table string, columns []string, rows int) string {
+	return "INSERT INTO " + table + " (" + strings.Join(columns, ",") + ") OVERRIDING SYSTEM VALUE VALUES " + values(d, rows, len(columns), 0)
+}
+
 func (d postgres) upsert(table string, columns, key []string, rows int) string {
-	q := insertValues(d, table, columns, rows) + " ON CONFLICT (" + strings.Join(key, ",") + ") DO "
+	q := d.insertValues(table, columns, rows) + " ON CONFLICT (" + strings.Join(key, ",") + ") DO "
 	set := updateSet(columns, key, func(c string) string { return "EXCLUDED." + c })
 	if set == "" {
 		return q + "NOTHING"
@@ -126,7 +133,7 @@ func contains(list []string, s string) bool {
 }
 
 func (d postgres) insert(table string, columns []string, rows int) string {
-	return insertValues(d, table, columns, rows)
+	return d.insertValues(table, columns, rows)
 }
 
 func (d postgres) delete(table string, key []string, rows int) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,6 +95,32 @@ func TestPostgresValuesRoundTrip(t *testing.T) {
 	}
 	if price != "12345678.99" || !active || data != `{"k": [1, "x", null]}` || at != "2026-01-02T01:04:05.500" {
 		t.Errorf("row = %s %v %s %s; want 12345678.99 true {\"k\": [1, \"x\", null]} 2026-01-02T01:04:05.500", price, active, data, at)
+	}
+}
+
+// A route that maps an identity column (GENERATED ALWAYS) writes its
+// values.
+func TestPostgresIdentityMappedExplicitly(t *testing.T) {
+	s, admin := postgresHarness.setup(t, "events")
+	ctx := ctxT(t)
+	for _, target := range []Target{
+		{Table: Table{Name: "events"}, Key: []string{"seq"}, Mode: Upsert},
+		{Table: Table{Name: "events"}, Mode: Insert},
+	} {
+		route := "events-" + target.Mode.String()
+		if _, _, err := s.Prepare(ctx, route, target, []string{"seq", "body"}); err != nil {
+			t.Fatal(err)
+		}
+		seq := int64(len(route)) // 13 and 13+1
+		if target.Mode == Insert {
+			seq++
+		}
+		if err := s.Write(ctx, route, target, rowsOf(0, target.Mode, map[string]any{"seq": seq, "body": route})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := queryStrings(t, admin, "SELECT seq, body FROM events ORDER BY seq"), []string{"13=events-upsert", "14=events-insert"}; !slices.Equal(got, want) {
+		t.Errorf("rows = %v, want %v", got, want)
 	}
 }
 
