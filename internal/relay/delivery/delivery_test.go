@@ -86,3 +86,24 @@ func TestRedeliveryInsertsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestAtLeastOnceFallback: where the destination account may not create
+// the bookkeeping table, the route still delivers and says it runs
+// at-least-once.
+func TestAtLeastOnceFallback(t *testing.T) {
+	e := newEnv(t)
+	d := mysqlDestWith(t, "SELECT, INSERT, UPDATE, DELETE")
+	d.exec(t, "items")
+	dst := e.create(d, "limited")
+	rt := e.route(relay.RouteInput{Name: "items", Destination: dst.ID, Table: "items", KeyColumns: []string{"id"},
+		Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "title", Field: "name"}}})
+	eng, _ := e.engine(nil)
+	e.produce("upsert", map[string]any{"id": 1, "name": "a"})
+	eventually(t, "row delivered", func() (bool, string) {
+		n := count(t, d.db, `SELECT count(*) FROM items`)
+		return n == 1, fmt.Sprint(n)
+	})
+	if g := eng.Status()[rt.ID].Guarantee; g != sink.AtLeastOnce {
+		t.Errorf("guarantee = %v, want at-least-once", g)
+	}
+}

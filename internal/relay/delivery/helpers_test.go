@@ -229,7 +229,10 @@ func postgresDest(t *testing.T, hostport string) dest {
 // mysqlDest is a fresh database of the test MariaDB/MySQL server with a
 // user of its own that has a password, so the destination is given by
 // connection fields and a password as a user would.
-func mysqlDest(t *testing.T) dest {
+func mysqlDest(t *testing.T) dest { return mysqlDestWith(t, "ALL") }
+
+// mysqlDestWith is mysqlDest with the user granted only privileges.
+func mysqlDestWith(t *testing.T, privileges string) dest {
 	t.Helper()
 	base := testenv.MySQL(t)
 	cfg, err := mysql.ParseDSN(base)
@@ -248,8 +251,8 @@ func mysqlDest(t *testing.T) dest {
 		"CREATE DATABASE " + name,
 		"CREATE USER '" + name + "'@'%' IDENTIFIED BY '" + password + "'",
 		"CREATE USER '" + name + "'@'localhost' IDENTIFIED BY '" + password + "'",
-		"GRANT ALL ON " + name + ".* TO '" + name + "'@'%'",
-		"GRANT ALL ON " + name + ".* TO '" + name + "'@'localhost'",
+		"GRANT " + privileges + " ON " + name + ".* TO '" + name + "'@'%'",
+		"GRANT " + privileges + " ON " + name + ".* TO '" + name + "'@'localhost'",
 	} {
 		if _, err := root.Exec(q); err != nil {
 			root.Close()
