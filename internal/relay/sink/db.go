@@ -87,6 +87,12 @@ func Open(ctx context.Context, dialectName string, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if md, ok := d.(mysqlDialect); ok {
+		if s.d, err = md.withServer(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sink: open %s: server version: %w", d.name(), d.classify(err))
+		}
+	}
 	return s, nil
 }
 

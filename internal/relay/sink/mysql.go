@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -11,10 +12,41 @@ import (
 
 // mysqlDialect is MySQL and MariaDB through go-sql-driver/mysql: `quoted`
 // identifiers, ? placeholders, INSERT ... ON DUPLICATE KEY UPDATE c =
-// VALUES(c). VALUES() is what MariaDB understands; MySQL 8.0.20+ accepts
-// it too (with a deprecation warning), so one form serves both. The
-// catalogue is the connection's database.
-type mysqlDialect struct{}
+// VALUES(c), which MariaDB needs; on MySQL 8.0.19 and later (where
+// VALUES() is deprecated) the row-alias form INSERT ... AS `arus_new` ON
+// DUPLICATE KEY UPDATE c = `arus_new`.c. The catalogue is the
+// connection's database.
+type mysqlDialect struct {
+	rowAlias bool
+}
+
+// mysqlRowAlias reports whether a server of this VERSION() takes the
+// row-alias form of ON DUPLICATE KEY UPDATE: MySQL 8.0.19 and later, not
+// MariaDB.
+func mysqlRowAlias(version string) bool {
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		return false
+	}
+	var major, minor, patch int
+	fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major != 8:
+		return major > 8
+	case minor != 0:
+		return minor > 0
+	}
+	return patch >= 19
+}
+
+// withServer picks the upsert form for the server db talks to.
+func (d mysqlDialect) withServer(ctx context.Context, db *sql.DB) (mysqlDialect, error) {
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return d, err
+	}
+	d.rowAlias = mysqlRowAlias(version)
+	return d, nil
+}
 
 func (mysqlDialect) name() string           { return MySQL }
 func (mysqlDialect) driver() string         { return "mysql" }
@@ -82,11 +114,16 @@ func (mysqlDialect) catalog(ctx context.Context, db *sql.DB) ([]TableInfo, error
 }
 
 func (d mysqlDialect) upsert(table string, columns, key []string, rows int) string {
+	q := insertValues(d, table, columns, rows)
 	set := updateSet(columns, key, func(c string) string { return "VALUES(" + c + ")" })
+	if d.rowAlias {
+		q += " AS `arus_new`"
+		set = updateSet(columns, key, func(c string) string { return "`arus_new`." + c })
+	}
 	if set == "" {
 		set = key[0] + " = " + key[0]
 	}
-	return insertValues(d, table, columns, rows) + " ON DUPLICATE KEY UPDATE " + set
+	return q + " ON DUPLICATE KEY UPDATE " + set
 }
 
 func (d mysqlDialect) insert(table string, columns []string, rows int) string {

@@ -241,3 +241,32 @@ func TestMySQLClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestMySQLUpsertForm(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		alias   bool
+	}{
+		{"10.11.19-MariaDB-0+deb12u1", false},
+		{"11.4.2-MariaDB", false},
+		{"5.7.44-log", false},
+		{"8.0.18", false},
+		{"8.0.19", true},
+		{"8.4.3", true},
+		{"9.1.0", true},
+	} {
+		if got := mysqlRowAlias(tc.version); got != tc.alias {
+			t.Errorf("mysqlRowAlias(%q) = %v, want %v", tc.version, got, tc.alias)
+		}
+	}
+	cols, key := []string{"`id`", "`name`"}, []string{"`id`"}
+	if got, want := (mysqlDialect{}).upsert("`t`", cols, key, 2), "INSERT INTO `t` (`id`,`name`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`)"; got != want {
+		t.Errorf("MariaDB upsert:\n got %s\nwant %s", got, want)
+	}
+	if got, want := (mysqlDialect{rowAlias: true}).upsert("`t`", cols, key, 1), "INSERT INTO `t` (`id`,`name`) VALUES (?,?) AS `arus_new` ON DUPLICATE KEY UPDATE `name` = `arus_new`.`name`"; got != want {
+		t.Errorf("MySQL 8 upsert:\n got %s\nwant %s", got, want)
+	}
+	if got, want := (mysqlDialect{}).upsert("`t`", key, key, 1), "INSERT INTO `t` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = `id`"; got != want {
+		t.Errorf("key-only upsert:\n got %s\nwant %s", got, want)
+	}
+}
