@@ -381,10 +381,38 @@ func (s *Server) status(ctx context.Context) []web.Component {
 	if kind != backbone.Embedded {
 		where = redactURL(s.cfg.Broker)
 	}
-	return []web.Component{
+	out := []web.Component{
 		check(web.Component{Name: "backbone", Kind: string(kind), Where: where}, s.broker.Ping(ctx)),
 		check(web.Component{Name: "auth store", Kind: s.authDB.Dialect.String(), Where: s.authDB.Where}, s.authDB.PingContext(ctx)),
 	}
+	if s.relay != nil {
+		dests, err := s.relay.Destinations(ctx)
+		if err != nil {
+			return append(out, check(web.Component{Name: "relay store"}, err))
+		}
+		// Destination health is what the relay's heartbeat last saw.
+		for _, d := range dests {
+			c := web.Component{Name: "destination " + d.Name, Kind: d.Kind, Where: destinationWhere(d), Up: d.Health == relay.HealthUp}
+			if !c.Up {
+				c.Detail = d.Health
+				if d.LastError != "" {
+					c.Detail += ": " + d.LastError
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func destinationWhere(d relay.Destination) string {
+	if d.Host != "" {
+		return fmt.Sprintf("%s:%d/%s", d.Host, d.Port, d.Database)
+	}
+	if d.DSN != "" {
+		return redactURL(d.DSN)
+	}
+	return d.Database
 }
 
 func engineName(broker string) string {
