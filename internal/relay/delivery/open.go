@@ -125,3 +125,18 @@ func fieldsURL(scheme string, d relay.Destination, defPort int, password, dbPara
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// Tester checks a destination before it is saved (relay.Tester): it opens
+// the destination with OpenSink, which pings it, and closes it again.
+type Tester struct{}
+
+var _ relay.Tester = Tester{}
+
+// Test opens and pings the destination.
+func (Tester) Test(ctx context.Context, d relay.Destination, password string) error {
+	s, err := OpenSink(ctx, d, password)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}

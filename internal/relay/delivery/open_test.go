@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/arus-platform/arus/internal/relay"
@@ -40,5 +42,23 @@ func TestDSN(t *testing.T) {
 	}
 	if _, err := DSN(relay.Destination{Kind: "oracle"}, ""); err == nil {
 		t.Error("DSN of an unknown kind: no error")
+	}
+}
+
+func TestTester(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "x.db")
+	if err := (Tester{}).Test(ctx, relay.Destination{Kind: relay.KindSQLite, Database: path}, ""); err != nil {
+		t.Errorf("Test(sqlite) = %v, want nil", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	d := relay.Destination{Kind: relay.KindPostgres, Host: "127.0.0.1", Port: addr.Port, Database: "x", User: "u"}
+	if err := (Tester{}).Test(ctx, d, "pw"); err == nil {
+		t.Error("Test(closed port) = nil, want an error")
 	}
 }
