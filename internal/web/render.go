@@ -21,7 +21,7 @@ type view struct {
 	Path      string
 	// Streams is set when the stream pages exist (a broker is configured),
 	// DeadLetters when the dead-letter pages do.
-	Streams, DeadLetters, Sagas, Schemas, Audit bool
+	Streams, DeadLetters, Sagas, Schemas, Audit, Relay bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -168,6 +168,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Sagas = h.cfg.Sagas != nil
 	v.Schemas = h.cfg.Schemas != nil
 	v.Audit = h.cfg.Audit != nil
+	v.Relay = h.cfg.Relay != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}

@@ -52,6 +52,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("POST /schemas/{subject}", h.page(auth.PermSchemasWrite, h.registerSchema))
 	}
 
+	if h.cfg.Relay != nil {
+		for _, section := range []string{"applications", "datasets", "destinations", "routes"} {
+			handle("GET /relay/"+section, h.page(auth.PermRelayRead, h.relayPage(section)))
+		}
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

@@ -23,6 +23,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
@@ -57,6 +58,8 @@ type Config struct {
 	Schemas *schema.Registry
 	// Audit backs the audit-log page; nil hides it.
 	Audit *audit.Log
+	// Relay backs the relay pages; nil hides them.
+	Relay *relay.Relay
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".
