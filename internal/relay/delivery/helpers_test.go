@@ -36,6 +36,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, brokertest.Embedded.Open(t))
+}
+
+// newEnvWith is newEnv on broker b.
+func newEnvWith(t *testing.T, b stream.Broker) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	open := func(component string) *store.DB {
@@ -54,7 +60,6 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := brokertest.Embedded.Open(t)
 	r, err := relay.New(ctx, relay.Config{DB: open("relay"), Auth: as, Secrets: box, Producer: b, Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatalf("relay.New: %v", err)
