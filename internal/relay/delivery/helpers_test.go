@@ -28,19 +28,19 @@ import (
 // env is a relay with its store in a temporary directory, an embedded
 // broker and a dataset "items" keyed by id.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	relay  *relay.Relay
 	broker stream.Broker
 	ds     relay.Dataset
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, brokertest.Embedded.Open(t))
 }
 
 // newEnvWith is newEnv on broker b.
-func newEnvWith(t *testing.T, b stream.Broker) *env {
+func newEnvWith(t testing.TB, b stream.Broker) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -152,7 +152,7 @@ func (e *env) create(d dest, name string) relay.Destination {
 	return out
 }
 
-func (d dest) exec(t *testing.T, tables ...string) {
+func (d dest) exec(t testing.TB, tables ...string) {
 	t.Helper()
 	for _, tb := range tables {
 		if _, err := d.db.Exec(d.ddl[tb]); err != nil {
@@ -179,7 +179,7 @@ var ddl = map[string]map[string]string{
 	},
 }
 
-func sqliteDest(t *testing.T) dest {
+func sqliteDest(t testing.TB) dest {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dest.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
@@ -192,7 +192,7 @@ func sqliteDest(t *testing.T) dest {
 
 // postgresDest is a fresh schema of the test database, dropped at the
 // end; hostport, when set, replaces the server's address (a proxy).
-func postgresDest(t *testing.T, hostport string) dest {
+func postgresDest(t testing.TB, hostport string) dest {
 	t.Helper()
 	base := testenv.Postgres(t)
 	var b [6]byte
@@ -234,10 +234,10 @@ func postgresDest(t *testing.T, hostport string) dest {
 // mysqlDest is a fresh database of the test MariaDB/MySQL server with a
 // user of its own that has a password, so the destination is given by
 // connection fields and a password as a user would.
-func mysqlDest(t *testing.T) dest { return mysqlDestWith(t, "ALL") }
+func mysqlDest(t testing.TB) dest { return mysqlDestWith(t, "ALL") }
 
 // mysqlDestWith is mysqlDest with the user granted only privileges.
-func mysqlDestWith(t *testing.T, privileges string) dest {
+func mysqlDestWith(t testing.TB, privileges string) dest {
 	t.Helper()
 	base := testenv.MySQL(t)
 	cfg, err := mysql.ParseDSN(base)
@@ -294,7 +294,7 @@ func eachDest(t *testing.T, fn func(t *testing.T, d dest)) {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -310,7 +310,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 }
 
 // rows returns the query's rows rendered as strings.
-func rows(t *testing.T, db *sql.DB, query string) []string {
+func rows(t testing.TB, db *sql.DB, query string) []string {
 	t.Helper()
 	rs, err := db.Query(query)
 	if err != nil {
@@ -344,7 +344,7 @@ func rows(t *testing.T, db *sql.DB, query string) []string {
 	return out
 }
 
-func count(t *testing.T, db *sql.DB, query string) int {
+func count(t testing.TB, db *sql.DB, query string) int {
 	t.Helper()
 	var n int
 	if err := db.QueryRow(query).Scan(&n); err != nil {
