@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -241,10 +242,18 @@ func isPermanent(err error) bool {
 	return errors.As(err, &pe) || errors.As(err, &ve)
 }
 
+// envelope is relay.Envelope with its data decoded in the same pass.
+type envelope struct {
+	Op   string `json:"op"`
+	Data any    `json:"data"`
+}
+
 // mapRecord decodes a record's envelope and maps it.
 func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
-	var env relay.Envelope
-	if err := json.Unmarshal(r.Value, &env); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(r.Value))
+	dec.UseNumber()
+	var env envelope
+	if err := dec.Decode(&env); err != nil {
 		return sink.Change{}, false, fmt.Errorf("relay: record is not an envelope: %w", err)
 	}
 	op := sink.Upsert
@@ -255,10 +264,10 @@ func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
 	default:
 		return sink.Change{}, false, fmt.Errorf("relay: record has unknown op %q", env.Op)
 	}
-	if len(env.Data) == 0 {
+	if env.Data == nil {
 		return sink.Change{}, false, errors.New("relay: record has no data")
 	}
-	return w.mapping.Apply(op, env.Data)
+	return w.mapping.ApplyValue(op, env.Data)
 }
 
 // writeIsolated writes items (a run of the batch, in order). When the sink
