@@ -32,6 +32,10 @@ type worker struct {
 	mapping *relay.Mapping
 	target  sink.Target
 	group   string
+	// retry is the topic the dlq tool replays the route's dead letters
+	// into, <topic>.relay.route.<id>.retry; "" when its name would be too
+	// long.
+	retry string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -52,7 +56,11 @@ func (e *Engine) newWorker(s spec, d *destination) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &worker{e: e, spec: s, dest: d, mapping: m, target: s.route.Target(), group: Group(s.route.ID),
+	retry := consume.RetryTopic(s.dataset.Topic, Group(s.route.ID))
+	if stream.ValidateTopicName(retry) != nil {
+		retry = ""
+	}
+	return &worker{e: e, spec: s, dest: d, mapping: m, target: s.route.Target(), group: Group(s.route.ID), retry: retry,
 		done: make(chan struct{}), backoff: e.cfg.RetryBackoff, attempts: map[sink.Position]*attempt{},
 		st: RouteStatus{RouteID: s.route.ID, State: StateStarting, Since: time.Now(), Lag: -1}}, nil
 }
@@ -150,9 +158,45 @@ func (w *worker) session(ctx context.Context) error {
 		w.e.log.WarnContext(ctx, "relay: delivery: the destination account cannot keep route positions; the route runs at-least-once",
 			"route", w.spec.route.Name, "dest", w.dest.d.Name)
 	}
-	cfg := stream.ConsumerConfig{Group: w.group, Topics: []string{w.spec.dataset.Topic}, Member: w.e.cfg.Member,
+	topics := []string{w.spec.dataset.Topic}
+	if w.retry != "" {
+		// Replayed records have positions of their own topic, so they are
+		// kept under a route name of their own in the destination.
+		if _, _, err := s.Prepare(ctx, w.sinkRoute(w.retry), w.target, w.mapping.Columns()); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		err := w.e.cfg.Broker.CreateTopic(ctx, stream.Topic{Name: w.retry, Partitions: 1})
+		if err != nil && !errors.Is(err, stream.ErrTopicExists) {
+			w.e.log.DebugContext(ctx, "relay: delivery: create retry topic", "topic", w.retry, "err", err)
+		}
+		topics = append(topics, w.retry)
+	}
+	cfg := stream.ConsumerConfig{Group: w.group, Topics: topics, Member: w.e.cfg.Member,
 		MaxBatch: w.e.cfg.MaxBatch, RetryBackoff: w.e.cfg.RetryBackoff}
 	return w.e.cfg.Broker.Consume(ctx, cfg, w.handle)
+}
+
+// sinkRoute is the route's name in the sink for records of topic: the
+// route id, or for replayed records <id>.retry.
+func (w *worker) sinkRoute(topic string) string {
+	if w.retry != "" && topic == w.retry {
+		return w.spec.route.ID + consume.RetrySuffix
+	}
+	return w.spec.route.ID
+}
+
+// asOriginal returns copies of the records of a retry topic named as
+// records of the dataset's topic, so that dead letters keep pointing at
+// the original.
+func asOriginal(batch []*stream.Record, topic string) []*stream.Record {
+	recs := make([]stream.Record, len(batch))
+	out := make([]*stream.Record, len(batch))
+	for i, r := range batch {
+		recs[i] = *r
+		recs[i].Topic = topic
+		out[i] = &recs[i]
+	}
+	return out
 }
 
 // item is a record of the batch that maps to a change.
@@ -173,13 +217,17 @@ type item struct {
 // *stream.PartialError committing exactly the records before the first
 // one not handled, so the batch resumes there.
 func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
+	name := w.sinkRoute(batch[0].Topic)
+	if w.retry != "" && batch[0].Topic == w.retry {
+		batch = asOriginal(batch, w.spec.dataset.Topic)
+	}
 	var run []item
 	var skipped []int // logged once the handler got past them
 	flush := func() (int, error) {
 		if len(run) == 0 {
 			return -1, nil
 		}
-		stop, err := w.writeIsolated(ctx, batch, run)
+		stop, err := w.writeIsolated(ctx, name, batch, run)
 		run = run[:0]
 		return stop, err
 	}
@@ -277,8 +325,8 @@ func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
 // delivery and dead-lettered once it has failed MaxAttempts times. It
 // returns -1 when every item was written or dead-lettered, else the batch
 // index of the first item not handled and the error.
-func (w *worker) writeIsolated(ctx context.Context, batch []*stream.Record, items []item) (int, error) {
-	err := w.write(ctx, items)
+func (w *worker) writeIsolated(ctx context.Context, name string, batch []*stream.Record, items []item) (int, error) {
+	err := w.write(ctx, name, items)
 	if err == nil {
 		w.delivered(batch, items)
 		return -1, nil
@@ -303,7 +351,7 @@ func (w *worker) writeIsolated(ctx context.Context, batch []*stream.Record, item
 		return -1, nil
 	}
 	for _, part := range split(items, err) {
-		if stop, err := w.writeIsolated(ctx, batch, part); err != nil {
+		if stop, err := w.writeIsolated(ctx, name, batch, part); err != nil {
 			return stop, err
 		}
 	}
@@ -399,7 +447,7 @@ func (w *worker) forget(items []item) {
 }
 
 // write writes items as one sink batch, with metrics and health.
-func (w *worker) write(ctx context.Context, items []item) error {
+func (w *worker) write(ctx context.Context, name string, items []item) error {
 	s, err := w.dest.get(ctx)
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, errClosed) {
@@ -413,7 +461,7 @@ func (w *worker) write(ctx context.Context, items []item) error {
 	}
 	route := w.spec.route.Name
 	start := time.Now()
-	err = s.Write(ctx, w.spec.route.ID, w.target, changes)
+	err = s.Write(ctx, name, w.target, changes)
 	w.e.m.latency.WithLabelValues(w.dest.d.Name).Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
