@@ -1,18 +1,35 @@
 // Package delivery is the relay's delivery engine: it keeps one consumer
-// group per enabled route on its dataset's topic, maps each record with
-// the route's mapping and writes the rows into the route's table through
-// the destination's sink.
+// group per enabled route (relay.route.<route id>) on its dataset's topic,
+// maps each record with the route's mapping and writes the rows into the
+// route's table through the destination's sink. One sink per destination
+// is shared by its routes.
 //
 // Guarantees. A record is committed in its consumer group only after its
 // row is written (or it was filtered out, or dead-lettered), so nothing
 // acknowledged by ingest is lost. Where the sink keeps the route's position
 // in the destination (sink.ExactlyOnce), a redelivered batch is skipped by
 // the sink, so no row is written twice even into an insert-only table;
-// otherwise the route runs at-least-once. A destination that fails with a
-// transient error pauses only its own routes, which retry with exponential
-// backoff until it answers again; a record that can never be written is
-// isolated by splitting its batch and dead-lettered after
-// Config.MaxAttempts attempts, while the rest go on.
+// otherwise the route runs at-least-once (RouteStatus.Guarantee says
+// which). Records the filter leaves out only advance the group's offset:
+// delivering them again has no effect, so the destination's bookkeeping
+// does not need them.
+//
+// Failures. A destination that fails with a transient error pauses only
+// its own routes, which retry with exponential backoff (RetryBackoff
+// doubling up to MaxBackoff, cut short when the heartbeat sees the
+// destination up again); other routes and destinations go on. A record the
+// destination rejects (sink.PermanentError, sink.ValueError) is isolated by
+// splitting its batch, the records around it are written, and it is tried
+// again on the next delivery until it has failed MaxAttempts times; it is
+// then dead-lettered to <topic>.relay.route.<id>.dlq with consume's
+// arus-dlq-* headers plus arus-relay-route and arus-relay-destination. A
+// record that cannot be mapped (not JSON, key field missing) is
+// dead-lettered at once. Dead letters replayed with the dlq tool arrive on
+// <topic>.relay.route.<id>.retry, which every route also consumes.
+//
+// The heartbeat pings every destination each Heartbeat interval; up and
+// down changes (seen by the heartbeat or by a write) are stored with
+// relay.SetDestinationHealth, logged and counted.
 package delivery
 
 import (
