@@ -28,6 +28,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("anonymous visit landed on %q (%s), want the sign-in page", title, location)
 	}
 	browsertest.Screenshot(t, ctx, "console-login")
+	browsertest.CheckAccessibility(t, ctx, "login")
 	browsertest.Do(t, ctx, "sign in",
 		chromedp.SendKeys(css(`#username`), "admin"),
 		chromedp.SendKeys(css(`#password`), adminPassword),
@@ -53,6 +54,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("generated password %q looks too short", pw)
 	}
 	browsertest.Screenshot(t, ctx, "console-user")
+	browsertest.CheckAccessibility(t, ctx, "user")
 	u, err := f.auth.UserByUsername(t.Context(), "olga")
 	if err != nil {
 		t.Fatalf("user not stored: %v", err)
@@ -78,6 +80,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("shown key verifies as %+v, %v", k, err)
 	}
 	browsertest.Screenshot(t, ctx, "console-keys")
+	browsertest.CheckAccessibility(t, ctx, "keys")
 
 	browsertest.Do(t, ctx, "create a topic",
 		chromedp.Click(css(`a[href="/topics"]`)),
@@ -90,9 +93,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after creating a topic the page is %q, want the topic cars", h1)
 	}
 	browsertest.Screenshot(t, ctx, "console-topic")
+	browsertest.CheckAccessibility(t, ctx, "topic")
 
 	browsertest.Do(t, ctx, "open the overview", chromedp.Navigate(base+"/overview"), chromedp.WaitVisible(css(`[data-live="lag"]`)))
 	browsertest.Screenshot(t, ctx, "console-overview")
+	browsertest.CheckAccessibility(t, ctx, "overview")
 
 	browsertest.Do(t, ctx, "sign out",
 		chromedp.Click(css(`header form button[type=submit]`)),
