@@ -222,3 +222,27 @@ func mustHost(t *testing.T, dsn string) string {
 	}
 	return u.Host
 }
+
+// TestDestinationDownAtStart: a destination unreachable when the engine
+// starts holds back only its route, which starts once it answers.
+func TestDestinationDownAtStart(t *testing.T) {
+	e := newEnv(t)
+	p := newProxy(t, mustHost(t, testenv.Postgres(t)))
+	pg := postgresDest(t, p.addr)
+	pg.exec(t, "items")
+	pgDest := e.create(pg, "pg")
+	rt := e.route(relay.RouteInput{Name: "to-pg", Destination: pgDest.ID, Table: "items", KeyColumns: []string{"id"},
+		Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "title", Field: "name"}}})
+	p.cut()
+	eng, _ := e.engine(nil)
+	e.produce("upsert", map[string]any{"id": 1, "name": "a"}, map[string]any{"id": 2, "name": "b"})
+	eventually(t, "route failing while the destination is down", func() (bool, string) {
+		st := eng.Status()[rt.ID]
+		return st.State == StateFailed && st.LastError != "", fmt.Sprintf("%+v", st)
+	})
+	p.restore()
+	eventually(t, "rows once it is up", func() (bool, string) {
+		n := count(t, pg.db, `SELECT count(*) FROM items`)
+		return n == 2, fmt.Sprint(n)
+	})
+}
