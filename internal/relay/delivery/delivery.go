@@ -154,6 +154,10 @@ type Engine struct {
 	dests   map[string]*destination // by id
 	workers map[string]*worker      // by route id
 	broken  map[string]string       // route id → version that did not compile
+	// gone holds the groups of deleted routes still to be deleted, with
+	// the attempts so far: a group left behind would hold back retention
+	// of its topic on the embedded and Redis backends.
+	gone map[string]int
 }
 
 // New checks the configuration and returns an engine; Run starts it.
@@ -162,7 +166,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
-		dests: map[string]*destination{}, workers: map[string]*worker{}, broken: map[string]string{}}, nil
+		dests: map[string]*destination{}, workers: map[string]*worker{}, broken: map[string]string{}, gone: map[string]int{}}, nil
 }
 
 // Group returns the consumer group of a route: relay.route.<id>.
@@ -252,6 +256,10 @@ func (e *Engine) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	exists := map[string]bool{}
+	for _, rt := range routes {
+		exists[rt.ID] = true
+	}
 	destByID := map[string]relay.Destination{}
 	for _, d := range dests {
 		destByID[d.ID] = d
@@ -290,7 +298,11 @@ func (e *Engine) sync(ctx context.Context) error {
 	for _, w := range stop {
 		w.stop()
 		e.log.InfoContext(ctx, "relay: delivery: route stopped", "route", w.spec.route.Name, "group", Group(w.spec.route.ID))
+		if !exists[w.spec.route.ID] {
+			e.gone[w.group] = 0
+		}
 	}
+	e.forgetGroups(ctx)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -330,6 +342,28 @@ func (e *Engine) sync(ctx context.Context) error {
 		e.log.InfoContext(ctx, "relay: delivery: route started", "route", s.route.Name, "group", Group(id), "topic", s.dataset.Topic)
 	}
 	return nil
+}
+
+// maxGroupDeletes bounds the attempts to delete a deleted route's group
+// (it fails while another process still consumes it).
+const maxGroupDeletes = 20
+
+// forgetGroups deletes the consumer groups of routes seen deleted.
+func (e *Engine) forgetGroups(ctx context.Context) {
+	for g, n := range e.gone {
+		err := e.cfg.Broker.DeleteGroup(ctx, g)
+		switch {
+		case err == nil, errors.Is(err, stream.ErrGroupNotFound):
+			delete(e.gone, g)
+			e.log.InfoContext(ctx, "relay: delivery: group of a deleted route deleted", "group", g)
+		case n+1 >= maxGroupDeletes:
+			delete(e.gone, g)
+			e.log.WarnContext(ctx, "relay: delivery: could not delete the group of a deleted route; delete it by hand",
+				"group", g, "err", err)
+		default:
+			e.gone[g] = n + 1
+		}
+	}
 }
 
 // updateLag reads each running route's lag from its consumer group.

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/testenv"
+	"github.com/arus-platform/arus/stream"
 )
 
 // TestHeartbeat: a destination without routes is still pinged; its
@@ -109,6 +111,10 @@ func TestRouteChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "worker of the deleted route stopped", running(false))
+	eventually(t, "group of the deleted route deleted", func() (bool, string) {
+		_, err := e.broker.DescribeGroup(ctx, Group(rt.ID))
+		return errors.Is(err, stream.ErrGroupNotFound), fmt.Sprint(err)
+	})
 }
 
 // value reads a gauge or counter.
