@@ -157,6 +157,14 @@ func TestLog(t *testing.T) {
 			}
 		}
 
+		counts, err := l.Counts(ctx, Query{RouteID: "r2"})
+		if err != nil {
+			t.Fatalf("Counts: %v", err)
+		}
+		if got, want := fmt.Sprint(counts), "map[dead_lettered:3 delivered:9 skipped:3]"; got != want {
+			t.Errorf("Counts(r2) = %s, want %s", got, want)
+		}
+
 		n, err := l.DeleteBefore(ctx, t0.Add(5*time.Second))
 		if err != nil || n != 10 {
 			t.Errorf("DeleteBefore = %d, %v; want 10", n, err)

@@ -47,28 +47,7 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		return Page{}, fmt.Errorf("%w: status %q: use delivered, skipped, failed or dead_lettered", ErrInvalidQuery, q.Status)
 	}
-	var where []string
-	var args []any
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
-	eq("application", q.Application)
-	eq("dataset", q.Dataset)
-	eq("destination_id", q.DestinationID)
-	eq("route_id", q.RouteID)
-	eq("record_id", q.RecordID)
-	eq("status", string(q.Status))
-	if !q.Since.IsZero() {
-		where = append(where, "at >= ?")
-		args = append(args, q.Since.UnixMilli())
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "at < ?")
-		args = append(args, q.Until.UnixMilli())
-	}
+	where, args := q.filters()
 	if q.After != "" {
 		at, id, err := parseCursor(q.After)
 		if err != nil {
@@ -116,6 +95,66 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 		page.Next = strconv.FormatInt(last.Time.UnixMilli(), 10) + "." + strconv.FormatInt(last.ID, 10)
 	}
 	return page, nil
+}
+
+// filters renders the query's filters (not the cursor) as SQL
+// conditions with '?' placeholders.
+func (q Query) filters() ([]string, []any) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("application", q.Application)
+	eq("dataset", q.Dataset)
+	eq("destination_id", q.DestinationID)
+	eq("route_id", q.RouteID)
+	eq("record_id", q.RecordID)
+	eq("status", string(q.Status))
+	if !q.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, q.Until.UnixMilli())
+	}
+	return where, args
+}
+
+// Counts returns how many entries match q's filters, by status (Limit and
+// After are ignored): the totals a console shows above the list.
+func (l *Log) Counts(ctx context.Context, q Query) (map[Status]int64, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return nil, fmt.Errorf("%w: status %q: use delivered, skipped, failed or dead_lettered", ErrInvalidQuery, q.Status)
+	}
+	where, args := q.filters()
+	query := `SELECT status, COUNT(*) FROM relay_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` GROUP BY status`
+	rows, err := l.db.QueryContext(ctx, l.db.Rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("deliverylog: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[Status]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("deliverylog: counts: %w", err)
+		}
+		out[Status(s)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("deliverylog: counts: %w", err)
+	}
+	return out, nil
 }
 
 func parseCursor(s string) (at, id int64, err error) {
