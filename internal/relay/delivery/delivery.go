@@ -186,7 +186,11 @@ const (
 
 // RouteStatus is what the engine knows of a running route.
 type RouteStatus struct {
-	RouteID string
+	RouteID       string
+	Route         string // the route's name
+	DestinationID string
+	// Group is the route's consumer group, relay.route.<id>.
+	Group string
 	// Guarantee is what the destination promised when the route was
 	// prepared; zero until then.
 	Guarantee sink.Guarantee

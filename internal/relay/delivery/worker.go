@@ -62,7 +62,8 @@ func (e *Engine) newWorker(s spec, d *destination) (*worker, error) {
 	}
 	return &worker{e: e, spec: s, dest: d, mapping: m, target: s.route.Target(), group: Group(s.route.ID), retry: retry,
 		done: make(chan struct{}), backoff: e.cfg.RetryBackoff, attempts: map[sink.Position]*attempt{},
-		st: RouteStatus{RouteID: s.route.ID, State: StateStarting, Since: time.Now(), Lag: -1}}, nil
+		st: RouteStatus{RouteID: s.route.ID, Route: s.route.Name, DestinationID: s.route.Destination, Group: Group(s.route.ID),
+			State: StateStarting, Since: time.Now(), Lag: -1}}, nil
 }
 
 func (w *worker) start(ctx context.Context) {
