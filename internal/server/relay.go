@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/delivery"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/store"
 )
 
@@ -19,7 +22,7 @@ func (s *Server) openRelay(ctx context.Context, mux *http.ServeMux, reg promethe
 	}
 	s.closers = append(s.closers, db.Close)
 	s.relay, err = relay.New(ctx, relay.Config{
-		DB: db, Auth: s.auth, Secrets: s.box, Producer: s.broker, Tester: s.destinationTester,
+		DB: db, Auth: s.auth, Secrets: s.box, Producer: s.broker, Tester: delivery.Tester{},
 		Logger: s.log, Registerer: reg, Partitions: s.cfg.Stream.DefaultPartitions,
 	})
 	if err != nil {
@@ -27,5 +30,33 @@ func (s *Server) openRelay(ctx context.Context, mux *http.ServeMux, reg promethe
 	}
 	s.ready["relay store"] = s.relay.Ping
 	relay.Register(s.streams, mux, s.relay)
-	return nil
+
+	logDB, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "relay_log"})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, logDB.Close)
+	if s.deliveryLog, err = deliverylog.New(ctx, deliverylog.Config{DB: logDB, Logger: s.log, Registerer: reg}); err != nil {
+		return err
+	}
+	s.ready["delivery log store"] = logDB.PingContext
+	s.delivery, err = delivery.New(delivery.Config{Relay: s.relay, Broker: s.broker, Log: s.deliveryLog, Logger: s.log, Registerer: reg})
+	return err
+}
+
+// runRelay runs the delivery engine and the delivery log's writer until
+// ctx ends; the log is flushed after the engine stopped.
+func (s *Server) runRelay(ctx context.Context) error {
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	logDone := make(chan error, 1)
+	go func() { logDone <- s.deliveryLog.Run(logCtx) }()
+	err := s.delivery.Run(ctx)
+	stopLog()
+	if lerr := <-logDone; lerr != nil && !errors.Is(lerr, context.Canceled) {
+		err = errors.Join(err, lerr)
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }

@@ -29,6 +29,8 @@ import (
 	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/delivery"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/web"
@@ -143,26 +145,25 @@ func (c *Config) runs(component string) bool { return slices.Contains(c.Componen
 
 // Server is a running Arus process.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	broker   stream.Broker
-	authDB   *store.DB
-	auth     *auth.Store
-	box      *secret.Box
-	tracing  *obs.Tracing
-	metrics  *httpMetrics
-	http     *http.Server
-	ln       net.Listener
-	streams  *api.Server
-	sagas    *saga.Orchestrator
-	dlq      *dlq.Manager
-	schemas  *schema.Registry
-	auditLog *audit.Log
-	relay    *relay.Relay
-	// destinationTester checks relay destinations before they are saved;
-	// nil saves without checking.
-	destinationTester relay.Tester
-	console           *web.Handler
+	cfg         Config
+	log         *slog.Logger
+	broker      stream.Broker
+	authDB      *store.DB
+	auth        *auth.Store
+	box         *secret.Box
+	tracing     *obs.Tracing
+	metrics     *httpMetrics
+	http        *http.Server
+	ln          net.Listener
+	streams     *api.Server
+	sagas       *saga.Orchestrator
+	dlq         *dlq.Manager
+	schemas     *schema.Registry
+	auditLog    *audit.Log
+	relay       *relay.Relay
+	delivery    *delivery.Engine
+	deliveryLog *deliverylog.Log
+	console     *web.Handler
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -447,6 +448,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	})
 	if s.console != nil {
 		g.Go(func() error { s.console.Run(gctx); return nil })
+	}
+	if s.delivery != nil {
+		g.Go(func() error { return s.runRelay(gctx) })
 	}
 	g.Go(func() error {
 		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {

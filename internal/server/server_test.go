@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
@@ -484,4 +487,64 @@ func TestRelayIngest(t *testing.T) {
 	if rep := r.call(t, "POST", "/api/v1/relay/datasets", app.APIKey, `{"name":"other","key_fields":["id"]}`); rep.status != 403 {
 		t.Errorf("an application key creating a dataset: %d, want 403", rep.status)
 	}
+}
+
+// A record posted once reaches its destination's table through the whole
+// process: ingest, the dataset's topic, the route's consumer group, the
+// SQL sink.
+func TestRelayDeliversEndToEnd(t *testing.T) {
+	r := start(t, Config{})
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "dealer.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE cars (id INTEGER PRIMARY KEY, name TEXT, price NUMERIC)`); err != nil {
+		t.Fatal(err)
+	}
+	admin := r.key(t, "relay.read", "relay.write")
+	mustCreate := func(path, body string) map[string]any {
+		t.Helper()
+		rep := r.call(t, "POST", path, admin, body)
+		if rep.status != 201 {
+			t.Fatalf("POST %s: %d %s", path, rep.status, rep.body)
+		}
+		var v map[string]any
+		_ = json.Unmarshal([]byte(rep.body), &v)
+		return v
+	}
+	mustCreate("/api/v1/relay/datasets", `{"name":"cars","key_fields":["id"]}`)
+	app := mustCreate("/api/v1/relay/applications", `{"name":"dealer-app","datasets":["cars"]}`)
+	dest := mustCreate("/api/v1/relay/destinations", fmt.Sprintf(`{"name":"dealer","kind":"sqlite","database":%q,"password":"unused-but-required"}`, dbPath))
+	mustCreate("/api/v1/relay/routes", fmt.Sprintf(`{"name":"dealer-cars","dataset":"cars","destination":%q,"table":"cars","mode":"upsert",
+		"key_columns":["id"],"deletes":true,"mapping":[{"column":"id","field":"id"},{"column":"name","field":"car_name"},{"column":"price","field":"price"}]}`, dest["id"]))
+
+	key := app["api_key"].(string)
+	body := `[{"id":1,"car_name":"Avanza","price":250000000,"stock":4},{"id":2,"car_name":"Pajero","price":550000000},{"op":"delete","data":{"id":2}},{"id":3,"car_name":"Jazz","price":300000000}]`
+	if rep := r.call(t, "POST", "/api/v1/datasets/cars/records", key, body); rep.status != 202 {
+		t.Fatalf("ingest: %d %s", rep.status, rep.body)
+	}
+	want := "1 Avanza 250000000|3 Jazz 300000000"
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rows, err := db.QueryContext(ctx, `SELECT id, name, price FROM cars ORDER BY id`)
+		if err != nil {
+			continue
+		}
+		var parts []string
+		for rows.Next() {
+			var id int
+			var name string
+			var price int64
+			_ = rows.Scan(&id, &name, &price)
+			parts = append(parts, fmt.Sprintf("%d %s %d", id, name, price))
+		}
+		rows.Close()
+		if got = strings.Join(parts, "|"); got == want {
+			return
+		}
+	}
+	t.Errorf("destination table holds %q, want %q", got, want)
 }
