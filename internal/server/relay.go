@@ -41,7 +41,11 @@ func (s *Server) openRelay(ctx context.Context, mux *http.ServeMux, reg promethe
 	}
 	s.ready["delivery log store"] = logDB.PingContext
 	s.delivery, err = delivery.New(delivery.Config{Relay: s.relay, Broker: s.broker, Log: s.deliveryLog, Logger: s.log, Registerer: reg})
-	return err
+	if err != nil {
+		return err
+	}
+	s.registerDeliveries(mux)
+	return nil
 }
 
 // runRelay runs the delivery engine and the delivery log's writer until

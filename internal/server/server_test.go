@@ -543,8 +543,50 @@ func TestRelayDeliversEndToEnd(t *testing.T) {
 		}
 		rows.Close()
 		if got = strings.Join(parts, "|"); got == want {
-			return
+			break
 		}
 	}
-	t.Errorf("destination table holds %q, want %q", got, want)
+	if got != want {
+		t.Fatalf("destination table holds %q, want %q", got, want)
+	}
+
+	// The engine reports the route exactly once, and the delivery log has
+	// an entry per record (written in batches, within a second or so).
+	rep := r.call(t, "GET", "/api/v1/relay/status", admin, "")
+	if rep.status != 200 || !strings.Contains(rep.body, `"guarantee":"exactly-once"`) {
+		t.Errorf("relay status: %d %s", rep.status, rep.body)
+	}
+	var page struct {
+		Entries []struct{ Status string } `json:"entries"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		rep = r.call(t, "GET", "/api/v1/relay/deliveries?dataset=cars", admin, "")
+		_ = json.Unmarshal([]byte(rep.body), &page)
+		if len(page.Entries) >= 4 {
+			break
+		}
+	}
+	if len(page.Entries) < 4 {
+		t.Errorf("delivery log has %d entries, want one per record (4): %s", len(page.Entries), rep.body)
+	}
+	if rep := r.call(t, "GET", "/api/v1/relay/deliveries?since=yesterday", admin, ""); rep.status != 422 || !strings.Contains(rep.body, `"field":"since"`) {
+		t.Errorf("delivery log with a bad time: %d %s, want 422 naming since", rep.status, rep.body)
+	}
+
+	// The console shows the same.
+	u, err := r.auth.UserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := auth.SessionCookie + "=" + token
+	if rep := r.call(t, "GET", "/relay/routes", "", "", "Cookie", cookie); !strings.Contains(rep.body, "exactly once") {
+		t.Errorf("routes page does not show the route's guarantee: %d", rep.status)
+	}
+	if rep := r.call(t, "GET", "/relay/deliveries?dataset=cars", "", "", "Cookie", cookie); !strings.Contains(rep.body, `<span class="pill ok">delivered</span>`) {
+		t.Errorf("delivery log page shows no delivered record: %d", rep.status)
+	}
 }

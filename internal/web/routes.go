@@ -53,7 +53,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 
 	if h.cfg.Relay != nil {
-		for _, section := range []string{"applications", "datasets", "destinations", "routes"} {
+		for _, section := range []string{"applications", "datasets", "destinations", "routes", "deliveries"} {
 			handle("GET /relay/"+section, h.page(auth.PermRelayRead, h.relayPage(section)))
 		}
 	}

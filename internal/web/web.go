@@ -24,6 +24,8 @@ import (
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/relay/delivery"
+	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
@@ -60,6 +62,10 @@ type Config struct {
 	Audit *audit.Log
 	// Relay backs the relay pages; nil hides them.
 	Relay *relay.Relay
+	// Deliveries is the relay's delivery log and RouteStatus the delivery
+	// engine's view of each route; either may be nil.
+	Deliveries  *deliverylog.Log
+	RouteStatus func() map[string]delivery.RouteStatus
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".
