@@ -36,7 +36,11 @@ func (s *Server) openRelay(ctx context.Context, mux *http.ServeMux, reg promethe
 		return err
 	}
 	s.closers = append(s.closers, logDB.Close)
-	if s.deliveryLog, err = deliverylog.New(ctx, deliverylog.Config{DB: logDB, Logger: s.log, Registerer: reg}); err != nil {
+	// A deep queue and large batches: catching up after an outage delivers
+	// tens of thousands of rows a second across routes, and the log must
+	// keep up rather than drop entries.
+	if s.deliveryLog, err = deliverylog.New(ctx, deliverylog.Config{DB: logDB, QueueSize: 200_000, BatchSize: 5000,
+		Logger: s.log, Registerer: reg}); err != nil {
 		return err
 	}
 	s.ready["delivery log store"] = logDB.PingContext
