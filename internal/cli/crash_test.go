@@ -317,9 +317,13 @@ func (p *arusProcess) kill(t *testing.T) {
 
 // startArus runs arus serve on data and a free port, and stops it (SIGTERM,
 // then SIGKILL) when the test ends.
-func startArus(t *testing.T, bin, data string) *arusProcess {
+func startArus(t *testing.T, bin, data string, components ...string) *arusProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--components", "backbone")
+	comps := "backbone"
+	if len(components) > 0 {
+		comps = strings.Join(components, ",")
+	}
+	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--components", comps)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
