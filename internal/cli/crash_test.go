@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,13 +318,13 @@ func (p *arusProcess) kill(t *testing.T) {
 
 // startArus runs arus serve on data and a free port, and stops it (SIGTERM,
 // then SIGKILL) when the test ends.
-func startArus(t *testing.T, bin, data string, components ...string) *arusProcess {
+func startArus(t *testing.T, bin, data string, extra ...string) *arusProcess {
 	t.Helper()
-	comps := "backbone"
-	if len(components) > 0 {
-		comps = strings.Join(components, ",")
+	args := []string{"serve", "--data", data, "--listen", "127.0.0.1:0"}
+	if !slices.Contains(extra, "--components") {
+		args = append(args, "--components", "backbone")
 	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--components", comps)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,21 @@ func TestRelayCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped under -short")
 	}
+	relayKillRun(t, false)
+}
+
+// Two relay processes share a Redis broker and a PostgreSQL store behind
+// the clients; one is killed with kill -9 in the middle of the load and the
+// other carries on: every record of the topic is in the tables exactly
+// once.
+func TestRelayHighAvailability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped under -short")
+	}
+	relayKillRun(t, true)
+}
+
+func relayKillRun(t *testing.T, pair bool) {
 	ctx := context.Background()
 	pgDSN := testenv.Postgres(t)
 	pg, err := sql.Open("pgx", pgDSN)
@@ -48,13 +63,32 @@ func TestRelayCrash(t *testing.T) {
 
 	bin := buildArus(t)
 	data := t.TempDir()
-	out, err := exec.Command(bin, "keys", "create", "--data", data, "--name", "ops",
-		"--scope", "relay.read", "--scope", "relay.write", "--scope", "topics.read", "--scope", "records.read").Output()
+	serveArgs := []string{"--components", "backbone,relay"}
+	storeArgs := []string{"--data", data}
+	if pair {
+		// Both processes on one Redis broker (a key prefix of their own)
+		// and one PostgreSQL store (a schema of its own), with one secret key.
+		redisAddr := testenv.Redis(t)
+		u := pgDSN + "&schema=" + schema + "_store"
+		if !strings.Contains(pgDSN, "?") {
+			u = pgDSN + "?schema=" + schema + "_store"
+		}
+		t.Cleanup(func() { pg.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS `+schema+`_store CASCADE`) })
+		serveArgs = append(serveArgs, "--broker", "redis://"+redisAddr+"/0?prefix="+schema, "--db", u,
+			"--secret-key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		storeArgs = []string{"--db", u}
+	}
+	out, err := exec.Command(bin, append(append([]string{"keys", "create"}, storeArgs...), "--name", "ops",
+		"--scope", "relay.read", "--scope", "relay.write", "--scope", "topics.read", "--scope", "records.read")...).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := strings.TrimSpace(string(out))
-	p1 := startArus(t, bin, data, "backbone", "relay")
+	p1 := startArus(t, bin, data, serveArgs...)
+	var p2 *arusProcess
+	if pair {
+		p2 = startArus(t, bin, t.TempDir(), serveArgs...)
+	}
 	var base atomic.Value
 	base.Store(p1.url)
 	call := func(method, path, key, body string, header ...string) (int, string, error) {
@@ -130,10 +164,16 @@ func TestRelayCrash(t *testing.T) {
 	for acked.Load() < clients*perClient/3 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p1.kill(t)
+	if pair {
+		// The clients move to the survivor, as a load balancer would.
+		base.Store(p2.url)
+		p1.kill(t)
+	} else {
+		p1.kill(t)
+		p2 = startArus(t, bin, data, serveArgs...)
+		base.Store(p2.url)
+	}
 	t.Logf("killed with %d records acknowledged", acked.Load())
-	p2 := startArus(t, bin, data, "backbone", "relay")
-	base.Store(p2.url)
 	wg.Wait()
 
 	// What the topic holds decides what the tables must hold: each record
