@@ -17,6 +17,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/arus-platform/arus/internal/client"
 	"github.com/arus-platform/arus/internal/testenv"
@@ -40,10 +41,19 @@ func TestRelayHighAvailability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped under -short")
 	}
-	relayKillRun(t, true)
+	relayKillRun(t, true, "redis")
 }
 
-func relayKillRun(t *testing.T, pair bool) {
+// The same on Kafka: two processes on one Kafka cluster (an in-process
+// kfake cluster of three brokers the binaries reach over TCP).
+func TestRelayHighAvailabilityKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped under -short")
+	}
+	relayKillRun(t, true, "kafka")
+}
+
+func relayKillRun(t *testing.T, pair bool, engine ...string) {
 	ctx := context.Background()
 	pgDSN := testenv.Postgres(t)
 	pg, err := sql.Open("pgx", pgDSN)
@@ -68,13 +78,23 @@ func relayKillRun(t *testing.T, pair bool) {
 	if pair {
 		// Both processes on one Redis broker (a key prefix of their own)
 		// and one PostgreSQL store (a schema of its own), with one secret key.
-		redisAddr := testenv.Redis(t)
+		broker := ""
+		if len(engine) > 0 && engine[0] == "kafka" {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cluster.Close)
+			broker = "kafka://" + strings.Join(cluster.ListenAddrs(), ",")
+		} else {
+			broker = "redis://" + testenv.Redis(t) + "/0?prefix=" + schema
+		}
 		u := pgDSN + "&schema=" + schema + "_store"
 		if !strings.Contains(pgDSN, "?") {
 			u = pgDSN + "?schema=" + schema + "_store"
 		}
 		t.Cleanup(func() { pg.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS `+schema+`_store CASCADE`) })
-		serveArgs = append(serveArgs, "--broker", "redis://"+redisAddr+"/0?prefix="+schema, "--db", u,
+		serveArgs = append(serveArgs, "--broker", broker, "--db", u,
 			"--secret-key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 		storeArgs = []string{"--db", u}
 	}
