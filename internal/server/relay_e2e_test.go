@@ -30,7 +30,7 @@ type cutProxy struct {
 	conns  map[net.Conn]bool
 }
 
-func newCutProxy(t *testing.T, target string) *cutProxy {
+func newCutProxy(t testing.TB, target string) *cutProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestRelayFiveDatabasesUnderFaults(t *testing.T) {
 	}
 }
 
-func mustExec(t *testing.T, db *sql.DB, q string) {
+func mustExec(t testing.TB, db *sql.DB, q string) {
 	t.Helper()
 	if _, err := db.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)

@@ -60,7 +60,7 @@ type running struct {
 
 // start runs a server on a fresh or given data directory until the test
 // ends.
-func start(t *testing.T, cfg Config) *running {
+func start(t testing.TB, cfg Config) *running {
 	t.Helper()
 	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
@@ -136,7 +136,7 @@ func TestConfiguredAdminPassword(t *testing.T) {
 }
 
 // key creates an API key with scopes.
-func (r *running) key(t *testing.T, scopes ...string) string {
+func (r *running) key(t testing.TB, scopes ...string) string {
 	t.Helper()
 	_, secret, err := r.auth.CreateAPIKey(context.Background(), auth.NewAPIKey{Name: "test " + strings.Join(scopes, " "), Scopes: scopes})
 	if err != nil {
@@ -151,7 +151,7 @@ type reply struct {
 	body   string
 }
 
-func (r *running) call(t *testing.T, method, path, key, body string, header ...string) reply {
+func (r *running) call(t testing.TB, method, path, key, body string, header ...string) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
 	if err != nil {
