@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -234,12 +235,23 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (s *DB) loadPositions(ctx context.Context, q querier, name, suffix string) (map[int32]int64, error) {
+// loadPositions reads a route's committed positions: of every partition, or
+// only of partitions when given. suffix locks the rows (FOR UPDATE).
+func (s *DB) loadPositions(ctx context.Context, q querier, name, suffix string, partitions ...int32) (map[int32]int64, error) {
 	query := "SELECT " + s.d.quote("partition") + ", committed_offset FROM " + s.positions + " WHERE route = " + s.d.placeholder(1)
+	args := []any{name}
+	if len(partitions) > 0 {
+		ph := make([]string, len(partitions))
+		for i, p := range partitions {
+			ph[i] = s.d.placeholder(i + 2)
+			args = append(args, int64(p))
+		}
+		query += " AND " + s.d.quote("partition") + " IN (" + strings.Join(ph, ", ") + ")"
+	}
 	if suffix != "" {
 		query += " " + suffix
 	}
-	rows, err := q.QueryContext(ctx, query, name)
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +302,17 @@ func (s *DB) Write(ctx context.Context, name string, t Target, batch []Change) e
 func (s *DB) writeTx(ctx context.Context, tx *sql.Tx, name string, r *route, batch []Change, changes []pending) error {
 	var next map[int32]int64
 	if r.guarantee == ExactlyOnce {
-		committed, err := s.loadPositions(ctx, tx, name, s.d.lockSuffix())
+		// Lock only the partitions of this batch: a partition has one
+		// owner at a time, and batches of other partitions of the route
+		// must not wait on (or deadlock with) this one.
+		var parts []int32
+		for _, c := range batch {
+			if !slices.Contains(parts, c.Pos.Partition) {
+				parts = append(parts, c.Pos.Partition)
+			}
+		}
+		slices.Sort(parts)
+		committed, err := s.loadPositions(ctx, tx, name, s.d.lockSuffix(), parts...)
 		if err != nil {
 			return fmt.Errorf("positions: %w", s.d.classify(err))
 		}
