@@ -35,20 +35,7 @@ func runGroups(ctx context.Context, e *env, args []string) error {
 
 // groupArg returns the one group named by --group or the argument.
 func groupArg(f *flags, flagValue string, rest []string) (string, error) {
-	switch {
-	case len(rest) > 1:
-		return "", f.fail("one group at a time; got %q", rest)
-	case len(rest) == 1 && flagValue != "" && rest[0] != flagValue:
-		return "", f.fail("two groups given: --group %q and %q", flagValue, rest[0])
-	case len(rest) == 1:
-		flagValue = rest[0]
-	case flagValue == "":
-		return "", f.fail("no group given; use --group NAME")
-	}
-	if err := stream.ValidateGroupName(flagValue); err != nil {
-		return "", f.fail("%v", err)
-	}
-	return flagValue, nil
+	return nameArg(f, "group", flagValue, rest, stream.ValidateGroupName)
 }
 
 func groupsList(ctx context.Context, e *env, args []string) error {

@@ -34,17 +34,23 @@ func runTopics(ctx context.Context, e *env, args []string) error {
 
 // topicArg returns the one topic named by --topic or the argument.
 func topicArg(f *flags, flagValue string, rest []string) (string, error) {
+	return nameArg(f, "topic", flagValue, rest, stream.ValidateTopicName)
+}
+
+// nameArg returns the one name (of a topic or group) given by --<what> or
+// as the argument, validated.
+func nameArg(f *flags, what, flagValue string, rest []string, validate func(string) error) (string, error) {
 	switch {
 	case len(rest) > 1:
-		return "", f.fail("one topic at a time; got %q", rest)
+		return "", f.fail("one %s at a time; got %q", what, rest)
 	case len(rest) == 1 && flagValue != "" && rest[0] != flagValue:
-		return "", f.fail("two topics given: --topic %q and %q", flagValue, rest[0])
+		return "", f.fail("two %ss given: --%s %q and %q", what, what, flagValue, rest[0])
 	case len(rest) == 1:
 		flagValue = rest[0]
 	case flagValue == "":
-		return "", f.fail("no topic given; use --topic NAME")
+		return "", f.fail("no %s given; use --%s NAME", what, what)
 	}
-	if err := stream.ValidateTopicName(flagValue); err != nil {
+	if err := validate(flagValue); err != nil {
 		return "", f.fail("%v", err)
 	}
 	return flagValue, nil
