@@ -48,6 +48,16 @@ func Conflict(detail string) *Problem {
 	return &Problem{Type: TypeConflict, Title: "Conflict", Status: http.StatusConflict, Detail: detail}
 }
 
+// BadGateway is a 502 problem: a system the request depends on (a relay
+// destination, say) failed to answer. The detail says which and why.
+func BadGateway(detail string) *Problem {
+	return &Problem{Type: TypeUpstream, Title: "Upstream failure", Status: http.StatusBadGateway, Detail: detail}
+}
+
+// TypeUpstream is the problem type of a request that needed another
+// system, which failed.
+const TypeUpstream = "urn:arus:problem:upstream-failure"
+
 // TypeConflict is the problem type of a request that conflicts with the
 // current state.
 const TypeConflict = "urn:arus:problem:conflict"

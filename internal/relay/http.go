@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 )
 
 // adminBodyLimit bounds an admin request body.
@@ -44,6 +46,11 @@ func Register(a *api.Server, mux *http.ServeMux, r *Relay) {
 	a.Route(mux, "GET "+p+"/destinations/{id}", read, h.getDestination)
 	a.Route(mux, "PUT "+p+"/destinations/{id}", write, h.updateDestination)
 	a.Route(mux, "DELETE "+p+"/destinations/{id}", write, h.deleteDestination)
+	// A connection test reaches any host it is given, so it needs the
+	// right to change destinations, not only to read them.
+	a.Route(mux, "POST "+p+"/destinations/test", write, h.testDestination)
+	a.Route(mux, "POST "+p+"/destinations/{id}/test", write, h.testSavedDestination)
+	a.Route(mux, "GET "+p+"/destinations/{id}/catalog", read, h.catalog)
 
 	a.Route(mux, "GET "+p+"/routes", read, h.listRoutes)
 	a.Route(mux, "POST "+p+"/routes", write, h.createRoute)
@@ -373,4 +380,105 @@ func (h *handler) previewRoute(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	return h.preview(w, &rt, in)
+}
+
+// TestResult is the answer of a connection test: a database that cannot
+// be reached is a result, not a failed request.
+type TestResult struct {
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+	ElapsedMS int64  `json:"elapsed_ms"`
+}
+
+func testResult(start time.Time, err error) (TestResult, error) {
+	res := TestResult{OK: err == nil, ElapsedMS: time.Since(start).Milliseconds()}
+	var te *TestError
+	if errors.As(err, &te) {
+		res.Error = te.Err.Error()
+		err = nil
+	}
+	return res, err
+}
+
+func (h *handler) testDestination(w http.ResponseWriter, req *http.Request) error {
+	var in DestinationInput
+	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
+		return err
+	}
+	res, err := testResult(time.Now(), h.r.TestDestination(req.Context(), in))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (h *handler) testSavedDestination(w http.ResponseWriter, req *http.Request) error {
+	// Without a body the saved settings are tested; with one, the settings
+	// an update with it would save.
+	var in *DestinationInput
+	if req.ContentLength != 0 {
+		in = new(DestinationInput)
+		if err := h.api.Decode(w, req, adminBodyLimit, in); err != nil {
+			return err
+		}
+	}
+	res, err := testResult(time.Now(), h.r.TestSavedDestination(req.Context(), req.PathValue("id"), in))
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// CatalogTable is a table of a destination's catalogue as the API shows
+// it.
+type CatalogTable struct {
+	Schema  string          `json:"schema,omitempty"`
+	Name    string          `json:"name"`
+	Key     []string        `json:"key"`
+	Columns []CatalogColumn `json:"columns"`
+}
+
+// CatalogColumn is a column of a CatalogTable.
+type CatalogColumn struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Nullable   bool   `json:"nullable"`
+	HasDefault bool   `json:"has_default"`
+	Generated  bool   `json:"generated"`
+}
+
+// Catalog is the answer of GET /api/v1/relay/destinations/{id}/catalog.
+type Catalog struct {
+	Tables []CatalogTable `json:"tables"`
+}
+
+// CatalogOf turns a sink's catalogue into the API's shape.
+func CatalogOf(tables []sink.TableInfo) Catalog {
+	c := Catalog{Tables: make([]CatalogTable, len(tables))}
+	for i, t := range tables {
+		ct := CatalogTable{Schema: t.Schema, Name: t.Name, Key: t.Key, Columns: make([]CatalogColumn, len(t.Columns))}
+		if ct.Key == nil {
+			ct.Key = []string{}
+		}
+		for j, col := range t.Columns {
+			ct.Columns[j] = CatalogColumn{Name: col.Name, Type: col.Type, Nullable: col.Nullable, HasDefault: col.HasDefault, Generated: col.Generated}
+		}
+		c.Tables[i] = ct
+	}
+	return c
+}
+
+func (h *handler) catalog(w http.ResponseWriter, req *http.Request) error {
+	tables, err := h.r.Catalog(req.Context(), req.PathValue("id"))
+	var te *TestError
+	if errors.As(err, &te) {
+		return api.BadGateway("the destination's catalogue could not be read: " + te.Err.Error())
+	}
+	if err != nil {
+		return problemOf(err)
+	}
+	api.WriteJSON(w, http.StatusOK, CatalogOf(tables))
+	return nil
 }

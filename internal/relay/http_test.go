@@ -71,6 +71,33 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("ingest with the old key: %d", a.status)
 	}
 
+	// Connection tests answer a result; the catalogue comes from the
+	// destination.
+	a = e.do("POST", p+"/destinations/test", e.admin, `{"name": "new", "kind": "postgres", "host": "db", "database": "shop", "user": "u", "password": "pw"}`)
+	if a.status != 200 || a.body["ok"] != true {
+		t.Errorf("test a good destination: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/destinations/test", e.admin, `{"name": "new", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "u", "password": "pw"}`)
+	if msg, _ := a.body["error"].(string); a.status != 200 || a.body["ok"] != false || !strings.Contains(msg, "no such host") {
+		t.Errorf("test an unreachable destination: %d %s", a.status, a.raw)
+	}
+	if a := e.do("POST", p+"/destinations/"+dest+"/test", e.admin, ""); a.status != 200 || a.body["ok"] != true {
+		t.Errorf("test the saved destination: %d %s", a.status, a.raw)
+	}
+	// Changed settings with the stored password.
+	a = e.do("POST", p+"/destinations/"+dest+"/test", e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay"}`)
+	if a.status != 200 || a.body["ok"] != false {
+		t.Errorf("test changed settings: %d %s", a.status, a.raw)
+	}
+	a = e.do("GET", p+"/destinations/"+dest+"/catalog", reader, "")
+	if a.status != 200 || !strings.Contains(a.raw, `"name":"cars","key":["id"],"columns":[{"name":"id","type":"integer","nullable":false,"has_default":false,"generated":false}`) {
+		t.Errorf("catalog: %d %s", a.status, a.raw)
+	}
+	a = e.do("PUT", p+"/destinations/"+dest, e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay"}`)
+	if a.status != 422 || fmt.Sprint(errorFields(a)) != "[(connection)]" {
+		t.Errorf("update to an unreachable host: %d %s", a.status, a.raw)
+	}
+
 	cases := []struct {
 		name, method, path, key, body string
 		status                        int
@@ -100,6 +127,13 @@ func TestAdminAPI(t *testing.T) {
 		{"destination with both", "POST", p + "/destinations", e.admin, `{"name": "my", "kind": "mysql", "dsn": "u@tcp(h)/d", "host": "h", "password": "x"}`, 422,
 			[]string{"dsn"}},
 		{"duplicate destination", "POST", p + "/destinations", e.admin, `{"name": "pg", "kind": "sqlite", "database": "/tmp/x.db"}`, 409, nil},
+		{"test without password", "POST", p + "/destinations/test", e.admin, `{"name": "my", "kind": "mysql", "host": "h", "database": "d", "user": "u"}`, 422,
+			[]string{"password"}},
+		{"test of a bad kind", "POST", p + "/destinations/test", e.admin, `{"name": "my", "kind": "oracle", "host": "h", "database": "d", "user": "u", "password": "x"}`, 422, []string{"kind"}},
+		{"test malformed", "POST", p + "/destinations/" + dest + "/test", e.admin, `{"name":`, 400, nil},
+		{"test unknown", "POST", p + "/destinations/nope/test", e.admin, "", 404, nil},
+		{"test read-only", "POST", p + "/destinations/test", reader, `{}`, 403, nil},
+		{"catalog of unknown", "GET", p + "/destinations/nope/catalog", e.admin, "", 404, nil},
 		{"destination in use", "DELETE", p + "/destinations/" + dest, e.admin, "", 409, nil},
 		{"unknown destination", "PUT", p + "/destinations/nope", e.admin, `{"name": "pg", "kind": "sqlite", "database": "x"}`, 404, nil},
 		{"bad route", "POST", p + "/routes", e.admin, `{"name": "r", "dataset": "trucks", "destination": "` + dest + `", "table": "t", "mode": "merge",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,7 +59,14 @@ func newIngestEnv(t *testing.T) *ingestEnv {
 	ctx := context.Background()
 	b := brokertest.Embedded.Open(t)
 	tp := &toggleProducer{Producer: b}
-	r, as := newRelay(t, store.Config{Dir: t.TempDir()}, tp, nil, func(c *Config) {
+	// Destinations on the host "down.invalid" fail their connection test.
+	tester := testerFunc(func(_ context.Context, d Destination, _ string) error {
+		if d.Host == "down.invalid" {
+			return errors.New("dial tcp: lookup down.invalid: no such host")
+		}
+		return nil
+	})
+	r, as := newRelay(t, store.Config{Dir: t.TempDir()}, tp, tester, func(c *Config) {
 		c.MaxBodyBytes = 64 << 10
 		c.MaxRecordBytes = 1 << 10
 		c.MaxRecords = 50

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/stream"
@@ -37,11 +38,14 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Tester checks a destination before it is saved (a "test connection"):
-// it opens the database with the password and pings it. The sinks
-// implement it; a nil Tester saves without checking.
+// Tester reaches destinations for the admin API: Test checks one before
+// it is saved (a "test connection": it opens the database with the
+// password and pings it); Catalog lists its tables and their columns, for
+// the mapping editor. The delivery engine implements it over the sinks; a
+// nil Tester saves without checking and lists no catalogue.
 type Tester interface {
 	Test(ctx context.Context, d Destination, password string) error
+	Catalog(ctx context.Context, d Destination, password string) ([]sink.TableInfo, error)
 }
 
 // Config configures the relay.

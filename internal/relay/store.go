@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/stream"
 )
@@ -393,6 +394,71 @@ func (r *Relay) test(ctx context.Context, d Destination, password string) error 
 	return nil
 }
 
+// TestDestination tests a destination that is not saved: it validates
+// the input (the password is required) and reaches the database. The
+// answer is a *ValidationError for bad input, a *TestError when the
+// database could not be reached, or nil.
+func (r *Relay) TestDestination(ctx context.Context, in DestinationInput) error {
+	if err := in.validate(true); err != nil {
+		return err
+	}
+	return r.test(ctx, in.destination(""), in.Password)
+}
+
+// TestSavedDestination tests the saved destination id, or, when in is not
+// nil, the settings it would have after an update with in (an empty
+// password meaning the stored one). Errors as TestDestination's, and
+// ErrNotFound.
+func (r *Relay) TestSavedDestination(ctx context.Context, id string, in *DestinationInput) error {
+	_, d, pw, err := r.reach(ctx, id, in)
+	if err != nil {
+		return err
+	}
+	return r.test(ctx, d, pw)
+}
+
+// Catalog lists the tables of the saved destination id with their
+// columns and keys, as the database reports them: what a route's mapping
+// can choose from. A database that cannot be reached is a *TestError.
+func (r *Relay) Catalog(ctx context.Context, id string) ([]sink.TableInfo, error) {
+	d, _, pw, err := r.reach(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.cfg.Tester == nil {
+		return []sink.TableInfo{}, nil
+	}
+	tables, err := r.cfg.Tester.Catalog(ctx, d, pw)
+	if err != nil {
+		return nil, &TestError{Err: err}
+	}
+	return tables, nil
+}
+
+// reach returns the saved destination id, the destination to reach (the
+// saved one, or the one in describes) and its password (in's, or the
+// stored one when in has none).
+func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (saved, d Destination, pw string, err error) {
+	if in != nil {
+		if err := in.validate(false); err != nil {
+			return Destination{}, Destination{}, "", err
+		}
+	}
+	if saved, err = r.Destination(ctx, id); err != nil {
+		return Destination{}, Destination{}, "", err
+	}
+	d = saved
+	if in != nil {
+		d, pw = in.destination(id), in.Password
+	}
+	if pw == "" {
+		if pw, err = r.DestinationPassword(ctx, id); err != nil {
+			return Destination{}, Destination{}, "", err
+		}
+	}
+	return saved, d, pw, nil
+}
+
 // Destination returns the destination with id, or ErrNotFound. The
 // password is never part of it; see DestinationPassword.
 func (r *Relay) Destination(ctx context.Context, id string) (Destination, error) {
@@ -448,20 +514,10 @@ func (r *Relay) Destinations(ctx context.Context) ([]Destination, error) {
 // UpdateDestination replaces a destination's settings after testing them;
 // an empty password keeps the stored one.
 func (r *Relay) UpdateDestination(ctx context.Context, id string, in DestinationInput) (Destination, error) {
-	if err := in.validate(false); err != nil {
-		return Destination{}, err
-	}
-	old, err := r.Destination(ctx, id)
+	old, d, pw, err := r.reach(ctx, id, &in)
 	if err != nil {
 		return Destination{}, err
 	}
-	pw := in.Password
-	if pw == "" {
-		if pw, err = r.DestinationPassword(ctx, id); err != nil {
-			return Destination{}, err
-		}
-	}
-	d := in.destination(id)
 	if err := r.test(ctx, d, pw); err != nil {
 		return Destination{}, err
 	}

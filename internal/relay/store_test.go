@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/store/storetest"
@@ -37,6 +38,14 @@ func openStores(t testing.TB, base store.Config) (*store.DB, *auth.Store) {
 }
 
 type testerFunc func(ctx context.Context, d Destination, password string) error
+
+func (f testerFunc) Catalog(ctx context.Context, d Destination, password string) ([]sink.TableInfo, error) {
+	if err := f(ctx, d, password); err != nil {
+		return nil, err
+	}
+	return []sink.TableInfo{{Table: sink.Table{Name: "cars"}, Key: []string{"id"},
+		Columns: []sink.Column{{Name: "id", Type: "integer"}, {Name: "car_name", Type: "text", Nullable: true, HasDefault: true}}}}, nil
+}
 
 func (f testerFunc) Test(ctx context.Context, d Destination, password string) error {
 	return f(ctx, d, password)

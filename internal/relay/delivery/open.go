@@ -126,8 +126,9 @@ func fieldsURL(scheme string, d relay.Destination, defPort int, password, dbPara
 	return u.String()
 }
 
-// Tester checks a destination before it is saved (relay.Tester): it opens
-// the destination with OpenSink, which pings it, and closes it again.
+// Tester reaches destinations for the relay's admin API (relay.Tester):
+// it opens the destination with OpenSink, which pings it, does its work
+// and closes it again.
 type Tester struct{}
 
 var _ relay.Tester = Tester{}
@@ -139,4 +140,14 @@ func (Tester) Test(ctx context.Context, d relay.Destination, password string) er
 		return err
 	}
 	return s.Close()
+}
+
+// Catalog opens the destination and lists its tables.
+func (Tester) Catalog(ctx context.Context, d relay.Destination, password string) ([]sink.TableInfo, error) {
+	s, err := OpenSink(ctx, d, password)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Catalog(ctx)
 }

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"database/sql"
+	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
@@ -50,6 +52,18 @@ func TestTester(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	if err := (Tester{}).Test(ctx, relay.Destination{Kind: relay.KindSQLite, Database: path}, ""); err != nil {
 		t.Errorf("Test(sqlite) = %v, want nil", err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE cars (id INTEGER PRIMARY KEY, car_name TEXT NOT NULL, price REAL)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	tables, err := (Tester{}).Catalog(ctx, relay.Destination{Kind: relay.KindSQLite, Database: path}, "")
+	if err != nil || len(tables) != 1 || tables[0].Name != "cars" || len(tables[0].Columns) != 3 || fmt.Sprint(tables[0].Key) != "[id]" {
+		t.Errorf("Catalog(sqlite) = %+v, %v; want the cars table with 3 columns keyed by id", tables, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
