@@ -236,3 +236,15 @@ func jsonKind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// PreviewInput is PreviewRoute for a route that is not saved: in is
+// checked as CreateRoute checks it, apart from whether its dataset and
+// destination exist. Editors use it to show the row a sample record
+// would become while the route is being written.
+func PreviewInput(in RouteInput, op string, record json.RawMessage) (Preview, error) {
+	rt, err := in.route()
+	if err != nil {
+		return Preview{}, err
+	}
+	return PreviewRoute(&rt, op, record)
+}

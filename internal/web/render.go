@@ -37,6 +37,9 @@ var flashes = map[string]string{
 	"key-revoked":       "API key revoked. Requests using it are refused from now on.",
 	"topic-created":     "Topic created.",
 	"produced":          "Record produced; it is the newest below.",
+	"relay-created":     "Created.",
+	"relay-saved":       "Saved.",
+	"relay-deleted":     "Deleted.",
 	"dlq-replay":        "Replayed: the letters are back with their group.",
 	"schema-registered": "Schema registered (or already present as the version shown).",
 	"dlq-discard":       "Discarded: the letters are no longer listed or replayed.",
@@ -62,6 +65,23 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"list": func(v ...string) []string { return v },
+	// qualified names a destination's table as schema.name.
+	"qualified": qualified,
+	// dict passes several values to a partial: dict "Form" .F "Errors" .E.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
 	"current": func(path, prefix string) bool {
 		return path == prefix || strings.HasPrefix(path, prefix+"/")
 	},

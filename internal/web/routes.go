@@ -56,6 +56,25 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		for _, section := range []string{"applications", "datasets", "destinations", "routes", "deliveries"} {
 			handle("GET /relay/"+section, h.page(auth.PermRelayRead, h.relayPage(section)))
 		}
+		read, write := auth.PermRelayRead, auth.PermRelayWrite
+		handle("POST /relay/applications", h.page(write, h.createRelayApp))
+		handle("POST /relay/applications/{id}/limits", h.page(write, h.relayAppLimits))
+		handle("POST /relay/applications/{id}/rotate", h.page(write, h.rotateRelayApp))
+		handle("POST /relay/applications/{id}/delete", h.page(write, h.deleteRelayApp))
+		handle("POST /relay/datasets", h.page(write, h.createRelayDataset))
+		handle("GET /relay/datasets/{name}", h.page(read, h.relayDataset))
+		handle("POST /relay/datasets/{name}", h.page(write, h.updateRelayDataset))
+		handle("POST /relay/datasets/{name}/delete", h.page(write, h.deleteRelayDataset))
+		handle("GET /relay/destinations/new", h.page(write, h.newRelayDest))
+		handle("POST /relay/destinations", h.page(write, h.saveRelayDest))
+		handle("GET /relay/destinations/{id}", h.page(read, h.relayDest))
+		handle("POST /relay/destinations/{id}", h.page(write, h.saveRelayDest))
+		handle("POST /relay/destinations/{id}/delete", h.page(write, h.deleteRelayDest))
+		handle("GET /relay/routes/new", h.page(write, h.newRelayRoute))
+		handle("POST /relay/routes", h.page(write, h.saveRelayRoute))
+		handle("GET /relay/routes/{id}", h.page(read, h.relayRoute))
+		handle("POST /relay/routes/{id}", h.page(write, h.saveRelayRoute))
+		handle("POST /relay/routes/{id}/delete", h.page(write, h.deleteRelayRoute))
 	}
 
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))

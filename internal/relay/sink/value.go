@@ -480,3 +480,21 @@ func (ct colType) coerceTime(v any) (any, error) {
 	}
 	return nil, fmt.Errorf("%s is not an RFC 3339 time", describe(v))
 }
+
+// Convert converts v, a value of a row as a route's mapping produced it,
+// to what col of a database of kind (a dialect name such as "postgres")
+// takes, as Write would. The error is a *ValueError. Previews of a route
+// use it to show the row a record would become, or why it would be
+// rejected, before anything is written.
+func Convert(kind string, col Column, v any) (any, error) {
+	d, err := lookupDialect(kind)
+	if err != nil {
+		return nil, err
+	}
+	ct := parseType(d.name(), col.Type)
+	cv, err := ct.coerce(v)
+	if err != nil {
+		return nil, &ValueError{Column: col.Name, Type: ct.name, Value: v, Reason: err.Error()}
+	}
+	return cv, nil
+}

@@ -148,3 +148,18 @@ func FuzzCoerce(f *testing.F) {
 		}
 	})
 }
+
+func TestConvert(t *testing.T) {
+	v, err := Convert("postgres", Column{Name: "stock", Type: "integer"}, json.Number("12"))
+	if err != nil || v != int64(12) {
+		t.Errorf("Convert(12 into integer) = %#v, %v; want int64 12", v, err)
+	}
+	_, err = Convert("mysql", Column{Name: "price", Type: "decimal(5,2)"}, "cheap")
+	var ve *ValueError
+	if !errors.As(err, &ve) || ve.Column != "price" || !strings.Contains(err.Error(), "decimal(5,2)") {
+		t.Errorf("Convert(\"cheap\" into decimal) error = %v; want a *ValueError naming the column and type", err)
+	}
+	if _, err := Convert("oracle", Column{Name: "x", Type: "text"}, "a"); err == nil {
+		t.Error("Convert for an unknown kind: no error")
+	}
+}

@@ -18,6 +18,16 @@
     var msg = e.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) e.preventDefault();
   });
+  // Selects that change what a form offers (<select data-reload>) post the
+  // form back with action=load; without JavaScript a Load button does.
+  document.addEventListener("change", function (e) {
+    var el = e.target.closest("select[data-reload]");
+    if (!el || !el.form) return;
+    var a = document.createElement("input");
+    a.type = "hidden"; a.name = "action"; a.value = "load";
+    el.form.appendChild(a);
+    el.form.submit();
+  });
   // Navigation toggle on small screens.
   var toggle = document.querySelector(".menu-toggle");
   if (toggle) toggle.addEventListener("click", function () {
