@@ -51,6 +51,7 @@ func Register(a *api.Server, mux *http.ServeMux, r *Relay) {
 	a.Route(mux, "POST "+p+"/destinations/test", write, h.testDestination)
 	a.Route(mux, "POST "+p+"/destinations/{id}/test", write, h.testSavedDestination)
 	a.Route(mux, "GET "+p+"/destinations/{id}/catalog", read, h.catalog)
+	a.Route(mux, "GET "+p+"/destinations/{id}/events", read, h.destinationEvents)
 
 	a.Route(mux, "GET "+p+"/routes", read, h.listRoutes)
 	a.Route(mux, "POST "+p+"/routes", write, h.createRoute)
@@ -480,5 +481,18 @@ func (h *handler) catalog(w http.ResponseWriter, req *http.Request) error {
 		return problemOf(err)
 	}
 	api.WriteJSON(w, http.StatusOK, CatalogOf(tables))
+	return nil
+}
+
+func (h *handler) destinationEvents(w http.ResponseWriter, req *http.Request) error {
+	id := req.PathValue("id")
+	if _, err := h.r.Destination(req.Context(), id); err != nil {
+		return problemOf(err)
+	}
+	evs, err := h.r.DestinationEvents(req.Context(), id, eventsKept)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, list[HealthEvent]{evs})
 	return nil
 }

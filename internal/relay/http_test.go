@@ -93,6 +93,13 @@ func TestAdminAPI(t *testing.T) {
 	if a.status != 200 || !strings.Contains(a.raw, `"name":"cars","key":["id"],"columns":[{"name":"id","type":"integer","nullable":false,"has_default":false,"generated":false}`) {
 		t.Errorf("catalog: %d %s", a.status, a.raw)
 	}
+	if err := e.r.SetDestinationHealth(context.Background(), dest, false, "connection refused"); err != nil {
+		t.Fatal(err)
+	}
+	a = e.do("GET", p+"/destinations/"+dest+"/events", reader, "")
+	if a.status != 200 || !strings.Contains(a.raw, `"health":"down","error":"connection refused"`) {
+		t.Errorf("events: %d %s", a.status, a.raw)
+	}
 	a = e.do("PUT", p+"/destinations/"+dest, e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay"}`)
 	if a.status != 422 || fmt.Sprint(errorFields(a)) != "[(connection)]" {
 		t.Errorf("update to an unreachable host: %d %s", a.status, a.raw)
@@ -134,6 +141,7 @@ func TestAdminAPI(t *testing.T) {
 		{"test unknown", "POST", p + "/destinations/nope/test", e.admin, "", 404, nil},
 		{"test read-only", "POST", p + "/destinations/test", reader, `{}`, 403, nil},
 		{"catalog of unknown", "GET", p + "/destinations/nope/catalog", e.admin, "", 404, nil},
+		{"events of unknown", "GET", p + "/destinations/nope/events", e.admin, "", 404, nil},
 		{"destination in use", "DELETE", p + "/destinations/" + dest, e.admin, "", 409, nil},
 		{"unknown destination", "PUT", p + "/destinations/nope", e.admin, `{"name": "pg", "kind": "sqlite", "database": "x"}`, 404, nil},
 		{"bad route", "POST", p + "/routes", e.admin, `{"name": "r", "dataset": "trucks", "destination": "` + dest + `", "table": "t", "mode": "merge",

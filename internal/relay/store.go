@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay/sink"
@@ -540,19 +541,71 @@ func (r *Relay) UpdateDestination(ctx context.Context, id string, in Destination
 }
 
 // SetDestinationHealth records what the heartbeat saw: up, or down with
-// the error. The time changes only when the state does.
+// the error. A change of state is also kept as an event (the newest
+// eventsKept per destination); when several processes see the same change,
+// the first to store it records the event.
 func (r *Relay) SetDestinationHealth(ctx context.Context, id string, up bool, lastErr string) error {
 	h := HealthDown
 	if up {
 		h = HealthUp
 	}
-	_, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE relay_destinations SET
-		health_since = CASE WHEN health = ? THEN health_since ELSE ? END, health = ?, last_error = ? WHERE id = ?`),
-		h, toMillis(r.cfg.Now()), h, lastErr, id)
+	now := toMillis(r.cfg.Now())
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE relay_destinations SET health = ?, health_since = ?, last_error = ?
+			WHERE id = ? AND health <> ?`), h, now, lastErr, id, h)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// No change of state (or no such destination): keep the error.
+			_, err = tx.ExecContext(ctx, r.db.Rebind(`UPDATE relay_destinations SET last_error = ? WHERE id = ?`), lastErr, id)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO relay_destination_events (destination_id, at, health, error)
+			VALUES (?, ?, ?, ?)`), id, now, h, lastErr); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM relay_destination_events WHERE destination_id = ? AND at < (
+			SELECT MIN(at) FROM (SELECT at FROM relay_destination_events WHERE destination_id = ? ORDER BY at DESC LIMIT ?) newest)`),
+			id, id, eventsKept)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("relay: destination health: %w", err)
 	}
 	return nil
+}
+
+// eventsKept is how many health changes are kept per destination.
+const eventsKept = 100
+
+// HealthEvent is a change of a destination's health.
+type HealthEvent struct {
+	Time   time.Time `json:"time"`
+	Health string    `json:"health"`
+	Error  string    `json:"error,omitempty"`
+}
+
+// DestinationEvents returns the destination's changes of health, newest
+// first, at most limit of them.
+func (r *Relay) DestinationEvents(ctx context.Context, id string, limit int) ([]HealthEvent, error) {
+	rows, err := r.db.QueryContext(ctx, r.db.Rebind(`SELECT at, health, error FROM relay_destination_events
+		WHERE destination_id = ? ORDER BY at DESC LIMIT ?`), id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("relay: destination events: %w", err)
+	}
+	defer rows.Close()
+	out := []HealthEvent{}
+	for rows.Next() {
+		var e HealthEvent
+		var at int64
+		if err := rows.Scan(&at, &e.Health, &e.Error); err != nil {
+			return nil, fmt.Errorf("relay: destination events: %w", err)
+		}
+		e.Time = fromMillis(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // DeleteDestination deletes a destination no route uses (ErrInUse
@@ -568,7 +621,14 @@ func (r *Relay) DeleteDestination(ctx context.Context, id string) error {
 	if n > 0 {
 		return fmt.Errorf("relay: destination has %d route(s); delete them first: %w", n, ErrInUse)
 	}
-	if _, err := r.db.ExecContext(ctx, r.db.Rebind(`DELETE FROM relay_destinations WHERE id = ?`), id); err != nil {
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM relay_destination_events WHERE destination_id = ?`), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM relay_destinations WHERE id = ?`), id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("relay: delete destination: %w", err)
 	}
 	return nil

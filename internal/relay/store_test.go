@@ -192,6 +192,27 @@ func TestStore(t *testing.T) {
 		if d, _ := r.Destination(ctx, dest.ID); d.Health != HealthDown || d.LastError != "connection refused" {
 			t.Errorf("health: %+v", d)
 		}
+		// Only changes of state are events; a new error while down is not.
+		for _, h := range []struct {
+			up  bool
+			err string
+		}{{false, "timeout"}, {true, ""}, {true, ""}} {
+			if err := r.SetDestinationHealth(ctx, dest.ID, h.up, h.err); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := r.DestinationEvents(ctx, dest.ID, 10)
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("events: %+v, %v; want down and up", evs, err)
+		}
+		if states := evs[0].Health + evs[1].Health; states != "updown" && states != "downup" {
+			t.Errorf("events: %+v", evs)
+		}
+		for _, e := range evs {
+			if e.Health == HealthDown && e.Error != "connection refused" {
+				t.Errorf("the down event holds %q, want the error that took it down", e.Error)
+			}
+		}
 
 		// Routes.
 		rin := RouteInput{Name: "cars-pg", Dataset: "cars", Destination: dest.ID, Table: "cars", KeyColumns: []string{"id"},

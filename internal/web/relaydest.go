@@ -99,6 +99,8 @@ type destPage struct {
 	Tables       []sink.TableInfo
 	CatalogError string
 	Routes       []relay.Route
+	// Events are the destination's latest changes of health.
+	Events []relay.HealthEvent
 }
 
 var destKinds = []string{relay.KindPostgres, relay.KindMySQL, relay.KindSQLServer, relay.KindSQLite}
@@ -115,6 +117,10 @@ func (h *Handler) destPage(w http.ResponseWriter, r *http.Request, status int, d
 			if rt.Destination == d.Dest.ID {
 				d.Routes = append(d.Routes, rt)
 			}
+		}
+		if d.Events, err = h.cfg.Relay.DestinationEvents(r.Context(), d.Dest.ID, 20); err != nil {
+			h.serverError(w, r, err)
+			return
 		}
 	}
 	h.render(w, r, status, "relay_destination", view{Data: d})

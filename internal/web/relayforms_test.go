@@ -207,7 +207,11 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "/relay/destinations/"+dest+"?ok=relay-saved" {
 		t.Errorf("save went to %q", loc)
 	}
+	if err := f.rl.SetDestinationHealth(ctx, dest, false, "database is restarting"); err != nil {
+		t.Fatal(err)
+	}
 	_, body = b.get("/relay/destinations/" + dest + "?tables=1")
+	wantBody(t, "destination health", body, `<span class="pill bad">down</span></td><td class="mono">database is restarting</td>`)
 	wantBody(t, "destination tables", body, ">main.cars</td>", "car_name")
 
 	// The route editor: the catalogue offers the table; its columns become
