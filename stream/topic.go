@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -89,6 +90,16 @@ func ValidatePartitions(n int32) error {
 		return Invalidf("partition count %d is out of range; use 1 to %d", n, MaxPartitions)
 	}
 	return nil
+}
+
+// Sizer is implemented by brokers that can tell how much storage topics
+// take. TopicSizes returns the bytes of each named topic that exists, as
+// its engine counts them: the embedded log the record data it stores, Kafka
+// the log segments of one replica of each partition, Redis the memory of
+// each partition's stream (estimated by sampling). Consoles show it; it
+// is not exact enough for accounting.
+type Sizer interface {
+	TopicSizes(ctx context.Context, topics []string) (map[string]int64, error)
 }
 
 // TopicInfo describes an existing topic.

@@ -78,6 +78,7 @@ func (h *Handler) sampleNow(ctx context.Context) sample {
 		x.BrokerUp = false
 		return x
 	}
+	h.rates.observe(x.At, topics)
 	for _, t := range topics {
 		for _, p := range t.Offsets {
 			x.In += p.End

@@ -64,7 +64,9 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"list": func(v ...string) []string { return v },
+	"list":  func(v ...string) []string { return v },
+	"bytes": formatBytes,
+	"rate":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	// qualified names a destination's table as schema.name.
 	"qualified": qualified,
 	// dict passes several values to a partial: dict "Form" .F "Errors" .E.
@@ -126,6 +128,23 @@ func formatNum(v any) string {
 }
 
 // ago is a relative time for people; the exact time goes in a title.
+// formatBytes writes n bytes in binary units: 512 B, 1.5 KiB, 20 MiB.
+func formatBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v, unit := float64(n), 0
+	for v >= 1024 && unit < 5 {
+		v /= 1024
+		unit++
+	}
+	prec := 1
+	if v >= 100 {
+		prec = 0
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + [...]string{"", "KiB", "MiB", "GiB", "TiB", "PiB"}[unit]
+}
+
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return "never"

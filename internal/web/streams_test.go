@@ -64,6 +64,9 @@ func TestTopicsPages(t *testing.T) {
 	if !strings.Contains(body, ">orders</a>") || !strings.Contains(body, "1,234") {
 		t.Errorf("topics page lacks orders with 1,234 records")
 	}
+	if !regexp.MustCompile(`<td class="num">[0-9.]+ KiB</td>`).MatchString(body) {
+		t.Errorf("topics page lacks the size of orders (1,234 records take kibibytes)")
+	}
 	resp, body = br.get("/topics/orders")
 	wantStatus(t, "topic page", resp, http.StatusOK)
 	if strings.Count(body, `<td class="num mono">`) < 3 {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,6 +17,12 @@ import (
 type topicRow struct {
 	stream.TopicInfo
 	Records int64
+	// Bytes is the topic's size when the broker tells it (HasBytes), Rate
+	// the records per second produced over the last minute (HasRate).
+	Bytes    int64
+	HasBytes bool
+	Rate     float64
+	HasRate  bool
 }
 
 type topicsData struct {
@@ -40,9 +47,26 @@ func (h *Handler) topicsPage(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d.Total = len(all)
 	d.Search = strings.TrimSpace(r.URL.Query().Get("q"))
+	var names []string
 	for _, t := range all {
 		if d.Search == "" || strings.Contains(t.Name, d.Search) {
-			d.Topics = append(d.Topics, topicRow{TopicInfo: t, Records: t.Records()})
+			row := topicRow{TopicInfo: t, Records: t.Records()}
+			row.Rate, row.HasRate = h.rates.rate(t.Name)
+			d.Topics = append(d.Topics, row)
+			names = append(names, t.Name)
+		}
+	}
+	if sz, ok := h.cfg.Broker.(stream.Sizer); ok && len(names) > 0 {
+		// Sizes are a nicety: a broker slow or failing to tell them does
+		// not cost the page.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		sizes, err := sz.TopicSizes(ctx, names)
+		cancel()
+		if err != nil {
+			h.log.WarnContext(r.Context(), "console: topic sizes", "err", err)
+		}
+		for i := range d.Topics {
+			d.Topics[i].Bytes, d.Topics[i].HasBytes = sizes[d.Topics[i].Name]
 		}
 	}
 	if d.Form.Partitions == "" {

@@ -112,6 +112,7 @@ type Handler struct {
 	started time.Time
 	mux     *http.ServeMux
 	samples sampler
+	rates   topicRates
 }
 
 // New parses the templates and returns the console handler.

@@ -380,3 +380,25 @@ func (b *Broker) DeleteGroup(ctx context.Context, group string) error {
 		}, nil
 	})
 }
+
+var _ stream.Sizer = (*Broker)(nil)
+
+// TopicSizes returns the bytes of record data each named topic holds.
+func (b *Broker) TopicSizes(ctx context.Context, topics []string) (map[string]int64, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(topics))
+	for _, name := range topics {
+		t := b.lookup(name)
+		if t == nil {
+			continue
+		}
+		var n int64
+		for _, p := range t.parts {
+			n += p.bytes.Load()
+		}
+		out[name] = n
+	}
+	return out, nil
+}

@@ -403,3 +403,44 @@ func (b *Broker) topicDetails(ctx context.Context, topics ...string) (kadm.Topic
 	}
 	return tds, nil
 }
+
+var _ stream.Sizer = (*Broker)(nil)
+
+// TopicSizes returns, for each named topic, the log segment bytes of its
+// partitions, counting each partition once (its largest replica).
+func (b *Broker) TopicSizes(ctx context.Context, topics []string) (map[string]int64, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	tds, err := b.topicDetails(ctx, topics...)
+	if err != nil {
+		return nil, wrapErr("topic sizes", err)
+	}
+	// Log dirs are asked for by partition.
+	set := kadm.TopicsSet{}
+	for name, td := range tds {
+		if td.Err == nil {
+			set.Add(name, td.Partitions.Numbers()...)
+		}
+	}
+	dirs, err := b.adm.DescribeAllLogDirs(ctx, set)
+	if err != nil {
+		return nil, wrapErr("describe log dirs", err)
+	}
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	largest := map[tp]int64{}
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+			k := tp{p.Topic, p.Partition}
+			largest[k] = max(largest[k], p.Size)
+		})
+	})
+	out := make(map[string]int64, len(topics))
+	for k, n := range largest {
+		out[k.topic] += n
+	}
+	return out, nil
+}

@@ -495,3 +495,53 @@ func (b *Broker) DeleteGroup(ctx context.Context, group string) error {
 	}
 	return b.fail(op, err)
 }
+
+var _ stream.Sizer = (*Broker)(nil)
+
+// TopicSizes returns, for each named topic, the memory its partitions'
+// streams and offset indexes take, as MEMORY USAGE estimates it.
+func (b *Broker) TopicSizes(ctx context.Context, topics []string) (map[string]int64, error) {
+	if err := b.checkOpen(); err != nil {
+		return nil, err
+	}
+	infos, err := b.describeTopics(ctx, topics)
+	if err != nil {
+		return nil, err
+	}
+	type usage struct {
+		topic string
+		cmd   *goredis.IntCmd
+	}
+	var cmds []usage
+	_, err = b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, info := range infos {
+			if info == nil {
+				continue
+			}
+			for _, po := range info.Offsets {
+				for _, key := range []string{b.k.partition(info.Name, po.Partition), b.k.index(info.Name, po.Partition)} {
+					cmds = append(cmds, usage{info.Name, p.MemoryUsage(ctx, key)})
+				}
+			}
+		}
+		return nil
+	})
+	// A key that does not exist (an empty partition) answers nil.
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis: topic sizes: %w", err)
+	}
+	out := make(map[string]int64, len(topics))
+	for _, info := range infos {
+		if info != nil {
+			out[info.Name] = 0
+		}
+	}
+	for _, u := range cmds {
+		n, err := u.cmd.Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, fmt.Errorf("redis: topic sizes: %w", err)
+		}
+		out[u.topic] += n
+	}
+	return out, nil
+}

@@ -18,6 +18,7 @@ func (s *suite) tests() []testCase {
 		{name: "ReadByPosition", fn: s.testReadByPosition},
 		{name: "OffsetForTime", fn: s.testOffsetForTime},
 		{name: "TopicAdmin", fn: s.testTopicAdmin},
+		{name: "TopicSizes", fn: s.testTopicSizes},
 		{name: "ConsumeCreatesTopicOnFirstUse", fn: s.testConsumeCreatesTopic},
 		{name: "GroupsAreIndependent", fn: s.testGroupsIndependent},
 		{name: "MembersSplitPartitions", fn: s.testMembersSplit},

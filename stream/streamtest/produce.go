@@ -449,3 +449,28 @@ func (s *suite) testContextCancellation(t *testing.T) {
 		t.Errorf("group committed offset %d after its handler failed, want 0", o.Committed)
 	}
 }
+
+// Brokers that tell topic sizes (stream.Sizer) count what topics hold.
+func (s *suite) testTopicSizes(t *testing.T) {
+	ctx := testContext(t)
+	b := s.env(t).broker()
+	sz, ok := b.(stream.Sizer)
+	if !ok {
+		t.Skip("broker does not implement stream.Sizer")
+	}
+	createTopic(t, ctx, b, "sized", 2)
+	createTopic(t, ctx, b, "sized.empty", 1)
+	produceN(t, ctx, b, "sized", 200, 50, func(i int) []byte { return bytes.Repeat([]byte{'x'}, 1000) })
+	sizes, err := sz.TopicSizes(ctx, []string{"sized", "sized.empty", "no.such.topic"})
+	if err != nil {
+		t.Fatalf("TopicSizes: %v", err)
+	}
+	// 200 records of 1,000 bytes: whatever the engine's overhead and
+	// compression, the topic takes some of it and the empty one less.
+	if sizes["sized"] <= sizes["sized.empty"] || sizes["sized"] < 2000 {
+		t.Errorf("TopicSizes = %v, want sized to hold more than sized.empty and at least 2,000 bytes", sizes)
+	}
+	if n, ok := sizes["no.such.topic"]; ok && n != 0 {
+		t.Errorf("a topic that does not exist has size %d", n)
+	}
+}
