@@ -90,7 +90,24 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	h.keysPage(w, r, http.StatusCreated, keysData{New: &k, Secret: secret, Form: keyForm{Expires: "365"}})
 }
 
+// keyConfirmed reviews an action on the key of the request's path before it
+// is done; false means the review (or an error) was rendered.
+func (h *Handler) keyConfirmed(w http.ResponseWriter, r *http.Request, title, msg, button string) bool {
+	k, err := h.auth.APIKey(r.Context(), r.PathValue("id"))
+	if h.keyError(w, r, err) {
+		return false
+	}
+	if !k.RevokedAt.IsZero() {
+		h.keyError(w, r, auth.ErrRevoked)
+		return false
+	}
+	return h.confirmed(w, r, confirmData{Title: title + " “" + k.Name + "”", Message: msg, Action: r.URL.Path, Button: button, Cancel: "/keys"})
+}
+
 func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if !h.keyConfirmed(w, r, "Rotate API key", "Its current secret stops working at once; the new one is shown once.", "Rotate key") {
+		return
+	}
 	k, secret, err := h.auth.RotateAPIKey(r.Context(), r.PathValue("id"))
 	if h.keyError(w, r, err) {
 		return
@@ -100,6 +117,9 @@ func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if !h.keyConfirmed(w, r, "Revoke API key", "Every request using it is refused from now on. This cannot be undone.", "Revoke key") {
+		return
+	}
 	err := h.auth.RevokeAPIKey(r.Context(), r.PathValue("id"))
 	if h.keyError(w, r, err) {
 		return

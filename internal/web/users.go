@@ -167,7 +167,26 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 }
 
+// userConfirmed reviews an action on the user of the request's path before
+// it is done; false means the review (or an error) was rendered.
+func (h *Handler) userConfirmed(w http.ResponseWriter, r *http.Request, title, msg, button string) bool {
+	id := r.PathValue("id")
+	u, err := h.auth.User(r.Context(), id)
+	if errors.Is(err, auth.ErrNotFound) {
+		h.renderStatus(w, r, http.StatusNotFound, "No such user", "There is no user with id "+id+".")
+		return false
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return false
+	}
+	return h.confirmed(w, r, confirmData{Title: title + " " + u.Username, Message: msg, Action: r.URL.Path, Button: button, Cancel: "/users/" + id})
+}
+
 func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if !h.userConfirmed(w, r, "Reset the password of", "Their current password stops working and a new one is shown once; their sessions end.", "Reset password") {
+		return
+	}
 	id := r.PathValue("id")
 	pw, err := h.auth.ResetPassword(r.Context(), id)
 	if errors.Is(err, auth.ErrNotFound) {
@@ -183,6 +202,9 @@ func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request, p *auth.
 }
 
 func (h *Handler) disableUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if !h.userConfirmed(w, r, "Disable", "They are signed out at once and their API keys stop working until the user is enabled again.", "Disable user") {
+		return
+	}
 	h.setDisabled(w, r, p, true)
 }
 

@@ -285,6 +285,48 @@ func TestUsersAndKeys(t *testing.T) {
 		t.Errorf("the key list shows the secret again")
 	}
 
+	// Rotating and revoking a key ask first; nothing changes until confirmed.
+	keys, _ := f.auth.ListAPIKeys(context.Background(), "")
+	var shop auth.APIKey
+	for _, k := range keys {
+		if k.Name == "shop" {
+			shop = k
+		}
+	}
+	for _, action := range []string{"rotate", "revoke"} {
+		resp, body = b.post("/keys/"+shop.ID+"/"+action, url.Values{"csrf_token": {csrf}})
+		wantStatus(t, action+" review", resp, http.StatusOK)
+		if !strings.Contains(body, `name="confirmed" value="yes"`) || !strings.Contains(body, "“shop”") {
+			t.Errorf("%s shows no review naming the key", action)
+		}
+		if _, err := f.auth.VerifyAPIKey(context.Background(), secret[1]); err != nil {
+			t.Errorf("the key changed before %s was confirmed: %v", action, err)
+		}
+	}
+	resp, _ = b.post("/keys/"+shop.ID+"/revoke", url.Values{"csrf_token": {csrf}, "confirmed": {"yes"}})
+	wantStatus(t, "revoke", resp, http.StatusSeeOther)
+	if _, err := f.auth.VerifyAPIKey(context.Background(), secret[1]); err == nil {
+		t.Error("a revoked key still verifies")
+	}
+	resp, _ = b.post("/keys/"+shop.ID+"/rotate", url.Values{"csrf_token": {csrf}, "confirmed": {"yes"}})
+	wantStatus(t, "rotate a revoked key", resp, http.StatusConflict)
+
+	// So do resetting a password and disabling a user.
+	vera, err := f.auth.UserByUsername(context.Background(), "vera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"password", "disable"} {
+		resp, body = b.post("/users/"+vera.ID+"/"+action, url.Values{"csrf_token": {csrf}})
+		wantStatus(t, action+" review", resp, http.StatusOK)
+		if !strings.Contains(body, `name="confirmed" value="yes"`) || !strings.Contains(body, "vera?") {
+			t.Errorf("%s shows no review naming the user", action)
+		}
+	}
+	if u, _ := f.auth.User(context.Background(), vera.ID); u.Disabled {
+		t.Error("user disabled before it was confirmed")
+	}
+
 	// A viewer reads the system page but manages neither users nor keys.
 	v := f.browser()
 	v.login("vera", html(pw[1]))
