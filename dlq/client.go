@@ -1,11 +1,9 @@
 package dlq
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,24 +20,18 @@ import (
 // the server's problem details ([*client.Error]); a 404 also wraps
 // [ErrNotFound].
 type Client struct {
-	base   string
-	apiKey string
-	http   *http.Client
+	call *api.Caller
 }
 
 // NewClient returns a client of the server at baseURL (http://host:8080; a
 // bare host:port means http). apiKey, when not empty, is sent as a bearer
 // token.
 func NewClient(baseURL, apiKey string) (*Client, error) {
-	raw := strings.TrimSpace(baseURL)
-	if raw != "" && !strings.Contains(raw, "://") {
-		raw = "http://" + raw
+	call, err := api.NewCaller(baseURL, apiKey, nil)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, stream.Invalidf("server URL %q is not valid; use http://host:port or https://host:port", baseURL)
-	}
-	return &Client{base: u.Scheme + "://" + u.Host, apiKey: apiKey, http: &http.Client{}}, nil
+	return &Client{call: call}, nil
 }
 
 func queuePath(name string, rest ...string) string {
@@ -47,53 +39,12 @@ func queuePath(name string, rest ...string) string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
+	err := c.call.Do(ctx, method, path, q, in, out)
+	var e *client.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return notFoundError{e}
 	}
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return fmt.Errorf("dlq: %w", err)
-	}
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %s: %w", stream.ErrUnavailable, c.base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		e := &client.Error{Status: resp.StatusCode}
-		if err := json.Unmarshal(b, &e.Problem); err != nil || e.Problem.Status == 0 {
-			e.Problem = api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode),
-				Detail: fmt.Sprintf("the server answered %s", resp.Status)}
-		}
-		if resp.StatusCode == http.StatusNotFound {
-			return notFoundError{e}
-		}
-		return e
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("dlq: decode answer to %s %s: %w", method, path, err)
-	}
-	return nil
+	return err
 }
 
 // List returns every dead-letter queue with its counts.

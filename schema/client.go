@@ -1,11 +1,9 @@
 package schema
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,9 +16,7 @@ import (
 // HTTP API. It is a [Source], so a service can validate what it produces
 // against a server's registry. It is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	apiKey string
-	http   *http.Client
+	call *api.Caller
 }
 
 var _ Source = (*Client)(nil)
@@ -29,16 +25,11 @@ var _ Source = (*Client)(nil)
 // a bare host:port means http). apiKey, when not empty, is sent as a
 // bearer token.
 func NewClient(baseURL, apiKey string) (*Client, error) {
-	raw := strings.TrimSpace(baseURL)
-	if raw != "" && !strings.Contains(raw, "://") {
-		raw = "http://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+	call, err := api.NewCaller(baseURL, apiKey, nil)
+	if err != nil {
 		return nil, invalidf("server URL %q is not valid; use http://host:port or https://host:port", baseURL)
 	}
-	u.Path = ""
-	return &Client{base: u, apiKey: apiKey, http: &http.Client{}}, nil
+	return &Client{call: call}, nil
 }
 
 // ClientError is a problem the server answered with. It unwraps to the
@@ -92,47 +83,14 @@ func (e *ClientError) Unwrap() error {
 // do sends a request with in as its JSON body (when not nil) and decodes a
 // 2xx answer into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("schema: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	err := c.call.Do(ctx, method, "/api/v1/schemas"+path, q, in, out)
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return &ClientError{Status: re.Status, Problem: re.Problem}
 	}
-	u := *c.base
-	u.Path = "/api/v1/schemas" + path
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("schema: %w", err)
+		return fmt.Errorf("schema: %s %s: %w", method, path, err)
 	}
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("schema: %s %s: %w", method, u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		e := &ClientError{Status: resp.StatusCode}
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(raw, &e.Problem) != nil {
-			e.Problem.Detail = strings.TrimSpace(string(raw))
-		}
-		return e
-	}
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return fmt.Errorf("schema: decode the answer to %s %s: %w", method, path, err)
-		}
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
 

@@ -9,13 +9,10 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,8 +26,7 @@ import (
 
 // Client talks to one Arus server. It is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	apiKey string
+	call   *api.Caller
 	http   *http.Client
 	closed atomic.Bool
 }
@@ -40,182 +36,54 @@ var _ stream.Broker = (*Client)(nil)
 // New returns a client of the server at baseURL (http://host:8080; a bare
 // host:port means http). apiKey, when not empty, is sent as a bearer token.
 func New(baseURL, apiKey string) (*Client, error) {
-	raw := strings.TrimSpace(baseURL)
-	if raw != "" && !strings.Contains(raw, "://") {
-		raw = "http://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, stream.Invalidf("server URL %q is not valid; use http://host:port or https://host:port", baseURL)
-	}
-	u.Path = ""
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	transport.ResponseHeaderTimeout = 0
-	return &Client{base: u, apiKey: apiKey, http: &http.Client{Transport: transport}}, nil
+	hc := &http.Client{Transport: transport}
+	call, err := api.NewCaller(baseURL, apiKey, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{call: call, http: hc}, nil
 }
 
 // Error is a problem the server answered with. It unwraps to the stream
 // sentinel of its problem type.
-type Error struct {
-	Status  int
-	Problem api.Problem
-}
-
-func (e *Error) Error() string {
-	msg := e.Problem.Detail
-	if msg == "" {
-		msg = e.Problem.Title
-	}
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	for i, fe := range e.Problem.Errors {
-		if i == 0 && strings.HasPrefix(msg, fe.Field+": ") {
-			continue
-		}
-		msg += fmt.Sprintf("; %s: %s", fe.Field, fe.Message)
-	}
-	return msg
-}
-
-// Unwrap returns the stream sentinel matching the problem type, and
-// stream.ErrInvalid as well for a 400 or 422 answer.
-func (e *Error) Unwrap() []error {
-	s := e.sentinel()
-	if s != stream.ErrInvalid && (e.Status == http.StatusBadRequest || e.Status == http.StatusUnprocessableEntity) {
-		return []error{s, stream.ErrInvalid}
-	}
-	if s == nil {
-		return nil
-	}
-	return []error{s}
-}
-
-func (e *Error) sentinel() error {
-	switch e.Problem.Type {
-	case api.TypeInvalid, api.TypeMalformed, api.TypeTooLarge:
-		return stream.ErrInvalid
-	case api.TypeTopicNotFound:
-		return stream.ErrTopicNotFound
-	case api.TypeGroupNotFound:
-		return stream.ErrGroupNotFound
-	case api.TypeTopicExists:
-		return stream.ErrTopicExists
-	case api.TypeGroupActive:
-		return stream.ErrGroupActive
-	case api.TypeRecordTooLarge:
-		return stream.ErrRecordTooLarge
-	case api.TypeOffsetOutOfRange:
-		return stream.ErrOffsetOutOfRange
-	case api.TypeUnavailable:
-		return stream.ErrUnavailable
-	}
-	switch e.Status {
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return stream.ErrUnavailable
-	}
-	return nil
-}
-
-// url returns the address of an API path with query.
-func (c *Client) url(path string, q url.Values) string {
-	u := *c.base
-	u.Path = path
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+type Error = api.ResponseError
 
 // newRequest builds a request with the client's credentials.
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	if c.closed.Load() {
 		return nil, stream.ErrClosed
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), body)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	req.Header.Set("Accept", "application/json")
-	return req, nil
+	return c.call.NewRequest(ctx, method, path, q, body)
 }
 
 // do sends a request with in as its JSON body (when not nil) and decodes a
 // 2xx answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("client: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := c.newRequest(ctx, method, path, q, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return responseError(resp)
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("client: decode answer to %s %s: %w", method, path, err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body) // read to the end so the connection is reused
-	return nil
-}
-
-// transportError wraps a failure to talk to the server.
-func (c *Client) transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
 	if c.closed.Load() {
 		return stream.ErrClosed
 	}
-	return fmt.Errorf("%w: %s: %w", stream.ErrUnavailable, c.base.Host, unwrapURLError(err))
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		var oe *net.OpError
-		if errors.As(ue.Err, &oe) {
-			return oe
-		}
-		return ue.Err
+	err := c.call.Do(ctx, method, path, q, in, out)
+	var re *Error
+	if err != nil && !errors.As(err, &re) && ctx.Err() == nil && c.closed.Load() {
+		return stream.ErrClosed
 	}
 	return err
 }
 
+// transportError wraps a failure to talk to the server.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	if ctx.Err() == nil && c.closed.Load() {
+		return stream.ErrClosed
+	}
+	return c.call.TransportError(ctx, err)
+}
+
 // responseError reads a non-2xx answer.
 func responseError(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	e := &Error{Status: resp.StatusCode}
-	if err := json.Unmarshal(b, &e.Problem); err != nil || e.Problem.Status == 0 {
-		text := strings.TrimSpace(string(b))
-		if len(text) > 200 {
-			text = text[:200] + "..."
-		}
-		e.Problem = api.Problem{Title: http.StatusText(resp.StatusCode), Status: resp.StatusCode,
-			Detail: fmt.Sprintf("the server answered %s: %s", resp.Status, text)}
-	}
-	return e
+	return api.ReadResponseError(resp)
 }
 
 // Ping asks the server whether it and its broker are ready.
