@@ -91,12 +91,6 @@ func problemOf(err error) error {
 	return err
 }
 
-// withKey is an application with its API key, shown once.
-type withKey struct {
-	Application
-	APIKey string `json:"api_key"`
-}
-
 type list[T any] struct {
 	Items []T `json:"items"`
 }
@@ -119,7 +113,7 @@ func (h *handler) createApplication(w http.ResponseWriter, req *http.Request) er
 	if err != nil {
 		return problemOf(err)
 	}
-	api.WriteJSON(w, http.StatusCreated, withKey{a, key})
+	api.WriteJSON(w, http.StatusCreated, ApplicationWithKey{a, key})
 	return nil
 }
 
@@ -158,7 +152,7 @@ func (h *handler) rotateKey(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return problemOf(err)
 	}
-	api.WriteJSON(w, http.StatusOK, withKey{a, key})
+	api.WriteJSON(w, http.StatusOK, ApplicationWithKey{a, key})
 	return nil
 }
 
@@ -172,7 +166,7 @@ func (h *handler) listDatasets(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (h *handler) createDataset(w http.ResponseWriter, req *http.Request) error {
-	var in datasetInput
+	var in DatasetInput
 	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
 		return err
 	}
@@ -184,15 +178,7 @@ func (h *handler) createDataset(w http.ResponseWriter, req *http.Request) error 
 	return nil
 }
 
-// datasetInput is the body that creates or replaces a dataset.
-type datasetInput struct {
-	Name      string          `json:"name"`
-	Topic     string          `json:"topic"`
-	KeyFields []string        `json:"key_fields"`
-	Schema    json.RawMessage `json:"schema"`
-}
-
-func (in datasetInput) dataset() Dataset {
+func (in DatasetInput) dataset() Dataset {
 	return Dataset{Name: in.Name, Topic: in.Topic, KeyFields: in.KeyFields, Schema: in.Schema}
 }
 
@@ -206,7 +192,7 @@ func (h *handler) getDataset(w http.ResponseWriter, req *http.Request) error {
 }
 
 func (h *handler) updateDataset(w http.ResponseWriter, req *http.Request) error {
-	var in datasetInput
+	var in DatasetInput
 	if err := h.api.Decode(w, req, adminBodyLimit, &in); err != nil {
 		return err
 	}

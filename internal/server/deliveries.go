@@ -9,23 +9,11 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/relay/sink"
 )
-
-// routeStatus is a route as the delivery engine runs it, on the wire.
-type routeStatus struct {
-	RouteID       string    `json:"route_id"`
-	Route         string    `json:"route"`
-	DestinationID string    `json:"destination_id"`
-	Group         string    `json:"group"`
-	Guarantee     string    `json:"guarantee"`
-	State         string    `json:"state"`
-	LastError     string    `json:"last_error,omitempty"`
-	Since         time.Time `json:"since"`
-	Lag           int64     `json:"lag"`
-}
 
 // registerDeliveries adds the delivery engine's state and the delivery log
 // to the API:
@@ -55,8 +43,8 @@ func (s *Server) registerDeliveries(mux *http.ServeMux) {
 	})
 }
 
-func (s *Server) routeStatuses() []routeStatus {
-	var out []routeStatus
+func (s *Server) routeStatuses() []relay.RouteStatus {
+	var out []relay.RouteStatus
 	for _, st := range s.delivery.Status() {
 		g := "exactly-once"
 		if st.Guarantee == sink.AtLeastOnce {
@@ -64,7 +52,7 @@ func (s *Server) routeStatuses() []routeStatus {
 		} else if st.Guarantee == 0 {
 			g = "unknown"
 		}
-		out = append(out, routeStatus{RouteID: st.RouteID, Route: st.Route, DestinationID: st.DestinationID, Group: st.Group,
+		out = append(out, relay.RouteStatus{RouteID: st.RouteID, Route: st.Route, DestinationID: st.DestinationID, Group: st.Group,
 			Guarantee: g, State: st.State, LastError: st.LastError, Since: st.Since, Lag: st.Lag})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
