@@ -204,25 +204,17 @@ func (c *Client) DeleteDestination(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, itemPath("destinations", id), nil, nil, nil)
 }
 
-// ConnectionTest is the outcome of testing a destination's connection: a
-// failed test is an answer, not an error.
-type ConnectionTest struct {
-	OK        bool   `json:"ok"`
-	Error     string `json:"error,omitempty"`
-	ElapsedMS int64  `json:"elapsed_ms"`
-}
-
 // TestDestination tests a connection without saving anything.
-func (c *Client) TestDestination(ctx context.Context, in DestinationInput) (ConnectionTest, error) {
-	var out ConnectionTest
+func (c *Client) TestDestination(ctx context.Context, in DestinationInput) (TestResult, error) {
+	var out TestResult
 	err := c.do(ctx, http.MethodPost, "/destinations/test", nil, in, &out)
 	return out, err
 }
 
 // TestSavedDestination tests the saved destination with the id, or, when
 // in is not nil, in with an empty password meaning the stored one.
-func (c *Client) TestSavedDestination(ctx context.Context, id string, in *DestinationInput) (ConnectionTest, error) {
-	var out ConnectionTest
+func (c *Client) TestSavedDestination(ctx context.Context, id string, in *DestinationInput) (TestResult, error) {
+	var out TestResult
 	var body any
 	if in != nil {
 		body = in
@@ -231,29 +223,10 @@ func (c *Client) TestSavedDestination(ctx context.Context, id string, in *Destin
 	return out, err
 }
 
-// CatalogTable is a table of a destination's catalogue.
-type CatalogTable struct {
-	Schema  string          `json:"schema"`
-	Name    string          `json:"name"`
-	Key     []string        `json:"key"`
-	Columns []CatalogColumn `json:"columns"`
-}
-
-// CatalogColumn is a column of a CatalogTable.
-type CatalogColumn struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Nullable   bool   `json:"nullable"`
-	HasDefault bool   `json:"has_default"`
-	Generated  bool   `json:"generated"`
-}
-
 // Catalog returns the tables of a destination, as its database reports
 // them.
 func (c *Client) Catalog(ctx context.Context, id string) ([]CatalogTable, error) {
-	var out struct {
-		Tables []CatalogTable `json:"tables"`
-	}
+	var out Catalog
 	err := c.do(ctx, http.MethodGet, itemPath("destinations", id, "/catalog"), nil, nil, &out)
 	return out.Tables, err
 }

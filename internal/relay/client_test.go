@@ -34,6 +34,19 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateDestination: %v", err)
 	}
+	if res, err := c.TestDestination(ctx, DestinationInput{Name: "new", Kind: KindPostgres, Host: "down.invalid", Database: "d", User: "u", Password: "pw"}); err != nil || res.OK || res.Error == "" {
+		t.Errorf("TestDestination of an unreachable host: %+v, %v; want a failed result", res, err)
+	}
+	if res, err := c.TestSavedDestination(ctx, dest.ID, nil); err != nil || !res.OK {
+		t.Errorf("TestSavedDestination: %+v, %v", res, err)
+	}
+	changed := DestinationInput{Name: "pg", Kind: KindPostgres, Host: "down.invalid", Database: "shop", User: "relay"}
+	if res, err := c.TestSavedDestination(ctx, dest.ID, &changed); err != nil || res.OK {
+		t.Errorf("TestSavedDestination with changed settings: %+v, %v; want a failed result", res, err)
+	}
+	if tables, err := c.Catalog(ctx, dest.ID); err != nil || len(tables) == 0 {
+		t.Errorf("Catalog: %+v, %v", tables, err)
+	}
 	in := RouteInput{Name: "trucks-pg", Dataset: "trucks", Destination: dest.ID, Table: "trucks", KeyColumns: []string{"vin"},
 		Mapping: []ColumnMap{{Column: "vin", Field: "vin"}}}
 	rt, err := c.CreateRoute(ctx, in)
