@@ -65,6 +65,7 @@ func commands() []command {
 		{"groups", "list, describe, reset and delete consumer groups", runGroups},
 		{"dlq", "list, show, replay and discard dead letters", runDLQ},
 		{"schemas", "list, register, check and delete schemas; set compatibility modes", runSchemas},
+		{"relay", "manage the relay's applications, datasets, destinations and routes; show its status and delivery log", runRelay},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
 		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},

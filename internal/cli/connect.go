@@ -53,3 +53,18 @@ func (c *conn) open(ctx context.Context, e *env) (stream.Broker, error) {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return backbone.Open(ctx, c.broker, data, stream.Options{Logger: logger})
 }
+
+// serverFlags say which running server a command that only talks to a
+// server asks, and with which key.
+type serverFlags struct {
+	server, apiKey string
+}
+
+func addServer(f *flags) *serverFlags {
+	s := &serverFlags{}
+	f.StringVar(&s.server, "server", defaultServer, "`URL` of the running arus server")
+	f.twin("server", "ARUS_SERVER")
+	f.StringVar(&s.apiKey, "api-key", "", "API `key` sent to the server as a bearer token")
+	f.twin("api-key", "ARUS_API_KEY")
+	return s
+}

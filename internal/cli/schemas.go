@@ -52,24 +52,6 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 	)
 }
 
-// schemasServer holds the flags that say which server to ask.
-type schemasServer struct {
-	server, apiKey string
-}
-
-func addSchemasServer(f *flags) *schemasServer {
-	s := &schemasServer{}
-	f.StringVar(&s.server, "server", defaultServer, "`URL` of the running arus server")
-	f.twin("server", "ARUS_SERVER")
-	f.StringVar(&s.apiKey, "api-key", "", "API `key` sent to the server as a bearer token")
-	f.twin("api-key", "ARUS_API_KEY")
-	return s
-}
-
-func (s *schemasServer) client() (*schema.Client, error) {
-	return schema.NewClient(s.server, s.apiKey)
-}
-
 // schemasSubject returns the subject named by --topic or by the first
 // argument, and the arguments after it.
 func schemasSubject(f *flags, topic string, rest []string) (string, []string, error) {
@@ -109,7 +91,7 @@ func schemasVersion(f *flags, rest []string) (int, error) {
 func schemasList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas list", "arus schemas list [--deleted] [flags]", schemasAbout)
 	deleted := f.Bool("deleted", false, "also list subjects whose versions were all deleted")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -117,7 +99,7 @@ func schemasList(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return f.fail("unexpected argument %q", rest[0])
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -145,7 +127,7 @@ func schemasVersions(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas versions", "arus schemas versions SUBJECT|--topic NAME [--deleted] [flags]", schemasAbout)
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to list")
 	deleted := f.Bool("deleted", false, "also list deleted versions")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -157,7 +139,7 @@ func schemasVersions(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return f.fail("unexpected argument %q", rest[0])
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -181,7 +163,7 @@ func schemasGet(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas get", "arus schemas get SUBJECT|--topic NAME [VERSION] | --id ID [flags]", schemasAbout)
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to read")
 	id := f.Int64("id", 0, "the schema `id` to read, as records carry it in their arus-schema-id header")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -208,7 +190,7 @@ func schemasGet(ctx context.Context, e *env, args []string) error {
 			return c.Version(ctx, subject, version)
 		}
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -262,7 +244,7 @@ func schemasRegister(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas register", "arus schemas register SUBJECT|--topic NAME --file PATH|- [flags]", schemasAbout)
 	topic := f.String("topic", "", "register under the subject <topic>-value of this `topic`")
 	file := f.String("file", "", "`path` of the JSON Schema document; - reads standard input")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -278,7 +260,7 @@ func schemasRegister(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -305,7 +287,7 @@ func schemasCheck(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas check", "arus schemas check SUBJECT|--topic NAME --file PATH|- [flags]", schemasAbout)
 	topic := f.String("topic", "", "check against the subject <topic>-value of this `topic`")
 	file := f.String("file", "", "`path` of the JSON Schema document; - reads standard input")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -321,7 +303,7 @@ func schemasCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -360,7 +342,7 @@ func schemasMode(ctx context.Context, e *env, args []string) error {
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to show or set")
 	def := f.Bool("default", false, "show or set the registry default, the mode of subjects without their own")
 	unset := f.Bool("unset", false, "return the subject to the registry default")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -384,7 +366,7 @@ func schemasMode(ctx context.Context, e *env, args []string) error {
 			return f.fail("%s", strings.TrimPrefix(err.Error(), schema.ErrInvalid.Error()+": "))
 		}
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -421,7 +403,7 @@ func schemasMode(ctx context.Context, e *env, args []string) error {
 func schemasDelete(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas delete", "arus schemas delete SUBJECT|--topic NAME [VERSION] [flags]", schemasAbout)
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to delete from")
-	s := addSchemasServer(f)
+	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -435,7 +417,7 @@ func schemasDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.client()
+	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
