@@ -165,9 +165,8 @@ func addRouteFlags(f *flags) *routeFlags {
 	return r
 }
 
-// input lays the file, then the flags over in, and resolves the
-// destination's name to its id.
-func (rf *routeFlags) input(ctx context.Context, f *flags, e *env, cl *relay.Client, in relay.RouteInput, stdin *stdinUse) (relay.RouteInput, error) {
+// input lays the file, then the flags over in.
+func (rf *routeFlags) input(f *flags, e *env, in relay.RouteInput, stdin *stdinUse) (relay.RouteInput, error) {
 	if err := stdin.claim(f, "--file", *rf.file); err != nil {
 		return in, err
 	}
@@ -212,17 +211,25 @@ func (rf *routeFlags) input(ctx context.Context, f *flags, e *env, cl *relay.Cli
 			in.Mapping = append(in.Mapping, relay.ColumnMap{Column: col, Value: json.RawMessage(val)})
 		}
 	}
-	if in.Destination != "" {
-		d, err := findDestination(ctx, cl, in.Destination)
-		if err != nil && !errors.Is(err, relay.ErrNotFound) {
-			return in, err
-		}
-		if err == nil {
-			in.Destination = d.ID
-		}
-		// An unknown destination is left for the server to name.
-	}
 	return in, nil
+}
+
+// destinationID turns the destination a route input names (a name or an
+// id) into its id. An unknown one is left for the server to refuse, with
+// the route's other faults.
+func destinationID(ctx context.Context, cl *relay.Client, in *relay.RouteInput) error {
+	if in.Destination == "" {
+		return nil
+	}
+	d, err := findDestination(ctx, cl, in.Destination)
+	switch {
+	case errors.Is(err, relay.ErrNotFound):
+		return nil
+	case err != nil:
+		return relayErr("find destination "+in.Destination, err)
+	}
+	in.Destination = d.ID
+	return nil
 }
 
 // inputOfRoute is the input that saves r as it is.
@@ -258,7 +265,7 @@ func routesSave(ctx context.Context, e *env, args []string, create bool) error {
 		}
 		in, id = inputOfRoute(r), r.ID
 	}
-	if in, err = rf.input(ctx, f, e, cl, in, &stdinUse{}); err != nil {
+	if in, err = rf.input(f, e, in, &stdinUse{}); err != nil {
 		return err
 	}
 	if create {
@@ -270,6 +277,9 @@ func routesSave(ctx context.Context, e *env, args []string, create bool) error {
 		case in.Name == "":
 			return f.fail("no name given; use arus relay routes create NAME")
 		}
+	}
+	if err := destinationID(ctx, cl, &in); err != nil {
+		return err
 	}
 	var r relay.Route
 	if create {
@@ -340,8 +350,11 @@ With ROUTE, the saved route is tried; without, the route the flags and
 			return relayErr("preview route "+r.Name, err)
 		}
 	default:
-		in, err := rf.input(ctx, f, e, cl, relay.RouteInput{}, &stdin)
+		in, err := rf.input(f, e, relay.RouteInput{}, &stdin)
 		if err != nil {
+			return err
+		}
+		if err := destinationID(ctx, cl, &in); err != nil {
 			return err
 		}
 		if in.Name == "" {

@@ -284,6 +284,24 @@ func TestRelayPostgresDestination(t *testing.T) {
 		fmt.Sprint(cat.Tables[0].Key) != "[vin]" || len(cat.Tables[0].Columns) != 2 {
 		t.Errorf("catalog as JSON: %v:\n%s", err, r.stdout)
 	}
+	// A route from flags alone, then changed from flags.
+	must(t, env, "", "relay", "datasets", "create", "trucks", "--key-field", "vin")
+	r = must(t, env, "", "relay", "routes", "create", "fleet-trucks", "--dataset", "trucks", "--destination", "fleet-db",
+		"--table-schema", schema, "--table", "trucks", "--key-column", "vin", "--map", "vin=vin", "--map", "km=odometer.km")
+	wants(t, "routes create from flags", r.stdout, "Created route fleet-trucks", "trucks into "+schema+".trucks, delivering.")
+	r = must(t, env, "", "relay", "routes", "update", "fleet-trucks", "--filter", "odometer.km > 0", "--enabled=false")
+	wants(t, "routes update", r.stdout, "Updated route fleet-trucks", "paused")
+	r = must(t, env, "", "relay", "routes", "show", "fleet-trucks", "--format", "json")
+	var rt relay.Route
+	if err := json.Unmarshal([]byte(r.stdout), &rt); err != nil || rt.Enabled || rt.Filter != "odometer.km > 0" || len(rt.Mapping) != 2 || rt.Mapping[1].Field != "odometer.km" {
+		t.Errorf("the updated route: %+v (%v)", rt, err)
+	}
+	r = must(t, env, `{"vin":"X1","odometer":{"km":12}}`, "relay", "routes", "preview", "fleet-trucks", "--record-file", "-", "--format", "json")
+	var p relay.Preview
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || !p.Keep || fmt.Sprint(p.Row) != "map[km:12 vin:X1]" {
+		t.Errorf("preview of a record from standard input: %+v (%v)", p, err)
+	}
+
 	// The password from the environment; an update that gives none keeps
 	// the stored one.
 	withPW := map[string]string{"ARUS_DESTINATION_PASSWORD": secret}
