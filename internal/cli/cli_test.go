@@ -92,6 +92,10 @@ func TestHelp(t *testing.T) {
 		{"consume", "--help"},
 		{"groups", "reset", "--help"},
 		{"help", "version"},
+		{"relay", "--help"},
+		{"relay", "destinations", "-h"},
+		{"relay", "routes", "create", "--help"},
+		{"help", "relay"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

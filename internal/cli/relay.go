@@ -82,7 +82,7 @@ func (c *relayConn) parse(f *flags, args []string) ([]string, *relay.Client, err
 	}
 	cl, err := relay.NewClient(c.server, c.apiKey)
 	if err != nil {
-		return nil, nil, f.fail("--server: %v", err)
+		return nil, nil, f.fail("--server %q is not a server URL; use http://host:port or https://host:port", c.server)
 	}
 	return rest, cl, nil
 }

@@ -376,7 +376,7 @@ func TestRelayUsage(t *testing.T) {
 		{"saved preview with settings", []string{"relay", "routes", "preview", "r", "--record", "{}", "--table", "t"}, "", "a saved route is tried as it is"},
 		{"bad status", []string{"relay", "deliveries", "--status", "lost"}, "", `--status "lost": use delivered, skipped, failed or dead_lettered`},
 		{"bad limit", []string{"relay", "deliveries", "--limit", "0"}, "", "--limit 0 is out of range; use 1 to 1000"},
-		{"bad server", []string{"relay", "status", "--server", "ftp://host"}, "", `--server: `},
+		{"bad server", []string{"relay", "status", "--server", "ftp://host"}, "", `--server "ftp://host" is not a server URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := arus(t, env, tc.stdin, tc.args...)
