@@ -330,7 +330,7 @@ records of the dataset's topic it has yet to deliver.`)
 
 // relayDeliveries prints a page of the delivery log.
 func relayDeliveries(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay deliveries", "arus relay deliveries [--dataset D] [--application A] [--route R] [--destination D] [--status S] [--limit N] [--after CURSOR] [flags]", `
+	f := newFlags(e, "relay deliveries", "arus relay deliveries [--dataset D] [--application A] [--route R] [--destination D] [--status S] [--since T] [--until T] [--limit N] [--after CURSOR] [flags]", `
 Shows the delivery log, newest first: what became of each record on each
 route (delivered, skipped by the route's filter, failed, dead_lettered),
 the attempts and the error. When there are more entries than --limit, the
@@ -342,6 +342,8 @@ command prints the --after value that shows the next page.`)
 	dest := f.String("destination", "", "only deliveries into this `destination` (name or id)")
 	status := f.String("status", "", "only entries with this `status`: delivered, skipped, failed or dead_lettered")
 	f.StringVar(&q.RecordID, "record", "", "only entries of the record with this `id`")
+	since := f.String("since", "", "only entries at or after `time`: RFC 3339, or local 2025-01-31T15:04:05 or 2025-01-31")
+	until := f.String("until", "", "only entries before `time`")
 	f.IntVar(&q.Limit, "limit", 100, "show at most `n` entries, 1 to 1000")
 	f.StringVar(&q.After, "after", "", "show the page after this `cursor`, as a previous page printed it")
 	c := addRelayConn(f)
@@ -355,6 +357,17 @@ command prints the --after value that shows the next page.`)
 	q.Status = deliverylog.Status(*status)
 	if *status != "" && !q.Status.Valid() {
 		return f.fail("--status %q: use delivered, skipped, failed or dead_lettered", *status)
+	}
+	for _, t := range []struct {
+		name, v string
+		dst     *time.Time
+	}{{"--since", *since, &q.Since}, {"--until", *until, &q.Until}} {
+		if t.v == "" {
+			continue
+		}
+		if *t.dst, err = parseDateTime(t.v); err != nil {
+			return f.fail("%s: %v", t.name, err)
+		}
 	}
 	if q.Limit < 1 || q.Limit > 1000 {
 		return f.fail("--limit %d is out of range; use 1 to 1000", q.Limit)

@@ -102,7 +102,15 @@ func destinationsShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return relayErr("show destination", err)
 	}
-	return c.print(e, d, func(w io.Writer) {
+	events, err := cl.DestinationEvents(ctx, d.ID)
+	if err != nil {
+		return relayErr("show destination "+d.Name, err)
+	}
+	shown := struct {
+		relay.Destination
+		Events []relay.HealthEvent `json:"events"`
+	}{d, orEmpty(events)}
+	return c.print(e, shown, func(w io.Writer) {
 		fmt.Fprintf(w, "Name:\t%s\n", d.Name)
 		fmt.Fprintf(w, "ID:\t%s\n", d.ID)
 		fmt.Fprintf(w, "Kind:\t%s\n", d.Kind)
@@ -117,6 +125,16 @@ func destinationsShow(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "Last error:\t%s\n", oneLine(d.LastError, 120))
 		fmt.Fprintf(w, "Created:\t%s\n", timeText(d.CreatedAt))
 		fmt.Fprintf(w, "Updated:\t%s\n", timeText(d.UpdatedAt))
+		if len(events) > 0 {
+			fmt.Fprintf(w, "Health changes:\t\n")
+		}
+		for _, ev := range events[:min(len(events), 10)] {
+			what := ev.Health
+			if ev.Error != "" {
+				what += ": " + oneLine(ev.Error, 100)
+			}
+			fmt.Fprintf(w, "  %s\t%s\n", timeText(ev.Time), what)
+		}
 	})
 }
 

@@ -116,6 +116,8 @@ func TestRelayCommands(t *testing.T) {
 
 	r = must(t, env, "", "relay", "destinations", "create", "dealer", "--kind", "sqlite", "--database", dbPath)
 	wants(t, "destinations create", r.stdout, "Created destination dealer", "the connection test passed")
+	r = must(t, env, "", "relay", "destinations", "show", "dealer")
+	wants(t, "destinations show", r.stdout, "Kind:", "sqlite", "Health:")
 	r = must(t, env, "", "relay", "destinations", "test", "dealer")
 	wants(t, "destinations test", r.stdout, "Connection OK: destination dealer answered")
 	r = must(t, env, "", "relay", "destinations", "catalog", "dealer", "--table", "cars")
@@ -216,7 +218,8 @@ func TestRelayCommands(t *testing.T) {
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		out = must(t, env, "", "relay", "deliveries", "--dataset", "cars", "--route", "dealer-cars", "--destination", "dealer",
-			"--application", "dealer-app", "--status", "delivered", "--limit", "10").stdout
+			"--application", "dealer-app", "--status", "delivered", "--since", "2020-01-01", "--until", time.Now().Add(time.Hour).Format(time.RFC3339),
+			"--limit", "10").stdout
 		if strings.Contains(out, "delivered") {
 			break
 		}
@@ -376,6 +379,7 @@ func TestRelayUsage(t *testing.T) {
 		{"saved preview with settings", []string{"relay", "routes", "preview", "r", "--record", "{}", "--table", "t"}, "", "a saved route is tried as it is"},
 		{"bad status", []string{"relay", "deliveries", "--status", "lost"}, "", `--status "lost": use delivered, skipped, failed or dead_lettered`},
 		{"bad limit", []string{"relay", "deliveries", "--limit", "0"}, "", "--limit 0 is out of range; use 1 to 1000"},
+		{"bad since", []string{"relay", "deliveries", "--since", "yesterday"}, "", `--since: "yesterday" is not a time`},
 		{"bad server", []string{"relay", "status", "--server", "ftp://host"}, "", `--server "ftp://host" is not a server URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

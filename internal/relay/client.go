@@ -204,6 +204,14 @@ func (c *Client) DeleteDestination(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, itemPath("destinations", id), nil, nil, nil)
 }
 
+// DestinationEvents returns the destination's changes of health, newest
+// first.
+func (c *Client) DestinationEvents(ctx context.Context, id string) ([]HealthEvent, error) {
+	var out list[HealthEvent]
+	err := c.do(ctx, http.MethodGet, itemPath("destinations", id, "/events"), nil, nil, &out)
+	return out.Items, err
+}
+
 // TestDestination tests a connection without saving anything.
 func (c *Client) TestDestination(ctx context.Context, in DestinationInput) (TestResult, error) {
 	var out TestResult
@@ -320,10 +328,10 @@ func (c *Client) Deliveries(ctx context.Context, q deliverylog.Query) (deliveryl
 		}
 	}
 	if !q.Since.IsZero() {
-		v.Set("since", q.Since.Format(time.RFC3339))
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
 	}
 	if !q.Until.IsZero() {
-		v.Set("until", q.Until.Format(time.RFC3339))
+		v.Set("until", q.Until.Format(time.RFC3339Nano))
 	}
 	if q.Limit != 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))

@@ -44,6 +44,12 @@ func TestClient(t *testing.T) {
 	if res, err := c.TestSavedDestination(ctx, dest.ID, &changed); err != nil || res.OK {
 		t.Errorf("TestSavedDestination with changed settings: %+v, %v; want a failed result", res, err)
 	}
+	if _, err := c.DestinationEvents(ctx, dest.ID); err != nil {
+		t.Errorf("DestinationEvents: %v", err)
+	}
+	if _, err := c.DestinationEvents(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DestinationEvents of an unknown destination: got %v, want ErrNotFound", err)
+	}
 	if tables, err := c.Catalog(ctx, dest.ID); err != nil || len(tables) == 0 {
 		t.Errorf("Catalog: %+v, %v", tables, err)
 	}
