@@ -1,9 +1,14 @@
 package relay_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log"
+	"os"
 
+	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/sink"
 )
@@ -32,4 +37,35 @@ func ExampleCompile() {
 	// Output:
 	// upsert map[id:7 name:Pajero price:650000000.00 source:relay] true <nil>
 	// false
+}
+
+// The admin API from Go: set up a dataset, an application and a route,
+// and try the route on a sample record. (Not run: it needs a server.)
+func ExampleClient() {
+	ctx := context.Background()
+	c, err := relay.NewClient("http://127.0.0.1:8080", os.Getenv("ARUS_API_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.CreateDataset(ctx, relay.DatasetInput{Name: "cars", KeyFields: []string{"id"}}); err != nil && !errors.Is(err, relay.ErrNameTaken) {
+		log.Fatal(err)
+	}
+	app, err := c.CreateApplication(ctx, relay.NewApplication{Name: "dealer-app", Datasets: []string{"cars"}})
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		for _, fe := range re.Problem.Errors {
+			fmt.Printf("%s: %s\n", fe.Field, fe.Message)
+		}
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("the application's key, shown once:", app.APIKey)
+	in := relay.RouteInput{Name: "dealer-cars", Dataset: "cars", Destination: "<destination id>", Table: "cars",
+		KeyColumns: []string{"id"}, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "name", Field: "car_name"}}}
+	p, err := c.PreviewRoute(ctx, in, "upsert", json.RawMessage(`{"id": 1, "car_name": "Avanza"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.Row)
 }

@@ -6,8 +6,8 @@
 //
 // This package holds the model (applications, datasets, destinations,
 // routes) and its store, the mapping of records to rows, the ingest
-// endpoint and the admin API. The sinks that write into databases are in
-// relay/sink.
+// endpoint, the admin API and its Go client ([Client], behind arus relay).
+// The sinks that write into databases are in relay/sink.
 package relay
 
 import (
