@@ -339,7 +339,8 @@ func destinationsTest(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Connection failed after %d ms: %s\n", res.ElapsedMS, res.Error)
 	}
 	if !res.OK {
-		return fmt.Errorf("test %s: the connection failed: %s", what, res.Error)
+		// The answer above says why.
+		return fmt.Errorf("test %s: the connection failed", what)
 	}
 	return nil
 }
