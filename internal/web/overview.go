@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -190,33 +189,16 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 		span.Round(time.Second), formatNum(int64(hi)), unit))
 }
 
-// overviewEvents streams the current values every few seconds as
-// server-sent events, for the page's live figures.
+// overviewEvents streams the current values as server-sent events, for
+// the page's live figures.
 func (h *Handler) overviewEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
+	h.streamValues(w, r, func(context.Context) (map[string]string, error) {
 		ss := h.samples.all()
 		s := derive(ss)
 		msg := map[string]string{"in": last(s.In), "out": last(s.Out)}
 		if len(ss) > 0 {
 			msg["lag"] = formatNum(ss[len(ss)-1].Lag)
 		}
-		b, _ := json.Marshal(msg)
-		if _, err := fmt.Fprintf(w, "event: values\ndata: %s\n\n", b); err != nil {
-			return
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-t.C:
-		}
-	}
+		return msg, nil
+	})
 }

@@ -81,6 +81,9 @@ type Config struct {
 	SecureCookies bool
 	// MaxFormBytes bounds a form body. Default 1 MiB.
 	MaxFormBytes int64
+	// LiveEvery is how often pages with live figures (overview, consumer
+	// groups) get new values over server-sent events. Default 5 s.
+	LiveEvery time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -96,6 +99,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFormBytes == 0 {
 		c.MaxFormBytes = 1 << 20
+	}
+	if c.LiveEvery < 0 {
+		return errors.New("web: negative LiveEvery")
+	}
+	if c.LiveEvery == 0 {
+		c.LiveEvery = liveEvery
 	}
 	if c.Status == nil {
 		c.Status = func(context.Context) []Component { return nil }
