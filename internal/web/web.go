@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
@@ -66,6 +68,10 @@ type Config struct {
 	// engine's view of each route; either may be nil.
 	Deliveries  *deliverylog.Log
 	RouteStatus func() map[string]delivery.RouteStatus
+	// Metrics is the process's metrics registry; the overview charts the
+	// error rate and p99 latency of the handlers that run in the process
+	// from it (see handlerSources). nil leaves those charts empty.
+	Metrics prometheus.Gatherer
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".
