@@ -25,7 +25,7 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	ok, failed, write := relayMetrics(t, reg)
 	_, b := newStreamsFixture(t)
-	f := newFixtureWithConfig(t, func(c *Config) { c.Broker, c.Metrics, c.LiveEvery = b, reg, 200*time.Millisecond })
+	f := newFixtureWithConfig(t, func(c *Config) { c.Broker, c.Metrics, c.LiveEvery = b, reg, time.Second })
 	if err := b.CreateTopic(ctx, stream.Topic{Name: "orders", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,15 +140,26 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 	)
 	browsertest.CheckAccessibility(t, bctx, "groups")
 
-	// Overview: the handler charts, from samples of the registry.
+	// Overview: the handler charts, from readings of the registry taken
+	// as the sampler does, dated 10 s apart; the last step has 500 calls,
+	// 20 of them failed.
 	h := f.handler
-	h.samples.add(h.sampleNow(ctx))
-	ok.Add(480)
-	failed.Add(20)
-	for i := range 500 {
-		write.Observe(0.002 + float64(i%50)/1000)
+	start := time.Now().Add(-12 * sampleEvery)
+	for step := range 12 {
+		calls := 100 * (step + 1)
+		fails := step % 4 * step
+		if step == 11 {
+			calls, fails = 500, 20
+		}
+		ok.Add(float64(calls - fails))
+		failed.Add(float64(fails))
+		for i := range calls {
+			write.Observe(0.002 + float64(i%(10+step*4))/1000)
+		}
+		x := h.sampleNow(ctx)
+		x.At = start.Add(time.Duration(step) * sampleEvery)
+		h.samples.add(x)
 	}
-	h.samples.add(h.sampleNow(ctx))
 	browsertest.Do(t, bctx, "open the overview",
 		chromedp.Navigate(base+"/overview"),
 		chromedp.WaitVisible(css(`#chart-errors`)),
@@ -159,6 +170,6 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 	if errs != "4.00" || p99 == "—" {
 		t.Errorf("overview shows error rate %q and p99 %q, want 4.00 and a latency", errs, p99)
 	}
-	browsertest.Screenshot(t, bctx, "console-overview")
+	browsertest.Screenshot(t, bctx, "console-overview-handlers")
 	browsertest.CheckAccessibility(t, bctx, "overview with handler charts")
 }

@@ -64,6 +64,7 @@ type resetRow struct {
 type groupData struct {
 	Group  stream.GroupInfo
 	Live   string // the page's own path, for its live figures
+	Every  string // how often they change, "5 s"
 	Topics []string
 	Form   resetForm
 	Errors map[string]string
@@ -83,6 +84,7 @@ func (h *Handler) groupPage(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	d.Group = g
 	d.Live = "/groups/" + url.PathEscape(g.Group)
+	d.Every = strconv.FormatFloat(h.cfg.LiveEvery.Seconds(), 'f', -1, 64) + " s"
 	for _, o := range g.Offsets {
 		if !slices.Contains(d.Topics, o.Topic) {
 			d.Topics = append(d.Topics, o.Topic)
