@@ -144,3 +144,29 @@ func TestProduceNeedsConfirmation(t *testing.T) {
 		wantStatus(t, "produce as a viewer", resp, http.StatusForbidden)
 	}
 }
+
+// A filter that matches little stops at the scan limit, says so, and
+// links on from where it stopped.
+func TestMessagesFilterStopsAtTheScanLimit(t *testing.T) {
+	f, b := newStreamsFixture(t)
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "clicks", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]*stream.Record, browseMaxScan+500)
+	for i := range recs {
+		recs[i] = &stream.Record{Topic: "clicks", Value: []byte(`{"page":"home"}`)}
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	br := f.browser()
+	br.login("admin", adminPassword)
+	resp, body := br.get("/topics/clicks/messages?match=" + url.QueryEscape(`$.page == "cart"`))
+	wantStatus(t, "filter with no match", resp, http.StatusOK)
+	for _, want := range []string{"examined 10,000 records, offsets 500 to 10,499; stopped at the limit of 10,000 per page", "No record here matches the filter.", "offset=500"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
