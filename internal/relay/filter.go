@@ -23,13 +23,20 @@ const (
 //	unary   = "not" unary | "(" expr ")" | compare
 //	compare = operand ( ("==" | "!=" | "<" | "<=" | ">" | ">=") operand
 //	                  | "in" "[" literal { "," literal } "]" )
+//	        | path                (ParseMatch only)
 //	operand = path | literal
 //	literal = string | number | "true" | "false" | "null"
 //
-// Strings and numbers are written as in JSON; paths as in [ParsePath]. A
-// missing field is null. == and != compare JSON values (numbers by value);
-// <, <=, > and >= hold only between two numbers or two strings. Nothing is
-// executed: a filter can only read the record.
+// Strings and numbers are written as in JSON; paths as in [ParsePath],
+// optionally after a JSONPath-style root: $.order.status is order.status,
+// $["odd key"] is ["odd key"]. A missing field is null. == and != compare
+// JSON values (numbers by value); <, <=, > and >= hold only between two
+// numbers or two strings. Nothing is executed: a filter can only read the
+// record.
+//
+// A route filter refuses a field on its own, so that "not used" cannot be
+// misread; a browsing filter ([ParseMatch]) takes it as a test that the
+// field exists and is not null.
 type Filter struct {
 	text string
 	root node
@@ -52,16 +59,34 @@ func (f *Filter) Match(record any) bool {
 	return f.root.eval(record)
 }
 
+// MatchJSON reports whether a JSON document passes. A document that is not
+// JSON passes only a nil filter.
+func (f *Filter) MatchJSON(doc []byte) bool {
+	if f == nil {
+		return true
+	}
+	v, err := decodeJSON(doc)
+	return err == nil && f.root.eval(v)
+}
+
 // ParseFilter compiles a filter expression. An empty expression is no
 // filter (nil).
-func ParseFilter(s string) (*Filter, error) {
+func ParseFilter(s string) (*Filter, error) { return parseFilter(s, false) }
+
+// ParseMatch compiles a filter for browsing records: the grammar of
+// [ParseFilter], where a field on its own, like $.customer.email, holds
+// when the field exists and is not null. An empty expression is no filter
+// (nil).
+func ParseMatch(s string) (*Filter, error) { return parseFilter(s, true) }
+
+func parseFilter(s string, exists bool) (*Filter, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
 	if len(s) > maxFilterLen {
 		return nil, fmt.Errorf("filter longer than %d bytes", maxFilterLen)
 	}
-	p := &parser{src: s}
+	p := &parser{src: s, exists: exists}
 	if err := p.next(); err != nil {
 		return nil, err
 	}
@@ -91,6 +116,16 @@ type inNode struct {
 	x    operand
 	list []any
 }
+
+// existsNode holds when its path leads to a value other than null.
+type existsNode struct{ path Path }
+
+func (n existsNode) eval(rec any) bool {
+	v, ok := n.path.Lookup(rec)
+	return ok && v != nil
+}
+
+func (n existsNode) String() string { return pathString(n.path) }
 
 func (n orNode) eval(rec any) bool  { return n.l.eval(rec) || n.r.eval(rec) }
 func (n andNode) eval(rec any) bool { return n.l.eval(rec) && n.r.eval(rec) }
@@ -159,9 +194,31 @@ func (o operand) value(rec any) any {
 
 func (o operand) String() string {
 	if o.path != nil {
-		return o.path.String()
+		return pathString(*o.path)
 	}
 	return literalString(o.lit)
+}
+
+// pathString writes a path so that the filter lexer reads it back as the
+// same path: with a $ root where the bare form would read as a keyword, a
+// number or an opening bracket.
+func pathString(p Path) string {
+	t := p.String()
+	switch {
+	case isKeyword(t), t[0] == '-' || t[0] >= '0' && t[0] <= '9': // would read as a keyword or a number
+		return "$." + t
+	case strings.HasPrefix(t, "[") && !strings.HasPrefix(t, `["`):
+		return "$" + t
+	}
+	return t
+}
+
+func isKeyword(s string) bool {
+	switch s {
+	case "true", "false", "null", "and", "or", "not", "in":
+		return true
+	}
+	return false
 }
 
 func literalString(v any) string {
@@ -281,9 +338,10 @@ func (t token) describe() string {
 }
 
 type parser struct {
-	src string
-	pos int
-	tok token
+	src    string
+	pos    int
+	tok    token
+	exists bool // a field on its own tests that it exists
 }
 
 func (p *parser) next() error {
@@ -333,47 +391,63 @@ func (p *parser) next() error {
 		p.pos++
 		p.tok = token{kind: tPunct, text: string(c), pos: start}
 		return nil
+	case c == '$':
+		// A JSONPath-style root: $.a.b and $["k"] are the paths a.b and ["k"].
+		from := p.pos + 1
+		if from < len(s) && s[from] == '.' {
+			from++
+		}
+		if from >= len(s) || !isNameByte(s[from]) && s[from] != '[' {
+			return fmt.Errorf("filter: expected a field after $ at byte %d", start)
+		}
+		return p.scanPath(start, from, false)
 	case isNameByte(c) || c == '[':
-		end := p.pos
-	scan:
-		for end < len(s) {
-			switch {
-			case isNameByte(s[end]) || s[end] == '.':
-				end++
-				continue
-			case s[end] == '[':
-				if end+1 < len(s) && s[end+1] == '"' {
-					e, _, err := scanString(s, end+1)
-					if err != nil {
-						return fmt.Errorf("filter: %v", err)
-					}
-					if e < len(s) && s[e] == ']' {
-						end = e + 1
-						continue
-					}
+		return p.scanPath(start, start, true)
+	}
+	return fmt.Errorf("filter: unexpected %q at byte %d", c, start)
+}
+
+// scanPath reads the path written from s[from], a token starting at
+// start; keywords count as such only when words is set.
+func (p *parser) scanPath(start, from int, words bool) error {
+	s := p.src
+	end := from
+scan:
+	for end < len(s) {
+		switch {
+		case isNameByte(s[end]) || s[end] == '.':
+			end++
+			continue
+		case s[end] == '[':
+			if end+1 < len(s) && s[end+1] == '"' {
+				e, _, err := scanString(s, end+1)
+				if err != nil {
+					return fmt.Errorf("filter: %v", err)
 				}
-				if j := strings.IndexByte(s[end:], ']'); j > 0 {
-					end += j + 1
+				if e < len(s) && s[e] == ']' {
+					end = e + 1
 					continue
 				}
 			}
-			break scan
+			if j := strings.IndexByte(s[end:], ']'); j > 0 {
+				end += j + 1
+				continue
+			}
 		}
-		text := s[start:end]
-		p.pos = end
-		switch text {
-		case "true", "false", "null", "and", "or", "not", "in":
-			p.tok = token{kind: tWord, text: text, pos: start}
-			return nil
-		}
-		path, err := ParsePath(text)
-		if err != nil {
-			return fmt.Errorf("filter: at byte %d: %v", start, err)
-		}
-		p.tok = token{kind: tPath, text: text, path: path, pos: start}
+		break scan
+	}
+	text := s[from:end]
+	p.pos = end
+	if words && isKeyword(text) {
+		p.tok = token{kind: tWord, text: text, pos: start}
 		return nil
 	}
-	return fmt.Errorf("filter: unexpected %q at byte %d", c, start)
+	path, err := ParsePath(text)
+	if err != nil {
+		return fmt.Errorf("filter: at byte %d: %v", start, err)
+	}
+	p.tok = token{kind: tPath, text: s[start:end], path: path, pos: start}
+	return nil
 }
 
 // quotedKeyAhead reports whether '[' at pos starts a ["quoted"] path.
@@ -394,6 +468,12 @@ func (p *parser) expect(kind tokKind, text string) error {
 		return fmt.Errorf("filter: expected %q at byte %d, found %s", text, p.tok.pos, p.tok.describe())
 	}
 	return p.next()
+}
+
+// endsTerm reports whether the current token ends a comparison: the end,
+// a closing parenthesis, and or or.
+func (p *parser) endsTerm() bool {
+	return p.tok.kind == tEOF || p.tok.kind == tPunct && p.tok.text == ")" || p.word("and") || p.word("or")
 }
 
 func (p *parser) word(w string) bool { return p.tok.kind == tWord && p.tok.text == w }
@@ -540,6 +620,9 @@ func (p *parser) compare() (node, error) {
 			return nil, err
 		}
 		return inNode{x: l, list: list}, nil
+	}
+	if p.exists && l.path != nil && p.endsTerm() {
+		return existsNode{path: *l.path}, nil
 	}
 	return nil, fmt.Errorf("filter: expected a comparison (==, !=, <, <=, >, >=, in) after %s at byte %d, found %s", l, p.tok.pos, p.tok.describe())
 }

@@ -168,6 +168,57 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// A browsing filter takes JSONPath-style roots and a field on its own as a
+// test that it exists; a route filter takes the roots but not bare fields.
+func TestParseMatch(t *testing.T) {
+	doc := []byte(`{"order":{"status":"paid"},"amount":120.5,"tags":["vip"],"customer":{"email":null,"name":"Ana"},"in":1}`)
+	cases := []struct {
+		expr, canonical string
+		want            bool
+	}{
+		{`$.order.status == "paid"`, `order.status == "paid"`, true},
+		{`$.amount > 100`, `amount > 100`, true},
+		{`$.amount > 200`, `amount > 200`, false},
+		{`$.tags[0]`, `tags[0]`, true},
+		{`$.tags[1]`, `tags[1]`, false},
+		{`$.customer.name`, `customer.name`, true},
+		{`$.customer.email`, `customer.email`, false}, // null
+		{`not $.missing and $.order`, `(not missing and order)`, true},
+		{`($.order.status) or $.x == 1`, `(order.status or x == 1)`, true},
+		{`$["order"].status == "paid"`, `order.status == "paid"`, true},
+		{`$.in == 1`, `$.in == 1`, true},
+		{`$[0]`, `$[0]`, false},
+		{`order.status in ["paid", "sent"]`, `order.status in ["paid", "sent"]`, true},
+	}
+	for _, c := range cases {
+		f, err := ParseMatch(c.expr)
+		if err != nil {
+			t.Errorf("ParseMatch(%q): %v", c.expr, err)
+			continue
+		}
+		if got := f.String(); got != c.canonical {
+			t.Errorf("ParseMatch(%q) = %s, want %s", c.expr, got, c.canonical)
+		}
+		if got := f.MatchJSON(doc); got != c.want {
+			t.Errorf("%q on %s = %v, want %v", c.expr, doc, got, c.want)
+		}
+	}
+	if f, _ := ParseMatch(`$.order`); f.MatchJSON([]byte(`not json`)) {
+		t.Errorf("a value that is not JSON matched a field test")
+	}
+	for _, bad := range []string{`$`, `$.`, `$..a`, `$.a ==`, `$.a = 1`, `$ == 1`, `"x"`, `$.a $.b`} {
+		if f, err := ParseMatch(bad); err == nil {
+			t.Errorf("ParseMatch(%q) = %s, want an error", bad, f)
+		}
+	}
+	if f, err := ParseFilter(`$.customer.email`); err == nil {
+		t.Errorf("route filter took a bare field: %s", f)
+	}
+	if f, err := ParseFilter(`$.amount > 1`); err != nil || f.String() != "amount > 1" {
+		t.Errorf("route filter with a $ root: %v, %v", f, err)
+	}
+}
+
 func TestPreviewRoute(t *testing.T) {
 	p, err := PreviewRoute(carsRoute(), "", json.RawMessage(`{"id":"x","category":"suv","stock":1}`))
 	if err != nil || !p.Keep || p.Row["id"] != "x" || p.Op != "upsert" {
@@ -190,32 +241,40 @@ func FuzzFilter(f *testing.F) {
 		`["k"] == 1`, `a`, `a ==`, `((a == 1))`, `x in ["a"]`} {
 		f.Add(s, `{"category":"suv","a":{"b":[1]},"c":true}`)
 	}
+	f.Add(`$.order.status == "paid" and $.tags[0]`, `{"order":{"status":"paid"},"tags":[1]}`)
+	f.Add(`not $.in or $[0]`, `[1]`)
 	f.Fuzz(func(t *testing.T, expr, record string) {
-		flt, err := ParseFilter(expr)
-		if err != nil {
-			if flt != nil {
-				t.Fatalf("ParseFilter(%q) returned a filter and an error", expr)
-			}
-			return
-		}
-		if flt == nil {
-			if strings.TrimSpace(expr) != "" {
-				t.Fatalf("ParseFilter(%q) accepted a non-empty expression as no filter", expr)
-			}
-			return
-		}
-		again, err := ParseFilter(flt.String())
-		if err != nil || again.String() != flt.String() {
-			t.Fatalf("canonical form %q of %q does not parse back: %v, %v", flt, expr, again, err)
-		}
-		rec, err := decodeJSON([]byte(record))
-		if err != nil {
-			return
-		}
-		if flt.Match(rec) != again.Match(rec) {
-			t.Fatalf("%q and its canonical form %q disagree on %s", expr, flt, record)
-		}
+		fuzzFilter(t, ParseFilter, expr, record)
+		fuzzFilter(t, ParseMatch, expr, record)
 	})
+}
+
+func fuzzFilter(t *testing.T, parse func(string) (*Filter, error), expr, record string) {
+	t.Helper()
+	flt, err := parse(expr)
+	if err != nil {
+		if flt != nil {
+			t.Fatalf("parse(%q) returned a filter and an error", expr)
+		}
+		return
+	}
+	if flt == nil {
+		if strings.TrimSpace(expr) != "" {
+			t.Fatalf("parse(%q) accepted a non-empty expression as no filter", expr)
+		}
+		return
+	}
+	again, err := parse(flt.String())
+	if err != nil || again.String() != flt.String() {
+		t.Fatalf("canonical form %q of %q does not parse back: %v, %v", flt, expr, again, err)
+	}
+	rec, err := decodeJSON([]byte(record))
+	if err != nil {
+		return
+	}
+	if flt.Match(rec) != again.Match(rec) {
+		t.Fatalf("%q and its canonical form %q disagree on %s", expr, flt, record)
+	}
 }
 
 // FuzzMapping checks that mapping any record through any field path never

@@ -85,3 +85,36 @@ func TestConsoleOnEveryBackend(t *testing.T) {
 		t.Logf("consumed %d records, then reset the group to replay them", seen)
 	})
 }
+
+// The JSON path filter and the live lag behave the same on every backend.
+func TestConsoleFilterAndLiveLagOnEveryBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every backend; skipped under -short")
+	}
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
+		ctx := context.Background()
+		f := newFixtureWithConfig(t, func(c *Config) { c.Broker, c.LiveEvery = b, 200*time.Millisecond })
+		br := f.browser()
+		br.login("admin", adminPassword)
+		if err := b.CreateTopic(ctx, stream.Topic{Name: "invoices", Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+		var recs []*stream.Record
+		for i := 0; i < 60; i++ {
+			recs = append(recs, &stream.Record{Topic: "invoices", Value: []byte(fmt.Sprintf(`{"invoice":{"status":%q},"amount":%d}`, []string{"open", "paid", "void"}[i%3], i))})
+		}
+		if err := b.Produce(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+		_, body := br.get("/topics/invoices/messages?match=" + url.QueryEscape(`$.invoice.status == "paid" and $.amount > 40`))
+		if n := strings.Count(body, `<td class="num mono">`); n != 6 || !strings.Contains(body, ">58</td>") || !strings.Contains(body, "examined 60 records, offsets 0 to 59") {
+			t.Errorf("JSON path filter shows %d records, want 6 from offset 58 after examining 60", n)
+		}
+		resp, body := br.get("/topics/invoices/messages?match=" + url.QueryEscape(`$.amount >> 1`))
+		wantStatus(t, "bad JSON path filter", resp, http.StatusBadRequest)
+		if !strings.Contains(body, `id="m-match-err"`) {
+			t.Errorf("bad JSON path filter not explained next to its field")
+		}
+		testGroupLagIsLive(t, f, b)
+	})
+}

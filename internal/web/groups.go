@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,10 @@ type groupsData struct {
 }
 
 func (h *Handler) groups(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if wantsEvents(r) {
+		h.streamValues(w, r, h.groupsLive)
+		return
+	}
 	all, err := h.cfg.Broker.ListGroups(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
@@ -58,6 +63,8 @@ type resetRow struct {
 
 type groupData struct {
 	Group  stream.GroupInfo
+	Live   string // the page's own path, for its live figures
+	Every  string // how often they change, "5 s"
 	Topics []string
 	Form   resetForm
 	Errors map[string]string
@@ -76,6 +83,8 @@ func (h *Handler) groupPage(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	d.Group = g
+	d.Live = "/groups/" + url.PathEscape(g.Group)
+	d.Every = strconv.FormatFloat(h.cfg.LiveEvery.Seconds(), 'f', -1, 64) + " s"
 	for _, o := range g.Offsets {
 		if !slices.Contains(d.Topics, o.Topic) {
 			d.Topics = append(d.Topics, o.Topic)
@@ -88,7 +97,77 @@ func (h *Handler) groupPage(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (h *Handler) group(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if wantsEvents(r) {
+		name := r.PathValue("group")
+		h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) { return h.groupLive(ctx, name) })
+		return
+	}
 	h.groupPage(w, r, http.StatusOK, groupData{})
+}
+
+// groupsLive are the groups page's live figures: each group's lag and
+// state, keyed by group name.
+func (h *Handler) groupsLive(ctx context.Context) (map[string]string, error) {
+	all, err := h.cfg.Broker.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]string{}
+	for _, g := range all {
+		lag := g.Lag()
+		v["lag:"+g.Group] = formatNum(lag)
+		state, pill := groupState(g)
+		v["state:"+g.Group], v["pill:state:"+g.Group] = state, pill
+	}
+	return v, nil
+}
+
+// groupState is the word and pill class of a group's state.
+func groupState(g stream.GroupInfo) (string, string) {
+	switch {
+	case g.Lag() > 0:
+		return "lagging " + formatNum(g.Lag()), "warn"
+	case len(g.Members) > 0:
+		return "up to date", "ok"
+	}
+	return "idle", "info"
+}
+
+// groupLive are a group page's live figures: the total lag, and per
+// partition the committed and end offsets, the lag and the age of the
+// oldest unconsumed record, keyed by topic/partition.
+func (h *Handler) groupLive(ctx context.Context, name string) (map[string]string, error) {
+	g, err := h.cfg.Broker.DescribeGroup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]string{"lag": formatNum(g.Lag()), "members": formatNum(len(g.Members))}
+	for _, o := range g.Offsets {
+		k := partKey(o)
+		v["committed:"+k] = formatNum(o.Committed)
+		v["end:"+k] = formatNum(o.End)
+		v["lag:"+k] = formatNum(o.Lag)
+		v["pill:lag:"+k] = lagPill(o.Lag)
+		v["oldest:"+k] = oldestText(o.Oldest)
+	}
+	return v, nil
+}
+
+// partKey names one partition of a group's offsets in live keys.
+func partKey(o stream.GroupOffset) string { return o.Topic + "/" + strconv.Itoa(int(o.Partition)) }
+
+func lagPill(lag int64) string {
+	if lag > 0 {
+		return "warn"
+	}
+	return "ok"
+}
+
+func oldestText(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return ago(t)
 }
 
 // resetGroup checks the reset form; without confirmed=yes it shows what the

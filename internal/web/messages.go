@@ -13,11 +13,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/stream"
 )
 
 // The message browser reads a bounded window of one partition: never the
-// whole topic.
+// whole topic. Filters (key, value and a JSON path expression, see
+// [relay.ParseMatch]) apply to the records of that window; a page says how
+// far it looked and links on from there.
 const (
 	browsePage     = 50
 	browseMaxScan  = 10000 // records examined per request when filtering
@@ -41,24 +44,46 @@ type messagesData struct {
 	Newest    bool
 	Key       string
 	Contains  string
+	Match     string // the JSON path filter as typed
 	Messages  []message
 	Scanned   int64
-	Older     string // link to the next page back, "" when none
-	Newer     string
-	Form      produceForm
-	Errors    map[string]string
+	// ScanFrom and ScanTo bound the offsets examined, [ScanFrom, ScanTo);
+	// Capped is set when the scan stopped at browseMaxScan records.
+	ScanFrom, ScanTo int64
+	Capped           bool
+	Older            string // link to the next page back, "" when none
+	Newer            string
+	Form             produceForm
+	Review           *produceReview
+	Errors           map[string]string
 }
+
+// Filtered reports whether any filter is set.
+func (d messagesData) Filtered() bool { return d.Key != "" || d.Contains != "" || d.Match != "" }
+
+// MaxScan is the most records one page examines.
+func (messagesData) MaxScan() int { return browseMaxScan }
 
 type produceForm struct {
 	Key, Value, Headers string
 	Partition           string
 }
 
-func (h *Handler) messages(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	h.messagesPage(w, r, http.StatusOK, produceForm{}, nil)
+// produceReview is what a produce will do, shown before it is done.
+type produceReview struct {
+	Partition  int32 // the key's partition, when Keyed
+	Keyed      bool
+	ValueBytes int
+	KeyBytes   int
+	Headers    int
+	Bytes      int // key, value and headers
 }
 
-func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status int, form produceForm, errs map[string]string) {
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	h.messagesPage(w, r, http.StatusOK, produceForm{}, nil, nil)
+}
+
+func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status int, form produceForm, review *produceReview, errs map[string]string) {
 	name := r.PathValue("topic")
 	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
 	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
@@ -70,7 +95,18 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	q := r.URL.Query()
-	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Newest: q.Get("order") != "oldest", Form: form, Errors: errs}
+	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
+		Newest: q.Get("order") != "oldest", Form: form, Review: review, Errors: errs}
+	if d.Errors == nil {
+		d.Errors = map[string]string{}
+	}
+	match, err := relay.ParseMatch(d.Match)
+	if err != nil {
+		d.Errors["match"] = strings.TrimPrefix(err.Error(), "filter: ")
+		if status == http.StatusOK {
+			status = http.StatusBadRequest
+		}
+	}
 	if v := q.Get("partition"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n >= len(info.Offsets) {
@@ -94,9 +130,11 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 		}
 		from = min(max(n, d.Start), d.End)
 	}
-	if err := h.browse(r, &d, from); err != nil {
-		h.serverError(w, r, err)
-		return
+	if d.Errors["match"] == "" {
+		if err := h.browse(r, &d, from, match); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
 	}
 	if d.Form.Partition == "" {
 		d.Form.Partition = "auto"
@@ -106,11 +144,13 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 
 // browse fills d.Messages with up to a page of matching records: backwards
 // from "from" (exclusive) when newest first, forwards from it otherwise,
-// examining at most browseMaxScan records.
-func (h *Handler) browse(r *http.Request, d *messagesData, from int64) error {
+// examining at most browseMaxScan records. It records the window it
+// examined in d.ScanFrom and d.ScanTo.
+func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *relay.Filter) error {
 	match := func(rec *stream.Record) bool {
 		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
-			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains)))
+			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains))) &&
+			(where == nil || where.MatchJSON(rec.Value))
 	}
 	lo, hi := from, from // the window examined: [lo, hi)
 	for len(d.Messages) < browsePage && d.Scanned < browseMaxScan {
@@ -168,7 +208,16 @@ func (h *Handler) browse(r *http.Request, d *messagesData, from int64) error {
 		if d.Contains != "" {
 			v.Set("q", d.Contains)
 		}
+		if d.Match != "" {
+			v.Set("match", d.Match)
+		}
 		return "?" + v.Encode()
+	}
+	d.Capped = d.Scanned >= browseMaxScan
+	if d.Newest {
+		d.ScanFrom, d.ScanTo = lo, from
+	} else {
+		d.ScanFrom, d.ScanTo = from, hi
 	}
 	if d.Newest {
 		if lo > d.Start {
@@ -228,7 +277,9 @@ func printable(b []byte) string {
 	return fmt.Sprintf("(%d bytes) %x", len(b), b)
 }
 
-// produceMessage produces one record typed into the form.
+// produceMessage produces one record typed into the form. Without
+// confirmed=yes it only checks the form and shows what it would produce:
+// the topic, the partition the key decides, and the size.
 func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	f := produceForm{Key: r.PostFormValue("key"), Value: r.PostFormValue("value"), Headers: r.PostFormValue("headers")}
 	rec := &stream.Record{Topic: r.PathValue("topic"), Value: []byte(f.Value)}
@@ -248,6 +299,24 @@ func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth
 		}
 		rec.Headers = append(rec.Headers, stream.Header{Key: strings.TrimSpace(k), Value: []byte(v)})
 	}
+	if len(errs) == 0 && r.PostFormValue("confirmed") != "yes" {
+		info, err := h.cfg.Broker.DescribeTopic(r.Context(), rec.Topic)
+		if err != nil {
+			// The page reports a missing topic itself.
+			h.messagesPage(w, r, http.StatusOK, f, nil, errs)
+			return
+		}
+		rv := &produceReview{Keyed: rec.Key != nil, ValueBytes: len(rec.Value), KeyBytes: len(rec.Key), Headers: len(rec.Headers)}
+		if rv.Keyed && info.Partitions > 0 {
+			rv.Partition = stream.Partition(rec.Key, info.Partitions)
+		}
+		rv.Bytes = rv.ValueBytes + rv.KeyBytes
+		for _, hd := range rec.Headers {
+			rv.Bytes += len(hd.Key) + len(hd.Value)
+		}
+		h.messagesPage(w, r, http.StatusOK, f, rv, errs)
+		return
+	}
 	if len(errs) == 0 {
 		err := h.cfg.Broker.Produce(r.Context(), rec)
 		switch {
@@ -259,7 +328,7 @@ func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth
 		}
 	}
 	if len(errs) > 0 {
-		h.messagesPage(w, r, http.StatusUnprocessableEntity, f, errs)
+		h.messagesPage(w, r, http.StatusUnprocessableEntity, f, nil, errs)
 		return
 	}
 	h.log.InfoContext(r.Context(), "console: record produced", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "record_id", rec.ID(), "by", p.Name())

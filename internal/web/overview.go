@@ -2,11 +2,11 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +16,10 @@ import (
 
 // The overview samples the backbone every sampleEvery and keeps the last
 // hour in memory: records in (the sum of partition end offsets), records
-// out (the sum of committed offsets) and the total lag. Charts are drawn
-// on the server as SVG; a server-sent event stream updates the current
-// values while the page is open.
+// out (the sum of committed offsets) and the total lag, and the handler
+// figures of the process's metrics registry (see handlerstats.go). Charts
+// are drawn on the server as SVG; a server-sent event stream updates the
+// current values while the page is open.
 const (
 	sampleEvery = 10 * time.Second
 	sampleKeep  = 360 // one hour
@@ -29,6 +30,9 @@ type sample struct {
 	In, Out  int64 // cumulative
 	Lag      int64
 	BrokerUp bool
+	// Handlers are the cumulative handler figures, when HandlersRead.
+	Handlers     handlerTotals
+	HandlersRead bool
 }
 
 type sampler struct {
@@ -73,6 +77,7 @@ func (h *Handler) sampleNow(ctx context.Context) sample {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	x := sample{At: time.Now(), BrokerUp: true}
+	x.Handlers, x.HandlersRead = gatherHandlers(h.cfg.Metrics)
 	topics, err := h.cfg.Broker.ListTopics(ctx)
 	if err != nil {
 		x.BrokerUp = false
@@ -99,9 +104,13 @@ func (h *Handler) sampleNow(ctx context.Context) sample {
 }
 
 // series are the chart data derived from the samples: rates per second
-// between consecutive samples, and the lag as sampled.
+// between consecutive samples, and the lag as sampled; for handlers, the
+// share of calls that failed (percent) and the p99 duration (ms) of each
+// step, NaN for a step in which no handler ran.
 type series struct {
 	In, Out, Lag []float64
+	Errors, P99  []float64
+	Calls        float64 // handler calls over the whole span
 	Span         time.Duration
 }
 
@@ -115,6 +124,17 @@ func derive(ss []sample) series {
 		out.In = append(out.In, math.Max(0, float64(ss[i].In-ss[i-1].In)/dt))
 		out.Out = append(out.Out, math.Max(0, float64(ss[i].Out-ss[i-1].Out)/dt))
 		out.Lag = append(out.Lag, float64(ss[i].Lag))
+		errs, p99 := math.NaN(), math.NaN()
+		if ss[i].HandlersRead && ss[i-1].HandlersRead {
+			st := stepBetween(ss[i-1].Handlers, ss[i].Handlers)
+			out.Calls += st.Calls
+			if st.Calls > 0 {
+				errs = 100 * st.Failed / st.Calls
+			}
+			p99 = st.P99 * 1000
+		}
+		out.Errors = append(out.Errors, errs)
+		out.P99 = append(out.P99, p99)
 	}
 	if len(ss) > 1 {
 		out.Span = ss[len(ss)-1].At.Sub(ss[0].At)
@@ -149,8 +169,31 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		{Title: "Records in", Unit: "records/s", ID: "in", SVG: sparkline(s.In, "records/s", s.Span), Current: last(s.In)},
 		{Title: "Records out", Unit: "records/s", ID: "out", SVG: sparkline(s.Out, "records/s", s.Span), Current: last(s.Out)},
 		{Title: "Consumer lag", Unit: "records", ID: "lag", SVG: sparkline(s.Lag, "records", s.Span), Current: formatNum(d.Lag)},
+		{Title: "Handler errors", Unit: "% of calls", ID: "errors", SVG: h.handlerChart(ss, s, s.Errors, "% of calls"), Current: lastFloat(s.Errors)},
+		{Title: "Handler latency p99", Unit: "ms", ID: "p99", SVG: h.handlerChart(ss, s, s.P99, "ms"), Current: lastFloat(s.P99)},
 	}
 	h.render(w, r, http.StatusOK, "overview", view{Data: d})
+}
+
+// handlerChart draws a handler series, or says why there is none.
+func (h *Handler) handlerChart(ss []sample, s series, v []float64, unit string) template.HTML {
+	switch {
+	case h.cfg.Metrics == nil:
+		return chartNote("handler metrics are not available in this process")
+	case len(ss) >= 2 && s.Calls == 0:
+		span := "hour"
+		if s.Span < 55*time.Minute {
+			span = s.Span.Round(time.Second).String()
+		}
+		return chartNote("no handlers ran in the last " + span)
+	}
+	return sparkline(v, unit, s.Span)
+}
+
+// chartNote is a chart's place holder: a sentence instead of a line.
+func chartNote(text string) template.HTML {
+	t := template.HTMLEscapeString(text)
+	return template.HTML(`<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="` + t + `"><text x="8" y="52">` + t + `</text></svg>`)
 }
 
 func last(v []float64) string {
@@ -160,9 +203,31 @@ func last(v []float64) string {
 	return formatNum(int64(math.Round(v[len(v)-1])))
 }
 
+// lastFloat is the latest value of a series that may have gaps: "—" when
+// the latest step has none.
+func lastFloat(v []float64) string {
+	if len(v) == 0 || math.IsNaN(v[len(v)-1]) {
+		return "—"
+	}
+	return formatFloat(v[len(v)-1])
+}
+
+// formatFloat writes a figure with the precision it needs: whole numbers
+// with thousands separators from 100 on, else up to two decimals.
+func formatFloat(x float64) string {
+	switch a := math.Abs(x); {
+	case a >= 100:
+		return formatNum(int64(math.Round(x)))
+	case a >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
 // sparkline draws a small line chart as SVG: the line, the y-axis range
-// and the time span as labels. Values are server data, not user input,
-// and are formatted as numbers only.
+// and the time span as labels. NaN values are gaps: the line breaks there.
+// Values are server data, not user input, and are formatted as numbers
+// only.
 func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 	const w, hgt, pad = 320.0, 96.0, 4.0
 	if len(v) < 2 {
@@ -170,53 +235,55 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 	}
 	hi := 0.0
 	for _, x := range v {
-		hi = math.Max(hi, x)
+		if !math.IsNaN(x) {
+			hi = math.Max(hi, x)
+		}
 	}
 	if hi == 0 {
 		hi = 1
 	}
-	var pts strings.Builder
+	var lines strings.Builder
+	var seg []string
+	flush := func() {
+		switch len(seg) {
+		case 0:
+		case 1:
+			x, y, _ := strings.Cut(seg[0], ",")
+			fmt.Fprintf(&lines, `<circle class="dot" cx="%s" cy="%s" r="1.5"/>`, x, y)
+		default:
+			fmt.Fprintf(&lines, `<polyline class="line" points="%s"/>`, strings.Join(seg, " "))
+		}
+		seg = seg[:0]
+	}
 	for i, x := range v {
+		if math.IsNaN(x) {
+			flush()
+			continue
+		}
 		px := pad + (w-2*pad)*float64(i)/float64(len(v)-1)
 		py := hgt - 18 - (hgt-18-pad)*x/hi
-		fmt.Fprintf(&pts, "%.1f,%.1f ", px, py)
+		seg = append(seg, fmt.Sprintf("%.1f,%.1f", px, py))
 	}
+	flush()
 	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="%s over the last %s, up to %s">`+
 		`<line class="axis" x1="4" y1="78" x2="316" y2="78"/>`+
-		`<polyline class="line" points="%s"/>`+
+		`%s`+
 		`<text x="4" y="92">%s ago</text><text x="316" y="92" text-anchor="end">now</text>`+
 		`<text x="316" y="12" text-anchor="end">max %s %s</text></svg>`,
-		unit, span.Round(time.Second), formatNum(int64(hi)), strings.TrimSpace(pts.String()),
-		span.Round(time.Second), formatNum(int64(hi)), unit))
+		template.HTMLEscapeString(unit), span.Round(time.Second), formatFloat(hi), lines.String(),
+		span.Round(time.Second), formatFloat(hi), template.HTMLEscapeString(unit)))
 }
 
-// overviewEvents streams the current values every few seconds as
-// server-sent events, for the page's live figures.
+// overviewEvents streams the current values as server-sent events, for
+// the page's live figures.
 func (h *Handler) overviewEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
+	h.streamValues(w, r, func(context.Context) (map[string]string, error) {
 		ss := h.samples.all()
 		s := derive(ss)
-		msg := map[string]string{"in": last(s.In), "out": last(s.Out)}
+		msg := map[string]string{"in": last(s.In), "out": last(s.Out), "errors": lastFloat(s.Errors), "p99": lastFloat(s.P99)}
 		if len(ss) > 0 {
 			msg["lag"] = formatNum(ss[len(ss)-1].Lag)
 		}
-		b, _ := json.Marshal(msg)
-		if _, err := fmt.Fprintf(w, "event: values\ndata: %s\n\n", b); err != nil {
-			return
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-t.C:
-		}
-	}
+		return msg, nil
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/stream"
 )
 
 // view is what every page template receives.
@@ -84,6 +85,12 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
+	// partKey, lagPill, groupState and groupPill render consumer-group
+	// figures as their live updates do (live.go).
+	"partKey":    partKey,
+	"lagPill":    lagPill,
+	"groupState": func(g stream.GroupInfo) string { s, _ := groupState(g); return s },
+	"groupPill":  func(g stream.GroupInfo) string { _, p := groupState(g); return p },
 	"current": func(path, prefix string) bool {
 		return path == prefix || strings.HasPrefix(path, prefix+"/")
 	},

@@ -220,7 +220,14 @@ func TestMessageBrowser(t *testing.T) {
 		}
 	}
 
-	resp, _ = br.post("/topics/events/messages", url.Values{"csrf_token": {csrf}, "key": {"k"}, "value": {`{"hello":1}`}, "headers": {"source=console"}})
+	form := url.Values{"csrf_token": {csrf}, "key": {"k"}, "value": {`{"hello":1}`}, "headers": {"source=console"}}
+	resp, body = br.post("/topics/events/messages", form)
+	wantStatus(t, "produce without confirmation", resp, http.StatusOK)
+	if !strings.Contains(body, "Produce now") {
+		t.Errorf("produce without confirmation shows no review")
+	}
+	form.Set("confirmed", "yes")
+	resp, _ = br.post("/topics/events/messages", form)
 	wantStatus(t, "produce from the console", resp, http.StatusSeeOther)
 	got, err := b.Read(ctx, "events", 0, 1000, 1)
 	if err != nil || len(got) != 1 || string(got[0].Value) != `{"hello":1}` {

@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
@@ -66,6 +68,10 @@ type Config struct {
 	// engine's view of each route; either may be nil.
 	Deliveries  *deliverylog.Log
 	RouteStatus func() map[string]delivery.RouteStatus
+	// Metrics is the process's metrics registry; the overview charts the
+	// error rate and p99 latency of the handlers that run in the process
+	// from it (see handlerSources). nil leaves those charts empty.
+	Metrics prometheus.Gatherer
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".
@@ -81,6 +87,9 @@ type Config struct {
 	SecureCookies bool
 	// MaxFormBytes bounds a form body. Default 1 MiB.
 	MaxFormBytes int64
+	// LiveEvery is how often pages with live figures (overview, consumer
+	// groups) get new values over server-sent events. Default 5 s.
+	LiveEvery time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -96,6 +105,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFormBytes == 0 {
 		c.MaxFormBytes = 1 << 20
+	}
+	if c.LiveEvery < 0 {
+		return errors.New("web: negative LiveEvery")
+	}
+	if c.LiveEvery == 0 {
+		c.LiveEvery = liveEvery
 	}
 	if c.Status == nil {
 		c.Status = func(context.Context) []Component { return nil }

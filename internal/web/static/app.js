@@ -50,17 +50,22 @@
     t.textContent = rel(ts);
   });
 })();
-// Live figures on the overview: <strong data-live="in">, updated from
-// server-sent events; without JavaScript the page shows them as rendered.
+// Live figures: <strong data-live="key"> inside a page whose container
+// names its event source with data-live-source; each "values" event
+// replaces the text of every key it carries, and "pill:<key>" the state of
+// a status pill. Without JavaScript the page shows the values as rendered.
 (function () {
   "use strict";
-  if (!window.EventSource || !document.querySelector("[data-live]")) return;
-  var es = new EventSource("/overview/events");
+  var src = document.querySelector("[data-live-source]");
+  if (!window.EventSource || !src) return;
+  var es = new EventSource(src.getAttribute("data-live-source"));
   es.addEventListener("values", function (e) {
     var v = JSON.parse(e.data);
     document.querySelectorAll("[data-live]").forEach(function (el) {
       var k = el.getAttribute("data-live");
-      if (v[k] !== undefined) el.textContent = v[k];
+      if (v[k] !== undefined && el.textContent !== v[k]) el.textContent = v[k];
+      var pill = v["pill:" + k];
+      if (pill !== undefined && el.classList.contains("pill")) el.className = "pill " + pill;
     });
   });
 })();
