@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
@@ -168,5 +169,58 @@ func TestMessagesFilterStopsAtTheScanLimit(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// Browsing from a time starts at the first record at or after it; a header
+// filter keeps the records carrying the header (with the value, if given).
+func TestMessagesByTimeAndHeader(t *testing.T) {
+	f, b := newStreamsFixture(t)
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "events", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var recs []*stream.Record
+	for i := 0; i < 120; i++ {
+		rec := &stream.Record{Topic: "events", Value: []byte(fmt.Sprint(i)), Timestamp: t0.Add(time.Duration(i) * time.Minute)}
+		if i%4 == 0 {
+			rec.Headers = []stream.Header{{Key: "source", Value: []byte(fmt.Sprintf("gate-%d", i%8))}}
+		}
+		recs = append(recs, rec)
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	br := f.browser()
+	br.login("admin", adminPassword)
+	offsets := func(body string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<td class="num mono">([0-9,]+)</td>`).FindAllStringSubmatch(body, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	// 13:00 is record 60: oldest first starts there, newest first ends
+	// just before it.
+	_, body := br.get("/topics/events/messages?order=oldest&time=2026-03-01T13:00")
+	if got := offsets(body); len(got) == 0 || got[0] != "60" {
+		t.Errorf("oldest first from 13:00: offsets %v, want from 60", got)
+	}
+	_, body = br.get("/topics/events/messages?order=newest&time=2026-03-01T13:00")
+	if got := offsets(body); len(got) == 0 || got[0] != "59" {
+		t.Errorf("newest first from 13:00: offsets %v, want from 59 down", got)
+	}
+	resp, body := br.get("/topics/events/messages?time=yesterday")
+	wantStatus(t, "a time that is not one", resp, http.StatusBadRequest)
+	wantBody(t, "a time that is not one", body, `id="m-time-err"`)
+
+	_, body = br.get("/topics/events/messages?header=source")
+	if got := offsets(body); len(got) != 30 || got[0] != "116" {
+		t.Errorf("records with a source header: %d from %v, want 30 from 116", len(got), got)
+	}
+	_, body = br.get("/topics/events/messages?header=" + url.QueryEscape("source=gate-4"))
+	if got := offsets(body); len(got) != 15 || got[0] != "116" {
+		t.Errorf("records from gate-4: %d from %v, want 15 from 116", len(got), got)
 	}
 }

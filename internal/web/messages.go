@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/arus-platform/arus/internal/auth"
@@ -45,6 +46,11 @@ type messagesData struct {
 	Key       string
 	Contains  string
 	Match     string // the JSON path filter as typed
+	// Header filters on a header: "name" (it is present) or
+	// "name=value" (its value contains value).
+	Header string
+	// Time is where browsing starts, as typed (UTC, filterTime).
+	Time string
 	Messages  []message
 	Scanned   int64
 	// ScanFrom and ScanTo bound the offsets examined, [ScanFrom, ScanTo);
@@ -59,7 +65,9 @@ type messagesData struct {
 }
 
 // Filtered reports whether any filter is set.
-func (d messagesData) Filtered() bool { return d.Key != "" || d.Contains != "" || d.Match != "" }
+func (d messagesData) Filtered() bool {
+	return d.Key != "" || d.Contains != "" || d.Match != "" || d.Header != ""
+}
 
 // MaxScan is the most records one page examines.
 func (messagesData) MaxScan() int { return browseMaxScan }
@@ -96,6 +104,7 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	}
 	q := r.URL.Query()
 	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
+		Header: strings.TrimSpace(q.Get("header")), Time: strings.TrimSpace(q.Get("time")),
 		Newest: q.Get("order") != "oldest", Form: form, Review: review, Errors: errs}
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
@@ -129,8 +138,22 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 			return
 		}
 		from = min(max(n, d.Start), d.End)
+	} else if d.Time != "" {
+		// From a time: the first record at or after it, going forwards from
+		// there, or backwards from there (the records before it).
+		t, err := time.ParseInLocation(filterTime, d.Time, time.UTC)
+		if err != nil {
+			d.Errors["time"] = "give a time as 2006-01-02T15:04 (UTC)"
+			if status == http.StatusOK {
+				status = http.StatusBadRequest
+			}
+		} else if from, err = h.cfg.Broker.OffsetForTime(r.Context(), name, d.Partition, t); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		from = min(max(from, d.Start), d.End)
 	}
-	if d.Errors["match"] == "" {
+	if d.Errors["match"] == "" && d.Errors["time"] == "" {
 		if err := h.browse(r, &d, from, match); err != nil {
 			h.serverError(w, r, err)
 			return
@@ -147,9 +170,19 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 // examining at most browseMaxScan records. It records the window it
 // examined in d.ScanFrom and d.ScanTo.
 func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *relay.Filter) error {
+	hname, hvalue, hasValue := strings.Cut(d.Header, "=")
+	hasHeader := func(rec *stream.Record) bool {
+		for _, h := range rec.Headers {
+			if h.Key == hname && (!hasValue || bytes.Contains(h.Value, []byte(hvalue))) {
+				return true
+			}
+		}
+		return false
+	}
 	match := func(rec *stream.Record) bool {
 		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
 			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains))) &&
+			(d.Header == "" || hasHeader(rec)) &&
 			(where == nil || where.MatchJSON(rec.Value))
 	}
 	lo, hi := from, from // the window examined: [lo, hi)
@@ -210,6 +243,9 @@ func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *re
 		}
 		if d.Match != "" {
 			v.Set("match", d.Match)
+		}
+		if d.Header != "" {
+			v.Set("header", d.Header)
 		}
 		return "?" + v.Encode()
 	}
