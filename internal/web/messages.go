@@ -50,9 +50,9 @@ type messagesData struct {
 	// "name=value" (its value contains value).
 	Header string
 	// Time is where browsing starts, as typed (UTC, filterTime).
-	Time string
-	Messages  []message
-	Scanned   int64
+	Time     string
+	Messages []message
+	Scanned  int64
 	// ScanFrom and ScanTo bound the offsets examined, [ScanFrom, ScanTo);
 	// Capped is set when the scan stopped at browseMaxScan records.
 	ScanFrom, ScanTo int64
