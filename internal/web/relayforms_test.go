@@ -210,6 +210,20 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 	if err := f.rl.SetDestinationHealth(ctx, dest, false, "database is restarting"); err != nil {
 		t.Fatal(err)
 	}
+	// The destinations page follows health live.
+	live := b.events("/relay/destinations")
+	waitFor(t, live, "the destination down", func(v map[string]string) bool {
+		return v["health:"+dest] == "down" && v["pill:health:"+dest] == "bad" && v["error:"+dest] == "database is restarting"
+	})
+	if err := f.rl.SetDestinationHealth(ctx, dest, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, live, "the destination up again", func(v map[string]string) bool {
+		return v["health:"+dest] == "up" && v["pill:health:"+dest] == "ok"
+	})
+	if err := f.rl.SetDestinationHealth(ctx, dest, false, "database is restarting"); err != nil {
+		t.Fatal(err)
+	}
 	_, body = b.get("/relay/destinations/" + dest + "?tables=1")
 	wantBody(t, "destination health", body, `<span class="pill bad">down</span></td><td class="mono">database is restarting</td>`)
 	wantBody(t, "destination tables", body, ">main.cars</td>", "car_name")

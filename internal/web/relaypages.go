@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -47,8 +48,38 @@ type relayData struct {
 
 func (h *Handler) relayPage(section string) func(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+		if section == "destinations" && wantsEvents(r) {
+			h.streamValues(w, r, h.destinationsLive)
+			return
+		}
 		h.relaySection(w, r, http.StatusOK, relayData{Section: section})
 	}
+}
+
+// destinationsLive are the destinations page's live figures: each
+// destination's health and last error, keyed by id.
+func (h *Handler) destinationsLive(ctx context.Context) (map[string]string, error) {
+	dests, err := h.cfg.Relay.Destinations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := make(map[string]string, 3*len(dests))
+	for _, d := range dests {
+		v["health:"+d.ID], v["pill:health:"+d.ID] = d.Health, healthPill(d.Health)
+		v["error:"+d.ID] = truncate(d.LastError, 120)
+	}
+	return v, nil
+}
+
+// healthPill is the pill class of a destination's health.
+func healthPill(health string) string {
+	switch health {
+	case relay.HealthUp:
+		return "ok"
+	case relay.HealthDown:
+		return "bad"
+	}
+	return "info"
 }
 
 // relaySection renders a relay list page with d's form state and notices.

@@ -58,16 +58,12 @@ var funcs = template.FuncMap{
 	"can": func(p *auth.Principal, perm string) bool {
 		return p.Can(auth.Permission(perm), "")
 	},
-	"sub": func(a, b int64) int64 { return a - b },
-	"truncate": func(s string, n int) string {
-		if r := []rune(s); len(r) > n {
-			return string(r[:n]) + "…"
-		}
-		return s
-	},
-	"list":  func(v ...string) []string { return v },
-	"bytes": formatBytes,
-	"rate":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"sub":        func(a, b int64) int64 { return a - b },
+	"truncate":   truncate,
+	"healthPill": healthPill,
+	"list":       func(v ...string) []string { return v },
+	"bytes":      formatBytes,
+	"rate":       func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	// qualified names a destination's table as schema.name.
 	"qualified": qualified,
 	// dict passes several values to a partial: dict "Form" .F "Errors" .E.
@@ -135,6 +131,14 @@ func formatNum(v any) string {
 }
 
 // ago is a relative time for people; the exact time goes in a title.
+// truncate shortens s to n runes, marking the cut.
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
 // formatBytes writes n bytes in binary units: 512 B, 1.5 KiB, 20 MiB.
 func formatBytes(n int64) string {
 	if n < 1024 {
