@@ -150,7 +150,11 @@ func (b *Broker) describeTopics(ctx context.Context, names []string) ([]*stream.
 	}
 	out := make([]*stream.TopicInfo, len(names))
 	lens := make([][]*goredis.IntCmd, len(names))
-	_, err = b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	ends := make([]*goredis.MapStringStringCmd, len(names))
+	// Each partition's end (in the meta hash) and length are read in one
+	// transaction, so that a produce between them, which changes both at
+	// once, cannot make the start look negative.
+	_, err = b.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, name := range names {
 			m := metas[i].Val()
 			n, err := strconv.ParseInt(m["partitions"], 10, 32)
@@ -162,6 +166,7 @@ func (b *Broker) describeTopics(ctx context.Context, names []string) ([]*stream.
 			out[i] = &stream.TopicInfo{Topic: stream.Topic{
 				Name: name, Partitions: int32(n), RetentionTime: time.Duration(rt), RetentionBytes: rb,
 			}}
+			ends[i] = p.HGetAll(ctx, b.k.meta(name))
 			for j := range int32(n) {
 				lens[i] = append(lens[i], p.XLen(ctx, b.k.partition(name, j)))
 			}
@@ -175,7 +180,7 @@ func (b *Broker) describeTopics(ctx context.Context, names []string) ([]*stream.
 		if info == nil {
 			continue
 		}
-		m := metas[i].Val()
+		m := ends[i].Val()
 		for j, l := range lens[i] {
 			end, _ := strconv.ParseInt(m["n"+strconv.Itoa(j)], 10, 64)
 			info.Offsets = append(info.Offsets, stream.PartitionOffsets{Partition: int32(j), Start: end - l.Val(), End: end})

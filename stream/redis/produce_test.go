@@ -285,3 +285,41 @@ func TestNewUnreachable(t *testing.T) {
 		t.Errorf("New with a bad prefix: got %v, want ErrInvalid", err)
 	}
 }
+
+// A topic described while records are produced to it never shows a
+// partition starting before offset 0: its end and its length are read
+// together.
+func TestDescribeWhileProducing(t *testing.T) {
+	ctx := context.Background()
+	b := openBroker(t, testConfig(t))
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "busy", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			if err := b.Produce(ctx, &stream.Record{Topic: "busy", Value: []byte("x")}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for described := 0; ; described++ {
+		select {
+		case <-done:
+			if described == 0 {
+				t.Error("described the topic no time while producing")
+			}
+			return
+		default:
+		}
+		info, err := b.DescribeTopic(ctx, "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := info.Offsets[0]; p.Start != 0 || p.End < 0 {
+			t.Fatalf("partition described as %+v while records are produced; want start 0", p)
+		}
+	}
+}
