@@ -214,3 +214,10 @@ func (f *fanOut) allHave(id int) bool {
 	}
 	return true
 }
+
+func mustExec(t testing.TB, db *sql.DB, q string) {
+	t.Helper()
+	if _, err := db.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
