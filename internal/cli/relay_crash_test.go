@@ -197,7 +197,9 @@ func relayKillRun(t *testing.T, pair bool, engine ...string) {
 	wg.Wait()
 
 	// What the topic holds decides what the tables must hold: each record
-	// once, the last change of each id in the upsert table.
+	// once, the last change of each id in the upsert table. A record stored
+	// twice with the same id (its request retried after the kill took the
+	// answer) is one record.
 	c, err := client.New(p2.url, admin)
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +211,7 @@ func relayKillRun(t *testing.T, pair bool, engine ...string) {
 	}
 	final := map[int]string{}
 	upserts := 0
+	seen := map[string]bool{}
 	for _, po := range info.Offsets {
 		for off := po.Start; off < po.End; {
 			recs, err := c.Read(ctx, "relay.cars", po.Partition, off, 1000)
@@ -231,7 +234,10 @@ func relayKillRun(t *testing.T, pair bool, engine ...string) {
 					delete(final, env.Data.ID)
 				} else {
 					final[env.Data.ID] = fmt.Sprintf("%d|%s|%d", env.Data.ID, env.Data.Name, env.Data.Price)
-					upserts++
+					if !seen[r.ID()] {
+						seen[r.ID()] = true
+						upserts++
+					}
 				}
 			}
 			off = recs[len(recs)-1].Offset + 1
@@ -268,6 +274,6 @@ func relayKillRun(t *testing.T, pair bool, engine ...string) {
 		t.Errorf("upsert table differs from the topic's last changes (%d rows want %d)", strings.Count(got, "\n")+1, len(want))
 	}
 	if logRows != upserts {
-		t.Errorf("insert-only table holds %d rows; the topic holds %d upserts: each must be there exactly once", logRows, upserts)
+		t.Errorf("insert-only table holds %d rows; the topic holds %d distinct upserts: each must be there exactly once", logRows, upserts)
 	}
 }

@@ -17,15 +17,21 @@ const (
 	DefaultMaxOpenConns     = 4
 	DefaultStatementTimeout = 30 * time.Second
 	DefaultBookkeepingTable = "arus_relay_positions"
+	DefaultRecordsTable     = "arus_relay_records"
+	DefaultRecordRetention  = 48 * time.Hour
 )
+
+// maxRecordIDLen bounds the record ids kept in the records table; longer
+// ones (not arus ids) are not checked.
+const maxRecordIDLen = 128
 
 // Validate fills in defaults and checks the configuration.
 func (c *Config) Validate() error {
 	if c.DSN == "" {
 		return errors.New("sink: config: DSN is required")
 	}
-	if c.MaxOpenConns < 0 || c.StatementTimeout < 0 {
-		return errors.New("sink: config: MaxOpenConns and StatementTimeout may not be negative")
+	if c.MaxOpenConns < 0 || c.StatementTimeout < 0 || c.RecordRetention < 0 {
+		return errors.New("sink: config: MaxOpenConns, StatementTimeout and RecordRetention may not be negative")
 	}
 	if c.MaxOpenConns == 0 {
 		c.MaxOpenConns = DefaultMaxOpenConns
@@ -39,6 +45,15 @@ func (c *Config) Validate() error {
 	if err := checkIdent(c.BookkeepingTable); err != nil {
 		return fmt.Errorf("sink: config: BookkeepingTable: %w", err)
 	}
+	if c.RecordsTable == "" {
+		c.RecordsTable = DefaultRecordsTable
+	}
+	if err := checkIdent(c.RecordsTable); err != nil {
+		return fmt.Errorf("sink: config: RecordsTable: %w", err)
+	}
+	if c.RecordRetention == 0 {
+		c.RecordRetention = DefaultRecordRetention
+	}
 	return nil
 }
 
@@ -49,6 +64,7 @@ type DB struct {
 	db        *sql.DB
 	cfg       Config
 	positions string // the quoted bookkeeping table
+	records   string // the quoted records table
 
 	mu     sync.Mutex
 	routes map[string]*route
@@ -64,6 +80,11 @@ type route struct {
 	mapped    map[string]bool    // the columns a change may carry: key and mapped
 	key       []string           // as given
 	guarantee Guarantee
+	// once: an insert-only route keeping its records' ids (ExactlyOnce).
+	once bool
+
+	pruneMu  sync.Mutex
+	prunedAt time.Time // when the route's old record ids were last deleted
 }
 
 // Open connects to a destination of the named dialect (Postgres, MySQL,
@@ -83,7 +104,7 @@ func Open(ctx context.Context, dialectName string, cfg Config) (*DB, error) {
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{d: d, db: db, cfg: cfg, positions: d.quote(cfg.BookkeepingTable), routes: map[string]*route{}}
+	s := &DB{d: d, db: db, cfg: cfg, positions: d.quote(cfg.BookkeepingTable), records: d.quote(cfg.RecordsTable), routes: map[string]*route{}}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -120,7 +141,9 @@ func (s *DB) Catalog(ctx context.Context) ([]TableInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: catalogue of %s: %w", s.d.name(), s.d.classify(err))
 	}
-	return slices.DeleteFunc(tables, func(t TableInfo) bool { return t.Name == s.cfg.BookkeepingTable }), nil
+	return slices.DeleteFunc(tables, func(t TableInfo) bool {
+		return t.Name == s.cfg.BookkeepingTable || t.Name == s.cfg.RecordsTable
+	}), nil
 }
 
 // Prepare checks the route's target against the catalogue, creates the
@@ -190,6 +213,12 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 	if err != nil {
 		return 0, nil, fmt.Errorf("sink: route %s: %w", name, err)
 	}
+	if r.guarantee == ExactlyOnce && t.Mode == Insert {
+		if r.guarantee, err = s.prepareRecords(ctx); err != nil {
+			return 0, nil, fmt.Errorf("sink: route %s: %w", name, err)
+		}
+		r.once = r.guarantee == ExactlyOnce
+	}
 	committed := map[int32]int64{}
 	if r.guarantee == ExactlyOnce {
 		if committed, err = s.loadPositions(ctx, s.db, name, ""); err != nil {
@@ -227,6 +256,22 @@ func (s *DB) preparePositions(ctx context.Context) (Guarantee, error) {
 			return AtLeastOnce, nil
 		}
 		return 0, fmt.Errorf("create %s: %w", s.cfg.BookkeepingTable, s.d.classify(err))
+	}
+	return ExactlyOnce, nil
+}
+
+// prepareRecords makes sure the records table exists, as
+// preparePositions does the bookkeeping table.
+func (s *DB) prepareRecords(ctx context.Context) (Guarantee, error) {
+	probe := "SELECT " + s.d.quote("written_at") + " FROM " + s.records + " WHERE 1=0"
+	if _, err := s.db.ExecContext(ctx, probe); err == nil {
+		return ExactlyOnce, nil
+	}
+	if _, err := s.db.ExecContext(ctx, s.d.createRecords(s.records)); err != nil {
+		if s.d.denied(err) {
+			return AtLeastOnce, nil
+		}
+		return 0, fmt.Errorf("create %s: %w", s.cfg.RecordsTable, s.d.classify(err))
 	}
 	return ExactlyOnce, nil
 }
@@ -296,6 +341,9 @@ func (s *DB) Write(ctx context.Context, name string, t Target, batch []Change) e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sink: route %s: commit: %w", name, s.d.classify(err))
 	}
+	if r.once {
+		s.pruneRecords(ctx, name, r)
+	}
 	return nil
 }
 
@@ -328,6 +376,13 @@ func (s *DB) writeTx(ctx context.Context, tx *sql.Tx, name string, r *route, bat
 			return false
 		})
 	}
+	var ids []string
+	if r.once {
+		var err error
+		if changes, ids, err = s.dropWritten(ctx, tx, name, batch, changes); err != nil {
+			return err
+		}
+	}
 	groups, err := collapse(r.target, changes)
 	if err != nil {
 		return err
@@ -336,6 +391,9 @@ func (s *DB) writeTx(ctx context.Context, tx *sql.Tx, name string, r *route, bat
 		if err := s.writeGroup(ctx, tx, r, g); err != nil {
 			return err
 		}
+	}
+	if err := s.rememberRecords(ctx, tx, name, ids); err != nil {
+		return err
 	}
 	if len(next) == 0 {
 		return nil
@@ -442,4 +500,102 @@ func (r *route) coerceBatch(batch []Change) ([]pending, error) {
 		out = append(out, pending{index: i, op: op, row: row})
 	}
 	return out, nil
+}
+
+// dropWritten leaves out the inserts of an insert-only route whose record
+// the route wrote before (its id is in the records table) or that repeat
+// a record of the batch, and returns the ids of the inserts left.
+func (s *DB) dropWritten(ctx context.Context, tx *sql.Tx, name string, batch []Change, changes []pending) ([]pending, []string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	changes = slices.DeleteFunc(changes, func(c pending) bool {
+		id := batch[c.index].RecordID
+		if c.op != Insert || id == "" || len(id) > maxRecordIDLen {
+			return false
+		}
+		if seen[id] {
+			return true
+		}
+		seen[id] = true
+		ids = append(ids, id)
+		return false
+	})
+	if len(ids) == 0 {
+		return changes, nil, nil
+	}
+	written := map[string]bool{}
+	for _, ch := range chunks(len(ids), 1, s.d.maxParams()-1) {
+		part := ids[ch[0]:ch[1]]
+		ph := make([]string, len(part))
+		args := make([]any, 0, len(part)+1)
+		args = append(args, name)
+		for i, id := range part {
+			ph[i] = s.d.placeholder(i + 2)
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+s.d.quote("record_id")+" FROM "+s.records+" WHERE "+s.d.quote("route")+" = "+
+			s.d.placeholder(1)+" AND "+s.d.quote("record_id")+" IN ("+strings.Join(ph, ", ")+")", args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
+			}
+			written[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
+		}
+	}
+	if len(written) == 0 {
+		return changes, ids, nil
+	}
+	changes = slices.DeleteFunc(changes, func(c pending) bool { return c.op == Insert && written[batch[c.index].RecordID] })
+	ids = slices.DeleteFunc(ids, func(id string) bool { return written[id] })
+	return changes, ids, nil
+}
+
+// rememberRecords adds the ids of the records an insert-only route wrote
+// to the records table, in the batch's transaction.
+func (s *DB) rememberRecords(ctx context.Context, tx *sql.Tx, name string, ids []string) error {
+	cols := []string{s.d.quote("route"), s.d.quote("record_id"), s.d.quote("written_at")}
+	now := time.Now().UnixMilli()
+	for _, ch := range chunks(len(ids), len(cols), s.d.maxParams()) {
+		part := ids[ch[0]:ch[1]]
+		args := make([]any, 0, len(cols)*len(part))
+		for _, id := range part {
+			args = append(args, name, id, now)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.insert(s.records, cols, len(part)), args...); err != nil {
+			return fmt.Errorf("remember written records: %w", s.d.classify(err))
+		}
+	}
+	return nil
+}
+
+// pruneRecords deletes the route's record ids older than RecordRetention,
+// at most once a tenth of it. It is housekeeping: a failure is left for
+// the next time.
+func (s *DB) pruneRecords(ctx context.Context, name string, r *route) {
+	if !r.pruneMu.TryLock() {
+		return
+	}
+	defer r.pruneMu.Unlock()
+	now := time.Now()
+	if now.Sub(r.prunedAt) < s.cfg.RecordRetention/10 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	defer cancel()
+	_, err := s.db.ExecContext(ctx, "DELETE FROM "+s.records+" WHERE "+s.d.quote("route")+" = "+s.d.placeholder(1)+
+		" AND "+s.d.quote("written_at")+" < "+s.d.placeholder(2),
+		name, now.Add(-s.cfg.RecordRetention).UnixMilli())
+	if err == nil {
+		r.prunedAt = now
+	}
 }

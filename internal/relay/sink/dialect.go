@@ -32,6 +32,9 @@ type dialect interface {
 	delete(table string, key []string, rows int) string
 	// createPositions is the DDL of the bookkeeping table.
 	createPositions(table string) string
+	// createRecords is the DDL of the records table: (route, record_id)
+	// as the key, written_at in Unix milliseconds.
+	createRecords(table string) string
 	// lockSuffix ends the SELECT of a route's positions inside the batch's
 	// transaction ("FOR UPDATE" where the database has it).
 	lockSuffix() string

@@ -143,6 +143,16 @@ func (mysqlDialect) createPositions(table string) string {
 		"\tPRIMARY KEY (`route`, `partition`))"
 }
 
+// createRecords keys on an ASCII record_id: arus ids are, and the key
+// stays well within InnoDB's limit.
+func (mysqlDialect) createRecords(table string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table + " (\n" +
+		"\t`route` varchar(255) NOT NULL,\n" +
+		"\t`record_id` varchar(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,\n" +
+		"\t`written_at` bigint NOT NULL,\n" +
+		"\tPRIMARY KEY (`route`, `record_id`))"
+}
+
 // denied: 1044 access denied to a database, 1142 command denied on a
 // table.
 func (mysqlDialect) denied(err error) bool {

@@ -149,6 +149,14 @@ func (postgres) createPositions(table string) string {
 	PRIMARY KEY ("route", "partition"))`
 }
 
+func (postgres) createRecords(table string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + table + ` (
+	"route" text NOT NULL,
+	"record_id" text NOT NULL,
+	"written_at" bigint NOT NULL,
+	PRIMARY KEY ("route", "record_id"))`
+}
+
 func (postgres) denied(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42501"

@@ -6,8 +6,10 @@
 // sink writes a batch as multi-row statements in one transaction, together
 // with the route's position in a bookkeeping table inside the same
 // database, so a batch is applied exactly once even if it is delivered
-// again after a crash. Where the destination account cannot create that
-// table, the sink says so (Guarantee) and the route runs at-least-once.
+// again after a crash. An insert-only route also keeps there the ids of the
+// records it wrote, so that a record stored twice with the same id is
+// inserted once. Where the destination account cannot create these tables,
+// the sink says so (Guarantee) and the route runs at-least-once.
 //
 // Open returns a *DB, the Sink of every dialect: Postgres (pgx), MySQL
 // (go-sql-driver/mysql, for MySQL and MariaDB), SQLite (modernc.org/sqlite)
@@ -65,7 +67,9 @@ type Change struct {
 	Row map[string]any
 	// Pos is the record the change came from.
 	Pos Position
-	// RecordID is the record's arus-id, for errors and the delivery log.
+	// RecordID is the record's arus-id, for errors and the delivery log,
+	// and on insert-only routes the identity an insert is written once
+	// under (empty: no such check).
 	RecordID string
 }
 
@@ -117,7 +121,10 @@ type Guarantee int
 
 const (
 	// ExactlyOnce: the route's position is kept in the destination, in the
-	// same transaction as each batch.
+	// same transaction as each batch; an insert-only route also keeps
+	// there the ids of the records it wrote, so that a record stored
+	// twice in its topic with the same id (a retried ingest whose first
+	// answer was lost) is inserted once.
 	ExactlyOnce Guarantee = iota + 1
 	// AtLeastOnce: the bookkeeping table could not be created (the
 	// account lacks the right), so a redelivered batch is written again;
@@ -141,7 +148,9 @@ type Sink interface {
 	// the rows are written as multi-row statements, then (ExactlyOnce) the
 	// route's positions are advanced to the highest offset per partition of
 	// the batch. Changes at or below the route's committed position of their
-	// partition are skipped, which is what makes redelivery harmless.
+	// partition are skipped, which is what makes redelivery harmless. On an
+	// insert-only route (ExactlyOnce), an insert whose RecordID the route
+	// wrote before, or that comes twice in the batch, is skipped too.
 	//
 	// Errors: a *ValueError or *PermanentError for a change that can never
 	// be written (the relay isolates and dead-letters it), anything
@@ -192,4 +201,11 @@ type Config struct {
 	// BookkeepingTable names the table that keeps route positions.
 	// Default "arus_relay_positions".
 	BookkeepingTable string
+	// RecordsTable names the table that keeps the ids of the records an
+	// insert-only route wrote. Default "arus_relay_records".
+	RecordsTable string
+	// RecordRetention is how long a written record's id is kept there.
+	// Default 48h: longer than the relay's Idempotency-Key TTL (24h),
+	// after which a retried request is a new one anyway.
+	RecordRetention time.Duration
 }

@@ -86,6 +86,14 @@ func (sqliteDialect) createPositions(table string) string {
 	PRIMARY KEY ("route", "partition"))`
 }
 
+func (sqliteDialect) createRecords(table string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + table + ` (
+	"route" text NOT NULL,
+	"record_id" text NOT NULL,
+	"written_at" integer NOT NULL,
+	PRIMARY KEY ("route", "record_id"))`
+}
+
 // classify: SQLITE_BUSY and SQLITE_LOCKED (another writer holds the
 // database) are transient, other SQLite errors permanent.
 func (sqliteDialect) classify(err error) error {

@@ -126,6 +126,14 @@ func (sqlserver) createPositions(table string) string {
 	PRIMARY KEY ([route], [partition]))`
 }
 
+func (sqlserver) createRecords(table string) string {
+	return "IF OBJECT_ID(N'" + strings.ReplaceAll(table, "'", "''") + "', N'U') IS NULL CREATE TABLE " + table + ` (
+	[route] nvarchar(255) NOT NULL,
+	[record_id] varchar(128) NOT NULL,
+	[written_at] bigint NOT NULL,
+	PRIMARY KEY ([route], [record_id]))`
+}
+
 // sqlserverNumber reads the error number of a go-mssqldb error (mssql.Error
 // and whatever else carries SQLErrorNumber).
 func sqlserverNumber(err error) (int32, bool) {

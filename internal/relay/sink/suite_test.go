@@ -262,6 +262,68 @@ func runSuite(t *testing.T, h harness) {
 		}
 	})
 
+	// A record stored twice in its topic (the same id at a later offset,
+	// as when an ingest is retried after its answer was lost) is inserted
+	// once, in a later batch, in the same batch, and after the route is
+	// prepared again (a restart).
+	t.Run("InsertOnlyWritesARecordIDOnce", func(t *testing.T) {
+		s, admin := h.setup(t, "events")
+		ctx := ctxT(t)
+		events := Target{Table: Table{Name: "events"}, Mode: Insert}
+		if g, _, err := s.Prepare(ctx, "events", events, []string{"body"}); err != nil || g != ExactlyOnce {
+			t.Fatalf("Prepare = %v, %v; want ExactlyOnce", g, err)
+		}
+		change := func(off int64, id string) Change {
+			return Change{Op: Insert, Row: map[string]any{"body": id}, Pos: Position{Partition: 0, Offset: off}, RecordID: id}
+		}
+		batches := [][]Change{
+			{change(0, "a"), change(1, "b"), change(2, "c")},
+			{change(3, "b"), change(4, "d"), change(5, "d"), change(6, "e")},
+			{change(7, "a"), change(8, "e"), change(9, "f")},
+		}
+		for i, b := range batches {
+			if i == 2 {
+				if _, _, err := s.Prepare(ctx, "events", events, []string{"body"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Write(ctx, "events", events, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := admin.Query("SELECT body FROM events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var b string
+			_ = rows.Scan(&b)
+			got = append(got, b)
+		}
+		rows.Close()
+		slices.Sort(got)
+		if want := []string{"a", "b", "c", "d", "e", "f"}; !slices.Equal(got, want) {
+			t.Errorf("events = %v, want each record once: %v", got, want)
+		}
+		_, committed, err := s.Prepare(ctx, "events", events, []string{"body"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int32]int64{0: 9}; !mapsEqual(committed, want) {
+			t.Errorf("committed = %v, want %v", committed, want)
+		}
+		tables, err := s.Catalog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ti := range tables {
+			if ti.Name == DefaultRecordsTable {
+				t.Errorf("the catalogue lists the records table %s", ti.Name)
+			}
+		}
+	})
+
 	t.Run("CompositeKey", func(t *testing.T) {
 		s, admin := h.setup(t, "pairs")
 		ctx := ctxT(t)
