@@ -10,7 +10,8 @@
 // agrees.
 //
 // An in-process server test and the end-to-end test of the real binary
-// (which kills it with kill -9) both run it:
+// (which kills it with kill -9) both run it, with an admin key of scopes
+// relay.read, relay.write, topics.read and records.read:
 //
 //	s := relaytest.New(t, testenv.Postgres(t), testenv.MySQL(t))
 //	s.Configure(ctx, t, api, adminKey)

@@ -110,7 +110,8 @@ func (s *Scenario) Workload(records int) *Workload {
 // Run posts the workload and returns once every batch was answered 202.
 // It returns an error when a batch is refused for good (an answer that
 // retrying cannot change: 4xx other than 429) or ctx ends first;
-// transport errors, 429 and 5xx are retried with backoff.
+// transport errors, 429 and 5xx are retried with backoff. Call it once;
+// Acked and Retries may be read meanwhile from other goroutines.
 func (w *Workload) Run(ctx context.Context, api API) error {
 	w.final = make([]map[int]Car, w.Clients)
 	w.ups = make([][]Car, w.Clients)
