@@ -76,3 +76,64 @@ func TestDeliveryLog(t *testing.T) {
 		t.Errorf("entries =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDeliveryLogFollowsOffsets: a batch's entries reach the log in the
+// records' order, skipped ones among the delivered, so that on each
+// partition the log follows the offsets (a process killed with kill -9
+// then loses the entries of its last records only).
+func TestDeliveryLogFollowsOffsets(t *testing.T) {
+	e := newEnv(t)
+	d := sqliteDest(t)
+	d.exec(t, "checks")
+	dst := e.create(d, "stock")
+	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
+		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "qty"}}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- log.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// Every other record skipped, all stored before the route starts, so
+	// that batches mix both.
+	const n = 40
+	var rows []map[string]any
+	for i := range n {
+		rows = append(rows, map[string]any{"id": i, "qty": 1 + i%2*98})
+	}
+	e.produce("upsert", rows...)
+	e.engine(func(c *Config) { c.Log = log })
+	var all []deliverylog.Entry
+	eventually(t, "log entries", func() (bool, string) {
+		p, err := log.Query(context.Background(), deliverylog.Query{RouteID: rt.ID, Limit: 1000})
+		if err != nil {
+			return false, err.Error()
+		}
+		all = p.Entries
+		return len(all) == n, fmt.Sprintf("%d entries", len(all))
+	})
+	slices.SortFunc(all, func(a, b deliverylog.Entry) int { return int(a.ID - b.ID) })
+	last := map[int32]int64{}
+	skipped := 0
+	for _, en := range all {
+		if o, ok := last[en.Partition]; ok && en.Offset <= o {
+			t.Errorf("partition %d: entry for offset %d (%s) after the one for offset %d", en.Partition, en.Offset, en.Status, o)
+		}
+		last[en.Partition] = en.Offset
+		if en.Status == deliverylog.Skipped {
+			skipped++
+		}
+	}
+	if skipped != n/2 {
+		t.Errorf("%d entries skipped, want %d", skipped, n/2)
+	}
+}

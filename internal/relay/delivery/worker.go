@@ -2,10 +2,12 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -224,11 +226,12 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 	}
 	var run []item
 	var skipped []int // logged once the handler got past them
+	var logged entries
 	flush := func() (int, error) {
 		if len(run) == 0 {
 			return -1, nil
 		}
-		stop, err := w.writeIsolated(ctx, name, batch, run)
+		stop, err := w.writeIsolated(ctx, &logged, name, batch, run)
 		run = run[:0]
 		return stop, err
 	}
@@ -236,9 +239,10 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 		for _, i := range skipped {
 			if err == nil || i < stop {
 				w.e.m.skipped.WithLabelValues(w.spec.route.Name).Inc()
-				w.record(batch[i], deliverylog.Skipped, 1, nil, nil)
+				w.record(&logged, i, batch[i], deliverylog.Skipped, 1, nil, nil)
 			}
 		}
+		logged.add(w.e.cfg.Log)
 		if err == nil {
 			return nil
 		}
@@ -255,7 +259,7 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 			if derr := w.deadLetter(ctx, r, err, 1, time.Now()); derr != nil {
 				return done(i, derr)
 			}
-			w.record(r, deliverylog.DeadLettered, 1, nil, err)
+			w.record(&logged, i, r, deliverylog.DeadLettered, 1, nil, err)
 		case !keep:
 			skipped = append(skipped, i)
 		default:
@@ -326,10 +330,10 @@ func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
 // delivery and dead-lettered once it has failed MaxAttempts times. It
 // returns -1 when every item was written or dead-lettered, else the batch
 // index of the first item not handled and the error.
-func (w *worker) writeIsolated(ctx context.Context, name string, batch []*stream.Record, items []item) (int, error) {
+func (w *worker) writeIsolated(ctx context.Context, log *entries, name string, batch []*stream.Record, items []item) (int, error) {
 	err := w.write(ctx, name, items)
 	if err == nil {
-		w.delivered(batch, items)
+		w.delivered(log, batch, items)
 		return -1, nil
 	}
 	if !isPermanent(err) {
@@ -339,7 +343,7 @@ func (w *worker) writeIsolated(ctx context.Context, name string, batch []*stream
 		it := items[0]
 		a := w.attempt(it.ch.Pos)
 		if a.n < w.e.cfg.MaxAttempts {
-			w.record(batch[it.idx], deliverylog.Failed, a.n, it.ch.Row, err)
+			w.record(log, it.idx, batch[it.idx], deliverylog.Failed, a.n, it.ch.Row, err)
 			w.e.log.WarnContext(ctx, "relay: delivery: record rejected; it will be tried again", "route", w.spec.route.Name,
 				"partition", it.ch.Pos.Partition, "offset", it.ch.Pos.Offset, "record_id", it.ch.RecordID, "attempt", a.n, "err", err)
 			return it.idx, err
@@ -347,12 +351,12 @@ func (w *worker) writeIsolated(ctx context.Context, name string, batch []*stream
 		if derr := w.deadLetter(ctx, batch[it.idx], err, a.n, a.first); derr != nil {
 			return it.idx, derr
 		}
-		w.record(batch[it.idx], deliverylog.DeadLettered, a.n, it.ch.Row, err)
+		w.record(log, it.idx, batch[it.idx], deliverylog.DeadLettered, a.n, it.ch.Row, err)
 		w.forget(items)
 		return -1, nil
 	}
 	for _, part := range split(items, err) {
-		if stop, err := w.writeIsolated(ctx, name, batch, part); err != nil {
+		if stop, err := w.writeIsolated(ctx, log, name, batch, part); err != nil {
 			return stop, err
 		}
 	}
@@ -399,7 +403,7 @@ func (w *worker) attempt(pos sink.Position) attempt {
 }
 
 // delivered logs written items and forgets their failed attempts.
-func (w *worker) delivered(batch []*stream.Record, items []item) {
+func (w *worker) delivered(log *entries, batch []*stream.Record, items []item) {
 	if w.e.cfg.Log != nil {
 		w.mu.Lock()
 		n := make([]int, len(items))
@@ -411,14 +415,41 @@ func (w *worker) delivered(batch []*stream.Record, items []item) {
 		}
 		w.mu.Unlock()
 		for i, it := range items {
-			w.record(batch[it.idx], deliverylog.Delivered, n[i], it.ch.Row, nil)
+			w.record(log, it.idx, batch[it.idx], deliverylog.Delivered, n[i], it.ch.Row, nil)
 		}
 	}
 	w.forget(items)
 }
 
-// record adds an entry to the delivery log, when there is one.
-func (w *worker) record(r *stream.Record, status deliverylog.Status, attempts int, row map[string]any, cause error) {
+// entries are the delivery log entries of one batch, each with its
+// record's place in the batch. They go to the log together, in the
+// records' order, once the batch is handled: the log then follows each
+// partition's offsets, so that a process killed with kill -9 loses, with
+// its writer's queue, the entries of its last records only.
+type entries []indexedEntry
+
+type indexedEntry struct {
+	i int
+	e deliverylog.Entry
+}
+
+// add adds the entries to log in the records' order.
+func (es *entries) add(log *deliverylog.Log) {
+	if log == nil || len(*es) == 0 {
+		return
+	}
+	slices.SortStableFunc(*es, func(a, b indexedEntry) int { return cmp.Compare(a.i, b.i) })
+	out := make([]deliverylog.Entry, len(*es))
+	for i, x := range *es {
+		out[i] = x.e
+	}
+	log.Add(out...)
+	*es = (*es)[:0]
+}
+
+// record adds an entry for the record at index i of the batch to es, when
+// there is a delivery log.
+func (w *worker) record(es *entries, i int, r *stream.Record, status deliverylog.Status, attempts int, row map[string]any, cause error) {
 	if w.e.cfg.Log == nil {
 		return
 	}
@@ -433,7 +464,7 @@ func (w *worker) record(r *stream.Record, status deliverylog.Status, attempts in
 	if cause != nil {
 		e.Error = cause.Error()
 	}
-	w.e.cfg.Log.Add(e)
+	*es = append(*es, indexedEntry{i, e})
 }
 
 func (w *worker) forget(items []item) {
