@@ -342,7 +342,7 @@ func startArus(t *testing.T, bin, data string, extra ...string) *arusProcess {
 			if m := listenRE.FindStringSubmatch(line); m != nil {
 				addr <- m[1]
 			}
-			if strings.Contains(line, "http request") && strings.Contains(line, "status=200") {
+			if strings.Contains(line, "http request") && (strings.Contains(line, "status=200") || strings.Contains(line, "status=202")) {
 				continue
 			}
 			p.mu.Lock()
