@@ -523,7 +523,40 @@ func (s *DB) dropWritten(ctx context.Context, tx *sql.Tx, name string, batch []C
 	if len(ids) == 0 {
 		return changes, nil, nil
 	}
+	// collect adds the ids a query answers to into.
+	collect := func(into map[string]bool, query string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("written records: %w", s.d.classify(err))
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("written records: %w", s.d.classify(err))
+			}
+			into[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("written records: %w", s.d.classify(err))
+		}
+		return nil
+	}
+	if c, ok := s.d.(claimer); ok {
+		// Claim the ids at once: those the insert returns are new (and
+		// remembered already), the others were written before.
+		claimed := map[string]bool{}
+		if err := collect(claimed, c.claimRecords(s.records), name, ids, time.Now().UnixMilli()); err != nil {
+			return nil, nil, err
+		}
+		changes = slices.DeleteFunc(changes, func(c pending) bool {
+			id := batch[c.index].RecordID
+			return c.op == Insert && seen[id] && !claimed[id]
+		})
+		return changes, nil, nil
+	}
 	written := map[string]bool{}
+	where := "SELECT " + s.d.quote("record_id") + " FROM " + s.records + " WHERE " + s.d.quote("route") + " = " + s.d.placeholder(1) + " AND "
 	for _, ch := range chunks(len(ids), 1, s.d.maxParams()-1) {
 		part := ids[ch[0]:ch[1]]
 		ph := make([]string, len(part))
@@ -533,23 +566,8 @@ func (s *DB) dropWritten(ctx context.Context, tx *sql.Tx, name string, batch []C
 			ph[i] = s.d.placeholder(i + 2)
 			args = append(args, id)
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+s.d.quote("record_id")+" FROM "+s.records+" WHERE "+s.d.quote("route")+" = "+
-			s.d.placeholder(1)+" AND "+s.d.quote("record_id")+" IN ("+strings.Join(ph, ", ")+")", args...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
-			}
-			written[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("written records: %w", s.d.classify(err))
+		if err := collect(written, where+s.d.quote("record_id")+" IN ("+strings.Join(ph, ", ")+")", args...); err != nil {
+			return nil, nil, err
 		}
 	}
 	if len(written) == 0 {

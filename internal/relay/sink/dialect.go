@@ -45,6 +45,16 @@ type dialect interface {
 	denied(err error) bool
 }
 
+// claimer is a dialect that records an insert-only batch's ids in one
+// statement that returns those it added ($1 the route, $2 the ids as an
+// array, $3 the time): the ids it does not return were written before.
+// The uniqueness check goes through the records table's key whatever the
+// table's statistics say, where a SELECT of the ids can be planned as a
+// scan of the table (a cached generic plan made while it was small).
+type claimer interface {
+	claimRecords(table string) string
+}
+
 // Dialect names accepted by Open.
 const (
 	Postgres  = "postgres"

@@ -190,3 +190,8 @@ func (postgres) classify(err error) error {
 	}
 	return &PermanentError{Index: -1, Err: err}
 }
+
+func (postgres) claimRecords(table string) string {
+	return `INSERT INTO ` + table + ` ("route", "record_id", "written_at") SELECT $1, id, $3 FROM unnest($2::text[]) AS ids(id)
+	ON CONFLICT DO NOTHING RETURNING "record_id"`
+}
