@@ -60,7 +60,7 @@ func relayKillRun(t *testing.T, pair bool, engine ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
+	t.Cleanup(func() { pg.Close() }) // after the schema is dropped: cleanups run last first
 	schema := fmt.Sprintf("crash%06d", rand.IntN(1_000_000))
 	for _, q := range []string{`CREATE SCHEMA ` + schema,
 		`CREATE TABLE ` + schema + `.cars (id INTEGER PRIMARY KEY, car_name TEXT, price BIGINT)`,

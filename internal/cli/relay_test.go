@@ -262,12 +262,14 @@ func TestRelayPostgresDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
 	schema := fmt.Sprintf("relaycli%06d", rand.IntN(1_000_000))
 	if _, err := pg.Exec(`CREATE SCHEMA ` + schema + `; CREATE TABLE ` + schema + `.trucks (vin TEXT PRIMARY KEY, km BIGINT)`); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pg.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	t.Cleanup(func() {
+		pg.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		pg.Close()
+	})
 
 	const secret = "pw-that-must-not-show"
 	pwFile := writeFile(t, "pw", secret+"\n")
