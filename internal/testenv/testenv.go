@@ -121,3 +121,27 @@ func Chromium(t testing.TB) string {
 	Unavailable(t, "no Chromium found for browser tests (install Debian's chromium, or set ARUS_TEST_CHROMIUM)")
 	return ""
 }
+
+// SQLServer returns the DSN of a SQL Server to test against, from
+// ARUS_TEST_SQLSERVER (sqlserver://user:password@host:1433). SQL Server is
+// not one of the local services, so without the variable the test is
+// skipped even when ARUS_TEST_REQUIRE=1; with it, an unreachable server
+// fails or skips like the others.
+func SQLServer(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("ARUS_TEST_SQLSERVER")
+	if dsn == "" {
+		t.Skip("no SQL Server to test against; set ARUS_TEST_SQLSERVER=sqlserver://user:password@host:1433")
+	}
+	db, err := sql.Open("sqlserver", dsn)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = db.PingContext(ctx)
+		cancel()
+		db.Close()
+	}
+	if err != nil {
+		Unavailable(t, "SQL Server at %s is not reachable (ARUS_TEST_SQLSERVER): %v", redact(dsn), err)
+	}
+	return dsn
+}

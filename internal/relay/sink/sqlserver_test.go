@@ -2,17 +2,23 @@ package sink
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/arus-platform/arus/internal/testenv"
 )
 
-// No SQL Server runs here: these tests check the statements the dialect
-// generates, its quoting and chunking, and its error classification on
-// the driver's error values.
+// No SQL Server runs where the tests usually run: these tests check the
+// statements the dialect generates, its quoting and chunking, and its
+// error classification on the driver's error values. TestSQLServer runs
+// the whole sink suite against a real server when ARUS_TEST_SQLSERVER
+// names one.
 
 func TestSQLServerQuote(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
@@ -141,3 +147,49 @@ func TestSQLServerTypes(t *testing.T) {
 		}
 	}
 }
+
+// sqlserverHarness runs the sink suite against a SQL Server named by
+// ARUS_TEST_SQLSERVER, in a database of its own per test; without the
+// variable the suite is skipped.
+var sqlserverHarness = harness{
+	dialect: SQLServer,
+	open: func(t testing.TB) (*DB, *sql.DB) {
+		base := testenv.SQLServer(t)
+		root, err := sql.Open("sqlserver", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := randomName("arus")
+		mustExec(t, root, "CREATE DATABASE "+name)
+		t.Cleanup(func() {
+			root.Exec("ALTER DATABASE " + name + " SET SINGLE_USER WITH ROLLBACK IMMEDIATE")
+			root.Exec("DROP DATABASE " + name)
+			root.Close()
+		})
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("database", name)
+		u.RawQuery = q.Encode()
+		admin, err := sql.Open("sqlserver", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Close() })
+		s, err := Open(ctxT(t), SQLServer, Config{DSN: u.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, admin
+	},
+	ddl: map[string]string{
+		"items":  "CREATE TABLE items (id bigint PRIMARY KEY, name nvarchar(20) NOT NULL, price decimal(10,2), active bit, data nvarchar(max), at datetimeoffset(6), note nvarchar(50) DEFAULT 'x')",
+		"events": "CREATE TABLE events (seq bigint IDENTITY(1,1) PRIMARY KEY, body nvarchar(100) NOT NULL)",
+		"pairs":  "CREATE TABLE pairs (a int, b varchar(10), v int, PRIMARY KEY (a, b))",
+	},
+}
+
+func TestSQLServer(t *testing.T) { runSuite(t, sqlserverHarness) }
