@@ -3,18 +3,22 @@ package web
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/stream"
 )
 
 // relayFixture is a console with a relay whose destinations are tested and
@@ -23,6 +27,7 @@ import (
 type relayFixture struct {
 	*fixture
 	rl     *relay.Relay
+	broker stream.Broker
 	carsDB string // the SQLite file
 }
 
@@ -30,7 +35,7 @@ func newRelayFixture(t *testing.T) *relayFixture {
 	t.Helper()
 	ctx := context.Background()
 	_, b := newStreamsFixture(t)
-	rf := &relayFixture{carsDB: filepath.Join(t.TempDir(), "shop.db")}
+	rf := &relayFixture{broker: b, carsDB: filepath.Join(t.TempDir(), "shop.db")}
 	rf.fixture = newFixtureWithConfig(t, func(c *Config) {
 		db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay"})
 		if err != nil {
@@ -42,7 +47,7 @@ func newRelayFixture(t *testing.T) *relayFixture {
 			Tester: delivery.Tester{}}); err != nil {
 			t.Fatal(err)
 		}
-		c.Relay = rf.rl
+		c.Relay, c.Broker = rf.rl, b
 	})
 	shop, err := sql.Open("sqlite", rf.carsDB)
 	if err != nil {
@@ -285,8 +290,16 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 		t.Errorf("saved route: %s %+v", got, rt)
 	}
 
+	// A record the destination refused waits on the route's page.
+	letter := consume.DeadLetterRecord(&stream.Record{Topic: "relay.cars", Key: []byte("7"), Value: []byte(`{"id": 7}`),
+		Headers: []stream.Header{{Key: stream.HeaderID, Value: []byte("rec-7")}}}, delivery.Group(rt.ID), errors.New("value too long"), time.Now())
+	if err := f.broker.Produce(ctx, letter); err != nil {
+		t.Fatal(err)
+	}
+
 	// Editing keeps what is saved and lays it over the catalogue.
 	resp, body = b.get("/relay/routes/" + rt.ID)
+	wantBody(t, "route page", body, "1 dead letter(s) to replay or discard", `href="/dlq/relay.cars.relay.route.`+rt.ID+`.dlq"`)
 	wantStatus(t, "route page", resp, http.StatusOK)
 	wantBody(t, "route page", body, `name="expr.2" value="price"`, `name="expr.4" value="&#34;relay&#34;"`, "/relay/deliveries?route="+rt.ID)
 	resp, _ = b.post("/relay/routes/"+rt.ID, editor("save", "src.4", "", "mode", "insert"))

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
@@ -88,8 +89,10 @@ type routePage struct {
 	PreviewError string
 	Status       *delivery.RouteStatus
 	// DeadLetters is the route's dead-letter queue (a topic), when the
-	// dead-letter pages exist.
+	// dead-letter pages exist, and DeadPending how many of its letters
+	// wait for a replay or a discard (-1 when the queue does not exist).
 	DeadLetters string
+	DeadPending int64
 }
 
 func qualified(t sink.Table) string {
@@ -403,6 +406,12 @@ func (h *Handler) renderRoute(w http.ResponseWriter, r *http.Request, status int
 				if ds.Name == d.Route.Dataset {
 					d.DeadLetters = consume.DLQTopic(ds.Topic, delivery.Group(d.Route.ID))
 				}
+			}
+			d.DeadPending = -1
+			if q, err := h.cfg.DLQ.Queue(r.Context(), d.DeadLetters); err == nil {
+				d.DeadPending = q.Pending
+			} else if !errors.Is(err, dlq.ErrNotFound) {
+				h.log.WarnContext(r.Context(), "console: route dead letters", "queue", d.DeadLetters, "err", err)
 			}
 		}
 	}
