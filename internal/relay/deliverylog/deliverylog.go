@@ -143,6 +143,15 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// A batch of entries the store refuses is tried writeAttempts times in all,
+// backing off from writeBackoff to maxWriteBackoff (about 15 s in all),
+// before it is dropped and counted.
+const (
+	writeAttempts   = 6
+	writeBackoff    = 250 * time.Millisecond
+	maxWriteBackoff = 5 * time.Second
+)
+
 // Log is the delivery log. Add is safe for concurrent use and never
 // blocks; Run writes what was added.
 type Log struct {
@@ -150,9 +159,11 @@ type Log struct {
 	db      *store.DB
 	queue   chan Entry
 	dropped atomic.Int64
+	retries atomic.Int64
 
 	mDropped prometheus.Counter
 	mWritten prometheus.Counter
+	mRetries prometheus.Counter
 }
 
 // New migrates the log's store and returns the log; start Run to write.
@@ -166,16 +177,21 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	l := &Log{cfg: cfg, db: cfg.DB, queue: make(chan Entry, cfg.QueueSize),
 		mDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arus_relay_log_dropped_total",
-			Help: "Delivery log entries dropped because the writer's queue was full.",
+			Help: "Delivery log entries dropped: the writer's queue was full, or the store refused them on every attempt.",
 		}),
 		mWritten: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arus_relay_log_written_total",
 			Help: "Delivery log entries written.",
 		}),
+		mRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arus_relay_log_write_retries_total",
+			Help: "Writes of delivery log entries that failed and were tried again.",
+		}),
 	}
 	if cfg.Registerer != nil {
 		l.mDropped = register(cfg.Registerer, l.mDropped)
 		l.mWritten = register(cfg.Registerer, l.mWritten)
+		l.mRetries = register(cfg.Registerer, l.mRetries)
 	}
 	return l, nil
 }
@@ -211,8 +227,12 @@ func (l *Log) Add(entries ...Entry) {
 	}
 }
 
-// Dropped returns how many entries were dropped on a full queue.
+// Dropped returns how many entries were dropped: on a full queue, or when
+// the store refused them on every attempt.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+// Retries returns how many writes failed and were tried again.
+func (l *Log) Retries() int64 { return l.retries.Load() }
 
 // Run writes queued entries in batches (BatchSize, or what came within
 // FlushInterval) and deletes entries older than Retention every
@@ -229,7 +249,21 @@ func (l *Log) Run(ctx context.Context) error {
 		if len(batch) == 0 {
 			return
 		}
-		if err := l.write(ctx, batch); err != nil {
+		// A store that fails for a moment (restarting, failing over) is
+		// tried again; entries arriving meanwhile wait in the queue.
+		backoff := writeBackoff
+		err := l.write(ctx, batch)
+		for attempt := 1; err != nil && attempt < writeAttempts && ctx.Err() == nil; attempt++ {
+			l.retries.Add(1)
+			l.mRetries.Inc()
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxWriteBackoff)
+			err = l.write(ctx, batch)
+		}
+		if err != nil {
 			l.cfg.Logger.WarnContext(ctx, "relay: delivery log: write entries; they are lost", "entries", len(batch), "err", err)
 			l.dropped.Add(int64(len(batch)))
 			l.mDropped.Add(float64(len(batch)))

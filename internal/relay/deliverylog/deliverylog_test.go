@@ -221,3 +221,38 @@ func TestFullQueueDrops(t *testing.T) {
 		t.Errorf("entries written = %d, want 5", len(p.Entries))
 	}
 }
+
+// A store that refuses writes for a moment loses nothing: the writer tries
+// the batch again until the store takes it.
+func TestWriteRetries(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		l := openLog(t, base, nil)
+		// The table goes away, so every write fails until it is back.
+		if _, err := l.db.ExecContext(ctx, `ALTER TABLE relay_log RENAME TO relay_log_away`); err != nil {
+			t.Fatal(err)
+		}
+		run(t, l)
+		l.Add(entry(1, Delivered, time.Now()), entry(2, Skipped, time.Now()), entry(3, Delivered, time.Now()))
+		waitUntil(t, "a failed write tried again", func() bool { return l.Retries() > 0 })
+		if _, err := l.db.ExecContext(ctx, `ALTER TABLE relay_log_away RENAME TO relay_log`); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the entries written", func() bool {
+			p, err := l.Query(ctx, Query{})
+			return err == nil && len(p.Entries) == 3
+		})
+		if n := l.Dropped(); n != 0 {
+			t.Errorf("Dropped = %d, want 0", n)
+		}
+	})
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
