@@ -137,3 +137,83 @@ func TestDeliveryLogFollowsOffsets(t *testing.T) {
 		t.Errorf("%d entries skipped, want %d", skipped, n/2)
 	}
 }
+
+// TestDeliveryLogRebuiltAfterRestart: entries lost with a process (its
+// writer's queue, on kill -9) are rebuilt when the route starts again:
+// delivered, skipped, and dead-lettered both for a mapping error and for a
+// value the destination refused, as they were first logged.
+func TestDeliveryLogRebuiltAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	d := sqliteDest(t)
+	d.exec(t, "checks")
+	dst := e.create(d, "stock")
+	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
+		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "qty"}}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- log.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var rows []map[string]any
+	for i := range 30 {
+		qty := i
+		switch i % 10 {
+		case 3:
+			qty = 99 // skipped by the filter
+		case 7:
+			qty = -1 // refused by the table's check
+		}
+		rows = append(rows, map[string]any{"id": i, "qty": qty})
+	}
+	rows = append(rows, map[string]any{"sku": "no id"}) // cannot be mapped
+	e.produce("upsert", rows...)
+	_, stop := e.engine(func(c *Config) { c.Log = log })
+
+	entries := func() []string {
+		p, err := log.Query(context.Background(), deliverylog.Query{RouteID: rt.ID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, en := range p.Entries {
+			if en.Status != deliverylog.Failed {
+				out = append(out, fmt.Sprintf("%d@%d %s attempts=%d row=%s error=%t", en.Partition, en.Offset, en.Status, en.Attempts, en.Row, en.Error != ""))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	eventually(t, "every record logged and committed", func() (bool, string) {
+		g, err := e.broker.DescribeGroup(context.Background(), Group(rt.ID))
+		return err == nil && g.Lag() == 0 && len(entries()) == len(rows), fmt.Sprintf("%d entries", len(entries()))
+	})
+	stop()
+	want := entries()
+
+	// Lose what a killed process would: the entries after the first of
+	// each partition.
+	res, err := db.ExecContext(context.Background(), `DELETE FROM relay_log WHERE status <> 'failed' AND id NOT IN (
+		SELECT MIN(id) FROM relay_log WHERE status <> 'failed' GROUP BY record_partition)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n < int64(len(rows))/2 {
+		t.Fatalf("deleted %d entries, want most of them", n)
+	}
+
+	e.engine(func(c *Config) { c.Log = log })
+	eventually(t, "the lost entries rebuilt", func() (bool, string) {
+		got := entries()
+		return slices.Equal(got, want), fmt.Sprintf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	})
+}

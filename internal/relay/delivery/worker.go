@@ -161,6 +161,9 @@ func (w *worker) session(ctx context.Context) error {
 		w.e.log.WarnContext(ctx, "relay: delivery: the destination account cannot keep route positions; the route runs at-least-once",
 			"route", w.spec.route.Name, "dest", w.dest.d.Name)
 	}
+	// Before consuming, so that the group's committed offsets and the log
+	// hold still while they are compared.
+	w.rebuildLog(ctx)
 	topics := []string{w.spec.dataset.Topic}
 	if w.retry != "" {
 		// Replayed records have positions of their own topic, so they are

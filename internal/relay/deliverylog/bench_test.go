@@ -29,6 +29,7 @@ func BenchmarkWrite(b *testing.B) {
 	for i := 0; i < b.N; i += len(batch) {
 		batch = batch[:0]
 		for j := i; j < min(i+500, b.N); j++ {
+			e.Offset = int64(j) // each entry a record of its own
 			batch = append(batch, e)
 		}
 		if err := l.write(context.Background(), batch); err != nil {

@@ -158,6 +158,7 @@ type Log struct {
 	cfg     Config
 	db      *store.DB
 	queue   chan Entry
+	flushes chan chan struct{}
 	dropped atomic.Int64
 	retries atomic.Int64
 
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 	if err := cfg.DB.Migrate(ctx, Migrations()); err != nil {
 		return nil, fmt.Errorf("deliverylog: %w", err)
 	}
-	l := &Log{cfg: cfg, db: cfg.DB, queue: make(chan Entry, cfg.QueueSize),
+	l := &Log{cfg: cfg, db: cfg.DB, queue: make(chan Entry, cfg.QueueSize), flushes: make(chan chan struct{}),
 		mDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arus_relay_log_dropped_total",
 			Help: "Delivery log entries dropped: the writer's queue was full, or the store refused them on every attempt.",
@@ -230,6 +231,36 @@ func (l *Log) Add(entries ...Entry) {
 // Dropped returns how many entries were dropped: on a full queue, or when
 // the store refused them on every attempt.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+// Flush returns once the entries added before it was called are written
+// (or dropped), or when ctx ends. It needs Run to be running.
+func (l *Log) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case l.flushes <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// LastOffset returns the highest offset of topic's partition that route
+// has a final entry for (delivered, skipped or dead-lettered; a failed
+// attempt is not final), and false when it has none.
+func (l *Log) LastOffset(ctx context.Context, routeID, topic string, partition int32) (int64, bool, error) {
+	var last sql.NullInt64
+	err := l.db.QueryRowContext(ctx, l.db.Rebind(`SELECT MAX(record_offset) FROM relay_log
+		WHERE route_id = ? AND topic = ? AND record_partition = ? AND status <> ?`), routeID, topic, int64(partition), string(Failed)).Scan(&last)
+	if err != nil {
+		return 0, false, fmt.Errorf("deliverylog: last offset: %w", err)
+	}
+	return last.Int64, last.Valid, nil
+}
 
 // Retries returns how many writes failed and were tried again.
 func (l *Log) Retries() int64 { return l.retries.Load() }
@@ -294,6 +325,16 @@ func (l *Log) Run(ctx context.Context) error {
 			}
 		case <-flush.C:
 			write(ctx)
+		case done := <-l.flushes:
+			// Everything queued before the request is written first.
+			for n := len(l.queue); n > 0; n-- {
+				batch = append(batch, <-l.queue)
+				if len(batch) == l.cfg.BatchSize {
+					write(ctx)
+				}
+			}
+			write(ctx)
+			close(done)
 		case <-retain.C:
 			l.expire(ctx)
 		}
@@ -332,7 +373,7 @@ func (l *Log) write(ctx context.Context, entries []Entry) error {
 	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
 		for lo := 0; lo < len(entries); lo += perStmt {
 			part := entries[lo:min(lo+perStmt, len(entries))]
-			q := `INSERT INTO relay_log (` + entryCols + `) VALUES ` + placeholders(len(part), nEntryCols)
+			q := `INSERT INTO relay_log (` + entryCols + `) VALUES ` + placeholders(len(part), nEntryCols) + ` ON CONFLICT DO NOTHING`
 			args := make([]any, 0, len(part)*nEntryCols)
 			for _, e := range part {
 				var recTime int64

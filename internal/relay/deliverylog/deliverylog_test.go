@@ -256,3 +256,31 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// The same entry added twice is kept once; Flush waits for what was added;
+// LastOffset is a route's highest offset of a partition.
+func TestFlushLastOffsetAndOnce(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		l := openLog(t, base, func(c *Config) { c.FlushInterval = time.Hour })
+		run(t, l)
+		if _, ok, err := l.LastOffset(ctx, "r1", "relay.items", 1); err != nil || ok {
+			t.Fatalf("LastOffset of an empty log = %v, %v", ok, err)
+		}
+		now := time.Now()
+		l.Add(entry(1, Delivered, now), entry(5, Delivered, now), entry(9, Skipped, now), entry(1, Delivered, now))
+		if err := l.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing else writes within the hour-long flush interval: the
+		// entries are there because of Flush.
+		p, err := l.Query(ctx, Query{})
+		if err != nil || len(p.Entries) != 3 {
+			t.Fatalf("entries after Flush = %d, %v; want 3 (the repeated one once)", len(p.Entries), err)
+		}
+		last, ok, err := l.LastOffset(ctx, "r2", "relay.items", 1)
+		if err != nil || !ok || last != 9 {
+			t.Errorf("LastOffset(r2, partition 1) = %d, %v, %v; want 9", last, ok, err)
+		}
+	})
+}

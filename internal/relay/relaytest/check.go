@@ -114,18 +114,14 @@ func diff(got, want []string) (missing, extra []string) {
 func first(s []string) []string { return s[:min(3, len(s))] }
 
 // Coverage says which delivery log entries a check may find missing; the
-// zero value, none: every record has an entry on every route.
+// zero value, none: every record has an entry on every route. (A process
+// killed with kill -9 loses the entries it had queued, but the relay
+// rebuilds them when its routes start again, so a kill needs no
+// allowance.)
 type Coverage struct {
-	// Killed: a process was killed with kill -9 and lost the entries it
-	// had queued but not yet written (the log is written in batches,
-	// apart from the delivery). Those are the last records it delivered
-	// on each route and partition, so on each route and partition one
-	// run of consecutive offsets may lack entries.
-	Killed bool
 	// Dropped is how many entries the relay counted as dropped on a full
 	// queue (arus_relay_log_dropped_total, summed over its processes; see
-	// LogDropped). Besides the killed runs, that many records in all may
-	// lack an entry.
+	// LogDropped): that many records in all may lack an entry.
 	Dropped int
 }
 
@@ -157,18 +153,18 @@ func (s *Scenario) CheckDeliveryLog(ctx context.Context, t testing.TB, api API, 
 			if err != nil {
 				t.Fatalf("relaytest: delivery log of route %s: %v", r.name, err)
 			}
-			problems, c := checkLog(r, tp, entries, cov.Killed)
-			if c.unexplained <= budget || time.Now().After(deadline) {
+			problems, c := checkLog(r, tp, entries)
+			if c.missing <= budget || time.Now().After(deadline) {
 				for _, p := range problems {
 					t.Errorf("delivery log, route %s: %s", r.name, p)
 				}
-				if c.unexplained > budget {
-					t.Errorf("delivery log, route %s: %d records without a delivered or skipped entry beyond what a kill explains, %d dropped entries left to explain them; first: %s",
-						r.name, c.unexplained, budget, c.first)
+				if c.missing > budget {
+					t.Errorf("delivery log, route %s: %d records without a delivered or skipped entry, %d dropped entries left to explain them; first: %s",
+						r.name, c.missing, budget, c.first)
 				}
-				budget = max(0, budget-c.unexplained)
+				budget = max(0, budget-c.missing)
 				if c.missing > 0 {
-					t.Logf("delivery log, route %s: %d of %d records without an entry (%d in the runs a kill lost)", r.name, c.missing, len(tp.Records), c.missing-c.unexplained)
+					t.Logf("delivery log, route %s: %d of %d records without an entry (dropped on a full queue)", r.name, c.missing, len(tp.Records))
 				}
 				break
 			}
@@ -221,17 +217,15 @@ func readLog(ctx context.Context, api API, key, routeID string) ([]logEntry, err
 }
 
 // coverage counts the records of a route without a delivered or skipped
-// entry: missing in all, unexplained those outside the run a kill lost on
-// each partition (when killed, the longest run of consecutive offsets),
-// first the first of those.
+// entry, first the first of those.
 type coverage struct {
-	missing, unexplained int
-	first                string
+	missing int
+	first   string
 }
 
 // checkLog returns the entries that disagree with the topic and the
 // coverage of the route's records.
-func checkLog(r route, tp *Topic, entries []logEntry, killed bool) (problems []string, c coverage) {
+func checkLog(r route, tp *Topic, entries []logEntry) (problems []string, c coverage) {
 	add := func(format string, args ...any) {
 		if len(problems) < 10 {
 			problems = append(problems, fmt.Sprintf(format, args...))
@@ -277,24 +271,10 @@ func checkLog(r route, tp *Topic, entries []logEntry, killed bool) (problems []s
 	parts := slices.Sorted(maps.Keys(missing))
 	for _, p := range parts {
 		offs := missing[p]
+		if c.missing == 0 {
+			c.first = fmt.Sprintf("partition %d, offsets %d to %d", p, offs[0], offs[len(offs)-1])
+		}
 		c.missing += len(offs)
-		lost := 0 // the longest run of consecutive offsets
-		if killed {
-			for i, run := 0, 1; i < len(offs); i++ {
-				if i > 0 && offs[i] == offs[i-1]+1 {
-					run++
-				} else {
-					run = 1
-				}
-				lost = max(lost, run)
-			}
-		}
-		if n := len(offs) - lost; n > 0 {
-			if c.unexplained == 0 {
-				c.first = fmt.Sprintf("partition %d, offsets %d to %d", p, offs[0], offs[len(offs)-1])
-			}
-			c.unexplained += n
-		}
 	}
 	return problems, c
 }
