@@ -126,7 +126,8 @@ func Chromium(t testing.TB) string {
 // ARUS_TEST_SQLSERVER (sqlserver://user:password@host:1433). SQL Server is
 // not one of the local services, so without the variable the test is
 // skipped even when ARUS_TEST_REQUIRE=1; with it, an unreachable server
-// fails or skips like the others.
+// fails or skips like the others. The caller imports the driver
+// (github.com/microsoft/go-mssqldb), as the SQL Server sink does.
 func SQLServer(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("ARUS_TEST_SQLSERVER")

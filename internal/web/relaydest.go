@@ -142,7 +142,7 @@ func (h *Handler) relayDest(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		defer cancel()
 		d.Tables, err = h.cfg.Relay.Catalog(ctx, dest.ID)
 		if err != nil {
-			d.CatalogError = strings.TrimPrefix(err.Error(), "relay: connection test failed: ")
+			d.CatalogError = reachError(err)
 		}
 	}
 	h.destPage(w, r, http.StatusOK, d)

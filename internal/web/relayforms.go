@@ -56,6 +56,16 @@ func formErrors(err error) (errs map[string]string, ok bool) {
 	return errs, true
 }
 
+// reachError says why a destination could not be reached (its connection
+// test's error) or looked up, for a notice.
+func reachError(err error) string {
+	var te *relay.TestError
+	if errors.As(err, &te) {
+		return te.Err.Error()
+	}
+	return strings.TrimPrefix(err.Error(), "relay: ")
+}
+
 // problemList lists a validation error's problems as lines, for a summary
 // at the top of a long form.
 func problemList(err error) []string {
@@ -98,10 +108,8 @@ func (h *Handler) relayFail(w http.ResponseWriter, r *http.Request, section stri
 		return
 	}
 	msg := errs[""]
-	for f, m := range errs {
-		if msg == "" {
-			msg = f + ": " + m
-		}
+	if p := problemList(err); msg == "" && len(p) > 0 {
+		msg = p[0]
 	}
 	status := http.StatusUnprocessableEntity
 	switch {

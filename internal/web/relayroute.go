@@ -200,11 +200,7 @@ func (h *Handler) loadChoices(ctx context.Context, d *routePage) error {
 	defer cancel()
 	d.Tables, err = h.cfg.Relay.Catalog(cctx, d.Form.Destination)
 	if err != nil {
-		d.Tables = nil
-		d.CatalogError = strings.TrimPrefix(err.Error(), "relay: connection test failed: ")
-		if errs, ok := formErrors(err); ok && errs["destination"] == "" && errs[""] != "" {
-			d.CatalogError = errs[""]
-		}
+		d.Tables, d.CatalogError = nil, reachError(err)
 	}
 	t, ok := d.table()
 	if !ok {

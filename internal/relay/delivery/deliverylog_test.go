@@ -24,19 +24,7 @@ func TestDeliveryLog(t *testing.T) {
 	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
 		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "count"}}})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- log.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	log, _ := startLog(t)
 
 	e.engine(func(c *Config) { c.Log = log })
 	e.produce("upsert",
@@ -89,19 +77,7 @@ func TestDeliveryLogFollowsOffsets(t *testing.T) {
 	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
 		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "qty"}}})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- log.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	log, _ := startLog(t)
 
 	// Every other record skipped, all stored before the route starts, so
 	// that batches mix both.
@@ -150,19 +126,7 @@ func TestDeliveryLogRebuiltAfterRestart(t *testing.T) {
 	rt := e.route(relay.RouteInput{Name: "stock", Destination: dst.ID, Table: "checks", KeyColumns: []string{"id"},
 		Filter: `qty != 99`, Mapping: []relay.ColumnMap{{Column: "id", Field: "id"}, {Column: "qty", Field: "qty"}}})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- log.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	log, db := startLog(t)
 
 	var rows []map[string]any
 	for i := range 30 {
@@ -216,4 +180,24 @@ func TestDeliveryLogRebuiltAfterRestart(t *testing.T) {
 		got := entries()
 		return slices.Equal(got, want), fmt.Sprintf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	})
+}
+
+// startLog opens a delivery log on a store of its own and runs its writer
+// until the test ends; db is the log's store.
+func startLog(t *testing.T) (*deliverylog.Log, *store.DB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay_log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log, err := deliverylog.New(ctx, deliverylog.Config{DB: db, FlushInterval: 20 * time.Millisecond, Logger: brokertest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- log.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return log, db
 }
