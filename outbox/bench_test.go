@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )

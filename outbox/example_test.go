@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )

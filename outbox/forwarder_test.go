@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

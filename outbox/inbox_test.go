@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 )
 
 // The consumer runtime's dedupe middleware takes an *outbox.Inbox as is.

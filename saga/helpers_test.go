@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/api"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

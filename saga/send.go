@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

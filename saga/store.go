@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

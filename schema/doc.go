@@ -35,7 +35,7 @@
 // # Storage and API
 //
 // A [Registry] keeps its tables in the "schema" component's store (SQLite
-// or PostgreSQL, see internal/store) and may be shared by several
+// or PostgreSQL, see package store) and may be shared by several
 // processes. [Register] adds its routes under /api/v1/schemas to the API
 // server; the arus schemas command and [Client] use them.
 package schema

@@ -6,8 +6,8 @@ import (
 	"log"
 	"os"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 )
 
 // openRegistry opens a registry in a fresh store of the dialect base names.

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

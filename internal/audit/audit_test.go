@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 func TestRecordAndList(t *testing.T) {

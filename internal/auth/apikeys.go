@@ -15,7 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // APIKey is a credential for applications, services and devices,

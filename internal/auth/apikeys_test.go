@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 var keyFormat = regexp.MustCompile(`^arus_([a-z2-7]{8})_([a-z2-7]{52})$`)

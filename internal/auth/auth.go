@@ -37,7 +37,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 //go:embed migrations/*.sql

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // clock is a settable clock for Config.Now.

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // The console's login and the API's bearer keys, end to end.

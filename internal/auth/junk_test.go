@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 // Junk from requests — NUL bytes, invalid UTF-8, huge strings — is "not

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 func storedHash(t *testing.T, db *store.DB, userID string) string {

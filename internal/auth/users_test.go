@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 func TestCreateUserValidation(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // runKeys manages API keys in the auth store directly: it is how the first

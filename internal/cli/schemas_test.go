@@ -15,8 +15,8 @@ import (
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/cli"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )

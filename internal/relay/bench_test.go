@@ -12,7 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/brokertest"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

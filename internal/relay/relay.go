@@ -25,7 +25,7 @@ import (
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/internal/secret"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

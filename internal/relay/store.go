@@ -11,7 +11,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay/sink"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

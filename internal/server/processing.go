@@ -7,9 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/dlq"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 )
 
 // openProcessing adds the reliable-processing tools to the API: dead

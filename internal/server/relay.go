@@ -10,7 +10,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // openRelay opens the relay's store and adds its ingest endpoint and admin

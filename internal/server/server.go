@@ -32,10 +32,10 @@ import (
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/secret"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/web"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

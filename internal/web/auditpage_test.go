@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/internal/audit"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 func TestAuditPage(t *testing.T) {

@@ -14,9 +14,9 @@ import (
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/browsertest"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/secret"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/schema"
+	"github.com/arus-platform/arus/store"
 )
 
 func TestSchemaPages(t *testing.T) {

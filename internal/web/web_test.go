@@ -14,8 +14,8 @@ import (
 
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/secret"
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/testenv"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
 

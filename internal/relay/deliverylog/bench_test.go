@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 // BenchmarkWrite measures the writer: b.N entries added and written to

@@ -21,7 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/arus-platform/arus/internal/store"
+	"github.com/arus-platform/arus/store"
 )
 
 //go:embed migrations/*.sql

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 func openLog(t *testing.T, base store.Config, mod func(*Config)) *Log {

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/arus-platform/arus/internal/store"
-	"github.com/arus-platform/arus/internal/store/storetest"
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 )
 
 func TestMigrateAndQuery(t *testing.T) {

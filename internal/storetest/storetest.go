@@ -11,8 +11,8 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/arus-platform/arus/internal/store"
 	"github.com/arus-platform/arus/internal/testenv"
+	"github.com/arus-platform/arus/store"
 )
 
 // Run calls fn once per dialect with a store configuration (Component left
