@@ -161,10 +161,10 @@ func (o *Orchestrator) Start(ctx context.Context, name, id string, data []byte) 
 		if err := o.insert(ctx, t.tx, r, def); err != nil {
 			return err
 		}
-		if err := t.event(r, Event{Type: EventStarted, Step: -1, Detail: name, Value: data}); err != nil {
+		if err := t.event(ctx, r, Event{Type: EventStarted, Step: -1, Detail: name, Value: data}); err != nil {
 			return err
 		}
-		if err := t.send(r, def, 0, KindCommand); err != nil {
+		if err := t.send(ctx, r, def, 0, KindCommand); err != nil {
 			return err
 		}
 		t.after(func() { o.metrics.started.WithLabelValues(name).Inc() })
@@ -181,7 +181,7 @@ func (o *Orchestrator) Start(ctx context.Context, name, id string, data []byte) 
 func (o *Orchestrator) inTx(ctx context.Context, fn func(t *txn) error) error {
 	var t *txn
 	err := o.db.InTx(ctx, func(tx *sql.Tx) error {
-		t = &txn{ctx: ctx, tx: tx, o: o, now: micros(time.Now())}
+		t = &txn{tx: tx, o: o, now: micros(time.Now())}
 		return fn(t)
 	})
 	if err != nil {
@@ -226,7 +226,7 @@ func (o *Orchestrator) handleReply(ctx context.Context, rec *stream.Record) erro
 		if seen, err := o.seenReply(ctx, t.tx, id, rec.ID()); err != nil || seen {
 			return err
 		}
-		return t.reply(r, rec)
+		return t.reply(ctx, r, rec)
 	})
 	if err != nil {
 		return fmt.Errorf("saga: handle reply %s of %s: %w", rec.ID(), id, err)

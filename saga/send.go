@@ -295,7 +295,7 @@ func (o *Orchestrator) fireTimeouts(ctx context.Context) error {
 				if !r.State.Active() || r.Pending || r.Deadline == 0 || r.Deadline > t.now {
 					return nil
 				}
-				return t.timeout(r)
+				return t.timeout(ctx, r)
 			})
 			if err != nil {
 				return err

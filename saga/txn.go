@@ -15,7 +15,6 @@ import (
 // saga lives in its methods. Everything it changes commits together, with
 // the record to send next in the instance's outbox slot.
 type txn struct {
-	ctx    context.Context
 	tx     *sql.Tx
 	o      *Orchestrator
 	now    int64
@@ -27,10 +26,12 @@ type txn struct {
 // after runs f once the transaction has committed.
 func (t *txn) after(f func()) { t.afters = append(t.afters, f) }
 
-func (t *txn) event(r *row, e Event) error { return t.o.addEvent(t.ctx, t.tx, r.ID, t.now, e) }
+func (t *txn) event(ctx context.Context, r *row, e Event) error {
+	return t.o.addEvent(ctx, t.tx, r.ID, t.now, e)
+}
 
-func (t *txn) setStep(r *row, idx int, status StepStatus, col string, val any) error {
-	return t.o.setStep(t.ctx, t.tx, r.ID, idx, status, col, val)
+func (t *txn) setStep(ctx context.Context, r *row, idx int, status StepStatus, col string, val any) error {
+	return t.o.setStep(ctx, t.tx, r.ID, idx, status, col, val)
 }
 
 // buildError is a failure of a [Command.Build] function, as opposed to one
@@ -42,7 +43,7 @@ func (e *buildError) Unwrap() error { return e.err }
 
 // send builds the command or compensation of a step and queues it in r's
 // outbox slot. A failing builder gives a *buildError.
-func (t *txn) send(r *row, def *Definition, step int, kind string) error {
+func (t *txn) send(ctx context.Context, r *row, def *Definition, step int, kind string) error {
 	rec, err := def.build(r.ID, step, kind, r.Data)
 	if err != nil {
 		return &buildError{err}
@@ -56,66 +57,66 @@ func (t *txn) send(r *row, def *Definition, step int, kind string) error {
 	if kind == KindCompensation {
 		typ, status, col = EventCompensation, StepCompensating, "compensation_id"
 	}
-	if err := t.setStep(r, step, status, col, out.ID); err != nil {
+	if err := t.setStep(ctx, r, step, status, col, out.ID); err != nil {
 		return err
 	}
 	t.queued = true
-	return t.event(r, Event{Type: typ, Step: step, RecordID: out.ID, Topic: out.Topic, Value: out.Value})
+	return t.event(ctx, r, Event{Type: typ, Step: step, RecordID: out.ID, Topic: out.Topic, Value: out.Value})
 }
 
 // advance moves r on after its current step succeeded.
-func (t *txn) advance(r *row, def *Definition) error {
+func (t *txn) advance(ctx context.Context, r *row, def *Definition) error {
 	next := r.Step + 1
 	if next == len(def.Steps) {
-		return t.finish(r, StateCompleted, "")
+		return t.finish(ctx, r, StateCompleted, "")
 	}
-	err := t.send(r, def, next, KindCommand)
+	err := t.send(ctx, r, def, next, KindCommand)
 	var be *buildError
 	if errors.As(err, &be) {
 		// The command cannot even be built: the step fails unsent.
-		if err := t.setStep(r, next, StepFailed, "", nil); err != nil {
+		if err := t.setStep(ctx, r, next, StepFailed, "", nil); err != nil {
 			return err
 		}
 		r.Step = next
-		return t.compensate(r, def, next-1, fmt.Sprintf("step %s: %v", def.Steps[next].Name, be.err))
+		return t.compensate(ctx, r, def, next-1, fmt.Sprintf("step %s: %v", def.Steps[next].Name, be.err))
 	}
 	return err
 }
 
 // compensate puts r in StateCompensating for reason and starts with the
 // compensation of step from, or the nearest step below it that has one.
-func (t *txn) compensate(r *row, def *Definition, from int, reason string) error {
+func (t *txn) compensate(ctx context.Context, r *row, def *Definition, from int, reason string) error {
 	r.State = StateCompensating
 	r.Error = reason
-	if err := t.event(r, Event{Type: EventState, Step: r.Step, Detail: string(StateCompensating) + ": " + reason}); err != nil {
+	if err := t.event(ctx, r, Event{Type: EventState, Step: r.Step, Detail: string(StateCompensating) + ": " + reason}); err != nil {
 		return err
 	}
-	return t.compensateFrom(r, def, from)
+	return t.compensateFrom(ctx, r, def, from)
 }
 
 // compensateFrom queues the compensation of step from or of the nearest
 // step below it that has one; with none left, the saga is compensated.
-func (t *txn) compensateFrom(r *row, def *Definition, from int) error {
+func (t *txn) compensateFrom(ctx context.Context, r *row, def *Definition, from int) error {
 	for k := from; k >= 0; k-- {
 		if def.Steps[k].Compensation.Topic == "" {
 			continue
 		}
-		err := t.send(r, def, k, KindCompensation)
+		err := t.send(ctx, r, def, k, KindCompensation)
 		var be *buildError
 		if errors.As(err, &be) {
-			if err := t.setStep(r, k, StepCompensationFailed, "", nil); err != nil {
+			if err := t.setStep(ctx, r, k, StepCompensationFailed, "", nil); err != nil {
 				return err
 			}
 			r.Step = k
-			return t.finish(r, StateFailed, fmt.Sprintf("compensation of step %s: %v", def.Steps[k].Name, be.err))
+			return t.finish(ctx, r, StateFailed, fmt.Sprintf("compensation of step %s: %v", def.Steps[k].Name, be.err))
 		}
 		return err
 	}
-	return t.finish(r, StateCompensated, "")
+	return t.finish(ctx, r, StateCompensated, "")
 }
 
 // finish puts r in a final state. reason, when given, replaces r.Error.
-func (t *txn) finish(r *row, s State, reason string) error {
+func (t *txn) finish(ctx context.Context, r *row, s State, reason string) error {
 	r.State, r.Pending, r.Deadline, r.Attempts = s, false, 0, 0
 	if reason != "" {
 		r.Error = reason
@@ -126,12 +127,12 @@ func (t *txn) finish(r *row, s State, reason string) error {
 	}
 	name := r.Name
 	t.after(func() { t.o.metrics.ended(name, s) })
-	return t.event(r, Event{Type: EventState, Step: r.Step, Detail: detail})
+	return t.event(ctx, r, Event{Type: EventState, Step: r.Step, Detail: detail})
 }
 
 // reply applies a reply to r, which is locked, unless the reply is not the
 // one r waits for.
-func (t *txn) reply(r *row, rec *stream.Record) error {
+func (t *txn) reply(ctx context.Context, r *row, rec *stream.Record) error {
 	step := -1
 	if v, ok := rec.Header(HeaderStep); ok {
 		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
@@ -144,7 +145,7 @@ func (t *txn) reply(r *row, rec *stream.Record) error {
 	kind, outcome, reason := string(kindB), string(outcomeB), string(reasonB)
 
 	ignore := func(why string) error {
-		return t.event(r, Event{Type: EventReplyIgnored, Step: step, RecordID: rec.ID(), Topic: rec.Topic, Detail: why, Value: rec.Value})
+		return t.event(ctx, r, Event{Type: EventReplyIgnored, Step: step, RecordID: rec.ID(), Topic: rec.Topic, Detail: why, Value: rec.Value})
 	}
 	def := t.o.defs[r.Name]
 	switch {
@@ -182,14 +183,14 @@ func (t *txn) reply(r *row, rec *stream.Record) error {
 	if reason != "" {
 		detail += ": " + reason
 	}
-	if err := t.event(r, Event{Type: EventReply, Step: step, RecordID: rec.ID(), Topic: rec.Topic, Detail: detail, Value: rec.Value}); err != nil {
+	if err := t.event(ctx, r, Event{Type: EventReply, Step: step, RecordID: rec.ID(), Topic: rec.Topic, Detail: detail, Value: rec.Value}); err != nil {
 		return err
 	}
 	sentCol := "command_sent_at"
 	if kind == KindCompensation {
 		sentCol = "compensation_sent_at"
 	}
-	if sent, err := t.o.stepTime(t.ctx, t.tx, r.ID, step, sentCol); err != nil {
+	if sent, err := t.o.stepTime(ctx, t.tx, r.ID, step, sentCol); err != nil {
 		return err
 	} else if sent > 0 {
 		name, stepName, d := r.Name, s.Name, time.Duration(t.now-sent)*time.Microsecond
@@ -199,62 +200,62 @@ func (t *txn) reply(r *row, rec *stream.Record) error {
 	var err error
 	switch {
 	case kind == KindCommand && outcome == OutcomeSuccess:
-		if err = t.setStep(r, step, StepSucceeded, "replied_at", t.now); err == nil {
-			err = t.advance(r, def)
+		if err = t.setStep(ctx, r, step, StepSucceeded, "replied_at", t.now); err == nil {
+			err = t.advance(ctx, r, def)
 		}
 	case kind == KindCommand:
-		if err = t.setStep(r, step, StepFailed, "replied_at", t.now); err == nil {
-			err = t.compensate(r, def, step-1, fmt.Sprintf("step %s failed: %s", s.Name, reason))
+		if err = t.setStep(ctx, r, step, StepFailed, "replied_at", t.now); err == nil {
+			err = t.compensate(ctx, r, def, step-1, fmt.Sprintf("step %s failed: %s", s.Name, reason))
 		}
 	case outcome == OutcomeSuccess:
-		if err = t.setStep(r, step, StepCompensated, "compensated_at", t.now); err == nil {
-			err = t.compensateFrom(r, def, step-1)
+		if err = t.setStep(ctx, r, step, StepCompensated, "compensated_at", t.now); err == nil {
+			err = t.compensateFrom(ctx, r, def, step-1)
 		}
 	default:
-		if err = t.setStep(r, step, StepCompensationFailed, "compensated_at", t.now); err == nil {
-			err = t.finish(r, StateFailed, fmt.Sprintf("compensation of step %s failed: %s", s.Name, reason))
+		if err = t.setStep(ctx, r, step, StepCompensationFailed, "compensated_at", t.now); err == nil {
+			err = t.finish(ctx, r, StateFailed, fmt.Sprintf("compensation of step %s failed: %s", s.Name, reason))
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return t.o.save(t.ctx, t.tx, r, t.now)
+	return t.o.save(ctx, t.tx, r, t.now)
 }
 
 // timeout handles r's awaited reply not coming in time: a step's command
 // starts compensation, a compensation is sent again up to
 // CompensationAttempts times.
-func (t *txn) timeout(r *row) error {
+func (t *txn) timeout(ctx context.Context, r *row) error {
 	def := t.o.defs[r.Name]
 	if def == nil {
 		return nil // not ours to decide; another orchestrator has it
 	}
 	s := def.Steps[r.Step]
 	wait := t.o.stepTimeout(s)
-	if err := t.event(r, Event{Type: EventTimeout, Step: r.Step, RecordID: r.Out.ID, Topic: r.Out.Topic,
+	if err := t.event(ctx, r, Event{Type: EventTimeout, Step: r.Step, RecordID: r.Out.ID, Topic: r.Out.Topic,
 		Detail: fmt.Sprintf("no reply within %s", wait)}); err != nil {
 		return err
 	}
 	var err error
 	switch {
 	case r.State == StateRunning:
-		if err = t.setStep(r, r.Step, StepTimedOut, "", nil); err == nil {
-			err = t.compensate(r, def, r.Step, fmt.Sprintf("step %s: no reply within %s", s.Name, wait))
+		if err = t.setStep(ctx, r, r.Step, StepTimedOut, "", nil); err == nil {
+			err = t.compensate(ctx, r, def, r.Step, fmt.Sprintf("step %s: no reply within %s", s.Name, wait))
 		}
 	case r.Attempts < t.o.cfg.CompensationAttempts:
 		r.Attempts++
 		r.Pending, r.Deadline, t.queued = true, 0, true
-		err = t.event(r, Event{Type: EventResend, Step: r.Step, RecordID: r.Out.ID, Topic: r.Out.Topic,
+		err = t.event(ctx, r, Event{Type: EventResend, Step: r.Step, RecordID: r.Out.ID, Topic: r.Out.Topic,
 			Detail: fmt.Sprintf("compensation attempt %d of %d", r.Attempts, t.o.cfg.CompensationAttempts)})
 	default:
-		if err = t.setStep(r, r.Step, StepCompensationFailed, "", nil); err == nil {
-			err = t.finish(r, StateFailed, fmt.Sprintf("compensation of step %s: no reply after %d attempts", s.Name, r.Attempts))
+		if err = t.setStep(ctx, r, r.Step, StepCompensationFailed, "", nil); err == nil {
+			err = t.finish(ctx, r, StateFailed, fmt.Sprintf("compensation of step %s: no reply after %d attempts", s.Name, r.Attempts))
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return t.o.save(t.ctx, t.tx, r, t.now)
+	return t.o.save(ctx, t.tx, r, t.now)
 }
 
 func (o *Orchestrator) stepTimeout(s Step) time.Duration {
