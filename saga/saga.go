@@ -120,6 +120,9 @@ type Instance struct {
 	// Step is the index of the step being run or compensated; in a final
 	// state, of the last one that was.
 	Step int
+	// StepName is the name of that step in the orchestrator's definition;
+	// empty when this orchestrator does not define the saga.
+	StepName string
 	// Data is the saga's data, as given to Start and changed by
 	// [Step.Update].
 	Data []byte

@@ -212,11 +212,15 @@ func (o *Orchestrator) seenReply(ctx context.Context, tx *sql.Tx, id, recordID s
 	return n > 0, nil
 }
 
-func (r *row) instance() Instance {
-	return Instance{
+func (o *Orchestrator) instance(r *row) Instance {
+	in := Instance{
 		ID: r.ID, Saga: r.Name, State: r.State, Step: r.Step, Data: r.Data, Error: r.Error,
 		Deadline: fromMicros(r.Deadline), CreatedAt: fromMicros(r.Created), UpdatedAt: fromMicros(r.Updated),
 	}
+	if d := o.defs[r.Name]; d != nil && r.Step >= 0 && r.Step < len(d.Steps) {
+		in.StepName = d.Steps[r.Step].Name
+	}
+	return in
 }
 
 // Get returns an instance with its steps and its history, oldest event
@@ -229,7 +233,7 @@ func (o *Orchestrator) Get(ctx context.Context, id string) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("saga: get %s: %w", id, err)
 	}
-	in := r.instance()
+	in := o.instance(r)
 
 	rows, err := o.db.QueryContext(ctx, o.db.Rebind(`SELECT idx, name, status, command_id, compensation_id,
 		command_sent_at, replied_at, compensation_sent_at, compensated_at FROM saga_steps WHERE saga_id = ? ORDER BY idx`), id)
@@ -343,7 +347,7 @@ func (o *Orchestrator) List(ctx context.Context, opts ListOptions) (Page, error)
 			page.Next = cursor(last.Created, last.ID)
 			break
 		}
-		page.Instances = append(page.Instances, r.instance())
+		page.Instances = append(page.Instances, o.instance(r))
 		last = r
 	}
 	if err := rows.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/sagaapi"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
@@ -30,7 +31,7 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 	}
 	s.closers = append(s.closers, s.sagas.Close)
 	s.ready["saga store"] = s.sagas.Ping
-	saga.Register(s.streams, mux, s.sagas)
+	sagaapi.Register(s.streams, mux, s.sagas)
 
 	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "schema"})
 	if err != nil {

@@ -1,4 +1,7 @@
-package saga
+// Package sagaapi serves the saga orchestrator's instances on the server's
+// HTTP API. Sagas are defined and run by the services that own them (package
+// saga); the server shows their progress.
+package sagaapi
 
 import (
 	"encoding/base64"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/saga"
+	"github.com/arus-platform/arus/stream"
 )
 
 // Register adds the saga routes to the API on mux, under the API's rules
@@ -23,11 +28,14 @@ import (
 //
 // Both need the groups.read permission: a saga's progress is read like a
 // consumer group's.
-func Register(a *api.Server, mux *http.ServeMux, o *Orchestrator) {
+func Register(a *api.Server, mux *http.ServeMux, o *saga.Orchestrator) {
+	h := &handler{o: o}
 	perms := []auth.Permission{auth.PermGroupsRead}
-	a.Route(mux, "GET /api/v1/sagas", perms, o.serveList)
-	a.Route(mux, "GET /api/v1/sagas/{id}", perms, o.serveGet)
+	a.Route(mux, "GET /api/v1/sagas", perms, h.list)
+	a.Route(mux, "GET /api/v1/sagas/{id}", perms, h.get)
 }
+
+type handler struct{ o *saga.Orchestrator }
 
 // InstanceList is the answer of GET /api/v1/sagas.
 type InstanceList struct {
@@ -41,7 +49,7 @@ type InstanceList struct {
 type InstanceJSON struct {
 	ID        string      `json:"id"`
 	Saga      string      `json:"saga"`
-	State     State       `json:"state"`
+	State     saga.State  `json:"state"`
 	Step      int         `json:"step"`
 	StepName  string      `json:"step_name,omitempty"`
 	Error     string      `json:"error,omitempty"`
@@ -55,26 +63,26 @@ type InstanceJSON struct {
 
 // StepJSON is one step of an instance.
 type StepJSON struct {
-	Index              int        `json:"index"`
-	Name               string     `json:"name"`
-	Status             StepStatus `json:"status"`
-	CommandID          string     `json:"command_id,omitempty"`
-	CompensationID     string     `json:"compensation_id,omitempty"`
-	CommandSentAt      *time.Time `json:"command_sent_at,omitempty"`
-	RepliedAt          *time.Time `json:"replied_at,omitempty"`
-	CompensationSentAt *time.Time `json:"compensation_sent_at,omitempty"`
-	CompensatedAt      *time.Time `json:"compensated_at,omitempty"`
+	Index              int             `json:"index"`
+	Name               string          `json:"name"`
+	Status             saga.StepStatus `json:"status"`
+	CommandID          string          `json:"command_id,omitempty"`
+	CompensationID     string          `json:"compensation_id,omitempty"`
+	CommandSentAt      *time.Time      `json:"command_sent_at,omitempty"`
+	RepliedAt          *time.Time      `json:"replied_at,omitempty"`
+	CompensationSentAt *time.Time      `json:"compensation_sent_at,omitempty"`
+	CompensatedAt      *time.Time      `json:"compensated_at,omitempty"`
 }
 
 // EventJSON is one entry of an instance's timeline.
 type EventJSON struct {
-	At       time.Time `json:"at"`
-	Type     EventType `json:"type"`
-	Step     *int      `json:"step,omitempty"`
-	RecordID string    `json:"record_id,omitempty"`
-	Topic    string    `json:"topic,omitempty"`
-	Detail   string    `json:"detail,omitempty"`
-	Value    *Payload  `json:"value,omitempty"`
+	At       time.Time      `json:"at"`
+	Type     saga.EventType `json:"type"`
+	Step     *int           `json:"step,omitempty"`
+	RecordID string         `json:"record_id,omitempty"`
+	Topic    string         `json:"topic,omitempty"`
+	Detail   string         `json:"detail,omitempty"`
+	Value    *Payload       `json:"value,omitempty"`
 }
 
 // Payload is saga data or a record value: inline JSON when it is JSON,
@@ -103,13 +111,10 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (o *Orchestrator) newInstanceJSON(in *Instance) InstanceJSON {
+func newInstanceJSON(in *saga.Instance) InstanceJSON {
 	out := InstanceJSON{
-		ID: in.ID, Saga: in.Saga, State: in.State, Step: in.Step, Error: in.Error, Data: newPayload(in.Data),
-		Deadline: timePtr(in.Deadline), CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
-	}
-	if d := o.defs[in.Saga]; d != nil && in.Step < len(d.Steps) {
-		out.StepName = d.Steps[in.Step].Name
+		ID: in.ID, Saga: in.Saga, State: in.State, Step: in.Step, StepName: in.StepName, Error: in.Error,
+		Data: newPayload(in.Data), Deadline: timePtr(in.Deadline), CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
 	}
 	for _, s := range in.Steps {
 		out.Steps = append(out.Steps, StepJSON{
@@ -134,7 +139,7 @@ func (o *Orchestrator) newInstanceJSON(in *Instance) InstanceJSON {
 
 var listParams = []string{"state", "saga", "limit", "after"}
 
-func (o *Orchestrator) serveList(w http.ResponseWriter, r *http.Request) error {
+func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs []api.FieldError
 	fail := func(field, format string, args ...any) {
@@ -150,9 +155,9 @@ func (o *Orchestrator) serveList(w http.ResponseWriter, r *http.Request) error {
 			fail(k, "unknown query parameter; use %q", listParams)
 		}
 	}
-	opts := ListOptions{State: State(q.Get("state")), Saga: q.Get("saga"), After: q.Get("after")}
-	if opts.State != "" && !opts.State.valid() {
-		fail("state", "%q is not one of %q", opts.State, States())
+	opts := saga.ListOptions{State: saga.State(q.Get("state")), Saga: q.Get("saga"), After: q.Get("after")}
+	if opts.State != "" && !slices.Contains(saga.States(), opts.State) {
+		fail("state", "%q is not one of %q", opts.State, saga.States())
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -161,41 +166,41 @@ func (o *Orchestrator) serveList(w http.ResponseWriter, r *http.Request) error {
 		}
 		opts.Limit = n
 	}
-	if opts.After != "" {
-		if _, _, err := parseCursor(opts.After); err != nil {
-			fail("after", "%q is not the next value of an earlier page", opts.After)
-		}
-	}
 	if len(errs) > 0 {
 		return api.Invalid("bad query parameters", errs...)
 	}
-	page, err := o.List(r.Context(), opts)
+	page, err := h.o.List(r.Context(), opts)
+	if errors.Is(err, stream.ErrInvalid) {
+		// State and limit are checked above: what List refuses is the cursor.
+		return api.Invalid("bad query parameters",
+			api.FieldError{Field: "after", Message: fmt.Sprintf("%q is not the next value of an earlier page", opts.After)})
+	}
 	if err != nil {
 		return err
 	}
 	out := InstanceList{Sagas: make([]InstanceJSON, len(page.Instances)), Next: page.Next}
 	for i := range page.Instances {
-		out.Sagas[i] = o.newInstanceJSON(&page.Instances[i])
+		out.Sagas[i] = newInstanceJSON(&page.Instances[i])
 	}
 	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (o *Orchestrator) serveGet(w http.ResponseWriter, r *http.Request) error {
+func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := ValidateID(id); err != nil {
+	if err := saga.ValidateID(id); err != nil {
 		return api.Invalid(err.Error(), api.FieldError{Field: "id", Message: err.Error()})
 	}
 	if len(r.URL.Query()) > 0 {
 		return api.Invalid("this route takes no query parameters")
 	}
-	in, err := o.Get(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
+	in, err := h.o.Get(r.Context(), id)
+	if errors.Is(err, saga.ErrNotFound) {
 		return api.NotFound(fmt.Sprintf("no saga %s", id))
 	}
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, o.newInstanceJSON(in))
+	api.WriteJSON(w, http.StatusOK, newInstanceJSON(in))
 	return nil
 }
