@@ -1,22 +1,26 @@
 package schema
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/stream"
 )
 
 // Client talks to the schema registry of a running Arus server over its
 // HTTP API. It is a [Source], so a service can validate what it produces
 // against a server's registry. It is safe for concurrent use.
 type Client struct {
-	call *api.Caller
+	base   *url.URL
+	apiKey string
+	http   *http.Client
 }
 
 var _ Source = (*Client)(nil)
@@ -25,11 +29,16 @@ var _ Source = (*Client)(nil)
 // a bare host:port means http). apiKey, when not empty, is sent as a
 // bearer token.
 func NewClient(baseURL, apiKey string) (*Client, error) {
-	call, err := api.NewCaller(baseURL, apiKey, nil)
-	if err != nil {
+	raw := strings.TrimSpace(baseURL)
+	if raw != "" && !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, invalidf("server URL %q is not valid; use http://host:port or https://host:port", baseURL)
 	}
-	return &Client{call: call}, nil
+	u.Path = ""
+	return &Client{base: u, apiKey: apiKey, http: &http.Client{}}, nil
 }
 
 // ClientError is a problem the server answered with. It unwraps to the
@@ -37,7 +46,7 @@ func NewClient(baseURL, apiKey string) (*Client, error) {
 // ErrInvalidSchema or ErrInvalid (400, 413, 422).
 type ClientError struct {
 	Status  int
-	Problem api.Problem
+	Problem Problem
 }
 
 func (e *ClientError) Error() string {
@@ -81,17 +90,69 @@ func (e *ClientError) Unwrap() error {
 }
 
 // do sends a request with in as its JSON body (when not nil) and decodes a
-// 2xx answer into out.
+// 2xx answer into out. A server that cannot be reached gives an error
+// wrapping [stream.ErrUnavailable] (or ctx's error, when ctx ended); an
+// answer other than 2xx, a *ClientError.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	err := c.call.Do(ctx, method, "/api/v1/schemas"+path, q, in, out)
-	var re *api.ResponseError
-	if errors.As(err, &re) {
-		return &ClientError{Status: re.Status, Problem: re.Problem}
+	u := *c.base
+	u.Path = "/api/v1/schemas" + path
+	u.RawQuery = q.Encode()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("schema: encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
 	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("schema: %s %s: %w", method, path, err)
 	}
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("schema: %s %s: %w: %s: %w", method, path, stream.ErrUnavailable, c.base.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readClientError(resp)
+	}
+	if out != nil && resp.StatusCode != http.StatusNoContent {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("schema: decode the answer to %s %s: %w", method, path, err)
+		}
+	}
+	_, _ = io.Copy(io.Discard, resp.Body) // read to the end so the connection is reused
 	return nil
+}
+
+// readClientError reads a problem answer; an answer that is not one (from
+// a proxy, say) becomes a problem that quotes it.
+func readClientError(resp *http.Response) *ClientError {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	e := &ClientError{Status: resp.StatusCode}
+	if err := json.Unmarshal(b, &e.Problem); err != nil || e.Problem.Status == 0 {
+		text := strings.TrimSpace(string(b))
+		if len(text) > 200 {
+			text = text[:200] + "..."
+		}
+		detail := "the server answered " + resp.Status
+		if text != "" {
+			detail += ": " + text
+		}
+		e.Problem = Problem{Title: http.StatusText(resp.StatusCode), Status: resp.StatusCode, Detail: detail}
+	}
+	return e
 }
 
 func subjectPath(subject string) string { return "/subjects/" + url.PathEscape(subject) }
@@ -143,14 +204,14 @@ func (c *Client) ByID(ctx context.Context, id int64) (Version, error) {
 // has no document.
 func (c *Client) Register(ctx context.Context, subject string, doc []byte) (Version, bool, error) {
 	var out Registered
-	err := c.do(ctx, http.MethodPost, subjectPath(subject)+"/versions", nil, schemaRequest{Schema: doc}, &out)
+	err := c.do(ctx, http.MethodPost, subjectPath(subject)+"/versions", nil, SchemaRequest{Schema: doc}, &out)
 	return out.Version, out.Created, err
 }
 
 // Check is [Registry.Check] on the server.
 func (c *Client) Check(ctx context.Context, subject string, doc []byte) (Check, error) {
 	var out Check
-	err := c.do(ctx, http.MethodPost, subjectPath(subject)+"/check", nil, schemaRequest{Schema: doc}, &out)
+	err := c.do(ctx, http.MethodPost, subjectPath(subject)+"/check", nil, SchemaRequest{Schema: doc}, &out)
 	return out, err
 }
 
@@ -166,7 +227,7 @@ func (c *Client) SetMode(ctx context.Context, subject string, m Mode) error {
 	if m == "" {
 		return c.do(ctx, http.MethodDelete, subjectPath(subject)+"/mode", nil, nil, nil)
 	}
-	return c.do(ctx, http.MethodPut, subjectPath(subject)+"/mode", nil, modeRequest{Mode: string(m)}, nil)
+	return c.do(ctx, http.MethodPut, subjectPath(subject)+"/mode", nil, ModeRequest{Mode: string(m)}, nil)
 }
 
 // DefaultMode is [Registry.DefaultMode] on the server.
@@ -178,7 +239,7 @@ func (c *Client) DefaultMode(ctx context.Context) (Mode, error) {
 
 // SetDefaultMode is [Registry.SetDefaultMode] on the server.
 func (c *Client) SetDefaultMode(ctx context.Context, m Mode) error {
-	return c.do(ctx, http.MethodPut, "/mode", nil, modeRequest{Mode: string(m)}, nil)
+	return c.do(ctx, http.MethodPut, "/mode", nil, ModeRequest{Mode: string(m)}, nil)
 }
 
 // DeleteVersion is [Registry.DeleteVersion] on the server.

@@ -159,6 +159,10 @@ func Open(ctx context.Context, db *store.DB, cfg Config) (*Registry, error) {
 	return &Registry{db: db, cfg: cfg}, nil
 }
 
+// MaxSchemaBytes is the size of the largest schema document r accepts
+// ([Config.MaxSchemaBytes]).
+func (r *Registry) MaxSchemaBytes() int { return r.cfg.MaxSchemaBytes }
+
 // querier is what both *sql.DB and *sql.Tx offer.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

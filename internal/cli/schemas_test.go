@@ -15,6 +15,7 @@ import (
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/cli"
+	"github.com/arus-platform/arus/internal/schemaapi"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
@@ -59,7 +60,7 @@ func schemasServer(t *testing.T) map[string]string {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	schema.Register(a, mux, reg)
+	schemaapi.Register(a, mux, reg)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()

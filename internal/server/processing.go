@@ -8,6 +8,7 @@ import (
 
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/sagaapi"
+	"github.com/arus-platform/arus/internal/schemaapi"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
@@ -47,7 +48,7 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 		return err
 	}
 	s.ready["schema store"] = db.PingContext
-	schema.Register(s.streams, mux, registry)
+	schemaapi.Register(s.streams, mux, registry)
 	s.schemas = registry
 	return nil
 }

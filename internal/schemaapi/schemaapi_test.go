@@ -1,4 +1,4 @@
-package schema_test
+package schemaapi_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/schemaapi"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
@@ -49,7 +50,7 @@ func server(t *testing.T, r *schema.Registry) string {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	schema.Register(a, mux, r)
+	schemaapi.Register(a, mux, r)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()

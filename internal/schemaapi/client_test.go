@@ -1,4 +1,4 @@
-package schema_test
+package schemaapi_test
 
 import (
 	"context"

@@ -1,26 +1,26 @@
-package schema
+// Package schemaapi serves the schema registry (package schema) on the
+// server's HTTP API under /api/v1/schemas; schema.Client is its client.
+package schemaapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/schema"
 )
-
-// ProblemIncompatible is the problem type of a version refused by its
-// subject's compatibility mode (409). Its errors list each reason.
-const ProblemIncompatible = "urn:arus:problem:schema-incompatible"
 
 // Register adds the registry's routes under /api/v1/schemas to mux, served
 // by a under the API's rules: reads need schemas.read, changes
 // schemas.write, errors are problems. docs/schemas.md describes each
 // route.
-func Register(a *api.Server, mux *http.ServeMux, r *Registry) {
+func Register(a *api.Server, mux *http.ServeMux, r *schema.Registry) {
 	h := &handler{api: a, reg: r}
 	read := []auth.Permission{auth.PermSchemasRead}
 	write := []auth.Permission{auth.PermSchemasWrite}
@@ -43,49 +43,7 @@ func Register(a *api.Server, mux *http.ServeMux, r *Registry) {
 
 type handler struct {
 	api *api.Server
-	reg *Registry
-}
-
-// SubjectList is the answer to GET /api/v1/schemas/subjects.
-type SubjectList struct {
-	Subjects []Subject `json:"subjects"`
-}
-
-// VersionList is the answer to GET .../subjects/{subject}/versions.
-type VersionList struct {
-	Subject  string    `json:"subject"`
-	Versions []Version `json:"versions"`
-}
-
-// Registered is the answer to registering a version: 201 when Created,
-// 200 when the schema was registered already. Schema is left out.
-type Registered struct {
-	Version
-	Created bool `json:"created"`
-}
-
-// ModeSetting is a compatibility mode, of a subject or the default.
-type ModeSetting struct {
-	Subject string `json:"subject,omitempty"`
-	Mode    Mode   `json:"mode"`
-	// Default says a subject follows the registry default.
-	Default bool `json:"default,omitempty"`
-}
-
-// SubjectDeleted is the answer to deleting a subject.
-type SubjectDeleted struct {
-	Subject  string `json:"subject"`
-	Versions []int  `json:"versions"`
-}
-
-// schemaRequest is the body of register and check.
-type schemaRequest struct {
-	// Schema is the JSON Schema document itself, not a string holding it.
-	Schema json.RawMessage `json:"schema"`
-}
-
-type modeRequest struct {
-	Mode string `json:"mode"`
+	reg *schema.Registry
 }
 
 func (h *handler) listSubjects(w http.ResponseWriter, r *http.Request) error {
@@ -97,7 +55,7 @@ func (h *handler) listSubjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, SubjectList{Subjects: subjects})
+	api.WriteJSON(w, http.StatusOK, schema.SubjectList{Subjects: subjects})
 	return nil
 }
 
@@ -114,7 +72,7 @@ func (h *handler) listVersions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, VersionList{Subject: subject, Versions: versions})
+	api.WriteJSON(w, http.StatusOK, schema.VersionList{Subject: subject, Versions: versions})
 	return nil
 }
 
@@ -163,7 +121,7 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
-	api.WriteJSON(w, status, Registered{Version: v, Created: created})
+	api.WriteJSON(w, status, schema.Registered{Version: v, Created: created})
 	return nil
 }
 
@@ -189,9 +147,9 @@ func (h *handler) schemaBody(w http.ResponseWriter, r *http.Request) (string, []
 	if err != nil {
 		return "", nil, err
 	}
-	var req schemaRequest
+	var req schema.SchemaRequest
 	// Room for the document and the object around it.
-	if err := h.api.Decode(w, r, int64(h.reg.cfg.MaxSchemaBytes)+4096, &req); err != nil {
+	if err := h.api.Decode(w, r, int64(h.reg.MaxSchemaBytes())+4096, &req); err != nil {
 		return "", nil, err
 	}
 	if len(req.Schema) == 0 || string(req.Schema) == "null" {
@@ -226,7 +184,7 @@ func (h *handler) deleteSubject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, SubjectDeleted{Subject: subject, Versions: versions})
+	api.WriteJSON(w, http.StatusOK, schema.SubjectDeleted{Subject: subject, Versions: versions})
 	return nil
 }
 
@@ -246,7 +204,7 @@ func (h *handler) writeMode(w http.ResponseWriter, r *http.Request, subject stri
 	if err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, ModeSetting{Subject: subject, Mode: m, Default: !set})
+	api.WriteJSON(w, http.StatusOK, schema.ModeSetting{Subject: subject, Mode: m, Default: !set})
 	return nil
 }
 
@@ -287,7 +245,7 @@ func (h *handler) getDefaultMode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, ModeSetting{Mode: m})
+	api.WriteJSON(w, http.StatusOK, schema.ModeSetting{Mode: m})
 	return nil
 }
 
@@ -299,18 +257,18 @@ func (h *handler) setDefaultMode(w http.ResponseWriter, r *http.Request) error {
 	if err := h.reg.SetDefaultMode(r.Context(), m); err != nil {
 		return apiError(err)
 	}
-	api.WriteJSON(w, http.StatusOK, ModeSetting{Mode: m})
+	api.WriteJSON(w, http.StatusOK, schema.ModeSetting{Mode: m})
 	return nil
 }
 
-func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (Mode, error) {
-	var req modeRequest
+func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (schema.Mode, error) {
+	var req schema.ModeRequest
 	if err := h.api.Decode(w, r, 4096, &req); err != nil {
 		return "", err
 	}
-	m, err := ParseMode(req.Mode)
+	m, err := schema.ParseMode(req.Mode)
 	if err != nil {
-		msg := trimSentinel(err, ErrInvalid)
+		msg := trimSentinel(err, schema.ErrInvalid)
 		return "", api.Invalid(msg, api.FieldError{Field: "mode", Message: msg})
 	}
 	return m, nil
@@ -319,8 +277,8 @@ func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (Mode, error)
 // subjectParam returns the {subject} path value, checked.
 func subjectParam(r *http.Request) (string, error) {
 	s := r.PathValue("subject")
-	if err := ValidateSubject(s); err != nil {
-		msg := trimSentinel(err, ErrInvalid)
+	if err := schema.ValidateSubject(s); err != nil {
+		msg := trimSentinel(err, schema.ErrInvalid)
 		return "", api.Invalid(msg, api.FieldError{Field: "subject", Message: msg})
 	}
 	return s, nil
@@ -338,7 +296,7 @@ func versionParams(r *http.Request) (string, int, error) {
 	}
 	s := r.PathValue("version")
 	if s == "latest" {
-		return subject, Latest, nil
+		return subject, schema.Latest, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
@@ -352,7 +310,7 @@ func versionParams(r *http.Request) (string, int, error) {
 func deletedParam(r *http.Request) (bool, error) {
 	q := r.URL.Query()
 	var errs []api.FieldError
-	for _, name := range sortedKeys(q) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if name != "deleted" {
 			errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; the only one is deleted"})
 		}
@@ -377,7 +335,7 @@ func noQuery(r *http.Request) error {
 		return nil
 	}
 	var errs []api.FieldError
-	for _, name := range sortedKeys(q) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
 		errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; this route takes none"})
 	}
 	return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
@@ -386,8 +344,8 @@ func noQuery(r *http.Request) error {
 // apiError turns a registry error into the API problem it answers with;
 // other errors go through, to be answered as a logged 500.
 func apiError(err error) error {
-	var se *CompileError
-	var ie *IncompatibleError
+	var se *schema.CompileError
+	var ie *schema.IncompatibleError
 	switch {
 	case errors.As(err, &se):
 		fields := []api.FieldError{{Field: "schema", Message: se.Reason}}
@@ -400,15 +358,15 @@ func apiError(err error) error {
 		return api.Invalid(se.Error(), fields...)
 	case errors.As(err, &ie):
 		p := api.Conflict(ie.Error())
-		p.Type, p.Title = ProblemIncompatible, "Incompatible schema"
+		p.Type, p.Title = schema.ProblemIncompatible, "Incompatible schema"
 		for _, pr := range ie.Problems {
 			p.Errors = append(p.Errors, api.FieldError{Field: "schema", Message: pr.String()})
 		}
 		return p
-	case errors.Is(err, ErrNotFound):
-		return api.NotFound(trimSentinel(err, ErrNotFound))
-	case errors.Is(err, ErrInvalid):
-		return api.Invalid(trimSentinel(err, ErrInvalid))
+	case errors.Is(err, schema.ErrNotFound):
+		return api.NotFound(trimSentinel(err, schema.ErrNotFound))
+	case errors.Is(err, schema.ErrInvalid):
+		return api.Invalid(trimSentinel(err, schema.ErrInvalid))
 	}
 	return err
 }
