@@ -10,6 +10,7 @@ import (
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -25,7 +26,7 @@ func TestRunBatch(t *testing.T) {
 		{"without fallback", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newCommitting(consumetest.Embedded.Open(t))
+			b := newCommitting(brokertest.Embedded.Open(t))
 			createTopic(t, b, "orders", 1)
 			keys := make([]string, 20)
 			for i := range keys {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -40,7 +41,7 @@ func TestKeyConcurrency(t *testing.T) {
 		{"one worker", "", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newCommitting(consumetest.Embedded.Open(t))
+			b := newCommitting(brokertest.Embedded.Open(t))
 			createTopic(t, b, "orders", 1)
 			const keys, perKey = 5, 20
 			var ks []string
@@ -112,7 +113,7 @@ func TestBackpressure(t *testing.T) {
 		{"in-flight bound", 8, 4, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := consumetest.Embedded.Open(t)
+			b := brokertest.Embedded.Open(t)
 			createTopic(t, b, "orders", 4)
 			var ks []string
 			for i := range 200 {
@@ -152,7 +153,7 @@ func TestRetryBlocksOnlyItsOwn(t *testing.T) {
 		{"other keys", 1, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := consumetest.Embedded.Open(t)
+			b := brokertest.Embedded.Open(t)
 			createTopic(t, b, "orders", tc.partitions)
 			// Find a key on another partition than "stuck" (or any key, on
 			// one partition).
@@ -171,7 +172,7 @@ func TestRetryBlocksOnlyItsOwn(t *testing.T) {
 				return nil
 			}
 			rt := newRuntime(t, b, consume.Config{Topics: []string{"orders"}, KeyConcurrency: tc.keyWorkers})
-			retry := consume.RetryConfig{MaxAttempts: -1, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Logger: consumetest.Logger()}
+			retry := consume.RetryConfig{MaxAttempts: -1, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Logger: brokertest.Logger()}
 			stop := start(t, rt, chain(t, consume.ChainConfig{Producer: b, Retry: retry})(h))
 			consumetest.Eventually(t, 10*time.Second, "records of "+tc.name+" held up by a retrying record", func() bool {
 				return effects.total() == 3
@@ -197,7 +198,7 @@ func TestShutdownDrains(t *testing.T) {
 		{"overruns the drain timeout", true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := consumetest.Embedded.Open(t)
+			b := brokertest.Embedded.Open(t)
 			createTopic(t, b, "orders", 1)
 			produce(t, b, "orders", "a", "a", "a")
 			effects := newCounter()
@@ -249,7 +250,7 @@ func TestShutdownDrains(t *testing.T) {
 // TestRetryTopic: records in <topic>.<group>.retry reach the handler as
 // records of the original topic; another group does not read them.
 func TestRetryTopic(t *testing.T) {
-	b := consumetest.Embedded.Open(t)
+	b := brokertest.Embedded.Open(t)
 	createTopic(t, b, "orders", 2)
 	produce(t, b, consume.RetryTopic("orders", "g"), "a")
 	got := make(chan *stream.Record, 10)

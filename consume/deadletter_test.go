@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -65,7 +65,7 @@ func TestDeadLetter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &producer{err: tc.produceErr}
 			dead := 0
-			mw, err := consume.DeadLetter(p, consume.DeadLetterConfig{Group: "billing", Logger: consumetest.Logger(),
+			mw, err := consume.DeadLetter(p, consume.DeadLetterConfig{Group: "billing", Logger: brokertest.Logger(),
 				OnDeadLetter: func(*stream.Record, error) { dead++ }})
 			if err != nil {
 				t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -47,7 +47,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := consume.NewMetrics(reg); err == nil {
 		t.Error("registering twice on one registry: got nil, want an error")
 	}
-	mw, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: &producer{}, Metrics: m, Logger: consumetest.Logger(),
+	mw, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: &producer{}, Metrics: m, Logger: brokertest.Logger(),
 		Retry: consume.RetryConfig{MaxAttempts: 3, InitialBackoff: time.Millisecond, NoJitter: true}})
 	if err != nil {
 		t.Fatal(err)

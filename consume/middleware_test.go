@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -54,7 +54,7 @@ func TestChainConfig(t *testing.T) {
 // record is dead-lettered at once, not retried.
 func TestChainPanicDeadLettered(t *testing.T) {
 	p := &producer{}
-	mw, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: p, Retry: fastRetry(5), Logger: consumetest.Logger()})
+	mw, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: p, Retry: fastRetry(5), Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -46,7 +46,7 @@ func TestRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.InitialBackoff, cfg.MaxBackoff, cfg.Logger = time.Millisecond, 5*time.Millisecond, consumetest.Logger()
+			cfg.InitialBackoff, cfg.MaxBackoff, cfg.Logger = time.Millisecond, 5*time.Millisecond, brokertest.Logger()
 			retries := 0
 			cfg.OnRetry = func(*stream.Record, int, error) { retries++ }
 			mw, err := consume.Retry(cfg)
@@ -86,7 +86,7 @@ func TestRetry(t *testing.T) {
 // TestRetryStopsOnCancel: a retry waiting when the handler's context ends
 // gives up with ErrStopping, not a RetryError, so it is not dead-lettered.
 func TestRetryStopsOnCancel(t *testing.T) {
-	mw, err := consume.Retry(consume.RetryConfig{MaxAttempts: -1, InitialBackoff: time.Hour, Logger: consumetest.Logger()})
+	mw, err := consume.Retry(consume.RetryConfig{MaxAttempts: -1, InitialBackoff: time.Hour, Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestRetryBackoff(t *testing.T) {
 			var waits []time.Duration
 			last := time.Now()
 			cfg := consume.RetryConfig{MaxAttempts: 5, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-				Jitter: tc.jitter, NoJitter: tc.jitter == 0, Logger: consumetest.Logger()}
+				Jitter: tc.jitter, NoJitter: tc.jitter == 0, Logger: brokertest.Logger()}
 			mw, err := consume.Retry(cfg)
 			if err != nil {
 				t.Fatal(err)

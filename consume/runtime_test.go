@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -134,7 +135,7 @@ func (c *counter) total() int {
 
 func fastRetry(attempts int) consume.RetryConfig {
 	return consume.RetryConfig{MaxAttempts: attempts, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		NoJitter: true, Logger: consumetest.Logger()}
+		NoJitter: true, Logger: brokertest.Logger()}
 }
 
 func newRuntime(t *testing.T, c stream.Consumer, cfg consume.Config) *consume.Runtime {
@@ -145,7 +146,7 @@ func newRuntime(t *testing.T, c stream.Consumer, cfg consume.Config) *consume.Ru
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 20 * time.Millisecond
 	}
-	cfg.Logger = consumetest.Logger()
+	cfg.Logger = brokertest.Logger()
 	rt, err := consume.New(c, cfg)
 	if err != nil {
 		t.Fatalf("consume.New: %v", err)
@@ -158,7 +159,7 @@ func chain(t *testing.T, cfg consume.ChainConfig) consume.Middleware {
 	if cfg.Group == "" {
 		cfg.Group = "g"
 	}
-	cfg.Logger = consumetest.Logger()
+	cfg.Logger = brokertest.Logger()
 	mw, err := consume.Chain(cfg)
 	if err != nil {
 		t.Fatalf("Chain: %v", err)
@@ -188,7 +189,7 @@ func committedOffset(t *testing.T, b stream.Broker, group, topic string, partiti
 // times and then succeeds has its effect once and its offset committed
 // once, on every backend.
 func TestTransientFailuresCommitOnce(t *testing.T) {
-	for _, be := range consumetest.All() {
+	for _, be := range brokertest.All() {
 		t.Run(be.Name, func(t *testing.T) {
 			b := newCommitting(be.Open(t))
 			createTopic(t, b, "orders", 1)
@@ -271,7 +272,7 @@ func header(r *stream.Record, key string) string {
 // the dead-letter topic after N attempts, a permanent failure at once, and
 // the records after them are handled and committed, on every backend.
 func TestPermanentFailureDeadLettered(t *testing.T) {
-	for _, be := range consumetest.All() {
+	for _, be := range brokertest.All() {
 		t.Run(be.Name, func(t *testing.T) {
 			b := newCommitting(be.Open(t))
 			createTopic(t, b, "orders", 1)

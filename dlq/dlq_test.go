@@ -13,6 +13,7 @@ import (
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/consume/consumetest"
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -43,13 +44,13 @@ func (e *effects) get(id string) int {
 func runGroup(t *testing.T, b stream.Broker, broken *atomic.Bool, eff *effects) {
 	t.Helper()
 	rt, err := consume.New(b, consume.Config{Group: "g", Topics: []string{"orders"}, RetryBackoff: 20 * time.Millisecond,
-		Logger: consumetest.Logger()})
+		Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	chain, err := consume.Chain(consume.ChainConfig{Group: "g", Producer: b, Inbox: consumetest.NewInbox(),
 		Retry:  consume.RetryConfig{MaxAttempts: 2, InitialBackoff: time.Millisecond, NoJitter: true},
-		Logger: consumetest.Logger()})
+		Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func runGroup(t *testing.T, b stream.Broker, broken *atomic.Bool, eff *effects) 
 
 func newManager(t *testing.T, b stream.Broker) *dlq.Manager {
 	t.Helper()
-	m, err := dlq.New(b, dlq.Config{Logger: consumetest.Logger()})
+	m, err := dlq.New(b, dlq.Config{Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func pending(t *testing.T, m *dlq.Manager, name string) int64 {
 // after a crash between replay and mark) it has no second effect; and
 // replaying all again replays nothing. On every backend.
 func TestReplayDedupe(t *testing.T) {
-	for _, be := range consumetest.All() {
+	for _, be := range brokertest.All() {
 		t.Run(be.Name, func(t *testing.T) {
 			ctx := context.Background()
 			b := be.Open(t)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/consume"
-	"github.com/arus-platform/arus/consume/consumetest"
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -49,7 +49,7 @@ func keys(letters []dlq.Letter) []string {
 }
 
 func TestRecordsFilter(t *testing.T) {
-	b := consumetest.Embedded.Open(t)
+	b := brokertest.Embedded.Open(t)
 	t0, t1 := seed(t, b)
 	m := newManager(t, b)
 	ctx := context.Background()
@@ -97,7 +97,7 @@ func TestRecordsFilter(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	b := consumetest.Embedded.Open(t)
+	b := brokertest.Embedded.Open(t)
 	t0, t1 := seed(t, b)
 	got, err := newManager(t, b).Reasons(context.Background(), "orders.g.dlq", dlq.Filter{})
 	if err != nil {
@@ -121,7 +121,7 @@ func TestReasons(t *testing.T) {
 // TestDiscard: discarded letters are not listed, and replaying all skips
 // them; replayed ones are marked too. List counts what is pending.
 func TestDiscard(t *testing.T) {
-	b := consumetest.Embedded.Open(t)
+	b := brokertest.Embedded.Open(t)
 	seed(t, b)
 	m := newManager(t, b)
 	ctx := context.Background()

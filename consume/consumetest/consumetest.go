@@ -1,33 +1,13 @@
-// Package consumetest holds what the tests of the consumer runtime and the
-// dead-letter tools share: the brokers they run on (from package
-// brokertest) and an in-memory inbox.
+// Package consumetest helps test code built on the consumer runtime: an
+// in-memory [consume.Inbox] and a wait for a condition.
 package consumetest
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/arus-platform/arus/internal/brokertest"
 )
-
-// Backend opens a fresh broker for a test (see package brokertest).
-type Backend = brokertest.Backend
-
-// The backends the runtime's tests run on.
-var (
-	Embedded = brokertest.Embedded
-	Redis    = brokertest.Redis
-	Kafka    = brokertest.Kafka
-)
-
-// All returns every backend: embedded, Redis and Kafka.
-func All() []Backend { return brokertest.All() }
-
-// Logger discards logs unless ARUS_TEST_LOG is set.
-func Logger() *slog.Logger { return brokertest.Logger() }
 
 // Inbox is an in-memory consume.Inbox for tests: it remembers ids in a
 // map and counts how often each was handled.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/backbone"
+	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -35,7 +36,7 @@ discarded records are no longer shown (unless --all-states) and are never
 replayed by --all. Replay and discard need --all, --record or a filter.`
 
 // dlqTool is what the dlq command needs: a dlq.Manager over a broker, or a
-// dlq.Client of a server.
+// dlqapi.Client of a server.
 type dlqTool interface {
 	List(ctx context.Context) ([]dlq.Queue, error)
 	Records(ctx context.Context, name string, f dlq.Filter) ([]dlq.Letter, error)
@@ -62,7 +63,7 @@ func openDLQ(ctx context.Context, e *env, c *conn) (dlqTool, func(), error) {
 		if server == "" {
 			server = defaultServer
 		}
-		cl, err := dlq.NewClient(server, c.apiKey)
+		cl, err := dlqapi.NewClient(server, c.apiKey)
 		return cl, func() {}, err
 	}
 	data := c.data

@@ -14,6 +14,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/cli"
+	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )
@@ -60,7 +61,7 @@ func dlqModes(t *testing.T) map[string]map[string]string {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	dlq.Register(a, mux, m)
+	dlqapi.Register(a, mux, m)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()

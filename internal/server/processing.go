@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/internal/sagaapi"
 	"github.com/arus-platform/arus/internal/schemaapi"
 	"github.com/arus-platform/arus/saga"
@@ -23,7 +24,7 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 	if err != nil {
 		return err
 	}
-	dlq.Register(s.streams, mux, dm)
+	dlqapi.Register(s.streams, mux, dm)
 	s.dlq = dm
 
 	s.sagas, err = saga.New(ctx, saga.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "sagas", Registerer: reg, Logger: s.log}, s.broker)

@@ -1,4 +1,4 @@
-package dlq
+package dlqapi
 
 import (
 	"context"
@@ -10,15 +10,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/client"
 	"github.com/arus-platform/arus/stream"
 )
 
 // Client manages dead-letter queues through a running server's
-// /api/v1/dlq routes, with the same methods as a [Manager]. Errors carry
+// /api/v1/dlq routes, with the same methods as a [dlq.Manager]. Errors carry
 // the server's problem details ([*client.Error]); a 404 also wraps
-// [ErrNotFound].
+// [dlq.ErrNotFound].
 type Client struct {
 	call *api.Caller
 }
@@ -48,14 +49,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 }
 
 // List returns every dead-letter queue with its counts.
-func (c *Client) List(ctx context.Context) ([]Queue, error) {
+func (c *Client) List(ctx context.Context) ([]dlq.Queue, error) {
 	var out QueueList
 	err := c.do(ctx, http.MethodGet, "/api/v1/dlq", nil, nil, &out)
 	return out.Queues, err
 }
 
 // Queue describes one dead-letter queue.
-func (c *Client) Queue(ctx context.Context, name string) (Queue, error) {
+func (c *Client) Queue(ctx context.Context, name string) (dlq.Queue, error) {
 	var out QueueDetail
 	err := c.do(ctx, http.MethodGet, queuePath(name), nil, nil, &out)
 	return out.Queue, err
@@ -63,12 +64,12 @@ func (c *Client) Queue(ctx context.Context, name string) (Queue, error) {
 
 // Records returns the letters f selects. f.Positions is not sent: use Get.
 // A zero f.Limit means the server's default of 100.
-func (c *Client) Records(ctx context.Context, name string, f Filter) ([]Letter, error) {
+func (c *Client) Records(ctx context.Context, name string, f dlq.Filter) ([]dlq.Letter, error) {
 	var out RecordList
-	if err := c.do(ctx, http.MethodGet, queuePath(name, "/records"), f.query(), nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, queuePath(name, "/records"), filterValues(f), nil, &out); err != nil {
 		return nil, err
 	}
-	letters := make([]Letter, len(out.Records))
+	letters := make([]dlq.Letter, len(out.Records))
 	for i, r := range out.Records {
 		l, err := r.Letter()
 		if err != nil {
@@ -80,34 +81,34 @@ func (c *Client) Records(ctx context.Context, name string, f Filter) ([]Letter, 
 }
 
 // Get returns one letter by its position.
-func (c *Client) Get(ctx context.Context, name string, p Position) (Letter, error) {
+func (c *Client) Get(ctx context.Context, name string, p dlq.Position) (dlq.Letter, error) {
 	var out Record
 	path := queuePath(name, "/records/", strconv.Itoa(int(p.Partition)), "/", strconv.FormatInt(p.Offset, 10))
 	if err := c.do(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
-		return Letter{}, err
+		return dlq.Letter{}, err
 	}
 	return out.Letter()
 }
 
 // Reasons groups the letters f selects by error.
-func (c *Client) Reasons(ctx context.Context, name string, f Filter) ([]Reason, error) {
+func (c *Client) Reasons(ctx context.Context, name string, f dlq.Filter) ([]dlq.Reason, error) {
 	f.Limit = 0
 	var out ReasonList
-	err := c.do(ctx, http.MethodGet, queuePath(name, "/reasons"), f.query(), nil, &out)
+	err := c.do(ctx, http.MethodGet, queuePath(name, "/reasons"), filterValues(f), nil, &out)
 	return out.Reasons, err
 }
 
 // Replay replays the pending letters f selects; an empty f replays all.
-func (c *Client) Replay(ctx context.Context, name string, f Filter) (int, error) {
+func (c *Client) Replay(ctx context.Context, name string, f dlq.Filter) (int, error) {
 	return c.act(ctx, name, "/replay", f)
 }
 
 // Discard discards the pending letters f selects; an empty f discards all.
-func (c *Client) Discard(ctx context.Context, name string, f Filter) (int, error) {
+func (c *Client) Discard(ctx context.Context, name string, f dlq.Filter) (int, error) {
 	return c.act(ctx, name, "/discard", f)
 }
 
-func (c *Client) act(ctx context.Context, name, path string, f Filter) (int, error) {
+func (c *Client) act(ctx context.Context, name, path string, f dlq.Filter) (int, error) {
 	var req ActionRequest
 	switch {
 	case len(f.Positions) > 0 && (f.Error != "" || f.Key != "" || !f.From.IsZero() || !f.To.IsZero()):
@@ -133,8 +134,8 @@ func (c *Client) act(ctx context.Context, name, path string, f Filter) (int, err
 }
 
 // notFoundError is a 404 answer: it reads as the server's problem and
-// matches ErrNotFound.
+// matches dlq.ErrNotFound.
 type notFoundError struct{ e *client.Error }
 
 func (n notFoundError) Error() string   { return n.e.Error() }
-func (n notFoundError) Unwrap() []error { return []error{ErrNotFound, n.e} }
+func (n notFoundError) Unwrap() []error { return []error{dlq.ErrNotFound, n.e} }

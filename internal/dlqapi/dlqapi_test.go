@@ -1,19 +1,23 @@
-package dlq_test
+package dlqapi_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/arus-platform/arus/consume/consumetest"
+	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/brokertest"
+	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -33,15 +37,19 @@ func (roleAuth) RequestPrincipal(r *http.Request) (*auth.Principal, error) {
 // with dead letters.
 func server(t *testing.T) (string, stream.Broker) {
 	t.Helper()
-	b := consumetest.Embedded.Open(t)
+	b := brokertest.Embedded.Open(t)
 	seed(t, b)
-	a, err := api.New(b, api.Config{Logger: consumetest.Logger(), Auth: roleAuth{}})
+	a, err := api.New(b, api.Config{Logger: brokertest.Logger(), Auth: roleAuth{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dlq.New(b, dlq.Config{Logger: brokertest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	dlq.Register(a, mux, newManager(t, b))
+	dlqapi.Register(a, mux, m)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL, b
@@ -89,38 +97,38 @@ func decode[T any](t *testing.T, a answer, status int) T {
 func TestHTTP(t *testing.T) {
 	url, _ := server(t)
 	base := url + "/api/v1/dlq"
-	list := decode[dlq.QueueList](t, call(t, "GET", base, "viewer", ""), 200)
+	list := decode[dlqapi.QueueList](t, call(t, "GET", base, "viewer", ""), 200)
 	if len(list.Queues) != 1 || list.Queues[0].Pending != 6 {
 		t.Fatalf("list: got %+v, want one queue with 6 pending", list)
 	}
-	detail := decode[dlq.QueueDetail](t, call(t, "GET", base+"/orders.g.dlq", "viewer", ""), 200)
+	detail := decode[dlqapi.QueueDetail](t, call(t, "GET", base+"/orders.g.dlq", "viewer", ""), 200)
 	if detail.Topic != "orders" || len(detail.Reasons) != 3 || detail.Reasons[0].Count != 3 {
 		t.Errorf("detail: got %+v", detail)
 	}
-	recs := decode[dlq.RecordList](t, call(t, "GET", base+"/orders.g.dlq/records?error=bad&limit=1", "viewer", ""), 200)
+	recs := decode[dlqapi.RecordList](t, call(t, "GET", base+"/orders.g.dlq/records?error=bad&limit=1", "viewer", ""), 200)
 	if len(recs.Records) != 1 || recs.Records[0].Offset != 3 || recs.Records[0].Error != "bad total" || recs.Records[0].Record.Value != "v" {
 		t.Errorf("records: got %+v", recs)
 	}
-	one := decode[dlq.Record](t, call(t, "GET", base+"/orders.g.dlq/records/0/5", "viewer", ""), 200)
+	one := decode[dlqapi.Record](t, call(t, "GET", base+"/orders.g.dlq/records/0/5", "viewer", ""), 200)
 	if one.Error != "missing field" || *one.Record.Key != "k5" {
 		t.Errorf("one record: got %+v", one)
 	}
-	reasons := decode[dlq.ReasonList](t, call(t, "GET", base+"/orders.g.dlq/reasons?key=k0", "viewer", ""), 200)
+	reasons := decode[dlqapi.ReasonList](t, call(t, "GET", base+"/orders.g.dlq/reasons?key=k0", "viewer", ""), 200)
 	if len(reasons.Reasons) != 1 || reasons.Reasons[0].Count != 1 {
 		t.Errorf("reasons for k0: got %+v", reasons)
 	}
 	if a := call(t, "POST", base+"/orders.g.dlq/replay", "viewer", `{"all":true}`); a.status != 403 {
 		t.Errorf("replay as a viewer: status %d, want 403", a.status)
 	}
-	rep := decode[dlq.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/replay", "", `{"records":[{"partition":0,"offset":1}]}`), 200)
+	rep := decode[dlqapi.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/replay", "", `{"records":[{"partition":0,"offset":1}]}`), 200)
 	if rep.Count != 1 || rep.Action != "replayed" || rep.RetryTopic != "orders.g.retry" {
 		t.Errorf("replay one: got %+v", rep)
 	}
-	dis := decode[dlq.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/discard", "", `{"filter":{"error":"timeout"}}`), 200)
+	dis := decode[dlqapi.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/discard", "", `{"filter":{"error":"timeout"}}`), 200)
 	if dis.Count != 2 {
 		t.Errorf("discard by error: got %+v, want 2 (one of 3 was replayed)", dis)
 	}
-	rest := decode[dlq.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/replay", "", `{"all":true}`), 200)
+	rest := decode[dlqapi.ActionResponse](t, call(t, "POST", base+"/orders.g.dlq/replay", "", `{"all":true}`), 200)
 	if rest.Count != 3 {
 		t.Errorf("replay all: got %+v, want the 3 left", rest)
 	}
@@ -180,7 +188,7 @@ func TestHTTPBadInput(t *testing.T) {
 // does.
 func TestClient(t *testing.T) {
 	url, _ := server(t)
-	c, err := dlq.NewClient(url, "")
+	c, err := dlqapi.NewClient(url, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +209,7 @@ func TestClient(t *testing.T) {
 	if err != nil || len(rs) != 3 {
 		t.Fatalf("Reasons: got %+v, %v", rs, err)
 	}
-	if n, err := c.Discard(ctx, "orders.g.dlq", dlq.Filter{Positions: []dlq.Position{{0, 0}}}); err != nil || n != 1 {
+	if n, err := c.Discard(ctx, "orders.g.dlq", dlq.Filter{Positions: []dlq.Position{{Partition: 0, Offset: 0}}}); err != nil || n != 1 {
 		t.Fatalf("Discard one: got %d, %v", n, err)
 	}
 	if n, err := c.Replay(ctx, "orders.g.dlq", dlq.Filter{Key: "k1"}); err != nil || n != 1 {
@@ -212,5 +220,29 @@ func TestClient(t *testing.T) {
 	}
 	if _, err := c.Records(ctx, "nope.g.dlq", dlq.Filter{}); !errors.Is(err, dlq.ErrNotFound) {
 		t.Errorf("unknown queue: got %v, want ErrNotFound", err)
+	}
+}
+
+// seed fills orders.g.dlq with dead letters of records with keys k0..k5:
+// k0..k2 failed with "timeout talking to db", k3..k4 with "bad total",
+// k5 with "missing field".
+func seed(t *testing.T, b stream.Broker) {
+	t.Helper()
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	errs := []string{"timeout talking to db", "timeout talking to db", "timeout talking to db", "bad total", "bad total", "missing field"}
+	var recs []*stream.Record
+	for i, e := range errs {
+		orig := &stream.Record{Topic: "orders", Partition: 0, Offset: int64(i), Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte("v"),
+			Headers: []stream.Header{{Key: stream.HeaderID, Value: []byte(fmt.Sprintf("id-%d", i))}}}
+		d := consume.DeadLetterRecord(orig, "g", errors.New(e), at)
+		d.Timestamp = at.Add(time.Duration(i/3) * time.Hour)
+		recs = append(recs, d)
+	}
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "orders.g.dlq", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, recs...); err != nil {
+		t.Fatalf("Produce: %v", err)
 	}
 }

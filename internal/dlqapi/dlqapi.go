@@ -1,4 +1,7 @@
-package dlq
+// Package dlqapi serves the dead-letter tools (package dlq) on the server's
+// HTTP API under /api/v1/dlq, and holds [Client], their client, which
+// arus dlq --server uses.
+package dlqapi
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
@@ -31,7 +35,7 @@ import (
 // and to (RFC 3339 times of dead-lettering), all=true (include letters
 // already replayed or discarded) and limit (1 to 10,000, default 100).
 // Replay and discard take a body [ActionRequest].
-func Register(a *api.Server, mux *http.ServeMux, m *Manager) {
+func Register(a *api.Server, mux *http.ServeMux, m *dlq.Manager) {
 	h := &handler{m: m, a: a}
 	read := []auth.Permission{auth.PermDLQRead}
 	replay := []auth.Permission{auth.PermDLQReplay}
@@ -46,16 +50,16 @@ func Register(a *api.Server, mux *http.ServeMux, m *Manager) {
 
 // QueueList answers GET /api/v1/dlq.
 type QueueList struct {
-	Queues []Queue `json:"queues"`
+	Queues []dlq.Queue `json:"queues"`
 }
 
 // QueueDetail answers GET /api/v1/dlq/{dlq}.
 type QueueDetail struct {
-	Queue
-	Reasons []Reason `json:"reasons"`
+	dlq.Queue
+	Reasons []dlq.Reason `json:"reasons"`
 }
 
-// Record is the JSON form of a [Letter].
+// Record is the JSON form of a [dlq.Letter].
 type Record struct {
 	Partition         int32      `json:"partition"`
 	Offset            int64      `json:"offset"`
@@ -75,7 +79,7 @@ type Record struct {
 }
 
 // NewRecord returns the JSON form of l.
-func NewRecord(l Letter) Record {
+func NewRecord(l dlq.Letter) Record {
 	return Record{Partition: l.Partition, Offset: l.Offset, State: l.State, Topic: l.Topic, Group: l.Group,
 		OriginalPartition: l.OriginalPartition, OriginalOffset: l.OriginalOffset, Error: l.Error, Attempts: l.Attempts,
 		FirstFailure: l.FirstFailure, LastFailure: l.LastFailure, DeadLettered: l.DeadLettered, Permanent: l.Permanent,
@@ -83,12 +87,12 @@ func NewRecord(l Letter) Record {
 }
 
 // Letter returns the letter r describes.
-func (r Record) Letter() (Letter, error) {
+func (r Record) Letter() (dlq.Letter, error) {
 	rec, err := r.Record.Stream()
 	if err != nil {
-		return Letter{}, err
+		return dlq.Letter{}, err
 	}
-	return Letter{Position: Position{Partition: r.Partition, Offset: r.Offset}, State: r.State, Record: rec,
+	return dlq.Letter{Position: dlq.Position{Partition: r.Partition, Offset: r.Offset}, State: r.State, Record: rec,
 		Topic: r.Topic, Group: r.Group, OriginalPartition: r.OriginalPartition, OriginalOffset: r.OriginalOffset,
 		Error: r.Error, Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: r.LastFailure,
 		DeadLettered: r.DeadLettered, Permanent: r.Permanent, Replays: r.Replays}, nil
@@ -101,7 +105,7 @@ type RecordList struct {
 
 // ReasonList answers GET /api/v1/dlq/{dlq}/reasons.
 type ReasonList struct {
-	Reasons []Reason `json:"reasons"`
+	Reasons []dlq.Reason `json:"reasons"`
 }
 
 // ActionRequest is the body of a replay or discard: exactly one of All,
@@ -110,13 +114,13 @@ type ActionRequest struct {
 	// All acts on every pending letter.
 	All bool `json:"all,omitempty"`
 	// Records acts on these letters.
-	Records []Position `json:"records,omitempty"`
+	Records []dlq.Position `json:"records,omitempty"`
 	// Filter acts on the pending letters it selects; it needs at least one
 	// criterion.
 	Filter *FilterRequest `json:"filter,omitempty"`
 }
 
-// FilterRequest is a [Filter] in a request body; times are RFC 3339.
+// FilterRequest is a [dlq.Filter] in a request body; times are RFC 3339.
 type FilterRequest struct {
 	Error string `json:"error,omitempty"`
 	Key   string `json:"key,omitempty"`
@@ -135,7 +139,7 @@ type ActionResponse struct {
 }
 
 type handler struct {
-	m *Manager
+	m *dlq.Manager
 	a *api.Server
 }
 
@@ -148,9 +152,9 @@ func dlqParam(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// problem turns ErrNotFound into a 404; other errors are the API's to map.
+// problem turns dlq.ErrNotFound into a 404; other errors are the API's to map.
 func problem(err error) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, dlq.ErrNotFound) {
 		return api.NotFound(err.Error())
 	}
 	return err
@@ -180,7 +184,7 @@ func (h *handler) queue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
-	reasons, err := h.m.Reasons(r.Context(), name, Filter{})
+	reasons, err := h.m.Reasons(r.Context(), name, dlq.Filter{})
 	if err != nil {
 		return problem(err)
 	}
@@ -226,7 +230,7 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 	if len(errs) > 0 {
 		return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
 	}
-	l, err := h.m.Get(r.Context(), name, Position{Partition: int32(p), Offset: off})
+	l, err := h.m.Get(r.Context(), name, dlq.Position{Partition: int32(p), Offset: off})
 	if err != nil {
 		return problem(err)
 	}
@@ -252,14 +256,14 @@ func (h *handler) reasons(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) replay(w http.ResponseWriter, r *http.Request) error {
-	return h.act(w, r, StateReplayed, h.m.Replay)
+	return h.act(w, r, dlq.StateReplayed, h.m.Replay)
 }
 
 func (h *handler) discard(w http.ResponseWriter, r *http.Request) error {
-	return h.act(w, r, StateDiscarded, h.m.Discard)
+	return h.act(w, r, dlq.StateDiscarded, h.m.Discard)
 }
 
-func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do func(ctx context.Context, name string, f Filter) (int, error)) error {
+func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do func(ctx context.Context, name string, f dlq.Filter) (int, error)) error {
 	name, err := dlqParam(r)
 	if err != nil {
 		return err
@@ -273,7 +277,7 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do 
 		return err
 	}
 	// An unknown queue is a 404 even when nothing would be selected.
-	if _, err := h.m.describe(r.Context(), name); err != nil {
+	if _, err := h.m.Queue(r.Context(), name); err != nil {
 		return problem(err)
 	}
 	n, err := do(r.Context(), name, f)
@@ -281,15 +285,15 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do 
 		return problem(err)
 	}
 	resp := ActionResponse{Action: action, Count: n}
-	if action == StateReplayed {
-		resp.RetryTopic = RetryTopic(name)
+	if action == dlq.StateReplayed {
+		resp.RetryTopic = dlq.RetryTopic(name)
 	}
 	api.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 
 // filter checks the request and returns the filter it asks for.
-func (req ActionRequest) filter() (Filter, error) {
+func (req ActionRequest) filter() (dlq.Filter, error) {
 	chosen := 0
 	if req.All {
 		chosen++
@@ -302,9 +306,9 @@ func (req ActionRequest) filter() (Filter, error) {
 	}
 	if chosen != 1 {
 		msg := "give exactly one of all, records and filter"
-		return Filter{}, api.Invalid(msg, api.FieldError{Field: "all", Message: msg})
+		return dlq.Filter{}, api.Invalid(msg, api.FieldError{Field: "all", Message: msg})
 	}
-	var f Filter
+	var f dlq.Filter
 	var errs []api.FieldError
 	for i, p := range req.Records {
 		if p.Partition < 0 {
@@ -324,7 +328,7 @@ func (req ActionRequest) filter() (Filter, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
 	}
 	return f, nil
 }
@@ -351,9 +355,9 @@ func noQuery(r *http.Request) error {
 
 // filterQuery reads the filter parameters; limit is allowed when
 // withLimit.
-func filterQuery(r *http.Request, withLimit bool) (Filter, error) {
+func filterQuery(r *http.Request, withLimit bool) (dlq.Filter, error) {
 	q := r.URL.Query()
-	var f Filter
+	var f dlq.Filter
 	var errs []api.FieldError
 	known := map[string]bool{"error": true, "key": true, "from": true, "to": true, "all": true}
 	if withLimit {
@@ -386,13 +390,13 @@ func filterQuery(r *http.Request, withLimit bool) (Filter, error) {
 		f.Limit = n
 	}
 	if len(errs) > 0 {
-		return Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
 	}
 	return f, nil
 }
 
-// query renders f as the query parameters filterQuery reads.
-func (f Filter) query() url.Values {
+// filterValues renders f as the query parameters filterQuery reads.
+func filterValues(f dlq.Filter) url.Values {
 	q := url.Values{}
 	if f.Error != "" {
 		q.Set("error", f.Error)
