@@ -40,7 +40,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/arus-platform/arus/internal/backbone"
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/stream"
 )
 

@@ -39,7 +39,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/arus-platform/arus/internal/backbone"
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )

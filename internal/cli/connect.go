@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/arus-platform/arus/internal/backbone"
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/internal/client"
 	"github.com/arus-platform/arus/stream"
 )

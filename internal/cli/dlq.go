@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/dlq"
-	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/stream"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arus-platform/arus/internal/backbone"
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/server"
 	"github.com/arus-platform/arus/stream"

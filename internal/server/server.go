@@ -22,11 +22,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/backbone"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"

@@ -1,6 +1,12 @@
 // Package backbone opens the stream backend that a broker URL names: the
-// embedded log in the data directory (the default), Apache Kafka or Redis
-// Streams.
+// embedded log in a data directory (the default), Apache Kafka or Redis
+// Streams. A service reads the URL from its flags or environment and
+// calls Open, so the same code runs on every backend:
+//
+//	b, err := backbone.Open(ctx, os.Getenv("BROKER"), "./data/stream", stream.Options{Logger: log})
+//
+// [Collector] exposes a broker's topics and consumer groups as Prometheus
+// metrics.
 package backbone
 
 import (
