@@ -205,8 +205,3 @@ func order(timeout time.Duration) saga.Definition {
 }
 
 var orderTopics = []string{"stock", "payments", "shipping"}
-
-func stepOf(r *stream.Record) string {
-	v, _ := r.Header(saga.HeaderStep)
-	return string(v)
-}
