@@ -34,8 +34,9 @@
 //
 // # Storage and API
 //
-// A [Registry] keeps its tables in the "schema" component's store (SQLite
-// or PostgreSQL, see package store) and may be shared by several
-// processes. [Register] adds its routes under /api/v1/schemas to the API
-// server; the arus schemas command and [Client] use them.
+// A [Registry] keeps its tables in the store it is opened on (SQLite or
+// PostgreSQL, see package store; the server's is the "schema" component's)
+// and may be shared by several processes. An Arus server serves its
+// registry under /api/v1/schemas; [Client] calls those routes, with the
+// bodies in wire.go, and so does the arus schemas command.
 package schema

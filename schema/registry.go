@@ -141,7 +141,9 @@ type Registry struct {
 }
 
 // Open migrates the registry's tables in db and returns a Registry over
-// them.
+// them. The migrations are recorded under db's component, so give the
+// registry a store of its own (store.Config{Component: "schema"}), not one
+// whose component has migrations of its own.
 func Open(ctx context.Context, db *store.DB, cfg Config) (*Registry, error) {
 	if db == nil {
 		return nil, errors.New("schema: no database")
