@@ -127,10 +127,17 @@ func (s *Server) handle(perm auth.Permission, h handlerFunc) http.Handler {
 	return s.handleAll([]auth.Permission{perm}, h)
 }
 
-// handleAll is handle for routes that need several permissions.
+// handleAll is handle for routes that need several permissions, each
+// checked on the resource the route's path names.
 func (s *Server) handleAll(perms []auth.Permission, h handlerFunc) http.Handler {
+	return s.handleNeeds(needs(perms...), h)
+}
+
+// handleNeeds is handle for routes whose resources are not (only) in the
+// path: see need.
+func (s *Server) handleNeeds(ns []need, h handlerFunc) http.Handler {
 	return s.recoverPanic(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ar, err := s.authorize(r, perms...)
+		ar, err := s.authorize(r, ns...)
 		if err == nil {
 			err = h(w, ar)
 		}

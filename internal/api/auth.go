@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -26,11 +29,36 @@ const (
 // itself.
 const CSRFHeader = "X-CSRF-Token"
 
-// authorize checks that the request's principal may do every one of perms
-// on the request's topics (if any), and returns the request carrying the principal.
+// need is one permission a route requires and where the resource it is
+// checked on comes from.
+type need struct {
+	perm auth.Permission
+	// of names the resources the request acts on; nil means the route's
+	// own path (pathResource).
+	of func(r *http.Request) (kind string, names []string)
+}
+
+// needs are perms checked on the route's own path.
+func needs(perms ...auth.Permission) []need {
+	out := make([]need, len(perms))
+	for i, p := range perms {
+		out[i] = need{perm: p}
+	}
+	return out
+}
+
+// authorize checks that the request's principal holds every need, each on
+// every resource it names, and returns the request carrying the principal.
 // With no Authenticator configured every request is allowed.
-func (s *Server) authorize(r *http.Request, perms ...auth.Permission) (*http.Request, error) {
-	if s.cfg.Auth == nil || len(perms) == 0 {
+//
+// The resource of a check is what the request acts on, taken from where the
+// route itself names it: the route pattern's first path wildcard, or, for
+// the few routes that say so, the body field naming the object created or
+// the topics a consumer reads. The query string never chooses it, so a
+// scope narrowed to one resource cannot be stretched to another by adding
+// ?topic=… to a request.
+func (s *Server) authorize(r *http.Request, ns ...need) (*http.Request, error) {
+	if s.cfg.Auth == nil || len(ns) == 0 {
 		return r, nil
 	}
 	p, err := s.cfg.Auth.RequestPrincipal(r)
@@ -39,49 +67,91 @@ func (s *Server) authorize(r *http.Request, perms ...auth.Permission) (*http.Req
 	}
 	// Known from here on, even when refused: the audit log says who tried.
 	ctx := auth.WithPrincipal(r.Context(), p)
+	r = r.WithContext(ctx)
 	if p.Session != nil && !safeMethod(r.Method) && !p.Session.CheckCSRF(r.Header.Get(CSRFHeader)) {
 		return nil, &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: "a request signed in by session cookie must carry the session's CSRF token in the " + CSRFHeader + " header"}
 	}
-	for _, perm := range perms {
-		for _, resource := range resources(r) {
-			if err := denied(p, perm, resource); err != nil {
+	for _, n := range ns {
+		of := n.of
+		if of == nil {
+			of = pathResource
+		}
+		kind, names := of(r)
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, name := range names {
+			if err := denied(p, n.perm, kind, name); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return r.WithContext(ctx), nil
+	return r, nil
 }
 
-// resources are the topics a request acts on: the path's, or those named in
-// the query (consume), or none.
-func resources(r *http.Request) []string {
-	if t := r.PathValue("topic"); t != "" {
-		return []string{t}
-	}
-	var topics []string
-	for _, v := range r.URL.Query()["topic"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				topics = append(topics, t)
-			}
+// pathResource is the resource a route names in its path: the value of the
+// first wildcard of the pattern the request matched (the {topic} of
+// /api/v1/topics/{topic}/records, the {dlq} of /api/v1/dlq/{dlq}/replay),
+// with the wildcard's name as its kind. A route without one (listing, or
+// creating from a body) names no resource: only a bare scope grants it.
+func pathResource(r *http.Request) (kind string, names []string) {
+	rest := r.Pattern
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return "", nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return "", nil
+		}
+		name := strings.TrimSuffix(rest[i+1:i+j], "...")
+		rest = rest[i+j+1:]
+		if name != "$" {
+			return name, []string{r.PathValue(name)}
 		}
 	}
-	if len(topics) > 0 {
-		return topics
-	}
-	return []string{""}
 }
 
-func denied(p *auth.Principal, perm auth.Permission, resource string) error {
+// bodyResource names the object a request body creates: it decodes the
+// body exactly as the handler will (same decoder, same type, so duplicate
+// or differently spelt fields resolve the same way) and returns name(v).
+// The body is put back for the handler. A body that does not decode, or is
+// over the limit, names no resource; the handler then answers its error to
+// whoever holds a bare scope.
+func bodyResource[T any](limit int64, kind string, name func(*T) string) func(*http.Request) (string, []string) {
+	return func(r *http.Request) (string, []string) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if err != nil || int64(len(body)) > limit {
+			return kind, nil
+		}
+		var v T
+		if decodeBytes(body, &v) != nil {
+			return kind, nil
+		}
+		return kind, []string{name(&v)}
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+func denied(p *auth.Principal, perm auth.Permission, kind, resource string) error {
 	if !p.Can(perm, resource) {
 		who := "your roles do not"
 		if p.Key != nil {
 			who = "API key " + p.Key.Prefix + " does not"
 		}
 		what := string(perm)
-		if resource != "" {
-			what += " on topic " + resource
+		switch {
+		case resource != "":
+			what += " on " + kind + " " + resource
+		case p.Key != nil:
+			what += " on every " + cmp.Or(kind, "resource") + " (a scope limited to one resource does not grant this route)"
 		}
 		return &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: fmt.Sprintf("%s allow %s", who, what)}

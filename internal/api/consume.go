@@ -60,14 +60,8 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := newQuery(r)
-	cfg := stream.ConsumerConfig{Group: group, Member: q.str("member")}
-	for _, t := range q.all("topic") {
-		for _, name := range strings.Split(t, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				cfg.Topics = append(cfg.Topics, name)
-			}
-		}
-	}
+	cfg := stream.ConsumerConfig{Group: group, Member: q.str("member"), Topics: consumeTopics(r)}
+	q.seen["topic"] = true
 	if len(cfg.Topics) == 0 {
 		q.fail("topic", "required: the topics to consume, as ?topic=orders&topic=payments")
 	}
@@ -127,6 +121,21 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "api: consume ended", "group", group, "topics", cfg.Topics, "err", err)
 	}
 	return cs.finish(r, err)
+}
+
+// consumeTopics are the topics a consume request reads: every topic query
+// parameter, each split at commas. The permission check and the consumer
+// both use this list, so what is checked is what is read.
+func consumeTopics(r *http.Request) []string {
+	var topics []string
+	for _, t := range r.URL.Query()["topic"] {
+		for _, name := range strings.Split(t, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				topics = append(topics, name)
+			}
+		}
+	}
+	return topics
 }
 
 // consumeStream is the response side of one consume request.

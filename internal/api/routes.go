@@ -9,8 +9,10 @@ import (
 )
 
 // Register adds every route of the API to mux. Each /api/v1 route requires
-// the permission it names (see auth.Permission); for a topic route an API
-// key's scope may name the topic (records.produce:orders). /healthz and
+// the permission it names (see auth.Permission); an API key's scope may be
+// narrowed to the resource the route's path names (records.produce:orders
+// for /api/v1/topics/orders/records, groups.reset:billing for
+// /api/v1/groups/billing/reset; see authorize). /healthz and
 // /readyz need no credentials. Any other path under /api/v1/ answers a 404
 // or 405 problem. docs/api.md describes every route.
 func (s *Server) Register(mux *http.ServeMux) {
@@ -18,7 +20,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /readyz", s.handle("", s.readyz))
 
 	mux.Handle("GET /api/v1/topics", s.handle(auth.PermTopicsRead, s.listTopics))
-	mux.Handle("POST /api/v1/topics", s.handle(auth.PermTopicsWrite, s.createTopic))
+	// A new topic is named in the body, so a scope narrowed to it
+	// (topics.write:orders) may create it.
+	mux.Handle("POST /api/v1/topics", s.handleNeeds([]need{{perm: auth.PermTopicsWrite,
+		of: bodyResource(s.cfg.MaxBodyBytes, "topic", func(req *CreateTopicRequest) string { return req.Name })}}, s.createTopic))
 	mux.Handle("GET /api/v1/topics/{topic}", s.handle(auth.PermTopicsRead, s.describeTopic))
 	mux.Handle("DELETE /api/v1/topics/{topic}", s.handle(auth.PermTopicsWrite, s.deleteTopic))
 	mux.Handle("POST /api/v1/topics/{topic}/records", s.handle(auth.PermRecordsProduce, s.produce))
@@ -29,8 +34,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/groups/{group}", s.handle(auth.PermGroupsRead, s.describeGroup))
 	mux.Handle("DELETE /api/v1/groups/{group}", s.handle(auth.PermGroupsReset, s.deleteGroup))
 	mux.Handle("POST /api/v1/groups/{group}/reset", s.handle(auth.PermGroupsReset, s.resetGroup))
-	// Consuming in a group moves the group's offsets, so it needs both.
-	mux.Handle("POST /api/v1/groups/{group}/consume", s.handleAll([]auth.Permission{auth.PermRecordsRead, auth.PermGroupsReset}, s.consume))
+	// Consuming in a group moves the group's offsets, so it needs both:
+	// groups.reset on the group, records.read on every topic it reads.
+	mux.Handle("POST /api/v1/groups/{group}/consume", s.handleNeeds([]need{
+		{perm: auth.PermGroupsReset},
+		{perm: auth.PermRecordsRead, of: func(r *http.Request) (string, []string) { return "topic", consumeTopics(r) }},
+	}, s.consume))
 
 	mux.Handle("/api/v1/", s.handle("", func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, w, r)

@@ -164,6 +164,8 @@ type Server struct {
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
+	// mux holds every route the process serves.
+	mux *http.ServeMux
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
@@ -207,6 +209,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second))
 
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	s.streams, err = api.New(s.broker, api.Config{
 		Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, DefaultPartitions: cfg.Stream.DefaultPartitions,
