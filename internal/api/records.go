@@ -22,25 +22,9 @@ func (s *Server) produce(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ProduceRequest
-	if p := decode(w, r, s.cfg.MaxBodyBytes, &req); p != nil {
-		return p
-	}
-	switch {
-	case len(req.Records) == 0:
-		return invalid("no records to produce", FieldError{Field: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)})
-	case len(req.Records) > s.cfg.MaxRecords:
-		return tooLarge(fmt.Sprintf("the request has %d records; the limit is %d per request", len(req.Records), s.cfg.MaxRecords))
-	}
-	records := make([]*stream.Record, len(req.Records))
-	var errs []FieldError
-	for i, pr := range req.Records {
-		rec, fe := pr.record(topic, fmt.Sprintf("records[%d]", i))
-		errs = append(errs, fe...)
-		records[i] = rec
-	}
-	if len(errs) > 0 {
-		return invalidFields(errs)
+	records, err := s.decodeProduce(w, r, topic)
+	if err != nil {
+		return err
 	}
 	if err := s.broker.Produce(r.Context(), records...); err != nil {
 		p := problemFor(err)

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// readBody reads a request body of at most limit bytes into one buffer,
+// sized from Content-Length when the client sent it. Over the limit is a
+// 413 problem.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit))
+		}
+		return nil, malformed(fmt.Sprintf("reading the request body: %v", err))
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeProduce reads the body of a produce request, a [ProduceRequest],
+// and converts its records for topic. It decodes token by token and one
+// record at a time, so memory follows the records kept, and it stops at
+// the first record over the limit of records per request (413). Errors
+// are those of decode: 400 for malformed JSON with its position, 422 for
+// unknown fields and wrong types with their paths.
+func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic string) ([]*stream.Record, error) {
+	body, p := readBody(w, r, s.cfg.MaxBodyBytes)
+	if p != nil {
+		return nil, p
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, malformed("the request body is empty; send a JSON object")
+	}
+	// Syntax first, over the whole body, allocating nothing per value: the
+	// walk below then meets only well-formed JSON.
+	var skip struct{}
+	if err := json.Unmarshal(body, &skip); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(body, se.Offset)
+			return nil, malformed(fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %v", se.Offset, line, col, se))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if tok, _ := dec.Token(); tok != json.Delim('{') {
+		return nil, invalidFields(kindError("", "an object", tokenKind(tok)))
+	}
+	var records []*stream.Record
+	var errs []FieldError
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+		}
+		if key, _ := tok.(string); key != "records" {
+			// Refused whatever follows: stop here rather than read a value
+			// that may be most of the body.
+			errs = append(errs, FieldError{Field: key, Message: fmt.Sprintf("unknown field %q; known fields: records", key)})
+			return nil, invalidFields(errs)
+		}
+		// A repeated field replaces the earlier one, as in every other body.
+		records, errs = records[:0], dropRecordErrors(errs)
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+		}
+		if tok == nil {
+			continue
+		}
+		if tok != json.Delim('[') {
+			return nil, invalidFields(kindError("records", "an array", tokenKind(tok)))
+		}
+		for i := 0; dec.More(); i++ {
+			if i == s.cfg.MaxRecords {
+				return nil, tooLarge(fmt.Sprintf("the request has more than %d records; the limit is %d per request", s.cfg.MaxRecords, s.cfg.MaxRecords))
+			}
+			start := dec.InputOffset()
+			var pr ProduceRecord
+			if err := dec.Decode(&pr); err != nil {
+				// The decoder has read past the record: decode its bytes
+				// again, the slow way that names each bad field.
+				if len(errs) < maxFieldErrors {
+					errs = append(errs, recordErrors(body[start:dec.InputOffset()], i)...)
+				}
+				continue
+			}
+			path := fmt.Sprintf("records[%d]", i)
+			rec, fe := pr.record(topic, path)
+			if len(errs) < maxFieldErrors {
+				errs = append(errs, fe...)
+			}
+			records = append(records, rec)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+		}
+	}
+	if len(errs) > maxFieldErrors {
+		errs = append(errs[:maxFieldErrors], FieldError{Field: "records", Message: fmt.Sprintf("more errors not listed; these are the first %d", maxFieldErrors)})
+	}
+	if len(errs) > 0 {
+		return nil, invalidFields(errs)
+	}
+	if len(records) == 0 {
+		return nil, invalid("no records to produce", FieldError{Field: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)})
+	}
+	return records, nil
+}
+
+// maxFieldErrors bounds the field errors of one produce request: past
+// them, a 422 names no more.
+const maxFieldErrors = 100
+
+// recordErrors names what is wrong with the raw JSON of records[i].
+func recordErrors(raw []byte, i int) []FieldError {
+	raw = bytes.TrimLeft(raw, ", \t\r\n")
+	path := fmt.Sprintf("records[%d]", i)
+	var pr ProduceRecord
+	p := decodeBytes(raw, &pr)
+	if p == nil {
+		return []FieldError{{Field: path, Message: "not a valid record"}}
+	}
+	errs := make([]FieldError, 0, len(p.Errors)+1)
+	for _, fe := range p.Errors {
+		fe.Field = strings.TrimSuffix(path+"."+fe.Field, ".")
+		errs = append(errs, fe)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, FieldError{Field: path, Message: p.Detail})
+	}
+	return errs
+}
+
+// dropRecordErrors drops the field errors of an earlier records
+// field that a repeated one replaces.
+func dropRecordErrors(errs []FieldError) []FieldError {
+	out := errs[:0]
+	for _, fe := range errs {
+		if fe.Field != "records" && !strings.HasPrefix(fe.Field, "records[") && !strings.HasPrefix(fe.Field, "records.") {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+// tokenKind turns a JSON token into the value checkValue's messages name.
+func tokenKind(tok json.Token) any {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			return []any{}
+		}
+		return map[string]any{}
+	case json.Number:
+		f, _ := t.Float64()
+		return f
+	}
+	return tok
+}
