@@ -40,6 +40,12 @@ type Config struct {
 	// principal allowed its permission. Nil allows every request, for tests
 	// and embedding only: arus serve always sets it.
 	Auth Authenticator
+	// DatasetOf names the relay dataset whose topic topic is, or "" for a
+	// topic of no dataset. Producing to a dataset's topic is refused (403,
+	// naming the dataset's ingest endpoint): records for a dataset go
+	// through ingest, which applies its scope, schema and rate limit. Nil:
+	// no topic belongs to a dataset.
+	DatasetOf func(ctx context.Context, topic string) (string, error)
 	// ReadyChecks are checked by /readyz besides the broker, by name (the
 	// stores, say).
 	ReadyChecks map[string]func(ctx context.Context) error

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,25 @@ import (
 
 	"github.com/arus-platform/arus/stream"
 )
+
+// notDatasetTopic refuses producing to the topic of a relay dataset: its
+// records come in through the dataset's ingest endpoint, which checks the
+// relay.ingest scope, the dataset's schema and the application's rate
+// limit, none of which a plain produce would.
+func (s *Server) notDatasetTopic(ctx context.Context, topic string) error {
+	if s.cfg.DatasetOf == nil {
+		return nil
+	}
+	name, err := s.cfg.DatasetOf(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("api: find the dataset of topic %s: %w", topic, err)
+	}
+	if name == "" {
+		return nil
+	}
+	return &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("topic %s holds the records of the relay dataset %s; send them to POST /api/v1/datasets/%s/records, which applies the dataset's ingest scope, schema and rate limit", topic, name, name)}
+}
 
 // readBody reads a request body of at most limit bytes into one buffer,
 // sized from Content-Length when the client sent it. Over the limit is a

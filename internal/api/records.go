@@ -22,6 +22,9 @@ func (s *Server) produce(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.notDatasetTopic(r.Context(), topic); err != nil {
+		return err
+	}
 	records, err := s.decodeProduce(w, r, topic)
 	if err != nil {
 		return err

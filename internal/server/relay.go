@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -67,4 +68,26 @@ func (s *Server) runRelay(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// datasetOf names the relay dataset whose topic topic is: a dataset's own
+// topic, or any topic under relay., the prefix of every dataset's default
+// topic, which is kept for datasets even in a process that does not run
+// the relay. "" for any other topic.
+func (s *Server) datasetOf(ctx context.Context, topic string) (string, error) {
+	if s.relay != nil {
+		datasets, err := s.relay.Datasets(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, d := range datasets {
+			if d.Topic == topic {
+				return d.Name, nil
+			}
+		}
+	}
+	if name, ok := strings.CutPrefix(topic, "relay."); ok && name != "" {
+		return name, nil
+	}
+	return "", nil
 }

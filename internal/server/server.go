@@ -213,7 +213,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	s.streams, err = api.New(s.broker, api.Config{
 		Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, DefaultPartitions: cfg.Stream.DefaultPartitions,
-		Auth: s.auth, ReadyChecks: s.ready,
+		Auth: s.auth, ReadyChecks: s.ready, DatasetOf: s.datasetOf,
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -323,6 +324,15 @@ func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth
 		rec.Key = []byte(f.Key)
 	}
 	errs := map[string]string{}
+	switch ds, err := h.datasetOf(r.Context(), rec.Topic); {
+	case err != nil:
+		h.serverError(w, r, err)
+		return
+	case ds != "":
+		errs["value"] = fmt.Sprintf("This topic holds the records of the relay dataset %s. Send them to POST /api/v1/datasets/%s/records, which applies the dataset's ingest scope, schema and rate limit.", ds, ds)
+		h.messagesPage(w, r, http.StatusForbidden, f, nil, errs)
+		return
+	}
 	for i, line := range strings.Split(strings.TrimSpace(f.Headers), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -369,4 +379,26 @@ func (h *Handler) produceMessage(w http.ResponseWriter, r *http.Request, p *auth
 	}
 	h.log.InfoContext(r.Context(), "console: record produced", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "record_id", rec.ID(), "by", p.Name())
 	http.Redirect(w, r, fmt.Sprintf("/topics/%s/messages?partition=%d&ok=produced", url.PathEscape(rec.Topic), rec.Partition), http.StatusSeeOther)
+}
+
+// datasetOf names the relay dataset whose topic topic is (its own topic, or
+// any topic under relay., the prefix of datasets' default topics), or "".
+// The console produces to no such topic: records for a dataset go through
+// its ingest endpoint.
+func (h *Handler) datasetOf(ctx context.Context, topic string) (string, error) {
+	if h.cfg.Relay != nil {
+		datasets, err := h.cfg.Relay.Datasets(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, d := range datasets {
+			if d.Topic == topic {
+				return d.Name, nil
+			}
+		}
+	}
+	if name, ok := strings.CutPrefix(topic, "relay."); ok && name != "" {
+		return name, nil
+	}
+	return "", nil
 }

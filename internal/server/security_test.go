@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/arus-platform/arus/internal/auth"
+)
+
+// console signs in as the admin and returns a function that sends a
+// console form, with the session's CSRF token, and the answer.
+func (r *running) console(t *testing.T) func(method, path string, form url.Values) (int, string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := r.auth.UserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, token, err := r.auth.CreateSession(ctx, admin.ID, auth.SessionMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return func(method, path string, form url.Values) (int, string) {
+		t.Helper()
+		if form != nil {
+			form.Set("csrf_token", sess.CSRFToken)
+		}
+		req, _ := http.NewRequest(method, r.url+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: token})
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+}
+
+// A dataset's topic takes records only through the dataset's ingest
+// endpoint: producing there through the API or the console is refused
+// with the endpoint to use, so the dataset's scope, schema and rate limit
+// cannot be skipped.
+func TestDatasetTopicsTakeOnlyIngest(t *testing.T) {
+	r := start(t, Config{AdminPassword: "a configured password"})
+	ctx := context.Background()
+	admin := r.key(t, permsAll("")...)
+	for _, b := range []string{`{"name":"cars","key_fields":["id"]}`, `{"name":"shop","key_fields":["id"],"topic":"shop-orders"}`} {
+		if rep := r.call(t, "POST", "/api/v1/relay/datasets", admin, b); rep.status != 201 {
+			t.Fatalf("create dataset %s: %d %s", b, rep.status, rep.body)
+		}
+	}
+	for _, topic := range []string{"relay.later", "plain"} {
+		if rep := r.call(t, "POST", "/api/v1/topics", admin, `{"name":"`+topic+`","partitions":1}`); rep.status != 201 {
+			t.Fatalf("create topic %s: %d %s", topic, rep.status, rep.body)
+		}
+	}
+	send := r.console(t)
+	tests := []struct {
+		topic, dataset string
+	}{
+		{"relay.cars", "cars"},
+		{"shop-orders", "shop"},
+		{"relay.later", "later"},
+		{"plain", ""},
+	}
+	for _, tt := range tests {
+		rep := r.call(t, "POST", "/api/v1/topics/"+tt.topic+"/records", admin, `{"records":[{"key":"1","value":{"id":1}}]}`)
+		status, page := send("POST", "/topics/"+tt.topic+"/messages", url.Values{"key": {"1"}, "value": {`{"id":1}`}, "confirmed": {"yes"}})
+		endpoint := "/api/v1/datasets/" + tt.dataset + "/records"
+		if tt.dataset == "" {
+			if rep.status != 200 || status != http.StatusSeeOther {
+				t.Errorf("produce to %s: API %d %s, console %d; want 200 and 303", tt.topic, rep.status, rep.body, status)
+			}
+			continue
+		}
+		if rep.status != 403 || !strings.Contains(rep.body, endpoint) {
+			t.Errorf("API produce to %s: %d %s, want 403 naming %s", tt.topic, rep.status, rep.body, endpoint)
+		}
+		if status != http.StatusForbidden || !strings.Contains(page, endpoint) {
+			t.Errorf("console produce to %s: %d, want 403 naming %s", tt.topic, status, endpoint)
+		}
+		if info, err := r.broker.DescribeTopic(ctx, tt.topic); err != nil || info.Records() != 0 {
+			t.Errorf("%s holds %d records (%v), want none", tt.topic, info.Records(), err)
+		}
+	}
+}
