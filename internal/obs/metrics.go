@@ -24,3 +24,16 @@ func NewRegistry() *prometheus.Registry {
 func MetricsHandler(r *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(r, promhttp.HandlerOpts{Registry: r, EnableOpenMetrics: true})
 }
+
+// MethodLabel is the value of a method label: the method itself for GET,
+// HEAD, POST, PUT, PATCH, DELETE and OPTIONS, "other" for anything else. A
+// client may send any token as a method, and each distinct label value
+// is a new series kept for the life of the process, so unknown methods
+// share one.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}

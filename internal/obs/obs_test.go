@@ -101,3 +101,16 @@ func TestMetricsHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestMethodLabel(t *testing.T) {
+	tests := []struct{ method, want string }{
+		{"GET", "GET"}, {"HEAD", "HEAD"}, {"POST", "POST"}, {"PUT", "PUT"}, {"PATCH", "PATCH"},
+		{"DELETE", "DELETE"}, {"OPTIONS", "OPTIONS"},
+		{"get", "other"}, {"TRACE", "other"}, {"CONNECT", "other"}, {"PROPFIND", "other"}, {"X" + strings.Repeat("Y", 1000), "other"},
+	}
+	for _, tt := range tests {
+		if got := MethodLabel(tt.method); got != tt.want {
+			t.Errorf("MethodLabel(%.20q) = %q, want %q", tt.method, got, tt.want)
+		}
+	}
+}

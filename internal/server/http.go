@@ -16,6 +16,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/obs"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -143,7 +144,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		}
 		span.SetName(route)
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+		s.metrics.requests.WithLabelValues(route, obs.MethodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 
 		s.audit(r, route, rec.status, id, who())

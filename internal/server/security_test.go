@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,5 +90,47 @@ func TestDatasetTopicsTakeOnlyIngest(t *testing.T) {
 		if info, err := r.broker.DescribeTopic(ctx, tt.topic); err != nil || info.Records() != 0 {
 			t.Errorf("%s holds %d records (%v), want none", tt.topic, info.Records(), err)
 		}
+	}
+}
+
+// Unknown methods share one metric series: 100 random methods add at
+// most a few series (one per route and status they reach), all labelled
+// "other".
+func TestUnknownMethodsShareOneSeries(t *testing.T) {
+	r := start(t, Config{})
+	series := func() map[string]bool {
+		t.Helper()
+		out := map[string]bool{}
+		for _, line := range strings.Split(r.call(t, "GET", "/metrics", "", "").body, "\n") {
+			if strings.HasPrefix(line, "arus_http_requests_total{") {
+				out[line[:strings.LastIndexByte(line, '}')+1]] = true
+			}
+		}
+		return out
+	}
+	before := series()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for i := range 100 {
+		m := make([]byte, 3+rng.IntN(20))
+		for j := range m {
+			m[j] = letters[rng.IntN(len(letters))]
+		}
+		path := []string{"/api/v1/topics", "/", "/healthz", "/topics/x"}[i%4]
+		r.call(t, string(m), path, "", "")
+	}
+	after := series()
+	var added []string
+	for s := range after {
+		if !before[s] {
+			added = append(added, s)
+			if !strings.Contains(s, `method="other"`) && !strings.Contains(s, `method="GET"`) {
+				t.Errorf("new series %s: want unknown methods labelled other", s)
+			}
+		}
+	}
+	t.Logf("100 random methods added %d series", len(added))
+	if len(added) > 8 {
+		t.Errorf("100 random methods added %d series, want at most 8:\n%s", len(added), strings.Join(added, "\n"))
 	}
 }
