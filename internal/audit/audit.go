@@ -1,8 +1,11 @@
 // Package audit keeps the record of every change made through the API or
 // the console: who (user or API key), what (method, path and route), when,
-// from where, and how it ended. The server records each request that
-// changes something (any method but GET and HEAD) once it has been
-// answered; the console's audit-log page reads it back.
+// from where, and how it ended. The server records each authenticated
+// request that may change something (any method but GET, HEAD and
+// OPTIONS, on a known route) once it has been answered; anonymous ones are
+// only counted in metrics, so that no one without credentials can fill the
+// log. Entries older than the retention are pruned. The console's
+// audit-log page reads it back.
 package audit
 
 import (
@@ -13,6 +16,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/arus-platform/arus/store"
 )
@@ -64,8 +68,33 @@ func (l *Log) nextID(now time.Time) int64 {
 	}
 }
 
-// Record stores e (its ID and At are set here).
+// Limits of the stored fields, in bytes. A longer value is cut, and a cut
+// path ends in "…".
+const (
+	MaxPathBytes  = 512
+	maxFieldBytes = 256
+)
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// Record stores e (its ID and At are set here). The path is cut to
+// MaxPathBytes and the other text fields to 256 bytes, so that one entry
+// stays small whatever the request carried.
 func (l *Log) Record(ctx context.Context, e Entry) error {
+	e.Path = clip(e.Path, MaxPathBytes)
+	e.Actor, e.Method, e.Route = clip(e.Actor, maxFieldBytes), clip(e.Method, maxFieldBytes), clip(e.Route, maxFieldBytes)
+	e.IP, e.RequestID = clip(e.IP, maxFieldBytes), clip(e.RequestID, maxFieldBytes)
 	now := time.Now()
 	for attempt := 0; ; attempt++ {
 		e.ID, e.At = l.nextID(now), now
@@ -139,4 +168,28 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 		p.Next = strconv.FormatInt(p.Entries[q.Limit-1].ID, 10)
 	}
 	return p, nil
+}
+
+// Prune deletes the entries recorded before before, a batch at a time so
+// that recording goes on meanwhile, and returns how many it deleted.
+func (l *Log) Prune(ctx context.Context, before time.Time) (int64, error) {
+	// Ids are the recording time in microseconds (see nextID), so the
+	// primary key finds old entries.
+	const batch = 5000
+	var total int64
+	for {
+		res, err := l.db.ExecContext(ctx, l.db.Rebind(`DELETE FROM audit_log WHERE id IN
+			(SELECT id FROM audit_log WHERE id < ? ORDER BY id LIMIT ?)`), before.UnixMicro(), batch)
+		if err != nil {
+			return total, fmt.Errorf("audit: prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("audit: prune: %w", err)
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
 }

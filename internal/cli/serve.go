@@ -38,6 +38,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	maxBody := f.Int64("max-body-bytes", 32<<20, "largest HTTP request body, in `bytes`")
 	logLevel := f.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := f.String("log-format", "text", "log `format`: text or json")
+	auditRetention := f.Duration("audit-retention", 90*24*time.Hour, "how long audit entries are kept; older ones are pruned at start and hourly (0: forever)")
 	drain := f.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and consumers to drain")
 	tlsCert := f.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key, serves HTTPS")
 	tlsKey := f.String("tls-key", "", "TLS private key `file` (PEM)")
@@ -91,7 +92,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	}
 	cfg := server.Config{
 		Data: *data, Listen: *listen, Broker: *brokerURL, DB: *db, Components: run,
-		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain,
+		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain, AuditRetention: *auditRetention,
 		TLSCert: *tlsCert, TLSKey: *tlsKey, ClientCA: *clientCA, ClientAuth: *clientAuth,
 		AdminPassword: *adminPassword, SecretKey: *secretKey, Instance: *instance, SecureCookies: *secureCookies,
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},

@@ -91,6 +91,9 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// anonymous counts the requests audit leaves out for want of a
+	// principal.
+	anonymous *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -105,8 +108,12 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "arus_http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
+		anonymous: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arus_http_anonymous_changes_total",
+			Help: "Requests without valid credentials that could change something (any method but GET, HEAD and OPTIONS), by route pattern and method; they are not audited.",
+		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inflight)
+	reg.MustRegister(m.requests, m.duration, m.inflight, m.anonymous)
 	return m
 }
 
@@ -169,20 +176,22 @@ var notAudited = map[string]bool{
 	"POST /login": true,
 }
 
-// audit records a request that may have changed something: any method
-// but GET, HEAD and OPTIONS, on a known route, whatever its outcome.
+// audit records an authenticated request that may have changed something:
+// any method but GET, HEAD and OPTIONS, on a known route, whatever its
+// outcome. Requests without a principal are only counted (the metric
+// arus_http_anonymous_changes_total): recording them would let anyone
+// fill the log.
 func (s *Server) audit(r *http.Request, route string, status int, requestID string, p *auth.Principal) {
-	if s.auditLog == nil || route == "unmatched" || notAudited[route] {
+	switch {
+	case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodOptions, notAudited[route]:
 		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	case p == nil:
+		s.metrics.anonymous.WithLabelValues(route, obs.MethodLabel(r.Method)).Inc()
+		return
+	case s.auditLog == nil, route == "unmatched":
 		return
 	}
 	actor := p.Name()
-	if actor == "" {
-		actor = "anonymous"
-	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

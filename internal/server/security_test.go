@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 )
 
@@ -132,5 +135,66 @@ func TestUnknownMethodsShareOneSeries(t *testing.T) {
 	t.Logf("100 random methods added %d series", len(added))
 	if len(added) > 8 {
 		t.Errorf("100 random methods added %d series, want at most 8:\n%s", len(added), strings.Join(added, "\n"))
+	}
+}
+
+// Only authenticated changes are audited, each with a path of bounded
+// size; requests without credentials are counted in a metric instead, so
+// no one can fill the log. Entries older than the retention are pruned.
+func TestAuditKeepsAuthenticatedChangesOnly(t *testing.T) {
+	data := t.TempDir()
+	r := start(t, Config{Data: data, AuditRetention: time.Hour})
+	ctx := context.Background()
+	writer := r.key(t, "topics.write")
+	long := "/api/v1/topics/" + strings.Repeat("a", 60<<10)
+	anonymous := []struct{ method, path, key string }{
+		{"POST", "/api/v1/topics", ""},
+		{"DELETE", "/api/v1/topics/orders", ""},
+		{"PUT", long, ""},
+		{"DELETE", long, ""},
+		{"PROPFIND", "/" + strings.Repeat("b", 60<<10), ""},
+		{"POST", "/users", ""},
+		{"POST", "/api/v1/relay/datasets", "arus_bogus000_notakey"},
+		{"DELETE", "/api/v1/groups/g", "arus_aaaaaaaa_" + strings.Repeat("a", 52)},
+	}
+	for _, a := range anonymous {
+		r.call(t, a.method, a.path, a.key, `{"name":"x"}`)
+	}
+	if rep := r.call(t, "DELETE", long, writer, ""); rep.status != 422 {
+		t.Fatalf("DELETE of a 60 KiB topic name: %d, want 422", rep.status)
+	}
+	page, err := r.auditLog.List(ctx, audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != 1 {
+		t.Fatalf("audit log holds %d entries, want only the authenticated change: %+v", len(page.Entries), page.Entries)
+	}
+	if e := page.Entries[0]; !strings.HasPrefix(e.Actor, "key:") || e.Status != 422 || len(e.Path) > audit.MaxPathBytes || !strings.HasPrefix(long, strings.TrimSuffix(e.Path, "…")) {
+		t.Errorf("audited %s %s… (%d bytes) %d by %s; want the key's DELETE, 422, its path cut to %d bytes", e.Method, e.Path[:min(40, len(e.Path))], len(e.Path), e.Status, e.Actor, audit.MaxPathBytes)
+	}
+	metrics := r.call(t, "GET", "/metrics", "", "").body
+	var counted float64
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "arus_http_anonymous_changes_total{") {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			counted += v
+		}
+	}
+	if counted != float64(len(anonymous)) {
+		t.Errorf("arus_http_anonymous_changes_total sums to %v, want %d:\n%s", counted, len(anonymous), metrics)
+	}
+	r.stop()
+
+	// A restart within the retention keeps the entry; one past it prunes it.
+	r = start(t, Config{Data: data, AuditRetention: time.Hour})
+	if page, err := r.auditLog.List(ctx, audit.Query{}); err != nil || len(page.Entries) != 1 {
+		t.Errorf("restart with an hour's retention: %d entries (%v), want 1", len(page.Entries), err)
+	}
+	r.stop()
+	r = start(t, Config{Data: data, AuditRetention: time.Nanosecond})
+	if page, err := r.auditLog.List(ctx, audit.Query{}); err != nil || len(page.Entries) != 0 {
+		t.Errorf("restart with a retention the entry is past: %d entries (%v), want none", len(page.Entries), err)
 	}
 }

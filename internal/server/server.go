@@ -57,6 +57,9 @@ type Config struct {
 	Stream          stream.Options
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	// AuditRetention is how long audit entries are kept: older ones are
+	// pruned at start and every hour. 0 keeps them forever.
+	AuditRetention time.Duration
 
 	// TLSCert and TLSKey turn on HTTPS. ClientCA, with TLS, asks clients
 	// for a certificate signed by it; ClientAuth says whether one is
@@ -125,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Tracing.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.AuditRetention < 0 {
+		errs = append(errs, fmt.Errorf("audit-retention %s is negative; use 0 to keep entries forever", c.AuditRetention))
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -322,7 +328,19 @@ func (s *Server) openAudit(ctx context.Context) error {
 		return err
 	}
 	s.ready["audit store"] = db.PingContext
-	return nil
+	return s.pruneAudit(ctx)
+}
+
+// pruneAudit deletes the audit entries older than the retention.
+func (s *Server) pruneAudit(ctx context.Context) error {
+	if s.cfg.AuditRetention == 0 {
+		return nil
+	}
+	n, err := s.auditLog.Prune(ctx, time.Now().Add(-s.cfg.AuditRetention))
+	if n > 0 {
+		s.log.Info("audit: pruned entries past the retention", "entries", n, "retention", s.cfg.AuditRetention)
+	}
+	return err
 }
 
 // listen opens the listener, with TLS and client certificates when
@@ -471,6 +489,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			case <-t.C:
 				if err := s.auth.Cleanup(gctx); err != nil && gctx.Err() == nil {
 					s.log.Warn("auth: cleanup of expired sessions failed", "err", err)
+				}
+				if err := s.pruneAudit(gctx); err != nil && gctx.Err() == nil {
+					s.log.Warn("audit: pruning old entries failed", "err", err)
 				}
 				if s.relay != nil {
 					if err := s.relay.Cleanup(gctx); err != nil && gctx.Err() == nil {
