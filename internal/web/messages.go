@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -27,7 +28,38 @@ const (
 	browsePage     = 50
 	browseMaxScan  = 10000 // records examined per request when filtering
 	browseMaxValue = 64 << 10
+	// browseScansPerUser bounds the pages of the browser one user has
+	// being read at once: each may examine browseMaxScan records, and a
+	// viewer could otherwise open as many as the connections allow.
+	browseScansPerUser = 2
 )
+
+// scanSlots counts the browser scans each user is running.
+type scanSlots struct {
+	mu      sync.Mutex
+	running map[string]int
+}
+
+// take claims one of user's limit slots; release gives it back. ok is
+// false when every slot is taken.
+func (s *scanSlots) take(user string, limit int) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[user] >= limit {
+		return nil, false
+	}
+	if s.running == nil {
+		s.running = map[string]int{}
+	}
+	s.running[user]++
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.running[user]--; s.running[user] <= 0 {
+			delete(s.running, user)
+		}
+	}), true
+}
 
 type message struct {
 	*stream.Record
@@ -155,7 +187,20 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 		from = min(max(from, d.Start), d.End)
 	}
 	if d.Errors["match"] == "" && d.Errors["time"] == "" {
-		if err := h.browse(r, &d, from, match); err != nil {
+		user := ""
+		if p := auth.FromContext(r.Context()); p != nil {
+			user = p.User.ID
+		}
+		release, ok := h.scans.take(user, browseScansPerUser)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			h.renderStatus(w, r, http.StatusTooManyRequests, "Too many scans",
+				fmt.Sprintf("You already have %d message pages being read. Wait for one to finish, then reload this page.", browseScansPerUser))
+			return
+		}
+		err := h.browse(r, &d, from, match)
+		release()
+		if err != nil {
 			h.serverError(w, r, err)
 			return
 		}

@@ -128,6 +128,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	samples sampler
 	rates   topicRates
+	scans   scanSlots
 }
 
 // New parses the templates and returns the console handler.
