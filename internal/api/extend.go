@@ -12,7 +12,8 @@ import (
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Route adds a route to mux served like the API's own: the principal must
-// hold every one of perms (on the topics the request names), errors become
+// hold every one of perms, a narrowed scope on the resource the pattern's
+// first path wildcard names (never on the query string), errors become
 // problems, panics become 500 problems. Components outside this package
 // (dead letters, schemas, sagas, the relay) register their routes with it,
 // so every route of /api/v1 follows one set of rules.
