@@ -61,7 +61,7 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := newQuery(r)
 	cfg := stream.ConsumerConfig{Group: group, Member: q.str("member"), Topics: consumeTopics(r)}
-	q.seen["topic"] = true
+	q.seen["topic"] = true // read by consumeTopics
 	if len(cfg.Topics) == 0 {
 		q.fail("topic", "required: the topics to consume, as ?topic=orders&topic=payments")
 	}

@@ -61,11 +61,6 @@ func (q *query) str(name string) string {
 	return q.v.Get(name)
 }
 
-func (q *query) all(name string) []string {
-	q.seen[name] = true
-	return q.v[name]
-}
-
 // int returns an integer parameter between lo and hi, or def when absent.
 func (q *query) int(name string, def, lo, hi int64) int64 {
 	s := q.str(name)
