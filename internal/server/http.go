@@ -110,7 +110,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		}),
 		anonymous: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arus_http_anonymous_changes_total",
-			Help: "Requests without valid credentials that could change something (any method but GET, HEAD and OPTIONS), by route pattern and method; they are not audited.",
+			Help: "Requests that could change something (any method but GET, HEAD and OPTIONS) made without valid credentials or to a path that checks none, by route pattern and method; they are not audited.",
 		}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.inflight, m.anonymous)
