@@ -150,13 +150,23 @@ func denied(p *auth.Principal, perm auth.Permission, kind, resource string) erro
 		switch {
 		case resource != "":
 			what += " on " + kind + " " + resource
-		case p.Key != nil:
+		case p.Key != nil && narrowed(p.Key.Scopes, perm):
 			what += " on every " + cmp.Or(kind, "resource") + " (a scope limited to one resource does not grant this route)"
 		}
 		return &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: fmt.Sprintf("%s allow %s", who, what)}
 	}
 	return nil
+}
+
+// narrowed reports whether scopes hold perm limited to some resource.
+func narrowed(scopes []string, perm auth.Permission) bool {
+	for _, sc := range scopes {
+		if strings.HasPrefix(sc, string(perm)+":") {
+			return true
+		}
+	}
+	return false
 }
 
 func unauthorized(err error) *Problem {

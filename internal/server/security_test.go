@@ -198,3 +198,43 @@ func TestAuditKeepsAuthenticatedChangesOnly(t *testing.T) {
 		t.Errorf("restart with a retention the entry is past: %d entries (%v), want none", len(page.Entries), err)
 	}
 }
+
+// The reported cases, one by one, with the answer each gets: a narrowed
+// scope is checked on what the route acts on, and the 403 says which.
+func TestNarrowedScopeAnswers(t *testing.T) {
+	r := start(t, Config{})
+	ctx := context.Background()
+	admin := r.key(t, permsAll("")...)
+	for _, b := range []string{`{"name":"orders"}`, `{"name":"victim"}`} {
+		r.call(t, "POST", "/api/v1/topics", admin, b)
+	}
+	r.call(t, "POST", "/api/v1/relay/datasets", admin, `{"name":"x","key_fields":["id"]}`)
+	topicsWrite := r.key(t, "topics.write:orders")
+	relayWrite := r.key(t, "relay.write:x")
+	tests := []struct {
+		key, method, path, body string
+		status                  int
+		detail                  string
+	}{
+		{topicsWrite, "POST", "/api/v1/topics?topic=orders", `{"name":"other"}`, 403, "does not allow topics.write on topic other"},
+		{topicsWrite, "POST", "/api/v1/topics", `{"name":`, 403, "on every topic (a scope limited to one resource does not grant this route)"},
+		{topicsWrite, "DELETE", "/api/v1/topics/victim?topic=orders", "", 403, "on topic victim"},
+		{topicsWrite, "POST", "/api/v1/topics", `{"name":"orders"}`, 409, "already exists"},
+		{relayWrite, "POST", "/api/v1/relay/datasets?topic=x", `{"name":"y","key_fields":["id"]}`, 403, "relay.write on every resource"},
+		{relayWrite, "DELETE", "/api/v1/relay/datasets/victim?topic=x&name=x", "", 403, "relay.write on name victim"},
+		{relayWrite, "PUT", "/api/v1/relay/datasets/x", `{"key_fields":["id","k"]}`, 200, ""},
+		{r.key(t, "topics.read"), "POST", "/api/v1/topics", `{"name":"z"}`, 403, "does not allow topics.write on topic z\""},
+	}
+	for _, tt := range tests {
+		rep := r.call(t, tt.method, tt.path, tt.key, tt.body)
+		if rep.status != tt.status || !strings.Contains(rep.body, tt.detail) {
+			t.Errorf("%s %s %s: %d %s, want %d with %q", tt.method, tt.path, tt.body, rep.status, rep.body, tt.status, tt.detail)
+		}
+	}
+	if _, err := r.broker.DescribeTopic(ctx, "other"); err == nil {
+		t.Errorf("topic other was created by a key for orders")
+	}
+	if _, err := r.broker.DescribeTopic(ctx, "victim"); err != nil {
+		t.Errorf("topic victim: %v, want it still there", err)
+	}
+}
