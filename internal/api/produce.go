@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -92,8 +91,9 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 			errs = append(errs, FieldError{Field: key, Message: fmt.Sprintf("unknown field %q; known fields: records", key)})
 			return nil, invalidFields(errs)
 		}
-		// A repeated field replaces the earlier one, as in every other body.
-		records, errs = records[:0], dropRecordErrors(errs)
+		// A repeated field replaces the earlier one, as in every other body
+		// (and errs holds only records' errors: any other field returned).
+		records, errs = records[:0], errs[:0]
 		tok, err = dec.Token()
 		if err != nil {
 			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
@@ -156,25 +156,18 @@ func recordErrors(raw []byte, i int) []FieldError {
 	}
 	errs := make([]FieldError, 0, len(p.Errors)+1)
 	for _, fe := range p.Errors {
-		fe.Field = strings.TrimSuffix(path+"."+fe.Field, ".")
+		switch fe.Field {
+		case "", "(body)": // the record itself
+			fe.Field = path
+		default:
+			fe.Field = path + "." + fe.Field
+		}
 		errs = append(errs, fe)
 	}
 	if len(errs) == 0 {
 		errs = append(errs, FieldError{Field: path, Message: p.Detail})
 	}
 	return errs
-}
-
-// dropRecordErrors drops the field errors of an earlier records
-// field that a repeated one replaces.
-func dropRecordErrors(errs []FieldError) []FieldError {
-	out := errs[:0]
-	for _, fe := range errs {
-		if fe.Field != "records" && !strings.HasPrefix(fe.Field, "records[") && !strings.HasPrefix(fe.Field, "records.") {
-			out = append(out, fe)
-		}
-	}
-	return out
 }
 
 // tokenKind turns a JSON token into the value checkValue's messages name.
@@ -185,9 +178,6 @@ func tokenKind(tok json.Token) any {
 			return []any{}
 		}
 		return map[string]any{}
-	case json.Number:
-		f, _ := t.Float64()
-		return f
 	}
 	return tok
 }
