@@ -50,6 +50,8 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	secureCookies := f.Bool("secure-cookies", false, "mark cookies Secure (behind a TLS-terminating proxy)")
 	otlp := f.String("otlp-endpoint", "", "OTLP/HTTP collector `URL` for traces, e.g. http://collector:4318; empty: no export")
 	sample := f.Float64("trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1")
+	sqliteDir := f.String("relay-sqlite-dir", "", "`dir`ectory of the relay's SQLite destinations, which may name files only inside it (default <data>/destinations)")
+	allowHosts := f.String("relay-allow-hosts", "", "comma-separated `list` of the only hosts (names, *.domain) and CIDRs relay destinations may reach; empty: any but link-local and cloud metadata addresses")
 	f.allEnv = true
 	f.secret("admin-password")
 	f.secret("secret-key")
@@ -95,6 +97,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain, AuditRetention: *auditRetention,
 		TLSCert: *tlsCert, TLSKey: *tlsKey, ClientCA: *clientCA, ClientAuth: *clientAuth,
 		AdminPassword: *adminPassword, SecretKey: *secretKey, Instance: *instance, SecureCookies: *secureCookies,
+		RelaySQLiteDir: *sqliteDir, RelayAllowHosts: splitList(*allowHosts),
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
 	}
@@ -106,6 +109,17 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		return err
 	}
 	return srv.Serve(ctx)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // parseComponents checks a --components list.

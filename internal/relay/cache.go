@@ -121,6 +121,11 @@ func (r *Relay) take(a *Application, n int) (ok bool, wait time.Duration) {
 		b = &bucket{rate: a.RateLimit, burst: burst, tokens: burst, last: now}
 		r.buckets[a.ID] = b
 	}
+	return b.take(now, n)
+}
+
+// take takes n tokens, or says how long to wait until they would be there.
+func (b *bucket) take(now time.Time, n int) (ok bool, wait time.Duration) {
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(b.burst, b.tokens+el*b.rate)
 		b.last = now

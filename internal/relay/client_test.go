@@ -41,6 +41,10 @@ func TestClient(t *testing.T) {
 		t.Errorf("TestSavedDestination: %+v, %v", res, err)
 	}
 	changed := DestinationInput{Name: "pg", Kind: KindPostgres, Host: "down.invalid", Database: "shop", User: "relay"}
+	if _, err := c.TestSavedDestination(ctx, dest.ID, &changed); !errors.Is(err, ErrInvalid) {
+		t.Errorf("TestSavedDestination with another host and no password: %v, want ErrInvalid", err)
+	}
+	changed.Password = "pw"
 	if res, err := c.TestSavedDestination(ctx, dest.ID, &changed); err != nil || res.OK {
 		t.Errorf("TestSavedDestination with changed settings: %+v, %v; want a failed result", res, err)
 	}

@@ -3,7 +3,9 @@ package relay
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/arus-platform/arus/internal/api"
@@ -73,7 +75,11 @@ type handler struct {
 func problemOf(err error) error {
 	var ve *ValidationError
 	var te *TestError
+	var rl *RateLimitError
 	switch {
+	case errors.As(err, &rl):
+		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
+			fmt.Sprintf("too many connection tests; retry in %d s", rl.seconds()))
 	case errors.As(err, &ve):
 		errs := make([]api.FieldError, len(ve.Errors))
 		for i, e := range ve.Errors {
@@ -228,7 +234,7 @@ func (h *handler) createDestination(w http.ResponseWriter, req *http.Request) er
 	}
 	d, err := h.r.CreateDestination(req.Context(), in)
 	if err != nil {
-		return problemOf(err)
+		return destProblem(w, err)
 	}
 	api.WriteJSON(w, http.StatusCreated, d)
 	return nil
@@ -250,7 +256,7 @@ func (h *handler) updateDestination(w http.ResponseWriter, req *http.Request) er
 	}
 	d, err := h.r.UpdateDestination(req.Context(), req.PathValue("id"), in)
 	if err != nil {
-		return problemOf(err)
+		return destProblem(w, err)
 	}
 	api.WriteJSON(w, http.StatusOK, d)
 	return nil
@@ -369,16 +375,31 @@ func (h *handler) previewRoute(w http.ResponseWriter, req *http.Request) error {
 	return h.preview(w, &rt, in)
 }
 
+// destProblem is problemOf for the routes that reach a destination: a
+// refused connection test also says when to retry.
+func destProblem(w http.ResponseWriter, err error) error {
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds()))
+	}
+	return problemOf(err)
+}
+
 // TestResult is the answer of a connection test: a database that cannot
-// be reached is a result, not a failed request.
+// be reached is a result, not a failed request. ElapsedMS is given for a
+// test that succeeded only: how long a failure took would tell a refused
+// port from a silent one.
 type TestResult struct {
 	OK        bool   `json:"ok"`
 	Error     string `json:"error,omitempty"`
-	ElapsedMS int64  `json:"elapsed_ms"`
+	ElapsedMS int64  `json:"elapsed_ms,omitempty"`
 }
 
 func testResult(start time.Time, err error) (TestResult, error) {
-	res := TestResult{OK: err == nil, ElapsedMS: time.Since(start).Milliseconds()}
+	res := TestResult{OK: err == nil}
+	if err == nil {
+		res.ElapsedMS = max(1, time.Since(start).Milliseconds())
+	}
 	var te *TestError
 	if errors.As(err, &te) {
 		res.Error = te.Err.Error()
@@ -394,7 +415,7 @@ func (h *handler) testDestination(w http.ResponseWriter, req *http.Request) erro
 	}
 	res, err := testResult(time.Now(), h.r.TestDestination(req.Context(), in))
 	if err != nil {
-		return problemOf(err)
+		return destProblem(w, err)
 	}
 	api.WriteJSON(w, http.StatusOK, res)
 	return nil
@@ -412,7 +433,7 @@ func (h *handler) testSavedDestination(w http.ResponseWriter, req *http.Request)
 	}
 	res, err := testResult(time.Now(), h.r.TestSavedDestination(req.Context(), req.PathValue("id"), in))
 	if err != nil {
-		return problemOf(err)
+		return destProblem(w, err)
 	}
 	api.WriteJSON(w, http.StatusOK, res)
 	return nil

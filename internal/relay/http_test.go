@@ -78,14 +78,18 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("test a good destination: %d %s", a.status, a.raw)
 	}
 	a = e.do("POST", p+"/destinations/test", e.admin, `{"name": "new", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "u", "password": "pw"}`)
-	if msg, _ := a.body["error"].(string); a.status != 200 || a.body["ok"] != false || !strings.Contains(msg, "no such host") {
+	if msg, _ := a.body["error"].(string); a.status != 200 || a.body["ok"] != false || !strings.Contains(msg, "could not connect") {
 		t.Errorf("test an unreachable destination: %d %s", a.status, a.raw)
 	}
 	if a := e.do("POST", p+"/destinations/"+dest+"/test", e.admin, ""); a.status != 200 || a.body["ok"] != true {
 		t.Errorf("test the saved destination: %d %s", a.status, a.raw)
 	}
-	// Changed settings with the stored password.
+	// Changed settings: the stored password goes to the saved target only.
 	a = e.do("POST", p+"/destinations/"+dest+"/test", e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay"}`)
+	if a.status != 422 || fmt.Sprint(errorFields(a)) != "[password]" {
+		t.Errorf("test changed settings without the password: %d %s", a.status, a.raw)
+	}
+	a = e.do("POST", p+"/destinations/"+dest+"/test", e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay", "password": "pw"}`)
 	if a.status != 200 || a.body["ok"] != false {
 		t.Errorf("test changed settings: %d %s", a.status, a.raw)
 	}
@@ -100,7 +104,7 @@ func TestAdminAPI(t *testing.T) {
 	if a.status != 200 || !strings.Contains(a.raw, `"health":"down","error":"connection refused"`) {
 		t.Errorf("events: %d %s", a.status, a.raw)
 	}
-	a = e.do("PUT", p+"/destinations/"+dest, e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay"}`)
+	a = e.do("PUT", p+"/destinations/"+dest, e.admin, `{"name": "pg", "kind": "postgres", "host": "down.invalid", "database": "shop", "user": "relay", "password": "pw"}`)
 	if a.status != 422 || fmt.Sprint(errorFields(a)) != "[(connection)]" {
 		t.Errorf("update to an unreachable host: %d %s", a.status, a.raw)
 	}
@@ -133,7 +137,7 @@ func TestAdminAPI(t *testing.T) {
 			[]string{"password"}},
 		{"destination with both", "POST", p + "/destinations", e.admin, `{"name": "my", "kind": "mysql", "dsn": "u@tcp(h)/d", "host": "h", "password": "x"}`, 422,
 			[]string{"dsn"}},
-		{"duplicate destination", "POST", p + "/destinations", e.admin, `{"name": "pg", "kind": "sqlite", "database": "/tmp/x.db"}`, 409, nil},
+		{"duplicate destination", "POST", p + "/destinations", e.admin, `{"name": "pg", "kind": "sqlite", "database": "x.db", "create": true}`, 409, nil},
 		{"test without password", "POST", p + "/destinations/test", e.admin, `{"name": "my", "kind": "mysql", "host": "h", "database": "d", "user": "u"}`, 422,
 			[]string{"password"}},
 		{"test of a bad kind", "POST", p + "/destinations/test", e.admin, `{"name": "my", "kind": "oracle", "host": "h", "database": "d", "user": "u", "password": "x"}`, 422, []string{"kind"}},

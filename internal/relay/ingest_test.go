@@ -67,6 +67,7 @@ func newIngestEnv(t *testing.T) *ingestEnv {
 		return nil
 	})
 	r, as := newRelay(t, store.Config{Dir: t.TempDir()}, tp, tester, func(c *Config) {
+		c.SQLiteDir = t.TempDir()
 		c.MaxBodyBytes = 64 << 10
 		c.MaxRecordBytes = 1 << 10
 		c.MaxRecords = 50

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -238,7 +237,9 @@ type Destination struct {
 }
 
 // DestinationInput creates or replaces a destination. Password is
-// required on create; on update an empty one keeps the stored password.
+// required on create (not for SQLite); on update an empty one keeps the
+// stored password, but only while the target (kind, host, port, database,
+// user) stays the same: the stored password is never sent anywhere else.
 type DestinationInput struct {
 	Name     string            `json:"name"`
 	Kind     string            `json:"kind"`
@@ -249,8 +250,13 @@ type DestinationInput struct {
 	Options  map[string]string `json:"options"`
 	DSN      string            `json:"dsn"`
 	Password string            `json:"password"`
+	// Create, for SQLite, creates the file (an empty database) when it
+	// does not exist; without it a missing file is an error.
+	Create bool `json:"create,omitempty"`
 }
 
+// validate checks the shape of the fields; the server's rules (the DSN,
+// the options, the host, the SQLite file) are checkDestination's.
 func (d *DestinationInput) validate(create bool) error {
 	var ve ValidationError
 	d.Name = strings.TrimSpace(d.Name)
@@ -275,15 +281,7 @@ func (d *DestinationInput) validate(create bool) error {
 		if d.Host != "" || d.Port != 0 || d.Database != "" || d.User != "" || len(d.Options) > 0 {
 			ve.add("dsn", "give either a DSN or connection fields (host, port, database, user, options), not both")
 		}
-		if u, err := url.Parse(d.DSN); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				ve.add("dsn", "must not hold the password; put it in the password field, which is stored encrypted")
-			}
-		}
 	case d.Kind == KindSQLite:
-		if d.Database == "" {
-			ve.add("database", "is required: the path of the SQLite file")
-		}
 		text("database", d.Database, 1024)
 	default:
 		if d.Host == "" {
@@ -306,9 +304,7 @@ func (d *DestinationInput) validate(create bool) error {
 		ve.add("options", "at most 32 options")
 	}
 	for k, v := range d.Options {
-		if k == "" || len(k) > 64 || strings.ContainsAny(k, "=&; ") {
-			ve.add("options."+k, "option names are 1 to 64 characters without '=', '&', ';' or spaces")
-		}
+		text("options."+k, k, 64)
 		text("options."+k, v, 512)
 	}
 	if d.Kind != KindSQLite && create && d.Password == "" {

@@ -41,8 +41,9 @@ func Migrations() fs.FS {
 // Tester reaches destinations for the admin API: Test checks one before
 // it is saved (a "test connection": it opens the database with the
 // password and pings it); Catalog lists its tables and their columns, for
-// the mapping editor. The delivery engine implements it over the sinks; a
-// nil Tester saves without checking and lists no catalogue.
+// the mapping editor. The relay's own, used when Config.Tester is nil,
+// opens destinations with OpenDestination; tests give one that reaches
+// nothing.
 type Tester interface {
 	Test(ctx context.Context, d Destination, password string) error
 	Catalog(ctx context.Context, d Destination, password string) ([]sink.TableInfo, error)
@@ -59,8 +60,28 @@ type Config struct {
 	// Producer stores ingested records; Produce returns once they are
 	// durable.
 	Producer stream.Producer
-	// Tester checks destinations before they are saved; optional.
+	// Tester checks destinations before they are saved. Default: the
+	// relay's own, which connects with OpenDestination.
 	Tester Tester
+	// SQLiteDir is the directory SQLite destinations live in: their
+	// files are named relative to it and may not lead out of it. Created
+	// (0700) when missing. Empty: SQLite destinations are refused.
+	SQLiteDir string
+	// Reserved are files and directories Arus itself uses (the data
+	// directory, TLS files): the SQLite directory may not hold one, and
+	// no SQLite destination may be one, even through a hard link.
+	Reserved []string
+	// AllowHosts, when not empty, are the only hosts (names, "*.domain")
+	// and addresses (CIDRs) destinations may reach. Link-local and cloud
+	// metadata addresses are refused unless a CIDR here names them.
+	AllowHosts []string
+	// TestBurst connection tests (a test, a create or an update of a
+	// destination) may be made at once by one principal, then one per
+	// TestInterval. Defaults 10 and 6s.
+	TestBurst    int
+	TestInterval time.Duration
+	// TestTimeout bounds one connection test. Default 10s.
+	TestTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the ingest metrics; nil registers none.
@@ -99,7 +120,8 @@ func (c *Config) Validate() error {
 		return errors.New("relay: config Secrets is nil")
 	case c.Producer == nil:
 		return errors.New("relay: config Producer is nil")
-	case c.MaxBodyBytes < 0, c.MaxRecordBytes < 0, c.MaxRecords < 0, c.CacheTTL < 0, c.IdempotencyTTL < 0, c.ProduceTimeout < 0:
+	case c.MaxBodyBytes < 0, c.MaxRecordBytes < 0, c.MaxRecords < 0, c.CacheTTL < 0, c.IdempotencyTTL < 0, c.ProduceTimeout < 0,
+		c.TestBurst < 0, c.TestInterval < 0, c.TestTimeout < 0:
 		return errors.New("relay: limits and durations must not be negative")
 	}
 	if c.Logger == nil {
@@ -132,6 +154,18 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.TestBurst == 0 {
+		c.TestBurst = 10
+	}
+	if c.TestInterval == 0 {
+		c.TestInterval = 6 * time.Second
+	}
+	if c.TestTimeout == 0 {
+		c.TestTimeout = 10 * time.Second
+	}
+	if _, err := ParseHostPolicy(c.AllowHosts); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -147,6 +181,11 @@ type Relay struct {
 	datasets map[string]*datasetEntry
 	apps     map[string]*appEntry // by API key id
 	buckets  map[string]*bucket   // by application id
+	// testBuckets limit connection tests, by principal.
+	testBuckets map[string]*bucket
+
+	sqlite *sqliteDir
+	hosts  HostPolicy
 
 	idemLocks [64]sync.Mutex
 }
@@ -163,8 +202,17 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relay{cfg: cfg, db: cfg.DB, log: cfg.Logger, metrics: m,
-		datasets: map[string]*datasetEntry{}, apps: map[string]*appEntry{}, buckets: map[string]*bucket{}}, nil
+	r := &Relay{cfg: cfg, db: cfg.DB, log: cfg.Logger, metrics: m,
+		datasets: map[string]*datasetEntry{}, apps: map[string]*appEntry{}, buckets: map[string]*bucket{},
+		testBuckets: map[string]*bucket{}}
+	if r.sqlite, err = newSQLiteDir(cfg.SQLiteDir, cfg.Reserved); err != nil {
+		return nil, err
+	}
+	r.hosts, _ = ParseHostPolicy(cfg.AllowHosts) // checked by Validate
+	if r.cfg.Tester == nil {
+		r.cfg.Tester = tester{r}
+	}
+	return r, nil
 }
 
 // Cleanup deletes expired idempotency answers; run it now and then.

@@ -340,6 +340,7 @@ func scanDest(s rowScanner) (Destination, error) {
 	if len(d.Options) == 0 {
 		d.Options = nil
 	}
+	redactSecrets(&d)
 	d.HealthSince, d.CreatedAt, d.UpdatedAt = fromMillis(since), fromMillis(created), fromMillis(updated)
 	return d, nil
 }
@@ -358,10 +359,10 @@ type TestError struct{ Err error }
 func (e *TestError) Error() string { return "relay: connection test failed: " + e.Err.Error() }
 func (e *TestError) Unwrap() error { return e.Err }
 
-// CreateDestination validates a destination, tests it with the Tester (if
-// any) and stores it with its password sealed.
+// CreateDestination validates a destination, tests it with the Tester and
+// stores it with its password sealed.
 func (r *Relay) CreateDestination(ctx context.Context, in DestinationInput) (Destination, error) {
-	if err := in.validate(true); err != nil {
+	if _, err := r.checkInput(&in, true); err != nil {
 		return Destination{}, err
 	}
 	d := in.destination(stream.NewID())
@@ -385,22 +386,28 @@ func (r *Relay) CreateDestination(ctx context.Context, in DestinationInput) (Des
 	return d, nil
 }
 
+// test reaches d with password through the Tester, within the request
+// principal's allowance of tests and TestTimeout. A failure is a
+// *TestError worded by reachError.
 func (r *Relay) test(ctx context.Context, d Destination, password string) error {
-	if r.cfg.Tester == nil {
-		return nil
+	if err := r.allowTest(ctx); err != nil {
+		return err
 	}
-	if err := r.cfg.Tester.Test(ctx, d, password); err != nil {
-		return &TestError{Err: err}
+	tctx, cancel := context.WithTimeout(ctx, r.cfg.TestTimeout)
+	defer cancel()
+	if err := r.cfg.Tester.Test(tctx, d, password); err != nil {
+		return &TestError{Err: reachError(d.Kind, err)}
 	}
 	return nil
 }
 
 // TestDestination tests a destination that is not saved: it validates
 // the input (the password is required) and reaches the database. The
-// answer is a *ValidationError for bad input, a *TestError when the
-// database could not be reached, or nil.
+// answer is a *ValidationError for bad input, a *RateLimitError when the
+// principal tests too often, a *TestError when the database could not be
+// reached, or nil.
 func (r *Relay) TestDestination(ctx context.Context, in DestinationInput) error {
-	if err := in.validate(true); err != nil {
+	if _, err := r.checkInput(&in, true); err != nil {
 		return err
 	}
 	return r.test(ctx, in.destination(""), in.Password)
@@ -408,8 +415,8 @@ func (r *Relay) TestDestination(ctx context.Context, in DestinationInput) error 
 
 // TestSavedDestination tests the saved destination id, or, when in is not
 // nil, the settings it would have after an update with in (an empty
-// password meaning the stored one). Errors as TestDestination's, and
-// ErrNotFound.
+// password meaning the stored one, for the same target only). Errors as
+// TestDestination's, and ErrNotFound.
 func (r *Relay) TestSavedDestination(ctx context.Context, id string, in *DestinationInput) error {
 	_, d, pw, err := r.reach(ctx, id, in)
 	if err != nil {
@@ -426,31 +433,36 @@ func (r *Relay) Catalog(ctx context.Context, id string) ([]sink.TableInfo, error
 	if err != nil {
 		return nil, err
 	}
-	if r.cfg.Tester == nil {
-		return []sink.TableInfo{}, nil
-	}
-	tables, err := r.cfg.Tester.Catalog(ctx, d, pw)
+	tctx, cancel := context.WithTimeout(ctx, r.cfg.TestTimeout)
+	defer cancel()
+	tables, err := r.cfg.Tester.Catalog(tctx, d, pw)
 	if err != nil {
-		return nil, &TestError{Err: err}
+		return nil, &TestError{Err: reachError(d.Kind, err)}
 	}
 	return tables, nil
 }
 
 // reach returns the saved destination id, the destination to reach (the
-// saved one, or the one in describes) and its password (in's, or the
-// stored one when in has none).
+// saved one, or the one in describes) and its password: in's, or the
+// stored one when in has none, which is only given for the target it was
+// saved for. A changed kind, host, port, database or user without a
+// password is a *ValidationError asking for it.
 func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (saved, d Destination, pw string, err error) {
-	if in != nil {
-		if err := in.validate(false); err != nil {
-			return Destination{}, Destination{}, "", err
-		}
-	}
 	if saved, err = r.Destination(ctx, id); err != nil {
 		return Destination{}, Destination{}, "", err
 	}
 	d = saved
 	if in != nil {
+		t, err := r.checkInput(in, false)
+		if err != nil {
+			return Destination{}, Destination{}, "", err
+		}
 		d, pw = in.destination(id), in.Password
+		var ignored ValidationError
+		if pw == "" && d.Kind != KindSQLite && !sameTarget(parseTarget(&ignored, saved), t) {
+			return Destination{}, Destination{}, "", &ValidationError{Errors: []FieldError{{Field: "password",
+				Message: "is required again: the kind, host, port, database or user changed, and a stored password is only sent to the target it was saved for"}}}
+		}
 	}
 	if pw == "" {
 		if pw, err = r.DestinationPassword(ctx, id); err != nil {
@@ -513,7 +525,8 @@ func (r *Relay) Destinations(ctx context.Context) ([]Destination, error) {
 }
 
 // UpdateDestination replaces a destination's settings after testing them;
-// an empty password keeps the stored one.
+// an empty password keeps the stored one while the target stays the same
+// (see reach).
 func (r *Relay) UpdateDestination(ctx context.Context, id string, in DestinationInput) (Destination, error) {
 	old, d, pw, err := r.reach(ctx, id, &in)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -172,9 +173,13 @@ func TestStore(t *testing.T) {
 			t.Errorf("password stored as %q, want it sealed", raw)
 		}
 		in.Password = ""
-		in.Port = 5433
-		if d, err := r.UpdateDestination(ctx, dest.ID, in); err != nil || d.Port != 5433 || tested != "s3cret" {
+		in.Options = map[string]string{"application_name": "relay"}
+		if d, err := r.UpdateDestination(ctx, dest.ID, in); err != nil || d.Options["application_name"] != "relay" || tested != "s3cret" {
 			t.Errorf("UpdateDestination keeping the password: %+v, %v, tested %q", d, err, tested)
+		}
+		in.Port = 5433
+		if _, err := r.UpdateDestination(ctx, dest.ID, in); fmt.Sprint(fieldsOf(err)) != "[password]" {
+			t.Errorf("UpdateDestination to another port without the password: %v, want the password asked for", err)
 		}
 		bad := in
 		bad.Name, bad.Host, bad.Password = "other", "down.example", "x"
@@ -183,7 +188,7 @@ func TestStore(t *testing.T) {
 			t.Errorf("failing test: %v", err)
 		}
 		_, err = r.CreateDestination(ctx, DestinationInput{Name: "x", Kind: "oracle", DSN: "postgres://u:pw@h/db", Host: "h"})
-		if f := fieldsOf(err); len(f) != 4 || f[0] != "kind" || f[1] != "dsn" || f[2] != "dsn" || f[3] != "password" {
+		if f := fieldsOf(err); fmt.Sprint(f) != "[kind dsn password]" {
 			t.Errorf("bad destination: %v", f)
 		}
 		if err := r.SetDestinationHealth(ctx, dest.ID, false, "connection refused"); err != nil {

@@ -23,8 +23,10 @@ func (s *Server) openRelay(ctx context.Context, mux *http.ServeMux, reg promethe
 	}
 	s.closers = append(s.closers, db.Close)
 	s.relay, err = relay.New(ctx, relay.Config{
-		DB: db, Auth: s.auth, Secrets: s.box, Producer: s.broker, Tester: delivery.Tester{},
+		DB: db, Auth: s.auth, Secrets: s.box, Producer: s.broker,
 		Logger: s.log, Registerer: reg, Partitions: s.cfg.Stream.DefaultPartitions,
+		SQLiteDir: s.cfg.RelaySQLiteDir, AllowHosts: s.cfg.RelayAllowHosts,
+		Reserved: []string{s.cfg.Data, s.cfg.TLSCert, s.cfg.TLSKey, s.cfg.ClientCA},
 	})
 	if err != nil {
 		return err

@@ -77,9 +77,15 @@ type Config struct {
 	Instance string
 	// SecureCookies marks cookies Secure behind a TLS-terminating proxy.
 	SecureCookies bool
-	Tracing       obs.TracingConfig
-	Version       string
-	Logger        *slog.Logger
+	// RelaySQLiteDir holds the relay's SQLite destinations. Default
+	// <Data>/destinations.
+	RelaySQLiteDir string
+	// RelayAllowHosts, when set, are the only hosts and CIDRs relay
+	// destinations may reach (see relay.Config.AllowHosts).
+	RelayAllowHosts []string
+	Tracing         obs.TracingConfig
+	Version         string
+	Logger          *slog.Logger
 	// Banner receives the one-time admin password. Default os.Stderr.
 	Banner io.Writer
 }
@@ -143,6 +149,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Instance == "" {
 		c.Instance = "arus"
+	}
+	if c.RelaySQLiteDir == "" {
+		c.RelaySQLiteDir = filepath.Join(c.Data, "destinations")
+	}
+	if _, err := relay.ParseHostPolicy(c.RelayAllowHosts); err != nil {
+		errs = append(errs, fmt.Errorf("relay-allow-hosts: %w", err))
 	}
 	return errors.Join(errs...)
 }

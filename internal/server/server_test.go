@@ -493,9 +493,11 @@ func TestRelayIngest(t *testing.T) {
 // process: ingest, the dataset's topic, the route's consumer group, the
 // SQL sink.
 func TestRelayDeliversEndToEnd(t *testing.T) {
-	r := start(t, Config{})
+	data := t.TempDir()
+	r := start(t, Config{Data: data})
 	ctx := context.Background()
-	dbPath := filepath.Join(t.TempDir(), "dealer.db")
+	// SQLite destinations live in <data>/destinations by default.
+	dbPath := filepath.Join(data, "destinations", "dealer.db")
 	db, err := sql.Open("sqlite", dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -517,7 +519,7 @@ func TestRelayDeliversEndToEnd(t *testing.T) {
 	}
 	mustCreate("/api/v1/relay/datasets", `{"name":"cars","key_fields":["id"]}`)
 	app := mustCreate("/api/v1/relay/applications", `{"name":"dealer-app","datasets":["cars"]}`)
-	dest := mustCreate("/api/v1/relay/destinations", fmt.Sprintf(`{"name":"dealer","kind":"sqlite","database":%q,"password":"unused-but-required"}`, dbPath))
+	dest := mustCreate("/api/v1/relay/destinations", fmt.Sprintf(`{"name":"dealer","kind":"sqlite","database":%q}`, "dealer.db"))
 	mustCreate("/api/v1/relay/routes", fmt.Sprintf(`{"name":"dealer-cars","dataset":"cars","destination":%q,"table":"cars","mode":"upsert",
 		"key_columns":["id"],"deletes":true,"mapping":[{"column":"id","field":"id"},{"column":"name","field":"car_name"},{"column":"price","field":"price"}]}`, dest["id"]))
 

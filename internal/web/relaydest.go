@@ -27,6 +27,8 @@ type destForm struct {
 	// Password is echoed only into the form it came from, so a test does
 	// not make the operator type it again before saving.
 	Password string
+	// Create asks for a missing SQLite file to be created.
+	Create bool
 }
 
 func destFormOf(d relay.Destination) destForm {
@@ -50,7 +52,7 @@ func destFormOf(d relay.Destination) destForm {
 func destFormFrom(r *http.Request) destForm {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	return destForm{Name: v("name"), Kind: v("kind"), Host: v("host"), Port: v("port"), Database: v("database"),
-		User: v("user"), DSN: v("dsn"), Options: v("options"), Password: r.PostFormValue("password")}
+		User: v("user"), DSN: v("dsn"), Options: v("options"), Password: r.PostFormValue("password"), Create: v("create") == "1"}
 }
 
 // input turns the form into the relay's input; errors of the form's own
@@ -58,7 +60,7 @@ func destFormFrom(r *http.Request) destForm {
 // filed in errs.
 func (f destForm) input(errs map[string]string) relay.DestinationInput {
 	in := relay.DestinationInput{Name: f.Name, Kind: f.Kind, Host: f.Host, Database: f.Database, User: f.User,
-		DSN: f.DSN, Password: f.Password}
+		DSN: f.DSN, Password: f.Password, Create: f.Create}
 	if f.Port != "" {
 		p, err := strconv.Atoi(f.Port)
 		if err != nil {
@@ -90,7 +92,8 @@ type destPage struct {
 	Form   destForm
 	Kinds  []string
 	Errors map[string]string
-	// Tested is set after a connection test, TestError when it failed.
+	// Tested is set after a connection test, TestError when it failed;
+	// Elapsed is shown for a test that passed only (see relay.TestResult).
 	Tested    bool
 	TestError string
 	Elapsed   time.Duration

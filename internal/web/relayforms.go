@@ -39,7 +39,10 @@ func formErrors(err error) (errs map[string]string, ok bool) {
 	}
 	var ve *relay.ValidationError
 	var te *relay.TestError
+	var rl *relay.RateLimitError
 	switch {
+	case errors.As(err, &rl):
+		add("", "Too many connection tests: "+strings.TrimPrefix(err.Error(), "relay: too many connection tests; ")+".")
 	case errors.As(err, &ve):
 		for _, f := range ve.Errors {
 			add(f.Field, f.Message)

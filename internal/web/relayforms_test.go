@@ -35,7 +35,8 @@ func newRelayFixture(t *testing.T) *relayFixture {
 	t.Helper()
 	ctx := context.Background()
 	_, b := newStreamsFixture(t)
-	rf := &relayFixture{broker: b, carsDB: filepath.Join(t.TempDir(), "shop.db")}
+	sqliteDir := t.TempDir()
+	rf := &relayFixture{broker: b, carsDB: filepath.Join(sqliteDir, "shop.db")}
 	rf.fixture = newFixtureWithConfig(t, func(c *Config) {
 		db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "relay"})
 		if err != nil {
@@ -44,7 +45,7 @@ func newRelayFixture(t *testing.T) *relayFixture {
 		t.Cleanup(func() { db.Close() })
 		box, _ := secret.New(make([]byte, secret.KeySize))
 		if rf.rl, err = relay.New(ctx, relay.Config{DB: db, Auth: c.Auth, Secrets: box, Producer: b, Logger: c.Logger,
-			Tester: delivery.Tester{}}); err != nil {
+			SQLiteDir: sqliteDir}); err != nil {
 			t.Fatal(err)
 		}
 		c.Relay, c.Broker = rf.rl, b
@@ -186,13 +187,19 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 	csrf := b.login("admin", adminPassword)
 
 	// A test that fails, one that passes, and a save (which tests again).
-	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")
-	resp, body := b.post("/relay/destinations", form("csrf_token", csrf, "action", "test", "name", "shop", "kind", "sqlite", "database", missing))
+	// Nothing listens on port 1 of the loopback address.
+	down := []string{"csrf_token", csrf, "name", "shop", "kind", "postgres", "host", "127.0.0.1", "port", "1",
+		"database", "shop", "user", "relay", "password", "pw"}
+	resp, body := b.post("/relay/destinations", form(append(down, "action", "test")...))
 	wantStatus(t, "test an unreachable destination", resp, http.StatusOK)
-	wantBody(t, "failed test", body, "Connection test failed")
-	resp, body = b.post("/relay/destinations", form("csrf_token", csrf, "action", "save", "name", "shop", "kind", "sqlite", "database", missing))
+	wantBody(t, "failed test", body, "Connection test failed", "nothing at this address answered")
+	resp, body = b.post("/relay/destinations", form(append(down, "action", "save")...))
 	wantStatus(t, "save an unreachable destination", resp, http.StatusUnprocessableEntity)
 	wantBody(t, "failed save", body, "Connection test failed")
+	missing := filepath.Join("no", "such", "dir", "x.db")
+	resp, body = b.post("/relay/destinations", form("csrf_token", csrf, "action", "test", "name", "shop", "kind", "sqlite", "database", missing))
+	wantStatus(t, "test a file outside the SQLite directory", resp, http.StatusUnprocessableEntity)
+	wantBody(t, "missing file", body, "inside the server&#39;s SQLite directory")
 	if ds, _ := f.rl.Destinations(ctx); len(ds) != 0 {
 		t.Fatalf("a destination that failed its test was saved: %+v", ds)
 	}

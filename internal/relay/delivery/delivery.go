@@ -66,8 +66,9 @@ type Config struct {
 	// Broker is where datasets' topics are consumed and dead letters
 	// produced; required.
 	Broker stream.Broker
-	// Open opens a destination with its password. Default OpenSink (the
-	// SQL sink of the destination's kind).
+	// Open opens a destination with its password. Default
+	// Relay.OpenDestination (the SQL sink of the destination's kind,
+	// under the relay's rules for destinations).
 	Open func(ctx context.Context, d relay.Destination, password string) (sink.Sink, error)
 	// Log, when set, receives an entry per record and route: delivered,
 	// skipped, failed or dead-lettered. Run it (deliverylog.Log.Run)
@@ -110,7 +111,14 @@ func (c *Config) Validate() error {
 		return errors.New("delivery: intervals and limits must not be negative")
 	}
 	if c.Open == nil {
-		c.Open = OpenSink
+		r := c.Relay
+		c.Open = func(ctx context.Context, d relay.Destination, password string) (sink.Sink, error) {
+			s, err := r.OpenDestination(ctx, d, password)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -20,7 +20,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	var (
-		rl     *relay.Relay  // relay.New(ctx, relay.Config{..., Tester: delivery.Tester{}})
+		rl     *relay.Relay  // relay.New(ctx, relay.Config{...})
 		broker stream.Broker // the process's broker
 		reg    = prometheus.NewRegistry()
 		logger = slog.Default()

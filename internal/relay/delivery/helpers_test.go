@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -60,7 +61,10 @@ func newEnvWith(t testing.TB, b stream.Broker) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := relay.New(ctx, relay.Config{DB: open("relay"), Auth: as, Secrets: box, Producer: b, Logger: brokertest.Logger()})
+	// SQLite destinations of these tests live in their own temporary
+	// directories.
+	r, err := relay.New(ctx, relay.Config{DB: open("relay"), Auth: as, Secrets: box, Producer: b, Logger: brokertest.Logger(),
+		SQLiteDir: os.TempDir()})
 	if err != nil {
 		t.Fatalf("relay.New: %v", err)
 	}
@@ -187,7 +191,7 @@ func sqliteDest(t testing.TB) dest {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return dest{kind: relay.KindSQLite, input: relay.DestinationInput{Kind: relay.KindSQLite, Database: path}, db: db, ddl: ddl[relay.KindSQLite]}
+	return dest{kind: relay.KindSQLite, input: relay.DestinationInput{Kind: relay.KindSQLite, Database: path, Create: true}, db: db, ddl: ddl[relay.KindSQLite]}
 }
 
 // postgresDest is a fresh schema of the test database, dropped at the

@@ -97,7 +97,7 @@ func Open(ctx context.Context, dialectName string, cfg Config) (*DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(d.driver(), d.dsn(cfg.DSN))
+	db, err := openDB(d, d.dsn(cfg.DSN), cfg.Dial)
 	if err != nil {
 		return nil, fmt.Errorf("sink: open %s: %w", d.name(), err)
 	}

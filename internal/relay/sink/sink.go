@@ -22,6 +22,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 )
 
@@ -194,6 +195,10 @@ func (e *ValueError) Error() string {
 type Config struct {
 	// DSN is the driver's connection string, with the password in it.
 	DSN string
+	// Dial, when set, makes every network connection to the database
+	// (PostgreSQL, MySQL, SQL Server; SQLite opens a file). The relay
+	// passes one that checks the addresses a destination may reach.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxOpenConns bounds the connections to this destination. Default 4.
 	MaxOpenConns int
 	// StatementTimeout bounds one batch. Default 30s.

@@ -1,0 +1,61 @@
+package sink
+
+import (
+	"context"
+	"database/sql"
+	"net"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// dialFunc makes a network connection; see Config.Dial.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// openDB opens the dialect's driver on dsn; with dial, every network
+// connection the driver makes goes through it. SQLite reaches no network
+// and ignores dial.
+func openDB(d dialect, dsn string, dial dialFunc) (*sql.DB, error) {
+	if dial == nil {
+		return sql.Open(d.driver(), dsn)
+	}
+	switch d.driver() {
+	case "pgx":
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, err
+		}
+		// pgx resolves the host itself and dials each address in turn, so
+		// dial sees addresses; fallback hosts are dialled the same way.
+		cfg.DialFunc = dial
+		return stdlib.OpenDB(*cfg), nil
+	case "mysql":
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, err
+		}
+		cfg.DialFunc = dial
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(c), nil
+	case "sqlserver":
+		c, err := mssql.NewConnector(dsn)
+		if err != nil {
+			return nil, err
+		}
+		c.Dialer = dialer(dial)
+		return sql.OpenDB(c), nil
+	}
+	return sql.Open(d.driver(), dsn)
+}
+
+// dialer is a dialFunc as go-mssqldb's Dialer.
+type dialer dialFunc
+
+func (f dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f(ctx, network, addr)
+}
