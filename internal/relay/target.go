@@ -155,9 +155,18 @@ func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string,
 	return t, opts, ok
 }
 
-// parseMySQLDSN reads user@tcp(host:port)/database?options.
+// parseMySQLDSN reads user@tcp(host:port)/database?options. The options
+// are taken as written, by the names they were given, and never reach the
+// driver's parser: only the allowed ones are built into the connection
+// string.
 func parseMySQLDSN(ve *ValidationError, t target, dsn string) (target, map[string]string, bool) {
-	cfg, err := mysql.ParseDSN(dsn)
+	base, query := dsn, ""
+	if i := strings.LastIndexByte(dsn, '/'); i >= 0 {
+		if j := strings.IndexByte(dsn[i:], '?'); j >= 0 {
+			base, query = dsn[:i+j], dsn[i+j+1:]
+		}
+	}
+	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
 		ve.add("dsn", "%v; use the form user@tcp(host:3306)/database?option=value, or the connection fields", err)
 		return t, nil, false
@@ -179,14 +188,6 @@ func parseMySQLDSN(ve *ValidationError, t target, dsn string) (target, map[strin
 	if t.port, err = strconv.Atoi(port); err != nil || t.port < 1 || t.port > 65535 {
 		ve.add("dsn", "port %q: use 1 to 65535", port)
 		return t, nil, false
-	}
-	// The options as written: ParseDSN turns some into fields, and every
-	// one must pass the allowlist by the name it was given.
-	query := ""
-	if i := strings.LastIndexByte(dsn, '/'); i >= 0 {
-		if j := strings.IndexByte(dsn[i:], '?'); j >= 0 {
-			query = dsn[i+j+1:]
-		}
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
