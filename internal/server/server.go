@@ -196,9 +196,13 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s = &Server{cfg: cfg, log: cfg.Logger}
+	opened := s
 	defer func() {
 		if err != nil {
+			// A failed return has set s to nil; the closers refer to it.
+			s = opened
 			s.close()
+			s = nil
 		}
 	}()
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
