@@ -26,17 +26,23 @@ and keeps the password encrypted; it never shows it again.
   arus relay destinations list
   arus relay destinations create dealer --kind postgres --host db --port 5432 \
       --database shop --user relay --option sslmode=disable --password-file pw.txt
-  arus relay destinations create local --kind sqlite --database /var/lib/shop.db
+  arus relay destinations create local --kind sqlite --database shop.db --create
   arus relay destinations test --kind mysql --host db --database shop --user relay
   arus relay destinations test dealer              the saved settings
-  arus relay destinations update dealer --host db2 (the stored password stays)
+  arus relay destinations update dealer --option connect_timeout=5
+  arus relay destinations update dealer --host db2 --password-file pw.txt
   arus relay destinations catalog dealer           its tables and columns
   arus relay destinations delete dealer
 
 The password is read from the file --password-file names (- for standard
 input; a final newline is dropped) or from ` + passwordEnv + `;
 it is never a flag's value, so it stays out of shell history and process
-lists. test exits with status 1 when the connection fails.`
+lists. The stored password is only used for the host, port, database and
+user it was saved for: a change to any of them needs the password again.
+A SQLite file is named inside the server's SQLite directory (arus serve
+--relay-sqlite-dir); --create makes it when it does not exist. Each kind
+takes only its own driver options (docs/security.md lists them). test
+exits with status 1 when the connection fails.`
 
 func relayDestinations(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "relay destinations", destinationsAbout,
@@ -143,6 +149,7 @@ type destFlags struct {
 	kind, host, database, user, dsn, passwordFile, file *string
 	port                                                *int
 	options                                             *listFlag
+	create                                              *bool
 }
 
 func addDestFlags(f *flags) *destFlags {
@@ -150,12 +157,13 @@ func addDestFlags(f *flags) *destFlags {
 	d.kind = f.String("kind", "", "database `kind`: postgres, mysql, sqlserver or sqlite")
 	d.host = f.String("host", "", "`host` name or address of the database server")
 	d.port = f.Int("port", 0, "`port` of the database server (0: the kind's default)")
-	d.database = f.String("database", "", "`database` name, or the SQLite file's path")
+	d.database = f.String("database", "", "`database` name, or the SQLite file, inside the server's SQLite directory")
+	d.create = f.Bool("create", false, "SQLite: create the file when it does not exist")
 	d.user = f.String("user", "", "`user` the relay signs in as")
 	f.Var(d.options, "option", "a connection option `name=value`, such as sslmode=require (repeatable)")
 	d.dsn = f.String("dsn", "", "connection `DSN` without the password, instead of the fields above")
 	d.passwordFile = f.String("password-file", "", "`path` of a file holding the password; - reads standard input (default: "+passwordEnv+")")
-	d.file = f.String("file", "", "`path` of the JSON body {\"name\", \"kind\", \"host\", \"port\", \"database\", \"user\", \"options\", \"dsn\", \"password\"}; - reads standard input")
+	d.file = f.String("file", "", "`path` of the JSON body {\"name\", \"kind\", \"host\", \"port\", \"database\", \"user\", \"options\", \"dsn\", \"password\", \"create\"}; - reads standard input")
 	return d
 }
 
@@ -184,6 +192,9 @@ func (d *destFlags) input(f *flags, e *env, in relay.DestinationInput) (relay.De
 	}
 	if set["port"] {
 		in.Port = *d.port
+	}
+	if set["create"] {
+		in.Create = *d.create
 	}
 	if set["option"] {
 		if in.Options == nil {

@@ -50,7 +50,9 @@ func relayServer(t *testing.T) map[string]string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return map[string]string{"ARUS_SERVER": "http://" + s.Addr().String(), "ARUS_API_KEY": key}
+	// ARUS_DATA tells the tests where the server keeps SQLite destinations
+	// (<data>/destinations); the relay commands themselves ignore it.
+	return map[string]string{"ARUS_SERVER": "http://" + s.Addr().String(), "ARUS_API_KEY": key, "ARUS_DATA": data}
 }
 
 // writeFile writes content to a new file and returns its path.
@@ -97,7 +99,7 @@ func post(t *testing.T, env map[string]string, path, key, body string) (int, str
 func TestRelayCommands(t *testing.T) {
 	env := relayServer(t)
 	ctx := context.Background()
-	dbPath := filepath.Join(t.TempDir(), "dealer.db")
+	dbPath := filepath.Join(env["ARUS_DATA"], "destinations", "dealer.db")
 	db, err := sql.Open("sqlite", dbPath)
 	if err != nil {
 		t.Fatal(err)
