@@ -97,6 +97,11 @@ func (r *Relay) OpenDestination(ctx context.Context, d Destination, password str
 		}
 		return sink.Open(ctx, d.Kind, sink.Config{DSN: sqliteDSN(path, false, t.options)})
 	}
+	if password == "" {
+		// Without one, a driver may look for a password of its own (a
+		// password file in the server's home) and send it to the target.
+		return nil, fmt.Errorf("relay: destination %s has no stored password; save it again with its password", d.Name)
+	}
 	return sink.Open(ctx, d.Kind, sink.Config{DSN: dsnOf(t, password), Dial: r.hosts.dialer(t.host)})
 }
 
