@@ -1,8 +1,17 @@
-package relay
+// Package filter is the small expression language that picks records by
+// their fields: a relay route's filter, and the filter of the console's
+// message browser. It also holds the field paths (a.b[0].c) the language
+// and the relay's mappings read records with.
+//
+// Nothing in it executes: a filter can only read the record.
+package filter
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strconv"
 	"strings"
@@ -65,7 +74,7 @@ func (f *Filter) MatchJSON(doc []byte) bool {
 	if f == nil {
 		return true
 	}
-	v, err := decodeJSON(doc)
+	v, err := DecodeJSON(doc)
 	return err == nil && f.root.eval(v)
 }
 
@@ -625,4 +634,19 @@ func (p *parser) compare() (node, error) {
 		return existsNode{path: *l.path}, nil
 	}
 	return nil, fmt.Errorf("filter: expected a comparison (==, !=, <, <=, >, >=, in) after %s at byte %d, found %s", l, p.tok.pos, p.tok.describe())
+}
+
+// DecodeJSON decodes one JSON value as filters and paths read it, keeping
+// numbers as json.Number; data after the value is an error.
+func DecodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the value")
+	}
+	return v, nil
 }

@@ -1,4 +1,4 @@
-package relay
+package filter
 
 import (
 	"encoding/json"
@@ -105,7 +105,7 @@ func (p Path) render() string {
 			b.WriteByte('[')
 			b.WriteString(strconv.Itoa(sg.index))
 			b.WriteByte(']')
-		case plainName(sg.name):
+		case PlainName(sg.name):
 			if i > 0 {
 				b.WriteByte('.')
 			}
@@ -120,7 +120,9 @@ func (p Path) render() string {
 	return b.String()
 }
 
-func plainName(s string) bool {
+// PlainName reports whether s is written bare in a path: letters, digits,
+// '_' and '-'. Other names are quoted.
+func PlainName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/arus-platform/arus/internal/filter"
 )
 
 // datasetEntry is a dataset as ingest needs it: compiled once, cached for
 // CacheTTL. missing remembers that there is no such dataset.
 type datasetEntry struct {
 	ds      Dataset
-	keys    []Path
+	keys    []filter.Path
 	schema  *jsonschema.Schema
 	missing bool
 	at      time.Time
@@ -36,7 +38,7 @@ func (r *Relay) dataset(ctx context.Context, name string) (*datasetEntry, error)
 		default:
 			e = &datasetEntry{ds: d, at: now}
 			for _, f := range d.KeyFields {
-				p, err := ParsePath(f)
+				p, err := filter.ParsePath(f)
 				if err != nil {
 					return nil, err
 				}

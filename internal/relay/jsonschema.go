@@ -11,6 +11,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/arus-platform/arus/internal/filter"
 )
 
 var schemaPrinter = message.NewPrinter(language.English)
@@ -92,7 +94,7 @@ func fieldPath(prefix string, loc []string) string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		if plainName(s) {
+		if filter.PlainName(s) {
 			b.WriteString(s)
 		} else {
 			b.WriteString(strconv.Quote(s))

@@ -1,13 +1,11 @@
 package relay
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 
+	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/internal/relay/sink"
 )
 
@@ -19,14 +17,14 @@ const maxMappedColumns = 512
 type Mapping struct {
 	cols    []compiledColumn
 	keyCols []int // indexes into cols, in KeyColumns order
-	filter  *Filter
+	filter  *filter.Filter
 	mode    sink.Op
 	deletes bool
 }
 
 type compiledColumn struct {
 	name  string
-	path  *Path
+	path  *filter.Path
 	value any // the constant, when path is nil
 }
 
@@ -59,14 +57,14 @@ func Compile(r *Route) (*Mapping, error) {
 		case cm.Field != "" && hasValue:
 			ve.add(at, "give either field or value, not both")
 		case cm.Field != "":
-			p, err := ParsePath(cm.Field)
+			p, err := filter.ParsePath(cm.Field)
 			if err != nil {
 				ve.add(at+".field", "%v", err)
 				break
 			}
 			c.path = &p
 		case hasValue:
-			v, err := decodeJSON(cm.Value)
+			v, err := filter.DecodeJSON(cm.Value)
 			if err != nil {
 				ve.add(at+".value", "is not JSON: %v", err)
 				break
@@ -85,7 +83,7 @@ func Compile(r *Route) (*Mapping, error) {
 		}
 		m.keyCols = append(m.keyCols, j)
 	}
-	f, err := ParseFilter(r.Filter)
+	f, err := filter.ParseFilter(r.Filter)
 	if err != nil {
 		ve.add("filter", "%v", err)
 	}
@@ -96,27 +94,13 @@ func Compile(r *Route) (*Mapping, error) {
 	return m, nil
 }
 
-// decodeJSON decodes one JSON value keeping numbers as json.Number.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the value")
-	}
-	return v, nil
-}
-
 // Apply turns one record of the dataset (its data, a JSON object) into the
 // row change of the route. op is the record's operation: sink.Upsert for
 // an upsert (or plain) record, sink.Delete for a delete. keep is false
 // when the filter drops the record, or for a delete on a route that does
 // not allow deletes. Errors name the column and the field.
 func (m *Mapping) Apply(op sink.Op, record []byte) (sink.Change, bool, error) {
-	v, err := decodeJSON(record)
+	v, err := filter.DecodeJSON(record)
 	if err != nil {
 		return sink.Change{}, false, fmt.Errorf("relay: record is not JSON: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/internal/relay/sink"
 )
 
@@ -180,7 +181,7 @@ func (d *Dataset) validate() error {
 		ve.add("key_fields", "at most 8 key fields")
 	}
 	for i, f := range d.KeyFields {
-		p, err := ParsePath(f)
+		p, err := filter.ParsePath(f)
 		if err != nil {
 			ve.add(fmt.Sprintf("key_fields[%d]", i), "%v", err)
 			continue

@@ -7,7 +7,9 @@
 // This package holds the model (applications, datasets, destinations,
 // routes) and its store, the mapping of records to rows, the ingest
 // endpoint, the admin API and its Go client ([Client], behind arus relay).
-// The sinks that write into databases are in relay/sink.
+// The sinks that write into databases are in relay/sink; the filter
+// language of routes (shared with the console's message browser) and the
+// field paths are in package filter.
 package relay
 
 import (

@@ -16,13 +16,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/arus-platform/arus/internal/auth"
-	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/stream"
 )
 
 // The message browser reads a bounded window of one partition: never the
 // whole topic. Filters (key, value and a JSON path expression, see
-// [relay.ParseMatch]) apply to the records of that window; a page says how
+// [filter.ParseMatch]) apply to the records of that window; a page says how
 // far it looked and links on from there.
 const (
 	browsePage     = 50
@@ -142,7 +142,7 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}
-	match, err := relay.ParseMatch(d.Match)
+	match, err := filter.ParseMatch(d.Match)
 	if err != nil {
 		d.Errors["match"] = strings.TrimPrefix(err.Error(), "filter: ")
 		if status == http.StatusOK {
@@ -215,7 +215,7 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 // from "from" (exclusive) when newest first, forwards from it otherwise,
 // examining at most browseMaxScan records. It records the window it
 // examined in d.ScanFrom and d.ScanTo.
-func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *relay.Filter) error {
+func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *filter.Filter) error {
 	hname, hvalue, hasValue := strings.Cut(d.Header, "=")
 	hasHeader := func(rec *stream.Record) bool {
 		for _, h := range rec.Headers {
