@@ -3,9 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -227,189 +224,6 @@ func canonicalNumber(n json.Number) string {
 // ingestResult is the answer to an accepted request.
 type ingestResult struct {
 	IDs []string `json:"ids"`
-}
-
-// handleIngest serves POST /api/v1/datasets/{dataset}/records.
-func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err error) {
-	start := time.Now()
-	name := req.PathValue("dataset")
-	label, outcome, nrec := "_unknown", "error", 0
-	defer func() {
-		var p *api.Problem
-		switch {
-		case err == nil:
-		case errors.As(err, &p):
-			outcome = outcomeOf(p.Status)
-		}
-		r.metrics.requests.WithLabelValues(label, outcome).Inc()
-		if nrec > 0 {
-			r.metrics.records.WithLabelValues(label, outcome).Add(float64(nrec))
-		}
-		r.metrics.latency.WithLabelValues(label).Observe(time.Since(start).Seconds())
-	}()
-
-	ctx := req.Context()
-	p := auth.FromContext(ctx)
-	if p == nil {
-		if p, err = r.cfg.Auth.RequestPrincipal(req); err != nil {
-			return unauthorized(w, err)
-		}
-	}
-	if p.Session != nil && !p.Session.CheckCSRF(req.Header.Get(api.CSRFHeader)) {
-		// A browser sends the session cookie by itself; only the console,
-		// which knows the token, may ingest with it.
-		return problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
-			"a request signed in by session cookie must carry the session's CSRF token in the "+api.CSRFHeader+" header")
-	}
-	if !p.Can(auth.PermRelayIngest, name) {
-		who := "your roles do not"
-		if p.Key != nil {
-			who = "API key " + p.Key.Prefix + " does not"
-		}
-		return problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
-			fmt.Sprintf("%s allow %s on dataset %s", who, auth.PermRelayIngest, name))
-	}
-	ds, err := r.dataset(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return api.NotFound(fmt.Sprintf("no dataset is named %q", name))
-	}
-	if err != nil {
-		return err
-	}
-	label = ds.ds.Name
-	var app *Application
-	caller := "principal:" + p.Name()
-	if p.Key != nil {
-		if app, err = r.applicationOfKey(ctx, p.Key.ID); err != nil {
-			return err
-		}
-		if app != nil {
-			caller = "app:" + app.ID
-		}
-	}
-
-	if req.ContentLength > r.cfg.MaxBodyBytes {
-		return tooLarge(r.cfg.MaxBodyBytes)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(r.cfg.MaxBodyBytes)
-		}
-		return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "reading the body failed: "+err.Error())
-	}
-
-	idemKey := req.Header.Get(IdempotencyHeader)
-	var bodyHash string
-	if idemKey != "" {
-		if len(idemKey) > 255 || strings.ContainsFunc(idemKey, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			return api.Invalid("the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces",
-				api.FieldError{Field: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"})
-		}
-		sum := sha256.Sum256(body)
-		bodyHash = hex.EncodeToString(sum[:])
-		mu := &r.idemLocks[stripe(caller, idemKey)]
-		mu.Lock()
-		defer mu.Unlock()
-		status, resp, hash, found, err := r.idempotent(ctx, caller, idemKey)
-		if err != nil {
-			return err
-		}
-		if found {
-			if hash != bodyHash {
-				outcome = "idempotency_conflict"
-				return &api.Problem{Type: ProblemIdempotencyConflict, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
-					Detail: "the Idempotency-Key " + strconv.Quote(idemKey) + " was used with a different body in the last " + r.cfg.IdempotencyTTL.String() + "; use a new key for a new request",
-					Errors: []api.FieldError{{Field: IdempotencyHeader, Message: "was used with a different body"}}}
-			}
-			outcome = "replayed"
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, resp)
-			return nil
-		}
-	}
-
-	items, prob := parseBody(body, r.cfg.MaxRecords)
-	if prob != nil {
-		return prob
-	}
-	nrec = len(items)
-	records := make([]*stream.Record, len(items))
-	ids := make([]string, len(items))
-	var errs []api.FieldError
-	appName := ""
-	if app != nil {
-		appName = app.Name
-	}
-	for i, it := range items {
-		data, _ := json.Marshal(it.data)
-		if len(data) > r.cfg.MaxRecordBytes {
-			return problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
-				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes))
-		}
-		keyVals := make([]any, len(ds.keys))
-		for k, path := range ds.keys {
-			v, ok := path.Lookup(it.data)
-			switch v.(type) {
-			case string, json.Number, bool:
-				keyVals[k] = v
-			default:
-				msg := "is a key field and is missing"
-				if ok {
-					msg = "is a key field: it must be a string, number or boolean, not " + jsonKind(v)
-				}
-				errs = append(errs, api.FieldError{Field: joinField(it.at, path.String()), Message: msg})
-			}
-		}
-		if ds.schema != nil && it.op == "upsert" {
-			for _, fe := range schemaErrors(ds.schema, it.data, it.at) {
-				errs = append(errs, api.FieldError{Field: fe.Field, Message: fe.Message})
-			}
-		}
-		if len(errs) > 0 {
-			continue
-		}
-		value, _ := json.Marshal(Envelope{Op: it.op, Data: data})
-		if idemKey != "" {
-			ids[i] = uuid.NewSHA1(idNamespace, []byte(caller+"\x00"+idemKey+"\x00"+strconv.Itoa(i))).String()
-		} else {
-			ids[i] = stream.NewID()
-		}
-		records[i] = &stream.Record{Topic: ds.ds.Topic, Key: recordKey(keyVals), Value: value, Headers: []stream.Header{
-			{Key: stream.HeaderID, Value: []byte(ids[i])},
-			{Key: HeaderDataset, Value: []byte(ds.ds.Name)},
-			{Key: HeaderApplication, Value: []byte(appName)},
-			{Key: HeaderContentType, Value: []byte("application/json")},
-		}}
-	}
-	if len(errs) > 0 {
-		return invalidFields(errs)
-	}
-	if ok, wait := r.take(app, len(items)); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
-			fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, max(secs, 1)))
-	}
-
-	pctx, cancel := context.WithTimeout(ctx, r.cfg.ProduceTimeout)
-	err = r.cfg.Producer.Produce(pctx, records...)
-	cancel()
-	if err != nil {
-		return r.produceProblem(ctx, ds.ds.Topic, len(records), err)
-	}
-	resp, _ := json.Marshal(ingestResult{IDs: ids})
-	if idemKey != "" {
-		r.remember(ctx, caller, idemKey, bodyHash, http.StatusAccepted, string(resp))
-	}
-	outcome = "accepted"
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(append(resp, '\n'))
-	return nil
 }
 
 // produceProblem answers a failed Produce. The embedded backbone stores a
