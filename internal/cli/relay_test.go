@@ -438,3 +438,23 @@ func TestRelayUsage(t *testing.T) {
 	r = must(t, env, "", "relay", "routes", "--help")
 	wants(t, "routes --help", r.stdout, "arus relay routes list|create|show|update|preview|delete", "route.json")
 }
+
+// A SQLite destination is a file inside the server's SQLite directory,
+// made only with --create; a name leading out is refused, naming the field.
+func TestRelayDestinationFiles(t *testing.T) {
+	env := relayServer(t)
+	for _, name := range []string{"../far.db", "/etc/passwd", filepath.Join(env["ARUS_DATA"], "auth.db")} {
+		r := arus(t, env, "", "relay", "destinations", "create", "far", "--kind", "sqlite", "--database", name, "--create")
+		if cli.ExitCode(r.err) != 1 || r.err == nil || !strings.Contains(r.err.Error(), "database: must name a file inside the server's SQLite directory") {
+			t.Errorf("destination on %s: exit %d, %v", name, cli.ExitCode(r.err), r.err)
+		}
+	}
+	r := arus(t, env, "", "relay", "destinations", "create", "fresh", "--kind", "sqlite", "--database", "fresh.db")
+	if cli.ExitCode(r.err) != 1 || r.err == nil || !strings.Contains(r.err.Error(), "set create") {
+		t.Errorf("a missing file without --create: exit %d, %v", cli.ExitCode(r.err), r.err)
+	}
+	must(t, env, "", "relay", "destinations", "create", "fresh", "--kind", "sqlite", "--database", "fresh.db", "--create")
+	if _, err := os.Stat(filepath.Join(env["ARUS_DATA"], "destinations", "fresh.db")); err != nil {
+		t.Errorf("the new file: %v", err)
+	}
+}

@@ -276,6 +276,7 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 	wantStatus(t, "preview with a bad filter", resp, http.StatusOK)
 	wantBody(t, "bad filter", body, `id="r-filter-err"`)
 	resp, body = b.post("/relay/routes", editor("preview", "expr.4", `relay`, "sample", `{"id": 7}`))
+	wantStatus(t, "preview with a constant that is not JSON", resp, http.StatusOK)
 	wantBody(t, "a constant that is not JSON", body, `id="expr-4" name="expr.4" value="relay" class="mono" list="r-fields" aria-invalid="true"`)
 
 	// Names outside the catalogue are refused, whatever they hold.
@@ -318,6 +319,7 @@ func TestRelayDestinationAndRouteEditors(t *testing.T) {
 	resp, _ = b.post("/relay/destinations/"+dest+"/delete", form("csrf_token", csrf, "confirmed", "yes"))
 	wantStatus(t, "delete a destination in use", resp, http.StatusConflict)
 	resp, body = b.post("/relay/routes/"+rt.ID+"/delete", form("csrf_token", csrf))
+	wantStatus(t, "delete route review", resp, http.StatusOK)
 	wantBody(t, "delete route review", body, "Delete route cars-shop?")
 	resp, _ = b.post("/relay/routes/"+rt.ID+"/delete", form("csrf_token", csrf, "confirmed", "yes"))
 	wantStatus(t, "delete route", resp, http.StatusSeeOther)

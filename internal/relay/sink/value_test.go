@@ -108,7 +108,7 @@ func TestValueErrorMessage(t *testing.T) {
 func FuzzCoerce(f *testing.F) {
 	f.Add("12.5", 3.0, int64(7))
 	f.Add("abc", math.Inf(1), int64(math.MaxInt64))
-	f.Add("2026-01-02T03:04:05Z", -0.0, int64(-1))
+	f.Add("2026-01-02T03:04:05Z", math.Copysign(0, -1), int64(-1))
 	f.Add("1e400", 1e300, int64(math.MinInt64))
 	types := []struct{ dialect, typ string }{
 		{Postgres, "integer"}, {Postgres, "smallint"}, {MySQL, "bigint(20) unsigned"}, {MySQL, "tinyint(1)"},
