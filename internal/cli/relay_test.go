@@ -310,7 +310,7 @@ func TestRelayPostgresDestination(t *testing.T) {
 	}
 
 	// The password from the environment; an update that gives none keeps
-	// the stored one.
+	// the stored one while the target stays the same.
 	withPW := map[string]string{"ARUS_DESTINATION_PASSWORD": secret}
 	for k, v := range env {
 		withPW[k] = v
@@ -325,12 +325,18 @@ func TestRelayPostgresDestination(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.OK {
 		t.Errorf("test as JSON: %v:\n%s", err, r.stdout)
 	}
-	// A port nothing listens on fails the test: exit status 1, the error shown.
+	// Another port is another target: the stored password is not sent
+	// there, the password is asked for again.
 	r = arus(t, env, "", "relay", "destinations", "test", "fleet-db", "--port", "1")
-	if cli.ExitCode(r.err) != 1 || !strings.Contains(r.stdout, "Connection failed after") {
+	if cli.ExitCode(r.err) != 1 || !strings.Contains(fmt.Sprint(r.err), "password: is required again") {
+		t.Errorf("test of another port without the password: %v (exit %d)", r.err, cli.ExitCode(r.err))
+	}
+	// A port nothing listens on fails the test: exit status 1, the error shown.
+	r = arus(t, withPW, "", "relay", "destinations", "test", "fleet-db", "--port", "1")
+	if cli.ExitCode(r.err) != 1 || !strings.Contains(r.stdout, "Connection failed: could not connect") {
 		t.Errorf("test of a closed port: %v (exit %d):\n%s", r.err, cli.ExitCode(r.err), r.stdout)
 	}
-	r = arus(t, env, "", "relay", "destinations", "update", "fleet-db", "--port", "1")
+	r = arus(t, withPW, "", "relay", "destinations", "update", "fleet-db", "--port", "1")
 	// The detail holds the one field error, (connection); it is not said twice.
 	if msg := fmt.Sprint(r.err); !errors.Is(r.err, relay.ErrInvalid) || !strings.HasPrefix(msg, "update destination fleet-db: the connection test failed: ") ||
 		strings.Contains(msg, "\n  (connection)") {

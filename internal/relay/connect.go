@@ -51,10 +51,11 @@ func (r *Relay) checkDestination(ve *ValidationError, d Destination) (t target, 
 func (r *Relay) checkInput(in *DestinationInput, create bool) (target, error) {
 	var ve ValidationError
 	if err := in.validate(create); err != nil {
-		if !errors.As(err, new(*ValidationError)) {
+		var shape *ValidationError
+		if !errors.As(err, &shape) {
 			return target{}, err
 		}
-		ve.Errors = append(ve.Errors, err.(*ValidationError).Errors...)
+		ve.Errors = append(ve.Errors, shape.Errors...)
 	}
 	if !slices.Contains(kinds, in.Kind) {
 		return target{}, ve.err()
