@@ -169,6 +169,21 @@ func (s *Store) Checkpoint(ctx context.Context, name string) (int64, error) {
 	return pos, nil
 }
 
+// CheckpointTx returns the projection's checkpoint as tx sees it, so that a
+// reader can take a read model and the position it reflects from one
+// snapshot of the database.
+func (s *Store) CheckpointTx(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+	var pos int64
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT position FROM `+s.checkpoints+` WHERE projection = ?`), name).Scan(&pos)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("eventsource: checkpoint of %s: %w", name, err)
+	}
+	return pos, nil
+}
+
 // RunProjection keeps the projection up to date until ctx ends: it
 // projects, then waits for an append in this process or for
 // [Config.PollInterval] (appends by other processes are seen at the next
