@@ -12,8 +12,8 @@
 // publish them ([PublishTx], [Store.AppendPublish]) and with any other
 // state of the service.
 //
-// Every event also gets a position, increasing across the whole store in
-// commit order: [Projection]s read events by position and keep their
+// Every event also gets a position, unique and increasing across the whole
+// store: [Projection]s read events by position and keep their
 // checkpoint in the same transaction as their read model, so they resume
 // where they stopped, can be rebuilt by replay, and never skip an event
 // that committed late. Snapshots ([Store.SaveSnapshot]) shorten the
@@ -28,14 +28,19 @@
 //
 // # Positions
 //
-// On SQLite one write transaction runs at a time, so positions
-// (an AUTOINCREMENT key, never reused) are assigned in commit order. On
-// PostgreSQL positions come from an identity sequence, which hands out
-// numbers at insert time, not at commit: two transactions could commit
-// out of order, and a reader that saw 8 might later find 7. AppendTx
-// therefore takes a transaction-level advisory lock of the store before
-// it reads the stream's version and inserts, held until the transaction
-// ends: appends to one store are serialised, positions become visible in
-// order, and a reader that has seen position p will never see a new event
-// at or below p. A rolled-back append leaves a gap that stays a gap.
+// On SQLite one write transaction runs at a time, so positions (an
+// AUTOINCREMENT key, never reused) are assigned in commit order. On
+// PostgreSQL positions come from an identity sequence, drawn at insert
+// time, and appends to different streams run in parallel, so they can
+// commit out of order: a reader may see position 8 while 7 is still
+// uncommitted. Each append holds an advisory lock of its stream from
+// before it draws positions until its transaction ends; a reader that
+// finds a position missing below the highest one it read waits until the
+// appends holding such locks at that moment have ended, reads again, and
+// goes no further than that highest position. Every missing position
+// below it is then committed or a permanent gap (a rolled-back append), so
+// a checkpoint never moves past an event that commits later. The wait is
+// as long as the slowest append transaction in flight: commit soon after
+// appending.
+
 package eventsource

@@ -59,9 +59,9 @@ func (p *Projection) batch() int {
 // processes may project the same projection: their batches serialise on
 // the checkpoint, so each event is handled once.
 //
-// Project never skips an event that commits late: positions are assigned
-// in commit order (see [Store.AppendTx]), so no event can commit at a
-// position at or below one already visible.
+// Project never skips an event that commits late: it reads events as
+// [Store.ReadAll] does, so no event can commit at a position at or below
+// its checkpoint.
 func (s *Store) Project(ctx context.Context, p *Projection) (int, error) {
 	return s.project(ctx, p, false)
 }
@@ -88,10 +88,7 @@ func (s *Store) project(ctx context.Context, p *Projection, reset bool) (int, er
 		if err != nil {
 			return total, err
 		}
-		if n < p.batch() && !reset {
-			return total, nil
-		}
-		if n == 0 {
+		if n == 0 && !reset {
 			return total, nil
 		}
 		reset = false

@@ -75,8 +75,9 @@ type Event struct {
 	// Metadata is optional JSON about the event (who, why, correlation).
 	Metadata json.RawMessage
 	Time     time.Time
-	// Position is the event's place in the whole store: increasing with
-	// commit order, unique, possibly with gaps.
+	// Position is the event's place in the whole store: unique,
+	// increasing, possibly with gaps. Readers by position never skip an
+	// event that commits late (see the package documentation).
 	Position int64
 }
 
@@ -122,7 +123,9 @@ type Store struct {
 	events      string
 	snapshots   string
 	checkpoints string
-	lockKey     int64
+	// lockClass is the first key of the stores' advisory locks on
+	// PostgreSQL: appenders of this store hold (lockClass, hash of stream).
+	lockClass int32
 
 	wakeMu sync.Mutex
 	wakers map[chan struct{}]struct{}
@@ -139,7 +142,7 @@ func Open(ctx context.Context, db *store.DB, cfg Config) (*Store, error) {
 	if err := migrate(ctx, db, cfg.Name); err != nil {
 		return nil, err
 	}
-	h := fnv.New64a()
+	h := fnv.New32a()
 	h.Write([]byte("arus.eventsource." + db.Where + "." + cfg.Name))
 	return &Store{
 		db:          db,
@@ -147,7 +150,7 @@ func Open(ctx context.Context, db *store.DB, cfg Config) (*Store, error) {
 		events:      cfg.Name + "_events",
 		snapshots:   cfg.Name + "_snapshots",
 		checkpoints: cfg.Name + "_checkpoints",
-		lockKey:     int64(h.Sum64()),
+		lockClass:   int32(h.Sum32()),
 		wakers:      map[chan struct{}]struct{}{},
 	}, nil
 }
@@ -206,21 +209,25 @@ const rowsPerInsert = 500
 //
 // It returns the events as stored, with their versions and positions.
 //
-// Positions are assigned in commit order. On PostgreSQL AppendTx takes a
-// transaction-level advisory lock of the store, held until tx ends: appends
-// to one store are serialised from AppendTx to commit, so commit soon
-// after appending. tx must be READ COMMITTED (the default). On SQLite
-// every write transaction is serialised already.
+// On PostgreSQL AppendTx takes a transaction-level advisory lock of the
+// stream, held until tx ends: appends to one stream queue behind each
+// other, appends to different streams run in parallel. Commit soon after
+// appending: readers of the store's positions ([Store.ReadAll],
+// projections) that find a position missing wait for the transactions
+// appending at that moment to end. tx must be READ COMMITTED (the
+// default). On SQLite every write transaction is serialised already.
 func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, streamID string, expected int64, events ...Event) ([]Event, error) {
 	if err := validateAppend(streamID, expected, events); err != nil {
 		return nil, err
 	}
+	var current int64
 	if s.db.Dialect == store.Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lockKey); err != nil {
+		h := fnv.New32a()
+		h.Write([]byte(streamID))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, s.lockClass, int32(h.Sum32())); err != nil {
 			return nil, fmt.Errorf("eventsource: append to %q: lock: %w", streamID, err)
 		}
 	}
-	var current int64
 	if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COALESCE(MAX(version), 0) FROM `+s.events+` WHERE stream_id = ?`),
 		streamID).Scan(&current); err != nil {
 		return nil, fmt.Errorf("eventsource: append to %q: read version: %w", streamID, err)
@@ -381,14 +388,17 @@ func (s *Store) Version(ctx context.Context, streamID string) (int64, error) {
 }
 
 // ReadAll returns up to limit events of every stream with a position above
-// after, in position order. Every event committed before the call with a
-// position above after is either returned or follows the last one
-// returned: no event commits later with a lower position.
+// after, in position order, and only events that no later commit can
+// precede: no event commits later at a position at or below the last one
+// returned. On PostgreSQL, when a position is missing, it waits for the
+// appends in flight to end (see the package documentation); it may then
+// return fewer than limit events although more exist.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]Event, error) {
 	return s.readAll(ctx, s.db, after, limit)
 }
 
-func (s *Store) readAll(ctx context.Context, q querier, after int64, limit int) ([]Event, error) {
+// readRange returns up to limit visible events after a position.
+func (s *Store) readRange(ctx context.Context, q querier, after int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("eventsource: read all: limit %d: must be at least 1", limit)
 	}
