@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-		"math/rand/v2"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
