@@ -120,6 +120,9 @@ type area struct {
 	Lapsed map[string]int `json:"lapsed"`
 	// Refused is the quantity of late payments refused per order.
 	Refused map[string]int `json:"refused"`
+
+	// index counts the held tickets quickly; rebuilt from Holds when nil.
+	index *holdIndex
 }
 
 func newArea() *area {
@@ -128,13 +131,30 @@ func newArea() *area {
 
 // held is the number of tickets in holds that are still valid at now.
 func (a *area) held(now time.Time) int {
-	n := 0
-	for _, h := range a.Holds {
-		if h.ExpiresAt.After(now) {
-			n += h.Quantity
-		}
+	if a.index == nil || now.Before(a.index.asOf) {
+		a.index = newHoldIndex(a.Holds, now)
 	}
-	return n
+	return a.index.held(now)
+}
+
+// setHold and endHold change the active holds and their index.
+func (a *area) setHold(order string, h hold) {
+	a.endHold(order)
+	a.Holds[order] = h
+	if a.index != nil {
+		a.index.add(order, h)
+	}
+}
+
+func (a *area) endHold(order string) {
+	h, ok := a.Holds[order]
+	if !ok {
+		return
+	}
+	if a.index != nil {
+		a.index.remove(order, h)
+	}
+	delete(a.Holds, order)
 }
 
 // free is the number of tickets that can be held at now.
@@ -150,15 +170,15 @@ func (a *area) apply(e eventsource.Event) error {
 	case TypeCapacitySet:
 		a.Configured, a.Capacity = true, d.Capacity
 	case TypeHeld:
-		a.Holds[d.Order] = hold{Quantity: d.Quantity, ExpiresAt: d.ExpiresAt}
+		a.setHold(d.Order, hold{Quantity: d.Quantity, ExpiresAt: d.ExpiresAt})
 		delete(a.Lapsed, d.Order)
 	case TypeHoldReleased, TypeHoldExpired:
 		if h, ok := a.Holds[d.Order]; ok {
 			a.Lapsed[d.Order] = h.Quantity
-			delete(a.Holds, d.Order)
+			a.endHold(d.Order)
 		}
 	case TypeSold:
-		delete(a.Holds, d.Order)
+		a.endHold(d.Order)
 		delete(a.Lapsed, d.Order)
 		a.Sold += d.Quantity
 		a.Sales[d.Order] += d.Quantity
