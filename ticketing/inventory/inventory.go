@@ -34,6 +34,7 @@ import (
 
 	"github.com/arus-platform/arus/eventsource"
 	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/stream"
 )
 
 // Defaults of [Config].
@@ -89,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Topic == "" {
 		c.Topic = DefaultTopic
+	}
+	if err := stream.ValidateTopicName(c.Topic); err != nil {
+		return fmt.Errorf("inventory: topic: %w", err)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -160,7 +164,9 @@ func (inv *Inventory) SetCapacity(ctx context.Context, id AreaID, capacity int) 
 // Hold reserves quantity tickets of an area for an order until now plus
 // the hold TTL. It fails with ErrSoldOut when fewer are free; holds past
 // their expiry count as free. Holding again for an order that holds the
-// same quantity returns the existing hold, so a retried request is safe.
+// same quantity returns the existing hold, so a retried request is safe:
+// a call whose ctx ends while it waits for the area's writer may still have
+// been carried out.
 func (inv *Inventory) Hold(ctx context.Context, id AreaID, order string, quantity int) (Hold, error) {
 	if err := validateOrder(order); err != nil {
 		return Hold{}, err

@@ -108,7 +108,7 @@ func TestRejects(t *testing.T) {
 			}
 		})
 	}
-	for _, cfg := range []inventory.Config{{HoldTTL: -1}, {MaxAttempts: -1}, {SnapshotEvery: -1}} {
+	for _, cfg := range []inventory.Config{{HoldTTL: -1}, {MaxAttempts: -1}, {SnapshotEvery: -1}, {Topic: "bad topic!"}} {
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("config %+v: got no error", cfg)
 		}
