@@ -29,12 +29,23 @@ import (
 // readAll returns up to limit events after a position, in position order,
 // such that no event can commit later at a position at or below the last
 // one returned.
+//
+// Positions at or below Store.settled have been read after such a wait or
+// without a gap below them, so a gap there is known to be permanent and is
+// passed without waiting again.
 func (s *Store) readAll(ctx context.Context, q querier, after int64, limit int) ([]Event, error) {
 	events, err := s.readRange(ctx, q, after, limit)
-	if err != nil || s.db.Dialect != store.Postgres || consecutive(after, events) {
+	if err != nil || s.db.Dialect != store.Postgres || len(events) == 0 {
 		return events, err
 	}
 	last := events[len(events)-1].Position
+	settled := s.settled.Load()
+	if consecutive(max(after, settled), events) {
+		if after <= settled {
+			s.settle(last)
+		}
+		return events, nil
+	}
 	if err := s.waitForAppenders(ctx, q); err != nil {
 		return nil, fmt.Errorf("eventsource: read all after %d: %w", after, err)
 	}
@@ -45,11 +56,28 @@ func (s *Store) readAll(ctx context.Context, q querier, after int64, limit int) 
 	for n > 0 && events[n-1].Position > last {
 		n--
 	}
+	s.settle(last)
 	return events[:n], nil
 }
 
-func consecutive(after int64, events []Event) bool {
+// settle records that no position at or below pos can still appear.
+func (s *Store) settle(pos int64) {
+	for {
+		cur := s.settled.Load()
+		if pos <= cur || s.settled.CompareAndSwap(cur, pos) {
+			return
+		}
+	}
+}
+
+// consecutive reports whether the events above floor follow each other
+// from floor+1 without a missing position.
+func consecutive(floor int64, events []Event) bool {
+	after := floor
 	for _, e := range events {
+		if e.Position <= floor {
+			continue
+		}
 		if e.Position != after+1 {
 			return false
 		}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -126,6 +127,9 @@ type Store struct {
 	// lockClass is the first key of the stores' advisory locks on
 	// PostgreSQL: appenders of this store hold (lockClass, hash of stream).
 	lockClass int32
+	// settled is the position at or below which every event is visible
+	// or never will be (see gaps.go).
+	settled atomic.Int64
 
 	wakeMu sync.Mutex
 	wakers map[chan struct{}]struct{}
