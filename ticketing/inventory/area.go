@@ -90,6 +90,7 @@ type eventData struct {
 	Quantity  int       `json:"quantity,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Late      bool      `json:"late,omitempty"`
+	Refund    string    `json:"refund,omitempty"`
 }
 
 func newEvent(typ string, now time.Time, d eventData) eventsource.Event {
@@ -106,6 +107,12 @@ type hold struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// returned is the tickets one refund gave back.
+type returned struct {
+	Order    string `json:"order"`
+	Quantity int    `json:"quantity"`
+}
+
 // area is the state folded from an area's events. Its JSON form is the
 // area's snapshot.
 type area struct {
@@ -120,13 +127,16 @@ type area struct {
 	Lapsed map[string]int `json:"lapsed"`
 	// Refused is the quantity of late payments refused per order.
 	Refused map[string]int `json:"refused"`
+	// Returns is the return made under each refund id.
+	Returns map[string]returned `json:"returns"`
 
 	// index counts the held tickets quickly; rebuilt from Holds when nil.
 	index *holdIndex
 }
 
 func newArea() *area {
-	return &area{Holds: map[string]hold{}, Sales: map[string]int{}, Lapsed: map[string]int{}, Refused: map[string]int{}}
+	return &area{Holds: map[string]hold{}, Sales: map[string]int{}, Lapsed: map[string]int{}, Refused: map[string]int{},
+		Returns: map[string]returned{}}
 }
 
 // held is the number of tickets in holds that are still valid at now.
@@ -190,6 +200,9 @@ func (a *area) apply(e eventsource.Event) error {
 		a.Sales[d.Order] -= d.Quantity
 		if a.Sales[d.Order] <= 0 {
 			delete(a.Sales, d.Order)
+		}
+		if d.Refund != "" {
+			a.Returns[d.Refund] = returned{Order: d.Order, Quantity: d.Quantity}
 		}
 	default:
 		return fmt.Errorf("unknown event type %q", e.Type)

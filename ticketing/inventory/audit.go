@@ -158,6 +158,9 @@ func (r *replay) step(e eventsource.Event) {
 		if a.Sales[d.Order] < d.Quantity {
 			r.problem(e, "order %s returned %d tickets of %d sold", d.Order, d.Quantity, a.Sales[d.Order])
 		}
+		if _, twice := a.Returns[d.Refund]; twice && d.Refund != "" {
+			r.problem(e, "refund %s returned tickets twice", d.Refund)
+		}
 	}
 	if err := a.apply(e); err != nil {
 		r.problem(e, "%v", err)

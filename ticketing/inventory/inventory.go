@@ -283,20 +283,30 @@ func (inv *Inventory) Confirm(ctx context.Context, id AreaID, order string) (Sal
 	return out, err
 }
 
-// Return takes back quantity sold tickets of an order (a refund), which
-// become free again.
-func (inv *Inventory) Return(ctx context.Context, id AreaID, order string, quantity int) error {
+// Return takes back quantity sold tickets of an order for a refund, and
+// they become free again. refund identifies the refund: returning again
+// under the same refund id does nothing, so a retried call is safe.
+func (inv *Inventory) Return(ctx context.Context, id AreaID, order, refund string, quantity int) error {
 	if err := validateOrder(order); err != nil {
 		return err
+	}
+	if !idPattern.MatchString(refund) {
+		return fmt.Errorf("inventory: refund id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", refund)
 	}
 	if quantity < 1 {
 		return fmt.Errorf("inventory: quantity %d: must be at least 1", quantity)
 	}
 	return inv.do(ctx, id, func(a *area, now time.Time) ([]eventsource.Event, error) {
+		if r, ok := a.Returns[refund]; ok {
+			if r.Order != order || r.Quantity != quantity {
+				return nil, fmt.Errorf("%w: refund %s already returned %d tickets of order %s", ErrOrderConflict, refund, r.Quantity, r.Order)
+			}
+			return nil, nil
+		}
 		if n := a.Sales[order]; n < quantity {
 			return nil, fmt.Errorf("%w: order %s has %d sold tickets of %s, cannot return %d", ErrUnknownOrder, order, n, id, quantity)
 		}
-		return []eventsource.Event{newEvent(TypeReturned, now, eventData{Order: order, Quantity: quantity})}, nil
+		return []eventsource.Event{newEvent(TypeReturned, now, eventData{Order: order, Quantity: quantity, Refund: refund})}, nil
 	})
 }
 

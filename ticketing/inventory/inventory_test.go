@@ -63,11 +63,16 @@ func TestLifecycle(t *testing.T) {
 		if err := inv.Release(ctx, vip, "o2"); err != nil {
 			t.Fatalf("release: %v", err)
 		}
-		if err := inv.Return(ctx, vip, "o1", 4); !errors.Is(err, inventory.ErrUnknownOrder) {
+		if err := inv.Return(ctx, vip, "o1", "r1", 4); !errors.Is(err, inventory.ErrUnknownOrder) {
 			t.Errorf("return more than sold: got %v, want ErrUnknownOrder", err)
 		}
-		if err := inv.Return(ctx, vip, "o1", 1); err != nil {
-			t.Fatalf("return: %v", err)
+		for range 2 { // the second is a retry: no effect
+			if err := inv.Return(ctx, vip, "o1", "r1", 1); err != nil {
+				t.Fatalf("return: %v", err)
+			}
+		}
+		if err := inv.Return(ctx, vip, "o1", "r1", 2); !errors.Is(err, inventory.ErrOrderConflict) {
+			t.Errorf("another return under a used refund id: got %v, want ErrOrderConflict", err)
 		}
 		got, err := inv.Availability(ctx, vip)
 		if err != nil {
@@ -99,7 +104,8 @@ func TestRejects(t *testing.T) {
 		{"negative capacity", func() error { return p.inv.SetCapacity(ctx, vip, -1) }, "capacity -1"},
 		{"empty order", func() error { _, err := p.inv.Hold(ctx, vip, "", 1); return err }, "order id"},
 		{"zero quantity", func() error { _, err := p.inv.Hold(ctx, vip, "o", 0); return err }, "quantity 0"},
-		{"zero return", func() error { return p.inv.Return(ctx, vip, "o", 0) }, "quantity 0"},
+		{"bad refund id", func() error { return p.inv.Return(ctx, vip, "o", "", 1) }, "refund id"},
+		{"zero return", func() error { return p.inv.Return(ctx, vip, "o", "r", 0) }, "quantity 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +168,7 @@ func TestExpiryAndLatePayment(t *testing.T) {
 			t.Fatalf("payment in time: got %+v %v, want sold", s, err)
 		}
 		// An unswept expired hold paid late is expired explicitly first.
-		if err := inv.Return(ctx, vip, "c", 1); err != nil {
+		if err := inv.Return(ctx, vip, "c", "refund-c", 1); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := inv.Hold(ctx, vip, "d", 1); err != nil {
