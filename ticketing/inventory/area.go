@@ -107,6 +107,12 @@ type hold struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// paid is an accepted payment: the tickets it bought, and whether late.
+type paid struct {
+	Quantity int  `json:"quantity"`
+	Late     bool `json:"late,omitempty"`
+}
+
 // returned is the tickets one refund gave back.
 type returned struct {
 	Order    string `json:"order"`
@@ -127,6 +133,9 @@ type area struct {
 	Lapsed map[string]int `json:"lapsed"`
 	// Refused is the quantity of late payments refused per order.
 	Refused map[string]int `json:"refused"`
+	// Paid is the outcome of each order's accepted payment, kept after its
+	// tickets are returned so that a repeated payment gets the same answer.
+	Paid map[string]paid `json:"paid"`
 	// Returns is the return made under each refund id.
 	Returns map[string]returned `json:"returns"`
 
@@ -136,7 +145,7 @@ type area struct {
 
 func newArea() *area {
 	return &area{Holds: map[string]hold{}, Sales: map[string]int{}, Lapsed: map[string]int{}, Refused: map[string]int{},
-		Returns: map[string]returned{}}
+		Paid: map[string]paid{}, Returns: map[string]returned{}}
 }
 
 // held is the number of tickets in holds that are still valid at now.
@@ -192,6 +201,7 @@ func (a *area) apply(e eventsource.Event) error {
 		delete(a.Lapsed, d.Order)
 		a.Sold += d.Quantity
 		a.Sales[d.Order] += d.Quantity
+		a.Paid[d.Order] = paid{Quantity: d.Quantity, Late: d.Late}
 	case TypePaymentRefused:
 		delete(a.Lapsed, d.Order)
 		a.Refused[d.Order] += d.Quantity

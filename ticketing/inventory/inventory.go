@@ -186,8 +186,8 @@ func (inv *Inventory) Hold(ctx context.Context, id AreaID, order string, quantit
 			out = Hold{Area: id, Order: order, Quantity: h.Quantity, ExpiresAt: h.ExpiresAt.UTC()}
 			return nil, nil
 		}
-		if n := a.Sales[order]; n > 0 {
-			return nil, fmt.Errorf("%w: order %s already bought %d tickets of %s", ErrOrderConflict, order, n, id)
+		if p, ok := a.Paid[order]; ok {
+			return nil, fmt.Errorf("%w: order %s already bought %d tickets of %s", ErrOrderConflict, order, p.Quantity, id)
 		}
 		var events []eventsource.Event
 		if _, ok := a.Holds[order]; ok { // its own earlier hold, expired
@@ -243,15 +243,19 @@ type Sale struct {
 // hold past its expiry (swept or not) or released is a late payment: its
 // tickets are sold if that many are free now, else the outcome is Refund
 // and a payment_refused event records it. Confirm is idempotent: a
-// repeated call returns the first outcome without writing.
+// repeated call returns the first outcome without writing, also after the
+// tickets were returned.
 func (inv *Inventory) Confirm(ctx context.Context, id AreaID, order string) (Sale, error) {
 	if err := validateOrder(order); err != nil {
 		return Sale{}, err
 	}
 	out := Sale{Area: id, Order: order}
 	err := inv.do(ctx, id, func(a *area, now time.Time) ([]eventsource.Event, error) {
-		if n := a.Sales[order]; n > 0 {
-			out.Quantity, out.Outcome = n, Sold
+		if p, ok := a.Paid[order]; ok {
+			out.Quantity, out.Outcome = p.Quantity, Sold
+			if p.Late {
+				out.Outcome = SoldLate
+			}
 			return nil, nil
 		}
 		if n := a.Refused[order]; n > 0 {

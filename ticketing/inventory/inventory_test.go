@@ -167,9 +167,18 @@ func TestExpiryAndLatePayment(t *testing.T) {
 		if s, err := inv.Confirm(ctx, vip, "c"); err != nil || s.Outcome != inventory.Sold {
 			t.Fatalf("payment in time: got %+v %v, want sold", s, err)
 		}
+		if s, err := inv.Confirm(ctx, vip, "a"); err != nil || s.Outcome != inventory.SoldLate {
+			t.Fatalf("repeated late payment that was accepted: got %+v %v, want sold_late again", s, err)
+		}
 		// An unswept expired hold paid late is expired explicitly first.
 		if err := inv.Return(ctx, vip, "c", "refund-c", 1); err != nil {
 			t.Fatal(err)
+		}
+		if s, err := inv.Confirm(ctx, vip, "c"); err != nil || s.Outcome != inventory.Sold || s.Quantity != 1 {
+			t.Fatalf("payment repeated after its tickets were returned: got %+v %v, want the first outcome, sold 1", s, err)
+		}
+		if _, err := inv.Hold(ctx, vip, "c", 1); !errors.Is(err, inventory.ErrOrderConflict) {
+			t.Fatalf("hold for an order that was paid: got %v, want ErrOrderConflict", err)
 		}
 		if _, err := inv.Hold(ctx, vip, "d", 1); err != nil {
 			t.Fatal(err)
