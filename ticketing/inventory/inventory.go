@@ -189,6 +189,9 @@ func (inv *Inventory) Hold(ctx context.Context, id AreaID, order string, quantit
 		if p, ok := a.Paid[order]; ok {
 			return nil, fmt.Errorf("%w: order %s already bought %d tickets of %s", ErrOrderConflict, order, p.Quantity, id)
 		}
+		if _, ok := a.Refused[order]; ok {
+			return nil, fmt.Errorf("%w: order %s had its late payment refused in %s; place a new order", ErrOrderConflict, order, id)
+		}
 		var events []eventsource.Event
 		if _, ok := a.Holds[order]; ok { // its own earlier hold, expired
 			events = append(events, newEvent(TypeHoldExpired, now, eventData{Order: order}))

@@ -164,6 +164,9 @@ func TestExpiryAndLatePayment(t *testing.T) {
 		if s, err := inv.Confirm(ctx, vip, "b"); err != nil || s.Outcome != inventory.Refund {
 			t.Fatalf("repeated late payment: got %+v %v, want refund again", s, err)
 		}
+		if _, err := inv.Hold(ctx, vip, "b", 1); !errors.Is(err, inventory.ErrOrderConflict) {
+			t.Fatalf("hold for an order whose payment was refused: got %v, want ErrOrderConflict", err)
+		}
 		if s, err := inv.Confirm(ctx, vip, "c"); err != nil || s.Outcome != inventory.Sold {
 			t.Fatalf("payment in time: got %+v %v, want sold", s, err)
 		}
