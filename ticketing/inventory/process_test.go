@@ -24,6 +24,9 @@ const (
 	envArea   = "ARUS_INVENTORY_AREA"
 	envBuyers = "ARUS_INVENTORY_BUYERS"
 	envPrefix = "ARUS_INVENTORY_PREFIX"
+	// envEndless makes each buyer buy again with a new order after each
+	// purchase, until the area is sold out or the process is killed.
+	envEndless = "ARUS_INVENTORY_ENDLESS"
 )
 
 // 100 buyers for 10 tickets in four operating-system processes sharing
@@ -47,18 +50,9 @@ func TestBuyersInSeveralProcesses(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBuyerProcess$", "-test.count=1")
-					cmd.Env = append(os.Environ(), envChild+"=1", envDir+"="+base.Dir, envDSN+"="+base.DSN,
-						envArea+"="+id.Area, envBuyers+"=25", envPrefix+"="+fmt.Sprintf("p%d-", child))
-					cmd.Stderr = os.Stderr
-					out, err := cmd.Output()
+					got, err := runBuyers(buyerProcess(ctx, base, id, 25, fmt.Sprintf("p%d-", child)))
 					if err != nil {
-						t.Errorf("buyer process %d: %v\n%s", child, err, out)
-						return
-					}
-					var got map[string]int
-					if err := json.Unmarshal(lastLine(out), &got); err != nil {
-						t.Errorf("buyer process %d: output %q: %v", child, out, err)
+						t.Errorf("buyer process %d: %v", child, err)
 						return
 					}
 					mu.Lock()
@@ -74,6 +68,102 @@ func TestBuyersInSeveralProcesses(t *testing.T) {
 			}
 		}
 		mustAudit(t, p.inv)
+	})
+}
+
+// buyerProcess returns the command that runs buyers in a process of its
+// own (TestBuyerProcess), each buying one ticket of the area.
+func buyerProcess(ctx context.Context, base store.Config, id inventory.AreaID, buyers int, prefix string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBuyerProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envChild+"=1", envDir+"="+base.Dir, envDSN+"="+base.DSN,
+		envArea+"="+id.Area, envBuyers+"="+strconv.Itoa(buyers), envPrefix+"="+prefix)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// runBuyers runs a buyer process and returns its outcomes.
+func runBuyers(cmd *exec.Cmd) (map[string]int, error) {
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, out)
+	}
+	var got map[string]int
+	if err := json.Unmarshal(lastLine(out), &got); err != nil {
+		return nil, fmt.Errorf("output %q: %w", out, err)
+	}
+	return got, nil
+}
+
+// A buyer process killed with SIGKILL in the middle of buying, while three
+// others buy: no ticket is lost or sold twice. The survivors get what they
+// asked for, and the audit finds every event, the killed process's
+// included, sound and the read model in agreement.
+func TestBuyerProcessKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes; skipped with -short")
+	}
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		p := openProcess(t, base, inventory.Config{})
+		id := inventory.AreaID{Event: "procs", Area: "killed"}
+		const capacity = 1_000_000
+		if err := p.inv.SetCapacity(ctx, id, capacity); err != nil {
+			t.Fatal(err)
+		}
+		victim := buyerProcess(ctx, base, id, 16, "victim-")
+		victim.Env = append(victim.Env, envEndless+"=1")
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		survivors := map[string]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for child := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := runBuyers(buyerProcess(ctx, base, id, 100, fmt.Sprintf("p%d-", child)))
+				if err != nil {
+					t.Errorf("buyer process %d: %v", child, err)
+					return
+				}
+				mu.Lock()
+				for k, v := range got {
+					survivors[k] += v
+				}
+				mu.Unlock()
+			}()
+		}
+		var seen, victims int64
+		waitUntil(t, "the process to be killed to have written 100 events", func() bool {
+			events, err := p.es.Load(ctx, "area/procs/killed", seen)
+			for _, e := range events {
+				seen = e.Version
+				if bytes.Contains(e.Data, []byte(`"order":"victim-`)) {
+					victims++
+				}
+			}
+			return err == nil && victims >= 100
+		})
+		if err := victim.Process.Kill(); err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+		if err := victim.Wait(); err == nil {
+			t.Fatal("the killed process exited cleanly: it was not killed mid-flow")
+		}
+		wg.Wait()
+		if survivors["sold"] != 300 {
+			t.Errorf("survivors' outcomes %v, want 300 sold", survivors)
+		}
+		av, err := p.inv.Availability(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("after the kill: %d sold, %d held", av.Sold, av.Held)
+		r := mustAudit(t, p.inv)
+		if a := r.Areas[0]; a.Sold != av.Sold || a.Sold+av.Held > capacity || a.Sold < 300 {
+			t.Errorf("audit %+v, availability %+v: want the same sales, at least the survivors' 300", a, av)
+		}
 	})
 }
 
@@ -111,14 +201,19 @@ func TestBuyerProcess(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			got, err := buy(ctx, p.inv, id, fmt.Sprintf("%sbuyer-%d", os.Getenv(envPrefix), b))
-			if err != nil {
-				t.Errorf("buyer %d: %v", b, err)
-				return
+			for i := 0; ; i++ {
+				got, err := buy(ctx, p.inv, id, fmt.Sprintf("%sbuyer-%d-%d", os.Getenv(envPrefix), b, i))
+				if err != nil {
+					t.Errorf("buyer %d: %v", b, err)
+					return
+				}
+				mu.Lock()
+				outcomes[got]++
+				mu.Unlock()
+				if got == "sold out" || os.Getenv(envEndless) != "1" {
+					return
+				}
 			}
-			mu.Lock()
-			outcomes[got]++
-			mu.Unlock()
 		}()
 	}
 	close(start)
