@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -39,7 +38,24 @@ var (
 	ErrOrderConflict = errors.New("inventory: order conflict")
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+// validID reports whether s is 1 to 64 letters, digits, '_', '.', ':' or
+// '-', starting with a letter or digit. (A loop: it runs on every call,
+// where a regular expression cost a tenth of a reservation's CPU.)
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == ':' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // AreaID names an area of an event; its tickets are one stream.
 type AreaID struct {
@@ -52,10 +68,10 @@ func (a AreaID) String() string { return a.Event + "/" + a.Area }
 // Validate checks both ids: 1 to 64 letters, digits, '_', '.', ':' or '-',
 // starting with a letter or digit.
 func (a AreaID) Validate() error {
-	if !idPattern.MatchString(a.Event) {
+	if !validID(a.Event) {
 		return fmt.Errorf("inventory: event id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", a.Event)
 	}
-	if !idPattern.MatchString(a.Area) {
+	if !validID(a.Area) {
 		return fmt.Errorf("inventory: area id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", a.Area)
 	}
 	return nil
@@ -77,7 +93,7 @@ func parseStream(id string) (AreaID, bool) {
 }
 
 func validateOrder(order string) error {
-	if !idPattern.MatchString(order) {
+	if !validID(order) {
 		return fmt.Errorf("inventory: order id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", order)
 	}
 	return nil

@@ -297,7 +297,7 @@ func (inv *Inventory) Return(ctx context.Context, id AreaID, order, refund strin
 	if err := validateOrder(order); err != nil {
 		return err
 	}
-	if !idPattern.MatchString(refund) {
+	if !validID(refund) {
 		return fmt.Errorf("inventory: refund id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", refund)
 	}
 	if quantity < 1 {
