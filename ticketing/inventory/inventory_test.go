@@ -87,6 +87,17 @@ func TestLifecycle(t *testing.T) {
 		if read, err := inv.ReadAvailability(ctx, vip); err != nil || read != got {
 			t.Errorf("read model availability: got %+v %v, want %+v", read, err, got)
 		}
+		floor := inventory.AreaID{Event: vip.Event, Area: "floor"}
+		if err := inv.SetCapacity(ctx, floor, 100); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inv.Project(ctx); err != nil {
+			t.Fatal(err)
+		}
+		areas, err := inv.ReadEvent(ctx, vip.Event)
+		if err != nil || len(areas) != 2 || areas[0].Area != floor || areas[0].Free != 100 || areas[1] != got {
+			t.Errorf("read event: got %+v %v, want floor with 100 free, then %+v", areas, err, got)
+		}
 		mustAudit(t, inv)
 	})
 }
@@ -144,7 +155,10 @@ func TestExpiryAndLatePayment(t *testing.T) {
 		if av, _ := inv.Availability(ctx, vip); av.Free != 2 || av.Held != 0 {
 			t.Errorf("availability after expiry, before a sweep: got %+v, want 2 free", av)
 		}
-		if n, err := inv.Sweep(ctx, vip); err != nil || n != 2 {
+		if _, err := inv.Project(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := inv.SweepExpired(ctx); err != nil || n != 2 {
 			t.Fatalf("sweep: got %d %v, want 2", n, err)
 		}
 		if n, err := inv.Sweep(ctx, vip); err != nil || n != 0 {

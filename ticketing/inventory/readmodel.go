@@ -127,6 +127,69 @@ func (inv *Inventory) ReadAvailability(ctx context.Context, id AreaID) (Availabi
 	return out, nil
 }
 
+// ReadEvent returns the availability of every area of an event from the
+// read model, ordered by area id.
+func (inv *Inventory) ReadEvent(ctx context.Context, event string) ([]Availability, error) {
+	if !validID(event) {
+		return nil, fmt.Errorf("inventory: event id %q: use 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", event)
+	}
+	db := inv.es.DB()
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT area_id, capacity, sold, version,
+		(SELECT COALESCE(SUM(quantity), 0) FROM inventory_holds h WHERE h.stream_id = a.stream_id AND h.expires_ns > ?)
+		FROM inventory_areas a WHERE event_id = ? ORDER BY area_id`), inv.cfg.Now().UnixNano(), event)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: read areas of %s: %w", event, err)
+	}
+	defer rows.Close()
+	var out []Availability
+	for rows.Next() {
+		a := Availability{Area: AreaID{Event: event}}
+		if err := rows.Scan(&a.Area.Area, &a.Capacity, &a.Sold, &a.Version, &a.Held); err != nil {
+			return nil, fmt.Errorf("inventory: read areas of %s: %w", event, err)
+		}
+		a.Free = a.Capacity - a.Sold - a.Held
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("inventory: read areas of %s: %w", event, err)
+	}
+	return out, nil
+}
+
+// SweepExpired runs [Inventory.Sweep] on every area whose read model has a
+// hold past its expiry, and returns the number of holds expired.
+func (inv *Inventory) SweepExpired(ctx context.Context) (int, error) {
+	db := inv.es.DB()
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT DISTINCT stream_id FROM inventory_holds WHERE expires_ns <= ?`), inv.cfg.Now().UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("inventory: find expired holds: %w", err)
+	}
+	var areas []AreaID
+	for rows.Next() {
+		var stream string
+		if err := rows.Scan(&stream); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("inventory: find expired holds: %w", err)
+		}
+		if id, ok := parseStream(stream); ok {
+			areas = append(areas, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("inventory: find expired holds: %w", err)
+	}
+	total := 0
+	for _, id := range areas {
+		n, err := inv.Sweep(ctx, id)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 // beginSnapshot starts a transaction whose reads all see one snapshot.
 func beginSnapshot(ctx context.Context, db *store.DB) (*sql.Tx, error) {
 	var opts *sql.TxOptions
