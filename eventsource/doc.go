@@ -42,5 +42,4 @@
 // a checkpoint never moves past an event that commits later. The wait is
 // as long as the slowest append transaction in flight: commit soon after
 // appending.
-
 package eventsource
