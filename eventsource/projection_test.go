@@ -366,3 +366,72 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Two processes running the same projection share its work: every event
+// is handled once, by one of them, and the read model is the rebuilt one.
+func TestProjectionInTwoProcesses(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		first, second := openStore(t, base), openStore(t, base)
+		createCounts(t, first.DB())
+		a, b := &countsProjection{}, &countsProjection{}
+		runCtx, stop := context.WithCancel(ctx)
+		var running sync.WaitGroup
+		for _, run := range []struct {
+			es *eventsource.Store
+			c  *countsProjection
+		}{{first, a}, {second, b}} {
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				p := run.c.projection(run.es.DB())
+				p.BatchSize = 5
+				if err := run.es.RunProjection(runCtx, p); !errors.Is(err, context.Canceled) {
+					t.Errorf("run projection: %v", err)
+				}
+			}()
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				es := []*eventsource.Store{first, second}[w%2]
+				for i := range 30 {
+					if _, err := es.Append(ctx, fmt.Sprintf("w-%d", w), int64(i), ev("x", i)); err != nil {
+						t.Errorf("append: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		last := lastPosition(t, first)
+		waitFor(t, "the projection to reach the last event", func() bool {
+			pos, err := first.Checkpoint(ctx, "counts")
+			return err == nil && pos == last
+		})
+		stop()
+		running.Wait()
+		seen := map[int64]int{}
+		for _, pos := range append(a.handled, b.handled...) {
+			seen[pos]++
+		}
+		if len(seen) != 120 {
+			t.Errorf("handled %d distinct events, want 120", len(seen))
+		}
+		for pos, n := range seen {
+			if n != 1 {
+				t.Errorf("event %d handled %d times, want once", pos, n)
+			}
+		}
+		live := dumpCounts(t, first.DB())
+		if _, err := first.Rebuild(ctx, (&countsProjection{}).projection(first.DB())); err != nil {
+			t.Fatal(err)
+		}
+		if got := dumpCounts(t, first.DB()); got != live {
+			t.Errorf("rebuilt read model:\n got %s\nwant %s", got, live)
+		}
+		t.Logf("handled by the first process: %d, by the second: %d", len(a.handled), len(b.handled))
+	})
+}
