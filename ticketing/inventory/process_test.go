@@ -160,9 +160,12 @@ func TestBuyerProcessKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("after the kill: %d sold, %d held", av.Sold, av.Held)
+		// The killed process's last commit may still land after this
+		// (the server finishes a COMMIT it received), so the audit, which
+		// reads later, may see more: each view is checked on its own.
 		r := mustAudit(t, p.inv)
-		if a := r.Areas[0]; a.Sold != av.Sold || a.Sold+av.Held > capacity || a.Sold < 300 {
-			t.Errorf("audit %+v, availability %+v: want the same sales, at least the survivors' 300", a, av)
+		if a := r.Areas[0]; a.Sold < 300 || av.Sold < 300 || a.Sold < av.Sold {
+			t.Errorf("audit %+v, availability %+v: want at least the survivors' 300 sold in both", a, av)
 		}
 	})
 }
