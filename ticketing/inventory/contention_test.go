@@ -140,7 +140,14 @@ func TestExpiryAndLatePaymentsRaceBuyers(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					sale, err := procs[i%3].inv.Confirm(ctx, id, fmt.Sprintf("early-%d", i))
+					var sale inventory.Sale
+					var err error
+					for attempt := 0; attempt < 10; attempt++ {
+						sale, err = procs[i%3].inv.Confirm(ctx, id, fmt.Sprintf("early-%d", i))
+						if !errors.Is(err, inventory.ErrBusy) {
+							break
+						}
+					}
 					if err != nil {
 						t.Errorf("late payment: %v", err)
 						return
