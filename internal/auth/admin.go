@@ -18,7 +18,8 @@ const AdminUsername = "admin"
 // back, so that restarting with a configured password recovers a
 // locked-out installation. Its password is the given one, checked against
 // the password rules, or when empty a random one, returned as generated to
-// be shown once and never stored in clear.
+// be shown once and never stored in clear; a generated password must be
+// changed at the first sign-in (User.MustChangePassword).
 //
 // It is safe when several processes start at once: one sets the admin up,
 // the others find it.
@@ -40,7 +41,8 @@ func (s *Store) EnsureAdmin(ctx context.Context, password string) (generated str
 	u, err := s.UserByUsername(ctx, AdminUsername)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_, err = s.CreateUser(ctx, NewUser{Username: AdminUsername, Name: "Administrator", Password: pw, Roles: []Role{RoleAdmin}, Confirmed: true})
+		_, err = s.CreateUser(ctx, NewUser{Username: AdminUsername, Name: "Administrator", Password: pw, Roles: []Role{RoleAdmin}, Confirmed: true,
+			MustChangePassword: password == ""})
 		if errors.Is(err, ErrUsernameTaken) {
 			// Another process created it just now.
 			return "", false, nil
@@ -66,7 +68,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, password string) (generated str
 		if err != nil {
 			return "", false, fmt.Errorf("auth: restore admin: %w", err)
 		}
-		if err := s.SetPassword(ctx, u.ID, pw); err != nil {
+		if err := s.setPassword(ctx, u.ID, pw, password == ""); err != nil {
 			return "", false, fmt.Errorf("auth: restore admin: %w", err)
 		}
 	}

@@ -9,9 +9,10 @@
 //     the Store: no returned type has a password or hash field, and nothing
 //     is logged about them. Verification is constant-time, and a login for
 //     an unknown user hashes a dummy password so that it takes as long.
-//   - Failed logins are throttled per username and per client address, with
-//     the counters in the database so that they hold across processes and
-//     restarts; repeated lockouts grow exponentially.
+//   - Failed logins are throttled per account and client address, and per
+//     client address, with the counters in the database so that they hold
+//     across processes and restarts; repeated lockouts grow exponentially.
+//     An attacker slows down only their own address, never the account.
 //   - Session tokens and API key secrets carry 256 random bits, are returned
 //     only when created, and only their SHA-256 is stored: a copy of the
 //     database lets nobody log in or call the API.
@@ -30,6 +31,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
@@ -73,6 +75,10 @@ type Config struct {
 
 	// Throttle sets login throttling.
 	Throttle ThrottleConfig
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client (see Store.ClientIP). Empty:
+	// no proxy is trusted and the connection's address is the client's.
+	TrustedProxies []netip.Prefix
 
 	// APIKeyCacheTTL is how long a verified API key is trusted without
 	// asking the database. Revoking a key takes effect at once in the
@@ -153,6 +159,8 @@ type Store struct {
 	cfg  Config
 	log  *slog.Logger
 	keys *keyCache
+	// watch ends live responses of sessions that end in this process.
+	watch sessionWatch
 
 	// dummyHash is verified against when a login names no known user, so
 	// that the answer takes as long as for a real one.

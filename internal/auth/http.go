@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 )
@@ -120,4 +122,49 @@ func presentedKey(r *http.Request) string {
 		}
 	}
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// ClientIP returns the address a request comes from, for login throttling
+// and session records. It is the connection's peer address, unless the
+// peer is one of Config.TrustedProxies: then X-Forwarded-For is read from
+// the right, skipping the trusted proxies, and the first address that is
+// not one is the client. A forwarded header from any other peer is
+// ignored, since anyone can send one.
+func (s *Store) ClientIP(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	addr, err := netip.ParseAddr(peer)
+	if err != nil || !s.trusted(addr) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop := strings.TrimSpace(parts[j])
+			a, err := netip.ParseAddr(hop)
+			if err != nil {
+				// Not an address: what lies beyond cannot be trusted;
+				// the last hop known good is the client.
+				return addr.String()
+			}
+			addr = a.Unmap()
+			if !s.trusted(addr) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+func (s *Store) trusted(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

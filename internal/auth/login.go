@@ -13,11 +13,12 @@ import (
 // It fails with ErrInvalidCredentials whether the username is unknown, the
 // user has no password or the password is wrong, taking about as long in
 // each case (an unknown user's attempt hashes against a dummy); with a
-// *ThrottledError (ErrThrottled) while the username or clientIP is locked
-// after repeated failures (see ThrottleConfig), without checking the
-// password; and with ErrDisabled for a disabled user, only once the
-// password was verified. clientIP may be empty when there is no client
-// address (then only the username is throttled).
+// *ThrottledError (ErrThrottled) while this account from clientIP, or
+// clientIP as a whole, is locked after repeated failures (see
+// ThrottleConfig), without checking the password; and with ErrDisabled for
+// a disabled user, only once the password was verified. clientIP is the
+// address ClientIP returns for the request; it may be empty when there is
+// none (then every such attempt counts as one address).
 //
 // A hash made with other parameters than Config.Argon2 is replaced after a
 // successful login.

@@ -187,9 +187,14 @@ func (s *Store) generatePassword() string {
 }
 
 // SetPassword checks pw against the password rules and makes it the user's
-// password. Every session of the user ends: after a password change or
-// reset, the caller logs the user in afresh if it should stay logged in.
+// password, one they need not change. Every session of the user ends:
+// after a password change or reset, the caller logs the user in afresh if
+// it should stay logged in.
 func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
+	return s.setPassword(ctx, userID, pw, false)
+}
+
+func (s *Store) setPassword(ctx context.Context, userID, pw string, mustChange bool) error {
 	u, err := s.User(ctx, userID)
 	if err != nil {
 		return err
@@ -203,46 +208,63 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 	if err != nil {
 		return err
 	}
-	return s.storePassword(ctx, userID, hash)
+	return s.storePassword(ctx, userID, hash, mustChange)
 }
 
 // ResetPassword gives the user a new random password and returns it, to be
-// shown once to whoever passes it on. Every session of the user ends.
+// shown once to whoever passes it on. The user must change it at the next
+// sign-in (User.MustChangePassword). Every session of the user ends.
 func (s *Store) ResetPassword(ctx context.Context, userID string) (string, error) {
 	pw := s.generatePassword()
-	if err := s.SetPassword(ctx, userID, pw); err != nil {
+	if err := s.setPassword(ctx, userID, pw, true); err != nil {
 		return "", err
 	}
 	return pw, nil
 }
 
-// ChangePassword replaces the user's password after checking the current
-// one. Wrong guesses count towards the username's login throttling, so
-// that this cannot be used to guess passwords faster than logging in.
-// It returns ErrInvalidCredentials when current is wrong, ErrThrottled
-// when locked, and a *ValidationError when next breaks the rules. Every
-// session of the user ends.
-func (s *Store) ChangePassword(ctx context.Context, userID, current, next string) error {
-	u, err := s.User(ctx, userID)
-	if err != nil {
-		return err
-	}
+// ChangePassword is a user replacing their own password: it checks
+// username and current as Authenticate does (throttled per account and
+// clientIP alike, so that it cannot guess passwords faster than a login),
+// then stores next, which must keep the password rules and differ from
+// current. It clears User.MustChangePassword and ends every session of the
+// user; the console starts a new one for the browser that made the
+// change. It returns the user as changed.
+//
+// It fails with a *ValidationError when next breaks the rules (before
+// anything else is checked), and otherwise as Authenticate does.
+func (s *Store) ChangePassword(ctx context.Context, username, current, next, clientIP string) (User, error) {
 	var ve ValidationError
-	s.checkPassword(&ve, "new_password", next, u.Username)
+	if next == "" {
+		ve.add("new_password", "is required")
+	} else {
+		s.checkPassword(&ve, "new_password", next, normalizeUsername(username))
+	}
 	if err := ve.err(); err != nil {
-		return err
+		return User{}, err
 	}
-	if _, err := s.Authenticate(ctx, u.Username, current, ""); err != nil {
-		return err
+	u, err := s.Authenticate(ctx, username, current, clientIP)
+	if err != nil {
+		return User{}, err
 	}
-	return s.SetPassword(ctx, userID, next)
+	if next == current {
+		ve.add("new_password", "must differ from the current password")
+		return User{}, ve.err()
+	}
+	hash, err := s.hashPassword(ctx, next)
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.storePassword(ctx, u.ID, hash, false); err != nil {
+		return User{}, err
+	}
+	return s.User(ctx, u.ID)
 }
 
-func (s *Store) storePassword(ctx context.Context, userID, hash string) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) storePassword(ctx context.Context, userID, hash string, mustChange bool) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		now := toMillis(s.now())
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE auth_users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
-			hash, now, now, userID)
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE auth_users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, updated_at = ? WHERE id = ?`),
+			hash, now, mustChange, now, userID)
 		if err != nil {
 			return fmt.Errorf("auth: set password: %w", err)
 		}
@@ -251,6 +273,10 @@ func (s *Store) storePassword(ctx context.Context, userID, hash string) error {
 		}
 		return s.deleteUserSessionsTx(ctx, tx, userID)
 	})
+	if err == nil {
+		s.watch.endUser(userID)
+	}
+	return err
 }
 
 // rehash replaces a hash made with old parameters, unless the password

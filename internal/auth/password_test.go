@@ -90,14 +90,21 @@ func TestSetAndChangePassword(t *testing.T) {
 			t.Errorf("new password: %v", err)
 		}
 
-		if err := e.st.ChangePassword(ctx, u.ID, "wrong current pw", goodPassword); !errors.Is(err, auth.ErrInvalidCredentials) {
+		if _, err := e.st.ChangePassword(ctx, "rina", "wrong current pw", goodPassword, "192.0.2.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Errorf("ChangePassword(wrong current): error %v, want ErrInvalidCredentials", err)
 		}
-		if err := e.st.ChangePassword(ctx, u.ID, next, "tiny"); !slices.Equal(fields(t, err), []string{"new_password"}) {
+		if _, err := e.st.ChangePassword(ctx, "rina", next, "tiny", "192.0.2.1"); !slices.Equal(fields(t, err), []string{"new_password"}) {
 			t.Errorf("ChangePassword(short new): %v", err)
 		}
-		if err := e.st.ChangePassword(ctx, u.ID, next, goodPassword); err != nil {
+		if _, err := e.st.ChangePassword(ctx, "rina", next, next, "192.0.2.1"); !slices.Equal(fields(t, err), []string{"new_password"}) {
+			t.Errorf("ChangePassword(same as current): %v", err)
+		}
+		changed, err := e.st.ChangePassword(ctx, "rina", next, goodPassword, "192.0.2.1")
+		if err != nil {
 			t.Fatalf("ChangePassword: %v", err)
+		}
+		if changed.ID != u.ID || changed.MustChangePassword {
+			t.Errorf("ChangePassword returned %+v, want rina with no change pending", changed)
 		}
 		if _, err := e.st.Authenticate(ctx, "rina", goodPassword, ""); err != nil {
 			t.Errorf("login after ChangePassword: %v", err)
@@ -107,8 +114,18 @@ func TestSetAndChangePassword(t *testing.T) {
 		if err != nil || len(generated) < 12 {
 			t.Fatalf("ResetPassword = %q, %v", generated, err)
 		}
-		if _, err := e.st.Authenticate(ctx, "rina", generated, ""); err != nil {
+		reset, err := e.st.Authenticate(ctx, "rina", generated, "")
+		if err != nil {
 			t.Errorf("login with the reset password: %v", err)
+		}
+		if !reset.MustChangePassword {
+			t.Errorf("after ResetPassword: MustChangePassword false, want true")
+		}
+		if _, err := e.st.ChangePassword(ctx, "rina", generated, next, ""); err != nil {
+			t.Fatalf("ChangePassword after a reset: %v", err)
+		}
+		if got, _ := e.st.User(ctx, u.ID); got.MustChangePassword {
+			t.Errorf("after ChangePassword: MustChangePassword true, want false")
 		}
 	})
 }

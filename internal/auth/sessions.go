@@ -73,9 +73,11 @@ func (s *Store) CreateSession(ctx context.Context, userID string, meta SessionMe
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(s.cfg.SessionLifetime),
 	}
+	var replaced []string
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if meta.Replaces != "" {
-			if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE token_hash = ?`), tokenHash(meta.Replaces)); err != nil {
+			var err error
+			if replaced, err = s.deleteSessions(ctx, tx, `token_hash = ?`, tokenHash(meta.Replaces)); err != nil {
 				return fmt.Errorf("auth: delete replaced session: %w", err)
 			}
 		}
@@ -103,6 +105,7 @@ func (s *Store) CreateSession(ctx context.Context, userID string, meta SessionMe
 	if err != nil {
 		return Session{}, "", err
 	}
+	s.watch.endSessions(replaced...)
 	return sess, token, nil
 }
 
@@ -160,19 +163,44 @@ func (s *Store) Session(ctx context.Context, token string) (Session, User, error
 
 // DeleteSession ends the session of a token (logout). Deleting an unknown
 // or already deleted session is not an error.
+// Live responses of the session (see SessionContext) end with it.
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE token_hash = ?`), tokenHash(token)); err != nil {
+	ids, err := s.deleteSessions(ctx, s.db, `token_hash = ?`, tokenHash(token))
+	if err != nil {
 		return fmt.Errorf("auth: delete session: %w", err)
 	}
+	s.watch.endSessions(ids...)
 	return nil
+}
+
+// deleteSessions deletes the sessions matching cond and returns their ids.
+func (s *Store) deleteSessions(ctx context.Context, q querier, cond string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE `+cond+` RETURNING id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // DeleteUserSessions ends every session of the user ("log out
 // everywhere"). SetPassword and Disable do it themselves.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		return s.deleteUserSessionsTx(ctx, tx, userID)
 	})
+	if err == nil {
+		s.watch.endUser(userID)
+	}
+	return err
 }
 
 func (s *Store) deleteUserSessionsTx(ctx context.Context, tx *sql.Tx, userID string) error {
@@ -229,6 +257,7 @@ func (s *Store) DeleteUserSession(ctx context.Context, userID, sessionID string)
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: session %s", ErrNotFound, sessionID)
 	}
+	s.watch.endSessions(sessionID)
 	return nil
 }
 

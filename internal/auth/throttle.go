@@ -12,21 +12,31 @@ import (
 )
 
 // ThrottleConfig sets login throttling. Failed logins are counted per
-// username (known or not, so that throttling reveals nothing about which
-// usernames exist) and per client address (per /64 for IPv6), in the
-// database, so that the counts hold across processes and restarts.
+// account and client address together (per /64 for IPv6), and per client
+// address alone, in the database, so that the counts hold across processes
+// and restarts. Usernames that do not exist are counted like those that do,
+// so that throttling reveals nothing about which exist.
+//
+// An account is never locked as a whole: an attacker's failures slow down
+// only their own address, so the owner signing in from another address is
+// not locked out. The address's own count, higher, slows down one address
+// guessing across many accounts. Which address a request comes from is
+// decided by Config.TrustedProxies (see ClientIP).
 //
 // When a subject reaches its limit of failures within Window, it is locked
 // for Lockout; each further lockout before the state is forgotten doubles
-// the time, up to MaxLockout. Attempts while locked are refused without
-// checking the password. A successful login clears the username's state
-// and takes back its own count from the address, but does not clear the
-// address: one valid account must not reset an address guessing at others.
+// the time, up to MaxLockout (exponential back-off). Attempts while locked
+// are refused without checking the password. A successful login clears the
+// account-and-address state and takes back its own count from the address,
+// but does not clear the address: one valid account must not reset an
+// address guessing at others.
 type ThrottleConfig struct {
-	// MaxFailures per username within Window before a lockout. Default 5.
+	// MaxFailures per account and client address within Window before a
+	// lockout. Default 5.
 	MaxFailures int
-	// MaxFailuresPerIP per client address within Window before a lockout;
-	// higher, since many users can share an address. Default 20.
+	// MaxFailuresPerIP per client address, whatever the accounts, within
+	// Window before a lockout; higher, since many users can share an
+	// address. Default 20.
 	MaxFailuresPerIP int
 	// Window is how long failures are counted. Default 15m.
 	Window time.Duration
@@ -140,10 +150,11 @@ func (c ThrottleConfig) lock(st *throttleState, now time.Time) {
 }
 
 // throttleSubject is a key of the throttle table and its failure limit.
+// pair marks the account-and-address subject, cleared by a success.
 type throttleSubject struct {
 	key   string
 	limit int
-	user  bool
+	pair  bool
 }
 
 func (s *Store) throttleSubjects(username, clientIP string) []throttleSubject {
@@ -151,8 +162,9 @@ func (s *Store) throttleSubjects(username, clientIP string) []throttleSubject {
 		// No such username can exist; keep the key short and storable.
 		username = "#" + tokenHash(username)[:32]
 	}
-	subs := []throttleSubject{{key: "user:" + username, limit: s.cfg.Throttle.MaxFailures, user: true}}
-	if ip := ipSubject(clientIP); ip != "" {
+	ip := ipSubject(clientIP)
+	subs := []throttleSubject{{key: "pair:" + ip + " " + username, limit: s.cfg.Throttle.MaxFailures, pair: true}}
+	if ip != "" {
 		subs = append(subs, throttleSubject{key: "ip:" + ip, limit: s.cfg.Throttle.MaxFailuresPerIP})
 	}
 	// A fixed order, so that two transactions lock rows alike.
@@ -303,7 +315,7 @@ func (s *Store) finishAttempt(ctx context.Context, subs []throttleSubject, outco
 				if s.cfg.Throttle.fail(st, sub.limit, now) {
 					locked = append(locked, sub.key)
 				}
-			case outcome == attemptSucceeded && sub.user:
+			case outcome == attemptSucceeded && sub.pair:
 				st.deleted = true
 			default:
 				s.cfg.Throttle.release(st)
@@ -319,9 +331,7 @@ func (s *Store) finishAttempt(ctx context.Context, subs []throttleSubject, outco
 		// Usernames are not logged: people type passwords into the
 		// username field.
 		kind, subject, _ := strings.Cut(key, ":")
-		if kind == "user" {
-			subject = ""
-		}
-		s.log.WarnContext(ctx, "auth: logins locked after repeated failures", "kind", kind, "ip", subject)
+		ip, _, _ := strings.Cut(subject, " ")
+		s.log.WarnContext(ctx, "auth: logins locked after repeated failures", "kind", kind, "ip", ip)
 	}
 }

@@ -42,27 +42,37 @@ func wantThrottled(t *testing.T, what string, err error, retry time.Duration) {
 	}
 }
 
-func TestThrottleUsername(t *testing.T) {
+// An account is throttled per client address: the attacker's address is
+// slowed down, the owner's is not.
+func TestThrottleAccountPerAddress(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, base store.Config) {
 		e := newEnv(t, base)
 		e.mustCreate(t, "rina")
 
 		failN(t, e.st, 5, "rina", "192.0.2.1")
-		// Locked: even the right password, from another address.
-		wantThrottled(t, "6th attempt", login(e.st, "rina", goodPassword, "192.0.2.2"), time.Minute)
+		// Locked from that address: even the right password.
+		wantThrottled(t, "6th attempt", login(e.st, "rina", goodPassword, "192.0.2.1"), time.Minute)
 		e.clock.Advance(20 * time.Second)
-		wantThrottled(t, "20s later", login(e.st, "rina", goodPassword, "192.0.2.2"), 40*time.Second)
+		wantThrottled(t, "20s later", login(e.st, "rina", goodPassword, "192.0.2.1"), 40*time.Second)
+		// The owner, from another address, signs in.
+		if err := login(e.st, "rina", goodPassword, "192.0.2.2"); err != nil {
+			t.Fatalf("owner from another address while the attacker's is locked: %v", err)
+		}
 
 		// Another process sees the same lock; so does a restart.
 		other := e.reopen(t)
-		wantThrottled(t, "other process", login(other, "RINA", goodPassword, ""), 40*time.Second)
+		wantThrottled(t, "other process", login(other, "RINA", goodPassword, "192.0.2.1"), 40*time.Second)
 
+		// Lockouts grow: each doubles the one before.
 		e.clock.Advance(40 * time.Second)
+		failN(t, e.st, 5, "rina", "")
+		wantThrottled(t, "first lockout", login(e.st, "rina", goodPassword, ""), time.Minute)
+		e.clock.Advance(time.Minute)
 		failN(t, e.st, 5, "rina", "")
 		wantThrottled(t, "second lockout", login(e.st, "rina", goodPassword, ""), 2*time.Minute)
 		e.clock.Advance(2 * time.Minute)
 
-		// Success clears the username's failures.
+		// Success clears the account's failures from that address.
 		if err := login(e.st, "rina", goodPassword, ""); err != nil {
 			t.Fatalf("login after the lockout: %v", err)
 		}

@@ -37,6 +37,11 @@ type User struct {
 	// PasswordChangedAt is when the password was last set; zero when the
 	// user has none (and so cannot log in).
 	PasswordChangedAt time.Time
+	// MustChangePassword is set while the user's password is one Arus
+	// generated (the first admin's, or one from ResetPassword): the console
+	// lets the user do nothing but choose their own. API keys the user owns
+	// are not affected.
+	MustChangePassword bool
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
@@ -52,6 +57,9 @@ type NewUser struct {
 	Password  string
 	Roles     []Role
 	Confirmed bool
+	// MustChangePassword makes the user choose their own password at the
+	// first sign-in.
+	MustChangePassword bool
 }
 
 // String hides the password, so that logging a NewUser does not log it.
@@ -155,6 +163,8 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		Confirmed: nu.Confirmed,
 		Roles:     slices.Clone(nu.Roles),
 		CreatedAt: fromMillis(toMillis(now)),
+
+		MustChangePassword: nu.MustChangePassword && nu.Password != "",
 		UpdatedAt: fromMillis(toMillis(now)),
 	}
 	u.normalize()
@@ -179,10 +189,10 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO auth_users
-			(id, username, name, email, phone, confirmed, disabled, password_hash, password_changed_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(id, username, name, email, phone, confirmed, disabled, password_hash, password_changed_at, must_change_password, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Username, u.Name, u.Email, u.Phone, u.Confirmed, false, hash,
-			toMillis(u.PasswordChangedAt), toMillis(u.CreatedAt), toMillis(u.UpdatedAt))
+			toMillis(u.PasswordChangedAt), u.MustChangePassword, toMillis(u.CreatedAt), toMillis(u.UpdatedAt))
 		if store.IsUniqueViolation(err) {
 			return fmt.Errorf("%w: %q", ErrUsernameTaken, u.Username)
 		}
@@ -206,7 +216,7 @@ func (s *Store) insertRoles(ctx context.Context, tx *sql.Tx, userID string, role
 	return nil
 }
 
-const userColumns = `u.id, u.username, u.name, u.email, u.phone, u.confirmed, u.disabled, u.password_changed_at, u.created_at, u.updated_at`
+const userColumns = `u.id, u.username, u.name, u.email, u.phone, u.confirmed, u.disabled, u.password_changed_at, u.must_change_password, u.created_at, u.updated_at`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -215,7 +225,7 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanUser(r rowScanner, extra ...any) (User, error) {
 	var u User
 	var pwChanged, created, updated int64
-	dest := append([]any{&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Confirmed, &u.Disabled, &pwChanged, &created, &updated}, extra...)
+	dest := append([]any{&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Confirmed, &u.Disabled, &pwChanged, &u.MustChangePassword, &created, &updated}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return User{}, err
 	}
@@ -448,7 +458,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		if err := fn(&u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt, u.PasswordChangedAt = before.ID, before.CreatedAt, before.PasswordChangedAt
+		u.ID, u.CreatedAt, u.PasswordChangedAt, u.MustChangePassword = before.ID, before.CreatedAt, before.PasswordChangedAt, before.MustChangePassword
 		u.normalize()
 		var ve ValidationError
 		u.validate(&ve)
@@ -494,6 +504,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 	})
 	if err != nil {
 		return User{}, err
+	}
+	if updated.Disabled {
+		s.watch.endUser(id)
 	}
 	if ownerChanged {
 		// Cached API keys carry their owner's permissions and state.
