@@ -42,8 +42,8 @@ type User struct {
 	// lets the user do nothing but choose their own. API keys the user owns
 	// are not affected.
 	MustChangePassword bool
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // NewUser is the input of CreateUser.
@@ -165,7 +165,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		CreatedAt: fromMillis(toMillis(now)),
 
 		MustChangePassword: nu.MustChangePassword && nu.Password != "",
-		UpdatedAt: fromMillis(toMillis(now)),
+		UpdatedAt:          fromMillis(toMillis(now)),
 	}
 	u.normalize()
 	var ve ValidationError
