@@ -11,7 +11,9 @@ import (
 )
 
 type keysData struct {
-	Keys        []auth.APIKey
+	Keys []auth.APIKey
+	// Owners maps the owner ids of Keys to their usernames.
+	Owners      map[string]string
 	Permissions []auth.Permission
 	// New is set right after a key was created or rotated: its secret is
 	// shown this once.
@@ -46,6 +48,18 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, status int, d
 		return
 	}
 	d.Keys = keys
+	d.Owners = map[string]string{}
+	for _, k := range keys {
+		if _, done := d.Owners[k.OwnerID]; k.OwnerID == "" || done {
+			continue
+		}
+		u, err := h.auth.User(r.Context(), k.OwnerID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		d.Owners[k.OwnerID] = u.Username
+	}
 	d.Permissions = auth.Permissions()
 	d.Now = time.Now().Unix()
 	h.render(w, r, status, "keys", view{Data: d})
@@ -62,7 +76,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		Extra:   strings.TrimSpace(r.PostFormValue("extra_scopes")),
 		Expires: strings.TrimSpace(r.PostFormValue("expires_days")),
 	}
-	nk := auth.NewAPIKey{Name: f.Name, Scopes: append([]string(nil), f.Scopes...)}
+	// A key made in the console belongs to the user who made it: it never
+	// grants more than they may do, and stops working when they are
+	// disabled or removed.
+	nk := auth.NewAPIKey{Name: f.Name, OwnerID: p.User.ID, Scopes: append([]string(nil), f.Scopes...)}
 	nk.Scopes = append(nk.Scopes, strings.Fields(strings.ReplaceAll(f.Extra, ",", " "))...)
 	errs := map[string]string{}
 	if f.Expires != "" && f.Expires != "0" {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/arus-platform/arus/internal/auth"
 )
 
 // Live figures: a page renders every value on the server first, marks the
@@ -34,9 +36,16 @@ func wantsEvents(r *http.Request) bool {
 }
 
 // streamValues sends values() as a "values" event every Config.LiveEvery until
-// the client goes away. An error from values ends the stream; the browser
-// reconnects on its own.
+// the client goes away or the session that opened the stream ends (signed
+// out, expired, its user disabled: see auth.Store.SessionContext). An error
+// from values ends the stream; the browser reconnects on its own, and a
+// reconnection without a session is sent to the login page.
 func (h *Handler) streamValues(w http.ResponseWriter, r *http.Request, values func(ctx context.Context) (map[string]string, error)) {
+	if p := auth.FromContext(r.Context()); p != nil && p.Session != nil {
+		ctx, cancel := h.auth.SessionContext(r.Context(), *p.Session)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")

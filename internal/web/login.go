@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -43,7 +42,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusForbidden, d)
 		return
 	}
-	ip := clientIP(r)
+	ip := h.auth.ClientIP(r)
 	user, err := h.auth.Authenticate(r.Context(), d.Username, r.PostFormValue("password"), ip)
 	if err != nil {
 		var te *auth.ThrottledError
@@ -73,6 +72,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	h.setCookie(w, r, auth.SessionCookie, token, sess.ExpiresAt)
 	h.clearCookie(w, r, csrfCookie)
 	h.log.InfoContext(r.Context(), "console: signed in", "user", user.Username, "ip", ip)
+	if user.MustChangePassword {
+		http.Redirect(w, r, changePasswordPath, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, localPath(d.Next), http.StatusSeeOther)
 }
 
@@ -85,16 +88,6 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	}
 	h.clearCookie(w, r, auth.SessionCookie)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// clientIP is the connection's address; a proxy's X-Forwarded-For is not
-// trusted here, since anyone can set it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

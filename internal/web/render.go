@@ -35,6 +35,7 @@ var flashes = map[string]string{
 	"user-saved":        "Changes saved.",
 	"user-disabled":     "User disabled; their sessions have ended.",
 	"user-enabled":      "User enabled.",
+	"password-changed":  "Password changed. Your other sessions have ended.",
 	"key-revoked":       "API key revoked. Requests using it are refused from now on.",
 	"topic-created":     "Topic created.",
 	"produced":          "Record produced; it is the newest below.",

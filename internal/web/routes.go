@@ -16,6 +16,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	handleFunc("GET /login", h.loginForm)
 	handleFunc("POST /login", h.login)
 	handle("POST /logout", h.page("", h.logout))
+	handle("GET "+changePasswordPath, h.page("", h.passwordForm))
+	handle("POST "+changePasswordPath, h.page("", h.changePassword))
 
 	handle("GET /{$}", h.page("", h.home))
 	handle("GET /system", h.page(auth.PermSystemRead, h.system))

@@ -5,10 +5,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/arus-platform/arus/internal/auth"
 )
@@ -42,6 +44,12 @@ func (h *Handler) page(perm auth.Permission, next func(w http.ResponseWriter, r 
 		}
 		p := &auth.Principal{User: user, Session: &sess}
 		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		if user.MustChangePassword && !passwordChangeAllowed(r) {
+			// A generated password: nothing else until the user
+			// chooses their own.
+			http.Redirect(w, r, changePasswordPath, http.StatusSeeOther)
+			return
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxFormBytes)
 			if err := r.ParseForm(); err != nil {
@@ -71,12 +79,44 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// localPath keeps a post-login redirect on this site.
+// localPath keeps a post-login redirect on this site: it returns next when
+// it is a path on this site and nothing a browser could read as another
+// origin, else "/". Accepted: a path starting with one "/" followed by
+// anything but "/" or "\", with an optional query; refused: schemes,
+// hosts, backslashes anywhere (browsers read them as "/"), control
+// characters and spaces (browsers drop tabs and newlines, so "/\t/x" is
+// "//x" to them), and anything that does not parse as a URL. The result
+// is the parsed path, escaped again, so what the Location header carries
+// is plain ASCII.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 {
 		return "/"
 	}
-	return next
+	for _, c := range next {
+		if c <= ' ' || c == 0x7f || c == '\\' || unicode.IsControl(c) || unicode.IsSpace(c) {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	path := u.EscapedPath()
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(path, "/\\") {
+		return "/"
+	}
+	if u.RawQuery != "" {
+		var q strings.Builder
+		for i := 0; i < len(u.RawQuery); i++ {
+			if c := u.RawQuery[i]; c >= 0x80 {
+				fmt.Fprintf(&q, "%%%02X", c)
+			} else {
+				q.WriteByte(c)
+			}
+		}
+		path += "?" + q.String()
+	}
+	return path
 }
 
 func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }

@@ -47,6 +47,13 @@ func newFixtureWithSagas(t testing.TB, broker stream.Broker, sagas *saga.Orchest
 // admin; change sets the other parts (a DLQ manager is made for a broker).
 func newFixtureWithConfig(t testing.TB, change func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureWithAuth(t, nil, change)
+}
+
+// newFixtureWithAuth is newFixtureWithConfig with the auth store's
+// configuration changed by authChange as well.
+func newFixtureWithAuth(t testing.TB, authChange func(*auth.Config), change func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{Dir: t.TempDir(), Component: "auth"})
 	if err != nil {
@@ -54,7 +61,11 @@ func newFixtureWithConfig(t testing.TB, change func(*Config)) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := auth.Open(ctx, db, auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Logger: quiet})
+	acfg := auth.Config{Argon2: auth.Argon2Params{Memory: 64, Time: 1, Threads: 1}, Logger: quiet}
+	if authChange != nil {
+		authChange(&acfg)
+	}
+	st, err := auth.Open(ctx, db, acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +340,7 @@ func TestUsersAndKeys(t *testing.T) {
 
 	// A viewer reads the system page but manages neither users nor keys.
 	v := f.browser()
-	v.login("vera", html(pw[1]))
+	v.loginChanging("vera", html(pw[1]), "vera's very own passphrase")
 	for _, path := range []string{"/users", "/users/new", "/keys"} {
 		resp, _ = v.get(path)
 		wantStatus(t, "viewer GET "+path, resp, http.StatusForbidden)
