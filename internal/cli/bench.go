@@ -22,7 +22,7 @@ Drives load at a running server and reports throughput and latency.
 
 "relay" posts generated records of the seed's cars dataset ({id, car_name,
 stock, price, category, type}) to POST /api/v1/datasets/{dataset}/records
-with the application's API key (--api-key or ARUS_API_KEY): one record per
+with the application's API key (ARUS_API_KEY or --api-key-file): one record per
 request (--mode single) or --batch records per request (--mode batch). Every
 request must be answered 202, which the server sends only once the records
 are durable.`
@@ -37,8 +37,8 @@ func benchRelay(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "bench relay", "arus bench relay --dataset NAME [flags]", benchAbout)
 	server := f.String("server", defaultServer, "`URL` of the server")
 	f.twin("server", "ARUS_SERVER")
-	apiKey := f.String("api-key", "", "the application's API `key`")
-	f.twin("api-key", "ARUS_API_KEY")
+	apiKey := new(string)
+	addAPIKey(f, apiKey)
 	dataset := f.String("dataset", "", "`name` of the dataset to post to")
 	mode := f.String("mode", "single", "single (one record per request) or batch")
 	batch := f.Int("batch", 100, "records per request in batch mode")
@@ -62,7 +62,7 @@ func benchRelay(ctx context.Context, e *env, args []string) error {
 	case *dur <= 0:
 		return f.fail("--duration %s: use a positive duration", *dur)
 	case *apiKey == "":
-		return f.fail("--api-key (or ARUS_API_KEY) is required: the application's key")
+		return f.fail("an API key is required: the application's key, in ARUS_API_KEY or --api-key-file")
 	}
 	per := 1
 	if *mode == "batch" {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -127,13 +128,57 @@ type flags struct {
 	// allEnv gives every flag its ARUS_* twin and a --config file, through
 	// internal/config; the twins above are then not used.
 	allEnv bool
-	// secrets are flags that also take a *_FILE variant (with allEnv).
+	// secrets are flags that also take a *_FILE variant.
 	secrets []string
 }
 
-// secret marks flag name as a secret: it also accepts --name-file,
-// ARUS_NAME_FILE and name-file in the config file.
-func (f *flags) secret(name string) { f.secrets = append(f.secrets, name) }
+// secret marks flag name as a secret: it also accepts --name-file and
+// ARUS_NAME_FILE (and, with allEnv, name-file in the config file), so that
+// it need not sit in the process list. Without allEnv, call it after the
+// flag and its twin are defined.
+func (f *flags) secret(name string) {
+	f.secrets = append(f.secrets, name)
+	if !f.allEnv {
+		f.String(name+"-file", "", "`file` holding the value of --"+name+" (kept out of the environment and the process list)")
+	}
+}
+
+// readSecretFiles fills each secret flag from its file when the flag was
+// not given on the command line: --name-file first, then the twin's
+// variable with _FILE appended. The file's trailing newline is dropped.
+func (f *flags) readSecretFiles() error {
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, name := range f.secrets {
+		env := ""
+		for _, fe := range f.envs {
+			if fe[0] == name {
+				env = fe[1]
+			}
+		}
+		value := f.Lookup(name).Value.String()
+		onCommandLine := set[name] && (env == "" || value != f.e.getenv(env))
+		path, source := "", ""
+		switch {
+		case set[name+"-file"] && onCommandLine:
+			return f.fail("give --%s or --%s-file, not both", name, name)
+		case set[name+"-file"]:
+			path, source = f.Lookup(name+"-file").Value.String(), "--"+name+"-file"
+		case value == "" && env != "" && f.e.getenv(env+"_FILE") != "":
+			path, source = f.e.getenv(env+"_FILE"), env+"_FILE"
+		default:
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return f.fail("%s: cannot read the file: %v", source, err)
+		}
+		if err := f.Set(name, strings.TrimRight(string(data), "\r\n")); err != nil {
+			return f.fail("%s: %v", source, err)
+		}
+	}
+	return nil
+}
 
 func newFlags(e *env, name, synopsis, about string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -216,10 +261,10 @@ func (f *flags) parse(args []string) ([]string, error) {
 		}
 		rest := f.Args()
 		if len(rest) == 0 {
-			return positional, nil
+			return positional, f.readSecretFiles()
 		}
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(positional, rest...), nil
+			return append(positional, rest...), f.readSecretFiles()
 		}
 		positional = append(positional, rest[0])
 		args = rest[1:]

@@ -26,8 +26,7 @@ func addConn(f *flags) *conn {
 	c := &conn{}
 	f.StringVar(&c.server, "server", "", "`URL` of a running arus server (default "+defaultServer+" unless --broker or --data is given)")
 	f.twin("server", "ARUS_SERVER")
-	f.StringVar(&c.apiKey, "api-key", "", "API `key` sent to the server as a bearer token")
-	f.twin("api-key", "ARUS_API_KEY")
+	addAPIKey(f, &c.apiKey)
 	f.StringVar(&c.broker, "broker", "", "`URL` of a broker to open directly instead of a server: embedded, kafka://host:9092,... or redis://host:6379/0")
 	f.twin("broker", "ARUS_BROKER")
 	f.StringVar(&c.data, "data", "", "data `dir`ectory of the embedded broker, opened directly (no server may be running on it; default ./arus-data with --broker embedded)")
@@ -64,7 +63,15 @@ func addServer(f *flags) *serverFlags {
 	s := &serverFlags{}
 	f.StringVar(&s.server, "server", defaultServer, "`URL` of the running arus server")
 	f.twin("server", "ARUS_SERVER")
-	f.StringVar(&s.apiKey, "api-key", "", "API `key` sent to the server as a bearer token")
-	f.twin("api-key", "ARUS_API_KEY")
+	addAPIKey(f, &s.apiKey)
 	return s
+}
+
+// addAPIKey registers the API key a command sends: --api-key-file or
+// ARUS_API_KEY (or ARUS_API_KEY_FILE). --api-key itself works too, but a
+// key on the command line shows in the process list and shell history.
+func addAPIKey(f *flags, dst *string) {
+	f.StringVar(dst, "api-key", "", "API `key` sent to the server as a bearer token; avoid it: a key on the command line shows in the process list, so use ARUS_API_KEY or --api-key-file")
+	f.twin("api-key", "ARUS_API_KEY")
+	f.secret("api-key")
 }

@@ -64,6 +64,7 @@ optionally limited to one resource, such as records.produce:orders.`)
 	var scopes listFlag
 	f.Var(&scopes, "scope", "a `scope` the key grants; repeat for more")
 	expires := f.Duration("expires", 0, "lifetime of the key, e.g. 2160h; 0 never expires")
+	owner := f.String("owner", "", "`username` the key belongs to: it never grants more than they may do and stops working when they are disabled; empty makes a service key of its own")
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -80,6 +81,13 @@ optionally limited to one resource, such as records.produce:orders.`)
 	}
 	defer closeStore()
 	nk := auth.NewAPIKey{Name: *name, Scopes: scopes.values}
+	if *owner != "" {
+		u, err := as.UserByUsername(ctx, *owner)
+		if err != nil {
+			return fmt.Errorf("keys create: --owner %s: %w", *owner, err)
+		}
+		nk.OwnerID = u.ID
+	}
 	if *expires > 0 {
 		nk.ExpiresAt = time.Now().Add(*expires)
 	}
@@ -113,7 +121,8 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tSCOPES\tSTATE\tLAST USED")
+	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tOWNER\tSCOPES\tSTATE\tLAST USED")
+	owners := map[string]string{"": "-"}
 	for _, k := range keys {
 		state := "active"
 		switch {
@@ -126,7 +135,14 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 		if !k.LastUsedAt.IsZero() {
 			used = k.LastUsedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, strings.Join(k.Scopes, ","), state, used)
+		if _, ok := owners[k.OwnerID]; !ok {
+			u, err := as.User(ctx, k.OwnerID)
+			if err != nil {
+				return err
+			}
+			owners[k.OwnerID] = u.Username
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, owners[k.OwnerID], strings.Join(k.Scopes, ","), state, used)
 	}
 	return tw.Flush()
 }

@@ -47,7 +47,8 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	adminPassword := f.String("admin-password", "", "`password` of the first admin; generated and printed once when empty")
 	secretKey := f.String("secret-key", "", "base64 `key` (32 bytes) that encrypts secrets at rest; default: a key file in the data directory")
 	instance := f.String("instance", "arus", "`name` of this installation, shown in the console")
-	secureCookies := f.Bool("secure-cookies", false, "mark cookies Secure (behind a TLS-terminating proxy)")
+	secureCookies := f.Bool("secure-cookies", false, "mark cookies Secure and send Strict-Transport-Security (behind a TLS-terminating proxy)")
+	trustedProxies := f.String("trusted-proxies", "", "comma-separated `list` of proxy addresses and CIDRs whose X-Forwarded-For names the client (login throttling, sessions); empty trusts none")
 	otlp := f.String("otlp-endpoint", "", "OTLP/HTTP collector `URL` for traces, e.g. http://collector:4318; empty: no export")
 	sample := f.Float64("trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1")
 	sqliteDir := f.String("relay-sqlite-dir", "", "`dir`ectory of the relay's SQLite destinations, which may name files only inside it (default <data>/destinations)")
@@ -101,6 +102,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
 	}
+	cfg.TrustedProxies = *trustedProxies
 	if err := cfg.Validate(); err != nil {
 		return f.fail("%v", err)
 	}

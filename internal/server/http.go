@@ -131,6 +131,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
+		s.hsts(w, r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer))

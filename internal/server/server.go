@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,10 +89,15 @@ type Config struct {
 	Logger          *slog.Logger
 	// Banner receives the one-time admin password. Default os.Stderr.
 	Banner io.Writer
+
+	// TrustedProxies lists the addresses and CIDRs of reverse proxies
+	// whose X-Forwarded-For names the client, comma-separated.
+	TrustedProxies string
+	trusted        []netip.Prefix
 }
 
 // Validate checks the configuration and fills in defaults.
-func (c *Config) Validate() error {
+func (c *Config) Validate() (err error) {
 	var errs []error
 	if c.Listen == "" {
 		c.Listen = ":8080"
@@ -126,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientCA == "" && (c.ClientAuth == "verify" || c.ClientAuth == "require") {
 		errs = append(errs, fmt.Errorf("tls-client-auth %s needs --tls-client-ca", c.ClientAuth))
+	}
+	if c.trusted, err = parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
 	}
 	if c.SecretKey != "" {
 		if _, err := secret.ParseKey(c.SecretKey); err != nil {
@@ -205,8 +214,8 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			s = nil
 		}
 	}()
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := s.makeDataDir(); err != nil {
+		return nil, err
 	}
 	if s.tracing, err = obs.NewTracing(ctx, cfg.Tracing); err != nil {
 		return nil, err
@@ -241,6 +250,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s.streams.Register(mux)
+	s.registerAccount(mux)
 	if err := s.openProcessing(ctx, mux, reg); err != nil {
 		return nil, err
 	}
@@ -301,7 +311,7 @@ func (s *Server) openAuth(ctx context.Context) error {
 	}
 	s.authDB = db
 	s.closers = append(s.closers, db.Close)
-	if s.auth, err = auth.Open(ctx, db, auth.Config{Logger: s.log}); err != nil {
+	if s.auth, err = auth.Open(ctx, db, auth.Config{Logger: s.log, TrustedProxies: s.cfg.trusted}); err != nil {
 		return err
 	}
 	generated, created, err := s.auth.EnsureAdmin(ctx, s.cfg.AdminPassword)
@@ -313,7 +323,7 @@ func (s *Server) openAuth(ctx context.Context) error {
 		fmt.Fprintf(s.cfg.Banner, "\n"+
 			"  First start: created the console user %q with this one-time password:\n\n"+
 			"      %s\n\n"+
-			"  Sign in at %s/login and change it. It is not shown again.\n\n",
+			"  Sign in at %s/login: the console asks you to change it first. It is not shown again.\n\n",
 			auth.AdminUsername, generated, s.publicURL())
 	} else if created {
 		s.log.Info("first start: created the console user admin with the configured password", "user", auth.AdminUsername)
