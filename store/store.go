@@ -119,10 +119,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	path := filepath.Join(cfg.Dir, cfg.Component+".db")
+	// A new database is readable by this user alone; SQLite gives its
+	// -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", path, err)
+	}
+	f.Close()
 	// _txlock=immediate makes every transaction take the write lock at BEGIN,
 	// so two writers queue on busy_timeout instead of failing on upgrade.
 	dsn := "file:" + path + "?_txlock=immediate" +

@@ -117,13 +117,23 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	return b, nil
 }
 
+// createPrivate creates the file at path with mode 0600 when it does not
+// exist yet.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 // makeDir creates dir when missing and syncs its parent, so that the
 // directory itself survives a power loss along with what is written in it.
 func makeDir(dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	parent, err := os.Open(filepath.Dir(filepath.Clean(dir)))
@@ -136,6 +146,11 @@ func makeDir(dir string) error {
 
 func (b *Broker) open() error {
 	path := filepath.Join(b.cfg.Dir, dbFileName)
+	// The log is readable by this user alone; SQLite gives its -wal and
+	// -shm files the database file's mode.
+	if err := createPrivate(path); err != nil {
+		return fmt.Errorf("embedded: create %s: %w", path, err)
+	}
 	wc, err := openConn(dsn(path, b.cfg.Synchronous, false))
 	if err != nil {
 		return fmt.Errorf("embedded: open %s: %w", path, err)

@@ -13,7 +13,7 @@ import (
 // process (or another broker in this one) holds it. The lock goes away with
 // the process, so a crash never leaves the directory locked.
 func lockDir(dir, path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open lock file: %w", err)
 	}
