@@ -76,7 +76,8 @@ type Config struct {
 	SecretKey string
 	// Instance names this installation in the console.
 	Instance string
-	// SecureCookies marks cookies Secure behind a TLS-terminating proxy.
+	// SecureCookies marks cookies Secure and sends Strict-Transport-Security
+	// behind a TLS-terminating proxy.
 	SecureCookies bool
 	// RelaySQLiteDir holds the relay's SQLite destinations. Default
 	// <Data>/destinations.
