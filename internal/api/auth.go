@@ -179,6 +179,8 @@ func unauthorized(err error) *Problem {
 		detail = "the API key has been revoked"
 	case errors.Is(err, auth.ErrDisabled):
 		detail = "the user is disabled"
+	case errors.Is(err, auth.ErrPasswordChangeRequired):
+		detail = "the session's user must change their password first, in the console or with POST /api/v1/account/password"
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		detail = "the API key or session is not valid"
 	default:

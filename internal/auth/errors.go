@@ -27,6 +27,11 @@ var (
 	// ErrDisabled: the user is disabled (or owns the API key and is
 	// disabled). Login returns it only after the password was verified.
 	ErrDisabled = errors.New("auth: user is disabled")
+	// ErrPasswordChangeRequired: the session's user must change a generated
+	// password before the session may be used for anything else. It
+	// wraps ErrInvalidCredentials, so callers that know only that refuse
+	// the session as well.
+	ErrPasswordChangeRequired = fmt.Errorf("%w: the user must change their password first", ErrInvalidCredentials)
 	// ErrLastAdmin: the change would leave no enabled administrator.
 	ErrLastAdmin = errors.New("auth: no enabled admin would remain")
 	// ErrInvalid: input broke a rule; the error is a *ValidationError

@@ -95,7 +95,9 @@ var ErrNoCredentials = errors.New("auth: no credentials")
 // RequestPrincipal authenticates a request by its API key
 // ("Authorization: Bearer <key>" or "X-API-Key: <key>") or, failing that, its
 // session cookie. It returns ErrNoCredentials when the request has neither,
-// and ErrInvalidCredentials, ErrExpired or ErrRevoked for bad ones.
+// ErrInvalidCredentials, ErrExpired or ErrRevoked for bad ones, and
+// ErrPasswordChangeRequired for the session of a user who must change a
+// generated password first.
 func (s *Store) RequestPrincipal(r *http.Request) (*Principal, error) {
 	if key := presentedKey(r); key != "" {
 		k, err := s.VerifyAPIKey(r.Context(), key)
@@ -111,6 +113,10 @@ func (s *Store) RequestPrincipal(r *http.Request) (*Principal, error) {
 	sess, user, err := s.Session(r.Context(), c.Value)
 	if err != nil {
 		return nil, err
+	}
+	if user.MustChangePassword {
+		// API keys are not held up; the session is, as in the console.
+		return nil, ErrPasswordChangeRequired
 	}
 	return &Principal{User: user, Session: &sess}, nil
 }

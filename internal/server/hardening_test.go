@@ -199,6 +199,18 @@ func TestFirstPasswordMustBeChanged(t *testing.T) {
 		t.Errorf("GET /users before the change: status %d to %q, want the change page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
+	// Nor does the API take the session until then.
+	u, _ := url.Parse(r.url)
+	var cookie string
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == auth.SessionCookie {
+			cookie = ck.Name + "=" + ck.Value
+		}
+	}
+	if rep := r.call(t, "GET", "/api/v1/topics", "", "", "Cookie", cookie); rep.status != http.StatusUnauthorized || !strings.Contains(rep.body, "must change their password") {
+		t.Errorf("API call with the session before the change: %d %s, want 401 saying why", rep.status, rep.body)
+	}
+
 	const next = "the admin's own passphrase"
 	for _, tc := range []struct {
 		name, body string

@@ -50,8 +50,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Submit(css(`#username`)),
 		chromedp.WaitVisible(css(`#new-password`)),
 	)
-	if pw := browsertest.Get(t, ctx, "shown password", chromedp.Text(css(`#new-password`))); len(pw) < 12 {
-		t.Errorf("generated password %q looks too short", pw)
+	olgaPassword := browsertest.Get(t, ctx, "shown password", chromedp.Text(css(`#new-password`)))
+	if len(olgaPassword) < 12 {
+		t.Errorf("generated password %q looks too short", olgaPassword)
 	}
 	browsertest.Screenshot(t, ctx, "console-user")
 	browsertest.CheckAccessibility(t, ctx, "user")
@@ -105,5 +106,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	if title := browsertest.Get(t, ctx, "title", chromedp.Title()); !strings.HasPrefix(title, "Sign in") {
 		t.Errorf("after sign-out the page is %q, want the sign-in page", title)
+	}
+
+	// Olga's password was generated: she chooses her own before anything
+	// else.
+	browsertest.Do(t, ctx, "sign in with a generated password",
+		chromedp.SendKeys(css(`#username`), "olga"),
+		chromedp.SendKeys(css(`#password`), olgaPassword),
+		chromedp.Submit(css(`#password`)),
+		chromedp.WaitVisible(css(`#current-password`)),
+	)
+	browsertest.Screenshot(t, ctx, "console-change-password")
+	browsertest.CheckAccessibility(t, ctx, "change password")
+	browsertest.Do(t, ctx, "choose her own password",
+		chromedp.SendKeys(css(`#current-password`), olgaPassword),
+		chromedp.SendKeys(css(`#new-password`), "olga's own passphrase"),
+		chromedp.SendKeys(css(`#confirm-password`), "olga's own passphrase"),
+		chromedp.Submit(css(`#confirm-password`)),
+		chromedp.WaitVisible(css(`[role=status]`)),
+	)
+	if notice := browsertest.Get(t, ctx, "notice", chromedp.Text(css(`[role=status]`))); !strings.Contains(notice, "Password changed") {
+		t.Errorf("after the change the notice is %q, want it to say the password changed", notice)
+	}
+	if _, err := f.auth.Authenticate(t.Context(), "olga", "olga's own passphrase", ""); err != nil {
+		t.Errorf("olga's own password: %v", err)
 	}
 }

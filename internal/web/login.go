@@ -90,12 +90,16 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// home sends a user to their first page, passing on a notice (?ok=...).
 func (h *Handler) home(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	target := "/system"
 	if h.cfg.Broker != nil && p.Can(auth.PermSystemRead, "") {
-		http.Redirect(w, r, "/overview", http.StatusSeeOther)
-		return
+		target = "/overview"
 	}
-	http.Redirect(w, r, "/system", http.StatusSeeOther)
+	if ok := r.URL.Query().Get("ok"); flashes[ok] != "" {
+		target += "?ok=" + ok
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 func (h *Handler) system(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
