@@ -83,8 +83,8 @@ func (e *ValidationError) err() error {
 	return e
 }
 
-// ThrottledError is returned when logins for a username or from an address
-// are locked after repeated failures. It matches ErrThrottled under
+// ThrottledError is returned when logins for an account from an address,
+// or from an address as a whole, are locked after repeated failures. It matches ErrThrottled under
 // errors.Is; RetryAfter suits an HTTP Retry-After header.
 type ThrottledError struct {
 	RetryAfter time.Duration
