@@ -63,12 +63,11 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter/time.Second)))
 			return &api.Problem{Type: typeThrottled, Title: "Too many failed attempts", Status: http.StatusTooManyRequests,
 				Detail: fmt.Sprintf("too many wrong passwords for this account from this address; retry in %s", te.RetryAfter)}
-		case errors.Is(err, auth.ErrInvalidCredentials):
+		case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrDisabled):
+			// A disabled user is answered alike, as at sign-in: the answer
+			// must not tell that the password was right.
 			return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized,
 				Detail: "username or current_password is wrong"}
-		case errors.Is(err, auth.ErrDisabled):
-			return &api.Problem{Type: api.TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-				Detail: "the user is disabled"}
 		default:
 			return err
 		}

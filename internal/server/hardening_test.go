@@ -229,6 +229,18 @@ func TestFirstPasswordMustBeChanged(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d mentioning %s", tc.name, rep.status, rep.body, tc.status, tc.want)
 		}
 	}
+	// A disabled user learns nothing about their password.
+	ctx := context.Background()
+	if _, err := r.auth.CreateUser(ctx, auth.NewUser{Username: "gone", Password: "gone's passphrase", Roles: []auth.Role{auth.RoleViewer}}); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := r.auth.UserByUsername(ctx, "gone")
+	if _, err := r.auth.Disable(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.call(t, "POST", "/api/v1/account/password", "", `{"username":"gone","current_password":"gone's passphrase","new_password":"`+next+`"}`); rep.status != 401 {
+		t.Errorf("disabled user with the right password: %d %s, want 401 as for a wrong one", rep.status, rep.body)
+	}
 	rep := r.call(t, "POST", "/api/v1/account/password", "", `{"username":"admin","current_password":"`+first+`","new_password":"`+next+`"}`)
 	if rep.status != http.StatusNoContent {
 		t.Fatalf("change password over the API: %d %s, want 204", rep.status, rep.body)
