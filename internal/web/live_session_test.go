@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +98,44 @@ func TestLiveStreamEndsWithSession(t *testing.T) {
 		wantStatus(t, "disable vic", resp, 303)
 		waitEnded(t, ch, "after vic was disabled")
 	})
+}
+
+// testClock is a clock a test moves by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// A live stream ends when its session expires, however long it has been
+// open: the stream is not use of the session.
+func TestLiveStreamEndsWhenSessionExpires(t *testing.T) {
+	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), RetentionInterval: -1,
+		Options: stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	clock := &testClock{now: time.Now()}
+	f := newFixtureWithAuth(t, func(c *auth.Config) {
+		// The stream re-checks its session every second.
+		c.Now, c.TouchInterval = clock.Now, time.Millisecond
+	}, func(c *Config) { c.Broker, c.LiveEvery = b, time.Hour })
+	br := f.browser()
+	br.login("admin", adminPassword)
+	ch := br.events("/groups")
+	waitFor(t, ch, "first values", func(map[string]string) bool { return true })
+	clock.Advance(2*time.Hour + time.Minute)
+	waitEnded(t, ch, "after the session's idle time")
 }
