@@ -139,7 +139,13 @@ type flags struct {
 func (f *flags) secret(name string) {
 	f.secrets = append(f.secrets, name)
 	if !f.allEnv {
-		f.String(name+"-file", "", "`file` holding the value of --"+name+" (kept out of the environment and the process list)")
+		usage := "`file` holding the value of --" + name + " (kept out of the environment and the process list)"
+		for _, fe := range f.envs {
+			if fe[0] == name {
+				usage += "\n      env " + fe[1] + "_FILE"
+			}
+		}
+		f.String(name+"-file", "", usage)
 	}
 }
 
