@@ -580,6 +580,10 @@ func TestRelayDeliversEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A generated first password must be changed before the console serves.
+	if err := r.auth.SetPassword(ctx, u.ID, "a password of the admin's own"); err != nil {
+		t.Fatal(err)
+	}
 	_, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
 	if err != nil {
 		t.Fatal(err)
