@@ -60,8 +60,10 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	m := b.coord.join(mctx, cfg, h)
-	var err error
+	m, err := b.coord.join(mctx, cfg, h)
+	if err != nil {
+		return fmt.Errorf("embedded: consume group %q: %w", cfg.Group, err)
+	}
 	select {
 	case <-ctx.Done():
 	case <-b.closing:

@@ -29,7 +29,11 @@ type liveGroup struct {
 	slots   map[*partState]*slot
 	// held is set while an admin operation changes the group's offsets.
 	held bool
-	cond *sync.Cond
+	// claims counts the ClaimGroup calls not yet released; claimer names
+	// the protocol of the last.
+	claims  int
+	claimer string
+	cond    *sync.Cond
 }
 
 // slot is one partition of a group: who should own it and which worker runs.
@@ -75,11 +79,15 @@ func (c *coordinator) unheld(name string) *liveGroup {
 	}
 }
 
-// join adds a member to its group and rebalances.
-func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h stream.Handler) *member {
+// join adds a member to its group and rebalances. It fails with
+// ErrGroupActive while the group is claimed by another protocol.
+func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h stream.Handler) (*member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(cfg.Group)
+	if g.claims > 0 {
+		return nil, fmt.Errorf("%w: its members consume it over the %s; stop them or use another group", stream.ErrGroupActive, g.claimer)
+	}
 	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, ctx: ctx, topics: make(map[string]bool)}
 	for _, t := range cfg.Topics {
 		m.topics[t] = true
@@ -89,7 +97,7 @@ func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h str
 	}
 	g.members = append(g.members, m)
 	c.rebalance(g)
-	return m
+	return m, nil
 }
 
 // leave removes a member; its partitions move to the others once its
@@ -106,7 +114,7 @@ func (c *coordinator) leave(m *member) {
 
 // forget drops a group with no members and no running workers.
 func (c *coordinator) forget(g *liveGroup) {
-	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && c.groups[g.name] == g {
+	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && g.claims == 0 && c.groups[g.name] == g {
 		delete(c.groups, g.name)
 	}
 }
@@ -251,8 +259,8 @@ func (c *coordinator) hold(group string) (unlock func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(group)
-	if len(g.members) > 0 || len(g.slots) > 0 {
-		n := len(g.members)
+	if len(g.members) > 0 || len(g.slots) > 0 || g.claims > 0 {
+		n := len(g.members) + g.claims
 		c.forget(g)
 		return nil, fmt.Errorf("%w: %d live member(s); stop its consumers first", stream.ErrGroupActive, n)
 	}
