@@ -53,6 +53,10 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	sample := f.Float64("trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1")
 	sqliteDir := f.String("relay-sqlite-dir", "", "`dir`ectory of the relay's SQLite destinations, which may name files only inside it (default <data>/destinations)")
 	allowHosts := f.String("relay-allow-hosts", "", "comma-separated `list` of the only hosts (names, *.domain) and CIDRs relay destinations may reach; empty: any but link-local and cloud metadata addresses")
+	kafkaListen := f.String("kafka-listen", "", "`address` to serve the Kafka protocol on, over the embedded log (off when empty; loopback only unless --kafka-sasl or --kafka-allow-remote)")
+	kafkaSASL := f.Bool("kafka-sasl", false, "require Kafka clients to authenticate with SASL/PLAIN, an API key as the password")
+	kafkaTLS := f.Bool("kafka-tls", false, "serve the Kafka protocol over TLS with --tls-cert and --tls-key")
+	kafkaRemote := f.Bool("kafka-allow-remote", false, "allow a non-loopback --kafka-listen without --kafka-sasl")
 	f.allEnv = true
 	f.secret("admin-password")
 	f.secret("secret-key")
@@ -101,6 +105,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		RelaySQLiteDir: *sqliteDir, RelayAllowHosts: splitList(*allowHosts),
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
+		Kafka: server.KafkaConfig{Listen: *kafkaListen, SASL: *kafkaSASL, TLS: *kafkaTLS, AllowRemote: *kafkaRemote},
 	}
 	cfg.TrustedProxies = *trustedProxies
 	if err := cfg.Validate(); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/kafkawire"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
@@ -67,6 +68,9 @@ type Config struct {
 	// "required" or only "verified" when given.
 	TLSCert, TLSKey, ClientCA string
 	ClientAuth                string
+
+	// Kafka serves the Kafka protocol on the embedded log.
+	Kafka KafkaConfig
 
 	// AdminPassword is the first admin's password; when empty, the first
 	// start generates one and prints it once.
@@ -148,6 +152,7 @@ func (c *Config) Validate() (err error) {
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("audit-retention %s is negative; use 0 to keep entries forever", c.AuditRetention))
 	}
+	errs = append(errs, c.Kafka.validate(c)...)
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -192,6 +197,8 @@ type Server struct {
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
+	kafka       *kafkawire.Listener
+	kafkaLn     net.Listener
 	// mux holds every route the process serves.
 	mux *http.ServeMux
 	// ready are /readyz's checks besides the broker, by component.
@@ -270,6 +277,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		console.Register(mux)
 		s.console = console
+	}
+	if err := s.openKafka(reg); err != nil {
+		return nil, err
 	}
 	if err := s.listen(); err != nil {
 		return nil, err
@@ -497,6 +507,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.console != nil {
 		g.Go(func() error { s.console.Run(gctx); return nil })
 	}
+	g.Go(func() error { return s.serveKafka(gctx) })
 	if s.delivery != nil {
 		g.Go(func() error { return s.runRelay(gctx) })
 	}
