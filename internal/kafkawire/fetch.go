@@ -46,6 +46,7 @@ func (c *conn) fetch(r *kmsg.FetchRequest) kmsg.Response {
 			sp := &tresp.Partitions[i]
 			sp.Default()
 			sp.Partition = rt.Partitions[i].Partition
+			sp.RecordBatches = []byte{} // librdkafka refuses a null record set
 			fp := &fetchPart{topic: rt.Topic, req: &rt.Partitions[i], resp: sp}
 			if !c.can(auth.PermRecordsRead, rt.Topic) {
 				sp.ErrorCode, fp.done = kerr.TopicAuthorizationFailed.Code, true
