@@ -108,7 +108,13 @@ func appendBatch(dst []byte, recs []*stream.Record) []byte {
 	first := recs[0]
 	firstTs := first.Timestamp.UnixMilli()
 	maxTs := firstTs
-	var body, scratch []byte
+	n := 0
+	for _, r := range recs {
+		n += r.Size() + 32
+	}
+	body := make([]byte, 0, n)
+	var scratch []byte
+	var headers []kmsg.Header
 	for _, r := range recs {
 		ts := r.Timestamp.UnixMilli()
 		maxTs = max(maxTs, ts)
@@ -118,12 +124,11 @@ func appendBatch(dst []byte, recs []*stream.Record) []byte {
 			Key:              r.Key,
 			Value:            r.Value,
 		}
-		if len(r.Headers) > 0 {
-			kr.Headers = make([]kmsg.Header, len(r.Headers))
-			for i, h := range r.Headers {
-				kr.Headers[i] = kmsg.Header{Key: h.Key, Value: h.Value}
-			}
+		headers = headers[:0]
+		for _, h := range r.Headers {
+			headers = append(headers, kmsg.Header{Key: h.Key, Value: h.Value})
 		}
+		kr.Headers = headers
 		// Encode with a zero length (one byte), then prefix the real one.
 		scratch = kr.AppendTo(scratch[:0])
 		body = kbin.AppendVarint(body, int32(len(scratch)-1))

@@ -1,7 +1,10 @@
 package kafkawire
 
 import (
+	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -82,65 +85,105 @@ func (c *conn) fetch(r *kmsg.FetchRequest) kmsg.Response {
 	return resp
 }
 
-// readParts fills each partition's records from its fetch offset and
-// returns the bytes read over all of them.
+// readParts fills each partition's records from its fetch offset, reading
+// the partitions in parallel, and returns the bytes read over all of them.
+// Each partition gets an even share of what is left of maxBytes (at most
+// its own limit), and at least one record.
 func (c *conn) readParts(parts []*fetchPart, maxBytes int) int {
 	ctx, cancel := c.requestContext()
 	defer cancel()
-	total := 0
+	var active []*fetchPart
 	for _, fp := range parts {
-		if fp.done {
-			continue
+		if !fp.done && c.position(fp) {
+			active = append(active, fp)
 		}
-		sp := fp.resp
-		start, end, next, err := c.l.cfg.Log.Watch(fp.topic, fp.req.Partition)
+	}
+	if len(active) == 0 || maxBytes <= 0 {
+		return 0
+	}
+	share := max(maxBytes/len(active), 1)
+	sizes := make([]int, len(active))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	for i, fp := range active {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sizes[i] = c.readPart(ctx, fp, min(int(fp.req.PartitionMaxBytes), share))
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	return total
+}
+
+// position checks a partition's fetch offset against its bounds and
+// reports whether there are records to read.
+func (c *conn) position(fp *fetchPart) bool {
+	sp := fp.resp
+	start, end, next, err := c.l.cfg.Log.Watch(fp.topic, fp.req.Partition)
+	if err != nil {
+		sp.ErrorCode, fp.done = kafkaCode(err), true
+		if errors.Is(err, stream.ErrInvalid) {
+			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		return false
+	}
+	fp.next = next
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = end, end, start
+	off := fp.req.FetchOffset
+	if off < start || off > end {
+		sp.ErrorCode, fp.done = kerr.OffsetOutOfRange.Code, true
+		return false
+	}
+	return off < end
+}
+
+// readPart reads one partition's records up to limit bytes (at least one
+// record, so that a record larger than the limit still moves the consumer
+// on) and encodes them as one batch; it returns the batch's size.
+func (c *conn) readPart(ctx context.Context, fp *fetchPart, limit int) int {
+	sp := fp.resp
+	limit = max(limit, 1)
+	off := fp.req.FetchOffset
+	var recs []*stream.Record
+	size := 0
+	for size < limit && off < sp.HighWatermark {
+		// Guess the count from 256-byte records; read on when they are smaller.
+		n := max(1, min((limit-size)/256, 10000))
+		got, err := c.l.cfg.Log.Read(ctx, fp.topic, fp.req.Partition, off, n)
 		if err != nil {
-			sp.ErrorCode, fp.done = kafkaCode(err), true
-			if errors.Is(err, stream.ErrInvalid) {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if len(recs) == 0 {
+				sp.ErrorCode, fp.done = kafkaCode(err), true
+				return 0
 			}
-			continue
+			break
 		}
-		fp.next = next
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = end, end, start
-		off := fp.req.FetchOffset
-		if off < start || off > end {
-			sp.ErrorCode, fp.done = kerr.OffsetOutOfRange.Code, true
-			continue
-		}
-		if off == end || maxBytes-total <= 0 {
-			continue
-		}
-		limit := min(int(fp.req.PartitionMaxBytes), maxBytes-total)
-		if limit <= 0 {
-			limit = 1
-		}
-		n := max(1, min(limit/64, 10000))
-		recs, err := c.l.cfg.Log.Read(ctx, fp.topic, fp.req.Partition, off, n)
-		if err != nil {
-			sp.ErrorCode, fp.done = kafkaCode(err), true
-			continue
-		}
-		// Keep what fits in the limit, but at least one record, so that a
-		// record larger than the limit still moves the consumer on.
-		size, keep := 0, 0
-		for _, r := range recs {
+		full := false
+		for _, r := range got {
 			s := r.Size() + 32
-			if keep > 0 && size+s > limit {
+			if len(recs) > 0 && size+s > limit {
+				full = true
 				break
 			}
 			size += s
-			keep++
+			recs = append(recs, r)
 		}
-		if keep == 0 {
-			continue
+		if full || len(got) < n {
+			break
 		}
-		sp.RecordBatches = appendBatch(sp.RecordBatches[:0], recs[:keep])
-		fp.done = true
-		total += len(sp.RecordBatches)
-		c.l.metrics.fetched(keep)
+		off = recs[len(recs)-1].Offset + 1
 	}
-	return total
+	if len(recs) == 0 {
+		return 0
+	}
+	sp.RecordBatches = appendBatch(make([]byte, 0, size+128), recs)
+	fp.done = true
+	c.l.metrics.fetched(len(recs))
+	return len(sp.RecordBatches)
 }
 
 // waitAppend waits until a partition being fetched grows, the timer fires
