@@ -38,6 +38,8 @@ type conn struct {
 	user     string
 	mechOK   bool
 	clientID string
+
+	ahead aheads
 }
 
 // pending is a request being answered: wait returns the response, nil when
@@ -73,6 +75,8 @@ func (c *conn) serve() {
 	err := c.read(out)
 	close(out)
 	<-written
+	c.cancel()
+	c.ahead.wg.Wait()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
 		c.l.log.Debug("kafkawire: connection closed", "remote", c.nc.RemoteAddr().String(), "err", err)
 	}

@@ -144,21 +144,46 @@ func (c *conn) position(fp *fetchPart) bool {
 
 // readPart reads one partition's records up to limit bytes (at least one
 // record, so that a record larger than the limit still moves the consumer
-// on) and encodes them as one batch; it returns the batch's size.
+// on) and encodes them as one batch; it returns the batch's size. When
+// more records wait, it reads the next batch ahead while the client
+// handles this one.
 func (c *conn) readPart(ctx context.Context, fp *fetchPart, limit int) int {
 	sp := fp.resp
 	limit = max(limit, 1)
-	off := fp.req.FetchOffset
+	tp := stream.TopicPartition{Topic: fp.topic, Partition: fp.req.Partition}
+	batch, n, next := c.takeAhead(ctx, tp, fp.req.FetchOffset, limit)
+	if batch == nil {
+		recs, err := c.readRecords(ctx, tp, fp.req.FetchOffset, sp.HighWatermark, limit)
+		if err != nil {
+			sp.ErrorCode, fp.done = kafkaCode(err), true
+			return 0
+		}
+		if len(recs) == 0 {
+			return 0
+		}
+		batch, n, next = encodeRecords(recs)
+	}
+	sp.RecordBatches = batch
+	fp.done = true
+	c.l.metrics.fetched(n)
+	if next < sp.HighWatermark {
+		c.readAhead(tp, next, sp.HighWatermark, limit)
+	}
+	return len(batch)
+}
+
+// readRecords reads a partition's records from off, below end, up to
+// limit bytes and at least one.
+func (c *conn) readRecords(ctx context.Context, tp stream.TopicPartition, off, end int64, limit int) ([]*stream.Record, error) {
 	var recs []*stream.Record
 	size := 0
-	for size < limit && off < sp.HighWatermark {
+	for size < limit && off < end {
 		// Guess the count from 256-byte records; read on when they are smaller.
 		n := max(1, min((limit-size)/256, 10000))
-		got, err := c.l.cfg.Log.Read(ctx, fp.topic, fp.req.Partition, off, n)
+		got, err := c.l.cfg.Log.Read(ctx, tp.Topic, tp.Partition, off, n)
 		if err != nil {
 			if len(recs) == 0 {
-				sp.ErrorCode, fp.done = kafkaCode(err), true
-				return 0
+				return nil, err
 			}
 			break
 		}
@@ -177,13 +202,15 @@ func (c *conn) readPart(ctx context.Context, fp *fetchPart, limit int) int {
 		}
 		off = recs[len(recs)-1].Offset + 1
 	}
-	if len(recs) == 0 {
-		return 0
+	return recs, nil
+}
+
+func encodeRecords(recs []*stream.Record) (batch []byte, n int, next int64) {
+	size := 128
+	for _, r := range recs {
+		size += r.Size() + 32
 	}
-	sp.RecordBatches = appendBatch(make([]byte, 0, size+128), recs)
-	fp.done = true
-	c.l.metrics.fetched(len(recs))
-	return len(sp.RecordBatches)
+	return appendBatch(make([]byte, 0, size), recs), len(recs), recs[len(recs)-1].Offset + 1
 }
 
 // waitAppend waits until a partition being fetched grows, the timer fires
