@@ -70,6 +70,13 @@ type Config struct {
 	// logged), and each request is checked against the key's scopes. When
 	// nil, every client may do everything.
 	Auth Authenticator
+	// DatasetOf names the relay dataset whose topic topic is, or "" for a
+	// topic of no dataset. Producing to a dataset's topic is refused
+	// (TOPIC_AUTHORIZATION_FAILED, with a message naming the dataset's
+	// ingest endpoint): a dataset's records go through ingest, which
+	// applies its scope, schema and rate limit. Nil: no topic belongs to a
+	// dataset.
+	DatasetOf func(ctx context.Context, topic string) (string, error)
 	// TLS, when set, serves TLS on the listener.
 	TLS *tls.Config
 	// Logger receives the listener's logs. Default slog.Default().

@@ -1,7 +1,9 @@
 package kafkawire
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,7 +177,11 @@ func (c *conn) produce(r *kmsg.ProduceRequest) func() kmsg.Response {
 	ctx, cancel := c.requestContext()
 	defer cancel()
 	var parts []*partitionProduce
+	datasets := map[string]error{} // why each topic is refused as a dataset's, nil when it is not
 	for _, rt := range r.Topics {
+		if _, ok := datasets[rt.Topic]; !ok {
+			datasets[rt.Topic] = c.notDatasetTopic(ctx, rt.Topic)
+		}
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
@@ -199,6 +205,14 @@ func (c *conn) produce(r *kmsg.ProduceRequest) func() kmsg.Response {
 			}
 			if !c.can(auth.PermRecordsProduce, rt.Topic) {
 				fail(kerr.TopicAuthorizationFailed.Code, nil)
+				continue
+			}
+			if err := datasets[rt.Topic]; err != nil {
+				code := kerr.TopicAuthorizationFailed.Code
+				if !errors.Is(err, errDatasetTopic) {
+					code = kerr.UnknownServerError.Code
+				}
+				fail(code, err)
 				continue
 			}
 			batches, err := decodeBatches(rp.Records)
@@ -296,4 +310,28 @@ func (pp *partitionProduce) finish(c *conn) {
 		sp.BaseOffset = -1
 	}
 	sp.LogAppendTime = -1
+}
+
+// errDatasetTopic marks a produce refused because the topic is a relay
+// dataset's.
+var errDatasetTopic = errors.New("the topic holds a relay dataset's records")
+
+// notDatasetTopic refuses producing to a relay dataset's topic: its records
+// come in through the dataset's ingest endpoint, which checks the
+// relay.ingest scope, the dataset's schema and the application's rate
+// limit, none of which a plain produce would.
+func (c *conn) notDatasetTopic(ctx context.Context, topic string) error {
+	if c.l.cfg.DatasetOf == nil {
+		return nil
+	}
+	name, err := c.l.cfg.DatasetOf(ctx, topic)
+	if err != nil {
+		c.l.log.Warn("kafkawire: find the dataset of a topic", "topic", topic, "err", err)
+		return fmt.Errorf("find the dataset of topic %s: %w", topic, err)
+	}
+	if name == "" {
+		return nil
+	}
+	return fmt.Errorf("%w: topic %s holds the records of the relay dataset %s; send them to POST /api/v1/datasets/%s/records, which applies the dataset's ingest scope, schema and rate limit",
+		errDatasetTopic, topic, name, name)
 }

@@ -70,7 +70,7 @@ func (s *Server) openKafka(reg prometheus.Registerer) error {
 	if !ok {
 		return errors.New("kafka-listen: the broker is not the embedded log")
 	}
-	cfg := kafkawire.Config{Log: lg, Logger: s.log, Metrics: reg}
+	cfg := kafkawire.Config{Log: lg, Logger: s.log, Metrics: reg, DatasetOf: s.datasetOf}
 	if k.SASL {
 		cfg.Auth = s.auth
 	}

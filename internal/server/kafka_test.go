@@ -130,3 +130,23 @@ func TestKafkaListenerWithSASLAndTLS(t *testing.T) {
 		t.Errorf("group billing offsets %+v, want partition %d committed at %d with no lag", info.Offsets, got.Partition, got.Offset+1)
 	}
 }
+
+// A relay dataset's topic takes records only through the dataset's ingest
+// endpoint, over Kafka as over the HTTP API.
+func TestKafkaProduceToDatasetTopicRefused(t *testing.T) {
+	r := start(t, Config{Kafka: KafkaConfig{Listen: "127.0.0.1:0"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.KafkaAddr().String()), kgo.AllowAutoTopicCreation(), kgo.RequestRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "relay.cars", Value: []byte(`{"id":1}`)}).FirstErr()
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("produce to relay.cars: got %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cars", Value: []byte(`{"id":1}`)}).FirstErr(); err != nil {
+		t.Fatalf("produce to cars: %v", err)
+	}
+}
