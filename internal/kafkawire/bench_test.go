@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,26 @@ func kafkaProduce(b *testing.B, cl *kgo.Client, topic string, n int) {
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
+// cpuTime returns the user and system CPU time the process used so far.
+// Client and server share the process, so per record it is what both sides
+// cost together, steadier than throughput on a busy machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report reports both rates, their ratio and the CPU per record of each.
+func report(b *testing.B, native, kafka float64, nativeCPU, kafkaCPU time.Duration) {
+	b.ReportMetric(native, "native-records/s")
+	b.ReportMetric(kafka, "kafka-records/s")
+	b.ReportMetric(kafka/native, "ratio")
+	b.ReportMetric(float64(nativeCPU.Nanoseconds())/float64(b.N), "native-cpu-ns/record")
+	b.ReportMetric(float64(kafkaCPU.Nanoseconds())/float64(b.N), "kafka-cpu-ns/record")
+}
+
 // BenchmarkKafkaVersusNative measures, in one run on the same machine,
 // franz-go over loopback against the listener and the embedded log's own
 // API, producing and consuming 256-byte records on a topic of 4
@@ -93,16 +114,14 @@ func BenchmarkKafkaVersusNative(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		nativeProduce(b, s.broker(), "native", b.N)
-		native := rate(b.N, time.Since(start))
-		start = time.Now()
+		native, nativeCPU := rate(b.N, time.Since(start)), cpuTime()-cpu
+		start, cpu = time.Now(), cpuTime()
 		kafkaProduce(b, cl, "kafka", b.N)
-		kafka := rate(b.N, time.Since(start))
+		kafka, kafkaCPU := rate(b.N, time.Since(start)), cpuTime()-cpu
 		b.StopTimer()
-		b.ReportMetric(native, "native-records/s")
-		b.ReportMetric(kafka, "kafka-records/s")
-		b.ReportMetric(kafka/native, "ratio")
+		report(b, native, kafka, nativeCPU, kafkaCPU)
 	})
 	b.Run("consume", func(b *testing.B) {
 		s := startServer(b)
@@ -116,7 +135,7 @@ func BenchmarkKafkaVersusNative(b *testing.B) {
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20))
 		b.ResetTimer()
 
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		var got atomic.Int64
 		done := make(chan struct{})
 		go func() {
@@ -132,18 +151,16 @@ func BenchmarkKafkaVersusNative(b *testing.B) {
 			}
 		}()
 		<-done
-		native := rate(b.N, time.Since(start))
+		native, nativeCPU := rate(b.N, time.Since(start)), cpuTime()-cpu
 
-		start = time.Now()
+		start, cpu = time.Now(), cpuTime()
 		for n := 0; n < b.N; {
 			fs := cl.PollFetches(ctx)
 			fs.EachError(func(topic string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", topic, p, err) })
 			n += fs.NumRecords()
 		}
-		kafka := rate(b.N, time.Since(start))
+		kafka, kafkaCPU := rate(b.N, time.Since(start)), cpuTime()-cpu
 		b.StopTimer()
-		b.ReportMetric(native, "native-records/s")
-		b.ReportMetric(kafka, "kafka-records/s")
-		b.ReportMetric(kafka/native, "ratio")
+		report(b, native, kafka, nativeCPU, kafkaCPU)
 	})
 }
