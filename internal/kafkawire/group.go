@@ -71,19 +71,16 @@ type group struct {
 }
 
 type groupMember struct {
-	id               string
-	clientID, host   string
-	protocolType     string
-	protocols        []kmsg.JoinGroupRequestProtocol
-	session          time.Duration
-	rebalance        time.Duration
-	assignment       []byte
-	joined           chan *kmsg.JoinGroupResponse // set while waiting in JoinGroup
-	synced           chan *kmsg.SyncGroupResponse // set while waiting in SyncGroup
-	syncVersion      int16
-	sessionTimer     *time.Timer
-	joinGeneration   int32
-	rejoinedThisTime bool
+	id             string
+	clientID, host string
+	protocolType   string
+	protocols      []kmsg.JoinGroupRequestProtocol
+	session        time.Duration
+	rebalance      time.Duration
+	assignment     []byte
+	joined         chan *kmsg.JoinGroupResponse // set while waiting in JoinGroup
+	synced         chan *kmsg.SyncGroupResponse // set while waiting in SyncGroup
+	sessionTimer   *time.Timer
 }
 
 func newCoordinator(l *Listener) *coordinator {
@@ -204,9 +201,6 @@ func (co *coordinator) prepareRebalance(g *group) {
 		}
 	}
 	g.state = groupPreparing
-	for _, m := range g.members {
-		m.rejoinedThisTime = m.joined != nil
-	}
 	var timeout time.Duration
 	for _, m := range g.members {
 		timeout = max(timeout, m.rebalance)

@@ -28,7 +28,6 @@ type server struct {
 	t    testing.TB
 	dir  string
 	addr string
-	auth Authenticator
 
 	mu  sync.Mutex
 	log *embedded.Broker
