@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-platform/arus/stream"
 )
 
 // The group coordinator runs Kafka's classic consumer group protocol:
@@ -346,4 +349,39 @@ func offersCommon(g *group, protocols []kmsg.JoinGroupRequestProtocol, except st
 
 func (g *group) String() string {
 	return fmt.Sprintf("group %q (%s, generation %d)", g.name, g.state, g.generation)
+}
+
+// membersOf returns what lists a group's Kafka members and the partitions
+// each was assigned, for the log's group descriptions (`arus groups`, the
+// console).
+func (co *coordinator) membersOf(name string) func() []stream.Member {
+	return func() []stream.Member {
+		co.mu.Lock()
+		defer co.mu.Unlock()
+		g := co.groups[name]
+		if g == nil {
+			return nil
+		}
+		out := make([]stream.Member, 0, len(g.order))
+		for _, id := range g.order {
+			m := g.members[id]
+			sm := stream.Member{ID: id, Partitions: []stream.TopicPartition{}}
+			var a kmsg.ConsumerMemberAssignment
+			if g.protocolType == "consumer" && len(m.assignment) > 0 && a.ReadFrom(m.assignment) == nil {
+				for _, t := range a.Topics {
+					for _, p := range t.Partitions {
+						sm.Partitions = append(sm.Partitions, stream.TopicPartition{Topic: t.Topic, Partition: p})
+					}
+				}
+			}
+			slices.SortFunc(sm.Partitions, func(a, b stream.TopicPartition) int {
+				if a.Topic != b.Topic {
+					return strings.Compare(a.Topic, b.Topic)
+				}
+				return int(a.Partition - b.Partition)
+			})
+			out = append(out, sm)
+		}
+		return out
+	}
 }

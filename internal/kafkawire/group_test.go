@@ -56,6 +56,19 @@ func TestGroupProtocolNegotiation(t *testing.T) {
 			if g.Protocol != "range" {
 				t.Errorf("group chose %q, want range, the only assignor both members offer", g.Protocol)
 			}
+			// The log's own description (arus groups, the console) shows
+			// the Kafka members and their partitions.
+			info, err := s.broker().DescribeGroup(ctx, "neg")
+			if err != nil {
+				t.Fatalf("DescribeGroup: %v", err)
+			}
+			n := 0
+			for _, m := range info.Members {
+				n += len(m.Partitions)
+			}
+			if len(info.Members) != 2 || n != 4 {
+				t.Errorf("the log describes group neg with members %+v, want 2 members holding 4 partitions", info.Members)
+			}
 			return
 		}
 		select {

@@ -52,7 +52,7 @@ func (c *conn) joinGroup(r *kmsg.JoinGroupRequest) kmsg.Response {
 	co.mu.Lock()
 	g := co.groups[r.Group]
 	if g == nil {
-		release, err := c.l.cfg.Log.ClaimGroup(r.Group, claimOwner)
+		release, err := c.l.cfg.Log.ClaimGroup(r.Group, claimOwner, co.membersOf(r.Group))
 		if err != nil {
 			co.mu.Unlock()
 			c.l.log.Warn("kafkawire: refused a Kafka member: the group has live Arus consumers", "group", r.Group, "err", err)
@@ -305,7 +305,7 @@ func (c *conn) offsetCommit(r *kmsg.OffsetCommitRequest) kmsg.Response {
 		if r.Generation < 0 && r.MemberID == "" {
 			if g := co.groups[r.Group]; g != nil && len(g.members) > 0 {
 				code = kerr.UnknownMemberID.Code
-			} else if rel, err := c.l.cfg.Log.ClaimGroup(r.Group, claimOwner); err != nil {
+			} else if rel, err := c.l.cfg.Log.ClaimGroup(r.Group, claimOwner, nil); err != nil {
 				// Live Arus consumers own the group's position.
 				code = kerr.UnknownMemberID.Code
 			} else {

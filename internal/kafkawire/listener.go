@@ -45,8 +45,9 @@ type Log interface {
 	// Committed returns a group's committed offsets.
 	Committed(group string) map[stream.TopicPartition]int64
 	// ClaimGroup keeps the log's own consumers out of a group while Kafka
-	// clients are its members.
-	ClaimGroup(group, owner string) (release func(), err error)
+	// clients are its members; members lists them for the log's group
+	// descriptions.
+	ClaimGroup(group, owner string, members func() []stream.Member) (release func(), err error)
 	// EnsureTopic returns a topic, creating it with the defaults unless the
 	// log is strict.
 	EnsureTopic(ctx context.Context, name string) (stream.TopicInfo, error)

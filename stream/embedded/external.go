@@ -127,13 +127,21 @@ func (b *Broker) Committed(group string) map[stream.TopicPartition]int64 {
 	return out
 }
 
+// claim is one ClaimGroup call.
+type claim struct {
+	owner   string
+	members func() []stream.Member
+}
+
 // ClaimGroup marks a group as coordinated outside the broker, by owner (a
 // protocol name, for the error message), until release is called. While a
 // group is claimed, Consume for it fails with ErrGroupActive, and a group
 // with live Consume members cannot be claimed (ErrGroupActive): one group's
 // live members are all of one protocol, while its offsets are shared.
-// Claims are counted: each ClaimGroup needs its own release.
-func (b *Broker) ClaimGroup(group, owner string) (release func(), err error) {
+// members, when not nil, lists the claimer's live members for
+// DescribeGroup; it is called without the broker's locks held. Claims are
+// counted: each ClaimGroup needs its own release.
+func (b *Broker) ClaimGroup(group, owner string, members func() []stream.Member) (release func(), err error) {
 	c := b.coord
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -143,12 +151,15 @@ func (b *Broker) ClaimGroup(group, owner string) (release func(), err error) {
 		return nil, fmt.Errorf("embedded: group %q: %w: %d member(s) consume it through the Arus API; stop them or use another group",
 			group, stream.ErrGroupActive, len(g.members))
 	}
-	g.claims++
-	g.claimer = owner
+	if g.claims == nil {
+		g.claims = make(map[*claim]struct{})
+	}
+	cl := &claim{owner: owner, members: members}
+	g.claims[cl] = struct{}{}
 	return func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		g.claims--
+		delete(g.claims, cl)
 		c.forget(g)
 	}, nil
 }

@@ -58,7 +58,7 @@ func TestClaimGroup(t *testing.T) {
 	if err := b.Produce(ctx, &stream.Record{Topic: "cl", Value: []byte("a")}, &stream.Record{Topic: "cl", Value: []byte("b")}); err != nil {
 		t.Fatal(err)
 	}
-	release, err := b.ClaimGroup("g", "Kafka protocol")
+	release, err := b.ClaimGroup("g", "Kafka protocol", nil)
 	if err != nil {
 		t.Fatalf("ClaimGroup: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestClaimGroup(t *testing.T) {
 	if v := <-got; v != "b" {
 		t.Errorf("the log's consumer started with %q, want b (after the shared commit)", v)
 	}
-	if _, err := b.ClaimGroup("g", "Kafka protocol"); !errors.Is(err, stream.ErrGroupActive) {
+	if _, err := b.ClaimGroup("g", "Kafka protocol", nil); !errors.Is(err, stream.ErrGroupActive) {
 		t.Errorf("ClaimGroup of a group with live consumers: got %v, want ErrGroupActive", err)
 	}
 	stop()

@@ -29,11 +29,9 @@ type liveGroup struct {
 	slots   map[*partState]*slot
 	// held is set while an admin operation changes the group's offsets.
 	held bool
-	// claims counts the ClaimGroup calls not yet released; claimer names
-	// the protocol of the last.
-	claims  int
-	claimer string
-	cond    *sync.Cond
+	// claims are the ClaimGroup calls not yet released.
+	claims map[*claim]struct{}
+	cond   *sync.Cond
 }
 
 // slot is one partition of a group: who should own it and which worker runs.
@@ -85,8 +83,8 @@ func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(cfg.Group)
-	if g.claims > 0 {
-		return nil, fmt.Errorf("%w: its members consume it over the %s; stop them or use another group", stream.ErrGroupActive, g.claimer)
+	for cl := range g.claims {
+		return nil, fmt.Errorf("%w: its members consume it over the %s; stop them or use another group", stream.ErrGroupActive, cl.owner)
 	}
 	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, ctx: ctx, topics: make(map[string]bool)}
 	for _, t := range cfg.Topics {
@@ -114,7 +112,7 @@ func (c *coordinator) leave(m *member) {
 
 // forget drops a group with no members and no running workers.
 func (c *coordinator) forget(g *liveGroup) {
-	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && g.claims == 0 && c.groups[g.name] == g {
+	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && len(g.claims) == 0 && c.groups[g.name] == g {
 		delete(c.groups, g.name)
 	}
 }
@@ -215,8 +213,27 @@ func (c *coordinator) workerDone(w *worker) {
 // nil when it has none.
 func (c *coordinator) members(group string) []stream.Member {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	g := c.groups[group]
+	var others []func() []stream.Member
+	if g != nil {
+		for cl := range g.claims {
+			if cl.members != nil {
+				others = append(others, cl.members)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(others) > 0 {
+		// Called without c.mu: they take the claimer's own locks.
+		var out []stream.Member
+		for _, f := range others {
+			out = append(out, f()...)
+		}
+		slices.SortFunc(out, func(a, b stream.Member) int { return strings.Compare(a.ID, b.ID) })
+		return out
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if g == nil || len(g.members) == 0 {
 		return nil
 	}
@@ -246,7 +263,7 @@ func (c *coordinator) liveGroups() []string {
 	defer c.mu.Unlock()
 	var names []string
 	for name, g := range c.groups {
-		if len(g.members) > 0 {
+		if len(g.members) > 0 || len(g.claims) > 0 {
 			names = append(names, name)
 		}
 	}
@@ -259,8 +276,8 @@ func (c *coordinator) hold(group string) (unlock func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(group)
-	if len(g.members) > 0 || len(g.slots) > 0 || g.claims > 0 {
-		n := len(g.members) + g.claims
+	if len(g.members) > 0 || len(g.slots) > 0 || len(g.claims) > 0 {
+		n := len(g.members) + len(g.claims)
 		c.forget(g)
 		return nil, fmt.Errorf("%w: %d live member(s); stop its consumers first", stream.ErrGroupActive, n)
 	}
