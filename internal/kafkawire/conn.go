@@ -38,6 +38,9 @@ type conn struct {
 	user     string
 	mechOK   bool
 	clientID string
+	// rawSASL is set after a version 0 SaslHandshake: the next frame is a
+	// bare SASL token, not a request.
+	rawSASL bool
 
 	ahead aheads
 }
@@ -50,6 +53,9 @@ type pending struct {
 	corr  int32
 	start time.Time
 	wait  func() kmsg.Response
+	// raw, when set, is written as it is instead of a response: the answer
+	// to a SASL token sent after a version 0 handshake.
+	raw []byte
 }
 
 func newConn(l *Listener, nc net.Conn) *conn {
@@ -104,7 +110,13 @@ func (c *conn) read(out chan<- pending) error {
 		if _, err := io.ReadFull(r, body); err != nil {
 			return err
 		}
-		p, err := c.dispatch(body)
+		var p pending
+		var err error
+		if c.rawSASL {
+			p, err = c.rawToken(body)
+		} else {
+			p, err = c.dispatch(body)
+		}
 		if err != nil {
 			return err
 		}
@@ -189,19 +201,26 @@ func (c *conn) write(in <-chan pending) {
 	var buf []byte
 	failed := false
 	for p := range in {
-		resp := p.wait()
-		c.l.metrics.observe(p.key, time.Since(p.start))
-		if resp == nil || failed {
+		if p.raw != nil {
+			buf = append(buf[:0], p.raw...)
+		} else {
+			resp := p.wait()
+			c.l.metrics.observe(p.key, time.Since(p.start))
+			if resp == nil || failed {
+				continue
+			}
+			resp.SetVersion(p.ver)
+			buf = append(buf[:0], 0, 0, 0, 0)
+			buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+			if resp.IsFlexible() && p.key != kmsg.ApiVersions.Int16() {
+				buf = append(buf, 0) // no tagged fields in the header
+			}
+			buf = resp.AppendTo(buf)
+			binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+		}
+		if failed {
 			continue
 		}
-		resp.SetVersion(p.ver)
-		buf = append(buf[:0], 0, 0, 0, 0)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
-		if resp.IsFlexible() && p.key != kmsg.ApiVersions.Int16() {
-			buf = append(buf, 0) // no tagged fields in the header
-		}
-		buf = resp.AppendTo(buf)
-		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Minute))
 		_, err := w.Write(buf)
 		if err == nil && len(in) == 0 {

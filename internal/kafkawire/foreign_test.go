@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/testenv"
 	"github.com/arus-platform/arus/stream"
 )
@@ -232,5 +233,52 @@ print(n)
 	committed := s.broker().Committed("tes-readers")[stream.TopicPartition{Topic: "tes", Partition: 0}]
 	if committed != 10 {
 		t.Errorf("group tes-readers committed offset %d, want 10", committed)
+	}
+}
+
+// keys is an Authenticator of fixed keys.
+type keys map[string]auth.APIKey
+
+func (k keys) VerifyAPIKey(_ context.Context, presented string) (auth.APIKey, error) {
+	key, ok := k[presented]
+	if !ok {
+		return auth.APIKey{}, auth.ErrInvalidCredentials
+	}
+	return key, nil
+}
+
+// kcat authenticates with SASL/PLAIN and an API key, and may do what the
+// key's scopes allow.
+func TestKcatSASL(t *testing.T) {
+	kcat := kcatPath(t)
+	ctx := testContext(t)
+	s := startServer(t, func(c *Config) {
+		c.Auth = keys{"arus_good_secret": {Prefix: "good", Scopes: []string{"records.produce:orders", "records.read:orders", "topics.read:orders"}}}
+	})
+	sasl := func(password string) []string {
+		return []string{"-b", s.addr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
+			"-X", "sasl.username=app", "-X", "sasl.password=" + password}
+	}
+	run(t, ctx, "k:v\n", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-P", "-K:")...)
+	out := run(t, ctx, "", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n")...)
+	if strings.TrimSpace(out) != "k=v" {
+		t.Errorf("consumed %q, want k=v", out)
+	}
+	// A topic outside the scopes is refused; a wrong key is refused.
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"topic outside the scopes", append(sasl("arus_good_secret"), "-t", "payments", "-P")},
+		{"wrong key", append(sasl("arus_bad_secret"), "-t", "orders", "-P", "-m", "5")},
+	} {
+		cmd := exec.CommandContext(ctx, kcat, tc.args...)
+		cmd.Stdin = strings.NewReader("x\n")
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("%s: kcat succeeded:\n%s", tc.name, out)
+		}
+	}
+	if info, err := s.broker().DescribeTopic(ctx, "payments"); err == nil {
+		t.Errorf("topic payments exists after a refused produce: %+v", info)
 	}
 }

@@ -290,3 +290,40 @@ func TestReadAheadNotStale(t *testing.T) {
 		t.Fatalf("next fetch = %v, want it to start with %s", after, want)
 	}
 }
+
+// A client of the version 0 SASL handshake sends its PLAIN token as a bare
+// frame and gets an empty frame back before its requests are served.
+func TestSASLHandshakeV0(t *testing.T) {
+	s := startServer(t, func(c *Config) {
+		c.Auth = keys{"arus_good_secret": {Prefix: "good", Scopes: []string{"topics.read"}}}
+	})
+	nc, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 0, "PLAIN"
+	var hresp kmsg.SASLHandshakeResponse
+	roundTrip(t, nc, 1, hs, &hresp)
+	if hresp.ErrorCode != 0 {
+		t.Fatalf("handshake error %d", hresp.ErrorCode)
+	}
+	token := []byte("\x00app\x00arus_good_secret")
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(token)))
+	if _, err := nc.Write(append(frame, token...)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(nc, size[:]); err != nil || binary.BigEndian.Uint32(size[:]) != 0 {
+		t.Fatalf("answer to the token: %v %v, want an empty frame", size, err)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 1
+	var mresp kmsg.MetadataResponse
+	mresp.Version = 1
+	roundTrip(t, nc, 2, md, &mresp)
+	if len(mresp.Brokers) != 1 {
+		t.Errorf("Metadata after SASL: %d brokers, want 1", len(mresp.Brokers))
+	}
+}

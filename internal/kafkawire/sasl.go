@@ -3,6 +3,7 @@ package kafkawire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -35,8 +36,21 @@ func (c *conn) saslHandshake(r *kmsg.SASLHandshakeRequest) kmsg.Response {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 	default:
 		c.mechOK = true
+		// Version 0: the token follows as a bare frame (Kafka before 1.0).
+		c.rawSASL = r.Version == 0
 	}
 	return resp
+}
+
+// rawToken authenticates with a SASL/PLAIN token sent as a bare frame after
+// a version 0 handshake; success is answered with an empty frame, failure
+// by closing the connection, as Kafka does.
+func (c *conn) rawToken(token []byte) (pending, error) {
+	c.rawSASL = false
+	if _, err := c.authenticate(token); err != nil {
+		return pending{}, err
+	}
+	return pending{raw: []byte{0, 0, 0, 0}}, nil
 }
 
 func (c *conn) saslAuthenticate(r *kmsg.SASLAuthenticateRequest) kmsg.Response {
@@ -48,10 +62,18 @@ func (c *conn) saslAuthenticate(r *kmsg.SASLAuthenticateRequest) kmsg.Response {
 	if c.l.cfg.Auth == nil || !c.mechOK || c.authed {
 		return fail(kerr.IllegalSaslState.Code, "SASL authentication is not expected now")
 	}
-	// PLAIN: authzid NUL authcid NUL password.
-	parts := bytes.SplitN(r.SASLAuthBytes, []byte{0}, 3)
+	if msg, err := c.authenticate(r.SASLAuthBytes); err != nil {
+		return fail(kerr.SaslAuthenticationFailed.Code, msg)
+	}
+	return resp
+}
+
+// authenticate checks a PLAIN token (authzid NUL authcid NUL password), the
+// password being an API key. On failure it returns what to tell the client.
+func (c *conn) authenticate(token []byte) (string, error) {
+	parts := bytes.SplitN(token, []byte{0}, 3)
 	if len(parts) != 3 {
-		return fail(kerr.SaslAuthenticationFailed.Code, "malformed PLAIN message")
+		return "malformed PLAIN message", errors.New("malformed PLAIN message")
 	}
 	user, key := string(parts[1]), string(parts[2])
 	ctx, cancel := c.requestContext()
@@ -68,8 +90,8 @@ func (c *conn) saslAuthenticate(r *kmsg.SASLAuthenticateRequest) kmsg.Response {
 		case errors.Is(err, auth.ErrDisabled):
 			msg = "authentication failed: the API key's owner is disabled"
 		}
-		return fail(kerr.SaslAuthenticationFailed.Code, msg)
+		return msg, fmt.Errorf("SASL: %w", err)
 	}
 	c.key, c.user, c.authed = &k, user, true
-	return resp
+	return "", nil
 }

@@ -25,7 +25,7 @@ var versions = []struct {
 	{kmsg.SyncGroup, 0, 5},
 	{kmsg.DescribeGroups, 0, 5},
 	{kmsg.ListGroups, 0, 4},
-	{kmsg.SASLHandshake, 1, 1},
+	{kmsg.SASLHandshake, 0, 1},
 	{kmsg.ApiVersions, 0, 3},
 	{kmsg.CreateTopics, 2, 7},
 	{kmsg.DeleteTopics, 1, 6},
