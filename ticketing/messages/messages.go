@@ -48,12 +48,15 @@ const (
 	// TopicAccess carries the gate's confirmations, keyed by order id:
 	// AccessGranted, AccessRevoked.
 	TopicAccess = "acl.access"
+	// TopicCustomers carries what happens to customer accounts, keyed by
+	// user id: CustomerRegistered.
+	TopicCustomers = "auth.customers"
 )
 
 // Topics lists every topic of the suite, for creating them at start.
 var Topics = []string{
 	TopicCreate, TopicCreated, TopicACLCreate, TopicACLPrepared, TopicStatusUpdate,
-	TopicOrders, TopicPayments, TopicAccess,
+	TopicOrders, TopicPayments, TopicAccess, TopicCustomers,
 }
 
 // Message types, the "type" field of each message.
@@ -81,6 +84,8 @@ const (
 
 	TypeAccessGranted = "access.granted"
 	TypeAccessRevoked = "access.revoked"
+
+	TypeCustomerRegistered = "customer.registered"
 )
 
 // Area is one sellable area of an event as the saga carries it.
@@ -288,6 +293,13 @@ type PaymentRequested struct {
 	PayBy        time.Time `json:"pay_by"`
 	Instructions string    `json:"instructions,omitempty"`
 	Buyer        Buyer     `json:"buyer"`
+	// EventName names the order's event for the buyer.
+	EventName string `json:"event_name,omitempty"`
+	// VirtualAccount and QR are where an online payment is made: a
+	// virtual account number to transfer to, or the string a QR code
+	// carries for a payment app to scan.
+	VirtualAccount string `json:"virtual_account,omitempty"`
+	QR             string `json:"qr,omitempty"`
 }
 
 // PaymentResult is a payment that succeeded or failed (Type says which), or
@@ -314,6 +326,20 @@ type Access struct {
 	EventID   string    `json:"event_id"`
 	TicketIDs []string  `json:"ticket_ids"`
 	At        time.Time `json:"at"`
+}
+
+// CustomerRegistered says a customer signed up and must confirm their
+// e-mail address by opening ConfirmURL before Expires (TopicCustomers).
+// Notify mails the link.
+type CustomerRegistered struct {
+	Type       string    `json:"type"`
+	UserID     string    `json:"user_id"`
+	Name       string    `json:"name"`
+	Email      string    `json:"email"`
+	Lang       string    `json:"lang,omitempty"`
+	ConfirmURL string    `json:"confirm_url"`
+	Expires    time.Time `json:"expires"`
+	At         time.Time `json:"at"`
 }
 
 // ErrUnknownType is returned by TypeOf for a message without a known type.
