@@ -88,6 +88,15 @@ const (
 	TypeCustomerRegistered = "customer.registered"
 )
 
+// Payment methods, the Method of OrderPlaced and of the payment messages.
+const (
+	// MethodCash is paid at a cashier's counter.
+	MethodCash = "cash"
+	// MethodOnline is paid through the simulated online provider, to a
+	// virtual account or by scanning a QR code.
+	MethodOnline = "online"
+)
+
 // Area is one sellable area of an event as the saga carries it.
 type Area struct {
 	AreaID   string `json:"area_id"`
