@@ -24,21 +24,9 @@ const (
 	RoleAdmin Role = "admin"
 )
 
-// E-ticketing roles. They exist so that users can hold them, but grant no
-// platform permission; the ticketing services will define theirs.
-const (
-	RoleMerchant    Role = "merchant"
-	RoleCashier     Role = "cashier"
-	RoleCoordinator Role = "coordinator"
-	RoleStaff       Role = "staff"
-	RoleCustomer    Role = "customer"
-)
-
-// allRoles is every known role, in the order listings show them.
-var allRoles = []Role{
-	RoleAdmin, RoleOperator, RoleViewer,
-	RoleMerchant, RoleCashier, RoleCoordinator, RoleStaff, RoleCustomer,
-}
+// allRoles is every known role, in the order listings show them: the
+// platform's, then the e-ticketing roles (ticketing_roles.go).
+var allRoles = append([]Role{RoleAdmin, RoleOperator, RoleViewer}, ticketingRoles...)
 
 // Roles returns every known role.
 func Roles() []Role { return slices.Clone(allRoles) }
@@ -86,10 +74,12 @@ var allPermissions = []Permission{
 }
 
 // Permissions returns every known permission.
-func Permissions() []Permission { return slices.Clone(allPermissions) }
+func Permissions() []Permission { return slices.Concat(allPermissions, ticketingPermissions) }
 
 // Valid reports whether p is a known permission.
-func (p Permission) Valid() bool { return slices.Contains(allPermissions, p) }
+func (p Permission) Valid() bool {
+	return slices.Contains(allPermissions, p) || slices.Contains(ticketingPermissions, p)
+}
 
 // viewerPerms are the operational reads. User, key and audit listings are
 // left to admins: they show who can do what.
@@ -106,7 +96,8 @@ var operatorPerms = []Permission{
 // Can reports whether the role grants p. This is the one place where
 // permissions are decided: viewers read, operators also create topics,
 // produce, reset groups and replay dead letters, admins may do everything.
-// Unknown roles and the e-ticketing roles grant nothing.
+// The e-ticketing roles grant what ticketingCan says; unknown roles grant
+// nothing.
 func (r Role) Can(p Permission) bool {
 	if !p.Valid() {
 		return false
@@ -119,7 +110,7 @@ func (r Role) Can(p Permission) bool {
 	case RoleViewer:
 		return slices.Contains(viewerPerms, p)
 	}
-	return false
+	return ticketingCan(r, p)
 }
 
 // Can reports whether the user may do p: the user is enabled and one of
