@@ -12,6 +12,7 @@ import (
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/server"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/notify"
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -57,9 +58,17 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	kafkaSASL := f.Bool("kafka-sasl", false, "require Kafka clients to authenticate with SASL/PLAIN, an API key as the password")
 	kafkaTLS := f.Bool("kafka-tls", false, "serve the Kafka protocol over TLS with --tls-cert and --tls-key")
 	kafkaRemote := f.Bool("kafka-allow-remote", false, "allow a non-loopback --kafka-listen without --kafka-sasl")
+	paymentSecret := f.String("payment-secret", "", "`secret` (at least 32 bytes) that signs the simulated payment provider's callbacks; default: a key file in the data directory")
+	smtpAddr := f.String("smtp-addr", "", "SMTP server `host:port` for notify's messages; empty: keep them in notify's mailbox")
+	smtpUser := f.String("smtp-username", "", "SMTP login `name` (AUTH PLAIN)")
+	smtpPassword := f.String("smtp-password", "", "SMTP `password`")
+	smtpFrom := f.String("smtp-from", "", "sender `address` of notify's messages")
+	smtpSecurity := f.String("smtp-security", "starttls", "SMTP `mode`: starttls (required) or none (a relay on the same host)")
 	f.allEnv = true
 	f.secret("admin-password")
 	f.secret("secret-key")
+	f.secret("payment-secret")
+	f.secret("smtp-password")
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -106,6 +115,10 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
 		Kafka: server.KafkaConfig{Listen: *kafkaListen, SASL: *kafkaSASL, TLS: *kafkaTLS, AllowRemote: *kafkaRemote},
+	}
+	cfg.PaymentSecret = *paymentSecret
+	if *smtpAddr != "" {
+		cfg.SMTP = &notify.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPassword, From: *smtpFrom, Security: *smtpSecurity}
 	}
 	cfg.TrustedProxies = *trustedProxies
 	if err := cfg.Validate(); err != nil {

@@ -39,6 +39,7 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/notify"
 )
 
 // Components are the parts of the platform --components can switch on.
@@ -46,7 +47,7 @@ var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "
 
 // built are the components this build runs; the others are accepted, so
 // deployments can name them already, and reported as not built.
-var built = []string{"backbone", "console", "relay"}
+var built = []string{"backbone", "console", "relay", "payment", "notify"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -78,6 +79,12 @@ type Config struct {
 	// SecretKey (base64, 32 bytes) encrypts secrets at rest; when empty a
 	// key file is created in the data directory.
 	SecretKey string
+	// PaymentSecret (at least 32 bytes) signs the simulated payment
+	// provider's callbacks; when empty a key file is created in the data
+	// directory.
+	PaymentSecret string
+	// SMTP sends notify's messages; nil keeps them in its mailbox.
+	SMTP *notify.SMTPConfig
 	// Instance names this installation in the console.
 	Instance string
 	// SecureCookies marks cookies Secure and sends Strict-Transport-Security
@@ -153,6 +160,14 @@ func (c *Config) Validate() (err error) {
 		errs = append(errs, fmt.Errorf("audit-retention %s is negative; use 0 to keep entries forever", c.AuditRetention))
 	}
 	errs = append(errs, c.Kafka.validate(c)...)
+	if c.PaymentSecret != "" && len(c.PaymentSecret) < 32 {
+		errs = append(errs, fmt.Errorf("payment-secret has %d bytes; use at least 32", len(c.PaymentSecret)))
+	}
+	if c.SMTP != nil {
+		if err := c.SMTP.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -204,6 +219,8 @@ type Server struct {
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
+	// runners are the e-ticketing services, run until shutdown.
+	runners []func(context.Context) error
 }
 
 // Start opens everything and starts listening; Serve then serves until ctx
@@ -266,6 +283,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		if err := s.openRelay(ctx, mux, reg); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.openTicketing(ctx, mux, reg); err != nil {
+		return nil, err
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
@@ -510,6 +530,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	g.Go(func() error { return s.serveKafka(gctx) })
 	if s.delivery != nil {
 		g.Go(func() error { return s.runRelay(gctx) })
+	}
+	if len(s.runners) > 0 {
+		g.Go(func() error { return s.runServices(gctx) })
 	}
 	g.Go(func() error {
 		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
