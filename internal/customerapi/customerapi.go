@@ -86,7 +86,18 @@ func problem(err error) error {
 	return err
 }
 
+// noQuery refuses query parameters on a route that takes none.
+func noQuery(r *http.Request) error {
+	for name := range r.URL.Query() {
+		return api.Invalid(name+": this route takes no query parameters", api.FieldError{Field: name, Message: "is not a parameter of this route"})
+	}
+	return nil
+}
+
 func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	var in SignUp
 	if err := h.a.Decode(w, r, bodyLimit, &in); err != nil {
 		return err
@@ -123,6 +134,9 @@ type Resend struct {
 // resend answers 202 whether or not the address has an account waiting,
 // so the route does not tell who has one.
 func (h *handler) resend(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	var in Resend
 	if err := h.a.Decode(w, r, bodyLimit, &in); err != nil {
 		return err

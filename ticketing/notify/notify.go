@@ -180,7 +180,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.inbox.Run(gctx) })
-	g.Go(func() error { return rt.Run(gctx, chain(s.handle)) })
+	g.Go(func() error { return keepConsuming(gctx, rt, chain(s.handle), s.log) })
 	if s.cfg.SMTP != nil {
 		g.Go(func() error { s.sendLoop(gctx); return nil })
 	}
@@ -347,4 +347,25 @@ func (s *Service) Message(ctx context.Context, id string) (Message, error) {
 		return Message{}, fmt.Errorf("notify: read message %s: %w", id, err)
 	}
 	return m, nil
+}
+
+// keepConsuming runs rt until ctx ends. When consuming fails (the broker
+// went away), it logs why and starts again after a back-off that grows
+// from 1 s to 30 s, so the service comes back with its broker instead of
+// stopping the process.
+func keepConsuming(ctx context.Context, rt *consume.Runtime, h consume.Handler, log *slog.Logger) error {
+	backoff := time.Second
+	for {
+		err := rt.Run(ctx, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("notify: consuming failed; starting again", "group", Group, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
