@@ -15,6 +15,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
@@ -31,6 +32,12 @@ type env struct {
 // test ends; smtp nil keeps messages in the mailbox.
 func start(t *testing.T, smtp *notify.SMTPConfig) *env {
 	t.Helper()
+	return startOn(t, store.Config{Dir: t.TempDir()}, smtp)
+}
+
+// startOn is start with the store base names (SQLite or PostgreSQL).
+func startOn(t *testing.T, base store.Config, smtp *notify.SMTPConfig) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -38,7 +45,8 @@ func start(t *testing.T, smtp *notify.SMTPConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, store.Config{Dir: dir, Component: "notify"})
+	base.Component = "notify"
+	db, err := store.Open(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +132,10 @@ func issued(orderID, lang string) messages.TicketsIssued {
 }
 
 func TestETicketCarriesQRCodesThatDecode(t *testing.T) {
-	e := start(t, nil)
+	storetest.Run(t, func(t *testing.T, base store.Config) { eTicketQR(t, startOn(t, base, nil)) })
+}
+
+func eTicketQR(t *testing.T, e *env) {
 	tickets := issued("o1", "id")
 	e.send(t, messages.TopicOrders, "o1", tickets)
 	e.send(t, messages.TopicOrders, "o1", tickets) // published twice: one message per record id

@@ -33,15 +33,20 @@ type env struct {
 // clock is a settable time for the service.
 type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() time.Time                 { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time)                { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration)            { c.ns.Add(int64(d)) }
-func newClock(t time.Time) *clock               { c := &clock{}; c.set(t); return c }
-func (e *env) ctx(t *testing.T) context.Context { return t.Context() }
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock(t time.Time) *clock    { c := &clock{}; c.set(t); return c }
 
 // start runs a payment service on an embedded broker and a SQLite store in
 // a temporary directory until the test ends.
 func start(t *testing.T) *env {
+	t.Helper()
+	return startOn(t, store.Config{Dir: t.TempDir()})
+}
+
+// startOn is start with the store base names (SQLite or PostgreSQL).
+func startOn(t *testing.T, base store.Config) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -50,7 +55,8 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, store.Config{Dir: dir, Component: "payment"})
+	base.Component = "payment"
+	db, err := store.Open(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}

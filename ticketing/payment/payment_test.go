@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/payment"
 )
@@ -77,7 +79,10 @@ func post(t *testing.T, e *env, key []byte, ts time.Time, body []byte) (int, pay
 }
 
 func TestOnlineCallbackReplayedHasOneEffect(t *testing.T) {
-	e := start(t)
+	storetest.Run(t, func(t *testing.T, base store.Config) { callbackReplayed(t, startOn(t, base)) })
+}
+
+func callbackReplayed(t *testing.T, e *env) {
 	e.send(t, "o-va", placed("o-va", "online", 150_000, time.Now().Add(15*time.Minute)))
 	e.waitTypes(t, "o-va", messages.TypePaymentRequested)
 	in := e.intentOf(t, "o-va")

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/payment"
 )
@@ -15,7 +17,11 @@ import (
 // of payment.Transitions, and checks that each state either is final or is
 // left by a message or action the suite sends: no payment is left stuck.
 func TestEveryStateIsWalked(t *testing.T) {
-	e := start(t)
+	storetest.Run(t, walkEveryState)
+}
+
+func walkEveryState(t *testing.T, base store.Config) {
+	e := startOn(t, base)
 	ctx := t.Context()
 	seen := map[[2]string]bool{}
 	visited := map[string]bool{}
