@@ -183,6 +183,7 @@ func TestOnlinePaymentCallbacksThroughTheServer(t *testing.T) {
 	o2 := orderPlaced("o-forged", messages.MethodOnline, 50_000)
 	r.inject(t, messages.TopicOrders, o2.OrderID, o2)
 	in2 := r.intentOf(t, key, o2.Number)
+	r.waitPaymentTypes(t, o2.OrderID, messages.TypePaymentRequested)
 	ev, _ := json.Marshal(payment.ProviderEvent{EventID: "evt-forged", PaymentID: in2.ID, Amount: 50_000, Status: payment.ProviderPaid, At: time.Now()})
 	for name, rep := range map[string]reply{
 		"forged": r.signed(t, "another-secret-of-thirty-two-bytes-at-least", time.Now(), ev),

@@ -70,7 +70,8 @@ func post(t *testing.T, e *env, key []byte, ts time.Time, body []byte) (int, pay
 	req.Header.Set(payment.HeaderSignature, payment.Sign(key, ts.Unix(), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err) // not Fatal: senders run in their own goroutines
+		return 0, payment.CallbackResult{}
 	}
 	defer resp.Body.Close()
 	var res payment.CallbackResult
@@ -163,4 +164,41 @@ func TestCallbackRefusesForgedAndStaleSignatures(t *testing.T) {
 	if status, res := callback(t, e, secret, now, ev); status != http.StatusOK || res.Duplicate {
 		t.Errorf("genuine callback: %d %+v, want 200, not a duplicate", status, res)
 	}
+}
+
+// The same callback sent many times at once, as a provider retrying on a
+// timeout does, has one effect.
+func TestConcurrentCallbacksHaveOneEffect(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		e := startOn(t, base)
+		e.send(t, "o-race", placed("o-race", "online", 70_000, time.Now().Add(15*time.Minute)))
+		in := e.intentOf(t, "o-race")
+		ev := payment.ProviderEvent{EventID: "evt-race", PaymentID: in.ID, Amount: in.Amount, Status: payment.ProviderPaid, At: time.Now()}
+		const senders = 8
+		type answer struct {
+			status int
+			res    payment.CallbackResult
+		}
+		answers := make(chan answer, senders)
+		for range senders {
+			go func() {
+				status, res := callback(t, e, secret, e.clock.now(), ev)
+				answers <- answer{status, res}
+			}()
+		}
+		firsts := 0
+		for range senders {
+			a := <-answers
+			if a.status != http.StatusOK || a.res.Outcome != payment.StateSucceeded {
+				t.Errorf("callback answered %d %+v, want 200 and succeeded", a.status, a.res)
+			}
+			if !a.res.Duplicate {
+				firsts++
+			}
+		}
+		if firsts != 1 {
+			t.Errorf("%d callbacks took effect, want 1", firsts)
+		}
+		e.waitTypes(t, "o-race", messages.TypePaymentRequested+","+messages.TypePaymentSucceeded)
+	})
 }

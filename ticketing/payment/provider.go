@@ -118,8 +118,15 @@ func (s *Service) Callback(ctx context.Context, timestamp, signature string, bod
 	}
 	res := CallbackResult{EventID: ev.EventID}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The intent's row lock comes first: a callback sent twice at
+		// once waits here for the first, then finds its event below.
+		in, err := s.intentOfEvent(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		res.PaymentID = in.ID
 		var prev string
-		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT status FROM payment_provider_events WHERE event_id = ?`), ev.EventID).Scan(&prev)
+		err = tx.QueryRowContext(ctx, s.db.Rebind(`SELECT status FROM payment_provider_events WHERE event_id = ?`), ev.EventID).Scan(&prev)
 		if err == nil {
 			res.Duplicate, res.Outcome = true, prev
 			return nil
@@ -127,11 +134,6 @@ func (s *Service) Callback(ctx context.Context, timestamp, signature string, bod
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("payment: read provider event: %w", err)
 		}
-		in, err := s.intentOfEvent(ctx, tx, ev)
-		if err != nil {
-			return err
-		}
-		res.PaymentID = in.ID
 		res.Outcome, res.Reason, err = s.apply(ctx, tx, &in, ev)
 		if err != nil {
 			return err
