@@ -48,13 +48,20 @@ func start(t *testing.T) *env {
 // startOn is start with the store base names (SQLite or PostgreSQL).
 func startOn(t *testing.T, base store.Config) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := embedded.New(ctx, embedded.Config{Dir: dir, Options: stream.Options{Logger: log}})
+	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), Options: stream.Options{Logger: log}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return startWith(t, base, b)
+}
+
+// startWith is startOn on a broker of the caller's, which closes it.
+func startWith(t *testing.T, base store.Config, b stream.Broker) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	base.Component = "payment"
 	db, err := store.Open(ctx, base)
 	if err != nil {
@@ -84,7 +91,6 @@ func startOn(t *testing.T, base store.Config) *env {
 		}
 		e.callback.Close()
 		db.Close()
-		b.Close()
 	})
 	return e
 }

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/payment"
 )
@@ -200,5 +202,27 @@ func TestConcurrentCallbacksHaveOneEffect(t *testing.T) {
 			t.Errorf("%d callbacks took effect, want 1", firsts)
 		}
 		e.waitTypes(t, "o-race", messages.TypePaymentRequested+","+messages.TypePaymentSucceeded)
+	})
+}
+
+// The service runs the same on every backend: a cash payment, an online
+// one through its callback, and a refund.
+func TestEveryBackend(t *testing.T) {
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
+		e := startWith(t, store.Config{Dir: t.TempDir()}, b)
+		e.send(t, "b-cash", placed("b-cash", "cash", 20_000, time.Now().Add(time.Hour)))
+		e.send(t, "b-va", placed("b-va", "online", 30_000, time.Now().Add(time.Hour)))
+		cash := e.intentOf(t, "b-cash")
+		if _, err := e.svc.ConfirmCash(t.Context(), cash.ID, payment.CashPayment{Received: 20_000}); err != nil {
+			t.Fatal(err)
+		}
+		va := e.intentOf(t, "b-va")
+		if sim, err := e.svc.SimulatePay(t.Context(), payment.SimulatedPayment{PaymentID: va.ID}, "k"); err != nil || sim.CallbackStatus != 200 {
+			t.Fatalf("SimulatePay: %d %s, %v", sim.CallbackStatus, sim.CallbackBody, err)
+		}
+		e.waitState(t, va.ID, payment.StateSucceeded)
+		e.send(t, "b-va", messages.RefundApproved{Type: messages.TypeRefundApproved, RefundID: "rb", OrderID: "b-va", Amount: 30_000})
+		e.waitTypes(t, "b-cash", "payment.requested,payment.succeeded")
+		e.waitTypes(t, "b-va", "payment.requested,payment.succeeded,payment.refunded")
 	})
 }
