@@ -15,6 +15,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
@@ -38,13 +39,19 @@ func start(t *testing.T, smtp *notify.SMTPConfig) *env {
 // startOn is start with the store base names (SQLite or PostgreSQL).
 func startOn(t *testing.T, base store.Config, smtp *notify.SMTPConfig) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := embedded.New(ctx, embedded.Config{Dir: dir, Options: stream.Options{Logger: log}})
+	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), Options: stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return startWith(t, base, b, smtp)
+}
+
+// startWith is startOn on a broker of the caller's, which closes it.
+func startWith(t *testing.T, base store.Config, b stream.Broker, smtp *notify.SMTPConfig) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	base.Component = "notify"
 	db, err := store.Open(ctx, base)
 	if err != nil {
@@ -63,7 +70,6 @@ func startOn(t *testing.T, base store.Config, smtp *notify.SMTPConfig) *env {
 			t.Errorf("Run: %v", err)
 		}
 		db.Close()
-		b.Close()
 	})
 	return &env{svc: svc, broker: b}
 }
@@ -133,6 +139,13 @@ func issued(orderID, lang string) messages.TicketsIssued {
 
 func TestETicketCarriesQRCodesThatDecode(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, base store.Config) { eTicketQR(t, startOn(t, base, nil)) })
+}
+
+// Notify reads its topics the same on every backend.
+func TestETicketOnEveryBackend(t *testing.T) {
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
+		eTicketQR(t, startWith(t, store.Config{Dir: t.TempDir()}, b, nil))
+	})
 }
 
 func eTicketQR(t *testing.T, e *env) {
