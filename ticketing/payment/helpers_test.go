@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,13 +41,13 @@ func newClock(t time.Time) *clock    { c := &clock{}; c.set(t); return c }
 
 // start runs a payment service on an embedded broker and a SQLite store in
 // a temporary directory until the test ends.
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	return startOn(t, store.Config{Dir: t.TempDir()})
 }
 
 // startOn is start with the store base names (SQLite or PostgreSQL).
-func startOn(t *testing.T, base store.Config) *env {
+func startOn(t testing.TB, base store.Config) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), Options: stream.Options{Logger: log}})
@@ -58,7 +59,7 @@ func startOn(t *testing.T, base store.Config) *env {
 }
 
 // startWith is startOn on a broker of the caller's, which closes it.
-func startWith(t *testing.T, base store.Config, b stream.Broker) *env {
+func startWith(t testing.TB, base store.Config, b stream.Broker) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -96,7 +97,7 @@ func startWith(t *testing.T, base store.Config, b stream.Broker) *env {
 }
 
 // send produces a message on ticketing.orders, keyed by its order id.
-func (e *env) send(t *testing.T, orderID string, m any) {
+func (e *env) send(t testing.TB, orderID string, m any) {
 	t.Helper()
 	value, err := json.Marshal(m)
 	if err != nil {
@@ -115,7 +116,7 @@ func placed(orderID, method string, total int64, expires time.Time) messages.Ord
 }
 
 // payments returns the messages on payment.events for an order, in order.
-func (e *env) payments(t *testing.T, orderID string) []map[string]any {
+func (e *env) payments(t testing.TB, orderID string) []map[string]any {
 	t.Helper()
 	info, err := e.broker.DescribeTopic(t.Context(), messages.TopicPayments)
 	if err != nil {
@@ -142,7 +143,7 @@ func (e *env) payments(t *testing.T, orderID string) []map[string]any {
 }
 
 // types returns the types of the order's payment messages.
-func (e *env) types(t *testing.T, orderID string) string {
+func (e *env) types(t testing.TB, orderID string) string {
 	var ts []string
 	for _, m := range e.payments(t, orderID) {
 		ts = append(ts, fmt.Sprint(m["type"]))
@@ -151,7 +152,7 @@ func (e *env) types(t *testing.T, orderID string) string {
 }
 
 // waitFor polls cond until it holds or 20 s passed.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -163,7 +164,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // waitTypes waits until the order's payment messages are want.
-func (e *env) waitTypes(t *testing.T, orderID, want string) {
+func (e *env) waitTypes(t testing.TB, orderID, want string) {
 	t.Helper()
 	var got string
 	waitFor(t, fmt.Sprintf("payment messages of %s to be %s (last %q)", orderID, want, got), func() bool {
@@ -172,28 +173,24 @@ func (e *env) waitTypes(t *testing.T, orderID, want string) {
 	})
 }
 
-// intentOf waits for the order's intent and returns it.
-func (e *env) intentOf(t *testing.T, orderID string) payment.Intent {
+// intentOf waits for the intent of an order placed by placed() and
+// returns it.
+func (e *env) intentOf(t testing.TB, orderID string) payment.Intent {
 	t.Helper()
 	var in payment.Intent
 	waitFor(t, "the intent of "+orderID, func() bool {
-		list, err := e.svc.Intents(t.Context(), payment.IntentQuery{})
-		if err != nil {
+		var err error
+		in, err = e.svc.IntentByNumber(t.Context(), "2026-12-06-1-"+orderID)
+		if err != nil && !errors.Is(err, payment.ErrNotFound) {
 			t.Fatal(err)
 		}
-		for _, i := range list {
-			if i.OrderID == orderID {
-				in = i
-				return true
-			}
-		}
-		return false
+		return err == nil
 	})
 	return in
 }
 
 // waitState waits until the intent is in state.
-func (e *env) waitState(t *testing.T, id, state string) payment.Intent {
+func (e *env) waitState(t testing.TB, id, state string) payment.Intent {
 	t.Helper()
 	var in payment.Intent
 	waitFor(t, fmt.Sprintf("intent %s to be %s", id, state), func() bool {
