@@ -166,6 +166,12 @@ func TestCallbackRefusesForgedAndStaleSignatures(t *testing.T) {
 	if status, res := callback(t, e, secret, now, ev); status != http.StatusOK || res.Duplicate {
 		t.Errorf("genuine callback: %d %+v, want 200, not a duplicate", status, res)
 	}
+	// The genuine callback, captured and sent again six minutes later, is
+	// refused for its age before anything else is looked at.
+	e.clock.add(6 * time.Minute)
+	if _, err := e.svc.Callback(t.Context(), strconv.FormatInt(now.Unix(), 10), payment.Sign(secret, now.Unix(), body), body); !errors.Is(err, payment.ErrSignature) {
+		t.Errorf("a callback replayed six minutes later: %v, want ErrSignature", err)
+	}
 }
 
 // The same callback sent many times at once, as a provider retrying on a
