@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -41,6 +42,10 @@ func (s *Service) ConfirmCash(ctx context.Context, id string, p CashPayment) (In
 		}
 		if in.State != StateRequested {
 			return fmt.Errorf("%w: intent %s is %s; only a requested intent takes cash", ErrState, id, in.State)
+		}
+		if now := s.now(); now.After(in.PayBy) {
+			return fmt.Errorf("%w: the hold of order %s ran out at %s, so its tickets are no longer held; take no cash for it",
+				ErrState, in.Number, in.PayBy.Format(time.RFC3339))
 		}
 		if p.Received < in.Amount {
 			return invalid("received", "%d is less than the %d due", p.Received, in.Amount)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -93,6 +94,8 @@ func (s *Service) placed(ctx context.Context, tx *sql.Tx, m messages.OrderPlaced
 		in.State, in.Reason = StateFailed, fmt.Sprintf("payment method %q is not offered; use %s or %s", m.Method, messages.MethodCash, messages.MethodOnline)
 	case in.Amount <= 0:
 		in.State, in.Reason = StateFailed, fmt.Sprintf("the order's total %d is not a positive amount", m.Total)
+	case m.HoldExpires.IsZero():
+		in.State, in.Reason = StateFailed, "the order has no hold expiry, so its payment would have no deadline"
 	}
 	var va, qr any
 	if in.Method == messages.MethodOnline && in.State == StateRequested {
@@ -275,4 +278,43 @@ func (s *Service) refunded(ctx context.Context, tx *sql.Tx, in *Intent, rf Refun
 func providerRefund(refundID string) string {
 	sum := sha256.Sum256([]byte("refund|" + refundID))
 	return fmt.Sprintf("rf_%x", sum[:10])
+}
+
+// CloseOverdue closes, as expired, the intents still waiting for money
+// (requested or failed) whose order's hold ran out more than OverdueGrace
+// ago: the ticketing service's OrderExpired should have closed them, and
+// an intent must not wait for ever when it did not come. An online payment
+// that arrives afterwards is still taken, late, as for any closed intent.
+// It returns how many it closed.
+func (s *Service) CloseOverdue(ctx context.Context) (int, error) {
+	now := s.now()
+	cutoff := now.Add(-s.cfg.OverdueGrace).UnixNano()
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE payment_intents SET state = ?, reason = ?, updated_ns = ?
+		WHERE state IN (?, ?) AND pay_by_ns < ?`),
+		StateExpired, "the order's hold ran out and no expiry came from the ticketing service", now.UnixNano(),
+		StateRequested, StateFailed, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("payment: close overdue intents: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if n > 0 {
+		s.log.Warn("payment: closed intents whose order's expiry never came", "intents", n, "grace", s.cfg.OverdueGrace)
+	}
+	return int(n), err
+}
+
+// closeOverdueLoop runs CloseOverdue every minute until ctx ends.
+func (s *Service) closeOverdueLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := s.CloseOverdue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("payment: closing overdue intents failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -127,6 +127,10 @@ type Config struct {
 	// CallbackTolerance is how far a callback's timestamp may be from the
 	// current time. Default 5 minutes.
 	CallbackTolerance time.Duration
+	// OverdueGrace is how long after its order's hold ran out an intent
+	// still waiting for money is closed by the service itself, should the
+	// order's expiry never arrive. Default 1h.
+	OverdueGrace time.Duration
 	// Partitions is the partition count of the suite's topics when the
 	// service creates them. Default 4.
 	Partitions int32
@@ -158,6 +162,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CallbackTolerance == 0 {
 		c.CallbackTolerance = 5 * time.Minute
+	}
+	if c.OverdueGrace < 0 {
+		errs = append(errs, fmt.Errorf("payment: overdue grace %s is negative", c.OverdueGrace))
+	}
+	if c.OverdueGrace == 0 {
+		c.OverdueGrace = time.Hour
 	}
 	if c.Partitions < 0 {
 		errs = append(errs, fmt.Errorf("payment: partitions %d is negative", c.Partitions))
@@ -248,6 +258,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.forwarder.Run(gctx) })
 	g.Go(func() error { return s.inbox.Run(gctx) })
+	g.Go(func() error { s.closeOverdueLoop(gctx); return nil })
 	g.Go(func() error { return keepConsuming(gctx, rt, chain(s.handle), s.log) })
 	if err := g.Wait(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("payment: %w", err)

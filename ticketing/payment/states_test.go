@@ -153,6 +153,25 @@ func walkEveryState(t *testing.T, base store.Config) {
 		t.Errorf("ConfirmCash on an expired intent: %v, want ErrState", err)
 	}
 
+	// A cash intent whose hold ran out takes no cash even before the
+	// order's expiry arrives, and is closed by the service itself when the
+	// expiry never comes.
+	e.send(t, "w9", placed("w9", "cash", 50_000, e.clock.now().Add(time.Minute)))
+	w9 := e.intentOf(t, "w9")
+	e.clock.add(2 * time.Minute)
+	if _, err := e.svc.ConfirmCash(ctx, w9.ID, payment.CashPayment{Received: 50_000}); !errors.Is(err, payment.ErrState) {
+		t.Errorf("ConfirmCash after the hold ran out: %v, want ErrState", err)
+	}
+	if n, err := e.svc.CloseOverdue(ctx); err != nil || n != 0 {
+		t.Errorf("CloseOverdue within the grace = %d, %v; want 0", n, err)
+	}
+	e.clock.add(time.Hour)
+	if n, err := e.svc.CloseOverdue(ctx); err != nil || n != 1 {
+		t.Errorf("CloseOverdue after the grace = %d, %v; want 1 (w9)", n, err)
+	}
+	e.waitState(t, w9.ID, payment.StateExpired)
+	e.clock.add(-time.Hour - 2*time.Minute)
+
 	// An order with a method not offered fails at once instead of waiting.
 	e.send(t, "w8", placed("w8", "cheque", 50_000, expires))
 	e.waitTypes(t, "w8", messages.TypePaymentFailed)
