@@ -58,6 +58,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	kafkaSASL := f.Bool("kafka-sasl", false, "require Kafka clients to authenticate with SASL/PLAIN, an API key as the password")
 	kafkaTLS := f.Bool("kafka-tls", false, "serve the Kafka protocol over TLS with --tls-cert and --tls-key")
 	kafkaRemote := f.Bool("kafka-allow-remote", false, "allow a non-loopback --kafka-listen without --kafka-sasl")
+	publicURL := f.String("public-url", "", "`URL` where users reach the server (behind a proxy); links the server sends start with it; default: the listen address")
 	paymentSecret := f.String("payment-secret", "", "`secret` (at least 32 bytes) that signs the simulated payment provider's callbacks; default: a key file in the data directory")
 	smtpAddr := f.String("smtp-addr", "", "SMTP server `host:port` for notify's messages; empty: keep them in notify's mailbox")
 	smtpUser := f.String("smtp-username", "", "SMTP login `name` (AUTH PLAIN)")
@@ -116,7 +117,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
 		Kafka: server.KafkaConfig{Listen: *kafkaListen, SASL: *kafkaSASL, TLS: *kafkaTLS, AllowRemote: *kafkaRemote},
 	}
-	cfg.PaymentSecret = *paymentSecret
+	cfg.PaymentSecret, cfg.PublicURL = *paymentSecret, *publicURL
 	if *smtpAddr != "" {
 		cfg.SMTP = &notify.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPassword, From: *smtpFrom, Security: *smtpSecurity}
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,10 @@ type Config struct {
 	// SecretKey (base64, 32 bytes) encrypts secrets at rest; when empty a
 	// key file is created in the data directory.
 	SecretKey string
+	// PublicURL is where users reach the server (behind a proxy, say); the
+	// links the server sends, such as a customer's confirmation link, start
+	// with it. Default: the listen address.
+	PublicURL string
 	// PaymentSecret (at least 32 bytes) signs the simulated payment
 	// provider's callbacks; when empty a key file is created in the data
 	// directory.
@@ -160,6 +165,11 @@ func (c *Config) Validate() (err error) {
 		errs = append(errs, fmt.Errorf("audit-retention %s is negative; use 0 to keep entries forever", c.AuditRetention))
 	}
 	errs = append(errs, c.Kafka.validate(c)...)
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("public-url %q: use http(s)://host[:port][/path]", c.PublicURL))
+		}
+	}
 	if c.PaymentSecret != "" && len(c.PaymentSecret) < 32 {
 		errs = append(errs, fmt.Errorf("payment-secret has %d bytes; use at least 32", len(c.PaymentSecret)))
 	}
@@ -363,6 +373,9 @@ func (s *Server) openAuth(ctx context.Context) error {
 }
 
 func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		scheme = "https"

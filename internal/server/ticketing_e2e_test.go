@@ -260,7 +260,13 @@ func TestETicketInTheMailboxThroughTheServer(t *testing.T) {
 }
 
 func TestCustomerSignUpThroughTheServer(t *testing.T) {
-	r := start(t, Config{PaymentSecret: testPaymentSecret})
+	for _, bad := range []string{"ftp://arus.test", "arus.test", "https://", "https://arus.test/?a=b"} {
+		c := Config{PublicURL: bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "public-url") {
+			t.Errorf("Validate(public URL %q) = %v, want an error naming public-url", bad, err)
+		}
+	}
+	r := start(t, Config{PaymentSecret: testPaymentSecret, PublicURL: "https://tiket.arus.test/"})
 	staff := r.key(t, "notify.read")
 	rep := r.call(t, "POST", "/api/v1/customers", "", `{"name":"Budi","email":"budi@example.com","password":"a long enough password","lang":"en"}`)
 	if rep.status != 201 || !strings.Contains(rep.body, `"confirmed":false`) {
@@ -275,6 +281,9 @@ func TestCustomerSignUpThroughTheServer(t *testing.T) {
 	i := strings.Index(m.Text, "/api/v1/customers/confirm?token=")
 	if i < 0 {
 		t.Fatalf("the confirmation message holds no link:\n%s", m.Text)
+	}
+	if !strings.Contains(m.Text, "https://tiket.arus.test/api/v1/customers/confirm?token=") {
+		t.Errorf("the link does not start with the public URL:\n%s", m.Text)
 	}
 	link := strings.Fields(m.Text[i:])[0]
 	if bad := r.call(t, "GET", link+"x", "", ""); bad.status != 422 {
