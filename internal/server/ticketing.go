@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,8 @@ import (
 	"github.com/arus-platform/arus/internal/paymentapi"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/notify"
 	"github.com/arus-platform/arus/ticketing/payment"
 )
@@ -24,7 +27,7 @@ import (
 // customer sign-up (with auth, always), payment and notify, each with its
 // own store, and adds their routes.
 func (s *Server) openTicketing(ctx context.Context, mux *http.ServeMux, reg prometheus.Registerer) error {
-	if err := s.openCustomers(mux); err != nil {
+	if err := s.openCustomers(ctx, mux); err != nil {
 		return err
 	}
 	if s.cfg.runs("payment") {
@@ -40,9 +43,18 @@ func (s *Server) openTicketing(ctx context.Context, mux *http.ServeMux, reg prom
 	return nil
 }
 
-// openCustomers adds customer sign-up. Its confirmation links point at
-// this server's public URL.
-func (s *Server) openCustomers(mux *http.ServeMux) error {
+// openCustomers adds customer sign-up, and creates the topic it publishes
+// on when missing (so it works with --strict). Its confirmation links point
+// at this server's public URL.
+func (s *Server) openCustomers(ctx context.Context, mux *http.ServeMux) error {
+	partitions := s.cfg.Stream.DefaultPartitions
+	if partitions == 0 {
+		partitions = 4
+	}
+	err := s.broker.CreateTopic(ctx, stream.Topic{Name: messages.TopicCustomers, Partitions: partitions})
+	if err != nil && !errors.Is(err, stream.ErrTopicExists) {
+		return fmt.Errorf("create topic %s: %w", messages.TopicCustomers, err)
+	}
 	key, err := secret.LoadOrCreateKeyFile(filepath.Join(s.cfg.Data, "customer-confirm.key"))
 	if err != nil {
 		return fmt.Errorf("customer confirmation key: %w", err)

@@ -298,3 +298,16 @@ func TestCustomerSignUpThroughTheServer(t *testing.T) {
 		t.Errorf("user after confirmation: %+v, %v", u, err)
 	}
 }
+
+// Sign-up works in a process that runs neither payment nor notify, with
+// topics created only on purpose (--strict).
+func TestCustomerSignUpWithoutTheServicesInStrictMode(t *testing.T) {
+	r := start(t, Config{Components: []string{"backbone"}, Stream: stream.Options{Strict: true}})
+	rep := r.call(t, "POST", "/api/v1/customers", "", `{"name":"Sari","email":"sari@example.com","password":"a long enough password"}`)
+	if rep.status != 201 {
+		t.Fatalf("sign-up: %d %s, want 201", rep.status, rep.body)
+	}
+	if rep := r.call(t, "GET", "/api/v1/payment/intents", r.key(t, "payment.read"), ""); rep.status != 404 {
+		t.Errorf("payment route in a process without payment: %d, want 404", rep.status)
+	}
+}
