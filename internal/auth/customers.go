@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -38,6 +39,10 @@ type CustomersConfig struct {
 	Producer stream.Producer
 	// ConfirmURL returns the link that confirms with token; required.
 	ConfirmURL func(token string) string
+	// ResendInterval is the least time between two links sent to one
+	// account, so that Resend cannot flood an address. Counted per
+	// process. Default 1m.
+	ResendInterval time.Duration
 }
 
 // Customers signs customers up: an account with the customer role that is
@@ -47,6 +52,9 @@ type CustomersConfig struct {
 type Customers struct {
 	st  *Store
 	cfg CustomersConfig
+
+	mu       sync.Mutex
+	lastSent map[string]time.Time // by user id
 }
 
 // NewCustomers returns the customer sign-up of st.
@@ -63,7 +71,13 @@ func NewCustomers(st *Store, cfg CustomersConfig) (*Customers, error) {
 	if cfg.TTL == 0 {
 		cfg.TTL = 48 * time.Hour
 	}
-	return &Customers{st: st, cfg: cfg}, nil
+	if cfg.ResendInterval < 0 {
+		return nil, fmt.Errorf("auth: resend interval %s is negative", cfg.ResendInterval)
+	}
+	if cfg.ResendInterval == 0 {
+		cfg.ResendInterval = time.Minute
+	}
+	return &Customers{st: st, cfg: cfg, lastSent: map[string]time.Time{}}, nil
 }
 
 // NewCustomer is the input of Register.
@@ -137,8 +151,9 @@ func (c *Customers) Register(ctx context.Context, nc NewCustomer) (User, error) 
 }
 
 // Resend publishes a new confirmation link for the unconfirmed customer
-// with this e-mail address. It says nothing about whether one exists: an
-// unknown or confirmed address is no error.
+// with this e-mail address, unless one went out less than ResendInterval
+// ago. It says nothing about whether one exists or was sent: an unknown
+// or confirmed address is no error.
 func (c *Customers) Resend(ctx context.Context, email, lang string) error {
 	u, err := c.customerByEmail(ctx, strings.TrimSpace(email), true)
 	if errors.Is(err, ErrNotFound) {
@@ -146,6 +161,12 @@ func (c *Customers) Resend(ctx context.Context, email, lang string) error {
 	}
 	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	last, seen := c.lastSent[u.ID]
+	c.mu.Unlock()
+	if seen && c.st.now().Sub(last) < c.cfg.ResendInterval {
+		return nil
 	}
 	return c.publish(ctx, u, lang)
 }
@@ -188,6 +209,16 @@ func (c *Customers) publish(ctx context.Context, u User, lang string) error {
 	if err := c.cfg.Producer.Produce(ctx, &stream.Record{Topic: messages.TopicCustomers, Key: []byte(u.ID), Value: value}); err != nil {
 		return fmt.Errorf("auth: publish the confirmation of %s: %w", u.Username, err)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.lastSent) >= 10000 { // forget the old ones rather than grow
+		for id, t := range c.lastSent {
+			if now.Sub(t) >= c.cfg.ResendInterval {
+				delete(c.lastSent, id)
+			}
+		}
+	}
+	c.lastSent[u.ID] = now
 	return nil
 }
 

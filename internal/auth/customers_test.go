@@ -129,6 +129,10 @@ func TestCustomerSignUpAndConfirmation(t *testing.T) {
 	// A link past its time fails; a new one works.
 	v, _ := cs.Register(ctx, auth.NewCustomer{Name: "Budi", Email: "budi@example.com", Password: goodPassword})
 	old := tokenOf(t, pub.last(t).ConfirmURL)
+	n := len(pub.recs)
+	if err := cs.Resend(ctx, "budi@example.com", "id"); err != nil || len(pub.recs) != n {
+		t.Errorf("Resend right after sign-up = %v and published %d, want nothing within the resend interval", err, len(pub.recs)-n)
+	}
 	e.clock.Advance(2 * time.Hour)
 	if _, err := cs.Confirm(ctx, old); !errors.Is(err, auth.ErrExpired) {
 		t.Errorf("Confirm(expired) = %v, want ErrExpired", err)
@@ -139,7 +143,7 @@ func TestCustomerSignUpAndConfirmation(t *testing.T) {
 	if got, err := cs.Confirm(ctx, tokenOf(t, pub.last(t).ConfirmURL)); err != nil || !got.Confirmed || got.ID != v.ID {
 		t.Errorf("Confirm(resent) = %+v, %v; want budi confirmed", got, err)
 	}
-	n := len(pub.recs)
+	n = len(pub.recs)
 	for _, addr := range []string{"nobody@example.com", "budi@example.com"} { // unknown, and confirmed already
 		if err := cs.Resend(ctx, addr, ""); err != nil || len(pub.recs) != n {
 			t.Errorf("Resend(%s) = %v and published %d, want nothing", addr, err, len(pub.recs)-n)
