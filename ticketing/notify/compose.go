@@ -41,6 +41,9 @@ type mail struct {
 	Kind, OrderID, To, Lang, Subject string
 	Paragraphs                       []string
 	Parts                            []Part
+	// ImageAfter places a part's image right after a paragraph, by
+	// paragraph index; parts not placed follow the last paragraph.
+	ImageAfter map[int]string
 }
 
 // langOf returns the language messages to a buyer are written in:
@@ -231,6 +234,7 @@ func confirmation(v messages.PaymentRequested) (mail, error) {
 				return mail{}, err
 			}
 			m.Parts = append(m.Parts, p)
+			m.ImageAfter = map[int]string{len(m.Paragraphs) - 1: p.ContentID}
 		}
 	} else {
 		m.Paragraphs = append(m.Paragraphs, say(lang, "pay.cash", when(v.PayBy, ""), v.Number))
@@ -245,6 +249,7 @@ func eTicket(v messages.TicketsIssued) (mail, error) {
 		Subject: say(lang, "ticket.subj", v.EventName, v.Number),
 		Paragraphs: []string{say(lang, "hello", v.Buyer.Name),
 			say(lang, "ticket.body", len(v.Tickets), v.EventName, when(v.Starts, v.TimeZone))}}
+	m.ImageAfter = map[int]string{}
 	for _, tk := range v.Tickets {
 		p, err := qrPart("ticket-"+tk.TicketID, tk.Code)
 		if err != nil {
@@ -252,6 +257,7 @@ func eTicket(v messages.TicketsIssued) (mail, error) {
 		}
 		m.Parts = append(m.Parts, p)
 		m.Paragraphs = append(m.Paragraphs, say(lang, "ticket.line", tk.TicketID, tk.AreaName))
+		m.ImageAfter[len(m.Paragraphs)-1] = p.ContentID
 	}
 	return m, nil
 }
@@ -280,15 +286,44 @@ func (m mail) text() string {
 var htmlBody = template.Must(template.New("mail").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
 <body style="font-family: sans-serif">
-{{range .Paragraphs}}<p>{{.}}</p>
-{{end}}{{range .Parts}}<p><img src="cid:{{.ContentID}}" alt="{{.Text}}" width="320" height="320"></p>
-{{end}}</body></html>
+{{range .Blocks}}{{if .Text}}<p>{{.Text}}</p>
+{{end}}{{with .Image}}<p><img src="cid:{{.ContentID}}" alt="{{.Text}}" width="320" height="320"></p>
+{{end}}{{end}}</body></html>
 `))
 
-// html is the HTML body of m; its images are the inline parts.
+// block is a paragraph or an image of the HTML body.
+type block struct {
+	Text  string
+	Image *Part
+}
+
+// html is the HTML body of m; its images are the inline parts, each after
+// the paragraph it belongs to.
 func (m mail) html() (string, error) {
+	byID := map[string]*Part{}
+	for i := range m.Parts {
+		byID[m.Parts[i].ContentID] = &m.Parts[i]
+	}
+	var blocks []block
+	placed := map[string]bool{}
+	for i, p := range m.Paragraphs {
+		blocks = append(blocks, block{Text: p})
+		if id, ok := m.ImageAfter[i]; ok && byID[id] != nil {
+			blocks = append(blocks, block{Image: byID[id]})
+			placed[id] = true
+		}
+	}
+	for i := range m.Parts {
+		if !placed[m.Parts[i].ContentID] {
+			blocks = append(blocks, block{Image: &m.Parts[i]})
+		}
+	}
 	var b bytes.Buffer
-	if err := htmlBody.Execute(&b, m); err != nil {
+	data := struct {
+		Lang, Subject string
+		Blocks        []block
+	}{m.Lang, m.Subject, blocks}
+	if err := htmlBody.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("notify: render %s: %w", m.Kind, err)
 	}
 	return b.String(), nil

@@ -167,8 +167,11 @@ func eTicketQR(t *testing.T, e *env) {
 		if got := decodeQR(t, p.Data); got != want {
 			t.Errorf("QR code %d decodes to %q, want %q", i, got, want)
 		}
-		if !strings.Contains(m.HTML, `src="cid:`+p.ContentID+`"`) {
-			t.Errorf("the HTML does not show part %s inline", p.ContentID)
+		// Each ticket's code follows its own line.
+		line := strings.Index(m.HTML, "Tiket "+tickets.Tickets[i].TicketID+",")
+		img := strings.Index(m.HTML, `src="cid:`+p.ContentID+`"`)
+		if line < 0 || img < line || (i+1 < len(tickets.Tickets) && img > strings.Index(m.HTML, "Tiket "+tickets.Tickets[i+1].TicketID+",")) {
+			t.Errorf("the HTML does not show part %s inline after its ticket's line:\n%s", p.ContentID, m.HTML)
 		}
 	}
 	raw, err := notify.MIME(m, "tiket@arus.test")
