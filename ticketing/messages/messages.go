@@ -335,6 +335,15 @@ type Access struct {
 	EventID   string    `json:"event_id"`
 	TicketIDs []string  `json:"ticket_ids"`
 	At        time.Time `json:"at"`
+	// Passes, on AccessGranted, carry each ticket's signed QR payload: the
+	// code the e-ticket shows and the gates verify.
+	Passes []Pass `json:"passes,omitempty"`
+}
+
+// Pass is a ticket's signed QR payload as the gate made it.
+type Pass struct {
+	TicketID string `json:"ticket_id"`
+	QR       string `json:"qr"`
 }
 
 // CustomerRegistered says a customer signed up and must confirm their
