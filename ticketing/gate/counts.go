@@ -137,3 +137,51 @@ func (s *Service) Recount(ctx context.Context, eventID string) (Counts, error) {
 	}
 	return c, nil
 }
+
+// Flagged lists an event's scans recorded although they conflict (forced
+// uploads, overrides), oldest first: which pass, which gate, when, why, and
+// for a duplicate the entry it duplicates.
+func (s *Service) Flagged(ctx context.Context, eventID string) ([]Scan, error) {
+	if _, err := s.Project(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id FROM gate_scans WHERE event_id = ? AND flag <> '' ORDER BY position`), eventID)
+	if err != nil {
+		return nil, fmt.Errorf("gate: flagged scans: %w", err)
+	}
+	var passes []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !slices.Contains(passes, p) {
+			passes = append(passes, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []Scan{}
+	for _, p := range passes {
+		events, err := s.es.Load(ctx, streamID(eventID, p), 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			if e.Type != evScanned {
+				continue
+			}
+			sc, err := scanOf(e.Data)
+			if err != nil {
+				return nil, err
+			}
+			if sc.Flag != "" {
+				out = append(out, sc)
+			}
+		}
+	}
+	return out, nil
+}
