@@ -18,6 +18,15 @@ import (
 // transaction. A ticket already issued keeps its stream; its pass is
 // signed again (the same pass, possibly under a newer key).
 func (s *Service) IssueTickets(ctx context.Context, m messages.TicketsIssued) (messages.Access, error) {
+	return s.issueTickets(ctx, m, nil)
+}
+
+// once, when not nil, is called first in the transaction of a change made
+// for a consumed record: false means the record was handled already, and
+// the change is skipped.
+type once func(tx *sql.Tx) (bool, error)
+
+func (s *Service) issueTickets(ctx context.Context, m messages.TicketsIssued, first once) (messages.Access, error) {
 	es, err := s.liveServer(ctx, m.EventID)
 	if err != nil {
 		return messages.Access{}, err
@@ -68,6 +77,11 @@ func (s *Service) IssueTickets(ctx context.Context, m messages.TicketsIssued) (m
 			OrderID: m.OrderID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if ok, err := first(tx); err != nil || !ok {
+				return err
+			}
+		}
 		for _, is := range issues {
 			if _, err := s.es.AppendTx(ctx, tx, streamID(m.EventID, is.id), is.version, is.ev); err != nil {
 				return err
@@ -119,6 +133,10 @@ func (s *Service) AssignStaff(ctx context.Context, eventID, staffID, areaID stri
 // cancellation) and publishes AccessRevoked. A reason that mentions
 // cancellation marks them canceled, any other revoked.
 func (s *Service) RevokeTickets(ctx context.Context, m messages.TicketsRevoked) error {
+	return s.revokeTickets(ctx, m, nil)
+}
+
+func (s *Service) revokeTickets(ctx context.Context, m messages.TicketsRevoked, first once) error {
 	status := StatusRevoked
 	if strings.Contains(strings.ToLower(m.Reason), "cancel") {
 		status = StatusCanceled
@@ -128,6 +146,11 @@ func (s *Service) RevokeTickets(ctx context.Context, m messages.TicketsRevoked) 
 		at = s.now()
 	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if ok, err := first(tx); err != nil || !ok {
+				return err
+			}
+		}
 		for _, id := range m.TicketIDs {
 			if _, err := s.es.AppendTx(ctx, tx, streamID(m.EventID, id), eventsource.AnyVersion,
 				event(evRevoked, statusData{EventID: m.EventID, PassID: id, Status: status, Reason: m.Reason}, at)); err != nil {
