@@ -60,6 +60,16 @@ const (
 	PermSystemRead     Permission = "system.read"
 )
 
+// Gate permissions. Scanning devices hold API keys narrowed to their event
+// ("gate.scan:EVENT"); stewards scan, supervisors also search and override.
+const (
+	PermGateRead     Permission = "gate.read"
+	PermGateManage   Permission = "gate.manage"
+	PermGateScan     Permission = "gate.scan"
+	PermGateSearch   Permission = "gate.search"
+	PermGateOverride Permission = "gate.override"
+)
+
 var allPermissions = []Permission{
 	PermTopicsRead, PermTopicsWrite,
 	PermRecordsRead, PermRecordsProduce,
@@ -71,6 +81,7 @@ var allPermissions = []Permission{
 	PermKeysRead, PermKeysWrite,
 	PermAuditRead,
 	PermSystemRead,
+	PermGateRead, PermGateManage, PermGateScan, PermGateSearch, PermGateOverride,
 }
 
 // Permissions returns every known permission.

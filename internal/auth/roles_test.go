@@ -89,8 +89,8 @@ func TestRolesAndPermissionsValid(t *testing.T) {
 	if auth.Role("root").Valid() || auth.Permission("topics.delete").Valid() {
 		t.Error("unknown role or permission is valid")
 	}
-	if got := len(auth.Permissions()); got != 23 {
-		t.Errorf("%d permissions, want 23", got)
+	if got := len(auth.Permissions()); got != 28 {
+		t.Errorf("%d permissions, want 28", got)
 	}
 }
 
