@@ -40,6 +40,7 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/notify"
 )
 
@@ -48,7 +49,7 @@ var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "
 
 // built are the components this build runs; the others are accepted, so
 // deployments can name them already, and reported as not built.
-var built = []string{"backbone", "console", "relay", "payment", "notify"}
+var built = []string{"backbone", "console", "relay", "payment", "notify", "gate"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -219,6 +220,7 @@ type Server struct {
 	schemas     *schema.Registry
 	auditLog    *audit.Log
 	relay       *relay.Relay
+	gate        *gate.Service
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
@@ -296,6 +298,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if err := s.openTicketing(ctx, mux, reg); err != nil {
 		return nil, err
+	}
+	if cfg.runs("gate") {
+		if err := s.openGate(ctx, mux); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
@@ -546,6 +553,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if len(s.runners) > 0 {
 		g.Go(func() error { return s.runServices(gctx) })
+	}
+	if s.gate != nil {
+		g.Go(func() error { return s.gate.Run(gctx, s.broker) })
 	}
 	g.Go(func() error {
 		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {

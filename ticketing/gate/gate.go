@@ -68,6 +68,7 @@ type Service struct {
 	db     *store.DB
 	es     *eventsource.Store
 	outbox *outbox.Outbox
+	inbox  *outbox.Inbox
 	log    *slog.Logger
 	now    func() time.Time
 	proj   *eventsource.Projection
@@ -98,7 +99,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
-	s := &Service{db: cfg.DB, es: es, outbox: ob, log: cfg.Logger, now: cfg.Now, keys: map[string]*keyring{}}
+	inbox, err := outbox.OpenInbox(ctx, cfg.DB, outbox.InboxConfig{Name: "gate", Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	s := &Service{db: cfg.DB, es: es, outbox: ob, inbox: inbox, log: cfg.Logger, now: cfg.Now, keys: map[string]*keyring{}}
 	s.proj = &eventsource.Projection{Name: "gate_access", Handle: s.project, Reset: s.resetAccess, Logger: cfg.Logger}
 	return s, nil
 }

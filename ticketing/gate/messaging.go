@@ -30,10 +30,7 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 	if b == nil {
 		return errors.New("gate: no broker")
 	}
-	inbox, err := outbox.OpenInbox(ctx, s.db, outbox.InboxConfig{Name: "gate", Logger: s.log})
-	if err != nil {
-		return fmt.Errorf("gate: %w", err)
-	}
+	inbox := s.inbox
 	fwd, err := outbox.NewForwarder(s.outbox, b, outbox.ForwarderConfig{Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)

@@ -187,3 +187,34 @@ func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []
 	}
 	return out, nil
 }
+
+// Search lists the passes of an event whose id starts with prefix, at most
+// limit (1 to 100), by id.
+func (s *Service) Search(ctx context.Context, eventID, prefix string, limit int) ([]BundlePass, error) {
+	if limit < 1 || limit > 100 {
+		return nil, fieldErr("limit", "must be 1 to 100")
+	}
+	if len(prefix) > MaxIDLength {
+		return nil, fieldErr("q", "must be at most %d bytes", MaxIDLength)
+	}
+	if _, err := s.liveServer(ctx, eventID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside FROM gate_passes WHERE event_id = ? AND kind <> '' AND substr(pass_id, 1, ?) = ? ORDER BY pass_id LIMIT ?`),
+		eventID, len(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("gate: search: %w", err)
+	}
+	defer rows.Close()
+	out := []BundlePass{}
+	for rows.Next() {
+		var p BundlePass
+		var inside int
+		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside); err != nil {
+			return nil, fmt.Errorf("gate: search: %w", err)
+		}
+		p.Inside = inside == 1
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
