@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,32 @@ func TestGateBadInputMatrix(t *testing.T) {
 		if rep.status >= 400 && !strings.Contains(rep.header.Get("Content-Type"), "application/problem+json") {
 			t.Errorf("%s %s: content type %q, want problem details", tc.method, tc.path, rep.header.Get("Content-Type"))
 		}
+	}
+}
+
+// docs/api.md lists every gate route the server registers, and no other.
+func TestGateRoutesDocumented(t *testing.T) {
+	r := start(t, Config{})
+	var registered []string
+	for _, p := range muxPatterns(t, r.mux) {
+		if strings.Contains(p, "/api/v1/gate") {
+			registered = append(registered, p)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) > 3 && strings.Contains(f[2], "/api/v1/gate") {
+			documented = append(documented, strings.TrimSpace(f[1])+" "+strings.Trim(strings.TrimSpace(f[2]), "`"))
+		}
+	}
+	slices.Sort(registered)
+	slices.Sort(documented)
+	if len(registered) == 0 || !slices.Equal(registered, documented) {
+		t.Errorf("registered gate routes:\n%s\ndocumented in docs/api.md:\n%s", strings.Join(registered, "\n"), strings.Join(documented, "\n"))
 	}
 }
