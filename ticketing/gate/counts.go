@@ -27,9 +27,13 @@ type Counts struct {
 	Refused int `json:"refused"`
 }
 
-// Counts reads an event's figures from the access list.
+// Counts reads an event's figures from the access list, brought up to date
+// with every event appended first.
 func (s *Service) Counts(ctx context.Context, eventID string) (Counts, error) {
 	c := Counts{InsideByArea: map[string]int{}, ByGate: map[string]GateCount{}}
+	if _, err := s.Project(ctx); err != nil {
+		return c, err
+	}
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT area_id, COUNT(*) FROM gate_passes WHERE event_id = ? AND inside = 1 GROUP BY area_id`), eventID)
 	if err != nil {
 		return c, fmt.Errorf("gate: counts: %w", err)
