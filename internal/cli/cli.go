@@ -68,6 +68,7 @@ func commands() []command {
 		{"schemas", "list, register, check and delete schemas; set compatibility modes", runSchemas},
 		{"relay", "manage the relay's applications, datasets, destinations and routes; show its status and delivery log", runRelay},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
+		{"gate", "operate the gate access control: counts, devices, enrolment codes, keys, rebuild", runGate},
 		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
 	}

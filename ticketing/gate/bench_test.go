@@ -85,7 +85,7 @@ func BenchmarkBundle100k(b *testing.B) {
 	s := openService(b, store.Config{Dir: b.TempDir()})
 	start := time.Now()
 	issueMany(b, s, 100_000)
-	b.ReportMetric(time.Since(start).Seconds(), "s-to-issue")
+	issued := time.Since(start)
 	var size int
 	b.ResetTimer()
 	for b.Loop() {
@@ -100,4 +100,5 @@ func BenchmarkBundle100k(b *testing.B) {
 		size = len(body)
 	}
 	b.ReportMetric(float64(size), "bytes")
+	b.ReportMetric(issued.Seconds(), "s-to-issue")
 }
