@@ -24,7 +24,7 @@ Operates the gate access-control service of a running server:
                                             a one-time enrolment code for a device
   arus gate revoke EVENT DEVICE             revoke a device at once
   arus gate rotate EVENT                    a new signing key for new passes
-  arus gate rebuild                         replay the log into the access list
+  arus gate rebuild [EVENT]                 replay the log (or one event's passes) into the access list
 
 Needs gate.read, or gate.manage for enrol, revoke, rotate and rebuild.`
 
@@ -211,23 +211,27 @@ func gateRotate(ctx context.Context, e *env, args []string) error {
 }
 
 func gateRebuild(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "gate rebuild", "arus gate rebuild [flags]", gateAbout)
+	f := newFlags(e, "gate rebuild", "arus gate rebuild [EVENT] [flags]", gateAbout)
 	s := addServer(f)
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q: the rebuild replays every event's passes", rest[0])
+	if len(rest) > 1 {
+		return f.fail("one event at a time; got %q", rest)
 	}
 	c, err := gateCaller(f, s)
 	if err != nil {
 		return err
 	}
+	path := "/api/v1/gate/rebuild"
+	if len(rest) == 1 {
+		path = eventPath(rest[0]) + "/rebuild"
+	}
 	var out struct {
 		Events int `json:"events"`
 	}
-	if err := c.Do(ctx, "POST", "/api/v1/gate/rebuild", nil, nil, &out); err != nil {
+	if err := c.Do(ctx, "POST", path, nil, nil, &out); err != nil {
 		return fmt.Errorf("gate rebuild: %w", err)
 	}
 	_, err = fmt.Fprintf(e.stdout, "access list rebuilt from %d events\n", out.Events)

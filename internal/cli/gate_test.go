@@ -61,13 +61,17 @@ func TestGateCommands(t *testing.T) {
 	if r := must(t, env, "", "gate", "rebuild"); !strings.Contains(r.stdout, "rebuilt from") {
 		t.Errorf("rebuild: %s", r.stdout)
 	}
+	if r := must(t, env, "", "gate", "rebuild", "ev1"); !strings.Contains(r.stdout, "rebuilt from 2 events") {
+		t.Errorf("rebuild ev1: %s, want 2 events (issued, scanned)", r.stdout)
+	}
 	for _, args := range [][]string{
 		{"gate", "counts"},
 		{"gate", "counts", "nope"},
 		{"gate", "enrol", "ev1"},
 		{"gate", "enrol", "ev1", "--name", "x", "--role", "boss"},
 		{"gate", "revoke", "ev1"},
-		{"gate", "rebuild", "ev1"},
+		{"gate", "rebuild", "ev1", "ev2"},
+		{"gate", "rebuild", "nope"},
 		{"gate", "counts", "ev1", "--format", "yaml"},
 	} {
 		if r := arus(t, env, "", args...); r.err == nil {

@@ -51,6 +51,7 @@ type handler struct {
 //	GET    /api/v1/gate/events/{event}/bundle                   offline bundle               gate.scan
 //	GET    /api/v1/gate/events/{event}/changes                  changes after a position     gate.scan
 //	GET    /api/v1/gate/events/{event}/passes                   search the access list       gate.search
+//	POST   /api/v1/gate/events/{event}/rebuild                  rebuild the event's list     gate.manage
 //	POST   /api/v1/gate/rebuild                                 rebuild the access list      gate.manage
 func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	h := &handler{a: a, g: g, keys: keys}
@@ -76,6 +77,7 @@ func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	a.Route(mux, "GET "+ev+"/bundle", scan, h.bundle)
 	a.Route(mux, "GET "+ev+"/changes", scan, h.changes)
 	a.Route(mux, "GET "+ev+"/passes", []auth.Permission{auth.PermGateSearch}, h.search)
+	a.Route(mux, "POST "+ev+"/rebuild", manage, h.rebuildEvent)
 	a.Route(mux, "POST /api/v1/gate/rebuild", manage, h.rebuild)
 }
 
@@ -298,6 +300,18 @@ func (h *handler) rebuild(w http.ResponseWriter, r *http.Request) error {
 	n, err := h.g.Rebuild(r.Context())
 	if err != nil {
 		return err
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]int{"events": n})
+	return nil
+}
+
+func (h *handler) rebuildEvent(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	n, err := h.g.RebuildEvent(r.Context(), r.PathValue("event"))
+	if err != nil {
+		return problem(err)
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]int{"events": n})
 	return nil

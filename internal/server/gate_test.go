@@ -181,6 +181,7 @@ func TestGateBadInputMatrix(t *testing.T) {
 		{"GET", "/api/v1/gate/events/ev1/changes?after=x", admin, "", 422, "after"},
 		{"GET", "/api/v1/gate/events/ev1/passes?limit=1000", admin, "", 422, "limit"},
 		{"POST", "/api/v1/gate/rebuild?now=1", admin, "", 422, "now"},
+		{"POST", "/api/v1/gate/events/nope/rebuild", admin, "", 404, ""},
 	} {
 		rep := r.call(t, tc.method, tc.path, tc.key, tc.body)
 		if rep.status != tc.status || (tc.field != "" && !strings.Contains(rep.body, `"field":"`+tc.field+`"`)) {

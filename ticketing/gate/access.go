@@ -273,3 +273,73 @@ func scanOf(data []byte) (Scan, error) {
 	}
 	return sc, nil
 }
+
+// RebuildEvent rebuilds one event's part of the access list: it reads
+// the event's streams up to the projection's checkpoint, then, in one
+// transaction that holds the checkpoint (and starts again if the
+// checkpoint moved meanwhile), empties the event's passes, scans and
+// changes and replays them. Other events are untouched. It returns the
+// events replayed.
+func (s *Service) RebuildEvent(ctx context.Context, eventID string) (int, error) {
+	if _, err := s.Server(ctx, eventID); err != nil {
+		return 0, err
+	}
+	prefix := "pass/" + eventID + "/"
+	for attempt := 0; attempt < 10; attempt++ {
+		upTo, err := s.es.Checkpoint(ctx, s.proj.Name)
+		if err != nil {
+			return 0, fmt.Errorf("gate: rebuild event %s: %w", eventID, err)
+		}
+		var events []eventsource.Event
+		for after := int64(0); after < upTo; {
+			batch, err := s.es.ReadAll(ctx, after, 1000)
+			if err != nil {
+				return 0, fmt.Errorf("gate: rebuild event %s: %w", eventID, err)
+			}
+			if len(batch) == 0 {
+				break
+			}
+			for _, e := range batch {
+				after = e.Position
+				if e.Position <= upTo && strings.HasPrefix(e.StreamID, prefix) {
+					events = append(events, e)
+				}
+			}
+		}
+		moved := false
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+			// Writing the checkpoint's row holds it: on PostgreSQL the
+			// projection's batches wait for this transaction; on SQLite
+			// every write transaction runs alone.
+			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE gate_checkpoints SET position = position WHERE projection = ?`), s.proj.Name); err != nil {
+				return err
+			}
+			now, err := s.es.CheckpointTx(ctx, tx, s.proj.Name)
+			if err != nil {
+				return err
+			}
+			if now != upTo {
+				moved = true
+				return nil
+			}
+			for _, t := range []string{"gate_passes", "gate_scans", "gate_changes"} {
+				if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM `+t+` WHERE event_id = ?`), eventID); err != nil {
+					return err
+				}
+			}
+			for _, e := range events {
+				if err := s.project(ctx, tx, e); err != nil {
+					return fmt.Errorf("event %d: %w", e.Position, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("gate: rebuild event %s: %w", eventID, err)
+		}
+		if !moved {
+			return len(events), nil
+		}
+	}
+	return 0, fmt.Errorf("gate: rebuild event %s: the projection kept moving; try again", eventID)
+}
