@@ -127,6 +127,14 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 		return Result{}, err
 	}
 	p, err := Verify(req.Secret, req.EventID, kr.pub)
+	if errors.Is(err, ErrUnknownKey) {
+		// Perhaps another process rotated the key: load the keys again.
+		s.forgetKeys(req.EventID)
+		if kr, err = s.keyringOf(ctx, req.EventID); err != nil {
+			return Result{}, err
+		}
+		p, err = Verify(req.Secret, req.EventID, kr.pub)
+	}
 	if err != nil {
 		res := Result{Reason: ReasonInvalid}
 		if req.Force {

@@ -341,3 +341,33 @@ func TestRebuildEvent(t *testing.T) {
 		}
 	})
 }
+
+// A key rotated by one process verifies at once in another sharing the
+// store.
+func TestRotationSeenByAnotherProcess(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		a := openService(t, base)
+		base.Component = "gate"
+		db, err := store.Open(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		b, err := gate.Open(ctx, gate.Config{DB: db, Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := issue(t, a, "o1", "ga", 1)["o1-t0"]
+		if res := redeem(t, b, gate.Redeem{Secret: first}); !res.OK {
+			t.Fatalf("before rotation: %+v", res)
+		}
+		if _, err := a.RotateKey(ctx, "ev1"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := issue(t, a, "o2", "ga", 1)["o2-t0"]
+		if res := redeem(t, b, gate.Redeem{Secret: fresh}); !res.OK {
+			t.Errorf("a pass of the key rotated elsewhere: %+v", res)
+		}
+	})
+}

@@ -357,12 +357,19 @@ func (s *Service) lists(ctx context.Context, where string, args ...any) ([]List,
 }
 
 // keyring is an event's keys in memory: the active private key and every
-// public key not retired.
+// public key not retired, as loaded at a time.
 type keyring struct {
 	active uint16
 	priv   ed25519.PrivateKey
 	pub    map[uint16]ed25519.PublicKey
+	loaded time.Time
 }
+
+// keyringTTL bounds how long a process trusts its cached keys, so a
+// rotation, retirement or drop made by another process takes effect
+// within it (a pass signed by a key this process has not seen yet reloads
+// the keys at once).
+const keyringTTL = 10 * time.Second
 
 func (s *Service) addKey(ctx context.Context, tx *sql.Tx, eventID string, id uint16, now time.Time) error {
 	seed := make([]byte, ed25519.SeedSize)
@@ -455,13 +462,13 @@ func (s *Service) forgetKeys(eventID string) {
 	s.keysMu.Unlock()
 }
 
-// keyringOf returns the event's keys, cached until a rotation, retirement
-// or drop in this process.
+// keyringOf returns the event's keys, cached for keyringTTL or until a
+// rotation, retirement or drop in this process.
 func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, error) {
 	s.keysMu.Lock()
 	kr := s.keys[eventID]
 	s.keysMu.Unlock()
-	if kr != nil {
+	if kr != nil && time.Since(kr.loaded) < keyringTTL {
 		return kr, nil
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
@@ -472,7 +479,7 @@ func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, erro
 		return nil, fmt.Errorf("gate: keys of event %s: %w", eventID, err)
 	}
 	defer rows.Close()
-	kr = &keyring{pub: map[uint16]ed25519.PublicKey{}}
+	kr = &keyring{pub: map[uint16]ed25519.PublicKey{}, loaded: time.Now()}
 	for rows.Next() {
 		var id, active int
 		var seedHex string
