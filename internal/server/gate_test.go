@@ -175,6 +175,7 @@ func TestGateBadInputMatrix(t *testing.T) {
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[]}`, 422, "scans"},
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[{"secret":"` + qrs["t1"] + `","gate_id":"main","direction":"entry","at":"2026-01-01T00:00:00Z"}]}`, 422, "scans[0].nonce"},
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[{"secret":"x","gate_id":"main","direction":"entry","nonce":"n","at":"soon"}]}`, 422, "scans[0].at"},
+		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[{"secret":"x","gate_id":"nope","direction":"entry","nonce":"n","at":"2026-01-01T00:00:00Z"}]}`, 422, "scans[0].gate_id"},
 		{"GET", "/api/v1/gate/events/ev1/bundle?passes=maybe", admin, "", 422, "passes"},
 		{"GET", "/api/v1/gate/events/ev1/changes?after=-1", admin, "", 422, "after"},
 		{"GET", "/api/v1/gate/events/ev1/changes?limit=0", admin, "", 422, "limit"},

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -180,6 +181,10 @@ func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []
 		r := scans[i]
 		r.EventID, r.DeviceID, r.Force = eventID, deviceID, true
 		res, err := s.Redeem(ctx, r)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, fieldErr(fmt.Sprintf("scans[%d].%s", i, fe.Field), "%s", fe.Reason)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("gate: upload: scan %d: %w", i, err)
 		}
