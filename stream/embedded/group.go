@@ -45,10 +45,13 @@ type member struct {
 	g      *liveGroup
 	cfg    stream.ConsumerConfig
 	h      stream.Handler
-	ctx    context.Context
 	left   bool
-	wg     sync.WaitGroup // its running workers
+	wg     sync.WaitGroup // its workers, assigned or running
 	topics map[string]bool
+	// ready are workers assigned to the member and not yet running: its
+	// Consume call runs them, with its context, when wake fires.
+	ready []*worker
+	wake  chan struct{} // capacity 1
 }
 
 func newCoordinator(b *Broker) *coordinator {
@@ -79,14 +82,14 @@ func (c *coordinator) unheld(name string) *liveGroup {
 
 // join adds a member to its group and rebalances. It fails with
 // ErrGroupActive while the group is claimed by another protocol.
-func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h stream.Handler) (*member, error) {
+func (c *coordinator) join(cfg stream.ConsumerConfig, h stream.Handler) (*member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(cfg.Group)
 	for cl := range g.claims {
 		return nil, fmt.Errorf("%w: its members consume it over the %s; stop them or use another group", stream.ErrGroupActive, cl.owner)
 	}
-	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, ctx: ctx, topics: make(map[string]bool)}
+	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, topics: make(map[string]bool), wake: make(chan struct{}, 1)}
 	for _, t := range cfg.Topics {
 		m.topics[t] = true
 	}
@@ -179,11 +182,11 @@ func (c *coordinator) rebalance(g *liveGroup) {
 	}
 }
 
-// start starts a worker for the slot's owner, if it has one that can run.
-// The caller holds c.mu.
+// start assigns a worker to the slot's owner, if it has one that can run;
+// the owner's Consume call runs it. The caller holds c.mu.
 func (c *coordinator) start(g *liveGroup, p *partState, s *slot) {
 	m := s.owner
-	if m == nil || m.left || m.ctx.Err() != nil || p.t.isGone() {
+	if m == nil || m.left || p.t.isGone() {
 		if m == nil || p.t.isGone() {
 			delete(g.slots, p)
 		}
@@ -192,7 +195,22 @@ func (c *coordinator) start(g *liveGroup, p *partState, s *slot) {
 	w := &worker{b: c.b, m: m, p: p, quit: make(chan struct{})}
 	s.worker = w
 	m.wg.Add(1)
-	go w.run()
+	m.ready = append(m.ready, w)
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run runs the workers assigned to m since the last call, with ctx.
+func (c *coordinator) run(ctx context.Context, m *member) {
+	c.mu.Lock()
+	ws := m.ready
+	m.ready = nil
+	c.mu.Unlock()
+	for _, w := range ws {
+		go w.run(ctx)
+	}
 }
 
 // workerDone is called by a worker that has stopped and committed; the
