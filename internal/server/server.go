@@ -45,11 +45,7 @@ import (
 )
 
 // Components are the parts of the platform --components can switch on.
-var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "notify", "console"}
-
-// built are the components this build runs; the others are accepted, so
-// deployments can name them already, and reported as not built.
-var built = []string{"backbone", "console", "relay", "payment", "notify", "gate"}
+var Components = []string{"backbone", "relay", "gate", "payment", "notify", "console"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -525,15 +521,6 @@ func engineName(broker string) string {
 // stores.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.close()
-	var missing []string
-	for _, c := range s.cfg.Components {
-		if !slices.Contains(built, c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		s.log.Info("components not part of this build yet; not started", "components", strings.Join(missing, ","))
-	}
 	s.log.Info("arus listening", "addr", s.ln.Addr().String(), "url", s.publicURL(), "broker", engineName(s.cfg.Broker),
 		"data", s.cfg.Data, "db", s.authDB.Dialect.String(), "version", s.cfg.Version)
 
