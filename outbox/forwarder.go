@@ -443,7 +443,7 @@ func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...a
 		if rec.Value == nil && !valueNull {
 			rec.Value = []byte{}
 		}
-		if rec.Headers, err = decodeHeaders(headers); err != nil {
+		if rec.Headers, err = stream.ParseHeaders(headers); err != nil {
 			return nil, f.fail("read", fmt.Errorf("row %d: %w", r.id, err))
 		}
 		rec.Timestamp = time.Unix(0, ts)
