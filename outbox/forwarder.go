@@ -412,12 +412,7 @@ func (f *Forwarder) markSQLite(ctx context.Context, tx *sql.Tx, ids []int64) err
 	return nil
 }
 
-// querier is what read needs of a *sql.DB or a *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...any) ([]row, error) {
+func (f *Forwarder) read(ctx context.Context, q store.Querier, query string, args ...any) ([]row, error) {
 	rs, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, f.fail("read", err)

@@ -63,11 +63,6 @@ type Refund struct {
 	paidKey string
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 const intentColumns = `id, order_id, number, event_id, event_name, amount, method, state, buyer, pay_by_ns,
 	COALESCE(virtual_account, ''), COALESCE(qr, ''), received, refunded, late, paid_by, paid_key, provider_event,
 	reason, created_ns, updated_ns, paid_ns`
@@ -109,7 +104,7 @@ func (s *Service) forUpdate() string {
 }
 
 // intentWhere reads one intent; lock takes its row lock in a transaction.
-func (s *Service) intentWhere(ctx context.Context, q querier, cond string, arg any, lock bool) (Intent, error) {
+func (s *Service) intentWhere(ctx context.Context, q store.Querier, cond string, arg any, lock bool) (Intent, error) {
 	query := `SELECT ` + intentColumns + ` FROM payment_intents WHERE ` + cond
 	if lock {
 		query += s.forUpdate()
@@ -193,7 +188,7 @@ func scanRefund(r scanner) (Refund, error) {
 	return rf, nil
 }
 
-func (s *Service) refund(ctx context.Context, q querier, id string, lock bool) (Refund, error) {
+func (s *Service) refund(ctx context.Context, q store.Querier, id string, lock bool) (Refund, error) {
 	query := `SELECT ` + refundColumns + ` FROM payment_refunds WHERE id = ?`
 	if lock {
 		query += s.forUpdate()
