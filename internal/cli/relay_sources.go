@@ -232,10 +232,12 @@ func applicationsDelete(ctx context.Context, e *env, args []string) error {
 const datasetsAbout = `
 Manages datasets: the named kinds of record applications post, each kept
 in its topic (relay.<name> by default), with its key fields and an optional
-JSON Schema every record must match:
+JSON Schema every record must match. A dataset without key fields takes
+records as they come, each known by its arus-id; its routes insert only.
 
   arus relay datasets list
   arus relay datasets create cars --key-field id --schema-file car.schema.json
+  arus relay datasets create readings
   arus relay datasets show cars
   arus relay datasets update cars --key-field id,region
   arus relay datasets delete cars
@@ -320,6 +322,7 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	topic := f.String("topic", "", "`topic` that keeps the records (default relay.<name>)")
 	schemaFile := f.String("schema-file", "", "`path` of the JSON Schema records must match; - reads standard input")
 	noSchema := f.Bool("no-schema", false, "drop the schema (update)")
+	noKey := f.Bool("no-key", false, "drop the key fields (update; routes must be insert-only)")
 	file := f.String("file", "", "`path` of the JSON body {\"name\", \"topic\", \"key_fields\", \"schema\"}; - reads standard input")
 	c := addRelayConn(f)
 	rest, cl, err := c.parse(f, args)
@@ -335,6 +338,9 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	}
 	if *noSchema && *schemaFile != "" {
 		return f.fail("give --schema-file or --no-schema, not both")
+	}
+	if *noKey && len(keys.values) > 0 {
+		return f.fail("give --key-field or --no-key, not both")
 	}
 	var in relay.DatasetInput
 	var name string
@@ -384,8 +390,8 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if *noSchema {
 		in.Schema = nil
 	}
-	if create && len(in.KeyFields) == 0 {
-		return f.fail("no key field given; use --key-field FIELD, such as --key-field id")
+	if *noKey {
+		in.KeyFields = []string{}
 	}
 	var d relay.Dataset
 	if create {
@@ -400,7 +406,11 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if create {
 		did = "Created"
 	}
-	return c.done(e, d, "%s dataset %s (topic %s, key %s).", did, d.Name, d.Topic, strings.Join(d.KeyFields, ", "))
+	key := strings.Join(d.KeyFields, ", ")
+	if key == "" {
+		key = "none: each record is known by its arus-id, and routes insert only"
+	}
+	return c.done(e, d, "%s dataset %s (topic %s, key %s).", did, d.Name, d.Topic, key)
 }
 
 func datasetsDelete(ctx context.Context, e *env, args []string) error {

@@ -152,7 +152,10 @@ type Dataset struct {
 	// Topic holds the dataset's records; default relay.<name>.
 	Topic string `json:"topic"`
 	// KeyFields are the record fields (paths) that form the record key and
-	// identify the row in destinations.
+	// identify the row in destinations. A dataset without key fields takes
+	// records as they come: each is known by its arus-id alone, records
+	// spread over the topic's partitions, and routes only insert them
+	// (mode insert, no deletes), each once into each table.
 	KeyFields []string `json:"key_fields"`
 	// Schema, when set, is a JSON Schema every record must match.
 	Schema    json.RawMessage `json:"schema,omitempty"`
@@ -174,8 +177,8 @@ func (d *Dataset) validate() error {
 	if d.Topic != "" && !topicRule.MatchString(d.Topic) {
 		ve.add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
 	}
-	if len(d.KeyFields) == 0 {
-		ve.add("key_fields", "at least one key field is required, such as \"id\"")
+	if d.KeyFields == nil {
+		d.KeyFields = []string{}
 	}
 	if len(d.KeyFields) > 8 {
 		ve.add("key_fields", "at most 8 key fields")

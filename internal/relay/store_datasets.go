@@ -111,6 +111,11 @@ func (r *Relay) UpdateDataset(ctx context.Context, name string, d Dataset) (Data
 	if err != nil {
 		return Dataset{}, err
 	}
+	if len(d.KeyFields) == 0 && len(old.KeyFields) > 0 {
+		if err := r.checkKeylessRoutes(ctx, name); err != nil {
+			return Dataset{}, err
+		}
+	}
 	d.CreatedAt, d.UpdatedAt = old.CreatedAt, fromMillis(toMillis(r.cfg.Now()))
 	_, err = r.db.ExecContext(ctx, r.db.Rebind(`UPDATE relay_datasets SET topic = ?, key_fields = ?, json_schema = ?, updated_at = ? WHERE name = ?`),
 		d.Topic, mustJSON(d.KeyFields), string(d.Schema), toMillis(d.UpdatedAt), name)
@@ -122,6 +127,21 @@ func (r *Relay) UpdateDataset(ctx context.Context, name string, d Dataset) (Data
 		r.createTopic(ctx, d.Topic)
 	}
 	return d, nil
+}
+
+// checkKeylessRoutes refuses (ErrInUse) to drop the key fields of a dataset
+// that upsert routes or routes with deletes use.
+func (r *Relay) checkKeylessRoutes(ctx context.Context, name string) error {
+	var n int
+	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM relay_routes WHERE dataset = ? AND (mode <> ? OR deletes)`),
+		name, ModeInsert).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("relay: update dataset: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("relay: dataset %q has %d route(s) that upsert or delete by its key; make them insert-only first: %w", name, n, ErrInUse)
+	}
+	return nil
 }
 
 // DeleteDataset deletes a dataset that no route and no application uses
