@@ -98,11 +98,12 @@ func (r *Relay) OpenDestination(ctx context.Context, d Destination, password str
 		}
 		return sink.Open(ctx, d.Kind, sink.Config{DSN: sqliteDSN(path, false, t.options)})
 	}
-	if password == "" {
-		// Without one, a driver may look for a password of its own (a
-		// password file in the server's home) and send it to the target.
+	if password == "" && d.Kind == KindSQLServer {
 		return nil, fmt.Errorf("relay: destination %s has no stored password; save it again with its password", d.Name)
 	}
+	// An account without a password is opened with none: the sink gives
+	// the driver the DSN's password, empty or not, so no driver sends one
+	// it found by itself (a password file or the environment of the server).
 	return sink.Open(ctx, d.Kind, sink.Config{DSN: dsnOf(t, password), Dial: r.hosts.dialer(t.host)})
 }
 

@@ -254,6 +254,11 @@ type DestinationInput struct {
 	Options  map[string]string `json:"options"`
 	DSN      string            `json:"dsn"`
 	Password string            `json:"password"`
+	// NoPassword says the account has none (PostgreSQL trust
+	// authentication, a MariaDB account with an empty password): it is
+	// opened without one, and never with one a driver finds by itself.
+	// SQL Server accounts need a password.
+	NoPassword bool `json:"no_password,omitempty"`
 	// Create, for SQLite, creates the file (an empty database) when it
 	// does not exist; without it a missing file is an error.
 	Create bool `json:"create,omitempty"`
@@ -311,8 +316,13 @@ func (d *DestinationInput) validate(create bool) error {
 		text("options."+k, k, 64)
 		text("options."+k, v, 512)
 	}
-	if d.Kind != KindSQLite && create && d.Password == "" {
-		ve.add("password", "is required; it is stored encrypted and never shown again")
+	switch {
+	case d.NoPassword && d.Password != "":
+		ve.add("no_password", "give a password or no_password, not both")
+	case d.NoPassword && d.Kind == KindSQLServer:
+		ve.add("no_password", "a SQL Server account needs a password")
+	case d.Kind != KindSQLite && create && d.Password == "" && !d.NoPassword:
+		ve.add("password", "is required (it is stored encrypted and never shown again); for an account without one, set no_password")
 	}
 	text("password", d.Password, 1024)
 	return ve.err()
