@@ -322,6 +322,7 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	topic := f.String("topic", "", "`topic` that keeps the records (default relay.<name>)")
 	schemaFile := f.String("schema-file", "", "`path` of the JSON Schema records must match; - reads standard input")
 	noSchema := f.Bool("no-schema", false, "drop the schema (update)")
+	accept := f.Bool("accept-undeliverable", false, "without a schema, accept records a route's table cannot take and dead-letter them there (default: refuse them, 422)")
 	noKey := f.Bool("no-key", false, "drop the key fields (update; routes must be insert-only)")
 	file := f.String("file", "", "`path` of the JSON body {\"name\", \"topic\", \"key_fields\", \"schema\"}; - reads standard input")
 	c := addRelayConn(f)
@@ -352,7 +353,7 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 		if err != nil {
 			return relayErr("update dataset "+name, err)
 		}
-		in = relay.DatasetInput{Name: d.Name, Topic: d.Topic, KeyFields: d.KeyFields, Schema: d.Schema}
+		in = relay.DatasetInput{Name: d.Name, Topic: d.Topic, KeyFields: d.KeyFields, Schema: d.Schema, AcceptUndeliverable: d.AcceptUndeliverable}
 	}
 	if *file != "" {
 		if err := readJSON(f, e, *file, &in); err != nil {
@@ -376,6 +377,9 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	}
 	if set["topic"] {
 		in.Topic = *topic
+	}
+	if set["accept-undeliverable"] {
+		in.AcceptUndeliverable = *accept
 	}
 	if *schemaFile != "" {
 		doc, err := readInput(f, e, "--schema-file", *schemaFile)

@@ -128,6 +128,16 @@ func (t tester) Catalog(ctx context.Context, d Destination, password string) ([]
 	return s.Catalog(ctx)
 }
 
+// FindTable finds the table t in d as a route names it: see sink.DB.FindTable.
+func (t tester) FindTable(ctx context.Context, d Destination, password string, table sink.Table) (sink.TableInfo, error) {
+	s, err := t.r.OpenDestination(ctx, d, password)
+	if err != nil {
+		return sink.TableInfo{}, err
+	}
+	defer s.Close()
+	return s.FindTable(ctx, table)
+}
+
 // RateLimitError is a connection test refused because its principal made
 // too many of them; Wait is when the next one is allowed.
 type RateLimitError struct{ Wait time.Duration }

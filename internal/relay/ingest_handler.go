@@ -78,6 +78,11 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 	if err != nil {
 		return err
 	}
+	if errs, err := r.undeliverable(ctx, ds, items); err != nil {
+		return err
+	} else if len(errs) > 0 {
+		return invalidFields(errs)
+	}
 	if err := r.checkRate(w, app, len(items)); err != nil {
 		return err
 	}

@@ -158,9 +158,15 @@ type Dataset struct {
 	// (mode insert, no deletes), each once into each table.
 	KeyFields []string `json:"key_fields"`
 	// Schema, when set, is a JSON Schema every record must match.
-	Schema    json.RawMessage `json:"schema,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// AcceptUndeliverable, for a dataset without a schema, accepts a
+	// record that a route's table cannot take (a value its column refuses,
+	// a required column left empty): it is stored, delivered where it fits
+	// and dead-lettered on the routes it does not. Without it such a record
+	// is refused at ingest (422, naming the route, the column and why).
+	AcceptUndeliverable bool      `json:"accept_undeliverable"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 var topicRule = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)

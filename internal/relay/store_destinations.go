@@ -243,6 +243,7 @@ func (r *Relay) UpdateDestination(ctx context.Context, id string, in Destination
 	if err != nil {
 		return Destination{}, fmt.Errorf("relay: update destination: %w", err)
 	}
+	r.forgetChecks(id)
 	return d, nil
 }
 

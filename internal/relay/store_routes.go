@@ -76,6 +76,7 @@ func (r *Relay) CreateRoute(ctx context.Context, in RouteInput) (Route, error) {
 	if err != nil {
 		return Route{}, fmt.Errorf("relay: create route: %w", err)
 	}
+	r.forgetChecks("")
 	return rt, nil
 }
 
@@ -133,6 +134,7 @@ func (r *Relay) UpdateRoute(ctx context.Context, id string, in RouteInput) (Rout
 	if err != nil {
 		return Route{}, fmt.Errorf("relay: update route: %w", err)
 	}
+	r.forgetChecks("")
 	return rt, nil
 }
 
@@ -145,5 +147,6 @@ func (r *Relay) DeleteRoute(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("relay: route %q: %w", id, ErrNotFound)
 	}
+	r.forgetChecks("")
 	return nil
 }
