@@ -197,12 +197,27 @@ func reachError(kind string, err error) error {
 		return fmt.Errorf("the database answered: %s", my.Message)
 	case errors.As(err, &ms):
 		return fmt.Errorf("the database answered: %s", ms.Message)
-	case errors.As(err, &sq), kind == KindSQLite:
-		return err
+	case errors.As(err, &sq):
+		return fmt.Errorf("the database answered: %s", once(sq.Error()))
+	case kind == KindSQLite:
+		return errors.New(once(strings.TrimPrefix(err.Error(), "relay: ")))
 	case errors.Is(err, context.Canceled):
 		return err
 	}
 	return fmt.Errorf(unreachable, kindName(kind))
+}
+
+// once is a driver's message with a part it repeats said once
+// ("unable to open database file: unable to open database file").
+func once(msg string) string {
+	parts := strings.Split(msg, ": ")
+	out := parts[:0]
+	for _, p := range parts {
+		if len(out) == 0 || out[len(out)-1] != p {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ": ")
 }
 
 func kindName(kind string) string {

@@ -1,9 +1,16 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arus-platform/arus/internal/auth"
 )
 
 // Accounts without a password — PostgreSQL trust authentication, MariaDB's
@@ -77,4 +84,42 @@ func TestRelayDestinationsWithoutPassword(t *testing.T) {
 	want := []string{"jazz 1", "porche 911 15 4"}
 	waitRows(t, pg.db, `SELECT car_name, stock FROM `+pg.schema+`.cars ORDER BY car_name`, want)
 	waitRows(t, my.db, `SELECT car_name, stock FROM `+my.database+`.cars ORDER BY car_name`, want)
+}
+
+// A failed connection test says what the database answered, once, in the
+// API's answer and on the console's destination form.
+func TestRelayConnectionTestWording(t *testing.T) {
+	data := t.TempDir()
+	f := newRelayFixture(t, data)
+	if err := os.WriteFile(filepath.Join(data, "destinations", "bad.db"), []byte(strings.Repeat("not a database ", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.call(t, "POST", "/api/v1/relay/destinations/test", f.admin, `{"name":"bad","kind":"sqlite","database":"bad.db"}`)
+	var res struct {
+		OK    bool
+		Error string
+	}
+	if err := json.Unmarshal([]byte(rep.body), &res); err != nil || res.OK {
+		t.Fatalf("test of a file that is not a database: %d %s", rep.status, rep.body)
+	}
+	want := "the database answered: file is not a database (26)"
+	if res.Error != want {
+		t.Errorf("the test says %q, want %q", res.Error, want)
+	}
+
+	// The console shows the same, once.
+	u, err := f.auth.UserByUsername(context.Background(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, token, err := f.auth.CreateSession(context.Background(), u.ID, auth.SessionMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"csrf_token": {sess.CSRFToken}, "name": {"bad"}, "kind": {"sqlite"}, "database": {"bad.db"}, "action": {"test"}}
+	page := f.call(t, "POST", "/relay/destinations", "", form.Encode(), "Cookie", auth.SessionCookie+"="+token,
+		"Content-Type", "application/x-www-form-urlencoded")
+	if n := strings.Count(page.body, "file is not a database"); n != 1 || strings.Contains(page.body, "sink:") {
+		t.Errorf("the console's failed test shows the database's answer %d times (sink: prefix %t): %d", n, strings.Contains(page.body, "sink:"), page.status)
+	}
 }
