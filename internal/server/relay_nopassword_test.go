@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,6 +74,13 @@ func TestRelayDestinationsWithoutPassword(t *testing.T) {
 		t.Errorf("another host, no_password: %d %s", rep.status, rep.body)
 	}
 
+	// The console's form saves one too.
+	rep := f.consoleForm(t, "/relay/destinations", url.Values{"name": {"pg-console"}, "kind": {"postgres"}, "host": {pg.host},
+		"port": {fmt.Sprint(pg.port)}, "database": {pg.database}, "user": {pg.user}, "no_password": {"1"}, "action": {"save"}})
+	if rep.status != 303 {
+		t.Errorf("the console's form with no password: %d %s", rep.status, rep.body)
+	}
+
 	f.create(t, "/api/v1/relay/datasets", `{"name":"cars"}`)
 	key := f.create(t, "/api/v1/relay/applications", `{"name":"dealer-app","datasets":["cars"]}`)["api_key"].(string)
 	for _, id := range []string{pgID, myID} {
@@ -108,6 +117,15 @@ func TestRelayConnectionTestWording(t *testing.T) {
 	}
 
 	// The console shows the same, once.
+	page := f.consoleForm(t, "/relay/destinations", url.Values{"name": {"bad"}, "kind": {"sqlite"}, "database": {"bad.db"}, "action": {"test"}})
+	if n := strings.Count(page.body, "file is not a database"); n != 1 || strings.Contains(page.body, "sink:") {
+		t.Errorf("the console's failed test shows the database's answer %d times (sink: prefix %t): %d", n, strings.Contains(page.body, "sink:"), page.status)
+	}
+}
+
+// consoleForm posts a console form as the signed-in admin.
+func (f *relayFixture) consoleForm(t *testing.T, path string, form url.Values) reply {
+	t.Helper()
 	u, err := f.auth.UserByUsername(context.Background(), "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -116,10 +134,18 @@ func TestRelayConnectionTestWording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := url.Values{"csrf_token": {sess.CSRFToken}, "name": {"bad"}, "kind": {"sqlite"}, "database": {"bad.db"}, "action": {"test"}}
-	page := f.call(t, "POST", "/relay/destinations", "", form.Encode(), "Cookie", auth.SessionCookie+"="+token,
-		"Content-Type", "application/x-www-form-urlencoded")
-	if n := strings.Count(page.body, "file is not a database"); n != 1 || strings.Contains(page.body, "sink:") {
-		t.Errorf("the console's failed test shows the database's answer %d times (sink: prefix %t): %d", n, strings.Contains(page.body, "sink:"), page.status)
+	form.Set("csrf_token", sess.CSRFToken)
+	req, err := http.NewRequest("POST", f.url+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
 	}
+	req.Header.Set("Cookie", auth.SessionCookie+"="+token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
