@@ -26,7 +26,8 @@ type relayFixture struct {
 
 func newRelayFixture(t *testing.T, data string) *relayFixture {
 	t.Helper()
-	r := start(t, Config{Data: data})
+	// A configured admin password: the console does not ask for a new one.
+	r := start(t, Config{Data: data, AdminPassword: "a configured password"})
 	return &relayFixture{running: r, admin: r.key(t, "relay.read", "relay.write", "topics.read", "records.read")}
 }
 

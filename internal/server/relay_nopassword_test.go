@@ -119,7 +119,7 @@ func TestRelayConnectionTestWording(t *testing.T) {
 	// The console shows the same, once.
 	page := f.consoleForm(t, "/relay/destinations", url.Values{"name": {"bad"}, "kind": {"sqlite"}, "database": {"bad.db"}, "action": {"test"}})
 	if n := strings.Count(page.body, "file is not a database"); n != 1 || strings.Contains(page.body, "sink:") {
-		t.Errorf("the console's failed test shows the database's answer %d times (sink: prefix %t): %d", n, strings.Contains(page.body, "sink:"), page.status)
+		t.Errorf("the console's failed test shows the database's answer %d times (sink: prefix %t): %d %s", n, strings.Contains(page.body, "sink:"), page.status, page.header.Get("Location"))
 	}
 }
 
