@@ -117,10 +117,6 @@ func newMyTarget(t *testing.T) myTarget {
 	return myTarget{db: db, host: host, port: p, user: cfg.User, pw: cfg.Passwd, database: name}
 }
 
-func (m myTarget) body(name string) string {
-	return fmt.Sprintf(`{"name":%q,"kind":"mysql","host":%q,"port":%d,"database":%q,"user":%q,"password":%q}`,
-		name, m.host, m.port, m.database, m.user, m.pw)
-}
 
 // rows reads a query's rows as "a b c" strings.
 func rows(t *testing.T, db *sql.DB, q string) []string {
