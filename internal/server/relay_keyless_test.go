@@ -117,7 +117,6 @@ func newMyTarget(t *testing.T) myTarget {
 	return myTarget{db: db, host: host, port: p, user: cfg.User, pw: cfg.Passwd, database: name}
 }
 
-
 // rows reads a query's rows as "a b c" strings.
 func rows(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
