@@ -1,9 +1,12 @@
 package cli_test
 
 import (
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +15,7 @@ import (
 
 func TestBenchRelay(t *testing.T) {
 	data := t.TempDir()
-	admin := mustKey(t, data, "relay.read", "relay.write", "topics.read")
+	admin := mustKey(t, data, "relay.read", "relay.write", "topics.read", "groups.read")
 	url, _ := serve(t, map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone,relay"})
 	post := func(path, body string) string {
 		t.Helper()
@@ -36,26 +39,75 @@ func TestBenchRelay(t *testing.T) {
 	if err := json.Unmarshal([]byte(post("/api/v1/relay/applications", `{"name":"bench","datasets":["cars"]}`)), &app); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": app.APIKey}
-	r := must(t, env, "", "bench", "relay", "--dataset", "cars", "--mode", "batch", "--batch", "10", "--concurrency", "4", "--duration", "1s")
-	m := regexp.MustCompile(`records:\s+(\d+) accepted`).FindStringSubmatch(r.stdout)
+	// A SQLite destination in the server's SQLite directory, one route.
+	var dest struct{ ID string }
+	if err := json.Unmarshal([]byte(post("/api/v1/relay/destinations", `{"name":"local","kind":"sqlite","database":"bench.db","create":true}`)), &dest); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(data, "destinations", "bench.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE cars (id INTEGER PRIMARY KEY, car_name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	post("/api/v1/relay/routes", fmt.Sprintf(`{"name":"local-cars","dataset":"cars","destination":%q,"table":"cars","key_columns":["id"],
+		"mapping":[{"column":"id","field":"id"},{"column":"car_name","field":"car_name"}]}`, dest.ID))
+
+	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": app.APIKey, "ARUS_READ_KEY": admin}
+	r := must(t, env, "", "bench", "relay", "--dataset", "cars", "--mode", "batch", "--batch", "10", "--concurrency", "4", "--duration", "1s", "--wait-delivered")
+	m := regexp.MustCompile(`records:\s+([\d,]+) accepted`).FindStringSubmatch(r.stdout)
 	if m == nil {
 		t.Fatalf("bench output lacks the records line:\n%s", r.stdout)
 	}
-	accepted, _ := strconv.Atoi(m[1])
+	accepted, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
 	if accepted == 0 || !strings.Contains(r.stdout, "p99") {
 		t.Errorf("bench accepted %d records; output:\n%s", accepted, r.stdout)
 	}
-	// Every accepted record is in the dataset's topic; requests still in
-	// flight when the run ended may have been stored too (at most one per
-	// client, 10 records each).
+	// The requests in flight when sending stopped were waited for and
+	// counted: the topic holds exactly the accepted records.
 	d := must(t, map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": admin}, "", "topics", "describe", "relay.cars")
 	sm := regexp.MustCompile(`Records: (\d+)`).FindStringSubmatch(d.stdout)
-	stored, _ := strconv.Atoi(sm[1])
-	if stored < accepted || stored > accepted+4*10 {
+	if stored, _ := strconv.Atoi(sm[1]); stored != accepted {
 		t.Errorf("topic holds %d records for %d accepted", stored, accepted)
 	}
-	if r := arus(t, env, "", "bench", "relay", "--dataset", "cars", "--mode", "sideways"); r.err == nil {
-		t.Errorf("bench with a bad mode succeeded")
+	// --wait-delivered returned once the route had delivered everything.
+	if !strings.Contains(r.stdout, "delivered: all 1 route(s) of cars caught up") {
+		t.Errorf("no delivery line:\n%s", r.stdout)
+	}
+	var rows int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM cars`).Scan(&rows); err != nil || rows != accepted {
+		t.Errorf("the table holds %d rows (%v) when bench said delivered, want %d", rows, err, accepted)
+	}
+
+	// Every request refused: it stops at once, with the server's answer,
+	// and the statuses in words.
+	refused := arus(t, map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": admin}, "", "bench", "relay", "--dataset", "cars", "--concurrency", "4", "--duration", "10m")
+	if refused.err == nil || !strings.Contains(refused.err.Error(), "403 Forbidden") || !strings.Contains(refused.err.Error(), "relay.ingest") {
+		t.Errorf("bench with a key that may not ingest: %v, want an error with the 403", refused.err)
+	}
+	fm := regexp.MustCompile(`requests: 0 accepted, (\d+) failed`).FindStringSubmatch(refused.stdout)
+	if fm == nil {
+		t.Fatalf("refused run output:\n%s", refused.stdout)
+	}
+	if n, _ := strconv.Atoi(fm[1]); n < 1 || n > 4 {
+		t.Errorf("%d requests sent after the first refusal, want at most one per client (4)", n)
+	}
+	if !regexp.MustCompile(`statuses: 403 Forbidden: \d`).MatchString(refused.stdout) {
+		t.Errorf("statuses not in words:\n%s", refused.stdout)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mode", "sideways"}, `--mode "sideways"`},
+		{[]string{"--wait-delivered"}, "--wait-delivered needs a read key"},
+	} {
+		r := arus(t, map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": app.APIKey}, "", append([]string{"bench", "relay", "--dataset", "cars"}, tc.args...)...)
+		if r.err == nil || !strings.Contains(r.err.Error()+r.stderr, tc.want) {
+			t.Errorf("bench %v: %v %s, want %q", tc.args, r.err, r.stderr, tc.want)
+		}
 	}
 }

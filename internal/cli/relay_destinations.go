@@ -39,6 +39,8 @@ input; a final newline is dropped) or from ` + passwordEnv + `;
 it is never a flag's value, so it stays out of shell history and process
 lists. The stored password is only used for the host, port, database and
 user it was saved for: a change to any of them needs the password again.
+An account without a password (PostgreSQL trust authentication, a MariaDB
+account with an empty password) is saved with --no-password.
 A SQLite file is named inside the server's SQLite directory (arus serve
 --relay-sqlite-dir); --create makes it when it does not exist. Each kind
 takes only its own driver options (docs/security.md lists them). test
@@ -129,7 +131,7 @@ type destFlags struct {
 	kind, host, database, user, dsn, passwordFile, file *string
 	port                                                *int
 	options                                             *listFlag
-	create                                              *bool
+	create, noPassword                                  *bool
 }
 
 func addDestFlags(f *flags) *destFlags {
@@ -142,8 +144,9 @@ func addDestFlags(f *flags) *destFlags {
 	d.user = f.String("user", "", "`user` the relay signs in as")
 	f.Var(d.options, "option", "a connection option `name=value`, such as sslmode=require (repeatable)")
 	d.dsn = f.String("dsn", "", "connection `DSN` without the password, instead of the fields above")
+	d.noPassword = f.Bool("no-password", false, "the account has no password (PostgreSQL trust, an empty MariaDB password)")
 	d.passwordFile = f.String("password-file", "", "`path` of a file holding the password; - reads standard input (default: "+passwordEnv+")")
-	d.file = f.String("file", "", "`path` of the JSON body {\"name\", \"kind\", \"host\", \"port\", \"database\", \"user\", \"options\", \"dsn\", \"password\", \"create\"}; - reads standard input")
+	d.file = f.String("file", "", "`path` of the JSON body {\"name\", \"kind\", \"host\", \"port\", \"database\", \"user\", \"options\", \"dsn\", \"password\", \"no_password\", \"create\"}; - reads standard input")
 	return d
 }
 
@@ -189,6 +192,10 @@ func (d *destFlags) input(f *flags, e *env, in relay.DestinationInput) (relay.De
 		}
 	}
 	switch {
+	case *d.noPassword && *d.passwordFile != "":
+		return in, f.fail("give --password-file or --no-password, not both")
+	case *d.noPassword:
+		in.NoPassword, in.Password = true, ""
 	case *d.passwordFile != "":
 		b, err := readInput(f, e, "--password-file", *d.passwordFile)
 		if err != nil {
@@ -251,8 +258,8 @@ func destinationsSave(ctx context.Context, e *env, args []string, create bool) e
 		if in.Kind == "" {
 			return f.fail("no kind given; use --kind postgres, mysql, sqlserver or sqlite")
 		}
-		if in.Password == "" && in.Kind != relay.KindSQLite {
-			return f.fail("no password given; put it in a file named by --password-file, or in %s", passwordEnv)
+		if in.Password == "" && !in.NoPassword && in.Kind != relay.KindSQLite {
+			return f.fail("no password given; put it in a file named by --password-file, or in %s (--no-password for an account without one)", passwordEnv)
 		}
 	}
 	var d relay.Destination

@@ -190,10 +190,12 @@ func applicationsRotateKey(ctx context.Context, e *env, args []string) error {
 const datasetsAbout = `
 Manages datasets: the named kinds of record applications post, each kept
 in its topic (relay.<name> by default), with its key fields and an optional
-JSON Schema every record must match:
+JSON Schema every record must match. A dataset without key fields takes
+records as they come, each known by its arus-id; its routes insert only.
 
   arus relay datasets list
   arus relay datasets create cars --key-field id --schema-file car.schema.json
+  arus relay datasets create readings
   arus relay datasets show cars
   arus relay datasets update cars --key-field id,region
   arus relay datasets delete cars
@@ -260,6 +262,8 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	topic := f.String("topic", "", "`topic` that keeps the records (default relay.<name>)")
 	schemaFile := f.String("schema-file", "", "`path` of the JSON Schema records must match; - reads standard input")
 	noSchema := f.Bool("no-schema", false, "drop the schema (update)")
+	accept := f.Bool("accept-undeliverable", false, "without a schema, accept records a route's table cannot take and dead-letter them there (default: refuse them, 422)")
+	noKey := f.Bool("no-key", false, "drop the key fields (update; routes must be insert-only)")
 	file := f.String("file", "", "`path` of the JSON body {\"name\", \"topic\", \"key_fields\", \"schema\"}; - reads standard input")
 	c := addRelayConn(f)
 	rest, cl, err := c.parse(f, args)
@@ -276,6 +280,9 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if *noSchema && *schemaFile != "" {
 		return f.fail("give --schema-file or --no-schema, not both")
 	}
+	if *noKey && len(keys.values) > 0 {
+		return f.fail("give --key-field or --no-key, not both")
+	}
 	var in relay.DatasetInput
 	var name string
 	if !create {
@@ -286,7 +293,7 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 		if err != nil {
 			return relayErr("update dataset "+name, err)
 		}
-		in = relay.DatasetInput{Name: d.Name, Topic: d.Topic, KeyFields: d.KeyFields, Schema: d.Schema}
+		in = relay.DatasetInput{Name: d.Name, Topic: d.Topic, KeyFields: d.KeyFields, Schema: d.Schema, AcceptUndeliverable: d.AcceptUndeliverable}
 	}
 	if *file != "" {
 		if err := readJSON(f, e, *file, &in); err != nil {
@@ -311,6 +318,9 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if set["topic"] {
 		in.Topic = *topic
 	}
+	if set["accept-undeliverable"] {
+		in.AcceptUndeliverable = *accept
+	}
 	if *schemaFile != "" {
 		doc, err := readInput(f, e, "--schema-file", *schemaFile)
 		if err != nil {
@@ -324,8 +334,8 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if *noSchema {
 		in.Schema = nil
 	}
-	if create && len(in.KeyFields) == 0 {
-		return f.fail("no key field given; use --key-field FIELD, such as --key-field id")
+	if *noKey {
+		in.KeyFields = []string{}
 	}
 	var d relay.Dataset
 	if create {
@@ -340,5 +350,9 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 	if create {
 		did = "Created"
 	}
-	return c.done(e, d, "%s dataset %s (topic %s, key %s).", did, d.Name, d.Topic, strings.Join(d.KeyFields, ", "))
+	key := strings.Join(d.KeyFields, ", ")
+	if key == "" {
+		key = "none: each record is known by its arus-id, and routes insert only"
+	}
+	return c.done(e, d, "%s dataset %s (topic %s, key %s).", did, d.Name, d.Topic, key)
 }

@@ -374,7 +374,7 @@ func TestRelayUsage(t *testing.T) {
 		{"extra argument", []string{"relay", "status", "now"}, "", `unexpected argument "now"`},
 		{"create without datasets", []string{"relay", "applications", "create", "app"}, "", "no dataset given"},
 		{"limits without limits", []string{"relay", "applications", "limits", "app"}, "", "no limit given"},
-		{"dataset without key", []string{"relay", "datasets", "create", "bikes"}, "", "no key field given"},
+		{"key and no key", []string{"relay", "datasets", "update", "bikes", "--key-field", "id", "--no-key"}, "", "give --key-field or --no-key, not both"},
 		{"destination without kind", []string{"relay", "destinations", "create", "d"}, "", "no kind given"},
 		{"bad option", []string{"relay", "destinations", "create", "d", "--kind", "sqlite", "--option", "sslmode"}, "", `--option "sslmode": use name=value`},
 		{"empty password file", []string{"relay", "destinations", "create", "d", "--kind", "mysql", "--password-file", "-"}, "\n", "--password-file - is empty"},

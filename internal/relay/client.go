@@ -134,6 +134,8 @@ type DatasetInput struct {
 	Topic     string          `json:"topic,omitempty"`
 	KeyFields []string        `json:"key_fields"`
 	Schema    json.RawMessage `json:"schema,omitempty"`
+	// AcceptUndeliverable: see Dataset.
+	AcceptUndeliverable bool `json:"accept_undeliverable,omitempty"`
 }
 
 // Datasets lists the datasets, by name.

@@ -98,11 +98,12 @@ func (r *Relay) OpenDestination(ctx context.Context, d Destination, password str
 		}
 		return sink.Open(ctx, d.Kind, sink.Config{DSN: sqliteDSN(path, false, t.options)})
 	}
-	if password == "" {
-		// Without one, a driver may look for a password of its own (a
-		// password file in the server's home) and send it to the target.
+	if password == "" && d.Kind == KindSQLServer {
 		return nil, fmt.Errorf("relay: destination %s has no stored password; save it again with its password", d.Name)
 	}
+	// An account without a password is opened with none: the sink gives
+	// the driver the DSN's password, empty or not, so no driver sends one
+	// it found by itself (a password file or the environment of the server).
 	return sink.Open(ctx, d.Kind, sink.Config{DSN: dsnOf(t, password), Dial: r.hosts.dialer(t.host)})
 }
 
@@ -125,6 +126,16 @@ func (t tester) Catalog(ctx context.Context, d Destination, password string) ([]
 	}
 	defer s.Close()
 	return s.Catalog(ctx)
+}
+
+// FindTable finds the table t in d as a route names it: see sink.DB.FindTable.
+func (t tester) FindTable(ctx context.Context, d Destination, password string, table sink.Table) (sink.TableInfo, error) {
+	s, err := t.r.OpenDestination(ctx, d, password)
+	if err != nil {
+		return sink.TableInfo{}, err
+	}
+	defer s.Close()
+	return s.FindTable(ctx, table)
 }
 
 // RateLimitError is a connection test refused because its principal made
@@ -186,12 +197,27 @@ func reachError(kind string, err error) error {
 		return fmt.Errorf("the database answered: %s", my.Message)
 	case errors.As(err, &ms):
 		return fmt.Errorf("the database answered: %s", ms.Message)
-	case errors.As(err, &sq), kind == KindSQLite:
-		return err
+	case errors.As(err, &sq):
+		return fmt.Errorf("the database answered: %s", once(sq.Error()))
+	case kind == KindSQLite:
+		return errors.New(once(strings.TrimPrefix(err.Error(), "relay: ")))
 	case errors.Is(err, context.Canceled):
 		return err
 	}
 	return fmt.Errorf(unreachable, kindName(kind))
+}
+
+// once is a driver's message with a part it repeats said once
+// ("unable to open database file: unable to open database file").
+func once(msg string) string {
+	parts := strings.Split(msg, ": ")
+	out := parts[:0]
+	for _, p := range parts {
+		if len(out) == 0 || out[len(out)-1] != p {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ": ")
 }
 
 func kindName(kind string) string {

@@ -185,7 +185,7 @@ func (h *handler) createDataset(w http.ResponseWriter, req *http.Request) error 
 }
 
 func (in DatasetInput) dataset() Dataset {
-	return Dataset{Name: in.Name, Topic: in.Topic, KeyFields: in.KeyFields, Schema: in.Schema}
+	return Dataset{Name: in.Name, Topic: in.Topic, KeyFields: in.KeyFields, Schema: in.Schema, AcceptUndeliverable: in.AcceptUndeliverable}
 }
 
 func (h *handler) getDataset(w http.ResponseWriter, req *http.Request) error {

@@ -183,10 +183,13 @@ func position(body []byte, off int64) (line, col int) {
 	return line, col
 }
 
-// recordKey joins the key fields' values canonically: a single string key
-// is itself; numbers are written in their shortest exact form; several
+// recordKey joins the key fields' values canonically: no key fields give
+// no key (the record goes to any partition); a single string key is itself; numbers are written in their shortest exact form; several
 // fields are a JSON array of their values.
 func recordKey(vals []any) []byte {
+	if len(vals) == 0 {
+		return nil
+	}
 	if len(vals) == 1 {
 		if s, ok := vals[0].(string); ok {
 			return []byte(s)

@@ -78,6 +78,11 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 	if err != nil {
 		return err
 	}
+	if errs, err := r.undeliverable(ctx, ds, items); err != nil {
+		return err
+	} else if len(errs) > 0 {
+		return invalidFields(errs)
+	}
 	if err := r.checkRate(w, app, len(items)); err != nil {
 		return err
 	}
@@ -223,7 +228,7 @@ func (r *Relay) replay(ctx context.Context, w http.ResponseWriter, idem idempote
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, resp)
+	_, _ = io.WriteString(w, strings.TrimSuffix(resp, "\n")+"\n")
 	return true, nil
 }
 
@@ -275,10 +280,15 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 }
 
 // keyValues reads the dataset's key fields from an item: each must be a
-// string, number or boolean.
+// string, number or boolean. A dataset without key fields has no deletes:
+// nothing would say which row to delete.
 func keyValues(ds *datasetEntry, it item) ([]any, []api.FieldError) {
 	vals := make([]any, len(ds.keys))
 	var errs []api.FieldError
+	if len(ds.keys) == 0 && it.op == "delete" {
+		at := strings.TrimSuffix(it.at, ".data")
+		return nil, []api.FieldError{{Field: joinField(at, "op"), Message: "dataset " + ds.ds.Name + " has no key fields, so its records can be added but not deleted"}}
+	}
 	for k, path := range ds.keys {
 		v, ok := path.Lookup(it.data)
 		switch v.(type) {

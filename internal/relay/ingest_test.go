@@ -232,6 +232,17 @@ func TestIngestAccepted(t *testing.T) {
 
 func TestIngestErrors(t *testing.T) {
 	e := newIngestEnv(t)
+	// bikes has no schema, so its records are checked against its route:
+	// the catalogue's cars table, id integer NOT NULL and car_name text.
+	ctx := context.Background()
+	dest, err := e.r.CreateDestination(ctx, DestinationInput{Name: "db", Kind: KindPostgres, Host: "db.example", Database: "shop", User: "relay", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.r.CreateRoute(ctx, RouteInput{Name: "bikes-db", Dataset: "bikes", Destination: dest.ID, Table: "cars", Mode: ModeInsert,
+		Mapping: []ColumnMap{{Column: "id", Field: "model"}, {Column: "car_name", Field: "brand"}}}); err != nil {
+		t.Fatal(err)
+	}
 	big := `{"id": 1, "pad": "` + strings.Repeat("x", 2000) + `"}`
 	many := "[" + strings.Repeat(`{"id":1},`, 50) + `{"id":2}]`
 	huge := `[` + strings.Repeat(`{"id": 1, "pad": "`+strings.Repeat("y", 900)+`"},`, 80) + `{"id":1}]`
@@ -265,6 +276,8 @@ func TestIngestErrors(t *testing.T) {
 		{"bad data", "cars", e.cars, `{"op": "delete", "data": [1]}`, 422, []string{"data"}, ""},
 		{"empty array", "cars", e.cars, `[]`, 422, []string{"(body)"}, ""},
 		{"scalar body", "cars", e.cars, `42`, 422, []string{"(body)"}, ""},
+		{"a value the route's column refuses", "bikes", e.bikes, `[{"brand": "a", "model": "7"}, {"brand": "b", "model": "seven"}]`, 422,
+			[]string{"[1].model"}, `[1].model: route bikes-db: column id (integer): "seven" is not an integer`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -152,12 +152,21 @@ type Dataset struct {
 	// Topic holds the dataset's records; default relay.<name>.
 	Topic string `json:"topic"`
 	// KeyFields are the record fields (paths) that form the record key and
-	// identify the row in destinations.
+	// identify the row in destinations. A dataset without key fields takes
+	// records as they come: each is known by its arus-id alone, records
+	// spread over the topic's partitions, and routes only insert them
+	// (mode insert, no deletes), each once into each table.
 	KeyFields []string `json:"key_fields"`
 	// Schema, when set, is a JSON Schema every record must match.
-	Schema    json.RawMessage `json:"schema,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// AcceptUndeliverable, for a dataset without a schema, accepts a
+	// record that a route's table cannot take (a value its column refuses,
+	// a required column left empty): it is stored, delivered where it fits
+	// and dead-lettered on the routes it does not. Without it such a record
+	// is refused at ingest (422, naming the route, the column and why).
+	AcceptUndeliverable bool      `json:"accept_undeliverable"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 var topicRule = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
@@ -174,8 +183,8 @@ func (d *Dataset) validate() error {
 	if d.Topic != "" && !topicRule.MatchString(d.Topic) {
 		ve.add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
 	}
-	if len(d.KeyFields) == 0 {
-		ve.add("key_fields", "at least one key field is required, such as \"id\"")
+	if d.KeyFields == nil {
+		d.KeyFields = []string{}
 	}
 	if len(d.KeyFields) > 8 {
 		ve.add("key_fields", "at most 8 key fields")
@@ -251,6 +260,11 @@ type DestinationInput struct {
 	Options  map[string]string `json:"options"`
 	DSN      string            `json:"dsn"`
 	Password string            `json:"password"`
+	// NoPassword says the account has none (PostgreSQL trust
+	// authentication, a MariaDB account with an empty password): it is
+	// opened without one, and never with one a driver finds by itself.
+	// SQL Server accounts need a password.
+	NoPassword bool `json:"no_password,omitempty"`
 	// Create, for SQLite, creates the file (an empty database) when it
 	// does not exist; without it a missing file is an error.
 	Create bool `json:"create,omitempty"`
@@ -308,8 +322,13 @@ func (d *DestinationInput) validate(create bool) error {
 		text("options."+k, k, 64)
 		text("options."+k, v, 512)
 	}
-	if d.Kind != KindSQLite && create && d.Password == "" {
-		ve.add("password", "is required; it is stored encrypted and never shown again")
+	switch {
+	case d.NoPassword && d.Password != "":
+		ve.add("no_password", "give a password or no_password, not both")
+	case d.NoPassword && d.Kind == KindSQLServer:
+		ve.add("no_password", "a SQL Server account needs a password")
+	case d.Kind != KindSQLite && create && d.Password == "" && !d.NoPassword:
+		ve.add("password", "is required (it is stored encrypted and never shown again); for an account without one, set no_password")
 	}
 	text("password", d.Password, 1024)
 	return ve.err()

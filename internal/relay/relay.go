@@ -181,8 +181,10 @@ type Relay struct {
 
 	mu       sync.Mutex
 	datasets map[string]*datasetEntry
-	apps     map[string]*appEntry // by API key id
-	buckets  map[string]*bucket   // by application id
+	checks   map[string]*checksEntry // by dataset
+	tables   map[string]*tableEntry  // by destination id, schema and table
+	apps     map[string]*appEntry    // by API key id
+	buckets  map[string]*bucket      // by application id
 	// testBuckets limit connection tests, by principal.
 	testBuckets map[string]*bucket
 
@@ -205,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{cfg: cfg, db: cfg.DB, log: cfg.Logger, metrics: m,
-		datasets: map[string]*datasetEntry{}, apps: map[string]*appEntry{}, buckets: map[string]*bucket{},
+		datasets: map[string]*datasetEntry{}, checks: map[string]*checksEntry{}, tables: map[string]*tableEntry{}, apps: map[string]*appEntry{}, buckets: map[string]*bucket{},
 		testBuckets: map[string]*bucket{}}
 	if r.sqlite, err = newSQLiteDir(cfg.SQLiteDir, cfg.Reserved); err != nil {
 		return nil, err

@@ -14,13 +14,13 @@ import (
 
 // The store of datasets.
 
-const datasetCols = `name, topic, key_fields, json_schema, created_at, updated_at`
+const datasetCols = `name, topic, key_fields, json_schema, accept_undeliverable, created_at, updated_at`
 
 func scanDataset(s rowScanner) (Dataset, error) {
 	var d Dataset
 	var keys, sch string
 	var created, updated int64
-	if err := s.Scan(&d.Name, &d.Topic, &keys, &sch, &created, &updated); err != nil {
+	if err := s.Scan(&d.Name, &d.Topic, &keys, &sch, &d.AcceptUndeliverable, &created, &updated); err != nil {
 		return Dataset{}, err
 	}
 	if err := unmarshalColumn("key_fields of dataset "+d.Name, keys, &d.KeyFields); err != nil {
@@ -40,8 +40,8 @@ func (r *Relay) CreateDataset(ctx context.Context, d Dataset) (Dataset, error) {
 	}
 	now := fromMillis(toMillis(r.cfg.Now()))
 	d.CreatedAt, d.UpdatedAt = now, now
-	_, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO relay_datasets (`+datasetCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
-		d.Name, d.Topic, mustJSON(d.KeyFields), string(d.Schema), toMillis(now), toMillis(now))
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO relay_datasets (`+datasetCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		d.Name, d.Topic, mustJSON(d.KeyFields), string(d.Schema), d.AcceptUndeliverable, toMillis(now), toMillis(now))
 	if store.IsUniqueViolation(err) {
 		return Dataset{}, fmt.Errorf("relay: dataset %q exists: %w", d.Name, ErrNameTaken)
 	}
@@ -111,9 +111,14 @@ func (r *Relay) UpdateDataset(ctx context.Context, name string, d Dataset) (Data
 	if err != nil {
 		return Dataset{}, err
 	}
+	if len(d.KeyFields) == 0 && len(old.KeyFields) > 0 {
+		if err := r.checkKeylessRoutes(ctx, name); err != nil {
+			return Dataset{}, err
+		}
+	}
 	d.CreatedAt, d.UpdatedAt = old.CreatedAt, fromMillis(toMillis(r.cfg.Now()))
-	_, err = r.db.ExecContext(ctx, r.db.Rebind(`UPDATE relay_datasets SET topic = ?, key_fields = ?, json_schema = ?, updated_at = ? WHERE name = ?`),
-		d.Topic, mustJSON(d.KeyFields), string(d.Schema), toMillis(d.UpdatedAt), name)
+	_, err = r.db.ExecContext(ctx, r.db.Rebind(`UPDATE relay_datasets SET topic = ?, key_fields = ?, json_schema = ?, accept_undeliverable = ?, updated_at = ? WHERE name = ?`),
+		d.Topic, mustJSON(d.KeyFields), string(d.Schema), d.AcceptUndeliverable, toMillis(d.UpdatedAt), name)
 	if err != nil {
 		return Dataset{}, fmt.Errorf("relay: update dataset: %w", err)
 	}
@@ -122,6 +127,21 @@ func (r *Relay) UpdateDataset(ctx context.Context, name string, d Dataset) (Data
 		r.createTopic(ctx, d.Topic)
 	}
 	return d, nil
+}
+
+// checkKeylessRoutes refuses (ErrInUse) to drop the key fields of a dataset
+// that upsert routes or routes with deletes use.
+func (r *Relay) checkKeylessRoutes(ctx context.Context, name string) error {
+	var n int
+	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM relay_routes WHERE dataset = ? AND (mode <> ? OR deletes)`),
+		name, ModeInsert).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("relay: update dataset: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("relay: dataset %q has %d route(s) that upsert or delete by its key; make them insert-only first: %w", name, n, ErrInUse)
+	}
+	return nil
 }
 
 // DeleteDataset deletes a dataset that no route and no application uses

@@ -149,9 +149,12 @@ func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (sav
 		}
 		d, pw = in.destination(id), in.Password
 		var ignored ValidationError
+		if in.NoPassword {
+			return saved, d, "", nil
+		}
 		if pw == "" && d.Kind != KindSQLite && !sameTarget(parseTarget(&ignored, saved), t) {
 			return Destination{}, Destination{}, "", &ValidationError{Errors: []FieldError{{Field: "password",
-				Message: "is required again: the kind, host, port, database or user changed, and a stored password is only sent to the target it was saved for"}}}
+				Message: "is required again: the kind, host, port, database or user changed, and a stored password is only sent to the target it was saved for (set no_password for an account without one)"}}}
 		}
 	}
 	if pw == "" {
@@ -240,6 +243,7 @@ func (r *Relay) UpdateDestination(ctx context.Context, id string, in Destination
 	if err != nil {
 		return Destination{}, fmt.Errorf("relay: update destination: %w", err)
 	}
+	r.forgetChecks(id)
 	return d, nil
 }
 

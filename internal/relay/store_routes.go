@@ -34,10 +34,19 @@ func scanRoute(s rowScanner) (Route, error) {
 
 func (r *Relay) checkRouteRefs(ctx context.Context, rt Route) error {
 	var ve ValidationError
-	if _, err := r.Dataset(ctx, rt.Dataset); errors.Is(err, ErrNotFound) {
+	if ds, err := r.Dataset(ctx, rt.Dataset); errors.Is(err, ErrNotFound) {
 		ve.add("dataset", "no dataset is named %q", rt.Dataset)
 	} else if err != nil {
 		return err
+	} else if len(ds.KeyFields) == 0 {
+		// Without a key nothing says which row a record is: its records
+		// are inserted, each once (by its arus-id), and never deleted.
+		if rt.Mode != ModeInsert {
+			ve.add("mode", "dataset %s has no key fields, so its routes only insert: use mode insert", ds.Name)
+		}
+		if rt.Deletes {
+			ve.add("deletes", "dataset %s has no key fields, so it has no deletes to deliver", ds.Name)
+		}
 	}
 	if _, err := r.Destination(ctx, rt.Destination); errors.Is(err, ErrNotFound) {
 		ve.add("destination", "no destination has the id %q", rt.Destination)
@@ -67,6 +76,7 @@ func (r *Relay) CreateRoute(ctx context.Context, in RouteInput) (Route, error) {
 	if err != nil {
 		return Route{}, fmt.Errorf("relay: create route: %w", err)
 	}
+	r.forgetChecks("")
 	return rt, nil
 }
 
@@ -124,6 +134,7 @@ func (r *Relay) UpdateRoute(ctx context.Context, id string, in RouteInput) (Rout
 	if err != nil {
 		return Route{}, fmt.Errorf("relay: update route: %w", err)
 	}
+	r.forgetChecks("")
 	return rt, nil
 }
 
@@ -136,5 +147,6 @@ func (r *Relay) DeleteRoute(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("relay: route %q: %w", id, ErrNotFound)
 	}
+	r.forgetChecks("")
 	return nil
 }

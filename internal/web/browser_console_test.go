@@ -68,6 +68,11 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 	if rows != 17 || first != "199" || !strings.Contains(scanned, "examined 200 records, offsets 0 to 199") {
 		t.Errorf("JSON path filter shows %d rows from %s (%s), want 17 from 199 after examining 200", rows, first, scanned)
 	}
+	// The partition's offsets as the records examined name them: the last
+	// offset held, not the end offset.
+	if lede := browsertest.Get(t, bctx, "lede", chromedp.Text(css(`p.lede`))); !strings.Contains(lede, "holds offsets 0 to 199.") {
+		t.Errorf("the page says %q, want the partition holding offsets 0 to 199", lede)
+	}
 	browsertest.Screenshot(t, bctx, "console-messages-filter")
 	browsertest.CheckAccessibility(t, bctx, "messages filtered by a JSON path")
 	browsertest.Do(t, bctx, "a bad JSON path expression",

@@ -96,6 +96,26 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 		t.Fatalf("routes after the editor: %+v, %v", routes, err)
 	}
 
+	// The same route as the command line saves it, without a schema: the
+	// editor finds main.cars, previews and saves it.
+	in := relay.RouteInput{Name: routes[0].Name, Dataset: "cars", Destination: routes[0].Destination, Table: "cars",
+		Mode: routes[0].Mode, KeyColumns: routes[0].KeyColumns, Mapping: routes[0].Mapping}
+	if _, err := f.rl.UpdateRoute(context.Background(), routes[0].ID, in); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Do(t, ctx, "preview a route saved without a schema",
+		chromedp.Navigate(base+"/relay/routes/"+routes[0].ID),
+		chromedp.WaitVisible(css(`#r-sample`)),
+		chromedp.SendKeys(css(`#r-sample`), `{"id": 2, "car_name": "Jazz", "price": 10}`),
+		chromedp.Click(css(`button[value=preview]`)),
+		chromedp.WaitVisible(css(`.notice.ok`)),
+		chromedp.Click(css(`button[value=save]`)),
+		chromedp.WaitVisible(css(`a[href^="/relay/deliveries?route="]`)),
+	)
+	if rt, err := f.rl.Route(context.Background(), routes[0].ID); err != nil || rt.Table != "cars" || mappingString(rt) != "id<-id car_name<-car_name price<-price" {
+		t.Errorf("the route saved again from the editor: %+v, %v", rt, err)
+	}
+
 	browsertest.Do(t, ctx, "create an application",
 		chromedp.Navigate(base+"/relay/applications"),
 		chromedp.WaitVisible(css(`#app-name`)),

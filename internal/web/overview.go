@@ -224,12 +224,16 @@ func formatFloat(x float64) string {
 	return strconv.FormatFloat(x, 'f', 2, 64)
 }
 
-// sparkline draws a small line chart as SVG: the line, the y-axis range
-// and the time span as labels. NaN values are gaps: the line breaks there.
-// Values are server data, not user input, and are formatted as numbers
-// only.
+// sparkline draws a small line chart as SVG: a y axis from 0 to a round
+// top value, labelled in the left margin with a gridline at the top and at
+// half, the line, and the time span under it. An all-zero series is a flat
+// line at 0 with only 0 labelled. NaN values are gaps: the line breaks
+// there. Values are server data, not user input, and are formatted as
+// numbers only.
 func sparkline(v []float64, unit string, span time.Duration) template.HTML {
-	const w, hgt, pad = 320.0, 96.0, 4.0
+	// The plot area: x from left to right, y from top (the top value) to
+	// bottom (0); labels sit in the margins, never on the line.
+	const left, right, top, bottom = 48.0, 316.0, 8.0, 76.0
 	if len(v) < 2 {
 		return template.HTML(`<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="not enough samples yet"><text x="8" y="52">collecting samples…</text></svg>`)
 	}
@@ -239,19 +243,34 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 			hi = math.Max(hi, x)
 		}
 	}
+	scale := niceCeil(hi)
+	var b strings.Builder
+	label := fmt.Sprintf("%s over the last %s, up to %s", unit, span.Round(time.Second), formatFloat(hi))
 	if hi == 0 {
-		hi = 1
+		label = fmt.Sprintf("%s over the last %s: 0 throughout", unit, span.Round(time.Second))
 	}
-	var lines strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
+	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, top, left, bottom)
+	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, bottom, right, bottom)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">0</text>`, left-4, bottom+4)
+	if hi > 0 {
+		for _, f := range []float64{1, 0.5} {
+			y := bottom - (bottom-top)*f
+			fmt.Fprintf(&b, `<line class="grid" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`, left, y, right, y)
+			fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(scale*f))
+		}
+	} else {
+		scale = 1 // a flat line at 0
+	}
 	var seg []string
 	flush := func() {
 		switch len(seg) {
 		case 0:
 		case 1:
 			x, y, _ := strings.Cut(seg[0], ",")
-			fmt.Fprintf(&lines, `<circle class="dot" cx="%s" cy="%s" r="1.5"/>`, x, y)
+			fmt.Fprintf(&b, `<circle class="dot" cx="%s" cy="%s" r="1.5"/>`, x, y)
 		default:
-			fmt.Fprintf(&lines, `<polyline class="line" points="%s"/>`, strings.Join(seg, " "))
+			fmt.Fprintf(&b, `<polyline class="line" points="%s"/>`, strings.Join(seg, " "))
 		}
 		seg = seg[:0]
 	}
@@ -260,18 +279,43 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 			flush()
 			continue
 		}
-		px := pad + (w-2*pad)*float64(i)/float64(len(v)-1)
-		py := hgt - 18 - (hgt-18-pad)*x/hi
+		px := left + (right-left)*float64(i)/float64(len(v)-1)
+		py := bottom - (bottom-top)*x/scale
 		seg = append(seg, fmt.Sprintf("%.1f,%.1f", px, py))
 	}
 	flush()
-	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="%s over the last %s, up to %s">`+
-		`<line class="axis" x1="4" y1="78" x2="316" y2="78"/>`+
-		`%s`+
-		`<text x="4" y="92">%s ago</text><text x="316" y="92" text-anchor="end">now</text>`+
-		`<text x="316" y="12" text-anchor="end">max %s %s</text></svg>`,
-		template.HTMLEscapeString(unit), span.Round(time.Second), formatFloat(hi), lines.String(),
-		span.Round(time.Second), formatFloat(hi), template.HTMLEscapeString(unit)))
+	fmt.Fprintf(&b, `<text x="%.0f" y="92">%s ago</text><text x="%.0f" y="92" text-anchor="end">now</text></svg>`,
+		left, span.Round(time.Second), right)
+	return template.HTML(b.String())
+}
+
+// axisLabel writes an axis value short enough for the chart's margin:
+// 0.5, 20, 2,500, 25k, 1.5M.
+func axisLabel(x float64) string {
+	switch {
+	case x >= 1e6:
+		return strconv.FormatFloat(x/1e6, 'f', -1, 64) + "M"
+	case x >= 1e4:
+		return strconv.FormatFloat(x/1e3, 'f', -1, 64) + "k"
+	case x == math.Trunc(x):
+		return formatNum(int64(x))
+	}
+	return strconv.FormatFloat(x, 'f', -1, 64)
+}
+
+// niceCeil rounds v up to 1, 2 or 5 times a power of ten: the top of a
+// chart's axis.
+func niceCeil(v float64) float64 {
+	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*p*(1+1e-9) {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // overviewEvents streams the current values as server-sent events, for

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,42 @@ func TestOverview(t *testing.T) {
 	}
 	if len(lines) < 2 || lines[0] != "event: values" || !strings.Contains(lines[1], `"lag":"500"`) {
 		t.Errorf("first event %q, want values with lag 500", lines)
+	}
+}
+
+// The overview's charts: a y axis from 0 to a round top value, labelled
+// in the left margin (never over the line), and an all-zero chart labelled
+// 0 only.
+func TestSparklineAxis(t *testing.T) {
+	labels := regexp.MustCompile(`<text x="(\d+)" y="[\d.]+" text-anchor="end">([^<]*)</text>`)
+	for _, tc := range []struct {
+		name   string
+		v      []float64
+		labels []string
+	}{
+		{"rates", []float64{0, 1200, 3400, 4100}, []string{"0", "5,000", "2,500", "now"}},
+		{"large", []float64{0, 18_000, 9000}, []string{"0", "20k", "10k", "now"}},
+		{"percent", []float64{0, 0.3, 0.1}, []string{"0", "0.5", "0.25", "now"}},
+		{"all zero", []float64{0, 0, 0}, []string{"0", "now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svg := string(sparkline(tc.v, "records/s", time.Minute))
+			var got []string
+			for _, m := range labels.FindAllStringSubmatch(svg, -1) {
+				got = append(got, m[2])
+				if x, _ := strconv.Atoi(m[1]); m[2] != "now" && x > 44 {
+					t.Errorf("label %q at x=%d is inside the plot area (from x=48)", m[2], x)
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tc.labels, "|") {
+				t.Errorf("axis labels %q, want %q", got, tc.labels)
+			}
+			if n := strings.Count(svg, `class="axis"`); n != 2 {
+				t.Errorf("%d axis lines, want 2 (y and x)", n)
+			}
+			if strings.Contains(svg, "max ") || strings.Contains(svg, "1.00") {
+				t.Errorf("the chart still prints a max label: %s", svg)
+			}
+		})
 	}
 }

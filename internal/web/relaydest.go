@@ -29,6 +29,9 @@ type destForm struct {
 	Password string
 	// Create asks for a missing SQLite file to be created.
 	Create bool
+	// NoPassword says the account has none (trust authentication, an
+	// empty MariaDB password).
+	NoPassword bool
 }
 
 func destFormOf(d relay.Destination) destForm {
@@ -52,7 +55,8 @@ func destFormOf(d relay.Destination) destForm {
 func destFormFrom(r *http.Request) destForm {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	return destForm{Name: v("name"), Kind: v("kind"), Host: v("host"), Port: v("port"), Database: v("database"),
-		User: v("user"), DSN: v("dsn"), Options: v("options"), Password: r.PostFormValue("password"), Create: v("create") == "1"}
+		User: v("user"), DSN: v("dsn"), Options: v("options"), Password: r.PostFormValue("password"), Create: v("create") == "1",
+		NoPassword: v("no_password") == "1"}
 }
 
 // input turns the form into the relay's input; errors of the form's own
@@ -60,7 +64,7 @@ func destFormFrom(r *http.Request) destForm {
 // filed in errs.
 func (f destForm) input(errs map[string]string) relay.DestinationInput {
 	in := relay.DestinationInput{Name: f.Name, Kind: f.Kind, Host: f.Host, Database: f.Database, User: f.User,
-		DSN: f.DSN, Password: f.Password, Create: f.Create}
+		DSN: f.DSN, Password: f.Password, Create: f.Create, NoPassword: f.NoPassword}
 	if f.Port != "" {
 		p, err := strconv.Atoi(f.Port)
 		if err != nil {

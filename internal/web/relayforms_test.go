@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/secret"
@@ -337,4 +339,20 @@ func mappingString(rt relay.Route) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// The route form's filter hint is one the filter language accepts.
+func TestRouteFilterHintParses(t *testing.T) {
+	b, err := os.ReadFile("templates/relay_route.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`e\.g\. ((?:[^"\\]|\\.)*)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the route form has no filter example")
+	}
+	example := strings.ReplaceAll(string(m[1]), `\"`, `"`)
+	if _, err := filter.ParseFilter(example); err != nil {
+		t.Errorf("the route form suggests %q, which the filter parser refuses: %v", example, err)
+	}
 }

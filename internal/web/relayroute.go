@@ -207,9 +207,10 @@ func (h *Handler) loadChoices(ctx context.Context, d *routePage) error {
 		return nil
 	}
 	d.Form.TableSchema = t.Schema
-	if d.Form.LoadedTable != "" && d.Form.LoadedTable != d.Form.Table {
+	if d.Form.LoadedTable != "" && d.Form.LoadedTable != d.Form.Table && d.Form.LoadedTable != qualified(t.Table) {
 		d.Form.Rows, d.Form.Keys = nil, nil
 	}
+	d.Form.Table = qualified(t.Table)
 	given := map[string]mapRow{}
 	for _, row := range d.Form.Rows {
 		given[row.Column] = row
@@ -240,12 +241,22 @@ func (h *Handler) loadChoices(ctx context.Context, d *routePage) error {
 	return nil
 }
 
-// table returns the catalogue's entry for the form's table.
+// table returns the catalogue's entry for the form's table. A route saved
+// without a schema (from the command line or the API) names a table of the
+// connection's own schema, such as "cars" for SQLite's main.cars: it is the
+// catalogue's only table of that name.
 func (d *routePage) table() (sink.TableInfo, bool) {
+	var byName []sink.TableInfo
 	for _, t := range d.Tables {
 		if qualified(t.Table) == d.Form.Table {
 			return t, true
 		}
+		if d.Form.TableSchema == "" && t.Name == d.Form.Table {
+			byName = append(byName, t)
+		}
+	}
+	if len(byName) == 1 {
+		return byName[0], true
 	}
 	return sink.TableInfo{}, false
 }

@@ -27,9 +27,11 @@
 // dead-lettered at once. Dead letters replayed with the dlq tool arrive on
 // <topic>.relay.route.<id>.retry, which every route also consumes.
 //
-// The heartbeat pings every destination each Heartbeat interval; up and
-// down changes (seen by the heartbeat or by a write) are stored with
-// relay.SetDestinationHealth, logged and counted.
+// The heartbeat pings every destination each Heartbeat interval, and a
+// destination seen down (by a ping or a write) every Probe, doubling up to
+// MaxProbe, so that its routes resume within about MaxProbe of it
+// answering again, with one connection attempt at a time; up and down
+// changes are stored with relay.SetDestinationHealth, logged and counted.
 package delivery
 
 import (
@@ -53,6 +55,8 @@ import (
 const (
 	DefaultPollInterval = 5 * time.Second
 	DefaultHeartbeat    = 10 * time.Second
+	DefaultProbe        = 250 * time.Millisecond
+	DefaultMaxProbe     = time.Second
 	DefaultMaxBatch     = 500
 	DefaultRetryBackoff = time.Second
 	DefaultMaxBackoff   = 30 * time.Second
@@ -88,6 +92,11 @@ type Config struct {
 	PollInterval time.Duration
 	// Heartbeat is how often each destination is pinged. Default 10s.
 	Heartbeat time.Duration
+	// Probe is the first wait before a destination seen down is pinged
+	// again; it doubles on each failed ping, up to MaxProbe, and one ping
+	// at a time is made. The first ping that answers wakes its routes.
+	// Defaults 250ms and 1s.
+	Probe, MaxProbe time.Duration
 	// MaxBatch bounds the records of one batch. Default 500.
 	MaxBatch int
 	// RetryBackoff is the first wait after a failed batch; it doubles
@@ -107,7 +116,7 @@ func (c *Config) Validate() error {
 		return errors.New("delivery: config Relay is nil")
 	case c.Broker == nil:
 		return errors.New("delivery: config Broker is nil")
-	case c.PollInterval < 0, c.Heartbeat < 0, c.MaxBatch < 0, c.RetryBackoff < 0, c.MaxBackoff < 0, c.MaxAttempts < 0:
+	case c.PollInterval < 0, c.Heartbeat < 0, c.Probe < 0, c.MaxProbe < 0, c.MaxBatch < 0, c.RetryBackoff < 0, c.MaxBackoff < 0, c.MaxAttempts < 0:
 		return errors.New("delivery: intervals and limits must not be negative")
 	}
 	if c.Open == nil {
@@ -132,6 +141,13 @@ func (c *Config) Validate() error {
 	if c.Heartbeat == 0 {
 		c.Heartbeat = DefaultHeartbeat
 	}
+	if c.Probe == 0 {
+		c.Probe = min(DefaultProbe, c.Heartbeat)
+	}
+	if c.MaxProbe == 0 {
+		c.MaxProbe = max(DefaultMaxProbe, c.Probe)
+	}
+	c.MaxProbe = max(c.MaxProbe, c.Probe)
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}

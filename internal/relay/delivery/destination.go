@@ -26,6 +26,11 @@ type destination struct {
 	known bool // a state was observed
 	up    bool
 	wake  chan struct{}
+	// next is when the heartbeat pings next; probe is the wait after a
+	// failed ping (0 while up); pinging is set while a ping runs.
+	next    time.Time
+	probe   time.Duration
+	pinging bool
 }
 
 func (e *Engine) newDestination(d relay.Destination) *destination {
@@ -97,6 +102,14 @@ func (d *destination) observe(ctx context.Context, up bool, cause error) {
 		close(d.wake)
 		d.wake = make(chan struct{})
 	}
+	if !up && d.probe == 0 {
+		// Seen down by a write: probe it soon rather than at the next
+		// heartbeat.
+		d.probe = d.e.cfg.Probe
+		if next := time.Now().Add(d.probe); d.next.IsZero() || next.Before(d.next) {
+			d.next = next
+		}
+	}
 	d.hmu.Unlock()
 	m := d.e.m
 	if up {
@@ -136,24 +149,62 @@ func (d *destination) ping(ctx context.Context) error {
 	return s.Ping(ctx)
 }
 
-// heartbeat pings every destination each Heartbeat interval until ctx
-// is done.
+// due reports whether the destination's next ping is due at now, and if
+// so marks it as running: one ping at a time.
+func (d *destination) due(now time.Time) bool {
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	if d.next.IsZero() {
+		d.next = now.Add(d.e.cfg.Heartbeat)
+	}
+	if d.pinging || now.Before(d.next) {
+		return false
+	}
+	d.pinging = true
+	return true
+}
+
+// pinged schedules the next ping: a heartbeat later when the destination
+// answered, else after the probe wait, doubled each time up to MaxProbe.
+func (d *destination) pinged(ok bool) {
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	d.pinging = false
+	if ok {
+		d.probe = 0
+		d.next = time.Now().Add(d.e.cfg.Heartbeat)
+		return
+	}
+	if d.probe == 0 {
+		d.probe = d.e.cfg.Probe
+	} else {
+		d.probe = min(2*d.probe, d.e.cfg.MaxProbe)
+	}
+	d.next = time.Now().Add(d.probe)
+}
+
+// heartbeat pings each destination when it is due (see due and pinged)
+// until ctx is done.
 func (e *Engine) heartbeat(ctx context.Context) {
-	t := time.NewTicker(e.cfg.Heartbeat)
+	t := time.NewTicker(min(e.cfg.Probe, e.cfg.Heartbeat))
 	defer t.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		now := time.Now()
 		e.mu.Lock()
 		dests := make([]*destination, 0, len(e.dests))
 		for _, d := range e.dests {
-			dests = append(dests, d)
+			if d.due(now) {
+				dests = append(dests, d)
+			}
 		}
 		e.mu.Unlock()
-		var wg sync.WaitGroup
 		for _, d := range dests {
 			wg.Add(1)
 			go func() {
@@ -162,11 +213,12 @@ func (e *Engine) heartbeat(ctx context.Context) {
 				defer cancel()
 				err := d.ping(pctx)
 				if ctx.Err() != nil || errors.Is(err, errClosed) {
+					d.pinged(true)
 					return
 				}
 				d.observe(ctx, err == nil, err)
+				d.pinged(err == nil)
 			}()
 		}
-		wg.Wait()
 	}
 }

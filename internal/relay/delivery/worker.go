@@ -177,10 +177,19 @@ func (w *worker) session(ctx context.Context) error {
 		}
 		topics = append(topics, w.retry)
 	}
+	// After a transient failure the handler has waited already (its
+	// backoff, cut short when the destination answers again), so the
+	// stream redelivers at once rather than a second backoff later; the
+	// short wait left paces the attempts at a record the destination
+	// rejects, which end in the dead-letter queue after MaxAttempts.
 	cfg := stream.ConsumerConfig{Group: w.group, Topics: topics, Member: w.e.cfg.Member,
-		MaxBatch: w.e.cfg.MaxBatch, RetryBackoff: w.e.cfg.RetryBackoff}
+		MaxBatch: w.e.cfg.MaxBatch, RetryBackoff: min(w.e.cfg.RetryBackoff, redeliverAfter)}
 	return w.e.cfg.Broker.Consume(ctx, cfg, w.handle)
 }
+
+// redeliverAfter bounds the stream's wait before it delivers a failed
+// batch again; see consume.
+const redeliverAfter = 50 * time.Millisecond
 
 // sinkRoute is the route's name in the sink for records of topic: the
 // route id, or for replayed records <id>.retry.

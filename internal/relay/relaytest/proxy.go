@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -16,6 +17,8 @@ type CutProxy struct {
 	mu     sync.Mutex
 	cut    bool
 	conns  map[net.Conn]bool
+	// accepted counts the connections made to the proxy, refused or not.
+	accepted atomic.Int64
 }
 
 // NewCutProxy listens on a free port of 127.0.0.1 and forwards to target
@@ -38,6 +41,7 @@ func (p *CutProxy) serve() {
 		if err != nil {
 			return
 		}
+		p.accepted.Add(1)
 		p.mu.Lock()
 		if p.cut {
 			p.mu.Unlock()
@@ -80,3 +84,7 @@ func (p *CutProxy) Cut() bool {
 	defer p.mu.Unlock()
 	return p.cut
 }
+
+// Accepted is how many connections were made to the proxy, those refused
+// while it was cut included.
+func (p *CutProxy) Accepted() int64 { return p.accepted.Load() }

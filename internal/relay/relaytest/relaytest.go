@@ -246,9 +246,9 @@ func (s *Scenario) Configure(ctx context.Context, t testing.TB, api API, adminKe
 	app := create("/api/v1/relay/applications", fmt.Sprintf(`{"name":%q,"datasets":["cars"],"rate_limit":1000000,"burst":1000000}`, s.Tag+"-dealer"))
 	s.appKey, _ = app["api_key"].(string)
 
-	pgPassword := s.pg.Password
-	if pgPassword == "" {
-		pgPassword = "unused-trust" // the API requires one
+	pgPassword := fmt.Sprintf(`"password":%q`, s.pg.Password)
+	if s.pg.Password == "" {
+		pgPassword = `"no_password":true` // trust authentication
 	}
 	myHost, _, err := net.SplitHostPort(s.my.Addr)
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Scenario) Configure(ctx context.Context, t testing.TB, api API, adminKe
 		port := int(s.pg.Port)
 		switch {
 		case d.db == s.PG:
-			body = fmt.Sprintf(`{"name":%q,"kind":"postgres","host":%q,"port":%d,"database":%q,"user":%q,"password":%q,
+			body = fmt.Sprintf(`{"name":%q,"kind":"postgres","host":%q,"port":%d,"database":%q,"user":%q,%s,
 				"options":{"search_path":%q,"application_name":%q,"sslmode":"disable"}}`,
 				d.name, s.pg.Host, port, s.pg.Database, s.pg.User, pgPassword, d.place, s.applicationName(d.name))
 		default:

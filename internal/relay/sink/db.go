@@ -136,18 +136,6 @@ func (s *DB) Ping(ctx context.Context) error {
 // Close closes the connections.
 func (s *DB) Close() error { return s.db.Close() }
 
-// Catalog lists the tables the account sees, with columns and keys; the
-// bookkeeping table is left out.
-func (s *DB) Catalog(ctx context.Context) ([]TableInfo, error) {
-	tables, err := s.d.catalog(ctx, s.db)
-	if err != nil {
-		return nil, fmt.Errorf("sink: catalogue of %s: %w", s.d.name(), s.d.classify(err))
-	}
-	return slices.DeleteFunc(tables, func(t TableInfo) bool {
-		return t.Name == s.cfg.BookkeepingTable || t.Name == s.cfg.RecordsTable
-	}), nil
-}
-
 // Prepare checks the route's target against the catalogue, creates the
 // bookkeeping table when it can and returns the route's guarantee and
 // committed positions. columns are the columns the route maps; each must
@@ -172,24 +160,12 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 	if t.Mode == Upsert && len(t.Key) == 0 {
 		return 0, nil, fmt.Errorf("sink: route %s: upsert needs key columns", name)
 	}
+	info, err := s.FindTable(ctx, t.Table)
+	if err != nil {
+		return 0, nil, fmt.Errorf("sink: route %s: %w", name, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 	defer cancel()
-	schema := t.Table.Schema
-	if schema == "" {
-		var err error
-		if schema, err = s.d.defaultSchema(ctx, s.db); err != nil {
-			return 0, nil, fmt.Errorf("sink: route %s: default schema: %w", name, s.d.classify(err))
-		}
-	}
-	tables, err := s.Catalog(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	i := slices.IndexFunc(tables, func(ti TableInfo) bool { return ti.Schema == schema && ti.Name == t.Table.Name })
-	if i < 0 {
-		return 0, nil, fmt.Errorf("sink: route %s: table %s.%s does not exist", name, schema, t.Table.Name)
-	}
-	info := tables[i]
 	r := &route{target: t, key: t.Key, columns: map[string]colType{}, mapped: map[string]bool{}}
 	r.table = s.d.quote(info.Name)
 	if s.d.name() != SQLite || info.Schema != "main" {
@@ -200,7 +176,7 @@ func (s *DB) Prepare(ctx context.Context, name string, t Target, columns []strin
 	}
 	for _, c := range append(slices.Clone(t.Key), columns...) {
 		if _, ok := r.columns[c]; !ok {
-			return 0, nil, fmt.Errorf("sink: route %s: table %s.%s has no column %q", name, schema, info.Name, c)
+			return 0, nil, fmt.Errorf("sink: route %s: table %s.%s has no column %q", name, info.Schema, info.Name, c)
 		}
 		r.mapped[c] = true
 	}

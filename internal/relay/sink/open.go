@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net"
+	"net/url"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,10 @@ func openDB(d dialect, dsn string, dial dialFunc) (*sql.DB, error) {
 		// pgx resolves the host itself and dials each address in turn, so
 		// dial sees addresses; fallback hosts are dialled the same way.
 		cfg.DialFunc = dial
+		// The password is the DSN's, even an empty one: pgx would fill an
+		// empty one from the server's own password file or PGPASSWORD,
+		// which must never be sent to a destination.
+		cfg.Password = dsnPassword(dsn)
 		return stdlib.OpenDB(*cfg), nil
 	case "mysql":
 		cfg, err := mysql.ParseDSN(dsn)
@@ -51,6 +56,16 @@ func openDB(d dialect, dsn string, dial dialFunc) (*sql.DB, error) {
 		return sql.OpenDB(c), nil
 	}
 	return sql.Open(d.driver(), dsn)
+}
+
+// dsnPassword is the password written in a URL DSN, or none.
+func dsnPassword(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	pw, _ := u.User.Password()
+	return pw
 }
 
 // dialer is a dialFunc as go-mssqldb's Dialer.
