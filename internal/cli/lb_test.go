@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,12 +95,12 @@ func TestTwoNodesBehindNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	listen := freePort(t)
 	site := string(conf)
 	for old, new := range map[string]string{
 		"server 10.0.0.11:8080": "server " + strings.TrimPrefix(a.url, "http://"),
 		"server 10.0.0.12:8080": "server " + strings.TrimPrefix(b.url, "http://"),
-		"listen 80;":            fmt.Sprintf("listen 127.0.0.1:%d;", port),
+		"listen 80;":            "listen " + listen + ";",
 	} {
 		if !strings.Contains(site, old) {
 			t.Fatalf("deploy/nginx/arus.conf has no %q", old)
@@ -148,7 +147,7 @@ http {
 		_ = ng.Process.Signal(os.Interrupt)
 		_ = ng.Wait()
 	})
-	lb := fmt.Sprintf("http://127.0.0.1:%d", port)
+	lb := "http://" + listen
 	call := func(method, path, key, body string) (int, string) {
 		req, _ := http.NewRequestWithContext(ctx, method, lb+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -301,16 +300,6 @@ func lookNginx(t *testing.T) string {
 	}
 	testenv.Unavailable(t, "nginx is not installed (Debian's nginx)")
 	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitLong polls cond until it holds and fails the test after timeout.
