@@ -4,7 +4,6 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"syscall"
 )
 
 var (
@@ -38,12 +37,11 @@ func (c *DiskCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reads the file system's statistics.
 func (c *DiskCollector) Collect(ch chan<- prometheus.Metric) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(c.dir, &st); err != nil {
+	free, size, err := diskSpace(c.dir)
+	if err != nil {
 		c.log.Warn("metrics: read the data directory's file system", "dir", c.dir, "err", err)
 		return
 	}
-	bsize := float64(st.Bsize)
-	ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(st.Bavail)*bsize)
-	ch <- prometheus.MustNewConstMetric(descDiskTotal, prometheus.GaugeValue, float64(st.Blocks)*bsize)
+	ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, free)
+	ch <- prometheus.MustNewConstMetric(descDiskTotal, prometheus.GaugeValue, size)
 }
