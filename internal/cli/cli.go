@@ -69,6 +69,8 @@ func commands() []command {
 		{"relay", "manage the relay's applications, datasets, destinations and routes; show its status and delivery log", runRelay},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
 		{"gate", "operate the gate access control: counts, devices, enrolment codes, keys, rebuild", runGate},
+		{"backup", "copy a server's data directory while it runs", runBackup},
+		{"restore", "restore a backup into an empty data directory", runRestore},
 		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
 	}

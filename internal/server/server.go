@@ -270,7 +270,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	reg := obs.NewRegistry()
 	s.metrics = newHTTPMetrics(reg)
-	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second))
+	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second), obs.NewDiskCollector(cfg.Data, s.log))
 
 	mux := http.NewServeMux()
 	s.mux = mux
