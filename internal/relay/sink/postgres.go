@@ -163,12 +163,19 @@ func (postgres) denied(err error) bool {
 }
 
 // classify sorts PostgreSQL errors: serialization failures, deadlocks,
-// shutdowns, lost connections and too many connections are transient;
-// other server errors (constraints, data, undefined objects, privileges)
-// are permanent.
+// shutdowns, lost connections and too many connections are transient, and
+// so is every failure to connect, whatever the server said (a database not
+// accepting connections, 55000; one that is gone; a refused login): those
+// are the destination's state, not the records', so the route holds its
+// records until the destination answers again rather than dead-lettering
+// them. Other server errors (constraints, data, undefined objects,
+// privileges) are permanent.
 func (postgres) classify(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if ce := (*pgconn.ConnectError)(nil); errors.As(err, &ce) {
+		return transient(err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -184,8 +191,7 @@ func (postgres) classify(err error) error {
 	if connectionLost(err) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
 		return transient(err)
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || strings.Contains(err.Error(), "conn closed") {
+	if strings.Contains(err.Error(), "conn closed") {
 		return transient(err)
 	}
 	return &PermanentError{Index: -1, Err: err}

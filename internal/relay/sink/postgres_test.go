@@ -233,11 +233,32 @@ func TestPostgresClassify(t *testing.T) {
 		return err
 	}()
 
+	// Connecting to a database that does not accept connections (55000),
+	// and to one that does not exist (3D000): the destination's state.
+	closedDB := "arus_closed_" + schema
+	mustExec(t, admin, "CREATE DATABASE "+closedDB+" ALLOW_CONNECTIONS false")
+	t.Cleanup(func() { mustExec(t, admin, "DROP DATABASE IF EXISTS "+closedDB) })
+	connect := func(database string) error {
+		u, err := url.Parse(pgDSN(t, base, schema, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + database
+		s, err := Open(ctx, Postgres, Config{DSN: u.String()})
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+	notAccepting, missing := connect(closedDB), connect(closedDB+"_missing")
+
 	for _, tc := range []struct {
 		name      string
 		err       error
 		transient bool
 	}{
+		{"not accepting connections", notAccepting, true},
+		{"database missing", missing, true},
 		{"unique violation", exec("INSERT INTO k VALUES (1)"), false},
 		{"undefined column", exec("SELECT nope FROM k"), false},
 		{"data error", exec("SELECT 1/0"), false},
