@@ -117,7 +117,9 @@ type recorder struct {
 	raw  map[string][][]byte
 }
 
-func newRecorder() *recorder { return &recorder{msgs: map[string][]string{}, raw: map[string][][]byte{}} }
+func newRecorder() *recorder {
+	return &recorder{msgs: map[string][]string{}, raw: map[string][][]byte{}}
+}
 
 func (rc *recorder) run(b stream.Broker) func(context.Context) error {
 	return func(ctx context.Context) error {
