@@ -24,8 +24,10 @@ const (
 	RoleAdmin Role = "admin"
 )
 
-// E-ticketing roles. They exist so that users can hold them, but grant no
-// platform permission; the ticketing services will define theirs.
+// E-ticketing roles. They grant only ticketing permissions (see
+// ticketingPerms): a merchant admin runs their merchant's events, orders,
+// staff and refunds; a cashier sells and asks for refunds; a coordinator and
+// internal staff read; a customer buys.
 const (
 	RoleMerchant    Role = "merchant"
 	RoleCashier     Role = "cashier"
@@ -70,6 +72,17 @@ const (
 	PermKeysWrite      Permission = "keys.write"
 	PermAuditRead      Permission = "audit.read"
 	PermSystemRead     Permission = "system.read"
+
+	// Ticketing: read the catalogue, orders and refunds; manage a
+	// merchant's events, areas, staff and schedules and decide its
+	// refunds; sell (place and cancel orders, ask for refunds); buy (place
+	// an order); and the platform's part (merchants, approval,
+	// cancellation, payment methods, the dashboard, audits).
+	PermTicketingRead   Permission = "ticketing.read"
+	PermTicketingManage Permission = "ticketing.manage"
+	PermTicketingSell   Permission = "ticketing.sell"
+	PermTicketingBuy    Permission = "ticketing.buy"
+	PermTicketingAdmin  Permission = "ticketing.admin"
 )
 
 var allPermissions = []Permission{
@@ -83,6 +96,7 @@ var allPermissions = []Permission{
 	PermKeysRead, PermKeysWrite,
 	PermAuditRead,
 	PermSystemRead,
+	PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy, PermTicketingAdmin,
 }
 
 // Permissions returns every known permission.
@@ -103,10 +117,22 @@ var operatorPerms = []Permission{
 	PermTopicsWrite, PermRecordsProduce, PermGroupsReset, PermDLQReplay,
 }
 
+// ticketingPerms are what the e-ticketing roles grant. Which merchants'
+// data a holder sees is the ticketing service's business (its merchant
+// members).
+var ticketingPerms = map[Role][]Permission{
+	RoleMerchant:    {PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy},
+	RoleCashier:     {PermTicketingRead, PermTicketingSell, PermTicketingBuy},
+	RoleCoordinator: {PermTicketingRead},
+	RoleStaff:       {PermTicketingRead},
+	RoleCustomer:    {PermTicketingBuy},
+}
+
 // Can reports whether the role grants p. This is the one place where
 // permissions are decided: viewers read, operators also create topics,
-// produce, reset groups and replay dead letters, admins may do everything.
-// Unknown roles and the e-ticketing roles grant nothing.
+// produce, reset groups and replay dead letters, admins may do everything;
+// the e-ticketing roles grant their ticketingPerms. Unknown roles grant
+// nothing.
 func (r Role) Can(p Permission) bool {
 	if !p.Valid() {
 		return false
@@ -119,7 +145,7 @@ func (r Role) Can(p Permission) bool {
 	case RoleViewer:
 		return slices.Contains(viewerPerms, p)
 	}
-	return false
+	return slices.Contains(ticketingPerms[r], p)
 }
 
 // Can reports whether the user may do p: the user is enabled and one of
