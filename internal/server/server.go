@@ -38,14 +38,18 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/gatestub"
 )
 
 // Components are the parts of the platform --components can switch on.
 var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "notify", "console"}
 
 // built are the components this build runs; the others are accepted, so
-// deployments can name them already, and reported as not built.
-var built = []string{"backbone", "console", "relay"}
+// deployments can name them already, and reported as not built. "gate" runs
+// the gate stub (package ticketing/gatestub), which only acknowledges the
+// go-live saga and logs that it is a stub.
+var built = []string{"backbone", "console", "relay", "ticketing", "gate"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -189,6 +193,8 @@ type Server struct {
 	schemas     *schema.Registry
 	auditLog    *audit.Log
 	relay       *relay.Relay
+	ticketing   *ticketing.Service
+	gateStub    *gatestub.Stub
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
@@ -257,6 +263,16 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("relay") {
 		if err := s.openRelay(ctx, mux, reg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runs("ticketing") {
+		if err := s.openTicketing(ctx, mux); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runs("gate") {
+		if err := s.openGateStub(); err != nil {
 			return nil, err
 		}
 	}
@@ -499,6 +515,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.delivery != nil {
 		g.Go(func() error { return s.runRelay(gctx) })
+	}
+	if s.ticketing != nil {
+		g.Go(func() error { return s.ticketing.Run(gctx) })
+	}
+	if s.gateStub != nil {
+		g.Go(func() error { return s.gateStub.Run(gctx) })
 	}
 	g.Go(func() error {
 		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
