@@ -215,7 +215,9 @@ func (h *handler) deleteEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) submitEvent(w http.ResponseWriter, r *http.Request) error {
-	return h.eventCall(w, r, func(sc ticketing.Scope, id string) (ticketing.Event, error) { return h.svc.SubmitEvent(r.Context(), sc, id) })
+	return h.eventCall(w, r, func(sc ticketing.Scope, id string) (ticketing.Event, error) {
+		return h.svc.SubmitEvent(r.Context(), sc, id)
+	})
 }
 
 func (h *handler) approveEvent(w http.ResponseWriter, r *http.Request) error {

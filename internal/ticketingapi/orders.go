@@ -181,7 +181,9 @@ func (h *handler) getRefund(w http.ResponseWriter, r *http.Request) error {
 	if err := query(r); err != nil {
 		return err
 	}
-	return h.refundCall(w, r, func(sc ticketing.Scope, id string) (ticketing.Refund, error) { return h.svc.Refund(r.Context(), sc, id) })
+	return h.refundCall(w, r, func(sc ticketing.Scope, id string) (ticketing.Refund, error) {
+		return h.svc.Refund(r.Context(), sc, id)
+	})
 }
 
 func (h *handler) approveRefund(w http.ResponseWriter, r *http.Request) error {
