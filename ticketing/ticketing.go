@@ -22,9 +22,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/eventsource"
@@ -182,12 +181,21 @@ func (s *Service) Ping(ctx context.Context) error { return s.db.PingContext(ctx)
 
 // Run runs the service until ctx ends: the outbox forwarder, the consumers
 // of the go-live commands, of payments and of the dashboard, the inventory's
-// read model, and the sweeper.
+// read model, and the sweeper. A part that fails (the broker or a store
+// went away) is logged and started again after restartDelay, so the
+// service recovers when they return.
 func (s *Service) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.forwarder.Run(gctx) })
-	g.Go(func() error { return s.inv.RunProjection(gctx) })
-	g.Go(func() error { s.sweepLoop(gctx); return nil })
+	var wg sync.WaitGroup
+	part := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keepRunning(ctx, s.log, name, run)
+		}()
+	}
+	part("outbox forwarder", s.forwarder.Run)
+	part("inventory projection", s.inv.RunProjection)
+	part("sweeper", func(ctx context.Context) error { s.sweepLoop(ctx); return nil })
 	for _, c := range []struct {
 		name   string
 		topics []string
@@ -197,13 +205,31 @@ func (s *Service) Run(ctx context.Context) error {
 		{"payments", []string{messages.TopicPayments}, s.handlePayment},
 		{"dashboard", []string{messages.TopicOrders}, s.handleDashboard},
 	} {
-		g.Go(func() error { return s.consume(gctx, c.name, c.topics, c.handle) })
+		part("consumer "+c.name, func(ctx context.Context) error { return s.consume(ctx, c.name, c.topics, c.handle) })
 	}
-	err := g.Wait()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil
+	wg.Wait()
+	return nil
+}
+
+// restartDelay is the wait before a failed part of the service starts
+// again.
+const restartDelay = time.Second
+
+// keepRunning runs run until ctx ends, starting it again after
+// restartDelay whenever it fails.
+func keepRunning(ctx context.Context, log *slog.Logger, name string, run func(context.Context) error) {
+	for {
+		err := run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("ticketing: a part of the service stopped; starting it again", "part", name, "err", err, "delay", restartDelay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(restartDelay):
+		}
 	}
-	return err
 }
 
 // consume runs one consumer group of the service with its own inbox; the

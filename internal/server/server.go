@@ -523,10 +523,20 @@ func (s *Server) Serve(ctx context.Context) error {
 		g.Go(func() error { return s.gateStub.Run(gctx) })
 	}
 	g.Go(func() error {
-		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
-			return err
+		// Replies stop when the broker goes away; the orchestrator starts
+		// again when it returns, resending what its sagas wait for.
+		for {
+			err := s.sagas.Run(gctx)
+			if gctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("saga: the orchestrator stopped; starting it again", "err", err)
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
 		}
-		return nil
 	})
 	g.Go(func() error {
 		t := time.NewTicker(time.Hour)

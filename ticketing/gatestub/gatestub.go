@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/saga"
@@ -62,22 +63,30 @@ func New(b stream.Broker, cfg Config) (*Stub, error) {
 
 // Run answers commands until ctx ends. Answers are produced directly: a
 // command delivered twice is answered twice, and the saga orchestrator
-// applies only the first answer.
+// applies only the first answer. When consuming fails (the broker went
+// away) it logs and starts again a second later.
 func (s *Stub) Run(ctx context.Context) error {
 	s.cfg.Logger.Warn("gate stub: answering acl.server.create with a stub acknowledgement; no access-control server exists and no ticket is checked at a gate")
 	chain, err := consume.Chain(consume.ChainConfig{Group: s.cfg.Group, Producer: s.b, Logger: s.cfg.Logger})
 	if err != nil {
 		return err
 	}
-	rt, err := consume.New(s.b, consume.Config{Group: s.cfg.Group, Topics: []string{messages.TopicACLCreate}, Logger: s.cfg.Logger})
-	if err != nil {
-		return err
+	for {
+		rt, err := consume.New(s.b, consume.Config{Group: s.cfg.Group, Topics: []string{messages.TopicACLCreate}, Logger: s.cfg.Logger})
+		if err != nil {
+			return err
+		}
+		err = rt.Run(ctx, chain(s.handle))
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.cfg.Logger.Warn("gate stub: consuming stopped; starting again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
-	err = rt.Run(ctx, chain(s.handle))
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }
 
 func (s *Stub) handle(ctx context.Context, r *stream.Record) error {
