@@ -68,6 +68,10 @@ func commands() []command {
 		{"schemas", "list, register, check and delete schemas; set compatibility modes", runSchemas},
 		{"relay", "manage the relay's applications, datasets, destinations and routes; show its status and delivery log", runRelay},
 		{"keys", "create, list and revoke API keys in the server's auth store", runKeys},
+		{"events", "list, approve and cancel ticketing events", runEvents},
+		{"orders", "list and show ticketing orders", runOrders},
+		{"refunds", "list, approve and reject refunds", runRefunds},
+		{"tickets", "audit an event's tickets against its inventory events", runTickets},
 		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
 	}
