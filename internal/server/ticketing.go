@@ -5,9 +5,11 @@ import (
 	"net/http"
 
 	"github.com/arus-platform/arus/internal/ticketingapi"
+	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gatestub"
+	"github.com/arus-platform/arus/ticketing/messages"
 )
 
 // openTicketing opens the ticketing service's stores (its own, and its
@@ -35,7 +37,19 @@ func (s *Server) openTicketing(ctx context.Context, mux *http.ServeMux) error {
 	s.ready["ticketing store"] = db.PingContext
 	s.ready["ticketing inventory store"] = invDB.PingContext
 	ticketingapi.Register(s.streams, mux, s.ticketing, s.auth)
+	s.registerTicketingSchemas(ctx)
 	return nil
+}
+
+// registerTicketingSchemas registers the JSON Schema of every ticketing
+// topic's values (subject <topic>-value). A subject that already holds
+// another, incompatible version keeps it, with a warning.
+func (s *Server) registerTicketingSchemas(ctx context.Context) {
+	for topic, doc := range messages.Schemas() {
+		if _, _, err := s.schemas.Register(ctx, schema.TopicValue(topic), doc); err != nil {
+			s.log.Warn("ticketing: the schema of a topic was not registered", "topic", topic, "err", err)
+		}
+	}
 }
 
 // openGateStub starts the stand-in for the gate service: it only

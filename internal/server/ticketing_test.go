@@ -11,6 +11,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -84,9 +85,13 @@ func TestTicketingGoLiveInServer(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "gate stub") {
 		t.Errorf("the logs do not say the gate is a stub")
 	}
-	for _, topic := range messages.Topics[:5] {
-		if rep := r.call(t, "GET", "/api/v1/topics/"+topic, r.key(t, "topics.read"), ""); rep.status != 200 {
+	read := r.key(t, "topics.read", "schemas.read")
+	for _, topic := range messages.Topics {
+		if rep := r.call(t, "GET", "/api/v1/topics/"+topic, read, ""); rep.status != 200 {
 			t.Errorf("topic %s: got %d, want 200", topic, rep.status)
+		}
+		if _, err := r.schemas.Version(context.Background(), topic+"-value", schema.Latest); err != nil {
+			t.Errorf("schema of %s: %v", topic, err)
 		}
 	}
 }
