@@ -1,0 +1,112 @@
+package ticketing_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/messages"
+)
+
+// Events move on with time: an event on sale whose sale window passes with
+// nothing sold expires; one with tickets sold closes its sale and ends
+// when it is over.
+func TestEventsMoveOnWithTime(t *testing.T) {
+	h := start(t, store.Config{}, harnessConfig{})
+	ctx := context.Background()
+	unsold := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 5, Price: 1000})
+	sold := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 5, Price: 1000})
+	o, _, err := h.svc.PlaceOrder(ctx, ticketing.OrderInput{EventID: sold.ID, Lines: []ticketing.LineInput{{AreaID: sold.Areas[0].ID, Quantity: 1}},
+		Buyer: buyer(1), Method: ticketing.MethodCash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.pay(t, "p1", messages.PaymentResult{Type: messages.TypePaymentSucceeded, PaymentID: "p1", OrderID: o.ID, Amount: o.Total})
+	waitFor(t, "paid", func() (bool, error) { return h.order(t, o.ID).Paid, nil })
+
+	h.clock.Advance(29*24*time.Hour + time.Minute) // past the sale window
+	status := func(id string) string {
+		e, err := h.svc.Event(ctx, ticketing.Everything, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Status
+	}
+	waitFor(t, "sale over", func() (bool, error) {
+		return status(unsold.ID) == ticketing.StatusExpired && status(sold.ID) == ticketing.StatusSaleClosed, nil
+	})
+	if _, _, err := h.svc.PlaceOrder(ctx, ticketing.OrderInput{EventID: sold.ID, Lines: []ticketing.LineInput{{AreaID: sold.Areas[0].ID, Quantity: 1}},
+		Buyer: buyer(2), Method: ticketing.MethodCash}); !errors.Is(err, ticketing.ErrConflict) {
+		t.Errorf("an order after the sale closed: got %v, want ErrConflict", err)
+	}
+	h.clock.Advance(3 * 24 * time.Hour) // past the event's end
+	waitFor(t, "ended", func() (bool, error) { return status(sold.ID) == ticketing.StatusEnded, nil })
+
+	// The dashboard counts from the orders topic.
+	var d ticketing.Dashboard
+	waitFor(t, "dashboard", func() (bool, error) {
+		var err error
+		d, err = h.svc.Dashboard(ctx, time.Now().AddDate(0, 0, -1), time.Now().AddDate(0, 0, 1))
+		var revenue, tickets int64
+		for _, p := range d.Days {
+			revenue, tickets = revenue+p.Revenue, tickets+p.Tickets
+		}
+		return revenue == o.Total && tickets == 1, err
+	})
+	if d.Merchants < 2 || d.Events < 2 || d.Customers != 1 || len(d.Months) == 0 {
+		t.Errorf("dashboard: got %d merchants, %d events, %d customers, %d months; want 2, 2, 1, at least 1", d.Merchants, d.Events, d.Customers, len(d.Months))
+	}
+}
+
+// Bad input names the field and the reason.
+func TestValidation(t *testing.T) {
+	h := start(t, store.Config{}, harnessConfig{})
+	ctx := context.Background()
+	m, err := h.svc.CreateMerchant(ctx, ticketing.MerchantInput{Name: "M", Type: "venue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cases := []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"merchant type", func() error { _, err := h.svc.CreateMerchant(ctx, ticketing.MerchantInput{Name: "X", Type: "bank"}); return err }, "type"},
+		{"event window", func() error {
+			_, err := h.svc.CreateEvent(ctx, ticketing.Everything, ticketing.EventInput{MerchantID: m.ID, Name: "E", Venue: "V", Address: "A",
+				Starts: now, Ends: now.Add(-time.Hour), SaleStarts: now, SaleEnds: now.Add(time.Hour)})
+			return err
+		}, "ends"},
+		{"sale after the event", func() error {
+			_, err := h.svc.CreateEvent(ctx, ticketing.Everything, ticketing.EventInput{MerchantID: m.ID, Name: "E", Venue: "V", Address: "A",
+				Starts: now, Ends: now.Add(time.Hour), SaleStarts: now, SaleEnds: now.Add(2 * time.Hour)})
+			return err
+		}, "sale_ends"},
+		{"merchant out of scope", func() error {
+			_, err := h.svc.CreateEvent(ctx, ticketing.Scope{Merchants: []string{"mer_other"}}, ticketing.EventInput{MerchantID: m.ID, Name: "E",
+				Venue: "V", Address: "A", Starts: now, Ends: now.Add(time.Hour), SaleStarts: now, SaleEnds: now.Add(time.Hour)})
+			return err
+		}, "merchant_id"},
+		{"payment method", func() error { _, err := h.svc.CreatePaymentMethod(ctx, "qris"); return err }, "name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			var ve *ticketing.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want a ValidationError", err)
+			}
+			found := false
+			for _, f := range ve.Fields {
+				found = found || f.Field == c.want
+			}
+			if !found {
+				t.Errorf("got fields %+v, want %q among them", ve.Fields, c.want)
+			}
+		})
+	}
+}
