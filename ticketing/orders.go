@@ -446,7 +446,7 @@ func (s *Service) CancelOrder(ctx context.Context, sc Scope, id, reason string) 
 	if o.Status != OrderPending {
 		return Order{}, fmt.Errorf("%w: order %s is %s; only a pending order can be canceled (refund a paid one)", ErrConflict, o.Number, o.Status)
 	}
-	if err := s.closeOrder(ctx, s.db, o, OrderCanceled, reason); err != nil {
+	if err := s.closeOrder(ctx, o, OrderCanceled, reason); err != nil {
 		return Order{}, err
 	}
 	return s.Order(ctx, sc, o.ID)
@@ -455,7 +455,7 @@ func (s *Service) CancelOrder(ctx context.Context, sc Scope, id, reason string) 
 // closeOrder ends a pending order as expired or canceled, releases its
 // holds, and publishes OrderExpired or OrderCanceled in one transaction.
 // An order that is no longer pending is left alone.
-func (s *Service) closeOrder(ctx context.Context, _ querier, o Order, status, reason string) error {
+func (s *Service) closeOrder(ctx context.Context, o Order, status, reason string) error {
 	if status == OrderCanceled {
 		s.releaseLines(ctx, o.EventID, o.ID, o.Lines)
 	}
@@ -514,7 +514,7 @@ func (s *Service) expireOrders(ctx context.Context) error {
 				}
 			}
 		}
-		if err := s.closeOrder(ctx, s.db, o, OrderExpired, "the hold expired unpaid"); err != nil {
+		if err := s.closeOrder(ctx, o, OrderExpired, "the hold expired unpaid"); err != nil {
 			errs = append(errs, err)
 		}
 	}

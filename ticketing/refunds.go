@@ -440,7 +440,7 @@ func (s *Service) CancelEvent(ctx context.Context, id, by, reason string) (Event
 		if err != nil {
 			return Event{}, err
 		}
-		if err := s.closeOrder(ctx, s.db, o, OrderCanceled, "event canceled"); err != nil {
+		if err := s.closeOrder(ctx, o, OrderCanceled, "event canceled"); err != nil {
 			return Event{}, err
 		}
 	}
