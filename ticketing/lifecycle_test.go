@@ -75,7 +75,10 @@ func TestValidation(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{"merchant type", func() error { _, err := h.svc.CreateMerchant(ctx, ticketing.MerchantInput{Name: "X", Type: "bank"}); return err }, "type"},
+		{"merchant type", func() error {
+			_, err := h.svc.CreateMerchant(ctx, ticketing.MerchantInput{Name: "X", Type: "bank"})
+			return err
+		}, "type"},
 		{"event window", func() error {
 			_, err := h.svc.CreateEvent(ctx, ticketing.Everything, ticketing.EventInput{MerchantID: m.ID, Name: "E", Venue: "V", Address: "A",
 				Starts: now, Ends: now.Add(-time.Hour), SaleStarts: now, SaleEnds: now.Add(time.Hour)})
