@@ -46,6 +46,9 @@ type harness struct {
 type harnessConfig struct {
 	refuse  string
 	holdTTL time.Duration
+	// broker, when set, is the backend to run on instead of the embedded
+	// log.
+	broker stream.Broker
 }
 
 func start(t *testing.T, base store.Config, hc harnessConfig) *harness {
@@ -53,9 +56,12 @@ func start(t *testing.T, base store.Config, hc harnessConfig) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	b, err := backbone.Open(ctx, "embedded", filepath.Join(dir, "stream"), stream.Options{Logger: log, DefaultPartitions: 2})
-	if err != nil {
-		t.Fatalf("open broker: %v", err)
+	b := hc.broker
+	if b == nil {
+		var err error
+		if b, err = backbone.Open(ctx, "embedded", filepath.Join(dir, "stream"), stream.Options{Logger: log, DefaultPartitions: 2}); err != nil {
+			t.Fatalf("open broker: %v", err)
+		}
 	}
 	if err := ticketing.CreateTopics(ctx, b, 2); err != nil {
 		t.Fatalf("create topics: %v", err)

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -85,7 +87,25 @@ func TestGoLiveRefusedByGate(t *testing.T) {
 
 func TestOrderPaidRefundedOnce(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, base store.Config) {
-		h := start(t, base, harnessConfig{})
+		orderFlow(t, start(t, base, harnessConfig{}))
+	})
+}
+
+// The order flow runs the same on every backend: Redis and Kafka (kfake)
+// besides the embedded log.
+func TestOrderFlowOnEveryBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the order flow on every backend: skipped with -short")
+	}
+	brokertest.Each(t, func(t *testing.T, b stream.Broker) {
+		orderFlow(t, start(t, store.Config{}, harnessConfig{broker: b}))
+	})
+}
+
+// orderFlow places an order, pays it (twice the same message), refunds
+// one ticket and checks every message on the orders topic.
+func orderFlow(t *testing.T, h *harness) {
+	{
 		ctx := context.Background()
 		e := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 10, Price: 500_000}, ticketing.AreaInput{Name: "Festival", Capacity: 10, Price: 150_000})
 		in := ticketing.OrderInput{EventID: e.ID, Lines: []ticketing.LineInput{{AreaID: areaID(t, e, "VIP"), Quantity: 2}, {AreaID: areaID(t, e, "Festival"), Quantity: 1}},
@@ -168,7 +188,7 @@ func TestOrderPaidRefundedOnce(t *testing.T) {
 		if !refunded.Partial || refunded.Amount != 500_000 {
 			t.Errorf("OrderRefunded: got partial %v, amount %d; want true, 500000", refunded.Partial, refunded.Amount)
 		}
-	})
+	}
 }
 
 func TestHoldExpiryAndLatePayment(t *testing.T) {
