@@ -128,9 +128,15 @@ func (s *Service) paymentSucceeded(ctx context.Context, tx *sql.Tx, m messages.P
 	if late {
 		reason = "paid after the hold expired; the tickets were still free"
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE orders SET status = ?, paid = 1, payment_received = ?, payment_id = ?, paid_at = ?,
-		reason = ?, closed_at = 0 WHERE id = ?`), OrderValidated, m.Amount, m.PaymentID, micros(now), reason, o.ID); err != nil {
+	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE orders SET status = ?, paid = 1, payment_received = ?, payment_id = ?, paid_at = ?,
+		reason = ?, closed_at = 0 WHERE id = ? AND status = ?`), OrderValidated, m.Amount, m.PaymentID, micros(now), reason, o.ID, o.Status)
+	if err != nil {
 		return fmt.Errorf("ticketing: pay %s: %w", o.Number, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// The sweeper or a cancellation closed the order meanwhile: the
+		// retry decides again on its new state (Confirm is idempotent).
+		return fmt.Errorf("ticketing: pay %s: the order left %s meanwhile; trying again", o.Number, o.Status)
 	}
 	e, err := s.eventTx(ctx, tx, Everything, o.EventID)
 	if err != nil {
