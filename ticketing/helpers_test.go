@@ -51,7 +51,7 @@ type harnessConfig struct {
 	broker stream.Broker
 }
 
-func start(t *testing.T, base store.Config, hc harnessConfig) *harness {
+func start(t testing.TB, base store.Config, hc harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
@@ -169,7 +169,7 @@ func (rc *recorder) find(order, typ string, v any) bool {
 }
 
 // waitFor polls cond until it holds or 20 s pass.
-func waitFor(t *testing.T, what string, cond func() (bool, error)) {
+func waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -189,7 +189,7 @@ func waitFor(t *testing.T, what string, cond func() (bool, error)) {
 
 // onSaleEvent creates a merchant and an event with the given areas, has
 // it approved and waits until the go-live saga put it on sale.
-func (h *harness) onSaleEvent(t *testing.T, areas ...ticketing.AreaInput) ticketing.Event {
+func (h *harness) onSaleEvent(t testing.TB, areas ...ticketing.AreaInput) ticketing.Event {
 	t.Helper()
 	e := h.approvedEvent(t, areas...)
 	waitFor(t, "event on sale", func() (bool, error) {
@@ -205,7 +205,7 @@ func (h *harness) onSaleEvent(t *testing.T, areas ...ticketing.AreaInput) ticket
 
 var merchantN atomic.Int64
 
-func (h *harness) approvedEvent(t *testing.T, areas ...ticketing.AreaInput) ticketing.Event {
+func (h *harness) approvedEvent(t testing.TB, areas ...ticketing.AreaInput) ticketing.Event {
 	t.Helper()
 	ctx := context.Background()
 	m, err := h.svc.CreateMerchant(ctx, ticketing.MerchantInput{Name: "Merchant " + time.Now().Format("150405.000000") + string(rune('a'+merchantN.Add(1)%26)), Type: "organizer"})
