@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/ticketing"
 )
 
@@ -61,6 +62,13 @@ func (h *handler) placeOrder(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.IdempotencyKey = r.Header.Get(IdempotencyHeader)
+	// An order placed by a signed-in customer is theirs; any other order
+	// (a cashier's sale, a guest checkout through an application's key)
+	// belongs to no user, whatever the body says.
+	in.Buyer.UserID = ""
+	if p := auth.FromContext(r.Context()); p != nil && p.Session != nil && p.User.HasRole(auth.RoleCustomer) {
+		in.Buyer.UserID = p.User.ID
+	}
 	o, created, err := h.svc.PlaceOrder(r.Context(), in)
 	if err != nil {
 		return fail(err)
