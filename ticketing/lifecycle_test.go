@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -111,5 +113,32 @@ func TestValidation(t *testing.T) {
 				t.Errorf("got fields %+v, want %q among them", ve.Fields, c.want)
 			}
 		})
+	}
+}
+
+// An event canceled while its go-live saga runs never goes on sale: the
+// step that finds it canceled fails, the steps before it are undone, and
+// the inventory sells nothing.
+func TestCancelDuringGoLive(t *testing.T) {
+	h := start(t, store.Config{}, harnessConfig{})
+	ctx := context.Background()
+	e := h.approvedEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 5, Price: 1000})
+	if _, err := h.svc.CancelEvent(ctx, e.ID, "admin", "the artist fell ill"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "go-live compensated", func() (bool, error) {
+		got, err := h.svc.Event(ctx, ticketing.Everything, e.ID)
+		e = got
+		return got.GoLive.State == string(saga.StateCompensated), err
+	})
+	if e.Status != ticketing.StatusCanceled {
+		t.Errorf("status: got %s, want canceled", e.Status)
+	}
+	av, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: e.Areas[0].ID})
+	if err != nil && !errors.Is(err, inventory.ErrNoCapacity) {
+		t.Fatal(err)
+	}
+	if av.Capacity != 0 {
+		t.Errorf("capacity: got %d, want 0", av.Capacity)
 	}
 }
