@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
@@ -17,7 +18,10 @@ import (
 // nothing sold expires; one with tickets sold closes its sale and ends
 // when it is over.
 func TestEventsMoveOnWithTime(t *testing.T) {
-	h := start(t, store.Config{}, harnessConfig{})
+	storetest.Run(t, func(t *testing.T, base store.Config) { eventsMoveOn(t, start(t, base, harnessConfig{})) })
+}
+
+func eventsMoveOn(t *testing.T, h *harness) {
 	ctx := context.Background()
 	unsold := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 5, Price: 1000})
 	sold := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 5, Price: 1000})
@@ -43,6 +47,9 @@ func TestEventsMoveOnWithTime(t *testing.T) {
 	if _, _, err := h.svc.PlaceOrder(ctx, ticketing.OrderInput{EventID: sold.ID, Lines: []ticketing.LineInput{{AreaID: sold.Areas[0].ID, Quantity: 1}},
 		Buyer: buyer(2), Method: ticketing.MethodCash}); !errors.Is(err, ticketing.ErrConflict) {
 		t.Errorf("an order after the sale closed: got %v, want ErrConflict", err)
+	}
+	if err := h.svc.Sweep(ctx); err != nil {
+		t.Errorf("sweep: %v", err)
 	}
 	h.clock.Advance(3 * 24 * time.Hour) // past the event's end
 	waitFor(t, "ended", func() (bool, error) { return status(sold.ID) == ticketing.StatusEnded, nil })
