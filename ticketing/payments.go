@@ -63,7 +63,9 @@ func (s *Service) paymentSucceeded(ctx context.Context, tx *sql.Tx, m messages.P
 		if o.Status == OrderPending || o.Status == OrderExpired || o.Status == OrderCanceled {
 			status := o.Status
 			if status == OrderPending {
+				// A refused payment ends the order: its tickets go back now.
 				status = OrderCanceled
+				s.releaseLines(ctx, o.EventID, o.ID, o.Lines)
 			}
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE orders SET status = ?, reason = ?, closed_at = ? WHERE id = ?`),
 				status, reasonText(reason), micros(now), o.ID); err != nil {

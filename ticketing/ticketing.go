@@ -159,10 +159,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// CreateTopics creates the suite's topics that do not exist yet.
+// CreateTopics creates the suite's topics that do not exist yet, with
+// partitions partitions each (4 when less than 1).
 func CreateTopics(ctx context.Context, b stream.Broker, partitions int) error {
 	if partitions < 1 {
-		partitions = 1
+		partitions = 4
 	}
 	for _, t := range messages.Topics {
 		err := b.CreateTopic(ctx, stream.Topic{Name: t, Partitions: int32(partitions)})
