@@ -23,7 +23,7 @@ const (
 var StaffStatuses = []string{StaffNone, StaffActive, StaffOnBreak, StaffFinished}
 
 // Staff is a person working an event in a work window. QRSecret is what
-// their staff QR code carries; it is shown only to the event's merchant.
+// their staff QR code carries; only callers who see the event's merchant get it.
 type Staff struct {
 	ID         string    `json:"id"`
 	EventID    string    `json:"event_id"`
