@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -326,11 +325,8 @@ func (s *Service) RejectRefund(ctx context.Context, sc Scope, id, by, reason str
 }
 
 // returnTickets gives an approved refund's revoked tickets back to the
-// inventory, once per area: each area is claimed (a refund_returns row)
-// before its return, and the claim is dropped again when the return
-// fails, so the sweeper tries again. A process that dies between a claim
-// and its return leaves those tickets out of sale, never sold twice; the
-// audit shows them as sold.
+// inventory. The inventory's Return is idempotent on the refund id, so the
+// approval and the sweeper may both try without returning anything twice.
 func (s *Service) returnTickets(ctx context.Context, refundID string) error {
 	r, err := s.Refund(ctx, Everything, refundID)
 	if err != nil {
@@ -346,26 +342,10 @@ func (s *Service) returnTickets(ctx context.Context, refundID string) error {
 			perArea[t.AreaID]++
 		}
 	}
-	var errs []error
 	for area, n := range perArea {
-		_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO refund_returns (refund_id, area_id) VALUES (?, ?)`), refundID, area)
-		if store.IsUniqueViolation(err) {
-			continue // returned already, or being returned
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
 		if err := s.inv.Return(ctx, inventory.AreaID{Event: o.EventID, Area: area}, o.ID, refundID, n); err != nil {
-			errs = append(errs, err)
-			if _, derr := s.db.ExecContext(context.WithoutCancel(ctx), s.db.Rebind(`DELETE FROM refund_returns WHERE refund_id = ? AND area_id = ?`),
-				refundID, area); derr != nil {
-				errs = append(errs, derr)
-			}
+			return err
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
 	}
 	_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE refunds SET returned = 1 WHERE id = ?`), refundID)
 	return err

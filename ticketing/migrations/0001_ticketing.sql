@@ -164,15 +164,6 @@ CREATE TABLE refunds (
 	refunded_at BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX refunds_order ON refunds (order_id);
-
--- One row per area of an approved refund whose tickets went back to the
--- inventory (or are going): claimed before the return, so that no area is
--- returned twice.
-CREATE TABLE refund_returns (
-	refund_id TEXT NOT NULL,
-	area_id TEXT NOT NULL,
-	PRIMARY KEY (refund_id, area_id)
-);
 CREATE INDEX refunds_status ON refunds (status);
 
 CREATE TABLE dashboard_days (
