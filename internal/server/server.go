@@ -267,7 +267,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 	}
 	if cfg.runs("ticketing") {
-		if err := s.openTicketing(ctx, mux); err != nil {
+		if err := s.openTicketingService(ctx, mux); err != nil {
 			return nil, err
 		}
 	}

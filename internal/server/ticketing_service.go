@@ -12,11 +12,11 @@ import (
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
-// openTicketing opens the ticketing service's stores (its own, and its
+// openTicketingService opens the ticketing service's stores (its own, and its
 // inventory's), creates the suite's topics and adds the ticketing API. The
 // go-live saga runs on the server's orchestrator (openProcessing defines
 // it when the component runs).
-func (s *Server) openTicketing(ctx context.Context, mux *http.ServeMux) error {
+func (s *Server) openTicketingService(ctx context.Context, mux *http.ServeMux) error {
 	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "ticketing"})
 	if err != nil {
 		return err
