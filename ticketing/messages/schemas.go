@@ -66,5 +66,12 @@ func Schemas() map[string][]byte {
 		}
 		out[topic] = b
 	}
+	// A topic without its own description still gets one: an object with
+	// a type.
+	for _, topic := range Topics {
+		if _, ok := out[topic]; !ok {
+			out[topic] = []byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["type"],"properties":{"type":{"type":"string","minLength":1}}}`)
+		}
+	}
 	return out
 }
