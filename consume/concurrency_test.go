@@ -256,9 +256,9 @@ func TestRetryTopic(t *testing.T) {
 	got := make(chan *stream.Record, 10)
 	h := func(ctx context.Context, r *stream.Record) error { got <- r; return nil }
 	stop := start(t, newRuntime(t, b, consume.Config{Topics: []string{"orders"}}), h)
-	var other atomic.Int32
+	otherGot := make(chan *stream.Record, 10)
 	stopOther := start(t, newRuntime(t, b, consume.Config{Group: "other", Topics: []string{"orders"}}),
-		func(ctx context.Context, r *stream.Record) error { other.Add(1); return nil })
+		func(ctx context.Context, r *stream.Record) error { otherGot <- r; return nil })
 	select {
 	case r := <-got:
 		if r.Topic != "orders" || string(r.Value) != "v0" {
@@ -267,11 +267,24 @@ func TestRetryTopic(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("replayed record not handled")
 	}
-	time.Sleep(100 * time.Millisecond)
+	// A marker on the topic itself: once the other group has handled it, the
+	// other group is consuming, and the first record it handled is the marker,
+	// not the replayed one.
+	if err := b.Produce(context.Background(), &stream.Record{Topic: "orders", Value: []byte("marker")}); err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	select {
+	case r := <-otherGot:
+		if string(r.Value) != "marker" {
+			t.Errorf("another group handled topic %q value %q first, want the marker", r.Topic, r.Value)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("marker not handled by the other group")
+	}
 	stop()
 	stopOther()
-	if n := other.Load(); n != 0 {
-		t.Errorf("another group handled %d replayed records, want 0", n)
+	if n := len(otherGot); n != 0 {
+		t.Errorf("another group handled %d more records, want 0", n)
 	}
 }
 

@@ -125,12 +125,12 @@ func TestRetryConfigValidate(t *testing.T) {
 // that jitter stays within its bounds.
 func TestRetryBackoff(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		jitter   float64
-		min, max []time.Duration // per wait
+		name   string
+		jitter float64
+		min    []time.Duration // per wait, in ms
 	}{
-		{"exact", 0, []time.Duration{10, 20, 40, 50}, []time.Duration{10, 20, 40, 50}},
-		{"jittered", 0.5, []time.Duration{5, 10, 20, 25}, []time.Duration{15, 30, 60, 75}},
+		{"exact", 0, []time.Duration{10, 20, 40, 50}},
+		{"jittered", 0.5, []time.Duration{5, 10, 20, 25}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var waits []time.Duration
@@ -151,10 +151,13 @@ func TestRetryBackoff(t *testing.T) {
 			if len(waits) != 4 {
 				t.Fatalf("got %d waits, want 4", len(waits))
 			}
+			// A retry never comes before its backoff. How long a busy
+			// machine takes beyond it is no measure of the middleware, so
+			// the upper bounds are checked on the schedule itself
+			// (TestBackoffSchedule).
 			for i, w := range waits {
-				lo, hi := tc.min[i]*time.Millisecond, tc.max[i]*time.Millisecond+150*time.Millisecond // slack for a busy machine
-				if w < lo || w > hi {
-					t.Errorf("wait %d: got %s, want %s to %s", i+1, w, lo, hi)
+				if lo := tc.min[i] * time.Millisecond; w < lo {
+					t.Errorf("wait %d: got %s, want at least %s", i+1, w, lo)
 				}
 			}
 		})

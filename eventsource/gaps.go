@@ -33,7 +33,7 @@ import (
 // Positions at or below Store.settled have been read after such a wait or
 // without a gap below them, so a gap there is known to be permanent and is
 // passed without waiting again.
-func (s *Store) readAll(ctx context.Context, q querier, after int64, limit int) ([]Event, error) {
+func (s *Store) readAll(ctx context.Context, q store.Querier, after int64, limit int) ([]Event, error) {
 	events, err := s.readRange(ctx, q, after, limit)
 	if err != nil || s.db.Dialect != store.Postgres || len(events) == 0 {
 		return events, err
@@ -88,7 +88,7 @@ func consecutive(floor int64, events []Event) bool {
 
 // waitForAppenders waits until every transaction that holds an append
 // lock of this store now has ended.
-func (s *Store) waitForAppenders(ctx context.Context, q querier) error {
+func (s *Store) waitForAppenders(ctx context.Context, q store.Querier) error {
 	class := int64(uint32(s.lockClass))
 	rows, err := q.QueryContext(ctx, `SELECT virtualtransaction FROM pg_locks
 		WHERE locktype = 'advisory' AND classid = $1::bigint::oid AND objsubid = 2 AND granted AND pid <> pg_backend_pid()`, class)

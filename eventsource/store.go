@@ -330,12 +330,6 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx share for reads.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 const eventColumns = `position, stream_id, version, type, data, metadata, time_ns`
 
 func scanEvents(rows *sql.Rows) ([]Event, error) {
@@ -368,7 +362,7 @@ func (s *Store) Load(ctx context.Context, streamID string, after int64) ([]Event
 	return s.load(ctx, s.db, streamID, after)
 }
 
-func (s *Store) load(ctx context.Context, q querier, streamID string, after int64) ([]Event, error) {
+func (s *Store) load(ctx context.Context, q store.Querier, streamID string, after int64) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT `+eventColumns+` FROM `+s.events+
 		` WHERE stream_id = ? AND version > ? ORDER BY version`), streamID, after)
 	if err != nil {
@@ -402,7 +396,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]Event, e
 }
 
 // readRange returns up to limit visible events after a position.
-func (s *Store) readRange(ctx context.Context, q querier, after int64, limit int) ([]Event, error) {
+func (s *Store) readRange(ctx context.Context, q store.Querier, after int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("eventsource: read all: limit %d: must be at least 1", limit)
 	}

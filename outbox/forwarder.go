@@ -412,12 +412,7 @@ func (f *Forwarder) markSQLite(ctx context.Context, tx *sql.Tx, ids []int64) err
 	return nil
 }
 
-// querier is what read needs of a *sql.DB or a *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...any) ([]row, error) {
+func (f *Forwarder) read(ctx context.Context, q store.Querier, query string, args ...any) ([]row, error) {
 	rs, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, f.fail("read", err)
@@ -443,7 +438,7 @@ func (f *Forwarder) read(ctx context.Context, q querier, query string, args ...a
 		if rec.Value == nil && !valueNull {
 			rec.Value = []byte{}
 		}
-		if rec.Headers, err = decodeHeaders(headers); err != nil {
+		if rec.Headers, err = stream.ParseHeaders(headers); err != nil {
 			return nil, f.fail("read", fmt.Errorf("row %d: %w", r.id, err))
 		}
 		rec.Timestamp = time.Unix(0, ts)

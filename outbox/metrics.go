@@ -1,10 +1,11 @@
 package outbox
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/telemetry"
 )
 
 // forwarderMetrics are a forwarder's Prometheus collectors, labelled with
@@ -58,26 +59,26 @@ func newForwarderMetrics(reg prometheus.Registerer, table string) (*forwarderMet
 		return m, nil
 	}
 	var err error
-	if m.pending, err = register(reg, m.pending); err != nil {
-		return nil, err
+	if m.pending, err = telemetry.Register(reg, m.pending); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.oldest, err = register(reg, m.oldest); err != nil {
-		return nil, err
+	if m.oldest, err = telemetry.Register(reg, m.oldest); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.published, err = register(reg, m.published); err != nil {
-		return nil, err
+	if m.published, err = telemetry.Register(reg, m.published); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.deleted, err = register(reg, m.deleted); err != nil {
-		return nil, err
+	if m.deleted, err = telemetry.Register(reg, m.deleted); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.publish, err = register(reg, m.publish); err != nil {
-		return nil, err
+	if m.publish, err = telemetry.Register(reg, m.publish); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.delay, err = register(reg, m.delay); err != nil {
-		return nil, err
+	if m.delay, err = telemetry.Register(reg, m.delay); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.errors, err = register(reg, m.errors); err != nil {
-		return nil, err
+	if m.errors, err = telemetry.Register(reg, m.errors); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return m, nil
 }
@@ -109,31 +110,14 @@ func newInboxMetrics(reg prometheus.Registerer, table string) (*inboxMetrics, er
 		return m, nil
 	}
 	var err error
-	if m.handled, err = register(reg, m.handled); err != nil {
-		return nil, err
+	if m.handled, err = telemetry.Register(reg, m.handled); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.duplicates, err = register(reg, m.duplicates); err != nil {
-		return nil, err
+	if m.duplicates, err = telemetry.Register(reg, m.duplicates); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	if m.expired, err = register(reg, m.expired); err != nil {
-		return nil, err
+	if m.expired, err = telemetry.Register(reg, m.expired); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description, so that two forwarders of one outbox can share a
-// registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("outbox: register metrics: %w", err)
 }

@@ -1,11 +1,12 @@
 package saga
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/telemetry"
 )
 
 // metrics are the orchestrator's Prometheus metrics, labelled by saga name.
@@ -37,31 +38,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	var err error
 	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.compensated, &m.failed} {
-		if *c, err = register(reg, *c); err != nil {
-			return nil, err
+		if *c, err = telemetry.Register(reg, *c); err != nil {
+			return nil, fmt.Errorf("saga: %w", err)
 		}
 	}
-	if m.step, err = register(reg, m.step); err != nil {
-		return nil, err
+	if m.step, err = telemetry.Register(reg, m.step); err != nil {
+		return nil, fmt.Errorf("saga: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that an orchestrator opened again in the same process (after
-// a restart of the component) counts on.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("saga: register metrics: %w", err)
 }
 
 func (m *metrics) observeStep(saga, step, kind, outcome string, d time.Duration) {

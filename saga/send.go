@@ -138,7 +138,7 @@ func count(bs []bool) int {
 	return n
 }
 
-func (o *Orchestrator) waitingRecords(ctx context.Context, q querier, lock string) ([]waiting, error) {
+func (o *Orchestrator) waitingRecords(ctx context.Context, q store.Querier, lock string) ([]waiting, error) {
 	rows, err := q.QueryContext(ctx, o.db.Rebind(`SELECT id, name, version, step, out_kind, out_id, out_topic, out_key, out_value, out_headers
 		FROM saga_instances WHERE pending = 1 ORDER BY updated_at LIMIT ?`+lock), sendBatch)
 	if err != nil {

@@ -15,13 +15,6 @@ import (
 	"github.com/arus-platform/arus/stream"
 )
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // row is a stored instance with its outbox slot.
 type row struct {
 	ID, Name string
@@ -151,7 +144,7 @@ func (o *Orchestrator) save(ctx context.Context, tx *sql.Tx, r *row, now int64) 
 	return nil
 }
 
-func (o *Orchestrator) addEvent(ctx context.Context, q querier, id string, at int64, e Event) error {
+func (o *Orchestrator) addEvent(ctx context.Context, q store.Querier, id string, at int64, e Event) error {
 	_, err := q.ExecContext(ctx, o.db.Rebind(`INSERT INTO saga_events (saga_id, at, type, step, record_id, topic, detail, value)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), id, at, e.Type, e.Step, e.RecordID, e.Topic, e.Detail, e.Value)
 	if err != nil {
@@ -167,7 +160,7 @@ var stepColumns = map[string]bool{
 }
 
 // setStep sets a step's status and, optionally, one more column.
-func (o *Orchestrator) setStep(ctx context.Context, q querier, id string, idx int, status StepStatus, col string, val any) error {
+func (o *Orchestrator) setStep(ctx context.Context, q store.Querier, id string, idx int, status StepStatus, col string, val any) error {
 	var err error
 	if col == "" {
 		_, err = q.ExecContext(ctx, o.db.Rebind(`UPDATE saga_steps SET status = ? WHERE saga_id = ? AND idx = ?`), status, id, idx)
@@ -185,7 +178,7 @@ func (o *Orchestrator) setStep(ctx context.Context, q querier, id string, idx in
 }
 
 // stepTime reads one time column of a step (unix µs).
-func (o *Orchestrator) stepTime(ctx context.Context, q querier, id string, idx int, col string) (int64, error) {
+func (o *Orchestrator) stepTime(ctx context.Context, q store.Querier, id string, idx int, col string) (int64, error) {
 	if !stepColumns[col] {
 		panic("saga: stepTime: unknown column " + col)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/arus-platform/arus/store"
 )
 
 // Mode is a compatibility mode: which existing versions of a subject a new
@@ -92,7 +94,7 @@ func (r *Registry) Mode(ctx context.Context, subject string) (Mode, bool, error)
 	return m, set, nil
 }
 
-func (r *Registry) mode(ctx context.Context, q querier, subject string) (Mode, bool, error) {
+func (r *Registry) mode(ctx context.Context, q store.Querier, subject string) (Mode, bool, error) {
 	var mode string
 	err := q.QueryRowContext(ctx, r.db.Rebind(`SELECT mode FROM schema_subjects WHERE name = ?`), subject).Scan(&mode)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -133,7 +135,7 @@ func (r *Registry) DefaultMode(ctx context.Context) (Mode, error) {
 	return m, nil
 }
 
-func (r *Registry) defaultMode(ctx context.Context, q querier) (Mode, error) {
+func (r *Registry) defaultMode(ctx context.Context, q store.Querier) (Mode, error) {
 	var m string
 	err := q.QueryRowContext(ctx, r.db.Rebind(`SELECT value FROM schema_settings WHERE name = ?`), defaultModeSetting).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {

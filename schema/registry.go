@@ -165,13 +165,6 @@ func Open(ctx context.Context, db *store.DB, cfg Config) (*Registry, error) {
 // ([Config.MaxSchemaBytes]).
 func (r *Registry) MaxSchemaBytes() int { return r.cfg.MaxSchemaBytes }
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // Register adds doc as the next version of subject, after checking it
 // against the subject's compatibility mode, and returns it with created
 // true. When the subject already has a live version with the same
@@ -344,7 +337,7 @@ type storedVersion struct {
 
 // liveVersions returns the subject's live versions with their documents,
 // in version order.
-func (r *Registry) liveVersions(ctx context.Context, q querier, subject string) ([]storedVersion, error) {
+func (r *Registry) liveVersions(ctx context.Context, q store.Querier, subject string) ([]storedVersion, error) {
 	rows, err := q.QueryContext(ctx, r.db.Rebind(`SELECT id, version, body, fingerprint, created_at FROM schema_versions
 		WHERE subject = ? AND deleted_at = 0 ORDER BY version`), subject)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/arus-platform/arus/store"
 )
 
 // Reading and deleting versions and subjects.
@@ -37,7 +39,7 @@ func (r *Registry) Version(ctx context.Context, subject string, version int) (Ve
 	return v, nil
 }
 
-func (r *Registry) version(ctx context.Context, q querier, subject string, version int) (Version, error) {
+func (r *Registry) version(ctx context.Context, q store.Querier, subject string, version int) (Version, error) {
 	var row *sql.Row
 	switch {
 	case version == Latest:

@@ -2,7 +2,7 @@
 // SQLite in the data directory by default, PostgreSQL by DSN — and runs the
 // component's embedded, numbered migrations.
 //
-// Each component (relay, auth, ticketing, ...) owns its tables and opens its
+// Each component (relay, auth, schema, ...) owns its tables and opens its
 // own *DB. On SQLite every component gets its own file; on PostgreSQL they
 // share the database given by the DSN, optionally in a schema per component.
 package store

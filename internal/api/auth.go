@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,24 @@ import (
 // Authenticator identifies who makes a request. *auth.Store implements it.
 type Authenticator interface {
 	RequestPrincipal(r *http.Request) (*auth.Principal, error)
+}
+
+// sessionEnder is what an Authenticator offers when the sessions it
+// authenticates can end while a response is still streaming (*auth.Store).
+type sessionEnder interface {
+	SessionContext(ctx context.Context, sess auth.Session) (context.Context, context.CancelFunc)
+}
+
+// sessionContext is the context of a long-lived response: it ends with the
+// request and, for a request authenticated by a console session, with that
+// session (sign-out, a password change, the user disabled), so a stream
+// opened before sign-out does not outlive it.
+func (s *Server) sessionContext(r *http.Request) (context.Context, context.CancelFunc) {
+	p := auth.FromContext(r.Context())
+	if se, ok := s.cfg.Auth.(sessionEnder); ok && p != nil && p.Session != nil {
+		return se.SessionContext(r.Context(), *p.Session)
+	}
+	return context.WithCancel(r.Context())
 }
 
 // Problem types of authentication and authorisation.

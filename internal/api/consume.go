@@ -85,7 +85,7 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := s.sessionContext(r)
 	defer cancel()
 	defer context.AfterFunc(s.streams, cancel)()
 

@@ -24,23 +24,9 @@ const (
 	RoleAdmin Role = "admin"
 )
 
-// E-ticketing roles. They grant only ticketing permissions (see
-// ticketingPerms): a merchant admin runs their merchant's events, orders,
-// staff and refunds; a cashier sells and asks for refunds; a coordinator and
-// internal staff read; a customer buys.
-const (
-	RoleMerchant    Role = "merchant"
-	RoleCashier     Role = "cashier"
-	RoleCoordinator Role = "coordinator"
-	RoleStaff       Role = "staff"
-	RoleCustomer    Role = "customer"
-)
-
-// allRoles is every known role, in the order listings show them.
-var allRoles = []Role{
-	RoleAdmin, RoleOperator, RoleViewer,
-	RoleMerchant, RoleCashier, RoleCoordinator, RoleStaff, RoleCustomer,
-}
+// allRoles is every known role, in the order listings show them: the
+// platform's, then the e-ticketing roles (ticketing_roles.go).
+var allRoles = append([]Role{RoleAdmin, RoleOperator, RoleViewer}, ticketingRoles...)
 
 // Roles returns every known role.
 func Roles() []Role { return slices.Clone(allRoles) }
@@ -72,17 +58,16 @@ const (
 	PermKeysWrite      Permission = "keys.write"
 	PermAuditRead      Permission = "audit.read"
 	PermSystemRead     Permission = "system.read"
+)
 
-	// Ticketing: read the catalogue, orders and refunds; manage a
-	// merchant's events, areas, staff and schedules and decide its
-	// refunds; sell (place and cancel orders, ask for refunds); buy (place
-	// an order); and the platform's part (merchants, approval,
-	// cancellation, payment methods, the dashboard, audits).
-	PermTicketingRead   Permission = "ticketing.read"
-	PermTicketingManage Permission = "ticketing.manage"
-	PermTicketingSell   Permission = "ticketing.sell"
-	PermTicketingBuy    Permission = "ticketing.buy"
-	PermTicketingAdmin  Permission = "ticketing.admin"
+// Gate permissions. Scanning devices hold API keys narrowed to their event
+// ("gate.scan:EVENT"); stewards scan, supervisors also search and override.
+const (
+	PermGateRead     Permission = "gate.read"
+	PermGateManage   Permission = "gate.manage"
+	PermGateScan     Permission = "gate.scan"
+	PermGateSearch   Permission = "gate.search"
+	PermGateOverride Permission = "gate.override"
 )
 
 var allPermissions = []Permission{
@@ -96,14 +81,16 @@ var allPermissions = []Permission{
 	PermKeysRead, PermKeysWrite,
 	PermAuditRead,
 	PermSystemRead,
-	PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy, PermTicketingAdmin,
+	PermGateRead, PermGateManage, PermGateScan, PermGateSearch, PermGateOverride,
 }
 
 // Permissions returns every known permission.
-func Permissions() []Permission { return slices.Clone(allPermissions) }
+func Permissions() []Permission { return slices.Concat(allPermissions, ticketingPermissions) }
 
 // Valid reports whether p is a known permission.
-func (p Permission) Valid() bool { return slices.Contains(allPermissions, p) }
+func (p Permission) Valid() bool {
+	return slices.Contains(allPermissions, p) || slices.Contains(ticketingPermissions, p)
+}
 
 // viewerPerms are the operational reads. User, key and audit listings are
 // left to admins: they show who can do what.
@@ -117,21 +104,10 @@ var operatorPerms = []Permission{
 	PermTopicsWrite, PermRecordsProduce, PermGroupsReset, PermDLQReplay,
 }
 
-// ticketingPerms are what the e-ticketing roles grant. Which merchants'
-// data a holder sees is the ticketing service's business (its merchant
-// members).
-var ticketingPerms = map[Role][]Permission{
-	RoleMerchant:    {PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy},
-	RoleCashier:     {PermTicketingRead, PermTicketingSell, PermTicketingBuy},
-	RoleCoordinator: {PermTicketingRead},
-	RoleStaff:       {PermTicketingRead},
-	RoleCustomer:    {PermTicketingBuy},
-}
-
 // Can reports whether the role grants p. This is the one place where
 // permissions are decided: viewers read, operators also create topics,
-// produce, reset groups and replay dead letters, admins may do everything;
-// the e-ticketing roles grant their ticketingPerms. Unknown roles grant
+// produce, reset groups and replay dead letters, admins may do everything.
+// The e-ticketing roles grant what ticketingCan says; unknown roles grant
 // nothing.
 func (r Role) Can(p Permission) bool {
 	if !p.Valid() {
@@ -145,7 +121,7 @@ func (r Role) Can(p Permission) bool {
 	case RoleViewer:
 		return slices.Contains(viewerPerms, p)
 	}
-	return slices.Contains(ticketingPerms[r], p)
+	return ticketingCan(r, p)
 }
 
 // Can reports whether the user may do p: the user is enabled and one of

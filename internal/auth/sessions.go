@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/arus-platform/arus/store"
 )
 
 // Session is a logged-in browser. It holds no secret that lets anyone log
@@ -174,7 +176,7 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 }
 
 // deleteSessions deletes the sessions matching cond and returns their ids.
-func (s *Store) deleteSessions(ctx context.Context, q querier, cond string, args ...any) ([]string, error) {
+func (s *Store) deleteSessions(ctx context.Context, q store.Querier, cond string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`DELETE FROM auth_sessions WHERE `+cond+` RETURNING id`), args...)
 	if err != nil {
 		return nil, err

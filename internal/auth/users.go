@@ -235,14 +235,8 @@ func scanUser(r rowScanner, extra ...any) (User, error) {
 	return u, nil
 }
 
-// querier is *sql.DB or *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // userWhere loads one user and their roles by a condition on u.
-func (s *Store) userWhere(ctx context.Context, q querier, cond string, arg any, lock bool) (User, error) {
+func (s *Store) userWhere(ctx context.Context, q store.Querier, cond string, arg any, lock bool) (User, error) {
 	query := `SELECT ` + userColumns + ` FROM auth_users u WHERE ` + cond
 	if lock {
 		query += s.forUpdate()
@@ -260,7 +254,7 @@ func (s *Store) userWhere(ctx context.Context, q querier, cond string, arg any, 
 	return u, nil
 }
 
-func (s *Store) userRoles(ctx context.Context, q querier, userID string) ([]Role, error) {
+func (s *Store) userRoles(ctx context.Context, q store.Querier, userID string) ([]Role, error) {
 	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT role FROM auth_user_roles WHERE user_id = ?`), userID)
 	if err != nil {
 		return nil, fmt.Errorf("auth: load roles: %w", err)

@@ -20,7 +20,7 @@ Drives load at a running server and reports throughput and latency.
   arus bench relay --dataset cars --concurrency 64 --duration 10s
   arus bench relay --dataset cars --mode batch --batch 100
 
-"relay" posts generated records of the seed's cars dataset ({id, car_name,
+"relay" posts generated records of a cars dataset ({id, car_name,
 stock, price, category, type}) to POST /api/v1/datasets/{dataset}/records
 with the application's API key (ARUS_API_KEY or --api-key-file): one record per
 request (--mode single) or --batch records per request (--mode batch). Every

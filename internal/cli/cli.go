@@ -72,6 +72,7 @@ func commands() []command {
 		{"orders", "list and show ticketing orders", runOrders},
 		{"refunds", "list, approve and reject refunds", runRefunds},
 		{"tickets", "audit an event's tickets against its inventory events", runTickets},
+		{"gate", "operate the gate access control: counts, devices, enrolment codes, keys, rebuild", runGate},
 		{"bench", "drive load at a running server and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
 	}

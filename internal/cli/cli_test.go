@@ -452,11 +452,7 @@ func serve(t *testing.T, env map[string]string, args ...string) (string, func() 
 func TestServe(t *testing.T) {
 	data := t.TempDir()
 	key := mustKey(t, data, "topics.read", "topics.write", "records.produce", "records.read", "groups.read", "groups.reset")
-	started := time.Now()
 	url, stop := serve(t, map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone"})
-	if d := time.Since(started); d > 3*time.Second {
-		t.Errorf("serve took %s to listen, want well under 3s", d)
-	}
 	// Without a key the API refuses; with one it serves.
 	if r := arus(t, map[string]string{"ARUS_SERVER": url}, "", "topics", "list"); r.err == nil || !strings.Contains(r.err.Error(), "no credentials") {
 		t.Errorf("topics list without a key: %v, want a no-credentials error", r.err)

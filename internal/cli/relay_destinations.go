@@ -46,14 +46,67 @@ exits with status 1 when the connection fails.`
 
 func relayDestinations(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "relay destinations", destinationsAbout,
-		action{"list", destinationsList},
+		action{"list", destinations.listCmd},
 		action{"create", func(ctx context.Context, e *env, args []string) error { return destinationsSave(ctx, e, args, true) }},
-		action{"show", destinationsShow},
+		action{"show", destinations.showCmd},
 		action{"update", func(ctx context.Context, e *env, args []string) error { return destinationsSave(ctx, e, args, false) }},
 		action{"test", destinationsTest},
 		action{"catalog", destinationsCatalog},
-		action{"delete", destinationsDelete},
+		action{"delete", destinations.deleteCmd},
 	)
+}
+
+var destinations = relayKind[relay.Destination]{
+	name: "destination", about: destinationsAbout,
+	list:   func(ctx context.Context, cl *relay.Client) ([]relay.Destination, error) { return cl.Destinations(ctx) },
+	find:   findDestination,
+	nameOf: func(d relay.Destination) string { return d.Name },
+	table: func(_ context.Context, _ *relay.Client, w io.Writer, ds []relay.Destination) {
+		fmt.Fprintln(w, "NAME\tID\tKIND\tWHERE\tHEALTH\tSINCE\tLAST ERROR")
+		for _, d := range ds {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.ID, d.Kind, where(d), d.Health, timeText(d.HealthSince), oneLine(d.LastError, 120))
+		}
+	},
+	// show adds the destination's recent changes of health.
+	show: func(ctx context.Context, e *env, c *relayConn, cl *relay.Client, d relay.Destination) error {
+		events, err := cl.DestinationEvents(ctx, d.ID)
+		if err != nil {
+			return relayErr("show destination "+d.Name, err)
+		}
+		shown := struct {
+			relay.Destination
+			Events []relay.HealthEvent `json:"events"`
+		}{d, orEmpty(events)}
+		return c.print(e, shown, func(w io.Writer) {
+			fmt.Fprintf(w, "Name:\t%s\n", d.Name)
+			fmt.Fprintf(w, "ID:\t%s\n", d.ID)
+			fmt.Fprintf(w, "Kind:\t%s\n", d.Kind)
+			fmt.Fprintf(w, "Where:\t%s\n", where(d))
+			var opts []string
+			for k, v := range d.Options {
+				opts = append(opts, k+"="+v)
+			}
+			slices.Sort(opts)
+			fmt.Fprintf(w, "Options:\t%s\n", orDash(strings.Join(opts, " ")))
+			fmt.Fprintf(w, "Health:\t%s since %s\n", d.Health, timeText(d.HealthSince))
+			fmt.Fprintf(w, "Last error:\t%s\n", oneLine(d.LastError, 120))
+			fmt.Fprintf(w, "Created:\t%s\n", timeText(d.CreatedAt))
+			fmt.Fprintf(w, "Updated:\t%s\n", timeText(d.UpdatedAt))
+			if len(events) > 0 {
+				fmt.Fprintf(w, "Health changes:\t\n")
+			}
+			for _, ev := range events[:min(len(events), 10)] {
+				what := ev.Health
+				if ev.Error != "" {
+					what += ": " + oneLine(ev.Error, 100)
+				}
+				fmt.Fprintf(w, "  %s\t%s\n", timeText(ev.Time), what)
+			}
+		})
+	},
+	remove: func(ctx context.Context, cl *relay.Client, d relay.Destination) (string, error) {
+		return "Deleted destination " + d.Name + ".", cl.DeleteDestination(ctx, d.ID)
+	},
 }
 
 // where says where a destination is, without its password.
@@ -69,79 +122,6 @@ func where(d relay.Destination) string {
 		host += ":" + strconv.Itoa(d.Port)
 	}
 	return d.User + "@" + host + "/" + d.Database
-}
-
-func destinationsList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay destinations list", "arus relay destinations list [flags]", destinationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(f, rest); err != nil {
-		return err
-	}
-	ds, err := cl.Destinations(ctx)
-	if err != nil {
-		return relayErr("list destinations", err)
-	}
-	return c.print(e, orEmpty(ds), func(w io.Writer) {
-		fmt.Fprintln(w, "NAME\tID\tKIND\tWHERE\tHEALTH\tSINCE\tLAST ERROR")
-		for _, d := range ds {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.ID, d.Kind, where(d), d.Health, timeText(d.HealthSince), oneLine(d.LastError, 120))
-		}
-	})
-}
-
-func destinationsShow(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay destinations show", "arus relay destinations show DESTINATION [flags]", destinationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "destination", rest)
-	if err != nil {
-		return err
-	}
-	d, err := findDestination(ctx, cl, ref)
-	if err != nil {
-		return relayErr("show destination", err)
-	}
-	events, err := cl.DestinationEvents(ctx, d.ID)
-	if err != nil {
-		return relayErr("show destination "+d.Name, err)
-	}
-	shown := struct {
-		relay.Destination
-		Events []relay.HealthEvent `json:"events"`
-	}{d, orEmpty(events)}
-	return c.print(e, shown, func(w io.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\n", d.Name)
-		fmt.Fprintf(w, "ID:\t%s\n", d.ID)
-		fmt.Fprintf(w, "Kind:\t%s\n", d.Kind)
-		fmt.Fprintf(w, "Where:\t%s\n", where(d))
-		var opts []string
-		for k, v := range d.Options {
-			opts = append(opts, k+"="+v)
-		}
-		slices.Sort(opts)
-		fmt.Fprintf(w, "Options:\t%s\n", orDash(strings.Join(opts, " ")))
-		fmt.Fprintf(w, "Health:\t%s since %s\n", d.Health, timeText(d.HealthSince))
-		fmt.Fprintf(w, "Last error:\t%s\n", oneLine(d.LastError, 120))
-		fmt.Fprintf(w, "Created:\t%s\n", timeText(d.CreatedAt))
-		fmt.Fprintf(w, "Updated:\t%s\n", timeText(d.UpdatedAt))
-		if len(events) > 0 {
-			fmt.Fprintf(w, "Health changes:\t\n")
-		}
-		for _, ev := range events[:min(len(events), 10)] {
-			what := ev.Health
-			if ev.Error != "" {
-				what += ": " + oneLine(ev.Error, 100)
-			}
-			fmt.Fprintf(w, "  %s\t%s\n", timeText(ev.Time), what)
-		}
-	})
 }
 
 // destFlags are the settings of a destination a command line may give.
@@ -414,25 +394,4 @@ func destinationsCatalog(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	})
-}
-
-func destinationsDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay destinations delete", "arus relay destinations delete DESTINATION [flags]", destinationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "destination", rest)
-	if err != nil {
-		return err
-	}
-	d, err := findDestination(ctx, cl, ref)
-	if err != nil {
-		return relayErr("delete destination", err)
-	}
-	if err := cl.DeleteDestination(ctx, d.ID); err != nil {
-		return relayErr("delete destination "+d.Name, err)
-	}
-	return c.done(e, d, "Deleted destination %s.", d.Name)
 }

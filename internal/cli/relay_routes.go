@@ -38,17 +38,63 @@ writing nothing.`
 
 func relayRoutes(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "relay routes", routesAbout,
-		action{"list", routesList},
+		action{"list", routes.listCmd},
 		action{"create", func(ctx context.Context, e *env, args []string) error { return routesSave(ctx, e, args, true) }},
-		action{"show", routesShow},
+		action{"show", routes.showCmd},
 		action{"update", func(ctx context.Context, e *env, args []string) error { return routesSave(ctx, e, args, false) }},
 		action{"preview", routesPreview},
-		action{"delete", routesDelete},
+		action{"delete", routes.deleteCmd},
 	)
 }
 
 // destinationNames maps destination ids to names, for listings; a failure
 // leaves the ids.
+// Routes show their destination by name, which only the table needs.
+var routes = relayKind[relay.Route]{
+	name: "route", about: routesAbout,
+	list:   func(ctx context.Context, cl *relay.Client) ([]relay.Route, error) { return cl.Routes(ctx) },
+	find:   findRoute,
+	nameOf: func(r relay.Route) string { return r.Name },
+	table: func(ctx context.Context, cl *relay.Client, w io.Writer, rs []relay.Route) {
+		names := destinationNames(ctx, cl)
+		fmt.Fprintln(w, "NAME\tID\tDATASET\tDESTINATION\tTABLE\tMODE\tKEY\tDELETES\tENABLED")
+		for _, r := range rs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\t%t\n", r.Name, r.ID, r.Dataset, orID(names, r.Destination), tableText(r),
+				r.Mode, orDash(strings.Join(r.KeyColumns, ",")), r.Deletes, r.Enabled)
+		}
+	},
+	show: func(ctx context.Context, e *env, c *relayConn, cl *relay.Client, r relay.Route) error {
+		if c.format == "json" {
+			return c.print(e, r, nil)
+		}
+		names := destinationNames(ctx, cl)
+		return c.print(e, r, func(w io.Writer) {
+			fmt.Fprintf(w, "Name:\t%s\n", r.Name)
+			fmt.Fprintf(w, "ID:\t%s\n", r.ID)
+			fmt.Fprintf(w, "Dataset:\t%s\n", r.Dataset)
+			fmt.Fprintf(w, "Destination:\t%s\n", orID(names, r.Destination))
+			fmt.Fprintf(w, "Table:\t%s\n", tableText(r))
+			fmt.Fprintf(w, "Mode:\t%s on %s\n", r.Mode, orDash(strings.Join(r.KeyColumns, ", ")))
+			fmt.Fprintf(w, "Deletes:\t%t\n", r.Deletes)
+			fmt.Fprintf(w, "Filter:\t%s\n", orDash(r.Filter))
+			fmt.Fprintf(w, "Enabled:\t%t\n", r.Enabled)
+			fmt.Fprintf(w, "Created:\t%s\n", timeText(r.CreatedAt))
+			fmt.Fprintf(w, "Updated:\t%s\n", timeText(r.UpdatedAt))
+			fmt.Fprintf(w, "Mapping:\t\n")
+			for _, m := range r.Mapping {
+				from := "field " + m.Field
+				if m.Field == "" {
+					from = "value " + string(m.Value)
+				}
+				fmt.Fprintf(w, "  %s\t← %s\n", m.Column, from)
+			}
+		})
+	},
+	remove: func(ctx context.Context, cl *relay.Client, r relay.Route) (string, error) {
+		return "Deleted route " + r.Name + "; its consumer group stops within seconds.", cl.DeleteRoute(ctx, r.ID)
+	},
+}
+
 func destinationNames(ctx context.Context, cl *relay.Client) map[string]string {
 	names := map[string]string{}
 	ds, _ := cl.Destinations(ctx)
@@ -70,75 +116,6 @@ func tableText(r relay.Route) string {
 		return r.TableSchema + "." + r.Table
 	}
 	return r.Table
-}
-
-func routesList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay routes list", "arus relay routes list [flags]", routesAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(f, rest); err != nil {
-		return err
-	}
-	rs, err := cl.Routes(ctx)
-	if err != nil {
-		return relayErr("list routes", err)
-	}
-	if c.format == "json" {
-		return c.print(e, orEmpty(rs), nil)
-	}
-	names := destinationNames(ctx, cl)
-	return c.print(e, rs, func(w io.Writer) {
-		fmt.Fprintln(w, "NAME\tID\tDATASET\tDESTINATION\tTABLE\tMODE\tKEY\tDELETES\tENABLED")
-		for _, r := range rs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\t%t\n", r.Name, r.ID, r.Dataset, orID(names, r.Destination), tableText(r),
-				r.Mode, orDash(strings.Join(r.KeyColumns, ",")), r.Deletes, r.Enabled)
-		}
-	})
-}
-
-func routesShow(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay routes show", "arus relay routes show ROUTE [flags]", routesAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "route", rest)
-	if err != nil {
-		return err
-	}
-	r, err := findRoute(ctx, cl, ref)
-	if err != nil {
-		return relayErr("show route", err)
-	}
-	if c.format == "json" {
-		return c.print(e, r, nil)
-	}
-	names := destinationNames(ctx, cl)
-	return c.print(e, r, func(w io.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\n", r.Name)
-		fmt.Fprintf(w, "ID:\t%s\n", r.ID)
-		fmt.Fprintf(w, "Dataset:\t%s\n", r.Dataset)
-		fmt.Fprintf(w, "Destination:\t%s\n", orID(names, r.Destination))
-		fmt.Fprintf(w, "Table:\t%s\n", tableText(r))
-		fmt.Fprintf(w, "Mode:\t%s on %s\n", r.Mode, orDash(strings.Join(r.KeyColumns, ", ")))
-		fmt.Fprintf(w, "Deletes:\t%t\n", r.Deletes)
-		fmt.Fprintf(w, "Filter:\t%s\n", orDash(r.Filter))
-		fmt.Fprintf(w, "Enabled:\t%t\n", r.Enabled)
-		fmt.Fprintf(w, "Created:\t%s\n", timeText(r.CreatedAt))
-		fmt.Fprintf(w, "Updated:\t%s\n", timeText(r.UpdatedAt))
-		fmt.Fprintf(w, "Mapping:\t\n")
-		for _, m := range r.Mapping {
-			from := "field " + m.Field
-			if m.Field == "" {
-				from = "value " + string(m.Value)
-			}
-			fmt.Fprintf(w, "  %s\t← %s\n", m.Column, from)
-		}
-	})
 }
 
 // routeFlags are the settings of a route a command line may give.
@@ -410,25 +387,4 @@ func onlyPreviewFlags(set map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-func routesDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay routes delete", "arus relay routes delete ROUTE [flags]", routesAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "route", rest)
-	if err != nil {
-		return err
-	}
-	r, err := findRoute(ctx, cl, ref)
-	if err != nil {
-		return relayErr("delete route", err)
-	}
-	if err := cl.DeleteRoute(ctx, r.ID); err != nil {
-		return relayErr("delete route "+r.Name, err)
-	}
-	return c.done(e, r, "Deleted route %s; its consumer group stops within seconds.", r.Name)
 }

@@ -28,13 +28,32 @@ create and rotate-key print the API key once: it cannot be read again.`
 
 func relayApplications(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "relay applications", applicationsAbout,
-		action{"list", applicationsList},
+		action{"list", applications.listCmd},
 		action{"create", applicationsCreate},
-		action{"show", applicationsShow},
+		action{"show", applications.showCmd},
 		action{"limits", applicationsLimits},
 		action{"rotate-key", applicationsRotateKey},
-		action{"delete", applicationsDelete},
+		action{"delete", applications.deleteCmd},
 	)
+}
+
+var applications = relayKind[relay.Application]{
+	name: "application", about: applicationsAbout,
+	list:   func(ctx context.Context, cl *relay.Client) ([]relay.Application, error) { return cl.Applications(ctx) },
+	find:   findApplication,
+	nameOf: func(a relay.Application) string { return a.Name },
+	table: func(_ context.Context, _ *relay.Client, w io.Writer, apps []relay.Application) {
+		fmt.Fprintln(w, "NAME\tID\tDATASETS\tRATE LIMIT\tCREATED")
+		for _, a := range apps {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.ID, strings.Join(a.Datasets, ","), rateText(a), timeText(a.CreatedAt))
+		}
+	},
+	show: func(_ context.Context, e *env, c *relayConn, _ *relay.Client, a relay.Application) error {
+		return c.print(e, a, func(w io.Writer) { printApplication(w, a) })
+	},
+	remove: func(ctx context.Context, cl *relay.Client, a relay.Application) (string, error) {
+		return "Deleted application " + a.Name + "; its API key no longer works.", cl.DeleteApplication(ctx, a.ID)
+	},
 }
 
 func rateText(a relay.Application) string {
@@ -42,28 +61,6 @@ func rateText(a relay.Application) string {
 		return "none"
 	}
 	return fmt.Sprintf("%s/s, burst %d", strconv.FormatFloat(a.RateLimit, 'f', -1, 64), a.Burst)
-}
-
-func applicationsList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay applications list", "arus relay applications list [flags]", applicationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(f, rest); err != nil {
-		return err
-	}
-	apps, err := cl.Applications(ctx)
-	if err != nil {
-		return relayErr("list applications", err)
-	}
-	return c.print(e, orEmpty(apps), func(w io.Writer) {
-		fmt.Fprintln(w, "NAME\tID\tDATASETS\tRATE LIMIT\tCREATED")
-		for _, a := range apps {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.ID, strings.Join(a.Datasets, ","), rateText(a), timeText(a.CreatedAt))
-		}
-	})
 }
 
 func printApplication(w io.Writer, a relay.Application) {
@@ -133,24 +130,6 @@ func applicationsCreate(ctx context.Context, e *env, args []string) error {
 	return printKey(e, c, a, "Created")
 }
 
-func applicationsShow(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay applications show", "arus relay applications show APPLICATION [flags]", applicationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "application", rest)
-	if err != nil {
-		return err
-	}
-	a, err := findApplication(ctx, cl, ref)
-	if err != nil {
-		return relayErr("show application", err)
-	}
-	return c.print(e, a, func(w io.Writer) { printApplication(w, a) })
-}
-
 func applicationsLimits(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "relay applications limits", "arus relay applications limits APPLICATION [--rate-limit N] [--burst N] [flags]", applicationsAbout)
 	rate := f.Float64("rate-limit", 0, "records per `second` the application may post; 0 is no limit")
@@ -208,27 +187,6 @@ func applicationsRotateKey(ctx context.Context, e *env, args []string) error {
 	return printKey(e, c, k, "New key for")
 }
 
-func applicationsDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay applications delete", "arus relay applications delete APPLICATION [flags]", applicationsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	ref, err := oneArg(f, "application", rest)
-	if err != nil {
-		return err
-	}
-	a, err := findApplication(ctx, cl, ref)
-	if err != nil {
-		return relayErr("delete application", err)
-	}
-	if err := cl.DeleteApplication(ctx, a.ID); err != nil {
-		return relayErr("delete application "+a.Name, err)
-	}
-	return c.done(e, a, "Deleted application %s; its API key no longer works.", a.Name)
-}
-
 const datasetsAbout = `
 Manages datasets: the named kinds of record applications post, each kept
 in its topic (relay.<name> by default), with its key fields and an optional
@@ -245,29 +203,23 @@ records stay when it is.`
 
 func relayDatasets(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "relay datasets", datasetsAbout,
-		action{"list", datasetsList},
+		action{"list", datasets.listCmd},
 		action{"create", func(ctx context.Context, e *env, args []string) error { return datasetsSave(ctx, e, args, true) }},
-		action{"show", datasetsShow},
+		action{"show", datasets.showCmd},
 		action{"update", func(ctx context.Context, e *env, args []string) error { return datasetsSave(ctx, e, args, false) }},
-		action{"delete", datasetsDelete},
+		action{"delete", datasets.deleteCmd},
 	)
 }
 
-func datasetsList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay datasets list", "arus relay datasets list [flags]", datasetsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(f, rest); err != nil {
-		return err
-	}
-	ds, err := cl.Datasets(ctx)
-	if err != nil {
-		return relayErr("list datasets", err)
-	}
-	return c.print(e, orEmpty(ds), func(w io.Writer) {
+// Datasets are named by their name alone.
+var datasets = relayKind[relay.Dataset]{
+	name: "dataset", about: datasetsAbout,
+	list: func(ctx context.Context, cl *relay.Client) ([]relay.Dataset, error) { return cl.Datasets(ctx) },
+	find: func(ctx context.Context, cl *relay.Client, name string) (relay.Dataset, error) {
+		return cl.Dataset(ctx, name)
+	},
+	nameOf: func(d relay.Dataset) string { return d.Name },
+	table: func(_ context.Context, _ *relay.Client, w io.Writer, ds []relay.Dataset) {
 		fmt.Fprintln(w, "NAME\tTOPIC\tKEY FIELDS\tSCHEMA\tCREATED")
 		for _, d := range ds {
 			schema := "no"
@@ -276,36 +228,24 @@ func datasetsList(ctx context.Context, e *env, args []string) error {
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Topic, strings.Join(d.KeyFields, ","), schema, timeText(d.CreatedAt))
 		}
-	})
-}
-
-func datasetsShow(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay datasets show", "arus relay datasets show DATASET [flags]", datasetsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneArg(f, "dataset", rest)
-	if err != nil {
-		return err
-	}
-	d, err := cl.Dataset(ctx, name)
-	if err != nil {
-		return relayErr("show dataset "+name, err)
-	}
-	return c.print(e, d, func(w io.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\n", d.Name)
-		fmt.Fprintf(w, "Topic:\t%s\n", d.Topic)
-		fmt.Fprintf(w, "Key fields:\t%s\n", strings.Join(d.KeyFields, ", "))
-		schema := "none"
-		if len(d.Schema) > 0 {
-			schema = string(d.Schema)
-		}
-		fmt.Fprintf(w, "Schema:\t%s\n", schema)
-		fmt.Fprintf(w, "Created:\t%s\n", timeText(d.CreatedAt))
-		fmt.Fprintf(w, "Updated:\t%s\n", timeText(d.UpdatedAt))
-	})
+	},
+	show: func(_ context.Context, e *env, c *relayConn, _ *relay.Client, d relay.Dataset) error {
+		return c.print(e, d, func(w io.Writer) {
+			fmt.Fprintf(w, "Name:\t%s\n", d.Name)
+			fmt.Fprintf(w, "Topic:\t%s\n", d.Topic)
+			fmt.Fprintf(w, "Key fields:\t%s\n", strings.Join(d.KeyFields, ", "))
+			schema := "none"
+			if len(d.Schema) > 0 {
+				schema = string(d.Schema)
+			}
+			fmt.Fprintf(w, "Schema:\t%s\n", schema)
+			fmt.Fprintf(w, "Created:\t%s\n", timeText(d.CreatedAt))
+			fmt.Fprintf(w, "Updated:\t%s\n", timeText(d.UpdatedAt))
+		})
+	},
+	remove: func(ctx context.Context, cl *relay.Client, d relay.Dataset) (string, error) {
+		return "Deleted dataset " + d.Name + "; its topic " + d.Topic + " and its records stay.", cl.DeleteDataset(ctx, d.Name)
+	},
 }
 
 // datasetsSave creates a dataset, or updates one from what is saved.
@@ -401,25 +341,4 @@ func datasetsSave(ctx context.Context, e *env, args []string, create bool) error
 		did = "Created"
 	}
 	return c.done(e, d, "%s dataset %s (topic %s, key %s).", did, d.Name, d.Topic, strings.Join(d.KeyFields, ", "))
-}
-
-func datasetsDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "relay datasets delete", "arus relay datasets delete DATASET [flags]", datasetsAbout)
-	c := addRelayConn(f)
-	rest, cl, err := c.parse(f, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneArg(f, "dataset", rest)
-	if err != nil {
-		return err
-	}
-	d, err := cl.Dataset(ctx, name)
-	if err != nil {
-		return relayErr("delete dataset "+name, err)
-	}
-	if err := cl.DeleteDataset(ctx, name); err != nil {
-		return relayErr("delete dataset "+name, err)
-	}
-	return c.done(e, d, "Deleted dataset %s; its topic %s and its records stay.", d.Name, d.Topic)
 }

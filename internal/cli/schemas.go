@@ -70,6 +70,26 @@ func schemasSubject(f *flags, topic string, rest []string) (string, []string, er
 	return subject, rest, nil
 }
 
+// subjectArgs parses the command line of a command on one subject, named
+// by --topic or by the first argument, and returns the subject, the
+// arguments after it and a client of the server the flags name.
+func subjectArgs(f *flags, topic *string, args []string) (string, []string, *schema.Client, error) {
+	s := addServer(f)
+	rest, err := f.parse(args)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	subject, rest, err := schemasSubject(f, *topic, rest)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	c, err := schema.NewClient(s.server, s.apiKey)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return subject, rest, c, nil
+}
+
 // schemasVersion reads an optional version argument: a number or
 // "latest".
 func schemasVersion(f *flags, rest []string) (int, error) {
@@ -127,20 +147,11 @@ func schemasVersions(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas versions", "arus schemas versions SUBJECT|--topic NAME [--deleted] [flags]", schemasAbout)
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to list")
 	deleted := f.Bool("deleted", false, "also list deleted versions")
-	s := addServer(f)
-	rest, err := f.parse(args)
+	subject, rest, c, err := subjectArgs(f, topic, args)
 	if err != nil {
 		return err
 	}
-	subject, rest, err := schemasSubject(f, *topic, rest)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
-	}
-	c, err := schema.NewClient(s.server, s.apiKey)
-	if err != nil {
+	if err := noArgs(f, rest); err != nil {
 		return err
 	}
 	versions, err := c.Versions(ctx, subject, *deleted)
@@ -244,23 +255,14 @@ func schemasRegister(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas register", "arus schemas register SUBJECT|--topic NAME --file PATH|- [flags]", schemasAbout)
 	topic := f.String("topic", "", "register under the subject <topic>-value of this `topic`")
 	file := f.String("file", "", "`path` of the JSON Schema document; - reads standard input")
-	s := addServer(f)
-	rest, err := f.parse(args)
+	subject, rest, c, err := subjectArgs(f, topic, args)
 	if err != nil {
 		return err
 	}
-	subject, rest, err := schemasSubject(f, *topic, rest)
-	if err != nil {
+	if err := noArgs(f, rest); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
 	}
 	doc, err := schemasDocument(f, e, *file)
-	if err != nil {
-		return err
-	}
-	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -287,23 +289,14 @@ func schemasCheck(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas check", "arus schemas check SUBJECT|--topic NAME --file PATH|- [flags]", schemasAbout)
 	topic := f.String("topic", "", "check against the subject <topic>-value of this `topic`")
 	file := f.String("file", "", "`path` of the JSON Schema document; - reads standard input")
-	s := addServer(f)
-	rest, err := f.parse(args)
+	subject, rest, c, err := subjectArgs(f, topic, args)
 	if err != nil {
 		return err
 	}
-	subject, rest, err := schemasSubject(f, *topic, rest)
-	if err != nil {
+	if err := noArgs(f, rest); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
 	}
 	doc, err := schemasDocument(f, e, *file)
-	if err != nil {
-		return err
-	}
-	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}
@@ -403,21 +396,12 @@ func schemasMode(ctx context.Context, e *env, args []string) error {
 func schemasDelete(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "schemas delete", "arus schemas delete SUBJECT|--topic NAME [VERSION] [flags]", schemasAbout)
 	topic := f.String("topic", "", "the `topic` whose subject <topic>-value to delete from")
-	s := addServer(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	subject, rest, err := schemasSubject(f, *topic, rest)
+	subject, rest, c, err := subjectArgs(f, topic, args)
 	if err != nil {
 		return err
 	}
 	whole := len(rest) == 0
 	version, err := schemasVersion(f, rest)
-	if err != nil {
-		return err
-	}
-	c, err := schema.NewClient(s.server, s.apiKey)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/server"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/notify"
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -53,9 +54,22 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	sample := f.Float64("trace-sample-ratio", 1, "fraction of new traces recorded, 0 to 1")
 	sqliteDir := f.String("relay-sqlite-dir", "", "`dir`ectory of the relay's SQLite destinations, which may name files only inside it (default <data>/destinations)")
 	allowHosts := f.String("relay-allow-hosts", "", "comma-separated `list` of the only hosts (names, *.domain) and CIDRs relay destinations may reach; empty: any but link-local and cloud metadata addresses")
+	kafkaListen := f.String("kafka-listen", "", "`address` to serve the Kafka protocol on, over the embedded log (off when empty; loopback only unless --kafka-sasl or --kafka-allow-remote)")
+	kafkaSASL := f.Bool("kafka-sasl", false, "require Kafka clients to authenticate with SASL/PLAIN, an API key as the password")
+	kafkaTLS := f.Bool("kafka-tls", false, "serve the Kafka protocol over TLS with --tls-cert and --tls-key")
+	kafkaRemote := f.Bool("kafka-allow-remote", false, "allow a non-loopback --kafka-listen without --kafka-sasl")
+	publicURL := f.String("public-url", "", "`URL` where users reach the server (behind a proxy); links the server sends start with it; default: the listen address")
+	paymentSecret := f.String("payment-secret", "", "`secret` (at least 32 bytes) that signs the simulated payment provider's callbacks; default: a key file in the data directory")
+	smtpAddr := f.String("smtp-addr", "", "SMTP server `host:port` for notify's messages; empty: keep them in notify's mailbox")
+	smtpUser := f.String("smtp-username", "", "SMTP login `name` (AUTH PLAIN)")
+	smtpPassword := f.String("smtp-password", "", "SMTP `password`")
+	smtpFrom := f.String("smtp-from", "", "sender `address` of notify's messages")
+	smtpSecurity := f.String("smtp-security", "starttls", "SMTP `mode`: starttls (required) or none (a relay on the same host)")
 	f.allEnv = true
 	f.secret("admin-password")
 	f.secret("secret-key")
+	f.secret("payment-secret")
+	f.secret("smtp-password")
 	rest, err := f.parse(args)
 	if err != nil {
 		return err
@@ -101,6 +115,11 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 		RelaySQLiteDir: *sqliteDir, RelayAllowHosts: splitList(*allowHosts),
 		Tracing: obs.TracingConfig{OTLPEndpoint: *otlp, SampleRatio: *sample, Version: releaseVersion()},
 		Version: releaseVersion(), Logger: log, Banner: e.stderr,
+		Kafka: server.KafkaConfig{Listen: *kafkaListen, SASL: *kafkaSASL, TLS: *kafkaTLS, AllowRemote: *kafkaRemote},
+	}
+	cfg.PaymentSecret, cfg.PublicURL = *paymentSecret, *publicURL
+	if *smtpAddr != "" {
+		cfg.SMTP = &notify.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPassword, From: *smtpFrom, Security: *smtpSecurity}
 	}
 	cfg.TrustedProxies = *trustedProxies
 	if err := cfg.Validate(); err != nil {

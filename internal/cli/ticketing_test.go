@@ -58,7 +58,7 @@ func TestTicketingCommands(t *testing.T) {
 		t.Errorf("events approve: %s", out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(must(t, env, "", "events", "list", "--status", "on_sale").stdout, "(gate stub)") {
+	for !strings.Contains(must(t, env, "", "events", "list", "--status", "on_sale").stdout, "completed") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the event is not on sale after 30s: %s", must(t, env, "", "events", "list").stdout)
 		}

@@ -1,9 +1,11 @@
 package relay
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/telemetry"
 )
 
 type metrics struct {
@@ -31,22 +33,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	m.requests = register(reg, m.requests)
-	m.records = register(reg, m.records)
-	m.latency = register(reg, m.latency)
-	return m, nil
-}
-
-// register registers c, or returns the collector registered before it
-// (a second relay in one process shares the metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
+	var err error
+	if m.requests, err = telemetry.Register(reg, m.requests); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
 	}
-	return c
+	if m.records, err = telemetry.Register(reg, m.records); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	if m.latency, err = telemetry.Register(reg, m.latency); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return m, nil
 }

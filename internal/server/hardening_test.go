@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
@@ -353,5 +354,45 @@ func TestTrustedProxiesFlag(t *testing.T) {
 	cfg := Config{Broker: "embedded", TrustedProxies: "10.0.0.0/8, proxy.example"}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `trusted-proxies: "proxy.example"`) {
 		t.Errorf("Validate with a host name in --trusted-proxies: %v", err)
+	}
+}
+
+// A consume stream opened with a console session ends when that session
+// does, like the console's own live streams.
+func TestAPIConsumeStreamEndsAtSignOut(t *testing.T) {
+	r := start(t, Config{AdminPassword: "admin's passphrase 42"})
+	c := newConsole(t, r)
+	if resp := c.signIn("admin", "admin's passphrase 42"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: status %d, want 303", resp.StatusCode)
+	}
+	c.do("GET", "/topics", nil) // a page carrying the session's CSRF token
+	api := func(method, path, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, r.url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", c.tok)
+		resp, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := api("POST", "/api/v1/topics", `{"name":"watched","partitions":1}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create topic: status %d, want 201", resp.StatusCode)
+	}
+	resp := api("POST", "/api/v1/groups/watchers/consume?topic=watched", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("consume: status %d, want 200", resp.StatusCode)
+	}
+	ended := make(chan struct{})
+	go func() { io.Copy(io.Discard, resp.Body); resp.Body.Close(); close(ended) }()
+
+	if resp, _ := c.do("POST", "/logout", url.Values{"csrf_token": {c.tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: status %d, want 303", resp.StatusCode)
+	}
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the consume stream goes on after sign-out")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -193,11 +192,9 @@ func (s *Server) audit(r *http.Request, route string, status int, requestID stri
 		return
 	}
 	actor := p.Name()
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	e := audit.Entry{Actor: actor, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, IP: host, RequestID: requestID}
+	// The client's address as --trusted-proxies resolves it, the same one
+	// login throttling and sessions record.
+	e := audit.Entry{Actor: actor, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, IP: s.auth.ClientIP(r), RequestID: requestID}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.auditLog.Record(ctx, e); err != nil {

@@ -238,3 +238,27 @@ func TestNarrowedScopeAnswers(t *testing.T) {
 		t.Errorf("topic victim: %v, want it still there", err)
 	}
 }
+
+// The audit log records the client's address as --trusted-proxies resolves
+// it: the forwarded address behind a trusted proxy, the peer otherwise.
+func TestAuditRecordsTheResolvedClientAddress(t *testing.T) {
+	for _, tc := range []struct{ name, trusted, want string }{
+		{"no proxy trusted", "", "127.0.0.1"},
+		{"loopback trusted", "127.0.0.1, ::1", "198.51.100.20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := start(t, Config{TrustedProxies: tc.trusted})
+			key := r.key(t, "topics.write")
+			if rep := r.call(t, "POST", "/api/v1/topics", key, `{"name":"audited"}`, "X-Forwarded-For", "198.51.100.20"); rep.status != http.StatusCreated {
+				t.Fatalf("create topic: %d %s", rep.status, rep.body)
+			}
+			page, err := r.auditLog.List(context.Background(), audit.Query{})
+			if err != nil || len(page.Entries) != 1 {
+				t.Fatalf("audit log: %d entries (%v), want 1", len(page.Entries), err)
+			}
+			if got := page.Entries[0].IP; got != tc.want {
+				t.Errorf("audited address %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/kafkawire"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
@@ -39,17 +41,12 @@ import (
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing"
-	"github.com/arus-platform/arus/ticketing/gatestub"
+	"github.com/arus-platform/arus/ticketing/gate"
+	"github.com/arus-platform/arus/ticketing/notify"
 )
 
 // Components are the parts of the platform --components can switch on.
 var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "notify", "console"}
-
-// built are the components this build runs; the others are accepted, so
-// deployments can name them already, and reported as not built. "gate" runs
-// the gate stub (package ticketing/gatestub), which only acknowledges the
-// go-live saga and logs that it is a stub.
-var built = []string{"backbone", "console", "relay", "ticketing", "gate"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -72,12 +69,25 @@ type Config struct {
 	TLSCert, TLSKey, ClientCA string
 	ClientAuth                string
 
+	// Kafka serves the Kafka protocol on the embedded log.
+	Kafka KafkaConfig
+
 	// AdminPassword is the first admin's password; when empty, the first
 	// start generates one and prints it once.
 	AdminPassword string
 	// SecretKey (base64, 32 bytes) encrypts secrets at rest; when empty a
 	// key file is created in the data directory.
 	SecretKey string
+	// PublicURL is where users reach the server (behind a proxy, say); the
+	// links the server sends, such as a customer's confirmation link, start
+	// with it. Default: the listen address.
+	PublicURL string
+	// PaymentSecret (at least 32 bytes) signs the simulated payment
+	// provider's callbacks; when empty a key file is created in the data
+	// directory.
+	PaymentSecret string
+	// SMTP sends notify's messages; nil keeps them in its mailbox.
+	SMTP *notify.SMTPConfig
 	// Instance names this installation in the console.
 	Instance string
 	// SecureCookies marks cookies Secure and sends Strict-Transport-Security
@@ -152,6 +162,20 @@ func (c *Config) Validate() (err error) {
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("audit-retention %s is negative; use 0 to keep entries forever", c.AuditRetention))
 	}
+	errs = append(errs, c.Kafka.validate(c)...)
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("public-url %q: use http(s)://host[:port][/path]", c.PublicURL))
+		}
+	}
+	if c.PaymentSecret != "" && len(c.PaymentSecret) < 32 {
+		errs = append(errs, fmt.Errorf("payment-secret has %d bytes; use at least 32", len(c.PaymentSecret)))
+	}
+	if c.SMTP != nil {
+		if err := c.SMTP.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -194,15 +218,19 @@ type Server struct {
 	auditLog    *audit.Log
 	relay       *relay.Relay
 	ticketing   *ticketing.Service
-	gateStub    *gatestub.Stub
+	gate        *gate.Service
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
+	kafka       *kafkawire.Listener
+	kafkaLn     net.Listener
 	// mux holds every route the process serves.
 	mux *http.ServeMux
 	// ready are /readyz's checks besides the broker, by component.
 	ready   map[string]func(context.Context) error
 	closers []func() error
+	// runners are the e-ticketing services, run until shutdown.
+	runners []func(context.Context) error
 }
 
 // Start opens everything and starts listening; Serve then serves until ctx
@@ -271,8 +299,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 			return nil, err
 		}
 	}
+	if err := s.openTicketing(ctx, mux, reg); err != nil {
+		return nil, err
+	}
 	if cfg.runs("gate") {
-		if err := s.openGateStub(); err != nil {
+		if err := s.openGate(ctx, mux); err != nil {
 			return nil, err
 		}
 	}
@@ -286,6 +317,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 		console.Register(mux)
 		s.console = console
+	}
+	if err := s.openKafka(reg); err != nil {
+		return nil, err
 	}
 	if err := s.listen(); err != nil {
 		return nil, err
@@ -349,6 +383,9 @@ func (s *Server) openAuth(ctx context.Context) error {
 }
 
 func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		scheme = "https"
@@ -491,15 +528,6 @@ func engineName(broker string) string {
 // stores.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.close()
-	var missing []string
-	for _, c := range s.cfg.Components {
-		if !slices.Contains(built, c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		s.log.Info("components not part of this build yet; not started", "components", strings.Join(missing, ","))
-	}
 	s.log.Info("arus listening", "addr", s.ln.Addr().String(), "url", s.publicURL(), "broker", engineName(s.cfg.Broker),
 		"data", s.cfg.Data, "db", s.authDB.Dialect.String(), "version", s.cfg.Version)
 
@@ -513,14 +541,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.console != nil {
 		g.Go(func() error { s.console.Run(gctx); return nil })
 	}
+	g.Go(func() error { return s.serveKafka(gctx) })
 	if s.delivery != nil {
 		g.Go(func() error { return s.runRelay(gctx) })
 	}
 	if s.ticketing != nil {
 		g.Go(func() error { return s.ticketing.Run(gctx) })
 	}
-	if s.gateStub != nil {
-		g.Go(func() error { return s.gateStub.Run(gctx) })
+	if len(s.runners) > 0 {
+		g.Go(func() error { return s.runServices(gctx) })
+	}
+	if s.gate != nil {
+		g.Go(func() error { return s.gate.Run(gctx, s.broker) })
 	}
 	g.Go(func() error {
 		// Replies stop when the broker goes away; the orchestrator starts

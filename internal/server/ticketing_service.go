@@ -8,7 +8,6 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
-	"github.com/arus-platform/arus/ticketing/gatestub"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -50,12 +49,4 @@ func (s *Server) registerTicketingSchemas(ctx context.Context) {
 			s.log.Warn("ticketing: the schema of a topic was not registered", "topic", topic, "err", err)
 		}
 	}
-}
-
-// openGateStub starts the stand-in for the gate service: it only
-// acknowledges the go-live saga's acl.server.create, and says so.
-func (s *Server) openGateStub() error {
-	var err error
-	s.gateStub, err = gatestub.New(s.broker, gatestub.Config{Logger: s.log})
-	return err
 }

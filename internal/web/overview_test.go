@@ -19,12 +19,12 @@ func TestOverview(t *testing.T) {
 	}
 	br := f.browser()
 	br.login("admin", adminPassword)
-	resp, body := br.get("/")
+	resp, _ := br.get("/")
 	wantStatus(t, "home", resp, http.StatusSeeOther)
 	if loc := resp.Header.Get("Location"); loc != "/overview" {
 		t.Errorf("home redirects to %q, want /overview", loc)
 	}
-	resp, body = br.get("/overview")
+	resp, body := br.get("/overview")
 	wantStatus(t, "overview", resp, http.StatusOK)
 	if strings.Count(body, `<polyline class="line"`) != 3 {
 		t.Errorf("overview lacks its three charts")

@@ -60,15 +60,26 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	m := b.coord.join(mctx, cfg, h)
-	var err error
-	select {
-	case <-ctx.Done():
-	case <-b.closing:
-		err = fmt.Errorf("embedded: consume group %q: %w", cfg.Group, stream.ErrClosed)
+	m, err := b.coord.join(cfg, h)
+	if err != nil {
+		return fmt.Errorf("embedded: consume group %q: %w", cfg.Group, err)
+	}
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-b.closing:
+			err = fmt.Errorf("embedded: consume group %q: %w", cfg.Group, stream.ErrClosed)
+			running = false
+		case <-m.wake:
+			b.coord.run(mctx, m)
+		}
 	}
 	cancel()
 	b.coord.leave(m)
+	// Workers assigned before the member left see the ended context and
+	// stop at once.
+	b.coord.run(mctx, m)
 	m.wg.Wait()
 	return err
 }
@@ -93,11 +104,11 @@ func (w *worker) stop() {
 	}
 }
 
-func (w *worker) stopped() bool {
+func (w *worker) stopped(ctx context.Context) bool {
 	select {
 	case <-w.quit:
 		return true
-	case <-w.m.ctx.Done():
+	case <-ctx.Done():
 		return true
 	case <-w.p.t.gone:
 		return true
@@ -108,7 +119,7 @@ func (w *worker) stopped() bool {
 
 // sleep waits for d or until the worker must stop; it reports whether the
 // worker may go on.
-func (w *worker) sleep(d time.Duration, wake <-chan struct{}) bool {
+func (w *worker) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	var timer <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -120,7 +131,7 @@ func (w *worker) sleep(d time.Duration, wake <-chan struct{}) bool {
 	case <-wake:
 	case <-w.quit:
 		return false
-	case <-w.m.ctx.Done():
+	case <-ctx.Done():
 		return false
 	case <-w.p.t.gone:
 		return false
@@ -132,46 +143,46 @@ func (w *worker) log() []any {
 	return []any{"group", w.m.g.name, "member", w.m.id, "topic", w.p.t.topic.Name, "partition", w.p.index}
 }
 
-func (w *worker) run() {
+func (w *worker) run(ctx context.Context) {
 	defer w.b.coord.workerDone(w)
 	defer w.wait()
 	cfg := &w.m.cfg
 	pos, err := w.position()
 	for err != nil {
-		if errors.Is(err, stream.ErrClosed) || !w.sleep(cfg.RetryBackoff, nil) {
+		if errors.Is(err, stream.ErrClosed) || !w.sleep(ctx, cfg.RetryBackoff, nil) {
 			return
 		}
 		pos, err = w.position()
 	}
-	for !w.stopped() {
+	for !w.stopped(ctx) {
 		wake := w.p.waitChan()
 		if pos >= w.p.end.Load() {
-			w.sleep(0, wake)
+			w.sleep(ctx, 0, wake)
 			continue
 		}
-		batch, err := w.b.fetch(w.m.ctx, w.p, pos, cfg.MaxBatch)
+		batch, err := w.b.fetch(ctx, w.p, pos, cfg.MaxBatch)
 		if err != nil {
-			if !w.stopped() {
+			if !w.stopped(ctx) {
 				w.b.cfg.Logger.Error("embedded: fetch failed", append(w.log(), "offset", pos, "err", err)...)
-				w.sleep(cfg.RetryBackoff, nil)
+				w.sleep(ctx, cfg.RetryBackoff, nil)
 			}
 			continue
 		}
 		if len(batch) == 0 {
-			w.sleep(0, wake)
+			w.sleep(ctx, 0, wake)
 			continue
 		}
-		herr := w.m.h(w.m.ctx, batch)
+		herr := w.m.h(ctx, batch)
 		if n := stream.Processed(herr, len(batch)); n > 0 {
 			pos = batch[n-1].Offset + 1
 			w.commit(pos)
 		}
 		if herr != nil {
-			if !w.stopped() {
+			if !w.stopped(ctx) {
 				w.b.cfg.Logger.Warn("embedded: handler failed; records will be delivered again",
 					append(w.log(), "offset", pos, "err", herr)...)
 			}
-			w.sleep(cfg.RetryBackoff, nil)
+			w.sleep(ctx, cfg.RetryBackoff, nil)
 		}
 	}
 }

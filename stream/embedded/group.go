@@ -29,7 +29,9 @@ type liveGroup struct {
 	slots   map[*partState]*slot
 	// held is set while an admin operation changes the group's offsets.
 	held bool
-	cond *sync.Cond
+	// claims are the ClaimGroup calls not yet released.
+	claims map[*claim]struct{}
+	cond   *sync.Cond
 }
 
 // slot is one partition of a group: who should own it and which worker runs.
@@ -43,10 +45,13 @@ type member struct {
 	g      *liveGroup
 	cfg    stream.ConsumerConfig
 	h      stream.Handler
-	ctx    context.Context
 	left   bool
-	wg     sync.WaitGroup // its running workers
+	wg     sync.WaitGroup // its workers, assigned or running
 	topics map[string]bool
+	// ready are workers assigned to the member and not yet running: its
+	// Consume call runs them, with its context, when wake fires.
+	ready []*worker
+	wake  chan struct{} // capacity 1
 }
 
 func newCoordinator(b *Broker) *coordinator {
@@ -75,12 +80,16 @@ func (c *coordinator) unheld(name string) *liveGroup {
 	}
 }
 
-// join adds a member to its group and rebalances.
-func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h stream.Handler) *member {
+// join adds a member to its group and rebalances. It fails with
+// ErrGroupActive while the group is claimed by another protocol.
+func (c *coordinator) join(cfg stream.ConsumerConfig, h stream.Handler) (*member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(cfg.Group)
-	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, ctx: ctx, topics: make(map[string]bool)}
+	for cl := range g.claims {
+		return nil, fmt.Errorf("%w: its members consume it over the %s; stop them or use another group", stream.ErrGroupActive, cl.owner)
+	}
+	m := &member{id: cfg.Member, g: g, cfg: cfg, h: h, topics: make(map[string]bool), wake: make(chan struct{}, 1)}
 	for _, t := range cfg.Topics {
 		m.topics[t] = true
 	}
@@ -89,7 +98,7 @@ func (c *coordinator) join(ctx context.Context, cfg stream.ConsumerConfig, h str
 	}
 	g.members = append(g.members, m)
 	c.rebalance(g)
-	return m
+	return m, nil
 }
 
 // leave removes a member; its partitions move to the others once its
@@ -106,7 +115,7 @@ func (c *coordinator) leave(m *member) {
 
 // forget drops a group with no members and no running workers.
 func (c *coordinator) forget(g *liveGroup) {
-	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && c.groups[g.name] == g {
+	if len(g.members) == 0 && len(g.slots) == 0 && !g.held && len(g.claims) == 0 && c.groups[g.name] == g {
 		delete(c.groups, g.name)
 	}
 }
@@ -173,11 +182,11 @@ func (c *coordinator) rebalance(g *liveGroup) {
 	}
 }
 
-// start starts a worker for the slot's owner, if it has one that can run.
-// The caller holds c.mu.
+// start assigns a worker to the slot's owner, if it has one that can run;
+// the owner's Consume call runs it. The caller holds c.mu.
 func (c *coordinator) start(g *liveGroup, p *partState, s *slot) {
 	m := s.owner
-	if m == nil || m.left || m.ctx.Err() != nil || p.t.isGone() {
+	if m == nil || m.left || p.t.isGone() {
 		if m == nil || p.t.isGone() {
 			delete(g.slots, p)
 		}
@@ -186,7 +195,22 @@ func (c *coordinator) start(g *liveGroup, p *partState, s *slot) {
 	w := &worker{b: c.b, m: m, p: p, quit: make(chan struct{})}
 	s.worker = w
 	m.wg.Add(1)
-	go w.run()
+	m.ready = append(m.ready, w)
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run runs the workers assigned to m since the last call, with ctx.
+func (c *coordinator) run(ctx context.Context, m *member) {
+	c.mu.Lock()
+	ws := m.ready
+	m.ready = nil
+	c.mu.Unlock()
+	for _, w := range ws {
+		go w.run(ctx)
+	}
 }
 
 // workerDone is called by a worker that has stopped and committed; the
@@ -207,8 +231,27 @@ func (c *coordinator) workerDone(w *worker) {
 // nil when it has none.
 func (c *coordinator) members(group string) []stream.Member {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	g := c.groups[group]
+	var others []func() []stream.Member
+	if g != nil {
+		for cl := range g.claims {
+			if cl.members != nil {
+				others = append(others, cl.members)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(others) > 0 {
+		// Called without c.mu: they take the claimer's own locks.
+		var out []stream.Member
+		for _, f := range others {
+			out = append(out, f()...)
+		}
+		slices.SortFunc(out, func(a, b stream.Member) int { return strings.Compare(a.ID, b.ID) })
+		return out
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if g == nil || len(g.members) == 0 {
 		return nil
 	}
@@ -238,7 +281,7 @@ func (c *coordinator) liveGroups() []string {
 	defer c.mu.Unlock()
 	var names []string
 	for name, g := range c.groups {
-		if len(g.members) > 0 {
+		if len(g.members) > 0 || len(g.claims) > 0 {
 			names = append(names, name)
 		}
 	}
@@ -251,8 +294,8 @@ func (c *coordinator) hold(group string) (unlock func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.unheld(group)
-	if len(g.members) > 0 || len(g.slots) > 0 {
-		n := len(g.members)
+	if len(g.members) > 0 || len(g.slots) > 0 || len(g.claims) > 0 {
+		n := len(g.members) + len(g.claims)
 		c.forget(g)
 		return nil, fmt.Errorf("%w: %d live member(s); stop its consumers first", stream.ErrGroupActive, n)
 	}

@@ -54,18 +54,16 @@ func TestBackpressure(t *testing.T) {
 				return nil
 			})
 	}()
-	// Wait for the worker to fill up, then look at what it holds.
-	time.Sleep(2 * time.Second)
+	// Wait for the worker to fill up and its partition to pause, then look
+	// at what it holds.
+	waitFor(t, 20*time.Second, "the blocked partition to pause", func() bool { return pausedWorkers(b) == 1 })
 	held := heldRecords(b)
 	// The bound is the worker's limit plus one fetch (about 1 MiB).
 	if limit := minBufferedRecords + 2*(1<<20)/100; held > limit {
 		t.Errorf("a blocked handler's partition holds %d records, want at most %d", held, limit)
 	}
 	close(release)
-	deadline := time.Now().Add(20 * time.Second)
-	for handled.Load() < n && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, 20*time.Second, "every record to be handled", func() bool { return handled.Load() >= n })
 	stop()
 	wg.Wait()
 	if got := handled.Load(); got != n {
@@ -89,6 +87,38 @@ func heldRecords(b *Broker) int {
 		c.mu.Unlock()
 	}
 	return n
+}
+
+// pausedWorkers counts the partitions b's running Consume calls paused
+// because their workers were full.
+func pausedWorkers(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for c := range b.running {
+		c.mu.Lock()
+		for _, w := range c.workers {
+			w.mu.Lock()
+			if w.paused {
+				n++
+			}
+			w.mu.Unlock()
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestConsumeStops(t *testing.T) {
@@ -209,7 +239,7 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 		stop()
 		wg.Wait()
 	}()
-	time.Sleep(time.Second) // the stuck partitions fill up and pause
+	waitFor(t, 20*time.Second, "the stuck partitions to fill up and pause", func() bool { return pausedWorkers(b) == 2 })
 	produce(2, 1000)
 	deadline := time.Now().Add(10 * time.Second)
 	for fast.Load() < 1000 && time.Now().Before(deadline) {

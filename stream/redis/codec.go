@@ -84,69 +84,6 @@ func decodeTime(s string) (time.Time, error) {
 	return time.Unix(0, int64(u^(1<<63))), nil
 }
 
-// encodeHeaders packs headers as a uvarint count followed by each key and
-// value, each prefixed with its uvarint length.
-func encodeHeaders(hs []stream.Header) []byte {
-	return appendHeaders(make([]byte, 0, headersSize(hs)), hs)
-}
-
-func headersSize(hs []stream.Header) int {
-	n := binary.MaxVarintLen64
-	for _, h := range hs {
-		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
-	}
-	return n
-}
-
-func appendHeaders(b []byte, hs []stream.Header) []byte {
-	b = binary.AppendUvarint(b, uint64(len(hs)))
-	for _, h := range hs {
-		b = binary.AppendUvarint(b, uint64(len(h.Key)))
-		b = append(b, h.Key...)
-		b = binary.AppendUvarint(b, uint64(len(h.Value)))
-		b = append(b, h.Value...)
-	}
-	return b
-}
-
-var errHeaders = errors.New("malformed headers")
-
-func decodeHeaders(s string) ([]stream.Header, error) {
-	if s == "" {
-		return nil, nil
-	}
-	next := func() (string, error) {
-		n, w := uvarint(s)
-		if w <= 0 || n > uint64(len(s)-w) {
-			return "", errHeaders
-		}
-		v := s[w : w+int(n)]
-		s = s[w+int(n):]
-		return v, nil
-	}
-	count, w := uvarint(s)
-	if w <= 0 || count > uint64(len(s)) {
-		return nil, errHeaders
-	}
-	s = s[w:]
-	hs := make([]stream.Header, 0, count)
-	for range count {
-		k, err := next()
-		if err != nil {
-			return nil, err
-		}
-		v, err := next()
-		if err != nil {
-			return nil, err
-		}
-		hs = append(hs, stream.Header{Key: k, Value: []byte(v)})
-	}
-	if s != "" {
-		return nil, errHeaders
-	}
-	return hs, nil
-}
-
 // uvarint is binary.Uvarint over a string, without copying it.
 func uvarint(s string) (uint64, int) {
 	var x uint64
@@ -164,7 +101,7 @@ func uvarint(s string) (uint64, int) {
 
 // Entry fields. Every record entry has two: "r" holds the timestamp (20
 // digits, see encodeTime), then the key (uvarint length, bytes) and the
-// headers (see encodeHeaders); "v" holds the value. Two fields keep entries
+// headers (see stream.AppendHeaders); "v" holds the value. Two fields keep entries
 // small and the produce script fast.
 const (
 	fieldRecord = "r"
@@ -174,11 +111,11 @@ const (
 
 // encodeRecord returns the "r" field of a record.
 func encodeRecord(r *stream.Record) []byte {
-	b := make([]byte, 0, timeDigits+binary.MaxVarintLen64+len(r.Key)+headersSize(r.Headers))
+	b := make([]byte, 0, timeDigits+binary.MaxVarintLen64+len(r.Key))
 	b = append(b, encodeTime(r.Timestamp)...)
 	b = binary.AppendUvarint(b, uint64(len(r.Key)))
 	b = append(b, r.Key...)
-	return appendHeaders(b, r.Headers)
+	return stream.AppendHeaders(b, r.Headers)
 }
 
 // entryTime returns the encoded timestamp of an entry's "r" field.
@@ -215,7 +152,7 @@ func decodeEntry(topic string, partition int32, id string, values map[string]any
 	if n > 0 {
 		r.Key = []byte(rest[w : w+int(n)])
 	}
-	if r.Headers, err = decodeHeaders(rest[w+int(n):]); err != nil {
+	if r.Headers, err = stream.ParseHeaders(rest[w+int(n):]); err != nil {
 		return nil, fail(err)
 	}
 	v, _ := values[fieldValue].(string)

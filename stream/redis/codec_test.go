@@ -71,7 +71,10 @@ func TestTimeEncodingOrders(t *testing.T) {
 	}
 }
 
-func TestHeadersRoundTrip(t *testing.T) {
+// A record's "r" field keeps its timestamp, key and headers; a field whose
+// headers are cut short is an error.
+func TestRecordFieldRoundTrip(t *testing.T) {
+	ts := time.Date(2026, 11, 23, 5, 13, 20, 123456789, time.UTC)
 	tests := [][]stream.Header{
 		nil,
 		{{Key: "arus-id", Value: []byte("0192")}},
@@ -79,18 +82,19 @@ func TestHeadersRoundTrip(t *testing.T) {
 		{{Key: "big", Value: make([]byte, 70000)}},
 	}
 	for _, hs := range tests {
-		got, err := decodeHeaders(string(encodeHeaders(hs)))
+		in := &stream.Record{Key: []byte("k"), Value: []byte("v"), Headers: hs, Timestamp: ts}
+		rec := string(encodeRecord(in))
+		got, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec, fieldValue: "v"})
 		if err != nil {
-			t.Fatalf("decodeHeaders: %v", err)
+			t.Fatalf("decodeEntry: %v", err)
 		}
-		a := &stream.Record{Headers: got}
-		if !a.Equal(&stream.Record{Headers: hs}) {
-			t.Errorf("headers %v came back as %v", hs, got)
+		if !got.Equal(&stream.Record{Topic: "t", Key: in.Key, Value: in.Value, Headers: hs}) || !got.Timestamp.Equal(ts) || got.Offset != 7 {
+			t.Errorf("record %+v came back as %+v", in, got)
 		}
-	}
-	for _, s := range []string{"\x05", "\x01\x05ab", "\x01\x01a\x03xy", "\x01\x01a\x01xz"} {
-		if _, err := decodeHeaders(s); err == nil {
-			t.Errorf("decodeHeaders(%q) succeeded, want an error", s)
+		if len(hs) > 0 {
+			if _, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec[:len(rec)-1], fieldValue: "v"}); err == nil {
+				t.Errorf("decodeEntry of headers cut short succeeded, want an error")
+			}
 		}
 	}
 }

@@ -36,7 +36,7 @@ func startPrivateRedis(t *testing.T, extra ...string) *privateRedis {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server is not installed; the engine restart test needs to run its own")
+		missing(t, "redis-server is not installed; the engine restart test needs to run its own")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

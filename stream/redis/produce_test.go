@@ -215,7 +215,7 @@ func TestPersistenceWarning(t *testing.T) {
 	save, err1 := b.client.ConfigGet(ctx, "save").Result()
 	aof, err2 := b.client.ConfigGet(ctx, "appendonly").Result()
 	if err1 != nil || err2 != nil {
-		t.Skipf("CONFIG GET is not allowed on this server: %v %v", err1, err2)
+		missing(t, "CONFIG GET is not allowed on this server: %v %v", err1, err2)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -239,11 +239,28 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestClose(t *testing.T) {
 	ctx := testContext(t)
 	b := openBroker(t, testConfig(t))
+	// A record the consumer handles shows that it is running.
+	if err := b.Produce(ctx, &stream.Record{Topic: "t", Value: []byte("v")}); err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	handled := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"t"}}, func(context.Context, []*stream.Record) error { return nil })
+		done <- b.Consume(ctx, stream.ConsumerConfig{Group: "g", Topics: []string{"t"}}, func(context.Context, []*stream.Record) error {
+			select {
+			case handled <- struct{}{}:
+			default:
+			}
+			return nil
+		})
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-handled:
+	case err := <-done:
+		t.Fatalf("Consume returned %v before handling a record", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume handled no record within 10s")
+	}
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

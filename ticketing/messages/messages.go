@@ -50,12 +50,15 @@ const (
 	// TopicAccess carries the gate's confirmations, keyed by order id:
 	// AccessGranted, AccessRevoked.
 	TopicAccess = "acl.access"
+	// TopicCustomers carries what happens to customer accounts, keyed by
+	// user id: CustomerRegistered.
+	TopicCustomers = "auth.customers"
 )
 
 // Topics lists every topic of the suite, for creating them at start.
 var Topics = []string{
 	TopicCreate, TopicCreated, TopicACLCreate, TopicACLPrepared, TopicStatusUpdate,
-	TopicOrders, TopicPayments, TopicAccess,
+	TopicOrders, TopicPayments, TopicAccess, TopicCustomers,
 }
 
 // Message types, the "type" field of each message.
@@ -83,6 +86,17 @@ const (
 
 	TypeAccessGranted = "access.granted"
 	TypeAccessRevoked = "access.revoked"
+
+	TypeCustomerRegistered = "customer.registered"
+)
+
+// Payment methods, the Method of OrderPlaced and of the payment messages.
+const (
+	// MethodCash is paid at a cashier's counter.
+	MethodCash = "cash"
+	// MethodOnline is paid through the simulated online provider, to a
+	// virtual account or by scanning a QR code.
+	MethodOnline = "online"
 )
 
 // Area is one sellable area of an event as the saga carries it.
@@ -293,6 +307,13 @@ type PaymentRequested struct {
 	PayBy        time.Time `json:"pay_by"`
 	Instructions string    `json:"instructions,omitempty"`
 	Buyer        Buyer     `json:"buyer"`
+	// EventName names the order's event for the buyer.
+	EventName string `json:"event_name,omitempty"`
+	// VirtualAccount and QR are where an online payment is made: a
+	// virtual account number to transfer to, or the string a QR code
+	// carries for a payment app to scan.
+	VirtualAccount string `json:"virtual_account,omitempty"`
+	QR             string `json:"qr,omitempty"`
 }
 
 // PaymentResult is a payment that succeeded or failed (Type says which), or
@@ -319,6 +340,29 @@ type Access struct {
 	EventID   string    `json:"event_id"`
 	TicketIDs []string  `json:"ticket_ids"`
 	At        time.Time `json:"at"`
+	// Passes, on AccessGranted, carry each ticket's signed QR payload: the
+	// code the e-ticket shows and the gates verify.
+	Passes []Pass `json:"passes,omitempty"`
+}
+
+// Pass is a ticket's signed QR payload as the gate made it.
+type Pass struct {
+	TicketID string `json:"ticket_id"`
+	QR       string `json:"qr"`
+}
+
+// CustomerRegistered says a customer signed up and must confirm their
+// e-mail address by opening ConfirmURL before Expires (TopicCustomers).
+// Notify mails the link.
+type CustomerRegistered struct {
+	Type       string    `json:"type"`
+	UserID     string    `json:"user_id"`
+	Name       string    `json:"name"`
+	Email      string    `json:"email"`
+	Lang       string    `json:"lang,omitempty"`
+	ConfirmURL string    `json:"confirm_url"`
+	Expires    time.Time `json:"expires"`
+	At         time.Time `json:"at"`
 }
 
 // ErrUnknownType is returned by TypeOf for a message without a known type.

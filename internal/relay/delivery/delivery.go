@@ -173,7 +173,11 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer),
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger, m: m,
 		dests: map[string]*destination{}, workers: map[string]*worker{}, broken: map[string]string{}, gone: map[string]int{}}, nil
 }
 

@@ -1,9 +1,11 @@
 package delivery
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/arus-platform/arus/telemetry"
 )
 
 type metrics struct {
@@ -18,7 +20,7 @@ type metrics struct {
 	lag          *prometheus.GaugeVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "arus_relay_destination_up",
@@ -59,30 +61,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route"}),
 	}
 	if reg == nil {
-		return m
+		return m, nil
 	}
-	m.up = register(reg, m.up)
-	m.stateChanges = register(reg, m.stateChanges)
-	m.rows = register(reg, m.rows)
-	m.batches = register(reg, m.batches)
-	m.skipped = register(reg, m.skipped)
-	m.deadLetters = register(reg, m.deadLetters)
-	m.errors = register(reg, m.errors)
-	m.latency = register(reg, m.latency)
-	m.lag = register(reg, m.lag)
-	return m
-}
-
-// register registers c, or returns the collector registered before it (a
-// second engine in one process shares the metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
+	var err error
+	for _, c := range []**prometheus.CounterVec{&m.stateChanges, &m.rows, &m.batches, &m.skipped, &m.deadLetters, &m.errors} {
+		if *c, err = telemetry.Register(reg, *c); err != nil {
+			return nil, fmt.Errorf("delivery: %w", err)
 		}
 	}
-	return c
+	for _, g := range []**prometheus.GaugeVec{&m.up, &m.lag} {
+		if *g, err = telemetry.Register(reg, *g); err != nil {
+			return nil, fmt.Errorf("delivery: %w", err)
+		}
+	}
+	if m.latency, err = telemetry.Register(reg, m.latency); err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	return m, nil
 }

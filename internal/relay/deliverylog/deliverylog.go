@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/telemetry"
 )
 
 //go:embed migrations/*.sql
@@ -190,23 +191,14 @@ func New(ctx context.Context, cfg Config) (*Log, error) {
 		}),
 	}
 	if cfg.Registerer != nil {
-		l.mDropped = register(cfg.Registerer, l.mDropped)
-		l.mWritten = register(cfg.Registerer, l.mWritten)
-		l.mRetries = register(cfg.Registerer, l.mRetries)
-	}
-	return l, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
+		for _, c := range []*prometheus.Counter{&l.mDropped, &l.mWritten, &l.mRetries} {
+			var err error
+			if *c, err = telemetry.Register(cfg.Registerer, *c); err != nil {
+				return nil, fmt.Errorf("deliverylog: %w", err)
 			}
 		}
 	}
-	return c
+	return l, nil
 }
 
 // Add queues entries for the writer. It never blocks: when the queue is

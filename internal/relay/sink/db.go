@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arus-platform/arus/store"
 )
 
 // Defaults of Config.
@@ -276,13 +278,9 @@ func (s *DB) prepareRecords(ctx context.Context) (Guarantee, error) {
 	return ExactlyOnce, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // loadPositions reads a route's committed positions: of every partition, or
 // only of partitions when given. suffix locks the rows (FOR UPDATE).
-func (s *DB) loadPositions(ctx context.Context, q querier, name, suffix string, partitions ...int32) (map[int32]int64, error) {
+func (s *DB) loadPositions(ctx context.Context, q store.Querier, name, suffix string, partitions ...int32) (map[int32]int64, error) {
 	query := "SELECT " + s.d.quote("partition") + ", committed_offset FROM " + s.positions + " WHERE route = " + s.d.placeholder(1)
 	args := []any{name}
 	if len(partitions) > 0 {

@@ -1,0 +1,104 @@
+package gate_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/ticketing/gate"
+	"github.com/arus-platform/arus/ticketing/messages"
+)
+
+// issueMany issues n tickets of area ga in orders of 500.
+func issueMany(b *testing.B, s *gate.Service, n int) []string {
+	b.Helper()
+	var qrs []string
+	for o := 0; len(qrs) < n; o++ {
+		m := messages.TicketsIssued{OrderID: fmt.Sprintf("o%d", o), EventID: "ev1", Starts: t0, Ends: t0.Add(5 * time.Hour)}
+		for i := 0; i < 500 && len(qrs)+i < n; i++ {
+			m.Tickets = append(m.Tickets, messages.Ticket{TicketID: fmt.Sprintf("o%d-t%d", o, i), AreaID: "ga"})
+		}
+		a, err := s.IssueTickets(context.Background(), m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range a.Passes {
+			qrs = append(qrs, p.QR)
+		}
+	}
+	if _, err := s.Project(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return qrs
+}
+
+// BenchmarkRedeemOnline: validations per second of distinct tickets on
+// SQLite, from 8 goroutines.
+func BenchmarkRedeemOnline(b *testing.B) {
+	s := openService(b, store.Config{Dir: b.TempDir()})
+	qrs := issueMany(b, s, max(b.N, 1))
+	var next atomic.Int64
+	b.ResetTimer()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			res, err := s.Redeem(context.Background(), gate.Redeem{EventID: "ev1", Secret: qrs[i], GateID: "main", Direction: gate.DirectionEntry, At: t0.Add(time.Minute)})
+			if err != nil || !res.OK {
+				b.Errorf("redeem: %+v %v", res, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redeems/s")
+}
+
+// BenchmarkVerifyOffline: one device-side check of a pass with the public
+// key alone.
+func BenchmarkVerifyOffline(b *testing.B) {
+	key := testKeyB(b)
+	keys := map[uint16]ed25519.PublicKey{1: key.Public().(ed25519.PublicKey)}
+	qr, err := gate.Sign(gate.Pass{Kind: gate.KindTicket, KeyID: 1, EventID: "ev1", PassID: "o123-t45", AreaID: "ga", NotBefore: t0, NotAfter: t0.Add(time.Hour)}, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := gate.Verify(qr, "ev1", keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func testKeyB(b *testing.B) ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// BenchmarkBundle100k: building the offline bundle of an event of 100,000
+// tickets with the whole list, and its size as JSON.
+func BenchmarkBundle100k(b *testing.B) {
+	s := openService(b, store.Config{Dir: b.TempDir()})
+	start := time.Now()
+	issueMany(b, s, 100_000)
+	issued := time.Since(start)
+	var size int
+	b.ResetTimer()
+	for b.Loop() {
+		bundle, err := s.Bundle(context.Background(), "ev1", true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := json.Marshal(bundle)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(body)
+	}
+	b.ReportMetric(float64(size), "bytes")
+	b.ReportMetric(issued.Seconds(), "s-to-issue")
+}

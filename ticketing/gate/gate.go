@@ -1,0 +1,116 @@
+package gate
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/outbox"
+	"github.com/arus-platform/arus/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Errors callers match with errors.Is.
+var (
+	// ErrNotFound: no such event server, gate, list, device or code.
+	ErrNotFound = errors.New("gate: not found")
+	// ErrDeviceRevoked: the device was revoked and may do nothing more.
+	ErrDeviceRevoked = errors.New("gate: device revoked")
+)
+
+// FieldError is bad input: Field names the input, Reason says what is
+// wrong with it.
+type FieldError struct {
+	Field, Reason string
+}
+
+func (e *FieldError) Error() string { return "gate: " + e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Config configures a [Service].
+type Config struct {
+	// DB is the service's own store (SQLite or PostgreSQL). Required.
+	DB *store.DB
+	// Logger receives the service's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the service's clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	if c.DB == nil {
+		return errors.New("gate: no database")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Service is the gate access-control service. It is safe for concurrent
+// use; several processes may share its store.
+type Service struct {
+	db     *store.DB
+	es     *eventsource.Store
+	outbox *outbox.Outbox
+	inbox  *outbox.Inbox
+	log    *slog.Logger
+	now    func() time.Time
+	proj   *eventsource.Projection
+
+	keysMu sync.Mutex
+	keys   map[string]*keyring
+}
+
+// Open migrates the service's store and returns the service.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("gate: migrations: %w", err)
+	}
+	db := *cfg.DB
+	db.Component = "gate"
+	if err := db.Migrate(ctx, sub); err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	es, err := eventsource.Open(ctx, cfg.DB, eventsource.Config{Name: "gate"})
+	if err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	ob, err := outbox.Open(ctx, cfg.DB, outbox.Config{Name: "gate"})
+	if err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	inbox, err := outbox.OpenInbox(ctx, cfg.DB, outbox.InboxConfig{Name: "gate", Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
+	s := &Service{db: cfg.DB, es: es, outbox: ob, inbox: inbox, log: cfg.Logger, now: cfg.Now, keys: map[string]*keyring{}}
+	s.proj = &eventsource.Projection{Name: "gate_access", Handle: s.project, Reset: s.resetAccess, Logger: cfg.Logger}
+	return s, nil
+}
+
+// Outbox returns the outbox the service publishes through; run a
+// forwarder on it.
+func (s *Service) Outbox() *outbox.Outbox { return s.outbox }
+
+// Events returns the service's event store.
+func (s *Service) Events() *eventsource.Store { return s.es }

@@ -1,0 +1,200 @@
+package gate
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/messages"
+)
+
+// IssueTickets adds an order's tickets to the event's access list, signs a
+// pass for each, and publishes AccessGranted with the passes, in one
+// transaction. A ticket already issued keeps its stream; its pass is
+// signed again (the same pass, possibly under a newer key).
+func (s *Service) IssueTickets(ctx context.Context, m messages.TicketsIssued) (messages.Access, error) {
+	return s.issueTickets(ctx, m, nil)
+}
+
+// once, when not nil, is called first in the transaction of a change made
+// for a consumed record: false means the record was handled already, and
+// the change is skipped.
+type once func(tx *sql.Tx) (bool, error)
+
+func (s *Service) issueTickets(ctx context.Context, m messages.TicketsIssued, first once) (messages.Access, error) {
+	es, err := s.liveServer(ctx, m.EventID)
+	if err != nil {
+		return messages.Access{}, err
+	}
+	at := m.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	access := messages.Access{Type: messages.TypeAccessGranted, OrderID: m.OrderID, EventID: m.EventID, At: at}
+	notBefore, notAfter := m.Starts, m.Ends
+	if notBefore.IsZero() {
+		notBefore = es.Starts
+	}
+	if notAfter.IsZero() {
+		notAfter = es.Ends
+	}
+	// Doors open before the event starts: a pass is valid from a day before.
+	if !notBefore.IsZero() {
+		notBefore = notBefore.Add(-24 * time.Hour)
+	}
+	type issue struct {
+		id      string
+		version int64
+		ev      eventsource.Event
+	}
+	var issues []issue
+	for i, t := range m.Tickets {
+		if err := checkID(fmt.Sprintf("tickets[%d].ticket_id", i), t.TicketID); err != nil {
+			return messages.Access{}, err
+		}
+		if !es.hasArea(t.AreaID) {
+			return messages.Access{}, fieldErr(fmt.Sprintf("tickets[%d].area_id", i), "the event has no area %q", t.AreaID)
+		}
+		qr, err := s.SignPass(ctx, Pass{Kind: KindTicket, EventID: m.EventID, PassID: t.TicketID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter})
+		if err != nil {
+			return messages.Access{}, err
+		}
+		access.TicketIDs = append(access.TicketIDs, t.TicketID)
+		access.Passes = append(access.Passes, messages.Pass{TicketID: t.TicketID, QR: qr})
+		st, version, err := s.loadPass(ctx, m.EventID, t.TicketID)
+		if err != nil {
+			return messages.Access{}, err
+		}
+		if st.Issued {
+			continue
+		}
+		issues = append(issues, issue{t.TicketID, version, event(evIssued, issuedData{EventID: m.EventID, PassID: t.TicketID, Kind: "ticket",
+			OrderID: m.OrderID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if ok, err := first(tx); err != nil || !ok {
+				return err
+			}
+		}
+		for _, is := range issues {
+			if _, err := s.es.AppendTx(ctx, tx, streamID(m.EventID, is.id), is.version, is.ev); err != nil {
+				return err
+			}
+		}
+		return s.publish(ctx, tx, m.OrderID, access)
+	})
+	if err != nil {
+		return messages.Access{}, fmt.Errorf("gate: issue tickets of order %s: %w", m.OrderID, err)
+	}
+	s.es.Notify()
+	return access, nil
+}
+
+// AssignStaff adds a staff member's pass to the access list for their
+// work window, and returns its signed QR payload.
+func (s *Service) AssignStaff(ctx context.Context, eventID, staffID, areaID string, from, to time.Time) (string, error) {
+	es, err := s.liveServer(ctx, eventID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkID("staff_id", staffID); err != nil {
+		return "", err
+	}
+	if !es.hasArea(areaID) {
+		return "", fieldErr("area_id", "the event has no area %q", areaID)
+	}
+	if to.Before(from) {
+		return "", fieldErr("end", "is before start")
+	}
+	qr, err := s.SignPass(ctx, Pass{Kind: KindStaff, EventID: eventID, PassID: staffID, AreaID: areaID, NotBefore: from, NotAfter: to})
+	if err != nil {
+		return "", err
+	}
+	st, version, err := s.loadPass(ctx, eventID, staffID)
+	if err != nil {
+		return "", err
+	}
+	if !st.Issued {
+		if _, err := s.es.Append(ctx, streamID(eventID, staffID), version, event(evIssued, issuedData{EventID: eventID, PassID: staffID, Kind: "staff",
+			AreaID: areaID, NotBefore: from, NotAfter: to}, s.now())); err != nil {
+			return "", fmt.Errorf("gate: assign staff %s: %w", staffID, err)
+		}
+	}
+	return qr, nil
+}
+
+// RevokeTickets withdraws tickets from the access list (a refund, a
+// cancellation) and publishes AccessRevoked. A reason that mentions
+// cancellation marks them canceled, any other revoked.
+func (s *Service) RevokeTickets(ctx context.Context, m messages.TicketsRevoked) error {
+	return s.revokeTickets(ctx, m, nil)
+}
+
+func (s *Service) revokeTickets(ctx context.Context, m messages.TicketsRevoked, first once) error {
+	status := StatusRevoked
+	if strings.Contains(strings.ToLower(m.Reason), "cancel") {
+		status = StatusCanceled
+	}
+	at := m.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if ok, err := first(tx); err != nil || !ok {
+				return err
+			}
+		}
+		for _, id := range m.TicketIDs {
+			if _, err := s.es.AppendTx(ctx, tx, streamID(m.EventID, id), eventsource.AnyVersion,
+				event(evRevoked, statusData{EventID: m.EventID, PassID: id, Status: status, Reason: m.Reason}, at)); err != nil {
+				return err
+			}
+		}
+		return s.publish(ctx, tx, m.OrderID, messages.Access{Type: messages.TypeAccessRevoked, OrderID: m.OrderID, EventID: m.EventID, TicketIDs: m.TicketIDs, At: at})
+	})
+	if err != nil {
+		return fmt.Errorf("gate: revoke tickets of order %s: %w", m.OrderID, err)
+	}
+	s.es.Notify()
+	return nil
+}
+
+// Block stops a pass at every gate until Unblock; reason is recorded.
+func (s *Service) Block(ctx context.Context, eventID, passID, reason string) error {
+	return s.setBlocked(ctx, evBlocked, eventID, passID, reason)
+}
+
+// Unblock lets a blocked pass through again.
+func (s *Service) Unblock(ctx context.Context, eventID, passID, reason string) error {
+	return s.setBlocked(ctx, evUnblocked, eventID, passID, reason)
+}
+
+func (s *Service) setBlocked(ctx context.Context, typ, eventID, passID, reason string) error {
+	st, version, err := s.loadPass(ctx, eventID, passID)
+	if err != nil {
+		return err
+	}
+	if !st.Issued {
+		return fmt.Errorf("%w: event %s has no pass %s", ErrNotFound, eventID, passID)
+	}
+	if _, err := s.es.Append(ctx, streamID(eventID, passID), version, event(typ, statusData{EventID: eventID, PassID: passID, Reason: reason}, s.now())); err != nil {
+		return fmt.Errorf("gate: %s %s: %w", typ, passID, err)
+	}
+	_, err = s.Project(ctx)
+	return err
+}
+
+func (s *Service) publish(ctx context.Context, tx *sql.Tx, key string, m messages.Access) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.outbox.Write(ctx, tx, &stream.Record{Topic: messages.TopicAccess, Key: []byte(key), Value: b})
+}

@@ -1,0 +1,225 @@
+package gate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Bundle is what a device downloads to scan without the network: the
+// keys that verify passes, the passes it must refuse, and, when asked, the
+// whole list. Position is where the device follows [Service.Changes] from.
+type Bundle struct {
+	EventID  string       `json:"event_id"`
+	Position int64        `json:"position"`
+	Keys     []PublicKey  `json:"keys"`
+	Gates    []Gate       `json:"gates"`
+	Lists    []List       `json:"lists"`
+	Revoked  []string     `json:"revoked"`
+	Blocked  []string     `json:"blocked"`
+	Passes   []BundlePass `json:"passes,omitempty"`
+}
+
+// BundlePass is one pass of the access list in a bundle.
+type BundlePass struct {
+	PassID string `json:"pass_id"`
+	Kind   string `json:"kind"`
+	AreaID string `json:"area_id"`
+	Status string `json:"status"`
+	Inside bool   `json:"inside"`
+}
+
+// Change is a change of a pass's status, at a position of the log.
+type Change struct {
+	Position int64  `json:"position"`
+	PassID   string `json:"pass_id"`
+	AreaID   string `json:"area_id"`
+	Status   string `json:"status"`
+}
+
+// Bundle builds an event's offline bundle from the access list, brought
+// up to date first. The lists and the position are read in one
+// transaction, so following the changes from Position misses nothing.
+func (s *Service) Bundle(ctx context.Context, eventID string, withPasses bool) (Bundle, error) {
+	if _, err := s.liveServer(ctx, eventID); err != nil {
+		return Bundle{}, err
+	}
+	if _, err := s.Project(ctx); err != nil {
+		return Bundle{}, err
+	}
+	b := Bundle{EventID: eventID, Revoked: []string{}, Blocked: []string{}}
+	var err error
+	if b.Keys, err = s.PublicKeys(ctx, eventID); err != nil {
+		return b, err
+	}
+	if b.Gates, err = s.Gates(ctx, eventID); err != nil {
+		return b, err
+	}
+	if b.Lists, err = s.Lists(ctx, eventID); err != nil {
+		return b, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		pos, err := s.es.CheckpointTx(ctx, tx, s.proj.Name)
+		if err != nil {
+			return err
+		}
+		b.Position = pos
+		rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside FROM gate_passes WHERE event_id = ? ORDER BY pass_id`), eventID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p BundlePass
+			var inside int
+			if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside); err != nil {
+				return err
+			}
+			p.Inside = inside == 1
+			switch p.Status {
+			case StatusRevoked, StatusCanceled:
+				b.Revoked = append(b.Revoked, p.PassID)
+			case StatusBlocked:
+				b.Blocked = append(b.Blocked, p.PassID)
+			}
+			if withPasses && p.Kind != "" {
+				b.Passes = append(b.Passes, p)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return b, fmt.Errorf("gate: bundle of event %s: %w", eventID, err)
+	}
+	return b, nil
+}
+
+// MaxChanges is the most changes one call of [Service.Changes] returns.
+const MaxChanges = 10000
+
+// Changes returns the event's pass status changes after position, oldest
+// first, at most limit (1 to MaxChanges), and the position to ask from
+// next.
+func (s *Service) Changes(ctx context.Context, eventID string, after int64, limit int) ([]Change, int64, error) {
+	if after < 0 {
+		return nil, 0, fieldErr("after", "must not be negative")
+	}
+	if limit < 1 || limit > MaxChanges {
+		return nil, 0, fieldErr("limit", "must be 1 to %d", MaxChanges)
+	}
+	if _, err := s.liveServer(ctx, eventID); err != nil {
+		return nil, 0, err
+	}
+	if _, err := s.Project(ctx); err != nil {
+		return nil, 0, err
+	}
+	next := after
+	out := []Change{}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		pos, err := s.es.CheckpointTx(ctx, tx, s.proj.Name)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT position, pass_id, area_id, status FROM gate_changes WHERE event_id = ? AND position > ? ORDER BY position LIMIT ?`), eventID, after, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c Change
+			if err := rows.Scan(&c.Position, &c.PassID, &c.AreaID, &c.Status); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].Position
+		} else if pos > after {
+			next = pos
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("gate: changes of event %s: %w", eventID, err)
+	}
+	return out, next, nil
+}
+
+// MaxUpload is the most scans one upload carries.
+const MaxUpload = 5000
+
+// Upload records scans a device made offline, in the order they happened:
+// each is a forced redeem (never refused; flagged when it conflicts with
+// what the server knows, such as another device's entry of the same pass
+// or a refund). Every scan needs a nonce, so an upload repeated after a
+// lost answer records nothing twice.
+func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []Redeem) ([]Result, error) {
+	if len(scans) > MaxUpload {
+		return nil, fieldErr("scans", "at most %d per upload", MaxUpload)
+	}
+	for i := range scans {
+		if scans[i].Nonce == "" {
+			return nil, fieldErr(fmt.Sprintf("scans[%d].nonce", i), "is required for an upload")
+		}
+		if scans[i].At.IsZero() {
+			return nil, fieldErr(fmt.Sprintf("scans[%d].at", i), "is required for an upload")
+		}
+		if err := scans[i].check(s.now()); err != nil {
+			fe := err.(*FieldError)
+			return nil, fieldErr(fmt.Sprintf("scans[%d].%s", i, fe.Field), "%s", fe.Reason)
+		}
+	}
+	order := make([]int, len(scans))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return scans[a].At.Compare(scans[b].At) })
+	out := make([]Result, len(scans))
+	for _, i := range order {
+		r := scans[i]
+		r.EventID, r.DeviceID, r.Force = eventID, deviceID, true
+		res, err := s.Redeem(ctx, r)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, fieldErr(fmt.Sprintf("scans[%d].%s", i, fe.Field), "%s", fe.Reason)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gate: upload: scan %d: %w", i, err)
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// Search lists the passes of an event whose id starts with prefix, at most
+// limit (1 to 100), by id.
+func (s *Service) Search(ctx context.Context, eventID, prefix string, limit int) ([]BundlePass, error) {
+	if limit < 1 || limit > 100 {
+		return nil, fieldErr("limit", "must be 1 to 100")
+	}
+	if len(prefix) > MaxIDLength {
+		return nil, fieldErr("q", "must be at most %d bytes", MaxIDLength)
+	}
+	if _, err := s.liveServer(ctx, eventID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside FROM gate_passes WHERE event_id = ? AND kind <> '' AND substr(pass_id, 1, ?) = ? ORDER BY pass_id LIMIT ?`),
+		eventID, len(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("gate: search: %w", err)
+	}
+	defer rows.Close()
+	out := []BundlePass{}
+	for rows.Next() {
+		var p BundlePass
+		var inside int
+		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside); err != nil {
+			return nil, fmt.Errorf("gate: search: %w", err)
+		}
+		p.Inside = inside == 1
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,291 @@
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/store"
+)
+
+// Reasons a scan is refused, as pretix names them.
+const (
+	ReasonInvalid         = "invalid"
+	ReasonUnpaid          = "unpaid"
+	ReasonCanceled        = "canceled"
+	ReasonRevoked         = "revoked"
+	ReasonAlreadyRedeemed = "already_redeemed"
+	ReasonWrongArea       = "wrong_area"
+	ReasonOutsideWindow   = "outside_window"
+	ReasonBlocked         = "blocked"
+)
+
+// MaxNonceLength is the longest nonce, in bytes.
+const MaxNonceLength = 100
+
+// Redeem asks to let a pass through a gate.
+type Redeem struct {
+	EventID string `json:"-"`
+	// Secret is the pass's signed QR payload.
+	Secret string `json:"secret"`
+	GateID string `json:"gate_id"`
+	// ListID picks the check-in list; default the gate's, else the first
+	// list covering the pass's area.
+	ListID string `json:"list_id,omitempty"`
+	// Direction is entry or exit.
+	Direction string `json:"direction"`
+	// At is when the scan happened; default now.
+	At time.Time `json:"at,omitzero"`
+	// Nonce makes retries safe: a second redeem with the same nonce in
+	// the event gets the first one's answer and records nothing.
+	Nonce string `json:"nonce,omitempty"`
+	// Force records a scan a device already let through (offline): it is
+	// never refused, and flagged when it conflicts.
+	Force bool `json:"force,omitempty"`
+	// Override, set by a supervisor, lets through a scan that would be
+	// refused, and is recorded with it as the reason.
+	Override string `json:"override,omitempty"`
+	DeviceID string `json:"-"`
+}
+
+// Result answers a [Redeem].
+type Result struct {
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+	PassID string `json:"pass_id,omitempty"`
+	AreaID string `json:"area_id,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	// Scan is the scan as recorded; absent for a payload that is not a
+	// pass of the event.
+	Scan *Scan `json:"scan,omitempty"`
+}
+
+func (r *Redeem) check(now time.Time) error {
+	if r.Secret == "" {
+		return fieldErr("secret", "is required")
+	}
+	if err := checkID("gate_id", r.GateID); err != nil {
+		return err
+	}
+	if r.ListID != "" {
+		if err := checkID("list_id", r.ListID); err != nil {
+			return err
+		}
+	}
+	if r.Direction != DirectionEntry && r.Direction != DirectionExit {
+		return fieldErr("direction", "must be entry or exit")
+	}
+	if len(r.Nonce) > MaxNonceLength {
+		return fieldErr("nonce", "must be at most %d bytes", MaxNonceLength)
+	}
+	if len(r.Override) > 500 {
+		return fieldErr("override", "must be at most 500 bytes")
+	}
+	if r.At.IsZero() {
+		r.At = now
+	}
+	r.At = r.At.UTC()
+	return nil
+}
+
+// Redeem decides a scan and records it on the pass's stream: exactly one
+// decision per pass at a time (appends conflict and retry). The decision
+// reads the pass's stream, never the access list; the projection, and
+// every read of counts, bundles and changes, brings the list up to date.
+// Bad input (no gate, a direction the gate does not serve) is an error
+// naming the field; a pass that may not pass is a Result with OK false and
+// a reason.
+func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
+	if err := req.check(s.now()); err != nil {
+		return Result{}, err
+	}
+	if req.Nonce != "" {
+		if res, ok, err := s.answered(ctx, req.EventID, req.Nonce); err != nil || ok {
+			return res, err
+		}
+	}
+	es, err := s.liveServer(ctx, req.EventID)
+	if err != nil {
+		return Result{}, err
+	}
+	g, err := s.GateOf(ctx, req.EventID, req.GateID)
+	if err != nil {
+		return Result{}, fieldErr("gate_id", "event %s has no gate %q", req.EventID, req.GateID)
+	}
+	if g.Direction != DirectionBoth && g.Direction != req.Direction {
+		return Result{}, fieldErr("direction", "gate %s lets through %s only", g.GateID, g.Direction)
+	}
+	kr, err := s.keyringOf(ctx, req.EventID)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := Verify(req.Secret, req.EventID, kr.pub)
+	if errors.Is(err, ErrUnknownKey) {
+		// Perhaps another process rotated the key: load the keys again.
+		s.forgetKeys(req.EventID)
+		if kr, err = s.keyringOf(ctx, req.EventID); err != nil {
+			return Result{}, err
+		}
+		p, err = Verify(req.Secret, req.EventID, kr.pub)
+	}
+	if err != nil {
+		res := Result{Reason: ReasonInvalid}
+		if req.Force {
+			// A device let through what is not a pass: nothing to record
+			// it on but the answer.
+			res = Result{OK: true, Reason: ReasonInvalid}
+		}
+		return res, s.remember(ctx, nil, req.EventID, req.Nonce, res)
+	}
+	lists, err := s.Lists(ctx, req.EventID)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	for attempt := 0; ; attempt++ {
+		st, version, err := s.loadPass(ctx, req.EventID, p.PassID)
+		if err != nil {
+			return Result{}, err
+		}
+		sc := decide(st, es, g, lists, p, req)
+		res = Result{OK: sc.OK, Reason: sc.Reason, PassID: p.PassID, AreaID: p.AreaID, Kind: kindName(p.Kind), Scan: &sc}
+		if sc.Flag != "" {
+			res.Reason = sc.Flag
+		}
+		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := s.es.AppendTx(ctx, tx, streamID(req.EventID, p.PassID), version, event(evScanned, sc, req.At)); err != nil {
+				return err
+			}
+			return s.remember(ctx, tx, req.EventID, req.Nonce, res)
+		})
+		if errors.Is(err, eventsource.ErrConflict) && attempt < 20 {
+			continue
+		}
+		if err != nil && req.Nonce != "" && store.IsUniqueViolation(err) {
+			// The same nonce won a race with this request.
+			if first, ok, aerr := s.answered(ctx, req.EventID, req.Nonce); aerr == nil && ok {
+				return first, nil
+			}
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("gate: redeem: %w", err)
+		}
+		break
+	}
+	s.es.Notify()
+	return res, nil
+}
+
+func kindName(k PassKind) string {
+	if k == KindStaff {
+		return "staff"
+	}
+	return "ticket"
+}
+
+// decide is the scan rule: what a pass in state st gets at gate g.
+func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Redeem) Scan {
+	sc := Scan{ScanID: newID(), EventID: req.EventID, PassID: p.PassID, AreaID: p.AreaID, GateID: g.GateID, DeviceID: req.DeviceID,
+		Direction: req.Direction, At: req.At, Forced: req.Force}
+	list, haveList := pickList(g, lists, p.AreaID, req.ListID)
+	if haveList {
+		sc.ListID = list.ListID
+	}
+	reason := ""
+	switch {
+	case !st.Issued:
+		reason = ReasonUnpaid
+	case st.Status == StatusRevoked:
+		reason = ReasonRevoked
+	case st.Status == StatusCanceled:
+		reason = ReasonCanceled
+	case st.Status == StatusBlocked:
+		reason = ReasonBlocked
+	case !slices.Contains(g.Areas, p.AreaID) || !haveList || !es.hasArea(p.AreaID):
+		reason = ReasonWrongArea
+	case !p.Within(req.At):
+		reason = ReasonOutsideWindow
+	case req.Direction == DirectionEntry && st.Inside && !list.MultipleEntries:
+		reason = ReasonAlreadyRedeemed
+	case req.Direction == DirectionEntry && !st.Inside && st.Entries > 0 && !list.EntryAfterExit && !list.MultipleEntries:
+		reason = ReasonAlreadyRedeemed
+	}
+	moves := (req.Direction == DirectionEntry) != st.Inside
+	switch {
+	case reason == "":
+		sc.OK, sc.Counted = true, moves
+	case req.Force:
+		sc.OK, sc.Counted, sc.Flag = true, moves, reason
+	case req.Override != "":
+		sc.OK, sc.Counted, sc.Flag, sc.Override = true, moves, reason, req.Override
+	default:
+		sc.Reason = reason
+	}
+	if sc.Flag == ReasonAlreadyRedeemed && st.Last != nil {
+		sc.Previous = st.Last
+	}
+	return sc
+}
+
+// pickList returns the list a scan counts on: the one asked for, the
+// gate's, or the first covering the area.
+func pickList(g Gate, lists []List, area, asked string) (List, bool) {
+	want := asked
+	if want == "" {
+		want = g.ListID
+	}
+	for _, l := range lists {
+		if (want == "" || l.ListID == want) && slices.Contains(l.Areas, area) {
+			return l, true
+		}
+	}
+	return List{}, false
+}
+
+func (s *Service) answered(ctx context.Context, eventID, nonce string) (Result, bool, error) {
+	var answer string
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT answer FROM gate_nonces WHERE event_id = ? AND nonce = ?`), eventID, nonce).Scan(&answer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, fmt.Errorf("gate: nonce: %w", err)
+	}
+	var res Result
+	if err := json.Unmarshal([]byte(answer), &res); err != nil {
+		return Result{}, false, fmt.Errorf("gate: nonce %q: stored answer: %w", nonce, err)
+	}
+	return res, true, nil
+}
+
+// remember stores the answer to a nonce, in tx when given.
+func (s *Service) remember(ctx context.Context, tx *sql.Tx, eventID, nonce string, res Result) error {
+	if nonce == "" {
+		return nil
+	}
+	b, _ := json.Marshal(res)
+	q := s.db.Rebind(`INSERT INTO gate_nonces (event_id, nonce, answer) VALUES (?, ?, ?)`)
+	var err error
+	if tx != nil {
+		_, err = tx.ExecContext(ctx, q, eventID, nonce, string(b))
+	} else {
+		_, err = s.db.ExecContext(ctx, q, eventID, nonce, string(b))
+		if store.IsUniqueViolation(err) {
+			err = nil
+		}
+	}
+	return err
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
