@@ -20,8 +20,11 @@ func TestRoleMatrix(t *testing.T) {
 		auth.RoleAdmin:         auth.Permissions(),
 		auth.RoleOperator:      operates,
 		auth.RoleViewer:        reads,
-		auth.RoleCashier:       {auth.PermPaymentRead, auth.PermPaymentCash},
-		auth.RoleInternalStaff: {auth.PermPaymentRead, auth.PermNotifyRead},
+		auth.RoleMerchantAdmin: {auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingBuy},
+		auth.RoleCashier:       {auth.PermPaymentRead, auth.PermPaymentCash, auth.PermTicketingRead, auth.PermTicketingSell, auth.PermTicketingBuy},
+		auth.RoleCoordinator:   {auth.PermTicketingRead},
+		auth.RoleInternalStaff: {auth.PermPaymentRead, auth.PermNotifyRead, auth.PermTicketingRead},
+		auth.RoleCustomer:      {auth.PermTicketingBuy},
 	}
 	for _, role := range append(auth.Roles(), "root", "") {
 		for _, p := range auth.Permissions() {
@@ -89,8 +92,8 @@ func TestRolesAndPermissionsValid(t *testing.T) {
 	if auth.Role("root").Valid() || auth.Permission("topics.delete").Valid() {
 		t.Error("unknown role or permission is valid")
 	}
-	if got := len(auth.Permissions()); got != 28 {
-		t.Errorf("%d permissions, want 28", got)
+	if got := len(auth.Permissions()); got != 33 {
+		t.Errorf("%d permissions, want 33", got)
 	}
 }
 

@@ -45,13 +45,31 @@ const (
 	PermNotifyRead Permission = "notify.read"
 )
 
-var ticketingPermissions = []Permission{PermPaymentRead, PermPaymentCash, PermPaymentSimulate, PermNotifyRead}
+// Ticketing service permissions: read the catalogue, orders and refunds;
+// manage a merchant's events, areas, staff and schedules and decide its
+// refunds; sell (cancel pending orders, ask for refunds); buy (place an
+// order); and the platform's part (merchants, approval, cancellation,
+// payment methods, the dashboard, audits). Which merchants' data a holder
+// sees is the ticketing service's business (its merchant members).
+const (
+	PermTicketingRead   Permission = "ticketing.read"
+	PermTicketingManage Permission = "ticketing.manage"
+	PermTicketingSell   Permission = "ticketing.sell"
+	PermTicketingBuy    Permission = "ticketing.buy"
+	PermTicketingAdmin  Permission = "ticketing.admin"
+)
+
+var ticketingPermissions = []Permission{PermPaymentRead, PermPaymentCash, PermPaymentSimulate, PermNotifyRead,
+	PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy, PermTicketingAdmin}
 
 // ticketingGrants is what each e-ticketing role may do. The platform
 // admin may do everything (Role.Can); roles not listed grant nothing yet.
 var ticketingGrants = map[Role][]Permission{
-	RoleCashier:       {PermPaymentRead, PermPaymentCash},
-	RoleInternalStaff: {PermPaymentRead, PermNotifyRead},
+	RoleMerchantAdmin: {PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy},
+	RoleCashier:       {PermPaymentRead, PermPaymentCash, PermTicketingRead, PermTicketingSell, PermTicketingBuy},
+	RoleCoordinator:   {PermTicketingRead},
+	RoleInternalStaff: {PermPaymentRead, PermNotifyRead, PermTicketingRead},
+	RoleCustomer:      {PermTicketingBuy},
 }
 
 // ticketingCan reports whether an e-ticketing role grants p.

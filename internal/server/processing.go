@@ -13,6 +13,7 @@ import (
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
+	"github.com/arus-platform/arus/ticketing"
 )
 
 // openProcessing adds the reliable-processing tools to the API: dead
@@ -27,7 +28,11 @@ func (s *Server) openProcessing(ctx context.Context, mux *http.ServeMux, reg pro
 	dlqapi.Register(s.streams, mux, dm)
 	s.dlq = dm
 
-	s.sagas, err = saga.New(ctx, saga.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "sagas", Registerer: reg, Logger: s.log}, s.broker)
+	var defs []saga.Definition
+	if s.cfg.runs("ticketing") {
+		defs = append(defs, ticketing.GoLive)
+	}
+	s.sagas, err = saga.New(ctx, saga.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "sagas", Registerer: reg, Logger: s.log}, s.broker, defs...)
 	if err != nil {
 		return err
 	}

@@ -40,12 +40,13 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/notify"
 )
 
 // Components are the parts of the platform --components can switch on.
-var Components = []string{"backbone", "relay", "gate", "payment", "notify", "console"}
+var Components = []string{"backbone", "relay", "ticketing", "gate", "payment", "notify", "console"}
 
 // Config is everything arus serve is told. The CLI fills it from flags,
 // environment and config file; Validate checks it.
@@ -216,6 +217,7 @@ type Server struct {
 	schemas     *schema.Registry
 	auditLog    *audit.Log
 	relay       *relay.Relay
+	ticketing   *ticketing.Service
 	gate        *gate.Service
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
@@ -289,6 +291,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	if cfg.runs("relay") {
 		if err := s.openRelay(ctx, mux, reg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runs("ticketing") {
+		if err := s.openTicketingService(ctx, mux); err != nil {
 			return nil, err
 		}
 	}
@@ -538,6 +545,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.delivery != nil {
 		g.Go(func() error { return s.runRelay(gctx) })
 	}
+	if s.ticketing != nil {
+		g.Go(func() error { return s.ticketing.Run(gctx) })
+	}
 	if len(s.runners) > 0 {
 		g.Go(func() error { return s.runServices(gctx) })
 	}
@@ -545,10 +555,20 @@ func (s *Server) Serve(ctx context.Context) error {
 		g.Go(func() error { return s.gate.Run(gctx, s.broker) })
 	}
 	g.Go(func() error {
-		if err := s.sagas.Run(gctx); err != nil && gctx.Err() == nil {
-			return err
+		// Replies stop when the broker goes away; the orchestrator starts
+		// again when it returns, resending what its sagas wait for.
+		for {
+			err := s.sagas.Run(gctx)
+			if gctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("saga: the orchestrator stopped; starting it again", "err", err)
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
 		}
-		return nil
 	})
 	g.Go(func() error {
 		t := time.NewTicker(time.Hour)

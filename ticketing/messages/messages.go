@@ -24,7 +24,9 @@ const (
 	// TopicCreate carries the command to prepare an event's inventory
 	// (CreateInventory) to the ticketing service.
 	TopicCreate = "ticketing.create"
-	// TopicCreated carries the ticketing service's answer (InventoryCreated).
+	// TopicCreated carries the ticketing service's answers: InventoryCreated
+	// to CreateInventory, and the StatusUpdate it applied to a StatusUpdate
+	// command.
 	TopicCreated = "ticketing.created"
 	// TopicACLCreate carries the command to prepare the event's
 	// access-control server (CreateACLServer) to the gate service.
@@ -154,6 +156,9 @@ type StatusUpdate struct {
 	EventID string `json:"event_id"`
 	Status  string `json:"status"`
 	Reason  string `json:"reason,omitempty"`
+	// GateStub is true when the event's access-control server was
+	// prepared by a gate that only acknowledges (ACLServerPrepared.Stub).
+	GateStub bool `json:"gate_stub,omitempty"`
 }
 
 // Buyer is who placed an order.

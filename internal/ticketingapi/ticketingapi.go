@@ -1,0 +1,239 @@
+// Package ticketingapi serves the ticketing service on the server's HTTP
+// API under /api/v1/ticketing: merchants, events with their areas, staff
+// and schedules, orders, refunds, payment methods, the dashboard and the
+// inventory's audit. Routes follow the API's rules (principal, permission,
+// problem answers); which merchants' data a caller sees is the ticketing
+// service's scope: every merchant for a holder of ticketing.admin, else the
+// merchants the caller's user is a member of.
+package ticketingapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/inventory"
+)
+
+// Users finds the user an API key acts for. *auth.Store implements it.
+type Users interface {
+	User(ctx context.Context, id string) (auth.User, error)
+}
+
+// Route is one route of the ticketing API.
+type Route struct {
+	Pattern string
+	Perm    auth.Permission
+	handle  api.HandlerFunc
+}
+
+// Prefix is where the ticketing API lives.
+const Prefix = "/api/v1/ticketing"
+
+type handler struct {
+	a     *api.Server
+	svc   *ticketing.Service
+	users Users
+}
+
+// routes lists every route, in the order docs/api.md lists them.
+func (h *handler) routes() []Route {
+	read, manage, sell, buy, admin := auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingBuy, auth.PermTicketingAdmin
+	return []Route{
+		{"GET /merchants", read, h.listMerchants},
+		{"POST /merchants", admin, h.createMerchant},
+		{"GET /merchants/{id}", read, h.getMerchant},
+		{"PUT /merchants/{id}", admin, h.updateMerchant},
+		{"DELETE /merchants/{id}", admin, h.deleteMerchant},
+		{"GET /merchants/{id}/members", admin, h.getMembers},
+		{"PUT /merchants/{id}/members", admin, h.setMembers},
+		{"GET /events", read, h.listEvents},
+		{"POST /events", manage, h.createEvent},
+		{"GET /events/{id}", read, h.getEvent},
+		{"PUT /events/{id}", manage, h.updateEvent},
+		{"DELETE /events/{id}", manage, h.deleteEvent},
+		{"POST /events/{id}/submit", manage, h.submitEvent},
+		{"POST /events/{id}/approve", admin, h.approveEvent},
+		{"POST /events/{id}/reject", admin, h.rejectEvent},
+		{"POST /events/{id}/go-live", admin, h.goLive},
+		{"POST /events/{id}/cancel", admin, h.cancelEvent},
+		{"GET /events/{id}/audit", admin, h.auditEvent},
+		{"POST /events/{id}/areas", manage, h.addArea},
+		{"PUT /events/{id}/areas/{area}", manage, h.updateArea},
+		{"DELETE /events/{id}/areas/{area}", manage, h.deleteArea},
+		{"GET /events/{id}/staff", read, h.listStaff},
+		{"POST /events/{id}/staff", manage, h.addStaff},
+		{"PUT /events/{id}/staff/{staff}", manage, h.updateStaff},
+		{"DELETE /events/{id}/staff/{staff}", manage, h.deleteStaff},
+		{"GET /events/{id}/schedules", read, h.listSchedules},
+		{"POST /events/{id}/schedules", manage, h.addSchedule},
+		{"PUT /events/{id}/schedules/{schedule}", manage, h.updateSchedule},
+		{"DELETE /events/{id}/schedules/{schedule}", manage, h.deleteSchedule},
+		{"GET /orders", read, h.listOrders},
+		{"POST /orders", buy, h.placeOrder},
+		{"GET /orders/{id}", read, h.getOrder},
+		{"POST /orders/{id}/cancel", sell, h.cancelOrder},
+		{"POST /orders/{id}/refunds", sell, h.requestRefund},
+		{"GET /refunds", read, h.listRefunds},
+		{"GET /refunds/{id}", read, h.getRefund},
+		{"POST /refunds/{id}/approve", manage, h.approveRefund},
+		{"POST /refunds/{id}/reject", manage, h.rejectRefund},
+		{"GET /payment-methods", read, h.listMethods},
+		{"POST /payment-methods", admin, h.createMethod},
+		{"DELETE /payment-methods/{id}", admin, h.deleteMethod},
+		{"GET /dashboard", admin, h.dashboard},
+	}
+}
+
+// Register adds the ticketing routes to the API on mux. users finds the
+// owners of API keys (nil: keys without ticketing.admin see no merchant).
+func Register(a *api.Server, mux *http.ServeMux, svc *ticketing.Service, users Users) {
+	h := &handler{a: a, svc: svc, users: users}
+	for _, rt := range h.routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		a.Route(mux, method+" "+Prefix+path, []auth.Permission{rt.Perm}, rt.handle)
+	}
+}
+
+// Routes returns every route's method and full path with its permission,
+// for the documentation test and the CLI's help.
+func Routes() []string {
+	h := &handler{}
+	var out []string
+	for _, rt := range h.routes() {
+		method, path, _ := strings.Cut(rt.Pattern, " ")
+		out = append(out, method+" "+Prefix+path+" "+string(rt.Perm))
+	}
+	return out
+}
+
+// scope is what the request's principal may see: every merchant with
+// ticketing.admin (or when the API runs without authentication), else the
+// merchants its user is a member of.
+func (h *handler) scope(r *http.Request) (ticketing.Scope, error) {
+	p := auth.FromContext(r.Context())
+	if p == nil || p.Can(auth.PermTicketingAdmin, "") {
+		return ticketing.Everything, nil
+	}
+	username := p.User.Username
+	if p.Key != nil {
+		if p.Key.OwnerID == "" || h.users == nil {
+			return ticketing.Scope{}, nil
+		}
+		u, err := h.users.User(r.Context(), p.Key.OwnerID)
+		if err != nil {
+			return ticketing.Scope{}, fmt.Errorf("ticketing api: owner of key %s: %w", p.Key.Prefix, err)
+		}
+		username = u.Username
+	}
+	merchants, err := h.svc.MerchantsOf(r.Context(), username)
+	if err != nil {
+		return ticketing.Scope{}, err
+	}
+	return ticketing.Scope{Merchants: merchants}, nil
+}
+
+// who names the principal in records (approver, requester).
+func who(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil {
+		return p.Name()
+	}
+	return "anonymous"
+}
+
+// Problem types of the ticketing API besides the API's own.
+const (
+	TypeSoldOut = "urn:arus:problem:sold-out"
+)
+
+// fail turns a ticketing error into a problem.
+func fail(err error) error {
+	var ve *ticketing.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		fields := make([]api.FieldError, len(ve.Fields))
+		for i, f := range ve.Fields {
+			fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
+		}
+		return api.Invalid("the request has invalid fields", fields...)
+	case errors.Is(err, ticketing.ErrNotFound):
+		return api.NotFound(strings.TrimPrefix(err.Error(), "ticketing: "))
+	case errors.Is(err, ticketing.ErrSoldOut):
+		return &api.Problem{Type: TypeSoldOut, Title: "Sold out", Status: http.StatusConflict, Detail: strings.TrimPrefix(err.Error(), "ticketing: ")}
+	case errors.Is(err, ticketing.ErrConflict):
+		return api.Conflict(strings.TrimPrefix(err.Error(), "ticketing: "))
+	case errors.Is(err, inventory.ErrBusy):
+		return &api.Problem{Type: api.TypeUnavailable, Title: "Busy", Status: http.StatusServiceUnavailable,
+			Detail: "the area is being written by many processes at once; try again"}
+	}
+	return err
+}
+
+var idRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
+
+// ids returns the path values named, answering 404 for one that cannot
+// be an id.
+func ids(r *http.Request, names ...string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		v := r.PathValue(n)
+		if !idRule.MatchString(v) {
+			return nil, api.NotFound(fmt.Sprintf("no %s %q", n, v))
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// query checks the request's query parameters against allowed, and
+// answers a 422 naming each unknown one.
+func query(r *http.Request, allowed ...string) error {
+	var errs []api.FieldError
+	var keys []string
+	for k := range r.URL.Query() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(allowed, k) {
+			msg := "unknown query parameter; this route takes none"
+			if len(allowed) > 0 {
+				msg = fmt.Sprintf("unknown query parameter; use %q", allowed)
+			}
+			errs = append(errs, api.FieldError{Field: k, Message: msg})
+		}
+	}
+	if len(errs) > 0 {
+		return api.Invalid("bad query parameters", errs...)
+	}
+	return nil
+}
+
+// oneOf checks an optional query value against a list.
+func oneOf(field, v string, allowed []string) error {
+	if v == "" || slices.Contains(allowed, v) {
+		return nil
+	}
+	return api.Invalid("bad query parameters", api.FieldError{Field: field, Message: fmt.Sprintf("%q is not one of %q", v, allowed)})
+}
+
+// reasonBody is the body of the routes that take only a reason.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+func (h *handler) decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	var b reasonBody
+	if err := h.a.Decode(w, r, 64<<10, &b); err != nil {
+		return "", err
+	}
+	return b.Reason, nil
+}
