@@ -337,9 +337,14 @@ func TestResumeSendsQueuedCommand(t *testing.T) {
 			return err == nil && in.Step == 1 && in.Steps[1].CommandID != ""
 		})
 		first.stop()
+		stopped := time.Now()
 
 		second := run(t, cfg, b, order(10*time.Second))
 		in := waitState(t, second.Orchestrator, id, saga.StateCompleted)
+		// The failed attempts of the first orchestrator are no send.
+		if sent := in.Steps[1].CommandSentAt; !sent.After(stopped) {
+			t.Errorf("charge command sent at %v, want after the first orchestrator stopped at %v", sent, stopped)
+		}
 		if got, want := p.records(), []string{"stock:command:0", "payments:command:1", "shipping:command:2"}; !slices.Equal(got, want) {
 			t.Errorf("participant saw %v, want %v", got, want)
 		}
@@ -380,9 +385,14 @@ func TestResumeAfterCommandSent(t *testing.T) {
 			return err == nil && in.Steps[1].CommandSentAt.After(time.Time{}) && len(p.records()) == 2
 		})
 		first.stop()
+		stopped := time.Now()
 
 		second := run(t, cfg, b, order(10*time.Second))
 		in := waitState(t, second.Orchestrator, id, saga.StateCompleted)
+		// The copy sent again keeps the time of the first send.
+		if sent := in.Steps[1].CommandSentAt; !sent.Before(stopped) {
+			t.Errorf("charge command sent at %v, want its first send, before the first orchestrator stopped at %v", sent, stopped)
+		}
 		ids := p.ids()
 		if len(ids) != 4 || ids[1] != ids[2] || ids[1] != in.Steps[1].CommandID {
 			t.Errorf("participant saw ids %v, want the charge command %s twice", ids, in.Steps[1].CommandID)

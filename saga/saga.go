@@ -145,8 +145,9 @@ type StepState struct {
 	Status         StepStatus
 	CommandID      string
 	CompensationID string
-	// Times of the first send of the command and of the compensation, and
-	// of their replies; zero when they have not happened.
+	// Times of the first send of the command and of the compensation (when
+	// the produce that stored it began), and of the handling of their
+	// replies; zero when they have not happened.
 	CommandSentAt      time.Time
 	RepliedAt          time.Time
 	CompensationSentAt time.Time

@@ -106,9 +106,10 @@ func (o *Orchestrator) sendOnce(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
+			sentAt := micros(time.Now())
 			stored := o.produce(ctx, ws)
 			n = count(stored)
-			return o.markSent(tctx, tx, ws, stored)
+			return o.markSent(tctx, tx, ws, stored, sentAt)
 		})
 		return n, err
 	}
@@ -120,12 +121,76 @@ func (o *Orchestrator) sendOnce(ctx context.Context) (int, error) {
 	if err != nil || len(ws) == 0 {
 		return 0, err
 	}
+	// A participant may answer, and its reply be handled, before the
+	// produce returns: the steps' send times are committed before their
+	// records can go out, so that the reply finds them.
+	sentAt := micros(time.Now())
+	var stamped []bool
+	err = o.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stamped, err = o.stampSent(ctx, tx, ws, sentAt)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
 	stored := o.produce(ctx, ws)
 	// What was produced is marked even when ctx ends meanwhile (a shutdown),
 	// so that it is not sent again needlessly.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.ProduceTimeout)
 	defer cancel()
-	return count(stored), o.db.InTx(mctx, func(tx *sql.Tx) error { return o.markSent(mctx, tx, ws, stored) })
+	return count(stored), o.db.InTx(mctx, func(tx *sql.Tx) error {
+		if err := o.unstampSent(mctx, tx, ws, stamped, stored, sentAt); err != nil {
+			return err
+		}
+		return o.markSent(mctx, tx, ws, stored, sentAt)
+	})
+}
+
+// stepColumnsOf names the saga_steps columns of a record kind: its send
+// time, its record id and the time its reply was handled.
+func stepColumnsOf(kind string) (sent, id, replied string) {
+	if kind == KindCompensation {
+		return "compensation_sent_at", "compensation_id", "compensated_at"
+	}
+	return "command_sent_at", "command_id", "replied_at"
+}
+
+// stampSent records at as the send time of the steps of ws whose record
+// was never sent before, and reports which it stamped.
+func (o *Orchestrator) stampSent(ctx context.Context, tx *sql.Tx, ws []waiting, at int64) ([]bool, error) {
+	stamped := make([]bool, len(ws))
+	for i, w := range ws {
+		sent, id, _ := stepColumnsOf(w.out.Kind)
+		res, err := tx.ExecContext(ctx, o.db.Rebind(`UPDATE saga_steps SET `+sent+` = ?
+			WHERE saga_id = ? AND idx = ? AND `+id+` = ? AND `+sent+` = 0`), at, w.id, w.step, w.out.ID)
+		if err != nil {
+			return nil, fmt.Errorf("saga: stamp %s sent: %w", w.out.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("saga: stamp %s sent: %w", w.out.ID, err)
+		}
+		stamped[i] = n > 0
+	}
+	return stamped, nil
+}
+
+// unstampSent takes back the send times stampSent recorded for the records
+// the broker did not store, unless a reply to the record was handled (the
+// broker stored it after all).
+func (o *Orchestrator) unstampSent(ctx context.Context, tx *sql.Tx, ws []waiting, stamped, stored []bool, at int64) error {
+	for i, w := range ws {
+		if !stamped[i] || stored[i] {
+			continue
+		}
+		sent, id, replied := stepColumnsOf(w.out.Kind)
+		if _, err := tx.ExecContext(ctx, o.db.Rebind(`UPDATE saga_steps SET `+sent+` = 0
+			WHERE saga_id = ? AND idx = ? AND `+id+` = ? AND `+sent+` = ? AND `+replied+` = 0`), w.id, w.step, w.out.ID, at); err != nil {
+			return fmt.Errorf("saga: unstamp %s sent: %w", w.out.ID, err)
+		}
+	}
+	return nil
 }
 
 func count(bs []bool) int {
@@ -205,9 +270,9 @@ func (o *Orchestrator) produce(ctx context.Context, ws []waiting) []bool {
 }
 
 // markSent clears the slots of the records that were stored and starts
-// their timeouts. A slot whose instance moved on since it was read keeps
-// its new record.
-func (o *Orchestrator) markSent(ctx context.Context, tx *sql.Tx, ws []waiting, stored []bool) error {
+// their timeouts; sentAt, when the produce began, is the steps' send time.
+// A slot whose instance moved on since it was read keeps its new record.
+func (o *Orchestrator) markSent(ctx context.Context, tx *sql.Tx, ws []waiting, stored []bool, sentAt int64) error {
 	now := time.Now()
 	at := micros(now)
 	for i, w := range ws {
@@ -231,12 +296,9 @@ func (o *Orchestrator) markSent(ctx context.Context, tx *sql.Tx, ws []waiting, s
 		if n == 0 {
 			e.Detail = "the saga had moved on by then"
 		} else {
-			col := "command_sent_at"
-			if w.out.Kind == KindCompensation {
-				col = "compensation_sent_at"
-			}
+			col, _, _ := stepColumnsOf(w.out.Kind)
 			if _, err := tx.ExecContext(ctx, o.db.Rebind(`UPDATE saga_steps SET `+col+` = ? WHERE saga_id = ? AND idx = ? AND `+col+` = 0`),
-				at, w.id, w.step); err != nil {
+				sentAt, w.id, w.step); err != nil {
 				return fmt.Errorf("saga: mark %s sent: %w", w.out.ID, err)
 			}
 		}
