@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"text/tabwriter"
 
 	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/internal/client"
@@ -38,19 +41,82 @@ func addConn(f *flags) *conn {
 // --server is set or neither --broker nor --data is, else the broker
 // opened in-process.
 func (c *conn) open(ctx context.Context, e *env) (stream.Broker, error) {
-	if c.server != "" || (c.broker == "" && c.data == "") {
-		server := c.server
-		if server == "" {
-			server = defaultServer
-		}
+	if server, ok := c.remote(); ok {
 		return client.New(server, c.apiKey)
 	}
+	b, _, err := c.local(ctx, e)
+	return b, err
+}
+
+// remote returns the server the flags point at, if they point at one:
+// --server, or the default server when neither --broker nor --data is set.
+func (c *conn) remote() (string, bool) {
+	if c.server != "" {
+		return c.server, true
+	}
+	return defaultServer, c.broker == "" && c.data == ""
+}
+
+// local opens the broker named by --broker and --data in-process, with
+// the logger it warns through.
+func (c *conn) local(ctx context.Context, e *env) (stream.Broker, *slog.Logger, error) {
 	data := c.data
 	if data == "" {
 		data = "./arus-data"
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return backbone.Open(ctx, c.broker, data, stream.Options{Logger: logger})
+	b, err := backbone.Open(ctx, c.broker, data, stream.Options{Logger: logger})
+	return b, logger, err
+}
+
+// connArgs registers the connection flags and parses the command line,
+// returning the connection and the positional arguments.
+func connArgs(f *flags, args []string) (*conn, []string, error) {
+	c := addConn(f)
+	rest, err := f.parse(args)
+	return c, rest, err
+}
+
+// openNoArgs parses the command line of a command that takes no argument
+// and opens the stream the flags point at.
+func openNoArgs(ctx context.Context, e *env, f *flags, args []string) (stream.Broker, error) {
+	c, rest, err := connArgs(f, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noArgs(f, rest); err != nil {
+		return nil, err
+	}
+	return c.open(ctx, e)
+}
+
+// namedArgs parses the command line of a command on one topic or group,
+// named by --<what> (whose value is flagValue) or the argument, and
+// returns the name, validated, and the connection.
+func namedArgs(f *flags, what string, flagValue *string, args []string, validate func(string) error) (string, *conn, error) {
+	c, rest, err := connArgs(f, args)
+	if err != nil {
+		return "", nil, err
+	}
+	name, err := nameArg(f, what, *flagValue, rest, validate)
+	return name, c, err
+}
+
+// openNamed is namedArgs followed by opening the stream the flags point at.
+func openNamed(ctx context.Context, e *env, f *flags, what string, flagValue *string, args []string, validate func(string) error) (string, stream.Broker, error) {
+	name, c, err := namedArgs(f, what, flagValue, args, validate)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := c.open(ctx, e)
+	return name, b, err
+}
+
+// newTable returns a writer of aligned columns on w, the header written.
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
 }
 
 // serverFlags say which running server a command that only talks to a

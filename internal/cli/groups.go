@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -33,22 +32,9 @@ func runGroups(ctx context.Context, e *env, args []string) error {
 	)
 }
 
-// groupArg returns the one group named by --group or the argument.
-func groupArg(f *flags, flagValue string, rest []string) (string, error) {
-	return nameArg(f, "group", flagValue, rest, stream.ValidateGroupName)
-}
-
 func groupsList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "groups list", "arus groups list [flags]", groupsAbout)
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
-	}
-	b, err := c.open(ctx, e)
+	b, err := openNoArgs(ctx, e, f, args)
 	if err != nil {
 		return err
 	}
@@ -57,8 +43,7 @@ func groupsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list groups: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tMEMBERS\tTOPICS\tLAG")
+	tw := newTable(e.stdout, "GROUP\tMEMBERS\tTOPICS\tLAG")
 	for _, g := range groups {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", g.Group, len(g.Members), strings.Join(groupTopics(g.Offsets), ","), g.Lag())
 	}
@@ -78,16 +63,7 @@ func groupTopics(offsets []stream.GroupOffset) []string {
 func groupsDescribe(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "groups describe", "arus groups describe --group NAME [flags]", groupsAbout)
 	group := f.String("group", "", "`name` of the group")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := groupArg(f, *group, rest)
-	if err != nil {
-		return err
-	}
-	b, err := c.open(ctx, e)
+	name, b, err := openNamed(ctx, e, f, "group", group, args, stream.ValidateGroupName)
 	if err != nil {
 		return err
 	}
@@ -103,8 +79,7 @@ func groupsDescribe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "Group: %s\tMembers: %d\tLag: %d\n", g.Group, len(g.Members), g.Lag())
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
+	tw := newTable(e.stdout, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
 	for _, o := range g.Offsets {
 		oldest, member := "-", owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]
 		if !o.Oldest.IsZero() {
@@ -130,12 +105,7 @@ func groupsReset(ctx context.Context, e *env, args []string) error {
 	offset := f.Int64("to-offset", -1, "move every partition to `offset`")
 	partitions := &listFlag{split: true}
 	f.Var(partitions, "partitions", "comma-separated `list` of partitions to move (default all)")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := groupArg(f, *group, rest)
+	name, c, err := namedArgs(f, "group", group, args, stream.ValidateGroupName)
 	if err != nil {
 		return err
 	}
@@ -185,8 +155,7 @@ func groupsReset(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reset group %q on topic %q: %w", name, *topic, err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET\tEND\tLAG")
+	tw := newTable(e.stdout, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET\tEND\tLAG")
 	for _, o := range offsets {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", name, o.Topic, o.Partition, o.Committed, o.End, o.Lag)
 	}
@@ -196,16 +165,7 @@ func groupsReset(ctx context.Context, e *env, args []string) error {
 func groupsDelete(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "groups delete", "arus groups delete --group NAME [flags]", groupsAbout)
 	group := f.String("group", "", "`name` of the group to forget, with its offsets")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := groupArg(f, *group, rest)
-	if err != nil {
-		return err
-	}
-	b, err := c.open(ctx, e)
+	name, b, err := openNamed(ctx, e, f, "group", group, args, stream.ValidateGroupName)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -63,12 +62,7 @@ func topicsCreate(ctx context.Context, e *env, args []string) error {
 	retention := f.String("retention", "0", "keep records at least this `long` (such as 12h, 7d; 0 keeps them forever), once every group consumed them")
 	retentionBytes := f.Int64("retention-bytes", 0, "keep at most this many `bytes` per partition of records every group consumed (0: no limit)")
 	ifNotExists := f.Bool("if-not-exists", false, "succeed when the topic already exists")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := topicArg(f, *topic, rest)
+	name, c, err := namedArgs(f, "topic", topic, args, stream.ValidateTopicName)
 	if err != nil {
 		return err
 	}
@@ -100,15 +94,7 @@ func topicsCreate(ctx context.Context, e *env, args []string) error {
 
 func topicsList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "topics list", "arus topics list [flags]", topicsAbout)
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
-	}
-	b, err := c.open(ctx, e)
+	b, err := openNoArgs(ctx, e, f, args)
 	if err != nil {
 		return err
 	}
@@ -117,8 +103,7 @@ func topicsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tRECORDS\tRETENTION\tRETENTION-BYTES")
+	tw := newTable(e.stdout, "TOPIC\tPARTITIONS\tRECORDS\tRETENTION\tRETENTION-BYTES")
 	for _, t := range topics {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
 	}
@@ -128,16 +113,7 @@ func topicsList(ctx context.Context, e *env, args []string) error {
 func topicsDescribe(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "topics describe", "arus topics describe --topic NAME [flags]", topicsAbout)
 	topic := f.String("topic", "", "`name` of the topic")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := topicArg(f, *topic, rest)
-	if err != nil {
-		return err
-	}
-	b, err := c.open(ctx, e)
+	name, b, err := openNamed(ctx, e, f, "topic", topic, args, stream.ValidateTopicName)
 	if err != nil {
 		return err
 	}
@@ -148,8 +124,7 @@ func topicsDescribe(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Topic: %s\tPartitions: %d\tRecords: %d\tRetention: %s\tRetentionBytes: %s\n",
 		t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tSTART\tEND\tRECORDS")
+	tw := newTable(e.stdout, "PARTITION\tSTART\tEND\tRECORDS")
 	for _, p := range t.Offsets {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, p.Start, p.End, p.End-p.Start)
 	}
@@ -159,16 +134,7 @@ func topicsDescribe(ctx context.Context, e *env, args []string) error {
 func topicsDelete(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "topics delete", "arus topics delete --topic NAME [flags]", topicsAbout)
 	topic := f.String("topic", "", "`name` of the topic to delete, with its records")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := topicArg(f, *topic, rest)
-	if err != nil {
-		return err
-	}
-	b, err := c.open(ctx, e)
+	name, b, err := openNamed(ctx, e, f, "topic", topic, args, stream.ValidateTopicName)
 	if err != nil {
 		return err
 	}
