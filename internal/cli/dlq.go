@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
-	"github.com/arus-platform/arus/backbone"
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/dlqapi"
 	"github.com/arus-platform/arus/stream"
@@ -58,20 +56,11 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 // openDLQ returns the tool the connection flags point at and a function
 // that releases it.
 func openDLQ(ctx context.Context, e *env, c *conn) (dlqTool, func(), error) {
-	if c.server != "" || (c.broker == "" && c.data == "") {
-		server := c.server
-		if server == "" {
-			server = defaultServer
-		}
+	if server, ok := c.remote(); ok {
 		cl, err := dlqapi.NewClient(server, c.apiKey)
 		return cl, func() {}, err
 	}
-	data := c.data
-	if data == "" {
-		data = "./arus-data"
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := backbone.Open(ctx, c.broker, data, stream.Options{Logger: logger})
+	b, logger, err := c.local(ctx, e)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,6 +87,23 @@ func dlqArg(f *flags, rest []string) (string, error) {
 		return "", f.fail("%v", err)
 	}
 	return rest[0], nil
+}
+
+// queueArgs registers the flags that select dead letters and the
+// connection flags, parses the command line of a command on one queue and
+// returns the queue, the selection and the connection.
+func queueArgs(f *flags, args []string) (string, dlq.Filter, *conn, error) {
+	ff := addFilterFlags(f)
+	c, rest, err := connArgs(f, args)
+	if err != nil {
+		return "", dlq.Filter{}, nil, err
+	}
+	name, err := dlqArg(f, rest)
+	if err != nil {
+		return "", dlq.Filter{}, nil, err
+	}
+	flt, err := ff.filter(f)
+	return name, flt, c, err
 }
 
 // filterFlags are the flags that select dead letters.
@@ -153,13 +159,12 @@ func parsePosition(s string) (dlq.Position, error) {
 
 func dlqList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "dlq list", "arus dlq list [flags]", dlqAbout)
-	c := addConn(f)
-	rest, err := f.parse(args)
+	c, rest, err := connArgs(f, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
+	if err := noArgs(f, rest); err != nil {
+		return err
 	}
 	tool, done, err := openDLQ(ctx, e, c)
 	if err != nil {
@@ -170,8 +175,7 @@ func dlqList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list dead-letter queues: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DLQ\tTOPIC\tGROUP\tPENDING\tRECORDS")
+	tw := newTable(e.stdout, "DLQ\tTOPIC\tGROUP\tPENDING\tRECORDS")
 	for _, q := range qs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", q.Name, dash(q.Topic), dash(q.Group), q.Pending, q.Records)
 	}
@@ -187,20 +191,10 @@ func dash(s string) string {
 
 func dlqShow(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "dlq show", "arus dlq show NAME [--error TEXT] [--key KEY] [--from TIME] [--to TIME] [--record P/O] [--reasons] [flags]", dlqAbout)
-	ff := addFilterFlags(f)
 	reasons := f.Bool("reasons", false, "group the selected records by error instead of listing them")
 	all := f.Bool("all-states", false, "include records already replayed or discarded")
 	limit := f.Int("limit", 100, "show at most `n` records")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := dlqArg(f, rest)
-	if err != nil {
-		return err
-	}
-	flt, err := ff.filter(f)
+	name, flt, c, err := queueArgs(f, args)
 	if err != nil {
 		return err
 	}
@@ -226,8 +220,7 @@ func dlqShow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("show %s: %w", name, err)
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "COUNT\tFIRST\tLAST\tERROR")
+		tw := newTable(e.stdout, "COUNT\tFIRST\tLAST\tERROR")
 		for _, r := range rs {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Count, r.First.UTC().Format(time.RFC3339), r.Last.UTC().Format(time.RFC3339), oneLine(r.Error, 100))
 		}
@@ -237,8 +230,7 @@ func dlqShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("show %s: %w", name, err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POSITION\tSTATE\tDEAD-LETTERED\tFROM\tATTEMPTS\tKEY\tERROR")
+	tw := newTable(e.stdout, "POSITION\tSTATE\tDEAD-LETTERED\tFROM\tATTEMPTS\tKEY\tERROR")
 	for _, l := range ls {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%d/%d\t%d\t%s\t%s\n", l.Position, l.State, l.DeadLettered.UTC().Format(time.RFC3339),
 			l.Topic, l.OriginalPartition, l.OriginalOffset, l.Attempts, oneLine(string(l.Record.Key), 30), oneLine(l.Error, 80))
@@ -298,18 +290,8 @@ func oneLine(s string, max int) string {
 
 func dlqAct(ctx context.Context, e *env, args []string, action string) error {
 	f := newFlags(e, "dlq "+action, "arus dlq "+action+" NAME (--all | --record P/O | --error TEXT | --key KEY | --from TIME | --to TIME) [flags]", dlqAbout)
-	ff := addFilterFlags(f)
 	all := f.Bool("all", false, action+" every pending record")
-	c := addConn(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	name, err := dlqArg(f, rest)
-	if err != nil {
-		return err
-	}
-	flt, err := ff.filter(f)
+	name, flt, c, err := queueArgs(f, args)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
@@ -41,6 +40,14 @@ func addStore(f *flags) storeFlags {
 	return s
 }
 
+// storeArgs registers the store flags and parses the command line,
+// returning the store flags and the positional arguments.
+func storeArgs(f *flags, args []string) (storeFlags, []string, error) {
+	s := addStore(f)
+	rest, err := f.parse(args)
+	return s, rest, err
+}
+
 func (s storeFlags) open(ctx context.Context) (*auth.Store, func(), error) {
 	db, err := store.Open(ctx, store.Config{DSN: *s.db, Dir: *s.data, Component: "auth"})
 	if err != nil {
@@ -59,18 +66,17 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 Creates an API key and prints it on standard output, once: it cannot be shown
 again. Scopes are permissions (`+permList()+`),
 optionally limited to one resource, such as records.produce:orders.`)
-	st := addStore(f)
 	name := f.String("name", "", "`name` of the key, e.g. the application that uses it")
 	var scopes listFlag
 	f.Var(&scopes, "scope", "a `scope` the key grants; repeat for more")
 	expires := f.Duration("expires", 0, "lifetime of the key, e.g. 2160h; 0 never expires")
 	owner := f.String("owner", "", "`username` the key belongs to: it never grants more than they may do and stops working when they are disabled; empty makes a service key of its own")
-	rest, err := f.parse(args)
+	st, rest, err := storeArgs(f, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
+	if err := noArgs(f, rest); err != nil {
+		return err
 	}
 	if *expires < 0 {
 		return f.fail("--expires %s is negative", *expires)
@@ -103,13 +109,12 @@ optionally limited to one resource, such as records.produce:orders.`)
 
 func runKeysList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "keys list", "arus keys list [flags]", "Lists API keys: never their secrets.")
-	st := addStore(f)
-	rest, err := f.parse(args)
+	st, rest, err := storeArgs(f, args)
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return f.fail("unexpected argument %q", rest[0])
+	if err := noArgs(f, rest); err != nil {
+		return err
 	}
 	as, closeStore, err := st.open(ctx)
 	if err != nil {
@@ -120,8 +125,7 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tOWNER\tSCOPES\tSTATE\tLAST USED")
+	tw := newTable(e.stdout, "ID\tPREFIX\tNAME\tOWNER\tSCOPES\tSTATE\tLAST USED")
 	owners := map[string]string{"": "-"}
 	for _, k := range keys {
 		state := "active"
@@ -149,8 +153,7 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 
 func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "keys revoke", "arus keys revoke ID [flags]", "Revokes an API key: requests using it are refused from now on.")
-	st := addStore(f)
-	rest, err := f.parse(args)
+	st, rest, err := storeArgs(f, args)
 	if err != nil {
 		return err
 	}
