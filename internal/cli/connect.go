@@ -133,6 +133,14 @@ func addServer(f *flags) *serverFlags {
 	return s
 }
 
+// serverArgs registers the server flags and parses the command line,
+// returning the server flags and the positional arguments.
+func serverArgs(f *flags, args []string) (*serverFlags, []string, error) {
+	s := addServer(f)
+	rest, err := f.parse(args)
+	return s, rest, err
+}
+
 // addAPIKey registers the API key a command sends: --api-key-file or
 // ARUS_API_KEY (or ARUS_API_KEY_FILE). --api-key itself works too, but a
 // key on the command line shows in the process list and shell history.

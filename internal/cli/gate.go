@@ -63,17 +63,12 @@ func eventPath(ev string) string { return "/api/v1/gate/events/" + url.PathEscap
 // given and --format table.
 func gateGet(ctx context.Context, e *env, args []string, name, suffix string, table func(w io.Writer, body []byte) error) error {
 	f := newFlags(e, "gate "+name, "arus gate "+name+" EVENT [flags]", gateAbout)
-	s := addServer(f)
 	format := "json"
 	if table != nil {
 		format = "table"
 	}
 	f.StringVar(&format, "format", format, "output `format`: table or json")
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	ev, err := gateEvent(f, rest)
+	s, ev, err := gateArgs(f, args)
 	if err != nil {
 		return err
 	}
@@ -92,6 +87,17 @@ func gateGet(ctx context.Context, e *env, args []string, name, suffix string, ta
 		return table(e.stdout, body)
 	}
 	return printJSON(e.stdout, body)
+}
+
+// gateArgs registers the server flags and parses the command line of a
+// gate command on one event, returning the server flags and the event.
+func gateArgs(f *flags, args []string) (*serverFlags, string, error) {
+	s, rest, err := serverArgs(f, args)
+	if err != nil {
+		return nil, "", err
+	}
+	ev, err := gateEvent(f, rest)
+	return s, ev, err
 }
 
 func gateEvent(f *flags, rest []string) (string, error) {
@@ -137,16 +143,11 @@ func printCounts(w io.Writer, body []byte) error {
 
 func gateEnrol(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "gate enrol", "arus gate enrol EVENT --gate GATE --role steward|supervisor --name NAME [flags]", gateAbout)
-	s := addServer(f)
 	var b gateapi.EnrolmentBody
 	f.StringVar(&b.GateID, "gate", "main", "the `gate` the device scans at")
 	f.StringVar(&b.Role, "role", "steward", "the device's `role`: steward (scans) or supervisor (also searches and overrides)")
 	f.StringVar(&b.Name, "name", "", "the device's `name`, such as a lane")
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	ev, err := gateEvent(f, rest)
+	s, ev, err := gateArgs(f, args)
 	if err != nil {
 		return err
 	}
@@ -168,8 +169,7 @@ func gateEnrol(ctx context.Context, e *env, args []string) error {
 
 func gateRevoke(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "gate revoke", "arus gate revoke EVENT DEVICE [flags]", gateAbout)
-	s := addServer(f)
-	rest, err := f.parse(args)
+	s, rest, err := serverArgs(f, args)
 	if err != nil {
 		return err
 	}
@@ -189,12 +189,7 @@ func gateRevoke(ctx context.Context, e *env, args []string) error {
 
 func gateRotate(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "gate rotate", "arus gate rotate EVENT [flags]", gateAbout)
-	s := addServer(f)
-	rest, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	ev, err := gateEvent(f, rest)
+	s, ev, err := gateArgs(f, args)
 	if err != nil {
 		return err
 	}
@@ -212,8 +207,7 @@ func gateRotate(ctx context.Context, e *env, args []string) error {
 
 func gateRebuild(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "gate rebuild", "arus gate rebuild [EVENT] [flags]", gateAbout)
-	s := addServer(f)
-	rest, err := f.parse(args)
+	s, rest, err := serverArgs(f, args)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/arus-platform/arus/internal/ticketingapi"
@@ -52,8 +51,7 @@ problem.`
 // ticketingClient parses the server flags and the single positional
 // argument (when want is not empty) of a ticketing subcommand.
 func ticketingClient(f *flags, args []string, want string) (*ticketingapi.Client, string, error) {
-	s := addServer(f)
-	rest, err := f.parse(args)
+	s, rest, err := serverArgs(f, args)
 	if err != nil {
 		return nil, "", err
 	}
@@ -103,8 +101,7 @@ func eventsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEVENT\tSTATUS\tEVENT DATE\tTICKET SALE\tAREAS\tGO-LIVE")
+	tw := newTable(e.stdout, "ID\tEVENT\tSTATUS\tEVENT DATE\tTICKET SALE\tAREAS\tGO-LIVE")
 	for _, ev := range events {
 		golive := ev.GoLive.State
 		if golive == "" {
@@ -183,8 +180,7 @@ func ordersList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list orders: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NUMBER\tPAYMENT INFO\tTOTAL\tRECEIVED\tCHECKOUT\tPAID\tSTATUS\tCREATED")
+	tw := newTable(e.stdout, "NUMBER\tPAYMENT INFO\tTOTAL\tRECEIVED\tCHECKOUT\tPAID\tSTATUS\tCREATED")
 	for _, o := range orders {
 		info := "Waiting for payment until " + shown(o.HoldExpires, ticketing.DefaultTimeZone)
 		switch {
@@ -217,8 +213,7 @@ func ordersShow(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\ntotal Rp %d, received Rp %d, refunded Rp %d; checkout %s, paid %s\nhold until %s\n\n",
 		o.Total, o.PaymentReceived, o.Refunded, tick(o.Checkout), tick(o.Paid), shown(o.HoldExpires, ticketing.DefaultTimeZone))
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AREA\tQUANTITY\tUNIT PRICE")
+	tw := newTable(e.stdout, "AREA\tQUANTITY\tUNIT PRICE")
 	for _, l := range o.Lines {
 		fmt.Fprintf(tw, "%s\t%d\tRp %d\n", l.AreaName, l.Quantity, l.UnitPrice)
 	}
@@ -227,8 +222,7 @@ func ordersShow(ctx context.Context, e *env, args []string) error {
 	}
 	if len(o.Tickets) > 0 {
 		fmt.Fprintln(e.stdout)
-		tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TICKET\tAREA\tSTATUS")
+		tw = newTable(e.stdout, "TICKET\tAREA\tSTATUS")
 		for _, t := range o.Tickets {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.AreaName, t.Status)
 		}
@@ -257,8 +251,7 @@ func refundsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("list refunds: %w", err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tORDER\tKIND\tTOTAL REFUND\tTICKETS\tSTATUS\tCREATED")
+	tw := newTable(e.stdout, "ID\tORDER\tKIND\tTOTAL REFUND\tTICKETS\tSTATUS\tCREATED")
 	for _, r := range refunds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\tRp %d\t%d\t%s\t%s\n", r.ID, r.OrderID, r.Kind, r.Amount, len(r.TicketIDs), r.Status,
 			shown(r.RequestedAt, ticketing.DefaultTimeZone))
@@ -317,8 +310,7 @@ func ticketsAudit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", id, err)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AREA\tEVENTS\tCAPACITY\tSOLD\tHOLDS\tVERDICT")
+	tw := newTable(e.stdout, "AREA\tEVENTS\tCAPACITY\tSOLD\tHOLDS\tVERDICT")
 	for _, ar := range a.Areas {
 		verdict := "ok"
 		if len(ar.Problems) > 0 {
