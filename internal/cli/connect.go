@@ -90,28 +90,6 @@ func openNoArgs(ctx context.Context, e *env, f *flags, args []string) (stream.Br
 	return c.open(ctx, e)
 }
 
-// namedArgs parses the command line of a command on one topic or group,
-// named by --<what> (whose value is flagValue) or the argument, and
-// returns the name, validated, and the connection.
-func namedArgs(f *flags, what string, flagValue *string, args []string, validate func(string) error) (string, *conn, error) {
-	c, rest, err := connArgs(f, args)
-	if err != nil {
-		return "", nil, err
-	}
-	name, err := nameArg(f, what, *flagValue, rest, validate)
-	return name, c, err
-}
-
-// openNamed is namedArgs followed by opening the stream the flags point at.
-func openNamed(ctx context.Context, e *env, f *flags, what string, flagValue *string, args []string, validate func(string) error) (string, stream.Broker, error) {
-	name, c, err := namedArgs(f, what, flagValue, args, validate)
-	if err != nil {
-		return "", nil, err
-	}
-	b, err := c.open(ctx, e)
-	return name, b, err
-}
-
 // newTable returns a writer of aligned columns on w, the header written.
 func newTable(w io.Writer, header string) *tabwriter.Writer {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

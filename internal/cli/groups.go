@@ -61,36 +61,31 @@ func groupTopics(offsets []stream.GroupOffset) []string {
 }
 
 func groupsDescribe(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "groups describe", "arus groups describe --group NAME [flags]", groupsAbout)
-	group := f.String("group", "", "`name` of the group")
-	name, b, err := openNamed(ctx, e, f, "group", group, args, stream.ValidateGroupName)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	g, err := b.DescribeGroup(ctx, name)
-	if err != nil {
-		return fmt.Errorf("describe group %q: %w", name, err)
-	}
-	owner := map[stream.TopicPartition]string{}
-	for _, m := range g.Members {
-		for _, tp := range m.Partitions {
-			owner[tp] = m.ID
+	return groupNames.run(ctx, e, args, "describe", "`name` of the group", func(b stream.Broker, name string) error {
+		g, err := b.DescribeGroup(ctx, name)
+		if err != nil {
+			return fmt.Errorf("describe group %q: %w", name, err)
 		}
-	}
-	fmt.Fprintf(e.stdout, "Group: %s\tMembers: %d\tLag: %d\n", g.Group, len(g.Members), g.Lag())
-	tw := newTable(e.stdout, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
-	for _, o := range g.Offsets {
-		oldest, member := "-", owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]
-		if !o.Oldest.IsZero() {
-			oldest = o.Oldest.UTC().Format(time.RFC3339)
+		owner := map[stream.TopicPartition]string{}
+		for _, m := range g.Members {
+			for _, tp := range m.Partitions {
+				owner[tp] = m.ID
+			}
 		}
-		if member == "" {
-			member = "-"
+		fmt.Fprintf(e.stdout, "Group: %s\tMembers: %d\tLag: %d\n", g.Group, len(g.Members), g.Lag())
+		tw := newTable(e.stdout, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
+		for _, o := range g.Offsets {
+			oldest, member := "-", owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]
+			if !o.Oldest.IsZero() {
+				oldest = o.Oldest.UTC().Format(time.RFC3339)
+			}
+			if member == "" {
+				member = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", o.Topic, o.Partition, o.Committed, o.End, o.Lag, oldest, member)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", o.Topic, o.Partition, o.Committed, o.End, o.Lag, oldest, member)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 func groupsReset(ctx context.Context, e *env, args []string) error {
@@ -105,7 +100,7 @@ func groupsReset(ctx context.Context, e *env, args []string) error {
 	offset := f.Int64("to-offset", -1, "move every partition to `offset`")
 	partitions := &listFlag{split: true}
 	f.Var(partitions, "partitions", "comma-separated `list` of partitions to move (default all)")
-	name, c, err := namedArgs(f, "group", group, args, stream.ValidateGroupName)
+	name, c, err := groupNames.args(f, group, args)
 	if err != nil {
 		return err
 	}
@@ -163,18 +158,7 @@ func groupsReset(ctx context.Context, e *env, args []string) error {
 }
 
 func groupsDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "groups delete", "arus groups delete --group NAME [flags]", groupsAbout)
-	group := f.String("group", "", "`name` of the group to forget, with its offsets")
-	name, b, err := openNamed(ctx, e, f, "group", group, args, stream.ValidateGroupName)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := b.DeleteGroup(ctx, name); err != nil {
-		return fmt.Errorf("delete group %q: %w", name, err)
-	}
-	fmt.Fprintf(e.stdout, "Deleted group %s.\n", name)
-	return nil
+	return groupNames.delete(ctx, e, args, "`name` of the group to forget, with its offsets", stream.Broker.DeleteGroup)
 }
 
 // parseDateTime parses a reset time: RFC 3339, or a local date and time

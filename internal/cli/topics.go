@@ -36,25 +36,6 @@ func topicArg(f *flags, flagValue string, rest []string) (string, error) {
 	return nameArg(f, "topic", flagValue, rest, stream.ValidateTopicName)
 }
 
-// nameArg returns the one name (of a topic or group) given by --<what> or
-// as the argument, validated.
-func nameArg(f *flags, what, flagValue string, rest []string, validate func(string) error) (string, error) {
-	switch {
-	case len(rest) > 1:
-		return "", f.fail("one %s at a time; got %q", what, rest)
-	case len(rest) == 1 && flagValue != "" && rest[0] != flagValue:
-		return "", f.fail("two %ss given: --%s %q and %q", what, what, flagValue, rest[0])
-	case len(rest) == 1:
-		flagValue = rest[0]
-	case flagValue == "":
-		return "", f.fail("no %s given; use --%s NAME", what, what)
-	}
-	if err := validate(flagValue); err != nil {
-		return "", f.fail("%v", err)
-	}
-	return flagValue, nil
-}
-
 func topicsCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "topics create", "arus topics create --topic NAME [--partitions N] [--retention D] [--retention-bytes N]", topicsAbout)
 	topic := f.String("topic", "", "`name` of the topic: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'")
@@ -62,7 +43,7 @@ func topicsCreate(ctx context.Context, e *env, args []string) error {
 	retention := f.String("retention", "0", "keep records at least this `long` (such as 12h, 7d; 0 keeps them forever), once every group consumed them")
 	retentionBytes := f.Int64("retention-bytes", 0, "keep at most this many `bytes` per partition of records every group consumed (0: no limit)")
 	ifNotExists := f.Bool("if-not-exists", false, "succeed when the topic already exists")
-	name, c, err := namedArgs(f, "topic", topic, args, stream.ValidateTopicName)
+	name, c, err := topicNames.args(f, topic, args)
 	if err != nil {
 		return err
 	}
@@ -111,39 +92,23 @@ func topicsList(ctx context.Context, e *env, args []string) error {
 }
 
 func topicsDescribe(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "topics describe", "arus topics describe --topic NAME [flags]", topicsAbout)
-	topic := f.String("topic", "", "`name` of the topic")
-	name, b, err := openNamed(ctx, e, f, "topic", topic, args, stream.ValidateTopicName)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	t, err := b.DescribeTopic(ctx, name)
-	if err != nil {
-		return fmt.Errorf("describe topic %q: %w", name, err)
-	}
-	fmt.Fprintf(e.stdout, "Topic: %s\tPartitions: %d\tRecords: %d\tRetention: %s\tRetentionBytes: %s\n",
-		t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
-	tw := newTable(e.stdout, "PARTITION\tSTART\tEND\tRECORDS")
-	for _, p := range t.Offsets {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, p.Start, p.End, p.End-p.Start)
-	}
-	return tw.Flush()
+	return topicNames.run(ctx, e, args, "describe", "`name` of the topic", func(b stream.Broker, name string) error {
+		t, err := b.DescribeTopic(ctx, name)
+		if err != nil {
+			return fmt.Errorf("describe topic %q: %w", name, err)
+		}
+		fmt.Fprintf(e.stdout, "Topic: %s\tPartitions: %d\tRecords: %d\tRetention: %s\tRetentionBytes: %s\n",
+			t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
+		tw := newTable(e.stdout, "PARTITION\tSTART\tEND\tRECORDS")
+		for _, p := range t.Offsets {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, p.Start, p.End, p.End-p.Start)
+		}
+		return tw.Flush()
+	})
 }
 
 func topicsDelete(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "topics delete", "arus topics delete --topic NAME [flags]", topicsAbout)
-	topic := f.String("topic", "", "`name` of the topic to delete, with its records")
-	name, b, err := openNamed(ctx, e, f, "topic", topic, args, stream.ValidateTopicName)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := b.DeleteTopic(ctx, name); err != nil {
-		return fmt.Errorf("delete topic %q: %w", name, err)
-	}
-	fmt.Fprintf(e.stdout, "Deleted topic %s.\n", name)
-	return nil
+	return topicNames.delete(ctx, e, args, "`name` of the topic to delete, with its records", stream.Broker.DeleteTopic)
 }
 
 // parseRetention parses a retention time: a Go duration (90m, 12h) or a
