@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -33,21 +34,10 @@ func runGroups(ctx context.Context, e *env, args []string) error {
 }
 
 func groupsList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "groups list", "arus groups list [flags]", groupsAbout)
-	b, err := openNoArgs(ctx, e, f, args)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	groups, err := b.ListGroups(ctx)
-	if err != nil {
-		return fmt.Errorf("list groups: %w", err)
-	}
-	tw := newTable(e.stdout, "GROUP\tMEMBERS\tTOPICS\tLAG")
-	for _, g := range groups {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", g.Group, len(g.Members), strings.Join(groupTopics(g.Offsets), ","), g.Lag())
-	}
-	return tw.Flush()
+	return listNames(ctx, e, args, groupNames, stream.Broker.ListGroups, "GROUP\tMEMBERS\tTOPICS\tLAG",
+		func(w io.Writer, g stream.GroupInfo) {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%d\n", g.Group, len(g.Members), strings.Join(groupTopics(g.Offsets), ","), g.Lag())
+		})
 }
 
 func groupTopics(offsets []stream.GroupOffset) []string {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -67,6 +68,26 @@ func (k nameKind) run(ctx context.Context, e *env, args []string, action, usage 
 	}
 	defer b.Close()
 	return do(b, name)
+}
+
+// listNames is "arus <what>s list": it takes no argument and prints a
+// table with header and a row per item list returns.
+func listNames[T any](ctx context.Context, e *env, args []string, k nameKind, list func(stream.Broker, context.Context) ([]T, error), header string, row func(w io.Writer, item T)) error {
+	f := newFlags(e, k.what+"s list", "arus "+k.what+"s list [flags]", k.about)
+	b, err := openNoArgs(ctx, e, f, args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	items, err := list(b, ctx)
+	if err != nil {
+		return fmt.Errorf("list %ss: %w", k.what, err)
+	}
+	tw := newTable(e.stdout, header)
+	for _, item := range items {
+		row(tw, item)
+	}
+	return tw.Flush()
 }
 
 // delete is "arus <what>s delete": it deletes the name with del and says

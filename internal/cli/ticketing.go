@@ -69,6 +69,19 @@ func ticketingClient(f *flags, args []string, want string) (*ticketingapi.Client
 	return c, arg, err
 }
 
+// ticketingReason is ticketingClient for a subcommand on one want that
+// requires --reason, whose value is reason.
+func ticketingReason(f *flags, args []string, want string, reason *string) (*ticketingapi.Client, string, error) {
+	c, id, err := ticketingClient(f, args, want)
+	if err != nil {
+		return nil, "", err
+	}
+	if *reason == "" {
+		return nil, "", f.fail("--reason is required")
+	}
+	return c, id, nil
+}
+
 // shown formats a time as the console does ("18 Mar, 2023 18:20") in a
 // time zone.
 func shown(t time.Time, zone string) string {
@@ -138,12 +151,9 @@ func eventsApprove(ctx context.Context, e *env, args []string) error {
 func eventsCancel(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "events cancel", "arus events cancel EVENT --reason TEXT [flags]", eventsAbout)
 	reason := f.String("reason", "", "why the event is canceled (required; buyers are told)")
-	c, id, err := ticketingClient(f, args, "event")
+	c, id, err := ticketingReason(f, args, "event", reason)
 	if err != nil {
 		return err
-	}
-	if *reason == "" {
-		return f.fail("--reason is required")
 	}
 	ev, err := c.CancelEvent(ctx, id, *reason)
 	if err != nil {
@@ -276,12 +286,9 @@ func refundsApprove(ctx context.Context, e *env, args []string) error {
 func refundsReject(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "refunds reject", "arus refunds reject REFUND --reason TEXT [flags]", refundsAbout)
 	reason := f.String("reason", "", "why the refund is rejected (required)")
-	c, id, err := ticketingClient(f, args, "refund")
+	c, id, err := ticketingReason(f, args, "refund", reason)
 	if err != nil {
 		return err
-	}
-	if *reason == "" {
-		return f.fail("--reason is required")
 	}
 	r, err := c.RejectRefund(ctx, id, *reason)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -74,21 +75,10 @@ func topicsCreate(ctx context.Context, e *env, args []string) error {
 }
 
 func topicsList(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "topics list", "arus topics list [flags]", topicsAbout)
-	b, err := openNoArgs(ctx, e, f, args)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	topics, err := b.ListTopics(ctx)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	tw := newTable(e.stdout, "TOPIC\tPARTITIONS\tRECORDS\tRETENTION\tRETENTION-BYTES")
-	for _, t := range topics {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
-	}
-	return tw.Flush()
+	return listNames(ctx, e, args, topicNames, stream.Broker.ListTopics, "TOPIC\tPARTITIONS\tRECORDS\tRETENTION\tRETENTION-BYTES",
+		func(w io.Writer, t stream.TopicInfo) {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", t.Name, t.Partitions, t.Records(), formatRetention(t.RetentionTime), formatBytes(t.RetentionBytes))
+		})
 }
 
 func topicsDescribe(ctx context.Context, e *env, args []string) error {
