@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )
@@ -427,7 +428,7 @@ func TestBadInput(t *testing.T) {
 			if tt.field != "" {
 				found := false
 				for _, fe := range p.Errors {
-					found = found || fe.Field == tt.field
+					found = found || fe.Name == tt.field
 				}
 				if !found {
 					t.Errorf("errors %v lack field %q", p.Errors, tt.field)
@@ -437,7 +438,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func fieldsContain(errs []api.FieldError, s string) bool {
+func fieldsContain(errs []invalid.Field, s string) bool {
 	for _, fe := range errs {
 		if strings.Contains(fe.Message, s) {
 			return true

@@ -147,10 +147,10 @@ func (e *ResponseError) Error() string {
 		msg = http.StatusText(e.Status)
 	}
 	for i, fe := range e.Problem.Errors {
-		if i == 0 && strings.HasPrefix(msg, fe.Field+": ") {
+		if i == 0 && strings.HasPrefix(msg, fe.Name+": ") {
 			continue
 		}
-		msg += fmt.Sprintf("; %s: %s", fe.Field, fe.Message)
+		msg += fmt.Sprintf("; %s: %s", fe.Name, fe.Message)
 	}
 	return msg
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -24,7 +25,7 @@ func TestCaller(t *testing.T) {
 			_, _ = w.Write([]byte(`{"q":"` + r.URL.Query().Get("q") + `"}`))
 		case "/invalid":
 			api.WriteJSON(w, http.StatusUnprocessableEntity, api.Invalid("name: is required",
-				api.FieldError{Field: "name", Message: "is required"}, api.FieldError{Field: "kind", Message: "must be one of a, b"}))
+				invalid.Field{Name: "name", Message: "is required"}, invalid.Field{Name: "kind", Message: "must be one of a, b"}))
 		default:
 			http.Error(w, "gateway down", http.StatusBadGateway)
 		}

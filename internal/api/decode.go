@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // decode reads a JSON request body of at most limit bytes into v, a
@@ -61,9 +63,9 @@ func decodeBytes(body []byte, v any) *Problem {
 		// decodes but does not fit, reported as well as encoding/json can.
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return invalidFields([]FieldError{{Field: te.Field, Message: fmt.Sprintf("a JSON %s does not fit here (byte %d)", te.Value, te.Offset)}})
+			return invalidFields([]invalid.Field{{Name: te.Field, Message: fmt.Sprintf("a JSON %s does not fit here (byte %d)", te.Value, te.Offset)}})
 		}
-		return invalid(err.Error())
+		return Invalid(err.Error())
 	}
 	return nil
 }
@@ -85,7 +87,7 @@ func position(body []byte, off int64) (line, col int) {
 // checker is implemented by request types that accept more than one JSON
 // shape; they check a decoded value themselves.
 type checker interface {
-	checkJSON(v any, path string) []FieldError
+	checkJSON(v any, path string) []invalid.Field
 }
 
 var (
@@ -97,7 +99,7 @@ var (
 // checkValue compares a value decoded into any with the Go type it will be
 // decoded into, and reports unknown object fields and values of the wrong
 // JSON kind with their full path.
-func checkValue(v any, t reflect.Type, path string) []FieldError {
+func checkValue(v any, t reflect.Type, path string) []invalid.Field {
 	if v == nil {
 		return nil // null leaves the zero value, whatever the type
 	}
@@ -115,11 +117,11 @@ func checkValue(v any, t reflect.Type, path string) []FieldError {
 		if !ok {
 			return kindError(path, "an object", v)
 		}
-		var errs []FieldError
+		var errs []invalid.Field
 		for _, name := range sortedKeys(obj) {
 			f, ok := jsonField(t, name)
 			if !ok {
-				errs = append(errs, FieldError{Field: join(path, name), Message: fmt.Sprintf("unknown field %q; known fields: %s", name, strings.Join(jsonFields(t), ", "))})
+				errs = append(errs, invalid.Field{Name: join(path, name), Message: fmt.Sprintf("unknown field %q; known fields: %s", name, strings.Join(jsonFields(t), ", "))})
 				continue
 			}
 			errs = append(errs, checkValue(obj[name], f.Type, join(path, name))...)
@@ -130,7 +132,7 @@ func checkValue(v any, t reflect.Type, path string) []FieldError {
 		if !ok {
 			return kindError(path, "an array", v)
 		}
-		var errs []FieldError
+		var errs []invalid.Field
 		for i, e := range arr {
 			errs = append(errs, checkValue(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
 		}
@@ -140,7 +142,7 @@ func checkValue(v any, t reflect.Type, path string) []FieldError {
 		if !ok {
 			return kindError(path, "an object", v)
 		}
-		var errs []FieldError
+		var errs []invalid.Field
 		for _, k := range sortedKeys(obj) {
 			errs = append(errs, checkValue(obj[k], t.Elem(), join(path, k))...)
 		}
@@ -161,7 +163,7 @@ func checkValue(v any, t reflect.Type, path string) []FieldError {
 		bits := t.Bits()
 		lo, hi := -math.Pow(2, float64(bits-1)), math.Pow(2, float64(bits-1))
 		if f != math.Trunc(f) || f < lo || f >= hi {
-			return []FieldError{{Field: path, Message: fmt.Sprintf("%s is not an integer of %d bits", strconv.FormatFloat(f, 'f', -1, 64), bits)}}
+			return []invalid.Field{{Name: path, Message: fmt.Sprintf("%s is not an integer of %d bits", strconv.FormatFloat(f, 'f', -1, 64), bits)}}
 		}
 	case reflect.Float32, reflect.Float64:
 		if _, ok := v.(float64); !ok {
@@ -171,8 +173,8 @@ func checkValue(v any, t reflect.Type, path string) []FieldError {
 	return nil
 }
 
-func kindError(path, want string, got any) []FieldError {
-	return []FieldError{{Field: path, Message: fmt.Sprintf("want %s, got %s", want, jsonKind(got))}}
+func kindError(path, want string, got any) []invalid.Field {
+	return []invalid.Field{{Name: path, Message: fmt.Sprintf("want %s, got %s", want, jsonKind(got))}}
 }
 
 func jsonKind(v any) string {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // HandlerFunc is an API handler: it writes its answer, or returns an error
@@ -39,7 +40,10 @@ func (s *Server) Decode(w http.ResponseWriter, r *http.Request, limit int64, v a
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
 // Invalid is a 422 problem with field errors.
-func Invalid(detail string, errs ...FieldError) *Problem { return invalid(detail, errs...) }
+func Invalid(detail string, errs ...invalid.Field) *Problem {
+	return &Problem{Type: TypeInvalid, Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+		Detail: detail, Errors: errs}
+}
 
 // NotFound is a 404 problem.
 func NotFound(detail string) *Problem { return notFound(detail) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -63,9 +64,9 @@ func (s *Server) resetGroup(w http.ResponseWriter, r *http.Request) error {
 	if p := decode(w, r, s.cfg.MaxBodyBytes, &req); p != nil {
 		return p
 	}
-	var errs []FieldError
+	var errs []invalid.Field
 	fail := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, invalid.Field{Name: field, Message: fmt.Sprintf(format, args...)})
 	}
 	if err := stream.ValidateTopicName(req.Topic); err != nil {
 		fail("topic", "%v", err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -15,7 +16,7 @@ import (
 func topicParam(r *http.Request) (string, error) {
 	name := r.PathValue("topic")
 	if err := stream.ValidateTopicName(name); err != nil {
-		return "", invalid(err.Error(), FieldError{Field: "topic", Message: err.Error()})
+		return "", Invalid(err.Error(), invalid.Field{Name: "topic", Message: err.Error()})
 	}
 	return name, nil
 }
@@ -24,7 +25,7 @@ func topicParam(r *http.Request) (string, error) {
 func groupParam(r *http.Request) (string, error) {
 	name := r.PathValue("group")
 	if err := stream.ValidateGroupName(name); err != nil {
-		return "", invalid(err.Error(), FieldError{Field: "group", Message: err.Error()})
+		return "", Invalid(err.Error(), invalid.Field{Name: "group", Message: err.Error()})
 	}
 	return name, nil
 }
@@ -35,7 +36,7 @@ func partitionParam(r *http.Request) (int32, error) {
 	p, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || p < 0 {
 		msg := fmt.Sprintf("partition %q is not a partition number; partitions are numbered from 0", s)
-		return 0, invalid(msg, FieldError{Field: "partition", Message: msg})
+		return 0, Invalid(msg, invalid.Field{Name: "partition", Message: msg})
 	}
 	return int32(p), nil
 }
@@ -45,7 +46,7 @@ func partitionParam(r *http.Request) (int32, error) {
 type query struct {
 	v    url.Values
 	seen map[string]bool
-	errs []FieldError
+	errs []invalid.Field
 }
 
 func newQuery(r *http.Request) *query {
@@ -53,7 +54,7 @@ func newQuery(r *http.Request) *query {
 }
 
 func (q *query) fail(name, format string, args ...any) {
-	q.errs = append(q.errs, FieldError{Field: name, Message: fmt.Sprintf(format, args...)})
+	q.errs = append(q.errs, invalid.Field{Name: name, Message: fmt.Sprintf(format, args...)})
 }
 
 func (q *query) str(name string) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -23,7 +24,7 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// Errors lists field errors: which field of the request (a JSON path
 	// such as records[2].value, or a query parameter) and why.
-	Errors []FieldError `json:"errors,omitempty"`
+	Errors []invalid.Field `json:"errors,omitempty"`
 	// Failed, on a failed produce, holds the indexes of the records that
 	// were not stored. Records not listed were stored and are durable.
 	Failed []int `json:"failed,omitempty"`
@@ -31,12 +32,6 @@ type Problem struct {
 	// header is added to the response; cause is logged, not shown.
 	header http.Header
 	cause  error
-}
-
-// FieldError names one bad field of a request.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
 }
 
 // Problem types. Each maps to one stream error, so a client can give the
@@ -114,23 +109,18 @@ func malformed(detail string) *Problem {
 	return &Problem{Type: TypeMalformed, Title: "Malformed request", Status: http.StatusBadRequest, Detail: detail}
 }
 
-func invalid(detail string, errs ...FieldError) *Problem {
-	return &Problem{Type: TypeInvalid, Title: "Invalid request", Status: http.StatusUnprocessableEntity,
-		Detail: detail, Errors: errs}
-}
-
 // invalidFields reports field errors, with the first one as the detail.
-func invalidFields(errs []FieldError) *Problem {
+func invalidFields(errs []invalid.Field) *Problem {
 	for i := range errs {
-		if errs[i].Field == "" {
-			errs[i].Field = "(body)"
+		if errs[i].Name == "" {
+			errs[i].Name = "(body)"
 		}
 	}
-	detail := errs[0].Field + ": " + errs[0].Message
+	detail := errs[0].Name + ": " + errs[0].Message
 	if len(errs) > 1 {
 		detail += " (and more; see errors)"
 	}
-	return invalid(detail, errs...)
+	return Invalid(detail, errs...)
 }
 
 func tooLarge(detail string) *Problem {

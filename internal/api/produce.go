@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -79,7 +80,7 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 		return nil, invalidFields(kindError("", "an object", tokenKind(tok)))
 	}
 	var records []*stream.Record
-	var errs []FieldError
+	var errs []invalid.Field
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -88,7 +89,7 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 		if key, _ := tok.(string); key != "records" {
 			// Refused whatever follows: stop here rather than read a value
 			// that may be most of the body.
-			errs = append(errs, FieldError{Field: key, Message: fmt.Sprintf("unknown field %q; known fields: records", key)})
+			errs = append(errs, invalid.Field{Name: key, Message: fmt.Sprintf("unknown field %q; known fields: records", key)})
 			return nil, invalidFields(errs)
 		}
 		// A repeated field replaces the earlier one, as in every other body
@@ -130,13 +131,13 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 		}
 	}
 	if len(errs) > maxFieldErrors {
-		errs = append(errs[:maxFieldErrors], FieldError{Field: "records", Message: fmt.Sprintf("more errors not listed; these are the first %d", maxFieldErrors)})
+		errs = append(errs[:maxFieldErrors], invalid.Field{Name: "records", Message: fmt.Sprintf("more errors not listed; these are the first %d", maxFieldErrors)})
 	}
 	if len(errs) > 0 {
 		return nil, invalidFields(errs)
 	}
 	if len(records) == 0 {
-		return nil, invalid("no records to produce", FieldError{Field: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)})
+		return nil, Invalid("no records to produce", invalid.Field{Name: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)})
 	}
 	return records, nil
 }
@@ -146,26 +147,26 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 const maxFieldErrors = 100
 
 // recordErrors names what is wrong with the raw JSON of records[i].
-func recordErrors(raw []byte, i int) []FieldError {
+func recordErrors(raw []byte, i int) []invalid.Field {
 	raw = bytes.TrimLeft(raw, ", \t\r\n")
 	path := fmt.Sprintf("records[%d]", i)
 	var pr ProduceRecord
 	p := decodeBytes(raw, &pr)
 	if p == nil {
-		return []FieldError{{Field: path, Message: "not a valid record"}}
+		return []invalid.Field{{Name: path, Message: "not a valid record"}}
 	}
-	errs := make([]FieldError, 0, len(p.Errors)+1)
+	errs := make([]invalid.Field, 0, len(p.Errors)+1)
 	for _, fe := range p.Errors {
-		switch fe.Field {
+		switch fe.Name {
 		case "", "(body)": // the record itself
-			fe.Field = path
+			fe.Name = path
 		default:
-			fe.Field = path + "." + fe.Field
+			fe.Name = path + "." + fe.Name
 		}
 		errs = append(errs, fe)
 	}
 	if len(errs) == 0 {
-		errs = append(errs, FieldError{Field: path, Message: p.Detail})
+		errs = append(errs, invalid.Field{Name: path, Message: p.Detail})
 	}
 	return errs
 }

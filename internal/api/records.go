@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -57,10 +58,10 @@ func (s *Server) produce(w http.ResponseWriter, r *http.Request) error {
 }
 
 // record converts a produce record; path names it in field errors.
-func (pr ProduceRecord) record(topic, path string) (*stream.Record, []FieldError) {
-	var errs []FieldError
+func (pr ProduceRecord) record(topic, path string) (*stream.Record, []invalid.Field) {
+	var errs []invalid.Field
 	fail := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{Field: path + "." + field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, invalid.Field{Name: path + "." + field, Message: fmt.Sprintf(format, args...)})
 	}
 	b64 := false
 	switch pr.Encoding {

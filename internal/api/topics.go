@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -67,18 +68,18 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) error {
 	if req.Partitions != nil {
 		t.Partitions = *req.Partitions
 	}
-	var errs []FieldError
+	var errs []invalid.Field
 	if err := stream.ValidateTopicName(t.Name); err != nil {
-		errs = append(errs, FieldError{Field: "name", Message: err.Error()})
+		errs = append(errs, invalid.Field{Name: "name", Message: err.Error()})
 	}
 	if err := stream.ValidatePartitions(t.Partitions); err != nil {
-		errs = append(errs, FieldError{Field: "partitions", Message: err.Error()})
+		errs = append(errs, invalid.Field{Name: "partitions", Message: err.Error()})
 	}
 	if req.RetentionMS < 0 || req.RetentionMS > int64(time.Duration(1<<63-1)/time.Millisecond) {
-		errs = append(errs, FieldError{Field: "retention_ms", Message: "retention must be 0 (keep forever) or a positive number of milliseconds"})
+		errs = append(errs, invalid.Field{Name: "retention_ms", Message: "retention must be 0 (keep forever) or a positive number of milliseconds"})
 	}
 	if req.RetentionBytes < 0 {
-		errs = append(errs, FieldError{Field: "retention_bytes", Message: "retention bytes must be 0 (no limit) or positive"})
+		errs = append(errs, invalid.Field{Name: "retention_bytes", Message: "retention bytes must be 0 (no limit) or positive"})
 	}
 	if len(errs) > 0 {
 		return invalidFields(errs)

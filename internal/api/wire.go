@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -68,10 +69,10 @@ func (h *Headers) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (Headers) checkJSON(v any, path string) []FieldError {
+func (Headers) checkJSON(v any, path string) []invalid.Field {
 	switch v := v.(type) {
 	case map[string]any:
-		var errs []FieldError
+		var errs []invalid.Field
 		for _, k := range sortedKeys(v) {
 			if _, ok := v[k].(string); !ok {
 				errs = append(errs, kindError(join(path, k), "a string", v[k])...)
@@ -79,13 +80,13 @@ func (Headers) checkJSON(v any, path string) []FieldError {
 		}
 		return errs
 	case []any:
-		var errs []FieldError
+		var errs []invalid.Field
 		for i, e := range v {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			errs = append(errs, checkValue(e, headerType, p)...)
 			if obj, ok := e.(map[string]any); ok {
 				if _, ok := obj["key"]; !ok {
-					errs = append(errs, FieldError{Field: join(p, "key"), Message: "missing; every header needs a key"})
+					errs = append(errs, invalid.Field{Name: join(p, "key"), Message: "missing; every header needs a key"})
 				}
 			}
 		}

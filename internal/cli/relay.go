@@ -260,18 +260,18 @@ func relayErr(what string, err error) error {
 	detail := moreFields.ReplaceAllString(re.Problem.Detail, "")
 	fe := re.Problem.Errors
 	switch {
-	case len(fe) == 1 && (detail == "" || strings.HasPrefix(detail, fe[0].Field+": ")):
-		return &listedError{fmt.Sprintf("%s: %s: %s", what, fe[0].Field, fe[0].Message), err}
+	case len(fe) == 1 && (detail == "" || strings.HasPrefix(detail, fe[0].Name+": ")):
+		return &listedError{fmt.Sprintf("%s: %s: %s", what, fe[0].Name, fe[0].Message), err}
 	case len(fe) == 1 && strings.Contains(detail, fe[0].Message):
 		return &listedError{fmt.Sprintf("%s: %s", what, detail), err}
-	case strings.HasPrefix(detail, fe[0].Field+": "):
+	case strings.HasPrefix(detail, fe[0].Name+": "):
 		// The detail is the first field error; the list says it.
 		detail = ""
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", what, cmp.Or(detail, strings.ToLower(re.Problem.Title), "refused"))
 	for _, f := range fe {
-		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+		fmt.Fprintf(&b, "\n  %s: %s", f.Name, f.Message)
 	}
 	return &listedError{b.String(), err}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // bodyLimit bounds a request body.
@@ -66,11 +67,11 @@ func problem(err error) error {
 	var ve *auth.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		errs := make([]api.FieldError, len(ve.Errors))
+		errs := make([]invalid.Field, len(ve.Errors))
 		for i, e := range ve.Errors {
-			errs[i] = api.FieldError{Field: e.Field, Message: e.Message}
+			errs[i] = invalid.Field{Name: e.Field, Message: e.Message}
 		}
-		detail := errs[0].Field + ": " + errs[0].Message
+		detail := errs[0].Name + ": " + errs[0].Message
 		if len(errs) > 1 {
 			detail += " (and more; see errors)"
 		}
@@ -78,7 +79,7 @@ func problem(err error) error {
 	case errors.Is(err, auth.ErrEmailTaken), errors.Is(err, auth.ErrUsernameTaken):
 		return api.Conflict(err.Error() + "; sign in, or ask for the confirmation link again")
 	case errors.Is(err, auth.ErrBadToken):
-		return api.Invalid("token: the confirmation link is not valid", api.FieldError{Field: "token", Message: "is not a valid confirmation token"})
+		return api.Invalid("token: the confirmation link is not valid", invalid.Field{Name: "token", Message: "is not a valid confirmation token"})
 	case errors.Is(err, auth.ErrExpired):
 		return &api.Problem{Type: api.TypeInvalid, Title: "Invalid request", Status: http.StatusGone,
 			Detail: "the confirmation link expired; ask for a new one at " + ConfirmPath + "/resend"}
@@ -89,7 +90,7 @@ func problem(err error) error {
 // noQuery refuses query parameters on a route that takes none.
 func noQuery(r *http.Request) error {
 	for name := range r.URL.Query() {
-		return api.Invalid(name+": this route takes no query parameters", api.FieldError{Field: name, Message: "is not a parameter of this route"})
+		return api.Invalid(name+": this route takes no query parameters", invalid.Field{Name: name, Message: "is not a parameter of this route"})
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if len(q) != 1 || len(q["token"]) != 1 || q.Get("token") == "" {
 		return api.Invalid("token: give the confirmation token, once, as the only query parameter",
-			api.FieldError{Field: "token", Message: "is required, once, as the only query parameter"})
+			invalid.Field{Name: "token", Message: "is required, once, as the only query parameter"})
 	}
 	u, err := h.cs.Confirm(r.Context(), q.Get("token"))
 	if err != nil {
@@ -142,10 +143,10 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Email == "" {
-		return api.Invalid("email: is required", api.FieldError{Field: "email", Message: "is required"})
+		return api.Invalid("email: is required", invalid.Field{Name: "email", Message: "is required"})
 	}
 	if in.Lang != "" && in.Lang != "id" && in.Lang != "en" {
-		return api.Invalid("lang: use id or en", api.FieldError{Field: "lang", Message: "use id or en"})
+		return api.Invalid("lang: use id or en", invalid.Field{Name: "lang", Message: "use id or en"})
 	}
 	if err := h.cs.Resend(r.Context(), in.Email, in.Lang); err != nil {
 		return problem(err)

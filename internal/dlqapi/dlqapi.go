@@ -17,6 +17,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -147,7 +148,7 @@ type handler struct {
 func dlqParam(r *http.Request) (string, error) {
 	name := r.PathValue("dlq")
 	if err := stream.ValidateTopicName(name); err != nil {
-		return "", api.Invalid(err.Error(), api.FieldError{Field: "dlq", Message: err.Error()})
+		return "", api.Invalid(err.Error(), invalid.Field{Name: "dlq", Message: err.Error()})
 	}
 	return name, nil
 }
@@ -218,17 +219,17 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var errs []api.FieldError
+	var errs []invalid.Field
 	p, perr := strconv.ParseInt(r.PathValue("partition"), 10, 32)
 	if perr != nil || p < 0 {
-		errs = append(errs, api.FieldError{Field: "partition", Message: fmt.Sprintf("%q is not a partition number; partitions are numbered from 0", r.PathValue("partition"))})
+		errs = append(errs, invalid.Field{Name: "partition", Message: fmt.Sprintf("%q is not a partition number; partitions are numbered from 0", r.PathValue("partition"))})
 	}
 	off, oerr := strconv.ParseInt(r.PathValue("offset"), 10, 64)
 	if oerr != nil || off < 0 {
-		errs = append(errs, api.FieldError{Field: "offset", Message: fmt.Sprintf("%q is not an offset; offsets are 0 or more", r.PathValue("offset"))})
+		errs = append(errs, invalid.Field{Name: "offset", Message: fmt.Sprintf("%q is not an offset; offsets are 0 or more", r.PathValue("offset"))})
 	}
 	if len(errs) > 0 {
-		return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 	}
 	l, err := h.m.Get(r.Context(), name, dlq.Position{Partition: int32(p), Offset: off})
 	if err != nil {
@@ -306,16 +307,16 @@ func (req ActionRequest) filter() (dlq.Filter, error) {
 	}
 	if chosen != 1 {
 		msg := "give exactly one of all, records and filter"
-		return dlq.Filter{}, api.Invalid(msg, api.FieldError{Field: "all", Message: msg})
+		return dlq.Filter{}, api.Invalid(msg, invalid.Field{Name: "all", Message: msg})
 	}
 	var f dlq.Filter
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for i, p := range req.Records {
 		if p.Partition < 0 {
-			errs = append(errs, api.FieldError{Field: fmt.Sprintf("records[%d].partition", i), Message: fmt.Sprintf("partition %d is negative", p.Partition)})
+			errs = append(errs, invalid.Field{Name: fmt.Sprintf("records[%d].partition", i), Message: fmt.Sprintf("partition %d is negative", p.Partition)})
 		}
 		if p.Offset < 0 {
-			errs = append(errs, api.FieldError{Field: fmt.Sprintf("records[%d].offset", i), Message: fmt.Sprintf("offset %d is negative", p.Offset)})
+			errs = append(errs, invalid.Field{Name: fmt.Sprintf("records[%d].offset", i), Message: fmt.Sprintf("offset %d is negative", p.Offset)})
 		}
 	}
 	f.Positions = req.Records
@@ -324,22 +325,22 @@ func (req ActionRequest) filter() (dlq.Filter, error) {
 		f.From = parseTime(fr.From, "filter.from", &errs)
 		f.To = parseTime(fr.To, "filter.to", &errs)
 		if len(errs) == 0 && f.Empty() {
-			errs = append(errs, api.FieldError{Field: "filter", Message: "the filter has no criterion; give error, key, from or to, or use all"})
+			errs = append(errs, invalid.Field{Name: "filter", Message: "the filter has no criterion; give error, key, from or to, or use all"})
 		}
 	}
 	if len(errs) > 0 {
-		return dlq.Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 	}
 	return f, nil
 }
 
-func parseTime(s, field string, errs *[]api.FieldError) time.Time {
+func parseTime(s, field string, errs *[]invalid.Field) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		*errs = append(*errs, api.FieldError{Field: field, Message: fmt.Sprintf("%q is not an RFC 3339 time such as 2025-01-31T15:04:05Z", s)})
+		*errs = append(*errs, invalid.Field{Name: field, Message: fmt.Sprintf("%q is not an RFC 3339 time such as 2025-01-31T15:04:05Z", s)})
 	}
 	return t
 }
@@ -348,7 +349,7 @@ func parseTime(s, field string, errs *[]api.FieldError) time.Time {
 func noQuery(r *http.Request) error {
 	for k := range r.URL.Query() {
 		msg := fmt.Sprintf("unknown query parameter %q", k)
-		return api.Invalid(msg, api.FieldError{Field: k, Message: msg})
+		return api.Invalid(msg, invalid.Field{Name: k, Message: msg})
 	}
 	return nil
 }
@@ -358,7 +359,7 @@ func noQuery(r *http.Request) error {
 func filterQuery(r *http.Request, withLimit bool) (dlq.Filter, error) {
 	q := r.URL.Query()
 	var f dlq.Filter
-	var errs []api.FieldError
+	var errs []invalid.Field
 	known := map[string]bool{"error": true, "key": true, "from": true, "to": true, "all": true}
 	if withLimit {
 		known["limit"] = true
@@ -367,9 +368,9 @@ func filterQuery(r *http.Request, withLimit bool) (dlq.Filter, error) {
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		vs := q[k]
 		if !known[k] {
-			errs = append(errs, api.FieldError{Field: k, Message: fmt.Sprintf("unknown query parameter %q", k)})
+			errs = append(errs, invalid.Field{Name: k, Message: fmt.Sprintf("unknown query parameter %q", k)})
 		} else if len(vs) > 1 {
-			errs = append(errs, api.FieldError{Field: k, Message: "given more than once"})
+			errs = append(errs, invalid.Field{Name: k, Message: "given more than once"})
 		}
 	}
 	f.Error, f.Key = q.Get("error"), q.Get("key")
@@ -378,19 +379,19 @@ func filterQuery(r *http.Request, withLimit bool) (dlq.Filter, error) {
 	if s := q.Get("all"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			errs = append(errs, api.FieldError{Field: "all", Message: fmt.Sprintf("%q is not true or false", s)})
+			errs = append(errs, invalid.Field{Name: "all", Message: fmt.Sprintf("%q is not true or false", s)})
 		}
 		f.All = b
 	}
 	if s := q.Get("limit"); s != "" && withLimit {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 10000 {
-			errs = append(errs, api.FieldError{Field: "limit", Message: fmt.Sprintf("%q is not a number from 1 to 10000", s)})
+			errs = append(errs, invalid.Field{Name: "limit", Message: fmt.Sprintf("%q is not a number from 1 to 10000", s)})
 		}
 		f.Limit = n
 	}
 	if len(errs) > 0 {
-		return dlq.Filter{}, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 	}
 	return f, nil
 }

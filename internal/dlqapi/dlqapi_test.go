@@ -175,7 +175,7 @@ func TestHTTPBadInput(t *testing.T) {
 				return
 			}
 			for _, fe := range p.Errors {
-				if fe.Field == tc.field {
+				if fe.Name == tc.field {
 					return
 				}
 			}

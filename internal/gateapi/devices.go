@@ -8,6 +8,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/gate"
 )
 
@@ -44,7 +45,7 @@ func (h *handler) enrolment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b.TTLSeconds < 0 || b.TTLSeconds > 30*24*3600 {
-		return api.Invalid("the request is not valid", api.FieldError{Field: "ttl_seconds", Message: "must be 0 to 2592000 (30 days)"})
+		return api.Invalid("the request is not valid", invalid.Field{Name: "ttl_seconds", Message: "must be 0 to 2592000 (30 days)"})
 	}
 	code, exp, err := h.g.CreateEnrolment(r.Context(), gate.Enrolment{EventID: r.PathValue("event"), GateID: b.GateID, Role: b.Role, Name: b.Name,
 		TTL: time.Duration(b.TTLSeconds) * time.Second})
@@ -85,7 +86,7 @@ func (h *handler) enrol(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b.Code == "" || len(b.Code) > 64 {
-		return api.Invalid("the request is not valid", api.FieldError{Field: "code", Message: "must be the enrolment code, 1 to 64 characters"})
+		return api.Invalid("the request is not valid", invalid.Field{Name: "code", Message: "must be the enrolment code, 1 to 64 characters"})
 	}
 	ctx := r.Context()
 	d, err := h.g.Enrol(ctx, b.Code)
@@ -206,7 +207,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(b.Scans) == 0 || len(b.Scans) > gate.MaxUpload {
-		return api.Invalid("the request is not valid", api.FieldError{Field: "scans", Message: "must hold 1 to " + strconv.Itoa(gate.MaxUpload) + " scans"})
+		return api.Invalid("the request is not valid", invalid.Field{Name: "scans", Message: "must hold 1 to " + strconv.Itoa(gate.MaxUpload) + " scans"})
 	}
 	reqs := make([]gate.Redeem, len(b.Scans))
 	for i, sb := range b.Scans {
@@ -237,7 +238,7 @@ func (h *handler) bundle(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("passes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", api.FieldError{Field: "passes", Message: "must be true or false"})
+			return api.Invalid("the request is not valid", invalid.Field{Name: "passes", Message: "must be true or false"})
 		}
 		with = b
 	}
@@ -261,14 +262,14 @@ func (h *handler) changes(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return api.Invalid("the request is not valid", api.FieldError{Field: "after", Message: "must be a position, a whole number"})
+			return api.Invalid("the request is not valid", invalid.Field{Name: "after", Message: "must be a position, a whole number"})
 		}
 		after = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", api.FieldError{Field: "limit", Message: "must be a whole number"})
+			return api.Invalid("the request is not valid", invalid.Field{Name: "limit", Message: "must be a whole number"})
 		}
 		limit = n
 	}
@@ -292,7 +293,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", api.FieldError{Field: "limit", Message: "must be a whole number"})
+			return api.Invalid("the request is not valid", invalid.Field{Name: "limit", Message: "must be a whole number"})
 		}
 		limit = n
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/gate"
 )
 
@@ -86,7 +87,7 @@ func problem(err error) error {
 	var fe *gate.FieldError
 	switch {
 	case errors.As(err, &fe):
-		return api.Invalid("the request is not valid", api.FieldError{Field: fe.Field, Message: fe.Reason})
+		return api.Invalid("the request is not valid", invalid.Field{Name: fe.Field, Message: fe.Reason})
 	case errors.Is(err, gate.ErrNotFound):
 		return api.NotFound(err.Error())
 	case errors.Is(err, gate.ErrBadCode):
@@ -107,7 +108,7 @@ func noQuery(r *http.Request, allowed ...string) error {
 			ok = ok || a == k
 		}
 		if !ok {
-			return api.Invalid("unknown query parameter", api.FieldError{Field: k, Message: "is not a parameter of this route"})
+			return api.Invalid("unknown query parameter", invalid.Field{Name: k, Message: "is not a parameter of this route"})
 		}
 	}
 	return nil
@@ -221,7 +222,7 @@ func (h *handler) retire(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := strconv.ParseUint(r.PathValue("key"), 10, 16)
 	if err != nil {
-		return api.Invalid("the request is not valid", api.FieldError{Field: "key", Message: "must be a key id, 1 to 65535"})
+		return api.Invalid("the request is not valid", invalid.Field{Name: "key", Message: "must be a key id, 1 to 65535"})
 	}
 	if err := h.g.RetireKey(r.Context(), r.PathValue("event"), uint16(id)); err != nil {
 		return problem(err)
@@ -249,7 +250,7 @@ func (h *handler) setBlocked(w http.ResponseWriter, r *http.Request, do func(ctx
 		return err
 	}
 	if b.Reason == "" || len(b.Reason) > 500 {
-		return api.Invalid("the request is not valid", api.FieldError{Field: "reason", Message: "must be 1 to 500 bytes"})
+		return api.Invalid("the request is not valid", invalid.Field{Name: "reason", Message: "must be 1 to 500 bytes"})
 	}
 	if err := do(r.Context(), r.PathValue("event"), r.PathValue("pass"), b.Reason); err != nil {
 		return problem(err)
@@ -320,7 +321,7 @@ func (h *handler) rebuildEvent(w http.ResponseWriter, r *http.Request) error {
 func parseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return t, api.Invalid("the request is not valid", api.FieldError{Field: field, Message: "must be an RFC 3339 time"})
+		return t, api.Invalid("the request is not valid", invalid.Field{Name: field, Message: "must be an RFC 3339 time"})
 	}
 	return t, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/notify"
 )
 
@@ -45,8 +46,8 @@ var (
 	params = []string{"to", "kind", "order_id", "state", "limit"}
 )
 
-func invalid(errs []api.FieldError) error {
-	detail := errs[0].Field + ": " + errs[0].Message
+func invalidRequest(errs []invalid.Field) error {
+	detail := errs[0].Name + ": " + errs[0].Message
 	if len(errs) > 1 {
 		detail += " (and more; see errors)"
 	}
@@ -55,9 +56,9 @@ func invalid(errs []api.FieldError) error {
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	v := r.URL.Query()
-	var errs []api.FieldError
+	var errs []invalid.Field
 	fail := func(field, format string, args ...any) {
-		errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, invalid.Field{Name: field, Message: fmt.Sprintf(format, args...)})
 	}
 	for name, vs := range v {
 		switch {
@@ -85,7 +86,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 		q.Limit = n
 	}
 	if len(errs) > 0 {
-		return invalid(errs)
+		return invalidRequest(errs)
 	}
 	list, err := h.svc.Messages(r.Context(), q)
 	if err != nil {
@@ -97,7 +98,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 
 func (h *handler) get(r *http.Request) (notify.Message, error) {
 	if len(r.URL.Query()) > 0 {
-		return notify.Message{}, invalid([]api.FieldError{{Field: "(query)", Message: "this route takes no query parameters"}})
+		return notify.Message{}, invalidRequest([]invalid.Field{{Name: "(query)", Message: "this route takes no query parameters"}})
 	}
 	m, err := h.svc.Message(r.Context(), r.PathValue("id"))
 	if errors.Is(err, notify.ErrNotFound) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/payment"
 )
 
@@ -68,7 +69,7 @@ func problem(err error) error {
 	var fe *payment.FieldError
 	switch {
 	case errors.As(err, &fe):
-		return api.Invalid(fe.Field+": "+fe.Message, api.FieldError{Field: fe.Field, Message: fe.Message})
+		return api.Invalid(fe.Field+": "+fe.Message, invalid.Field{Name: fe.Field, Message: fe.Message})
 	case errors.Is(err, payment.ErrNotFound):
 		return api.NotFound(err.Error())
 	case errors.Is(err, payment.ErrState):
@@ -87,7 +88,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	}
 	if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 		msg := "must be 1 to 255 printable ASCII characters without spaces"
-		return "", api.Invalid("the "+IdempotencyHeader+" header "+msg, api.FieldError{Field: IdempotencyHeader, Message: msg})
+		return "", api.Invalid("the "+IdempotencyHeader+" header "+msg, invalid.Field{Name: IdempotencyHeader, Message: msg})
 	}
 	return k, nil
 }
@@ -96,7 +97,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 // ones are refused.
 type query struct {
 	r    *http.Request
-	errs []api.FieldError
+	errs []invalid.Field
 }
 
 func newQuery(r *http.Request, allowed ...string) *query {
@@ -113,7 +114,7 @@ func newQuery(r *http.Request, allowed ...string) *query {
 }
 
 func (q *query) fail(field, format string, args ...any) {
-	q.errs = append(q.errs, api.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	q.errs = append(q.errs, invalid.Field{Name: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // oneOf returns the parameter, which must be empty or one of values.
@@ -150,7 +151,7 @@ func (q *query) err() error {
 	if len(q.errs) == 0 {
 		return nil
 	}
-	detail := q.errs[0].Field + ": " + q.errs[0].Message
+	detail := q.errs[0].Name + ": " + q.errs[0].Message
 	if len(q.errs) > 1 {
 		detail += " (and more; see errors)"
 	}
@@ -239,7 +240,7 @@ func (h *handler) confirmCash(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Received <= 0 {
 		return api.Invalid("received: is required, a positive number of rupiah",
-			api.FieldError{Field: "received", Message: "is required, a positive number of rupiah"})
+			invalid.Field{Name: "received", Message: "is required, a positive number of rupiah"})
 	}
 	paid, err := h.svc.ConfirmCash(r.Context(), r.PathValue("id"), payment.CashPayment{Received: in.Received, Cashier: cashier(r), Key: key})
 	if err != nil {

@@ -54,7 +54,7 @@ func ExampleClient() {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		for _, fe := range re.Problem.Errors {
-			fmt.Printf("%s: %s\n", fe.Field, fe.Message)
+			fmt.Printf("%s: %s\n", fe.Name, fe.Message)
 		}
 	}
 	if err != nil {

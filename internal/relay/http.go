@@ -11,6 +11,7 @@ import (
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // adminBodyLimit bounds an admin request body.
@@ -81,14 +82,14 @@ func problemOf(err error) error {
 		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
 			fmt.Sprintf("too many connection tests; retry in %d s", rl.seconds()))
 	case errors.As(err, &ve):
-		errs := make([]api.FieldError, len(ve.Errors))
+		errs := make([]invalid.Field, len(ve.Errors))
 		for i, e := range ve.Errors {
-			errs[i] = api.FieldError{Field: e.Field, Message: e.Message}
+			errs[i] = invalid.Field{Name: e.Field, Message: e.Message}
 		}
 		return invalidFields(errs)
 	case errors.As(err, &te):
 		return api.Invalid("the connection test failed: "+te.Err.Error()+"; the destination was not saved",
-			api.FieldError{Field: "(connection)", Message: te.Err.Error()})
+			invalid.Field{Name: "(connection)", Message: te.Err.Error()})
 	case errors.Is(err, ErrNameTaken), errors.Is(err, ErrInUse):
 		return api.Conflict(err.Error())
 	case errors.Is(err, ErrNotFound):
@@ -332,7 +333,7 @@ type previewInput struct {
 
 func (h *handler) preview(w http.ResponseWriter, rt *Route, in previewInput) error {
 	if len(in.Record) == 0 {
-		return api.Invalid("record is required: a sample record of the dataset", api.FieldError{Field: "record", Message: "is required"})
+		return api.Invalid("record is required: a sample record of the dataset", invalid.Field{Name: "record", Message: "is required"})
 	}
 	p, err := PreviewRoute(rt, in.Op, in.Record)
 	if err != nil {
@@ -348,7 +349,7 @@ func (h *handler) previewNew(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	if in.Route == nil {
-		return api.Invalid("route is required: the route to try", api.FieldError{Field: "route", Message: "is required"})
+		return api.Invalid("route is required: the route to try", invalid.Field{Name: "route", Message: "is required"})
 	}
 	rt, err := in.Route.route()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -77,12 +78,12 @@ func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
 		return nil, problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
 			fmt.Sprintf("the body holds more than one JSON value: more data at byte %d (line %d, column %d)", off, line, col))
 	}
-	var errs []api.FieldError
+	var errs []invalid.Field
 	var items []item
 	add := func(el any, at string) {
 		m, ok := el.(map[string]any)
 		if !ok {
-			errs = append(errs, api.FieldError{Field: fieldOr(at), Message: "must be a record (a JSON object), not " + jsonKind(el)})
+			errs = append(errs, invalid.Field{Name: fieldOr(at), Message: "must be a record (a JSON object), not " + jsonKind(el)})
 			return
 		}
 		op, hasOp := m["op"]
@@ -93,12 +94,12 @@ func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
 		}
 		ops, _ := op.(string)
 		if ops != "upsert" && ops != "delete" {
-			errs = append(errs, api.FieldError{Field: joinField(at, "op"), Message: "must be \"upsert\" or \"delete\""})
+			errs = append(errs, invalid.Field{Name: joinField(at, "op"), Message: "must be \"upsert\" or \"delete\""})
 			return
 		}
 		dm, ok := data.(map[string]any)
 		if !ok {
-			errs = append(errs, api.FieldError{Field: joinField(at, "data"), Message: "must be a record (a JSON object), not " + jsonKind(data)})
+			errs = append(errs, invalid.Field{Name: joinField(at, "data"), Message: "must be a record (a JSON object), not " + jsonKind(data)})
 			return
 		}
 		items = append(items, item{op: ops, data: dm, at: joinField(at, "data")})
@@ -107,7 +108,7 @@ func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
 	case []any:
 		if len(x) == 0 {
 			return nil, api.Invalid("the body is an empty array; send at least one record",
-				api.FieldError{Field: "(body)", Message: "must hold at least one record"})
+				invalid.Field{Name: "(body)", Message: "must hold at least one record"})
 		}
 		if len(x) > maxRecords {
 			return nil, problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
@@ -139,9 +140,9 @@ func joinField(at, name string) string {
 	return at + "." + name
 }
 
-func invalidFields(errs []api.FieldError) *api.Problem {
+func invalidFields(errs []invalid.Field) *api.Problem {
 	const shown = 100
-	detail := errs[0].Field + ": " + errs[0].Message
+	detail := errs[0].Name + ": " + errs[0].Message
 	if len(errs) > 1 {
 		detail += fmt.Sprintf(" (and %d more; see errors)", len(errs)-1)
 	}

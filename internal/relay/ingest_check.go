@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Ingest checks each record of a dataset without a schema against what its
@@ -212,7 +212,7 @@ func (r *Relay) findTable(ctx context.Context, destID string, table sink.Table) 
 // undeliverable checks the items against the dataset's routes and returns
 // what each route would refuse, named by the record field (or the record)
 // with the route, the column and the reason.
-func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []item) ([]api.FieldError, error) {
+func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []item) ([]invalid.Field, error) {
 	if ds.schema != nil || ds.ds.AcceptUndeliverable {
 		return nil, nil
 	}
@@ -224,7 +224,7 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 	for i := range checks {
 		cols[i] = r.columns(ctx, &checks[i])
 	}
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for _, it := range items {
 		op := sink.Upsert
 		if it.op == "delete" {
@@ -233,7 +233,7 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 		for i, c := range checks {
 			ch, keep, err := c.mapping.ApplyValue(op, it.data)
 			if err != nil {
-				errs = append(errs, api.FieldError{Field: fieldOr(it.at), Message: fmt.Sprintf("route %s: %s", c.route.Name, trimRelay(err))})
+				errs = append(errs, invalid.Field{Name: fieldOr(it.at), Message: fmt.Sprintf("route %s: %s", c.route.Name, trimRelay(err))})
 				continue
 			}
 			if !keep || cols[i] == nil || ch.Op == sink.Delete {
@@ -251,7 +251,7 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 				v := ch.Row[name]
 				if v == nil {
 					if !col.Nullable && !col.HasDefault {
-						errs = append(errs, api.FieldError{Field: at, Message: fmt.Sprintf("route %s: column %s (%s) is required and the record leaves it empty", c.route.Name, name, col.Type)})
+						errs = append(errs, invalid.Field{Name: at, Message: fmt.Sprintf("route %s: column %s (%s) is required and the record leaves it empty", c.route.Name, name, col.Type)})
 					}
 					continue
 				}
@@ -262,7 +262,7 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 					if errors.As(err, &ve) {
 						reason = ve.Reason
 					}
-					errs = append(errs, api.FieldError{Field: at, Message: fmt.Sprintf("route %s: column %s (%s): %s", c.route.Name, name, col.Type, reason)})
+					errs = append(errs, invalid.Field{Name: at, Message: fmt.Sprintf("route %s: column %s (%s): %s", c.route.Name, name, col.Type, reason)})
 				}
 			}
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -199,7 +200,7 @@ func idempotencyOf(req *http.Request, caller string, body []byte) (idempotency, 
 	}
 	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 		return idempotency{}, api.Invalid("the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces",
-			api.FieldError{Field: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"})
+			invalid.Field{Name: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"})
 	}
 	sum := sha256.Sum256(body)
 	return idempotency{key: key, caller: caller, hash: hex.EncodeToString(sum[:])}, nil
@@ -222,7 +223,7 @@ func (r *Relay) replay(ctx context.Context, w http.ResponseWriter, idem idempote
 	if hash != idem.hash {
 		return true, &api.Problem{Type: ProblemIdempotencyConflict, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
 			Detail: "the Idempotency-Key " + strconv.Quote(idem.key) + " was used with a different body in the last " + r.cfg.IdempotencyTTL.String() + "; use a new key for a new request",
-			Errors: []api.FieldError{{Field: IdempotencyHeader, Message: "was used with a different body"}}}
+			Errors: []invalid.Field{{Name: IdempotencyHeader, Message: "was used with a different body"}}}
 	}
 	m.outcome = "replayed"
 	w.Header().Set("Content-Type", "application/json")
@@ -239,7 +240,7 @@ func (r *Relay) replay(ctx context.Context, w http.ResponseWriter, idem idempote
 func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem idempotency) ([]*stream.Record, []string, error) {
 	records := make([]*stream.Record, len(items))
 	ids := make([]string, len(items))
-	var errs []api.FieldError
+	var errs []invalid.Field
 	appName := ""
 	if app != nil {
 		appName = app.Name
@@ -254,7 +255,7 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		errs = append(errs, keyErrs...)
 		if ds.schema != nil && it.op == "upsert" {
 			for _, fe := range schemaErrors(ds.schema, it.data, it.at) {
-				errs = append(errs, api.FieldError{Field: fe.Field, Message: fe.Message})
+				errs = append(errs, invalid.Field{Name: fe.Field, Message: fe.Message})
 			}
 		}
 		if len(errs) > 0 {
@@ -282,12 +283,12 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 // keyValues reads the dataset's key fields from an item: each must be a
 // string, number or boolean. A dataset without key fields has no deletes:
 // nothing would say which row to delete.
-func keyValues(ds *datasetEntry, it item) ([]any, []api.FieldError) {
+func keyValues(ds *datasetEntry, it item) ([]any, []invalid.Field) {
 	vals := make([]any, len(ds.keys))
-	var errs []api.FieldError
+	var errs []invalid.Field
 	if len(ds.keys) == 0 && it.op == "delete" {
 		at := strings.TrimSuffix(it.at, ".data")
-		return nil, []api.FieldError{{Field: joinField(at, "op"), Message: "dataset " + ds.ds.Name + " has no key fields, so its records can be added but not deleted"}}
+		return nil, []invalid.Field{{Name: joinField(at, "op"), Message: "dataset " + ds.ds.Name + " has no key fields, so its records can be added but not deleted"}}
 	}
 	for k, path := range ds.keys {
 		v, ok := path.Lookup(it.data)
@@ -299,7 +300,7 @@ func keyValues(ds *datasetEntry, it item) ([]any, []api.FieldError) {
 			if ok {
 				msg = "is a key field: it must be a string, number or boolean, not " + jsonKind(v)
 			}
-			errs = append(errs, api.FieldError{Field: joinField(it.at, path.String()), Message: msg})
+			errs = append(errs, invalid.Field{Name: joinField(it.at, path.String()), Message: msg})
 		}
 	}
 	return vals, errs

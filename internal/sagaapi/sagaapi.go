@@ -16,6 +16,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 )
@@ -141,9 +142,9 @@ var listParams = []string{"state", "saga", "limit", "after"}
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	var errs []api.FieldError
+	var errs []invalid.Field
 	fail := func(field, format string, args ...any) {
-		errs = append(errs, api.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, invalid.Field{Name: field, Message: fmt.Sprintf(format, args...)})
 	}
 	var keys []string
 	for k := range q {
@@ -173,7 +174,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, stream.ErrInvalid) {
 		// State and limit are checked above: what List refuses is the cursor.
 		return api.Invalid("bad query parameters",
-			api.FieldError{Field: "after", Message: fmt.Sprintf("%q is not the next value of an earlier page", opts.After)})
+			invalid.Field{Name: "after", Message: fmt.Sprintf("%q is not the next value of an earlier page", opts.After)})
 	}
 	if err != nil {
 		return err
@@ -189,7 +190,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := saga.ValidateID(id); err != nil {
-		return api.Invalid(err.Error(), api.FieldError{Field: "id", Message: err.Error()})
+		return api.Invalid(err.Error(), invalid.Field{Name: "id", Message: err.Error()})
 	}
 	if len(r.URL.Query()) > 0 {
 		return api.Invalid("this route takes no query parameters")

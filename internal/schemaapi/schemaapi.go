@@ -13,6 +13,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/schema"
 )
 
@@ -97,7 +98,7 @@ func (h *handler) byID(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
 		msg := fmt.Sprintf("%q is not a schema id; ids are whole numbers from 1", s)
-		return api.Invalid(msg, api.FieldError{Field: "id", Message: msg})
+		return api.Invalid(msg, invalid.Field{Name: "id", Message: msg})
 	}
 	v, err := h.reg.ByID(r.Context(), id)
 	if err != nil {
@@ -153,7 +154,7 @@ func (h *handler) schemaBody(w http.ResponseWriter, r *http.Request) (string, []
 		return "", nil, err
 	}
 	if len(req.Schema) == 0 || string(req.Schema) == "null" {
-		return "", nil, api.Invalid("schema: is required", api.FieldError{Field: "schema", Message: "is required: the JSON Schema document"})
+		return "", nil, api.Invalid("schema: is required", invalid.Field{Name: "schema", Message: "is required: the JSON Schema document"})
 	}
 	return subject, req.Schema, nil
 }
@@ -269,7 +270,7 @@ func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (schema.Mode,
 	m, err := schema.ParseMode(req.Mode)
 	if err != nil {
 		msg := trimSentinel(err, schema.ErrInvalid)
-		return "", api.Invalid(msg, api.FieldError{Field: "mode", Message: msg})
+		return "", api.Invalid(msg, invalid.Field{Name: "mode", Message: msg})
 	}
 	return m, nil
 }
@@ -279,7 +280,7 @@ func subjectParam(r *http.Request) (string, error) {
 	s := r.PathValue("subject")
 	if err := schema.ValidateSubject(s); err != nil {
 		msg := trimSentinel(err, schema.ErrInvalid)
-		return "", api.Invalid(msg, api.FieldError{Field: "subject", Message: msg})
+		return "", api.Invalid(msg, invalid.Field{Name: "subject", Message: msg})
 	}
 	return s, nil
 }
@@ -301,7 +302,7 @@ func versionParams(r *http.Request) (string, int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
 		msg := fmt.Sprintf("%q is not a version; use a number from 1 or \"latest\"", s)
-		return "", 0, api.Invalid(msg, api.FieldError{Field: "version", Message: msg})
+		return "", 0, api.Invalid(msg, invalid.Field{Name: "version", Message: msg})
 	}
 	return subject, n, nil
 }
@@ -309,21 +310,21 @@ func versionParams(r *http.Request) (string, int, error) {
 // deletedParam reads the one query parameter of the listings, deleted.
 func deletedParam(r *http.Request) (bool, error) {
 	q := r.URL.Query()
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if name != "deleted" {
-			errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; the only one is deleted"})
+			errs = append(errs, invalid.Field{Name: name, Message: "unknown query parameter; the only one is deleted"})
 		}
 	}
 	deleted := false
 	if s := q.Get("deleted"); s != "" {
 		var err error
 		if deleted, err = strconv.ParseBool(s); err != nil {
-			errs = append(errs, api.FieldError{Field: "deleted", Message: fmt.Sprintf("%q is not true or false", s)})
+			errs = append(errs, invalid.Field{Name: "deleted", Message: fmt.Sprintf("%q is not true or false", s)})
 		}
 	}
 	if len(errs) > 0 {
-		return false, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return false, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 	}
 	return deleted, nil
 }
@@ -334,11 +335,11 @@ func noQuery(r *http.Request) error {
 	if len(q) == 0 {
 		return nil
 	}
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for _, name := range slices.Sorted(maps.Keys(q)) {
-		errs = append(errs, api.FieldError{Field: name, Message: "unknown query parameter; this route takes none"})
+		errs = append(errs, invalid.Field{Name: name, Message: "unknown query parameter; this route takes none"})
 	}
-	return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+	return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 }
 
 // apiError turns a registry error into the API problem it answers with;
@@ -348,11 +349,11 @@ func apiError(err error) error {
 	var ie *schema.IncompatibleError
 	switch {
 	case errors.As(err, &se):
-		fields := []api.FieldError{{Field: "schema", Message: se.Reason}}
+		fields := []invalid.Field{{Name: "schema", Message: se.Reason}}
 		if len(se.Errors) > 0 {
 			fields = fields[:0]
 			for _, fe := range se.Errors {
-				fields = append(fields, api.FieldError{Field: "schema" + dotted(fe.Path), Message: fe.Message})
+				fields = append(fields, invalid.Field{Name: "schema" + dotted(fe.Path), Message: fe.Message})
 			}
 		}
 		return api.Invalid(se.Error(), fields...)
@@ -360,7 +361,7 @@ func apiError(err error) error {
 		p := api.Conflict(ie.Error())
 		p.Type, p.Title = schema.ProblemIncompatible, "Incompatible schema"
 		for _, pr := range ie.Problems {
-			p.Errors = append(p.Errors, api.FieldError{Field: "schema", Message: pr.String()})
+			p.Errors = append(p.Errors, invalid.Field{Name: "schema", Message: pr.String()})
 		}
 		return p
 	case errors.Is(err, schema.ErrNotFound):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // typeThrottled is the problem type of a request refused after repeated
@@ -36,16 +37,16 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 		if err := s.streams.Decode(w, r, 64<<10, &body); err != nil {
 			return err
 		}
-		var missing []api.FieldError
+		var missing []invalid.Field
 		for _, f := range []struct{ name, value string }{
 			{"username", body.Username}, {"current_password", body.CurrentPassword}, {"new_password", body.NewPassword},
 		} {
 			if f.value == "" {
-				missing = append(missing, api.FieldError{Field: f.name, Message: "is required"})
+				missing = append(missing, invalid.Field{Name: f.name, Message: "is required"})
 			}
 		}
 		if len(missing) > 0 {
-			return api.Invalid(missing[0].Field+": is required", missing...)
+			return api.Invalid(missing[0].Name+": is required", missing...)
 		}
 		ip := s.auth.ClientIP(r)
 		u, err := s.auth.ChangePassword(r.Context(), body.Username, body.CurrentPassword, body.NewPassword, ip)
@@ -54,11 +55,11 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 		switch {
 		case err == nil:
 		case errors.As(err, &ve):
-			errs := make([]api.FieldError, len(ve.Errors))
+			errs := make([]invalid.Field, len(ve.Errors))
 			for i, fe := range ve.Errors {
-				errs[i] = api.FieldError{Field: fe.Field, Message: fe.Message}
+				errs[i] = invalid.Field{Name: fe.Field, Message: fe.Message}
 			}
-			return api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+			return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 		case errors.As(err, &te):
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter/time.Second)))
 			return &api.Problem{Type: typeThrottled, Title: "Too many failed attempts", Status: http.StatusTooManyRequests,

@@ -13,6 +13,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // registerDeliveries adds the delivery engine's state and the delivery log
@@ -66,12 +67,12 @@ func deliveryQuery(r *http.Request) (deliverylog.Query, error) {
 		Application: v.Get("application"), Dataset: v.Get("dataset"), DestinationID: v.Get("destination"),
 		RouteID: v.Get("route"), RecordID: v.Get("record"), Status: deliverylog.Status(v.Get("status")), After: v.Get("after"),
 	}
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
 		if s := v.Get(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				errs = append(errs, api.FieldError{Field: name, Message: "not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"})
+				errs = append(errs, invalid.Field{Name: name, Message: "not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"})
 			}
 			*dst = t
 		}
@@ -79,12 +80,12 @@ func deliveryQuery(r *http.Request) (deliverylog.Query, error) {
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, api.FieldError{Field: "limit", Message: "a whole number from 1 to 1000"})
+			errs = append(errs, invalid.Field{Name: "limit", Message: "a whole number from 1 to 1000"})
 		}
 		q.Limit = n
 	}
 	if len(errs) > 0 {
-		return q, api.Invalid(errs[0].Field+": "+errs[0].Message, errs...)
+		return q, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 	}
 	return q, nil
 }

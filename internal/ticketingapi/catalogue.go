@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/arus-platform/arus/internal/api"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
 )
 
@@ -117,7 +118,7 @@ func (h *handler) setMembers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Usernames == nil {
-		return api.Invalid("the request has invalid fields", api.FieldError{Field: "usernames", Message: "is required (an empty list removes every member)"})
+		return api.Invalid("the request has invalid fields", invalid.Field{Name: "usernames", Message: "is required (an empty list removes every member)"})
 	}
 	if err := h.svc.SetMembers(r.Context(), id[0], in.Usernames); err != nil {
 		return fail(err)

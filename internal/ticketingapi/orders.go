@@ -8,6 +8,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
 )
 
@@ -22,7 +23,7 @@ func limit(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, api.Invalid("bad query parameters", api.FieldError{Field: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 1000", s)})
+		return 0, api.Invalid("bad query parameters", invalid.Field{Name: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 1000", s)})
 	}
 	return n, nil
 }
@@ -222,7 +223,7 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	today := time.Now().In(loc)
 	to, from := today, today.AddDate(0, 0, -29)
-	var errs []api.FieldError
+	var errs []invalid.Field
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
@@ -230,17 +231,17 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if s := r.URL.Query().Get(p.name); s != "" {
 			t, err := time.ParseInLocation(time.DateOnly, s, loc)
 			if err != nil {
-				errs = append(errs, api.FieldError{Field: p.name, Message: fmt.Sprintf("%q is not a date YYYY-MM-DD", s)})
+				errs = append(errs, invalid.Field{Name: p.name, Message: fmt.Sprintf("%q is not a date YYYY-MM-DD", s)})
 				continue
 			}
 			*p.dst = t
 		}
 	}
 	if len(errs) == 0 && to.Before(from) {
-		errs = append(errs, api.FieldError{Field: "to", Message: "must not be before from"})
+		errs = append(errs, invalid.Field{Name: "to", Message: "must not be before from"})
 	}
 	if len(errs) == 0 && to.Sub(from) > 3*366*24*time.Hour {
-		errs = append(errs, api.FieldError{Field: "from", Message: "the period is at most three years"})
+		errs = append(errs, invalid.Field{Name: "from", Message: "the period is at most three years"})
 	}
 	if len(errs) > 0 {
 		return api.Invalid("bad query parameters", errs...)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/inventory"
 )
@@ -159,9 +160,9 @@ func fail(err error) error {
 	var ve *ticketing.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		fields := make([]api.FieldError, len(ve.Fields))
+		fields := make([]invalid.Field, len(ve.Fields))
 		for i, f := range ve.Fields {
-			fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
+			fields[i] = invalid.Field{Name: f.Field, Message: f.Message}
 		}
 		return api.Invalid("the request has invalid fields", fields...)
 	case errors.Is(err, ticketing.ErrNotFound):
@@ -196,7 +197,7 @@ func ids(r *http.Request, names ...string) ([]string, error) {
 // query checks the request's query parameters against allowed, and
 // answers a 422 naming each unknown one.
 func query(r *http.Request, allowed ...string) error {
-	var errs []api.FieldError
+	var errs []invalid.Field
 	var keys []string
 	for k := range r.URL.Query() {
 		keys = append(keys, k)
@@ -208,7 +209,7 @@ func query(r *http.Request, allowed ...string) error {
 			if len(allowed) > 0 {
 				msg = fmt.Sprintf("unknown query parameter; use %q", allowed)
 			}
-			errs = append(errs, api.FieldError{Field: k, Message: msg})
+			errs = append(errs, invalid.Field{Name: k, Message: msg})
 		}
 	}
 	if len(errs) > 0 {
@@ -222,7 +223,7 @@ func oneOf(field, v string, allowed []string) error {
 	if v == "" || slices.Contains(allowed, v) {
 		return nil
 	}
-	return api.Invalid("bad query parameters", api.FieldError{Field: field, Message: fmt.Sprintf("%q is not one of %q", v, allowed)})
+	return api.Invalid("bad query parameters", invalid.Field{Name: field, Message: fmt.Sprintf("%q is not one of %q", v, allowed)})
 }
 
 // reasonBody is the body of the routes that take only a reason.
