@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 var errAdminRestored = errors.New("auth: admin already restored")
@@ -32,9 +34,9 @@ func (s *Store) EnsureAdmin(ctx context.Context, password string) (generated str
 	if pw == "" {
 		pw = s.generatePassword()
 	}
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	s.checkPassword(&ve, "password", pw, AdminUsername)
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return "", false, fmt.Errorf("auth: initial admin password: %w", err)
 	}
 

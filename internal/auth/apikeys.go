@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -121,37 +122,37 @@ func secretHash(secret string) string { return tokenHash(secret) }
 
 // checkKey validates and normalises a new key.
 func (s *Store) checkKey(ctx context.Context, nk *NewAPIKey) error {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	nk.Name = strings.TrimSpace(nk.Name)
 	switch {
 	case nk.Name == "":
-		ve.add("name", "is required")
+		ve.Add("name", "is required")
 	case !utf8.ValidString(nk.Name):
-		ve.add("name", "must be valid UTF-8 text")
+		ve.Add("name", "must be valid UTF-8 text")
 	case utf8.RuneCountInString(nk.Name) > maxKeyName:
-		ve.add("name", "must be at most %d characters long", maxKeyName)
+		ve.Add("name", "must be at most %d characters long", maxKeyName)
 	case strings.ContainsFunc(nk.Name, unicode.IsControl):
-		ve.add("name", "must not contain control characters")
+		ve.Add("name", "must not contain control characters")
 	}
 	var owner *User
 	if nk.OwnerID != "" {
 		u, err := s.User(ctx, nk.OwnerID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			ve.add("owner_id", "no such user")
+			ve.Add("owner_id", "no such user")
 		case err != nil:
 			return err
 		case u.Disabled:
-			ve.add("owner_id", "the user is disabled")
+			ve.Add("owner_id", "the user is disabled")
 		default:
 			owner = &u
 		}
 	}
 	switch {
 	case len(nk.Scopes) == 0:
-		ve.add("scopes", "at least one scope is required, such as %q", PermRelayIngest+":orders")
+		ve.Add("scopes", "at least one scope is required, such as %q", PermRelayIngest+":orders")
 	case len(nk.Scopes) > maxKeyScopes:
-		ve.add("scopes", "at most %d scopes", maxKeyScopes)
+		ve.Add("scopes", "at most %d scopes", maxKeyScopes)
 	}
 	var scopes []string
 	for i, sc := range nk.Scopes {
@@ -160,18 +161,18 @@ func (s *Store) checkKey(ctx context.Context, nk *NewAPIKey) error {
 		field := fmt.Sprintf("scopes[%d]", i)
 		switch {
 		case err != nil:
-			ve.add(field, "%v", err)
+			ve.Add(field, "%v", err)
 		case owner != nil && !owner.Can(p):
-			ve.add(field, "the owner %s may not %s; a key cannot grant more than its owner", owner.Username, p)
+			ve.Add(field, "the owner %s may not %s; a key cannot grant more than its owner", owner.Username, p)
 		case !slices.Contains(scopes, sc):
 			scopes = append(scopes, sc)
 		}
 	}
 	nk.Scopes = scopes
 	if !nk.ExpiresAt.IsZero() && !nk.ExpiresAt.After(s.now()) {
-		ve.add("expires_at", "must be in the future")
+		ve.Add("expires_at", "must be in the future")
 	}
-	return ve.err()
+	return ve.Err()
 }
 
 // CreateAPIKey validates and stores a new key and returns it with the full

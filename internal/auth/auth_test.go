@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -109,22 +110,22 @@ func (e *env) mustCreate(t testing.TB, username string, roles ...auth.Role) auth
 	return u
 }
 
-// fields returns the field names of a *auth.ValidationError, or fails.
+// fields returns the field names of a *invalid.Fields, or fails.
 func fields(t *testing.T, err error) []string {
 	t.Helper()
-	var ve *auth.ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v: want a *auth.ValidationError", err)
+		t.Fatalf("error %v: want a *invalid.Fields", err)
 	}
 	if !errors.Is(err, auth.ErrInvalid) {
 		t.Errorf("errors.Is(%v, ErrInvalid) = false, want true", err)
 	}
 	var out []string
-	for _, f := range ve.Errors {
+	for _, f := range ve.List {
 		if f.Message == "" {
-			t.Errorf("field %s has no message", f.Field)
+			t.Errorf("field %s has no message", f.Name)
 		}
-		out = append(out, f.Field)
+		out = append(out, f.Name)
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -112,26 +113,26 @@ func usernameFrom(email string) string {
 
 // Register creates an unconfirmed customer account and publishes the
 // confirmation link (CustomerRegistered on auth.customers); it returns
-// once the message is durable. A *ValidationError names bad fields;
+// once the message is durable. A *invalid.Fields names bad fields;
 // ErrEmailTaken and ErrUsernameTaken say the account exists. When
 // publishing fails the account exists unconfirmed and Resend sends the
 // link again.
 func (c *Customers) Register(ctx context.Context, nc NewCustomer) (User, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	nc.Email, nc.Name = strings.TrimSpace(nc.Email), strings.TrimSpace(nc.Name)
 	if nc.Email == "" {
-		ve.add("email", "is required")
+		ve.Add("email", "is required")
 	}
 	if nc.Name == "" {
-		ve.add("name", "is required")
+		ve.Add("name", "is required")
 	}
 	if nc.Password == "" {
-		ve.add("password", "is required")
+		ve.Add("password", "is required")
 	}
 	if nc.Lang != "" && nc.Lang != "id" && nc.Lang != "en" {
-		ve.add("lang", "%q: use id or en", nc.Lang)
+		ve.Add("lang", "%q: use id or en", nc.Lang)
 	}
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
 	if strings.TrimSpace(nc.Username) == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -97,14 +98,14 @@ func TestCustomerSignUpAndConfirmation(t *testing.T) {
 		{auth.NewCustomer{Name: "X", Email: "x@example.com", Password: goodPassword, Lang: "fr"}, []string{"lang"}},
 	} {
 		_, err := cs.Register(ctx, bad.nc)
-		var ve *auth.ValidationError
+		var ve *invalid.Fields
 		if !errors.As(err, &ve) {
 			t.Errorf("Register(%v) = %v, want a validation error", bad.nc, err)
 			continue
 		}
 		var got []string
-		for _, f := range ve.Errors {
-			got = append(got, f.Field)
+		for _, f := range ve.List {
+			got = append(got, f.Name)
 		}
 		if !slices.Equal(got, bad.fields) {
 			t.Errorf("Register(%v) fields %v, want %v", bad.nc, got, bad.fields)

@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -34,54 +33,10 @@ var (
 	ErrPasswordChangeRequired = fmt.Errorf("%w: the user must change their password first", ErrInvalidCredentials)
 	// ErrLastAdmin: the change would leave no enabled administrator.
 	ErrLastAdmin = errors.New("auth: no enabled admin would remain")
-	// ErrInvalid: input broke a rule; the error is a *ValidationError
+	// ErrInvalid: input broke a rule; the error is an *invalid.Fields
 	// naming the fields.
 	ErrInvalid = errors.New("auth: invalid input")
 )
-
-// FieldError says what is wrong with one input field. Field is the name a
-// JSON body would use ("username", "email", "scopes[1]").
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// ValidationError lists every field of an input that broke a rule, so that
-// a form or an RFC 9457 problem can show them all at once. It matches
-// ErrInvalid under errors.Is.
-type ValidationError struct {
-	Errors []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("auth: invalid input: ")
-	for i, f := range e.Errors {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-		b.WriteString(f.Message)
-	}
-	return b.String()
-}
-
-// Unwrap returns ErrInvalid.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-// add records a field error.
-func (e *ValidationError) add(field, format string, args ...any) {
-	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-// err returns e when it holds an error, nil otherwise.
-func (e *ValidationError) err() error {
-	if len(e.Errors) == 0 {
-		return nil
-	}
-	return e
-}
 
 // ThrottledError is returned when logins for an account from an address,
 // or from an address as a whole, are locked after repeated failures. It matches ErrThrottled under

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Argon2Params are the cost parameters of argon2id password hashes.
@@ -162,16 +164,16 @@ func (s *Store) verifyPassword(ctx context.Context, encoded, pw string) (ok, sta
 // the configured limits, valid UTF-8, and not the username. Following
 // NIST SP 800-63B it imposes no composition rules (no "one digit, one
 // symbol"); length is what makes a password strong.
-func (s *Store) checkPassword(ve *ValidationError, field, pw, username string) {
+func (s *Store) checkPassword(ve *invalid.Fields, field, pw, username string) {
 	switch n := utf8.RuneCountInString(pw); {
 	case !utf8.ValidString(pw):
-		ve.add(field, "must be valid UTF-8 text")
+		ve.Add(field, "must be valid UTF-8 text")
 	case n < s.cfg.MinPasswordLength:
-		ve.add(field, "must be at least %d characters long (it has %d)", s.cfg.MinPasswordLength, n)
+		ve.Add(field, "must be at least %d characters long (it has %d)", s.cfg.MinPasswordLength, n)
 	case n > s.cfg.MaxPasswordLength:
-		ve.add(field, "must be at most %d characters long", s.cfg.MaxPasswordLength)
+		ve.Add(field, "must be at most %d characters long", s.cfg.MaxPasswordLength)
 	case username != "" && strings.EqualFold(pw, username):
-		ve.add(field, "must not be the username")
+		ve.Add(field, "must not be the username")
 	}
 }
 
@@ -199,9 +201,9 @@ func (s *Store) setPassword(ctx context.Context, userID, pw string, mustChange b
 	if err != nil {
 		return err
 	}
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	s.checkPassword(&ve, "password", pw, u.Username)
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return err
 	}
 	hash, err := s.hashPassword(ctx, pw)
@@ -230,16 +232,16 @@ func (s *Store) ResetPassword(ctx context.Context, userID string) (string, error
 // user; the console starts a new one for the browser that made the
 // change. It returns the user as changed.
 //
-// It fails with a *ValidationError when next breaks the rules (before
+// It fails with a *invalid.Fields when next breaks the rules (before
 // anything else is checked), and otherwise as Authenticate does.
 func (s *Store) ChangePassword(ctx context.Context, username, current, next, clientIP string) (User, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	if next == "" {
-		ve.add("new_password", "is required")
+		ve.Add("new_password", "is required")
 	} else {
 		s.checkPassword(&ve, "new_password", next, normalizeUsername(username))
 	}
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
 	u, err := s.Authenticate(ctx, username, current, clientIP)
@@ -247,8 +249,8 @@ func (s *Store) ChangePassword(ctx context.Context, username, current, next, cli
 		return User{}, err
 	}
 	if next == current {
-		ve.add("new_password", "must differ from the current password")
-		return User{}, ve.err()
+		ve.Add("new_password", "must differ from the current password")
+		return User{}, ve.Err()
 	}
 	hash, err := s.hashPassword(ctx, next)
 	if err != nil {

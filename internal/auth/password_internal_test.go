@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 func newHashStore(t *testing.T, p Argon2Params) *Store {
@@ -105,10 +107,10 @@ func TestCheckPassword(t *testing.T) {
 		{"bad utf8 \xff\xfe\xfd", "rina", false},
 	}
 	for _, tt := range tests {
-		var ve ValidationError
+		ve := invalid.Fields{Kind: ErrInvalid}
 		s.checkPassword(&ve, "password", tt.pw, tt.username)
-		if got := ve.err() == nil; got != tt.ok {
-			t.Errorf("checkPassword(%q) ok = %v, want %v (%v)", tt.pw, got, tt.ok, ve.Errors)
+		if got := ve.Err() == nil; got != tt.ok {
+			t.Errorf("checkPassword(%q) ok = %v, want %v (%v)", tt.pw, got, tt.ok, ve.List)
 		}
 	}
 }
@@ -121,10 +123,10 @@ func TestGeneratePassword(t *testing.T) {
 		if len(a) < minLen || a == b {
 			t.Errorf("min %d: generated %q and %q; want distinct, at least %d long", minLen, a, b, minLen)
 		}
-		var ve ValidationError
+		ve := invalid.Fields{Kind: ErrInvalid}
 		s.checkPassword(&ve, "password", a, "admin")
-		if ve.err() != nil {
-			t.Errorf("generated password breaks the rules: %v", ve.err())
+		if ve.Err() != nil {
+			t.Errorf("generated password breaks the rules: %v", ve.Err())
 		}
 	}
 }

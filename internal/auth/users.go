@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -89,30 +90,30 @@ func (u *User) normalize() {
 }
 
 // validate checks the fields of a normalised user.
-func (u *User) validate(ve *ValidationError) {
+func (u *User) validate(ve *invalid.Fields) {
 	switch {
 	case u.Username == "":
-		ve.add("username", "is required")
+		ve.Add("username", "is required")
 	case !usernamePattern.MatchString(u.Username):
-		ve.add("username", "use 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
+		ve.Add("username", "use 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	switch {
 	case !utf8.ValidString(u.Name):
-		ve.add("name", "must be valid UTF-8 text")
+		ve.Add("name", "must be valid UTF-8 text")
 	case utf8.RuneCountInString(u.Name) > maxNameLength:
-		ve.add("name", "must be at most %d characters long", maxNameLength)
+		ve.Add("name", "must be at most %d characters long", maxNameLength)
 	case strings.ContainsFunc(u.Name, unicode.IsControl):
-		ve.add("name", "must not contain control characters")
+		ve.Add("name", "must not contain control characters")
 	}
 	if u.Email != "" && !validEmail(u.Email) {
-		ve.add("email", "must be an email address such as name@example.com")
+		ve.Add("email", "must be an email address such as name@example.com")
 	}
 	if u.Phone != "" && !validPhone(u.Phone) {
-		ve.add("phone", "must be a phone number of 5 to 15 digits, such as +62 812 3456 7890")
+		ve.Add("phone", "must be a phone number of 5 to 15 digits, such as +62 812 3456 7890")
 	}
 	for i, r := range u.Roles {
 		if !r.Valid() {
-			ve.add(fmt.Sprintf("roles[%d]", i), "unknown role %q; known roles are %s", r, joinRoles(allRoles))
+			ve.Add(fmt.Sprintf("roles[%d]", i), "unknown role %q; known roles are %s", r, joinRoles(allRoles))
 		}
 	}
 }
@@ -151,7 +152,7 @@ func joinRoles(roles []Role) string {
 }
 
 // CreateUser validates and stores a new user. It returns a
-// *ValidationError naming every bad field, or ErrUsernameTaken.
+// *invalid.Fields naming every bad field, or ErrUsernameTaken.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	now := s.now()
 	u := User{
@@ -168,12 +169,12 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		UpdatedAt:          fromMillis(toMillis(now)),
 	}
 	u.normalize()
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	u.validate(&ve)
 	if nu.Password != "" {
 		s.checkPassword(&ve, "password", nu.Password, u.Username)
 	}
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
 	u.Roles = sortRoles(u.Roles)
@@ -323,27 +324,27 @@ const (
 // index, so reading page n costs the same as page 1 and a user created or
 // removed meanwhile neither shifts nor repeats the others.
 func (s *Store) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	after := ""
 	if q.After != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.After)
 		if after = string(b); err != nil || !usernamePattern.MatchString(after) {
-			ve.add("after", "is not a cursor returned by a previous page")
+			ve.Add("after", "is not a cursor returned by a previous page")
 		}
 	}
 	if !utf8.ValidString(q.Search) || strings.ContainsFunc(q.Search, unicode.IsControl) {
-		ve.add("search", "must be text without control characters")
+		ve.Add("search", "must be text without control characters")
 	}
 	if q.Role != "" && !q.Role.Valid() {
-		ve.add("role", "unknown role %q; known roles are %s", q.Role, joinRoles(allRoles))
+		ve.Add("role", "unknown role %q; known roles are %s", q.Role, joinRoles(allRoles))
 	}
 	switch {
 	case q.Limit < 0 || q.Limit > maxPageSize:
-		ve.add("limit", "must be 1 to %d", maxPageSize)
+		ve.Add("limit", "must be 1 to %d", maxPageSize)
 	case q.Limit == 0:
 		q.Limit = defaultPageSize
 	}
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return UserPage{}, err
 	}
 
@@ -454,9 +455,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		}
 		u.ID, u.CreatedAt, u.PasswordChangedAt, u.MustChangePassword = before.ID, before.CreatedAt, before.PasswordChangedAt, before.MustChangePassword
 		u.normalize()
-		var ve ValidationError
+		ve := invalid.Fields{Kind: ErrInvalid}
 		u.validate(&ve)
-		if err := ve.err(); err != nil {
+		if err := ve.Err(); err != nil {
 			return err
 		}
 		u.Roles = sortRoles(u.Roles)

@@ -64,13 +64,10 @@ func account(u auth.User) Account {
 
 // problem turns auth's errors into problems.
 func problem(err error) error {
-	var ve *auth.ValidationError
+	var ve *invalid.Fields
 	switch {
 	case errors.As(err, &ve):
-		errs := make([]invalid.Field, len(ve.Errors))
-		for i, e := range ve.Errors {
-			errs[i] = invalid.Field{Name: e.Field, Message: e.Message}
-		}
+		errs := ve.List
 		detail := errs[0].Name + ": " + errs[0].Message
 		if len(errs) > 1 {
 			detail += " (and more; see errors)"

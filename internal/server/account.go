@@ -51,14 +51,11 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 		ip := s.auth.ClientIP(r)
 		u, err := s.auth.ChangePassword(r.Context(), body.Username, body.CurrentPassword, body.NewPassword, ip)
 		var te *auth.ThrottledError
-		var ve *auth.ValidationError
+		var ve *invalid.Fields
 		switch {
 		case err == nil:
 		case errors.As(err, &ve):
-			errs := make([]invalid.Field, len(ve.Errors))
-			for i, fe := range ve.Errors {
-				errs[i] = invalid.Field{Name: fe.Field, Message: fe.Message}
-			}
+			errs := ve.List
 			return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 		case errors.As(err, &te):
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter/time.Second)))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 )
 
 type usersData struct {
@@ -45,14 +46,14 @@ type userForm struct {
 }
 
 func fieldErrors(err error) map[string]string {
-	var ve *auth.ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
 		return nil
 	}
 	m := map[string]string{}
-	for _, fe := range ve.Errors {
-		if _, dup := m[fe.Field]; !dup {
-			m[fe.Field] = fe.Message
+	for _, fe := range ve.List {
+		if _, dup := m[fe.Name]; !dup {
+			m[fe.Name] = fe.Message
 		}
 	}
 	return m
