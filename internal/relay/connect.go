@@ -17,6 +17,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // checkDestination applies the server's rules to a destination: its DSN
@@ -24,12 +25,12 @@ import (
 // host against the host policy and, for SQLite, its file inside the
 // SQLite directory. Every problem goes into ve. It returns the target and,
 // for SQLite, the file's path and whether it exists.
-func (r *Relay) checkDestination(ve *ValidationError, d Destination) (t target, path string, exists bool) {
+func (r *Relay) checkDestination(ve *invalid.Fields, d Destination) (t target, path string, exists bool) {
 	t = parseTarget(ve, d)
 	if d.Kind == KindSQLite {
 		var msg string
 		if path, exists, msg = r.sqlite.resolve(d.Database); msg != "" {
-			ve.add("database", "%s", msg)
+			ve.Add("database", "%s", msg)
 		}
 		return t, path, exists
 	}
@@ -39,7 +40,7 @@ func (r *Relay) checkDestination(ve *ValidationError, d Destination) (t target, 
 			if d.DSN != "" {
 				field = "dsn"
 			}
-			ve.add(field, "%s", msg)
+			ve.Add(field, "%s", msg)
 		}
 	}
 	return t, "", false
@@ -49,29 +50,29 @@ func (r *Relay) checkDestination(ve *ValidationError, d Destination) (t target, 
 // (checkDestination). A missing SQLite file is an error unless in.Create
 // asks for it, in which case it is created, empty, inside the directory.
 func (r *Relay) checkInput(in *DestinationInput, create bool) (target, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	if err := in.validate(create); err != nil {
-		var shape *ValidationError
+		var shape *invalid.Fields
 		if !errors.As(err, &shape) {
 			return target{}, err
 		}
-		ve.Errors = append(ve.Errors, shape.Errors...)
+		ve.List = append(ve.List, shape.List...)
 	}
 	if !slices.Contains(kinds, in.Kind) {
-		return target{}, ve.err()
+		return target{}, ve.Err()
 	}
 	t, path, exists := r.checkDestination(&ve, in.destination(""))
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return target{}, err
 	}
 	if in.Kind == KindSQLite && !exists {
 		if !in.Create {
-			ve.add("database", "there is no file %q in the server's SQLite directory; set create to make a new database there", in.Database)
+			ve.Add("database", "there is no file %q in the server's SQLite directory; set create to make a new database there", in.Database)
 			return target{}, &ve
 		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil && !errors.Is(err, os.ErrExist) {
-			ve.add("database", "the file could not be created: %v", errors.Unwrap(err))
+			ve.Add("database", "the file could not be created: %v", errors.Unwrap(err))
 			return target{}, &ve
 		}
 		if f != nil {
@@ -87,9 +88,9 @@ func (r *Relay) checkInput(in *DestinationInput, create bool) (target, error) {
 // is refused rather than reached, and network connections go only to
 // addresses the host policy allows, checked after the name is resolved.
 func (r *Relay) OpenDestination(ctx context.Context, d Destination, password string) (*sink.DB, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	t, path, exists := r.checkDestination(&ve, d)
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return nil, fmt.Errorf("relay: destination %s: %w", d.Name, err)
 	}
 	if d.Kind == KindSQLite {
@@ -185,7 +186,7 @@ func reachError(kind string, err error) error {
 	var my *mysql.MySQLError
 	var ms mssql.Error
 	var sq *sqlite.Error
-	var ve *ValidationError
+	var ve *invalid.Fields
 	switch {
 	case errors.As(err, &ve):
 		return err

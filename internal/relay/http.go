@@ -74,7 +74,7 @@ type handler struct {
 // problemOf turns the relay's errors into problems; others are the
 // server's fault (500).
 func problemOf(err error) error {
-	var ve *ValidationError
+	var ve *invalid.Fields
 	var te *TestError
 	var rl *RateLimitError
 	switch {
@@ -82,11 +82,7 @@ func problemOf(err error) error {
 		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
 			fmt.Sprintf("too many connection tests; retry in %d s", rl.seconds()))
 	case errors.As(err, &ve):
-		errs := make([]invalid.Field, len(ve.Errors))
-		for i, e := range ve.Errors {
-			errs[i] = invalid.Field{Name: e.Field, Message: e.Message}
-		}
-		return invalidFields(errs)
+		return invalidFields(ve.List)
 	case errors.As(err, &te):
 		return api.Invalid("the connection test failed: "+te.Err.Error()+"; the destination was not saved",
 			invalid.Field{Name: "(connection)", Message: te.Err.Error()})
@@ -353,10 +349,10 @@ func (h *handler) previewNew(w http.ResponseWriter, req *http.Request) error {
 	}
 	rt, err := in.Route.route()
 	if err != nil {
-		var ve *ValidationError
+		var ve *invalid.Fields
 		if errors.As(err, &ve) {
-			for i := range ve.Errors {
-				ve.Errors[i].Field = "route." + ve.Errors[i].Field
+			for i := range ve.List {
+				ve.List[i].Name = "route." + ve.List[i].Name
 			}
 		}
 		return problemOf(err)

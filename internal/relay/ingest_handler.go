@@ -254,9 +254,7 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		keyVals, keyErrs := keyValues(ds, it)
 		errs = append(errs, keyErrs...)
 		if ds.schema != nil && it.op == "upsert" {
-			for _, fe := range schemaErrors(ds.schema, it.data, it.at) {
-				errs = append(errs, invalid.Field{Name: fe.Field, Message: fe.Message})
-			}
+			errs = append(errs, schemaErrors(ds.schema, it.data, it.at)...)
 		}
 		if len(errs) > 0 {
 			continue

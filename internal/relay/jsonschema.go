@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/arus-platform/arus/internal/filter"
+	"github.com/arus-platform/arus/invalid"
 )
 
 var schemaPrinter = message.NewPrinter(language.English)
@@ -53,32 +54,32 @@ func compileSchema(doc []byte) (*jsonschema.Schema, error) {
 
 // schemaErrors validates v against sch and returns field errors with
 // paths like price or items[2].name, prefixed by prefix.
-func schemaErrors(sch *jsonschema.Schema, v any, prefix string) []FieldError {
+func schemaErrors(sch *jsonschema.Schema, v any, prefix string) []invalid.Field {
 	err := sch.Validate(v)
 	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return []FieldError{{Field: fieldPath(prefix, nil), Message: err.Error()}}
+		return []invalid.Field{{Name: fieldPath(prefix, nil), Message: err.Error()}}
 	}
-	var out []FieldError
+	var out []invalid.Field
 	collectSchemaErrors(ve, prefix, &out)
 	if len(out) == 0 {
-		out = append(out, FieldError{Field: fieldPath(prefix, ve.InstanceLocation), Message: ve.Error()})
+		out = append(out, invalid.Field{Name: fieldPath(prefix, ve.InstanceLocation), Message: ve.Error()})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-func collectSchemaErrors(e *jsonschema.ValidationError, prefix string, out *[]FieldError) {
+func collectSchemaErrors(e *jsonschema.ValidationError, prefix string, out *[]invalid.Field) {
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
 			collectSchemaErrors(c, prefix, out)
 		}
 		return
 	}
-	*out = append(*out, FieldError{Field: fieldPath(prefix, e.InstanceLocation), Message: e.ErrorKind.LocalizedString(schemaPrinter)})
+	*out = append(*out, invalid.Field{Name: fieldPath(prefix, e.InstanceLocation), Message: e.ErrorKind.LocalizedString(schemaPrinter)})
 }
 
 // fieldPath renders a location as prefix.a[2].b; "(record)" for the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 const maxMappedColumns = 512
@@ -29,66 +30,66 @@ type compiledColumn struct {
 }
 
 // Compile checks a route's mapping, key columns and filter and compiles
-// them. Its errors are a *ValidationError naming fields such as
+// them. Its errors are a *invalid.Fields naming fields such as
 // mapping[2].field or filter.
 func Compile(r *Route) (*Mapping, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	m := &Mapping{mode: sink.Upsert, deletes: r.Deletes}
 	if r.Mode == ModeInsert {
 		m.mode = sink.Insert
 	}
 	switch {
 	case len(r.Mapping) == 0:
-		ve.add("mapping", "at least one column is required")
+		ve.Add("mapping", "at least one column is required")
 	case len(r.Mapping) > maxMappedColumns:
-		ve.add("mapping", "at most %d columns", maxMappedColumns)
+		ve.Add("mapping", "at most %d columns", maxMappedColumns)
 	}
 	seen := map[string]bool{}
 	for i, cm := range r.Mapping {
 		at := fmt.Sprintf("mapping[%d]", i)
 		checkIdent(&ve, at+".column", cm.Column, true)
 		if seen[cm.Column] {
-			ve.add(at+".column", "column %q is mapped twice", cm.Column)
+			ve.Add(at+".column", "column %q is mapped twice", cm.Column)
 		}
 		seen[cm.Column] = true
 		c := compiledColumn{name: cm.Column}
 		hasValue := len(cm.Value) > 0
 		switch {
 		case cm.Field != "" && hasValue:
-			ve.add(at, "give either field or value, not both")
+			ve.Add(at, "give either field or value, not both")
 		case cm.Field != "":
 			p, err := filter.ParsePath(cm.Field)
 			if err != nil {
-				ve.add(at+".field", "%v", err)
+				ve.Add(at+".field", "%v", err)
 				break
 			}
 			c.path = &p
 		case hasValue:
 			v, err := filter.DecodeJSON(cm.Value)
 			if err != nil {
-				ve.add(at+".value", "is not JSON: %v", err)
+				ve.Add(at+".value", "is not JSON: %v", err)
 				break
 			}
 			c.value = v
 		default:
-			ve.add(at, "give field (a record field path) or value (a constant)")
+			ve.Add(at, "give field (a record field path) or value (a constant)")
 		}
 		m.cols = append(m.cols, c)
 	}
 	for i, k := range r.KeyColumns {
 		j := slices.IndexFunc(m.cols, func(c compiledColumn) bool { return c.name == k })
 		if j < 0 {
-			ve.add(fmt.Sprintf("key_columns[%d]", i), "key column %q must be in the mapping", k)
+			ve.Add(fmt.Sprintf("key_columns[%d]", i), "key column %q must be in the mapping", k)
 			continue
 		}
 		m.keyCols = append(m.keyCols, j)
 	}
 	f, err := filter.ParseFilter(r.Filter)
 	if err != nil {
-		ve.add("filter", "%v", err)
+		ve.Add("filter", "%v", err)
 	}
 	m.filter = f
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -191,7 +192,7 @@ func PreviewRoute(r *Route, op string, record json.RawMessage) (Preview, error) 
 	case "delete":
 		sop = sink.Delete
 	default:
-		return Preview{}, &ValidationError{Errors: []FieldError{{Field: "op", Message: "must be upsert or delete"}}}
+		return Preview{}, &invalid.Fields{Kind: ErrInvalid, List: []invalid.Field{{Name: "op", Message: "must be upsert or delete"}}}
 	}
 	ch, keep, err := m.Apply(sop, record)
 	if err != nil {

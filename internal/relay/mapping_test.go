@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 func carsRoute() *Route {
@@ -87,13 +88,13 @@ func TestCompileErrors(t *testing.T) {
 			{Column: ""},
 		}}
 	_, err := Compile(r)
-	var ve *ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
 		t.Fatalf("got %v, want a ValidationError", err)
 	}
 	var fields []string
-	for _, e := range ve.Errors {
-		fields = append(fields, e.Field)
+	for _, e := range ve.List {
+		fields = append(fields, e.Name)
 	}
 	want := []string{"mapping[1].column", "mapping[2].field", "mapping[3]", "mapping[4]", "mapping[5].column", "mapping[5]", "key_columns[1]", "filter"}
 	if !reflect.DeepEqual(fields, want) {
@@ -126,8 +127,8 @@ func FuzzMapping(f *testing.F) {
 			Mapping: []ColumnMap{{Column: "k", Field: "id"}, {Column: "v", Field: field}, {Column: "c", Value: json.RawMessage(`{"n":1}`)}}}
 		m, err := Compile(r)
 		if err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) || len(ve.Errors) == 0 {
+			var ve *invalid.Fields
+			if !errors.As(err, &ve) || len(ve.List) == 0 {
 				t.Fatalf("Compile error %v is not a field error", err)
 			}
 			return

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Sentinel errors, for errors.Is.
@@ -23,48 +24,9 @@ var (
 	// ErrInUse: the object is still referred to (a dataset by routes or
 	// applications, a destination by routes).
 	ErrInUse = errors.New("relay: in use")
-	// ErrInvalid: input broke a rule; the error is a *ValidationError.
+	// ErrInvalid: input broke a rule; the error is an *invalid.Fields.
 	ErrInvalid = errors.New("relay: invalid input")
 )
-
-// FieldError says what is wrong with one input field, named as a JSON body
-// would name it ("name", "mapping[2].field").
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// ValidationError lists every field of an input that broke a rule. It
-// matches ErrInvalid under errors.Is.
-type ValidationError struct {
-	Errors []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("relay: invalid input: ")
-	for i, f := range e.Errors {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field + ": " + f.Message)
-	}
-	return b.String()
-}
-
-// Unwrap returns ErrInvalid.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-func (e *ValidationError) add(field, format string, args ...any) {
-	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-func (e *ValidationError) err() error {
-	if len(e.Errors) == 0 {
-		return nil
-	}
-	return e
-}
 
 // nameRule is the rule of every relay name: datasets appear in URLs and
 // API key scopes, the rest in listings.
@@ -75,15 +37,15 @@ const nameHelp = "use 1 to 63 lowercase letters, digits, '_' or '-', starting wi
 // identRule is what a table, schema or column name may be. The sinks check
 // names against the destination's catalogue and quote them; this only
 // keeps out what no catalogue holds.
-func checkIdent(ve *ValidationError, field, s string, required bool) {
+func checkIdent(ve *invalid.Fields, field, s string, required bool) {
 	switch {
 	case s == "" && required:
-		ve.add(field, "is required")
+		ve.Add(field, "is required")
 	case s == "":
 	case len(s) > 128:
-		ve.add(field, "must be at most 128 bytes")
+		ve.Add(field, "must be at most 128 bytes")
 	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
-		ve.add(field, "must be text without control characters")
+		ve.Add(field, "must be text without control characters")
 	}
 }
 
@@ -113,36 +75,36 @@ type NewApplication struct {
 }
 
 func (a *NewApplication) validate() error {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	a.Name = strings.TrimSpace(a.Name)
 	if !nameRule.MatchString(a.Name) {
-		ve.add("name", "%s", nameHelp)
+		ve.Add("name", "%s", nameHelp)
 	}
 	if len(a.Datasets) == 0 {
-		ve.add("datasets", "at least one dataset is required")
+		ve.Add("datasets", "at least one dataset is required")
 	}
 	if len(a.Datasets) > 64 {
-		ve.add("datasets", "at most 64 datasets")
+		ve.Add("datasets", "at most 64 datasets")
 	}
 	seen := map[string]bool{}
 	for i, d := range a.Datasets {
 		switch {
 		case !nameRule.MatchString(d):
-			ve.add(fmt.Sprintf("datasets[%d]", i), "%q: %s", d, nameHelp)
+			ve.Add(fmt.Sprintf("datasets[%d]", i), "%q: %s", d, nameHelp)
 		case seen[d]:
-			ve.add(fmt.Sprintf("datasets[%d]", i), "%q is listed twice", d)
+			ve.Add(fmt.Sprintf("datasets[%d]", i), "%q is listed twice", d)
 		}
 		seen[d] = true
 	}
 	switch {
 	case a.RateLimit < 0 || a.RateLimit > 1e7:
-		ve.add("rate_limit", "must be from 0 (no limit) to 10000000 records per second")
+		ve.Add("rate_limit", "must be from 0 (no limit) to 10000000 records per second")
 	case a.Burst < 0 || a.Burst > 1e7:
-		ve.add("burst", "must be from 0 to 10000000 records")
+		ve.Add("burst", "must be from 0 to 10000000 records")
 	case a.RateLimit > 0 && a.Burst == 0:
 		a.Burst = max(1, int(a.RateLimit))
 	}
-	return ve.err()
+	return ve.Err()
 }
 
 // Dataset is a named kind of record, kept in its topic.
@@ -172,39 +134,39 @@ type Dataset struct {
 var topicRule = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 func (d *Dataset) validate() error {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	d.Name = strings.TrimSpace(d.Name)
 	if !nameRule.MatchString(d.Name) {
-		ve.add("name", "%s", nameHelp)
+		ve.Add("name", "%s", nameHelp)
 	}
 	if d.Topic == "" && nameRule.MatchString(d.Name) {
 		d.Topic = "relay." + d.Name
 	}
 	if d.Topic != "" && !topicRule.MatchString(d.Topic) {
-		ve.add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
+		ve.Add("topic", "use 1 to 249 letters, digits, '.', '_' or '-'")
 	}
 	if d.KeyFields == nil {
 		d.KeyFields = []string{}
 	}
 	if len(d.KeyFields) > 8 {
-		ve.add("key_fields", "at most 8 key fields")
+		ve.Add("key_fields", "at most 8 key fields")
 	}
 	for i, f := range d.KeyFields {
 		p, err := filter.ParsePath(f)
 		if err != nil {
-			ve.add(fmt.Sprintf("key_fields[%d]", i), "%v", err)
+			ve.Add(fmt.Sprintf("key_fields[%d]", i), "%v", err)
 			continue
 		}
 		d.KeyFields[i] = p.String()
 	}
 	if len(d.Schema) > 0 && string(d.Schema) != "null" {
 		if _, err := compileSchema(d.Schema); err != nil {
-			ve.add("schema", "%v", err)
+			ve.Add("schema", "%v", err)
 		}
 	} else {
 		d.Schema = nil
 	}
-	return ve.err()
+	return ve.Err()
 }
 
 // Kinds of destination database.
@@ -273,50 +235,50 @@ type DestinationInput struct {
 // validate checks the shape of the fields; the server's rules (the DSN,
 // the options, the host, the SQLite file) are checkDestination's.
 func (d *DestinationInput) validate(create bool) error {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	d.Name = strings.TrimSpace(d.Name)
 	if !nameRule.MatchString(d.Name) {
-		ve.add("name", "%s", nameHelp)
+		ve.Add("name", "%s", nameHelp)
 	}
 	known := false
 	for _, k := range kinds {
 		known = known || d.Kind == k
 	}
 	if !known {
-		ve.add("kind", "must be one of %s", strings.Join(kinds, ", "))
+		ve.Add("kind", "must be one of %s", strings.Join(kinds, ", "))
 	}
 	text := func(field, v string, n int) {
 		if len(v) > n || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
-			ve.add(field, "must be text of at most %d bytes without control characters", n)
+			ve.Add(field, "must be text of at most %d bytes without control characters", n)
 		}
 	}
 	switch {
 	case d.DSN != "":
 		text("dsn", d.DSN, 2048)
 		if d.Host != "" || d.Port != 0 || d.Database != "" || d.User != "" || len(d.Options) > 0 {
-			ve.add("dsn", "give either a DSN or connection fields (host, port, database, user, options), not both")
+			ve.Add("dsn", "give either a DSN or connection fields (host, port, database, user, options), not both")
 		}
 	case d.Kind == KindSQLite:
 		text("database", d.Database, 1024)
 	default:
 		if d.Host == "" {
-			ve.add("host", "is required (or give a DSN)")
+			ve.Add("host", "is required (or give a DSN)")
 		}
 		text("host", d.Host, 255)
 		if d.Port < 0 || d.Port > 65535 {
-			ve.add("port", "must be from 1 to 65535, or 0 for the default")
+			ve.Add("port", "must be from 1 to 65535, or 0 for the default")
 		}
 		if d.Database == "" {
-			ve.add("database", "is required (or give a DSN)")
+			ve.Add("database", "is required (or give a DSN)")
 		}
 		text("database", d.Database, 255)
 		if d.User == "" {
-			ve.add("user", "is required (or give a DSN)")
+			ve.Add("user", "is required (or give a DSN)")
 		}
 		text("user", d.User, 255)
 	}
 	if len(d.Options) > 32 {
-		ve.add("options", "at most 32 options")
+		ve.Add("options", "at most 32 options")
 	}
 	for k, v := range d.Options {
 		text("options."+k, k, 64)
@@ -324,14 +286,14 @@ func (d *DestinationInput) validate(create bool) error {
 	}
 	switch {
 	case d.NoPassword && d.Password != "":
-		ve.add("no_password", "give a password or no_password, not both")
+		ve.Add("no_password", "give a password or no_password, not both")
 	case d.NoPassword && d.Kind == KindSQLServer:
-		ve.add("no_password", "a SQL Server account needs a password")
+		ve.Add("no_password", "a SQL Server account needs a password")
 	case d.Kind != KindSQLite && create && d.Password == "" && !d.NoPassword:
-		ve.add("password", "is required (it is stored encrypted and never shown again); for an account without one, set no_password")
+		ve.Add("password", "is required (it is stored encrypted and never shown again); for an account without one, set no_password")
 	}
 	text("password", d.Password, 1024)
-	return ve.err()
+	return ve.Err()
 }
 
 // Route modes.
@@ -398,16 +360,16 @@ type RouteInput struct {
 // route validates the input and returns the route it describes (without
 // id and times). It does not look the dataset or destination up.
 func (in *RouteInput) route() (Route, error) {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	in.Name = strings.TrimSpace(in.Name)
 	if !nameRule.MatchString(in.Name) {
-		ve.add("name", "%s", nameHelp)
+		ve.Add("name", "%s", nameHelp)
 	}
 	if !nameRule.MatchString(in.Dataset) {
-		ve.add("dataset", "%s", nameHelp)
+		ve.Add("dataset", "%s", nameHelp)
 	}
 	if in.Destination == "" {
-		ve.add("destination", "is required: a destination id")
+		ve.Add("destination", "is required: a destination id")
 	}
 	checkIdent(&ve, "table", in.Table, true)
 	checkIdent(&ve, "table_schema", in.TableSchema, false)
@@ -415,7 +377,7 @@ func (in *RouteInput) route() (Route, error) {
 		in.Mode = ModeUpsert
 	}
 	if in.Mode != ModeInsert && in.Mode != ModeUpsert {
-		ve.add("mode", "must be insert or upsert")
+		ve.Add("mode", "must be insert or upsert")
 	}
 	r := Route{
 		Name: in.Name, Dataset: in.Dataset, Destination: in.Destination,
@@ -430,15 +392,15 @@ func (in *RouteInput) route() (Route, error) {
 		checkIdent(&ve, fmt.Sprintf("key_columns[%d]", i), c, true)
 	}
 	if (r.Mode == ModeUpsert || r.Deletes) && len(r.KeyColumns) == 0 {
-		ve.add("key_columns", "at least one key column is required for upserts and deletes")
+		ve.Add("key_columns", "at least one key column is required for upserts and deletes")
 	}
 	if _, err := Compile(&r); err != nil {
-		var cve *ValidationError
+		var cve *invalid.Fields
 		if errors.As(err, &cve) {
-			ve.Errors = append(ve.Errors, cve.Errors...)
+			ve.List = append(ve.List, cve.List...)
 		} else {
 			return Route{}, err
 		}
 	}
-	return r, ve.err()
+	return r, ve.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
@@ -36,15 +37,15 @@ func (r *Relay) CreateApplication(ctx context.Context, na NewApplication) (Appli
 	if err := na.validate(); err != nil {
 		return Application{}, "", err
 	}
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	for i, d := range na.Datasets {
 		if _, err := r.Dataset(ctx, d); errors.Is(err, ErrNotFound) {
-			ve.add(fmt.Sprintf("datasets[%d]", i), "no dataset is named %q", d)
+			ve.Add(fmt.Sprintf("datasets[%d]", i), "no dataset is named %q", d)
 		} else if err != nil {
 			return Application{}, "", err
 		}
 	}
-	if err := ve.err(); err != nil {
+	if err := ve.Err(); err != nil {
 		return Application{}, "", err
 	}
 	var n int

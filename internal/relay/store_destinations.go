@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
@@ -93,7 +94,7 @@ func (r *Relay) test(ctx context.Context, d Destination, password string) error 
 
 // TestDestination tests a destination that is not saved: it validates
 // the input (the password is required) and reaches the database. The
-// answer is a *ValidationError for bad input, a *RateLimitError when the
+// answer is a *invalid.Fields for bad input, a *RateLimitError when the
 // principal tests too often, a *TestError when the database could not be
 // reached, or nil.
 func (r *Relay) TestDestination(ctx context.Context, in DestinationInput) error {
@@ -136,7 +137,7 @@ func (r *Relay) Catalog(ctx context.Context, id string) ([]sink.TableInfo, error
 // saved one, or the one in describes) and its password: in's, or the
 // stored one when in has none, which is only given for the target it was
 // saved for. A changed kind, host, port, database or user without a
-// password is a *ValidationError asking for it.
+// password is a *invalid.Fields asking for it.
 func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (saved, d Destination, pw string, err error) {
 	if saved, err = r.Destination(ctx, id); err != nil {
 		return Destination{}, Destination{}, "", err
@@ -148,12 +149,12 @@ func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (sav
 			return Destination{}, Destination{}, "", err
 		}
 		d, pw = in.destination(id), in.Password
-		var ignored ValidationError
+		ignored := invalid.Fields{Kind: ErrInvalid}
 		if in.NoPassword {
 			return saved, d, "", nil
 		}
 		if pw == "" && d.Kind != KindSQLite && !sameTarget(parseTarget(&ignored, saved), t) {
-			return Destination{}, Destination{}, "", &ValidationError{Errors: []FieldError{{Field: "password",
+			return Destination{}, Destination{}, "", &invalid.Fields{Kind: ErrInvalid, List: []invalid.Field{{Name: "password",
 				Message: "is required again: the kind, host, port, database or user changed, and a stored password is only sent to the target it was saved for (set no_password for an account without one)"}}}
 		}
 	}

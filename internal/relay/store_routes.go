@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
@@ -33,27 +34,27 @@ func scanRoute(s rowScanner) (Route, error) {
 }
 
 func (r *Relay) checkRouteRefs(ctx context.Context, rt Route) error {
-	var ve ValidationError
+	ve := invalid.Fields{Kind: ErrInvalid}
 	if ds, err := r.Dataset(ctx, rt.Dataset); errors.Is(err, ErrNotFound) {
-		ve.add("dataset", "no dataset is named %q", rt.Dataset)
+		ve.Add("dataset", "no dataset is named %q", rt.Dataset)
 	} else if err != nil {
 		return err
 	} else if len(ds.KeyFields) == 0 {
 		// Without a key nothing says which row a record is: its records
 		// are inserted, each once (by its arus-id), and never deleted.
 		if rt.Mode != ModeInsert {
-			ve.add("mode", "dataset %s has no key fields, so its routes only insert: use mode insert", ds.Name)
+			ve.Add("mode", "dataset %s has no key fields, so its routes only insert: use mode insert", ds.Name)
 		}
 		if rt.Deletes {
-			ve.add("deletes", "dataset %s has no key fields, so it has no deletes to deliver", ds.Name)
+			ve.Add("deletes", "dataset %s has no key fields, so it has no deletes to deliver", ds.Name)
 		}
 	}
 	if _, err := r.Destination(ctx, rt.Destination); errors.Is(err, ErrNotFound) {
-		ve.add("destination", "no destination has the id %q", rt.Destination)
+		ve.Add("destination", "no destination has the id %q", rt.Destination)
 	} else if err != nil {
 		return err
 	}
-	return ve.err()
+	return ve.Err()
 }
 
 // CreateRoute validates and stores a route.

@@ -12,6 +12,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/internal/secret"
 	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
@@ -75,13 +76,13 @@ type nopProducer struct{}
 func (nopProducer) Produce(ctx context.Context, records ...*stream.Record) error { return nil }
 
 func fieldsOf(err error) []string {
-	var ve *ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
 		return nil
 	}
 	var out []string
-	for _, e := range ve.Errors {
-		out = append(out, e.Field)
+	for _, e := range ve.List {
+		out = append(out, e.Name)
 	}
 	return out
 }

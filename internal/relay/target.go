@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // target is where a destination connects: the database its password is
@@ -38,7 +40,7 @@ const passwordHelp = "a password does not go here; put it in the password field,
 
 // parseTarget reads the target of d from its DSN or its connection fields
 // and checks its options; what is wrong goes into ve, named by field.
-func parseTarget(ve *ValidationError, d Destination) target {
+func parseTarget(ve *invalid.Fields, d Destination) target {
 	t := target{kind: d.Kind, host: d.Host, port: d.Port, database: d.Database, user: d.User, options: map[string]string{}}
 	opts, field := d.Options, "options."
 	if d.DSN != "" {
@@ -58,9 +60,9 @@ func parseTarget(ve *ValidationError, d Destination) target {
 		canon, msg := checkOption(t.kind, name, value)
 		if msg != "" {
 			if d.DSN != "" {
-				ve.add("dsn", "option %q: %s", name, msg)
+				ve.Add("dsn", "option %q: %s", name, msg)
 			} else {
-				ve.add(field+name, "%s", msg)
+				ve.Add(field+name, "%s", msg)
 			}
 			continue
 		}
@@ -74,14 +76,14 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$`)
 
 // checkHost accepts one host name or IP address: no lists, ports, paths
 // or instance names, which drivers would read as more than one place.
-func checkHost(ve *ValidationError, host string, inDSN bool) {
+func checkHost(ve *invalid.Fields, host string, inDSN bool) {
 	field := "host"
 	if inDSN {
 		field = "dsn"
 	}
 	if host == "" {
 		if inDSN {
-			ve.add("dsn", "names no host")
+			ve.Add("dsn", "names no host")
 		}
 		return // the required-field check names it
 	}
@@ -89,7 +91,7 @@ func checkHost(ve *ValidationError, host string, inDSN bool) {
 		return
 	}
 	if !hostName.MatchString(host) {
-		ve.add(field, "give one host name or IP address (no lists, ports, paths or instance names): %q", host)
+		ve.Add(field, "give one host name or IP address (no lists, ports, paths or instance names): %q", host)
 	}
 }
 
@@ -97,11 +99,11 @@ func checkHost(ve *ValidationError, host string, inDSN bool) {
 // the forms whose every part Arus understands are taken: a postgres:// or
 // sqlserver:// URL, and the go-sql-driver/mysql form over TCP. A password
 // anywhere in it is refused.
-func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string, bool) {
+func parseDSN(ve *invalid.Fields, kind, dsn string) (target, map[string]string, bool) {
 	t := target{kind: kind, options: map[string]string{}}
 	switch kind {
 	case KindSQLite:
-		ve.add("dsn", "SQLite destinations take no DSN; give the file in database, relative to the server's SQLite directory")
+		ve.Add("dsn", "SQLite destinations take no DSN; give the file in database, relative to the server's SQLite directory")
 		return t, nil, false
 	case KindMySQL:
 		return parseMySQLDSN(ve, t, dsn)
@@ -111,12 +113,12 @@ func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string,
 		KindSQLServer: "sqlserver://user@host:1433?database=name&option=value"}[kind]
 	u, err := url.Parse(dsn)
 	if err != nil || u.Opaque != "" || u.Host == "" || !containsFold(schemes, u.Scheme) || u.Fragment != "" {
-		ve.add("dsn", "use the URL form %s, or the connection fields", form)
+		ve.Add("dsn", "use the URL form %s, or the connection fields", form)
 		return t, nil, false
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
-			ve.add("dsn", "must not hold the password; "+passwordHelp)
+			ve.Add("dsn", "must not hold the password; "+passwordHelp)
 			return t, nil, false
 		}
 		t.user = u.User.Username()
@@ -125,14 +127,14 @@ func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string,
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			ve.add("dsn", "port %q: use 1 to 65535", p)
+			ve.Add("dsn", "port %q: use 1 to 65535", p)
 			return t, nil, false
 		}
 		t.port = n
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		ve.add("dsn", "query: %v", err)
+		ve.Add("dsn", "query: %v", err)
 		return t, nil, false
 	}
 	path := strings.TrimPrefix(u.Path, "/")
@@ -141,7 +143,7 @@ func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string,
 		t.database = path
 	case KindSQLServer:
 		if path != "" {
-			ve.add("dsn", "named instances (%q) are not supported: give the instance's port", path)
+			ve.Add("dsn", "named instances (%q) are not supported: give the instance's port", path)
 			return t, nil, false
 		}
 		for k, v := range q {
@@ -159,7 +161,7 @@ func parseDSN(ve *ValidationError, kind, dsn string) (target, map[string]string,
 // are taken as written, by the names they were given, and never reach the
 // driver's parser: only the allowed ones are built into the connection
 // string.
-func parseMySQLDSN(ve *ValidationError, t target, dsn string) (target, map[string]string, bool) {
+func parseMySQLDSN(ve *invalid.Fields, t target, dsn string) (target, map[string]string, bool) {
 	base, query := dsn, ""
 	if i := strings.LastIndexByte(dsn, '/'); i >= 0 {
 		if j := strings.IndexByte(dsn[i:], '?'); j >= 0 {
@@ -168,41 +170,41 @@ func parseMySQLDSN(ve *ValidationError, t target, dsn string) (target, map[strin
 	}
 	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
-		ve.add("dsn", "%v; use the form user@tcp(host:3306)/database?option=value, or the connection fields", err)
+		ve.Add("dsn", "%v; use the form user@tcp(host:3306)/database?option=value, or the connection fields", err)
 		return t, nil, false
 	}
 	if cfg.Passwd != "" {
-		ve.add("dsn", "must not hold the password; "+passwordHelp)
+		ve.Add("dsn", "must not hold the password; "+passwordHelp)
 		return t, nil, false
 	}
 	if cfg.Net != "tcp" {
-		ve.add("dsn", "network %q is not supported: use tcp(host:port)", cfg.Net)
+		ve.Add("dsn", "network %q is not supported: use tcp(host:port)", cfg.Net)
 		return t, nil, false
 	}
 	host, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
-		ve.add("dsn", "address %q: %v", cfg.Addr, err)
+		ve.Add("dsn", "address %q: %v", cfg.Addr, err)
 		return t, nil, false
 	}
 	t.host, t.user, t.database = host, cfg.User, cfg.DBName
 	if t.port, err = strconv.Atoi(port); err != nil || t.port < 1 || t.port > 65535 {
-		ve.add("dsn", "port %q: use 1 to 65535", port)
+		ve.Add("dsn", "port %q: use 1 to 65535", port)
 		return t, nil, false
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		ve.add("dsn", "query: %v", err)
+		ve.Add("dsn", "query: %v", err)
 		return t, nil, false
 	}
 	opts, ok := single(ve, q)
 	return t, opts, ok
 }
 
-func single(ve *ValidationError, q url.Values) (map[string]string, bool) {
+func single(ve *invalid.Fields, q url.Values) (map[string]string, bool) {
 	opts := map[string]string{}
 	for k, v := range q {
 		if len(v) != 1 {
-			ve.add("dsn", "option %q is given %d times", k, len(v))
+			ve.Add("dsn", "option %q is given %d times", k, len(v))
 			return nil, false
 		}
 		opts[k] = v[0]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // The relay's forms: applications and datasets are created on their list
@@ -37,15 +38,15 @@ func formErrors(err error) (errs map[string]string, ok bool) {
 			name = name[:i]
 		}
 	}
-	var ve *relay.ValidationError
+	var ve *invalid.Fields
 	var te *relay.TestError
 	var rl *relay.RateLimitError
 	switch {
 	case errors.As(err, &rl):
 		add("", "Too many connection tests: "+strings.TrimPrefix(err.Error(), "relay: too many connection tests; ")+".")
 	case errors.As(err, &ve):
-		for _, f := range ve.Errors {
-			add(f.Field, f.Message)
+		for _, f := range ve.List {
+			add(f.Name, f.Message)
 		}
 	case errors.As(err, &te):
 		add("(connection)", te.Err.Error())
@@ -72,13 +73,13 @@ func reachError(err error) string {
 // problemList lists a validation error's problems as lines, for a summary
 // at the top of a long form.
 func problemList(err error) []string {
-	var ve *relay.ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
 		return nil
 	}
-	out := make([]string, len(ve.Errors))
-	for i, f := range ve.Errors {
-		out[i] = f.Field + ": " + f.Message
+	out := make([]string, len(ve.List))
+	for i, f := range ve.List {
+		out[i] = f.Name + ": " + f.Message
 	}
 	return out
 }
@@ -250,9 +251,9 @@ func (h *Handler) relayAppLimits(w http.ResponseWriter, r *http.Request, p *auth
 	if len(errs) == 0 {
 		_, err = h.cfg.Relay.UpdateApplicationLimits(r.Context(), a.ID, in)
 	} else {
-		ve := &relay.ValidationError{}
+		ve := &invalid.Fields{Kind: relay.ErrInvalid}
 		for f, m := range errs {
-			ve.Errors = append(ve.Errors, relay.FieldError{Field: f, Message: m})
+			ve.List = append(ve.List, invalid.Field{Name: f, Message: m})
 		}
 		err = ve
 	}

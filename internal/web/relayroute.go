@@ -17,6 +17,7 @@ import (
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/sink"
+	"github.com/arus-platform/arus/invalid"
 )
 
 // The route editor. The operator picks a dataset, a destination and one of
@@ -162,16 +163,16 @@ func (f routeForm) input(table sink.Table) (relay.RouteInput, []int) {
 // byRow renames the relay's errors of mapping entries ("mapping[1].field")
 // after the editor rows they came from, so each shows on its own row.
 func byRow(err error, rows []int) error {
-	var ve *relay.ValidationError
+	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
 		return err
 	}
-	for i, fe := range ve.Errors {
+	for i, fe := range ve.List {
 		var k int
 		var rest string
-		if n, _ := fmt.Sscanf(fe.Field, "mapping[%d]", &k); n == 1 && k >= 0 && k < len(rows) {
-			rest = fe.Field[len(fmt.Sprintf("mapping[%d]", k)):]
-			ve.Errors[i].Field = fmt.Sprintf("mapping[%d]%s", rows[k], rest)
+		if n, _ := fmt.Sscanf(fe.Name, "mapping[%d]", &k); n == 1 && k >= 0 && k < len(rows) {
+			rest = fe.Name[len(fmt.Sprintf("mapping[%d]", k)):]
+			ve.List[i].Name = fmt.Sprintf("mapping[%d]%s", rows[k], rest)
 		}
 	}
 	return ve
@@ -281,10 +282,10 @@ func (d *routePage) checkCatalog() error {
 	if len(d.Tables) == 0 {
 		return nil
 	}
-	var ve relay.ValidationError
+	ve := invalid.Fields{Kind: relay.ErrInvalid}
 	t, ok := d.table()
 	if !ok {
-		ve.Errors = append(ve.Errors, relay.FieldError{Field: "table", Message: "choose one of the destination's tables"})
+		ve.List = append(ve.List, invalid.Field{Name: "table", Message: "choose one of the destination's tables"})
 		return &ve
 	}
 	has := func(c string) bool {
@@ -292,17 +293,17 @@ func (d *routePage) checkCatalog() error {
 	}
 	for i, row := range d.Form.Rows {
 		if row.Source != "" && !has(row.Column) {
-			ve.Errors = append(ve.Errors, relay.FieldError{Field: fmt.Sprintf("mapping[%d]", i),
+			ve.List = append(ve.List, invalid.Field{Name: fmt.Sprintf("mapping[%d]", i),
 				Message: fmt.Sprintf("%s has no column %q", qualified(t.Table), row.Column)})
 		}
 	}
 	for i, k := range d.Form.Keys {
 		if !has(k) {
-			ve.Errors = append(ve.Errors, relay.FieldError{Field: fmt.Sprintf("key_columns[%d]", i),
+			ve.List = append(ve.List, invalid.Field{Name: fmt.Sprintf("key_columns[%d]", i),
 				Message: fmt.Sprintf("%s has no column %q", qualified(t.Table), k)})
 		}
 	}
-	if len(ve.Errors) == 0 {
+	if len(ve.List) == 0 {
 		return nil
 	}
 	return &ve
