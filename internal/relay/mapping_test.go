@@ -90,7 +90,7 @@ func TestCompileErrors(t *testing.T) {
 	_, err := Compile(r)
 	var ve *invalid.Fields
 	if !errors.As(err, &ve) {
-		t.Fatalf("got %v, want a ValidationError", err)
+		t.Fatalf("got %v, want an *invalid.Fields", err)
 	}
 	var fields []string
 	for _, e := range ve.List {
