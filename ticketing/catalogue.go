@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -79,7 +80,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (Merchan
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO merchants (id, name, type, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`),
 		m.ID, m.Name, m.Type, micros(now), micros(now))
 	if store.IsUniqueViolation(err) {
-		return Merchant{}, &ValidationError{Fields: []FieldError{{Field: "name", Message: fmt.Sprintf("a merchant named %q exists", m.Name)}}}
+		return Merchant{}, invalid.New(ErrInvalid, "name", "a merchant named %q exists", m.Name)
 	}
 	if err != nil {
 		return Merchant{}, fmt.Errorf("ticketing: create merchant: %w", err)
@@ -98,7 +99,7 @@ func (s *Service) UpdateMerchant(ctx context.Context, sc Scope, id string, in Me
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE merchants SET name = ?, type = ?, updated_at = ? WHERE id = ?`),
 		strings.TrimSpace(in.Name), in.Type, micros(s.cfg.Now()), id)
 	if store.IsUniqueViolation(err) {
-		return Merchant{}, &ValidationError{Fields: []FieldError{{Field: "name", Message: fmt.Sprintf("a merchant named %q exists", in.Name)}}}
+		return Merchant{}, invalid.New(ErrInvalid, "name", "a merchant named %q exists", in.Name)
 	}
 	if err != nil {
 		return Merchant{}, fmt.Errorf("ticketing: update merchant: %w", err)
@@ -260,7 +261,7 @@ func (s *Service) CreatePaymentMethod(ctx context.Context, name string) (Payment
 	if strings.ToUpper(name) != name || strings.ContainsFunc(name, func(r rune) bool {
 		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
 	}) {
-		c.fail("name", "%q: use upper-case letters, digits and '_'", name)
+		c.Add("name", "%q: use upper-case letters, digits and '_'", name)
 	}
 	if err := c.err(); err != nil {
 		return PaymentMethod{}, err

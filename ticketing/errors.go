@@ -4,9 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Errors callers act on; match them with errors.Is.
@@ -21,43 +22,23 @@ var (
 	ErrSoldOut = errors.New("ticketing: sold out")
 	// ErrForbidden: the caller may not act on this merchant's data.
 	ErrForbidden = errors.New("ticketing: forbidden")
+	// ErrInvalid: the input broke a rule; the error is an *invalid.Fields
+	// naming every bad field.
+	ErrInvalid = errors.New("ticketing: invalid input")
 )
 
-// FieldError is one bad field of an input.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-// ValidationError lists every bad field of an input.
-type ValidationError struct {
-	Fields []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "ticketing: invalid input: " + strings.Join(parts, "; ")
-}
-
-// checker collects field errors.
-type checker struct{ fields []FieldError }
-
-func (c *checker) fail(field, format string, args ...any) {
-	c.fields = append(c.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
+// checker collects field errors with the rules ticketing's inputs share.
+type checker struct{ invalid.Fields }
 
 func (c *checker) text(field, v string, min, max int) {
 	n := len([]rune(strings.TrimSpace(v)))
 	switch {
 	case n < min && min == 1:
-		c.fail(field, "is required")
+		c.Add(field, "is required")
 	case n < min:
-		c.fail(field, "must be at least %d characters", min)
+		c.Add(field, "must be at least %d characters", min)
 	case n > max:
-		c.fail(field, "must be at most %d characters", max)
+		c.Add(field, "must be at most %d characters", max)
 	}
 }
 
@@ -67,25 +48,25 @@ func (c *checker) oneOf(field, v string, allowed []string) {
 			return
 		}
 	}
-	c.fail(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	c.Add(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
 }
 
 func (c *checker) window(startField, endField string, start, end time.Time) {
 	switch {
 	case start.IsZero():
-		c.fail(startField, "is required")
+		c.Add(startField, "is required")
 	case end.IsZero():
-		c.fail(endField, "is required")
+		c.Add(endField, "is required")
 	case !end.After(start):
-		c.fail(endField, "must be after %s", startField)
+		c.Add(endField, "must be after %s", startField)
 	}
 }
 
+// err returns the field errors under ErrInvalid, or nil when there are
+// none.
 func (c *checker) err() error {
-	if len(c.fields) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: c.fields}
+	c.Kind = ErrInvalid
+	return c.Err()
 }
 
 // newID returns a random id with a prefix naming its kind, usable as an

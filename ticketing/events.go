@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -110,13 +111,13 @@ func (in *EventInput) validate() error {
 	c.window("starts", "ends", in.Starts, in.Ends)
 	c.window("sale_starts", "sale_ends", in.SaleStarts, in.SaleEnds)
 	if !in.SaleEnds.IsZero() && !in.Ends.IsZero() && in.SaleEnds.After(in.Ends) {
-		c.fail("sale_ends", "must not be after the event ends")
+		c.Add("sale_ends", "must not be after the event ends")
 	}
 	if in.TimeZone == "" {
 		in.TimeZone = DefaultTimeZone
 	}
 	if _, err := time.LoadLocation(in.TimeZone); err != nil || in.TimeZone == "Local" {
-		c.fail("time_zone", "%q is not an IANA time zone such as Asia/Jakarta", in.TimeZone)
+		c.Add("time_zone", "%q is not an IANA time zone such as Asia/Jakarta", in.TimeZone)
 	}
 	return c.err()
 }
@@ -132,10 +133,10 @@ func (in AreaInput) validate() error {
 	var c checker
 	c.text("name", in.Name, 1, 100)
 	if in.Capacity < 1 || in.Capacity > 1_000_000 {
-		c.fail("capacity", "%d: must be from 1 to 1,000,000", in.Capacity)
+		c.Add("capacity", "%d: must be from 1 to 1,000,000", in.Capacity)
 	}
 	if in.Price < 0 || in.Price > 1_000_000_000 {
-		c.fail("price", "%d: must be from 0 to 1,000,000,000 rupiah", in.Price)
+		c.Add("price", "%d: must be from 0 to 1,000,000,000 rupiah", in.Price)
 	}
 	return c.err()
 }
@@ -162,7 +163,7 @@ func (s *Service) CreateEvent(ctx context.Context, sc Scope, in EventInput) (Eve
 		return Event{}, err
 	}
 	if _, err := s.Merchant(ctx, sc, in.MerchantID); errors.Is(err, ErrNotFound) {
-		return Event{}, &ValidationError{Fields: []FieldError{{Field: "merchant_id", Message: fmt.Sprintf("no merchant %s", in.MerchantID)}}}
+		return Event{}, invalid.New(ErrInvalid, "merchant_id", "no merchant %s", in.MerchantID)
 	} else if err != nil {
 		return Event{}, err
 	}
@@ -199,7 +200,7 @@ func (s *Service) UpdateEvent(ctx context.Context, sc Scope, id string, in Event
 		return Event{}, err
 	}
 	if in.MerchantID != e.MerchantID {
-		return Event{}, &ValidationError{Fields: []FieldError{{Field: "merchant_id", Message: "an event cannot move to another merchant"}}}
+		return Event{}, invalid.New(ErrInvalid, "merchant_id", "an event cannot move to another merchant")
 	}
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE events SET name = ?, venue = ?, address = ?, description = ?, starts_at = ?, ends_at = ?,
 		sale_starts_at = ?, sale_ends_at = ?, time_zone = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)`),
@@ -345,7 +346,7 @@ func (s *Service) AddArea(ctx context.Context, sc Scope, event string, in AreaIn
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO areas (id, event_id, name, capacity, price, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		a.ID, a.EventID, a.Name, a.Capacity, a.Price, micros(now))
 	if store.IsUniqueViolation(err) {
-		return Area{}, &ValidationError{Fields: []FieldError{{Field: "name", Message: fmt.Sprintf("the event has an area named %q", a.Name)}}}
+		return Area{}, invalid.New(ErrInvalid, "name", "the event has an area named %q", a.Name)
 	}
 	if err != nil {
 		return Area{}, fmt.Errorf("ticketing: add area: %w", err)
@@ -369,7 +370,7 @@ func (s *Service) UpdateArea(ctx context.Context, sc Scope, event, area string, 
 	_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE areas SET name = ?, capacity = ?, price = ? WHERE id = ?`),
 		strings.TrimSpace(in.Name), in.Capacity, in.Price, area)
 	if store.IsUniqueViolation(err) {
-		return Area{}, &ValidationError{Fields: []FieldError{{Field: "name", Message: fmt.Sprintf("the event has an area named %q", in.Name)}}}
+		return Area{}, invalid.New(ErrInvalid, "name", "the event has an area named %q", in.Name)
 	}
 	if err != nil {
 		return Area{}, fmt.Errorf("ticketing: update area: %w", err)
@@ -424,7 +425,7 @@ func (s *Service) SubmitEvent(ctx context.Context, sc Scope, id string) (Event, 
 		return Event{}, err
 	}
 	if len(e.Areas) == 0 {
-		return Event{}, &ValidationError{Fields: []FieldError{{Field: "areas", Message: "an event needs at least one area before approval"}}}
+		return Event{}, invalid.New(ErrInvalid, "areas", "an event needs at least one area before approval")
 	}
 	if err := s.setStatus(ctx, s.db, id, []string{StatusDraft}, StatusWaitingForApproval, ""); err != nil {
 		return Event{}, err

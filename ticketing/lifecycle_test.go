@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
@@ -108,16 +109,16 @@ func TestValidation(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.call()
-			var ve *ticketing.ValidationError
+			var ve *invalid.Fields
 			if !errors.As(err, &ve) {
-				t.Fatalf("got %v, want a ValidationError", err)
+				t.Fatalf("got %v, want an *invalid.Fields", err)
 			}
 			found := false
-			for _, f := range ve.Fields {
-				found = found || f.Field == c.want
+			for _, f := range ve.List {
+				found = found || f.Name == c.want
 			}
 			if !found {
-				t.Errorf("got fields %+v, want %q among them", ve.Fields, c.want)
+				t.Errorf("got fields %+v, want %q among them", ve.List, c.want)
 			}
 		})
 	}

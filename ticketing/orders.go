@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/inventory"
@@ -115,29 +116,29 @@ func (in *OrderInput) validate() error {
 	c.text("event_id", in.EventID, 1, 64)
 	switch {
 	case len(in.Lines) == 0:
-		c.fail("lines", "an order needs at least one line")
+		c.Add("lines", "an order needs at least one line")
 	case len(in.Lines) > MaxLines:
-		c.fail("lines", "%d lines: at most %d", len(in.Lines), MaxLines)
+		c.Add("lines", "%d lines: at most %d", len(in.Lines), MaxLines)
 	}
 	total, seen := 0, map[string]bool{}
 	for i, l := range in.Lines {
 		f := fmt.Sprintf("lines[%d]", i)
 		c.text(f+".area_id", l.AreaID, 1, 64)
 		if seen[l.AreaID] {
-			c.fail(f+".area_id", "area %s is in two lines; put its tickets in one", l.AreaID)
+			c.Add(f+".area_id", "area %s is in two lines; put its tickets in one", l.AreaID)
 		}
 		seen[l.AreaID] = true
 		if l.Quantity < 1 {
-			c.fail(f+".quantity", "%d: must be at least 1", l.Quantity)
+			c.Add(f+".quantity", "%d: must be at least 1", l.Quantity)
 		}
 		total += l.Quantity
 	}
 	if total > MaxTicketsPerOrder {
-		c.fail("lines", "%d tickets: at most %d per order", total, MaxTicketsPerOrder)
+		c.Add("lines", "%d tickets: at most %d per order", total, MaxTicketsPerOrder)
 	}
 	c.text("buyer.name", in.Buyer.Name, 1, 100)
 	if a, err := mail.ParseAddress(in.Buyer.Email); err != nil || a.Address != in.Buyer.Email {
-		c.fail("buyer.email", "%q is not an e-mail address", in.Buyer.Email)
+		c.Add("buyer.email", "%q is not an e-mail address", in.Buyer.Email)
 	}
 	c.text("buyer.phone", in.Buyer.Phone, 0, 30)
 	if in.Buyer.Lang == "" {
@@ -166,11 +167,11 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	if ok, err := s.methodExists(ctx, in.Method); err != nil {
 		return Order{}, false, err
 	} else if !ok {
-		return Order{}, false, &ValidationError{Fields: []FieldError{{Field: "method", Message: fmt.Sprintf("%q is not a payment method", in.Method)}}}
+		return Order{}, false, invalid.New(ErrInvalid, "method", "%q is not a payment method", in.Method)
 	}
 	e, err := s.Event(ctx, Everything, in.EventID)
 	if errors.Is(err, ErrNotFound) {
-		return Order{}, false, &ValidationError{Fields: []FieldError{{Field: "event_id", Message: fmt.Sprintf("no event %s", in.EventID)}}}
+		return Order{}, false, invalid.New(ErrInvalid, "event_id", "no event %s", in.EventID)
 	} else if err != nil {
 		return Order{}, false, err
 	}
@@ -189,7 +190,7 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	for i, l := range in.Lines {
 		j := slices.IndexFunc(e.Areas, func(a Area) bool { return a.ID == l.AreaID })
 		if j < 0 {
-			c.fail(fmt.Sprintf("lines[%d].area_id", i), "event %s has no area %s", e.ID, l.AreaID)
+			c.Add(fmt.Sprintf("lines[%d].area_id", i), "event %s has no area %s", e.ID, l.AreaID)
 			continue
 		}
 		a := e.Areas[j]

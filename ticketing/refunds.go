@@ -95,13 +95,13 @@ func (s *Service) RequestRefund(ctx context.Context, sc Scope, orderID, by strin
 	c.oneOf("kind", in.Kind, []string{RefundFull, RefundTickets, RefundPartial})
 	c.text("reason", in.Reason, 1, 500)
 	if in.Kind != RefundPartial && in.Amount != 0 {
-		c.fail("amount", "only a partial refund names an amount; a %s refund's amount follows from its tickets", in.Kind)
+		c.Add("amount", "only a partial refund names an amount; a %s refund's amount follows from its tickets", in.Kind)
 	}
 	if in.Kind != RefundTickets && len(in.TicketIDs) > 0 {
-		c.fail("ticket_ids", "only a refund of tickets names tickets")
+		c.Add("ticket_ids", "only a refund of tickets names tickets")
 	}
 	if in.Kind == RefundTickets && len(in.TicketIDs) == 0 {
-		c.fail("ticket_ids", "a refund of tickets names at least one ticket")
+		c.Add("ticket_ids", "a refund of tickets names at least one ticket")
 	}
 	if err := c.err(); err != nil {
 		return Refund{}, err
@@ -133,11 +133,11 @@ func (s *Service) RequestRefund(ctx context.Context, sc Scope, orderID, by strin
 			j := slices.IndexFunc(o.Tickets, func(t Ticket) bool { return t.ID == id })
 			switch {
 			case j < 0:
-				c.fail(fmt.Sprintf("ticket_ids[%d]", i), "order %s has no ticket %s", o.Number, id)
+				c.Add(fmt.Sprintf("ticket_ids[%d]", i), "order %s has no ticket %s", o.Number, id)
 			case o.Tickets[j].Status != TicketValid:
-				c.fail(fmt.Sprintf("ticket_ids[%d]", i), "ticket %s is %s", id, o.Tickets[j].Status)
+				c.Add(fmt.Sprintf("ticket_ids[%d]", i), "ticket %s is %s", id, o.Tickets[j].Status)
 			case slices.Contains(r.TicketIDs, id):
-				c.fail(fmt.Sprintf("ticket_ids[%d]", i), "ticket %s is named twice", id)
+				c.Add(fmt.Sprintf("ticket_ids[%d]", i), "ticket %s is named twice", id)
 			default:
 				r.TicketIDs = append(r.TicketIDs, id)
 				r.Amount += o.Tickets[j].Price
@@ -147,7 +147,7 @@ func (s *Service) RequestRefund(ctx context.Context, sc Scope, orderID, by strin
 		r.Amount = in.Amount
 	}
 	if r.Amount < 1 || r.Amount > left {
-		c.fail("amount", "%d rupiah: must be from 1 to the %d left to refund on order %s", r.Amount, left, o.Number)
+		c.Add("amount", "%d rupiah: must be from 1 to the %d left to refund on order %s", r.Amount, left, o.Number)
 	}
 	if err := c.err(); err != nil {
 		return Refund{}, err

@@ -50,7 +50,7 @@ func (in *StaffInput) validate() error {
 	var c checker
 	c.text("name", in.Name, 1, 100)
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
-		c.fail("email", "%q is not an e-mail address", in.Email)
+		c.Add("email", "%q is not an e-mail address", in.Email)
 	}
 	c.window("work_starts", "work_ends", in.WorkStarts, in.WorkEnds)
 	if in.Status == "" {

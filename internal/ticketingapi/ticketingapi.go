@@ -157,14 +157,10 @@ const (
 
 // fail turns a ticketing error into a problem.
 func fail(err error) error {
-	var ve *ticketing.ValidationError
+	var ve *invalid.Fields
 	switch {
-	case errors.As(err, &ve):
-		fields := make([]invalid.Field, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = invalid.Field{Name: f.Field, Message: f.Message}
-		}
-		return api.Invalid("the request has invalid fields", fields...)
+	case errors.Is(err, ticketing.ErrInvalid) && errors.As(err, &ve):
+		return api.Invalid("the request has invalid fields", ve.List...)
 	case errors.Is(err, ticketing.ErrNotFound):
 		return api.NotFound(strings.TrimPrefix(err.Error(), "ticketing: "))
 	case errors.Is(err, ticketing.ErrSoldOut):
