@@ -66,10 +66,10 @@ type handler struct {
 // problem turns the service's errors into problems; others are the
 // server's to answer (500).
 func problem(err error) error {
-	var fe *payment.FieldError
+	var fe *invalid.Fields
 	switch {
-	case errors.As(err, &fe):
-		return api.Invalid(fe.Field+": "+fe.Message, invalid.Field{Name: fe.Field, Message: fe.Message})
+	case errors.Is(err, payment.ErrInvalid) && errors.As(err, &fe):
+		return api.Invalid(fe.List[0].Name+": "+fe.List[0].Message, fe.List...)
 	case errors.Is(err, payment.ErrNotFound):
 		return api.NotFound(err.Error())
 	case errors.Is(err, payment.ErrState):

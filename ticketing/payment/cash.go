@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -48,7 +49,7 @@ func (s *Service) ConfirmCash(ctx context.Context, id string, p CashPayment) (In
 				ErrState, in.Number, in.PayBy.Format(time.RFC3339))
 		}
 		if p.Received < in.Amount {
-			return invalid("received", "%d is less than the %d due", p.Received, in.Amount)
+			return invalid.New(ErrInvalid, "received", "%d is less than the %d due", p.Received, in.Amount)
 		}
 		in.Received = p.Received
 		if err := s.succeed(ctx, tx, &in, p.Cashier, p.Key, ""); err != nil {

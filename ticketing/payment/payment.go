@@ -89,27 +89,13 @@ var (
 	// ErrState: the intent or refund is not in a state that allows the
 	// action; the error says which state it is in.
 	ErrState = errors.New("payment: not allowed in this state")
-	// ErrInvalid: the input broke a rule; the error is a *FieldError.
+	// ErrInvalid: the input broke a rule; the error is an *invalid.Fields
+	// naming the field.
 	ErrInvalid = errors.New("payment: invalid input")
 	// ErrSignature: a provider callback's signature is missing, wrong or
 	// stale.
 	ErrSignature = errors.New("payment: bad provider signature")
 )
-
-// FieldError names the input field that broke a rule.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return "payment: " + e.Field + ": " + e.Message }
-
-// Unwrap makes a FieldError match ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
-}
 
 // Config configures a [Service].
 type Config struct {

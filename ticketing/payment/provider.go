@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -106,15 +107,15 @@ func (s *Service) Callback(ctx context.Context, timestamp, signature string, bod
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
-		return CallbackResult{}, invalid("(body)", "not a provider event: %v", err)
+		return CallbackResult{}, invalid.New(ErrInvalid, "(body)", "not a provider event: %v", err)
 	}
 	switch {
 	case strings.TrimSpace(ev.EventID) == "" || len(ev.EventID) > 200:
-		return CallbackResult{}, invalid("event_id", "is required, at most 200 characters")
+		return CallbackResult{}, invalid.New(ErrInvalid, "event_id", "is required, at most 200 characters")
 	case ev.PaymentID == "" && ev.VirtualAccount == "":
-		return CallbackResult{}, invalid("payment_id", "a payment id or a virtual account is required")
+		return CallbackResult{}, invalid.New(ErrInvalid, "payment_id", "a payment id or a virtual account is required")
 	case ev.Status != ProviderPaid && ev.Status != ProviderFailed:
-		return CallbackResult{}, invalid("status", "%q: use %s or %s", ev.Status, ProviderPaid, ProviderFailed)
+		return CallbackResult{}, invalid.New(ErrInvalid, "status", "%q: use %s or %s", ev.Status, ProviderPaid, ProviderFailed)
 	}
 	res := CallbackResult{EventID: ev.EventID}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -164,10 +165,10 @@ func (s *Service) intentOfEvent(ctx context.Context, tx *sql.Tx, ev ProviderEven
 		return Intent{}, err
 	}
 	if ev.VirtualAccount != "" && ev.VirtualAccount != in.VirtualAccount {
-		return Intent{}, invalid("virtual_account", "%s is not the virtual account of payment %s", ev.VirtualAccount, in.ID)
+		return Intent{}, invalid.New(ErrInvalid, "virtual_account", "%s is not the virtual account of payment %s", ev.VirtualAccount, in.ID)
 	}
 	if in.Method != messages.MethodOnline {
-		return Intent{}, invalid("payment_id", "payment %s is paid %s, not online", in.ID, in.Method)
+		return Intent{}, invalid.New(ErrInvalid, "payment_id", "payment %s is paid %s, not online", in.ID, in.Method)
 	}
 	return in, nil
 }
@@ -190,7 +191,7 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, in *Intent, ev Provider
 		return StateFailed, "", err
 	}
 	if ev.Amount != in.Amount {
-		return "", "", invalid("amount", "%d is not the %d due for payment %s", ev.Amount, in.Amount, in.ID)
+		return "", "", invalid.New(ErrInvalid, "amount", "%d is not the %d due for payment %s", ev.Amount, in.Amount, in.ID)
 	}
 	switch in.State {
 	case StateRequested, StateFailed, StateExpired, StateCanceled:
@@ -244,16 +245,16 @@ func (s *Service) SimulatePay(ctx context.Context, p SimulatedPayment, key strin
 		}
 	}
 	if named != 1 {
-		return Simulation{}, invalid("payment_id", "name the payment by exactly one of payment_id, virtual_account and qr")
+		return Simulation{}, invalid.New(ErrInvalid, "payment_id", "name the payment by exactly one of payment_id, virtual_account and qr")
 	}
 	if p.Outcome == "" {
 		p.Outcome = ProviderPaid
 	}
 	if p.Outcome != ProviderPaid && p.Outcome != ProviderFailed {
-		return Simulation{}, invalid("outcome", "%q: use %s or %s", p.Outcome, ProviderPaid, ProviderFailed)
+		return Simulation{}, invalid.New(ErrInvalid, "outcome", "%q: use %s or %s", p.Outcome, ProviderPaid, ProviderFailed)
 	}
 	if p.Amount < 0 {
-		return Simulation{}, invalid("amount", "%d is negative", p.Amount)
+		return Simulation{}, invalid.New(ErrInvalid, "amount", "%d is negative", p.Amount)
 	}
 	var in Intent
 	var err error
@@ -261,7 +262,7 @@ func (s *Service) SimulatePay(ctx context.Context, p SimulatedPayment, key strin
 	case p.QR != "":
 		parts := strings.Split(p.QR, "|")
 		if len(parts) != 5 || parts[0] != "ARUSPAY" {
-			return Simulation{}, invalid("qr", "not a QR string of this provider")
+			return Simulation{}, invalid.New(ErrInvalid, "qr", "not a QR string of this provider")
 		}
 		in, err = s.Intent(ctx, parts[2])
 	case p.VirtualAccount != "":
