@@ -84,10 +84,10 @@ func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 
 // problem maps the gate's errors onto problems.
 func problem(err error) error {
-	var fe *gate.FieldError
+	var fe *invalid.Fields
 	switch {
-	case errors.As(err, &fe):
-		return api.Invalid("the request is not valid", invalid.Field{Name: fe.Field, Message: fe.Reason})
+	case errors.Is(err, gate.ErrInvalid) && errors.As(err, &fe):
+		return api.Invalid("the request is not valid", fe.List...)
 	case errors.Is(err, gate.ErrNotFound):
 		return api.NotFound(err.Error())
 	case errors.Is(err, gate.ErrBadCode):

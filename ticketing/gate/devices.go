@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Device roles.
@@ -51,10 +53,10 @@ func (s *Service) CreateEnrolment(ctx context.Context, e Enrolment) (code string
 		return "", time.Time{}, err
 	}
 	if _, err := s.GateOf(ctx, e.EventID, e.GateID); err != nil {
-		return "", time.Time{}, fieldErr("gate_id", "event %s has no gate %q", e.EventID, e.GateID)
+		return "", time.Time{}, invalid.New(ErrInvalid, "gate_id", "event %s has no gate %q", e.EventID, e.GateID)
 	}
 	if e.Role != RoleSteward && e.Role != RoleSupervisor {
-		return "", time.Time{}, fieldErr("role", "must be steward or supervisor")
+		return "", time.Time{}, invalid.New(ErrInvalid, "role", "must be steward or supervisor")
 	}
 	if err := checkName("name", e.Name); err != nil {
 		return "", time.Time{}, err
@@ -63,7 +65,7 @@ func (s *Service) CreateEnrolment(ctx context.Context, e Enrolment) (code string
 		e.TTL = 24 * time.Hour
 	}
 	if e.TTL < 0 || e.TTL > 30*24*time.Hour {
-		return "", time.Time{}, fieldErr("ttl", "must be up to 30 days")
+		return "", time.Time{}, invalid.New(ErrInvalid, "ttl", "must be up to 30 days")
 	}
 	b := make([]byte, 10)
 	if _, err := rand.Read(b); err != nil {

@@ -24,19 +24,10 @@ var (
 	ErrNotFound = errors.New("gate: not found")
 	// ErrDeviceRevoked: the device was revoked and may do nothing more.
 	ErrDeviceRevoked = errors.New("gate: device revoked")
+	// ErrInvalid: the input broke a rule; the error is an *invalid.Fields
+	// naming the field.
+	ErrInvalid = errors.New("gate: invalid input")
 )
-
-// FieldError is bad input: Field names the input, Reason says what is
-// wrong with it.
-type FieldError struct {
-	Field, Reason string
-}
-
-func (e *FieldError) Error() string { return "gate: " + e.Field + ": " + e.Reason }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
-}
 
 // Config configures a [Service].
 type Config struct {

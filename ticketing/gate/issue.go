@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -58,7 +59,7 @@ func (s *Service) issueTickets(ctx context.Context, m messages.TicketsIssued, fi
 			return messages.Access{}, err
 		}
 		if !es.hasArea(t.AreaID) {
-			return messages.Access{}, fieldErr(fmt.Sprintf("tickets[%d].area_id", i), "the event has no area %q", t.AreaID)
+			return messages.Access{}, invalid.New(ErrInvalid, fmt.Sprintf("tickets[%d].area_id", i), "the event has no area %q", t.AreaID)
 		}
 		qr, err := s.SignPass(ctx, Pass{Kind: KindTicket, EventID: m.EventID, PassID: t.TicketID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter})
 		if err != nil {
@@ -107,10 +108,10 @@ func (s *Service) AssignStaff(ctx context.Context, eventID, staffID, areaID stri
 		return "", err
 	}
 	if !es.hasArea(areaID) {
-		return "", fieldErr("area_id", "the event has no area %q", areaID)
+		return "", invalid.New(ErrInvalid, "area_id", "the event has no area %q", areaID)
 	}
 	if to.Before(from) {
-		return "", fieldErr("end", "is before start")
+		return "", invalid.New(ErrInvalid, "end", "is before start")
 	}
 	qr, err := s.SignPass(ctx, Pass{Kind: KindStaff, EventID: eventID, PassID: staffID, AreaID: areaID, NotBefore: from, NotAfter: to})
 	if err != nil {

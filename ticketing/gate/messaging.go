@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/outbox"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
@@ -102,9 +103,9 @@ func (s *Service) handleACL(ctx context.Context, b stream.Producer, r *stream.Re
 		reply = saga.Success(r, nil)
 	} else {
 		key, err := s.CreateServer(ctx, m)
-		var fe *FieldError
+		var fe *invalid.Fields
 		switch {
-		case errors.As(err, &fe):
+		case errors.Is(err, ErrInvalid) && errors.As(err, &fe):
 			answer.Reason = fe.Error()
 			reply = saga.Failure(r, answer.Reason)
 			s.log.Warn("gate: refused to prepare an access-control server", "event_id", m.EventID, "reason", answer.Reason)
@@ -145,8 +146,7 @@ func (s *Service) handleOrder(ctx context.Context, inbox *outbox.Inbox, r *strea
 			return consume.Permanent(fmt.Errorf("gate: %s: %w", typ, err))
 		}
 		_, err := s.issueTickets(ctx, m, first)
-		var fe *FieldError
-		if errors.As(err, &fe) || errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
 			return consume.Permanent(err)
 		}
 		return err

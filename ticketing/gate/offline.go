@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // Bundle is what a device downloads to scan without the network: the
@@ -104,10 +106,10 @@ const MaxChanges = 10000
 // next.
 func (s *Service) Changes(ctx context.Context, eventID string, after int64, limit int) ([]Change, int64, error) {
 	if after < 0 {
-		return nil, 0, fieldErr("after", "must not be negative")
+		return nil, 0, invalid.New(ErrInvalid, "after", "must not be negative")
 	}
 	if limit < 1 || limit > MaxChanges {
-		return nil, 0, fieldErr("limit", "must be 1 to %d", MaxChanges)
+		return nil, 0, invalid.New(ErrInvalid, "limit", "must be 1 to %d", MaxChanges)
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
 		return nil, 0, err
@@ -157,18 +159,18 @@ const MaxUpload = 5000
 // lost answer records nothing twice.
 func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []Redeem) ([]Result, error) {
 	if len(scans) > MaxUpload {
-		return nil, fieldErr("scans", "at most %d per upload", MaxUpload)
+		return nil, invalid.New(ErrInvalid, "scans", "at most %d per upload", MaxUpload)
 	}
 	for i := range scans {
 		if scans[i].Nonce == "" {
-			return nil, fieldErr(fmt.Sprintf("scans[%d].nonce", i), "is required for an upload")
+			return nil, invalid.New(ErrInvalid, fmt.Sprintf("scans[%d].nonce", i), "is required for an upload")
 		}
 		if scans[i].At.IsZero() {
-			return nil, fieldErr(fmt.Sprintf("scans[%d].at", i), "is required for an upload")
+			return nil, invalid.New(ErrInvalid, fmt.Sprintf("scans[%d].at", i), "is required for an upload")
 		}
-		if err := scans[i].check(s.now()); err != nil {
-			fe := err.(*FieldError)
-			return nil, fieldErr(fmt.Sprintf("scans[%d].%s", i, fe.Field), "%s", fe.Reason)
+		var fe *invalid.Fields
+		if err := scans[i].check(s.now()); errors.As(err, &fe) {
+			return nil, inScan(i, fe)
 		}
 	}
 	order := make([]int, len(scans))
@@ -181,9 +183,9 @@ func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []
 		r := scans[i]
 		r.EventID, r.DeviceID, r.Force = eventID, deviceID, true
 		res, err := s.Redeem(ctx, r)
-		var fe *FieldError
+		var fe *invalid.Fields
 		if errors.As(err, &fe) {
-			return nil, fieldErr(fmt.Sprintf("scans[%d].%s", i, fe.Field), "%s", fe.Reason)
+			return nil, inScan(i, fe)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("gate: upload: scan %d: %w", i, err)
@@ -193,14 +195,24 @@ func (s *Service) Upload(ctx context.Context, eventID, deviceID string, scans []
 	return out, nil
 }
 
+// inScan names the bad fields of scan i of an upload as fields of
+// scans[i].
+func inScan(i int, fe *invalid.Fields) error {
+	out := &invalid.Fields{Kind: ErrInvalid}
+	for _, f := range fe.List {
+		out.Add(fmt.Sprintf("scans[%d].%s", i, f.Name), "%s", f.Message)
+	}
+	return out
+}
+
 // Search lists the passes of an event whose id starts with prefix, at most
 // limit (1 to 100), by id.
 func (s *Service) Search(ctx context.Context, eventID, prefix string, limit int) ([]BundlePass, error) {
 	if limit < 1 || limit > 100 {
-		return nil, fieldErr("limit", "must be 1 to 100")
+		return nil, invalid.New(ErrInvalid, "limit", "must be 1 to 100")
 	}
 	if len(prefix) > MaxIDLength {
-		return nil, fieldErr("q", "must be at most %d bytes", MaxIDLength)
+		return nil, invalid.New(ErrInvalid, "q", "must be at most %d bytes", MaxIDLength)
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -69,7 +70,7 @@ type Result struct {
 
 func (r *Redeem) check(now time.Time) error {
 	if r.Secret == "" {
-		return fieldErr("secret", "is required")
+		return invalid.New(ErrInvalid, "secret", "is required")
 	}
 	if err := checkID("gate_id", r.GateID); err != nil {
 		return err
@@ -80,13 +81,13 @@ func (r *Redeem) check(now time.Time) error {
 		}
 	}
 	if r.Direction != DirectionEntry && r.Direction != DirectionExit {
-		return fieldErr("direction", "must be entry or exit")
+		return invalid.New(ErrInvalid, "direction", "must be entry or exit")
 	}
 	if len(r.Nonce) > MaxNonceLength {
-		return fieldErr("nonce", "must be at most %d bytes", MaxNonceLength)
+		return invalid.New(ErrInvalid, "nonce", "must be at most %d bytes", MaxNonceLength)
 	}
 	if len(r.Override) > 500 {
-		return fieldErr("override", "must be at most 500 bytes")
+		return invalid.New(ErrInvalid, "override", "must be at most 500 bytes")
 	}
 	if r.At.IsZero() {
 		r.At = now
@@ -117,10 +118,10 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 	}
 	g, err := s.GateOf(ctx, req.EventID, req.GateID)
 	if err != nil {
-		return Result{}, fieldErr("gate_id", "event %s has no gate %q", req.EventID, req.GateID)
+		return Result{}, invalid.New(ErrInvalid, "gate_id", "event %s has no gate %q", req.EventID, req.GateID)
 	}
 	if g.Direction != DirectionBoth && g.Direction != req.Direction {
-		return Result{}, fieldErr("direction", "gate %s lets through %s only", g.GateID, g.Direction)
+		return Result{}, invalid.New(ErrInvalid, "direction", "gate %s lets through %s only", g.GateID, g.Direction)
 	}
 	kr, err := s.keyringOf(ctx, req.EventID)
 	if err != nil {

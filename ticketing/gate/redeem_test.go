@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -99,8 +100,8 @@ func TestRedeemBadInput(t *testing.T) {
 	} {
 		tc.req.EventID = "ev1"
 		_, err := s.Redeem(ctx, tc.req)
-		var fe *gate.FieldError
-		if !errors.As(err, &fe) || fe.Field != tc.field {
+		var fe *invalid.Fields
+		if !errors.As(err, &fe) || len(fe.List) != 1 || fe.List[0].Name != tc.field {
 			t.Errorf("Redeem(%+v): got %v, want an error naming %s", tc.req, err, tc.field)
 		}
 	}

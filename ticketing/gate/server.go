@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -68,11 +69,11 @@ type PublicKey struct {
 
 func checkID(field, id string) error {
 	if id == "" || len(id) > MaxIDLength {
-		return fieldErr(field, "must be 1 to %d bytes", MaxIDLength)
+		return invalid.New(ErrInvalid, field, "must be 1 to %d bytes", MaxIDLength)
 	}
 	for _, c := range id {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fieldErr(field, "may hold letters, digits, '-', '_' and '.' only")
+			return invalid.New(ErrInvalid, field, "may hold letters, digits, '-', '_' and '.' only")
 		}
 	}
 	return nil
@@ -80,7 +81,7 @@ func checkID(field, id string) error {
 
 func checkName(field, name string) error {
 	if strings.TrimSpace(name) == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 {
-		return fieldErr(field, "must be 1 to 100 characters of text")
+		return invalid.New(ErrInvalid, field, "must be 1 to 100 characters of text")
 	}
 	return nil
 }
@@ -101,10 +102,10 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 		areas = append(areas, a.AreaID)
 	}
 	if len(areas) == 0 {
-		return PublicKey{}, fieldErr("areas", "an event needs at least one area")
+		return PublicKey{}, invalid.New(ErrInvalid, "areas", "an event needs at least one area")
 	}
 	if !m.Ends.IsZero() && m.Ends.Before(m.Starts) {
-		return PublicKey{}, fieldErr("ends", "is before starts")
+		return PublicKey{}, invalid.New(ErrInvalid, "ends", "is before starts")
 	}
 	areasJSON, _ := json.Marshal(m.Areas)
 	all, _ := json.Marshal(areas)
@@ -213,11 +214,11 @@ func (s *Service) PutGate(ctx context.Context, g Gate) error {
 		return err
 	}
 	if g.Direction != DirectionEntry && g.Direction != DirectionExit && g.Direction != DirectionBoth {
-		return fieldErr("direction", "must be entry, exit or both")
+		return invalid.New(ErrInvalid, "direction", "must be entry, exit or both")
 	}
 	if g.ListID != "" {
 		if _, err := s.List(ctx, g.EventID, g.ListID); err != nil {
-			return fieldErr("list_id", "no such list")
+			return invalid.New(ErrInvalid, "list_id", "no such list")
 		}
 	}
 	areas, _ := json.Marshal(g.Areas)
@@ -249,11 +250,11 @@ func (s *Service) PutList(ctx context.Context, l List) error {
 
 func checkAreas(es EventServer, areas []string) error {
 	if len(areas) == 0 {
-		return fieldErr("areas", "name at least one area")
+		return invalid.New(ErrInvalid, "areas", "name at least one area")
 	}
 	for i, a := range areas {
 		if !es.hasArea(a) {
-			return fieldErr(fmt.Sprintf("areas[%d]", i), "the event has no area %q", a)
+			return invalid.New(ErrInvalid, fmt.Sprintf("areas[%d]", i), "the event has no area %q", a)
 		}
 	}
 	return nil
@@ -416,7 +417,7 @@ func (s *Service) RetireKey(ctx context.Context, eventID string, keyID uint16) e
 		return fmt.Errorf("gate: retire key %d of event %s: %w", keyID, eventID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fieldErr("key_id", "no inactive key %d in event %s", keyID, eventID)
+		return invalid.New(ErrInvalid, "key_id", "no inactive key %d in event %s", keyID, eventID)
 	}
 	s.forgetKeys(eventID)
 	return nil
