@@ -1,6 +1,7 @@
 package ticketingapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/arus-platform/arus/internal/api"
@@ -305,45 +306,15 @@ func (h *handler) auditEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) addArea(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	var in ticketing.AreaInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	a, err := h.svc.AddArea(r.Context(), sc, id[0], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusCreated, a)
-	return nil
+	return change(h, w, r, http.StatusCreated, []string{"id"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.AreaInput) (any, error) {
+		return h.svc.AddArea(ctx, sc, id[0], in)
+	})
 }
 
 func (h *handler) updateArea(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id", "area")
-	if err != nil {
-		return err
-	}
-	var in ticketing.AreaInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	a, err := h.svc.UpdateArea(r.Context(), sc, id[0], id[1], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, a)
-	return nil
+	return change(h, w, r, http.StatusOK, []string{"id", "area"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.AreaInput) (any, error) {
+		return h.svc.UpdateArea(ctx, sc, id[0], id[1], in)
+	})
 }
 
 func (h *handler) deleteArea(w http.ResponseWriter, r *http.Request) error {
@@ -383,45 +354,15 @@ func (h *handler) listStaff(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) addStaff(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	var in ticketing.StaffInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	st, err := h.svc.AddStaff(r.Context(), sc, id[0], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusCreated, st)
-	return nil
+	return change(h, w, r, http.StatusCreated, []string{"id"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.StaffInput) (any, error) {
+		return h.svc.AddStaff(ctx, sc, id[0], in)
+	})
 }
 
 func (h *handler) updateStaff(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id", "staff")
-	if err != nil {
-		return err
-	}
-	var in ticketing.StaffInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	st, err := h.svc.UpdateStaff(r.Context(), sc, id[0], id[1], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, st)
-	return nil
+	return change(h, w, r, http.StatusOK, []string{"id", "staff"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.StaffInput) (any, error) {
+		return h.svc.UpdateStaff(ctx, sc, id[0], id[1], in)
+	})
 }
 
 func (h *handler) deleteStaff(w http.ResponseWriter, r *http.Request) error {
@@ -461,45 +402,15 @@ func (h *handler) listSchedules(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) addSchedule(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	var in ticketing.ScheduleInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	s, err := h.svc.AddSchedule(r.Context(), sc, id[0], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusCreated, s)
-	return nil
+	return change(h, w, r, http.StatusCreated, []string{"id"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.ScheduleInput) (any, error) {
+		return h.svc.AddSchedule(ctx, sc, id[0], in)
+	})
 }
 
 func (h *handler) updateSchedule(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id", "schedule")
-	if err != nil {
-		return err
-	}
-	var in ticketing.ScheduleInput
-	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	s, err := h.svc.UpdateSchedule(r.Context(), sc, id[0], id[1], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, s)
-	return nil
+	return change(h, w, r, http.StatusOK, []string{"id", "schedule"}, func(ctx context.Context, sc ticketing.Scope, id []string, in ticketing.ScheduleInput) (any, error) {
+		return h.svc.UpdateSchedule(ctx, sc, id[0], id[1], in)
+	})
 }
 
 func (h *handler) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
@@ -554,5 +465,30 @@ func (h *handler) deleteMethod(w http.ResponseWriter, r *http.Request) error {
 		return fail(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// change is the shape of the routes that change one object of an event:
+// the ids the path names, a JSON body of type In, the caller's scope, then
+// do; its result is the answer, with status.
+func change[In any](h *handler, w http.ResponseWriter, r *http.Request, status int, names []string,
+	do func(ctx context.Context, sc ticketing.Scope, id []string, in In) (any, error)) error {
+	id, err := ids(r, names...)
+	if err != nil {
+		return err
+	}
+	var in In
+	if err := h.a.Decode(w, r, 64<<10, &in); err != nil {
+		return err
+	}
+	sc, err := h.scope(r)
+	if err != nil {
+		return err
+	}
+	out, err := do(r.Context(), sc, id, in)
+	if err != nil {
+		return fail(err)
+	}
+	api.WriteJSON(w, status, out)
 	return nil
 }
