@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -228,6 +230,33 @@ type Reset struct {
 	Offset int64
 	// Partitions limits the reset to these partitions; empty means all.
 	Partitions []int32
+}
+
+// String words the target: "earliest", "latest", "2025-01-31T15:04:05Z",
+// "offset 42", followed by the partitions when the reset is limited to
+// some ("offset 42 on partitions 0, 3").
+func (r Reset) String() string {
+	var s string
+	switch r.To {
+	case ResetEarliest:
+		s = "earliest"
+	case ResetLatest:
+		s = "latest"
+	case ResetTime:
+		s = r.Time.UTC().Format(time.RFC3339Nano)
+	case ResetOffset:
+		s = "offset " + strconv.FormatInt(r.Offset, 10)
+	default:
+		s = "target " + strconv.Itoa(int(r.To))
+	}
+	if len(r.Partitions) > 0 {
+		ps := make([]string, len(r.Partitions))
+		for i, p := range r.Partitions {
+			ps[i] = strconv.Itoa(int(p))
+		}
+		s += " on partitions " + strings.Join(ps, ", ")
+	}
+	return s
 }
 
 // Validate checks the reset target.

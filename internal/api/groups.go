@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
@@ -117,6 +118,7 @@ func (s *Server) resetGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	audit.Describe(r.Context(), "reset group %s on %s to %s", group, req.Topic, reset)
 	writeJSON(w, http.StatusOK, ResetResponse{Group: group, Topic: req.Topic, Offsets: NewGroupOffsets(offsets)})
 	return nil
 }

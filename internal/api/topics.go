@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
@@ -87,6 +88,7 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) error {
 	if err := s.broker.CreateTopic(r.Context(), t); err != nil {
 		return err
 	}
+	audit.Describe(r.Context(), "create topic %s with %d partitions", t.Name, t.Partitions)
 	info, err := s.broker.DescribeTopic(r.Context(), t.Name)
 	if err != nil {
 		info = stream.TopicInfo{Topic: t}

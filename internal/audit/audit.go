@@ -1,6 +1,7 @@
 // Package audit keeps the record of every change made through the API or
-// the console: who (user or API key), what (method, path and route), when,
-// from where, and how it ended. The server records each authenticated
+// the console: who (user or API key), what (in words, and as method, path
+// and route), when, from where, and how it ended. The server records each
+// authenticated
 // request that may change something (any method but GET, HEAD and
 // OPTIONS, on a known route) once it has been answered; anonymous ones are
 // only counted in metrics, so that no one without credentials can fill the
@@ -35,6 +36,10 @@ type Entry struct {
 	Status    int
 	IP        string
 	RequestID string
+	// Summary says in words what the request changed ("reset group
+	// billing on orders to earliest"); see Describe and Summarize. Entries
+	// recorded before summaries existed have none.
+	Summary string
 }
 
 // Log stores entries.
@@ -95,11 +100,12 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	e.Path = clip(e.Path, MaxPathBytes)
 	e.Actor, e.Method, e.Route = clip(e.Actor, maxFieldBytes), clip(e.Method, maxFieldBytes), clip(e.Route, maxFieldBytes)
 	e.IP, e.RequestID = clip(e.IP, maxFieldBytes), clip(e.RequestID, maxFieldBytes)
+	e.Summary = clip(e.Summary, MaxPathBytes)
 	now := time.Now()
 	for attempt := 0; ; attempt++ {
 		e.ID, e.At = l.nextID(now), now
-		_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log (id, at_ms, actor, method, path, route, status, ip, request_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.At.UnixMilli(), e.Actor, e.Method, e.Path, e.Route, e.Status, e.IP, e.RequestID)
+		_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log (id, at_ms, actor, method, path, route, status, ip, request_id, summary)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.At.UnixMilli(), e.Actor, e.Method, e.Path, e.Route, e.Status, e.IP, e.RequestID, e.Summary)
 		if store.IsUniqueViolation(err) && attempt < 3 {
 			continue
 		}
@@ -137,7 +143,7 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 		}
 		before = n
 	}
-	sql := `SELECT id, at_ms, actor, method, path, route, status, ip, request_id FROM audit_log WHERE id < ?`
+	sql := `SELECT id, at_ms, actor, method, path, route, status, ip, request_id, summary FROM audit_log WHERE id < ?`
 	args := []any{before}
 	if q.Actor != "" {
 		sql += ` AND actor = ?`
@@ -154,7 +160,7 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 	for rows.Next() {
 		var e Entry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Method, &e.Path, &e.Route, &e.Status, &e.IP, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Method, &e.Path, &e.Route, &e.Status, &e.IP, &e.RequestID, &e.Summary); err != nil {
 			return Page{}, fmt.Errorf("audit: list: %w", err)
 		}
 		e.At = time.UnixMilli(at)

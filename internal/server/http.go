@@ -136,6 +136,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		ctx, span := tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		ctx, who := auth.Track(ctx)
+		ctx, described := audit.Track(ctx)
 		r = r.WithContext(ctx)
 
 		rec := &recorder{ResponseWriter: w}
@@ -154,7 +155,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		s.metrics.requests.WithLabelValues(route, obs.MethodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 
-		s.audit(r, route, rec.status, id, who())
+		s.audit(r, route, rec.status, id, who(), described())
 
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" || route == "GET /static/" {
@@ -181,7 +182,7 @@ var notAudited = map[string]bool{
 // outcome. Requests without a principal are only counted (the metric
 // arus_http_anonymous_changes_total): recording them would let anyone
 // fill the log.
-func (s *Server) audit(r *http.Request, route string, status int, requestID string, p *auth.Principal) {
+func (s *Server) audit(r *http.Request, route string, status int, requestID string, p *auth.Principal, summary string) {
 	switch {
 	case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodOptions, notAudited[route]:
 		return
@@ -192,9 +193,12 @@ func (s *Server) audit(r *http.Request, route string, status int, requestID stri
 		return
 	}
 	actor := p.Name()
+	if summary == "" {
+		summary = audit.Summarize(route, r)
+	}
 	// The client's address as --trusted-proxies resolves it, the same one
 	// login throttling and sessions record.
-	e := audit.Entry{Actor: actor, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, IP: s.auth.ClientIP(r), RequestID: requestID}
+	e := audit.Entry{Actor: actor, Method: r.Method, Path: r.URL.Path, Route: route, Status: status, IP: s.auth.ClientIP(r), RequestID: requestID, Summary: summary}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.auditLog.Record(ctx, e); err != nil {

@@ -21,7 +21,7 @@ func TestAuditPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Record(ctx, audit.Entry{Actor: "olga", Method: "POST", Path: "/groups/billing/reset", Route: "POST /groups/{group}/reset", Status: 303, IP: "10.1.2.3", RequestID: "req-1"}); err != nil {
+	if err := log.Record(ctx, audit.Entry{Actor: "olga", Method: "POST", Path: "/groups/billing/reset", Route: "POST /groups/{group}/reset", Status: 303, IP: "10.1.2.3", RequestID: "req-1", Summary: "reset group billing on orders to earliest"}); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixtureWithConfig(t, func(c *Config) { c.Audit = log })
@@ -29,7 +29,7 @@ func TestAuditPage(t *testing.T) {
 	br.login("admin", adminPassword)
 	resp, body := br.get("/audit")
 	wantStatus(t, "audit page", resp, http.StatusOK)
-	if !strings.Contains(body, "POST /groups/billing/reset") || !strings.Contains(body, ">olga</a>") {
+	if !strings.Contains(body, "POST /groups/billing/reset") || !strings.Contains(body, ">olga</a>") || !strings.Contains(body, "reset group billing on orders to earliest") {
 		t.Errorf("audit page lacks the recorded change")
 	}
 	resp, _ = br.get("/audit?before=x")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
 )
@@ -192,6 +193,7 @@ func (h *Handler) resetGroup(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		return
 	}
 	if r.PostFormValue("confirmed") != "yes" {
+		audit.Describe(r.Context(), "reviewed a reset of group %s on %s to %s (nothing changed)", group, f.Topic, target)
 		h.groupPage(w, r, http.StatusOK, groupData{Form: f, Plan: plan})
 		return
 	}
@@ -208,6 +210,7 @@ func (h *Handler) resetGroup(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		h.serverError(w, r, err)
 		return
 	}
+	audit.Describe(r.Context(), "reset group %s on %s to %s", group, f.Topic, target)
 	h.log.InfoContext(r.Context(), "console: group reset", "group", group, "topic", f.Topic, "to", f.To, "by", p.Name())
 	http.Redirect(w, r, "/groups/"+url.PathEscape(group)+"?ok=group-reset", http.StatusSeeOther)
 }

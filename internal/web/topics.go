@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
 )
@@ -122,6 +123,7 @@ func (h *Handler) createTopic(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		h.topicsPage(w, r, http.StatusUnprocessableEntity, topicsData{Form: f, Errors: errs})
 		return
 	}
+	audit.Describe(r.Context(), "create topic %s with %d partitions", t.Name, t.Partitions)
 	h.log.InfoContext(r.Context(), "console: topic created", "topic", t.Name, "by", p.Name())
 	http.Redirect(w, r, "/topics/"+url.PathEscape(t.Name)+"?ok=topic-created", http.StatusSeeOther)
 }
