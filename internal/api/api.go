@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/mask"
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -46,6 +47,10 @@ type Config struct {
 	// through ingest, which applies its scope, schema and rate limit. Nil:
 	// no topic belongs to a dataset.
 	DatasetOf func(ctx context.Context, topic string) (string, error)
+	// Masks holds the topics' masking policies, applied to every record
+	// the API returns to a caller without records.unmask on its topic. Nil
+	// masks nothing and leaves the masking routes out.
+	Masks *mask.Store
 	// ReadyChecks are checked by /readyz besides the broker, by name (the
 	// stores, say).
 	ReadyChecks map[string]func(ctx context.Context) error

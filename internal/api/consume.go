@@ -85,6 +85,10 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	view, err := View(r.Context(), s.cfg.Masks, cfg.Topics...)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := s.sessionContext(r)
 	defer cancel()
 	defer context.AfterFunc(s.streams, cancel)()
@@ -92,7 +96,7 @@ func (s *Server) consume(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
 	_ = rc.SetReadDeadline(time.Time{})
-	cs := &consumeStream{w: w, rc: rc, max: maxRecords, cancel: cancel, waiting: map[int64]chan int{}, acksDone: make(chan struct{})}
+	cs := &consumeStream{w: w, rc: rc, view: view, max: maxRecords, cancel: cancel, waiting: map[int64]chan int{}, acksDone: make(chan struct{})}
 	if mode == AckClient {
 		if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
@@ -143,6 +147,7 @@ type consumeStream struct {
 	mu       sync.Mutex
 	w        http.ResponseWriter
 	rc       *http.ResponseController
+	view     func(*stream.Record) *stream.Record // masking, per the caller's permissions
 	started  bool
 	writeErr error
 	max      int64 // 0: no limit
@@ -236,7 +241,7 @@ func (cs *consumeStream) auto(ctx context.Context, batch []*stream.Record) error
 	}
 	lines := make([]any, k)
 	for i, r := range batch[:k] {
-		lines[i] = NewRecord(r, false)
+		lines[i] = NewRecord(cs.view(r), false)
 	}
 	if err := cs.write(lines...); err != nil {
 		cs.cancel()
@@ -259,7 +264,7 @@ func (cs *consumeStream) acked(ctx context.Context, batch []*stream.Record) erro
 	cs.waiting[id] = ch
 	line := ConsumeBatch{Batch: id, Records: make([]Record, k)}
 	for i, r := range batch[:k] {
-		line.Records[i] = NewRecord(r, false)
+		line.Records[i] = NewRecord(cs.view(r), false)
 	}
 	err := cs.write(line)
 	cs.mu.Unlock()

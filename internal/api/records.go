@@ -150,13 +150,17 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	view, err := View(r.Context(), s.cfg.Masks, topic)
+	if err != nil {
+		return err
+	}
 	records, err := s.broker.Read(r.Context(), topic, partition, offset, int(limit))
 	if err != nil {
 		return err
 	}
 	out := RecordsPage{Records: make([]Record, len(records)), NextOffset: offset}
 	for i, rec := range records {
-		out.Records[i] = NewRecord(rec, force)
+		out.Records[i] = NewRecord(view(rec), force)
 	}
 	if n := len(records); n > 0 {
 		out.NextOffset = records[n-1].Offset + 1

@@ -41,6 +41,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 		{perm: auth.PermRecordsRead, of: func(r *http.Request) (string, []string) { return "topic", consumeTopics(r) }},
 	}, s.consume))
 
+	if s.cfg.Masks != nil {
+		mux.Handle("GET /api/v1/masking", s.handle(auth.PermTopicsRead, s.listMasks))
+		mux.Handle("GET /api/v1/masking/{topic}", s.handle(auth.PermTopicsRead, s.getMask))
+		mux.Handle("PUT /api/v1/masking/{topic}", s.handle(auth.PermMaskingWrite, s.putMask))
+		mux.Handle("DELETE /api/v1/masking/{topic}", s.handle(auth.PermMaskingWrite, s.deleteMask))
+	}
+
 	mux.Handle("/api/v1/", s.handle("", func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, w, r)
 	}))

@@ -58,6 +58,11 @@ const (
 	PermKeysWrite      Permission = "keys.write"
 	PermAuditRead      Permission = "audit.read"
 	PermSystemRead     Permission = "system.read"
+	// PermRecordsUnmask shows records whole where a masking policy would
+	// hide some of their fields; PermMaskingWrite changes the policies.
+	// Both are the admin's unless granted to a key.
+	PermRecordsUnmask Permission = "records.unmask"
+	PermMaskingWrite  Permission = "masking.write"
 )
 
 // Gate permissions. Scanning devices hold API keys narrowed to their event
@@ -72,7 +77,7 @@ const (
 
 var allPermissions = []Permission{
 	PermTopicsRead, PermTopicsWrite,
-	PermRecordsRead, PermRecordsProduce,
+	PermRecordsRead, PermRecordsProduce, PermRecordsUnmask, PermMaskingWrite,
 	PermGroupsRead, PermGroupsReset,
 	PermDLQRead, PermDLQReplay,
 	PermSchemasRead, PermSchemasWrite,

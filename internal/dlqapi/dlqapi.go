@@ -206,8 +206,12 @@ func (h *handler) records(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
+	view := api.NewViewer(r.Context(), h.a.Masks())
 	out := RecordList{Records: make([]Record, len(letters))}
 	for i, l := range letters {
+		if l.Record, err = view.As(l.Topic, l.Record); err != nil {
+			return err
+		}
 		out.Records[i] = NewRecord(l)
 	}
 	api.WriteJSON(w, http.StatusOK, out)
@@ -234,6 +238,9 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 	l, err := h.m.Get(r.Context(), name, dlq.Position{Partition: int32(p), Offset: off})
 	if err != nil {
 		return problem(err)
+	}
+	if l.Record, err = api.NewViewer(r.Context(), h.a.Masks()).As(l.Topic, l.Record); err != nil {
+		return err
 	}
 	api.WriteJSON(w, http.StatusOK, NewRecord(l))
 	return nil

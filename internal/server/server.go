@@ -30,6 +30,7 @@ import (
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/kafkawire"
+	"github.com/arus-platform/arus/internal/mask"
 	"github.com/arus-platform/arus/internal/obs"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
@@ -216,6 +217,7 @@ type Server struct {
 	dlq         *dlq.Manager
 	schemas     *schema.Registry
 	auditLog    *audit.Log
+	masks       *mask.Store
 	relay       *relay.Relay
 	ticketing   *ticketing.Service
 	gate        *gate.Service
@@ -270,6 +272,9 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := s.openAudit(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.openMasks(ctx); err != nil {
+		return nil, err
+	}
 	reg := obs.NewRegistry()
 	s.metrics = newHTTPMetrics(reg)
 	reg.MustRegister(backbone.NewCollector(s.broker, s.log, 5*time.Second), obs.NewDiskCollector(cfg.Data, s.log))
@@ -279,7 +284,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	mux.Handle("GET /metrics", obs.MetricsHandler(reg))
 	s.streams, err = api.New(s.broker, api.Config{
 		Logger: s.log, MaxBodyBytes: cfg.MaxBodyBytes, DefaultPartitions: cfg.Stream.DefaultPartitions,
-		Auth: s.auth, ReadyChecks: s.ready, DatasetOf: s.datasetOf,
+		Auth: s.auth, ReadyChecks: s.ready, DatasetOf: s.datasetOf, Masks: s.masks,
 	})
 	if err != nil {
 		return nil, err
@@ -310,7 +315,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
 			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Audit: s.auditLog, Relay: s.relay, Deliveries: s.deliveryLog, RouteStatus: s.routeStatusMap(), Metrics: reg, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
-			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies,
+			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies, Masks: s.masks,
 		})
 		if err != nil {
 			return nil, err
@@ -395,6 +400,20 @@ func (s *Server) publicURL() string {
 		host = "localhost" + host
 	}
 	return scheme + "://" + host
+}
+
+// openMasks opens the store of the topics' masking policies.
+func (s *Server) openMasks(ctx context.Context) error {
+	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "masking"})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, db.Close)
+	if s.masks, err = mask.Open(ctx, db); err != nil {
+		return err
+	}
+	s.ready["masking store"] = db.PingContext
+	return nil
 }
 
 // openAudit opens the audit log's store.

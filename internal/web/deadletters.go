@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/arus-platform/arus/dlq"
+	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 )
 
@@ -74,6 +75,13 @@ func (h *Handler) dlqPage(w http.ResponseWriter, r *http.Request, status int, er
 	if d.Letters, err = h.cfg.DLQ.Records(r.Context(), name, f); err != nil {
 		h.serverError(w, r, err)
 		return
+	}
+	masked := api.NewViewer(r.Context(), h.cfg.Masks)
+	for i, l := range d.Letters {
+		if d.Letters[i].Record, err = masked.As(l.Topic, l.Record); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
 	}
 	h.render(w, r, status, "dlq", view{Data: d})
 }

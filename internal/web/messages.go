@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/filter"
 	"github.com/arus-platform/arus/stream"
@@ -225,6 +226,12 @@ func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *fi
 		}
 		return false
 	}
+	// Records are masked before they are matched, so that a search cannot
+	// find what the reader may not see.
+	view, err := api.View(r.Context(), h.cfg.Masks, d.Topic.Name)
+	if err != nil {
+		return err
+	}
 	match := func(rec *stream.Record) bool {
 		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
 			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains))) &&
@@ -265,6 +272,7 @@ func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *fi
 		}
 		d.Scanned += int64(len(recs))
 		for _, rec := range recs {
+			rec := view(rec)
 			if len(d.Messages) == browsePage {
 				// Resume from here next page.
 				if d.Newest {

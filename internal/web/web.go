@@ -25,6 +25,7 @@ import (
 	"github.com/arus-platform/arus/dlq"
 	"github.com/arus-platform/arus/internal/audit"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/mask"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
@@ -60,6 +61,9 @@ type Config struct {
 	Sagas *saga.Orchestrator
 	// Schemas backs the schema pages; nil hides them.
 	Schemas *schema.Registry
+	// Masks holds the topics' masking policies, applied to the records the
+	// console shows to users without records.unmask; nil masks nothing.
+	Masks *mask.Store
 	// Audit backs the audit-log page; nil hides it.
 	Audit *audit.Log
 	// Relay backs the relay pages; nil hides them.
