@@ -73,19 +73,19 @@ func (p Policy) Validate() error {
 		name := fmt.Sprintf("fields[%d]", i)
 		switch {
 		case f.Path == "":
-			errs.Add(name + ".path", "%s", `required: a dot-separated path such as "card.number", or "@key", "@value" or "@header.NAME"`)
+			errs.Add(name+".path", "%s", `required: a dot-separated path such as "card.number", or "@key", "@value" or "@header.NAME"`)
 		case strings.HasPrefix(f.Path, "@") && f.Path != "@key" && f.Path != "@value" && (!strings.HasPrefix(f.Path, "@header.") || f.Path == "@header."):
-			errs.Add(name + ".path", "%s", fmt.Sprintf(`%q is not a record part; use "@key", "@value" or "@header.NAME"`, f.Path))
+			errs.Add(name+".path", "%s", fmt.Sprintf(`%q is not a record part; use "@key", "@value" or "@header.NAME"`, f.Path))
 		case !strings.HasPrefix(f.Path, "@") && slices.Contains(strings.Split(f.Path, "."), ""):
-			errs.Add(name + ".path", "%s", fmt.Sprintf("%q has an empty step; separate field names with single dots", f.Path))
+			errs.Add(name+".path", "%s", fmt.Sprintf("%q has an empty step; separate field names with single dots", f.Path))
 		case seen[f.Path]:
-			errs.Add(name + ".path", "%s", fmt.Sprintf("%q is masked twice", f.Path))
+			errs.Add(name+".path", "%s", fmt.Sprintf("%q is masked twice", f.Path))
 		}
 		seen[f.Path] = true
 		switch f.Mode {
 		case Hide, Partial, Hash:
 		default:
-			errs.Add(name + ".mode", "%s", fmt.Sprintf(`%q is not a mode; use "hide", "partial" or "hash"`, f.Mode))
+			errs.Add(name+".mode", "%s", fmt.Sprintf(`%q is not a mode; use "hide", "partial" or "hash"`, f.Mode))
 		}
 	}
 	return errs.Err()
