@@ -40,6 +40,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	logLevel := f.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := f.String("log-format", "text", "log `format`: text or json")
 	auditRetention := f.Duration("audit-retention", 90*24*time.Hour, "how long audit entries are kept; older ones are pruned at start and hourly (0: forever)")
+	topicKeys := f.String("topic-keys", "", "keyring `file` (JSON, mode 0600) of the topics whose values are kept encrypted at rest; see docs/security.md")
 	drain := f.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and consumers to drain")
 	tlsCert := f.String("tls-cert", "", "TLS certificate `file` (PEM); with --tls-key, serves HTTPS")
 	tlsKey := f.String("tls-key", "", "TLS private key `file` (PEM)")
@@ -109,7 +110,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	}
 	cfg := server.Config{
 		Data: *data, Listen: *listen, Broker: *brokerURL, DB: *db, Components: run,
-		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain, AuditRetention: *auditRetention,
+		Stream: opts, MaxBodyBytes: *maxBody, ShutdownTimeout: *drain, AuditRetention: *auditRetention, TopicKeys: *topicKeys,
 		TLSCert: *tlsCert, TLSKey: *tlsKey, ClientCA: *clientCA, ClientAuth: *clientAuth,
 		AdminPassword: *adminPassword, SecretKey: *secretKey, Instance: *instance, SecureCookies: *secureCookies,
 		RelaySQLiteDir: *sqliteDir, RelayAllowHosts: splitList(*allowHosts),

@@ -66,7 +66,7 @@ func (s *Server) openKafka(reg prometheus.Registerer) error {
 	if k.Listen == "" {
 		return nil
 	}
-	lg, ok := s.broker.(kafkawire.Log)
+	lg, ok := s.engine.(kafkawire.Log)
 	if !ok {
 		return errors.New("kafka-listen: the broker is not the embedded log")
 	}

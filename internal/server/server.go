@@ -41,6 +41,7 @@ import (
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/encrypt"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/notify"
@@ -63,6 +64,9 @@ type Config struct {
 	// AuditRetention is how long audit entries are kept: older ones are
 	// pruned at start and every hour. 0 keeps them forever.
 	AuditRetention time.Duration
+	// TopicKeys is the keyring file (see package stream/encrypt) of the
+	// topics whose values are kept encrypted at rest; "" encrypts none.
+	TopicKeys string
 
 	// TLSCert and TLSKey turn on HTTPS. ClientCA, with TLS, asks clients
 	// for a certificate signed by it; ClientAuth says whether one is
@@ -233,6 +237,11 @@ type Server struct {
 	closers []func() error
 	// runners are the e-ticketing services, run until shutdown.
 	runners []func(context.Context) error
+
+	// engine is the broker as opened; broker is the same with the topics of
+	// --topic-keys encrypted. The Kafka listener serves engine: records as
+	// stored.
+	engine stream.Broker
 }
 
 // Start opens everything and starts listening; Serve then serves until ctx
@@ -265,6 +274,14 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.broker.Close)
+	s.engine = s.broker
+	if cfg.TopicKeys != "" {
+		ring, err := encrypt.LoadKeyring(cfg.TopicKeys)
+		if err != nil {
+			return nil, err
+		}
+		s.broker = encrypt.Wrap(s.broker, ring)
+	}
 	if err := s.openAuth(ctx); err != nil {
 		return nil, err
 	}
