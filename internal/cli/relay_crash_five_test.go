@@ -92,30 +92,7 @@ func TestRelayCrashFiveDatabases(t *testing.T) {
 	}
 	t.Logf("ingested %d records with %d retries", w.Acked(), w.Retries())
 
-	// No acknowledged record is lost, and each is stored once, or twice
-	// with the same id when the kill cut off its answer.
-	tp := relaytest.ReadTopic(ctx, t, api, admin)
-	ids, acked := tp.IDs(), w.AckedIDs()
-	twice := 0
-	for id := range acked {
-		switch ids[id] {
-		case 0:
-			t.Fatalf("acknowledged record %s is lost", id)
-		case 1:
-		default:
-			twice++
-		}
-	}
-	if len(ids) != len(acked) || len(acked) != w.Records {
-		t.Fatalf("the topic holds %d records, %d acknowledged, %d sent", len(ids), len(acked), w.Records)
-	}
-	t.Logf("%d records stored twice (their first answer was lost to the kill)", twice)
-	st := tp.State()
-	for _, name := range relaytest.Routes {
-		if !slices.Equal(st.Rows(name), w.Expected().Rows(name)) {
-			t.Fatalf("route %s: the topic's records give other rows than the clients sent", name)
-		}
-	}
+	tp, st := checkTopicHoldsAcked(ctx, t, api, admin, w)
 
 	// Every table holds exactly what the topic says, the other four while
 	// the fifth is still cut off.
@@ -139,6 +116,37 @@ func TestRelayCrashFiveDatabases(t *testing.T) {
 		t.Logf("the relay dropped %d delivery log entries on a full queue before the kill, %d after", droppedBefore, droppedAfter)
 	}
 	s.CheckDeliveryLog(ctx, t, api, admin, tp, relaytest.Coverage{Dropped: droppedBefore + droppedAfter}, time.Minute)
+}
+
+// checkTopicHoldsAcked reads the dataset's topic and checks that no
+// acknowledged record is lost, that each is stored once, or twice with the
+// same id when a kill cut off its answer, and that the records give the
+// rows the clients sent. It returns the topic and the state it gives.
+func checkTopicHoldsAcked(ctx context.Context, t *testing.T, api relaytest.API, admin string, w *relaytest.Workload) (*relaytest.Topic, *relaytest.State) {
+	t.Helper()
+	tp := relaytest.ReadTopic(ctx, t, api, admin)
+	ids, acked := tp.IDs(), w.AckedIDs()
+	twice := 0
+	for id := range acked {
+		switch ids[id] {
+		case 0:
+			t.Fatalf("acknowledged record %s is lost", id)
+		case 1:
+		default:
+			twice++
+		}
+	}
+	if len(ids) != len(acked) || len(acked) != w.Records {
+		t.Fatalf("the topic holds %d records, %d acknowledged, %d sent", len(ids), len(acked), w.Records)
+	}
+	t.Logf("%d records stored twice (their first answer was lost to a kill)", twice)
+	st := tp.State()
+	for _, name := range relaytest.Routes {
+		if !slices.Equal(st.Rows(name), w.Expected().Rows(name)) {
+			t.Fatalf("route %s: the topic's records give other rows than the clients sent", name)
+		}
+	}
+	return tp, st
 }
 
 // waitUntil polls cond until it holds, and fails the test after timeout.
