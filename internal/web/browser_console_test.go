@@ -54,6 +54,7 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 	// JSON path filter: a result, then a bad expression.
 	browsertest.Do(t, bctx, "filter messages by a JSON path",
 		chromedp.Navigate(base+"/topics/orders/messages"),
+		chromedp.Click(css(`details.more summary`)),
 		chromedp.WaitVisible(css(`#m-match`)),
 		chromedp.SendKeys(css(`#m-match`), `$.order.status == "paid" and $.amount > 500`),
 		chromedp.Submit(css(`#m-match`)),

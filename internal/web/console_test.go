@@ -165,7 +165,7 @@ func TestMessagesFilterStopsAtTheScanLimit(t *testing.T) {
 	br.login("admin", adminPassword)
 	resp, body := br.get("/topics/clicks/messages?match=" + url.QueryEscape(`$.page == "cart"`))
 	wantStatus(t, "filter with no match", resp, http.StatusOK)
-	for _, want := range []string{"examined 10,000 records, offsets 500 to 10,499; stopped at the limit of 10,000 per page", "No record here matches the filter.", "offset=500"} {
+	for _, want := range []string{"examined 10,000 records, offsets 500 to 10,499; stopped at the limit of 10,000 per page", "No record here matches the filter.", "cursor=0%3A500"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

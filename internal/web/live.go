@@ -41,6 +41,16 @@ func wantsEvents(r *http.Request) bool {
 // from values ends the stream; the browser reconnects on its own, and a
 // reconnection without a session is sent to the login page.
 func (h *Handler) streamValues(w http.ResponseWriter, r *http.Request, values func(ctx context.Context) (map[string]string, error)) {
+	h.streamEvents(w, r, h.cfg.LiveEvery, "values", func(ctx context.Context) (any, bool, error) {
+		v, err := values(ctx)
+		return v, true, err
+	})
+}
+
+// streamEvents sends next()'s value as a JSON event named name every
+// interval, when next says there is one to send, on the terms of
+// streamValues.
+func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, every time.Duration, name string, next func(ctx context.Context) (any, bool, error)) {
 	if p := auth.FromContext(r.Context()); p != nil && p.Session != nil {
 		ctx, cancel := h.auth.SessionContext(r.Context(), *p.Session)
 		defer cancel()
@@ -51,24 +61,29 @@ func (h *Handler) streamValues(w http.ResponseWriter, r *http.Request, values fu
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept")
 	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(h.cfg.LiveEvery)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(r.Context(), max(h.cfg.LiveEvery, time.Second))
-		v, err := values(ctx)
+		ctx, cancel := context.WithTimeout(r.Context(), max(every, time.Second))
+		v, send, err := next(ctx)
 		cancel()
 		if err != nil {
 			if r.Context().Err() == nil {
-				h.log.WarnContext(r.Context(), "console: live values", "path", r.URL.Path, "err", err)
+				h.log.WarnContext(r.Context(), "console: live events", "path", r.URL.Path, "err", err)
 			}
 			return
 		}
-		b, _ := json.Marshal(v)
-		if _, err := fmt.Fprintf(w, "event: values\ndata: %s\n\n", b); err != nil {
-			return
-		}
-		if err := rc.Flush(); err != nil {
-			return
+		if send {
+			b, _ := json.Marshal(v)
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
 		}
 		select {
 		case <-r.Context().Done():

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -65,14 +66,21 @@ func (s *scanSlots) take(user string, limit int) (release func(), ok bool) {
 type message struct {
 	*stream.Record
 	Value     string
+	Compact   string // the value on one line
+	Raw       string // the value as stored
 	Pretty    bool
 	Truncated bool
 	Key       string
+	NullKey   bool
 	Headers   []string
+	Internal  int // internal (arus-*) headers not shown
 }
 
 type messagesData struct {
-	Topic     stream.TopicInfo
+	Topic stream.TopicInfo
+	// All is set when the page merges every partition by time; Partition,
+	// Start and End are then unused.
+	All       bool
 	Partition int32
 	Start     int64 // the partition's start and end offsets
 	End       int64
@@ -84,11 +92,17 @@ type messagesData struct {
 	// "name=value" (its value contains value).
 	Header string
 	// Time is where browsing starts, as typed (UTC, filterTime).
-	Time     string
-	Messages []message
-	Scanned  int64
-	// ScanFrom and ScanTo bound the offsets examined, [ScanFrom, ScanTo);
-	// Capped is set when the scan stopped at browseMaxScan records.
+	Time string
+	// Offset is where browsing starts in one partition, as typed.
+	Offset string
+	// Raw shows values as stored rather than pretty-printed; Internal
+	// shows the arus-* headers.
+	Raw, Internal bool
+	Messages      []message
+	Scanned       int64
+	// ScanFrom and ScanTo bound the offsets examined in one partition,
+	// [ScanFrom, ScanTo); Capped is set when the scan stopped at
+	// browseMaxScan records.
 	ScanFrom, ScanTo int64
 	Capped           bool
 	Older            string // link to the next page back, "" when none
@@ -102,6 +116,15 @@ type messagesData struct {
 func (d messagesData) Filtered() bool {
 	return d.Key != "" || d.Contains != "" || d.Match != "" || d.Header != ""
 }
+
+// MoreFilters reports whether a filter of the folded part of the toolbar
+// is set, so that it shows open.
+func (d messagesData) MoreFilters() bool {
+	return d.Key != "" || d.Match != "" || d.Header != "" || d.Time != "" || d.Offset != "" || len(d.Errors) > 0
+}
+
+// Records counts the records the topic holds.
+func (d messagesData) Records() int64 { return d.Topic.Records() }
 
 // MaxScan is the most records one page examines.
 func (messagesData) MaxScan() int { return browseMaxScan }
@@ -138,19 +161,28 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	}
 	q := r.URL.Query()
 	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
-		Header: strings.TrimSpace(q.Get("header")), Time: strings.TrimSpace(q.Get("time")),
-		Newest: q.Get("order") != "oldest", Form: form, Review: review, Errors: errs}
+		Header: strings.TrimSpace(q.Get("header")), Time: strings.TrimSpace(q.Get("time")), Offset: strings.TrimSpace(q.Get("offset")),
+		Newest: q.Get("order") != "oldest", Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1",
+		Form: form, Review: review, Errors: errs}
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}
-	match, err := filter.ParseMatch(d.Match)
-	if err != nil {
-		d.Errors["match"] = strings.TrimPrefix(err.Error(), "filter: ")
+	fail := func(field, msg string) {
+		d.Errors[field] = msg
 		if status == http.StatusOK {
 			status = http.StatusBadRequest
 		}
 	}
-	if v := q.Get("partition"); v != "" {
+	match, err := filter.ParseMatch(d.Match)
+	if err != nil {
+		fail("match", strings.TrimPrefix(err.Error(), "filter: "))
+	}
+	// Every partition merged by time, unless one is chosen; a topic of one
+	// partition is shown as that partition.
+	switch v := q.Get("partition"); {
+	case v == "" || v == "all":
+		d.All = len(info.Offsets) > 1
+	default:
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n >= len(info.Offsets) {
 			h.renderStatus(w, r, http.StatusBadRequest, "No such partition",
@@ -159,35 +191,69 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 		}
 		d.Partition = int32(n)
 	}
-	po := info.Offsets[d.Partition]
-	d.Start, d.End = po.Start, po.End
-	from := d.End
-	if !d.Newest {
-		from = d.Start
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			h.renderStatus(w, r, http.StatusBadRequest, "Bad offset", fmt.Sprintf("%q is not an offset; give a whole number, 0 or more.", v))
-			return
+	parts := []int32{d.Partition}
+	if d.All {
+		parts = parts[:0]
+		for _, po := range info.Offsets {
+			parts = append(parts, po.Partition)
 		}
-		from = min(max(n, d.Start), d.End)
-	} else if d.Time != "" {
+	} else {
+		po := info.Offsets[d.Partition]
+		d.Start, d.End = po.Start, po.End
+	}
+	// Where each partition's browsing starts: a cursor from a previous
+	// page, an offset (one partition), a time, or its end (newest first)
+	// or start (oldest first).
+	from := map[int32]int64{}
+	for _, p := range parts {
+		po := info.Offsets[p]
+		from[p] = po.End
+		if !d.Newest {
+			from[p] = po.Start
+		}
+	}
+	switch {
+	case q.Get("cursor") != "":
+		for _, c := range strings.Split(q.Get("cursor"), ",") {
+			ps, os, ok := strings.Cut(c, ":")
+			p, err1 := strconv.Atoi(ps)
+			off, err2 := strconv.ParseInt(os, 10, 64)
+			if _, known := from[int32(p)]; !ok || err1 != nil || err2 != nil || !known {
+				h.renderStatus(w, r, http.StatusBadRequest, "Bad page", fmt.Sprintf("%q is not a page of this topic's messages.", c))
+				return
+			}
+			po := info.Offsets[p]
+			from[int32(p)] = min(max(off, po.Start), po.End)
+		}
+	case d.Offset != "":
+		n, err := strconv.ParseInt(d.Offset, 10, 64)
+		switch {
+		case d.All:
+			fail("offset", "an offset belongs to one partition; choose the partition first")
+		case err != nil || n < 0:
+			fail("offset", fmt.Sprintf("%q is not an offset; give a whole number, 0 or more", d.Offset))
+		default:
+			from[d.Partition] = min(max(n, d.Start), d.End)
+		}
+	case d.Time != "":
 		// From a time: the first record at or after it, going forwards from
 		// there, or backwards from there (the records before it).
 		t, err := time.ParseInLocation(filterTime, d.Time, time.UTC)
 		if err != nil {
-			d.Errors["time"] = "give a time as 2006-01-02T15:04 (UTC)"
-			if status == http.StatusOK {
-				status = http.StatusBadRequest
-			}
-		} else if from, err = h.cfg.Broker.OffsetForTime(r.Context(), name, d.Partition, t); err != nil {
-			h.serverError(w, r, err)
-			return
+			fail("time", "give a time as 2006-01-02T15:04 (UTC)")
+			break
 		}
-		from = min(max(from, d.Start), d.End)
+		for _, p := range parts {
+			off, err := h.cfg.Broker.OffsetForTime(r.Context(), name, p, t)
+			if err != nil {
+				h.serverError(w, r, err)
+				return
+			}
+			po := info.Offsets[p]
+			from[p] = min(max(off, po.Start), po.End)
+		}
 	}
-	if d.Errors["match"] == "" && d.Errors["time"] == "" {
+	if d.Errors["match"] == "" && d.Errors["time"] == "" && d.Errors["offset"] == "" {
 		user := ""
 		if p := auth.FromContext(r.Context()); p != nil {
 			user = p.User.ID
@@ -212,119 +278,146 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	h.render(w, r, status, "messages", view{Data: d})
 }
 
-// browse fills d.Messages with up to a page of matching records: backwards
-// from "from" (exclusive) when newest first, forwards from it otherwise,
-// examining at most browseMaxScan records. It records the window it
-// examined in d.ScanFrom and d.ScanTo.
-func (h *Handler) browse(r *http.Request, d *messagesData, from int64, where *filter.Filter) error {
-	hname, hvalue, hasValue := strings.Cut(d.Header, "=")
-	hasHeader := func(rec *stream.Record) bool {
-		for _, h := range rec.Headers {
-			if h.Key == hname && (!hasValue || bytes.Contains(h.Value, []byte(hvalue))) {
-				return true
-			}
-		}
-		return false
-	}
-	// Records are masked before they are matched, so that a search cannot
-	// find what the reader may not see.
+// browse fills d.Messages with up to a page of matching records, examining
+// at most browseMaxScan records: the records of the browsed partitions
+// merged by time, newest first backwards from each partition's from
+// (exclusive), or oldest first forwards from it. Records are masked (see
+// api.View) before they are matched, so that a search cannot find what the
+// reader may not see. It links to the pages on either side by each
+// partition's cursor.
+func (h *Handler) browse(r *http.Request, d *messagesData, from map[int32]int64, where *filter.Filter) error {
 	view, err := api.View(r.Context(), h.cfg.Masks, d.Topic.Name)
 	if err != nil {
 		return err
 	}
-	match := func(rec *stream.Record) bool {
-		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
-			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains))) &&
-			(d.Header == "" || hasHeader(rec)) &&
-			(where == nil || where.MatchJSON(rec.Value))
+	match := d.matcher(where)
+	bounds := map[int32]stream.PartitionOffsets{}
+	for _, po := range d.Topic.Offsets {
+		bounds[po.Partition] = po
 	}
-	lo, hi := from, from // the window examined: [lo, hi)
-	for len(d.Messages) < browsePage && d.Scanned < browseMaxScan {
-		var start int64
-		if d.Newest {
-			if lo <= d.Start {
-				break
-			}
-			start = max(d.Start, lo-browsePage)
-		} else {
-			if hi >= d.End {
-				break
-			}
-			start = hi
-		}
+	cur := maps.Clone(from)
+	buf := map[int32][]*stream.Record{}
+	done := map[int32]bool{}
+	// refill reads the next records of partition p in browsing order: a
+	// page's worth, or more when a filter may pass over many.
+	chunk := int64(browsePage)
+	if d.Filtered() {
+		chunk = 500
+	}
+	refill := func(p int32) error {
+		po := bounds[p]
 		var recs []*stream.Record
 		var err error
 		if d.Newest {
-			recs, err = h.readRange(r, d, start, lo)
+			if cur[p] <= po.Start {
+				done[p] = true
+				return nil
+			}
+			recs, err = h.readRange(r, p, max(po.Start, cur[p]-chunk), cur[p])
+			slices.Reverse(recs)
 		} else {
-			recs, err = h.cfg.Broker.Read(r.Context(), d.Topic.Name, d.Partition, start, browsePage)
+			if cur[p] >= po.End {
+				done[p] = true
+				return nil
+			}
+			recs, err = h.cfg.Broker.Read(r.Context(), d.Topic.Name, p, cur[p], int(chunk))
 		}
 		if err != nil {
 			return err
 		}
-		if d.Newest {
-			slices.Reverse(recs)
-			lo = start
-		} else if len(recs) > 0 {
-			hi = recs[len(recs)-1].Offset + 1
-		} else {
+		if len(recs) == 0 {
+			done[p] = true
+		}
+		buf[p] = recs
+		return nil
+	}
+	parts := slices.Sorted(maps.Keys(cur))
+	for len(d.Messages) < browsePage && d.Scanned < browseMaxScan {
+		// The partition whose next record comes first in time.
+		next := int32(-1)
+		for _, p := range parts {
+			if len(buf[p]) == 0 && !done[p] {
+				if err := refill(p); err != nil {
+					return err
+				}
+			}
+			if len(buf[p]) == 0 {
+				continue
+			}
+			if next < 0 {
+				next = p
+				continue
+			}
+			a, b := buf[p][0].Timestamp, buf[next][0].Timestamp
+			if d.Newest && a.After(b) || !d.Newest && a.Before(b) {
+				next = p
+			}
+		}
+		if next < 0 {
 			break
 		}
-		d.Scanned += int64(len(recs))
-		for _, rec := range recs {
-			rec := view(rec)
-			if len(d.Messages) == browsePage {
-				// Resume from here next page.
-				if d.Newest {
-					lo = rec.Offset + 1
-				} else {
-					hi = rec.Offset
-				}
-				break
-			}
-			if match(rec) {
-				d.Messages = append(d.Messages, newMessage(rec))
-			}
+		rec := buf[next][0]
+		buf[next] = buf[next][1:]
+		if d.Newest {
+			cur[next] = rec.Offset
+		} else {
+			cur[next] = rec.Offset + 1
+		}
+		d.Scanned++
+		if rec := view(rec); match(rec) {
+			d.Messages = append(d.Messages, newMessage(rec, d.Internal))
 		}
 	}
-	link := func(offset int64, order string) string {
-		v := url.Values{"partition": {strconv.Itoa(int(d.Partition))}, "offset": {strconv.FormatInt(offset, 10)}, "order": {order}}
-		if d.Key != "" {
-			v.Set("key", d.Key)
+	link := func(c map[int32]int64, order string) string {
+		v := url.Values{"order": {order}}
+		if !d.All {
+			v.Set("partition", strconv.Itoa(int(d.Partition)))
 		}
-		if d.Contains != "" {
-			v.Set("q", d.Contains)
+		var cs []string
+		for _, p := range parts {
+			cs = append(cs, fmt.Sprintf("%d:%d", p, c[p]))
 		}
-		if d.Match != "" {
-			v.Set("match", d.Match)
+		v.Set("cursor", strings.Join(cs, ","))
+		for k, val := range map[string]string{"key": d.Key, "q": d.Contains, "match": d.Match, "header": d.Header} {
+			if val != "" {
+				v.Set(k, val)
+			}
 		}
-		if d.Header != "" {
-			v.Set("header", d.Header)
+		if d.Raw {
+			v.Set("view", "raw")
+		}
+		if d.Internal {
+			v.Set("internal", "1")
 		}
 		return "?" + v.Encode()
 	}
 	d.Capped = d.Scanned >= browseMaxScan
-	if d.Newest {
-		d.ScanFrom, d.ScanTo = lo, from
-	} else {
-		d.ScanFrom, d.ScanTo = from, hi
-	}
-	if d.Newest {
-		if lo > d.Start {
-			d.Older = link(lo, "newest")
+	if !d.All {
+		p := d.Partition
+		if d.Newest {
+			d.ScanFrom, d.ScanTo = cur[p], from[p]
+		} else {
+			d.ScanFrom, d.ScanTo = from[p], cur[p]
 		}
-	} else if hi < d.End {
-		d.Newer = link(hi, "oldest")
+	}
+	for _, p := range parts {
+		if d.Newest && cur[p] > bounds[p].Start {
+			d.Older = link(cur, "newest")
+		}
+		if !d.Newest && cur[p] < bounds[p].End {
+			d.Newer = link(cur, "oldest")
+		}
 	}
 	return nil
 }
 
-// readRange reads the records of [start, end) of the browsed partition; a
-// backend may answer a read with fewer records than asked.
-func (h *Handler) readRange(r *http.Request, d *messagesData, start, end int64) ([]*stream.Record, error) {
+// readRange reads the records of [start, end) of partition p; a backend
+// may answer a read with fewer records than asked.
+func (h *Handler) readRange(r *http.Request, p int32, start, end int64) ([]*stream.Record, error) {
+	topic := r.PathValue("topic")
 	var out []*stream.Record
 	for off := start; off < end; {
-		recs, err := h.cfg.Broker.Read(r.Context(), d.Topic.Name, d.Partition, off, int(end-off))
+		recs, err := h.cfg.Broker.Read(r.Context(), topic, p, off, int(end-off))
 		if err != nil {
 			return nil, err
 		}
@@ -341,19 +434,145 @@ func (h *Handler) readRange(r *http.Request, d *messagesData, start, end int64) 
 	return out, nil
 }
 
-func newMessage(r *stream.Record) message {
-	m := message{Record: r, Key: printable(r.Key)}
+// matcher returns the page's filters as one test of a record.
+func (d *messagesData) matcher(where *filter.Filter) func(*stream.Record) bool {
+	hname, hvalue, hasValue := strings.Cut(d.Header, "=")
+	hasHeader := func(rec *stream.Record) bool {
+		for _, h := range rec.Headers {
+			if h.Key == hname && (!hasValue || bytes.Contains(h.Value, []byte(hvalue))) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(rec *stream.Record) bool {
+		return (d.Key == "" || strings.Contains(string(rec.Key), d.Key)) &&
+			(d.Contains == "" || bytes.Contains(rec.Value, []byte(d.Contains))) &&
+			(d.Header == "" || hasHeader(rec)) &&
+			(where == nil || where.MatchJSON(rec.Value))
+	}
+}
+
+// EndCursor is where a live tail of the page starts: every browsed
+// partition's end offset when the page was made.
+func (d messagesData) EndCursor() string {
+	var cs []string
+	for _, po := range d.Topic.Offsets {
+		if d.All || po.Partition == d.Partition {
+			cs = append(cs, fmt.Sprintf("%d:%d", po.Partition, po.End))
+		}
+	}
+	return strings.Join(cs, ",")
+}
+
+// browseTailsPerUser bounds the live tails one user has open at once.
+const browseTailsPerUser = 2
+
+// messagesLive streams, as "rows" events, the records that reach the topic
+// after its page was made (from ?cursor=, the page's EndCursor), as the
+// page's rows: masked, filtered and shown as the page shows them, newest
+// first. It reads at most 100 records of each partition a second.
+func (h *Handler) messagesLive(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	name := r.PathValue("topic")
+	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
+	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
+		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
+		Header: strings.TrimSpace(q.Get("header")), Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1"}
+	where, err := filter.ParseMatch(d.Match)
+	if err != nil {
+		h.renderStatus(w, r, http.StatusBadRequest, "Bad filter", err.Error())
+		return
+	}
+	cur := map[int32]int64{}
+	for _, c := range strings.Split(q.Get("cursor"), ",") {
+		ps, os, ok := strings.Cut(c, ":")
+		part, err1 := strconv.Atoi(ps)
+		off, err2 := strconv.ParseInt(os, 10, 64)
+		if !ok || err1 != nil || err2 != nil || part < 0 || part >= len(info.Offsets) || off < 0 {
+			h.renderStatus(w, r, http.StatusBadRequest, "Bad cursor", fmt.Sprintf("%q is not a position in this topic; give partition:offset pairs.", c))
+			return
+		}
+		cur[int32(part)] = off
+	}
+	d.All = len(cur) > 1
+	view, err := api.View(r.Context(), h.cfg.Masks, name)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	release, ok := h.tails.take(p.Name(), browseTailsPerUser)
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		h.renderStatus(w, r, http.StatusTooManyRequests, "Too many live tails",
+			fmt.Sprintf("You already have %d live tails open. Close one, then try again.", browseTailsPerUser))
+		return
+	}
+	defer release()
+	match := d.matcher(where)
+	parts := slices.Sorted(maps.Keys(cur))
+	h.streamEvents(w, r, min(h.cfg.LiveEvery, time.Second), "rows", func(ctx context.Context) (any, bool, error) {
+		var fresh []*stream.Record
+		for _, part := range parts {
+			recs, err := h.cfg.Broker.Read(ctx, name, part, cur[part], 100)
+			if err != nil {
+				return nil, false, err
+			}
+			for _, rec := range recs {
+				cur[part] = rec.Offset + 1
+				if rec := view(rec); match(rec) {
+					fresh = append(fresh, rec)
+				}
+			}
+		}
+		if len(fresh) == 0 {
+			return nil, false, nil
+		}
+		slices.SortStableFunc(fresh, func(a, b *stream.Record) int { return b.Timestamp.Compare(a.Timestamp) })
+		var rows bytes.Buffer
+		for _, rec := range fresh {
+			row := map[string]any{"M": newMessage(rec, d.Internal), "All": d.All, "Raw": d.Raw}
+			if err := h.pages["messages"].ExecuteTemplate(&rows, "message-row", row); err != nil {
+				return nil, false, err
+			}
+		}
+		return map[string]any{"rows": rows.String(), "count": len(fresh)}, true, nil
+	})
+}
+
+// internalHeader reports whether a header is one Arus sets for itself
+// (arus-id, the arus-dlq-* headers, …): hidden unless asked for.
+func internalHeader(key string) bool { return strings.HasPrefix(key, "arus-") }
+
+func newMessage(r *stream.Record, internal bool) message {
+	m := message{Record: r, Key: printable(r.Key), NullKey: r.Key == nil}
 	v := r.Value
 	if len(v) > browseMaxValue {
 		v, m.Truncated = v[:browseMaxValue], true
 	}
+	m.Raw = printable(v)
 	var buf bytes.Buffer
 	if !m.Truncated && json.Valid(v) && json.Indent(&buf, v, "", "  ") == nil {
 		m.Value, m.Pretty = buf.String(), true
+		buf.Reset()
+		_ = json.Compact(&buf, v)
+		m.Compact = buf.String()
 	} else {
 		m.Value = printable(v)
+		m.Compact = m.Value
 	}
 	for _, hd := range r.Headers {
+		if !internal && internalHeader(hd.Key) {
+			m.Internal++
+			continue
+		}
 		m.Headers = append(m.Headers, hd.Key+"="+printable(hd.Value))
 	}
 	return m

@@ -31,6 +31,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("POST /topics/{topic}/delete", h.page(auth.PermTopicsWrite, h.deleteTopic))
 		handle("GET /topics/{topic}/messages", h.page(auth.PermRecordsRead, h.messages))
 		handle("POST /topics/{topic}/messages", h.page(auth.PermRecordsProduce, h.produceMessage))
+		handle("GET /topics/{topic}/messages/live", h.page(auth.PermRecordsRead, h.messagesLive))
 		handle("GET /groups", h.page(auth.PermGroupsRead, h.groups))
 		handle("GET /groups/{group}", h.page(auth.PermGroupsRead, h.group))
 		handle("POST /groups/{group}/reset", h.page(auth.PermGroupsReset, h.resetGroup))

@@ -133,6 +133,7 @@ type Handler struct {
 	samples sampler
 	rates   topicRates
 	scans   scanSlots
+	tails   scanSlots // live tails of the message browser, per user
 }
 
 // New parses the templates and returns the console handler.

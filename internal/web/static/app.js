@@ -69,3 +69,40 @@
     });
   });
 })();
+// The message browser's live tail: the "Live tail" button (shown only
+// with JavaScript) opens an event stream of the rows that reach the topic
+// after the page was made, filtered as the page is, and puts each batch on
+// top of the table; pressing it again stops.
+(function () {
+  "use strict";
+  var btn = document.getElementById("m-live");
+  if (!window.EventSource || !btn) return;
+  btn.hidden = false;
+  var es = null, table = document.getElementById("m-table"), rows = document.getElementById("m-rows"),
+    status = document.getElementById("m-live-status"), total = 0;
+  btn.addEventListener("click", function () {
+    if (es) {
+      es.close();
+      es = null;
+      btn.setAttribute("aria-pressed", "false");
+      btn.textContent = "Live tail";
+      return;
+    }
+    var q = new URLSearchParams(window.location.search);
+    q.delete("cursor");
+    q.delete("offset");
+    q.delete("time");
+    q.set("cursor", btn.getAttribute("data-from"));
+    es = new EventSource(btn.getAttribute("data-live-rows") + "?" + q.toString());
+    btn.setAttribute("aria-pressed", "true");
+    btn.textContent = "Stop live tail";
+    es.addEventListener("rows", function (e) {
+      var v = JSON.parse(e.data);
+      table.hidden = false;
+      rows.insertAdjacentHTML("afterbegin", v.rows);
+      while (rows.rows.length > 500) rows.deleteRow(rows.rows.length - 1);
+      total += v.count;
+      status.textContent = total + " new record(s)";
+    });
+  });
+})();
