@@ -91,15 +91,40 @@ func (s *Server) deleteMask(w http.ResponseWriter, r *http.Request) error {
 // the policy of the topic it is shown as, unless the principal holds
 // records.unmask on that topic. It reads each topic's policy once.
 type Viewer struct {
-	ctx   context.Context
-	masks *mask.Store
-	views map[string]func(*stream.Record) *stream.Record
+	ctx    context.Context
+	masks  *mask.Store
+	views  map[string]func(*stream.Record) *stream.Record
+	masked map[string]bool
 }
 
 // NewViewer returns the viewer of the request whose context is ctx. A nil
 // store masks nothing.
 func NewViewer(ctx context.Context, masks *mask.Store) *Viewer {
-	return &Viewer{ctx: ctx, masks: masks, views: map[string]func(*stream.Record) *stream.Record{}}
+	return &Viewer{ctx: ctx, masks: masks, views: map[string]func(*stream.Record) *stream.Record{}, masked: map[string]bool{}}
+}
+
+// Masked reports whether the principal sees the records of topic masked:
+// the topic has a policy and the principal may not unmask it. What is
+// derived from such records (the rows the relay sent) is hidden from them.
+func (v *Viewer) Masked(topic string) (bool, error) {
+	if v.masks == nil {
+		return false, nil
+	}
+	if m, ok := v.masked[topic]; ok {
+		return m, nil
+	}
+	m := false
+	if !auth.FromContext(v.ctx).Can(auth.PermRecordsUnmask, topic) {
+		_, err := v.masks.Get(v.ctx, topic)
+		switch {
+		case err == nil:
+			m = true
+		case !errors.Is(err, mask.ErrNotFound):
+			return false, err
+		}
+	}
+	v.masked[topic] = m
+	return m, nil
 }
 
 // As returns r as the principal may see it under topic's policy (a dead

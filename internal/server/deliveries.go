@@ -39,6 +39,9 @@ func (s *Server) registerDeliveries(mux *http.ServeMux) {
 		if err != nil {
 			return err
 		}
+		if err := page.HideRows(api.NewViewer(r.Context(), s.masks).Masked); err != nil {
+			return err
+		}
 		api.WriteJSON(w, http.StatusOK, page)
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/delivery"
@@ -110,7 +111,7 @@ func (h *Handler) relaySection(w http.ResponseWriter, r *http.Request, status in
 	case "deliveries":
 		q := r.URL.Query()
 		d.Filter = deliverylog.Query{Dataset: q.Get("dataset"), RouteID: q.Get("route"), DestinationID: q.Get("destination"),
-			Application: q.Get("application"), Status: deliverylog.Status(q.Get("status")), After: q.Get("after"), Limit: 100}
+			Application: q.Get("application"), RecordID: q.Get("record"), Status: deliverylog.Status(q.Get("status")), After: q.Get("after"), Limit: 100}
 		d.Since, d.Until = q.Get("since"), q.Get("until")
 		for _, t := range []struct {
 			name, v string
@@ -131,7 +132,7 @@ func (h *Handler) relaySection(w http.ResponseWriter, r *http.Request, status in
 		}
 		next := url.Values{}
 		for k, v := range map[string]string{"dataset": d.Filter.Dataset, "route": d.Filter.RouteID, "destination": d.Filter.DestinationID,
-			"application": d.Filter.Application, "status": string(d.Filter.Status), "since": d.Since, "until": d.Until} {
+			"application": d.Filter.Application, "record": d.Filter.RecordID, "status": string(d.Filter.Status), "since": d.Since, "until": d.Until} {
 			if v != "" {
 				next.Set(k, v)
 			}
@@ -140,6 +141,9 @@ func (h *Handler) relaySection(w http.ResponseWriter, r *http.Request, status in
 			d.Deliveries, err = h.cfg.Deliveries.Query(ctx, d.Filter)
 			if errors.Is(err, deliverylog.ErrInvalidQuery) {
 				d.Error, err = err.Error(), nil
+			}
+			if err == nil {
+				err = d.Deliveries.HideRows(api.NewViewer(ctx, h.cfg.Masks).Masked)
 			}
 			if d.Deliveries.Next != "" {
 				next.Set("after", d.Deliveries.Next)

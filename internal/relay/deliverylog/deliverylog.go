@@ -85,8 +85,28 @@ type Entry struct {
 	Status     Status    `json:"status"`
 	Attempts   int       `json:"attempts"`
 	// Row is the row as sent (JSON), empty for skipped records.
-	Row   json.RawMessage `json:"row,omitempty"`
-	Error string          `json:"error,omitempty"`
+	Row json.RawMessage `json:"row,omitempty"`
+	// RowMasked says the row is left out: its record's topic has a masking
+	// policy the reader may not see through (set when the log is shown,
+	// never stored).
+	RowMasked bool   `json:"row_masked,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// HideRows leaves out the rows of the entries whose topic masked says
+// is masked for the reader.
+func (p *Page) HideRows(masked func(topic string) (bool, error)) error {
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		m, err := masked(e.Topic)
+		if err != nil {
+			return err
+		}
+		if m {
+			e.Row, e.RowMasked = nil, true
+		}
+	}
+	return nil
 }
 
 // Config configures the log.

@@ -2,10 +2,12 @@ package deliverylog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,4 +285,24 @@ func TestFlushLastOffsetAndOnce(t *testing.T) {
 			t.Errorf("LastOffset(r2, partition 1) = %d, %v, %v; want 9", last, ok, err)
 		}
 	})
+}
+
+func TestHideRowsLeavesOutTheRowsOfMaskedTopics(t *testing.T) {
+	p := Page{Entries: []Entry{
+		{RecordID: "a", Topic: "relay.cards", Row: json.RawMessage(`{"number":"4111111111114242"}`)},
+		{RecordID: "b", Topic: "relay.cars", Row: json.RawMessage(`{"name":"porche"}`)},
+	}}
+	if err := p.HideRows(func(topic string) (bool, error) { return topic == "relay.cards", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if p.Entries[0].Row != nil || !p.Entries[0].RowMasked {
+		t.Errorf("the masked topic's row is shown: %+v", p.Entries[0])
+	}
+	if string(p.Entries[1].Row) != `{"name":"porche"}` || p.Entries[1].RowMasked {
+		t.Errorf("another topic's row was hidden: %+v", p.Entries[1])
+	}
+	b, _ := json.Marshal(p.Entries[0])
+	if strings.Contains(string(b), "4111") || !strings.Contains(string(b), `"row_masked":true`) {
+		t.Errorf("JSON of a masked entry: %s", b)
+	}
 }
