@@ -135,6 +135,9 @@ func TestConsoleFitsAPhone(t *testing.T) {
 			`(() => { const r = document.querySelector(".topbar form button").getBoundingClientRect(); return r.right <= 390 && r.width > 0; })()`)); !out {
 			t.Errorf("%s: the Sign out button is cut off", p)
 		}
-		browsertest.Screenshot(t, bctx, "phone"+strings.ReplaceAll(strings.ReplaceAll(p, "/", "-"), "-orders-with-a-rather-long-topic-name-for-a-phone", "-topic"))
+		switch p {
+		case "/overview", "/relay/deliveries", "/groups/billing":
+			browsertest.Screenshot(t, bctx, "phone"+strings.ReplaceAll(p, "/", "-"))
+		}
 	}
 }
