@@ -41,7 +41,13 @@ type harness struct {
 	sagas  *saga.Orchestrator
 	clock  *clock
 	orders *recorder
+	// stores reopens the service's stores, as a restarted process would.
+	stores func(t testing.TB) (db, inventory *store.DB)
 }
+
+// harnessKey signs the waiting room's admission tokens of every harness,
+// as processes sharing a store share their key.
+var harnessKey = []byte("0123456789abcdef0123456789abcdef")
 
 type harnessConfig struct {
 	refuse  string
@@ -85,8 +91,13 @@ func start(t testing.TB, base store.Config, hc harnessConfig) *harness {
 		t.Fatalf("saga orchestrator: %v", err)
 	}
 	h := &harness{broker: b, sagas: o, clock: newClock()}
+	h.stores = func(t testing.TB) (*store.DB, *store.DB) {
+		db, inv := open("ticketing"), open("ticketing_inventory")
+		t.Cleanup(func() { db.Close(); inv.Close() })
+		return db, inv
+	}
 	h.svc, err = ticketing.Open(ctx, ticketing.Config{DB: db, InventoryDB: invDB, Broker: b, Sagas: o, HoldTTL: hc.holdTTL,
-		SweepEvery: 50 * time.Millisecond, Logger: log, Now: h.clock.Now})
+		SweepEvery: 50 * time.Millisecond, Logger: log, Now: h.clock.Now, WaitroomKey: harnessKey})
 	if err != nil {
 		t.Fatalf("open service: %v", err)
 	}

@@ -106,6 +106,9 @@ type OrderInput struct {
 	Buyer   messages.Buyer `json:"buyer"`
 	// Method is a payment method's name (CASH, ONLINE).
 	Method string `json:"method"`
+	// AdmissionToken is the waiting room's admission, required while the
+	// event's waiting room is on; one token places one order.
+	AdmissionToken string `json:"admission_token,omitempty"`
 	// IdempotencyKey makes placing the order safe to repeat: the same key
 	// returns the order it placed.
 	IdempotencyKey string `json:"-"`
@@ -147,6 +150,7 @@ func (in *OrderInput) validate() error {
 	c.oneOf("buyer.lang", in.Buyer.Lang, []string{"id", "en"})
 	c.text("method", in.Method, 1, 40)
 	c.text("idempotency_key", in.IdempotencyKey, 0, 200)
+	c.text("admission_token", in.AdmissionToken, 0, 1000)
 	return c.err()
 }
 
@@ -154,7 +158,10 @@ func (in *OrderInput) validate() error {
 // the order with its OrderPlaced message in one transaction. It returns
 // the order and whether it was placed now (false: the idempotency key
 // named an order placed before). It fails with ErrSoldOut when an area has
-// too few free tickets; nothing is then held.
+// too few free tickets; nothing is then held. While the event's waiting
+// room is on, the order needs an admission token that the room gave for the
+// event, unexpired and unused (else ErrInvalid naming admission_token); the
+// order spends it in its transaction.
 func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, error) {
 	if err := in.validate(); err != nil {
 		return Order{}, false, err
@@ -183,6 +190,10 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 		return Order{}, false, fmt.Errorf("%w: the sale of event %s starts at %s", ErrConflict, e.ID, e.SaleStarts.Format(time.RFC3339))
 	case !now.Before(e.SaleEnds):
 		return Order{}, false, fmt.Errorf("%w: the sale of event %s ended at %s", ErrConflict, e.ID, e.SaleEnds.Format(time.RFC3339))
+	}
+	admission, err := s.admissionTicket(ctx, e.ID, in.AdmissionToken)
+	if err != nil {
+		return Order{}, false, err
 	}
 	o := Order{ID: newID("ord"), EventID: e.ID, MerchantID: e.MerchantID, Buyer: in.Buyer, Method: in.Method,
 		Checkout: true, Status: OrderPending, IdempotencyKey: in.IdempotencyKey, Tickets: []Ticket{}}
@@ -233,6 +244,11 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 		for _, l := range o.Lines {
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO order_lines (order_id, area_id, area_name, quantity, unit_price) VALUES (?, ?, ?, ?, ?)`),
 				o.ID, l.AreaID, l.AreaName, l.Quantity, l.UnitPrice); err != nil {
+				return err
+			}
+		}
+		if admission != "" {
+			if err := s.useAdmission(ctx, tx, o.EventID, admission, o.ID); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,7 @@ package ticketing
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -24,6 +25,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arus-platform/arus/consume"
 	"github.com/arus-platform/arus/eventsource"
@@ -74,6 +77,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// WaitroomKey signs the waiting room's admission tokens (HMAC-SHA256),
+	// at least 32 bytes. Processes sharing one store must share it, and a
+	// token outlives a restart only with the same key. Default: 32 random
+	// bytes for this Service alone.
+	WaitroomKey []byte
+	// Registerer, when set, receives the waiting room's metrics.
+	Registerer prometheus.Registerer
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -112,6 +122,13 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	switch {
+	case c.WaitroomKey == nil:
+		c.WaitroomKey = make([]byte, 32)
+		_, _ = rand.Read(c.WaitroomKey)
+	case len(c.WaitroomKey) < 32:
+		errs = append(errs, fmt.Errorf("ticketing: the waiting room key has %d bytes; use at least 32", len(c.WaitroomKey)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -125,6 +142,7 @@ type Service struct {
 	forwarder *outbox.Forwarder
 	events    *eventsource.Store
 	inv       *inventory.Inventory
+	metrics   waitroomMetrics
 }
 
 // Open migrates the service's store, opens its outbox, event store and
@@ -141,6 +159,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ticketing: %w", err)
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
+	if s.metrics, err = newWaitroomMetrics(cfg.Registerer, cfg.DB); err != nil {
+		return nil, err
+	}
 	if s.outbox, err = outbox.Open(ctx, cfg.DB, outbox.Config{Name: "ticketing"}); err != nil {
 		return nil, err
 	}
@@ -280,9 +301,10 @@ func (s *Service) sweepLoop(ctx context.Context) {
 
 // Sweep does once what the sweeper does every SweepEvery: expires the
 // pending orders whose hold ran out (OrderExpired), follows running go-live
-// sagas, moves events on with time, and returns to the inventory the
-// tickets of approved refunds. Availability never waits for it: a hold
+// sagas, moves events on with time, returns to the inventory the
+// tickets of approved refunds, and admits the waiting rooms' buyers whose
+// turn came. Availability never waits for it: a hold
 // past its expiry is free in the inventory already.
 func (s *Service) Sweep(ctx context.Context) error {
-	return errors.Join(s.expireOrders(ctx), s.followGoLive(ctx), s.advanceEvents(ctx), s.returnRefunded(ctx))
+	return errors.Join(s.expireOrders(ctx), s.followGoLive(ctx), s.advanceEvents(ctx), s.returnRefunded(ctx), s.admitAll(ctx))
 }

@@ -10,7 +10,9 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -105,6 +107,18 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// Derive returns a key of size bytes for one purpose, derived from key with
+// HKDF-SHA256: one configured key serves several uses (signing admission
+// tokens, say), every process holding it derives the same keys, and no
+// derived key reveals the key or another purpose's.
+func Derive(key []byte, purpose string, size int) ([]byte, error) {
+	out, err := hkdf.Key(sha256.New, key, nil, "arus "+purpose, size)
+	if err != nil {
+		return nil, fmt.Errorf("secret: derive a key for %s: %w", purpose, err)
+	}
+	return out, nil
 }
 
 // Seal encrypts plaintext bound to context and returns printable text.

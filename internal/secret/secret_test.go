@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -78,5 +79,24 @@ func TestParseKey(t *testing.T) {
 		if _, err := ParseKey(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseKey(%q) = %v, want error containing %q", c.in, err, c.want)
 		}
+	}
+}
+
+// A derived key is the same for the same key and purpose, and differs for
+// another purpose or another key.
+func TestDerive(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, KeySize), bytes.Repeat([]byte{2}, KeySize)
+	a, err := Derive(k1, "tokens", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Derive(k1, "tokens", 32)
+	other, _ := Derive(k1, "links", 32)
+	otherKey, _ := Derive(k2, "tokens", 32)
+	if len(a) != 32 || !bytes.Equal(a, again) {
+		t.Errorf("derive twice: %x and %x, want the same 32 bytes", a, again)
+	}
+	if bytes.Equal(a, other) || bytes.Equal(a, otherKey) || bytes.Equal(a, k1) {
+		t.Error("a derived key equals another purpose's, another key's, or the key")
 	}
 }

@@ -212,6 +212,7 @@ type Server struct {
 	authDB      *store.DB
 	auth        *auth.Store
 	box         *secret.Box
+	waitroomKey []byte // signs admission tokens; derived from the secrets key
 	tracing     *obs.Tracing
 	metrics     *httpMetrics
 	http        *http.Server
@@ -317,7 +318,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 	}
 	if cfg.runs("ticketing") {
-		if err := s.openTicketingService(ctx, mux); err != nil {
+		if err := s.openTicketingService(ctx, mux, reg); err != nil {
 			return nil, err
 		}
 	}
@@ -369,6 +370,9 @@ func (s *Server) openSecrets() error {
 		key, err = secret.LoadOrCreateKeyFile(filepath.Join(s.cfg.Data, "secret.key"))
 	}
 	if err != nil {
+		return err
+	}
+	if s.waitroomKey, err = secret.Derive(key, "ticketing waiting room admission", 32); err != nil {
 		return err
 	}
 	s.box, err = secret.New(key)

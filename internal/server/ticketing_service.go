@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/arus-platform/arus/internal/ticketingapi"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/store"
@@ -15,7 +17,7 @@ import (
 // inventory's), creates the suite's topics and adds the ticketing API. The
 // go-live saga runs on the server's orchestrator (openProcessing defines
 // it when the component runs).
-func (s *Server) openTicketingService(ctx context.Context, mux *http.ServeMux) error {
+func (s *Server) openTicketingService(ctx context.Context, mux *http.ServeMux, reg prometheus.Registerer) error {
 	db, err := store.Open(ctx, store.Config{DSN: s.cfg.DB, Dir: s.cfg.Data, Component: "ticketing"})
 	if err != nil {
 		return err
@@ -29,7 +31,8 @@ func (s *Server) openTicketingService(ctx context.Context, mux *http.ServeMux) e
 	if err := ticketing.CreateTopics(ctx, s.broker, int(s.cfg.Stream.DefaultPartitions)); err != nil {
 		return err
 	}
-	s.ticketing, err = ticketing.Open(ctx, ticketing.Config{DB: db, InventoryDB: invDB, Broker: s.broker, Sagas: s.sagas, Logger: s.log})
+	s.ticketing, err = ticketing.Open(ctx, ticketing.Config{DB: db, InventoryDB: invDB, Broker: s.broker, Sagas: s.sagas, Logger: s.log,
+		WaitroomKey: s.waitroomKey, Registerer: reg})
 	if err != nil {
 		return err
 	}

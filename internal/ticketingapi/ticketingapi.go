@@ -43,6 +43,7 @@ type handler struct {
 	a     *api.Server
 	svc   *ticketing.Service
 	users Users
+	joins joinLimiter
 }
 
 // routes lists every route, in the order docs/api.md lists them.
@@ -67,6 +68,10 @@ func (h *handler) routes() []Route {
 		{"POST /events/{id}/go-live", admin, h.goLive},
 		{"POST /events/{id}/cancel", admin, h.cancelEvent},
 		{"GET /events/{id}/audit", admin, h.auditEvent},
+		{"GET /events/{id}/waiting-room", read, h.getWaitroom},
+		{"PUT /events/{id}/waiting-room", manage, h.setWaitroom},
+		{"POST /events/{id}/waiting-room/join", "", h.joinWaitroom},
+		{"POST /events/{id}/waiting-room/status", "", h.waitroomStatus},
 		{"POST /events/{id}/areas", manage, h.addArea},
 		{"PUT /events/{id}/areas/{area}", manage, h.updateArea},
 		{"DELETE /events/{id}/areas/{area}", manage, h.deleteArea},
@@ -95,23 +100,33 @@ func (h *handler) routes() []Route {
 }
 
 // Register adds the ticketing routes to the API on mux. users finds the
-// owners of API keys (nil: keys without ticketing.admin see no merchant).
+// owners of API keys (nil: keys without ticketing.admin see no merchant),
+// and, when it is a ClientAddresser, the clients the waiting room limits.
 func Register(a *api.Server, mux *http.ServeMux, svc *ticketing.Service, users Users) {
 	h := &handler{a: a, svc: svc, users: users}
 	for _, rt := range h.routes() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		a.Route(mux, method+" "+Prefix+path, []auth.Permission{rt.Perm}, rt.handle)
+		var perms []auth.Permission
+		if rt.Perm != "" {
+			perms = []auth.Permission{rt.Perm}
+		}
+		a.Route(mux, method+" "+Prefix+path, perms, rt.handle)
 	}
 }
 
-// Routes returns every route's method and full path with its permission,
+// Routes returns every route's method and full path with its permission
+// ("none" for the waiting room's buyer routes, which take no credentials),
 // for the documentation test and the CLI's help.
 func Routes() []string {
 	h := &handler{}
 	var out []string
 	for _, rt := range h.routes() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		out = append(out, method+" "+Prefix+path+" "+string(rt.Perm))
+		perm := string(rt.Perm)
+		if perm == "" {
+			perm = "none"
+		}
+		out = append(out, method+" "+Prefix+path+" "+perm)
 	}
 	return out
 }
