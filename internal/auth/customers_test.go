@@ -119,9 +119,20 @@ func TestCustomerSignUpAndConfirmation(t *testing.T) {
 			t.Errorf("Confirm(%q) = %v, want ErrBadToken", bad, err)
 		}
 	}
+	// Before confirming, the right password does not sign in; a wrong one
+	// is answered as ever, so the answer tells nothing without it.
+	if _, err := e.st.Authenticate(ctx, u.Username, goodPassword, "192.0.2.7"); !errors.Is(err, auth.ErrUnconfirmed) {
+		t.Errorf("sign-in before confirming: %v, want ErrUnconfirmed", err)
+	}
+	if _, err := e.st.Authenticate(ctx, u.Username, goodPassword+"x", "192.0.2.7"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Errorf("sign-in before confirming, wrong password: %v, want ErrInvalidCredentials", err)
+	}
 	got, err := cs.Confirm(ctx, tok)
 	if err != nil || !got.Confirmed {
 		t.Fatalf("Confirm = %+v, %v; want confirmed", got, err)
+	}
+	if signed, err := e.st.Authenticate(ctx, u.Username, goodPassword, "192.0.2.7"); err != nil || signed.ID != u.ID {
+		t.Errorf("sign-in once confirmed: %+v, %v", signed, err)
 	}
 	if _, err := cs.Confirm(ctx, tok); err != nil {
 		t.Errorf("Confirm again: %v, want no error", err)

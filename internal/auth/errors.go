@@ -26,6 +26,9 @@ var (
 	// ErrDisabled: the user is disabled (or owns the API key and is
 	// disabled). Login returns it only after the password was verified.
 	ErrDisabled = errors.New("auth: user is disabled")
+	// ErrUnconfirmed: a customer signed in with the right password before
+	// confirming their e-mail address.
+	ErrUnconfirmed = errors.New("auth: the e-mail address is not confirmed yet")
 	// ErrPasswordChangeRequired: the session's user must change a generated
 	// password before the session may be used for anything else. It
 	// wraps ErrInvalidCredentials, so callers that know only that refuse

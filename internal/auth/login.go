@@ -20,9 +20,25 @@ import (
 // address ClientIP returns for the request; it may be empty when there is
 // none (then every such attempt counts as one address).
 //
+// A customer (RoleCustomer) who registered by e-mail signs in only once the
+// address is confirmed: before, the right password gets ErrUnconfirmed.
+//
 // A hash made with other parameters than Config.Argon2 is replaced after a
 // successful login.
 func (s *Store) Authenticate(ctx context.Context, username, password, clientIP string) (User, error) {
+	u, err := s.verifyLogin(ctx, username, password, clientIP)
+	if err != nil {
+		return User{}, err
+	}
+	if u.HasRole(RoleCustomer) && !u.Confirmed {
+		return User{}, ErrUnconfirmed
+	}
+	return u, nil
+}
+
+// verifyLogin is Authenticate without the confirmation check: changing
+// one's password needs no confirmed address.
+func (s *Store) verifyLogin(ctx context.Context, username, password, clientIP string) (User, error) {
 	uname := normalizeUsername(username)
 	subs := s.throttleSubjects(uname, clientIP)
 	if err := s.reserveAttempt(ctx, subs); err != nil {

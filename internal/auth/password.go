@@ -244,7 +244,7 @@ func (s *Store) ChangePassword(ctx context.Context, username, current, next, cli
 	if err := ve.Err(); err != nil {
 		return User{}, err
 	}
-	u, err := s.Authenticate(ctx, username, current, clientIP)
+	u, err := s.verifyLogin(ctx, username, current, clientIP)
 	if err != nil {
 		return User{}, err
 	}

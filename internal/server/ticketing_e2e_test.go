@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"image"
 	_ "image/png"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -286,6 +287,13 @@ func TestCustomerSignUpThroughTheServer(t *testing.T) {
 		t.Errorf("the link does not start with the public URL:\n%s", m.Text)
 	}
 	link := strings.Fields(m.Text[i:])[0]
+	// Until the address is confirmed, the customer cannot sign in.
+	c := newConsole(t, r)
+	c.do("GET", "/login", nil)
+	resp, page := c.do("POST", "/login", url.Values{"csrf_token": {c.tok}, "username": {"budi.example.com"}, "password": {"a long enough password"}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Confirm your e-mail address first") {
+		t.Errorf("sign-in before confirming: status %d, want 403 asking to confirm", resp.StatusCode)
+	}
 	if bad := r.call(t, "GET", link+"x", "", ""); bad.status != 422 {
 		t.Errorf("a changed token: %d %s, want 422", bad.status, bad.body)
 	}
@@ -296,6 +304,9 @@ func TestCustomerSignUpThroughTheServer(t *testing.T) {
 	u, err := r.auth.UserByUsername(context.Background(), "budi.example.com")
 	if err != nil || !u.Confirmed {
 		t.Errorf("user after confirmation: %+v, %v", u, err)
+	}
+	if resp := newConsole(t, r).signIn("budi.example.com", "a long enough password"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-in once confirmed: status %d, want 303", resp.StatusCode)
 	}
 }
 

@@ -55,6 +55,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrDisabled):
 			d.Error = "Wrong username or password."
 			h.renderLogin(w, r, http.StatusUnauthorized, d)
+		case errors.Is(err, auth.ErrUnconfirmed):
+			d.Error = "Confirm your e-mail address first: open the link we sent you, or ask for a new one."
+			h.renderLogin(w, r, http.StatusForbidden, d)
 		default:
 			h.serverError(w, r, err)
 		}
