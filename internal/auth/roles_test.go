@@ -17,14 +17,16 @@ func TestRoleMatrix(t *testing.T) {
 	operates := append(slices.Clone(reads),
 		auth.PermTopicsWrite, auth.PermRecordsProduce, auth.PermGroupsReset, auth.PermDLQReplay)
 	grants := map[auth.Role][]auth.Permission{
-		auth.RoleAdmin:         auth.Permissions(),
-		auth.RoleOperator:      operates,
-		auth.RoleViewer:        reads,
-		auth.RoleMerchantAdmin: {auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingBuy},
-		auth.RoleCashier:       {auth.PermPaymentRead, auth.PermPaymentCash, auth.PermTicketingRead, auth.PermTicketingSell, auth.PermTicketingBuy},
-		auth.RoleCoordinator:   {auth.PermTicketingRead},
-		auth.RoleInternalStaff: {auth.PermPaymentRead, auth.PermNotifyRead, auth.PermTicketingRead},
-		auth.RoleCustomer:      {auth.PermTicketingBuy},
+		auth.RoleAdmin:          auth.Permissions(),
+		auth.RoleOperator:       operates,
+		auth.RoleViewer:         reads,
+		auth.RoleMerchantAdmin:  {auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingStaff, auth.PermTicketingSell, auth.PermTicketingBuy},
+		auth.RoleCashier:        {auth.PermPaymentRead, auth.PermPaymentCash, auth.PermTicketingRead, auth.PermTicketingSell, auth.PermTicketingBuy},
+		auth.RoleCoordinator:    {auth.PermTicketingRead, auth.PermTicketingStaff},
+		auth.RoleInternalStaff:  {auth.PermPaymentRead, auth.PermNotifyRead, auth.PermTicketingRead, auth.PermTicketingSupport},
+		auth.RoleGateSteward:    {auth.PermGateScan},
+		auth.RoleGateSupervisor: {auth.PermGateRead, auth.PermGateScan, auth.PermGateSearch, auth.PermGateOverride},
+		auth.RoleCustomer:       {auth.PermTicketingBuy},
 	}
 	for _, role := range append(auth.Roles(), "root", "") {
 		for _, p := range auth.Permissions() {
@@ -52,6 +54,11 @@ func TestRoleMatrix(t *testing.T) {
 		{auth.RoleAdmin, auth.PermAuditRead, true},
 		{auth.RoleCashier, auth.PermTopicsRead, false},
 		{auth.RoleCustomer, auth.PermRecordsRead, false},
+		{auth.RoleCustomer, auth.PermTicketingRead, false},
+		{auth.RoleCoordinator, auth.PermTicketingManage, false},
+		{auth.RoleGateSteward, auth.PermGateOverride, false},
+		{auth.RoleInternalStaff, auth.PermTicketingSell, false},
+		{auth.RoleCashier, auth.PermTicketingManage, false},
 	} {
 		if got := tt.role.Can(tt.p); got != tt.want {
 			t.Errorf("%s.Can(%s) = %v, want %v", tt.role, tt.p, got, tt.want)

@@ -12,12 +12,14 @@ const (
 	RoleCashier Role = "cashier"
 	// RoleCoordinator coordinates an event's staff and schedules.
 	RoleCoordinator Role = "coordinator"
-	// RoleInternalStaff is the platform's own staff: it reads the
-	// payments and the notification mailbox to help buyers.
+	// RoleInternalStaff is the platform's own staff: it reads every
+	// merchant's events, orders and refunds, the payments and the
+	// notification mailbox to help buyers, and changes nothing.
 	RoleInternalStaff Role = "internal_staff"
 	// RoleGateSteward scans tickets at a gate.
 	RoleGateSteward Role = "gate_steward"
-	// RoleGateSupervisor oversees the gates of an event.
+	// RoleGateSupervisor oversees the gates of an event: scans, reads the
+	// counts and flagged scans, searches passes and overrides refusals.
 	RoleGateSupervisor Role = "gate_supervisor"
 	// RoleCustomer is a buyer with an account. Buyers may also check out
 	// as guests, without one.
@@ -46,30 +48,37 @@ const (
 )
 
 // Ticketing service permissions: read the catalogue, orders and refunds;
-// manage a merchant's events, areas, staff and schedules and decide its
-// refunds; sell (cancel pending orders, ask for refunds); buy (place an
-// order); and the platform's part (merchants, approval, cancellation,
-// payment methods, the dashboard, audits). Which merchants' data a holder
-// sees is the ticketing service's business (its merchant members).
+// manage a merchant's events, areas and waiting rooms and decide its
+// refunds; plan its events' staff and schedules; sell (cancel pending
+// orders, ask for refunds); buy (place an order); support (read every
+// merchant's data, not only one's own merchants'); and the platform's part
+// (merchants, approval, cancellation, payment methods, the dashboard,
+// audits). Which merchants' data a holder sees is the ticketing service's
+// business (its merchant members).
 const (
-	PermTicketingRead   Permission = "ticketing.read"
-	PermTicketingManage Permission = "ticketing.manage"
-	PermTicketingSell   Permission = "ticketing.sell"
-	PermTicketingBuy    Permission = "ticketing.buy"
-	PermTicketingAdmin  Permission = "ticketing.admin"
+	PermTicketingRead    Permission = "ticketing.read"
+	PermTicketingManage  Permission = "ticketing.manage"
+	PermTicketingStaff   Permission = "ticketing.staff"
+	PermTicketingSell    Permission = "ticketing.sell"
+	PermTicketingBuy     Permission = "ticketing.buy"
+	PermTicketingSupport Permission = "ticketing.support"
+	PermTicketingAdmin   Permission = "ticketing.admin"
 )
 
 var ticketingPermissions = []Permission{PermPaymentRead, PermPaymentCash, PermPaymentSimulate, PermNotifyRead,
-	PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy, PermTicketingAdmin}
+	PermTicketingRead, PermTicketingManage, PermTicketingStaff, PermTicketingSell, PermTicketingBuy,
+	PermTicketingSupport, PermTicketingAdmin}
 
 // ticketingGrants is what each e-ticketing role may do. The platform
-// admin may do everything (Role.Can); roles not listed grant nothing yet.
+// admin may do everything (Role.Can).
 var ticketingGrants = map[Role][]Permission{
-	RoleMerchantAdmin: {PermTicketingRead, PermTicketingManage, PermTicketingSell, PermTicketingBuy},
-	RoleCashier:       {PermPaymentRead, PermPaymentCash, PermTicketingRead, PermTicketingSell, PermTicketingBuy},
-	RoleCoordinator:   {PermTicketingRead},
-	RoleInternalStaff: {PermPaymentRead, PermNotifyRead, PermTicketingRead},
-	RoleCustomer:      {PermTicketingBuy},
+	RoleMerchantAdmin:  {PermTicketingRead, PermTicketingManage, PermTicketingStaff, PermTicketingSell, PermTicketingBuy},
+	RoleCashier:        {PermPaymentRead, PermPaymentCash, PermTicketingRead, PermTicketingSell, PermTicketingBuy},
+	RoleCoordinator:    {PermTicketingRead, PermTicketingStaff},
+	RoleInternalStaff:  {PermPaymentRead, PermNotifyRead, PermTicketingRead, PermTicketingSupport},
+	RoleGateSteward:    {PermGateScan},
+	RoleGateSupervisor: {PermGateRead, PermGateScan, PermGateSearch, PermGateOverride},
+	RoleCustomer:       {PermTicketingBuy},
 }
 
 // ticketingCan reports whether an e-ticketing role grants p.

@@ -48,7 +48,8 @@ type handler struct {
 
 // routes lists every route, in the order docs/api.md lists them.
 func (h *handler) routes() []Route {
-	read, manage, sell, buy, admin := auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingBuy, auth.PermTicketingAdmin
+	read, manage, staff, sell, buy, admin := auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingStaff,
+		auth.PermTicketingSell, auth.PermTicketingBuy, auth.PermTicketingAdmin
 	return []Route{
 		{"GET /merchants", read, h.listMerchants},
 		{"POST /merchants", admin, h.createMerchant},
@@ -76,13 +77,13 @@ func (h *handler) routes() []Route {
 		{"PUT /events/{id}/areas/{area}", manage, h.updateArea},
 		{"DELETE /events/{id}/areas/{area}", manage, h.deleteArea},
 		{"GET /events/{id}/staff", read, h.listStaff},
-		{"POST /events/{id}/staff", manage, h.addStaff},
-		{"PUT /events/{id}/staff/{staff}", manage, h.updateStaff},
-		{"DELETE /events/{id}/staff/{staff}", manage, h.deleteStaff},
+		{"POST /events/{id}/staff", staff, h.addStaff},
+		{"PUT /events/{id}/staff/{staff}", staff, h.updateStaff},
+		{"DELETE /events/{id}/staff/{staff}", staff, h.deleteStaff},
 		{"GET /events/{id}/schedules", read, h.listSchedules},
-		{"POST /events/{id}/schedules", manage, h.addSchedule},
-		{"PUT /events/{id}/schedules/{schedule}", manage, h.updateSchedule},
-		{"DELETE /events/{id}/schedules/{schedule}", manage, h.deleteSchedule},
+		{"POST /events/{id}/schedules", staff, h.addSchedule},
+		{"PUT /events/{id}/schedules/{schedule}", staff, h.updateSchedule},
+		{"DELETE /events/{id}/schedules/{schedule}", staff, h.deleteSchedule},
 		{"GET /orders", read, h.listOrders},
 		{"POST /orders", buy, h.placeOrder},
 		{"GET /orders/{id}", read, h.getOrder},
@@ -132,11 +133,12 @@ func Routes() []string {
 }
 
 // scope is what the request's principal may see: every merchant with
-// ticketing.admin (or when the API runs without authentication), else the
-// merchants its user is a member of.
+// ticketing.admin (or when the API runs without authentication), and for
+// reading with ticketing.support; else the merchants its user is a member
+// of.
 func (h *handler) scope(r *http.Request) (ticketing.Scope, error) {
 	p := auth.FromContext(r.Context())
-	if p == nil || p.Can(auth.PermTicketingAdmin, "") {
+	if p == nil || p.Can(auth.PermTicketingAdmin, "") || r.Method == http.MethodGet && p.Can(auth.PermTicketingSupport, "") {
 		return ticketing.Everything, nil
 	}
 	username := p.User.Username
