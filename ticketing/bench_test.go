@@ -52,3 +52,39 @@ func benchPlace(b *testing.B, base store.Config) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 }
+
+// BenchmarkWaitingRoom has parallel buyers join an event's waiting room
+// (one position each, in one transaction on the room's row) and then ask
+// for their place (which admits who is due, a compare-and-set on the same
+// row): the rate a room takes arrivals and polls.
+func BenchmarkWaitingRoom(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			base := store.Config{}
+			if dialect == "postgres" {
+				base.DSN = storetest.PostgresSchema(b)
+			}
+			h := start(b, base, harnessConfig{})
+			ctx := context.Background()
+			e := h.onSaleEvent(b, ticketing.AreaInput{Name: "Festival", Capacity: 1000, Price: 100_000})
+			if _, err := h.svc.SetWaitingRoom(ctx, ticketing.Everything, e.ID, ticketing.WaitroomInput{Enabled: true, Rate: 100}); err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					q, err := h.svc.JoinWaitingRoom(ctx, e.ID)
+					if err == nil {
+						_, err = h.svc.WaitingRoomStatus(ctx, e.ID, q.Ticket)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins+polls/s")
+		})
+	}
+}

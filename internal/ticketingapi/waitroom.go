@@ -72,7 +72,9 @@ func (h *handler) clientIP(r *http.Request) string {
 	return host
 }
 
-func (h *handler) getWaitroom(w http.ResponseWriter, r *http.Request) error {
+// roomCall runs call on the event of the path, in the caller's scope,
+// and answers the event's waiting room.
+func (h *handler) roomCall(w http.ResponseWriter, r *http.Request, call func(sc ticketing.Scope, event string) (ticketing.Waitroom, error)) error {
 	id, err := ids(r, "id")
 	if err != nil {
 		return err
@@ -84,7 +86,7 @@ func (h *handler) getWaitroom(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	room, err := h.svc.WaitingRoom(r.Context(), sc, id[0])
+	room, err := call(sc, id[0])
 	if err != nil {
 		return fail(err)
 	}
@@ -92,28 +94,20 @@ func (h *handler) getWaitroom(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (h *handler) getWaitroom(w http.ResponseWriter, r *http.Request) error {
+	return h.roomCall(w, r, func(sc ticketing.Scope, event string) (ticketing.Waitroom, error) {
+		return h.svc.WaitingRoom(r.Context(), sc, event)
+	})
+}
+
 func (h *handler) setWaitroom(w http.ResponseWriter, r *http.Request) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := query(r); err != nil {
-		return err
-	}
-	var in ticketing.WaitroomInput
-	if err := h.a.Decode(w, r, 4<<10, &in); err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	room, err := h.svc.SetWaitingRoom(r.Context(), sc, id[0], in)
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, room)
-	return nil
+	return h.roomCall(w, r, func(sc ticketing.Scope, event string) (ticketing.Waitroom, error) {
+		var in ticketing.WaitroomInput
+		if err := h.a.Decode(w, r, 4<<10, &in); err != nil {
+			return ticketing.Waitroom{}, err
+		}
+		return h.svc.SetWaitingRoom(r.Context(), sc, event, in)
+	})
 }
 
 // joinWaitroom answers 201 with the buyer's place and its ticket.
