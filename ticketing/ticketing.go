@@ -143,6 +143,7 @@ type Service struct {
 	events    *eventsource.Store
 	inv       *inventory.Inventory
 	metrics   waitroomMetrics
+	joins     joinQueue
 }
 
 // Open migrates the service's store, opens its outbox, event store and

@@ -202,43 +202,18 @@ func (s *Service) SetWaitingRoom(ctx context.Context, sc Scope, event string, in
 // stored (only its hash is). Joining needs the room on and the event
 // approved or on sale, before its sale ends.
 func (s *Service) JoinWaitingRoom(ctx context.Context, event string) (QueueTicket, error) {
-	e, err := s.Event(ctx, Everything, event)
+	sw, err := s.saleWindow(ctx, event)
 	if err != nil {
 		return QueueTicket{}, err
 	}
-	now := s.cfg.Now()
-	if e.Status != StatusApproved && e.Status != StatusOnSale || !now.Before(e.SaleEnds) {
-		return QueueTicket{}, fmt.Errorf("%w: event %s is not about to go or on sale", ErrConflict, e.ID)
+	if sw.status != StatusApproved && sw.status != StatusOnSale || !s.cfg.Now().Before(sw.ends) {
+		return QueueTicket{}, fmt.Errorf("%w: event %s is not about to go or on sale", ErrConflict, event)
 	}
 	id, sec := newID("wrq"), secret(16)
 	hash := sha256.Sum256([]byte(sec))
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE waitroom_settings SET last_position = last_position + 1 WHERE event_id = ? AND enabled = 1`), event)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("%w: the waiting room of event %s is off; order directly", ErrConflict, event)
-		}
-		var pos int64
-		// The row is this transaction's now (locked on PostgreSQL, the
-		// one writer on SQLite), so the position read is ours alone.
-		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT last_position FROM waitroom_settings WHERE event_id = ?`), event).Scan(&pos); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO waitroom_tickets (id, event_id, position, secret_hash, joined_at) VALUES (?, ?, ?, ?, ?)`),
-			id, event, pos, hex.EncodeToString(hash[:]), micros(s.cfg.Now()))
-		return err
-	})
-	if errors.Is(err, ErrConflict) {
+	if err := s.joins.join(ctx, s, event, id, hex.EncodeToString(hash[:])); err != nil {
 		return QueueTicket{}, err
 	}
-	if err != nil {
-		return QueueTicket{}, fmt.Errorf("ticketing: join waiting room: %w", err)
-	}
-	s.metrics.joined.Inc()
 	t, err := s.queueTicket(ctx, event, id)
 	if err != nil {
 		return QueueTicket{}, err
@@ -313,13 +288,36 @@ func (s *Service) queueTicket(ctx context.Context, event, id string) (QueueTicke
 	default:
 		t.Status = QueueWaiting
 		t.Ahead = t.Position - w.Admitted - 1
-		e, err := s.Event(ctx, Everything, event)
+		sw, err := s.saleWindow(ctx, event)
 		if err != nil {
 			return QueueTicket{}, err
 		}
-		t.EstimatedWaitSeconds = estimateWait(w, e.SaleStarts, now, t.Position)
+		t.EstimatedWaitSeconds = estimateWait(w, sw.starts, now, t.Position)
 	}
 	return t, nil
+}
+
+// eventSale is what the waiting room needs of an event: its state and
+// sale window.
+type eventSale struct {
+	status       string
+	starts, ends time.Time
+}
+
+// saleWindow reads an event's state and sale window, one small query
+// where Event reads the areas too.
+func (s *Service) saleWindow(ctx context.Context, event string) (eventSale, error) {
+	var es eventSale
+	var starts, ends int64
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT status, sale_starts_at, sale_ends_at FROM events WHERE id = ?`), event).Scan(&es.status, &starts, &ends)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventSale{}, fmt.Errorf("%w: event %s", ErrNotFound, event)
+	}
+	if err != nil {
+		return eventSale{}, fmt.Errorf("ticketing: event %s: %w", event, err)
+	}
+	es.starts, es.ends = fromMicros(starts), fromMicros(ends)
+	return es, nil
 }
 
 // interval is the time between two admissions at the room's rate, in µs.
@@ -350,12 +348,12 @@ func (s *Service) admit(ctx context.Context, event string) error {
 		if err != nil || !w.Enabled || w.Admitted >= w.Joined {
 			return err
 		}
-		e, err := s.Event(ctx, Everything, event)
+		sw, err := s.saleWindow(ctx, event)
 		if err != nil {
 			return err
 		}
 		now := s.cfg.Now()
-		if e.Status != StatusOnSale || now.Before(e.SaleStarts) || !now.Before(e.SaleEnds) {
+		if sw.status != StatusOnSale || now.Before(sw.starts) || !now.Before(sw.ends) {
 			return nil
 		}
 		nowUs, iv := micros(now), w.interval()
