@@ -180,10 +180,7 @@ func TestETicketingRolesOnTheData(t *testing.T) {
 	e := r.onSale(t, admin, "Merchant R", 5)
 	order := decode[idJSON](t, r.call(t, "POST", "/api/v1/ticketing/orders", admin, fmt.Sprintf(
 		`{"event_id":%q,"lines":[{"area_id":%q,"quantity":1}],"buyer":{"name":"Ayu","email":"ayu@example.com"},"method":"CASH"}`, e.ID, e.Areas[0].ID)), 201, "order")
-	var merchant struct {
-		MerchantID string `json:"merchant_id"`
-	}
-	merchant = decode[struct {
+	merchant := decode[struct {
 		MerchantID string `json:"merchant_id"`
 	}](t, r.call(t, "GET", "/api/v1/ticketing/events/"+e.ID, admin, ""), 200, "event")
 	other := decode[idJSON](t, r.call(t, "POST", "/api/v1/ticketing/merchants", admin, `{"name":"Merchant S","type":"venue"}`), 201, "other merchant")
