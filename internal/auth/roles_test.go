@@ -99,8 +99,8 @@ func TestRolesAndPermissionsValid(t *testing.T) {
 	if auth.Role("root").Valid() || auth.Permission("topics.delete").Valid() {
 		t.Error("unknown role or permission is valid")
 	}
-	if got := len(auth.Permissions()); got != 35 {
-		t.Errorf("%d permissions, want 35", got)
+	if got := len(auth.Permissions()); got != 37 {
+		t.Errorf("%d permissions, want 37", got)
 	}
 }
 
