@@ -167,20 +167,7 @@ func (h *handler) createEvent(w http.ResponseWriter, r *http.Request) error {
 // eventCall runs a call on the event of the path, in the caller's scope,
 // and answers the event it returns.
 func (h *handler) eventCall(w http.ResponseWriter, r *http.Request, call func(sc ticketing.Scope, id string) (ticketing.Event, error)) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	e, err := call(sc, id[0])
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, e)
-	return nil
+	return scopedCall(h, w, r, call)
 }
 
 func (h *handler) getEvent(w http.ResponseWriter, r *http.Request) error {

@@ -170,20 +170,7 @@ func (h *handler) listRefunds(w http.ResponseWriter, r *http.Request) error {
 
 // refundCall runs a call on the refund of the path and answers the refund.
 func (h *handler) refundCall(w http.ResponseWriter, r *http.Request, call func(sc ticketing.Scope, id string) (ticketing.Refund, error)) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	ref, err := call(sc, id[0])
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, ref)
-	return nil
+	return scopedCall(h, w, r, call)
 }
 
 func (h *handler) getRefund(w http.ResponseWriter, r *http.Request) error {

@@ -159,6 +159,26 @@ func (h *handler) scope(r *http.Request) (ticketing.Scope, error) {
 	return ticketing.Scope{Merchants: merchants}, nil
 }
 
+// scopedCall runs call on the object the path's {id} names, in the
+// caller's scope, and answers what it returns (200), or its error as a
+// problem.
+func scopedCall[T any](h *handler, w http.ResponseWriter, r *http.Request, call func(sc ticketing.Scope, id string) (T, error)) error {
+	id, err := ids(r, "id")
+	if err != nil {
+		return err
+	}
+	sc, err := h.scope(r)
+	if err != nil {
+		return err
+	}
+	v, err := call(sc, id[0])
+	if err != nil {
+		return fail(err)
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // who names the principal in records (approver, requester).
 func who(r *http.Request) string {
 	if p := auth.FromContext(r.Context()); p != nil {

@@ -75,23 +75,10 @@ func (h *handler) clientIP(r *http.Request) string {
 // roomCall runs call on the event of the path, in the caller's scope,
 // and answers the event's waiting room.
 func (h *handler) roomCall(w http.ResponseWriter, r *http.Request, call func(sc ticketing.Scope, event string) (ticketing.Waitroom, error)) error {
-	id, err := ids(r, "id")
-	if err != nil {
-		return err
-	}
 	if err := query(r); err != nil {
 		return err
 	}
-	sc, err := h.scope(r)
-	if err != nil {
-		return err
-	}
-	room, err := call(sc, id[0])
-	if err != nil {
-		return fail(err)
-	}
-	api.WriteJSON(w, http.StatusOK, room)
-	return nil
+	return scopedCall(h, w, r, call)
 }
 
 func (h *handler) getWaitroom(w http.ResponseWriter, r *http.Request) error {
