@@ -14,6 +14,7 @@ import (
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/inventory"
 )
 
 // roomEvent puts an event on sale with one area and its waiting room on at
@@ -233,10 +234,15 @@ func wantTokenRefused(t *testing.T, what string, err error, want string) {
 // While the room is on, an order needs a token of the room: none, a
 // forged one, one signed with another key, one of another event, an
 // expired one and one already used are each refused, naming
-// admission_token and why, and hold nothing; a token used by many orders
-// at once places one. Once the room is off, orders need no token.
+// admission_token and why, holding nothing; a token used by many orders at once, through
+// two processes, places one. Once the room is off, orders need no token.
+// On SQLite and PostgreSQL.
 func TestWaitingRoomAdmissionTokens(t *testing.T) {
-	h := start(t, store.Config{}, harnessConfig{})
+	storetest.Run(t, testAdmissionTokens)
+}
+
+func testAdmissionTokens(t *testing.T, base store.Config) {
+	h := start(t, base, harnessConfig{})
 	ctx := context.Background()
 	e := h.roomEvent(t, 100, 50)
 	other := h.roomEvent(t, 100, 50)
@@ -273,13 +279,20 @@ func TestWaitingRoomAdmissionTokens(t *testing.T) {
 	_, _, err = h.svc.PlaceOrder(ctx, orderWith(e, foreign.AdmissionToken))
 	wantTokenRefused(t, "a token signed with another key", err, "not an admission token this server signed")
 
-	// One token, ten orders at once: one is placed.
+	// One token, ten orders at once through two services sharing the
+	// store and the key, as two processes: one is placed.
+	db2, inv2 := h.stores(t)
+	twin, err := ticketing.Open(ctx, ticketing.Config{DB: db2, InventoryDB: inv2, Broker: h.broker, Sagas: h.sagas,
+		Logger: slog.New(slog.DiscardHandler), Now: h.clock.Now, WaitroomKey: harnessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	placed, refused := 0, 0
-	for range 10 {
+	for i := range 10 {
 		wg.Go(func() {
-			_, _, err := h.svc.PlaceOrder(ctx, orderWith(e, token))
+			_, _, err := []*ticketing.Service{h.svc, twin}[i%2].PlaceOrder(ctx, orderWith(e, token))
 			mu.Lock()
 			defer mu.Unlock()
 			var f *invalid.Fields
@@ -296,6 +309,10 @@ func TestWaitingRoomAdmissionTokens(t *testing.T) {
 	wg.Wait()
 	if placed != 1 || refused != 9 {
 		t.Fatalf("one token, ten orders: %d placed, %d refused as used; want 1, 9", placed, refused)
+	}
+	// The refused orders gave back what they held: one ticket is held.
+	if av, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: e.Areas[0].ID}); err != nil || av.Held != 1 {
+		t.Errorf("after one order and nine refused: %+v, %v; want 1 held", av, err)
 	}
 	_, _, err = h.svc.PlaceOrder(ctx, orderWith(e, token))
 	wantTokenRefused(t, "a replayed token", err, "was used by order")
