@@ -84,7 +84,7 @@ func Summarize(route string, r *http.Request) string {
 			}
 			parts[len(parts)-1].name = r.PathValue(name)
 		case i == len(segs)-1 && len(parts) > 0 && !collections[s] &&
-			(phrases[s] != "" || !strings.HasSuffix(s, "s")):
+			(phrases[s] != "" || !plural(s)):
 			action = s
 		default:
 			parts = append(parts, part{noun: s})
@@ -99,6 +99,13 @@ func Summarize(route string, r *http.Request) string {
 	}
 	var words []string
 	switch {
+	case action != "" && method != http.MethodPost && phrases[action] == "":
+		// PUT /events/{id}/waiting-room: a setting of the resource.
+		verb := "update"
+		if method == http.MethodDelete {
+			verb = "delete"
+		}
+		words = append(words, verb, "the", strings.ReplaceAll(action, "-", " "), "of")
 	case action != "":
 		if p, ok := phrases[action]; ok {
 			words = append(words, p)
@@ -116,12 +123,23 @@ func Summarize(route string, r *http.Request) string {
 	if last.name != "" {
 		words = append(words, last.name)
 	}
-	if len(parts) > 1 {
-		if parent := parts[len(parts)-2]; parent.name != "" {
+	// The nearest resource above it that the path names.
+	for i := len(parts) - 2; i >= 0; i-- {
+		if parent := parts[i]; parent.name != "" {
+			if i < len(parts)-2 {
+				words = append(words, "in", strings.ReplaceAll(parts[len(parts)-2].noun, "-", " "))
+			}
 			words = append(words, "of", singular(parent.noun), parent.name)
+			break
 		}
 	}
 	return strings.Join(words, " ")
+}
+
+// plural reports whether a route segment names a collection ("topics",
+// not "status").
+func plural(s string) bool {
+	return strings.HasSuffix(s, "s") && !strings.HasSuffix(s, "ss") && !strings.HasSuffix(s, "us")
 }
 
 // singular names one of a collection: "entries" → "entry", "topics" →
