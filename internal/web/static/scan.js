@@ -298,8 +298,8 @@
     const w = a.ok ? words('') : words(a.reason);
     const dir = settings.direction === 'exit' ? 'out' : 'in';
     $('#answer-word').textContent = a.ok ? (a.scan && a.scan.override ? `Let ${dir}: override` : `Valid: let ${dir}`) : w.word;
-    let reason = a.ok ? (a.kind === 'staff' ? 'Staff pass.' : 'Ticket.') : (a.detail || w.text);
-    if (a.pass_id) reason += ` ${a.kind === 'staff' ? 'Staff' : 'Ticket'} ${a.pass_id}, area ${a.area_id}.`;
+    let reason = a.ok ? '' : (a.detail || w.text);
+    if (a.pass_id) reason += `${reason ? ' ' : ''}${a.kind === 'staff' ? 'Staff pass' : 'Ticket'} ${a.pass_id}, area ${a.area_id}.`;
     $('#answer-reason').textContent = reason;
     const prev = a.previous || (a.scan && a.scan.previous);
     let detail = '';
