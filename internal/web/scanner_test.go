@@ -202,9 +202,11 @@ func setOffline(t *testing.T, ctx context.Context, offline bool) {
 
 // A steward enrols a phone with a code and scans at gate main: a valid
 // ticket is let in, the same again is refused as already redeemed with
-// where and when; offline, another ticket is let in from the bundle and
-// queued, the page still opens, and back online the scan is uploaded and
-// counted exactly once, even when the upload is sent again.
+// where and when; a refund reaches the phone through the change feed;
+// offline, another ticket is let in from the bundle and queued, the
+// refunded one and a forged one are refused, the page still opens, and back
+// online the scan is uploaded and counted exactly once, even when the
+// upload is sent again.
 func TestScannerJourney(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped under -short")
@@ -271,6 +273,14 @@ func TestScannerJourney(t *testing.T) {
 	browsertest.CheckAccessibility(t, ctx, "scanner: scan")
 	noHorizontalScroll(t, ctx, "scan")
 
+	// A refund while the phone is online reaches it through the change
+	// feed, followed from the bundle's position.
+	if err := f.gate.RevokeTickets(context.Background(), messages.TicketsRevoked{Type: messages.TypeTicketsRevoked, OrderID: "o1", EventID: "ev1",
+		TicketIDs: []string{"t3"}, Reason: "refunded", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Do(t, ctx, "follow the change feed", until(`(JSON.parse(localStorage.getItem('arus.scan.bundle')).passes.t3 || [])[0] === 'revoked'`))
+
 	// The page is kept by its service worker before the network goes.
 	browsertest.Do(t, ctx, "wait for the service worker",
 		until(`navigator.serviceWorker.controller !== null`),
@@ -286,6 +296,9 @@ func TestScannerJourney(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "scan-offline")
 	if word, _ := scanIn(t, ctx, "scan t2 again offline", f.qr["t2"], "already_redeemed"); word != "Already redeemed" {
 		t.Errorf("t2 again offline answered %q, want already redeemed", word)
+	}
+	if word, _ := scanIn(t, ctx, "scan the refunded t3 offline", f.qr["t3"], "revoked"); word != "Revoked" {
+		t.Errorf("the refunded t3 answered %q offline, want revoked from the change feed", word)
 	}
 	if word, _ := scanIn(t, ctx, "scan a forged pass offline", f.qr["t3"][:len(f.qr["t3"])-4]+"AAAA", "invalid"); word != "Invalid" {
 		t.Errorf("a pass with a broken signature answered %q offline, want invalid", word)

@@ -188,7 +188,18 @@
 
   let uploading = null;
   function upload() {
-    if (!uploading) uploading = doUpload().finally(() => { uploading = null; });
+    if (!uploading) {
+      uploading = doUpload().catch((e) => {
+        // Refused (not merely offline): say why on the queue screen; the
+        // scans stay queued for an operator to look at.
+        if (!(e instanceof Offline)) {
+          lastUpload = { at: new Date().toISOString(), count: 0, flagged: [], error: e.message };
+          store.set('upload', lastUpload);
+          renderQueue();
+        }
+        throw e;
+      }).finally(() => { uploading = null; });
+    }
     return uploading;
   }
 
@@ -527,7 +538,9 @@
       body.append(tr);
     }
     $('#upload-now').disabled = !queue.length;
-    if (lastUpload) {
+    if (lastUpload && lastUpload.error) {
+      $('#upload-result').textContent = `${when(lastUpload.at)}: the server refused the upload: ${lastUpload.error}`;
+    } else if (lastUpload) {
       $('#upload-result').textContent = `${when(lastUpload.at)}: ${lastUpload.count} scan(s) uploaded` +
         (lastUpload.flagged.length ? `; flagged for review: ${lastUpload.flagged.join(', ')}.` : '; none in conflict.');
     }
