@@ -399,9 +399,23 @@ func TestScannerSupervisorOverride(t *testing.T) {
 	browsertest.CheckAccessibility(t, ctx, "scanner: find a pass")
 	noHorizontalScroll(t, ctx, "find a pass")
 
-	// A steward's device: no search, no override.
+	// A steward's device: no search, no override. Its storage is too
+	// small for the whole list (a full localStorage refuses it): it keeps
+	// the passes to refuse, and says so.
 	sctx := f.phone(t)
+	browsertest.Do(t, sctx, "fill the storage", js(`(() => {
+		const set = Storage.prototype.setItem;
+		Storage.prototype.setItem = function (k, v) {
+			if (k === 'arus.scan.bundle' && v.includes('"valid"')) throw new DOMException('full', 'QuotaExceededError');
+			return set.call(this, k, v);
+		};
+	})()`))
 	enrolIn(t, sctx, f.code(t, gate.RoleSteward))
+	browsertest.Do(t, sctx, "see the setup", chromedp.Navigate(f.url+"/scan/#setup"), shown(`#fact-bundle`))
+	if facts := browsertest.Get(t, sctx, "bundle", chromedp.Text(css(`#fact-bundle`))); !strings.Contains(facts, "only those to refuse") {
+		t.Errorf("a bundle too large for the storage is described as %q", facts)
+	}
+	browsertest.Do(t, sctx, "back to scanning", chromedp.Navigate(f.url+"/scan/#scan"), shown(`#secret`))
 	scanIn(t, sctx, "a steward scans t1", f.qr["t1"], "already_redeemed")
 	if shown := browsertest.Get(t, sctx, "override shown", chromedp.Evaluate[bool](`!document.getElementById('override-form').hidden || !document.querySelector('a[href="#search"]').hidden`)); shown {
 		t.Error("a steward's device offers the override or the search")

@@ -165,7 +165,15 @@
     for (const id of b.revoked) passes[id] = [(passes[id] && passes[id][0]) || 'revoked', passes[id] ? passes[id][1] : '', false];
     for (const id of b.blocked) passes[id] = ['blocked', passes[id] ? passes[id][1] : '', passes[id] ? passes[id][2] : false];
     bundle = { position: b.position, keys: b.keys, gates: b.gates, lists: b.lists, passes, fetched: new Date().toISOString() };
-    store.set('bundle', bundle);
+    try {
+      store.set('bundle', bundle);
+    } catch {
+      // Too large for this browser's storage: keep what offline checks
+      // cannot do without, the passes to refuse.
+      bundle.passes = Object.fromEntries(Object.entries(passes).filter(([, p]) => p[0] !== 'valid'));
+      bundle.partial = true;
+      store.set('bundle', bundle);
+    }
     await loadKeys();
     renderSetup();
   }
@@ -335,9 +343,10 @@
     store.set('recent', recent);
     renderRecent();
     // Focus stays where a hardware scanner types, so the next scan needs
-    // no tap; a refusal on a supervisor's device offers the override.
-    if (canOverride) $('#override-reason').focus();
-    else { $('#secret').value = ''; $('#secret').focus(); }
+    // no tap, even when a supervisor's device offers an override (a tap
+    // on the reason starts one).
+    $('#secret').value = '';
+    $('#secret').focus();
   }
 
   function closeAnswer() {
@@ -467,7 +476,8 @@
     $('#fact-event').textContent = device.event_id;
     $('#fact-device').textContent = `${device.name} (${device.device_id})`;
     $('#fact-role').textContent = device.role === 'supervisor' ? 'Supervisor: scans, finds passes, overrides a refusal with a reason' : 'Steward: scans';
-    $('#fact-bundle').textContent = bundle ? `${Object.keys(bundle.passes).length.toLocaleString()} passes, ${bundle.keys.length} key(s), position ${bundle.position}, downloaded ${when(bundle.fetched)}` : 'Not downloaded yet';
+    $('#fact-bundle').textContent = !bundle ? 'Not downloaded yet'
+      : `${Object.keys(bundle.passes).length.toLocaleString()} passes${bundle.partial ? ' (only those to refuse: the whole list does not fit in this browser’s storage, so offline who is inside is known from this device’s scans alone)' : ''}, ${bundle.keys.length} key(s), position ${bundle.position}, downloaded ${when(bundle.fetched)}`;
     $('#fact-crypto').textContent = signatures === 'ok' ? 'Checked in this browser (WebCrypto Ed25519): passes are decided offline.'
       : signatures === 'none' ? 'This browser has no Ed25519 in WebCrypto: offline, passes cannot be checked (scans need the server).' : 'Not checked yet';
     const box = $('#gate-choices');
@@ -646,7 +656,9 @@
       e.preventDefault();
       const reason = $('#override-reason').value.trim();
       if (!reason) { fieldError('override-error', 'Say why the pass may go through: it is recorded with the scan.'); return; }
-      await check(lastSecret, reason);
+      if (busy) return;
+      busy = true;
+      try { await check(lastSecret, reason); } finally { busy = false; }
     });
     $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? 'The server cannot be reached: the scans stay queued.' : e.message; }));
     $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? 'The server cannot be reached: the bundle stays as it was.' : e.message)));
