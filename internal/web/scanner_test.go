@@ -136,6 +136,9 @@ func scanIn(t *testing.T, ctx context.Context, what, qr, want string) (word, det
 	)
 	word = browsertest.Get(t, ctx, "answer", chromedp.Text(css(`#answer-word`)))
 	detail = browsertest.Get(t, ctx, "answer detail", chromedp.Text(css(`#answer-detail`)))
+	// Reported, not asserted: from Enter to the answer, in the page.
+	t.Logf("%s: %s in %s ms (%s)", what, word, browsertest.Get(t, ctx, "answer time", chromedp.Evaluate[string](`document.getElementById('answer').dataset.ms`)),
+		browsertest.Get(t, ctx, "mode", chromedp.Text(css(`#answer-mode`))))
 	return word, detail
 }
 

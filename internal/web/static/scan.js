@@ -30,6 +30,7 @@
   let signatures = 'unknown'; // 'ok', 'none' (no Ed25519 in WebCrypto)
   let lastSecret = ''; // the pass of the answer shown, for an override
   let busy = false;
+  let started = 0; // when the scan shown was read, to say how long the answer took
 
   const online = () => navigator.onLine && reachable;
   const ev = () => encodeURIComponent(device.event_id);
@@ -245,6 +246,7 @@
 
   async function check(secret, override) {
     lastSecret = secret;
+    started = performance.now();
     const at = new Date();
     const body = { secret, gate_id: device.gate_id, direction: settings.direction, at: at.toISOString(), nonce: nonce() };
     if (override) body.override = override;
@@ -328,7 +330,9 @@
     if (a.reason === 'outside_window' && a.window) detail = `Valid ${a.window[0] ? 'from ' + new Date(a.window[0] * 1000).toLocaleString() : ''}${a.window[1] ? ' until ' + new Date(a.window[1] * 1000).toLocaleString() : ''}.`;
     if (flagged) detail = `Recorded with the conflict: ${words(a.reason).word.toLowerCase()}${a.scan && a.scan.override ? ` — “${a.scan.override}”` : ''}.`;
     $('#answer-detail').textContent = detail;
-    $('#answer-mode').textContent = a.mode === 'offline' ? (a.ok ? 'Checked offline: waits to upload.' : 'Checked offline.') : 'Checked with the server.';
+    const ms = Math.round(performance.now() - started);
+    $('#answer-mode').textContent = (a.mode === 'offline' ? (a.ok ? 'Checked offline: waits to upload' : 'Checked offline') : 'Checked with the server') + ` (${ms} ms).`;
+    el.dataset.ms = ms;
     el.classList.toggle('ok', !!a.ok);
     el.classList.toggle('no', !a.ok);
     const canOverride = !a.ok && supervisor() && a.reason !== 'error' && a.reason !== 'invalid' && a.mode === 'online';
