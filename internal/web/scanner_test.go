@@ -29,8 +29,8 @@ import (
 
 // scanFixture is the console with the scanner and the gate's API on one
 // server, as arus serve has them, with a real gate service holding event
-// ev1 (areas ga and vip; gate main lets into both) and tickets t1–t3 (ga)
-// and t4 (vip).
+// ev1 (areas ga and vip; gate main lets into both) and tickets t1–t3 and
+// t5 (ga) and t4 (vip).
 type scanFixture struct {
 	*fixture
 	gate *gate.Service
@@ -58,7 +58,7 @@ func newScanFixture(t *testing.T) *scanFixture {
 		t.Fatal(err)
 	}
 	m := messages.TicketsIssued{Type: messages.TypeTicketsIssued, OrderID: "o1", EventID: "ev1", Starts: now.Add(-time.Hour), Ends: now.Add(5 * time.Hour), At: now}
-	for i, area := range []string{"ga", "ga", "ga", "vip"} {
+	for i, area := range []string{"ga", "ga", "ga", "vip", "ga"} {
 		m.Tickets = append(m.Tickets, messages.Ticket{TicketID: fmt.Sprintf("t%d", i+1), AreaID: area})
 	}
 	a, err := g.IssueTickets(ctx, m)
@@ -232,10 +232,11 @@ func setOffline(t *testing.T, ctx context.Context, offline bool) {
 // A steward enrols a phone with a code and scans at gate main: a valid
 // ticket is let in, the same again is refused as already redeemed with
 // where and when; a refund reaches the phone through the change feed;
-// offline, another ticket is let in from the bundle and queued, the
-// refunded one and a forged one are refused, the page still opens, and back
-// online the scan is uploaded and counted exactly once, even when the
-// upload is sent again.
+// offline, two more tickets are let in from the bundle and queued (one of
+// them also at another lane meanwhile), the refunded one and a forged one
+// are refused, the page still opens, and back online the scans are
+// uploaded, the conflict flagged, and each counted exactly once, even when
+// the upload is sent again.
 func TestScannerJourney(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped under -short")
@@ -266,8 +267,8 @@ func TestScannerJourney(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "scan-setup")
 	browsertest.CheckAccessibility(t, ctx, "scanner: gate and direction")
 	noHorizontalScroll(t, ctx, "gate and direction")
-	if facts := browsertest.Get(t, ctx, "facts", chromedp.Text(css(`.facts`))); !strings.Contains(facts, "4 passes") || !strings.Contains(facts, "WebCrypto Ed25519") {
-		t.Errorf("the setup says %q, want the bundle's 4 passes and signatures checked in the browser", facts)
+	if facts := browsertest.Get(t, ctx, "facts", chromedp.Text(css(`.facts`))); !strings.Contains(facts, "5 passes") || !strings.Contains(facts, "WebCrypto Ed25519") {
+		t.Errorf("the setup says %q, want the bundle's 5 passes and signatures checked in the browser", facts)
 	}
 	browsertest.Do(t, ctx, "choose entry and start",
 		chromedp.Click(css(`input[name=direction][value=entry]`)),
@@ -332,8 +333,16 @@ func TestScannerJourney(t *testing.T) {
 	if word, _ := scanIn(t, ctx, "scan a forged pass offline", f.qr["t3"][:len(f.qr["t3"])-4]+"AAAA", "invalid"); word != "Invalid" {
 		t.Errorf("a pass with a broken signature answered %q offline, want invalid", word)
 	}
-	if c := f.counts(t); c.Inside != 2 || c.Scans != 3 {
-		t.Errorf("while the phone is offline the server counts %+v, want 3 scans and 2 inside", c)
+	// t5 goes in offline here, and at another lane of the same gate,
+	// which the server hears of first: the upload flags the conflict.
+	if word, _ := scanIn(t, ctx, "scan t5 offline", f.qr["t5"], "ok"); !strings.Contains(word, "Valid") {
+		t.Errorf("t5 offline answered %q, want valid from the bundle", word)
+	}
+	if res, err := f.gate.Redeem(context.Background(), gate.Redeem{EventID: "ev1", Secret: f.qr["t5"], GateID: "main", Direction: gate.DirectionEntry}); err != nil || !res.OK {
+		t.Fatalf("t5 at another lane: %+v, %v", res, err)
+	}
+	if c := f.counts(t); c.Inside != 3 || c.Scans != 4 {
+		t.Errorf("while the phone is offline the server counts %+v, want 4 scans and 3 inside", c)
 	}
 	browsertest.Do(t, ctx, "reload offline",
 		chromedp.Reload(),
@@ -341,8 +350,8 @@ func TestScannerJourney(t *testing.T) {
 		chromedp.Navigate(f.url+"/scan/#queue"),
 		shown(`#queue-table`),
 	)
-	if waiting := browsertest.Get(t, ctx, "waiting", chromedp.Text(css(`#waiting`))); waiting != "1 to upload" {
-		t.Errorf("offline the status bar says %q, want 1 to upload", waiting)
+	if waiting := browsertest.Get(t, ctx, "waiting", chromedp.Text(css(`#waiting`))); waiting != "2 to upload" {
+		t.Errorf("offline the status bar says %q, want 2 to upload", waiting)
 	}
 	browsertest.Screenshot(t, ctx, "scan-queue")
 	browsertest.CheckAccessibility(t, ctx, "scanner: waiting to upload")
@@ -356,17 +365,17 @@ func TestScannerJourney(t *testing.T) {
 	want := func(when string) {
 		t.Helper()
 		c := f.counts(t)
-		if c.Inside != 3 || c.InsideByArea["ga"] != 2 || c.ByGate["main"].Entries != 3 || c.Scans != 4 || c.Flagged != 0 || c.Refused != 1 {
-			t.Errorf("%s the server counts %+v, want 4 scans (1 refused), 3 entries at main, 3 inside (2 in ga), none flagged", when, c)
+		if c.Inside != 4 || c.InsideByArea["ga"] != 3 || c.ByGate["main"].Entries != 4 || c.Scans != 6 || c.Flagged != 1 || c.Refused != 1 {
+			t.Errorf("%s the server counts %+v, want 6 scans (1 refused, 1 flagged), 4 entries at main, 4 inside (3 in ga)", when, c)
 		}
 	}
 	want("after the upload")
 	// The same upload again, as after a lost answer: nothing twice.
 	var scans []json.RawMessage
-	if err := json.Unmarshal([]byte(queued), &scans); err != nil || len(scans) != 1 {
+	if err := json.Unmarshal([]byte(queued), &scans); err != nil || len(scans) != 2 {
 		t.Fatalf("queued %s: %v", queued, err)
 	}
-	req, _ := http.NewRequest("POST", f.url+"/api/v1/gate/events/ev1/upload", strings.NewReader(`{"scans":[`+string(scans[0])+`]}`))
+	req, _ := http.NewRequest("POST", f.url+"/api/v1/gate/events/ev1/upload", strings.NewReader(`{"scans":[`+string(scans[0])+`,`+string(scans[1])+`]}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -375,7 +384,7 @@ func TestScannerJourney(t *testing.T) {
 	}
 	resp.Body.Close()
 	want("after the same upload again")
-	if res := browsertest.Get(t, ctx, "upload result", chromedp.Text(css(`#upload-result`))); !strings.Contains(res, "1 scan(s) uploaded; none in conflict") {
+	if res := browsertest.Get(t, ctx, "upload result", chromedp.Text(css(`#upload-result`))); !strings.Contains(res, "2 scan(s) uploaded; flagged for review: t5: already redeemed") {
 		t.Errorf("the queue screen says %q after the upload", res)
 	}
 }

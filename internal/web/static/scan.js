@@ -219,7 +219,9 @@
       const sent = new Set(batch.map((s) => s.nonce));
       queue = queue.filter((s) => !sent.has(s.nonce));
       store.set('queue', queue);
-      const flagged = r.results.filter((x) => x.scan && x.scan.flag).map((x) => `${x.pass_id}: ${words(x.scan.flag).word.toLowerCase()}`);
+      // A scan recorded although it conflicts (another device's entry, a
+      // refund this device had not heard of) answers ok with the conflict.
+      const flagged = r.results.filter((x) => x.ok && x.reason).map((x) => `${x.pass_id || 'not a pass'}: ${words(x.reason).word.toLowerCase()}`);
       lastUpload = { at: new Date().toISOString(), count: batch.length, flagged };
       store.set('upload', lastUpload);
     }
@@ -671,6 +673,7 @@
       const lost = queue.length ? ` ${queue.length} scan(s) waiting to upload will be lost.` : '';
       if (!confirm(`Forget this device? Its key is removed from this browser.${lost} An operator must give a new code to scan again.`)) return;
       store.clear();
+      banner('');
       device = null; bundle = null; queue = []; seen = {}; recent = []; settings = { direction: '', sound: true };
       location.hash = '#enrol';
       route();
