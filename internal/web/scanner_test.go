@@ -181,9 +181,8 @@ func shown(sel string) chromedp.Action[chromedp.Void] {
 	return until(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0; })()`, sel))
 }
 
-// until evaluates expr until it is true, within the action's deadline.
-// (chromedp's WaitVisible and Poll lose track of the page once its service
-// worker takes control of it.)
+// until evaluates expr in the page until it is true, within the action's
+// deadline.
 func until(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		tick := time.NewTicker(50 * time.Millisecond)
