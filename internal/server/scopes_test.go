@@ -75,13 +75,15 @@ func muxPatterns(t *testing.T, mux *http.ServeMux) []string {
 // signature is the credential), a gate device's enrolment (the one-time
 // code is the credential), joining an event's waiting room (anyone may,
 // limited per client) and asking for one's place in it (the queue ticket
-// is the credential), and the two not-found fallbacks. Every other
+// is the credential), the gate scanner's page and service worker (static;
+// the device's key stays in the browser), and the two not-found
+// fallbacks. Every other
 // route must refuse a request without credentials.
 var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /static/", "GET /login", "POST /login",
 	"POST /api/v1/account/password", "POST /api/v1/customers", "GET /api/v1/customers/confirm",
 	"POST /api/v1/customers/confirm/resend", "POST /api/v1/payment/provider/callback",
 	"POST /api/v1/gate/enrol", "POST /api/v1/ticketing/events/{id}/waiting-room/join",
-	"POST /api/v1/ticketing/events/{id}/waiting-room/status", "/", "/api/v1/"}
+	"POST /api/v1/ticketing/events/{id}/waiting-room/status", "GET /scan/{$}", "GET /scan/sw.js", "/", "/api/v1/"}
 
 // bodyNamedRoutes name the object they create in the body, not the path.
 var bodyNamedRoutes = map[string]string{"POST /api/v1/topics": `{"name":%q}`}

@@ -333,7 +333,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.runs("console") {
 		console, err := web.New(web.Config{
 			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Audit: s.auditLog, Relay: s.relay, Deliveries: s.deliveryLog, RouteStatus: s.routeStatusMap(), Metrics: reg, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
-			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies, Masks: s.masks,
+			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies, Masks: s.masks, Scanner: s.gate != nil,
 		})
 		if err != nil {
 			return nil, err

@@ -97,5 +97,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	handle("POST /keys/{id}/rotate", h.page(auth.PermKeysWrite, h.rotateKey))
 	handle("POST /keys/{id}/revoke", h.page(auth.PermKeysWrite, h.revokeKey))
 
+	if h.cfg.Scanner {
+		h.registerScanner(handle)
+	}
+
 	handleFunc("/", h.notFound)
 }

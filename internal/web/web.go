@@ -76,6 +76,9 @@ type Config struct {
 	// error rate and p99 latency of the handlers that run in the process
 	// from it (see handlerSources). nil leaves those charts empty.
 	Metrics prometheus.Gatherer
+	// Scanner serves the gate scanner at /scan/ (docs/gate.md), for a
+	// process that runs the gate service.
+	Scanner bool
 	// Logger receives errors. Default slog.Default().
 	Logger *slog.Logger
 	// Instance is the name shown in the top bar. Default "arus".

@@ -72,7 +72,8 @@ type Scan struct {
 	Override string `json:"override,omitempty"`
 	// Counted is true when the scan moved the person inside or outside.
 	Counted bool `json:"counted"`
-	// Previous names the earlier entry a flagged duplicate conflicts with.
+	// Previous names the earlier entry a flagged duplicate conflicts with,
+	// or a refusal already_redeemed refers to.
 	Previous *Entry `json:"previous,omitempty"`
 }
 

@@ -229,7 +229,7 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 	default:
 		sc.Reason = reason
 	}
-	if sc.Flag == ReasonAlreadyRedeemed && st.Last != nil {
+	if (sc.Flag == ReasonAlreadyRedeemed || sc.Reason == ReasonAlreadyRedeemed) && st.Last != nil {
 		sc.Previous = st.Last
 	}
 	return sc

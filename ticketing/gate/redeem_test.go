@@ -118,8 +118,13 @@ func TestRedeemNonceReturnsTheFirstAnswer(t *testing.T) {
 	if !first.OK || !reflect.DeepEqual(first, again) {
 		t.Errorf("retry got %+v, want the first answer %+v", again, first)
 	}
-	if other := redeem(t, s, gate.Redeem{Secret: qr, Nonce: "n2"}); other.OK || other.Reason != gate.ReasonAlreadyRedeemed {
+	other := redeem(t, s, gate.Redeem{Secret: qr, Nonce: "n2"})
+	if other.OK || other.Reason != gate.ReasonAlreadyRedeemed {
 		t.Errorf("another nonce got %+v, want already_redeemed", other)
+	}
+	// The refusal says where and when the pass entered.
+	if p := other.Scan.Previous; p == nil || p.GateID != "main" || !p.At.Equal(first.Scan.At) {
+		t.Errorf("the refusal names the earlier entry %+v, want gate main at %v", p, first.Scan.At)
 	}
 	c, err := s.Counts(context.Background(), "ev1")
 	if err != nil {

@@ -1,0 +1,702 @@
+// Arus gate scanner: enrols the device with a one-time code, then speaks the
+// gate's device protocol (docs/gate.md) with the device's key. Online it
+// asks the server; offline it checks signed passes itself with the event's
+// Ed25519 public keys (WebCrypto), the revoked and blocked passes of the
+// bundle and the changes feed, and what this device let through, queues
+// what it let through and uploads it with force when the server answers.
+'use strict';
+(() => {
+  const API = '/api/v1/gate';
+  const PREFIX = 'arus.scan.';
+  const store = {
+    get(k, d) {
+      try { const v = JSON.parse(localStorage.getItem(PREFIX + k)); return v === null ? d : v; } catch { return d; }
+    },
+    set(k, v) { localStorage.setItem(PREFIX + k, JSON.stringify(v)); },
+    clear() { Object.keys(localStorage).filter((k) => k.startsWith(PREFIX)).forEach((k) => localStorage.removeItem(k)); },
+  };
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  let device = store.get('device', null); // the enrol answer's device, with api_key
+  let settings = store.get('settings', { direction: '', sound: true });
+  let bundle = store.get('bundle', null); // {position, keys, gates, lists, fetched, passes: {id: [status, area, inside]}}
+  let queue = store.get('queue', []); // redeem bodies let through offline
+  let seen = store.get('seen', {}); // pass id → {inside, entries, gate, at}: what this device let through
+  let recent = store.get('recent', []);
+  let lastUpload = store.get('upload', null);
+  let reachable = true;
+  let verifyKeys = new Map(); // key id → CryptoKey
+  let signatures = 'unknown'; // 'ok', 'none' (no Ed25519 in WebCrypto)
+  let lastSecret = ''; // the pass of the answer shown, for an override
+  let busy = false;
+  let started = 0; // when the scan shown was read, to say how long the answer took
+
+  const online = () => navigator.onLine && reachable;
+  const ev = () => encodeURIComponent(device.event_id);
+  const gate = () => (bundle && bundle.gates.find((g) => g.gate_id === device.gate_id)) || { gate_id: device.gate_id, name: device.gate_id, areas: [], direction: 'both' };
+  const supervisor = () => device && device.role === 'supervisor';
+
+  // ---- the server ----
+
+  class Offline extends Error {}
+  class Problem extends Error {
+    constructor(status, p) { super((p && (p.detail || p.title)) || 'HTTP ' + status); this.status = status; this.fields = (p && p.errors) || []; }
+  }
+
+  async function api(method, path, body, timeout = 5000) {
+    const headers = { Accept: 'application/json' };
+    if (device && device.api_key) headers.Authorization = 'Bearer ' + device.api_key;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let resp;
+    try {
+      resp = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeout), cache: 'no-store' });
+    } catch (e) {
+      setReachable(false);
+      throw new Offline(e.message);
+    }
+    setReachable(true);
+    const data = await resp.json().catch(() => null);
+    if (!resp.ok) {
+      if (resp.status === 401 && device && device.api_key) banner('This device’s key was refused: the device was revoked or its key is no longer valid. Forget the device and enrol it again.');
+      throw new Problem(resp.status, data);
+    }
+    return data;
+  }
+
+  function setReachable(v) {
+    if (reachable !== v) { reachable = v; renderStatus(); }
+  }
+
+  // ---- signed passes (docs/gate.md, "Signed passes") ----
+
+  const DOMAIN = new TextEncoder().encode('arus.gate.pass.v1\0');
+  const text = new TextDecoder();
+
+  function b64url(s) {
+    const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
+    return Uint8Array.from(b, (c) => c.charCodeAt(0));
+  }
+
+  function parsePass(payload) {
+    if (payload.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(payload)) return null;
+    let raw;
+    try { raw = b64url(payload); } catch { return null; }
+    if (raw.length < 4 + 64) return null;
+    const body = raw.subarray(0, raw.length - 64);
+    const sig = raw.subarray(raw.length - 64);
+    if (body[0] !== 1 || (body[1] !== 1 && body[1] !== 2)) return null;
+    let i = 4;
+    const ids = [];
+    for (let n = 0; n < 3; n++) {
+      const len = body[i];
+      if (!len || len > 64 || i + 1 + len > body.length) return null;
+      ids.push(text.decode(body.subarray(i + 1, i + 1 + len)));
+      i += 1 + len;
+    }
+    if (body.length - i !== 16) return null;
+    const dv = new DataView(body.buffer, body.byteOffset + i, 16);
+    return {
+      kind: body[1] === 2 ? 'staff' : 'ticket', keyId: (body[2] << 8) | body[3],
+      eventId: ids[0], passId: ids[1], areaId: ids[2],
+      notBefore: Number(dv.getBigInt64(0)), notAfter: Number(dv.getBigInt64(8)), body, sig,
+    };
+  }
+
+  async function loadKeys() {
+    verifyKeys = new Map();
+    if (!bundle) return;
+    if (!(window.crypto && crypto.subtle)) { signatures = 'none'; return; }
+    try {
+      for (const k of bundle.keys) {
+        verifyKeys.set(k.key_id, await crypto.subtle.importKey('raw', b64url(k.public_key), { name: 'Ed25519' }, false, ['verify']));
+      }
+      signatures = 'ok';
+    } catch {
+      signatures = 'none';
+    }
+  }
+
+  // verifyPass returns the pass when the payload is a pass of this event
+  // signed by one of the bundle's keys, else null.
+  async function verifyPass(payload) {
+    const p = parsePass(payload);
+    if (!p || p.eventId !== device.event_id) return null;
+    const key = verifyKeys.get(p.keyId);
+    if (!key) return null;
+    const signed = new Uint8Array(DOMAIN.length + p.body.length);
+    signed.set(DOMAIN);
+    signed.set(p.body, DOMAIN.length);
+    return (await crypto.subtle.verify({ name: 'Ed25519' }, key, p.sig, signed)) ? p : null;
+  }
+
+  function pickList(g, area) {
+    return bundle.lists.find((l) => (!g.list_id || l.list_id === g.list_id) && l.areas.includes(area)) || null;
+  }
+
+  // decideOffline applies the gate's rules to what this device knows.
+  function decideOffline(p, atMs, direction) {
+    const g = gate();
+    const known = bundle.passes[p.passId];
+    const status = known ? known[0] : 'valid';
+    if (status === 'revoked' || status === 'canceled' || status === 'blocked') return status;
+    const list = pickList(g, p.areaId);
+    if (!g.areas.includes(p.areaId) || !list) return 'wrong_area';
+    const t = atMs / 1000;
+    if (t < p.notBefore || (p.notAfter !== 0 && t > p.notAfter)) return 'outside_window';
+    const s = seen[p.passId] || { inside: !!(known && known[2]), entries: known && known[2] ? 1 : 0 };
+    if (direction === 'entry' && s.inside && !list.multiple_entries) return 'already_redeemed';
+    if (direction === 'entry' && !s.inside && s.entries > 0 && !list.entry_after_exit && !list.multiple_entries) return 'already_redeemed';
+    return '';
+  }
+
+  function remember(passId, direction, at) {
+    const s = seen[passId] || { inside: false, entries: 0 };
+    if (direction === 'entry') { s.inside = true; s.entries++; s.gate = device.gate_id; s.at = at; } else s.inside = false;
+    seen[passId] = s;
+    store.set('seen', seen);
+  }
+
+  // ---- the bundle and the changes feed ----
+
+  async function downloadBundle() {
+    const b = await api('GET', `/events/${ev()}/bundle?passes=true`, undefined, 30000);
+    const passes = {};
+    for (const p of b.passes || []) passes[p.pass_id] = [p.status, p.area_id, p.inside];
+    for (const id of b.revoked) passes[id] = [(passes[id] && passes[id][0]) || 'revoked', passes[id] ? passes[id][1] : '', false];
+    for (const id of b.blocked) passes[id] = ['blocked', passes[id] ? passes[id][1] : '', passes[id] ? passes[id][2] : false];
+    bundle = { position: b.position, keys: b.keys, gates: b.gates, lists: b.lists, passes, fetched: new Date().toISOString() };
+    try {
+      store.set('bundle', bundle);
+    } catch {
+      // Too large for this browser's storage: keep what offline checks
+      // cannot do without, the passes to refuse.
+      bundle.passes = Object.fromEntries(Object.entries(passes).filter(([, p]) => p[0] !== 'valid'));
+      bundle.partial = true;
+      store.set('bundle', bundle);
+    }
+    await loadKeys();
+    renderSetup();
+  }
+
+  async function follow() {
+    for (let round = 0; round < 50; round++) {
+      const r = await api('GET', `/events/${ev()}/changes?after=${bundle.position}&limit=1000`);
+      for (const c of r.changes) {
+        const old = bundle.passes[c.pass_id];
+        bundle.passes[c.pass_id] = [c.status, c.area_id, old ? old[2] : false];
+      }
+      const more = r.changes.length === 1000 && r.next > bundle.position;
+      bundle.position = r.next;
+      if (!more) break;
+    }
+    store.set('bundle', bundle);
+  }
+
+  // ---- upload ----
+
+  let uploading = null;
+  function upload() {
+    if (!uploading) {
+      uploading = doUpload().catch((e) => {
+        // Refused (not merely offline): say why on the queue screen; the
+        // scans stay queued for an operator to look at.
+        if (!(e instanceof Offline)) {
+          lastUpload = { at: new Date().toISOString(), count: 0, flagged: [], error: e.message };
+          store.set('upload', lastUpload);
+          renderQueue();
+        }
+        throw e;
+      }).finally(() => { uploading = null; });
+    }
+    return uploading;
+  }
+
+  async function doUpload() {
+    while (queue.length) {
+      const batch = queue.slice(0, 5000);
+      const r = await api('POST', `/events/${ev()}/upload`, { scans: batch.map((s) => ({ ...s, force: true })) }, 60000);
+      const sent = new Set(batch.map((s) => s.nonce));
+      queue = queue.filter((s) => !sent.has(s.nonce));
+      store.set('queue', queue);
+      // A scan recorded although it conflicts (another device's entry, a
+      // refund this device had not heard of) answers ok with the conflict.
+      const flagged = r.results.filter((x) => x.ok && x.reason).map((x) => `${x.pass_id || 'not a pass'}: ${words(x.reason).word.toLowerCase()}`);
+      lastUpload = { at: new Date().toISOString(), count: batch.length, flagged };
+      store.set('upload', lastUpload);
+    }
+    renderStatus();
+    renderQueue();
+  }
+
+  // ---- scanning ----
+
+  function nonce() {
+    return crypto.randomUUID ? crypto.randomUUID() : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  async function scan(raw) {
+    const secret = raw.trim();
+    if (!secret || busy) return;
+    busy = true;
+    try {
+      await check(secret);
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function check(secret, override) {
+    lastSecret = secret;
+    started = performance.now();
+    const at = new Date();
+    const body = { secret, gate_id: device.gate_id, direction: settings.direction, at: at.toISOString(), nonce: nonce() };
+    if (override) body.override = override;
+    if (online()) {
+      try {
+        const res = await api('POST', `/events/${ev()}/redeem`, body, 4000);
+        if (res.ok && res.scan && res.scan.counted) remember(res.pass_id, body.direction, body.at);
+        answer({ ...res, secret, at: body.at, mode: 'online' });
+        return;
+      } catch (e) {
+        if (!(e instanceof Offline)) {
+          answer({ ok: false, reason: 'error', detail: e.message, secret, at: body.at, mode: 'online' });
+          return;
+        }
+        // Unreachable: decide here, with the same nonce, so that a scan
+        // the server did get is not recorded twice.
+      }
+    }
+    if (override) {
+      answer({ ok: false, reason: 'error', detail: 'An override needs the server: it records the reason. Try again when online.', secret, at: body.at, mode: 'offline' });
+      return;
+    }
+    if (!bundle || signatures !== 'ok') {
+      answer({ ok: false, reason: 'error', detail: signatures === 'none' ? 'This browser cannot check signatures (no Ed25519 in WebCrypto), so it cannot decide offline.' : 'No offline bundle on this device yet.', secret, at: body.at, mode: 'offline' });
+      return;
+    }
+    const p = await verifyPass(secret);
+    if (!p) { answer({ ok: false, reason: 'invalid', secret, at: body.at, mode: 'offline' }); return; }
+    const reason = decideOffline(p, at.getTime(), body.direction);
+    const prev = seen[p.passId];
+    if (reason === '') {
+      queue.push(body);
+      store.set('queue', queue);
+      remember(p.passId, body.direction, body.at);
+      renderStatus();
+    }
+    answer({
+      ok: reason === '', reason, pass_id: p.passId, area_id: p.areaId, kind: p.kind, secret, at: body.at, mode: 'offline',
+      previous: reason === 'already_redeemed' && prev && prev.at ? { gate_id: prev.gate, at: prev.at } : null,
+      window: [p.notBefore, p.notAfter],
+    });
+  }
+
+  // ---- answers ----
+
+  const REASONS = {
+    '': { word: 'Valid', text: 'Let the holder through.' },
+    already_redeemed: { word: 'Already redeemed', text: 'This pass was already used to enter.' },
+    wrong_area: { word: 'Wrong area', text: 'This gate does not let into the pass’s area.' },
+    revoked: { word: 'Revoked', text: 'The ticket was refunded or taken back.' },
+    canceled: { word: 'Cancelled', text: 'The order or the event was cancelled.' },
+    blocked: { word: 'Blocked', text: 'An organiser blocked this pass.' },
+    outside_window: { word: 'Outside its time', text: 'The pass is not valid at this time.' },
+    unpaid: { word: 'Not issued', text: 'The pass verifies, but its ticket was never issued (unpaid).' },
+    invalid: { word: 'Invalid', text: 'Not a pass of this event, or damaged.' },
+    error: { word: 'Not checked', text: '' },
+  };
+  const words = (r) => REASONS[r] || { word: r, text: '' };
+
+  function when(iso) {
+    const d = new Date(iso);
+    const mins = Math.round((Date.now() - d.getTime()) / 60000);
+    const ago = mins < 1 ? 'just now' : mins < 120 ? `${mins} min ago` : `${Math.round(mins / 60)} h ago`;
+    return `${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} (${ago})`;
+  }
+
+  function answer(a) {
+    const el = $('#answer');
+    const flagged = a.ok && a.reason; // let through, with a conflict (override, force)
+    const w = a.ok ? words('') : words(a.reason);
+    const dir = settings.direction === 'exit' ? 'out' : 'in';
+    $('#answer-word').textContent = a.ok ? (a.scan && a.scan.override ? `Let ${dir}: override` : `Valid: let ${dir}`) : w.word;
+    let reason = a.ok ? '' : (a.detail || w.text);
+    if (a.pass_id) reason += `${reason ? ' ' : ''}${a.kind === 'staff' ? 'Staff pass' : 'Ticket'} ${a.pass_id}, area ${a.area_id}.`;
+    $('#answer-reason').textContent = reason;
+    const prev = a.previous || (a.scan && a.scan.previous);
+    let detail = '';
+    if (prev) detail = `Entered at gate ${prev.gate_id}${prev.device_id && prev.device_id !== device.device_id ? ' (another device)' : ''}, ${when(prev.at)}.`;
+    else if (a.reason === 'already_redeemed') detail = 'Inside already, by the offline bundle.';
+    if (a.reason === 'wrong_area') detail = `Gate ${gate().name} lets into ${gate().areas.join(', ') || 'no area'}.`;
+    if (a.reason === 'outside_window' && a.window) detail = `Valid ${a.window[0] ? 'from ' + new Date(a.window[0] * 1000).toLocaleString() : ''}${a.window[1] ? ' until ' + new Date(a.window[1] * 1000).toLocaleString() : ''}.`;
+    if (flagged) detail = `Recorded with the conflict: ${words(a.reason).word.toLowerCase()}${a.scan && a.scan.override ? ` — “${a.scan.override}”` : ''}.`;
+    $('#answer-detail').textContent = detail;
+    const ms = Math.round(performance.now() - started);
+    $('#answer-mode').textContent = (a.mode === 'offline' ? (a.ok ? 'Checked offline: waits to upload' : 'Checked offline') : 'Checked with the server') + ` (${ms} ms).`;
+    el.dataset.ms = ms;
+    el.classList.toggle('ok', !!a.ok);
+    el.classList.toggle('no', !a.ok);
+    const canOverride = !a.ok && supervisor() && a.reason !== 'error' && a.reason !== 'invalid' && a.mode === 'online';
+    $('#override-form').hidden = !canOverride;
+    $('#override-error').hidden = true;
+    $('#override-reason').value = '';
+    el.hidden = false;
+    el.dataset.result = a.ok ? 'ok' : a.reason;
+    beep(a.ok);
+    recent.unshift({ ok: !!a.ok, reason: a.ok ? (a.reason || '') : a.reason, pass: a.pass_id || '', at: a.at, mode: a.mode });
+    recent = recent.slice(0, 20);
+    store.set('recent', recent);
+    renderRecent();
+    // Focus stays where a hardware scanner types, so the next scan needs
+    // no tap, even when a supervisor's device offers an override (a tap
+    // on the reason starts one).
+    $('#secret').value = '';
+    $('#secret').focus();
+  }
+
+  function closeAnswer() {
+    $('#answer').hidden = true;
+    $('#secret').value = '';
+    $('#secret').focus();
+  }
+
+  let audio = null;
+  function beep(ok) {
+    if (!settings.sound) return;
+    try {
+      audio = audio || new AudioContext();
+      const tones = ok ? [[880, 0, 0.15]] : [[220, 0, 0.2], [220, 0.3, 0.2]];
+      for (const [f, start, len] of tones) {
+        const o = audio.createOscillator();
+        const g = audio.createGain();
+        o.frequency.value = f;
+        g.gain.value = 0.2;
+        o.connect(g).connect(audio.destination);
+        o.start(audio.currentTime + start);
+        o.stop(audio.currentTime + start + len);
+      }
+    } catch { /* no sound: the screen says it all */ }
+  }
+
+  // ---- the camera (BarcodeDetector) ----
+
+  let camera = null; // {stream, view, timer}
+  async function cameraSupport() {
+    if (!('BarcodeDetector' in window)) return 'Camera scanning needs the browser’s barcode detection (BarcodeDetector), which this browser does not have: use a hardware scanner or type the code.';
+    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return 'This browser gives no camera to this page (it needs HTTPS): use a hardware scanner or type the code.';
+    try {
+      if (!(await BarcodeDetector.getSupportedFormats()).includes('qr_code')) return 'This browser’s barcode detection does not read QR codes: use a hardware scanner or type the code.';
+    } catch { return 'Barcode detection failed in this browser: use a hardware scanner or type the code.'; }
+    return '';
+  }
+
+  async function startCamera(target) {
+    stopCamera();
+    const view = $(`[data-camera-view="${target}"]`);
+    const video = $('video', view);
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+      video.srcObject = stream;
+      await video.play();
+      view.hidden = false;
+      const detector = new BarcodeDetector({ formats: ['qr_code'] });
+      camera = { stream, view, last: '', lastAt: 0 };
+      const tick = async () => {
+        if (!camera) return;
+        try {
+          const codes = await detector.detect(video);
+          const v = codes.length ? codes[0].rawValue : '';
+          if (v && (v !== camera.last || Date.now() - camera.lastAt > 3000)) {
+            camera.last = v; camera.lastAt = Date.now();
+            onCameraCode(target, v);
+          }
+        } catch { /* a frame that could not be read */ }
+        if (camera) camera.timer = setTimeout(tick, 200);
+      };
+      tick();
+    } catch (e) {
+      $$('[data-camera-note]').forEach((n) => { n.textContent = `The camera could not start (${e.name || e.message}): use a hardware scanner or type the code.`; });
+    }
+  }
+
+  function stopCamera() {
+    if (!camera) return;
+    clearTimeout(camera.timer);
+    camera.stream.getTracks().forEach((t) => t.stop());
+    camera.view.hidden = true;
+    camera = null;
+  }
+
+  function onCameraCode(target, v) {
+    if (target === 'code') {
+      stopCamera();
+      $('#code').value = codeFrom(v);
+      enrol();
+    } else if ($('#answer').hidden || $('#override-form').hidden) {
+      scan(v);
+    }
+  }
+
+  // An enrolment QR holds the code alone or a link to this page with
+  // #code=… after it.
+  function codeFrom(v) {
+    const m = /[#?&]code=([^&#]+)/.exec(v);
+    return (m ? decodeURIComponent(m[1]) : v).trim();
+  }
+
+  // ---- enrolment and setup ----
+
+  function fieldError(id, msg) {
+    const el = $('#' + id);
+    el.textContent = msg || '';
+    el.hidden = !msg;
+    const input = document.querySelector(`[aria-describedby~="${id}"]`);
+    if (input) input.setAttribute('aria-invalid', msg ? 'true' : 'false');
+  }
+
+  async function enrol() {
+    const code = $('#code').value.trim();
+    if (!code) { fieldError('code-error', 'Enter the enrolment code.'); $('#code').focus(); return; }
+    fieldError('code-error', '');
+    try {
+      const r = await api('POST', '/enrol', { code });
+      device = { ...r.device, api_key: r.api_key, scopes: r.scopes };
+      store.set('device', device);
+      queue = []; seen = {}; recent = [];
+      ['queue', 'seen', 'recent'].forEach((k) => store.set(k, []));
+      store.set('seen', {});
+      await downloadBundle();
+      location.hash = '#setup';
+      route();
+    } catch (e) {
+      if (e instanceof Offline) fieldError('code-error', 'The server cannot be reached: enrolment needs the network.');
+      else if (e.status === 401) fieldError('code-error', 'This code is unknown, already used or expired: ask an operator for a new one.');
+      else fieldError('code-error', e.fields.length ? e.fields.map((f) => f.message).join('; ') : e.message);
+      $('#code').focus();
+    }
+  }
+
+  function renderSetup() {
+    if (!device) return;
+    $('#fact-event').textContent = device.event_id;
+    $('#fact-device').textContent = `${device.name} (${device.device_id})`;
+    $('#fact-role').textContent = device.role === 'supervisor' ? 'Supervisor: scans, finds passes, overrides a refusal with a reason' : 'Steward: scans';
+    $('#fact-bundle').textContent = !bundle ? 'Not downloaded yet'
+      : `${Object.keys(bundle.passes).length.toLocaleString()} passes${bundle.partial ? ' (only those to refuse: the whole list does not fit in this browser’s storage, so offline who is inside is known from this device’s scans alone)' : ''}, ${bundle.keys.length} key(s), position ${bundle.position}, downloaded ${when(bundle.fetched)}`;
+    $('#fact-crypto').textContent = signatures === 'ok' ? 'Checked in this browser (WebCrypto Ed25519): passes are decided offline.'
+      : signatures === 'none' ? 'This browser has no Ed25519 in WebCrypto: offline, passes cannot be checked (scans need the server).' : 'Not checked yet';
+    const box = $('#gate-choices');
+    box.textContent = '';
+    const gates = bundle ? bundle.gates : [gate()];
+    for (const g of gates) {
+      const label = document.createElement('label');
+      label.className = 'choice';
+      const input = document.createElement('input');
+      input.type = 'radio'; input.name = 'gate'; input.value = g.gate_id;
+      input.checked = g.gate_id === device.gate_id;
+      input.disabled = g.gate_id !== device.gate_id;
+      label.append(input, ` ${g.name} (${g.gate_id}): ${g.areas.join(', ') || 'no area'}, ${g.direction}${input.disabled ? ' — needs its own code' : ''}`);
+      box.append(label);
+    }
+    const dir = gate().direction;
+    for (const r of $$('input[name=direction]')) {
+      r.disabled = dir !== 'both' && dir !== r.value;
+      r.checked = settings.direction === r.value || (dir === r.value && dir !== 'both');
+    }
+    $('#sound').checked = !!settings.sound;
+  }
+
+  function saveSetup(e) {
+    e.preventDefault();
+    const d = $('input[name=direction]:checked');
+    if (!d) { fieldError('direction-error', 'Choose entry or exit.'); return; }
+    fieldError('direction-error', '');
+    settings = { direction: d.value, sound: $('#sound').checked };
+    store.set('settings', settings);
+    location.hash = '#scan';
+  }
+
+  // ---- lists ----
+
+  function renderStatus() {
+    const net = $('#net');
+    const up = online();
+    net.textContent = up ? 'online' : 'offline';
+    net.className = 'pill ' + (up ? 'ok' : 'bad');
+    net.title = up ? 'Scans are checked with the server.' : navigator.onLine ? 'The server cannot be reached: scans are checked here and queued.' : 'No network: scans are checked here and queued.';
+    $('#where').textContent = device ? `${gate().name} · ${settings.direction || 'direction not set'}` : '';
+    const w = $('#waiting');
+    w.hidden = !device;
+    w.textContent = `${queue.length.toLocaleString()} to upload`;
+    w.className = 'pill ' + (queue.length ? 'warn' : 'info');
+    renderQueue();
+  }
+
+  function cell(row, v, cls) {
+    const td = document.createElement('td');
+    td.textContent = v;
+    if (cls) td.className = cls;
+    row.append(td);
+  }
+
+  function renderQueue() {
+    $('#queue-summary').textContent = queue.length ? `${queue.length.toLocaleString()} scan(s) wait to upload.` : 'Nothing waits to upload.';
+    $('#queue-table').hidden = !queue.length;
+    const body = $('#queue-rows');
+    body.textContent = '';
+    for (const s of queue.slice(-200).reverse()) {
+      const tr = document.createElement('tr');
+      const p = parsePass(s.secret);
+      cell(tr, new Date(s.at).toLocaleTimeString());
+      cell(tr, p ? p.passId : '?', 'mono');
+      cell(tr, s.direction);
+      body.append(tr);
+    }
+    $('#upload-now').disabled = !queue.length;
+    if (lastUpload && lastUpload.error) {
+      $('#upload-result').textContent = `${when(lastUpload.at)}: the server refused the upload: ${lastUpload.error}`;
+    } else if (lastUpload) {
+      $('#upload-result').textContent = `${when(lastUpload.at)}: ${lastUpload.count} scan(s) uploaded` +
+        (lastUpload.flagged.length ? `; flagged for review: ${lastUpload.flagged.join(', ')}.` : '; none in conflict.');
+    }
+  }
+
+  function renderRecent() {
+    const ol = $('#recent');
+    ol.textContent = '';
+    $('#recent-empty').hidden = recent.length > 0;
+    for (const r of recent) {
+      const li = document.createElement('li');
+      li.className = r.ok ? 'ok' : 'no';
+      const mark = document.createElement('span');
+      mark.className = 'mark';
+      mark.setAttribute('aria-hidden', 'true');
+      mark.textContent = r.ok ? '✓' : '✗';
+      const what = document.createElement('span');
+      what.textContent = `${r.ok ? (r.reason ? 'Let through, ' + words(r.reason).word.toLowerCase() : 'Valid') : words(r.reason).word}${r.pass ? ' · ' + r.pass : ''}`;
+      const t = document.createElement('span');
+      t.className = 'muted';
+      t.textContent = `${new Date(r.at).toLocaleTimeString()}${r.mode === 'offline' ? ' · offline' : ''}`;
+      li.append(mark, what, t);
+      ol.append(li);
+    }
+  }
+
+  async function search(e) {
+    e.preventDefault();
+    fieldError('q-error', '');
+    try {
+      const r = await api('GET', `/events/${ev()}/passes?q=${encodeURIComponent($('#q').value.trim())}&limit=50`);
+      const body = $('#search-rows');
+      body.textContent = '';
+      for (const p of r.passes) {
+        const tr = document.createElement('tr');
+        cell(tr, p.pass_id, 'mono');
+        cell(tr, p.kind);
+        cell(tr, p.area_id, 'mono');
+        cell(tr, p.status);
+        cell(tr, p.inside ? 'yes' : 'no');
+        body.append(tr);
+      }
+      $('#search-table').hidden = !r.passes.length;
+      $('#search-summary').textContent = r.passes.length ? `${r.passes.length} pass(es) found.` : 'No pass starts with that.';
+    } catch (err) {
+      fieldError('q-error', err instanceof Offline ? 'Searching needs the server, which cannot be reached.' : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+    }
+  }
+
+  function banner(msg) {
+    const b = $('#banner');
+    b.textContent = msg;
+    b.hidden = !msg;
+  }
+
+  // ---- screens ----
+
+  const TITLES = { enrol: 'Enrol', setup: 'Gate and direction', scan: 'Scan', queue: 'Waiting to upload', search: 'Find a pass' };
+  function route() {
+    let want = location.hash.replace(/^#/, '').split('=')[0] || 'scan';
+    if (!device) want = 'enrol';
+    else if (want === 'enrol' || (want === 'scan' && !settings.direction)) want = 'setup';
+    else if (want === 'search' && !supervisor()) want = 'scan';
+    else if (!TITLES[want]) want = 'scan';
+    stopCamera();
+    for (const s of $$('section[data-screen]')) s.hidden = s.dataset.screen !== want;
+    document.title = `${TITLES[want]} · Gate scanner`;
+    document.body.dataset.showing = want;
+    $$('[data-supervisor]').forEach((el) => { el.hidden = !supervisor(); });
+    if (want === 'enrol') {
+      const c = codeFrom(location.hash);
+      if (c && c !== location.hash) $('#code').value = c;
+      $('#code').focus();
+    }
+    if (want === 'setup') { renderSetup(); $('#setup-title').focus(); }
+    if (want === 'scan') { renderRecent(); $('#secret').focus(); }
+    if (want === 'queue') { renderQueue(); $('#queue-title').focus(); }
+    if (want === 'search') $('#q').focus();
+    renderStatus();
+  }
+
+  // ---- the loop: upload, follow, refresh ----
+
+  let lastFollow = 0;
+  let lastBundle = 0;
+  async function tick() {
+    if (!device || !navigator.onLine) { renderStatus(); return; }
+    try {
+      if (queue.length) await upload();
+      if (!bundle || Date.now() - lastBundle > 10 * 60000) { await downloadBundle(); lastBundle = Date.now(); lastFollow = Date.now(); }
+      else if (Date.now() - lastFollow > 10000) { await follow(); lastFollow = Date.now(); }
+    } catch { /* offline or refused: the status says so; try again later */ }
+    renderStatus();
+  }
+
+  async function start() {
+    $('#enrol-form').addEventListener('submit', (e) => { e.preventDefault(); enrol(); });
+    $('#setup-form').addEventListener('submit', saveSetup);
+    $('#scan-form').addEventListener('submit', (e) => { e.preventDefault(); scan($('#secret').value); });
+    $('#search-form').addEventListener('submit', search);
+    $('#answer-next').addEventListener('click', closeAnswer);
+    $('#override-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const reason = $('#override-reason').value.trim();
+      if (!reason) { fieldError('override-error', 'Say why the pass may go through: it is recorded with the scan.'); return; }
+      if (busy) return;
+      busy = true;
+      try { await check(lastSecret, reason); } finally { busy = false; }
+    });
+    $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? 'The server cannot be reached: the scans stay queued.' : e.message; }));
+    $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? 'The server cannot be reached: the bundle stays as it was.' : e.message)));
+    $('#fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen && document.documentElement.requestFullscreen().catch(() => {}));
+    $('#forget').addEventListener('click', () => {
+      const lost = queue.length ? ` ${queue.length} scan(s) waiting to upload will be lost.` : '';
+      if (!confirm(`Forget this device? Its key is removed from this browser.${lost} An operator must give a new code to scan again.`)) return;
+      store.clear();
+      banner('');
+      device = null; bundle = null; queue = []; seen = {}; recent = []; settings = { direction: '', sound: true };
+      location.hash = '#enrol';
+      route();
+    });
+    document.addEventListener('keydown', (e) => {
+      // A hardware scanner types into the page: keep it in the scan box
+      // while an answer shows.
+      if (!$('#answer').hidden && $('#override-form').hidden && e.key === 'Escape') closeAnswer();
+    });
+    const note = await cameraSupport();
+    $$('[data-camera-note]').forEach((n) => { n.textContent = note; n.hidden = !note; });
+    $$('[data-camera]').forEach((b) => { b.hidden = !!note; b.addEventListener('click', () => startCamera(b.dataset.camera)); });
+    $$('[data-camera-stop]').forEach((b) => b.addEventListener('click', stopCamera));
+    window.addEventListener('hashchange', route);
+    window.addEventListener('online', () => { reachable = true; tick(); });
+    window.addEventListener('offline', renderStatus);
+    await loadKeys();
+    route();
+    document.body.dataset.ready = 'true';
+    setInterval(tick, 5000);
+    tick();
+    if ('serviceWorker' in navigator) navigator.serviceWorker.register('/scan/sw.js', { scope: '/scan/' }).catch(() => {});
+  }
+
+  start();
+})();
