@@ -273,21 +273,14 @@ func (f *fetcher) deliver(res []goredis.XStream) {
 // decode turns entries into records, skipping (and logging) entries that
 // were not written by Arus, and updates the average record size.
 func (f *fetcher) decode(x tp, msgs []goredis.XMessage) []*stream.Record {
-	recs := make([]*stream.Record, 0, len(msgs))
-	size := 0
-	for _, m := range msgs {
-		if m.Values == nil {
-			continue // deleted while pending
-		}
-		r, err := decodeEntry(x.topic, x.partition, m.ID, m.Values)
-		if err != nil {
-			f.c.log.Error("redis: skipping an entry arus cannot read", "topic", x.topic, "partition", x.partition, "id", m.ID, "err", err)
-			continue
-		}
-		size += r.Size()
-		recs = append(recs, r)
-	}
+	recs, _ := decodeMessages(x.topic, x.partition, msgs, func(id string, err error) {
+		f.c.log.Error("redis: skipping an entry arus cannot read", "topic", x.topic, "partition", x.partition, "id", id, "err", err)
+	})
 	if len(recs) > 0 {
+		size := 0
+		for _, r := range recs {
+			size += r.Size()
+		}
 		avg := f.avgSize.Load()
 		f.avgSize.Store((avg + int64(size/len(recs))) / 2)
 	}
