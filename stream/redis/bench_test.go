@@ -76,18 +76,7 @@ func BenchmarkProduce(b *testing.B) {
 		c, prefix := rawClient(b)
 		value := make([]byte, benchValueSize)
 		b.ResetTimer()
-		runProducers(b, b.N, func(from, to int) error {
-			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				for i := from; i < to; i++ {
-					p.XAdd(ctx, &goredis.XAddArgs{
-						Stream: prefix + ":" + strconv.Itoa(i%benchPartitions),
-						Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
-					})
-				}
-				return nil
-			})
-			return err
-		})
+		runProducers(b, b.N, rawProduce(ctx, c, value, func(i int) string { return prefix + ":" + strconv.Itoa(i%benchPartitions) }))
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }
@@ -130,18 +119,7 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		runProducers(b, b.N, func(from, to int) error {
-			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				for i := from; i < to; i++ {
-					p.XAdd(ctx, &goredis.XAddArgs{
-						Stream: streams[i%benchPartitions],
-						Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
-					})
-				}
-				return nil
-			})
-			return err
-		})
+		runProducers(b, b.N, rawProduce(ctx, c, value, func(i int) string { return streams[i%benchPartitions] }))
 		for range benchPartitions {
 			streams = append(streams, ">")
 		}
@@ -217,6 +195,24 @@ func benchConsumeArus(b *testing.B, consume func(ctx context.Context, br *Broker
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	cancel()
 	wg.Wait()
+}
+
+// rawProduce returns a producer for runProducers that stores records by
+// hand with pipelined XADD: a timestamp, a record id and the value, record
+// i in the stream streamOf(i).
+func rawProduce(ctx context.Context, c *goredis.Client, value []byte, streamOf func(i int) string) func(from, to int) error {
+	return func(from, to int) error {
+		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i := from; i < to; i++ {
+				p.XAdd(ctx, &goredis.XAddArgs{
+					Stream: streamOf(i),
+					Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
+				})
+			}
+			return nil
+		})
+		return err
+	}
 }
 
 func benchConfig(b *testing.B) Config {
@@ -374,18 +370,7 @@ func BenchmarkProduceSideBySide(b *testing.B) {
 	var raw, arus time.Duration
 	for range b.N {
 		start := time.Now()
-		runProducers(b, total, func(from, to int) error {
-			_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				for i := from; i < to; i++ {
-					p.XAdd(ctx, &goredis.XAddArgs{
-						Stream: prefix + ":" + strconv.Itoa(i%benchPartitions),
-						Values: []any{"t", time.Now().UnixNano(), "id", stream.NewID(), "v", value},
-					})
-				}
-				return nil
-			})
-			return err
-		})
+		runProducers(b, total, rawProduce(ctx, c, value, func(i int) string { return prefix + ":" + strconv.Itoa(i%benchPartitions) }))
 		raw += time.Since(start)
 		recs := benchRecords(total)
 		start = time.Now()
