@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/consume/consumetest"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
 )
@@ -21,7 +22,8 @@ import (
 // [consume.Chain] builds it with its defaults plus metrics and a no-op
 // tracer provider (metrics, tracing, dead-letter, retry, recover; no
 // timeout, no inbox; no failures, so no retry or dead letter happens), and
-// the same with a 30s timeout per record, against a bare
+// the same with a 30s timeout per record, and with every standard
+// middleware (the timeout and an in-memory inbox for dedupe too), against a bare
 // handler loop over Broker.Consume, on the embedded log with 4 partitions
 // of 256-byte records. Each iteration consumes every record in a new group
 // with the bare loop, then with the runtime; %-of-bare is the runtime's
@@ -61,13 +63,17 @@ func BenchmarkRuntime(b *testing.B) {
 		count.Add(1)
 		return nil
 	}
-	runtime := func(timeout time.Duration) func(ctx context.Context, group string, count *atomic.Int64) error {
+	runtime := func(timeout time.Duration, dedupe bool) func(ctx context.Context, group string, count *atomic.Int64) error {
 		return func(ctx context.Context, group string, count *atomic.Int64) error {
 			rt, err := consume.New(br, consume.Config{Group: group, Topics: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				return err
 			}
-			mw, err := consume.Chain(consume.ChainConfig{Group: group, Producer: br, Metrics: metrics,
+			var inbox consume.Inbox
+			if dedupe {
+				inbox = consumetest.NewInbox() // one per group, as an inbox belongs to one
+			}
+			mw, err := consume.Chain(consume.ChainConfig{Group: group, Producer: br, Metrics: metrics, Inbox: inbox,
 				TracerProvider: noop.NewTracerProvider(), Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				return err
@@ -112,8 +118,12 @@ func BenchmarkRuntime(b *testing.B) {
 		name string
 		run  func(ctx context.Context, group string, count *atomic.Int64) error
 	}{
-		{"runtime", runtime(0)},
-		{"runtime-timeout", runtime(30 * time.Second)},
+		{"runtime", runtime(0, false)},
+		{"runtime-timeout", runtime(30*time.Second, false)},
+		// Every standard middleware: metrics, tracing, dead letters, retry,
+		// a timeout, dedupe (an in-memory inbox, so that the middleware is
+		// measured and not a database) and recover.
+		{"runtime-all", runtime(30*time.Second, true)},
 	}
 	for _, v := range variants {
 		// Each iteration runs the bare loop and the runtime one after the

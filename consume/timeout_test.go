@@ -45,3 +45,93 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("overrun: got %v, want a transient context.DeadlineExceeded", err)
 	}
 }
+
+// The timeout's context behaves as context.WithDeadline's, whether or not
+// the handler asks for Done.
+func TestTimeoutContext(t *testing.T) {
+	run := func(d time.Duration, parent context.Context, h func(ctx context.Context) error) error {
+		return consume.Timeout(d)(func(ctx context.Context, _ *stream.Record) error { return h(ctx) })(parent, &stream.Record{})
+	}
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+
+	// Err alone, no Done: nil before the deadline, DeadlineExceeded after.
+	_ = run(time.Hour, parent, func(ctx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			t.Errorf("Err before the deadline = %v", err)
+		}
+		if ctx.Value(key{}) != "v" {
+			t.Error("the parent's values are lost")
+		}
+		return nil
+	})
+	err := run(time.Nanosecond, parent, func(ctx context.Context) error {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Errorf("Err after the deadline = %v", ctx.Err())
+		}
+		select {
+		case <-ctx.Done():
+		default:
+			t.Error("Done is open although Err reported the deadline")
+		}
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v", err)
+	}
+
+	// The parent's cancellation ends it, before and after Done was asked.
+	for _, watch := range []bool{false, true} {
+		pctx, cancel := context.WithCancel(parent)
+		err = run(time.Minute, pctx, func(ctx context.Context) error {
+			if watch {
+				_ = ctx.Done()
+			}
+			cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("watch=%v: parent cancelled, got %v", watch, err)
+		}
+	}
+
+	// The cause of an overrun is the deadline; a parent's earlier deadline
+	// wins.
+	_ = run(time.Millisecond, parent, func(ctx context.Context) error {
+		<-ctx.Done()
+		if c := context.Cause(ctx); !errors.Is(c, context.DeadlineExceeded) {
+			t.Errorf("Cause = %v", c)
+		}
+		return nil
+	})
+	early, cancelEarly := context.WithTimeout(parent, time.Second)
+	defer cancelEarly()
+	_ = run(time.Hour, early, func(ctx context.Context) error {
+		if dl, _ := ctx.Deadline(); time.Until(dl) > time.Second {
+			t.Errorf("deadline in %s, want the parent's (1s)", time.Until(dl))
+		}
+		return nil
+	})
+
+	// When the call returns, the context and what was derived from it end.
+	var kept context.Context
+	var child context.Context
+	var cancelChild context.CancelFunc
+	_ = run(time.Hour, parent, func(ctx context.Context) error {
+		kept = ctx
+		child, cancelChild = context.WithCancel(ctx)
+		return nil
+	})
+	defer cancelChild()
+	<-child.Done()
+	if !errors.Is(kept.Err(), context.Canceled) {
+		t.Errorf("after the call: Err = %v, want Canceled", kept.Err())
+	}
+	var unwatched context.Context
+	_ = run(time.Hour, parent, func(ctx context.Context) error { unwatched = ctx; return nil })
+	if !errors.Is(unwatched.Err(), context.Canceled) {
+		t.Errorf("after the call, never watched: Err = %v, want Canceled", unwatched.Err())
+	}
+	<-unwatched.Done()
+}

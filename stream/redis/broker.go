@@ -26,10 +26,13 @@ import (
 type Broker struct {
 	cfg    Config
 	client *goredis.Client
-	k      keys
-	s      *scripts
-	log    *slog.Logger
-	part   stream.Partitioner
+	// opts are the client's options; each Consume call's blocking reads
+	// use a connection of their own made from them, outside the pool.
+	opts *goredis.Options
+	k    keys
+	s    *scripts
+	log  *slog.Logger
+	part stream.Partitioner
 
 	mu         sync.Mutex
 	topicCache map[string]int32
@@ -79,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{
 		cfg:        cfg,
 		client:     goredis.NewClient(opts),
+		opts:       opts,
 		k:          keys{p: cfg.KeyPrefix},
 		s:          newScripts(),
 		log:        cfg.Logger.With("backend", "redis"),
@@ -232,6 +236,9 @@ func unavailable(err error) bool {
 		return true
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "max number of clients reached") {
+		return true
+	}
 	for _, p := range []string{"LOADING", "MASTERDOWN", "READONLY", "BUSY", "OOM", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"} {
 		if strings.HasPrefix(msg, p) {
 			return true

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -129,33 +131,98 @@ func entryTime(values map[string]any) string {
 
 // decodeEntry turns a stream entry into a record of topic and partition.
 func decodeEntry(topic string, partition int32, id string, values map[string]any) (*stream.Record, error) {
+	var d decoder
+	r := new(stream.Record)
+	if err := d.decode(r, topic, partition, id, values); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decoder decodes the entries of one read. It copies keys and values into
+// one buffer for the read instead of one allocation each; each slice is
+// capped at its own length, so appending to one never writes into another.
+type decoder struct {
+	buf []byte
+}
+
+// newDecoder returns a decoder for msgs, with room for their keys and
+// values.
+func newDecoder(msgs []goredis.XMessage) decoder {
+	n := 0
+	for _, m := range msgs {
+		rec, _ := m.Values[fieldRecord].(string)
+		v, _ := m.Values[fieldValue].(string)
+		n += len(rec) + len(v)
+	}
+	return decoder{buf: make([]byte, 0, n)}
+}
+
+// bytes returns a copy of s, from the buffer while it has room.
+func (d *decoder) bytes(s string) []byte {
+	if len(d.buf)+len(s) > cap(d.buf) {
+		return []byte(s)
+	}
+	from := len(d.buf)
+	d.buf = append(d.buf, s...)
+	return d.buf[from:len(d.buf):len(d.buf)]
+}
+
+// decodeMessages decodes msgs into records, leaving out entries deleted
+// while pending and calling skip for each entry that cannot be read (and
+// leaving it out too); a nil skip fails the call instead. The records of
+// one call share one allocation, as their keys and values share another:
+// a record kept after its batch keeps the batch's memory.
+func decodeMessages(topic string, partition int32, msgs []goredis.XMessage, skip func(id string, err error)) ([]*stream.Record, error) {
+	d := newDecoder(msgs)
+	slab := make([]stream.Record, len(msgs))
+	out := make([]*stream.Record, 0, len(msgs))
+	for i, m := range msgs {
+		if m.Values == nil {
+			continue // deleted while pending
+		}
+		r := &slab[i]
+		if err := d.decode(r, topic, partition, m.ID, m.Values); err != nil {
+			if skip == nil {
+				return nil, err
+			}
+			skip(m.ID, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// decode fills r from a stream entry of topic and partition.
+func (d *decoder) decode(r *stream.Record, topic string, partition int32, id string, values map[string]any) error {
 	off, err := entryOffset(id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("topic %q partition %d offset %d: %w", topic, partition, off, err)
 	}
 	rec, _ := values[fieldRecord].(string)
 	if len(rec) < timeDigits {
-		return nil, fail(errors.New("entry has no record field"))
+		return fail(errors.New("entry has no record field"))
 	}
-	r := &stream.Record{Topic: topic, Partition: partition, Offset: off}
+	*r = stream.Record{Topic: topic, Partition: partition, Offset: off}
 	if r.Timestamp, err = decodeTime(rec[:timeDigits]); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	rest := rec[timeDigits:]
 	n, w := uvarint(rest)
 	if w <= 0 || n > uint64(len(rest)-w) {
-		return nil, fail(errors.New("malformed key"))
+		return fail(errors.New("malformed key"))
 	}
 	if n > 0 {
-		r.Key = []byte(rest[w : w+int(n)])
+		r.Key = d.bytes(rest[w : w+int(n)])
 	}
 	if r.Headers, err = stream.ParseHeaders(rest[w+int(n):]); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	v, _ := values[fieldValue].(string)
-	r.Value = []byte(v)
-	return r, nil
+	r.Value = d.bytes(v)
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -149,5 +151,34 @@ func TestAssign(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Records decoded together share buffers, but appending to one record's key
+// or value never changes another's.
+func TestDecodeMessagesKeepsRecordsApart(t *testing.T) {
+	var msgs []goredis.XMessage
+	for i := range 3 {
+		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Timestamp: time.Unix(int64(i), 0)}
+		msgs = append(msgs, goredis.XMessage{ID: entryID(int64(i)), Values: map[string]any{
+			fieldRecord: string(encodeRecord(r)), fieldValue: "value-" + string(rune('a'+i))}})
+	}
+	msgs = append(msgs, goredis.XMessage{ID: entryID(3)}) // deleted while pending
+	recs, err := decodeMessages("t", 0, msgs, nil)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("decodeMessages = %d records, %v; want 3", len(recs), err)
+	}
+	recs[0].Value = append(recs[0].Value, "XXXX"...)
+	recs[0].Key = append(recs[0].Key, "YYYY"...)
+	for i, r := range recs[1:] {
+		if want := "value-" + string(rune('b'+i)); string(r.Value) != want {
+			t.Errorf("record %d value = %q, want %q", i+1, r.Value, want)
+		}
+		if want := "k" + string(rune('1'+i)); string(r.Key) != want {
+			t.Errorf("record %d key = %q, want %q", i+1, r.Key, want)
+		}
+		if r.Offset != int64(i+1) {
+			t.Errorf("record %d offset = %d", i+1, r.Offset)
+		}
 	}
 }

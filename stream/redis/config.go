@@ -52,9 +52,13 @@ type Config struct {
 	// so with a warning and in [Broker.Stats]. Default 0: no cap, records a
 	// registered group has not consumed are never deleted.
 	HardCapBytes int64
-	// PoolSize is the number of connections in the client's pool. Default:
-	// go-redis's default (10 per CPU). Each Consume call also holds one
-	// connection of its own for blocking reads.
+	// PoolSize is the number of connections in the client's pool, which
+	// serves produce, reads, administration and the consumers' heartbeats,
+	// lease renewals and commits (all short commands). Default: go-redis's
+	// default (10 per CPU). Each Consume call also opens one connection of
+	// its own, outside the pool, for its blocking reads, so the number of
+	// Consume calls is bounded by the server's maxclients, not by the pool;
+	// a Consume call that cannot open it fails.
 	PoolSize int
 	// DialTimeout bounds connecting to Redis. Default 5s.
 	DialTimeout time.Duration

@@ -62,6 +62,9 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 
 	for _, t := range cfg.Topics {
 		if _, err := b.partitions(ctx, t, true); err != nil {
+			if ctx.Err() != nil {
+				return nil // cancelled before joining
+			}
 			return fmt.Errorf("redis: consume group %q: %w", cfg.Group, err)
 		}
 	}
@@ -128,7 +131,21 @@ func (c *consumer) run(parent context.Context) error {
 	bg := context.WithoutCancel(ctx)
 
 	c.fetch = newFetcher(c)
-	go c.fetch.run()
+	// The fetcher's connection is opened before joining, so that a server
+	// at its connection limit fails the call instead of leaving a member
+	// that holds partitions it cannot read.
+	conn, err := c.fetch.connect(ctx)
+	if err != nil {
+		_ = c.fetch.client.Close()
+		if parent.Err() != nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("redis: consume group %q: %w", c.cfg.Group, stream.ErrClosed)
+		}
+		return c.b.fail(fmt.Sprintf("consume group %q: open the connection for reads", c.cfg.Group), err)
+	}
+	go c.fetch.run(conn)
 
 	var lastBeat, lastRenew time.Time
 	failures := 0

@@ -29,8 +29,16 @@ const (
 // one XREADGROUP BLOCK on a dedicated connection, and hands them to the
 // partitions' workers. It leaves out partitions whose queue is full, so a
 // slow handler slows fetching.
+//
+// The dedicated connection is not taken from the broker's pool: a blocking
+// read holds its connection for up to blockFor, and pooled connections held
+// that way by many Consume calls would leave none for the heartbeats, lease
+// renewals and commits that keep the members alive. The pool serves only
+// short commands, so any number of Consume calls share it.
 type fetcher struct {
 	c *consumer
+	// client has a pool of one connection: the fetcher's own.
+	client *goredis.Client
 
 	mu      sync.Mutex
 	workers map[string]*worker // by stream key
@@ -47,8 +55,15 @@ type fetcher struct {
 }
 
 func newFetcher(c *consumer) *fetcher {
+	opts := *c.b.opts
+	opts.PoolSize = 1
+	opts.MinIdleConns = 0
+	opts.MaxIdleConns = 1
+	// The blocking read waits up to blockFor on the server.
+	opts.ReadTimeout = blockFor + 10*time.Second
 	f := &fetcher{
 		c:       c,
+		client:  goredis.NewClient(&opts),
 		workers: make(map[string]*worker),
 		wakeCh:  make(chan struct{}, 1),
 		stopCh:  make(chan struct{}),
@@ -78,6 +93,20 @@ func (f *fetcher) stop() {
 	f.wake()
 	<-f.done
 	f.unblocks.Wait()
+	_ = f.client.Close()
+}
+
+// connect opens the fetcher's connection and learns its client id, which
+// CLIENT UNBLOCK names.
+func (f *fetcher) connect(ctx context.Context) (*goredis.Conn, error) {
+	conn := f.client.Conn()
+	id, err := conn.ClientID(ctx).Result()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	f.connID.Store(id)
+	return conn, nil
 }
 
 // wake makes the fetcher look at its partitions again, interrupting a
@@ -122,10 +151,11 @@ func (f *fetcher) count(n int) int {
 	return int(max(c, 1))
 }
 
-func (f *fetcher) run() {
+// run fetches until stopped; conn is the connection opened by connect, or
+// nil to open one.
+func (f *fetcher) run(conn *goredis.Conn) {
 	defer close(f.done)
 	ctx := context.Background()
-	var conn *goredis.Conn
 	defer func() {
 		if conn != nil {
 			_ = conn.Close()
@@ -151,16 +181,12 @@ func (f *fetcher) run() {
 			continue
 		}
 		if conn == nil {
-			conn = f.c.b.client.Conn()
-			id, err := conn.ClientID(ctx).Result()
-			if err != nil {
-				_ = conn.Close()
-				conn = nil
+			var err error
+			if conn, err = f.connect(ctx); err != nil {
 				failures++
 				f.backoff(failures, err)
 				continue
 			}
-			f.connID.Store(id)
 		}
 		seq++
 		f.inflight.Store(seq)
@@ -247,21 +273,14 @@ func (f *fetcher) deliver(res []goredis.XStream) {
 // decode turns entries into records, skipping (and logging) entries that
 // were not written by Arus, and updates the average record size.
 func (f *fetcher) decode(x tp, msgs []goredis.XMessage) []*stream.Record {
-	recs := make([]*stream.Record, 0, len(msgs))
-	size := 0
-	for _, m := range msgs {
-		if m.Values == nil {
-			continue // deleted while pending
-		}
-		r, err := decodeEntry(x.topic, x.partition, m.ID, m.Values)
-		if err != nil {
-			f.c.log.Error("redis: skipping an entry arus cannot read", "topic", x.topic, "partition", x.partition, "id", m.ID, "err", err)
-			continue
-		}
-		size += r.Size()
-		recs = append(recs, r)
-	}
+	recs, _ := decodeMessages(x.topic, x.partition, msgs, func(id string, err error) {
+		f.c.log.Error("redis: skipping an entry arus cannot read", "topic", x.topic, "partition", x.partition, "id", id, "err", err)
+	})
 	if len(recs) > 0 {
+		size := 0
+		for _, r := range recs {
+			size += r.Size()
+		}
 		avg := f.avgSize.Load()
 		f.avgSize.Store((avg + int64(size/len(recs))) / 2)
 	}

@@ -51,13 +51,9 @@ func (b *Broker) Read(ctx context.Context, topic string, partition int32, offset
 }
 
 func decodeAll(topic string, partition int32, msgs []goredis.XMessage) ([]*stream.Record, error) {
-	out := make([]*stream.Record, 0, len(msgs))
-	for _, m := range msgs {
-		r, err := decodeEntry(topic, partition, m.ID, m.Values)
-		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		out = append(out, r)
+	out, err := decodeMessages(topic, partition, msgs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	return out, nil
 }

@@ -32,6 +32,7 @@ func (s *suite) tests() []testCase {
 		{name: "LagIsExact", fn: s.testLag},
 		{name: "GroupAdmin", fn: s.testGroupAdmin},
 		{name: "ContextCancellation", fn: s.testContextCancellation},
+		{name: "ConsumeCancelledBeforeJoining", fn: s.testCancelBeforeJoin},
 		{name: "ProcessRestartLosesNothing", fn: s.testProcessRestart},
 		{name: "EngineRestartLosesNothing", skip: noEngineRestart, fn: s.testEngineRestart},
 		{name: "RetentionKeepsUnconsumed", skip: noRetention, fn: s.testRetention},

@@ -450,6 +450,49 @@ func (s *suite) testContextCancellation(t *testing.T) {
 	}
 }
 
+// Consume returns nil when its context ends before it has joined the
+// group, whatever it was doing then: on a topic it would create, on a broker
+// that has not looked the topic up yet, and cancelled at any moment of
+// joining.
+func (s *suite) testCancelBeforeJoin(t *testing.T) {
+	ctx := testContext(t)
+	e := s.env(t)
+	nop := func(context.Context, []*stream.Record) error { return nil }
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	// Brokers are opened one at a time: an embedded log's directory takes
+	// one process at a time.
+	b := e.open()
+	if err := b.Consume(done, fastCfg("early", "not.yet.created"), nop); err != nil {
+		t.Errorf("Consume with a cancelled context on a topic not created yet = %v, want nil", err)
+	}
+	createTopic(t, ctx, b, "joined", 2)
+	_ = b.Close()
+	b = e.open() // knows nothing of the topic yet
+	if err := b.Consume(done, fastCfg("early", "joined"), nop); err != nil {
+		t.Errorf("Consume with a cancelled context on a fresh broker = %v, want nil", err)
+	}
+	_ = b.Close()
+	// Cancelled while joining: at once, and after ever longer delays.
+	for i, delay := range []time.Duration{0, 100 * time.Microsecond, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond} {
+		b := e.open()
+		cctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- b.Consume(cctx, fastCfg(fmt.Sprintf("joining-%d", i), "joined"), nop) }()
+		time.Sleep(delay) // the moment of cancellation, not a wait for a condition
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("Consume cancelled %s after it started = %v, want nil", delay, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Consume cancelled %s after it started did not return within 30s", delay)
+		}
+		_ = b.Close()
+	}
+}
+
 // Brokers that tell topic sizes (stream.Sizer) count what topics hold.
 func (s *suite) testTopicSizes(t *testing.T) {
 	ctx := testContext(t)
