@@ -198,16 +198,7 @@ func barChart(v []float64, labels []string, unit string) template.HTML {
 	var b strings.Builder
 	label := fmt.Sprintf("%s from %s to %s: total %s, highest %s", unit, labels[0], labels[len(labels)-1], formatNum(sum(v)), formatFloat(hi))
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 100" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
-	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, top, left, bottom)
-	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, bottom, right, bottom)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">0</text>`, left-4, bottom+4)
-	if scale > 0 {
-		for _, f := range []float64{1, 0.5} {
-			y := bottom - (bottom-top)*f
-			fmt.Fprintf(&b, `<line class="grid" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`, left, y, right, y)
-			fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(scale*f))
-		}
-	}
+	chartAxes(&b, left, right, top, bottom, scale)
 	slot := (right - left) / float64(len(v))
 	for i, x := range v {
 		if x <= 0 || scale == 0 {

@@ -78,9 +78,8 @@ func (h *Handler) tkNewEvent(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (h *Handler) tkEditEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	e, err := h.cfg.Ticketing.Event(r.Context(), sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	local := func(t time.Time) string {
@@ -112,10 +111,22 @@ func eventInput(r *http.Request) (tkEventForm, ticketing.EventInput, map[string]
 	return f, in, errs
 }
 
-func (h *Handler) tkCreateEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
+// tkSaveEvent creates an event (POST /ticketing/events) or changes the
+// one of the path.
+func (h *Handler) tkSaveEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	f, in, errs := eventInput(r)
-	// Unreadable times are zero, which the service refuses: nothing is made.
-	e, err := h.cfg.Ticketing.CreateEvent(r.Context(), sc, in)
+	f.ID = r.PathValue("id")
+	// Unreadable times are zero, which the service refuses: nothing is
+	// stored.
+	var e ticketing.Event
+	var err error
+	flash := "tk-saved"
+	if f.ID == "" {
+		e, err = h.cfg.Ticketing.CreateEvent(r.Context(), sc, in)
+		flash = "tk-created#areas"
+	} else {
+		e, err = h.cfg.Ticketing.UpdateEvent(r.Context(), sc, f.ID, in)
+	}
 	if fe := fieldErrors(err); fe != nil || len(errs) > 0 {
 		h.tkEventFormPage(w, r, sc, http.StatusUnprocessableEntity, tkEventFormData{Form: f, Errors: mergeErrors(errs, err)})
 		return
@@ -124,30 +135,23 @@ func (h *Handler) tkCreateEvent(w http.ResponseWriter, r *http.Request, p *auth.
 		h.tkFail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/ticketing/events/"+e.ID+"?ok=tk-created#areas", http.StatusSeeOther)
+	http.Redirect(w, r, "/ticketing/events/"+e.ID+"?ok="+flash, http.StatusSeeOther)
 }
 
-func (h *Handler) tkUpdateEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	id := r.PathValue("id")
-	f, in, errs := eventInput(r)
-	f.ID = id
-	// Unreadable times are zero, which the service refuses: nothing changes.
-	_, err := h.cfg.Ticketing.UpdateEvent(r.Context(), sc, id, in)
-	if fe := fieldErrors(err); fe != nil || len(errs) > 0 {
-		h.tkEventFormPage(w, r, sc, http.StatusUnprocessableEntity, tkEventFormData{Form: f, Errors: mergeErrors(errs, err)})
-		return
-	}
+// pathEvent reads the event the path names in {name}, in the scope; on an
+// error it answers and returns false.
+func (h *Handler) pathEvent(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, name string) (ticketing.Event, bool) {
+	e, err := h.cfg.Ticketing.Event(r.Context(), sc, r.PathValue(name))
 	if err != nil {
 		h.tkFail(w, r, err)
-		return
+		return e, false
 	}
-	http.Redirect(w, r, "/ticketing/events/"+id+"?ok=tk-saved", http.StatusSeeOther)
+	return e, true
 }
 
 func (h *Handler) tkDeleteEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	e, err := h.cfg.Ticketing.Event(r.Context(), sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	if !h.confirmed(w, r, confirmData{Title: "Delete event " + e.Title(), Action: "/ticketing/events/" + e.ID + "/delete", Button: "Delete event",
@@ -185,9 +189,8 @@ func (h *Handler) tkEvent(w http.ResponseWriter, r *http.Request, p *auth.Princi
 
 func (h *Handler) tkEventPage(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, status int, d tkEventData) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	d.Event = e
@@ -299,9 +302,8 @@ func (h *Handler) tkCancelEvent(w http.ResponseWriter, r *http.Request, p *auth.
 // the reason to give) until it is confirmed, then does it.
 func (h *Handler) eventWithReason(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, action string, do func(id, reason string) error) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	d := tkReasonData{Event: e, Action: action, Reason: strings.TrimSpace(r.PostFormValue("reason")), Verb: "Reject event",

@@ -66,9 +66,8 @@ func (h *Handler) tkGate(w http.ResponseWriter, r *http.Request, p *auth.Princip
 
 func (h *Handler) tkGatePage(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, status int, d tkGateData) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("event"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "event")
+	if !ok {
 		return
 	}
 	d.Event, d.Live = e, "/ticketing/gates/"+e.ID+"/events"
@@ -121,9 +120,8 @@ func (h *Handler) gateValues(ctx context.Context, event string) (map[string]stri
 }
 
 func (h *Handler) tkGateEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	e, err := h.cfg.Ticketing.Event(r.Context(), sc, r.PathValue("event"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "event")
+	if !ok {
 		return
 	}
 	h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) { return h.gateValues(ctx, e.ID) })
@@ -133,9 +131,8 @@ func (h *Handler) tkGateEvents(w http.ResponseWriter, r *http.Request, p *auth.P
 // shows it once, as text and as a QR code.
 func (h *Handler) tkEnrol(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("event"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "event")
+	if !ok {
 		return
 	}
 	var d tkGateData

@@ -87,16 +87,12 @@ func (h *Handler) tkOrder(w http.ResponseWriter, r *http.Request, p *auth.Princi
 
 func (h *Handler) tkOrderPage(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope, status int, d tkOrderData) {
 	ctx := r.Context()
-	o, err := h.cfg.Ticketing.Order(ctx, sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	o, e, ok := h.pathOrder(w, r, sc, "id")
+	if !ok {
 		return
 	}
-	d.Order = o
-	if d.Event, err = h.cfg.Ticketing.Event(ctx, sc, o.EventID); err != nil {
-		h.tkFail(w, r, err)
-		return
-	}
+	d.Order, d.Event = o, e
+	var err error
 	if d.Refunds, err = h.cfg.Ticketing.Refunds(ctx, sc, ticketing.RefundFilter{OrderID: o.ID, Limit: 1000}); err != nil {
 		h.serverError(w, r, err)
 		return
@@ -121,6 +117,21 @@ func (h *Handler) tkOrderPage(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	d.Timeline = orderTimeline(d)
 	d.Topic = h.cfg.Broker != nil && p.Can(auth.PermRecordsRead, "")
 	h.render(w, r, status, "tk_order", view{Data: d})
+}
+
+// pathOrder reads the order the path names in {name} (by id or number)
+// and its event, in the scope; on an error it answers and returns false.
+func (h *Handler) pathOrder(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, name string) (ticketing.Order, ticketing.Event, bool) {
+	o, err := h.cfg.Ticketing.Order(r.Context(), sc, r.PathValue(name))
+	var e ticketing.Event
+	if err == nil {
+		e, err = h.cfg.Ticketing.Event(r.Context(), sc, o.EventID)
+	}
+	if err != nil {
+		h.tkFail(w, r, err)
+		return o, e, false
+	}
+	return o, e, true
 }
 
 // orderTimeline lists what happened to an order, oldest first, from the
@@ -382,17 +393,11 @@ type tkPrintedTicket struct {
 // tkPrintTickets shows an order's valid tickets with their QR codes, one
 // card each, for printing at the counter.
 func (h *Handler) tkPrintTickets(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	ctx := r.Context()
-	o, err := h.cfg.Ticketing.Order(ctx, sc, r.PathValue("order"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	o, e, ok := h.pathOrder(w, r, sc, "order")
+	if !ok {
 		return
 	}
-	d := tkTicketsData{Order: o}
-	if d.Event, err = h.cfg.Ticketing.Event(ctx, sc, o.EventID); err != nil {
-		h.tkFail(w, r, err)
-		return
-	}
+	d := tkTicketsData{Order: o, Event: e}
 	for _, t := range o.Tickets {
 		if t.Status != ticketing.TicketValid {
 			continue

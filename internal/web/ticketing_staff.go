@@ -46,12 +46,12 @@ func (h *Handler) tkEventStaff(w http.ResponseWriter, r *http.Request, p *auth.P
 
 func (h *Handler) tkEventStaffPage(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, status int, d tkEventStaffData) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	d.Event, d.StaffStatuses, d.ScheduleStatuses = e, ticketing.StaffStatuses, ticketing.ScheduleStatuses
+	var err error
 	if d.Staff, err = h.cfg.Ticketing.StaffOf(ctx, sc, e.ID); err != nil {
 		h.tkFail(w, r, err)
 		return
@@ -99,9 +99,8 @@ func scheduleInput(r *http.Request, tz string) (tkScheduleForm, ticketing.Schedu
 // form as typed, through back.
 func (h *Handler) staffChange(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, do func(e ticketing.Event) (map[string]string, error),
 	back func(errs map[string]string), to string) {
-	e, err := h.cfg.Ticketing.Event(r.Context(), sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	own, err := do(e)
@@ -191,9 +190,8 @@ func (h *Handler) tkStaffMember(w http.ResponseWriter, r *http.Request, p *auth.
 
 func (h *Handler) tkStaffMemberPage(w http.ResponseWriter, r *http.Request, sc ticketing.Scope, status int, form *tkStaffForm, errs map[string]string) {
 	ctx := r.Context()
-	e, err := h.cfg.Ticketing.Event(ctx, sc, r.PathValue("id"))
-	if err != nil {
-		h.tkFail(w, r, err)
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
 		return
 	}
 	s, err := h.cfg.Ticketing.StaffMember(ctx, sc, e.ID, r.PathValue("staff"))
