@@ -238,35 +238,30 @@ func (h *Handler) tkAddArea(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (h *Handler) tkDeleteArea(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	id := r.PathValue("id")
-	if err := h.cfg.Ticketing.DeleteArea(r.Context(), sc, id, r.PathValue("area")); err != nil {
-		h.tkFail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/ticketing/events/"+id+"?ok=tk-deleted#areas", http.StatusSeeOther)
+	h.eventAction(w, r, "?ok=tk-deleted#areas", func(id string) error { return h.cfg.Ticketing.DeleteArea(r.Context(), sc, id, r.PathValue("area")) })
 }
 
-// eventAction runs one state change of the event in the path and goes back
-// to its page with a notice.
-func (h *Handler) eventAction(w http.ResponseWriter, r *http.Request, flash string, do func(id string) error) {
+// eventAction runs one change of the event in the path and goes back to
+// the event's page, or the one under it that then names ("/staff?ok=…").
+func (h *Handler) eventAction(w http.ResponseWriter, r *http.Request, then string, do func(id string) error) {
 	id := r.PathValue("id")
 	if err := do(id); err != nil {
 		h.tkFail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/ticketing/events/"+id+"?ok="+flash, http.StatusSeeOther)
+	http.Redirect(w, r, "/ticketing/events/"+id+then, http.StatusSeeOther)
 }
 
 func (h *Handler) tkSubmitEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	h.eventAction(w, r, "tk-submitted", func(id string) error { _, err := h.cfg.Ticketing.SubmitEvent(r.Context(), sc, id); return err })
+	h.eventAction(w, r, "?ok=tk-submitted", func(id string) error { _, err := h.cfg.Ticketing.SubmitEvent(r.Context(), sc, id); return err })
 }
 
 func (h *Handler) tkApproveEvent(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	h.eventAction(w, r, "tk-approved", func(id string) error { _, err := h.cfg.Ticketing.ApproveEvent(r.Context(), id, p.Name()); return err })
+	h.eventAction(w, r, "?ok=tk-approved", func(id string) error { _, err := h.cfg.Ticketing.ApproveEvent(r.Context(), id, p.Name()); return err })
 }
 
 func (h *Handler) tkGoLive(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	h.eventAction(w, r, "tk-golive", func(id string) error { _, err := h.cfg.Ticketing.StartGoLive(r.Context(), id); return err })
+	h.eventAction(w, r, "?ok=tk-golive", func(id string) error { _, err := h.cfg.Ticketing.StartGoLive(r.Context(), id); return err })
 }
 
 // tkReasonForm asks for a reason before a rejection or cancellation; for a

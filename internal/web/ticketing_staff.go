@@ -155,12 +155,9 @@ func (h *Handler) tkUpdateSchedule(w http.ResponseWriter, r *http.Request, p *au
 }
 
 func (h *Handler) tkDeleteSchedule(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
-	id := r.PathValue("id")
-	if err := h.cfg.Ticketing.DeleteSchedule(r.Context(), sc, id, r.PathValue("schedule")); err != nil {
-		h.tkFail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/ticketing/events/"+id+"/staff?ok=tk-deleted#schedules", http.StatusSeeOther)
+	h.eventAction(w, r, "/staff?ok=tk-deleted#schedules", func(id string) error {
+		return h.cfg.Ticketing.DeleteSchedule(r.Context(), sc, id, r.PathValue("schedule"))
+	})
 }
 
 // errFields carries a form's own field errors to tkFail as a 422.
