@@ -74,6 +74,15 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 	signIn("admin", adminPassword)
 	browsertest.Do(t, ctx, "approve it", chromedp.Navigate(eventURL), chromedp.WaitVisible(css(`#approve-event`)), chromedp.Click(css(`#approve-event`)),
 		chromedp.WaitNotPresent(css(`#approve-event`)))
+	// The page follows the go-live saga live, without a reload.
+	if !browsertest.Get(t, ctx, "wait for on sale", chromedp.Poll[bool](
+		`document.querySelector("#event-status").textContent === "on sale" && document.querySelector("#golive-state").textContent === "completed"`,
+		chromedp.WithPollingTimeout(30*time.Second))) {
+		t.Errorf("the event's page did not show the event on sale")
+	}
+	if cls := browsertest.Get(t, ctx, "pill", chromedp.Evaluate[string](`document.querySelector("#event-status").className`)); cls != "pill ok" {
+		t.Errorf("the status pill is %q, want pill ok", cls)
+	}
 	id := eventURL[strings.LastIndex(eventURL, "/")+1:]
 	if i := strings.IndexAny(id, "?#"); i >= 0 {
 		id = id[:i]

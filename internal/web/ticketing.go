@@ -45,6 +45,7 @@ func (h *Handler) registerTicketing(handle func(string, http.Handler)) {
 		{"POST /ticketing/events", manage, h.tkSaveEvent},
 		{"GET /ticketing/events/{id}", read, h.tkEvent},
 		{"GET /ticketing/events/{id}/edit", manage, h.tkEditEvent},
+		{"GET /ticketing/events/{id}/live", read, h.tkEventLive},
 		{"POST /ticketing/events/{id}", manage, h.tkSaveEvent},
 		{"POST /ticketing/events/{id}/delete", manage, h.tkDeleteEvent},
 		{"POST /ticketing/events/{id}/areas", manage, h.tkAddArea},
@@ -161,12 +162,13 @@ var tkFlashes = map[string]string{
 
 // ticketingFuncs are the template functions of the ticketing pages.
 var ticketingFuncs = template.FuncMap{
-	"idr":       formatIDR,
-	"when":      formatWhen,
-	"whenRange": func(a, b time.Time, tz string) string { return formatWhen(a, tz) + " – " + formatWhen(b, tz) },
-	"eventPill": eventPill,
-	"orderPill": orderPill,
-	"label":     func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"idr":        formatIDR,
+	"when":       formatWhen,
+	"whenRange":  func(a, b time.Time, tz string) string { return formatWhen(a, tz) + " – " + formatWhen(b, tz) },
+	"eventPill":  eventPill,
+	"orderPill":  orderPill,
+	"goLivePill": goLivePill,
+	"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"localInput": func(t time.Time, tz string) string {
 		if t.IsZero() {
 			return ""
@@ -213,6 +215,17 @@ func eventPill(status string) string {
 		return "bad"
 	}
 	return "info"
+}
+
+// goLivePill is the pill colour of a go-live saga's state.
+func goLivePill(state string) string {
+	switch state {
+	case "completed":
+		return "ok"
+	case "running", "":
+		return "info"
+	}
+	return "bad"
 }
 
 // orderPill is the pill colour of an order or refund state.

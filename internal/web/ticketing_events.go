@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -198,6 +199,13 @@ func (h *Handler) tkEventPage(w http.ResponseWriter, r *http.Request, sc ticketi
 		d.Merchant = m.Name
 	}
 	d.Editable = e.Status == ticketing.StatusDraft || e.Status == ticketing.StatusWaitingForApproval
+	d.Areas = h.eventAreas(ctx, e)
+	h.render(w, r, status, "tk_event", view{Data: d})
+}
+
+// eventAreas is an event's areas with their figures from the inventory's
+// read model, once the go-live saga has set them up there.
+func (h *Handler) eventAreas(ctx context.Context, e ticketing.Event) []tkArea {
 	avail := map[string]inventory.Availability{}
 	if as, err := h.cfg.Ticketing.Inventory().ReadEvent(ctx, e.ID); err == nil {
 		for _, a := range as {
@@ -206,14 +214,38 @@ func (h *Handler) tkEventPage(w http.ResponseWriter, r *http.Request, sc ticketi
 	} else {
 		h.log.WarnContext(ctx, "console: inventory of event", "event", e.ID, "err", err)
 	}
+	var out []tkArea
 	for _, a := range e.Areas {
 		ta := tkArea{Area: a}
 		if v, ok := avail[a.ID]; ok {
 			ta.Sold, ta.Held, ta.Free, ta.Known = v.Sold, v.Held, v.Free, true
 		}
-		d.Areas = append(d.Areas, ta)
+		out = append(out, ta)
 	}
-	h.render(w, r, status, "tk_event", view{Data: d})
+	return out
+}
+
+// tkEventLive streams the event's state, its go-live's and its areas'
+// figures, so that its page follows the go-live saga and the sales.
+func (h *Handler) tkEventLive(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
+	e, ok := h.pathEvent(w, r, sc, "id")
+	if !ok {
+		return
+	}
+	h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) {
+		e, err := h.cfg.Ticketing.Event(ctx, sc, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		v := map[string]string{"status": strings.ReplaceAll(e.Status, "_", " "), "pill:status": eventPill(e.Status),
+			"golive": e.GoLive.State, "pill:golive": goLivePill(e.GoLive.State)}
+		for _, a := range h.eventAreas(ctx, e) {
+			if a.Known {
+				v["sold:"+a.ID], v["held:"+a.ID], v["free:"+a.ID] = formatNum(a.Sold), formatNum(a.Held), formatNum(a.Free)
+			}
+		}
+		return v, nil
+	})
 }
 
 func (h *Handler) tkAddArea(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {

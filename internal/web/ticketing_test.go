@@ -248,6 +248,7 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 		{"/ticketing/payment-methods", "read", -1},
 		{"/ticketing/counter", "cash", -1},
 		{"/ticketing/gates", "gate", -1},
+		{"/ticketing/dashboard/events", "admin", -1},
 	}
 	for i := range 2 {
 		ms, _ := tf.svc.Merchants(context.Background(), ticketing.Everything)
@@ -267,6 +268,8 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 			page{"/ticketing/orders/" + w.paid[i].Number, "read", i},
 			page{"/ticketing/counter/" + w.paid[i].ID + "/tickets", "cash", i},
 			page{"/ticketing/gates/" + e(i), "gate", i},
+			page{"/ticketing/events/" + e(i) + "/live", "read", i},
+			page{"/ticketing/gates/" + e(i) + "/events", "gate", i},
 		)
 	}
 	// What each role may do and which merchant it belongs to (-1: all).
@@ -304,6 +307,19 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 				case pg.mine >= 0 && rl.merchant != -1 && rl.merchant != pg.mine:
 					want = http.StatusNotFound
 				}
+				if strings.HasSuffix(pg.path, "/events") || strings.HasSuffix(pg.path, "/live") {
+					// A live stream: the status comes with the
+					// first values; the stream is left at that.
+					resp, err := br.c.Get(br.base + pg.path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != want {
+						t.Errorf("%s GET %s: status %d, want %d", rl.user, pg.path, resp.StatusCode, want)
+					}
+					continue
+				}
 				resp, body := br.get(pg.path)
 				if resp.StatusCode != want {
 					t.Errorf("%s GET %s: status %d, want %d\n%s", rl.user, pg.path, resp.StatusCode, want, truncate(body, 300))
@@ -314,7 +330,11 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		br := tf.browser()
 		for _, pg := range pages {
-			resp, _ := br.get(pg.path)
+			resp, err := br.c.Get(br.base + pg.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
 			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
 				t.Errorf("anonymous GET %s: %d to %q, want the sign-in page", pg.path, resp.StatusCode, resp.Header.Get("Location"))
 			}
