@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"html/template"
@@ -38,6 +39,7 @@ func (h *Handler) tkGates(w http.ResponseWriter, r *http.Request, p *auth.Princi
 
 type tkGateRow struct {
 	Gate           gate.Gate
+	Areas          []string // the names of the areas it lets into
 	Entries, Exits int
 }
 
@@ -91,9 +93,17 @@ func (h *Handler) tkGatePage(w http.ResponseWriter, r *http.Request, sc ticketin
 		h.serverError(w, r, err)
 		return
 	}
+	names := map[string]string{}
+	for _, a := range e.Areas {
+		names[a.ID] = a.Name
+	}
 	for _, g := range gates {
 		c := d.Counts.ByGate[g.GateID]
-		d.Gates = append(d.Gates, tkGateRow{Gate: g, Entries: c.Entries, Exits: c.Exits})
+		row := tkGateRow{Gate: g, Entries: c.Entries, Exits: c.Exits}
+		for _, a := range g.Areas {
+			row.Areas = append(row.Areas, cmp.Or(names[a], a))
+		}
+		d.Gates = append(d.Gates, row)
 	}
 	if d.Devices, err = h.cfg.Gate.Devices(ctx, e.ID); err != nil {
 		h.serverError(w, r, err)
