@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
@@ -184,14 +185,22 @@ func formatIDR(v int64) string {
 	return "Rp " + strings.ReplaceAll(formatNum(v), ",", ".")
 }
 
+// zones caches the time zones pages show times in: loading one reads the
+// zone database, and a page of orders shows hundreds of times.
+var zones sync.Map // name → *time.Location
+
+// zone is the time zone named tz, or Asia/Jakarta when tz is not one.
 func zone(tz string) *time.Location {
-	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
-		return loc
+	if loc, ok := zones.Load(tz); ok {
+		return loc.(*time.Location)
 	}
-	loc, err := time.LoadLocation(ticketing.DefaultTimeZone)
-	if err != nil {
-		return time.UTC
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "" {
+		if loc, err = time.LoadLocation(ticketing.DefaultTimeZone); err != nil {
+			loc = time.UTC
+		}
 	}
+	zones.Store(tz, loc)
 	return loc
 }
 

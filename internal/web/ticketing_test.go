@@ -33,7 +33,7 @@ type tkFixture struct {
 
 const tkPassword = "a long enough password"
 
-func newTicketingFixture(t *testing.T) *tkFixture {
+func newTicketingFixture(t testing.TB) *tkFixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
@@ -93,7 +93,7 @@ func newTicketingFixture(t *testing.T) *tkFixture {
 }
 
 // user creates a user with roles and a password of their own.
-func (tf *tkFixture) user(t *testing.T, name string, roles ...auth.Role) auth.User {
+func (tf *tkFixture) user(t testing.TB, name string, roles ...auth.Role) auth.User {
 	t.Helper()
 	u, err := tf.auth.CreateUser(context.Background(), auth.NewUser{Username: name, Name: strings.ToUpper(name[:1]) + name[1:], Email: name + "@example.com",
 		Password: tkPassword, Roles: roles, Confirmed: true})
@@ -104,7 +104,7 @@ func (tf *tkFixture) user(t *testing.T, name string, roles ...auth.Role) auth.Us
 }
 
 // waitUntil polls cond until it holds or 30 s pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -129,7 +129,7 @@ type tkWorld struct {
 	users    map[string]auth.User
 }
 
-func (tf *tkFixture) world(t *testing.T) tkWorld {
+func (tf *tkFixture) world(t testing.TB) tkWorld {
 	t.Helper()
 	ctx := context.Background()
 	s := tf.svc
