@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
@@ -70,20 +68,7 @@ func BenchmarkTicketingPages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := tf.srv.Config.Handler
-	for _, path := range []string{"/ticketing/orders", "/ticketing/orders?event=" + e.ID + "&status=validated", "/ticketing/orders?q=" + url.QueryEscape(w.paid[0].Number),
-		"/ticketing/orders/" + w.paid[0].ID, "/ticketing/events", "/ticketing/events/" + e.ID, "/ticketing/refunds", "/ticketing"} {
-		b.Run(path, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				req := httptest.NewRequest("GET", path, nil)
-				req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: token})
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != 200 {
-					b.Fatalf("GET %s: %d", path, rec.Code)
-				}
-				b.SetBytes(int64(rec.Body.Len()))
-			}
-		})
-	}
+	benchPages(b, tf.srv.Config.Handler, token, "/ticketing/orders", "/ticketing/orders?event="+e.ID+"&status=validated",
+		"/ticketing/orders?q="+url.QueryEscape(w.paid[0].Number), "/ticketing/orders/"+w.paid[0].ID, "/ticketing/events",
+		"/ticketing/events/"+e.ID, "/ticketing/refunds", "/ticketing")
 }

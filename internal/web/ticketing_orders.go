@@ -222,11 +222,15 @@ func (h *Handler) tkRequestRefund(w http.ResponseWriter, r *http.Request, p *aut
 	http.Redirect(w, r, "/ticketing/orders/"+r.PathValue("id")+"?ok=tk-requested#refunds", http.StatusSeeOther)
 }
 
+// refundsShown is how many refunds the refunds page lists, newest first.
+const refundsShown = 200
+
 type tkRefundsData struct {
 	Refunds  []ticketing.Refund
 	Numbers  map[string]string // order id → number
 	Statuses []string
 	Status   string
+	Capped   bool // more refunds than shown
 }
 
 func (h *Handler) tkRefunds(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
@@ -234,10 +238,11 @@ func (h *Handler) tkRefunds(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	d := tkRefundsData{Status: r.URL.Query().Get("status"), Numbers: map[string]string{},
 		Statuses: []string{ticketing.RefundRequested, ticketing.RefundApproved, ticketing.RefundRejected, ticketing.RefundRefunded}}
 	var err error
-	if d.Refunds, err = h.cfg.Ticketing.Refunds(ctx, sc, ticketing.RefundFilter{Status: d.Status, Limit: 500}); err != nil {
+	if d.Refunds, err = h.cfg.Ticketing.Refunds(ctx, sc, ticketing.RefundFilter{Status: d.Status, Limit: refundsShown}); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
+	d.Capped = len(d.Refunds) == refundsShown
 	for _, rf := range d.Refunds {
 		if _, ok := d.Numbers[rf.OrderID]; ok {
 			continue
