@@ -25,14 +25,26 @@ import (
 // caller's ticketing scope.
 type tkHandler func(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope)
 
+// tkRoute is one ticketing page or form and the permission it needs.
+type tkRoute struct {
+	pattern string
+	perm    auth.Permission
+	next    tkHandler
+}
+
 // registerTicketing adds the ticketing pages. handle is Register's.
 func (h *Handler) registerTicketing(handle func(string, http.Handler)) {
+	for _, rt := range h.ticketingRoutes() {
+		handle(rt.pattern, h.page(rt.perm, h.scoped(rt.next)))
+	}
+}
+
+// ticketingRoutes lists the ticketing pages that exist with the services
+// configured: the counter needs the payment service, the gates pages the
+// gate service.
+func (h *Handler) ticketingRoutes() []tkRoute {
 	read, manage, sell, admin := auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingAdmin
-	for _, rt := range []struct {
-		pattern string
-		perm    auth.Permission
-		next    tkHandler
-	}{
+	routes := []tkRoute{
 		{"GET /ticketing", admin, h.tkDashboard},
 		{"GET /ticketing/dashboard/events", admin, h.tkDashboardEvents},
 		{"GET /ticketing/merchants", read, h.tkMerchants},
@@ -77,20 +89,21 @@ func (h *Handler) registerTicketing(handle func(string, http.Handler)) {
 		{"GET /ticketing/payment-methods", read, h.tkMethods},
 		{"POST /ticketing/payment-methods", admin, h.tkCreateMethod},
 		{"POST /ticketing/payment-methods/{id}/delete", admin, h.tkDeleteMethod},
-	} {
-		handle(rt.pattern, h.page(rt.perm, h.scoped(rt.next)))
 	}
 	if h.cfg.Payments != nil {
-		handle("GET /ticketing/counter", h.page(auth.PermPaymentCash, h.scoped(h.tkCounter)))
-		handle("POST /ticketing/counter/{order}/cash", h.page(auth.PermPaymentCash, h.scoped(h.tkTakeCash)))
-		handle("GET /ticketing/counter/{order}/tickets", h.page(auth.PermPaymentCash, h.scoped(h.tkPrintTickets)))
+		routes = append(routes,
+			tkRoute{"GET /ticketing/counter", auth.PermPaymentCash, h.tkCounter},
+			tkRoute{"POST /ticketing/counter/{order}/cash", auth.PermPaymentCash, h.tkTakeCash},
+			tkRoute{"GET /ticketing/counter/{order}/tickets", auth.PermPaymentCash, h.tkPrintTickets})
 	}
 	if h.cfg.Gate != nil {
-		handle("GET /ticketing/gates", h.page(auth.PermGateRead, h.scoped(h.tkGates)))
-		handle("GET /ticketing/gates/{event}", h.page(auth.PermGateRead, h.scoped(h.tkGate)))
-		handle("GET /ticketing/gates/{event}/events", h.page(auth.PermGateRead, h.scoped(h.tkGateEvents)))
-		handle("POST /ticketing/gates/{event}/enrolments", h.page(auth.PermGateManage, h.scoped(h.tkEnrol)))
+		routes = append(routes,
+			tkRoute{"GET /ticketing/gates", auth.PermGateRead, h.tkGates},
+			tkRoute{"GET /ticketing/gates/{event}", auth.PermGateRead, h.tkGate},
+			tkRoute{"GET /ticketing/gates/{event}/events", auth.PermGateRead, h.tkGateEvents},
+			tkRoute{"POST /ticketing/gates/{event}/enrolments", auth.PermGateManage, h.tkEnrol})
 	}
+	return routes
 }
 
 // scoped finds the caller's ticketing scope before next.

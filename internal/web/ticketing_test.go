@@ -436,3 +436,96 @@ func countNamed(staff []ticketing.Staff, name string) int {
 	}
 	return n
 }
+
+// Every ticketing form (every POST route the console registers) × every
+// role: a role without the route's permission is refused (403), a merchant
+// acting on another merchant's event, order, staff, schedule or refund
+// finds nothing (404), and neither changes anything.
+func TestTicketingEveryFormRefusesWhoMayNot(t *testing.T) {
+	tf := newTicketingFixture(t)
+	w := tf.world(t)
+	ctx := context.Background()
+	a := w.events[0]
+	area := a.Areas[0]
+	// path fills in a route's parameters with merchant A's objects; mine
+	// is whether the route acts on one merchant's data.
+	path := func(pattern string) (p string, mine bool) {
+		p = strings.TrimPrefix(pattern, "POST ")
+		r := strings.NewReplacer("{area}", area.ID, "{staff}", w.staff[0].ID, "{schedule}", w.schedule[0].ID,
+			"{order}", w.pending[0].ID, "{event}", a.ID, "{user}", w.users["dewi"].ID)
+		switch {
+		case strings.HasPrefix(p, "/ticketing/merchants/{id}"):
+			p, mine = strings.Replace(p, "{id}", a.MerchantID, 1), true
+		case strings.HasPrefix(p, "/ticketing/events/{id}"):
+			p, mine = strings.Replace(p, "{id}", a.ID, 1), true
+		case strings.HasPrefix(p, "/ticketing/orders/{id}"):
+			p, mine = strings.Replace(p, "{id}", w.paid[0].ID, 1), true
+		case strings.HasPrefix(p, "/ticketing/refunds/{id}"):
+			p, mine = strings.Replace(p, "{id}", w.refund[0].ID, 1), true
+		case strings.HasPrefix(p, "/ticketing/payment-methods/{id}"):
+			p = strings.Replace(p, "{id}", w.method.ID, 1)
+		case strings.Contains(p, "{order}"), strings.Contains(p, "{event}"):
+			mine = true
+		}
+		return r.Replace(p), mine
+	}
+	form := url.Values{"name": {"X"}, "reason": {"because"}, "kind": {"partial"}, "amount": {"1"}, "received": {"500000"}, "key": {"k"},
+		"gate_id": {"north"}, "role": {"steward"}, "members": {"budi"}, "type": {"venue"}, "capacity": {"5"}, "price": {"1"},
+		"email": {"x@example.com"}, "work_starts": {"2030-01-01T10:00"}, "work_ends": {"2030-01-01T12:00"},
+		"starts": {"2030-01-01T10:00"}, "ends": {"2030-01-01T12:00"}, "status": {"done"}, "confirmed": {"yes"}, "as_cashier": {"on"}}
+	var posts []tkRoute
+	for _, rt := range tf.handler.ticketingRoutes() {
+		if strings.HasPrefix(rt.pattern, "POST ") {
+			posts = append(posts, rt)
+		}
+	}
+	if len(posts) < 25 {
+		t.Fatalf("only %d ticketing forms found", len(posts))
+	}
+	for _, user := range []string{"budi", "citra", "dewi", "eko", "fajar", "gita"} {
+		u := w.users[user]
+		p := &auth.Principal{User: u}
+		br := tf.browser()
+		csrf := br.login(user, tkPassword)
+		for _, rt := range posts {
+			target, mine := path(rt.pattern)
+			f := url.Values{"csrf_token": {csrf}}
+			for k, v := range form {
+				f[k] = v
+			}
+			resp, body := br.post(target, f)
+			switch {
+			case !p.Can(rt.perm, ""):
+				if resp.StatusCode != http.StatusForbidden {
+					t.Errorf("%s (without %s) POST %s: status %d, want 403", user, rt.perm, target, resp.StatusCode)
+				}
+			case mine && user == "budi": // merchant B on merchant A's data
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("budi POST %s (merchant A's): status %d, want 404\n%s", target, resp.StatusCode, truncate(body, 300))
+				}
+			}
+		}
+	}
+	// Nothing of merchant A's changed.
+	e, err := tf.svc.Event(ctx, ticketing.Everything, a.ID)
+	if err != nil || e.Status != ticketing.StatusOnSale || len(e.Areas) != 1 {
+		t.Errorf("merchant A's event is %+v, %v; want it on sale with its one area, as before", e, err)
+	}
+	if st, err := tf.svc.StaffOf(ctx, ticketing.Everything, a.ID); err != nil || len(st) != 1 || st[0].Name != "Rina" {
+		t.Errorf("merchant A's staff %+v, %v; want Rina alone, unchanged", st, err)
+	}
+	// Citra, merchant A's cashier, may take cash for its pending order,
+	// and did; nobody else could.
+	if in, err := tf.pay.IntentByNumber(ctx, w.pending[0].Number); err != nil || in.PaidBy != "citra" {
+		t.Errorf("merchant A's pending order paid by %q, %v; want citra, its cashier", in.PaidBy, err)
+	}
+	if rf, err := tf.svc.Refund(ctx, ticketing.Everything, w.refund[0].ID); err != nil || rf.Status != ticketing.RefundRequested {
+		t.Errorf("merchant A's refund %+v, %v; want it requested still", rf.Status, err)
+	}
+	if ms, _ := tf.svc.Members(ctx, a.MerchantID); len(ms) != 3 {
+		t.Errorf("merchant A's members %v, want the 3 of before", ms)
+	}
+	if u, _ := tf.auth.User(ctx, w.users["dewi"].ID); len(u.Roles) != 1 || u.Roles[0] != auth.RoleCoordinator {
+		t.Errorf("dewi's roles %v, want coordinator alone", u.Roles)
+	}
+}
