@@ -168,3 +168,38 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.SetValue(css(sel), v)
 }
+
+// Every ticketing screen fits a 390 px phone: wide tables scroll in their
+// own box, nothing else makes the page wider than the screen.
+func TestTicketingFitsAPhone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped under -short")
+	}
+	tf := newTicketingFixture(t)
+	w := tf.world(t)
+	ctx := browsertest.New(t)
+	base := tf.srv.URL
+	browsertest.Do(t, ctx, "a phone's screen", chromedp.EmulateViewport(390, 844))
+	browsertest.Do(t, ctx, "sign in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "admin"),
+		chromedp.SendKeys(css(`#password`), adminPassword),
+		chromedp.Submit(css(`#password`)),
+		chromedp.WaitVisible(css(`.topbar`)),
+	)
+	e := w.events[0]
+	for _, p := range []string{"/ticketing", "/ticketing/merchants", "/ticketing/merchants/" + e.MerchantID, "/ticketing/events",
+		"/ticketing/events/new", "/ticketing/events/" + e.ID, "/ticketing/events/" + e.ID + "/staff",
+		"/ticketing/events/" + e.ID + "/staff/" + w.staff[0].ID, "/ticketing/schedules", "/ticketing/staff", "/ticketing/orders",
+		"/ticketing/orders/" + w.paid[0].ID, "/ticketing/refunds", "/ticketing/payment-methods",
+		"/ticketing/counter?number=" + w.pending[0].Number, "/ticketing/counter/" + w.paid[0].ID + "/tickets",
+		"/ticketing/gates", "/ticketing/gates/" + e.ID} {
+		browsertest.Do(t, ctx, "open "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(css(`main`)))
+		if width := browsertest.Get(t, ctx, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); width > 390 {
+			wide := browsertest.Get(t, ctx, "what is wide", chromedp.Evaluate[string](
+				`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + "." + e.className + "#" + e.id + ":" + Math.round(e.getBoundingClientRect().right)).join(", ")`))
+			t.Errorf("%s is %d px wide on a 390 px screen (%s)", p, width, wide)
+		}
+	}
+}
