@@ -45,6 +45,7 @@ import (
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/notify"
+	"github.com/arus-platform/arus/ticketing/payment"
 )
 
 // Components are the parts of the platform --components can switch on.
@@ -226,6 +227,7 @@ type Server struct {
 	relay       *relay.Relay
 	ticketing   *ticketing.Service
 	gate        *gate.Service
+	payment     *payment.Service
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
@@ -334,6 +336,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		console, err := web.New(web.Config{
 			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Audit: s.auditLog, Relay: s.relay, Deliveries: s.deliveryLog, RouteStatus: s.routeStatusMap(), Metrics: reg, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies, Masks: s.masks, Scanner: s.gate != nil,
+			Ticketing: s.ticketing, Payments: s.payment, Gate: s.gate,
 		})
 		if err != nil {
 			return nil, err

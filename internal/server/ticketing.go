@@ -92,6 +92,7 @@ func (s *Server) openPayment(ctx context.Context, mux *http.ServeMux, reg promet
 		return err
 	}
 	s.ready["payment store"] = svc.Ping
+	s.payment = svc
 	paymentapi.Register(s.streams, mux, svc)
 	s.runners = append(s.runners, svc.Run)
 	return nil

@@ -250,16 +250,8 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 		label = fmt.Sprintf("%s over the last %s: 0 throughout", unit, span.Round(time.Second))
 	}
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
-	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, top, left, bottom)
-	fmt.Fprintf(&b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, bottom, right, bottom)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">0</text>`, left-4, bottom+4)
-	if hi > 0 {
-		for _, f := range []float64{1, 0.5} {
-			y := bottom - (bottom-top)*f
-			fmt.Fprintf(&b, `<line class="grid" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`, left, y, right, y)
-			fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(scale*f))
-		}
-	} else {
+	chartAxes(&b, left, right, top, bottom, scale)
+	if hi == 0 {
 		scale = 1 // a flat line at 0
 	}
 	var seg []string
@@ -287,6 +279,23 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 	fmt.Fprintf(&b, `<text x="%.0f" y="92">%s ago</text><text x="%.0f" y="92" text-anchor="end">now</text></svg>`,
 		left, span.Round(time.Second), right)
 	return template.HTML(b.String())
+}
+
+// chartAxes draws a chart's axes around the plot area: the y axis from 0
+// to top (labelled 0 at the bottom) and the x axis, and, for a top above
+// 0, gridlines labelled with the top value and its half.
+func chartAxes(b *strings.Builder, left, right, top, bottom, scale float64) {
+	fmt.Fprintf(b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, top, left, bottom)
+	fmt.Fprintf(b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, bottom, right, bottom)
+	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="end">0</text>`, left-4, bottom+4)
+	if scale <= 0 {
+		return
+	}
+	for _, f := range []float64{1, 0.5} {
+		y := bottom - (bottom-top)*f
+		fmt.Fprintf(b, `<line class="grid" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`, left, y, right, y)
+		fmt.Fprintf(b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(scale*f))
+	}
 }
 
 // axisLabel writes an axis value short enough for the chart's margin:

@@ -23,6 +23,9 @@ type view struct {
 	// Streams is set when the stream pages exist (a broker is configured),
 	// DeadLetters when the dead-letter pages do.
 	Streams, DeadLetters, Sagas, Schemas, Audit, Relay bool
+	// Ticketing is set when the ticketing pages exist, Counter and Gates
+	// when the cashier's counter and the gates page do.
+	Ticketing, Counter, Gates bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
 	Data  any
@@ -192,7 +195,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(shared, "templates/"+e.Name())...)
+		t, err := template.New(name).Funcs(funcs).Funcs(ticketingFuncs).ParseFS(templateFS, append(shared, "templates/"+e.Name())...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", e.Name(), err)
 		}
@@ -220,8 +223,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Schemas = h.cfg.Schemas != nil
 	v.Audit = h.cfg.Audit != nil
 	v.Relay = h.cfg.Relay != nil
+	v.Ticketing = h.cfg.Ticketing != nil
+	v.Counter = v.Ticketing && h.cfg.Payments != nil
+	v.Gates = v.Ticketing && h.cfg.Gate != nil
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
+	}
+	if v.Flash == "" {
+		v.Flash = tkFlashes[r.URL.Query().Get("ok")]
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -80,6 +80,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		handle("POST /relay/routes/{id}/delete", h.page(write, h.deleteRelayRoute))
 	}
 
+	if h.cfg.Ticketing != nil {
+		h.registerTicketing(handle)
+	}
+
 	handle("GET /users", h.page(auth.PermUsersRead, h.users))
 	handle("GET /users/new", h.page(auth.PermUsersWrite, h.newUserForm))
 	handle("POST /users", h.page(auth.PermUsersWrite, h.createUser))

@@ -32,6 +32,9 @@ import (
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/schema"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/gate"
+	"github.com/arus-platform/arus/ticketing/payment"
 )
 
 //go:embed templates/*.html
@@ -94,6 +97,13 @@ type Config struct {
 	SecureCookies bool
 	// MaxFormBytes bounds a form body. Default 1 MiB.
 	MaxFormBytes int64
+	// Ticketing backs the ticketing pages (dashboard, merchants, events,
+	// staff, schedules, orders, refunds, payment methods); nil hides them.
+	// Payments backs the cashier's counter and Gate the gates and devices
+	// page; either may be nil, which hides its page.
+	Ticketing *ticketing.Service
+	Payments  *payment.Service
+	Gate      *gate.Service
 	// LiveEvery is how often pages with live figures (overview, consumer
 	// groups) get new values over server-sent events. Default 5 s.
 	LiveEvery time.Duration

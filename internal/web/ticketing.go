@@ -1,0 +1,300 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/ticketing"
+)
+
+// The ticketing pages (files ticketing_*.go, templates tk_*.html) are the
+// e-ticketing console: the platform's admins see every merchant, everybody
+// else the merchants they are a member of, as the ticketing service scopes
+// them (ticketing.Scope); another merchant's data answers 404, as an
+// unknown id does.
+
+// tkHandler is a ticketing page: a console page that also gets the
+// caller's ticketing scope.
+type tkHandler func(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope)
+
+// tkRoute is one ticketing page or form and the permission it needs.
+type tkRoute struct {
+	pattern string
+	perm    auth.Permission
+	next    tkHandler
+}
+
+// registerTicketing adds the ticketing pages. handle is Register's.
+func (h *Handler) registerTicketing(handle func(string, http.Handler)) {
+	for _, rt := range h.ticketingRoutes() {
+		handle(rt.pattern, h.page(rt.perm, h.scoped(rt.next)))
+	}
+}
+
+// ticketingRoutes lists the ticketing pages that exist with the services
+// configured: the counter needs the payment service, the gates pages the
+// gate service.
+func (h *Handler) ticketingRoutes() []tkRoute {
+	read, manage, sell, admin := auth.PermTicketingRead, auth.PermTicketingManage, auth.PermTicketingSell, auth.PermTicketingAdmin
+	routes := []tkRoute{
+		{"GET /ticketing", admin, h.tkDashboard},
+		{"GET /ticketing/dashboard/events", admin, h.tkDashboardEvents},
+		{"GET /ticketing/merchants", read, h.tkMerchants},
+		{"POST /ticketing/merchants", admin, h.tkCreateMerchant},
+		{"GET /ticketing/merchants/{id}", read, h.tkMerchant},
+		{"POST /ticketing/merchants/{id}", admin, h.tkUpdateMerchant},
+		{"POST /ticketing/merchants/{id}/members", admin, h.tkSetMembers},
+		{"POST /ticketing/merchants/{id}/delete", admin, h.tkDeleteMerchant},
+		{"GET /ticketing/events", read, h.tkEvents},
+		{"GET /ticketing/events/new", manage, h.tkNewEvent},
+		{"POST /ticketing/events", manage, h.tkSaveEvent},
+		{"GET /ticketing/events/{id}", read, h.tkEvent},
+		{"GET /ticketing/events/{id}/edit", manage, h.tkEditEvent},
+		{"GET /ticketing/events/{id}/live", read, h.tkEventLive},
+		{"POST /ticketing/events/{id}", manage, h.tkSaveEvent},
+		{"POST /ticketing/events/{id}/delete", manage, h.tkDeleteEvent},
+		{"POST /ticketing/events/{id}/areas", manage, h.tkAddArea},
+		{"POST /ticketing/events/{id}/areas/{area}/delete", manage, h.tkDeleteArea},
+		{"POST /ticketing/events/{id}/submit", manage, h.tkSubmitEvent},
+		{"POST /ticketing/events/{id}/approve", admin, h.tkApproveEvent},
+		{"POST /ticketing/events/{id}/reject", admin, h.tkRejectEvent},
+		{"POST /ticketing/events/{id}/go-live", admin, h.tkGoLive},
+		{"POST /ticketing/events/{id}/cancel", admin, h.tkCancelEvent},
+		{"GET /ticketing/events/{id}/staff", read, h.tkEventStaff},
+		{"POST /ticketing/events/{id}/staff", manage, h.tkAddStaff},
+		{"GET /ticketing/events/{id}/staff/{staff}", read, h.tkStaffMember},
+		{"POST /ticketing/events/{id}/staff/{staff}", manage, h.tkUpdateStaff},
+		{"POST /ticketing/events/{id}/staff/{staff}/delete", manage, h.tkDeleteStaff},
+		{"POST /ticketing/events/{id}/schedules", manage, h.tkAddSchedule},
+		{"POST /ticketing/events/{id}/schedules/{schedule}", manage, h.tkUpdateSchedule},
+		{"POST /ticketing/events/{id}/schedules/{schedule}/delete", manage, h.tkDeleteSchedule},
+		{"GET /ticketing/schedules", read, h.tkSchedules},
+		{"GET /ticketing/staff", read, h.tkStaff},
+		{"POST /ticketing/staff/{user}", auth.PermUsersWrite, h.tkSetStaffFlags},
+		{"GET /ticketing/orders", read, h.tkOrders},
+		{"GET /ticketing/orders/{id}", read, h.tkOrder},
+		{"POST /ticketing/orders/{id}/cancel", sell, h.tkCancelOrder},
+		{"POST /ticketing/orders/{id}/refunds", sell, h.tkRequestRefund},
+		{"GET /ticketing/refunds", read, h.tkRefunds},
+		{"POST /ticketing/refunds/{id}/approve", manage, h.tkApproveRefund},
+		{"POST /ticketing/refunds/{id}/reject", manage, h.tkRejectRefund},
+		{"GET /ticketing/payment-methods", read, h.tkMethods},
+		{"POST /ticketing/payment-methods", admin, h.tkCreateMethod},
+		{"POST /ticketing/payment-methods/{id}/delete", admin, h.tkDeleteMethod},
+	}
+	if h.cfg.Payments != nil {
+		routes = append(routes,
+			tkRoute{"GET /ticketing/counter", auth.PermPaymentCash, h.tkCounter},
+			tkRoute{"POST /ticketing/counter/{order}/cash", auth.PermPaymentCash, h.tkTakeCash},
+			tkRoute{"GET /ticketing/counter/{order}/tickets", auth.PermPaymentCash, h.tkPrintTickets})
+	}
+	if h.cfg.Gate != nil {
+		routes = append(routes,
+			tkRoute{"GET /ticketing/gates", auth.PermGateRead, h.tkGates},
+			tkRoute{"GET /ticketing/gates/{event}", auth.PermGateRead, h.tkGate},
+			tkRoute{"GET /ticketing/gates/{event}/events", auth.PermGateRead, h.tkGateEvents},
+			tkRoute{"POST /ticketing/gates/{event}/enrolments", auth.PermGateManage, h.tkEnrol})
+	}
+	return routes
+}
+
+// scoped finds the caller's ticketing scope before next.
+func (h *Handler) scoped(next tkHandler) func(http.ResponseWriter, *http.Request, *auth.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+		sc, err := h.tkScope(r.Context(), p)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		next(w, r, p, sc)
+	}
+}
+
+// tkScope is what p may see: every merchant with ticketing.admin, else the
+// merchants p's user is a member of.
+func (h *Handler) tkScope(ctx context.Context, p *auth.Principal) (ticketing.Scope, error) {
+	if p.Can(auth.PermTicketingAdmin, "") {
+		return ticketing.Everything, nil
+	}
+	ms, err := h.cfg.Ticketing.MerchantsOf(ctx, p.User.Username)
+	if err != nil {
+		return ticketing.Scope{}, err
+	}
+	return ticketing.Scope{Merchants: ms}, nil
+}
+
+// tkFail answers an error of the ticketing service: not found (or another
+// merchant's) is 404, a state that forbids the action 409 with the reason,
+// an input error 422 with its fields; anything else is a server error.
+func (h *Handler) tkFail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ticketing.ErrNotFound):
+		h.renderStatus(w, r, http.StatusNotFound, "Not found", "There is nothing here, or it belongs to a merchant you do not act for.")
+	case errors.Is(err, ticketing.ErrConflict), errors.Is(err, ticketing.ErrSoldOut):
+		h.renderStatus(w, r, http.StatusConflict, "Not possible now", tkReason(err))
+	case errors.Is(err, ticketing.ErrForbidden):
+		h.renderStatus(w, r, http.StatusForbidden, "Not allowed", tkReason(err))
+	case fieldErrors(err) != nil:
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not done", tkReason(err))
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+// tkReason is an error's text without the package prefix.
+func tkReason(err error) string {
+	s := err.Error()
+	for _, p := range []string{"ticketing: conflict: ", "ticketing: sold out: ", "ticketing: forbidden: ", "ticketing: ", "payment: ", "gate: "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+// tkFlashes are the ticketing pages' notices (?ok=<code>).
+var tkFlashes = map[string]string{
+	"tk-created":   "Created.",
+	"tk-saved":     "Saved.",
+	"tk-deleted":   "Deleted.",
+	"tk-submitted": "Submitted: the platform reviews the event before it goes on sale.",
+	"tk-approved":  "Approved: the go-live saga is preparing the sale.",
+	"tk-rejected":  "Rejected: the event is a draft again, with the reason.",
+	"tk-canceled":  "Canceled.",
+	"tk-golive":    "A new go-live attempt started.",
+	"tk-requested": "Refund requested: it waits for approval.",
+	"tk-refund-ok": "Refund approved: its tickets are revoked and the payment service returns the money.",
+	"tk-refund-no": "Refund rejected.",
+	"tk-paid":      "Cash taken: the order is paid and its tickets are issued.",
+}
+
+// ticketingFuncs are the template functions of the ticketing pages.
+var ticketingFuncs = template.FuncMap{
+	"idr":        formatIDR,
+	"when":       formatWhen,
+	"whenRange":  func(a, b time.Time, tz string) string { return formatWhen(a, tz) + " – " + formatWhen(b, tz) },
+	"eventPill":  eventPill,
+	"orderPill":  orderPill,
+	"goLivePill": goLivePill,
+	"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"localInput": func(t time.Time, tz string) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(zone(tz)).Format("2006-01-02T15:04")
+	},
+	"add":    func(a, b int) int { return a + b },
+	"mulIDR": func(price int64, n int) int64 { return price * int64(n) },
+}
+
+// formatIDR writes whole rupiah as Indonesians read them: Rp 1.500.000.
+func formatIDR(v int64) string {
+	return "Rp " + strings.ReplaceAll(formatNum(v), ",", ".")
+}
+
+// zones caches the time zones pages show times in: loading one reads the
+// zone database, and a page of orders shows hundreds of times.
+var zones sync.Map // name → *time.Location
+
+// zone is the time zone named tz, or Asia/Jakarta when tz is not one.
+func zone(tz string) *time.Location {
+	if loc, ok := zones.Load(tz); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "" {
+		if loc, err = time.LoadLocation(ticketing.DefaultTimeZone); err != nil {
+			loc = time.UTC
+		}
+	}
+	zones.Store(tz, loc)
+	return loc
+}
+
+// formatWhen writes a time as the original does, "18 Mar, 2023 18:20", in
+// the event's time zone with its abbreviation.
+func formatWhen(t time.Time, tz string) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(zone(tz)).Format("2 Jan, 2006 15:04 MST")
+}
+
+// eventPill is the pill colour of an event state.
+func eventPill(status string) string {
+	switch status {
+	case ticketing.StatusOnSale, ticketing.StatusApproved:
+		return "ok"
+	case ticketing.StatusWaitingForApproval, ticketing.StatusDraft:
+		return "warn"
+	case ticketing.StatusCanceled, ticketing.StatusExpired:
+		return "bad"
+	}
+	return "info"
+}
+
+// goLivePill is the pill colour of a go-live saga's state.
+func goLivePill(state string) string {
+	switch state {
+	case "completed":
+		return "ok"
+	case "running", "":
+		return "info"
+	}
+	return "bad"
+}
+
+// orderPill is the pill colour of an order or refund state.
+func orderPill(status string) string {
+	switch status {
+	case ticketing.OrderValidated, ticketing.RefundRefunded, ticketing.RefundApproved:
+		return "ok"
+	case ticketing.OrderPending, ticketing.RefundRequested, ticketing.OrderPartiallyRefunded:
+		return "warn"
+	case ticketing.OrderExpired, ticketing.OrderCanceled, ticketing.RefundRejected:
+		return "bad"
+	}
+	return "info"
+}
+
+// formTime reads a datetime-local field in the time zone tz; "" is the
+// zero time, which the service reports as missing.
+func formTime(r *http.Request, field, tz string) (time.Time, error) {
+	v := strings.TrimSpace(r.PostFormValue(field))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, v, zone(tz)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time such as 2026-03-20T18:30", v)
+}
+
+// formInt reads a whole number field; errs gets the field's error.
+func formInt(r *http.Request, field string, errs map[string]string) int64 {
+	v := strings.ReplaceAll(strings.TrimSpace(r.PostFormValue(field)), ".", "")
+	v = strings.ReplaceAll(v, ",", "")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		errs[field] = fmt.Sprintf("%q is not a whole number", r.PostFormValue(field))
+	}
+	return n
+}
+
+// mergeErrors adds the service's field errors to the form's own.
+func mergeErrors(own map[string]string, err error) map[string]string {
+	for k, v := range fieldErrors(err) {
+		if _, ok := own[k]; !ok {
+			own[k] = v
+		}
+	}
+	return own
+}

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/ticketing"
+)
+
+// The ticketing dashboard: the counts of merchants, events and customers,
+// and charts of revenue, tickets sold and check-ins over a period (the
+// original's "Periode"), by day or by month ("Aggregation"). The counts and
+// the period's totals update live over server-sent events.
+
+type tkDashboardData struct {
+	From, To    string
+	Aggregation string
+	Error       string
+	Counts      []tkFigure
+	Charts      []chart
+	Live        string // the event source of the live figures
+}
+
+// tkFigure is one boxed count.
+type tkFigure struct {
+	ID, Label, Value string
+}
+
+// dashboardPeriod reads ?from=&to=&aggregation=: the last 30 days by day
+// unless told otherwise; at most 3 years.
+func dashboardPeriod(r *http.Request, now time.Time) (from, to time.Time, agg string, err error) {
+	loc := zone(ticketing.DefaultTimeZone)
+	today := now.In(loc)
+	to = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+	from = to.AddDate(0, 0, -29)
+	q := r.URL.Query()
+	if v := q.Get("from"); v != "" {
+		if from, err = time.ParseInLocation(time.DateOnly, v, loc); err != nil {
+			return from, to, "", fmt.Errorf("from: %q is not a date such as 2026-03-01", v)
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = time.ParseInLocation(time.DateOnly, v, loc); err != nil {
+			return from, to, "", fmt.Errorf("to: %q is not a date such as 2026-03-31", v)
+		}
+	}
+	if to.Before(from) {
+		return from, to, "", fmt.Errorf("to: %s is before from %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
+	}
+	if to.Sub(from) > 3*366*24*time.Hour {
+		return from, to, "", fmt.Errorf("from: the period is longer than 3 years")
+	}
+	agg = q.Get("aggregation")
+	switch agg {
+	case "", "day":
+		agg = "day"
+	case "month":
+	default:
+		return from, to, "", fmt.Errorf("aggregation: %q is neither day nor month", agg)
+	}
+	return from, to, agg, nil
+}
+
+// dashboardSeries is the dashboard's figures per period, every day (or
+// month) of the range present, zero when nothing happened.
+type dashboardSeries struct {
+	Labels                     []string
+	Revenue, Tickets, Checkins []float64
+	Dash                       ticketing.Dashboard
+}
+
+func (h *Handler) dashboardSeries(ctx context.Context, from, to time.Time, agg string) (dashboardSeries, error) {
+	d, err := h.cfg.Ticketing.Dashboard(ctx, from, to)
+	if err != nil {
+		return dashboardSeries{}, err
+	}
+	checkins := map[string]int64{}
+	if h.cfg.Gate != nil {
+		if checkins, err = h.cfg.Gate.CheckinsByDay(ctx, from, to.AddDate(0, 0, 1), zone(ticketing.DefaultTimeZone)); err != nil {
+			return dashboardSeries{}, err
+		}
+	}
+	key := func(day string) string {
+		if agg == "month" {
+			return day[:7]
+		}
+		return day
+	}
+	var s dashboardSeries
+	s.Dash = d
+	index := map[string]int{}
+	for t := from; !t.After(to); t = t.AddDate(0, 0, 1) {
+		k := key(t.Format(time.DateOnly))
+		if _, ok := index[k]; !ok {
+			index[k] = len(s.Labels)
+			s.Labels = append(s.Labels, k)
+			s.Revenue, s.Tickets, s.Checkins = append(s.Revenue, 0), append(s.Tickets, 0), append(s.Checkins, 0)
+		}
+	}
+	for _, p := range d.Days {
+		if i, ok := index[key(p.Period)]; ok {
+			s.Revenue[i] += float64(p.Revenue)
+			s.Tickets[i] += float64(p.Tickets)
+		}
+	}
+	for day, n := range checkins {
+		if i, ok := index[key(day)]; ok {
+			s.Checkins[i] += float64(n)
+		}
+	}
+	return s, nil
+}
+
+func sum(v []float64) int64 {
+	var t float64
+	for _, x := range v {
+		t += x
+	}
+	return int64(t)
+}
+
+// dashboardValues are the live figures: the counts and the period's totals.
+func dashboardValues(s dashboardSeries) map[string]string {
+	return map[string]string{
+		"merchants": formatNum(s.Dash.Merchants), "events": formatNum(s.Dash.Events), "customers": formatNum(s.Dash.Customers),
+		"revenue": formatIDR(sum(s.Revenue)), "tickets": formatNum(sum(s.Tickets)), "checkins": formatNum(sum(s.Checkins)),
+	}
+}
+
+func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
+	from, to, agg, err := dashboardPeriod(r, time.Now())
+	d := tkDashboardData{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), Aggregation: agg}
+	status := http.StatusOK
+	if err != nil {
+		d.Error, status = err.Error(), http.StatusUnprocessableEntity
+		h.render(w, r, status, "tk_dashboard", view{Data: d})
+		return
+	}
+	s, err := h.dashboardSeries(r.Context(), from, to, agg)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	v := dashboardValues(s)
+	d.Counts = []tkFigure{{"merchants", "Merchants", v["merchants"]}, {"events", "Events", v["events"]}, {"customers", "Customers", v["customers"]}}
+	per := "day"
+	if agg == "month" {
+		per = "month"
+	}
+	d.Charts = []chart{
+		{Title: "Revenue", Unit: "rupiah per " + per, ID: "revenue", SVG: barChart(s.Revenue, s.Labels, "rupiah per "+per), Current: v["revenue"]},
+		{Title: "Tickets sold", Unit: "tickets per " + per, ID: "tickets", SVG: barChart(s.Tickets, s.Labels, "tickets per "+per), Current: v["tickets"]},
+		{Title: "Check-ins", Unit: "entries per " + per, ID: "checkins", SVG: barChart(s.Checkins, s.Labels, "entries per "+per), Current: v["checkins"]},
+	}
+	if h.cfg.Gate == nil {
+		d.Charts[2].SVG = chartNote("the gate service does not run in this process")
+	}
+	d.Live = "/ticketing/dashboard/events?" + r.URL.RawQuery
+	h.render(w, r, status, "tk_dashboard", view{Data: d})
+}
+
+// tkDashboardEvents streams the dashboard's figures for the same period.
+func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
+	from, to, agg, err := dashboardPeriod(r, time.Now())
+	if err != nil {
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not a period", err.Error())
+		return
+	}
+	h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) {
+		s, err := h.dashboardSeries(ctx, from, to, agg)
+		if err != nil {
+			return nil, err
+		}
+		return dashboardValues(s), nil
+	})
+}
+
+// barChart draws one bar per period as SVG: a y axis from 0 to a round
+// top value with its labels and gridlines, the bars, and the first, middle
+// and last period under them. Each bar carries its period and value as a
+// title, for a pointer; the chart's label gives the total and the highest.
+func barChart(v []float64, labels []string, unit string) template.HTML {
+	const left, right, top, bottom = 56.0, 316.0, 8.0, 76.0
+	if len(v) == 0 {
+		return chartNote("no periods to show")
+	}
+	hi := 0.0
+	for _, x := range v {
+		hi = math.Max(hi, x)
+	}
+	scale := niceCeil(hi)
+	var b strings.Builder
+	label := fmt.Sprintf("%s from %s to %s: total %s, highest %s", unit, labels[0], labels[len(labels)-1], formatNum(sum(v)), formatFloat(hi))
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 100" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
+	chartAxes(&b, left, right, top, bottom, scale)
+	slot := (right - left) / float64(len(v))
+	for i, x := range v {
+		if x <= 0 || scale == 0 {
+			continue
+		}
+		hgt := (bottom - top) * x / scale
+		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
+			left+slot*float64(i)+slot*0.15, bottom-hgt, math.Max(slot*0.7, 0.8), hgt, template.HTMLEscapeString(labels[i]), formatFloat(x))
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="92">%s</text>`, left, template.HTMLEscapeString(labels[0]))
+	if len(labels) > 2 {
+		fmt.Fprintf(&b, `<text x="%.0f" y="92" text-anchor="middle">%s</text>`, (left+right)/2, template.HTMLEscapeString(labels[len(labels)/2]))
+	}
+	if len(labels) > 1 {
+		fmt.Fprintf(&b, `<text x="%.0f" y="92" text-anchor="end">%s</text>`, right, template.HTMLEscapeString(labels[len(labels)-1]))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
