@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"crypto/rand"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,10 +93,10 @@ func (r *Record) Equal(o *Record) bool {
 
 // NewID returns a new record id: a UUIDv7, ordered by creation time.
 func NewID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		// NewV7 fails only when the system's random source fails.
+	var random [8]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		// Read fails only when the system's random source fails.
 		return uuid.NewString()
 	}
-	return id.String()
+	return makeV7(reserveV7(1), random[:]).String()
 }
