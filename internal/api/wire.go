@@ -288,9 +288,13 @@ type Group struct {
 	Lag int64 `json:"lag"`
 }
 
-// Member is a live member of a group and the partitions it owns.
+// Member is a live member of a group and the partitions it owns. On Kafka
+// ID is the coordinator's member id, ClientID the client's own name and
+// Host where it connects from; the other backends leave the last two out.
 type Member struct {
 	ID         string           `json:"id"`
+	ClientID   string           `json:"client_id,omitempty"`
+	Host       string           `json:"host,omitempty"`
 	Partitions []TopicPartition `json:"partitions"`
 }
 
@@ -300,11 +304,13 @@ type TopicPartition struct {
 	Partition int32  `json:"partition"`
 }
 
-// GroupOffset is a group's position in one partition.
+// GroupOffset is a group's position in one partition. Committed is null
+// when the group never committed the partition; Lag then counts from the
+// partition's start.
 type GroupOffset struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"`
+	Committed *int64 `json:"committed"`
 	End       int64  `json:"end"`
 	Lag       int64  `json:"lag"`
 	// Oldest is the timestamp of the oldest unconsumed record, when known.
@@ -320,7 +326,7 @@ type GroupList struct {
 func NewGroup(g stream.GroupInfo) Group {
 	out := Group{Group: g.Group, Members: []Member{}, Offsets: NewGroupOffsets(g.Offsets), Lag: g.Lag()}
 	for _, m := range g.Members {
-		jm := Member{ID: m.ID, Partitions: []TopicPartition{}}
+		jm := Member{ID: m.ID, ClientID: m.ClientID, Host: m.Host, Partitions: []TopicPartition{}}
 		for _, tp := range m.Partitions {
 			jm.Partitions = append(jm.Partitions, TopicPartition(tp))
 		}
@@ -333,7 +339,10 @@ func NewGroup(g stream.GroupInfo) Group {
 func NewGroupOffsets(offsets []stream.GroupOffset) []GroupOffset {
 	out := make([]GroupOffset, len(offsets))
 	for i, o := range offsets {
-		out[i] = GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag}
+		out[i] = GroupOffset{Topic: o.Topic, Partition: o.Partition, End: o.End, Lag: o.Lag}
+		if !o.NoCommit {
+			out[i].Committed = &o.Committed
+		}
 		if !o.Oldest.IsZero() {
 			t := o.Oldest.UTC()
 			out[i].Oldest = &t
@@ -346,7 +355,7 @@ func NewGroupOffsets(offsets []stream.GroupOffset) []GroupOffset {
 func (g Group) Stream() stream.GroupInfo {
 	out := stream.GroupInfo{Group: g.Group, Offsets: GroupOffsetsStream(g.Offsets)}
 	for _, m := range g.Members {
-		sm := stream.Member{ID: m.ID}
+		sm := stream.Member{ID: m.ID, ClientID: m.ClientID, Host: m.Host}
 		for _, tp := range m.Partitions {
 			sm.Partitions = append(sm.Partitions, stream.TopicPartition(tp))
 		}
@@ -359,7 +368,10 @@ func (g Group) Stream() stream.GroupInfo {
 func GroupOffsetsStream(offsets []GroupOffset) []stream.GroupOffset {
 	var out []stream.GroupOffset
 	for _, o := range offsets {
-		so := stream.GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag}
+		so := stream.GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.End - o.Lag, End: o.End, Lag: o.Lag, NoCommit: o.Committed == nil}
+		if o.Committed != nil {
+			so.Committed = *o.Committed
+		}
 		if o.Oldest != nil {
 			so.Oldest = *o.Oldest
 		}

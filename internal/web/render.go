@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"net/url"
 	"strings"
 	"time"
 
@@ -85,6 +86,10 @@ var funcs = template.FuncMap{
 	// partKey, lagPill, groupState and groupPill render consumer-group
 	// figures as their live updates do (live.go).
 	"partKey":    partKey,
+	"committed":  committedText,
+	// pathSeg escapes a name (a group may hold '/', '?' or '#') for one
+	// segment of a URL path.
+	"pathSeg": url.PathEscape,
 	"lagPill":    lagPill,
 	"groupState": func(g stream.GroupInfo) string { s, _ := groupState(g); return s },
 	"groupPill":  func(g stream.GroupInfo) string { _, p := groupState(g); return p },
