@@ -26,6 +26,12 @@ type Header struct {
 
 // Record is one event in a topic partition.
 //
+// A nil Key is no key (the record is spread round robin), an empty one is a
+// key like any other; a nil Value is a tombstone, as in Kafka; a header's
+// nil Value is Kafka's null header value. The Kafka backend keeps nil and
+// empty apart; the embedded log and Redis do not yet (the embedded log
+// returns empty as nil, Redis nil as empty).
+//
 // Producers set Topic, Key, Value and Headers, and may set Timestamp (the
 // current time is used when it is zero). The backend assigns Partition and
 // Offset when the record is produced; any value a producer puts there is

@@ -186,12 +186,12 @@ func TestProduceAndRead(t *testing.T) {
 		if got.Key != nil {
 			key = *got.Key
 		}
-		if key != tt.key || got.Value != tt.value || got.Encoding != tt.encoding {
-			t.Errorf("record %d: got key %q value %q encoding %q, want %q %q %q", tt.i, key, got.Value, got.Encoding, tt.key, tt.value, tt.encoding)
+		if key != tt.key || got.Value == nil || *got.Value != tt.value || got.Encoding != tt.encoding {
+			t.Errorf("record %d: got key %q value %v encoding %q, want %q %q %q", tt.i, key, got.Value, got.Encoding, tt.key, tt.value, tt.encoding)
 		}
 		found := false
 		for _, h := range got.Headers {
-			found = found || (h.Key == tt.header && h.Value == tt.headerVal)
+			found = found || (h.Key == tt.header && h.Value != nil && *h.Value == tt.headerVal)
 		}
 		if !found {
 			t.Errorf("record %d: headers %v lack %s=%s", tt.i, got.Headers, tt.header, tt.headerVal)
@@ -214,8 +214,8 @@ func TestProduceAndRead(t *testing.T) {
 		t.Fatalf("read by time: %+v, want only offset 3", page.Records)
 	}
 	page = decodeInto[api.RecordsPage](t, call(t, "GET", url+"/api/v1/topics/events/partitions/0/records?limit=1&encoding=base64", ""), 200)
-	if got := page.Records[0]; got.Encoding != "base64" || got.Value != "cGxhaW4gdGV4dA==" {
-		t.Fatalf("read as base64: value %q encoding %q, want cGxhaW4gdGV4dA== base64", got.Value, got.Encoding)
+	if got := page.Records[0]; got.Encoding != "base64" || got.Value == nil || *got.Value != "cGxhaW4gdGV4dA==" {
+		t.Fatalf("read as base64: value %v encoding %q, want cGxhaW4gdGV4dA== base64", got.Value, got.Encoding)
 	}
 	off := decodeInto[api.PartitionOffset](t, call(t, "GET", url+"/api/v1/topics/events/partitions/0/offset?time="+before.Format(time.RFC3339), ""), 200)
 	if off.Offset != 0 {
@@ -495,5 +495,34 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 	if r := call(t, "GET", srv.URL+"/healthz", ""); r.status != 200 {
 		t.Fatalf("after a panic /healthz answered %d, want 200", r.status)
+	}
+}
+
+// The JSON form keeps a null key, value (tombstone) or header value apart
+// from an empty one, both ways.
+func TestRecordJSONNullAndEmpty(t *testing.T) {
+	for _, b64 := range []bool{false, true} {
+		in := &stream.Record{Topic: "t", Key: []byte{}, Value: nil, Headers: []stream.Header{{Key: "null"}, {Key: "empty", Value: []byte{}}}}
+		j := api.NewRecord(in, b64)
+		b, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"key":""`, `"value":null`, `{"key":"null","value":null}`, `{"key":"empty","value":""}`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("base64 %v: JSON %s lacks %s", b64, b, want)
+			}
+		}
+		back, err := j.Stream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Key == nil || back.Value != nil || back.Headers[0].Value != nil || back.Headers[1].Value == nil {
+			t.Errorf("base64 %v: round trip key %v value %v headers %v", b64, back.Key, back.Value, back.Headers)
+		}
+		j = api.NewRecord(&stream.Record{Topic: "t", Value: []byte{}}, b64)
+		if b, _ := json.Marshal(j); !strings.Contains(string(b), `"key":null`) || !strings.Contains(string(b), `"value":""`) {
+			t.Errorf("base64 %v: no key and an empty value: %s", b64, b)
+		}
 	}
 }

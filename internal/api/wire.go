@@ -28,8 +28,10 @@ const (
 
 // Header is one record header. Header keys need not be unique.
 type Header struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key string `json:"key"`
+	// Value is null for a header without a value (Kafka's null header
+	// value), "" for an empty one.
+	Value *string `json:"value"`
 }
 
 // Headers are a record's headers. In a request they may be a list,
@@ -63,7 +65,7 @@ func (h *Headers) UnmarshalJSON(b []byte) error {
 		if err := dec.Decode(&v); err != nil {
 			return err
 		}
-		list = append(list, Header{Key: tok.(string), Value: v})
+		list = append(list, Header{Key: tok.(string), Value: &v})
 	}
 	*h = list
 	return nil
@@ -135,10 +137,13 @@ type Record struct {
 	Partition int32     `json:"partition"`
 	Offset    int64     `json:"offset"`
 	Timestamp time.Time `json:"timestamp"`
-	Key       *string   `json:"key"`
-	Value     string    `json:"value"`
-	Headers   Headers   `json:"headers"`
-	Encoding  string    `json:"encoding,omitempty"`
+	// Key is null for a record without a key, "" for an empty key.
+	Key *string `json:"key"`
+	// Value is null for a tombstone (Kafka's null value), "" for an
+	// empty value.
+	Value    *string `json:"value"`
+	Headers  Headers `json:"headers"`
+	Encoding string  `json:"encoding,omitempty"`
 }
 
 // NewRecord returns the JSON form of r.
@@ -147,23 +152,24 @@ func NewRecord(r *stream.Record, forceBase64 bool) Record {
 	for _, h := range r.Headers {
 		b64 = b64 || !utf8.Valid(h.Value)
 	}
-	enc := func(b []byte) string {
-		if b64 {
-			return base64.StdEncoding.EncodeToString(b)
+	enc := func(b []byte) *string {
+		if b == nil {
+			return nil
 		}
-		return string(b)
+		s := string(b)
+		if b64 {
+			s = base64.StdEncoding.EncodeToString(b)
+		}
+		return &s
 	}
 	out := Record{
 		Topic:     r.Topic,
 		Partition: r.Partition,
 		Offset:    r.Offset,
 		Timestamp: r.Timestamp.UTC(),
+		Key:       enc(r.Key),
 		Value:     enc(r.Value),
 		Headers:   make(Headers, len(r.Headers)),
-	}
-	if len(r.Key) > 0 {
-		k := enc(r.Key)
-		out.Key = &k
 	}
 	for i, h := range r.Headers {
 		out.Headers[i] = Header{Key: h.Key, Value: enc(h.Value)}
@@ -176,18 +182,19 @@ func NewRecord(r *stream.Record, forceBase64 bool) Record {
 
 // Stream returns the record r describes.
 func (r Record) Stream() (*stream.Record, error) {
-	dec := func(s string) ([]byte, error) {
-		if r.Encoding == EncodingBase64 {
-			return base64.StdEncoding.DecodeString(s)
+	dec := func(s *string) ([]byte, error) {
+		switch {
+		case s == nil:
+			return nil, nil
+		case r.Encoding == EncodingBase64:
+			return base64.StdEncoding.AppendDecode([]byte{}, []byte(*s))
 		}
-		return []byte(s), nil
+		return []byte(*s), nil
 	}
 	out := &stream.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
 	var err error
-	if r.Key != nil {
-		if out.Key, err = dec(*r.Key); err != nil {
-			return nil, fmt.Errorf("record %s/%d/%d: key: %w", r.Topic, r.Partition, r.Offset, err)
-		}
+	if out.Key, err = dec(r.Key); err != nil {
+		return nil, fmt.Errorf("record %s/%d/%d: key: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	if out.Value, err = dec(r.Value); err != nil {
 		return nil, fmt.Errorf("record %s/%d/%d: value: %w", r.Topic, r.Partition, r.Offset, err)

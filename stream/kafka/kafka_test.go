@@ -94,6 +94,7 @@ func TestConformance(t *testing.T) {
 				e.(*engine).restart(t)
 			},
 			RebalanceTimeout: 20 * time.Second,
+			NullAndEmpty:     true,
 		},
 	})
 }
