@@ -20,28 +20,6 @@ import (
 	"github.com/arus-platform/arus/stream"
 )
 
-// kcatPath returns kcat's path, or skips (fails under ARUS_TEST_REQUIRE=1).
-func kcatPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("kcat")
-	if err != nil {
-		testenv.Unavailable(t, "kcat is not installed (Debian package kcat)")
-	}
-	return p
-}
-
-// pythonWithKafka returns a Python interpreter that imports kafka-python.
-func pythonWithKafka(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import kafka").Run() == nil {
-			return path
-		}
-	}
-	testenv.Unavailable(t, "no python3 with kafka-python (Debian package python3-kafka)")
-	return ""
-}
-
 // run runs a command to its end and returns its standard output.
 func run(t *testing.T, ctx context.Context, stdin string, name string, args ...string) string {
 	t.Helper()
@@ -57,7 +35,7 @@ func run(t *testing.T, ctx context.Context, stdin string, name string, args ...s
 }
 
 func TestKcat(t *testing.T) {
-	kcat := kcatPath(t)
+	kcat := testenv.Kcat(t)
 	ctx := testContext(t)
 	s := startServer(t)
 
@@ -144,7 +122,7 @@ func requests(t *testing.T, reg *prometheus.Registry, api string) uint64 {
 // unchanged but for the address; a consumer in a group commits into the
 // log.
 func TestKafkaPython(t *testing.T) {
-	python := pythonWithKafka(t)
+	python := testenv.PythonKafka(t)
 	ctx := testContext(t)
 	reg := prometheus.NewRegistry()
 	s := startServer(t, func(c *Config) { c.Metrics = reg })
@@ -250,7 +228,7 @@ func (k keys) VerifyAPIKey(_ context.Context, presented string) (auth.APIKey, er
 // kcat authenticates with SASL/PLAIN and an API key, and may do what the
 // key's scopes allow.
 func TestKcatSASL(t *testing.T) {
-	kcat := kcatPath(t)
+	kcat := testenv.Kcat(t)
 	ctx := testContext(t)
 	s := startServer(t, func(c *Config) {
 		c.Auth = keys{"arus_good_secret": {Prefix: "good", Scopes: []string{"records.produce:orders", "records.read:orders", "topics.read:orders"}}}

@@ -122,6 +122,30 @@ func Chromium(t testing.TB) string {
 	return ""
 }
 
+// Kcat returns the path of kcat, librdkafka's command-line client, for
+// tests against a foreign Kafka client (Debian package kcat).
+func Kcat(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("kcat")
+	if err != nil {
+		Unavailable(t, "kcat is not installed (Debian package kcat)")
+	}
+	return p
+}
+
+// PythonKafka returns a Python interpreter that imports kafka-python
+// (Debian package python3-kafka), for tests against a foreign Kafka client.
+func PythonKafka(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import kafka").Run() == nil {
+			return path
+		}
+	}
+	Unavailable(t, "no python3 with kafka-python (Debian package python3-kafka)")
+	return ""
+}
+
 // SQLServer returns the DSN of a SQL Server to test against, from
 // ARUS_TEST_SQLSERVER (sqlserver://user:password@host:1433). SQL Server is
 // not one of the local services, so without the variable the test is

@@ -432,6 +432,7 @@ func sideRaw(b *testing.B, c *kfake.Cluster, br *Broker, topic string, keys [][]
 	defer cancel()
 	n := b.N
 	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(DefaultLinger),
+		kgo.ProducerBatchCompression(codecs[br.cfg.Compression]()), // the same as Arus's
 		kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchMaxBytes(br.neededMaxMessage()))
 	if err != nil {
 		b.Fatal(err)

@@ -72,6 +72,11 @@ type Config struct {
 	// ReplicationFactor of topics created by Arus. Default -1: the broker's
 	// default.replication.factor.
 	ReplicationFactor int16
+	// Compression is the codec of produced batches: "none", "gzip",
+	// "snappy", "lz4" or "zstd". Default "none", as the Java producer and
+	// librdkafka: every Kafka client reads it, where kafka-python, say,
+	// reads snappy, lz4 and zstd only with extra libraries.
+	Compression string
 	// Balancers are the partition assignment strategies a consumer offers
 	// its group, most preferred first: "range", "roundrobin", "sticky" and
 	// "cooperative-sticky" (Kafka's partition.assignment.strategy). The
@@ -136,6 +141,14 @@ const (
 	BalancerSticky            = "sticky"
 	BalancerCooperativeSticky = "cooperative-sticky"
 )
+
+var codecs = map[string]func() kgo.CompressionCodec{
+	"none":   kgo.NoCompression,
+	"gzip":   kgo.GzipCompression,
+	"snappy": kgo.SnappyCompression,
+	"lz4":    kgo.Lz4Compression,
+	"zstd":   kgo.ZstdCompression,
+}
 
 // DefaultBalancers is the default of [Config.Balancers].
 var DefaultBalancers = []string{BalancerRange, BalancerCooperativeSticky}
@@ -237,6 +250,13 @@ func (c *Config) Validate() error {
 	if err := c.validateBalancers(); err != nil {
 		return err
 	}
+	c.Compression = strings.ToLower(c.Compression)
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if codecs[c.Compression] == nil {
+		return stream.Invalidf("kafka: compression %q is unknown; use none, gzip, snappy, lz4 or zstd", c.Compression)
+	}
 	if c.ReplicationFactor < -1 {
 		return stream.Invalidf("kafka: replication factor %d is invalid; use -1 for the broker's default or 1 and up", c.ReplicationFactor)
 	}
@@ -276,7 +296,7 @@ var urlParams = []string{
 	"sasl", "user", "password", "tls", "ca", "cert", "key", "insecure_skip_verify",
 	"client_id", "strict", "partitions", "max_record_bytes", "replication_factor",
 	"session_timeout", "heartbeat_interval", "rebalance_timeout", "commit_interval", "fetch_max_wait", "linger",
-	"balancers",
+	"balancers", "compression",
 }
 
 // ParseURL parses a broker URL of the form
@@ -291,7 +311,7 @@ var urlParams = []string{
 // rebalance_timeout, commit_interval, fetch_max_wait and linger as Go
 // durations ("10s"); a commit_interval or linger of 0 turns it off;
 // balancers is a comma-separated list ("cooperative-sticky,range"), see
-// [Config.Balancers]. The user and password
+// [Config.Balancers]; compression is a codec name, see [Config.Compression]. The user and password
 // may come from the URL's user information or from the parameters, not both.
 // Errors wrap [stream.ErrInvalid]; they name the part at fault and never
 // include the password. The result is validated with [Config.Validate].
@@ -425,6 +445,8 @@ func (c *Config) setParam(name, v string) error {
 		c.FetchMaxWait, err = parseDuration(name, v)
 	case "balancers":
 		c.Balancers = strings.Split(v, ",")
+	case "compression":
+		c.Compression = v
 	case "linger":
 		c.Linger, err = parseDuration(name, v)
 		if err == nil && c.Linger == 0 {

@@ -96,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	linger := max(cfg.Linger, 0)
 	opts := append(slices.Clone(base),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(codecs[cfg.Compression]()),
 		kgo.ProducerLinger(linger),
 		kgo.ProducerBatchMaxBytesFn(b.topics.maxBatchBytes),
 		kgo.MaxBufferedRecords(1<<16),
