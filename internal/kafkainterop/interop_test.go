@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,20 +43,6 @@ func cluster(t *testing.T) (addr string, b *kafka.Broker) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return c.ListenAddrs()[0], b
-}
-
-// run runs a command to its end and returns its standard output.
-func run(t *testing.T, ctx context.Context, stdin string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
 }
 
 // consumeAll consumes n records of topic in a new group and returns them.
@@ -190,13 +175,13 @@ func TestKcat(t *testing.T) {
 	for i := range 30 {
 		fmt.Fprintf(&in, "kcat-%d:value-of-kcat-%d\n", i, i)
 	}
-	run(t, ctx, in.String(), kcat, "-b", addr, "-t", "from-kcat", "-P", "-K:", "-H", "src=kcat",
+	testenv.Output(t, ctx, in.String(), kcat, "-b", addr, "-t", "from-kcat", "-P", "-K:", "-H", "src=kcat",
 		"-X", "topic.partitioner=murmur2_random")
 	checkForeign(t, "kcat", consumeAll(t, ctx, b, "from-kcat", 30), 30)
 
 	// kcat consumes what Arus produced; -Z shows a missing key as NULL.
 	want := produced(t, ctx, b, "from-arus")
-	out := run(t, ctx, "", kcat, "-b", addr, "-t", "from-arus", "-C", "-o", "beginning", "-e", "-q", "-Z",
+	out := testenv.Output(t, ctx, "", kcat, "-b", addr, "-t", "from-arus", "-C", "-o", "beginning", "-e", "-q", "-Z",
 		"-f", "%p\t%k\t%s\t%h\n")
 	var got []foreignRecord
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
@@ -226,7 +211,7 @@ func TestKcat(t *testing.T) {
 func pythonOut(t *testing.T, ctx context.Context, python, script string) []foreignRecord {
 	t.Helper()
 	var got []foreignRecord
-	sc := bufio.NewScanner(strings.NewReader(run(t, ctx, script, python, "-u", "-")))
+	sc := bufio.NewScanner(strings.NewReader(testenv.Output(t, ctx, script, python, "-u", "-")))
 	for sc.Scan() {
 		var r foreignRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -255,7 +240,7 @@ func TestKafkaPython(t *testing.T) {
 		}
 	}
 	// kafka-python's default partitioner is Java's murmur2.
-	run(t, ctx, `
+	testenv.Output(t, ctx, `
 from kafka import KafkaProducer
 p = KafkaProducer(bootstrap_servers='`+addr+`')
 for i in range(30):

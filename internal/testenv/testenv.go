@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,22 @@ func PythonKafka(t testing.TB) string {
 	}
 	Unavailable(t, "no python3 with kafka-python (Debian package python3-kafka)")
 	return ""
+}
+
+// Output runs a command to its end with stdin as its input and returns its
+// standard output; the test fails, showing the command's standard error,
+// when it does not succeed.
+func Output(t testing.TB, ctx context.Context, stdin string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 // SQLServer returns the DSN of a SQL Server to test against, from

@@ -380,22 +380,20 @@ func (g *gapMeter) tick() {
 	g.mu.Unlock()
 }
 
-func sideArus(b *testing.B, br *Broker, topic string, keys [][]byte, value []byte) sideResult {
+// sideRun measures one side: b.N records produced by produce from 8
+// goroutines in calls of 100, then consumed by sideMembers members, each
+// run by member until its ctx ends and calling deliver with the number of
+// records it got.
+func sideRun(b *testing.B, produce func(ctx context.Context, first, k int) error,
+	member func(ctx context.Context, deliver func(k int)) error) sideResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := b.N
+	var r sideResult
 	start, cpu := time.Now(), cpuTime()
-	err := produceSplit(n, func(_, first, k int) error {
-		recs := make([]*stream.Record, k)
-		for i := range recs {
-			recs[i] = &stream.Record{Topic: topic, Key: keys[(first+i)%benchKeys], Value: value}
-		}
-		return br.Produce(ctx, recs...)
-	})
-	if err != nil {
+	if err := produceSplit(n, func(_, first, k int) error { return produce(ctx, first, k) }); err != nil {
 		b.Fatal(err)
 	}
-	var r sideResult
 	r.produce = float64(n) / time.Since(start).Seconds()
 	r.produceCPU = float64(cpuTime()-cpu) / float64(n)
 
@@ -407,13 +405,7 @@ func sideArus(b *testing.B, br *Broker, topic string, keys [][]byte, value []byt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := br.Consume(ctx, stream.ConsumerConfig{Group: topic, Topics: []string{topic}},
-				func(_ context.Context, batch []*stream.Record) error {
-					gaps.tick()
-					count(len(batch))
-					return nil
-				})
-			if err != nil {
+			if err := member(ctx, func(k int) { gaps.tick(); count(k) }); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -427,19 +419,32 @@ func sideArus(b *testing.B, br *Broker, topic string, keys [][]byte, value []byt
 	return r
 }
 
+func sideArus(b *testing.B, br *Broker, topic string, keys [][]byte, value []byte) sideResult {
+	return sideRun(b, func(ctx context.Context, first, k int) error {
+		recs := make([]*stream.Record, k)
+		for i := range recs {
+			recs[i] = &stream.Record{Topic: topic, Key: keys[(first+i)%benchKeys], Value: value}
+		}
+		return br.Produce(ctx, recs...)
+	}, func(ctx context.Context, deliver func(int)) error {
+		return br.Consume(ctx, stream.ConsumerConfig{Group: topic, Topics: []string{topic}},
+			func(_ context.Context, batch []*stream.Record) error {
+				deliver(len(batch))
+				return nil
+			})
+	})
+}
+
+// sideRaw runs the raw client with Arus's compression and balancers.
 func sideRaw(b *testing.B, c *kfake.Cluster, br *Broker, topic string, keys [][]byte, value []byte, withID bool) sideResult {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n := b.N
 	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(DefaultLinger),
-		kgo.ProducerBatchCompression(codecs[br.cfg.Compression]()), // the same as Arus's
+		kgo.ProducerBatchCompression(codecs[br.cfg.Compression]()),
 		kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchMaxBytes(br.neededMaxMessage()))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer prod.Close()
-	start, cpu := time.Now(), cpuTime()
-	err = produceSplit(n, func(_, first, k int) error {
+	return sideRun(b, func(ctx context.Context, first, k int) error {
 		recs := make([]*kgo.Record, k)
 		for i := range recs {
 			recs[i] = &kgo.Record{Topic: topic, Key: keys[(first+i)%benchKeys], Value: value}
@@ -448,43 +453,20 @@ func sideRaw(b *testing.B, c *kfake.Cluster, br *Broker, topic string, keys [][]
 			}
 		}
 		return prod.ProduceSync(ctx, recs...).FirstErr()
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var r sideResult
-	r.produce = float64(n) / time.Since(start).Seconds()
-	r.produceCPU = float64(cpuTime()-cpu) / float64(n)
-
-	done, count := countTo(n)
-	var gaps gapMeter
-	var wg sync.WaitGroup
-	start, cpu = time.Now(), cpuTime()
-	for range sideMembers {
+	}, func(ctx context.Context, deliver func(int)) error {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
 			kgo.ConsumerGroup(topic), kgo.ConsumeTopics(topic),
-			kgo.Balancers(br.cfg.groupBalancers()...), // the same as Arus's
+			kgo.Balancers(br.cfg.groupBalancers()...),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cl.Close()
-			for ctx.Err() == nil {
-				if k := cl.PollFetches(ctx).NumRecords(); k > 0 {
-					gaps.tick()
-					count(k)
-				}
+		defer cl.Close()
+		for ctx.Err() == nil {
+			if k := cl.PollFetches(ctx).NumRecords(); k > 0 {
+				deliver(k)
 			}
-		}()
-	}
-	<-done
-	r.consume = float64(n) / time.Since(start).Seconds()
-	r.consumeCPU = float64(cpuTime()-cpu) / float64(n)
-	r.stall = float64(gaps.max.Milliseconds())
-	cancel()
-	wg.Wait()
-	return r
+		}
+		return nil
+	})
 }
