@@ -286,7 +286,7 @@ const (
 // sideResult holds one round of one side: records/s, process CPU time per
 // record (the broker's share included: it runs in the same process) and
 // the longest gap between deliveries in milliseconds.
-type sideResult struct{ produce, consume, produceCPU, consumeCPU, stall float64 }
+type sideResult struct{ produce, consume, produceCPU, consumeCPU, stall, join float64 }
 
 // cpuTime returns the CPU time the process has used so far.
 func cpuTime() time.Duration {
@@ -322,8 +322,8 @@ func BenchmarkVersusFranzGo(b *testing.B) {
 				r = sideRaw(b, c, br, topic, keys, value, true)
 				rawID = append(rawID, r)
 			}
-			b.Logf("round %d %-11s produce %8.0f/s (%5.0f cpu-ns/rec) consume %8.0f/s (%5.0f cpu-ns/rec) stall %4.0f ms",
-				round+1, side, r.produce, r.produceCPU, r.consume, r.consumeCPU, r.stall)
+			b.Logf("round %d %-11s produce %8.0f/s (%5.0f cpu-ns/rec) consume %8.0f/s (%5.0f cpu-ns/rec) stall %4.0f ms, first record after %4.0f ms",
+				round+1, side, r.produce, r.produceCPU, r.consume, r.consumeCPU, r.stall, r.join)
 		}
 	}
 	a, f, fid := sideMedian(arus), sideMedian(raw), sideMedian(rawID)
@@ -365,9 +365,10 @@ func sideMedian(rs []sideResult) sideResult {
 
 // gapMeter records the longest time between two deliveries.
 type gapMeter struct {
-	mu   sync.Mutex
-	last time.Time
-	max  time.Duration
+	mu    sync.Mutex
+	first time.Time
+	last  time.Time
+	max   time.Duration
 }
 
 func (g *gapMeter) tick() {
@@ -375,6 +376,8 @@ func (g *gapMeter) tick() {
 	g.mu.Lock()
 	if !g.last.IsZero() {
 		g.max = max(g.max, now.Sub(g.last))
+	} else {
+		g.first = now
 	}
 	g.last = now
 	g.mu.Unlock()
@@ -414,6 +417,7 @@ func sideRun(b *testing.B, produce func(ctx context.Context, first, k int) error
 	r.consume = float64(n) / time.Since(start).Seconds()
 	r.consumeCPU = float64(cpuTime()-cpu) / float64(n)
 	r.stall = float64(gaps.max.Milliseconds())
+	r.join = float64(gaps.first.Sub(start).Milliseconds())
 	cancel()
 	wg.Wait()
 	return r
