@@ -76,3 +76,32 @@ func TestKafkaGroupCommands(t *testing.T) {
 		t.Errorf("consume with a control character in the group: %v, want it refused", r.err)
 	}
 }
+
+// TestGroupNamesKafkaAllows runs the group commands with a name only
+// Kafka's rules allow through the server (the name escaped in the URL) and
+// on the embedded log directly.
+func TestGroupNamesKafkaAllows(t *testing.T) {
+	for mode, env := range modes(t) {
+		t.Run(mode, func(t *testing.T) {
+			const group = "svc:billing/v2 é"
+			must(t, env, "", "topics", "create", "orders", "--partitions", "2")
+			must(t, env, "a\nb\nc\n", "produce", "--topic", "orders")
+			r := must(t, env, "", "consume", "--topic", "orders", "--group", group, "--max", "3", "--timeout", "30s")
+			if n := strings.Count(r.stdout, "\n"); n != 3 {
+				t.Errorf("consume --group printed %d records, want 3", n)
+			}
+			r = must(t, env, "", "groups", "describe", group)
+			if !strings.Contains(r.stdout, "Group: "+group) || !strings.Contains(r.stdout, "Lag: 0") {
+				t.Errorf("describe:\n%s", r.stdout)
+			}
+			must(t, env, "", "groups", "reset", group, "--topic", "orders", "--to-earliest")
+			if r := must(t, env, "", "groups", "list"); !strings.Contains(r.stdout, group) {
+				t.Errorf("list lacks %q:\n%s", group, r.stdout)
+			}
+			must(t, env, "", "groups", "delete", group)
+			if r := arus(t, env, "", "groups", "describe", group); r.err == nil {
+				t.Errorf("describe after delete succeeded")
+			}
+		})
+	}
+}
