@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,4 +124,42 @@ func TestConsoleFilterAndLiveLagOnEveryBackend(t *testing.T) {
 		}
 		testGroupLagIsLive(t, f, b)
 	})
+}
+
+// On Kafka the group page shows each member's id, client id and host, and
+// "no commit" for a partition the group owns but never committed.
+func TestConsoleGroupMembersOnKafka(t *testing.T) {
+	b := brokertest.Kafka.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := newFixtureWith(t, b)
+	br := f.browser()
+	br.login("admin", adminPassword)
+	if err := b.Produce(ctx, &stream.Record{Topic: "held", Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(ctx, stream.ConsumerConfig{Group: "svc:holders/v1", Topics: []string{"held"}, Member: "holder-1"},
+			func(ctx context.Context, _ []*stream.Record) error {
+				once.Do(func() { close(started) })
+				<-ctx.Done() // never finishes, so never commits
+				return ctx.Err()
+			})
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the consumer never got the record")
+	}
+	_, body := br.get("/groups/svc:holders%2Fv1")
+	for _, want := range []string{"no commit", "<th scope=\"col\">Client id</th>", ">holder-1<", ">holder-1-"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("group page lacks %q", want)
+		}
+	}
+	cancel()
+	<-done
 }
