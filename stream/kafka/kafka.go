@@ -13,7 +13,8 @@
 //     hashes with CRC32), so a key lands where those clients put it. An
 //     empty key is hashed like any other; only a nil key is spread round
 //     robin. Records of one call for the same partition keep their slice
-//     order.
+//     order. Batches go uncompressed unless [Config.Compression] says
+//     otherwise, so that every Kafka client can read them.
 //   - Consume makes each call one member of a Kafka consumer group offering
 //     the assignors of [Config.Balancers] (range, then cooperative-sticky,
 //     by default, as the Java consumer), so a group can be shared with
