@@ -184,7 +184,19 @@ func (g GroupInfo) Lag() int64 {
 
 // Member is a live member of a group.
 type Member struct {
-	ID         string
+	// ID identifies the member in the group. On Kafka it is the member id
+	// the group coordinator gave it (its client id and a unique suffix);
+	// on the other backends it is the member's name,
+	// [ConsumerConfig.Member].
+	ID string
+	// ClientID is the name the member's client gave itself, on Kafka: an
+	// Arus consumer's ConsumerConfig.Member, "rdkafka" for a librdkafka
+	// client left at its default. Empty where the backend knows no more
+	// than ID.
+	ClientID string
+	// Host is the address the member connects from, where the backend
+	// knows it.
+	Host       string
 	Partitions []TopicPartition
 }
 
@@ -199,7 +211,12 @@ type GroupOffset struct {
 	Topic     string
 	Partition int32
 	// Committed is the offset of the next record the group will process.
+	// When NoCommit is set it is the partition's start offset instead.
 	Committed int64
+	// NoCommit is set for a partition the group has never committed (a
+	// member owns it but has not finished a record there yet): Committed
+	// and Lag then count from the partition's start offset.
+	NoCommit bool
 	// End is the partition's end offset.
 	End int64
 	// Lag is End minus Committed (never negative).

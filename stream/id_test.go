@@ -2,6 +2,7 @@ package stream
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -48,5 +49,29 @@ func TestStampIDs(t *testing.T) {
 	records[0].Headers = append(records[0].Headers, Header{Key: "x"})
 	if records[4].Headers[0].Key != HeaderID {
 		t.Errorf("appending to one record's headers changed another's: %v", records[4].Headers)
+	}
+}
+
+func TestIDsShareOneClock(t *testing.T) {
+	before := time.Now().Add(-time.Millisecond)
+	prev := ""
+	for i := range 3000 {
+		var id string
+		if i%2 == 0 {
+			id = NewID()
+		} else {
+			r := &Record{Topic: "t"}
+			stampIDs([]*Record{r})
+			id = r.ID()
+		}
+		if id <= prev {
+			t.Fatalf("id %d %q not after %q", i, id, prev)
+		}
+		prev = id
+	}
+	u := uuid.MustParse(prev)
+	sec, nsec := u.Time().UnixTime()
+	if at := time.Unix(sec, nsec); at.Before(before) || at.After(time.Now().Add(time.Second)) {
+		t.Errorf("id %s holds time %v, want about %v", prev, at, before)
 	}
 }

@@ -47,15 +47,17 @@ func murmur2(data []byte) int32 {
 }
 
 // Partitioner assigns partitions to records: [Partition] for records with a
-// key, round robin for records without one. It is safe for concurrent use;
-// the zero value is ready.
+// key, round robin for records without one (a nil key). An empty, non-nil
+// key is a key: it is hashed, so all such records share one partition, as
+// with the Java producer and librdkafka's murmur2_random partitioner. It is
+// safe for concurrent use; the zero value is ready.
 type Partitioner struct {
 	next atomic.Uint32
 }
 
 // Partition returns the partition for key among n partitions.
 func (p *Partitioner) Partition(key []byte, n int32) int32 {
-	if len(key) > 0 {
+	if key != nil {
 		return Partition(key, n)
 	}
 	return int32(p.next.Add(1) % uint32(n))

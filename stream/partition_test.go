@@ -14,6 +14,7 @@ func TestMurmur2MatchesKafka(t *testing.T) {
 		{"a-little-bit-longer-string", -1486304829},
 		{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
 		{"abc", 479470107},
+		{"", 0x106e08d9}, // librdkafka's rdmurmur2 unit test
 	}
 	for _, c := range cases {
 		if got := murmur2([]byte(c.in)); got != c.want {
@@ -46,6 +47,16 @@ func TestPartitionerSpreadsKeylessRecords(t *testing.T) {
 	for part := int32(0); part < 8; part++ {
 		if seen[part] != 100 {
 			t.Errorf("partition %d got %d keyless records, want 100", part, seen[part])
+		}
+	}
+}
+
+func TestPartitionerHashesEmptyKey(t *testing.T) {
+	var p Partitioner
+	want := Partition([]byte{}, 8)
+	for i := 0; i < 100; i++ {
+		if got := p.Partition([]byte{}, 8); got != want {
+			t.Fatalf("empty key %d went to partition %d, want %d (hashed, as Java and librdkafka's murmur2_random)", i, got, want)
 		}
 	}
 }

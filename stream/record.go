@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"crypto/rand"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +25,12 @@ type Header struct {
 }
 
 // Record is one event in a topic partition.
+//
+// A nil Key is no key (the record is spread round robin), an empty one is a
+// key like any other; a nil Value is a tombstone, as in Kafka; a header's
+// nil Value is Kafka's null header value. The Kafka backend keeps nil and
+// empty apart; the embedded log and Redis do not yet (the embedded log
+// returns empty as nil, Redis nil as empty).
 //
 // Producers set Topic, Key, Value and Headers, and may set Timestamp (the
 // current time is used when it is zero). The backend assigns Partition and
@@ -92,10 +99,10 @@ func (r *Record) Equal(o *Record) bool {
 
 // NewID returns a new record id: a UUIDv7, ordered by creation time.
 func NewID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		// NewV7 fails only when the system's random source fails.
+	var random [8]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		// Read fails only when the system's random source fails.
 		return uuid.NewString()
 	}
-	return id.String()
+	return makeV7(reserveV7(1), random[:]).String()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits of topic and group names and of partition counts.
@@ -23,9 +25,12 @@ type Topic struct {
 	Partitions int32
 	// RetentionTime: records older than this may be deleted once every
 	// registered group has consumed them. Zero keeps them by time forever.
+	// Kafka deletes by its topic configs whether or not groups consumed
+	// the records, and there zero leaves the broker's default retention.
 	RetentionTime time.Duration
 	// RetentionBytes: when a partition is larger than this, its oldest records
-	// that every registered group has consumed may be deleted. Zero: no limit.
+	// that every registered group has consumed may be deleted. Zero: no limit
+	// (on Kafka: the broker's default).
 	RetentionBytes int64
 }
 
@@ -52,10 +57,30 @@ func ValidateTopicName(name string) error {
 	return validateName("topic", name)
 }
 
-// ValidateGroupName checks a consumer group name with the same rules as a
-// topic name.
+// MaxGroupNameLength is the longest group name in bytes: the longest string
+// the Kafka protocol carries.
+const MaxGroupNameLength = 32767
+
+// ValidateGroupName checks a consumer group name. Kafka takes any string as
+// a group id, and so does Arus, with three limits: it is not empty, it is
+// UTF-8 of at most [MaxGroupNameLength] bytes, and it holds no control
+// characters (which no terminal or page could show). "svc:billing/v2" and
+// "订单" are group names; callers that put one in a URL path escape it.
 func ValidateGroupName(name string) error {
-	return validateName("group", name)
+	switch {
+	case name == "":
+		return Invalidf("group name is empty; use 1 to %d bytes of UTF-8 text", MaxGroupNameLength)
+	case len(name) > MaxGroupNameLength:
+		return Invalidf("group name %.40q... is %d bytes long; the limit is %d", name, len(name), MaxGroupNameLength)
+	case !utf8.ValidString(name):
+		return Invalidf("group name %q is not valid UTF-8", name)
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) {
+			return Invalidf("group name %q has the control character %U at byte %d; use printable text", name, r, i+1)
+		}
+	}
+	return nil
 }
 
 func validateName(what, name string) error {

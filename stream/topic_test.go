@@ -49,3 +49,32 @@ func TestValidatePartitions(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateGroupName(t *testing.T) {
+	cases := []struct {
+		name    string
+		wantErr string // substring; "" means valid
+	}{
+		{"billing", ""},
+		{"svc:billing/v2", ""},
+		{"with space and ünicode 订单", ""},
+		{"..", ""},
+		{strings.Repeat("g", MaxGroupNameLength), ""},
+		{"", "empty"},
+		{strings.Repeat("g", MaxGroupNameLength+1), "the limit is 32767"},
+		{"bad\xffutf8", "not valid UTF-8"},
+		{"tab\tinside", "control character U+0009 at byte 4"},
+	}
+	for _, c := range cases {
+		err := ValidateGroupName(c.name)
+		if c.wantErr == "" {
+			if err != nil {
+				t.Errorf("ValidateGroupName(%.50q) = %v, want nil", c.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateGroupName(%.50q) = %v, want ErrInvalid containing %q", c.name, err, c.wantErr)
+		}
+	}
+}

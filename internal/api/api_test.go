@@ -186,12 +186,12 @@ func TestProduceAndRead(t *testing.T) {
 		if got.Key != nil {
 			key = *got.Key
 		}
-		if key != tt.key || got.Value != tt.value || got.Encoding != tt.encoding {
-			t.Errorf("record %d: got key %q value %q encoding %q, want %q %q %q", tt.i, key, got.Value, got.Encoding, tt.key, tt.value, tt.encoding)
+		if key != tt.key || got.Value == nil || *got.Value != tt.value || got.Encoding != tt.encoding {
+			t.Errorf("record %d: got key %q value %v encoding %q, want %q %q %q", tt.i, key, got.Value, got.Encoding, tt.key, tt.value, tt.encoding)
 		}
 		found := false
 		for _, h := range got.Headers {
-			found = found || (h.Key == tt.header && h.Value == tt.headerVal)
+			found = found || (h.Key == tt.header && h.Value != nil && *h.Value == tt.headerVal)
 		}
 		if !found {
 			t.Errorf("record %d: headers %v lack %s=%s", tt.i, got.Headers, tt.header, tt.headerVal)
@@ -214,8 +214,8 @@ func TestProduceAndRead(t *testing.T) {
 		t.Fatalf("read by time: %+v, want only offset 3", page.Records)
 	}
 	page = decodeInto[api.RecordsPage](t, call(t, "GET", url+"/api/v1/topics/events/partitions/0/records?limit=1&encoding=base64", ""), 200)
-	if got := page.Records[0]; got.Encoding != "base64" || got.Value != "cGxhaW4gdGV4dA==" {
-		t.Fatalf("read as base64: value %q encoding %q, want cGxhaW4gdGV4dA== base64", got.Value, got.Encoding)
+	if got := page.Records[0]; got.Encoding != "base64" || got.Value == nil || *got.Value != "cGxhaW4gdGV4dA==" {
+		t.Fatalf("read as base64: value %v encoding %q, want cGxhaW4gdGV4dA== base64", got.Value, got.Encoding)
 	}
 	off := decodeInto[api.PartitionOffset](t, call(t, "GET", url+"/api/v1/topics/events/partitions/0/offset?time="+before.Format(time.RFC3339), ""), 200)
 	if off.Offset != 0 {
@@ -225,6 +225,8 @@ func TestProduceAndRead(t *testing.T) {
 
 func TestGroups(t *testing.T) {
 	url, _ := newServer(t, api.Config{}, stream.Options{})
+	// Any name Kafka allows, escaped in the path.
+	const group, workers = "svc:workers/v2", "svc:workers%2Fv2"
 	call(t, "POST", url+"/api/v1/topics", `{"name":"jobs","partitions":2}`)
 	var recs []string
 	for i := range 10 {
@@ -233,7 +235,7 @@ func TestGroups(t *testing.T) {
 	decodeInto[api.ProduceResponse](t, call(t, "POST", url+"/api/v1/topics/jobs/records", `{"records":[`+strings.Join(recs, ",")+`]}`), 200)
 
 	// Consume 4 records in auto-ack mode: one JSON record per line.
-	r := call(t, "POST", url+"/api/v1/groups/workers/consume?topic=jobs&max=4&idle=5s", "")
+	r := call(t, "POST", url+"/api/v1/groups/"+workers+"/consume?topic=jobs&max=4&idle=5s", "")
 	if r.status != 200 || r.header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("consume: status %d type %q, want 200 application/x-ndjson; %s", r.status, r.header.Get("Content-Type"), r.body)
 	}
@@ -250,16 +252,16 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("consume with max=4 streamed %d records, want 4", lines)
 	}
 
-	g := decodeInto[api.Group](t, call(t, "GET", url+"/api/v1/groups/workers", ""), 200)
+	g := decodeInto[api.Group](t, call(t, "GET", url+"/api/v1/groups/"+workers, ""), 200)
 	var committed int64
 	for _, o := range g.Offsets {
-		committed += o.Committed
+		committed += *o.Committed
 	}
 	if committed != 4 || g.Lag != 6 {
 		t.Fatalf("group after consuming 4: committed %d lag %d, want 4 and 6", committed, g.Lag)
 	}
 	list := decodeInto[api.GroupList](t, call(t, "GET", url+"/api/v1/groups", ""), 200)
-	if len(list.Groups) != 1 || list.Groups[0].Group != "workers" {
+	if len(list.Groups) != 1 || list.Groups[0].Group != group {
 		t.Fatalf("groups %+v, want only workers", list.Groups)
 	}
 
@@ -273,32 +275,59 @@ func TestGroups(t *testing.T) {
 		{`{"topic":"jobs","to":"time","time":"2000-01-01T00:00:00Z"}`, []int64{0, 0}},
 	}
 	for _, tt := range resets {
-		out := decodeInto[api.ResetResponse](t, call(t, "POST", url+"/api/v1/groups/workers/reset", tt.body), 200)
-		if out.Group != "workers" || out.Topic != "jobs" || len(out.Offsets) == 0 {
+		out := decodeInto[api.ResetResponse](t, call(t, "POST", url+"/api/v1/groups/"+workers+"/reset", tt.body), 200)
+		if out.Group != group || out.Topic != "jobs" || len(out.Offsets) == 0 {
 			t.Fatalf("reset %s answered %+v", tt.body, out)
 		}
 		for i, want := range tt.want {
-			if out.Offsets[i].Committed != want {
-				t.Errorf("reset %s: partition %d at %d, want %d", tt.body, i, out.Offsets[i].Committed, want)
+			if *out.Offsets[i].Committed != want {
+				t.Errorf("reset %s: partition %d at %d, want %d", tt.body, i, *out.Offsets[i].Committed, want)
 			}
 		}
 		if strings.Contains(tt.body, "latest") {
 			for _, o := range out.Offsets {
-				if o.Committed != o.End || o.Lag != 0 {
+				if *o.Committed != o.End || o.Lag != 0 {
 					t.Errorf("reset to latest: %+v, want committed = end", o)
 				}
 			}
 		}
-		if strings.Contains(tt.body, `"offset":1`) && (len(out.Offsets) != 1 || out.Offsets[0].Partition != 0 || out.Offsets[0].Committed != 1) {
+		if strings.Contains(tt.body, `"offset":1`) && (len(out.Offsets) != 1 || out.Offsets[0].Partition != 0 || *out.Offsets[0].Committed != 1) {
 			t.Errorf("reset partition 0 to offset 1: %+v", out.Offsets)
 		}
 	}
 
-	if r := call(t, "DELETE", url+"/api/v1/groups/workers", ""); r.status != 204 {
+	if r := call(t, "DELETE", url+"/api/v1/groups/"+workers, ""); r.status != 204 {
 		t.Fatalf("DELETE group: status %d; %s", r.status, r.body)
 	}
-	if r := call(t, "GET", url+"/api/v1/groups/workers", ""); r.status != 404 {
+	if r := call(t, "GET", url+"/api/v1/groups/"+workers, ""); r.status != 404 {
 		t.Fatalf("GET deleted group: status %d, want 404", r.status)
+	}
+}
+
+// A partition never committed is null, not a number, in the JSON; the
+// member's client id and host come along.
+func TestGroupJSONNoCommit(t *testing.T) {
+	g := api.NewGroup(stream.GroupInfo{Group: "g",
+		Members: []stream.Member{{ID: "rdkafka-4f1c", ClientID: "rdkafka", Host: "/10.0.0.7"}},
+		Offsets: []stream.GroupOffset{
+			{Topic: "t", Partition: 0, Committed: 5, End: 9, Lag: 4},
+			{Topic: "t", Partition: 1, Committed: 2, End: 3, Lag: 1, NoCommit: true},
+		}})
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"committed":5`, `"committed":null`, `"client_id":"rdkafka"`, `"host":"/10.0.0.7"`, `"id":"rdkafka-4f1c"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON %s lacks %s", b, want)
+		}
+	}
+	back := g.Stream()
+	if o := back.Offsets[1]; !o.NoCommit || o.Committed != 2 || back.Offsets[0].NoCommit {
+		t.Errorf("round trip: %+v, want partition 1 without commit (from 2), partition 0 committed", back.Offsets)
+	}
+	if m := back.Members[0]; m.ClientID != "rdkafka" || m.Host != "/10.0.0.7" {
+		t.Errorf("round trip member %+v", m)
 	}
 }
 
@@ -399,7 +428,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown query parameter", "GET", "/api/v1/topics/t/partitions/0/records?ofset=1", "", 422, api.TypeInvalid, "ofset", "unknown"},
 		{"read unknown topic", "GET", "/api/v1/topics/nope/partitions/0/records", "", 404, api.TypeTopicNotFound, "", "nope"},
 		{"unknown group", "GET", "/api/v1/groups/ghosts", "", 404, api.TypeGroupNotFound, "", "ghosts"},
-		{"invalid group", "GET", "/api/v1/groups/a..b%20c", "", 422, api.TypeInvalid, "group", ""},
+		{"invalid group", "GET", "/api/v1/groups/a%09b", "", 422, api.TypeInvalid, "group", ""},
 		{"reset to nowhere", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"sideways"}`, 422, api.TypeInvalid, "to", `"sideways"`},
 		{"reset without time", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"time"}`, 422, api.TypeInvalid, "time", "required"},
 		{"reset to negative offset", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"offset","offset":-5}`, 422, api.TypeInvalid, "offset", "-5"},
@@ -466,5 +495,34 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 	if r := call(t, "GET", srv.URL+"/healthz", ""); r.status != 200 {
 		t.Fatalf("after a panic /healthz answered %d, want 200", r.status)
+	}
+}
+
+// The JSON form keeps a null key, value (tombstone) or header value apart
+// from an empty one, both ways.
+func TestRecordJSONNullAndEmpty(t *testing.T) {
+	for _, b64 := range []bool{false, true} {
+		in := &stream.Record{Topic: "t", Key: []byte{}, Value: nil, Headers: []stream.Header{{Key: "null"}, {Key: "empty", Value: []byte{}}}}
+		j := api.NewRecord(in, b64)
+		b, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"key":""`, `"value":null`, `{"key":"null","value":null}`, `{"key":"empty","value":""}`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("base64 %v: JSON %s lacks %s", b64, b, want)
+			}
+		}
+		back, err := j.Stream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Key == nil || back.Value != nil || back.Headers[0].Value != nil || back.Headers[1].Value == nil {
+			t.Errorf("base64 %v: round trip key %v value %v headers %v", b64, back.Key, back.Value, back.Headers)
+		}
+		j = api.NewRecord(&stream.Record{Topic: "t", Value: []byte{}}, b64)
+		if b, _ := json.Marshal(j); !strings.Contains(string(b), `"key":null`) || !strings.Contains(string(b), `"value":""`) {
+			t.Errorf("base64 %v: no key and an empty value: %s", b64, b)
+		}
 	}
 }

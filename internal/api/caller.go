@@ -48,11 +48,17 @@ func NewCaller(baseURL, apiKey string, hc *http.Client) (*Caller, error) {
 // Host is the server's host:port, for messages.
 func (c *Caller) Host() string { return c.base.Host }
 
-// NewRequest builds a request for an API path with query q, carrying the
-// caller's credentials and asking for JSON.
+// NewRequest builds a request for an API path (escaped, as url.PathEscape
+// leaves a name in it) with query q, carrying the caller's credentials and
+// asking for JSON.
 func (c *Caller) NewRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	u := *c.base
-	u.Path = path
+	// path comes escaped (a group name may hold '/'): keep it so.
+	unescaped, err := url.PathUnescape(path)
+	if err != nil {
+		return nil, fmt.Errorf("api: path %q: %w", path, err)
+	}
+	u.Path, u.RawPath = unescaped, path
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {

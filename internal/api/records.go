@@ -106,7 +106,11 @@ func (pr ProduceRecord) record(topic, path string) (*stream.Record, []invalid.Fi
 		if h.Key == "" {
 			fail(fmt.Sprintf("headers[%d].key", j), "a header key must not be empty")
 		}
-		rec.Headers = append(rec.Headers, stream.Header{Key: h.Key, Value: bytesOf(fmt.Sprintf("headers[%d].value", j), h.Value)})
+		var v []byte // null: a header without a value
+		if h.Value != nil {
+			v = bytesOf(fmt.Sprintf("headers[%d].value", j), *h.Value)
+		}
+		rec.Headers = append(rec.Headers, stream.Header{Key: h.Key, Value: v})
 	}
 	if pr.Timestamp != "" {
 		t, err := parseTime(pr.Timestamp)

@@ -28,8 +28,10 @@ const (
 
 // Header is one record header. Header keys need not be unique.
 type Header struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key string `json:"key"`
+	// Value is null for a header without a value (Kafka's null header
+	// value), "" for an empty one.
+	Value *string `json:"value"`
 }
 
 // Headers are a record's headers. In a request they may be a list,
@@ -63,7 +65,7 @@ func (h *Headers) UnmarshalJSON(b []byte) error {
 		if err := dec.Decode(&v); err != nil {
 			return err
 		}
-		list = append(list, Header{Key: tok.(string), Value: v})
+		list = append(list, Header{Key: tok.(string), Value: &v})
 	}
 	*h = list
 	return nil
@@ -135,10 +137,13 @@ type Record struct {
 	Partition int32     `json:"partition"`
 	Offset    int64     `json:"offset"`
 	Timestamp time.Time `json:"timestamp"`
-	Key       *string   `json:"key"`
-	Value     string    `json:"value"`
-	Headers   Headers   `json:"headers"`
-	Encoding  string    `json:"encoding,omitempty"`
+	// Key is null for a record without a key, "" for an empty key.
+	Key *string `json:"key"`
+	// Value is null for a tombstone (Kafka's null value), "" for an
+	// empty value.
+	Value    *string `json:"value"`
+	Headers  Headers `json:"headers"`
+	Encoding string  `json:"encoding,omitempty"`
 }
 
 // NewRecord returns the JSON form of r.
@@ -147,23 +152,24 @@ func NewRecord(r *stream.Record, forceBase64 bool) Record {
 	for _, h := range r.Headers {
 		b64 = b64 || !utf8.Valid(h.Value)
 	}
-	enc := func(b []byte) string {
-		if b64 {
-			return base64.StdEncoding.EncodeToString(b)
+	enc := func(b []byte) *string {
+		if b == nil {
+			return nil
 		}
-		return string(b)
+		s := string(b)
+		if b64 {
+			s = base64.StdEncoding.EncodeToString(b)
+		}
+		return &s
 	}
 	out := Record{
 		Topic:     r.Topic,
 		Partition: r.Partition,
 		Offset:    r.Offset,
 		Timestamp: r.Timestamp.UTC(),
+		Key:       enc(r.Key),
 		Value:     enc(r.Value),
 		Headers:   make(Headers, len(r.Headers)),
-	}
-	if len(r.Key) > 0 {
-		k := enc(r.Key)
-		out.Key = &k
 	}
 	for i, h := range r.Headers {
 		out.Headers[i] = Header{Key: h.Key, Value: enc(h.Value)}
@@ -176,18 +182,19 @@ func NewRecord(r *stream.Record, forceBase64 bool) Record {
 
 // Stream returns the record r describes.
 func (r Record) Stream() (*stream.Record, error) {
-	dec := func(s string) ([]byte, error) {
-		if r.Encoding == EncodingBase64 {
-			return base64.StdEncoding.DecodeString(s)
+	dec := func(s *string) ([]byte, error) {
+		switch {
+		case s == nil:
+			return nil, nil
+		case r.Encoding == EncodingBase64:
+			return base64.StdEncoding.AppendDecode([]byte{}, []byte(*s))
 		}
-		return []byte(s), nil
+		return []byte(*s), nil
 	}
 	out := &stream.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
 	var err error
-	if r.Key != nil {
-		if out.Key, err = dec(*r.Key); err != nil {
-			return nil, fmt.Errorf("record %s/%d/%d: key: %w", r.Topic, r.Partition, r.Offset, err)
-		}
+	if out.Key, err = dec(r.Key); err != nil {
+		return nil, fmt.Errorf("record %s/%d/%d: key: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	if out.Value, err = dec(r.Value); err != nil {
 		return nil, fmt.Errorf("record %s/%d/%d: value: %w", r.Topic, r.Partition, r.Offset, err)
@@ -288,9 +295,13 @@ type Group struct {
 	Lag int64 `json:"lag"`
 }
 
-// Member is a live member of a group and the partitions it owns.
+// Member is a live member of a group and the partitions it owns. On Kafka
+// ID is the coordinator's member id, ClientID the client's own name and
+// Host where it connects from; the other backends leave the last two out.
 type Member struct {
 	ID         string           `json:"id"`
+	ClientID   string           `json:"client_id,omitempty"`
+	Host       string           `json:"host,omitempty"`
 	Partitions []TopicPartition `json:"partitions"`
 }
 
@@ -300,11 +311,13 @@ type TopicPartition struct {
 	Partition int32  `json:"partition"`
 }
 
-// GroupOffset is a group's position in one partition.
+// GroupOffset is a group's position in one partition. Committed is null
+// when the group never committed the partition; Lag then counts from the
+// partition's start.
 type GroupOffset struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
-	Committed int64  `json:"committed"`
+	Committed *int64 `json:"committed"`
 	End       int64  `json:"end"`
 	Lag       int64  `json:"lag"`
 	// Oldest is the timestamp of the oldest unconsumed record, when known.
@@ -320,7 +333,7 @@ type GroupList struct {
 func NewGroup(g stream.GroupInfo) Group {
 	out := Group{Group: g.Group, Members: []Member{}, Offsets: NewGroupOffsets(g.Offsets), Lag: g.Lag()}
 	for _, m := range g.Members {
-		jm := Member{ID: m.ID, Partitions: []TopicPartition{}}
+		jm := Member{ID: m.ID, ClientID: m.ClientID, Host: m.Host, Partitions: []TopicPartition{}}
 		for _, tp := range m.Partitions {
 			jm.Partitions = append(jm.Partitions, TopicPartition(tp))
 		}
@@ -333,7 +346,10 @@ func NewGroup(g stream.GroupInfo) Group {
 func NewGroupOffsets(offsets []stream.GroupOffset) []GroupOffset {
 	out := make([]GroupOffset, len(offsets))
 	for i, o := range offsets {
-		out[i] = GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag}
+		out[i] = GroupOffset{Topic: o.Topic, Partition: o.Partition, End: o.End, Lag: o.Lag}
+		if !o.NoCommit {
+			out[i].Committed = &o.Committed
+		}
 		if !o.Oldest.IsZero() {
 			t := o.Oldest.UTC()
 			out[i].Oldest = &t
@@ -346,7 +362,7 @@ func NewGroupOffsets(offsets []stream.GroupOffset) []GroupOffset {
 func (g Group) Stream() stream.GroupInfo {
 	out := stream.GroupInfo{Group: g.Group, Offsets: GroupOffsetsStream(g.Offsets)}
 	for _, m := range g.Members {
-		sm := stream.Member{ID: m.ID}
+		sm := stream.Member{ID: m.ID, ClientID: m.ClientID, Host: m.Host}
 		for _, tp := range m.Partitions {
 			sm.Partitions = append(sm.Partitions, stream.TopicPartition(tp))
 		}
@@ -359,7 +375,10 @@ func (g Group) Stream() stream.GroupInfo {
 func GroupOffsetsStream(offsets []GroupOffset) []stream.GroupOffset {
 	var out []stream.GroupOffset
 	for _, o := range offsets {
-		so := stream.GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Committed, End: o.End, Lag: o.Lag}
+		so := stream.GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.End - o.Lag, End: o.End, Lag: o.Lag, NoCommit: o.Committed == nil}
+		if o.Committed != nil {
+			so.Committed = *o.Committed
+		}
 		if o.Oldest != nil {
 			so.Oldest = *o.Oldest
 		}

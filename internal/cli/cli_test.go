@@ -242,7 +242,7 @@ func TestProduceConsumeGroups(t *testing.T) {
 				if rec.Key == nil {
 					t.Fatalf("record %+v has no key", rec)
 				}
-				perKey[*rec.Key] = append(perKey[*rec.Key], rec.Value)
+				perKey[*rec.Key] = append(perKey[*rec.Key], *rec.Value)
 				if *rec.Key != "fixed" && !hasHeader(rec, "source", "test") {
 					t.Errorf("record %+v lacks header source=test", rec)
 				}
@@ -301,7 +301,7 @@ func TestProduceConsumeGroups(t *testing.T) {
 
 func hasHeader(r api.Record, k, v string) bool {
 	for _, h := range r.Headers {
-		if h.Key == k && h.Value == v {
+		if h.Key == k && h.Value != nil && *h.Value == v {
 			return true
 		}
 	}
@@ -352,7 +352,7 @@ func TestRoundTrip100k(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
-		i, err := strconv.Atoi(rec.Value)
+		i, err := strconv.Atoi(*rec.Value)
 		if err != nil || rec.Key == nil || *rec.Key != fmt.Sprintf("key-%d", i%keys) {
 			t.Fatalf("record %+v does not match its line", rec)
 		}

@@ -63,16 +63,28 @@ func groupsDescribe(ctx context.Context, e *env, args []string) error {
 			}
 		}
 		fmt.Fprintf(e.stdout, "Group: %s\tMembers: %d\tLag: %d\n", g.Group, len(g.Members), g.Lag())
-		tw := newTable(e.stdout, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER")
+		if len(g.Members) > 0 {
+			tw := newTable(e.stdout, "MEMBER-ID\tCLIENT-ID\tHOST\tPARTITIONS")
+			for _, m := range g.Members {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", m.ID, dash(m.ClientID), dash(m.Host), len(m.Partitions))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout)
+		}
+		tw := newTable(e.stdout, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tOLDEST-UNCONSUMED\tMEMBER-ID")
 		for _, o := range g.Offsets {
-			oldest, member := "-", owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]
+			oldest := "-"
 			if !o.Oldest.IsZero() {
 				oldest = o.Oldest.UTC().Format(time.RFC3339)
 			}
-			if member == "" {
-				member = "-"
+			committed := strconv.FormatInt(o.Committed, 10)
+			if o.NoCommit {
+				committed = "no commit"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", o.Topic, o.Partition, o.Committed, o.End, o.Lag, oldest, member)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\n", o.Topic, o.Partition, committed, o.End, o.Lag, oldest,
+				dash(owner[stream.TopicPartition{Topic: o.Topic, Partition: o.Partition}]))
 		}
 		return tw.Flush()
 	})

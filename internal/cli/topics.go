@@ -41,8 +41,11 @@ func topicsCreate(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "topics create", "arus topics create --topic NAME [--partitions N] [--retention D] [--retention-bytes N]", topicsAbout)
 	topic := f.String("topic", "", "`name` of the topic: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'")
 	partitions := f.Int("partitions", 4, "partition `count`, 1 to 10000")
-	retention := f.String("retention", "0", "keep records at least this `long` (such as 12h, 7d; 0 keeps them forever), once every group consumed them")
-	retentionBytes := f.Int64("retention-bytes", 0, "keep at most this many `bytes` per partition of records every group consumed (0: no limit)")
+	retention := f.String("retention", "0", "keep records at least this `long`, such as 12h or 7d. 0: on the embedded log and Redis forever, "+
+		"and only once every group consumed them; on Kafka the broker's default (log.retention.hours, 7 days unless changed), "+
+		"whether or not a group consumed them")
+	retentionBytes := f.Int64("retention-bytes", 0, "keep at most this many `bytes` per partition. 0: no limit on the embedded log and Redis, "+
+		"the broker's default (log.retention.bytes) on Kafka")
 	ifNotExists := f.Bool("if-not-exists", false, "succeed when the topic already exists")
 	name, c, err := topicNames.args(f, topic, args)
 	if err != nil {

@@ -20,44 +20,8 @@ import (
 	"github.com/arus-platform/arus/stream"
 )
 
-// kcatPath returns kcat's path, or skips (fails under ARUS_TEST_REQUIRE=1).
-func kcatPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("kcat")
-	if err != nil {
-		testenv.Unavailable(t, "kcat is not installed (Debian package kcat)")
-	}
-	return p
-}
-
-// pythonWithKafka returns a Python interpreter that imports kafka-python.
-func pythonWithKafka(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import kafka").Run() == nil {
-			return path
-		}
-	}
-	testenv.Unavailable(t, "no python3 with kafka-python (Debian package python3-kafka)")
-	return ""
-}
-
-// run runs a command to its end and returns its standard output.
-func run(t *testing.T, ctx context.Context, stdin string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
 func TestKcat(t *testing.T) {
-	kcat := kcatPath(t)
+	kcat := testenv.Kcat(t)
 	ctx := testContext(t)
 	s := startServer(t)
 
@@ -71,9 +35,9 @@ func TestKcat(t *testing.T) {
 			k, v, _ := strings.Cut(line, ":")
 			want = append(want, k+"="+v)
 		}
-		run(t, ctx, in.String(), kcat, "-b", s.addr, "-t", "tes", "-P", "-K:", "-z", codec)
+		testenv.Output(t, ctx, in.String(), kcat, "-b", s.addr, "-t", "tes", "-P", "-K:", "-z", codec)
 	}
-	out := run(t, ctx, "", kcat, "-b", s.addr, "-t", "tes", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n")
+	out := testenv.Output(t, ctx, "", kcat, "-b", s.addr, "-t", "tes", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n")
 	got := strings.Split(strings.TrimSpace(out), "\n")
 	slices.Sort(got)
 	slices.Sort(want)
@@ -93,7 +57,7 @@ func TestKcat(t *testing.T) {
 		t.Errorf("the log holds %d records of tes, want %d", n, len(want))
 	}
 
-	md := run(t, ctx, "", kcat, "-b", s.addr, "-L")
+	md := testenv.Output(t, ctx, "", kcat, "-b", s.addr, "-L")
 	for _, w := range []string{"1 brokers:", "broker 0 at " + s.addr, `topic "tes" with 4 partitions`} {
 		if !strings.Contains(md, w) {
 			t.Errorf("kcat -L output lacks %q:\n%s", w, md)
@@ -101,7 +65,7 @@ func TestKcat(t *testing.T) {
 	}
 
 	// A balanced consumer group reads everything and commits into the log.
-	out = run(t, ctx, "", kcat, "-b", s.addr, "-G", "kcat-group", "-o", "beginning", "-c", fmt.Sprint(len(want)), "-q", "-f", "%k=%s\n", "tes")
+	out = testenv.Output(t, ctx, "", kcat, "-b", s.addr, "-G", "kcat-group", "-o", "beginning", "-c", fmt.Sprint(len(want)), "-q", "-f", "%k=%s\n", "tes")
 	got = strings.Split(strings.TrimSpace(out), "\n")
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -144,7 +108,7 @@ func requests(t *testing.T, reg *prometheus.Registry, api string) uint64 {
 // unchanged but for the address; a consumer in a group commits into the
 // log.
 func TestKafkaPython(t *testing.T) {
-	python := pythonWithKafka(t)
+	python := testenv.PythonKafka(t)
 	ctx := testContext(t)
 	reg := prometheus.NewRegistry()
 	s := startServer(t, func(c *Config) { c.Metrics = reg })
@@ -194,7 +158,7 @@ func TestKafkaPython(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	out := run(t, ctx, "", python, "-u", script("producer.py"))
+	out := testenv.Output(t, ctx, "", python, "-u", script("producer.py"))
 	if !strings.Contains(out, "kafka connected") || strings.Count(out, "message sent") != 10 || strings.Contains(out, "kafka error") {
 		t.Fatalf("producer output:\n%s", out)
 	}
@@ -227,7 +191,7 @@ consumer.commit()
 consumer.close()
 print(n)
 `
-	if got := strings.TrimSpace(run(t, ctx, group, python, "-u", "-")); got != "10" {
+	if got := strings.TrimSpace(testenv.Output(t, ctx, group, python, "-u", "-")); got != "10" {
 		t.Errorf("the group consumer read %s records, want 10", got)
 	}
 	committed := s.broker().Committed("tes-readers")[stream.TopicPartition{Topic: "tes", Partition: 0}]
@@ -250,7 +214,7 @@ func (k keys) VerifyAPIKey(_ context.Context, presented string) (auth.APIKey, er
 // kcat authenticates with SASL/PLAIN and an API key, and may do what the
 // key's scopes allow.
 func TestKcatSASL(t *testing.T) {
-	kcat := kcatPath(t)
+	kcat := testenv.Kcat(t)
 	ctx := testContext(t)
 	s := startServer(t, func(c *Config) {
 		c.Auth = keys{"arus_good_secret": {Prefix: "good", Scopes: []string{"records.produce:orders", "records.read:orders", "topics.read:orders"}}}
@@ -259,8 +223,8 @@ func TestKcatSASL(t *testing.T) {
 		return []string{"-b", s.addr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
 			"-X", "sasl.username=app", "-X", "sasl.password=" + password}
 	}
-	run(t, ctx, "k:v\n", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-P", "-K:")...)
-	out := run(t, ctx, "", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n")...)
+	testenv.Output(t, ctx, "k:v\n", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-P", "-K:")...)
+	out := testenv.Output(t, ctx, "", kcat, append(sasl("arus_good_secret"), "-t", "orders", "-C", "-o", "beginning", "-e", "-q", "-f", "%k=%s\n")...)
 	if strings.TrimSpace(out) != "k=v" {
 		t.Errorf("consumed %q, want k=v", out)
 	}

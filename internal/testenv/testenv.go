@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,46 @@ func Chromium(t testing.TB) string {
 	}
 	Unavailable(t, "no Chromium found for browser tests (install Debian's chromium, or set ARUS_TEST_CHROMIUM)")
 	return ""
+}
+
+// Kcat returns the path of kcat, librdkafka's command-line client, for
+// tests against a foreign Kafka client (Debian package kcat).
+func Kcat(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("kcat")
+	if err != nil {
+		Unavailable(t, "kcat is not installed (Debian package kcat)")
+	}
+	return p
+}
+
+// PythonKafka returns a Python interpreter that imports kafka-python
+// (Debian package python3-kafka), for tests against a foreign Kafka client.
+func PythonKafka(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import kafka").Run() == nil {
+			return path
+		}
+	}
+	Unavailable(t, "no python3 with kafka-python (Debian package python3-kafka)")
+	return ""
+}
+
+// Output runs a command to its end with stdin as its input and returns its
+// standard output; the test fails, showing the command's standard error,
+// when it does not succeed.
+func Output(t testing.TB, ctx context.Context, stdin string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 // SQLServer returns the DSN of a SQL Server to test against, from

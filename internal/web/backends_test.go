@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,9 +46,10 @@ func TestConsoleOnEveryBackend(t *testing.T) {
 		}
 
 		// A group consumes everything, stops, and is reset with a review.
+		const dealers, dealersPath = "svc:dealers/v2", "svc:dealers%2Fv2"
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		seen := 0
-		_ = b.Consume(cctx, stream.ConsumerConfig{Group: "dealers", Topics: []string{"cars"}}, func(_ context.Context, batch []*stream.Record) error {
+		_ = b.Consume(cctx, stream.ConsumerConfig{Group: dealers, Topics: []string{"cars"}}, func(_ context.Context, batch []*stream.Record) error {
 			seen += len(batch)
 			if seen >= 120 {
 				cancel()
@@ -57,7 +59,7 @@ func TestConsoleOnEveryBackend(t *testing.T) {
 		cancel()
 		var lag int64 = -1
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if g, err := b.DescribeGroup(ctx, "dealers"); err == nil && len(g.Members) == 0 && g.Lag() == 0 && len(g.Offsets) == 2 {
+			if g, err := b.DescribeGroup(ctx, dealers); err == nil && len(g.Members) == 0 && g.Lag() == 0 && len(g.Offsets) == 2 {
 				lag = 0
 				break
 			}
@@ -65,19 +67,24 @@ func TestConsoleOnEveryBackend(t *testing.T) {
 		if lag != 0 {
 			t.Fatalf("group did not settle with no lag")
 		}
-		_, body = br.get("/groups/dealers")
-		if !strings.Contains(body, "Review the reset") {
-			t.Errorf("group page lacks the reset form")
+		// Any name Kafka allows works, its links escaped.
+		_, body = br.get("/groups")
+		if !strings.Contains(body, `href="/groups/`+dealersPath+`"`) {
+			t.Errorf("groups page does not link to %s", dealersPath)
+		}
+		_, body = br.get("/groups/" + dealersPath)
+		if !strings.Contains(body, "Review the reset") || !strings.Contains(body, `action="/groups/`+dealersPath+`/reset"`) {
+			t.Errorf("group page lacks the reset form posting to its escaped path")
 		}
 		form := url.Values{"csrf_token": {csrf}, "topic": {"cars"}, "to": {"earliest"}}
-		_, body = br.post("/groups/dealers/reset", form)
+		_, body = br.post("/groups/"+dealersPath+"/reset", form)
 		if !strings.Contains(body, "120 records will be delivered again") {
 			t.Errorf("reset review does not count 120 records")
 		}
 		form.Set("confirmed", "yes")
-		resp, _ = br.post("/groups/dealers/reset", form)
+		resp, _ = br.post("/groups/"+dealersPath+"/reset", form)
 		wantStatus(t, "reset", resp, http.StatusSeeOther)
-		if g, err := b.DescribeGroup(ctx, "dealers"); err != nil || g.Lag() != 120 {
+		if g, err := b.DescribeGroup(ctx, dealers); err != nil || g.Lag() != 120 {
 			t.Errorf("after reset lag %d (%v), want 120", g.Lag(), err)
 		}
 		resp, _ = br.get("/dlq")
@@ -117,4 +124,42 @@ func TestConsoleFilterAndLiveLagOnEveryBackend(t *testing.T) {
 		}
 		testGroupLagIsLive(t, f, b)
 	})
+}
+
+// On Kafka the group page shows each member's id, client id and host, and
+// "no commit" for a partition the group owns but never committed.
+func TestConsoleGroupMembersOnKafka(t *testing.T) {
+	b := brokertest.Kafka.Open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := newFixtureWith(t, b)
+	br := f.browser()
+	br.login("admin", adminPassword)
+	if err := b.Produce(ctx, &stream.Record{Topic: "held", Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(ctx, stream.ConsumerConfig{Group: "svc:holders/v1", Topics: []string{"held"}, Member: "holder-1"},
+			func(ctx context.Context, _ []*stream.Record) error {
+				once.Do(func() { close(started) })
+				<-ctx.Done() // never finishes, so never commits
+				return ctx.Err()
+			})
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the consumer never got the record")
+	}
+	_, body := br.get("/groups/svc:holders%2Fv1")
+	for _, want := range []string{"no commit", "<th scope=\"col\">Client id</th>", ">holder-1<", ">holder-1-"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("group page lacks %q", want)
+		}
+	}
+	cancel()
+	<-done
 }

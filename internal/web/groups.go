@@ -145,13 +145,21 @@ func (h *Handler) groupLive(ctx context.Context, name string) (map[string]string
 	v := map[string]string{"lag": formatNum(g.Lag()), "members": formatNum(len(g.Members))}
 	for _, o := range g.Offsets {
 		k := partKey(o)
-		v["committed:"+k] = formatNum(o.Committed)
+		v["committed:"+k] = committedText(o)
 		v["end:"+k] = formatNum(o.End)
 		v["lag:"+k] = formatNum(o.Lag)
 		v["pill:lag:"+k] = lagPill(o.Lag)
 		v["oldest:"+k] = oldestText(o.Oldest)
 	}
 	return v, nil
+}
+
+// committedText shows a group's committed offset, or that it has none.
+func committedText(o stream.GroupOffset) string {
+	if o.NoCommit {
+		return "no commit"
+	}
+	return formatNum(o.Committed)
 }
 
 // partKey names one partition of a group's offsets in live keys.

@@ -553,6 +553,10 @@ func internalHeader(key string) bool { return strings.HasPrefix(key, "arus-") }
 
 func newMessage(r *stream.Record, internal bool) message {
 	m := message{Record: r, Key: printable(r.Key), NullKey: r.Key == nil}
+	if r.Value == nil {
+		m.Value, m.Compact, m.Raw = tombstone, tombstone, tombstone
+		return m.withHeaders(r, internal)
+	}
 	v := r.Value
 	if len(v) > browseMaxValue {
 		v, m.Truncated = v[:browseMaxValue], true
@@ -568,12 +572,26 @@ func newMessage(r *stream.Record, internal bool) message {
 		m.Value = printable(v)
 		m.Compact = m.Value
 	}
+	return m.withHeaders(r, internal)
+}
+
+// tombstone shows a record without a value (Kafka's null value), which is
+// not an empty one.
+const tombstone = "(tombstone: null value)"
+
+// withHeaders adds the record's headers as name=value, a header without a
+// value as name=(null), and counts the internal ones it leaves out.
+func (m message) withHeaders(r *stream.Record, internal bool) message {
 	for _, hd := range r.Headers {
 		if !internal && internalHeader(hd.Key) {
 			m.Internal++
 			continue
 		}
-		m.Headers = append(m.Headers, hd.Key+"="+printable(hd.Value))
+		v := "(null)"
+		if hd.Value != nil {
+			v = printable(hd.Value)
+		}
+		m.Headers = append(m.Headers, hd.Key+"="+v)
 	}
 	return m
 }

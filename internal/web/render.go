@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +88,11 @@ var funcs = template.FuncMap{
 	},
 	// partKey, lagPill, groupState and groupPill render consumer-group
 	// figures as their live updates do (live.go).
-	"partKey":    partKey,
+	"partKey":   partKey,
+	"committed": committedText,
+	// pathSeg escapes a name (a group may hold '/', '?' or '#') for one
+	// segment of a URL path.
+	"pathSeg":    url.PathEscape,
 	"lagPill":    lagPill,
 	"groupState": func(g stream.GroupInfo) string { s, _ := groupState(g); return s },
 	"groupPill":  func(g stream.GroupInfo) string { _, p := groupState(g); return p },

@@ -72,6 +72,25 @@ type Config struct {
 	// ReplicationFactor of topics created by Arus. Default -1: the broker's
 	// default.replication.factor.
 	ReplicationFactor int16
+	// Compression is the codec of produced batches: "none", "gzip",
+	// "snappy", "lz4" or "zstd". Default "none", as the Java producer and
+	// librdkafka: every Kafka client reads it, where kafka-python, say,
+	// reads snappy, lz4 and zstd only with extra libraries.
+	Compression string
+	// Balancers are the partition assignment strategies a consumer offers
+	// its group, most preferred first: "range", "roundrobin", "sticky" and
+	// "cooperative-sticky" (Kafka's partition.assignment.strategy). The
+	// group uses the first one every member offers, so a group can be
+	// shared with other Kafka clients only if they offer one of these too.
+	// Default [DefaultBalancers]: range, then cooperative-sticky, as the
+	// Java consumer does since Kafka 3.0. It shares a group with default
+	// Java, librdkafka (range,roundrobin) and kafka-python consumers, and
+	// with clients set to cooperative-sticky alone. With range a rebalance
+	// briefly stops every member (each commits and gives up all of its
+	// partitions, then all rejoin at once); list cooperative-sticky first
+	// to move only the partitions that change owner, in two rounds, in a
+	// group whose members all offer it.
+	Balancers []string
 
 	stream.Options
 }
@@ -114,6 +133,60 @@ const (
 	DefaultFetchMaxWait      = 500 * time.Millisecond
 	DefaultLinger            = 2 * time.Millisecond
 )
+
+// Partition assignment strategies accepted in [Config.Balancers].
+const (
+	BalancerRange             = "range"
+	BalancerRoundRobin        = "roundrobin"
+	BalancerSticky            = "sticky"
+	BalancerCooperativeSticky = "cooperative-sticky"
+)
+
+var codecs = map[string]func() kgo.CompressionCodec{
+	"none":   kgo.NoCompression,
+	"gzip":   kgo.GzipCompression,
+	"snappy": kgo.SnappyCompression,
+	"lz4":    kgo.Lz4Compression,
+	"zstd":   kgo.ZstdCompression,
+}
+
+// DefaultBalancers is the default of [Config.Balancers].
+var DefaultBalancers = []string{BalancerRange, BalancerCooperativeSticky}
+
+var balancers = map[string]func() kgo.GroupBalancer{
+	BalancerRange:             kgo.RangeBalancer,
+	BalancerRoundRobin:        kgo.RoundRobinBalancer,
+	BalancerSticky:            kgo.StickyBalancer,
+	BalancerCooperativeSticky: kgo.CooperativeStickyBalancer,
+}
+
+// groupBalancers returns the franz-go balancers of a validated config.
+func (c *Config) groupBalancers() []kgo.GroupBalancer {
+	bs := make([]kgo.GroupBalancer, len(c.Balancers))
+	for i, name := range c.Balancers {
+		bs[i] = balancers[name]()
+	}
+	return bs
+}
+
+func (c *Config) validateBalancers() error {
+	if len(c.Balancers) == 0 {
+		c.Balancers = slices.Clone(DefaultBalancers)
+		return nil
+	}
+	for i, name := range c.Balancers {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if balancers[name] == nil {
+			return stream.Invalidf("kafka: balancer %q is unknown; use %s, %s, %s or %s",
+				c.Balancers[i], BalancerRange, BalancerRoundRobin, BalancerSticky, BalancerCooperativeSticky)
+		}
+		if slices.Contains(c.Balancers[:i], name) {
+			return stream.Invalidf("kafka: balancer %q is listed twice", name)
+		}
+		c.Balancers[i] = name
+	}
+	return nil
+}
 
 // Validate checks the configuration and fills in defaults. Its errors wrap
 // [stream.ErrInvalid] and name the setting and the value at fault.
@@ -174,6 +247,16 @@ func (c *Config) Validate() error {
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
 	}
+	if err := c.validateBalancers(); err != nil {
+		return err
+	}
+	c.Compression = strings.ToLower(c.Compression)
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if codecs[c.Compression] == nil {
+		return stream.Invalidf("kafka: compression %q is unknown; use none, gzip, snappy, lz4 or zstd", c.Compression)
+	}
 	if c.ReplicationFactor < -1 {
 		return stream.Invalidf("kafka: replication factor %d is invalid; use -1 for the broker's default or 1 and up", c.ReplicationFactor)
 	}
@@ -213,6 +296,7 @@ var urlParams = []string{
 	"sasl", "user", "password", "tls", "ca", "cert", "key", "insecure_skip_verify",
 	"client_id", "strict", "partitions", "max_record_bytes", "replication_factor",
 	"session_timeout", "heartbeat_interval", "rebalance_timeout", "commit_interval", "fetch_max_wait", "linger",
+	"balancers", "compression",
 }
 
 // ParseURL parses a broker URL of the form
@@ -225,7 +309,9 @@ var urlParams = []string{
 // partitions (the default partition count), max_record_bytes,
 // replication_factor, and session_timeout, heartbeat_interval,
 // rebalance_timeout, commit_interval, fetch_max_wait and linger as Go
-// durations ("10s"); a commit_interval or linger of 0 turns it off. The user and password
+// durations ("10s"); a commit_interval or linger of 0 turns it off;
+// balancers is a comma-separated list ("cooperative-sticky,range"), see
+// [Config.Balancers]; compression is a codec name, see [Config.Compression]. The user and password
 // may come from the URL's user information or from the parameters, not both.
 // Errors wrap [stream.ErrInvalid]; they name the part at fault and never
 // include the password. The result is validated with [Config.Validate].
@@ -357,6 +443,10 @@ func (c *Config) setParam(name, v string) error {
 		}
 	case "fetch_max_wait":
 		c.FetchMaxWait, err = parseDuration(name, v)
+	case "balancers":
+		c.Balancers = strings.Split(v, ",")
+	case "compression":
+		c.Compression = v
 	case "linger":
 		c.Linger, err = parseDuration(name, v)
 		if err == nil && c.Linger == 0 {

@@ -21,7 +21,8 @@ func TestParseURL(t *testing.T) {
 			}
 			if c.ClientID != DefaultClientID || c.SessionTimeout != DefaultSessionTimeout || c.DefaultPartitions != 4 ||
 				c.MaxRecordBytes != stream.DefaultMaxRecordBytes || c.ReplicationFactor != -1 || c.Linger != DefaultLinger ||
-				c.CommitInterval != DefaultCommitInterval || c.FetchMaxWait != DefaultFetchMaxWait {
+				c.CommitInterval != DefaultCommitInterval || c.FetchMaxWait != DefaultFetchMaxWait ||
+				!slices.Equal(c.Balancers, []string{"range", "cooperative-sticky"}) || c.Compression != "none" {
 				t.Errorf("got %+v, want the defaults filled in", c)
 			}
 		}},
@@ -64,6 +65,16 @@ func TestParseURL(t *testing.T) {
 			if c.SessionTimeout != 10*time.Second || c.HeartbeatInterval != 500*time.Millisecond ||
 				c.RebalanceTimeout != 20*time.Second || c.FetchMaxWait != time.Second || c.Linger >= 0 || c.CommitInterval >= 0 {
 				t.Errorf("got %+v, want 10s, 500ms, 20s, 1s, linger off and commits after every batch", c)
+			}
+		}},
+		{"kafka://h1:9092?compression=ZSTD", func(t *testing.T, c Config) {
+			if c.Compression != "zstd" {
+				t.Errorf("got compression %q, want zstd", c.Compression)
+			}
+		}},
+		{"kafka://h1:9092?balancers=Cooperative-Sticky,roundrobin,sticky,range", func(t *testing.T, c Config) {
+			if want := []string{"cooperative-sticky", "roundrobin", "sticky", "range"}; !slices.Equal(c.Balancers, want) {
+				t.Errorf("got balancers %v, want %v", c.Balancers, want)
 			}
 		}},
 	}
@@ -109,6 +120,10 @@ func TestParseURLErrors(t *testing.T) {
 		{"kafka://u@h1:9092?sasl=plain&user=v&password=p", "user given both"},
 		{"kafka://h1:9092?cert=/c.pem", "must be set together"},
 		{"kafka://h1:9092?%zz=1", "bad query"},
+		{"kafka://h1:9092?compression=brotli", `compression "brotli" is unknown`},
+		{"kafka://h1:9092?balancers=range,fair", `balancer "fair" is unknown`},
+		{"kafka://h1:9092?balancers=", `balancer "" is unknown`},
+		{"kafka://h1:9092?balancers=range,Range", `balancer "range" is listed twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {

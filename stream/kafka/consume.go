@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +34,11 @@ const (
 // cfg.Topics on the partitions it is assigned, until ctx is done.
 //
 // Each Consume call is a Kafka group member with its own connections,
-// using the cooperative-sticky assignor. Every assigned partition has a
-// worker goroutine that calls h with up to cfg.MaxBatch records in offset
+// offering the assignors of [Config.Balancers]. When the group's other
+// members offer none of them, the coordinator refuses the member
+// (INCONSISTENT_GROUP_PROTOCOL) and Consume returns an error wrapping
+// [stream.ErrInvalid] that names the offered assignors. Every assigned
+// partition has a worker goroutine that calls h with up to cfg.MaxBatch records in offset
 // order, so different partitions are handled concurrently and one
 // partition never is. Offsets are committed only for records the handler
 // finished (all of a batch on nil, the first N on a [*stream.PartialError]).
@@ -109,7 +113,7 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 		kgo.ClientID(cfg.Member),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(b.cfg.groupBalancers()...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(c.revoked),
@@ -189,6 +193,11 @@ func (c *consumer) run(ctx context.Context) error {
 			err = fmt.Errorf("kafka: consume group %q: %w", c.cfg.Group, stream.ErrClosed)
 			break
 		}
+		if perr := c.protocolError(fetches); perr != nil {
+			c.cl.AllowRebalance()
+			err = perr
+			break
+		}
 		fetches.EachError(c.fetchError)
 		var full []*worker
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -223,6 +232,20 @@ func (c *consumer) run(ctx context.Context) error {
 	cancel()
 	c.cl.Close()
 	return err
+}
+
+// protocolError returns the error for a group that refused this member
+// because it shares no assignor with the others. franz-go would retry the
+// join for ever; a member that can never join is a configuration error.
+func (c *consumer) protocolError(fetches kgo.Fetches) error {
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, kerr.InconsistentGroupProtocol) {
+			return fmt.Errorf("kafka: consume group %q: %w: the group's members use a partition assignment strategy "+
+				"other than the ones offered here (%s); offer one of theirs with Config.Balancers or the balancers URL parameter: %w",
+				c.cfg.Group, stream.ErrInvalid, strings.Join(c.b.cfg.Balancers, ","), fe.Err)
+		}
+	}
+	return nil
 }
 
 // backpressure holds the next poll, and with it further fetching, until the

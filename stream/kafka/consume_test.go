@@ -252,3 +252,50 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 		t.Errorf("the stuck partitions hold %d records, want them bounded", held)
 	}
 }
+
+// TestGroupProtocolMismatch checks that a member the group refuses for
+// sharing no assignor with it fails Consume with an error instead of
+// retrying in silence.
+func TestGroupProtocolMismatch(t *testing.T) {
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const topic, group = "mismatch", "shared"
+	sticky := testConfig(c)
+	sticky.Balancers = []string{BalancerSticky}
+	first := openBroker(t, sticky)
+	if err := first.CreateTopic(ctx, stream.Topic{Name: topic, Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	joined := make(chan struct{})
+	var once sync.Once
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = first.Consume(cctx, stream.ConsumerConfig{Group: group, Topics: []string{topic}},
+			func(context.Context, []*stream.Record) error { once.Do(func() { close(joined) }); return nil })
+	}()
+	if err := first.Produce(ctx, &stream.Record{Topic: topic, Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-joined:
+	case <-ctx.Done():
+		t.Fatal("the first member never consumed")
+	}
+
+	second := openBroker(t, testConfig(c)) // range, cooperative-sticky
+	err := second.Consume(ctx, stream.ConsumerConfig{Group: group, Topics: []string{topic}},
+		func(context.Context, []*stream.Record) error { return nil })
+	if !errors.Is(err, stream.ErrInvalid) || !strings.Contains(err.Error(), "range,cooperative-sticky") {
+		t.Fatalf("got %v, want an ErrInvalid naming the offered assignors", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Consume returned only because the test timed out")
+	}
+	stop()
+	wg.Wait()
+}

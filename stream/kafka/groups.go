@@ -53,8 +53,9 @@ func (b *Broker) ListGroups(ctx context.Context) ([]stream.GroupInfo, error) {
 // assigned, and for every partition of the topics the group has committed
 // offsets for (or is assigned), its committed offset, end offset, lag and
 // the timestamp of the oldest unconsumed record (read from the record at
-// the committed offset). A partition the group has not committed yet shows
-// the partition's start offset as committed, where a new group begins. It
+// the committed offset). A partition the group has not committed yet has
+// NoCommit set, and its lag counts from the partition's start offset.
+// Members carry the coordinator's member id, the client id and the host. It
 // logs a warning for every partition whose oldest unconsumed record has
 // used up more than 80% of its topic's retention.ms (see
 // [Broker.RetentionRisks]). It fails with [stream.ErrGroupNotFound] for a
@@ -101,10 +102,7 @@ func (b *Broker) describeGroup(ctx context.Context, group string) (stream.GroupI
 		}
 	})
 	for _, m := range dg.Members {
-		member := stream.Member{ID: m.ClientID, Partitions: []stream.TopicPartition{}}
-		if member.ID == "" {
-			member.ID = m.MemberID
-		}
+		member := stream.Member{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Partitions: []stream.TopicPartition{}}
 		if a, ok := m.Assigned.AsConsumer(); ok {
 			for _, t := range a.Topics {
 				topics[t.Topic] = true
@@ -144,6 +142,7 @@ func (b *Broker) describeGroup(ctx context.Context, group string) (stream.GroupI
 		}
 		tp := stream.TopicPartition{Topic: e.Topic, Partition: e.Partition}
 		at, ok := committed[tp]
+		noCommit := !ok
 		if !ok {
 			s, found := starts.Lookup(e.Topic, e.Partition)
 			if !found || s.Err != nil {
@@ -151,7 +150,7 @@ func (b *Broker) describeGroup(ctx context.Context, group string) (stream.GroupI
 			}
 			at = s.Offset
 		}
-		o := stream.GroupOffset{Topic: e.Topic, Partition: e.Partition, Committed: at, End: e.Offset, Lag: max(e.Offset-at, 0)}
+		o := stream.GroupOffset{Topic: e.Topic, Partition: e.Partition, Committed: at, End: e.Offset, Lag: max(e.Offset-at, 0), NoCommit: noCommit}
 		if o.Lag > 0 {
 			lagging[tp] = at
 		}

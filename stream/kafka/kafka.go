@@ -7,11 +7,18 @@
 //
 //   - Produce uses one shared, idempotent producer with acks=all: a call
 //     returns nil only when every in-sync replica has every record. Partitions
-//     are chosen by [stream.Partitioner] (murmur2, as Kafka's default
-//     partitioner), so keys land where Java and librdkafka clients put them.
-//     Records of one call for the same partition keep their slice order.
-//   - Consume makes each call one member of a Kafka consumer group with the
-//     cooperative-sticky assignor. Each assigned partition has its own worker,
+//     are chosen by [stream.Partitioner]: the murmur2 hash of the key, as the
+//     Java producer's default partitioner and librdkafka's "murmur2_random"
+//     partitioner (not librdkafka's default, "consistent_random", which
+//     hashes with CRC32), so a key lands where those clients put it. An
+//     empty key is hashed like any other; only a nil key is spread round
+//     robin. Records of one call for the same partition keep their slice
+//     order. Batches go uncompressed unless [Config.Compression] says
+//     otherwise, so that every Kafka client can read them.
+//   - Consume makes each call one member of a Kafka consumer group offering
+//     the assignors of [Config.Balancers] (range, then cooperative-sticky,
+//     by default, as the Java consumer), so a group can be shared with
+//     other Kafka clients. Each assigned partition has its own worker,
 //     so partitions are handled concurrently and one partition never is.
 //     Offsets are committed only after the handler succeeded, and before a
 //     partition is given up in a rebalance.
@@ -90,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	linger := max(cfg.Linger, 0)
 	opts := append(slices.Clone(base),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(codecs[cfg.Compression]()),
 		kgo.ProducerLinger(linger),
 		kgo.ProducerBatchMaxBytesFn(b.topics.maxBatchBytes),
 		kgo.MaxBufferedRecords(1<<16),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/streamtest"
@@ -93,6 +94,7 @@ func TestConformance(t *testing.T) {
 				e.(*engine).restart(t)
 			},
 			RebalanceTimeout: 20 * time.Second,
+			NullAndEmpty:     true,
 		},
 	})
 }
@@ -223,5 +225,43 @@ func TestRetentionRisks(t *testing.T) {
 	}
 	if _, err := b.RetentionRisks(ctx, "nobody"); !errors.Is(err, stream.ErrGroupNotFound) {
 		t.Errorf("RetentionRisks of an unknown group: got %v, want ErrGroupNotFound", err)
+	}
+}
+
+// TestCreateTopicKeepsBrokerRetention checks that a topic created without a
+// retention gets no retention override, so the broker's default applies,
+// and that one created with a retention gets exactly that.
+func TestCreateTopicKeepsBrokerRetention(t *testing.T) {
+	c := newCluster(t)
+	b := openBroker(t, testConfig(c))
+	ctx := context.Background()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "default", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "told", Partitions: 1, RetentionTime: time.Hour, RetentionBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	rcs, err := b.adm.DescribeTopicConfigs(ctx, "default", "told")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, rc := range rcs {
+		for _, cf := range rc.Configs {
+			if cf.Key != configRetentionMs && cf.Key != configRetentionBytes {
+				continue
+			}
+			seen++
+			override := cf.Source == kmsg.ConfigSourceDynamicTopicConfig
+			if rc.Name == "default" && override {
+				t.Errorf("topic created without retention has %s=%v set on the topic; want the broker's default", cf.Key, cf.MaybeValue())
+			}
+			if rc.Name == "told" && (!override || cf.MaybeValue() != map[string]string{configRetentionMs: "3600000", configRetentionBytes: "1048576"}[cf.Key]) {
+				t.Errorf("topic created with retention has %s=%q (source %v); want it set on the topic", cf.Key, cf.MaybeValue(), cf.Source)
+			}
+		}
+	}
+	if seen != 4 {
+		t.Errorf("saw %d retention configs, want retention.ms and retention.bytes of both topics", seen)
 	}
 }

@@ -17,8 +17,9 @@ import (
 // validated first with [stream.Options.Prepare], which stamps missing ids
 // and timestamps; a bad record fails the call before anything is sent.
 // Partitions are assigned by [stream.Partitioner]: murmur2 of the key, the
-// same as Kafka's default partitioner, and round robin for records without
-// a key. Records of one call for the same partition are stored in slice
+// same as the Java producer's default partitioner and librdkafka's
+// murmur2_random, and round robin for records with a nil key (an empty key
+// is hashed). Records of one call for the same partition are stored in slice
 // order. Unknown topics are created with DefaultPartitions unless Strict is
 // set, in which case the call fails with [stream.ErrTopicNotFound].
 //

@@ -26,6 +26,10 @@ func TestPartitionsAgree(t *testing.T) {
 	for i := range 200 {
 		records = append(records, &stream.Record{Topic: topic, Key: []byte(fmt.Sprintf("key-%d", i)), Value: []byte("v")})
 	}
+	// An empty key is a key: hashed, not spread.
+	for range 5 {
+		records = append(records, &stream.Record{Topic: topic, Key: []byte{}, Value: []byte("v")})
+	}
 	if err := b.Produce(ctx, records...); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}

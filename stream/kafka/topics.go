@@ -201,7 +201,11 @@ func configValue(rc kadm.ResourceConfig, key string) (string, bool) {
 }
 
 // CreateTopic creates a topic with the given partitions and retention
-// (retention.ms and retention.bytes; zero means no limit, -1 in Kafka). Its
+// (retention.ms and retention.bytes). A zero RetentionTime or
+// RetentionBytes leaves the broker's default (log.retention.hours, 7 days,
+// and log.retention.bytes, no limit, unless the cluster changed them), as
+// kafka-topics.sh does; Kafka deletes by age and size whether or not a
+// group consumed the records. Its
 // max.message.bytes is set so that a record of MaxRecordBytes fits. It fails
 // with [stream.ErrTopicExists] when the topic exists.
 func (b *Broker) CreateTopic(ctx context.Context, t stream.Topic) error {
@@ -219,16 +223,11 @@ func (b *Broker) createTopic(ctx context.Context, t stream.Topic, auto bool) err
 	configs := map[string]*string{
 		configMaxMessage: kadm.StringPtr(strconv.Itoa(int(maxMessage))),
 	}
-	if !auto {
-		ms, bytes := "-1", "-1"
-		if t.RetentionTime > 0 {
-			ms = strconv.FormatInt(max(t.RetentionTime.Milliseconds(), 1), 10)
-		}
-		if t.RetentionBytes > 0 {
-			bytes = strconv.FormatInt(t.RetentionBytes, 10)
-		}
-		configs[configRetentionMs] = &ms
-		configs[configRetentionBytes] = &bytes
+	if !auto && t.RetentionTime > 0 {
+		configs[configRetentionMs] = kadm.StringPtr(strconv.FormatInt(max(t.RetentionTime.Milliseconds(), 1), 10))
+	}
+	if !auto && t.RetentionBytes > 0 {
+		configs[configRetentionBytes] = kadm.StringPtr(strconv.FormatInt(t.RetentionBytes, 10))
 	}
 	resp, err := b.adm.CreateTopic(ctx, t.Partitions, b.cfg.ReplicationFactor, configs, t.Name)
 	if err == nil {

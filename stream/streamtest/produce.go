@@ -517,3 +517,54 @@ func (s *suite) testTopicSizes(t *testing.T) {
 		t.Errorf("a topic that does not exist has size %d", n)
 	}
 }
+
+// A missing (nil) key, value or header value stays missing and an empty one
+// stays empty, as Kafka keeps them apart: a nil value is a tombstone.
+func (s *suite) testNullAndEmpty(t *testing.T) {
+	ctx := testContext(t)
+	b := s.env(t).broker()
+	createTopic(t, ctx, b, "nulls", 1)
+	in := []*stream.Record{
+		{Topic: "nulls", Key: nil, Value: []byte{}, Headers: []stream.Header{{Key: "n", Value: []byte("0")}}},
+		{Topic: "nulls", Key: []byte{}, Value: nil, Headers: []stream.Header{{Key: "n", Value: []byte("1")}}},
+		{Topic: "nulls", Key: []byte("k"), Value: []byte("v"), Headers: []stream.Header{{Key: "n", Value: []byte("2")},
+			{Key: "null", Value: nil}, {Key: "empty", Value: []byte{}}}},
+	}
+	if err := b.Produce(ctx, in...); err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	check := func(how string, got []*stream.Record) {
+		t.Helper()
+		if len(got) != len(in) {
+			t.Fatalf("%s: got %d records, want %d", how, len(got), len(in))
+		}
+		for i, r := range got {
+			want := in[i]
+			if (r.Key == nil) != (want.Key == nil) || (r.Value == nil) != (want.Value == nil) || !r.Equal(want) {
+				t.Errorf("%s: record %d: key %s value %s, want key %s value %s", how, i, nilOr(r.Key), nilOr(r.Value), nilOr(want.Key), nilOr(want.Value))
+			}
+			for j, h := range want.Headers {
+				if v, ok := r.Header(h.Key); !ok || (v == nil) != (h.Value == nil) {
+					t.Errorf("%s: record %d header %d %q: got %s, want %s", how, i, j, h.Key, nilOr(v), nilOr(h.Value))
+				}
+			}
+		}
+	}
+	got, err := b.Read(ctx, "nulls", 0, 0, 10)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	check("Read", got)
+	c := newCollector(t, 0)
+	m := startMember(t, ctx, b, fastCfg("nulls", "nulls"), c.handler())
+	c.waitCount(len(in), 30*time.Second)
+	m.stop()
+	check("Consume", c.snapshot())
+}
+
+func nilOr(b []byte) string {
+	if b == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("%q", b)
+}
