@@ -111,3 +111,32 @@ func TestBenchRelay(t *testing.T) {
 		}
 	}
 }
+
+// A small flash sale through arus bench tickets: the command itself fails
+// when anything is oversold, stuck or not validated; the test checks its
+// figures add up, never its speed.
+func TestBenchTickets(t *testing.T) {
+	data := t.TempDir()
+	key := mustKey(t, data, "ticketing.admin", "ticketing.manage", "ticketing.buy", "ticketing.sell", "ticketing.read",
+		"payment.read", "payment.cash", "payment.simulate")
+	url, _ := serve(t, map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone,ticketing,gate,payment,notify"})
+	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": key}
+	r := must(t, env, "", "bench", "tickets", "--attempts", "2000", "--tickets", "200", "--areas", "4", "--concurrency", "16", "--wait", "1m")
+	t.Log(r.stdout)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`reservations: 200 in`),
+		regexp.MustCompile(`refused: 409 sold-out: 1,800\n`),
+		regexp.MustCompile(`paid 100 reservations, canceled 100`),
+		regexp.MustCompile(`sold: 100 of 200 tickets`),
+		regexp.MustCompile(`oversold: 0 .*; audit: ok`),
+		regexp.MustCompile(`left after the run: 0 holds, 0 orders pending, 0 paid orders not validated, 0 with other than one ticket`),
+		regexp.MustCompile(`(?m)^Area 4 +50 +50 +\d+ +450 +0 +0$`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("the report does not match %s:\n%s", want, r.stdout)
+		}
+	}
+	if r := arus(t, env, "", "bench", "tickets", "--pay", "2"); r.err == nil || !strings.Contains(r.stderr+r.err.Error(), "--pay") {
+		t.Errorf("--pay 2: %v %s, want an error naming --pay", r.err, r.stderr)
+	}
+}
