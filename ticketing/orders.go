@@ -272,7 +272,9 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 // the key placed a different order.
 func (s *Service) orderByKey(ctx context.Context, in OrderInput) (Order, error) {
 	var id string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ?`), in.IdempotencyKey).Scan(&id)
+	// The second term lets SQLite and PostgreSQL use the partial index
+	// orders_idempotency: without it every lookup reads the whole table.
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''`), in.IdempotencyKey).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}
