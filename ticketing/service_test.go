@@ -330,3 +330,32 @@ func mustZone(t *testing.T) *time.Location {
 	}
 	return loc
 }
+
+// A process that dies between an order's holds and its commit leaves the
+// holds behind; the request repeated with its idempotency key takes them
+// again instead of finding its own tickets gone until the holds expire.
+func TestRepeatedOrderTakesTheHoldsACrashLeft(t *testing.T) {
+	h := start(t, store.Config{}, harnessConfig{})
+	ctx := context.Background()
+	e := h.onSaleEvent(t, ticketing.AreaInput{Name: "Tribun", Capacity: 2, Price: 100_000})
+	in := ticketing.OrderInput{EventID: e.ID, Lines: []ticketing.LineInput{{AreaID: areaID(t, e, "Tribun"), Quantity: 2}},
+		Buyer: buyer(1), Method: ticketing.MethodCash, IdempotencyKey: "cart-crash-1"}
+	o, _, err := h.svc.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The commit never happened: the holds are there, the order is not.
+	for _, q := range []string{`DELETE FROM order_lines WHERE order_id = ?`, `DELETE FROM orders WHERE id = ?`} {
+		if _, err := h.db.ExecContext(ctx, h.db.Rebind(q), o.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, created, err := h.svc.PlaceOrder(ctx, in)
+	if err != nil || !created || again.ID != o.ID {
+		t.Fatalf("the request repeated: order %s, created %v, %v; want order %s placed", again.ID, created, err, o.ID)
+	}
+	a, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
+	if err != nil || a.Held != 2 || a.Free != 0 {
+		t.Errorf("availability %+v, %v; want the order's 2 held once", a, err)
+	}
+}
