@@ -13,6 +13,7 @@ import (
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/kafka"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -357,5 +358,16 @@ func TestRepeatedOrderTakesTheHoldsACrashLeft(t *testing.T) {
 	a, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
 	if err != nil || a.Held != 2 || a.Free != 0 {
 		t.Errorf("availability %+v, %v; want the order's 2 held once", a, err)
+	}
+}
+
+// A step of the go-live saga waits long enough for the service that
+// answers it to come back after a crash: on Kafka, the killed process's
+// partitions move to its successor only when its group session expires.
+func TestGoLiveStepsOutlastAKafkaSession(t *testing.T) {
+	for _, s := range ticketing.GoLive.Steps {
+		if s.Timeout <= kafka.DefaultSessionTimeout+kafka.DefaultHeartbeatInterval+10*time.Second {
+			t.Errorf("step %s waits %s for its answer, not longer than a Kafka session (%s)", s.Name, s.Timeout, kafka.DefaultSessionTimeout)
+		}
 	}
 }
