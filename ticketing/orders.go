@@ -240,7 +240,7 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	}
 	o.PlacedAt = now.UTC().Truncate(time.Microsecond)
 	o.HoldExpires = o.HoldExpires.UTC().Truncate(time.Microsecond)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.groupTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if o.Number, err = s.orderNumber(ctx, tx, e, now); err != nil {
 			return err
 		}

@@ -3,8 +3,10 @@ package ticketing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,4 +372,51 @@ func TestGoLiveStepsOutlastAKafkaSession(t *testing.T) {
 			t.Errorf("step %s waits %s for its answer, not longer than a Kafka session (%s)", s.Name, s.Timeout, kafka.DefaultSessionTimeout)
 		}
 	}
+}
+
+// Orders placed at once share transactions; one refused inside a shared
+// transaction (its idempotency key placed an order a moment before)
+// takes back only its own writes. Every key ends with one order, which
+// both of its requests answer, on SQLite and PostgreSQL.
+func TestConcurrentOrdersShareCommits(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		h := start(t, cfg, harnessConfig{})
+		ctx := context.Background()
+		e := h.onSaleEvent(t, ticketing.AreaInput{Name: "Tribun", Capacity: 100, Price: 100_000})
+		const keys = 30
+		type answer struct {
+			id      string
+			created bool
+			err     error
+		}
+		answers := make([]answer, 2*keys)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in := ticketing.OrderInput{EventID: e.ID, Lines: []ticketing.LineInput{{AreaID: areaID(t, e, "Tribun"), Quantity: 1 + i%keys%3}},
+					Buyer: buyer(i), Method: ticketing.MethodCash, IdempotencyKey: fmt.Sprintf("shared-%d", i%keys)}
+				o, created, err := h.svc.PlaceOrder(ctx, in)
+				answers[i] = answer{o.ID, created, err}
+			}()
+		}
+		wg.Wait()
+		held := 0
+		for k := range keys {
+			a, b := answers[k], answers[k+keys]
+			if a.err != nil || b.err != nil || a.id != b.id || a.created == b.created {
+				t.Errorf("key %d: answered %+v and %+v; want one order, placed once", k, a, b)
+			}
+			held += 1 + k%3
+		}
+		orders, err := h.svc.Orders(ctx, ticketing.Everything, ticketing.OrderFilter{EventID: e.ID})
+		if err != nil || len(orders) != keys {
+			t.Errorf("%d orders, %v; want %d", len(orders), err, keys)
+		}
+		av, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
+		if err != nil || av.Held != held {
+			t.Errorf("availability %+v, %v; want %d held", av, err, held)
+		}
+	})
 }

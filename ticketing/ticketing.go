@@ -144,6 +144,7 @@ type Service struct {
 	inv       *inventory.Inventory
 	metrics   waitroomMetrics
 	joins     joinQueue
+	group     committer
 }
 
 // Open migrates the service's store, opens its outbox, event store and
