@@ -240,7 +240,9 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	}
 	o.PlacedAt = now.UTC().Truncate(time.Microsecond)
 	o.HoldExpires = o.HoldExpires.UTC().Truncate(time.Microsecond)
-	err = s.groupTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	// Orders placed at once share a commit (store.Group), each under its
+	// own savepoint.
+	err = s.orders.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if o.Number, err = s.orderNumber(ctx, tx, e, now); err != nil {
 			return err
 		}

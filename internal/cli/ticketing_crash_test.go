@@ -186,7 +186,7 @@ func ticketingKillRun(t *testing.T, bin string, broker []string) {
 
 	// The orders, placed and paid by concurrent clients, killed at a random
 	// point; each step is repeated with its idempotency key until answered.
-	const orders, clients = 120, 6
+	const orders, clients = 80, 6
 	type placed struct {
 		id, number, method string
 		quantity           int
