@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arus-platform/arus/internal/storetest"
 )
 
 func TestBenchRelay(t *testing.T) {
@@ -138,5 +141,42 @@ func TestBenchTickets(t *testing.T) {
 	}
 	if r := arus(t, env, "", "bench", "tickets", "--pay", "2"); r.err == nil || !strings.Contains(r.stderr+r.err.Error(), "--pay") {
 		t.Errorf("--pay 2: %v %s, want an error naming --pay", r.err, r.stderr)
+	}
+}
+
+// The flash sale of arus bench tickets against arus serve in this
+// process, on SQLite and on PostgreSQL, so that a profile of the run
+// (-cpuprofile, -blockprofile) shows the server's side:
+//
+//	go test -run '^$' -bench FlashSale/sqlite -benchtime 1x -cpuprofile cpu.out ./internal/cli
+//
+// ARUS_BENCH_TICKETS_ARGS adds flags to the command (default: 20,000
+// attempts for 2,000 tickets); the run must end within the two minutes
+// the test's command helper allows.
+func BenchmarkFlashSale(b *testing.B) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			data := b.TempDir()
+			env := map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone,ticketing,gate,payment,notify"}
+			keyArgs := []string{"keys", "create", "--data", data, "--name", "bench"}
+			if name == "postgres" {
+				env["ARUS_DB"] = storetest.PostgresSchema(b)
+				keyArgs = append(keyArgs, "--db", env["ARUS_DB"])
+			}
+			for _, s := range []string{"ticketing.admin", "ticketing.manage", "ticketing.buy", "ticketing.sell", "ticketing.read",
+				"payment.read", "payment.cash", "payment.simulate"} {
+				keyArgs = append(keyArgs, "--scope", s)
+			}
+			key := strings.TrimSpace(must(b, nil, "", keyArgs...).stdout)
+			url, _ := serve(b, env)
+			args := strings.Fields(os.Getenv("ARUS_BENCH_TICKETS_ARGS"))
+			if len(args) == 0 {
+				args = []string{"--attempts", "20000", "--tickets", "2000"}
+			}
+			for range b.N {
+				r := must(b, map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": key}, "", append([]string{"bench", "tickets", "--wait", "10m"}, args...)...)
+				b.Log("\n" + r.stdout)
+			}
+		})
 	}
 }
