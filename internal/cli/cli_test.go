@@ -433,6 +433,15 @@ func serve(t testing.TB, env map[string]string, args ...string) (string, func() 
 				}
 			})
 			t.Cleanup(func() { _ = stop() })
+			t.Cleanup(func() {
+				if t.Failed() {
+					for _, l := range strings.Split(stderr.String(), "\n") {
+						if strings.Contains(l, "level=ERROR") {
+							t.Log(l)
+						}
+					}
+				}
+			})
 			return "http://" + m[1], stop
 		}
 		select {
