@@ -134,3 +134,56 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Calls of a Group made at once share transactions; a call that fails
+// takes back its own writes only, and every other call's writes commit.
+func TestGroupSharesCommits(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		ctx := context.Background()
+		cfg.Component = "grouped"
+		db, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range []string{`CREATE TABLE grouped (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`, `INSERT INTO grouped (id, n) VALUES (0, -1)`} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := store.NewGroup(db, 7)
+		const calls = 60
+		errs := make([]error, calls)
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO grouped (id, n) VALUES (?, ?)`), i+1, i); err != nil {
+						return err
+					}
+					if i%3 != 0 {
+						return nil
+					}
+					// Every third call then writes a row the table has.
+					_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO grouped (id, n) VALUES (0, ?)`), i)
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			var n int
+			if err := db.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM grouped WHERE n = ?`), i).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if i%3 != 0 && (err != nil || n != 1) {
+				t.Errorf("call %d: %v with %d rows; want its row written", i, err, n)
+			}
+			if i%3 == 0 && (!store.IsUniqueViolation(err) || n != 0) {
+				t.Errorf("call %d: %v with %d rows; want the refusal and no row", i, err, n)
+			}
+		}
+	})
+}

@@ -18,8 +18,12 @@ import (
 // GoLiveSaga is the name of the go-live saga's definition.
 const GoLiveSaga = "ticketing.go_live"
 
-// goLiveTimeout bounds each step's wait for its answer.
-const goLiveTimeout = 30 * time.Second
+// goLiveTimeout bounds each step's wait for its answer. It outlasts a
+// restart of the service that answers: on Kafka the partitions of a
+// process killed mid-step stay with it until its group session expires
+// (45 s by default) and the group rebalances, and the answer comes only
+// then.
+const goLiveTimeout = 2 * time.Minute
 
 // goLiveData is the go-live saga's data: what its commands carry.
 type goLiveData struct {

@@ -43,6 +43,7 @@ type harness struct {
 	orders *recorder
 	// stores reopens the service's stores, as a restarted process would.
 	stores func(t testing.TB) (db, inventory *store.DB)
+	db     *store.DB // the ticketing store
 }
 
 // harnessKey signs the waiting room's admission tokens of every harness,
@@ -90,7 +91,7 @@ func start(t testing.TB, base store.Config, hc harnessConfig) *harness {
 	if err != nil {
 		t.Fatalf("saga orchestrator: %v", err)
 	}
-	h := &harness{broker: b, sagas: o, clock: newClock()}
+	h := &harness{broker: b, sagas: o, clock: newClock(), db: db}
 	h.stores = func(t testing.TB) (*store.DB, *store.DB) {
 		db, inv := open("ticketing"), open("ticketing_inventory")
 		t.Cleanup(func() { db.Close(); inv.Close() })

@@ -2,7 +2,9 @@ package ticketing
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -195,7 +197,16 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	if err != nil {
 		return Order{}, false, err
 	}
-	o := Order{ID: newID("ord"), EventID: e.ID, MerchantID: e.MerchantID, Buyer: in.Buyer, Method: in.Method,
+	// An order placed with an idempotency key has an id drawn from the key:
+	// a request repeated after a crash between its holds and its commit
+	// takes the holds it left behind again (Hold is idempotent per order)
+	// instead of leaving them to block tickets until their expiry.
+	id := newID("ord")
+	if in.IdempotencyKey != "" {
+		sum := sha256.Sum256([]byte("order idempotency key\x00" + in.IdempotencyKey))
+		id = "ord_" + hex.EncodeToString(sum[:10])
+	}
+	o := Order{ID: id, EventID: e.ID, MerchantID: e.MerchantID, Buyer: in.Buyer, Method: in.Method,
 		Checkout: true, Status: OrderPending, IdempotencyKey: in.IdempotencyKey, Tickets: []Ticket{}}
 	var c checker
 	for i, l := range in.Lines {
@@ -229,7 +240,9 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	}
 	o.PlacedAt = now.UTC().Truncate(time.Microsecond)
 	o.HoldExpires = o.HoldExpires.UTC().Truncate(time.Microsecond)
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	// Orders placed at once share a commit (store.Group), each under its
+	// own savepoint.
+	err = s.orders.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if o.Number, err = s.orderNumber(ctx, tx, e, now); err != nil {
 			return err
 		}
@@ -257,12 +270,13 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 			Method: o.Method, HoldExpires: o.HoldExpires, PlacedAt: o.PlacedAt, IdempotencyID: o.IdempotencyKey})
 	})
 	if err != nil {
-		s.releaseLines(ctx, o.EventID, o.ID, held)
 		if store.IsUniqueViolation(err) && in.IdempotencyKey != "" {
-			// The same key placed an order meanwhile.
+			// The same key placed an order meanwhile: the holds, shared
+			// through the order's id, are that order's now.
 			prev, perr := s.orderByKey(ctx, in)
 			return prev, false, perr
 		}
+		s.releaseLines(ctx, o.EventID, o.ID, held)
 		return Order{}, false, fmt.Errorf("ticketing: place order: %w", err)
 	}
 	return o, true, nil
@@ -272,7 +286,9 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 // the key placed a different order.
 func (s *Service) orderByKey(ctx context.Context, in OrderInput) (Order, error) {
 	var id string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ?`), in.IdempotencyKey).Scan(&id)
+	// The second term lets SQLite and PostgreSQL use the partial index
+	// orders_idempotency: without it every lookup reads the whole table.
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''`), in.IdempotencyKey).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}

@@ -3,8 +3,10 @@ package ticketing_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/kafka"
 	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
@@ -329,4 +332,91 @@ func mustZone(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// A process that dies between an order's holds and its commit leaves the
+// holds behind; the request repeated with its idempotency key takes them
+// again instead of finding its own tickets gone until the holds expire.
+func TestRepeatedOrderTakesTheHoldsACrashLeft(t *testing.T) {
+	h := start(t, store.Config{}, harnessConfig{})
+	ctx := context.Background()
+	e := h.onSaleEvent(t, ticketing.AreaInput{Name: "Tribun", Capacity: 2, Price: 100_000})
+	in := ticketing.OrderInput{EventID: e.ID, Lines: []ticketing.LineInput{{AreaID: areaID(t, e, "Tribun"), Quantity: 2}},
+		Buyer: buyer(1), Method: ticketing.MethodCash, IdempotencyKey: "cart-crash-1"}
+	o, _, err := h.svc.PlaceOrder(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The commit never happened: the holds are there, the order is not.
+	for _, q := range []string{`DELETE FROM order_lines WHERE order_id = ?`, `DELETE FROM orders WHERE id = ?`} {
+		if _, err := h.db.ExecContext(ctx, h.db.Rebind(q), o.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, created, err := h.svc.PlaceOrder(ctx, in)
+	if err != nil || !created || again.ID != o.ID {
+		t.Fatalf("the request repeated: order %s, created %v, %v; want order %s placed", again.ID, created, err, o.ID)
+	}
+	a, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
+	if err != nil || a.Held != 2 || a.Free != 0 {
+		t.Errorf("availability %+v, %v; want the order's 2 held once", a, err)
+	}
+}
+
+// A step of the go-live saga waits long enough for the service that
+// answers it to come back after a crash: on Kafka, the killed process's
+// partitions move to its successor only when its group session expires.
+func TestGoLiveStepsOutlastAKafkaSession(t *testing.T) {
+	for _, s := range ticketing.GoLive.Steps {
+		if s.Timeout <= kafka.DefaultSessionTimeout+kafka.DefaultHeartbeatInterval+10*time.Second {
+			t.Errorf("step %s waits %s for its answer, not longer than a Kafka session (%s)", s.Name, s.Timeout, kafka.DefaultSessionTimeout)
+		}
+	}
+}
+
+// Orders placed at once share transactions; one refused inside a shared
+// transaction (its idempotency key placed an order a moment before)
+// takes back only its own writes. Every key ends with one order, which
+// both of its requests answer, on SQLite and PostgreSQL.
+func TestConcurrentOrdersShareCommits(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		h := start(t, cfg, harnessConfig{})
+		ctx := context.Background()
+		e := h.onSaleEvent(t, ticketing.AreaInput{Name: "Tribun", Capacity: 100, Price: 100_000})
+		const keys = 30
+		type answer struct {
+			id      string
+			created bool
+			err     error
+		}
+		answers := make([]answer, 2*keys)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in := ticketing.OrderInput{EventID: e.ID, Lines: []ticketing.LineInput{{AreaID: areaID(t, e, "Tribun"), Quantity: 1 + i%keys%3}},
+					Buyer: buyer(i), Method: ticketing.MethodCash, IdempotencyKey: fmt.Sprintf("shared-%d", i%keys)}
+				o, created, err := h.svc.PlaceOrder(ctx, in)
+				answers[i] = answer{o.ID, created, err}
+			}()
+		}
+		wg.Wait()
+		held := 0
+		for k := range keys {
+			a, b := answers[k], answers[k+keys]
+			if a.err != nil || b.err != nil || a.id != b.id || a.created == b.created {
+				t.Errorf("key %d: answered %+v and %+v; want one order, placed once", k, a, b)
+			}
+			held += 1 + k%3
+		}
+		orders, err := h.svc.Orders(ctx, ticketing.Everything, ticketing.OrderFilter{EventID: e.ID})
+		if err != nil || len(orders) != keys {
+			t.Errorf("%d orders, %v; want %d", len(orders), err, keys)
+		}
+		av, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
+		if err != nil || av.Held != held {
+			t.Errorf("availability %+v, %v; want %d held", av, err, held)
+		}
+	})
 }

@@ -144,6 +144,8 @@ type Service struct {
 	inv       *inventory.Inventory
 	metrics   waitroomMetrics
 	joins     joinQueue
+	// orders shares the commits of orders placed at once.
+	orders *store.Group
 }
 
 // Open migrates the service's store, opens its outbox, event store and
@@ -159,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.DB.Migrate(ctx, sub); err != nil {
 		return nil, fmt.Errorf("ticketing: %w", err)
 	}
-	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
+	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, orders: store.NewGroup(cfg.DB, 0)}
 	if s.metrics, err = newWaitroomMetrics(cfg.Registerer, cfg.DB); err != nil {
 		return nil, err
 	}

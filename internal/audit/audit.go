@@ -11,6 +11,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -46,6 +47,10 @@ type Entry struct {
 type Log struct {
 	db   *store.DB
 	last atomic.Int64
+	// group shares the commits of entries recorded at once: every change
+	// through the API records one, so a commit each would bound the API's
+	// writes by the store's syncs.
+	group *store.Group
 }
 
 // Open migrates the audit store.
@@ -54,7 +59,7 @@ func Open(ctx context.Context, db *store.DB) (*Log, error) {
 	if err := db.Migrate(ctx, sub); err != nil {
 		return nil, err
 	}
-	return &Log{db: db}, nil
+	return &Log{db: db, group: store.NewGroup(db, 0)}, nil
 }
 
 // nextID makes ids from the time in microseconds, strictly increasing
@@ -104,8 +109,11 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	now := time.Now()
 	for attempt := 0; ; attempt++ {
 		e.ID, e.At = l.nextID(now), now
-		_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log (id, at_ms, actor, method, path, route, status, ip, request_id, summary)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.At.UnixMilli(), e.Actor, e.Method, e.Path, e.Route, e.Status, e.IP, e.RequestID, e.Summary)
+		err := l.group.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, l.db.Rebind(`INSERT INTO audit_log (id, at_ms, actor, method, path, route, status, ip, request_id, summary)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.ID, e.At.UnixMilli(), e.Actor, e.Method, e.Path, e.Route, e.Status, e.IP, e.RequestID, e.Summary)
+			return err
+		})
 		if store.IsUniqueViolation(err) && attempt < 3 {
 			continue
 		}

@@ -33,11 +33,13 @@ once, with the server's answer, when its first answers are all refusals
 delivered all it holds (its consumer group's lag is 0), polling the API
 with a key of relay.read, topics.read and groups.read (ARUS_READ_KEY or
 --read-key-file), and reports how long after the last accepted request
-that was.`
+that was.
+` + benchTicketsAbout
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	return dispatch(ctx, e, args, "bench", benchAbout,
 		action{"relay", benchRelay},
+		action{"tickets", benchTickets},
 	)
 }
 

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arus-platform/arus/internal/storetest"
 )
 
 func TestBenchRelay(t *testing.T) {
@@ -109,5 +112,71 @@ func TestBenchRelay(t *testing.T) {
 		if r.err == nil || !strings.Contains(r.err.Error()+r.stderr, tc.want) {
 			t.Errorf("bench %v: %v %s, want %q", tc.args, r.err, r.stderr, tc.want)
 		}
+	}
+}
+
+// A small flash sale through arus bench tickets: the command itself fails
+// when anything is oversold, stuck or not validated; the test checks its
+// figures add up, never its speed.
+func TestBenchTickets(t *testing.T) {
+	data := t.TempDir()
+	key := mustKey(t, data, "ticketing.admin", "ticketing.manage", "ticketing.buy", "ticketing.sell", "ticketing.read",
+		"payment.read", "payment.cash", "payment.simulate")
+	url, _ := serve(t, map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone,ticketing,gate,payment,notify"})
+	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": key}
+	r := must(t, env, "", "bench", "tickets", "--attempts", "2000", "--tickets", "200", "--areas", "4", "--concurrency", "16", "--wait", "1m")
+	t.Log(r.stdout)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`reservations: 200 in`),
+		regexp.MustCompile(`refused: 409 sold-out: 1,800\n`),
+		regexp.MustCompile(`paid 100 reservations, canceled 100`),
+		regexp.MustCompile(`sold: 100 of 200 tickets`),
+		regexp.MustCompile(`oversold: 0 .*; audit: ok`),
+		regexp.MustCompile(`left after the run: 0 holds, 0 orders pending, 0 paid orders not validated, 0 with other than one ticket`),
+		regexp.MustCompile(`(?m)^Area 4 +50 +50 +\d+ +450 +0 +0$`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("the report does not match %s:\n%s", want, r.stdout)
+		}
+	}
+	if r := arus(t, env, "", "bench", "tickets", "--pay", "2"); r.err == nil || !strings.Contains(r.stderr+r.err.Error(), "--pay") {
+		t.Errorf("--pay 2: %v %s, want an error naming --pay", r.err, r.stderr)
+	}
+}
+
+// The flash sale of arus bench tickets against arus serve in this
+// process, on SQLite and on PostgreSQL, so that a profile of the run
+// (-cpuprofile, -blockprofile) shows the server's side:
+//
+//	go test -run '^$' -bench FlashSale/sqlite -benchtime 1x -cpuprofile cpu.out ./internal/cli
+//
+// ARUS_BENCH_TICKETS_ARGS adds flags to the command (default: 20,000
+// attempts for 2,000 tickets); the run must end within the two minutes
+// the test's command helper allows.
+func BenchmarkFlashSale(b *testing.B) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			data := b.TempDir()
+			env := map[string]string{"ARUS_DATA": data, "ARUS_COMPONENTS": "backbone,ticketing,gate,payment,notify"}
+			keyArgs := []string{"keys", "create", "--data", data, "--name", "bench"}
+			if name == "postgres" {
+				env["ARUS_DB"] = storetest.PostgresSchema(b)
+				keyArgs = append(keyArgs, "--db", env["ARUS_DB"])
+			}
+			for _, s := range []string{"ticketing.admin", "ticketing.manage", "ticketing.buy", "ticketing.sell", "ticketing.read",
+				"payment.read", "payment.cash", "payment.simulate"} {
+				keyArgs = append(keyArgs, "--scope", s)
+			}
+			key := strings.TrimSpace(must(b, nil, "", keyArgs...).stdout)
+			url, _ := serve(b, env)
+			args := strings.Fields(os.Getenv("ARUS_BENCH_TICKETS_ARGS"))
+			if len(args) == 0 {
+				args = []string{"--attempts", "20000", "--tickets", "2000"}
+			}
+			for range b.N {
+				r := must(b, map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": key}, "", append([]string{"bench", "tickets", "--wait", "10m"}, args...)...)
+				b.Log("\n" + r.stdout)
+			}
+		})
 	}
 }

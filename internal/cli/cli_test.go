@@ -30,7 +30,7 @@ type result struct {
 
 // arus runs the command line in-process with environment env and standard
 // input stdin.
-func arus(t *testing.T, env map[string]string, stdin string, args ...string) result {
+func arus(t testing.TB, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -41,7 +41,7 @@ func arus(t *testing.T, env map[string]string, stdin string, args ...string) res
 }
 
 // must runs the command line and fails the test on an error.
-func must(t *testing.T, env map[string]string, stdin string, args ...string) result {
+func must(t testing.TB, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	r := arus(t, env, stdin, args...)
 	if r.err != nil {
@@ -393,7 +393,7 @@ var listenRE = regexp.MustCompile(`msg="arus listening" addr=(\S+)`)
 
 // mustKey creates an API key in the auth store of data with arus keys
 // create and returns it.
-func mustKey(t *testing.T, data string, scopes ...string) string {
+func mustKey(t testing.TB, data string, scopes ...string) string {
 	t.Helper()
 	args := []string{"keys", "create", "--data", data, "--name", "test"}
 	for _, s := range scopes {
@@ -411,7 +411,7 @@ func mustKey(t *testing.T, data string, scopes ...string) string {
 
 // serve starts arus serve in-process and returns its URL and a function
 // that stops it and returns its error.
-func serve(t *testing.T, env map[string]string, args ...string) (string, func() error) {
+func serve(t testing.TB, env map[string]string, args ...string) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
@@ -433,6 +433,15 @@ func serve(t *testing.T, env map[string]string, args ...string) (string, func() 
 				}
 			})
 			t.Cleanup(func() { _ = stop() })
+			t.Cleanup(func() {
+				if t.Failed() {
+					for _, l := range strings.Split(stderr.String(), "\n") {
+						if strings.Contains(l, "level=ERROR") {
+							t.Log(l)
+						}
+					}
+				}
+			})
 			return "http://" + m[1], stop
 		}
 		select {
