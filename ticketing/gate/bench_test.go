@@ -44,7 +44,7 @@ func BenchmarkRedeemOnline(b *testing.B) {
 	qrs := issueMany(b, s, max(b.N, 1))
 	var next atomic.Int64
 	b.ResetTimer()
-	b.SetParallelism(4)
+	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1

@@ -40,6 +40,7 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 	g.Go(func() error { return fwd.Run(gctx) })
 	g.Go(func() error { return inbox.Run(gctx) })
 	g.Go(func() error { return s.RunProjection(gctx) })
+	g.Go(func() error { s.pruneLoop(gctx); return nil })
 	g.Go(func() error {
 		return s.consume(gctx, b, DefaultGroup+".acl", []string{messages.TopicACLCreate}, func(ctx context.Context, r *stream.Record) error {
 			return s.handleACL(ctx, b, r)
@@ -55,6 +56,25 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 		return nil
 	}
 	return err
+}
+
+// pruneLoop prunes the nonce answers past their retention at start and
+// every hour until ctx ends.
+func (s *Service) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("gate: pruning nonce answers failed; trying again in an hour", "err", err)
+		} else if n > 0 {
+			s.log.Info("gate: pruned nonce answers past their retention", "deleted", n, "retention", s.nonceTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Service) consume(ctx context.Context, b stream.Broker, group string, topics []string, h consume.Handler) error {
