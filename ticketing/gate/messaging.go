@@ -24,7 +24,8 @@ const DefaultGroup = "gate"
 // Run serves the gate's side of the suite until ctx ends: it answers the
 // go-live saga's acl.server.create (preparing the event's server, or
 // dropping it on compensation), grants and revokes access from
-// ticketing.orders, publishes acl.access through its outbox, and keeps the
+// ticketing.orders, grants and revokes staff passes from ticketing.staff
+// (answering on acl.staff), publishes acl.access through its outbox, and keeps the
 // access list projected. A consumer that stops because the broker went
 // away starts again a second later.
 func (s *Service) Run(ctx context.Context, b stream.Broker) error {
@@ -49,6 +50,11 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 	g.Go(func() error {
 		return s.consume(gctx, b, DefaultGroup+".orders", []string{messages.TopicOrders}, func(ctx context.Context, r *stream.Record) error {
 			return s.handleOrder(ctx, inbox, r)
+		})
+	})
+	g.Go(func() error {
+		return s.consume(gctx, b, DefaultGroup+".staff", []string{messages.TopicStaff}, func(ctx context.Context, r *stream.Record) error {
+			return s.handleStaff(ctx, inbox, r)
 		})
 	})
 	err = g.Wait()
@@ -178,4 +184,31 @@ func (s *Service) handleOrder(ctx context.Context, inbox *outbox.Inbox, r *strea
 		return s.revokeTickets(ctx, m, first)
 	}
 	return nil
+}
+
+// handleStaff applies a change of an event's staff. A change for an event
+// whose server does not exist (yet) is skipped: the go-live command
+// carries the staff the event has then.
+func (s *Service) handleStaff(ctx context.Context, inbox *outbox.Inbox, r *stream.Record) error {
+	var m messages.StaffChanged
+	if err := json.Unmarshal(r.Value, &m); err != nil {
+		return consume.Permanent(fmt.Errorf("gate: %s: %w", r.Topic, err))
+	}
+	if m.Type != messages.TypeStaffAssigned && m.Type != messages.TypeStaffRemoved {
+		return nil
+	}
+	_, err := s.changeStaff(ctx, m, func(tx *sql.Tx) (bool, error) {
+		if r.ID() == "" {
+			return true, nil
+		}
+		return inbox.Mark(ctx, tx, r.ID())
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.log.Info("gate: a staff change for an event without an access-control server; skipped", "event_id", m.EventID, "staff_id", m.StaffID)
+		return nil
+	case errors.Is(err, ErrInvalid):
+		return consume.Permanent(err)
+	}
+	return err
 }

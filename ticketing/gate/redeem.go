@@ -229,13 +229,15 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 		reason = ReasonCanceled
 	case st.Status == StatusBlocked:
 		reason = ReasonBlocked
-	case !slices.Contains(g.Areas, p.AreaID) || !haveList || !es.hasArea(p.AreaID):
+	case !haveList || p.AreaID != AllAreas && (!slices.Contains(g.Areas, p.AreaID) || !es.hasArea(p.AreaID)):
 		reason = ReasonWrongArea
-	case !p.Within(req.At):
+	case !p.Within(req.At) && st.Kind != "staff", st.Kind == "staff" && !staffWindow(st).Within(req.At):
 		reason = ReasonOutsideWindow
 	case req.Direction == DirectionEntry && st.Inside && !list.MultipleEntries:
 		reason = ReasonAlreadyRedeemed
-	case req.Direction == DirectionEntry && !st.Inside && st.Entries > 0 && !list.EntryAfterExit && !list.MultipleEntries:
+	case req.Direction == DirectionEntry && !st.Inside && st.Entries > 0 && !list.EntryAfterExit && !list.MultipleEntries && st.Kind != "staff":
+		// Staff come and go in their window: entry after exit is theirs
+		// on every list.
 		reason = ReasonAlreadyRedeemed
 	}
 	moves := (req.Direction == DirectionEntry) != st.Inside
@@ -256,14 +258,15 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 }
 
 // pickList returns the list a scan counts on: the one asked for, the
-// gate's, or the first covering the area.
+// gate's, or the first covering the area (any, for a staff pass of
+// AllAreas).
 func pickList(g Gate, lists []List, area, asked string) (List, bool) {
 	want := asked
 	if want == "" {
 		want = g.ListID
 	}
 	for _, l := range lists {
-		if (want == "" || l.ListID == want) && slices.Contains(l.Areas, area) {
+		if (want == "" || l.ListID == want) && (area == AllAreas || slices.Contains(l.Areas, area)) {
 			return l, true
 		}
 	}

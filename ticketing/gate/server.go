@@ -88,7 +88,8 @@ func checkName(field, name string) error {
 
 // CreateServer prepares an event's access-control server: a gate "main"
 // letting into every area both ways, a list "general" covering every area
-// without re-entry, and a first signing key. It returns the active public
+// without re-entry, a first signing key, and a staff pass for each of the
+// command's staff ([Service.ChangeStaff]). It returns the active public
 // key. Creating a server that exists returns its key and changes nothing.
 func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) (PublicKey, error) {
 	if err := checkID("event_id", m.EventID); err != nil {
@@ -110,15 +111,18 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 	areasJSON, _ := json.Marshal(m.Areas)
 	all, _ := json.Marshal(areas)
 	now := s.now()
+	prepared := false
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var dropped int
 		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT dropped FROM gate_servers WHERE event_id = ?`), m.EventID).Scan(&dropped)
 		if err == nil {
 			if dropped == 1 {
+				prepared = true
 				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE gate_servers SET dropped = 0 WHERE event_id = ?`), m.EventID)
 			}
 			return err
 		}
+		prepared = true
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -138,6 +142,19 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 		return PublicKey{}, fmt.Errorf("gate: create server for event %s: %w", m.EventID, err)
 	}
 	s.forgetKeys(m.EventID)
+	if prepared {
+		// The staff the event has when it goes live; later changes come on
+		// their topic.
+		for _, st := range m.Staff {
+			st.EventID = m.EventID
+			if _, err := s.ChangeStaff(ctx, st); err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					return PublicKey{}, err
+				}
+				s.log.Warn("gate: a staff member of the event gets no pass", "event_id", m.EventID, "staff_id", st.StaffID, "err", err)
+			}
+		}
+	}
 	return s.ActiveKey(ctx, m.EventID)
 }
 

@@ -1,0 +1,116 @@
+package gate
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/invalid"
+	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing/messages"
+)
+
+// AllAreas is the area of a staff pass fed from the ticketing service's
+// event staff: it lets in at every gate of the event.
+const AllAreas = "*"
+
+// StaffFinished is the staff status that ends a staff member's access.
+const StaffFinished = "finished"
+
+// ChangeStaff applies a change of the event's staff (the ticketing
+// service's StaffChanged): an assigned staff member gets a signed pass for
+// their work window, valid at every gate (AllAreas) while the window
+// lasts; a removed one, or one whose status is finished, is revoked. The
+// answer (StaffAccess, with the signed QR payload) is published on
+// acl.staff in the change's transaction. A change of the work window
+// takes effect at once online: the gate decides a staff pass by the
+// window it holds, not the one signed in an older QR code.
+func (s *Service) ChangeStaff(ctx context.Context, m messages.StaffChanged) (messages.StaffAccess, error) {
+	return s.changeStaff(ctx, m, nil)
+}
+
+func (s *Service) changeStaff(ctx context.Context, m messages.StaffChanged, first once) (messages.StaffAccess, error) {
+	if _, err := s.liveServer(ctx, m.EventID); err != nil {
+		return messages.StaffAccess{}, err
+	}
+	if err := checkID("staff_id", m.StaffID); err != nil {
+		return messages.StaffAccess{}, err
+	}
+	at := m.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	st, _, err := s.loadPass(ctx, m.EventID, m.StaffID)
+	if err != nil {
+		return messages.StaffAccess{}, err
+	}
+	if st.Issued && st.Kind != "staff" {
+		return messages.StaffAccess{}, invalid.New(ErrInvalid, "staff_id", "is the id of a ticket of event %s", m.EventID)
+	}
+	answer := messages.StaffAccess{EventID: m.EventID, StaffID: m.StaffID, At: at}
+	var ev *eventsource.Event
+	if m.Type == messages.TypeStaffRemoved || m.Status == StaffFinished {
+		answer.Type = messages.TypeStaffRevoked
+		if st.Issued && st.Status != StatusRevoked {
+			e := event(evRevoked, statusData{EventID: m.EventID, PassID: m.StaffID, Status: StatusRevoked, Reason: "staff " + removedWord(m)}, at)
+			ev = &e
+		}
+	} else {
+		if m.WorkEnds.IsZero() || m.WorkStarts.IsZero() {
+			return messages.StaffAccess{}, invalid.New(ErrInvalid, "work_starts", "a staff pass needs a work window")
+		}
+		if m.WorkEnds.Before(m.WorkStarts) {
+			return messages.StaffAccess{}, invalid.New(ErrInvalid, "work_ends", "is before work_starts")
+		}
+		qr, err := s.SignPass(ctx, Pass{Kind: KindStaff, EventID: m.EventID, PassID: m.StaffID, AreaID: AllAreas, NotBefore: m.WorkStarts, NotAfter: m.WorkEnds})
+		if err != nil {
+			return messages.StaffAccess{}, err
+		}
+		answer.Type, answer.QR, answer.WorkStarts, answer.WorkEnds = messages.TypeStaffGranted, qr, m.WorkStarts.UTC(), m.WorkEnds.UTC()
+		typ := evIssued
+		if st.Issued {
+			typ = evRenewed
+		}
+		e := event(typ, issuedData{EventID: m.EventID, PassID: m.StaffID, Kind: "staff", AreaID: AllAreas,
+			NotBefore: m.WorkStarts.UTC(), NotAfter: m.WorkEnds.UTC()}, at)
+		ev = &e
+	}
+	answer.At = at
+	b, err := json.Marshal(answer)
+	if err != nil {
+		return messages.StaffAccess{}, err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if ok, err := first(tx); err != nil || !ok {
+				return err
+			}
+		}
+		if ev != nil {
+			if _, err := s.es.AppendTx(ctx, tx, streamID(m.EventID, m.StaffID), eventsource.AnyVersion, *ev); err != nil {
+				return err
+			}
+		}
+		return s.outbox.Write(ctx, tx, &stream.Record{Topic: messages.TopicStaffAccess, Key: []byte(m.EventID), Value: b})
+	})
+	if err != nil {
+		return messages.StaffAccess{}, fmt.Errorf("gate: staff %s of event %s: %w", m.StaffID, m.EventID, err)
+	}
+	s.es.Notify()
+	return answer, nil
+}
+
+func removedWord(m messages.StaffChanged) string {
+	if m.Type == messages.TypeStaffRemoved {
+		return "removed"
+	}
+	return "finished"
+}
+
+// staffWindow is the window a staff pass is decided by: the one its
+// stream holds now.
+func staffWindow(st passState) Pass {
+	return Pass{NotBefore: st.NotBefore, NotAfter: st.NotAfter}
+}
