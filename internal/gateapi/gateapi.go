@@ -54,6 +54,12 @@ type handler struct {
 //	GET    /api/v1/gate/events/{event}/passes                   search the access list       gate.search
 //	POST   /api/v1/gate/events/{event}/rebuild                  rebuild the event's list     gate.manage
 //	POST   /api/v1/gate/rebuild                                 rebuild the access list      gate.manage
+//	GET    /api/v1/gate/orders/{order}/passes                   the order's signed passes    ticketing.buy (its buyer)
+//
+// The scanning routes (redeem, upload, bundle, changes, passes) serve
+// enrolled devices, each confined to its event and, for scans, its gate; a
+// principal that is not a device uses them only with gate.manage for the
+// event (an operator of it). A key holding gate.scan alone scans nowhere.
 func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	h := &handler{a: a, g: g, keys: keys}
 	read := []auth.Permission{auth.PermGateRead}
@@ -80,6 +86,7 @@ func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	a.Route(mux, "GET "+ev+"/passes", []auth.Permission{auth.PermGateSearch}, h.search)
 	a.Route(mux, "POST "+ev+"/rebuild", manage, h.rebuildEvent)
 	a.Route(mux, "POST /api/v1/gate/rebuild", manage, h.rebuild)
+	a.Route(mux, "GET /api/v1/gate/orders/{order}/passes", []auth.Permission{auth.PermTicketingBuy}, h.orderPasses)
 }
 
 // problem maps the gate's errors onto problems.
@@ -112,6 +119,20 @@ func noQuery(r *http.Request, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// scanner returns the device behind the request's API key, refusing a
+// revoked device or one of another event; a principal that is no device
+// passes (with a nil device) only when it holds gate.manage for the event.
+func (h *handler) scanner(r *http.Request) (*gate.Device, error) {
+	d, err := h.device(r)
+	if err != nil || d != nil {
+		return d, err
+	}
+	if !auth.FromContext(r.Context()).Can(auth.PermGateManage, r.PathValue("event")) {
+		return nil, forbidden("scanning needs an enrolled device of this event, or gate.manage for it")
+	}
+	return nil, nil
 }
 
 // device returns the device behind the request's API key, if it is one,
@@ -324,4 +345,28 @@ func parseTime(field, v string) (time.Time, error) {
 		return t, api.Invalid("the request is not valid", invalid.Field{Name: field, Message: "must be an RFC 3339 time"})
 	}
 	return t, nil
+}
+
+// orderPasses gives the buyer of an order (the signed-in customer who
+// placed it, or a key of theirs) each ticket's signed QR payload. Anyone
+// else, guests' orders and unknown orders alike get 404.
+func (h *handler) orderPasses(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	p := auth.FromContext(r.Context())
+	buyer := ""
+	switch {
+	case p == nil:
+	case p.Key != nil:
+		buyer = p.Key.OwnerID
+	default:
+		buyer = p.User.ID
+	}
+	ps, err := h.g.OrderPasses(r.Context(), r.PathValue("order"), buyer)
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"order_id": r.PathValue("order"), "passes": ps})
+	return nil
 }

@@ -238,6 +238,9 @@ func TestETicketInTheMailboxThroughTheServer(t *testing.T) {
 		Buyer:   messages.Buyer{Name: "Rina", Email: "rina@example.co.id", Lang: "id"},
 		Tickets: []messages.Ticket{{TicketID: "tk-1", AreaID: "a", AreaName: "Festival", Code: code}},
 		Starts:  time.Now().Add(48 * time.Hour), TimeZone: "Asia/Jakarta", At: time.Now()})
+	// With the gate running, the e-ticket waits for its signed passes.
+	r.inject(t, messages.TopicAccess, "o-tix", messages.Access{Type: messages.TypeAccessGranted, OrderID: "o-tix", EventID: "ev-1",
+		TicketIDs: []string{"tk-1"}, Passes: []messages.Pass{{TicketID: "tk-1", QR: code}}})
 	list := decodeJSON[struct{ Messages []notify.Message }](t, r.eventually(t, "GET", "/api/v1/notify/messages?order_id=o-tix&kind=e_ticket", staff,
 		func(rep reply) bool { return strings.Contains(rep.body, `"kind":"e_ticket"`) }))
 	rep := r.call(t, "GET", "/api/v1/notify/messages/"+list.Messages[0].ID, staff, "")
