@@ -116,7 +116,7 @@ func TestBoughtETicketScansAtTheGate(t *testing.T) {
 	}
 	budi := r.customer(t, "budi")
 	for name, rep := range map[string]reply{
-		"another customer": r.call(t, "GET", passesPath, "", "", budi...),
+		"another customer":  r.call(t, "GET", passesPath, "", "", budi...),
 		"an operator's key": r.call(t, "GET", passesPath, admin, ""),
 		"an unknown order":  r.call(t, "GET", "/api/v1/gate/orders/nope/passes", "", "", rina...),
 	} {
