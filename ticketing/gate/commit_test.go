@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/gate"
 )
@@ -16,9 +17,13 @@ import (
 // processes sharing the store, exactly one lets it in; retries of a nonce
 // get its first answer; the counts match a recount from the log.
 func TestGroupedScansAnswerExactly(t *testing.T) {
-	dir := t.TempDir()
-	a := openService(t, store.Config{Dir: dir})
-	db, err := store.Open(context.Background(), store.Config{Dir: dir, Component: "gate", MaxOpenConns: 20})
+	storetest.Run(t, groupedScans)
+}
+
+func groupedScans(t *testing.T, base store.Config) {
+	a := openService(t, base)
+	base.Component, base.MaxOpenConns = "gate", 20
+	db, err := store.Open(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
 	}
