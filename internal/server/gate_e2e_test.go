@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	_ "image/png" // the e-ticket's QR codes
 	"net/url"
 	"strings"
 	"testing"
