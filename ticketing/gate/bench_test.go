@@ -53,7 +53,7 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkRedeemOnline: validations per second of distinct tickets on
-// SQLite (the embedded engine), from 32 goroutines per CPU (64 here), as many
+// SQLite (the embedded engine), from 32 goroutines per CPU (64 on two cores), as many
 // devices scanning at once: their scans commit in groups. cpu-µs/redeem is
 // the process's CPU time per scan, what the figure would be bound by on
 // idle cores.
