@@ -187,8 +187,8 @@ func (s *Service) handleOrder(ctx context.Context, inbox *outbox.Inbox, r *strea
 }
 
 // handleStaff applies a change of an event's staff. A change for an event
-// whose server does not exist (yet) is skipped: the go-live command
-// carries the staff the event has then.
+// whose server does not exist (yet, or any more) is kept, the latest per
+// staff member, and applied when the server is prepared.
 func (s *Service) handleStaff(ctx context.Context, inbox *outbox.Inbox, r *stream.Record) error {
 	var m messages.StaffChanged
 	if err := json.Unmarshal(r.Value, &m); err != nil {
@@ -205,7 +205,14 @@ func (s *Service) handleStaff(ctx context.Context, inbox *outbox.Inbox, r *strea
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.log.Info("gate: a staff change for an event without an access-control server; skipped", "event_id", m.EventID, "staff_id", m.StaffID)
+		if err := s.keepPendingStaff(ctx, m, r.Value); err != nil {
+			return err
+		}
+		// The server may have been prepared meanwhile, before the change
+		// was kept: then apply it now.
+		if _, err := s.liveServer(ctx, m.EventID); err == nil {
+			return s.prepareStaff(ctx, m.EventID, nil)
+		}
 		return nil
 	case errors.Is(err, ErrInvalid):
 		return consume.Permanent(err)

@@ -142,18 +142,14 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 		return PublicKey{}, fmt.Errorf("gate: create server for event %s: %w", m.EventID, err)
 	}
 	s.forgetKeys(m.EventID)
+	// The staff the event has when it goes live, and the changes that came
+	// before its server; later changes come on their topic.
+	var staff []messages.StaffChanged
 	if prepared {
-		// The staff the event has when it goes live; later changes come on
-		// their topic.
-		for _, st := range m.Staff {
-			st.EventID = m.EventID
-			if _, err := s.ChangeStaff(ctx, st); err != nil {
-				if !errors.Is(err, ErrInvalid) {
-					return PublicKey{}, err
-				}
-				s.log.Warn("gate: a staff member of the event gets no pass", "event_id", m.EventID, "staff_id", st.StaffID, "err", err)
-			}
-		}
+		staff = m.Staff
+	}
+	if err := s.prepareStaff(ctx, m.EventID, staff); err != nil {
+		return PublicKey{}, err
 	}
 	return s.ActiveKey(ctx, m.EventID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/arus-platform/arus/eventsource"
@@ -113,4 +114,92 @@ func removedWord(m messages.StaffChanged) string {
 // stream holds now.
 func staffWindow(st passState) Pass {
 	return Pass{NotBefore: st.NotBefore, NotAfter: st.NotAfter}
+}
+
+// keepPendingStaff keeps a staff change for an event without a server,
+// unless a later one of the staff member is kept already.
+func (s *Service) keepPendingStaff(ctx context.Context, m messages.StaffChanged, raw []byte) error {
+	if err := checkID("staff_id", m.StaffID); err != nil {
+		return err
+	}
+	at := m.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var prev int64
+		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT at_ns FROM gate_staff_pending WHERE event_id = ? AND staff_id = ?`), m.EventID, m.StaffID).Scan(&prev)
+		switch {
+		case err == nil && prev > at.UnixNano():
+			return nil
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("gate: pending staff: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_staff_pending WHERE event_id = ? AND staff_id = ?`), m.EventID, m.StaffID); err != nil {
+			return fmt.Errorf("gate: pending staff: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_staff_pending (event_id, staff_id, message, at_ns) VALUES (?, ?, ?, ?)`),
+			m.EventID, m.StaffID, string(raw), at.UnixNano())
+		if err != nil {
+			return fmt.Errorf("gate: pending staff: %w", err)
+		}
+		s.log.Info("gate: a staff change for an event without an access-control server is kept until it has one", "event_id", m.EventID, "staff_id", m.StaffID)
+		return nil
+	})
+}
+
+// prepareStaff gives passes to an event's staff when its server is
+// prepared: the command's staff, and the changes kept meanwhile
+// (keepPendingStaff), the later of the two per staff member.
+func (s *Service) prepareStaff(ctx context.Context, eventID string, staff []messages.StaffChanged) error {
+	latest := map[string]messages.StaffChanged{}
+	var order []string
+	add := func(m messages.StaffChanged) {
+		m.EventID = eventID
+		prev, ok := latest[m.StaffID]
+		if !ok {
+			order = append(order, m.StaffID)
+		}
+		if !ok || !m.At.Before(prev.At) {
+			latest[m.StaffID] = m
+		}
+	}
+	for _, m := range staff {
+		add(m)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT message FROM gate_staff_pending WHERE event_id = ? ORDER BY at_ns`), eventID)
+	if err != nil {
+		return fmt.Errorf("gate: pending staff: %w", err)
+	}
+	var pending []string
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			rows.Close()
+			return fmt.Errorf("gate: pending staff: %w", err)
+		}
+		pending = append(pending, raw)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("gate: pending staff: %w", err)
+	}
+	for _, raw := range pending {
+		var m messages.StaffChanged
+		if err := json.Unmarshal([]byte(raw), &m); err == nil {
+			add(m)
+		}
+	}
+	for _, id := range order {
+		if _, err := s.ChangeStaff(ctx, latest[id]); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				return err
+			}
+			s.log.Warn("gate: a staff member of the event gets no pass", "event_id", eventID, "staff_id", id, "err", err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_staff_pending WHERE event_id = ?`), eventID); err != nil {
+		return fmt.Errorf("gate: pending staff: %w", err)
+	}
+	return nil
 }
