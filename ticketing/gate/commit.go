@@ -3,8 +3,12 @@ package gate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/arus-platform/arus/eventsource"
+	"github.com/arus-platform/arus/store"
 )
 
 // maxGroup is the most scans one group commit holds.
@@ -31,7 +35,8 @@ type job struct {
 // the group's earlier scans, so two scans of one ticket in a group get the
 // answers they would get one after the other. A group whose commit fails
 // (another process appended to one of its passes, a nonce raced) is
-// rolled back whole, and each of its scans is decided again alone.
+// rolled back and written again without the scans of that pass, which
+// are decided again alone.
 type committer struct {
 	s       *Service
 	mu      sync.Mutex
@@ -81,36 +86,59 @@ type passAt struct {
 	version int64
 }
 
+// commit writes a group in one transaction. When one scan's append
+// conflicts (another process scanned its pass) or its nonce was answered
+// meanwhile, the scans of that pass leave the group, to be decided alone,
+// and the rest is written again; any other failure sends the whole group
+// to be decided alone.
 func (c *committer) commit(ctx context.Context, group []*job) {
 	s := c.s
-	results := make([]Result, len(group))
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		seen := map[string]passAt{}
-		for i, j := range group {
-			id := streamID(j.eventID, j.passID)
-			cur, ok := seen[id]
-			if !ok {
-				cur = passAt{j.st, j.version}
+	for len(group) > 0 {
+		results := make([]Result, len(group))
+		failed := -1
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			seen := map[string]passAt{}
+			for i, j := range group {
+				id := streamID(j.eventID, j.passID)
+				cur, ok := seen[id]
+				if !ok {
+					cur = passAt{j.st, j.version}
+				}
+				sc, res := j.build(cur.st)
+				if _, err := s.es.AppendTx(ctx, tx, id, cur.version, event(evScanned, sc, j.at)); err != nil {
+					failed = i
+					return err
+				}
+				if err := s.remember(ctx, tx, j.eventID, j.nonce, res); err != nil {
+					failed = i
+					return err
+				}
+				cur.st.applyScan(sc)
+				cur.version++
+				seen[id] = cur
+				results[i] = res
 			}
-			sc, res := j.build(cur.st)
-			if _, err := s.es.AppendTx(ctx, tx, id, cur.version, event(evScanned, sc, j.at)); err != nil {
-				return err
+			return nil
+		})
+		if err == nil {
+			for i, j := range group {
+				j.res, j.ok = results[i], true
 			}
-			if err := s.remember(ctx, tx, j.eventID, j.nonce, res); err != nil {
-				return err
-			}
-			cur.st.applyScan(sc)
-			cur.version++
-			seen[id] = cur
-			results[i] = res
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		s.log.Debug("gate: a group of scans did not commit; deciding each alone", "scans", len(group), "err", err)
-		return
-	}
-	for i, j := range group {
-		j.res, j.ok = results[i], true
+		s.log.Debug("gate: a group of scans did not commit", "scans", len(group), "err", err)
+		if failed < 0 || !(errors.Is(err, eventsource.ErrConflict) || store.IsUniqueViolation(err)) {
+			return
+		}
+		// The scans of the failing pass are decided alone; the others
+		// are written again.
+		bad := streamID(group[failed].eventID, group[failed].passID)
+		rest := group[:0:0]
+		for _, j := range group {
+			if streamID(j.eventID, j.passID) != bad {
+				rest = append(rest, j)
+			}
+		}
+		group = rest
 	}
 }
