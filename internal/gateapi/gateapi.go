@@ -56,10 +56,11 @@ type handler struct {
 //	POST   /api/v1/gate/rebuild                                 rebuild the access list      gate.manage
 //	GET    /api/v1/gate/orders/{order}/passes                   the order's signed passes    ticketing.buy (its buyer)
 //
-// The scanning routes (redeem, upload, bundle, changes, passes) serve
-// enrolled devices, each confined to its event and, for scans, its gate; a
-// principal that is not a device uses them only with gate.manage for the
-// event (an operator of it). A key holding gate.scan alone scans nowhere.
+// The scanning routes (redeem, upload, bundle, changes, passes) confine an
+// enrolled device to its event and, for scans, its gate; an API key that is
+// not a device's uses them only with gate.manage for the event (an operator
+// of it): a key holding gate.scan alone scans nowhere. A signed-in session
+// scans as its roles allow.
 func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	h := &handler{a: a, g: g, keys: keys}
 	read := []auth.Permission{auth.PermGateRead}
@@ -122,15 +123,16 @@ func noQuery(r *http.Request, allowed ...string) error {
 }
 
 // scanner returns the device behind the request's API key, refusing a
-// revoked device or one of another event; a principal that is no device
+// revoked device or one of another event; an API key that is no device's
 // passes (with a nil device) only when it holds gate.manage for the event.
+// A session passes as its roles allow.
 func (h *handler) scanner(r *http.Request) (*gate.Device, error) {
 	d, err := h.device(r)
 	if err != nil || d != nil {
 		return d, err
 	}
-	if !auth.FromContext(r.Context()).Can(auth.PermGateManage, r.PathValue("event")) {
-		return nil, forbidden("scanning needs an enrolled device of this event, or gate.manage for it")
+	if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && !p.Can(auth.PermGateManage, r.PathValue("event")) {
+		return nil, forbidden("an API key scans only as an enrolled device of this event, or with gate.manage for it")
 	}
 	return nil, nil
 }
