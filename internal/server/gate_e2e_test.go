@@ -62,7 +62,7 @@ func decodePNGQR(t *testing.T, png []byte) string {
 // window only.
 func TestBoughtETicketScansAtTheGate(t *testing.T) {
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
-	admin := r.key(t, "ticketing.admin", "ticketing.read", "ticketing.manage", "ticketing.sell", "ticketing.buy",
+	admin := r.key(t, "ticketing.admin", "ticketing.read", "ticketing.manage", "ticketing.staff", "ticketing.sell", "ticketing.buy",
 		"payment.read", "payment.cash", "notify.read", "gate.read", "gate.manage")
 	e := r.onSale(t, admin, "Merchant Gate", 10)
 	rina := r.customer(t, "rina")
