@@ -27,14 +27,15 @@ const goLiveTimeout = 2 * time.Minute
 
 // goLiveData is the go-live saga's data: what its commands carry.
 type goLiveData struct {
-	EventID    string          `json:"event_id"`
-	MerchantID string          `json:"merchant_id"`
-	Areas      []messages.Area `json:"areas"`
-	SaleStart  time.Time       `json:"sale_start"`
-	SaleEnd    time.Time       `json:"sale_end"`
-	Starts     time.Time       `json:"starts"`
-	Ends       time.Time       `json:"ends"`
-	TimeZone   string          `json:"time_zone"`
+	EventID    string                  `json:"event_id"`
+	MerchantID string                  `json:"merchant_id"`
+	Areas      []messages.Area         `json:"areas"`
+	SaleStart  time.Time               `json:"sale_start"`
+	SaleEnd    time.Time               `json:"sale_end"`
+	Starts     time.Time               `json:"starts"`
+	Ends       time.Time               `json:"ends"`
+	TimeZone   string                  `json:"time_zone"`
+	Staff      []messages.StaffChanged `json:"staff,omitempty"`
 	// GateStub is set from the gate's answer.
 	GateStub bool `json:"gate_stub,omitempty"`
 }
@@ -110,7 +111,7 @@ func buildCreateACLServer(data []byte) (*stream.Record, error) {
 		return nil, err
 	}
 	return jsonRecord(d.EventID, messages.CreateACLServer{Type: messages.TypeCreateACLServer, EventID: d.EventID,
-		MerchantID: d.MerchantID, Areas: d.Areas, Starts: d.Starts, Ends: d.Ends, TimeZone: d.TimeZone})
+		MerchantID: d.MerchantID, Areas: d.Areas, Starts: d.Starts, Ends: d.Ends, TimeZone: d.TimeZone, Staff: d.Staff})
 }
 
 func buildStatusUpdate(data []byte) (*stream.Record, error) {
@@ -164,6 +165,13 @@ func (s *Service) StartGoLive(ctx context.Context, id string) (Event, error) {
 		Starts: e.Starts, Ends: e.Ends, TimeZone: e.TimeZone}
 	for _, a := range e.Areas {
 		d.Areas = append(d.Areas, messages.Area{AreaID: a.ID, Name: a.Name, Capacity: a.Capacity, Price: a.Price})
+	}
+	staff, err := s.StaffOf(ctx, Everything, id)
+	if err != nil {
+		return Event{}, err
+	}
+	for _, st := range staff {
+		d.Staff = append(d.Staff, staffChanged(messages.TypeStaffAssigned, st))
 	}
 	data, err := json.Marshal(d)
 	if err != nil {

@@ -74,16 +74,21 @@ type Order struct {
 	Tickets        []Ticket  `json:"tickets"`
 }
 
-// Ticket is one admission of a paid order. Code is the secret its QR code
-// carries.
+// Ticket is one admission of a paid order. Code is the ticketing
+// service's reference of it; Pass, once the gate granted access, the
+// signed payload its QR code carries.
 type Ticket struct {
-	ID        string    `json:"id"`
-	OrderID   string    `json:"order_id"`
-	EventID   string    `json:"event_id"`
-	AreaID    string    `json:"area_id"`
-	AreaName  string    `json:"area_name"`
-	Price     int64     `json:"price"`
-	Code      string    `json:"code"`
+	ID       string `json:"id"`
+	OrderID  string `json:"order_id"`
+	EventID  string `json:"event_id"`
+	AreaID   string `json:"area_id"`
+	AreaName string `json:"area_name"`
+	Price    int64  `json:"price"`
+	Code     string `json:"code"`
+	// Pass is the signed QR payload the gate made for the ticket: what its
+	// QR code shows and the gates verify. Empty until the gate granted
+	// access (or where no gate runs).
+	Pass      string    `json:"pass,omitempty"`
 	Status    string    `json:"status"`
 	IssuedAt  time.Time `json:"issued_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
@@ -406,7 +411,7 @@ func (s *Service) lines(ctx context.Context, q querier, order string) ([]message
 }
 
 func (s *Service) tickets(ctx context.Context, q querier, order string) ([]Ticket, error) {
-	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT id, order_id, event_id, area_id, area_name, price, code, status, issued_at, revoked_at
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT id, order_id, event_id, area_id, area_name, price, code, pass, status, issued_at, revoked_at
 		FROM tickets WHERE order_id = ? ORDER BY area_name, id`), order)
 	if err != nil {
 		return nil, fmt.Errorf("ticketing: tickets of %s: %w", order, err)
@@ -416,7 +421,7 @@ func (s *Service) tickets(ctx context.Context, q querier, order string) ([]Ticke
 	for rows.Next() {
 		var t Ticket
 		var issued, revoked int64
-		if err := rows.Scan(&t.ID, &t.OrderID, &t.EventID, &t.AreaID, &t.AreaName, &t.Price, &t.Code, &t.Status, &issued, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.OrderID, &t.EventID, &t.AreaID, &t.AreaName, &t.Price, &t.Code, &t.Pass, &t.Status, &issued, &revoked); err != nil {
 			return nil, err
 		}
 		t.IssuedAt, t.RevokedAt = fromMicros(issued), fromMicros(revoked)

@@ -8,6 +8,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"github.com/arus-platform/arus/ticketing/messages"
 )
 
 // Staff states.
@@ -33,7 +35,11 @@ type Staff struct {
 	WorkEnds   time.Time `json:"work_ends"`
 	Status     string    `json:"status"`
 	QRSecret   string    `json:"qr_secret"`
-	CreatedAt  time.Time `json:"created_at"`
+	// Pass is the signed staff pass the gate made for the work window:
+	// what the staff member's QR code shows and the gates verify. Empty
+	// until the event's gate granted it.
+	Pass      string    `json:"pass,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // StaffInput is what adding or editing an event's staff member takes.
@@ -116,8 +122,13 @@ func (s *Service) AddStaff(ctx context.Context, sc Scope, event string, in Staff
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	st := Staff{ID: newID("stf"), EventID: event, Name: strings.TrimSpace(in.Name), Email: in.Email, WorkStarts: in.WorkStarts.UTC(),
 		WorkEnds: in.WorkEnds.UTC(), Status: in.Status, QRSecret: secret(16), CreatedAt: now}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO staff (id, event_id, name, email, work_starts_at, work_ends_at, status, qr_secret, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), st.ID, st.EventID, st.Name, st.Email, micros(st.WorkStarts), micros(st.WorkEnds), st.Status, st.QRSecret, micros(now))
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO staff (id, event_id, name, email, work_starts_at, work_ends_at, status, qr_secret, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), st.ID, st.EventID, st.Name, st.Email, micros(st.WorkStarts), micros(st.WorkEnds), st.Status, st.QRSecret, micros(now)); err != nil {
+			return err
+		}
+		return s.publishStaff(ctx, tx, staffChanged(messages.TypeStaffAssigned, st))
+	})
 	if err != nil {
 		return Staff{}, fmt.Errorf("ticketing: add staff: %w", err)
 	}
@@ -129,11 +140,19 @@ func (s *Service) UpdateStaff(ctx context.Context, sc Scope, event, id string, i
 	if err := in.validate(); err != nil {
 		return Staff{}, err
 	}
-	if _, err := s.StaffMember(ctx, sc, event, id); err != nil {
+	st, err := s.StaffMember(ctx, sc, event, id)
+	if err != nil {
 		return Staff{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE staff SET name = ?, email = ?, work_starts_at = ?, work_ends_at = ?, status = ? WHERE id = ?`),
-		strings.TrimSpace(in.Name), in.Email, micros(in.WorkStarts), micros(in.WorkEnds), in.Status, id); err != nil {
+	st.Name, st.Email, st.WorkStarts, st.WorkEnds, st.Status = strings.TrimSpace(in.Name), in.Email, in.WorkStarts.UTC(), in.WorkEnds.UTC(), in.Status
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE staff SET name = ?, email = ?, work_starts_at = ?, work_ends_at = ?, status = ? WHERE id = ?`),
+			st.Name, st.Email, micros(st.WorkStarts), micros(st.WorkEnds), st.Status, id); err != nil {
+			return err
+		}
+		return s.publishStaff(ctx, tx, staffChanged(messages.TypeStaffAssigned, st))
+	})
+	if err != nil {
 		return Staff{}, fmt.Errorf("ticketing: update staff: %w", err)
 	}
 	return s.StaffMember(ctx, sc, event, id)
@@ -158,7 +177,7 @@ func (s *Service) StaffOf(ctx context.Context, sc Scope, event string) ([]Staff,
 	if _, err := s.Event(ctx, sc, event); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT id, event_id, name, email, work_starts_at, work_ends_at, status, qr_secret, created_at
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT id, event_id, name, email, work_starts_at, work_ends_at, status, qr_secret, pass, created_at
 		FROM staff WHERE event_id = ? ORDER BY name, id`), event)
 	if err != nil {
 		return nil, fmt.Errorf("ticketing: staff: %w", err)
@@ -168,7 +187,7 @@ func (s *Service) StaffOf(ctx context.Context, sc Scope, event string) ([]Staff,
 	for rows.Next() {
 		var st Staff
 		var starts, ends, created int64
-		if err := rows.Scan(&st.ID, &st.EventID, &st.Name, &st.Email, &starts, &ends, &st.Status, &st.QRSecret, &created); err != nil {
+		if err := rows.Scan(&st.ID, &st.EventID, &st.Name, &st.Email, &starts, &ends, &st.Status, &st.QRSecret, &st.Pass, &created); err != nil {
 			return nil, err
 		}
 		st.WorkStarts, st.WorkEnds, st.CreatedAt = fromMicros(starts), fromMicros(ends), fromMicros(created)
@@ -177,9 +196,40 @@ func (s *Service) StaffOf(ctx context.Context, sc Scope, event string) ([]Staff,
 	return out, rows.Err()
 }
 
-// DeleteStaff removes a staff member.
+// DeleteStaff removes a staff member; the gate revokes their pass.
 func (s *Service) DeleteStaff(ctx context.Context, sc Scope, event, id string) error {
-	return s.deleteOf(ctx, sc, "staff", event, id)
+	st, err := s.StaffMember(ctx, sc, event, id)
+	if err != nil {
+		return err
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM staff WHERE id = ? AND event_id = ?`), id, event); err != nil {
+			return err
+		}
+		return s.publishStaff(ctx, tx, staffChanged(messages.TypeStaffRemoved, st))
+	})
+	if err != nil {
+		return fmt.Errorf("ticketing: delete staff: %w", err)
+	}
+	return nil
+}
+
+// staffChanged is the message that tells the gate about a staff member.
+func staffChanged(typ string, st Staff) messages.StaffChanged {
+	return messages.StaffChanged{Type: typ, EventID: st.EventID, StaffID: st.ID, Name: st.Name, WorkStarts: st.WorkStarts,
+		WorkEnds: st.WorkEnds, Status: st.Status, At: time.Now().UTC()}
+}
+
+// publishStaff writes a staff change to TopicStaff through the outbox,
+// keyed by event id, in tx.
+func (s *Service) publishStaff(ctx context.Context, tx *sql.Tx, m messages.StaffChanged) error {
+	m.At = s.cfg.Now().UTC()
+	r, err := jsonRecord(m.EventID, m)
+	if err != nil {
+		return err
+	}
+	r.Topic = messages.TopicStaff
+	return s.outbox.Write(ctx, tx, r)
 }
 
 func (s *Service) deleteOf(ctx context.Context, sc Scope, table, event, id string) error {

@@ -229,6 +229,7 @@ func (s *Service) Run(ctx context.Context) error {
 		{"golive", []string{messages.TopicCreate, messages.TopicStatusUpdate}, s.handleGoLive},
 		{"payments", []string{messages.TopicPayments}, s.handlePayment},
 		{"dashboard", []string{messages.TopicOrders}, s.handleDashboard},
+		{"access", []string{messages.TopicAccess, messages.TopicStaffAccess}, s.handleAccess},
 	} {
 		part("consumer "+c.name, func(ctx context.Context) error { return s.consume(ctx, c.name, c.topics, c.handle) })
 	}

@@ -169,7 +169,7 @@ func (h *handler) redeem(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	d, err := h.device(r)
+	d, err := h.scanner(r)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	d, err := h.device(r)
+	d, err := h.scanner(r)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (h *handler) bundle(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "passes"); err != nil {
 		return err
 	}
-	if _, err := h.device(r); err != nil {
+	if _, err := h.scanner(r); err != nil {
 		return err
 	}
 	with := false
@@ -254,7 +254,7 @@ func (h *handler) changes(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "after", "limit"); err != nil {
 		return err
 	}
-	if _, err := h.device(r); err != nil {
+	if _, err := h.scanner(r); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -285,7 +285,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r, "q", "limit"); err != nil {
 		return err
 	}
-	if _, err := h.device(r); err != nil {
+	if _, err := h.scanner(r); err != nil {
 		return err
 	}
 	q := r.URL.Query()

@@ -54,6 +54,13 @@ type handler struct {
 //	GET    /api/v1/gate/events/{event}/passes                   search the access list       gate.search
 //	POST   /api/v1/gate/events/{event}/rebuild                  rebuild the event's list     gate.manage
 //	POST   /api/v1/gate/rebuild                                 rebuild the access list      gate.manage
+//	GET    /api/v1/gate/orders/{order}/passes                   the order's signed passes    ticketing.buy (its buyer)
+//
+// The scanning routes (redeem, upload, bundle, changes, passes) confine an
+// enrolled device to its event and, for scans, its gate; an API key that is
+// not a device's uses them only with gate.manage for the event (an operator
+// of it): a key holding gate.scan alone scans nowhere. A signed-in session
+// scans as its roles allow.
 func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	h := &handler{a: a, g: g, keys: keys}
 	read := []auth.Permission{auth.PermGateRead}
@@ -80,6 +87,7 @@ func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
 	a.Route(mux, "GET "+ev+"/passes", []auth.Permission{auth.PermGateSearch}, h.search)
 	a.Route(mux, "POST "+ev+"/rebuild", manage, h.rebuildEvent)
 	a.Route(mux, "POST /api/v1/gate/rebuild", manage, h.rebuild)
+	a.Route(mux, "GET /api/v1/gate/orders/{order}/passes", []auth.Permission{auth.PermTicketingBuy}, h.orderPasses)
 }
 
 // problem maps the gate's errors onto problems.
@@ -112,6 +120,21 @@ func noQuery(r *http.Request, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// scanner returns the device behind the request's API key, refusing a
+// revoked device or one of another event; an API key that is no device's
+// passes (with a nil device) only when it holds gate.manage for the event.
+// A session passes as its roles allow.
+func (h *handler) scanner(r *http.Request) (*gate.Device, error) {
+	d, err := h.device(r)
+	if err != nil || d != nil {
+		return d, err
+	}
+	if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && !p.Can(auth.PermGateManage, r.PathValue("event")) {
+		return nil, forbidden("an API key scans only as an enrolled device of this event, or with gate.manage for it")
+	}
+	return nil, nil
 }
 
 // device returns the device behind the request's API key, if it is one,
@@ -324,4 +347,28 @@ func parseTime(field, v string) (time.Time, error) {
 		return t, api.Invalid("the request is not valid", invalid.Field{Name: field, Message: "must be an RFC 3339 time"})
 	}
 	return t, nil
+}
+
+// orderPasses gives the buyer of an order (the signed-in customer who
+// placed it, or a key of theirs) each ticket's signed QR payload. Anyone
+// else, guests' orders and unknown orders alike get 404.
+func (h *handler) orderPasses(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	p := auth.FromContext(r.Context())
+	buyer := ""
+	switch {
+	case p == nil:
+	case p.Key != nil:
+		buyer = p.Key.OwnerID
+	default:
+		buyer = p.User.ID
+	}
+	ps, err := h.g.OrderPasses(r.Context(), r.PathValue("order"), buyer)
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"order_id": r.PathValue("order"), "passes": ps})
+	return nil
 }

@@ -22,7 +22,7 @@ func (s *Server) openGate(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	s.closers = append(s.closers, db.Close)
-	s.gate, err = gate.Open(ctx, gate.Config{DB: db, Logger: s.log})
+	s.gate, err = gate.Open(ctx, gate.Config{DB: db, Logger: s.log, Secrets: s.box})
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,13 @@ func startGate(t *testing.T) (*running, map[string]string) {
 
 func (r *running) enrolDevice(t *testing.T, admin, role string) (key, id string) {
 	t.Helper()
-	rep := r.call(t, "POST", "/api/v1/gate/events/ev1/enrolments", admin, `{"gate_id":"main","role":"`+role+`","name":"Lane"}`)
+	return r.enrolDeviceAt(t, admin, "ev1", "main", role)
+}
+
+// enrolDeviceAt enrols a device of role at a gate of an event.
+func (r *running) enrolDeviceAt(t *testing.T, admin, event, gateID, role string) (key, id string) {
+	t.Helper()
+	rep := r.call(t, "POST", "/api/v1/gate/events/"+event+"/enrolments", admin, `{"gate_id":"`+gateID+`","role":"`+role+`","name":"Lane"}`)
 	if rep.status != 201 {
 		t.Fatalf("enrolment: %d %s", rep.status, rep.body)
 	}

@@ -107,7 +107,9 @@ func (s *Server) openNotify(ctx context.Context, mux *http.ServeMux, reg prometh
 	}
 	s.closers = append(s.closers, db.Close)
 	svc, err := notify.Open(ctx, notify.Config{DB: db, Broker: s.broker, SMTP: s.cfg.SMTP,
-		Partitions: s.cfg.Stream.DefaultPartitions, Logger: s.log, Registerer: reg})
+		Partitions: s.cfg.Stream.DefaultPartitions, Logger: s.log, Registerer: reg,
+		// With the gate running, e-tickets carry its signed passes.
+		AwaitAccess: s.cfg.runs("gate")})
 	if err != nil {
 		return err
 	}

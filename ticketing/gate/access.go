@@ -19,6 +19,9 @@ const (
 	evBlocked   = "pass.blocked"
 	evUnblocked = "pass.unblocked"
 	evScanned   = "pass.scanned"
+	// evRenewed gives an issued pass a new window (a staff member's work
+	// window changed) and makes it valid again unless blocked.
+	evRenewed = "pass.renewed"
 )
 
 // Pass statuses in the access list.
@@ -32,10 +35,12 @@ const (
 func streamID(eventID, passID string) string { return "pass/" + eventID + "/" + passID }
 
 type issuedData struct {
-	EventID   string    `json:"event_id"`
-	PassID    string    `json:"pass_id"`
-	Kind      string    `json:"kind"`
-	OrderID   string    `json:"order_id,omitempty"`
+	EventID string `json:"event_id"`
+	PassID  string `json:"pass_id"`
+	Kind    string `json:"kind"`
+	OrderID string `json:"order_id,omitempty"`
+	// BuyerID is the user who bought the ticket, when signed in.
+	BuyerID   string    `json:"buyer_id,omitempty"`
 	AreaID    string    `json:"area_id"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
@@ -89,6 +94,7 @@ type passState struct {
 	Issued    bool
 	Kind      string
 	OrderID   string
+	BuyerID   string
 	AreaID    string
 	Status    string
 	NotBefore time.Time
@@ -107,8 +113,17 @@ func (st *passState) apply(e eventsource.Event) error {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return err
 		}
-		st.Issued, st.Kind, st.OrderID, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.OrderID, d.AreaID, d.NotBefore, d.NotAfter
+		st.Issued, st.Kind, st.OrderID, st.BuyerID, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.OrderID, d.BuyerID, d.AreaID, d.NotBefore, d.NotAfter
 		if st.Status == "" {
+			st.Status = StatusValid
+		}
+	case evRenewed:
+		var d issuedData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return err
+		}
+		st.Issued, st.Kind, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.AreaID, d.NotBefore, d.NotAfter
+		if st.Status != StatusBlocked {
 			st.Status = StatusValid
 		}
 	case evRevoked, evBlocked, evUnblocked:
@@ -194,16 +209,16 @@ func (s *Service) project(ctx context.Context, tx *sql.Tx, e eventsource.Event) 
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		eventID, passID, st.Kind, st.OrderID, st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, buyer_id, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		eventID, passID, st.Kind, st.OrderID, st.BuyerID, st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
 	return err
 }
 
 func (s *Service) loadPassRow(ctx context.Context, tx *sql.Tx, eventID, passID string) (passState, error) {
 	var st passState
 	var inside, flagged int
-	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
-		Scan(&st.Kind, &st.OrderID, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, buyer_id, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
+		Scan(&st.Kind, &st.OrderID, &st.BuyerID, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return passState{}, nil
 	}

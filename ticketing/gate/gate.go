@@ -37,7 +37,26 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the service's clock. Default time.Now.
 	Now func() time.Time
+	// Secrets, when set, encrypts the events' signing-key seeds at rest
+	// (the server passes its secret box). Seeds stored before it was set
+	// are sealed when the service opens. Without it seeds are stored in
+	// the clear: only for stores nobody else reads.
+	Secrets Sealer
+	// NonceRetention is how long the answer to a nonce is kept, so that a
+	// retry within it gets the first answer. Older answers are pruned
+	// (hourly while Run runs, and by PruneNonces). Default 7 days.
+	NonceRetention time.Duration
 }
+
+// Sealer encrypts small secrets bound to a context string; the server's
+// secret box is one.
+type Sealer interface {
+	Seal(plaintext, context string) (string, error)
+	Open(sealed, context string) (string, error)
+}
+
+// DefaultNonceRetention is how long nonce answers are kept by default.
+const DefaultNonceRetention = 7 * 24 * time.Hour
 
 // Validate checks the configuration and fills in defaults.
 func (c *Config) Validate() error {
@@ -50,22 +69,32 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.NonceRetention < 0 {
+		return errors.New("gate: nonce retention must not be negative")
+	}
+	if c.NonceRetention == 0 {
+		c.NonceRetention = DefaultNonceRetention
+	}
 	return nil
 }
 
 // Service is the gate access-control service. It is safe for concurrent
 // use; several processes may share its store.
 type Service struct {
-	db     *store.DB
-	es     *eventsource.Store
-	outbox *outbox.Outbox
-	inbox  *outbox.Inbox
-	log    *slog.Logger
-	now    func() time.Time
-	proj   *eventsource.Projection
+	db       *store.DB
+	es       *eventsource.Store
+	outbox   *outbox.Outbox
+	inbox    *outbox.Inbox
+	log      *slog.Logger
+	now      func() time.Time
+	proj     *eventsource.Projection
+	seal     Sealer
+	nonceTTL time.Duration
+	commits  *committer
 
 	keysMu sync.Mutex
 	keys   map[string]*keyring
+	setups map[string]*setup
 }
 
 // Open migrates the service's store and returns the service.
@@ -94,8 +123,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
-	s := &Service{db: cfg.DB, es: es, outbox: ob, inbox: inbox, log: cfg.Logger, now: cfg.Now, keys: map[string]*keyring{}}
+	s := &Service{db: cfg.DB, es: es, outbox: ob, inbox: inbox, log: cfg.Logger, now: cfg.Now, keys: map[string]*keyring{}, setups: map[string]*setup{},
+		seal: cfg.Secrets, nonceTTL: cfg.NonceRetention}
+	s.commits = newCommitter(s)
 	s.proj = &eventsource.Projection{Name: "gate_access", Handle: s.project, Reset: s.resetAccess, Logger: cfg.Logger}
+	if err := s.sealSeeds(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -75,7 +75,7 @@ func (s *Service) issueTickets(ctx context.Context, m messages.TicketsIssued, fi
 			continue
 		}
 		issues = append(issues, issue{t.TicketID, version, event(evIssued, issuedData{EventID: m.EventID, PassID: t.TicketID, Kind: "ticket",
-			OrderID: m.OrderID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
+			OrderID: m.OrderID, BuyerID: m.Buyer.UserID, AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if first != nil {
@@ -198,4 +198,68 @@ func (s *Service) publish(ctx context.Context, tx *sql.Tx, key string, m message
 		return err
 	}
 	return s.outbox.Write(ctx, tx, &stream.Record{Topic: messages.TopicAccess, Key: []byte(key), Value: b})
+}
+
+// OrderPass is a ticket of an order with its signed QR payload, as its
+// buyer fetches it.
+type OrderPass struct {
+	EventID  string `json:"event_id"`
+	TicketID string `json:"ticket_id"`
+	AreaID   string `json:"area_id"`
+	Status   string `json:"status"`
+	// QR is the signed payload the ticket's QR code carries; absent once
+	// the ticket was revoked or canceled.
+	QR        string    `json:"qr,omitempty"`
+	NotBefore time.Time `json:"not_before,omitzero"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+}
+
+// OrderPasses returns the passes of an order bought by the signed-in user
+// buyerID, each signed again with the event's active key (the same pass).
+// An order of another buyer, of a guest (no buyerID), or unknown is
+// ErrNotFound alike, so its existence is not told.
+func (s *Service) OrderPasses(ctx context.Context, orderID, buyerID string) ([]OrderPass, error) {
+	notFound := fmt.Errorf("%w: no order %s of this buyer", ErrNotFound, orderID)
+	if orderID == "" || buyerID == "" {
+		return nil, notFound
+	}
+	if _, err := s.Project(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT event_id, pass_id FROM gate_passes WHERE order_id = ? AND buyer_id = ? AND kind = 'ticket' ORDER BY event_id, pass_id`), orderID, buyerID)
+	if err != nil {
+		return nil, fmt.Errorf("gate: passes of order %s: %w", orderID, err)
+	}
+	type ref struct{ event, pass string }
+	var refs []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.event, &r.pass); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("gate: passes of order %s: %w", orderID, err)
+		}
+		refs = append(refs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(refs) == 0 {
+		return nil, notFound
+	}
+	out := make([]OrderPass, 0, len(refs))
+	for _, r := range refs {
+		st, _, err := s.loadPass(ctx, r.event, r.pass)
+		if err != nil {
+			return nil, err
+		}
+		op := OrderPass{EventID: r.event, TicketID: r.pass, AreaID: st.AreaID, Status: st.Status, NotBefore: st.NotBefore, NotAfter: st.NotAfter}
+		if st.Status == StatusValid || st.Status == StatusBlocked {
+			if op.QR, err = s.SignPass(ctx, Pass{Kind: KindTicket, EventID: r.event, PassID: r.pass, AreaID: st.AreaID, NotBefore: st.NotBefore, NotAfter: st.NotAfter}); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, op)
+	}
+	return out, nil
 }

@@ -24,7 +24,8 @@ const DefaultGroup = "gate"
 // Run serves the gate's side of the suite until ctx ends: it answers the
 // go-live saga's acl.server.create (preparing the event's server, or
 // dropping it on compensation), grants and revokes access from
-// ticketing.orders, publishes acl.access through its outbox, and keeps the
+// ticketing.orders, grants and revokes staff passes from ticketing.staff
+// (answering on acl.staff), publishes acl.access through its outbox, and keeps the
 // access list projected. A consumer that stops because the broker went
 // away starts again a second later.
 func (s *Service) Run(ctx context.Context, b stream.Broker) error {
@@ -40,6 +41,7 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 	g.Go(func() error { return fwd.Run(gctx) })
 	g.Go(func() error { return inbox.Run(gctx) })
 	g.Go(func() error { return s.RunProjection(gctx) })
+	g.Go(func() error { s.pruneLoop(gctx); return nil })
 	g.Go(func() error {
 		return s.consume(gctx, b, DefaultGroup+".acl", []string{messages.TopicACLCreate}, func(ctx context.Context, r *stream.Record) error {
 			return s.handleACL(ctx, b, r)
@@ -50,11 +52,35 @@ func (s *Service) Run(ctx context.Context, b stream.Broker) error {
 			return s.handleOrder(ctx, inbox, r)
 		})
 	})
+	g.Go(func() error {
+		return s.consume(gctx, b, DefaultGroup+".staff", []string{messages.TopicStaff}, func(ctx context.Context, r *stream.Record) error {
+			return s.handleStaff(ctx, inbox, r)
+		})
+	})
 	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// pruneLoop prunes the nonce answers past their retention at start and
+// every hour until ctx ends.
+func (s *Service) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.PruneNonces(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("gate: pruning nonce answers failed; trying again in an hour", "err", err)
+		} else if n > 0 {
+			s.log.Info("gate: pruned nonce answers past their retention", "deleted", n, "retention", s.nonceTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Service) consume(ctx context.Context, b stream.Broker, group string, topics []string, h consume.Handler) error {
@@ -158,4 +184,38 @@ func (s *Service) handleOrder(ctx context.Context, inbox *outbox.Inbox, r *strea
 		return s.revokeTickets(ctx, m, first)
 	}
 	return nil
+}
+
+// handleStaff applies a change of an event's staff. A change for an event
+// whose server does not exist (yet, or any more) is kept, the latest per
+// staff member, and applied when the server is prepared.
+func (s *Service) handleStaff(ctx context.Context, inbox *outbox.Inbox, r *stream.Record) error {
+	var m messages.StaffChanged
+	if err := json.Unmarshal(r.Value, &m); err != nil {
+		return consume.Permanent(fmt.Errorf("gate: %s: %w", r.Topic, err))
+	}
+	if m.Type != messages.TypeStaffAssigned && m.Type != messages.TypeStaffRemoved {
+		return nil
+	}
+	_, err := s.changeStaff(ctx, m, func(tx *sql.Tx) (bool, error) {
+		if r.ID() == "" {
+			return true, nil
+		}
+		return inbox.Mark(ctx, tx, r.ID())
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if err := s.keepPendingStaff(ctx, m, r.Value); err != nil {
+			return err
+		}
+		// The server may have been prepared meanwhile, before the change
+		// was kept: then apply it now.
+		if _, err := s.liveServer(ctx, m.EventID); err == nil {
+			return s.prepareStaff(ctx, m.EventID, nil)
+		}
+		return nil
+	case errors.Is(err, ErrInvalid):
+		return consume.Permanent(err)
+	}
+	return err
 }

@@ -44,8 +44,17 @@ func TestRunAnswersTheSagaAndGrantsAccess(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, b) }()
 
+	// A staff change before the event's server exists is kept until the
+	// server is prepared; the go-live command carries the staff the event
+	// has then.
+	early, _ := json.Marshal(messages.StaffChanged{Type: messages.TypeStaffAssigned, EventID: "ev9", StaffID: "stf-early",
+		WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)})
+	if err := b.Produce(ctx, &stream.Record{Topic: messages.TopicStaff, Key: []byte("ev9"), Value: early}); err != nil {
+		t.Fatal(err)
+	}
 	cmd, _ := json.Marshal(messages.CreateACLServer{Type: messages.TypeCreateACLServer, EventID: "ev9",
-		Areas: []messages.Area{{AreaID: "ga"}}, Starts: time.Now().Add(-time.Hour), Ends: time.Now().Add(time.Hour)})
+		Areas: []messages.Area{{AreaID: "ga"}}, Starts: time.Now().Add(-time.Hour), Ends: time.Now().Add(time.Hour),
+		Staff: []messages.StaffChanged{{Type: messages.TypeStaffAssigned, StaffID: "stf0", WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)}}})
 	r := &stream.Record{Topic: messages.TopicACLCreate, Key: []byte("ev9"), Value: cmd}
 	r.SetHeader(saga.HeaderSagaID, []byte("saga-1"))
 	r.SetHeader(saga.HeaderReplyTo, []byte("gate.test.replies"))
@@ -83,6 +92,36 @@ func TestRunAnswersTheSagaAndGrantsAccess(t *testing.T) {
 	if err != nil || !res.OK {
 		t.Errorf("redeem the granted pass: %+v %v", res, err)
 	}
+
+	// Staff: the go-live's, then a change on ticketing.staff, answered on
+	// acl.staff with passes that scan in their window only.
+	later, _ := json.Marshal(messages.StaffChanged{Type: messages.TypeStaffAssigned, EventID: "ev9", StaffID: "stf1",
+		WorkStarts: time.Now().Add(time.Hour), WorkEnds: time.Now().Add(2 * time.Hour)})
+	if err := b.Produce(ctx, &stream.Record{Topic: messages.TopicStaff, Key: []byte("ev9"), Value: later}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"stf0": true, "stf-early": true, "stf1": false}
+	for off := int64(0); len(want) > 0 && off < 6; off++ {
+		var sa messages.StaffAccess
+		if err := json.Unmarshal(readAt(t, b, messages.TopicStaffAccess, off).Value, &sa); err != nil {
+			t.Fatal(err)
+		}
+		if sa.Type != messages.TypeStaffGranted || sa.QR == "" || (sa.StaffID != "stf0" && sa.StaffID != "stf1" && sa.StaffID != "stf-early") {
+			t.Fatalf("staff answer %+v", sa)
+		}
+		ok, known := want[sa.StaffID]
+		if !known {
+			continue
+		}
+		delete(want, sa.StaffID)
+		res, err := s.Redeem(ctx, gate.Redeem{EventID: "ev9", Secret: sa.QR, GateID: "main", Direction: gate.DirectionEntry})
+		if err != nil || res.OK != ok || (!ok && res.Reason != gate.ReasonOutsideWindow) {
+			t.Errorf("staff %s scans: %+v %v, want ok %v", sa.StaffID, res, err, ok)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no staff pass for %v", want)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
@@ -92,10 +131,16 @@ func TestRunAnswersTheSagaAndGrantsAccess(t *testing.T) {
 // readOne waits for the first record of a topic.
 func readOne(t *testing.T, b stream.Broker, topic string) *stream.Record {
 	t.Helper()
+	return readAt(t, b, topic, 0)
+}
+
+// readAt waits for the record at offset of a topic's partition 0.
+func readAt(t *testing.T, b stream.Broker, topic string, offset int64) *stream.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		recs, err := b.Read(ctx, topic, 0, 0, 1)
+		recs, err := b.Read(ctx, topic, 0, offset, 1)
 		if err != nil {
 			t.Fatalf("read %s: %v", topic, err)
 		}

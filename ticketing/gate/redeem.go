@@ -112,14 +112,22 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 			return res, err
 		}
 	}
-	es, err := s.liveServer(ctx, req.EventID)
+	su, err := s.setupOf(ctx, req.EventID)
 	if err != nil {
 		return Result{}, err
 	}
-	g, err := s.GateOf(ctx, req.EventID, req.GateID)
-	if err != nil {
-		return Result{}, invalid.New(ErrInvalid, "gate_id", "event %s has no gate %q", req.EventID, req.GateID)
+	g, ok := su.gates[req.GateID]
+	if !ok {
+		// Perhaps another process added the gate: read the setup again.
+		s.forgetKeys(req.EventID)
+		if su, err = s.setupOf(ctx, req.EventID); err != nil {
+			return Result{}, err
+		}
+		if g, ok = su.gates[req.GateID]; !ok {
+			return Result{}, invalid.New(ErrInvalid, "gate_id", "event %s has no gate %q", req.EventID, req.GateID)
+		}
 	}
+	es, lists := su.server, su.lists
 	if g.Direction != DirectionBoth && g.Direction != req.Direction {
 		return Result{}, invalid.New(ErrInvalid, "direction", "gate %s lets through %s only", g.GateID, g.Direction)
 	}
@@ -145,21 +153,33 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 		}
 		return res, s.remember(ctx, nil, req.EventID, req.Nonce, res)
 	}
-	lists, err := s.Lists(ctx, req.EventID)
+	build := func(st passState) (Scan, Result) {
+		sc := decide(st, es, g, lists, p, req)
+		res := Result{OK: sc.OK, Reason: sc.Reason, PassID: p.PassID, AreaID: p.AreaID, Kind: kindName(p.Kind), Scan: &sc}
+		if sc.Flag != "" {
+			res.Reason = sc.Flag
+		}
+		return sc, res
+	}
+	// The usual way: with the scans of other requests, in one commit.
+	st, version, err := s.loadPass(ctx, req.EventID, p.PassID)
 	if err != nil {
 		return Result{}, err
 	}
+	if res, ok := s.commits.submit(ctx, &job{eventID: req.EventID, passID: p.PassID, st: st, version: version, build: build, nonce: req.Nonce, at: req.At}); ok {
+		s.es.Notify()
+		return res, nil
+	}
+	// The group's commit failed (another process scanned one of its
+	// passes, a nonce raced): decide alone, reading the pass again.
 	var res Result
 	for attempt := 0; ; attempt++ {
 		st, version, err := s.loadPass(ctx, req.EventID, p.PassID)
 		if err != nil {
 			return Result{}, err
 		}
-		sc := decide(st, es, g, lists, p, req)
-		res = Result{OK: sc.OK, Reason: sc.Reason, PassID: p.PassID, AreaID: p.AreaID, Kind: kindName(p.Kind), Scan: &sc}
-		if sc.Flag != "" {
-			res.Reason = sc.Flag
-		}
+		var sc Scan
+		sc, res = build(st)
 		err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 			if _, err := s.es.AppendTx(ctx, tx, streamID(req.EventID, p.PassID), version, event(evScanned, sc, req.At)); err != nil {
 				return err
@@ -209,13 +229,15 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 		reason = ReasonCanceled
 	case st.Status == StatusBlocked:
 		reason = ReasonBlocked
-	case !slices.Contains(g.Areas, p.AreaID) || !haveList || !es.hasArea(p.AreaID):
+	case !haveList || p.AreaID != AllAreas && (!slices.Contains(g.Areas, p.AreaID) || !es.hasArea(p.AreaID)):
 		reason = ReasonWrongArea
-	case !p.Within(req.At):
+	case !p.Within(req.At) && st.Kind != "staff", st.Kind == "staff" && !staffWindow(st).Within(req.At):
 		reason = ReasonOutsideWindow
 	case req.Direction == DirectionEntry && st.Inside && !list.MultipleEntries:
 		reason = ReasonAlreadyRedeemed
-	case req.Direction == DirectionEntry && !st.Inside && st.Entries > 0 && !list.EntryAfterExit && !list.MultipleEntries:
+	case req.Direction == DirectionEntry && !st.Inside && st.Entries > 0 && !list.EntryAfterExit && !list.MultipleEntries && st.Kind != "staff":
+		// Staff come and go in their window: entry after exit is theirs
+		// on every list.
 		reason = ReasonAlreadyRedeemed
 	}
 	moves := (req.Direction == DirectionEntry) != st.Inside
@@ -236,14 +258,15 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 }
 
 // pickList returns the list a scan counts on: the one asked for, the
-// gate's, or the first covering the area.
+// gate's, or the first covering the area (any, for a staff pass of
+// AllAreas).
 func pickList(g Gate, lists []List, area, asked string) (List, bool) {
 	want := asked
 	if want == "" {
 		want = g.ListID
 	}
 	for _, l := range lists {
-		if (want == "" || l.ListID == want) && slices.Contains(l.Areas, area) {
+		if (want == "" || l.ListID == want) && (area == AllAreas || slices.Contains(l.Areas, area)) {
 			return l, true
 		}
 	}
@@ -272,17 +295,30 @@ func (s *Service) remember(ctx context.Context, tx *sql.Tx, eventID, nonce strin
 		return nil
 	}
 	b, _ := json.Marshal(res)
-	q := s.db.Rebind(`INSERT INTO gate_nonces (event_id, nonce, answer) VALUES (?, ?, ?)`)
+	q := s.db.Rebind(`INSERT INTO gate_nonces (event_id, nonce, answer, created_ns) VALUES (?, ?, ?, ?)`)
+	now := s.now().UnixNano()
 	var err error
 	if tx != nil {
-		_, err = tx.ExecContext(ctx, q, eventID, nonce, string(b))
+		_, err = tx.ExecContext(ctx, q, eventID, nonce, string(b), now)
 	} else {
-		_, err = s.db.ExecContext(ctx, q, eventID, nonce, string(b))
+		_, err = s.db.ExecContext(ctx, q, eventID, nonce, string(b), now)
 		if store.IsUniqueViolation(err) {
 			err = nil
 		}
 	}
 	return err
+}
+
+// PruneNonces deletes the answers to nonces older than the configured
+// retention (Config.NonceRetention) and returns how many it deleted. A
+// retry after that is decided again, as a new scan.
+func (s *Service) PruneNonces(ctx context.Context) (int64, error) {
+	cutoff := s.now().Add(-s.nonceTTL).UnixNano()
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_nonces WHERE created_ns < ?`), cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("gate: prune nonces: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 func newID() string {

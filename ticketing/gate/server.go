@@ -88,7 +88,8 @@ func checkName(field, name string) error {
 
 // CreateServer prepares an event's access-control server: a gate "main"
 // letting into every area both ways, a list "general" covering every area
-// without re-entry, and a first signing key. It returns the active public
+// without re-entry, a first signing key, and a staff pass for each of the
+// command's staff ([Service.ChangeStaff]). It returns the active public
 // key. Creating a server that exists returns its key and changes nothing.
 func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) (PublicKey, error) {
 	if err := checkID("event_id", m.EventID); err != nil {
@@ -110,15 +111,18 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 	areasJSON, _ := json.Marshal(m.Areas)
 	all, _ := json.Marshal(areas)
 	now := s.now()
+	prepared := false
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var dropped int
 		err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT dropped FROM gate_servers WHERE event_id = ?`), m.EventID).Scan(&dropped)
 		if err == nil {
 			if dropped == 1 {
+				prepared = true
 				_, err = tx.ExecContext(ctx, s.db.Rebind(`UPDATE gate_servers SET dropped = 0 WHERE event_id = ?`), m.EventID)
 			}
 			return err
 		}
+		prepared = true
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -136,6 +140,16 @@ func (s *Service) CreateServer(ctx context.Context, m messages.CreateACLServer) 
 	})
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("gate: create server for event %s: %w", m.EventID, err)
+	}
+	s.forgetKeys(m.EventID)
+	// The staff the event has when it goes live, and the changes that came
+	// before its server; later changes come on their topic.
+	var staff []messages.StaffChanged
+	if prepared {
+		staff = m.Staff
+	}
+	if err := s.prepareStaff(ctx, m.EventID, staff); err != nil {
+		return PublicKey{}, err
 	}
 	return s.ActiveKey(ctx, m.EventID)
 }
@@ -222,6 +236,7 @@ func (s *Service) PutGate(ctx context.Context, g Gate) error {
 		}
 	}
 	areas, _ := json.Marshal(g.Areas)
+	defer s.forgetKeys(g.EventID)
 	return s.upsert(ctx, `DELETE FROM gate_gates WHERE event_id = ? AND gate_id = ?`, []any{g.EventID, g.GateID},
 		`INSERT INTO gate_gates (event_id, gate_id, name, areas, direction, list_id) VALUES (?, ?, ?, ?, ?, ?)`,
 		[]any{g.EventID, g.GateID, g.Name, string(areas), g.Direction, g.ListID})
@@ -243,6 +258,7 @@ func (s *Service) PutList(ctx context.Context, l List) error {
 		return err
 	}
 	areas, _ := json.Marshal(l.Areas)
+	defer s.forgetKeys(l.EventID)
 	return s.upsert(ctx, `DELETE FROM gate_lists WHERE event_id = ? AND list_id = ?`, []any{l.EventID, l.ListID},
 		`INSERT INTO gate_lists (event_id, list_id, name, areas, multiple_entries, entry_after_exit) VALUES (?, ?, ?, ?, ?, ?)`,
 		[]any{l.EventID, l.ListID, l.Name, string(areas), boolInt(l.MultipleEntries), boolInt(l.EntryAfterExit)})
@@ -381,9 +397,100 @@ func (s *Service) addKey(ctx context.Context, tx *sql.Tx, eventID string, id uin
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE gate_keys SET active = 0 WHERE event_id = ?`), eventID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_keys (event_id, key_id, public_key, seed, active, created_ns) VALUES (?, ?, ?, ?, 1, ?)`),
-		eventID, int(id), base64.RawURLEncoding.EncodeToString(pub), hex.EncodeToString(seed), now.UnixNano())
+	stored, sealed, err := s.storeSeed(eventID, id, seed)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_keys (event_id, key_id, public_key, seed, sealed, active, created_ns) VALUES (?, ?, ?, ?, ?, 1, ?)`),
+		eventID, int(id), base64.RawURLEncoding.EncodeToString(pub), stored, sealed, now.UnixNano())
 	return err
+}
+
+// seedContext binds a sealed seed to its event and key id, so a sealed
+// seed moved to another key does not open.
+func seedContext(eventID string, id uint16) string {
+	return fmt.Sprintf("gate signing key %s/%d", eventID, id)
+}
+
+// storeSeed is the seed as stored: sealed with the configured Sealer
+// (sealed 1), or hex in the clear without one.
+func (s *Service) storeSeed(eventID string, id uint16, seed []byte) (string, int, error) {
+	if s.seal == nil {
+		return hex.EncodeToString(seed), 0, nil
+	}
+	v, err := s.seal.Seal(hex.EncodeToString(seed), seedContext(eventID, id))
+	if err != nil {
+		return "", 0, fmt.Errorf("seal the signing key: %w", err)
+	}
+	return v, 1, nil
+}
+
+// openSeed reads a stored seed.
+func (s *Service) openSeed(eventID string, id uint16, stored string, sealed bool) (ed25519.PrivateKey, error) {
+	if sealed {
+		if s.seal == nil {
+			return nil, fmt.Errorf("gate: key %d of event %s is sealed, and no secret key was given to open it", id, eventID)
+		}
+		v, err := s.seal.Open(stored, seedContext(eventID, id))
+		if err != nil {
+			return nil, fmt.Errorf("gate: key %d of event %s does not open with the secret key: %w", id, eventID, err)
+		}
+		stored = v
+	}
+	seed, err := hex.DecodeString(stored)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("gate: key %d of event %s is corrupt", id, eventID)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// sealSeeds seals, with the configured Sealer, every seed stored in the
+// clear (before one was configured).
+func (s *Service) sealSeeds(ctx context.Context) error {
+	if s.seal == nil {
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT event_id, key_id, seed FROM gate_keys WHERE sealed = 0`)
+		if err != nil {
+			return fmt.Errorf("gate: seal keys: %w", err)
+		}
+		type plain struct {
+			event string
+			id    int
+			seed  string
+		}
+		var todo []plain
+		for rows.Next() {
+			var p plain
+			if err := rows.Scan(&p.event, &p.id, &p.seed); err != nil {
+				rows.Close()
+				return fmt.Errorf("gate: seal keys: %w", err)
+			}
+			todo = append(todo, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("gate: seal keys: %w", err)
+		}
+		for _, p := range todo {
+			priv, err := s.openSeed(p.event, uint16(p.id), p.seed, false)
+			if err != nil {
+				return err
+			}
+			stored, _, err := s.storeSeed(p.event, uint16(p.id), priv.Seed())
+			if err != nil {
+				return fmt.Errorf("gate: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE gate_keys SET seed = ?, sealed = 1 WHERE event_id = ? AND key_id = ?`), stored, p.event, p.id); err != nil {
+				return fmt.Errorf("gate: seal keys: %w", err)
+			}
+		}
+		if len(todo) > 0 {
+			s.log.Info("gate: sealed the signing keys stored in the clear", "keys", len(todo))
+		}
+		return nil
+	})
 }
 
 // RotateKey makes a new signing key the event's active one. Passes signed
@@ -457,10 +564,51 @@ func (s *Service) ActiveKey(ctx context.Context, eventID string) (PublicKey, err
 	return PublicKey{}, fmt.Errorf("%w: event %s has no signing key", ErrNotFound, eventID)
 }
 
+// forgetKeys drops the event's cached keys and setup (server, gates,
+// lists), so the next use reads them again.
 func (s *Service) forgetKeys(eventID string) {
 	s.keysMu.Lock()
 	delete(s.keys, eventID)
+	delete(s.setups, eventID)
 	s.keysMu.Unlock()
+}
+
+// setup is what deciding a scan reads besides the pass: the event's
+// server, gates and lists, cached like its keys (keyringTTL, or until a
+// change in this process).
+type setup struct {
+	server EventServer
+	gates  map[string]Gate
+	lists  []List
+	loaded time.Time
+}
+
+func (s *Service) setupOf(ctx context.Context, eventID string) (*setup, error) {
+	s.keysMu.Lock()
+	su := s.setups[eventID]
+	s.keysMu.Unlock()
+	if su != nil && time.Since(su.loaded) < keyringTTL {
+		return su, nil
+	}
+	su = &setup{gates: map[string]Gate{}, loaded: time.Now()}
+	var err error
+	if su.server, err = s.liveServer(ctx, eventID); err != nil {
+		return nil, err
+	}
+	gates, err := s.Gates(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gates {
+		su.gates[g.GateID] = g
+	}
+	if su.lists, err = s.Lists(ctx, eventID); err != nil {
+		return nil, err
+	}
+	s.keysMu.Lock()
+	s.setups[eventID] = su
+	s.keysMu.Unlock()
+	return su, nil
 }
 
 // keyringOf returns the event's keys, cached for keyringTTL or until a
@@ -475,23 +623,22 @@ func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, erro
 	if _, err := s.liveServer(ctx, eventID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT key_id, seed, active FROM gate_keys WHERE event_id = ? AND retired = 0`), eventID)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT key_id, seed, sealed, active FROM gate_keys WHERE event_id = ? AND retired = 0`), eventID)
 	if err != nil {
 		return nil, fmt.Errorf("gate: keys of event %s: %w", eventID, err)
 	}
 	defer rows.Close()
 	kr = &keyring{pub: map[uint16]ed25519.PublicKey{}, loaded: time.Now()}
 	for rows.Next() {
-		var id, active int
-		var seedHex string
-		if err := rows.Scan(&id, &seedHex, &active); err != nil {
+		var id, sealed, active int
+		var stored string
+		if err := rows.Scan(&id, &stored, &sealed, &active); err != nil {
 			return nil, fmt.Errorf("gate: keys of event %s: %w", eventID, err)
 		}
-		seed, err := hex.DecodeString(seedHex)
-		if err != nil || len(seed) != ed25519.SeedSize {
-			return nil, fmt.Errorf("gate: key %d of event %s is corrupt", id, eventID)
+		priv, err := s.openSeed(eventID, uint16(id), stored, sealed == 1)
+		if err != nil {
+			return nil, err
 		}
-		priv := ed25519.NewKeyFromSeed(seed)
 		kr.pub[uint16(id)] = priv.Public().(ed25519.PublicKey)
 		if active == 1 {
 			kr.active, kr.priv = uint16(id), priv

@@ -53,12 +53,19 @@ const (
 	// TopicCustomers carries what happens to customer accounts, keyed by
 	// user id: CustomerRegistered.
 	TopicCustomers = "auth.customers"
+	// TopicStaff carries what happens to an event's staff, keyed by event
+	// id: StaffChanged (assigned or removed).
+	TopicStaff = "ticketing.staff"
+	// TopicStaffAccess carries the gate's answers to staff changes, keyed
+	// by event id: StaffAccess (a staff pass granted with its signed QR
+	// payload, or revoked).
+	TopicStaffAccess = "acl.staff"
 )
 
 // Topics lists every topic of the suite, for creating them at start.
 var Topics = []string{
 	TopicCreate, TopicCreated, TopicACLCreate, TopicACLPrepared, TopicStatusUpdate,
-	TopicOrders, TopicPayments, TopicAccess, TopicCustomers,
+	TopicOrders, TopicPayments, TopicAccess, TopicCustomers, TopicStaff, TopicStaffAccess,
 }
 
 // Message types, the "type" field of each message.
@@ -88,6 +95,12 @@ const (
 	TypeAccessRevoked = "access.revoked"
 
 	TypeCustomerRegistered = "customer.registered"
+
+	TypeStaffAssigned = "staff.assigned"
+	TypeStaffRemoved  = "staff.removed"
+
+	TypeStaffGranted = "access.staff_granted"
+	TypeStaffRevoked = "access.staff_revoked"
 )
 
 // Payment methods, the Method of OrderPlaced and of the payment messages.
@@ -137,6 +150,9 @@ type CreateACLServer struct {
 	Starts     time.Time `json:"starts"`
 	Ends       time.Time `json:"ends"`
 	TimeZone   string    `json:"time_zone"`
+	// Staff are the event's staff when it goes live (TypeStaffAssigned
+	// each); later changes come on TopicStaff.
+	Staff []StaffChanged `json:"staff,omitempty"`
 }
 
 // ACLServerPrepared answers CreateACLServer (TopicACLPrepared). Stub is true
@@ -349,6 +365,35 @@ type Access struct {
 type Pass struct {
 	TicketID string `json:"ticket_id"`
 	QR       string `json:"qr"`
+}
+
+// StaffChanged says a staff member of an event was assigned (added or
+// edited: TypeStaffAssigned) or removed (TypeStaffRemoved), on TopicStaff.
+// The gate admits staff in their work window while their status is not
+// "finished".
+type StaffChanged struct {
+	Type       string    `json:"type"`
+	EventID    string    `json:"event_id"`
+	StaffID    string    `json:"staff_id"`
+	Name       string    `json:"name,omitempty"`
+	WorkStarts time.Time `json:"work_starts"`
+	WorkEnds   time.Time `json:"work_ends"`
+	// Status is the staff member's: none, active, on_break or finished.
+	Status string    `json:"status,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// StaffAccess is the gate's answer to a StaffChanged (TopicStaffAccess):
+// the staff pass granted, with the signed QR payload the gates verify
+// (TypeStaffGranted), or revoked (TypeStaffRevoked).
+type StaffAccess struct {
+	Type       string    `json:"type"`
+	EventID    string    `json:"event_id"`
+	StaffID    string    `json:"staff_id"`
+	QR         string    `json:"qr,omitempty"`
+	WorkStarts time.Time `json:"work_starts,omitzero"`
+	WorkEnds   time.Time `json:"work_ends,omitzero"`
+	At         time.Time `json:"at"`
 }
 
 // CustomerRegistered says a customer signed up and must confirm their

@@ -23,7 +23,9 @@ var topicSchemas = map[string]topicSchema{
 		TypeTicketsRevoked, TypeRefundApproved, TypeOrderRefunded, TypeLatePaymentRejected}, []string{"order_id"}},
 	TopicPayments: {[]string{TypePaymentRequested, TypePaymentSucceeded, TypePaymentFailed, TypePaymentRefunded},
 		[]string{"order_id", "payment_id"}},
-	TopicAccess: {[]string{TypeAccessGranted, TypeAccessRevoked}, []string{"order_id", "event_id"}},
+	TopicAccess:      {[]string{TypeAccessGranted, TypeAccessRevoked}, []string{"order_id", "event_id"}},
+	TopicStaff:       {[]string{TypeStaffAssigned, TypeStaffRemoved}, []string{"event_id", "staff_id"}},
+	TopicStaffAccess: {[]string{TypeStaffGranted, TypeStaffRevoked}, []string{"event_id", "staff_id"}},
 }
 
 // Schemas returns the JSON Schema of each topic's values, for a schema

@@ -175,7 +175,7 @@ func compose(topic string, value []byte) (m mail, ok bool, err error) {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return mail{}, false, err
 		}
-		m, err = eTicket(v)
+		m, err = eTicket(v, nil)
 	case topic == messages.TopicOrders && (typ == messages.TypeOrderExpired || typ == messages.TypeOrderCanceled):
 		var v messages.OrderClosed
 		if err := json.Unmarshal(value, &v); err != nil {
@@ -243,7 +243,10 @@ func confirmation(v messages.PaymentRequested) (mail, error) {
 	return m, nil
 }
 
-func eTicket(v messages.TicketsIssued) (mail, error) {
+// eTicket composes an order's e-tickets. Each QR code carries the
+// ticket's signed pass from passes (by ticket id) when given, else its
+// Code.
+func eTicket(v messages.TicketsIssued, passes map[string]string) (mail, error) {
 	lang := langOf(v.Buyer.Lang)
 	m := mail{Kind: KindETicket, OrderID: v.OrderID, To: v.Buyer.Email, Lang: lang,
 		Subject: say(lang, "ticket.subj", v.EventName, v.Number),
@@ -251,7 +254,11 @@ func eTicket(v messages.TicketsIssued) (mail, error) {
 			say(lang, "ticket.body", len(v.Tickets), v.EventName, when(v.Starts, v.TimeZone))}}
 	m.ImageAfter = map[int]string{}
 	for _, tk := range v.Tickets {
-		p, err := qrPart("ticket-"+tk.TicketID, tk.Code)
+		code := tk.Code
+		if qr, ok := passes[tk.TicketID]; ok {
+			code = qr
+		}
+		p, err := qrPart("ticket-"+tk.TicketID, code)
 		if err != nil {
 			return mail{}, err
 		}

@@ -10,9 +10,9 @@
 // again with back-off when the server fails; without, it is delivered to
 // the mailbox, which the API lists and shows.
 //
-// It consumes ticketing.orders, payment.events and auth.customers in the
-// group "notify" through an inbox, so a record delivered again composes no
-// second message.
+// It consumes ticketing.orders, payment.events and auth.customers (and,
+// with Config.AwaitAccess, acl.access) in the group "notify" through an
+// inbox, so a record delivered again composes no second message.
 package notify
 
 import (
@@ -86,6 +86,13 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// AwaitAccess makes the e-tickets wait for the gate: an order's
+	// e-ticket is composed once both its TicketsIssued (ticketing.orders)
+	// and the gate's AccessGranted (acl.access) arrived, and its QR codes
+	// carry the gate's signed passes, which the gates verify. Without it
+	// (no gate runs) the e-ticket is mailed on TicketsIssued with each
+	// ticket's Code.
+	AwaitAccess bool
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -172,8 +179,12 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	topics := []string{messages.TopicOrders, messages.TopicPayments, messages.TopicCustomers}
+	if s.cfg.AwaitAccess {
+		topics = append(topics, messages.TopicAccess)
+	}
 	rt, err := consume.New(s.cfg.Broker, consume.Config{Group: Group,
-		Topics:       []string{messages.TopicOrders, messages.TopicPayments, messages.TopicCustomers},
+		Topics:       topics,
 		RetryBackoff: 200 * time.Millisecond, Logger: s.log})
 	if err != nil {
 		return err
@@ -197,13 +208,92 @@ func (s *Service) handle(ctx context.Context, r *stream.Record) error {
 	if !ok {
 		return consume.Permanent(errors.New("notify: handler called outside an inbox transaction"))
 	}
-	m, ok, err := compose(r.Topic, r.Value)
+	source := r.Topic + "/" + r.ID()
+	m, ok, paired, err := s.pairETicket(ctx, tx, r)
+	if !paired {
+		m, ok, err = compose(r.Topic, r.Value)
+	} else {
+		source = "e_ticket/" + m.OrderID
+	}
 	if err != nil {
 		return consume.Permanent(fmt.Errorf("notify: record %s on %s: %w", r.ID(), r.Topic, err))
 	}
 	if !ok {
 		return nil
 	}
+	return s.keep(ctx, tx, source, m)
+}
+
+// pairETicket keeps, with AwaitAccess, the half of an order's e-ticket
+// that r carries (its tickets, or the gate's passes), and composes the
+// e-ticket once both are in. paired is false for records it does not
+// take; ok is false while a half is missing or once the e-ticket was
+// composed.
+func (s *Service) pairETicket(ctx context.Context, tx *sql.Tx, r *stream.Record) (m mail, ok, paired bool, err error) {
+	if !s.cfg.AwaitAccess {
+		return mail{}, false, false, nil
+	}
+	typ, err := messages.TypeOf(r.Value)
+	if err != nil {
+		return mail{}, false, false, nil // compose says why
+	}
+	var col, orderID string
+	switch {
+	case r.Topic == messages.TopicOrders && typ == messages.TypeTicketsIssued:
+		var v messages.TicketsIssued
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			return mail{}, false, true, err
+		}
+		col, orderID = "issued", v.OrderID
+	case r.Topic == messages.TopicAccess && typ == messages.TypeAccessGranted:
+		var v messages.Access
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			return mail{}, false, true, err
+		}
+		col, orderID = "access", v.OrderID
+	default:
+		return mail{}, false, false, nil
+	}
+	if orderID == "" {
+		return mail{}, false, true, errors.New("no order_id")
+	}
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO notify_etickets (order_id, `+col+`) VALUES (?, ?)
+		ON CONFLICT (order_id) DO UPDATE SET `+col+` = excluded.`+col), orderID, string(r.Value)); err != nil {
+		return mail{}, false, true, fmt.Errorf("notify: keep the e-ticket of order %s: %w", orderID, err)
+	}
+	var issuedJSON, accessJSON string
+	var mailed int
+	if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT issued, access, mailed FROM notify_etickets WHERE order_id = ?`), orderID).
+		Scan(&issuedJSON, &accessJSON, &mailed); err != nil {
+		return mail{}, false, true, fmt.Errorf("notify: read the e-ticket of order %s: %w", orderID, err)
+	}
+	if issuedJSON == "" || accessJSON == "" || mailed == 1 {
+		return mail{}, false, true, nil
+	}
+	var issued messages.TicketsIssued
+	var access messages.Access
+	if err := json.Unmarshal([]byte(issuedJSON), &issued); err != nil {
+		return mail{}, false, true, err
+	}
+	if err := json.Unmarshal([]byte(accessJSON), &access); err != nil {
+		return mail{}, false, true, err
+	}
+	passes := map[string]string{}
+	for _, p := range access.Passes {
+		passes[p.TicketID] = p.QR
+	}
+	m, err = eTicket(issued, passes)
+	if err != nil {
+		return mail{}, false, true, err
+	}
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE notify_etickets SET mailed = 1 WHERE order_id = ?`), orderID); err != nil {
+		return mail{}, false, true, fmt.Errorf("notify: e-ticket of order %s: %w", orderID, err)
+	}
+	return m, true, true, nil
+}
+
+// keep stores a composed message in the mailbox, once per source.
+func (s *Service) keep(ctx context.Context, tx *sql.Tx, source string, m mail) error {
 	html, err := m.html()
 	if err != nil {
 		return consume.Permanent(err)
@@ -223,7 +313,7 @@ func (s *Service) handle(ctx context.Context, r *stream.Record) error {
 	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO notify_messages (id, source, kind, order_id, recipient, lang,
 		subject, text_body, html_body, parts, state, last_error, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source) DO NOTHING`),
-		"msg_"+uuid.Must(uuid.NewV7()).String(), r.Topic+"/"+r.ID(), m.Kind, m.OrderID, m.To, m.Lang, m.Subject, m.text(), html,
+		"msg_"+uuid.Must(uuid.NewV7()).String(), source, m.Kind, m.OrderID, m.To, m.Lang, m.Subject, m.text(), html,
 		string(parts), state, lastErr, now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("notify: keep %s for %s: %w", m.Kind, m.To, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	_ "image/png"
 	"io"
@@ -48,7 +49,7 @@ func startOn(t *testing.T, base store.Config, smtp *notify.SMTPConfig) *env {
 }
 
 // startWith is startOn on a broker of the caller's, which closes it.
-func startWith(t *testing.T, base store.Config, b stream.Broker, smtp *notify.SMTPConfig) *env {
+func startWith(t *testing.T, base store.Config, b stream.Broker, smtp *notify.SMTPConfig, opts ...func(*notify.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,8 +58,12 @@ func startWith(t *testing.T, base store.Config, b stream.Broker, smtp *notify.SM
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := notify.Open(ctx, notify.Config{DB: db, Broker: b, SMTP: smtp, Logger: log, SendInterval: 20 * time.Millisecond,
-		RetryBackoff: 10 * time.Millisecond, MaxAttempts: 2})
+	cfg := notify.Config{DB: db, Broker: b, SMTP: smtp, Logger: log, SendInterval: 20 * time.Millisecond,
+		RetryBackoff: 10 * time.Millisecond, MaxAttempts: 2}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := notify.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,5 +258,52 @@ func TestBadRecipientFailsInTheMailbox(t *testing.T) {
 	}
 	if _, err := e.svc.Message(t.Context(), "msg_missing"); err == nil {
 		t.Errorf("Message(missing) found something")
+	}
+}
+
+// With AwaitAccess the e-ticket waits for the gate's AccessGranted,
+// whichever of the two comes first, and its QR codes carry the gate's
+// signed passes; it is composed once.
+func TestETicketWaitsForTheGatesPasses(t *testing.T) {
+	b, err := embedded.New(context.Background(), embedded.Config{Dir: t.TempDir(), Options: stream.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	e := startWith(t, store.Config{Dir: t.TempDir()}, b, nil, func(c *notify.Config) { c.AwaitAccess, c.Partitions = true, 1 })
+	granted := func(order string) messages.Access {
+		return messages.Access{Type: messages.TypeAccessGranted, OrderID: order, EventID: "ev", TicketIDs: []string{"t1", "t2"},
+			Passes: []messages.Pass{{TicketID: "t1", QR: "signed-pass-of-t1"}, {TicketID: "t2", QR: "signed-pass-of-t2"}}}
+	}
+	// o1: the tickets first; o2: the passes first.
+	e.send(t, messages.TopicOrders, "o1", issued("o1", "en"))
+	e.send(t, messages.TopicAccess, "o2", granted("o2"))
+	e.send(t, messages.TopicAccess, "o1", granted("o1"))
+	e.send(t, messages.TopicOrders, "o2", issued("o2", "en"))
+	e.send(t, messages.TopicAccess, "o1", granted("o1")) // granted again: no second e-ticket
+	// o3 has its tickets but no passes yet: no e-ticket.
+	e.send(t, messages.TopicOrders, "o3", issued("o3", "en"))
+	for _, order := range []string{"o1", "o2"} {
+		m := e.waitMessage(t, notify.Query{OrderID: order, Kind: notify.KindETicket}, notify.StateMailbox)
+		if len(m.Parts) != 2 {
+			t.Fatalf("%s: %d parts, want 2", order, len(m.Parts))
+		}
+		for i, p := range m.Parts {
+			want := fmt.Sprintf("signed-pass-of-t%d", i+1)
+			if got := decodeQR(t, p.Data); got != want {
+				t.Errorf("%s: QR code %d decodes to %q, want the gate's pass %q", order, i, got, want)
+			}
+		}
+	}
+	// A message sent after o3's tickets and o1's second grant is composed
+	// once they were handled (one partition, in order).
+	e.send(t, messages.TopicOrders, "o4", messages.OrderClosed{Type: messages.TypeOrderExpired, OrderID: "o4", Number: "n4",
+		Buyer: messages.Buyer{Name: "Rina", Email: "rina@example.co.id"}})
+	e.waitMessage(t, notify.Query{OrderID: "o4"}, notify.StateMailbox)
+	for order, want := range map[string]int{"o1": 1, "o3": 0} {
+		list, err := e.svc.Messages(t.Context(), notify.Query{OrderID: order, Kind: notify.KindETicket})
+		if err != nil || len(list) != want {
+			t.Errorf("%s: %d e-tickets (%v), want %d", order, len(list), err, want)
+		}
 	}
 }
