@@ -434,6 +434,8 @@ func (s *Service) tickets(ctx context.Context, q querier, order string) ([]Ticke
 type OrderFilter struct {
 	EventID string
 	Status  string
+	// BuyerUserID keeps the orders a signed-in customer placed.
+	BuyerUserID string
 	// Limit is at most 1000; default 100.
 	Limit int
 }
@@ -449,6 +451,10 @@ func (s *Service) Orders(ctx context.Context, sc Scope, f OrderFilter) ([]Order,
 	if f.Status != "" {
 		where += " AND status = ?"
 		args = append(args, f.Status)
+	}
+	if f.BuyerUserID != "" {
+		where += " AND buyer_user_id = ?"
+		args = append(args, f.BuyerUserID)
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100

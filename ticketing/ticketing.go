@@ -201,6 +201,9 @@ func CreateTopics(ctx context.Context, b stream.Broker, partitions int) error {
 // Inventory returns the service's inventory, for audits and tests.
 func (s *Service) Inventory() *inventory.Inventory { return s.inv }
 
+// HoldTTL is how long a new order holds its tickets unpaid.
+func (s *Service) HoldTTL() time.Duration { return s.cfg.HoldTTL }
+
 // Ping checks the store.
 func (s *Service) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 

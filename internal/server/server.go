@@ -228,6 +228,7 @@ type Server struct {
 	ticketing   *ticketing.Service
 	gate        *gate.Service
 	payment     *payment.Service
+	customers   *auth.Customers
 	delivery    *delivery.Engine
 	deliveryLog *deliverylog.Log
 	console     *web.Handler
@@ -333,7 +334,11 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 	}
 	if cfg.runs("console") {
-		console, err := web.New(web.Config{
+		shop, err := s.shopConfig()
+		if err != nil {
+			return nil, err
+		}
+		console, err := web.New(web.Config{Shop: shop,
 			Auth: s.auth, Broker: s.broker, DLQ: s.dlq, Sagas: s.sagas, Schemas: s.schemas, Audit: s.auditLog, Relay: s.relay, Deliveries: s.deliveryLog, RouteStatus: s.routeStatusMap(), Metrics: reg, Logger: s.log, Instance: cfg.Instance, Engine: engineName(cfg.Broker),
 			Version: cfg.Version, Status: s.status, SecureCookies: cfg.SecureCookies, Masks: s.masks, Scanner: s.gate != nil,
 			Ticketing: s.ticketing, Payments: s.payment, Gate: s.gate,

@@ -67,6 +67,7 @@ func (s *Server) openCustomers(ctx context.Context, mux *http.ServeMux) error {
 		return err
 	}
 	customerapi.Register(s.streams, mux, cs)
+	s.customers = cs
 	return nil
 }
 

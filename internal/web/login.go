@@ -63,16 +63,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	meta := auth.SessionMeta{IP: ip, UserAgent: r.UserAgent()}
-	if c, err := r.Cookie(auth.SessionCookie); err == nil {
-		meta.Replaces = c.Value
-	}
-	sess, token, err := h.auth.CreateSession(r.Context(), user.ID, meta)
-	if err != nil {
+	if err := h.startSession(w, r, user.ID, ip); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setCookie(w, r, auth.SessionCookie, token, sess.ExpiresAt)
 	h.clearCookie(w, r, csrfCookie)
 	h.log.InfoContext(r.Context(), "console: signed in", "user", user.Username, "ip", ip)
 	if user.MustChangePassword {
@@ -80,6 +74,21 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, localPath(d.Next), http.StatusSeeOther)
+}
+
+// startSession signs a user in on this browser, in place of the session it
+// had.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, userID, ip string) error {
+	meta := auth.SessionMeta{IP: ip, UserAgent: r.UserAgent()}
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
+		meta.Replaces = c.Value
+	}
+	sess, token, err := h.auth.CreateSession(r.Context(), userID, meta)
+	if err != nil {
+		return err
+	}
+	h.setCookie(w, r, auth.SessionCookie, token, sess.ExpiresAt)
+	return nil
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -197,7 +197,8 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, e := range names {
 		name := strings.TrimSuffix(e.Name(), ".html")
-		if name == "layout" || strings.HasPrefix(name, "_") {
+		// shop_ pages have the storefront's own layout (shop.go).
+		if name == "layout" || strings.HasPrefix(name, "_") || strings.HasPrefix(name, "shop_") {
 			continue
 		}
 		t, err := template.New(name).Funcs(funcs).Funcs(ticketingFuncs).ParseFS(templateFS, append(shared, "templates/"+e.Name())...)

@@ -104,6 +104,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	if h.cfg.Scanner {
 		h.registerScanner(handle)
 	}
+	if h.shop != nil {
+		h.registerShop(handle)
+	}
 
 	handleFunc("/", h.notFound)
 }

@@ -104,6 +104,8 @@ type Config struct {
 	Ticketing *ticketing.Service
 	Payments  *payment.Service
 	Gate      *gate.Service
+	// Shop serves the storefront under /shop/; nil leaves it out.
+	Shop *ShopConfig
 	// LiveEvery is how often pages with live figures (overview, consumer
 	// groups) get new values over server-sent events. Default 5 s.
 	LiveEvery time.Duration
@@ -129,6 +131,11 @@ func (c *Config) Validate() error {
 	if c.LiveEvery == 0 {
 		c.LiveEvery = liveEvery
 	}
+	if c.Shop != nil {
+		if err := c.Shop.validate(); err != nil {
+			return err
+		}
+	}
 	if c.Status == nil {
 		c.Status = func(context.Context) []Component { return nil }
 	}
@@ -147,6 +154,7 @@ type Handler struct {
 	rates   topicRates
 	scans   scanSlots
 	tails   scanSlots // live tails of the message browser, per user
+	shop    *shop
 }
 
 // New parses the templates and returns the console handler.
@@ -159,6 +167,11 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, auth: cfg.Auth, log: cfg.Logger, pages: pages, started: time.Now()}
+	if cfg.Shop != nil {
+		if h.shop, err = newShop(h, *cfg.Shop); err != nil {
+			return nil, err
+		}
+	}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h, nil
