@@ -379,14 +379,26 @@ const entryCols = `at, record_id, dataset, application, route_id, route, destina
 
 const nEntryCols = 17
 
-// write inserts entries in one transaction.
+// entriesPerStmt is how many entries one INSERT writes.
+const entriesPerStmt = 100
+
+// write inserts entries in one transaction. The INSERT of a full
+// entriesPerStmt is prepared once per transaction: parsing it again for
+// every hundred entries took a quarter of the writer's time.
 func (l *Log) write(ctx context.Context, entries []Entry) error {
-	const perStmt = 100
 	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
-		for lo := 0; lo < len(entries); lo += perStmt {
-			part := entries[lo:min(lo+perStmt, len(entries))]
-			q := `INSERT INTO relay_log (` + entryCols + `) VALUES ` + placeholders(len(part), nEntryCols) + ` ON CONFLICT DO NOTHING`
-			args := make([]any, 0, len(part)*nEntryCols)
+		var full *sql.Stmt
+		if len(entries) >= 2*entriesPerStmt {
+			var err error
+			if full, err = tx.PrepareContext(ctx, l.insert(entriesPerStmt)); err != nil {
+				return err
+			}
+			defer full.Close()
+		}
+		args := make([]any, 0, min(len(entries), entriesPerStmt)*nEntryCols)
+		for lo := 0; lo < len(entries); lo += entriesPerStmt {
+			part := entries[lo:min(lo+entriesPerStmt, len(entries))]
+			args = args[:0]
 			for _, e := range part {
 				var recTime int64
 				if !e.RecordTime.IsZero() {
@@ -396,7 +408,13 @@ func (l *Log) write(ctx context.Context, entries []Entry) error {
 					e.DestinationID, e.Destination, e.DestinationHost, e.Topic, int64(e.Partition), e.Offset, recTime,
 					string(e.Status), e.Attempts, string(e.Row), e.Error)
 			}
-			if _, err := tx.ExecContext(ctx, l.db.Rebind(q), args...); err != nil {
+			var err error
+			if full != nil && len(part) == entriesPerStmt {
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, l.insert(len(part)), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -407,6 +425,11 @@ func (l *Log) write(ctx context.Context, entries []Entry) error {
 	}
 	l.mWritten.Add(float64(len(entries)))
 	return nil
+}
+
+// insert is the INSERT of n entries.
+func (l *Log) insert(n int) string {
+	return l.db.Rebind(`INSERT INTO relay_log (` + entryCols + `) VALUES ` + placeholders(n, nEntryCols) + ` ON CONFLICT DO NOTHING`)
 }
 
 func placeholders(rows, width int) string {

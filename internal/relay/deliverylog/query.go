@@ -47,20 +47,10 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		return Page{}, fmt.Errorf("%w: status %q: use delivered, skipped, failed or dead_lettered", ErrInvalidQuery, q.Status)
 	}
-	where, args := q.filters()
-	if q.After != "" {
-		at, id, err := parseCursor(q.After)
-		if err != nil {
-			return Page{}, err
-		}
-		where = append(where, "(at < ? OR (at = ? AND id < ?))")
-		args = append(args, at, at, id)
+	query, args, err := q.pageSQL()
+	if err != nil {
+		return Page{}, err
 	}
-	query := `SELECT id, ` + entryCols + ` FROM relay_log`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY at DESC, id DESC LIMIT ` + strconv.Itoa(q.Limit+1)
 	rows, err := l.db.QueryContext(ctx, l.db.Rebind(query), args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("deliverylog: query: %w", err)
@@ -97,6 +87,24 @@ func (l *Log) Query(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
+// pageSQL renders the SELECT of a page of q (with '?' placeholders).
+func (q Query) pageSQL() (string, []any, error) {
+	where, args := q.filters()
+	if q.After != "" {
+		at, id, err := parseCursor(q.After)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "(at < ? OR (at = ? AND id < ?))")
+		args = append(args, at, at, id)
+	}
+	query := `SELECT id, ` + entryCols + ` FROM relay_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return query + ` ORDER BY at DESC, id DESC LIMIT ` + strconv.Itoa(q.Limit+1), args, nil
+}
+
 // filters renders the query's filters (not the cursor) as SQL
 // conditions with '?' placeholders.
 func (q Query) filters() ([]string, []any) {
@@ -114,6 +122,11 @@ func (q Query) filters() ([]string, []any) {
 	eq("route_id", q.RouteID)
 	eq("record_id", q.RecordID)
 	eq("status", string(q.Status))
+	if q.Status != "" && q.Status != Delivered {
+		// The condition of the partial index relay_log_status_other, which
+		// neither SQLite nor PostgreSQL infers from a bound status.
+		where = append(where, "status <> '"+string(Delivered)+"'")
+	}
 	if !q.Since.IsZero() {
 		where = append(where, "at >= ?")
 		args = append(args, q.Since.UnixMilli())
