@@ -66,6 +66,7 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	smtpPassword := f.String("smtp-password", "", "SMTP `password`")
 	smtpFrom := f.String("smtp-from", "", "sender `address` of notify's messages")
 	smtpSecurity := f.String("smtp-security", "starttls", "SMTP `mode`: starttls (required) or none (a relay on the same host)")
+	pprofListen := f.String("pprof-listen", "", "loopback `address` (e.g. 127.0.0.1:6060) to serve Go's profiler on, under /debug/pprof/; off when empty")
 	f.allEnv = true
 	f.secret("admin-password")
 	f.secret("secret-key")
@@ -93,6 +94,11 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	}
 	if *drain < 0 {
 		return f.fail("--shutdown-timeout %s is negative", *drain)
+	}
+	if *pprofListen != "" {
+		if err := checkPprofListen(*pprofListen); err != nil {
+			return f.fail("--pprof-listen %v", err)
+		}
 	}
 	log, err := obs.NewLogger(e.stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -125,6 +131,13 @@ ARUS_ADMIN_PASSWORD_FILE.`)
 	cfg.TrustedProxies = *trustedProxies
 	if err := cfg.Validate(); err != nil {
 		return f.fail("%v", err)
+	}
+	if *pprofListen != "" {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if _, err := servePprof(pctx, *pprofListen, log); err != nil {
+			return err
+		}
 	}
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
