@@ -43,6 +43,10 @@ type colType struct {
 	boolAsInt bool
 }
 
+// typeModifiers drops the modifiers of an integer type's name. Built once:
+// a Replacer made for every value converted took a tenth of ingest's CPU.
+var typeModifiers = strings.NewReplacer("unsigned", "", "zerofill", "", "signed", "")
+
 // parseType reads a lowercased catalogue type name. dialect tweaks what
 // cannot be told from the name alone.
 func parseType(dialectName, t string) colType {
@@ -56,7 +60,7 @@ func parseType(dialectName, t string) colType {
 		}
 	}
 	ct.unsigned = strings.Contains(base, "unsigned")
-	base = strings.TrimSpace(strings.NewReplacer("unsigned", "", "zerofill", "", "signed", "").Replace(base))
+	base = strings.TrimSpace(typeModifiers.Replace(base))
 	first := base
 	if i := strings.IndexByte(first, ' '); i >= 0 {
 		first = first[:i]
