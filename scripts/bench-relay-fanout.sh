@@ -15,7 +15,7 @@
 set -eu
 ARUS=${ARUS:-./arus}
 PORT=${PORT:-18400}
-PPORT=${PPORT:-18401}
+PPORT=${PPORT:-18401} # PPORT=0: no profile
 DURATION=${DURATION:-10s}
 OUT=${OUT:-./bench-relay-out}
 TAG=bench$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')
@@ -44,7 +44,10 @@ $MYSQL -e "CREATE TABLE ${TAG}_my1.cars (seq BIGINT AUTO_INCREMENT PRIMARY KEY, 
 $MYSQL -e "CREATE TABLE ${TAG}_my2.cars (seq BIGINT AUTO_INCREMENT PRIMARY KEY, car_name VARCHAR(100), category VARCHAR(50))"
 
 "$ARUS" keys create --name bench-admin --scope relay.read --scope relay.write --scope topics.read --scope groups.read >"$WORK/admin.key"
-"$ARUS" serve --listen 127.0.0.1:$PORT --pprof-listen 127.0.0.1:$PPORT --log-level warn --admin-password "$TAG-admin-password" 2>"$OUT/serve.log" &
+PPROF=
+[ "$PPORT" != 0 ] && PPROF="--pprof-listen 127.0.0.1:$PPORT"
+# shellcheck disable=SC2086
+"$ARUS" serve --listen 127.0.0.1:$PORT $PPROF --log-level warn --admin-password "$TAG-admin-password" 2>"$OUT/serve.log" &
 SERVE_PID=$!
 for _ in $(seq 100); do curl -fs "$SERVER/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 export ARUS_API_KEY_FILE=$WORK/admin.key
@@ -79,11 +82,14 @@ run() {
 	shift
 	echo "== $name: $(uptime)"
 	secs=${DURATION%s}
-	curl -fs -o "$OUT/cpu.$name.pprof" "http://127.0.0.1:$PPORT/debug/pprof/profile?seconds=$((secs + 5))" &
-	prof=$!
+	prof=
+	if [ "$PPORT" != 0 ]; then
+		curl -fs -o "$OUT/cpu.$name.pprof" "http://127.0.0.1:$PPORT/debug/pprof/profile?seconds=$((secs + 5))" &
+		prof=$!
+	fi
 	ARUS_API_KEY_FILE=$WORK/app.key ARUS_READ_KEY_FILE=$WORK/admin.key \
 		"$ARUS" bench relay --dataset cars --duration "$DURATION" --wait-delivered "$@"
-	wait $prof
+	[ -z "$prof" ] || wait "$prof"
 	echo "tables: $(counts)"
 	echo "== $name done: $(uptime)"
 }
