@@ -12,7 +12,8 @@ import (
 // TestQueriesUseIndexes checks SQLite's plan of every query the API and
 // the console run against the log: each filter is served by an index,
 // pages come in index order (no sort of the matches, but for one record's
-// few entries), and the maintenance queries use theirs.
+// few entries), the totals above the list find their entries through an
+// index, and the maintenance queries use theirs.
 func TestQueriesUseIndexes(t *testing.T) {
 	l := openLog(t, store.Config{Dir: t.TempDir()}, nil)
 	since := time.Now().Add(-time.Hour)
@@ -47,6 +48,15 @@ func TestQueriesUseIndexes(t *testing.T) {
 		}
 		if sorts := strings.Contains(plan, "TEMP B-TREE"); sorts != p.sort {
 			t.Errorf("%+v: plan %q: sorts the matches %v, want %v", p.q, plan, sorts, p.sort)
+		}
+	}
+	// The totals above the list find their entries through an index.
+	for _, q := range []Query{{}, {RouteID: "r1"}, {Status: Failed}, {Status: Delivered}, {RouteID: "r1", Status: DeadLettered},
+		{DestinationID: "d1"}, {Dataset: "items"}, {Application: "shop"}, {RecordID: "rec-1"}} {
+		query, args := q.countsSQL()
+		plan := explain(t, l, query, args)
+		if !strings.Contains(plan, " INDEX ") || strings.Contains(plan, "SCAN relay_log;") || strings.HasSuffix(plan, "SCAN relay_log") {
+			t.Errorf("counts %+v: plan %q reads the table without an index", q, plan)
 		}
 	}
 	for query, index := range map[string]string{

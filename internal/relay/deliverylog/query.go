@@ -144,12 +144,7 @@ func (l *Log) Counts(ctx context.Context, q Query) (map[Status]int64, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		return nil, fmt.Errorf("%w: status %q: use delivered, skipped, failed or dead_lettered", ErrInvalidQuery, q.Status)
 	}
-	where, args := q.filters()
-	query := `SELECT status, COUNT(*) FROM relay_log`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` GROUP BY status`
+	query, args := q.countsSQL()
 	rows, err := l.db.QueryContext(ctx, l.db.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("deliverylog: counts: %w", err)
@@ -168,6 +163,16 @@ func (l *Log) Counts(ctx context.Context, q Query) (map[Status]int64, error) {
 		return nil, fmt.Errorf("deliverylog: counts: %w", err)
 	}
 	return out, nil
+}
+
+// countsSQL renders the SELECT of Counts (with '?' placeholders).
+func (q Query) countsSQL() (string, []any) {
+	where, args := q.filters()
+	query := `SELECT status, COUNT(*) FROM relay_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return query + ` GROUP BY status`, args
 }
 
 func parseCursor(s string) (at, id int64, err error) {
