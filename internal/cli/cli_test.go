@@ -141,7 +141,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--topic", "t", "--batch-size", "0"}, nil, "--batch-size 0"},
 		{[]string{"consume", "--topic", "t", "--format", "xml"}, nil, `"xml"`},
 		{[]string{"consume", "--topic", "a/b"}, nil, `"a/b"`},
-		{[]string{"consume", "--topic", "t", "--group", "g g"}, nil, `"g g"`},
+		{[]string{"consume", "--topic", "t", "--group", "g\ng"}, nil, `"g\ng"`},
 		{[]string{"consume", "--topic", "t", "--max", "-1"}, nil, "--max -1"},
 		{[]string{"groups", "reset", "g", "--topic", "t"}, nil, "exactly one of"},
 		{[]string{"groups", "reset", "g", "--topic", "t", "--to-earliest", "--to-latest"}, nil, "exactly one of"},
