@@ -4,37 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/arus-platform/arus/consume/consumetest"
 	"github.com/arus-platform/arus/stream"
 )
-
-// mapInbox is an in-memory Inbox sized for the benchmark.
-type mapInbox struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-func (in *mapInbox) Once(ctx context.Context, id string, fn func(ctx context.Context) error) error {
-	in.mu.Lock()
-	done := in.seen[id]
-	in.mu.Unlock()
-	if done {
-		return nil
-	}
-	if err := fn(ctx); err != nil {
-		return err
-	}
-	in.mu.Lock()
-	in.seen[id] = true
-	in.mu.Unlock()
-	return nil
-}
 
 // BenchmarkChain measures what the standard middleware cost per record
 // without a broker: batches of 500 records go through the runtime's
@@ -65,7 +43,7 @@ func BenchmarkChain(b *testing.B) {
 			if !v.bare {
 				var inbox Inbox
 				if v.inbox {
-					inbox = &mapInbox{seen: make(map[string]bool, b.N)}
+					inbox = consumetest.NewInboxSize(b.N)
 				}
 				mw, err := Chain(ChainConfig{Group: "g", Producer: discard{}, Metrics: metrics, Inbox: inbox,
 					TracerProvider: noop.NewTracerProvider(), Timeout: v.timeout, Logger: log})
