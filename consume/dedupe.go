@@ -24,7 +24,8 @@ type Inbox interface {
 	// through ctx); otherwise, a crash between fn and the record lets the
 	// record be handled again. When id was already handled, Once returns nil
 	// without calling fn; when fn fails, nothing is recorded and Once
-	// returns fn's error.
+	// returns fn's error. Once calls fn, if at all, before it returns, and
+	// does not keep it: [Dedupe] reuses one fn for the records of a batch.
 	Once(ctx context.Context, id string, fn func(ctx context.Context) error) error
 }
 
