@@ -71,7 +71,7 @@ func BenchmarkRuntime(b *testing.B) {
 			}
 			var inbox consume.Inbox
 			if dedupe {
-				inbox = consumetest.NewInbox() // one per group, as an inbox belongs to one
+				inbox = consumetest.NewInboxSize(total) // one per group, as an inbox belongs to one
 			}
 			mw, err := consume.Chain(consume.ChainConfig{Group: group, Producer: br, Metrics: metrics, Inbox: inbox,
 				TracerProvider: noop.NewTracerProvider(), Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})

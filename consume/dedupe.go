@@ -2,6 +2,8 @@ package consume
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -22,7 +24,8 @@ type Inbox interface {
 	// through ctx); otherwise, a crash between fn and the record lets the
 	// record be handled again. When id was already handled, Once returns nil
 	// without calling fn; when fn fails, nothing is recorded and Once
-	// returns fn's error.
+	// returns fn's error. Once calls fn, if at all, before it returns, and
+	// does not keep it: [Dedupe] reuses one fn for the records of a batch.
 	Once(ctx context.Context, id string, fn func(ctx context.Context) error) error
 }
 
@@ -30,9 +33,25 @@ type Inbox interface {
 // the record's id, so that a record already handled is skipped and counts
 // as done. Records without an id (written by clients that do not stamp
 // arus-id) are handled every time.
+//
+// Under the runtime, which hands the chain a batch one record at a time,
+// the ids of a batch are copied out of their headers together, into one
+// string, and the function passed to Once is made once per batch: an inbox
+// that keeps an id keeps that string alive with it.
 func Dedupe(inbox Inbox) Middleware {
 	return func(next Handler) Handler {
+		owner := new(int) // names this middleware's state in a batch
 		return func(ctx context.Context, r *stream.Record) error {
+			if sc := scopeOf(ctx); sc != nil && sc.batch[sc.i] == r {
+				b := sc.local(owner, func() batchState { return newDedupeBatch(sc.batch, sc.i, next) }).(*dedupeBatch)
+				if id := b.ids[sc.i-b.from]; id == "" {
+					return next(ctx, r)
+				} else if b.r == nil {
+					b.r = r
+					defer func() { b.r = nil }()
+					return inbox.Once(ctx, id, b.fn)
+				}
+			}
 			id := r.ID()
 			if id == "" {
 				return next(ctx, r)
@@ -41,3 +60,39 @@ func Dedupe(inbox Inbox) Middleware {
 		}
 	}
 }
+
+// dedupeBatch is the dedupe middleware's state in one batch: the ids of
+// its records from index from on, and the function passed to Once, which
+// calls the handler for r.
+type dedupeBatch struct {
+	from int
+	ids  []string
+	r    *stream.Record // the record whose Once call runs; nil between calls
+	fn   func(ctx context.Context) error
+}
+
+func newDedupeBatch(batch []*stream.Record, from int, next Handler) *dedupeBatch {
+	batch = batch[from:]
+	n := 0
+	for _, r := range batch {
+		v, _ := r.Header(stream.HeaderID)
+		n += len(v)
+	}
+	var all strings.Builder
+	all.Grow(n)
+	for _, r := range batch {
+		v, _ := r.Header(stream.HeaderID)
+		all.Write(v)
+	}
+	b := &dedupeBatch{from: from, ids: make([]string, len(batch))}
+	s, at := all.String(), 0
+	for i, r := range batch {
+		v, _ := r.Header(stream.HeaderID)
+		b.ids[i] = s[at : at+len(v)]
+		at += len(v)
+	}
+	b.fn = func(ctx context.Context) error { return next(ctx, b.r) }
+	return b
+}
+
+func (*dedupeBatch) end(time.Time) {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/arus-platform/arus/stream"
 )
@@ -19,11 +20,18 @@ func partial(n int, err error) error {
 
 // handleSeq handles a batch one record at a time in offset order, stopping
 // at the first failure or when shutdown begins.
+//
+// The records share a [batchScope], so that the chain reads the clock and
+// updates shared counters once per batch rather than once per record.
 func (rt *Runtime) handleSeq(ctx context.Context, p *runState, batch []*stream.Record, h Handler) error {
+	sc := &batchScope{start: time.Now(), batch: batch}
+	defer sc.end()
+	ctx = context.WithValue(ctx, scopeKey{}, sc)
 	for i, r := range batch {
 		if p.stopping() || !rt.acquire(p, 1) {
 			return partial(i, ErrStopping)
 		}
+		sc.i = i
 		err := h(ctx, r)
 		rt.release(1)
 		if err != nil {

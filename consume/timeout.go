@@ -16,8 +16,9 @@ import (
 // [Retry] treats as transient. A d of zero or less returns the handler
 // unchanged.
 //
-// The context costs one small allocation per call. Its Deadline and Err
-// answer from the clock; only a handler that asks for Done (to select on
+// The context costs one small allocation per call (under the runtime, one
+// per batch for all its records) and one read of the monotonic clock. Its
+// Deadline and Err answer from the clock; only a handler that asks for Done (to select on
 // it, or by passing the context to a driver that does) gets a timer, the
 // one [context.WithDeadline] would have made.
 func Timeout(d time.Duration) Middleware {
@@ -25,13 +26,34 @@ func Timeout(d time.Duration) Middleware {
 		if d <= 0 {
 			return next
 		}
+		owner := new(int) // names this middleware's state in a batch
 		return func(ctx context.Context, r *stream.Record) error {
-			dc := &deadlineCtx{parent: ctx, deadline: time.Now().Add(d)}
+			var dc *deadlineCtx
+			if sc := scopeOf(ctx); sc != nil {
+				b := sc.local(owner, func() batchState {
+					return &timeoutBatch{ctxs: make([]deadlineCtx, len(sc.batch)-sc.i)}
+				}).(*timeoutBatch)
+				if len(b.ctxs) > 0 {
+					dc, b.ctxs = &b.ctxs[0], b.ctxs[1:]
+				} else {
+					dc = new(deadlineCtx) // a retry beyond the batch's share
+				}
+				dc.parent, dc.deadline = ctx, sc.start.Add(sc.since()+d)
+			} else {
+				dc = &deadlineCtx{parent: ctx, deadline: time.Now().Add(d)}
+			}
 			defer dc.release()
 			return next(dc, r)
 		}
 	}
 }
+
+// timeoutBatch holds the contexts of a batch's attempts, made at once
+// when the batch begins. Each attempt gets its own, so that a context
+// that a handler keeps after returning stays as it was.
+type timeoutBatch struct{ ctxs []deadlineCtx }
+
+func (*timeoutBatch) end(time.Time) {}
 
 // deadlineCtx is a context ending at deadline or with its parent. It makes
 // the real context.WithDeadline (and its timer) only when Done is first
@@ -74,13 +96,16 @@ func (c *deadlineCtx) Err() error {
 	case c.err != nil:
 	case c.parent.Err() != nil:
 		c.err = c.parent.Err()
-	case !time.Now().Before(c.deadline):
+	case time.Until(c.deadline) <= 0: // the monotonic clock only
 		c.err = context.DeadlineExceeded
 	}
 	return c.err
 }
 
 func (c *deadlineCtx) Value(key any) any {
+	if _, ok := key.(scopeKey); ok {
+		return c.parent.Value(key) // the inner context would ask the parent too
+	}
 	c.mu.Lock()
 	inner := c.inner
 	c.mu.Unlock()

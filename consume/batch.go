@@ -1,0 +1,75 @@
+package consume
+
+import (
+	"context"
+	"time"
+
+	"github.com/arus-platform/arus/stream"
+)
+
+// batchScope is what the runtime shares with the chain's middleware about
+// the batch a record belongs to, when the batch is handled one record at a
+// time: the clock read once when it began, the record being handled, and
+// state that a middleware keeps per batch (counters, reusable buffers) and
+// settles when the batch ends. The chain finds it in the record's context
+// ([scopeOf]); outside the runtime, and with per-key concurrency, there is
+// none and each middleware works per record.
+//
+// A scope belongs to one goroutine: the runtime handles the records of a
+// batch one after the other, and sets i before each.
+type batchScope struct {
+	start  time.Time // read once when the batch began; monotonic
+	batch  []*stream.Record
+	i      int // index in batch of the record being handled
+	locals []batchLocal
+}
+
+type batchLocal struct {
+	owner any // the middleware instance, a pointer
+	v     batchState
+}
+
+// batchState is the state of one middleware in one batch.
+type batchState interface {
+	// end settles the state when the batch was handled (wholly or not), at
+	// the clock's end.
+	end(end time.Time)
+}
+
+type scopeKey struct{}
+
+// scopeOf returns the batch scope of the record whose context is ctx, or
+// nil.
+func scopeOf(ctx context.Context) *batchScope {
+	s, _ := ctx.Value(scopeKey{}).(*batchScope)
+	return s
+}
+
+// local returns the state that owner keeps in this batch, making it with
+// mk on first use.
+func (s *batchScope) local(owner any, mk func() batchState) batchState {
+	for _, l := range s.locals {
+		if l.owner == owner {
+			return l.v
+		}
+	}
+	v := mk()
+	s.locals = append(s.locals, batchLocal{owner: owner, v: v})
+	return v
+}
+
+// since returns the time passed since the batch began, reading only the
+// monotonic clock.
+func (s *batchScope) since() time.Duration { return time.Since(s.start) }
+
+// end settles every middleware's state for the batch, reading the clock
+// once.
+func (s *batchScope) end() {
+	if len(s.locals) == 0 {
+		return
+	}
+	end := s.start.Add(s.since())
+	for _, l := range s.locals {
+		l.v.end(end)
+	}
+}
