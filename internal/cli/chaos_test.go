@@ -5,16 +5,12 @@ package cli_test
 import (
 	"context"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/arus-platform/arus/internal/relay/relaytest"
-	"github.com/arus-platform/arus/internal/testenv"
 )
 
 // TestChaosRelay runs the relay's five-database scenario (see
@@ -37,25 +33,8 @@ func TestChaosRelay(t *testing.T) {
 		rounds = n
 	}
 	ctx := context.Background()
-	s := relaytest.New(t, testenv.Postgres(t), testenv.MySQL(t))
-	bin := buildArus(t)
-	data := t.TempDir()
-	out, err := exec.Command(bin, "keys", "create", "--data", data, "--name", "ops",
-		"--scope", "relay.read", "--scope", "relay.write", "--scope", "topics.read", "--scope", "records.read").Output()
-	if err != nil {
-		t.Fatalf("arus keys create: %v", err)
-	}
-	admin := strings.TrimSpace(string(out))
-	serve := []string{"--components", "backbone,relay"}
-	p := startArus(t, bin, data, serve...)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the last lines of the relay's log:\n%s", p.log())
-		}
-	})
-	api := relaytest.API{URL: p.url, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	s.Configure(ctx, t, api, admin)
-	waitUntil(t, "the routes to run", time.Minute, func() bool { return s.RoutesRunning(ctx, api, admin) })
+	run := startRelayScenario(t)
+	s, admin, api := run.s, run.admin, run.api
 
 	w := s.Workload(rounds * 4000)
 	ingestCtx, cancel := context.WithTimeout(ctx, time.Duration(rounds)*3*time.Minute)
@@ -78,9 +57,9 @@ func TestChaosRelay(t *testing.T) {
 		switch round % 3 {
 		case 0:
 			dropped += logDropped() // the counter restarts with the process
-			p.kill(t)
+			run.p.kill(t)
 			kills++
-			p = startArus(t, bin, data, append(serve, "--listen", strings.TrimPrefix(p.url, "http://"))...)
+			run.restart(t)
 		case 1:
 			s.Proxy.SetCut(true)
 			cuts++
@@ -97,7 +76,7 @@ func TestChaosRelay(t *testing.T) {
 		t.Logf("round %d: %d of %d records acknowledged", round+1, w.Acked(), w.Records)
 	}
 	if err := <-ingested; err != nil {
-		t.Fatalf("%v\n%s", err, p.log())
+		t.Fatalf("%v\n%s", err, run.p.log())
 	}
 	t.Logf("%d records with %d retries through %d kill -9, %d cuts of MariaDB, %d kills of PostgreSQL connections",
 		w.Acked(), w.Retries(), kills, cuts, connKills)

@@ -32,25 +32,8 @@ func TestRelayCrashFiveDatabases(t *testing.T) {
 		t.Skip("crash test skipped under -short")
 	}
 	ctx := context.Background()
-	s := relaytest.New(t, testenv.Postgres(t), testenv.MySQL(t))
-	bin := buildArus(t)
-	data := t.TempDir()
-	out, err := exec.Command(bin, "keys", "create", "--data", data, "--name", "ops",
-		"--scope", "relay.read", "--scope", "relay.write", "--scope", "topics.read", "--scope", "records.read").Output()
-	if err != nil {
-		t.Fatalf("arus keys create: %v", err)
-	}
-	admin := strings.TrimSpace(string(out))
-	serve := []string{"--components", "backbone,relay"}
-	p := startArus(t, bin, data, serve...)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the last lines of the relay's log:\n%s", p.log())
-		}
-	})
-	api := relaytest.API{URL: p.url, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	s.Configure(ctx, t, api, admin)
-	waitUntil(t, "the routes to run", time.Minute, func() bool { return s.RoutesRunning(ctx, api, admin) })
+	run := startRelayScenario(t)
+	s, admin, api := run.s, run.admin, run.api
 
 	w := s.Workload(20000)
 	ingestCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -78,17 +61,17 @@ func TestRelayCrashFiveDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.kill(t)
+	run.p.kill(t)
 	if w.Acked() == w.Records {
 		t.Fatal("the ingest ended before the kill")
 	}
 	t.Logf("killed with %d of %d records acknowledged (kill point %d)", w.Acked(), w.Records, killAt)
-	p = startArus(t, bin, data, append(serve, "--listen", strings.TrimPrefix(p.url, "http://"))...)
+	run.restart(t)
 	restartAcked := w.Acked()
 	waitUntil(t, "the ingest to resume", 2*time.Minute, func() bool { return w.Acked() >= min(restartAcked+1000, w.Records) })
 	killConnections()
 	if err := <-ingested; err != nil {
-		t.Fatalf("%v\n%s", err, p.log())
+		t.Fatalf("%v\n%s", err, run.p.log())
 	}
 	t.Logf("ingested %d records with %d retries", w.Acked(), w.Retries())
 
@@ -116,6 +99,46 @@ func TestRelayCrashFiveDatabases(t *testing.T) {
 		t.Logf("the relay dropped %d delivery log entries on a full queue before the kill, %d after", droppedBefore, droppedAfter)
 	}
 	s.CheckDeliveryLog(ctx, t, api, admin, tp, relaytest.Coverage{Dropped: droppedBefore + droppedAfter}, time.Minute)
+}
+
+// relayRun is arus serve running the relay's five-database scenario
+// (internal/relay/relaytest) in embedded mode, configured through its API
+// with its routes running.
+type relayRun struct {
+	s                *relaytest.Scenario
+	bin, data, admin string
+	p                *arusProcess
+	api              relaytest.API
+}
+
+var relayServe = []string{"--components", "backbone,relay"}
+
+func startRelayScenario(t *testing.T) *relayRun {
+	t.Helper()
+	ctx := context.Background()
+	run := &relayRun{s: relaytest.New(t, testenv.Postgres(t), testenv.MySQL(t)), bin: buildArus(t), data: t.TempDir()}
+	out, err := exec.Command(run.bin, "keys", "create", "--data", run.data, "--name", "ops",
+		"--scope", "relay.read", "--scope", "relay.write", "--scope", "topics.read", "--scope", "records.read").Output()
+	if err != nil {
+		t.Fatalf("arus keys create: %v", err)
+	}
+	run.admin = strings.TrimSpace(string(out))
+	run.p = startArus(t, run.bin, run.data, relayServe...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the last lines of the relay's log:\n%s", run.p.log())
+		}
+	})
+	run.api = relaytest.API{URL: run.p.url, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	run.s.Configure(ctx, t, run.api, run.admin)
+	waitUntil(t, "the routes to run", time.Minute, func() bool { return run.s.RoutesRunning(ctx, run.api, run.admin) })
+	return run
+}
+
+// restart starts arus serve again, after a kill, on the same data and port.
+func (r *relayRun) restart(t *testing.T) {
+	t.Helper()
+	r.p = startArus(t, r.bin, r.data, append(relayServe, "--listen", strings.TrimPrefix(r.p.url, "http://"))...)
 }
 
 // checkTopicHoldsAcked reads the dataset's topic and checks that no

@@ -42,14 +42,7 @@ func TestConsoleStreamsInBrowser(t *testing.T) {
 
 	bctx := browsertest.New(t)
 	base := f.srv.URL
-	browsertest.Do(t, bctx, "sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), adminPassword),
-		chromedp.Submit(css(`#password`)),
-		chromedp.WaitVisible(css(`nav.side`)),
-	)
+	signInAsAdmin(t, bctx, base)
 
 	// JSON path filter: a result, then a bad expression.
 	browsertest.Do(t, bctx, "filter messages by a JSON path",

@@ -40,14 +40,7 @@ func TestMessageBrowserMergesPartitionsAndTails(t *testing.T) {
 	produce(0, 30)
 	bctx := browsertest.New(t)
 	base := f.srv.URL
-	browsertest.Do(t, bctx, "sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), adminPassword),
-		chromedp.Submit(css(`#password`)),
-		chromedp.WaitVisible(css(`nav.side`)),
-	)
+	signInAsAdmin(t, bctx, base)
 	ns := func() []int {
 		return browsertest.Get(t, bctx, "the rows' n", chromedp.Evaluate[[]int](
 			`[...document.querySelectorAll("#m-rows tr td.value summary, #m-rows tr td.value pre.raw")].map(e => JSON.parse(e.textContent).n)`))
@@ -108,14 +101,7 @@ func TestConsoleFitsAPhone(t *testing.T) {
 	bctx := browsertest.New(t)
 	base := rf.srv.URL
 	browsertest.Do(t, bctx, "a phone's screen", chromedp.EmulateViewport(390, 844))
-	browsertest.Do(t, bctx, "sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), adminPassword),
-		chromedp.Submit(css(`#password`)),
-		chromedp.WaitVisible(css(`.topbar`)),
-	)
+	signInAsAdmin(t, bctx, base)
 	pages := []string{"/overview", "/topics", "/topics/orders-with-a-rather-long-topic-name-for-a-phone",
 		"/topics/orders-with-a-rather-long-topic-name-for-a-phone/messages", "/groups", "/groups/billing", "/dlq",
 		"/relay/applications", "/relay/datasets", "/relay/destinations", "/relay/destinations/new", "/relay/routes",

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -131,4 +132,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := f.auth.Authenticate(t.Context(), "olga", "olga's own passphrase", ""); err != nil {
 		t.Errorf("olga's own password: %v", err)
 	}
+}
+
+// signInAsAdmin signs in to the console at base as admin in the browser,
+// and waits for the top bar of the first page.
+func signInAsAdmin(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	browsertest.Do(t, ctx, "sign in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(css(`#username`)),
+		chromedp.SendKeys(css(`#username`), "admin"),
+		chromedp.SendKeys(css(`#password`), adminPassword),
+		chromedp.Submit(css(`#password`)),
+		chromedp.WaitVisible(css(`.topbar`)),
+	)
 }

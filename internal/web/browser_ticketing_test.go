@@ -180,14 +180,7 @@ func TestTicketingFitsAPhone(t *testing.T) {
 	ctx := browsertest.New(t)
 	base := tf.srv.URL
 	browsertest.Do(t, ctx, "a phone's screen", chromedp.EmulateViewport(390, 844))
-	browsertest.Do(t, ctx, "sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(css(`#username`)),
-		chromedp.SendKeys(css(`#username`), "admin"),
-		chromedp.SendKeys(css(`#password`), adminPassword),
-		chromedp.Submit(css(`#password`)),
-		chromedp.WaitVisible(css(`.topbar`)),
-	)
+	signInAsAdmin(t, ctx, base)
 	e := w.events[0]
 	for _, p := range []string{"/ticketing", "/ticketing/merchants", "/ticketing/merchants/" + e.MerchantID, "/ticketing/events",
 		"/ticketing/events/new", "/ticketing/events/" + e.ID, "/ticketing/events/" + e.ID + "/staff",

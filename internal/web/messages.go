@@ -149,16 +149,11 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status int, form produceForm, review *produceReview, errs map[string]string) {
-	name := r.PathValue("topic")
-	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
-	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
-		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
+	info, ok := h.topicOf(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	name := info.Name
 	q := r.URL.Query()
 	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
 		Header: strings.TrimSpace(q.Get("header")), Time: strings.TrimSpace(q.Get("time")), Offset: strings.TrimSpace(q.Get("offset")),
@@ -473,16 +468,11 @@ const browseTailsPerUser = 2
 // page's rows: masked, filtered and shown as the page shows them, newest
 // first. It reads at most 100 records of each partition a second.
 func (h *Handler) messagesLive(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	name := r.PathValue("topic")
-	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
-	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
-		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
+	info, ok := h.topicOf(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	name := info.Name
 	q := r.URL.Query()
 	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
 		Header: strings.TrimSpace(q.Get("header")), Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1"}

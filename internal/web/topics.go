@@ -136,14 +136,8 @@ type topicData struct {
 }
 
 func (h *Handler) topic(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	name := r.PathValue("topic")
-	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
-	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
-		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	info, ok := h.topicOf(w, r)
+	if !ok {
 		return
 	}
 	d := topicData{Topic: info, Records: info.Records()}
@@ -154,7 +148,7 @@ func (h *Handler) topic(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	}
 	for _, g := range groups {
 		for _, o := range g.Offsets {
-			if o.Topic == name {
+			if o.Topic == info.Name {
 				d.Names = append(d.Names, g.Group)
 				break
 			}
@@ -182,4 +176,20 @@ func (h *Handler) deleteTopic(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	}
 	h.log.InfoContext(r.Context(), "console: topic deleted", "topic", name, "by", p.Name())
 	http.Redirect(w, r, "/topics?ok=topic-deleted", http.StatusSeeOther)
+}
+
+// topicOf describes the topic the path names, or answers 404 (or 500) and
+// reports false.
+func (h *Handler) topicOf(w http.ResponseWriter, r *http.Request) (stream.TopicInfo, bool) {
+	name := r.PathValue("topic")
+	info, err := h.cfg.Broker.DescribeTopic(r.Context(), name)
+	if errors.Is(err, stream.ErrTopicNotFound) || errors.Is(err, stream.ErrInvalid) {
+		h.renderStatus(w, r, http.StatusNotFound, "No such topic", "There is no topic named "+name+".")
+		return stream.TopicInfo{}, false
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return stream.TopicInfo{}, false
+	}
+	return info, true
 }
