@@ -134,10 +134,11 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	// so two writers queue on busy_timeout instead of failing on upgrade.
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", dsn)
+	drv, err := sqliteDriver()
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{dsn: dsn, drv: drv})
 	// One connection serialises writers inside the process; WAL keeps reads
 	// by other processes (backups, the CLI) possible.
 	db.SetMaxOpenConns(1)
