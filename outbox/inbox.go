@@ -41,6 +41,13 @@ type InboxConfig struct {
 	// Now returns the time ids are recorded at and expire against. Default
 	// time.Now.
 	Now func() time.Time
+	// Group, when set, shares the transactions of records handled at once
+	// (by several partitions, or several inboxes on the same group): each
+	// record's id and effect run under a savepoint of one transaction, so a
+	// failing effect rolls back only its own writes, and one commit covers
+	// them all. It must commit on the inbox's database. An effect must then
+	// not wait for another call on the same group.
+	Group *store.Group
 }
 
 // Validate checks the configuration and fills in defaults from db.
@@ -155,6 +162,21 @@ func (in *Inbox) Mark(ctx context.Context, tx *sql.Tx, id string) (first bool, e
 func (in *Inbox) Handle(ctx context.Context, id string, fn func(tx *sql.Tx) error) (first bool, err error) {
 	if id == "" {
 		return false, ErrNoID
+	}
+	if in.cfg.Group != nil {
+		ran := false
+		err = in.cfg.Group.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			first, err := in.Mark(ctx, tx, id)
+			if err != nil || !first {
+				return err
+			}
+			ran = true
+			return fn(tx)
+		})
+		if err != nil {
+			return false, err
+		}
+		return ran, nil
 	}
 	tx, err := in.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -54,14 +54,7 @@ func effects(t testing.TB, db *store.DB, id string) int {
 
 func TestInboxHandle(t *testing.T) {
 	boom := errors.New("effect failed")
-	steps := []struct {
-		name      string
-		id        string
-		fail      bool
-		wantFirst bool
-		wantErr   error
-		wantRows  int
-	}{
+	steps := []inboxStep{
 		{name: "first delivery", id: "a", wantFirst: true, wantRows: 1},
 		{name: "redelivery is skipped", id: "a", wantFirst: false, wantRows: 1},
 		{name: "failed effect", id: "b", fail: true, wantErr: boom, wantRows: 0},
@@ -70,13 +63,29 @@ func TestInboxHandle(t *testing.T) {
 		{name: "no id", id: "", wantErr: outbox.ErrNoID, wantRows: 0},
 	}
 	storetest.Run(t, func(t *testing.T, base store.Config) {
+		for _, shared := range []bool{false, true} {
+			t.Run(fmt.Sprintf("shared commits %v", shared), func(t *testing.T) { testInboxHandle(t, base, shared, steps, boom) })
+		}
+	})
+}
+
+func testInboxHandle(t *testing.T, base store.Config, shared bool, steps []inboxStep, boom error) {
+	{
 		db := openDB(t, base)
 		reg := prometheus.NewRegistry()
-		in := openInbox(t, db, outbox.InboxConfig{Registerer: reg})
+		cfg := outbox.InboxConfig{Registerer: reg}
+		if shared {
+			cfg.Group = store.NewGroup(db, 0)
+		}
+		in := openInbox(t, db, cfg)
 		if got, want := in.Table(), "orders_inbox"; got != want {
 			t.Errorf("got table %q, want %q", got, want)
 		}
 		for _, s := range steps {
+			// Both runs share the store: the second uses ids of its own.
+			if shared && s.id != "" {
+				s.id = "shared-" + s.id
+			}
 			ran := false
 			first, err := in.Handle(context.Background(), s.id, func(tx *sql.Tx) error {
 				ran = true
@@ -104,7 +113,16 @@ func TestInboxHandle(t *testing.T) {
 		if got := metricValue(t, reg, "arus_inbox_duplicates_total"); got != 2 {
 			t.Errorf("got arus_inbox_duplicates_total %v, want 2", got)
 		}
-	})
+	}
+}
+
+type inboxStep struct {
+	name      string
+	id        string
+	fail      bool
+	wantFirst bool
+	wantErr   error
+	wantRows  int
 }
 
 // metricValue returns the value of the counter or gauge named name in reg,
@@ -198,8 +216,20 @@ func TestInboxOnceCarriesTx(t *testing.T) {
 // at once (as two members might after a rebalance): one effect each.
 func TestInboxConcurrentDeliveries(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, base store.Config) {
+		for _, shared := range []bool{false, true} {
+			t.Run(fmt.Sprintf("shared commits %v", shared), func(t *testing.T) { testInboxConcurrentDeliveries(t, base, shared) })
+		}
+	})
+}
+
+func testInboxConcurrentDeliveries(t *testing.T, base store.Config, shared bool) {
+	{
 		db := openDB(t, base)
-		in := openInbox(t, db, outbox.InboxConfig{})
+		cfg := outbox.InboxConfig{}
+		if shared {
+			cfg.Group = store.NewGroup(db, 0)
+		}
+		in := openInbox(t, db, cfg)
 		const ids, workers = 40, 4
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -207,7 +237,7 @@ func TestInboxConcurrentDeliveries(t *testing.T) {
 		for range workers {
 			wg.Go(func() {
 				for i := range ids {
-					id := fmt.Sprintf("id-%d", i)
+					id := fmt.Sprintf("id-%v-%d", shared, i)
 					first, err := in.Handle(context.Background(), id, effect(db, id))
 					if err != nil {
 						t.Errorf("handle %s: %v", id, err)
@@ -226,11 +256,11 @@ func TestInboxConcurrentDeliveries(t *testing.T) {
 			t.Errorf("got %d first deliveries, want %d", firsts, ids)
 		}
 		for i := range ids {
-			if got := effects(t, db, fmt.Sprintf("id-%d", i)); got != 1 {
-				t.Errorf("id-%d: got %d effects, want 1", i, got)
+			if got := effects(t, db, fmt.Sprintf("id-%v-%d", shared, i)); got != 1 {
+				t.Errorf("id %d: got %d effects, want 1", i, got)
 			}
 		}
-	})
+	}
 }
 
 func TestInboxExpire(t *testing.T) {

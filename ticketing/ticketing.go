@@ -146,6 +146,10 @@ type Service struct {
 	joins     joinQueue
 	// orders shares the commits of orders placed at once.
 	orders *store.Group
+	// consumers shares the commits of the service's consumers: records
+	// handled at once by its partitions and consumer groups commit
+	// together.
+	consumers *store.Group
 }
 
 // Open migrates the service's store, opens its outbox, event store and
@@ -161,7 +165,8 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.DB.Migrate(ctx, sub); err != nil {
 		return nil, fmt.Errorf("ticketing: %w", err)
 	}
-	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, orders: store.NewGroup(cfg.DB, 0)}
+	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, orders: store.NewGroup(cfg.DB, 0),
+		consumers: store.NewGroup(cfg.DB, 0)}
 	if s.metrics, err = newWaitroomMetrics(cfg.Registerer, cfg.DB); err != nil {
 		return nil, err
 	}
@@ -265,7 +270,7 @@ func keepRunning(ctx context.Context, log *slog.Logger, name string, run func(co
 // handler runs in the inbox's transaction (outbox.TxFromContext).
 func (s *Service) consume(ctx context.Context, name string, topics []string, h consume.Handler) error {
 	group := s.cfg.Group + "." + name
-	inbox, err := outbox.OpenInbox(ctx, s.db, outbox.InboxConfig{Name: "ticketing_" + name, Logger: s.log})
+	inbox, err := outbox.OpenInbox(ctx, s.db, outbox.InboxConfig{Name: "ticketing_" + name, Logger: s.log, Group: s.consumers})
 	if err != nil {
 		return err
 	}
