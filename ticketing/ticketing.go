@@ -146,9 +146,9 @@ type Service struct {
 	joins     joinQueue
 	// orders shares the commits of orders placed at once.
 	orders *store.Group
-	// consumers shares the commits of the service's consumers: records
-	// handled at once by its partitions and consumer groups commit
-	// together.
+	// consumers, on SQLite, shares the commits of the service's
+	// consumers: records handled at once by its partitions and consumer
+	// groups commit together.
 	consumers *store.Group
 }
 
@@ -165,8 +165,13 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.DB.Migrate(ctx, sub); err != nil {
 		return nil, fmt.Errorf("ticketing: %w", err)
 	}
-	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, orders: store.NewGroup(cfg.DB, 0),
-		consumers: store.NewGroup(cfg.DB, 0)}
+	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, orders: store.NewGroup(cfg.DB, 0)}
+	if cfg.DB.Dialect == store.SQLite {
+		// Its one connection runs one transaction at a time anyway. On
+		// PostgreSQL the consumers commit in parallel on their own
+		// connections, which settled a sale faster than sharing.
+		s.consumers = store.NewGroup(cfg.DB, 0)
+	}
 	if s.metrics, err = newWaitroomMetrics(cfg.Registerer, cfg.DB); err != nil {
 		return nil, err
 	}
