@@ -1,22 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
 	_ "image/png" // the e-ticket's QR codes
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/qrtest"
 	"github.com/arus-platform/arus/ticketing/notify"
 )
 
@@ -35,23 +31,6 @@ func (r *running) customer(t *testing.T, username string) []string {
 		t.Fatal(err)
 	}
 	return []string{"Cookie", auth.SessionCookie + "=" + token, api.CSRFHeader, sess.CSRFToken}
-}
-
-func decodePNGQR(t *testing.T, png []byte) string {
-	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode QR: %v", err)
-	}
-	return res.GetText()
 }
 
 // A signed-in customer buys and pays; the e-ticket mailed to them carries
@@ -89,7 +68,7 @@ func TestBoughtETicketScansAtTheGate(t *testing.T) {
 	if len(m.Parts) != 1 {
 		t.Fatalf("e-ticket with %d QR codes, want 1", len(m.Parts))
 	}
-	qr := decodePNGQR(t, m.Parts[0].Data)
+	qr := qrtest.Decode(t, m.Parts[0].Data)
 
 	steward, _ := r.enrolDeviceAt(t, admin, e.ID, "main", "steward")
 	// The event starts in 72 hours: scan at its start.

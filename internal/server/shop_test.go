@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
 	_ "image/png"
 	"io"
 	"net/http"
@@ -15,9 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/qrtest"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/browsertest"
@@ -146,7 +143,7 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 		t.Errorf("the e-ticket says %q, want the holder, the area and the gates", facts)
 	}
 	png := browsertest.Get(t, bctx, "QR image", chromedp.Screenshot(css(`article.ticket .qr-box svg`)))
-	payload := decodeQR(t, png)
+	payload := qrtest.Decode(t, png)
 	// The gate lets the QR code in at the event's start.
 	res, err := r.gate.Redeem(context.Background(), gate.Redeem{EventID: e.ID, Secret: payload, GateID: "main",
 		Direction: gate.DirectionEntry, At: time.Now().Add(72*time.Hour + time.Minute)})
@@ -248,24 +245,6 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 		chromedp.WaitVisible(css(`h1`)),
 	)
 	check("not-found")
-}
-
-// decodeQR reads the QR code in a PNG.
-func decodeQR(t *testing.T, png []byte) string {
-	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatalf("the QR screenshot: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("the e-ticket's QR code does not read: %v", err)
-	}
-	return res.GetText()
 }
 
 // shopClient is a browser-like client of the storefront: it keeps cookies

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/qrtest"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/notify"
@@ -246,7 +247,7 @@ func TestETicketInTheMailboxThroughTheServer(t *testing.T) {
 	if png.status != 200 || png.header.Get("Content-Type") != "image/png" || png.body != string(m.Parts[0].Data) {
 		t.Fatalf("part: %d %s, want the PNG", png.status, png.header.Get("Content-Type"))
 	}
-	if got := decodePNGQR(t, []byte(png.body)); got != code {
+	if got := qrtest.Decode(t, []byte(png.body)); got != code {
 		t.Errorf("the QR code decodes to %q, want %q", got, code)
 	}
 }

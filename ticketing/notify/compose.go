@@ -148,6 +148,11 @@ func when(t time.Time, zone string) string {
 	return t.In(loc).Format("2 Jan 2006 15:04 MST")
 }
 
+// qrPixelsPerModule is the size of one module of a mailed QR code: a whole
+// number of pixels keeps every module the same size, where scaling to a
+// fixed image size makes some modules a pixel wider than others.
+const qrPixelsPerModule = 6
+
 // qrPart encodes text as a QR code PNG. The PNG is compressed for speed
 // (qrcode.Encode compresses at the best level): a two-colour image gains
 // little from the best level, which drew a tenth of a busy sale's CPU.
@@ -158,7 +163,7 @@ func qrPart(id, text string) (Part, error) {
 	}
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&b, q.Image(320)); err != nil {
+	if err := enc.Encode(&b, q.Image(-qrPixelsPerModule)); err != nil {
 		return Part{}, fmt.Errorf("notify: encode QR code: %w", err)
 	}
 	return Part{ContentID: id, ContentType: "image/png", Text: text, Data: b.Bytes()}, nil

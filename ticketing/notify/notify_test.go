@@ -1,11 +1,9 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
 	_ "image/png"
 	"io"
 	"log/slog"
@@ -13,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/arus-platform/arus/internal/brokertest"
+	"github.com/arus-platform/arus/internal/qrtest"
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
@@ -114,24 +110,6 @@ func (e *env) waitMessage(t *testing.T, q notify.Query, state string) notify.Mes
 	}
 }
 
-// decodeQR reads the QR code in a PNG.
-func decodeQR(t *testing.T, png []byte) string {
-	t.Helper()
-	img, format, err := image.Decode(bytes.NewReader(png))
-	if err != nil || format != "png" {
-		t.Fatalf("the image is not a PNG (%s): %v", format, err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode QR: %v", err)
-	}
-	return res.GetText()
-}
-
 func issued(orderID, lang string) messages.TicketsIssued {
 	return messages.TicketsIssued{Type: messages.TypeTicketsIssued, OrderID: orderID, Number: "2026-12-06-7-1234",
 		EventID: "ev", EventName: "Jazz Gunung", Buyer: messages.Buyer{Name: "Rina", Email: "rina@example.co.id", Lang: lang},
@@ -169,7 +147,7 @@ func eTicketQR(t *testing.T, e *env) {
 	}
 	for i, p := range m.Parts {
 		want := tickets.Tickets[i].Code
-		if got := decodeQR(t, p.Data); got != want {
+		if got := qrtest.Decode(t, p.Data); got != want {
 			t.Errorf("QR code %d decodes to %q, want %q", i, got, want)
 		}
 		// Each ticket's code follows its own line.
@@ -242,7 +220,7 @@ func TestEveryMessageInBothLanguages(t *testing.T) {
 		})
 	}
 	conf := e.waitMessage(t, notify.Query{To: "budi-en@example.com", Kind: notify.KindOrderConfirmation}, notify.StateMailbox)
-	if len(conf.Parts) != 1 || decodeQR(t, conf.Parts[0].Data) != "ARUSPAY|1|p|IDR|1500000" {
+	if len(conf.Parts) != 1 || qrtest.Decode(t, conf.Parts[0].Data) != "ARUSPAY|1|p|IDR|1500000" {
 		t.Errorf("the online order confirmation does not carry the payment's QR code: %+v", conf.Parts)
 	}
 }
@@ -290,7 +268,7 @@ func TestETicketWaitsForTheGatesPasses(t *testing.T) {
 		}
 		for i, p := range m.Parts {
 			want := fmt.Sprintf("signed-pass-of-t%d", i+1)
-			if got := decodeQR(t, p.Data); got != want {
+			if got := qrtest.Decode(t, p.Data); got != want {
 				t.Errorf("%s: QR code %d decodes to %q, want the gate's pass %q", order, i, got, want)
 			}
 		}
