@@ -133,16 +133,24 @@ func (v *Viewer) As(topic string, r *stream.Record) (*stream.Record, error) {
 	if v.masks == nil || r == nil {
 		return r, nil
 	}
-	view, ok := v.views[topic]
-	if !ok {
-		var err error
-		view, err = v.masks.View(v.ctx, topic, auth.FromContext(v.ctx).Can(auth.PermRecordsUnmask, topic))
-		if err != nil {
-			return nil, err
-		}
-		v.views[topic] = view
+	view, err := v.view(topic)
+	if err != nil {
+		return nil, err
 	}
 	return view(r), nil
+}
+
+// view returns the view of topic's records, reading its policy once.
+func (v *Viewer) view(topic string) (func(*stream.Record) *stream.Record, error) {
+	if view, ok := v.views[topic]; ok {
+		return view, nil
+	}
+	view, err := v.masks.View(v.ctx, topic, auth.FromContext(v.ctx).Can(auth.PermRecordsUnmask, topic))
+	if err != nil {
+		return nil, err
+	}
+	v.views[topic] = view
+	return view, nil
 }
 
 // View returns what the request's principal sees of records of the given
@@ -150,7 +158,7 @@ func (v *Viewer) As(topic string, r *stream.Record) (*stream.Record, error) {
 func View(ctx context.Context, masks *mask.Store, topics ...string) (func(*stream.Record) *stream.Record, error) {
 	v := NewViewer(ctx, masks)
 	for _, t := range topics {
-		if _, err := v.As(t, &stream.Record{}); err != nil {
+		if _, err := v.view(t); err != nil {
 			return nil, err
 		}
 	}

@@ -155,10 +155,9 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	}
 	name := info.Name
 	q := r.URL.Query()
-	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
-		Header: strings.TrimSpace(q.Get("header")), Time: strings.TrimSpace(q.Get("time")), Offset: strings.TrimSpace(q.Get("offset")),
-		Newest: q.Get("order") != "oldest", Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1",
-		Form: form, Review: review, Errors: errs}
+	d := browseQuery(info, q)
+	d.Time, d.Offset, d.Newest = strings.TrimSpace(q.Get("time")), strings.TrimSpace(q.Get("offset")), q.Get("order") != "oldest"
+	d.Form, d.Review, d.Errors = form, review, errs
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}
@@ -209,16 +208,14 @@ func (h *Handler) messagesPage(w http.ResponseWriter, r *http.Request, status in
 	}
 	switch {
 	case q.Get("cursor") != "":
-		for _, c := range strings.Split(q.Get("cursor"), ",") {
-			ps, os, ok := strings.Cut(c, ":")
-			p, err1 := strconv.Atoi(ps)
-			off, err2 := strconv.ParseInt(os, 10, 64)
-			if _, known := from[int32(p)]; !ok || err1 != nil || err2 != nil || !known {
-				h.renderStatus(w, r, http.StatusBadRequest, "Bad page", fmt.Sprintf("%q is not a page of this topic's messages.", c))
-				return
-			}
+		cur, bad := parseCursor(q.Get("cursor"), func(p int32, _ int64) bool { _, known := from[p]; return known })
+		if bad != "" {
+			h.renderStatus(w, r, http.StatusBadRequest, "Bad page", fmt.Sprintf("%q is not a page of this topic's messages.", bad))
+			return
+		}
+		for p, off := range cur {
 			po := info.Offsets[p]
-			from[int32(p)] = min(max(off, po.Start), po.End)
+			from[p] = min(max(off, po.Start), po.End)
 		}
 	case d.Offset != "":
 		n, err := strconv.ParseInt(d.Offset, 10, 64)
@@ -429,6 +426,30 @@ func (h *Handler) readRange(r *http.Request, p int32, start, end int64) ([]*stre
 	return out, nil
 }
 
+// browseQuery reads what the browser's page and its live tail share from
+// the query: the filters and how records are shown.
+func browseQuery(info stream.TopicInfo, q url.Values) messagesData {
+	return messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
+		Header: strings.TrimSpace(q.Get("header")), Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1"}
+}
+
+// parseCursor reads a cursor, "partition:offset" pairs joined by commas,
+// keeping the pairs ok accepts; bad is the first pair it could not read or
+// ok refused.
+func parseCursor(s string, ok func(p int32, off int64) bool) (cur map[int32]int64, bad string) {
+	cur = map[int32]int64{}
+	for _, c := range strings.Split(s, ",") {
+		ps, os, found := strings.Cut(c, ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		off, err2 := strconv.ParseInt(os, 10, 64)
+		if !found || err1 != nil || err2 != nil || !ok(int32(p), off) {
+			return nil, c
+		}
+		cur[int32(p)] = off
+	}
+	return cur, ""
+}
+
 // matcher returns the page's filters as one test of a record.
 func (d *messagesData) matcher(where *filter.Filter) func(*stream.Record) bool {
 	hname, hvalue, hasValue := strings.Cut(d.Header, "=")
@@ -474,23 +495,16 @@ func (h *Handler) messagesLive(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	name := info.Name
 	q := r.URL.Query()
-	d := messagesData{Topic: info, Key: q.Get("key"), Contains: q.Get("q"), Match: strings.TrimSpace(q.Get("match")),
-		Header: strings.TrimSpace(q.Get("header")), Raw: q.Get("view") == "raw", Internal: q.Get("internal") == "1"}
+	d := browseQuery(info, q)
 	where, err := filter.ParseMatch(d.Match)
 	if err != nil {
 		h.renderStatus(w, r, http.StatusBadRequest, "Bad filter", err.Error())
 		return
 	}
-	cur := map[int32]int64{}
-	for _, c := range strings.Split(q.Get("cursor"), ",") {
-		ps, os, ok := strings.Cut(c, ":")
-		part, err1 := strconv.Atoi(ps)
-		off, err2 := strconv.ParseInt(os, 10, 64)
-		if !ok || err1 != nil || err2 != nil || part < 0 || part >= len(info.Offsets) || off < 0 {
-			h.renderStatus(w, r, http.StatusBadRequest, "Bad cursor", fmt.Sprintf("%q is not a position in this topic; give partition:offset pairs.", c))
-			return
-		}
-		cur[int32(part)] = off
+	cur, bad := parseCursor(q.Get("cursor"), func(p int32, off int64) bool { return p >= 0 && int(p) < len(info.Offsets) && off >= 0 })
+	if bad != "" {
+		h.renderStatus(w, r, http.StatusBadRequest, "Bad cursor", fmt.Sprintf("%q is not a position in this topic; give partition:offset pairs.", bad))
+		return
 	}
 	d.All = len(cur) > 1
 	view, err := api.View(r.Context(), h.cfg.Masks, name)

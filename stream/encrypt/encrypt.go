@@ -212,15 +212,15 @@ type broker struct {
 }
 
 func (b *broker) Produce(ctx context.Context, records ...*stream.Record) error {
-	sealed := records
+	sealed, cloned := records, false
 	for i, r := range records {
 		s, err := b.k.seal(r)
 		if err != nil {
 			return err
 		}
 		if s != r {
-			if &sealed[0] == &records[0] {
-				sealed = slices.Clone(records)
+			if !cloned {
+				sealed, cloned = slices.Clone(records), true
 			}
 			sealed[i] = s
 		}
