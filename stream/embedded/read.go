@@ -91,7 +91,7 @@ func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, limit in
 		topic := p.t.topic.Name
 	chunks:
 		for rs.next() {
-			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+			cr := readChunk(rs.int(0), rs.bytes(1))
 			for !cr.done() {
 				off, rec, n, err := cr.next()
 				if err != nil {
@@ -102,7 +102,7 @@ func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, limit in
 					continue
 				}
 				r := &stream.Record{Topic: topic, Partition: p.index, Offset: off}
-				if err := decodeRecord(rec, r); err != nil {
+				if err := cr.decode(rec, r); err != nil {
 					rs.close()
 					return fmt.Errorf("offset %d: %w", off, err)
 				}
@@ -173,7 +173,7 @@ func findTime(c *dbConn, p *partState, from, want int64, off *int64) error {
 		return err
 	}
 	if rs.next() {
-		cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+		cr := readChunk(rs.int(0), rs.bytes(1))
 		for !cr.done() {
 			o, rec, _, err := cr.next()
 			if err != nil {
@@ -199,7 +199,7 @@ func (b *Broker) timeAt(ctx context.Context, p *partState, off int64) (time.Time
 			return err
 		}
 		if rs.next() {
-			cr := chunkReader{off: rs.int(0), data: rs.bytes(1)}
+			cr := readChunk(rs.int(0), rs.bytes(1))
 			for !cr.done() {
 				o, rec, _, err := cr.next()
 				if err != nil {

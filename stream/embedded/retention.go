@@ -139,7 +139,7 @@ func (b *Broker) bytesCut(ctx context.Context, p *partState, excess int64) (int6
 			return err
 		}
 		if rs.next() {
-			cr := chunkReader{off: straddle, data: rs.bytes(0)}
+			cr := readChunk(straddle, rs.bytes(0))
 			for sum < excess && !cr.done() {
 				off, _, n, err := cr.next()
 				if err != nil {
@@ -213,7 +213,7 @@ func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
 	if found && last >= to {
 		// The chunk straddles the cut: keep its records from to on.
 		below = base
-		cr := chunkReader{off: base, data: data}
+		cr := readChunk(base, data)
 		skip := 0
 		for cr.off < to {
 			_, _, n, err := cr.next()
@@ -225,8 +225,11 @@ func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
 		if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base = ?`, p.pid, base); err != nil {
 			return 0, err
 		}
+		// The rest keeps the chunk's format bytes.
+		head := cr.head()
+		kept := append(data[:head:head], data[head+skip:]...)
 		if _, err := c.exec(`INSERT INTO chunks (pid, base, last, max_time, size, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.pid, to, last, maxTime, len(data)-skip, data[skip:]); err != nil {
+			p.pid, to, last, maxTime, len(kept), kept); err != nil {
 			return 0, err
 		}
 		freed += int64(skip)

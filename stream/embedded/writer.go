@@ -281,7 +281,8 @@ func (w *writer) apply(batch []*op, st *txState) error {
 					d.chunk = nil
 				}
 				if d.chunk == nil {
-					d.chunk = &openChunk{base: r.Offset, data: w.buffer()}
+					d.chunk = &openChunk{base: r.Offset, data: append(w.buffer(), chunkHead...)}
+					d.bytes += int64(len(chunkHead))
 				}
 				c := d.chunk
 				c.data = appendRecord(c.data, r)
