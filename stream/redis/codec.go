@@ -101,28 +101,73 @@ func uvarint(s string) (uint64, int) {
 	return 0, 0
 }
 
-// Entry fields. Every record entry has two: "r" holds the timestamp (20
-// digits, see encodeTime), then the key (uvarint length, bytes) and the
-// headers (see stream.AppendHeaders); "v" holds the value. Two fields keep entries
-// small and the produce script fast.
+// Entry fields. Every record entry has two: "r1" holds the timestamp (20
+// digits, see encodeTime), then the key, the headers and whether the record
+// has a value (see encodeRecord); "v" holds the value. Two fields keep
+// entries small and the produce script fast.
+//
+// Entries written before "r1" existed have "r" instead: the timestamp, the
+// key (uvarint length, bytes) and the headers (see stream.AppendHeaders).
+// They read as they always did: an empty key as nil, a header value and the
+// value as empty, never nil.
 const (
-	fieldRecord = "r"
-	fieldValue  = "v"
-	timeDigits  = 20
+	fieldRecord  = "r1"
+	fieldRecord0 = "r"
+	fieldValue   = "v"
+	timeDigits   = 20
 )
 
-// encodeRecord returns the "r" field of a record.
+// encodeRecord returns the "r1" field of a record:
+//
+//	20 digits  timestamp
+//	uvarint    key length + 1 (0: no key), key
+//	uvarint    header count, then per header: uvarint key length, key,
+//	           uvarint value length + 1 (0: no value), value
+//	byte       1 when the record has a value ("v", possibly empty), 0 for
+//	           no value (a tombstone; "v" is empty)
 func encodeRecord(r *stream.Record) []byte {
-	b := make([]byte, 0, timeDigits+binary.MaxVarintLen64+len(r.Key))
+	n := timeDigits + 2*binary.MaxVarintLen64 + len(r.Key) + 1
+	for _, h := range r.Headers {
+		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
+	}
+	b := make([]byte, 0, n)
 	b = append(b, encodeTime(r.Timestamp)...)
-	b = binary.AppendUvarint(b, uint64(len(r.Key)))
-	b = append(b, r.Key...)
-	return stream.AppendHeaders(b, r.Headers)
+	b = appendField(b, r.Key)
+	b = binary.AppendUvarint(b, uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		b = binary.AppendUvarint(b, uint64(len(h.Key)))
+		b = append(b, h.Key...)
+		b = appendField(b, h.Value)
+	}
+	if r.Value == nil {
+		return append(b, 0)
+	}
+	return append(b, 1)
 }
 
-// entryTime returns the encoded timestamp of an entry's "r" field.
+// appendField appends a key or header value of "r1": its length + 1, 0
+// when nil, and its bytes.
+func appendField(b, field []byte) []byte {
+	if field == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(field))+1)
+	return append(b, field...)
+}
+
+// recordField returns an entry's record field and whether it is an "r1"
+// one.
+func recordField(values map[string]any) (rec string, r1 bool) {
+	if s, ok := values[fieldRecord].(string); ok {
+		return s, true
+	}
+	s, _ := values[fieldRecord0].(string)
+	return s, false
+}
+
+// entryTime returns the encoded timestamp of an entry's record field.
 func entryTime(values map[string]any) string {
-	s, _ := values[fieldRecord].(string)
+	s, _ := recordField(values)
 	if len(s) < timeDigits {
 		return ""
 	}
@@ -151,7 +196,7 @@ type decoder struct {
 func newDecoder(msgs []goredis.XMessage) decoder {
 	n := 0
 	for _, m := range msgs {
-		rec, _ := m.Values[fieldRecord].(string)
+		rec, _ := recordField(m.Values)
 		v, _ := m.Values[fieldValue].(string)
 		n += len(rec) + len(v)
 	}
@@ -160,6 +205,9 @@ func newDecoder(msgs []goredis.XMessage) decoder {
 
 // bytes returns a copy of s, from the buffer while it has room.
 func (d *decoder) bytes(s string) []byte {
+	if s == "" {
+		return []byte{} // empty, not nil
+	}
 	if len(d.buf)+len(s) > cap(d.buf) {
 		return []byte(s)
 	}
@@ -203,7 +251,7 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 	fail := func(err error) error {
 		return fmt.Errorf("topic %q partition %d offset %d: %w", topic, partition, off, err)
 	}
-	rec, _ := values[fieldRecord].(string)
+	rec, r1 := recordField(values)
 	if len(rec) < timeDigits {
 		return fail(errors.New("entry has no record field"))
 	}
@@ -211,7 +259,59 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 	if r.Timestamp, err = decodeTime(rec[:timeDigits]); err != nil {
 		return fail(err)
 	}
+	v, _ := values[fieldValue].(string)
+	if !r1 {
+		return d.decode0(r, rec[timeDigits:], v, fail)
+	}
 	rest := rec[timeDigits:]
+	var ok bool
+	if r.Key, rest, ok = d.field(rest); !ok {
+		return fail(errors.New("malformed key"))
+	}
+	count, w := uvarint(rest)
+	if w <= 0 || count > uint64(len(rest)) {
+		return fail(errors.New("malformed headers"))
+	}
+	rest = rest[w:]
+	if count > 0 {
+		r.Headers = make([]stream.Header, count)
+		for i := range r.Headers {
+			n, w := uvarint(rest)
+			if w <= 0 || n > uint64(len(rest)-w) {
+				return fail(errors.New("malformed headers"))
+			}
+			r.Headers[i].Key = rest[w : w+int(n)]
+			if r.Headers[i].Value, rest, ok = d.field(rest[w+int(n):]); !ok {
+				return fail(errors.New("malformed headers"))
+			}
+		}
+	}
+	switch rest {
+	case "\x01":
+		r.Value = d.bytes(v)
+	case "\x00":
+	default:
+		return fail(errors.New("malformed value flag"))
+	}
+	return nil
+}
+
+// field cuts a key or header value of "r1" from the front of s.
+func (d *decoder) field(s string) (field []byte, rest string, ok bool) {
+	n, w := uvarint(s)
+	if w <= 0 || n > uint64(len(s)-w)+1 {
+		return nil, "", false
+	}
+	if n == 0 {
+		return nil, s[w:], true
+	}
+	end := w + int(n) - 1
+	return d.bytes(s[w:end]), s[end:], true
+}
+
+// decode0 fills r's key, headers and value from an "r" field (after its
+// timestamp) and the "v" field.
+func (d *decoder) decode0(r *stream.Record, rest, v string, fail func(error) error) error {
 	n, w := uvarint(rest)
 	if w <= 0 || n > uint64(len(rest)-w) {
 		return fail(errors.New("malformed key"))
@@ -219,10 +319,10 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 	if n > 0 {
 		r.Key = d.bytes(rest[w : w+int(n)])
 	}
+	var err error
 	if r.Headers, err = stream.ParseHeaders(rest[w+int(n):]); err != nil {
 		return fail(err)
 	}
-	v, _ := values[fieldValue].(string)
 	r.Value = d.bytes(v)
 	return nil
 }

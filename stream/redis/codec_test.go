@@ -73,7 +73,7 @@ func TestTimeEncodingOrders(t *testing.T) {
 	}
 }
 
-// A record's "r" field keeps its timestamp, key and headers; a field whose
+// A record's "r1" field keeps its timestamp, key and headers; a field whose
 // headers are cut short is an error.
 func TestRecordFieldRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 11, 23, 5, 13, 20, 123456789, time.UTC)
@@ -159,9 +159,9 @@ func TestAssign(t *testing.T) {
 func TestDecodeMessagesKeepsRecordsApart(t *testing.T) {
 	var msgs []goredis.XMessage
 	for i := range 3 {
-		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Timestamp: time.Unix(int64(i), 0)}
+		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Value: []byte("value-" + string(rune('a'+i))), Timestamp: time.Unix(int64(i), 0)}
 		msgs = append(msgs, goredis.XMessage{ID: entryID(int64(i)), Values: map[string]any{
-			fieldRecord: string(encodeRecord(r)), fieldValue: "value-" + string(rune('a'+i))}})
+			fieldRecord: string(encodeRecord(r)), fieldValue: string(r.Value)}})
 	}
 	msgs = append(msgs, goredis.XMessage{ID: entryID(3)}) // deleted while pending
 	recs, err := decodeMessages("t", 0, msgs, nil)

@@ -32,14 +32,15 @@ type chunk struct {
 // Produce stores records and returns once Redis has acknowledged all of
 // them. Records are validated first (nothing is stored when one is invalid
 // or too large). Each record gets its partition and its offset: a record
-// with a key goes to [stream.Partition] of its key; records without a key
-// go in runs of consecutive records (half of the call's keyless records for
-// the topic, at most 256) to one partition after another, round robin, so
-// they spread over the partitions in few, large writes; the records of one call for one
-// partition are stored in slice order and, up to 1000 records or 8 MiB at a
-// time, atomically. Topics are created with the default settings on first
-// use unless the broker is strict, in which case an unknown topic fails the
-// whole call before anything is stored.
+// with a key (an empty one too) goes to [stream.Partition] of its key;
+// records without a key (nil) go in runs of consecutive records (half of the
+// call's keyless records for the topic, at most 256) to one partition after
+// another, round robin, so they spread over the partitions in few, large
+// writes; the records of one call for one partition are stored in slice
+// order and, up to 1000 records or 8 MiB at a time, atomically. Topics are
+// created with the default settings on first use unless the broker is
+// strict, in which case an unknown topic fails the whole call before
+// anything is stored.
 //
 // On failure the error is a [*stream.ProduceError] whose Failed indexes are
 // exactly the records not known to be stored: a record whose
@@ -130,7 +131,7 @@ func (b *Broker) route(records []*stream.Record, todo []int, counts map[string]i
 	// partition gets a few large batches rather than many small ones.
 	keyless := make(map[string]int)
 	for _, i := range todo {
-		if len(records[i].Key) == 0 {
+		if records[i].Key == nil {
 			keyless[records[i].Topic]++
 		}
 	}
@@ -145,7 +146,7 @@ func (b *Broker) route(records []*stream.Record, todo []int, counts map[string]i
 	for _, i := range todo {
 		r := records[i]
 		n := counts[r.Topic]
-		if len(r.Key) > 0 {
+		if r.Key != nil {
 			r.Partition = stream.Partition(r.Key, n)
 		} else {
 			ru := runs[r.Topic]

@@ -60,7 +60,7 @@ return tonumber(ARGV[2])
 // assumed; either way nothing is written.
 // KEYS: meta, partition stream, partition index. ARGV: partitions,
 // partition, newest timestamp of the batch, bytes of the batch, then the
-// "r" and "v" fields of each record.
+// "r1" and "v" fields of each record.
 const produceLua = luaPrelude + `
 local p = ARGV[2]
 local meta = redis.call('HMGET', KEYS[1], 'partitions', 'm' .. p, 'b' .. p)
@@ -70,9 +70,9 @@ local m = meta[2] or ''
 if ARGV[3] > m then m = ARGV[3] end
 local b = tonumber(meta[3] or '0')
 local call, key, argv, n = redis.call, KEYS[2], ARGV, #ARGV
-local head = call('XADD', key, '0-*', 'r', argv[5], 'v', argv[6])
+local head = call('XADD', key, '0-*', 'r1', argv[5], 'v', argv[6])
 for j = 7, n, 2 do
-  call('XADD', key, '0-*', 'r', argv[j], 'v', argv[j+1])
+  call('XADD', key, '0-*', 'r1', argv[j], 'v', argv[j+1])
 end
 -- The script runs alone, so the batch's offsets are consecutive.
 local first = eoff(head)
@@ -307,7 +307,8 @@ if ARGV[2] ~= '' then
     if #rs == 0 then break end
     local found = false
     for _, r in ipairs(rs) do
-      if r[2][1] == 'r' and string.sub(r[2][2], 1, 20) >= ARGV[2] then found = true; break end
+      local f = r[2][1]
+      if (f == 'r1' or f == 'r') and string.sub(r[2][2], 1, 20) >= ARGV[2] then found = true; break end
       o = eoff(r[1]) + 1
     end
     scanned = scanned + #rs
