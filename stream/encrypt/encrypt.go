@@ -10,9 +10,11 @@
 // A sealed value is the 12-byte nonce followed by the ciphertext and its
 // tag; the header arus-encryption names the key, and the topic's name and
 // the key's id are authenticated with it, so a value moved to another
-// topic does not open. A tombstone (nil value) stays nil. A record
-// produced to a topic before its encryption was turned on has no header
-// and is delivered as stored.
+// topic does not open. A tombstone (nil value) stays nil and unsealed, so
+// that compaction and consumers still see a tombstone; an empty value is
+// sealed like any other (its ciphertext is the nonce and the tag) and opens
+// empty, not nil. A record produced to a topic before its encryption was
+// turned on has no header and is delivered as stored.
 //
 // Rotation: add a key to the topic's keyring and make it current; new
 // records are sealed with it, older ones still open with theirs. Retire a
@@ -181,6 +183,10 @@ func (k *Keyring) open(r *stream.Record) error {
 	plain, err := aead.Open(nil, nonce, sealed, aad(r.Topic, id))
 	if err != nil {
 		return fmt.Errorf("%w %s/%d@%d with key %q: %v", ErrKey, r.Topic, r.Partition, r.Offset, id, err)
+	}
+	if plain == nil {
+		// An empty value was sealed: it opens empty, not as a tombstone.
+		plain = []byte{}
 	}
 	r.Value = plain
 	r.Headers = slices.Delete(slices.Clone(r.Headers), i, i+1)
