@@ -327,3 +327,69 @@ func TestSASLHandshakeV0(t *testing.T) {
 		t.Errorf("Metadata after SASL: %d brokers, want 1", len(mresp.Brokers))
 	}
 }
+
+// A Kafka client's null key, value (a tombstone) or header value is nil in
+// the log and null again when fetched; an empty one stays empty both ways.
+func TestNullAndEmptyOverKafka(t *testing.T) {
+	ctx := testContext(t)
+	s := startServer(t)
+	if err := s.broker().CreateTopic(ctx, stream.Topic{Name: "nulls", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, s.addr, kgo.DefaultProduceTopic("nulls"))
+	var sent []*kgo.Record
+	for _, key := range [][]byte{nil, {}, []byte("k")} {
+		for _, value := range [][]byte{nil, {}, []byte("v")} {
+			sent = append(sent, &kgo.Record{Key: key, Value: value, Headers: []kgo.RecordHeader{
+				{Key: "null", Value: nil}, {Key: "empty", Value: []byte{}}, {Key: "n", Value: []byte{byte(len(sent))}}}})
+		}
+	}
+	if err := cl.ProduceSync(ctx, sent...).FirstErr(); err != nil {
+		t.Fatalf("ProduceSync: %v", err)
+	}
+	same := func(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+	show := func(b []byte) string {
+		if b == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%q", b)
+	}
+	logged, err := s.broker().Read(ctx, "nulls", 0, 0, 100)
+	if err != nil || len(logged) != len(sent) {
+		t.Fatalf("log Read = %d records, %v; want %d", len(logged), err, len(sent))
+	}
+	for i, r := range logged {
+		want := sent[i]
+		if !same(r.Key, want.Key) || !same(r.Value, want.Value) {
+			t.Errorf("log record %d: key %s value %s, want key %s value %s", i, show(r.Key), show(r.Value), show(want.Key), show(want.Value))
+		}
+		for _, h := range want.Headers {
+			if v, ok := r.Header(h.Key); !ok || !same(v, h.Value) {
+				t.Errorf("log record %d header %q = %s, want %s", i, h.Key, show(v), show(h.Value))
+			}
+		}
+	}
+
+	cons := newClient(t, s.addr, kgo.ConsumeTopics("nulls"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []*kgo.Record
+	for len(got) < len(sent) {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records: %v", len(got), len(sent), err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, r) })
+	}
+	for i, r := range got {
+		want := sent[i]
+		if !same(r.Key, want.Key) || !same(r.Value, want.Value) {
+			t.Errorf("fetched record %d: key %s value %s, want key %s value %s", i, show(r.Key), show(r.Value), show(want.Key), show(want.Value))
+		}
+		for _, h := range want.Headers {
+			j := slices.IndexFunc(r.Headers, func(g kgo.RecordHeader) bool { return g.Key == h.Key })
+			if j < 0 || !same(r.Headers[j].Value, h.Value) {
+				t.Errorf("fetched record %d header %q: got %v, want %s", i, h.Key, r.Headers, show(h.Value))
+			}
+		}
+	}
+}

@@ -94,7 +94,6 @@ func TestConformance(t *testing.T) {
 				e.(*engine).restart(t)
 			},
 			RebalanceTimeout: 20 * time.Second,
-			NullAndEmpty:     true,
 		},
 	})
 }

@@ -9,13 +9,9 @@ func (s *suite) tests() []testCase {
 	if s.b.Features.RestartEngine == nil {
 		noEngineRestart = "backend cannot restart its engine in tests (Features.RestartEngine nil)"
 	}
-	noNulls := ""
-	if !s.b.Features.NullAndEmpty {
-		noNulls = "backend stores nil and empty alike (Features.NullAndEmpty off)"
-	}
 	return []testCase{
 		{name: "RoundTripWithHeaders", fn: s.testRoundTrip},
-		{name: "NullAndEmptyStayApart", skip: noNulls, fn: s.testNullAndEmpty},
+		{name: "NullAndEmptyStayApart", fn: s.testNullAndEmpty},
 		{name: "ProduceAssignsPartitionsOffsetsAndIDs", fn: s.testProduceAssigns},
 		{name: "PerKeyOrderUnderConcurrentProducers", fn: s.testPerKeyOrder},
 		{name: "LargeValues", fn: s.testLargeValues},

@@ -519,47 +519,76 @@ func (s *suite) testTopicSizes(t *testing.T) {
 }
 
 // A missing (nil) key, value or header value stays missing and an empty one
-// stays empty, as Kafka keeps them apart: a nil value is a tombstone.
+// stays empty, as Kafka keeps them apart: a nil value is a tombstone. Every
+// read path keeps them: by position (from the first record and from the
+// middle of a batch), by a consumer group, and by a broker opened again on
+// the same data once the first is closed.
 func (s *suite) testNullAndEmpty(t *testing.T) {
 	ctx := testContext(t)
-	b := s.env(t).broker()
+	e := s.env(t)
+	b := e.broker()
 	createTopic(t, ctx, b, "nulls", 1)
-	in := []*stream.Record{
-		{Topic: "nulls", Key: nil, Value: []byte{}, Headers: []stream.Header{{Key: "n", Value: []byte("0")}}},
-		{Topic: "nulls", Key: []byte{}, Value: nil, Headers: []stream.Header{{Key: "n", Value: []byte("1")}}},
-		{Topic: "nulls", Key: []byte("k"), Value: []byte("v"), Headers: []stream.Header{{Key: "n", Value: []byte("2")},
-			{Key: "null", Value: nil}, {Key: "empty", Value: []byte{}}}},
+	var in []*stream.Record
+	for _, key := range [][]byte{nil, {}, []byte("k")} {
+		for _, value := range [][]byte{nil, {}, []byte("v")} {
+			in = append(in, &stream.Record{Topic: "nulls", Key: key, Value: value, Headers: []stream.Header{
+				{Key: "null", Value: nil}, {Key: "empty", Value: []byte{}}, {Key: "n", Value: fmt.Appendf(nil, "%d", len(in))}}})
+		}
 	}
+	in = append(in, &stream.Record{Topic: "nulls", Key: []byte("no-headers"), Value: []byte{}})
 	if err := b.Produce(ctx, in...); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
-	check := func(how string, got []*stream.Record) {
+	check := func(how string, got []*stream.Record, want []*stream.Record) {
 		t.Helper()
-		if len(got) != len(in) {
-			t.Fatalf("%s: got %d records, want %d", how, len(got), len(in))
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d records, want %d", how, len(got), len(want))
 		}
 		for i, r := range got {
-			want := in[i]
-			if (r.Key == nil) != (want.Key == nil) || (r.Value == nil) != (want.Value == nil) || !r.Equal(want) {
-				t.Errorf("%s: record %d: key %s value %s, want key %s value %s", how, i, nilOr(r.Key), nilOr(r.Value), nilOr(want.Key), nilOr(want.Value))
-			}
-			for j, h := range want.Headers {
-				if v, ok := r.Header(h.Key); !ok || (v == nil) != (h.Value == nil) {
-					t.Errorf("%s: record %d header %d %q: got %s, want %s", how, i, j, h.Key, nilOr(v), nilOr(h.Value))
-				}
+			if d := nullDiff(r, want[i]); d != "" {
+				t.Errorf("%s: record %d: %s", how, i, d)
 			}
 		}
 	}
-	got, err := b.Read(ctx, "nulls", 0, 0, 10)
+	got, err := b.Read(ctx, "nulls", 0, 0, 100)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	check("Read", got)
+	check("Read", got, in)
+	if got, err = b.Read(ctx, "nulls", 0, 4, 100); err != nil {
+		t.Fatalf("Read from offset 4: %v", err)
+	}
+	check("Read from offset 4", got, in[4:])
 	c := newCollector(t, 0)
 	m := startMember(t, ctx, b, fastCfg("nulls", "nulls"), c.handler())
 	c.waitCount(len(in), 30*time.Second)
 	m.stop()
-	check("Consume", c.snapshot())
+	check("Consume", c.snapshot(), in)
+	if err := b.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if got, err = e.broker().Read(ctx, "nulls", 0, 0, 100); err != nil {
+		t.Fatalf("Read on a second broker: %v", err)
+	}
+	check("Read on a second broker", got, in)
+}
+
+// nullDiff describes how got differs from want in key, value or headers,
+// telling nil from empty, or returns "" when they are the same.
+func nullDiff(got, want *stream.Record) string {
+	same := func(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+	if !same(got.Key, want.Key) || !same(got.Value, want.Value) {
+		return fmt.Sprintf("key %s value %s, want key %s value %s", nilOr(got.Key), nilOr(got.Value), nilOr(want.Key), nilOr(want.Value))
+	}
+	if len(got.Headers) != len(want.Headers) {
+		return fmt.Sprintf("%d headers, want %d", len(got.Headers), len(want.Headers))
+	}
+	for i, h := range want.Headers {
+		if g := got.Headers[i]; g.Key != h.Key || !same(g.Value, h.Value) {
+			return fmt.Sprintf("header %d: %q=%s, want %q=%s", i, g.Key, nilOr(g.Value), h.Key, nilOr(h.Value))
+		}
+	}
+	return ""
 }
 
 func nilOr(b []byte) string {

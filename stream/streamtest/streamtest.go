@@ -42,12 +42,6 @@ type Features struct {
 	// lost. The process-restart test (close the broker, open another on the
 	// same data) runs for every backend; this one only where it is set.
 	RestartEngine func(t *testing.T)
-	// NullAndEmpty: the backend keeps a nil key, value or header value
-	// apart from an empty one, as Kafka does (a nil value is a
-	// tombstone). The embedded log and Redis do not yet: the embedded log
-	// returns an empty key, value or header value as nil, Redis a nil one
-	// as empty.
-	NullAndEmpty bool
 	// RebalanceTimeout bounds how long partitions take to move to the
 	// remaining members after one leaves. Default 30s.
 	RebalanceTimeout time.Duration
