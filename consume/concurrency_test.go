@@ -313,3 +313,54 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults: got in-flight %d, batch %d, drain %s; want 12, 500, 10s", cfg.MaxInFlight, cfg.MaxBatch, cfg.DrainTimeout)
 	}
 }
+
+// TestEmptyKeyIsAKey: with per-key concurrency, records with an empty key
+// are handled in offset order like those of any other key, while records
+// without a key may run in parallel.
+func TestEmptyKeyIsAKey(t *testing.T) {
+	b := brokertest.Embedded.Open(t)
+	createTopic(t, b, "orders", 1)
+	const n = 40
+	var recs []*stream.Record
+	for i := range n {
+		r := &stream.Record{Topic: "orders", Value: []byte(fmt.Sprint(i))}
+		if i%2 == 0 {
+			r.Key = []byte{}
+		}
+		recs = append(recs, r)
+	}
+	if err := b.Produce(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		empty []int64 // offsets of empty-key records, as handled
+		seen  = map[int64]bool{}
+	)
+	h := func(ctx context.Context, r *stream.Record) error {
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Key != nil && !seen[r.Offset] {
+			empty = append(empty, r.Offset)
+		}
+		seen[r.Offset] = true
+		return nil
+	}
+	rt := newRuntime(t, b, consume.Config{Topics: []string{"orders"}, KeyConcurrency: 8, MaxBatch: n})
+	stop := start(t, rt, h)
+	consumetest.Eventually(t, 20*time.Second, "offsets not all committed", func() bool {
+		return committedOffset(t, b, "g", "orders", 0) == n
+	})
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(empty) != n/2 {
+		t.Fatalf("handled %d records with an empty key, want %d", len(empty), n/2)
+	}
+	for i := 1; i < len(empty); i++ {
+		if empty[i] < empty[i-1] {
+			t.Fatalf("records with an empty key handled out of order: %v", empty)
+		}
+	}
+}

@@ -48,11 +48,12 @@ func (rt *Runtime) handleSeq(ctx context.Context, p *runState, batch []*stream.R
 // already done past it are delivered again.
 func (rt *Runtime) handleKeyed(ctx context.Context, p *runState, batch []*stream.Record, h Handler) error {
 	// Chains of record indexes, one per key, in offset order; a record
-	// without a key is a chain of its own.
+	// without a key (nil) is a chain of its own, while an empty key is a key
+	// like any other.
 	var chains [][]int
 	byKey := make(map[string]int, len(batch))
 	for i, r := range batch {
-		if len(r.Key) == 0 {
+		if r.Key == nil {
 			chains = append(chains, []int{i})
 			continue
 		}

@@ -32,8 +32,8 @@ type Config struct {
 	Partitions int
 	// KeyConcurrency, above 1, handles records of one batch with different
 	// keys in parallel, up to this many at once, while records with the
-	// same key keep their order. Records without a key may run in parallel
-	// with anything. Default 1: one record at a time, in offset order.
+	// same key keep their order (an empty key is a key too). Records without
+	// a key (nil) may run in parallel with anything. Default 1: one record at a time, in offset order.
 	// RunBatch hands whole batches to its handler and ignores it.
 	KeyConcurrency int
 	// MaxInFlight bounds the records being handled at once over all
