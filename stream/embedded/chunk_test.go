@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/streamtest"
 )
 
 // appendRecord0 appends a record to a chunk of format 0, as versions before
@@ -27,28 +27,6 @@ func appendRecord0(buf []byte, r *stream.Record) []byte {
 	}
 	rec = append(rec, r.Value...)
 	return append(binary.AppendUvarint(buf, uint64(len(rec))), rec...)
-}
-
-// sameRecord reports how got differs from want in key, value and headers,
-// nil and empty apart, or "" when it does not.
-func sameRecord(got, want *stream.Record) string {
-	same := func(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
-	if !same(got.Key, want.Key) || !same(got.Value, want.Value) || len(got.Headers) != len(want.Headers) {
-		return "key " + show(got.Key) + " value " + show(got.Value) + ", want key " + show(want.Key) + " value " + show(want.Value)
-	}
-	for i, h := range want.Headers {
-		if g := got.Headers[i]; g.Key != h.Key || !same(g.Value, h.Value) {
-			return "header " + g.Key + "=" + show(g.Value) + ", want " + h.Key + "=" + show(h.Value)
-		}
-	}
-	return ""
-}
-
-func show(b []byte) string {
-	if b == nil {
-		return "nil"
-	}
-	return "\"" + string(b) + "\""
 }
 
 // A log written before format 1 reads as it always did (an empty key, value
@@ -121,7 +99,7 @@ func TestChunkFormat0StillReads(t *testing.T) {
 			if r.Offset != int64(i+1) {
 				t.Errorf("%s: record %d at offset %d, want %d", when, i, r.Offset, i+1)
 			}
-			if d := sameRecord(r, want[i]); d != "" {
+			if d := streamtest.RecordDiff(r, want[i]); d != "" {
 				t.Errorf("%s: offset %d: %s", when, r.Offset, d)
 			}
 		}
@@ -162,7 +140,7 @@ func TestTrimKeepsChunkFormat(t *testing.T) {
 			t.Fatalf("reopened %v: read %d records, want 2", reopen, len(got))
 		}
 		for i, r := range got {
-			if d := sameRecord(r, recs[i+1]); d != "" {
+			if d := streamtest.RecordDiff(r, recs[i+1]); d != "" {
 				t.Errorf("reopened %v: offset %d: %s", reopen, r.Offset, d)
 			}
 		}

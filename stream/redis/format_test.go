@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/stream/streamtest"
 )
 
 // encodeRecord0 returns the "r" field of a record as versions before "r1"
@@ -19,27 +19,6 @@ func encodeRecord0(r *stream.Record) []byte {
 	b = binary.AppendUvarint(b, uint64(len(r.Key)))
 	b = append(b, r.Key...)
 	return stream.AppendHeaders(b, r.Headers)
-}
-
-// nullDiff describes how got differs from want in key, value and headers,
-// nil and empty apart, or returns "" when it does not.
-func nullDiff(got, want *stream.Record) string {
-	same := func(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
-	show := func(b []byte) string {
-		if b == nil {
-			return "nil"
-		}
-		return "\"" + string(b) + "\""
-	}
-	if !same(got.Key, want.Key) || !same(got.Value, want.Value) || len(got.Headers) != len(want.Headers) {
-		return "key " + show(got.Key) + " value " + show(got.Value) + ", want key " + show(want.Key) + " value " + show(want.Value)
-	}
-	for i, h := range want.Headers {
-		if g := got.Headers[i]; g.Key != h.Key || !same(g.Value, h.Value) {
-			return "header " + g.Key + "=" + show(g.Value) + ", want " + h.Key + "=" + show(h.Value)
-		}
-	}
-	return ""
 }
 
 // Entries written before "r1" (by the produce script of then, with an "r"
@@ -94,7 +73,7 @@ func TestEntriesOfFormat0StillRead(t *testing.T) {
 			t.Fatalf("%s: read %d records, want %d", when, len(got), len(want)-int(from))
 		}
 		for _, r := range got {
-			if d := nullDiff(r, want[r.Offset]); d != "" {
+			if d := streamtest.RecordDiff(r, want[r.Offset]); d != "" {
 				t.Errorf("%s: offset %d: %s", when, r.Offset, d)
 			}
 		}
@@ -120,7 +99,7 @@ func TestRecordFieldNullAndEmpty(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decodeEntry: %v", err)
 			}
-			if d := nullDiff(got, in); d != "" {
+			if d := streamtest.RecordDiff(got, in); d != "" {
 				t.Errorf("key %q value %q: %s", key, value, d)
 			}
 			for _, bad := range []string{rec[:len(rec)-1], rec[:len(rec)-1] + "\x02", rec + "\x01"} {

@@ -545,7 +545,7 @@ func (s *suite) testNullAndEmpty(t *testing.T) {
 			t.Fatalf("%s: got %d records, want %d", how, len(got), len(want))
 		}
 		for i, r := range got {
-			if d := nullDiff(r, want[i]); d != "" {
+			if d := RecordDiff(r, want[i]); d != "" {
 				t.Errorf("%s: record %d: %s", how, i, d)
 			}
 		}
@@ -573,9 +573,10 @@ func (s *suite) testNullAndEmpty(t *testing.T) {
 	check("Read on a second broker", got, in)
 }
 
-// nullDiff describes how got differs from want in key, value or headers,
-// telling nil from empty, or returns "" when they are the same.
-func nullDiff(got, want *stream.Record) string {
+// RecordDiff describes how got differs from want in key, value or headers,
+// telling nil from empty, or returns "" when they are the same. Topic,
+// partition, offset and timestamp are not compared.
+func RecordDiff(got, want *stream.Record) string {
 	same := func(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
 	if !same(got.Key, want.Key) || !same(got.Value, want.Value) {
 		return fmt.Sprintf("key %s value %s, want key %s value %s", nilOr(got.Key), nilOr(got.Value), nilOr(want.Key), nilOr(want.Value))
