@@ -25,7 +25,8 @@ type Scope struct {
 // Everything is the platform's scope.
 var Everything = Scope{All: true}
 
-func (sc Scope) allows(merchant string) bool {
+// Allows reports whether the scope covers merchant's data.
+func (sc Scope) Allows(merchant string) bool {
 	return sc.All || slices.Contains(sc.Merchants, merchant)
 }
 
@@ -109,7 +110,7 @@ func (s *Service) UpdateMerchant(ctx context.Context, sc Scope, id string, in Me
 
 // Merchant returns one merchant.
 func (s *Service) Merchant(ctx context.Context, sc Scope, id string) (Merchant, error) {
-	if !sc.allows(id) {
+	if !sc.Allows(id) {
 		return Merchant{}, fmt.Errorf("%w: merchant %s", ErrNotFound, id)
 	}
 	var m Merchant

@@ -222,7 +222,7 @@ func (s *Service) Event(ctx context.Context, sc Scope, id string) (Event, error)
 
 func (s *Service) eventTx(ctx context.Context, q querier, sc Scope, id string) (Event, error) {
 	e, err := scanEvent(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+eventColumns+` FROM events WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.allows(e.MerchantID)) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(e.MerchantID)) {
 		return Event{}, fmt.Errorf("%w: event %s", ErrNotFound, id)
 	}
 	if err != nil {

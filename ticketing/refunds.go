@@ -189,7 +189,7 @@ func (s *Service) Refund(ctx context.Context, sc Scope, id string) (Refund, erro
 
 func (s *Service) refundTx(ctx context.Context, q querier, sc Scope, id string) (Refund, error) {
 	r, err := scanRefund(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.allows(r.MerchantID)) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(r.MerchantID)) {
 		return Refund{}, fmt.Errorf("%w: refund %s", ErrNotFound, id)
 	}
 	if err != nil {

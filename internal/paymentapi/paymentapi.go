@@ -40,9 +40,12 @@ const bodyLimit = 64 << 10
 //	POST /api/v1/payment/provider/pay             simulate a payment    payment.simulate
 //	POST /api/v1/payment/provider/callback        provider callback     signature
 //
-// docs/api.md describes each.
-func Register(a *api.Server, mux *http.ServeMux, svc *payment.Service) {
-	h := &handler{a: a, svc: svc}
+// Every route but the callback reads and acts only on the payments in the
+// scope scope gives for the request (the payments of the orders of the
+// merchants the caller acts for); another merchant's payment answers 404,
+// as an unknown one does. docs/api.md describes each.
+func Register(a *api.Server, mux *http.ServeMux, svc *payment.Service, scope func(*http.Request) (payment.Scope, error)) {
+	h := &handler{a: a, svc: svc, scope: scope}
 	read := []auth.Permission{auth.PermPaymentRead}
 	cash := []auth.Permission{auth.PermPaymentCash}
 	const p = "/api/v1/payment"
@@ -59,8 +62,9 @@ func Register(a *api.Server, mux *http.ServeMux, svc *payment.Service) {
 }
 
 type handler struct {
-	a   *api.Server
-	svc *payment.Service
+	a     *api.Server
+	svc   *payment.Service
+	scope func(*http.Request) (payment.Scope, error)
 }
 
 // problem turns the service's errors into problems; others are the
@@ -177,7 +181,11 @@ func (h *handler) listIntents(w http.ResponseWriter, r *http.Request) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	list, err := h.svc.Intents(r.Context(), iq)
+	sc, err := h.scope(r)
+	if err != nil {
+		return err
+	}
+	list, err := h.svc.Intents(r.Context(), sc, iq)
 	if err != nil {
 		return err
 	}
@@ -187,28 +195,37 @@ func (h *handler) listIntents(w http.ResponseWriter, r *http.Request) error {
 
 func noQuery(r *http.Request) error { return newQuery(r).err() }
 
+// answer runs call in the request's scope and answers what it returns
+// (200), or its error as a problem.
+func answer[T any](h *handler, w http.ResponseWriter, r *http.Request, call func(sc payment.Scope) (T, error)) error {
+	sc, err := h.scope(r)
+	if err != nil {
+		return err
+	}
+	v, err := call(sc)
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
 func (h *handler) intent(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	in, err := h.svc.Intent(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, in)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Intent, error) {
+		return h.svc.Intent(r.Context(), sc, r.PathValue("id"))
+	})
 }
 
 func (h *handler) byNumber(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	in, err := h.svc.IntentByNumber(r.Context(), r.PathValue("number"))
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, in)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Intent, error) {
+		return h.svc.IntentByNumber(r.Context(), sc, r.PathValue("number"))
+	})
 }
 
 // CashRequest is the body of POST /api/v1/payment/intents/{id}/cash.
@@ -242,12 +259,9 @@ func (h *handler) confirmCash(w http.ResponseWriter, r *http.Request) error {
 		return api.Invalid("received: is required, a positive number of rupiah",
 			invalid.Field{Name: "received", Message: "is required, a positive number of rupiah"})
 	}
-	paid, err := h.svc.ConfirmCash(r.Context(), r.PathValue("id"), payment.CashPayment{Received: in.Received, Cashier: cashier(r), Key: key})
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, paid)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Intent, error) {
+		return h.svc.ConfirmCash(r.Context(), sc, r.PathValue("id"), payment.CashPayment{Received: in.Received, Cashier: cashier(r), Key: key})
+	})
 }
 
 var refundStates = []string{payment.RefundPending, payment.RefundRefunded}
@@ -258,7 +272,11 @@ func (h *handler) listRefunds(w http.ResponseWriter, r *http.Request) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	list, err := h.svc.Refunds(r.Context(), rq)
+	sc, err := h.scope(r)
+	if err != nil {
+		return err
+	}
+	list, err := h.svc.Refunds(r.Context(), sc, rq)
 	if err != nil {
 		return err
 	}
@@ -270,12 +288,9 @@ func (h *handler) refund(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	rf, err := h.svc.Refund(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, rf)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Refund, error) {
+		return h.svc.Refund(r.Context(), sc, r.PathValue("id"))
+	})
 }
 
 func (h *handler) completeRefund(w http.ResponseWriter, r *http.Request) error {
@@ -286,12 +301,9 @@ func (h *handler) completeRefund(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	rf, err := h.svc.CompleteRefund(r.Context(), r.PathValue("id"), cashier(r), key)
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, rf)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Refund, error) {
+		return h.svc.CompleteRefund(r.Context(), sc, r.PathValue("id"), cashier(r), key)
+	})
 }
 
 func (h *handler) simulatePay(w http.ResponseWriter, r *http.Request) error {
@@ -306,12 +318,9 @@ func (h *handler) simulatePay(w http.ResponseWriter, r *http.Request) error {
 	if err := h.a.Decode(w, r, bodyLimit, &in); err != nil {
 		return err
 	}
-	sim, err := h.svc.SimulatePay(r.Context(), in, key)
-	if err != nil {
-		return problem(err)
-	}
-	api.WriteJSON(w, http.StatusOK, sim)
-	return nil
+	return answer(h, w, r, func(sc payment.Scope) (payment.Simulation, error) {
+		return h.svc.SimulatePay(r.Context(), sc, in, key)
+	})
 }
 
 // callback is the provider's signed callback. It answers as soon as the

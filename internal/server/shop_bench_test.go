@@ -15,7 +15,7 @@ import (
 func BenchmarkShopPages(b *testing.B) {
 	r := start(b, Config{PaymentSecret: testPaymentSecret})
 	admin := r.key(b, "ticketing.admin", "ticketing.read", "ticketing.manage", "ticketing.sell", "ticketing.buy")
-	cashier := r.key(b, "payment.read", "payment.cash")
+	cashier := r.key(b, "ticketing.admin", "payment.read", "payment.cash")
 	e := r.onSale(b, admin, "Merchant Bench", 100)
 	c := newShopClient(b, r.url)
 	link := c.place(e.ID, e.Areas[0].ID, "bench@example.co.id", 2)

@@ -50,7 +50,7 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 	}
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
 	admin := r.key(t, "ticketing.admin", "ticketing.read", "ticketing.manage", "ticketing.sell", "ticketing.buy")
-	cashier := r.key(t, "payment.read", "payment.cash")
+	cashier := r.key(t, "ticketing.admin", "payment.read", "payment.cash")
 	e := r.onSale(t, admin, "Merchant Shop", 10)
 
 	bctx := browsertest.New(t)

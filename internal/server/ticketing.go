@@ -16,8 +16,10 @@ import (
 	"github.com/arus-platform/arus/internal/notifyapi"
 	"github.com/arus-platform/arus/internal/paymentapi"
 	"github.com/arus-platform/arus/internal/secret"
+	"github.com/arus-platform/arus/internal/ticketingapi"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/messages"
 	"github.com/arus-platform/arus/ticketing/notify"
 	"github.com/arus-platform/arus/ticketing/payment"
@@ -94,7 +96,10 @@ func (s *Server) openPayment(ctx context.Context, mux *http.ServeMux, reg promet
 	}
 	s.ready["payment store"] = svc.Ping
 	s.payment = svc
-	paymentapi.Register(s.streams, mux, svc)
+	paymentapi.Register(s.streams, mux, svc, func(r *http.Request) (payment.Scope, error) {
+		sc, err := s.merchantScope(r)
+		return payment.Scope(sc), err
+	})
 	s.runners = append(s.runners, svc.Run)
 	return nil
 }
@@ -118,6 +123,17 @@ func (s *Server) openNotify(ctx context.Context, mux *http.ServeMux, reg prometh
 	notifyapi.Register(s.streams, mux, svc)
 	s.runners = append(s.runners, svc.Run)
 	return nil
+}
+
+// merchantScope is which merchants' data the request's principal covers
+// on the ticketing, payment and gate APIs (ticketingapi.ScopeOf), with
+// the memberships the ticketing service keeps when it runs here.
+func (s *Server) merchantScope(r *http.Request) (ticketing.Scope, error) {
+	var members ticketingapi.Memberships
+	if s.ticketing != nil {
+		members = s.ticketing
+	}
+	return ticketingapi.ScopeOf(r, members, s.auth)
 }
 
 // selfURL returns a function giving the URL of path on this server's own

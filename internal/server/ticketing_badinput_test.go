@@ -14,7 +14,7 @@ import (
 // Idempotency-Key 422.
 func TestTicketingBadInputMatrix(t *testing.T) {
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
-	all := r.key(t, "payment.read", "payment.cash", "payment.simulate", "notify.read")
+	all := r.key(t, "ticketing.admin", "payment.read", "payment.cash", "payment.simulate", "notify.read")
 	other := r.key(t, "topics.read")
 	o := orderPlaced("o-matrix", messages.MethodCash, 10_000)
 	r.inject(t, messages.TopicOrders, o.OrderID, o)

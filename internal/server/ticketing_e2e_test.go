@@ -111,7 +111,7 @@ func (r *running) intentOf(t *testing.T, key, number string) payment.Intent {
 
 func TestCashPaymentThroughTheServer(t *testing.T) {
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
-	cashier := r.key(t, "payment.read", "payment.cash")
+	cashier := r.key(t, "ticketing.admin", "payment.read", "payment.cash")
 	staff := r.key(t, "notify.read")
 	o := orderPlaced("o-cash", messages.MethodCash, 300_000)
 	r.inject(t, messages.TopicOrders, o.OrderID, o)
@@ -154,7 +154,7 @@ func (r *running) signed(t *testing.T, secret string, ts time.Time, body []byte)
 
 func TestOnlinePaymentCallbacksThroughTheServer(t *testing.T) {
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
-	key := r.key(t, "payment.read", "payment.simulate")
+	key := r.key(t, "ticketing.admin", "payment.read", "payment.simulate")
 	o := orderPlaced("o-online", messages.MethodOnline, 125_000)
 	r.inject(t, messages.TopicOrders, o.OrderID, o)
 	in := r.intentOf(t, key, o.Number)
@@ -200,7 +200,7 @@ func TestOnlinePaymentCallbacksThroughTheServer(t *testing.T) {
 
 func TestLatePaymentIsRefundedThroughTheServer(t *testing.T) {
 	r := start(t, Config{PaymentSecret: testPaymentSecret})
-	key := r.key(t, "payment.read", "payment.simulate")
+	key := r.key(t, "ticketing.admin", "payment.read", "payment.simulate")
 	staff := r.key(t, "notify.read")
 	o := orderPlaced("o-late", messages.MethodOnline, 80_000)
 	r.inject(t, messages.TopicOrders, o.OrderID, o)

@@ -132,31 +132,49 @@ func Routes() []string {
 	return out
 }
 
-// scope is what the request's principal may see: every merchant with
-// ticketing.admin (or when the API runs without authentication), and for
-// reading with ticketing.support; else the merchants its user is a member
-// of.
-func (h *handler) scope(r *http.Request) (ticketing.Scope, error) {
+// Memberships finds the merchants a user acts for. *ticketing.Service
+// implements it.
+type Memberships interface {
+	MerchantsOf(ctx context.Context, username string) ([]string, error)
+}
+
+// ScopeOf is which merchants' data the request's principal covers: the one
+// rule of the ticketing, payment and gate APIs. It is every merchant when
+// the API runs without authentication, with ticketing.admin, and for
+// reading (GET) with ticketing.support; else the merchants its user, or
+// its key's owner, is a member of, as members says. A key without an owner
+// covers no merchant, nor does anyone but those holding every merchant
+// when members is nil (the ticketing service, which keeps the memberships,
+// does not run in this process).
+func ScopeOf(r *http.Request, members Memberships, users Users) (ticketing.Scope, error) {
 	p := auth.FromContext(r.Context())
 	if p == nil || p.Can(auth.PermTicketingAdmin, "") || r.Method == http.MethodGet && p.Can(auth.PermTicketingSupport, "") {
 		return ticketing.Everything, nil
 	}
+	if members == nil {
+		return ticketing.Scope{}, nil
+	}
 	username := p.User.Username
 	if p.Key != nil {
-		if p.Key.OwnerID == "" || h.users == nil {
+		if p.Key.OwnerID == "" || users == nil {
 			return ticketing.Scope{}, nil
 		}
-		u, err := h.users.User(r.Context(), p.Key.OwnerID)
+		u, err := users.User(r.Context(), p.Key.OwnerID)
 		if err != nil {
 			return ticketing.Scope{}, fmt.Errorf("ticketing api: owner of key %s: %w", p.Key.Prefix, err)
 		}
 		username = u.Username
 	}
-	merchants, err := h.svc.MerchantsOf(r.Context(), username)
+	merchants, err := members.MerchantsOf(r.Context(), username)
 	if err != nil {
 		return ticketing.Scope{}, err
 	}
 	return ticketing.Scope{Merchants: merchants}, nil
+}
+
+// scope is what the request's principal may see (ScopeOf).
+func (h *handler) scope(r *http.Request) (ticketing.Scope, error) {
+	return ScopeOf(r, h.svc, h.users)
 }
 
 // scopedCall runs call on the object the path's {id} names, in the

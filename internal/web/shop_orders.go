@@ -62,7 +62,8 @@ func (s *shop) loadOrder(w http.ResponseWriter, r *http.Request) (orderPage, boo
 		p.Tickets += l.Quantity
 	}
 	if s.cfg.Payment != nil {
-		in, err := s.cfg.Payment.IntentByNumber(r.Context(), o.Number)
+		// The order's link is the credential: its payment is the buyer's.
+		in, err := s.cfg.Payment.IntentByNumber(r.Context(), payment.Everything, o.Number)
 		switch {
 		case err == nil:
 			p.Intent = &in
@@ -164,7 +165,7 @@ func (s *shop) providerPay(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("outcome") == payment.ProviderFailed {
 		outcome = payment.ProviderFailed
 	}
-	sim, err := s.cfg.Payment.SimulatePay(r.Context(), payment.SimulatedPayment{PaymentID: p.Intent.ID, Outcome: outcome,
+	sim, err := s.cfg.Payment.SimulatePay(r.Context(), payment.Everything, payment.SimulatedPayment{PaymentID: p.Intent.ID, Outcome: outcome,
 		Reason: map[bool]string{true: "declined on the provider's page"}[outcome == payment.ProviderFailed]}, r.PostFormValue("key"))
 	var fields *invalid.Fields
 	switch {

@@ -162,7 +162,7 @@ func TestTicketingForms(t *testing.T) {
 			resp, _ = cashier.post("/ticketing/counter/"+w.pending[0].ID+"/cash", url.Values{"csrf_token": {ccsrf}, "key": {key}, "received": {"600.000"}})
 			wantStatus(t, "cash", resp, http.StatusSeeOther)
 		}
-		in, err := tf.pay.IntentByNumber(ctx, w.pending[0].Number)
+		in, err := tf.pay.IntentByNumber(ctx, payment.Everything, w.pending[0].Number)
 		if err != nil || in.State != payment.StateSucceeded || in.Received != 600000 || in.Change != 600000-in.Amount {
 			t.Errorf("intent %+v, %v: want it paid once with Rp 600.000 received", in, err)
 		}

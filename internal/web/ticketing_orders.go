@@ -98,7 +98,7 @@ func (h *Handler) tkOrderPage(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return
 	}
 	if h.cfg.Payments != nil && p.Can(auth.PermPaymentRead, "") {
-		if in, err := h.cfg.Payments.IntentByNumber(ctx, o.Number); err == nil {
+		if in, err := h.cfg.Payments.IntentByNumber(ctx, payment.Scope(sc), o.Number); err == nil {
 			d.Intent = &in
 		} else if !errors.Is(err, payment.ErrNotFound) {
 			h.serverError(w, r, err)
@@ -325,7 +325,7 @@ func (h *Handler) tkCounterPage(w http.ResponseWriter, r *http.Request, sc ticke
 				h.tkFail(w, r, err)
 				return
 			}
-			if in, err := h.cfg.Payments.IntentByNumber(ctx, o.Number); err == nil {
+			if in, err := h.cfg.Payments.IntentByNumber(ctx, payment.Scope(sc), o.Number); err == nil {
 				d.Intent = &in
 			} else if !errors.Is(err, payment.ErrNotFound) {
 				h.serverError(w, r, err)
@@ -360,12 +360,12 @@ func (h *Handler) tkTakeCash(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		h.tkCounterPage(w, r, sc, http.StatusUnprocessableEntity, d)
 		return
 	}
-	in, err := h.cfg.Payments.IntentByNumber(ctx, o.Number)
+	in, err := h.cfg.Payments.IntentByNumber(ctx, payment.Scope(sc), o.Number)
 	if err != nil {
 		h.tkFail(w, r, err)
 		return
 	}
-	paid, err := h.cfg.Payments.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: received, Cashier: p.Name(), Key: d.Key})
+	paid, err := h.cfg.Payments.ConfirmCash(ctx, payment.Scope(sc), in.ID, payment.CashPayment{Received: received, Cashier: p.Name(), Key: d.Key})
 	if fe := fieldErrors(err); fe != nil {
 		d.Errors = fe
 		h.tkCounterPage(w, r, sc, http.StatusUnprocessableEntity, d)

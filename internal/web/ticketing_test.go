@@ -194,10 +194,10 @@ func (tf *tkFixture) world(t testing.TB) tkWorld {
 		w.paid[i], w.pending[i] = place(e.ID+"-paid"), place(e.ID+"-pending")
 		var in payment.Intent
 		waitUntil(t, "payment intent", func() bool {
-			in, err = tf.pay.IntentByNumber(ctx, w.paid[i].Number)
+			in, err = tf.pay.IntentByNumber(ctx, payment.Everything, w.paid[i].Number)
 			return err == nil
 		})
-		if _, err := tf.pay.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: in.Amount, Cashier: "citra", Key: "k" + in.ID}); err != nil {
+		if _, err := tf.pay.ConfirmCash(ctx, payment.Everything, in.ID, payment.CashPayment{Received: in.Amount, Cashier: "citra", Key: "k" + in.ID}); err != nil {
 			t.Fatal(err)
 		}
 		waitUntil(t, "order paid", func() bool {
@@ -516,7 +516,7 @@ func TestTicketingEveryFormRefusesWhoMayNot(t *testing.T) {
 	}
 	// Citra, merchant A's cashier, may take cash for its pending order,
 	// and did; nobody else could.
-	if in, err := tf.pay.IntentByNumber(ctx, w.pending[0].Number); err != nil || in.PaidBy != "citra" {
+	if in, err := tf.pay.IntentByNumber(ctx, payment.Everything, w.pending[0].Number); err != nil || in.PaidBy != "citra" {
 		t.Errorf("merchant A's pending order paid by %q, %v; want citra, its cashier", in.PaidBy, err)
 	}
 	if rf, err := tf.svc.Refund(ctx, ticketing.Everything, w.refund[0].ID); err != nil || rf.Status != ticketing.RefundRequested {

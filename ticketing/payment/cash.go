@@ -23,16 +23,17 @@ type CashPayment struct {
 	Key string
 }
 
-// ConfirmCash records cash received for a cash intent and publishes
-// PaymentSucceeded in the same transaction. Only a requested intent can
-// take cash: an expired or canceled order's tickets are no longer held.
-func (s *Service) ConfirmCash(ctx context.Context, id string, p CashPayment) (Intent, error) {
+// ConfirmCash records cash received for a cash intent in the scope and
+// publishes PaymentSucceeded in the same transaction. Only a requested
+// intent can take cash: an expired or canceled order's tickets are no
+// longer held.
+func (s *Service) ConfirmCash(ctx context.Context, sc Scope, id string, p CashPayment) (Intent, error) {
 	p.Key = strings.TrimSpace(p.Key)
 	var out Intent
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		in, err := s.intentWhere(ctx, tx, "id = ?", id, true)
+		in, err := s.intentIn(ctx, tx, sc, "id = ?", id, true, fmt.Sprintf("%q", id))
 		if err != nil {
-			return fmt.Errorf("%w: no payment intent %q", err, id)
+			return err
 		}
 		if p.Key != "" && in.paidKey == p.Key && in.State != StateRequested {
 			out = in // the same request again
@@ -62,14 +63,14 @@ func (s *Service) ConfirmCash(ctx context.Context, id string, p CashPayment) (In
 	return out, err
 }
 
-// CompleteRefund records that a pending cash refund was paid out at a
-// counter, and publishes PaymentRefunded. key is the request's
+// CompleteRefund records that a pending cash refund in the scope was paid
+// out at a counter, and publishes PaymentRefunded. key is the request's
 // idempotency key, as for ConfirmCash.
-func (s *Service) CompleteRefund(ctx context.Context, id, cashier, key string) (Refund, error) {
+func (s *Service) CompleteRefund(ctx context.Context, sc Scope, id, cashier, key string) (Refund, error) {
 	key = strings.TrimSpace(key)
 	var out Refund
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		rf, err := s.refund(ctx, tx, id, true)
+		rf, err := s.refund(ctx, tx, sc, id, true)
 		if err != nil {
 			return err
 		}

@@ -180,7 +180,7 @@ func (e *env) intentOf(t testing.TB, orderID string) payment.Intent {
 	var in payment.Intent
 	waitFor(t, "the intent of "+orderID, func() bool {
 		var err error
-		in, err = e.svc.IntentByNumber(t.Context(), "2026-12-06-1-"+orderID)
+		in, err = e.svc.IntentByNumber(t.Context(), payment.Everything, "2026-12-06-1-"+orderID)
 		if err != nil && !errors.Is(err, payment.ErrNotFound) {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func (e *env) waitState(t testing.TB, id, state string) payment.Intent {
 	var in payment.Intent
 	waitFor(t, fmt.Sprintf("intent %s to be %s", id, state), func() bool {
 		var err error
-		in, err = e.svc.Intent(t.Context(), id)
+		in, err = e.svc.Intent(t.Context(), payment.Everything, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func (s *Service) placed(ctx context.Context, tx *sql.Tx, m messages.OrderPlaced
 	now := s.now()
 	in := Intent{
 		ID: "pay_" + uuid.Must(uuid.NewV7()).String(), OrderID: m.OrderID, Number: m.Number, EventID: m.EventID,
-		EventName: m.EventName, Amount: m.Total, Method: strings.ToLower(strings.TrimSpace(m.Method)),
+		EventName: m.EventName, MerchantID: m.MerchantID, Amount: m.Total, Method: strings.ToLower(strings.TrimSpace(m.Method)),
 		State: StateRequested, Buyer: m.Buyer, PayBy: m.HoldExpires.UTC(), CreatedAt: now, UpdatedAt: now,
 	}
 	switch {
@@ -107,9 +107,9 @@ func (s *Service) placed(ctx context.Context, tx *sql.Tx, m messages.OrderPlaced
 		return err
 	}
 	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO payment_intents (id, order_id, number, event_id, event_name,
-		amount, method, state, buyer, pay_by_ns, virtual_account, qr, reason, created_ns, updated_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		in.ID, in.OrderID, in.Number, in.EventID, in.EventName, in.Amount, in.Method, in.State, string(buyer),
+		merchant_id, amount, method, state, buyer, pay_by_ns, virtual_account, qr, reason, created_ns, updated_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		in.ID, in.OrderID, in.Number, in.EventID, in.EventName, in.MerchantID, in.Amount, in.Method, in.State, string(buyer),
 		in.PayBy.UnixNano(), va, qr, in.Reason, now.UnixNano(), now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("payment: open intent for order %s: %w", in.OrderID, err)
@@ -209,7 +209,7 @@ func (s *Service) refundApproved(ctx context.Context, tx *sql.Tx, ro refundOrder
 	if ro.ID == "" || ro.OrderID == "" {
 		return consume.Permanent(fmt.Errorf("payment: refund without a refund id or order id (%q, %q)", ro.ID, ro.OrderID))
 	}
-	if _, err := s.refund(ctx, tx, ro.ID, false); err == nil {
+	if _, err := s.refund(ctx, tx, Everything, ro.ID, false); err == nil {
 		return nil // already recorded
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
@@ -236,14 +236,14 @@ func (s *Service) refundApproved(ctx context.Context, tx *sql.Tx, ro refundOrder
 	if ro.Amount <= 0 || ro.Amount > left {
 		return fail(in.ID, in.Method, fmt.Sprintf("a refund of %d does not fit the %d still refundable", ro.Amount, left))
 	}
-	rf := Refund{ID: ro.ID, PaymentID: in.ID, OrderID: in.OrderID, Amount: ro.Amount, Method: in.Method,
+	rf := Refund{ID: ro.ID, PaymentID: in.ID, OrderID: in.OrderID, MerchantID: in.MerchantID, Amount: ro.Amount, Method: in.Method,
 		State: RefundPending, Reason: ro.Reason, CreatedAt: now, UpdatedAt: now}
 	if in.Method == messages.MethodOnline {
 		rf.State, rf.ProviderRef, rf.PaidBy = RefundRefunded, providerRefund(rf.ID), "provider"
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO payment_refunds (id, payment_id, order_id, amount, method, state,
-		reason, provider_ref, paid_by, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		rf.ID, rf.PaymentID, rf.OrderID, rf.Amount, rf.Method, rf.State, rf.Reason, rf.ProviderRef, rf.PaidBy,
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO payment_refunds (id, payment_id, order_id, merchant_id, amount, method,
+		state, reason, provider_ref, paid_by, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		rf.ID, rf.PaymentID, rf.OrderID, rf.MerchantID, rf.Amount, rf.Method, rf.State, rf.Reason, rf.ProviderRef, rf.PaidBy,
 		now.UnixNano(), now.UnixNano())
 	if store.IsUniqueViolation(err) {
 		return fmt.Errorf("payment: refund %s recorded concurrently: %w", rf.ID, err)

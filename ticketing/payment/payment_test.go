@@ -32,26 +32,26 @@ func TestCashAtTheCounter(t *testing.T) {
 	if req["payment_id"] != in.ID || !strings.Contains(req["instructions"].(string), in.Number) {
 		t.Errorf("PaymentRequested = %v, want payment %s and instructions naming order %s", req, in.ID, in.Number)
 	}
-	byNumber, err := e.svc.IntentByNumber(ctx, in.Number)
+	byNumber, err := e.svc.IntentByNumber(ctx, payment.Everything, in.Number)
 	if err != nil || byNumber.ID != in.ID {
 		t.Fatalf("IntentByNumber(%s) = %v, %v; want %s", in.Number, byNumber.ID, err, in.ID)
 	}
 
-	if _, err := e.svc.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: 299_999, Cashier: "kasir", Key: "k1"}); !errors.Is(err, payment.ErrInvalid) {
+	if _, err := e.svc.ConfirmCash(ctx, payment.Everything, in.ID, payment.CashPayment{Received: 299_999, Cashier: "kasir", Key: "k1"}); !errors.Is(err, payment.ErrInvalid) {
 		t.Errorf("ConfirmCash(too little) error = %v, want ErrInvalid", err)
 	}
-	paid, err := e.svc.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k1"})
+	paid, err := e.svc.ConfirmCash(ctx, payment.Everything, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if paid.State != payment.StateSucceeded || paid.Change != 200_000 || paid.PaidBy != "kasir" {
 		t.Errorf("paid = %+v, want succeeded with 200000 change by kasir", paid)
 	}
-	again, err := e.svc.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k1"})
+	again, err := e.svc.ConfirmCash(ctx, payment.Everything, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k1"})
 	if err != nil || again.State != payment.StateSucceeded {
 		t.Errorf("ConfirmCash with the same key = %v, %v; want the paid intent again", again.State, err)
 	}
-	if _, err := e.svc.ConfirmCash(ctx, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k2"}); !errors.Is(err, payment.ErrState) {
+	if _, err := e.svc.ConfirmCash(ctx, payment.Everything, in.ID, payment.CashPayment{Received: 500_000, Cashier: "kasir", Key: "k2"}); !errors.Is(err, payment.ErrState) {
 		t.Errorf("ConfirmCash with another key error = %v, want ErrState", err)
 	}
 	e.waitTypes(t, "o-cash", messages.TypePaymentRequested+","+messages.TypePaymentSucceeded)
@@ -92,7 +92,7 @@ func callbackReplayed(t *testing.T, e *env) {
 	if len(in.VirtualAccount) != 16 || !strings.HasPrefix(in.QR, "ARUSPAY|") {
 		t.Fatalf("intent VA %q QR %q, want a 16-digit VA and a QR string", in.VirtualAccount, in.QR)
 	}
-	sim, err := e.svc.SimulatePay(t.Context(), payment.SimulatedPayment{VirtualAccount: in.VirtualAccount}, "idem-1")
+	sim, err := e.svc.SimulatePay(t.Context(), payment.Everything, payment.SimulatedPayment{VirtualAccount: in.VirtualAccount}, "idem-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func callbackReplayed(t *testing.T, e *env) {
 		}
 	}
 	// The simulation sent again with the same key sends the same event.
-	again, err := e.svc.SimulatePay(t.Context(), payment.SimulatedPayment{QR: in.QR}, "idem-1")
+	again, err := e.svc.SimulatePay(t.Context(), payment.Everything, payment.SimulatedPayment{QR: in.QR}, "idem-1")
 	if err != nil || again.Event.EventID != sim.Event.EventID {
 		t.Errorf("simulation again: event %s, %v; want event %s", again.Event.EventID, err, sim.Event.EventID)
 	}
@@ -158,7 +158,7 @@ func TestCallbackRefusesForgedAndStaleSignatures(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := e.svc.Intent(t.Context(), in.ID); got.State != payment.StateRequested {
+	if got, _ := e.svc.Intent(t.Context(), payment.Everything, in.ID); got.State != payment.StateRequested {
 		t.Errorf("intent after forged callbacks is %s, want requested", got.State)
 	}
 	// A good signature on the same event is still handled: the forged
@@ -219,11 +219,11 @@ func TestEveryBackend(t *testing.T) {
 		e.send(t, "b-cash", placed("b-cash", "cash", 20_000, time.Now().Add(time.Hour)))
 		e.send(t, "b-va", placed("b-va", "online", 30_000, time.Now().Add(time.Hour)))
 		cash := e.intentOf(t, "b-cash")
-		if _, err := e.svc.ConfirmCash(t.Context(), cash.ID, payment.CashPayment{Received: 20_000}); err != nil {
+		if _, err := e.svc.ConfirmCash(t.Context(), payment.Everything, cash.ID, payment.CashPayment{Received: 20_000}); err != nil {
 			t.Fatal(err)
 		}
 		va := e.intentOf(t, "b-va")
-		if sim, err := e.svc.SimulatePay(t.Context(), payment.SimulatedPayment{PaymentID: va.ID}, "k"); err != nil || sim.CallbackStatus != 200 {
+		if sim, err := e.svc.SimulatePay(t.Context(), payment.Everything, payment.SimulatedPayment{PaymentID: va.ID}, "k"); err != nil || sim.CallbackStatus != 200 {
 			t.Fatalf("SimulatePay: %d %s, %v", sim.CallbackStatus, sim.CallbackBody, err)
 		}
 		e.waitState(t, va.ID, payment.StateSucceeded)

@@ -233,8 +233,9 @@ type Simulation struct {
 // signs it and posts it to the callback URL, as the provider would, and
 // returns what the callback answered. key, the request's idempotency key,
 // fixes the event id, so a request sent again sends the same event, which
-// the callback handles once.
-func (s *Service) SimulatePay(ctx context.Context, p SimulatedPayment, key string) (Simulation, error) {
+// the callback handles once. The payment must be in the scope: the
+// simulation pays only what the caller may see.
+func (s *Service) SimulatePay(ctx context.Context, sc Scope, p SimulatedPayment, key string) (Simulation, error) {
 	if s.cfg.CallbackURL == nil {
 		return Simulation{}, errors.New("payment: no callback URL for the simulated provider")
 	}
@@ -264,14 +265,11 @@ func (s *Service) SimulatePay(ctx context.Context, p SimulatedPayment, key strin
 		if len(parts) != 5 || parts[0] != "ARUSPAY" {
 			return Simulation{}, invalid.New(ErrInvalid, "qr", "not a QR string of this provider")
 		}
-		in, err = s.Intent(ctx, parts[2])
+		in, err = s.Intent(ctx, sc, parts[2])
 	case p.VirtualAccount != "":
-		in, err = s.intentWhere(ctx, s.db, "virtual_account = ?", p.VirtualAccount, false)
-		if errors.Is(err, ErrNotFound) {
-			err = fmt.Errorf("%w: no payment intent has virtual account %s", ErrNotFound, p.VirtualAccount)
-		}
+		in, err = s.intentIn(ctx, s.db, sc, "virtual_account = ?", p.VirtualAccount, false, "with virtual account "+p.VirtualAccount)
 	default:
-		in, err = s.Intent(ctx, p.PaymentID)
+		in, err = s.Intent(ctx, sc, p.PaymentID)
 	}
 	if err != nil {
 		return Simulation{}, err

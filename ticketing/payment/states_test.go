@@ -42,7 +42,7 @@ func walkEveryState(t *testing.T, base store.Config) {
 	}
 	pay := func(in payment.Intent, outcome string) {
 		t.Helper()
-		sim, err := e.svc.SimulatePay(ctx, payment.SimulatedPayment{PaymentID: in.ID, Outcome: outcome}, "")
+		sim, err := e.svc.SimulatePay(ctx, payment.Everything, payment.SimulatedPayment{PaymentID: in.ID, Outcome: outcome}, "")
 		if err != nil || sim.CallbackStatus != 200 {
 			t.Fatalf("SimulatePay(%s, %s) = %d %s, %v", in.ID, outcome, sim.CallbackStatus, sim.CallbackBody, err)
 		}
@@ -88,7 +88,7 @@ func walkEveryState(t *testing.T, base store.Config) {
 	e.send(t, "w2", messages.LatePaymentRejected{Type: messages.TypeLatePaymentRejected, OrderID: "w2", PaymentID: w2.ID, Amount: 80_000})
 	e.waitState(t, w2.ID, payment.StateRefunded)
 	move(payment.StateSucceeded, payment.StateRefunded)
-	if rf, err := e.svc.Refund(ctx, "late-"+w2.ID); err != nil || rf.State != payment.RefundRefunded {
+	if rf, err := e.svc.Refund(ctx, payment.Everything, "late-"+w2.ID); err != nil || rf.State != payment.RefundRefunded {
 		t.Errorf("late refund = %+v, %v; want refunded", rf, err)
 	}
 
@@ -119,26 +119,26 @@ func walkEveryState(t *testing.T, base store.Config) {
 	// counter, pending, until a cashier pays it out.
 	e.send(t, "w6", placed("w6", "cash", 50_000, expires))
 	w6 := e.intentOf(t, "w6")
-	if _, err := e.svc.ConfirmCash(ctx, w6.ID, payment.CashPayment{Received: 50_000, Cashier: "kasir"}); err != nil {
+	if _, err := e.svc.ConfirmCash(ctx, payment.Everything, w6.ID, payment.CashPayment{Received: 50_000, Cashier: "kasir"}); err != nil {
 		t.Fatal(err)
 	}
 	move(payment.StateRequested, payment.StateSucceeded)
 	e.send(t, "w6", refund("r6", "w6", 50_000))
 	waitFor(t, "refund r6 pending", func() bool {
-		rf, err := e.svc.Refund(ctx, "r6")
+		rf, err := e.svc.Refund(ctx, payment.Everything, "r6")
 		return err == nil && rf.State == payment.RefundPending
 	})
-	pending, _ := e.svc.Refunds(ctx, payment.RefundQuery{State: payment.RefundPending})
+	pending, _ := e.svc.Refunds(ctx, payment.Everything, payment.RefundQuery{State: payment.RefundPending})
 	if len(pending) != 1 || pending[0].ID != "r6" {
 		t.Errorf("pending refunds = %+v, want r6", pending)
 	}
-	if _, err := e.svc.CompleteRefund(ctx, "r6", "kasir", "k-r6"); err != nil {
+	if _, err := e.svc.CompleteRefund(ctx, payment.Everything, "r6", "kasir", "k-r6"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CompleteRefund(ctx, "r6", "kasir", "k-r6"); err != nil {
+	if _, err := e.svc.CompleteRefund(ctx, payment.Everything, "r6", "kasir", "k-r6"); err != nil {
 		t.Errorf("CompleteRefund again with its key: %v, want the refund again", err)
 	}
-	if _, err := e.svc.CompleteRefund(ctx, "r6", "kasir", "other"); !errors.Is(err, payment.ErrState) {
+	if _, err := e.svc.CompleteRefund(ctx, payment.Everything, "r6", "kasir", "other"); !errors.Is(err, payment.ErrState) {
 		t.Errorf("CompleteRefund with another key: %v, want ErrState", err)
 	}
 	e.waitState(t, w6.ID, payment.StateRefunded)
@@ -149,7 +149,7 @@ func walkEveryState(t *testing.T, base store.Config) {
 	w7 := e.intentOf(t, "w7")
 	e.send(t, "w7", closed(messages.TypeOrderExpired, "w7"))
 	e.waitState(t, w7.ID, payment.StateExpired)
-	if _, err := e.svc.ConfirmCash(ctx, w7.ID, payment.CashPayment{Received: 50_000}); !errors.Is(err, payment.ErrState) {
+	if _, err := e.svc.ConfirmCash(ctx, payment.Everything, w7.ID, payment.CashPayment{Received: 50_000}); !errors.Is(err, payment.ErrState) {
 		t.Errorf("ConfirmCash on an expired intent: %v, want ErrState", err)
 	}
 
@@ -159,7 +159,7 @@ func walkEveryState(t *testing.T, base store.Config) {
 	e.send(t, "w9", placed("w9", "cash", 50_000, e.clock.now().Add(time.Minute)))
 	w9 := e.intentOf(t, "w9")
 	e.clock.add(2 * time.Minute)
-	if _, err := e.svc.ConfirmCash(ctx, w9.ID, payment.CashPayment{Received: 50_000}); !errors.Is(err, payment.ErrState) {
+	if _, err := e.svc.ConfirmCash(ctx, payment.Everything, w9.ID, payment.CashPayment{Received: 50_000}); !errors.Is(err, payment.ErrState) {
 		t.Errorf("ConfirmCash after the hold ran out: %v, want ErrState", err)
 	}
 	if n, err := e.svc.CloseOverdue(ctx); err != nil || n != 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,18 +14,57 @@ import (
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
+// Scope is whose payments a caller may see and act on: every merchant's
+// (the platform's admins), or those of the orders of the merchants listed
+// (a merchant's cashiers). A payment outside the scope is reported as not
+// found, as an unknown one is. An intent opened before orders' merchants
+// were recorded here belongs to no merchant: only All covers it.
+type Scope struct {
+	All       bool
+	Merchants []string
+}
+
+// Everything is the platform's scope.
+var Everything = Scope{All: true}
+
+// Allows reports whether the scope covers a payment of merchant's order.
+func (sc Scope) Allows(merchant string) bool {
+	return sc.All || merchant != "" && slices.Contains(sc.Merchants, merchant)
+}
+
+// where returns the SQL condition keeping the scope's rows, and its
+// arguments.
+func (sc Scope) where() (string, []any) {
+	if sc.All {
+		return "1 = 1", nil
+	}
+	var args []any
+	for _, m := range sc.Merchants {
+		if m != "" { // no merchant is covered only by All
+			args = append(args, m)
+		}
+	}
+	if len(args) == 0 {
+		return "1 = 0", nil
+	}
+	return "merchant_id IN (?" + strings.Repeat(", ?", len(args)-1) + ")", args
+}
+
 // Intent is the payment of one order.
 type Intent struct {
-	ID        string         `json:"id"`
-	OrderID   string         `json:"order_id"`
-	Number    string         `json:"number"`
-	EventID   string         `json:"event_id"`
-	EventName string         `json:"event_name"`
-	Amount    int64          `json:"amount"`
-	Method    string         `json:"method"`
-	State     string         `json:"state"`
-	Buyer     messages.Buyer `json:"buyer"`
-	PayBy     time.Time      `json:"pay_by"`
+	ID        string `json:"id"`
+	OrderID   string `json:"order_id"`
+	Number    string `json:"number"`
+	EventID   string `json:"event_id"`
+	EventName string `json:"event_name"`
+	// MerchantID is the merchant whose event the order is for; empty for
+	// an intent opened before merchants were recorded.
+	MerchantID string         `json:"merchant_id,omitempty"`
+	Amount     int64          `json:"amount"`
+	Method     string         `json:"method"`
+	State      string         `json:"state"`
+	Buyer      messages.Buyer `json:"buyer"`
+	PayBy      time.Time      `json:"pay_by"`
 	// VirtualAccount and QR are where an online intent is paid.
 	VirtualAccount string `json:"virtual_account,omitempty"`
 	QR             string `json:"qr,omitempty"`
@@ -51,6 +91,7 @@ type Refund struct {
 	ID          string    `json:"id"`
 	PaymentID   string    `json:"payment_id"`
 	OrderID     string    `json:"order_id"`
+	MerchantID  string    `json:"merchant_id,omitempty"`
 	Amount      int64     `json:"amount"`
 	Method      string    `json:"method"`
 	State       string    `json:"state"`
@@ -63,7 +104,7 @@ type Refund struct {
 	paidKey string
 }
 
-const intentColumns = `id, order_id, number, event_id, event_name, amount, method, state, buyer, pay_by_ns,
+const intentColumns = `id, order_id, number, event_id, event_name, merchant_id, amount, method, state, buyer, pay_by_ns,
 	COALESCE(virtual_account, ''), COALESCE(qr, ''), received, refunded, late, paid_by, paid_key, provider_event,
 	reason, created_ns, updated_ns, paid_ns`
 
@@ -73,7 +114,7 @@ func scanIntent(r scanner) (Intent, error) {
 	var in Intent
 	var buyer string
 	var payBy, created, updated, paid int64
-	err := r.Scan(&in.ID, &in.OrderID, &in.Number, &in.EventID, &in.EventName, &in.Amount, &in.Method, &in.State,
+	err := r.Scan(&in.ID, &in.OrderID, &in.Number, &in.EventID, &in.EventName, &in.MerchantID, &in.Amount, &in.Method, &in.State,
 		&buyer, &payBy, &in.VirtualAccount, &in.QR, &in.Received, &in.Refunded, &in.Late, &in.PaidBy, &in.paidKey,
 		&in.ProviderEvent, &in.Reason, &created, &updated, &paid)
 	if err != nil {
@@ -119,23 +160,28 @@ func (s *Service) intentWhere(ctx context.Context, q store.Querier, cond string,
 	return in, nil
 }
 
-// Intent returns the intent with this id.
-func (s *Service) Intent(ctx context.Context, id string) (Intent, error) {
-	in, err := s.intentWhere(ctx, s.db, "id = ?", id, false)
+// intentIn reads one intent in the scope, as intentWhere; one outside the
+// scope is not found, and what answers says so names it as the caller did.
+func (s *Service) intentIn(ctx context.Context, q store.Querier, sc Scope, cond string, arg any, lock bool, what string) (Intent, error) {
+	in, err := s.intentWhere(ctx, q, cond, arg, lock)
+	if err == nil && !sc.Allows(in.MerchantID) {
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
-		return Intent{}, fmt.Errorf("%w: no payment intent %q", ErrNotFound, id)
+		return Intent{}, fmt.Errorf("%w: no payment intent %s", ErrNotFound, what)
 	}
 	return in, err
 }
 
-// IntentByNumber returns the intent of the order with this number, as a
-// cashier looks it up at the counter.
-func (s *Service) IntentByNumber(ctx context.Context, number string) (Intent, error) {
-	in, err := s.intentWhere(ctx, s.db, "number = ?", strings.TrimSpace(number), false)
-	if errors.Is(err, ErrNotFound) {
-		return Intent{}, fmt.Errorf("%w: no payment intent for order number %q", ErrNotFound, number)
-	}
-	return in, err
+// Intent returns the intent with this id, in the scope.
+func (s *Service) Intent(ctx context.Context, sc Scope, id string) (Intent, error) {
+	return s.intentIn(ctx, s.db, sc, "id = ?", id, false, fmt.Sprintf("%q", id))
+}
+
+// IntentByNumber returns the intent of the order with this number, in the
+// scope, as a cashier looks it up at the counter.
+func (s *Service) IntentByNumber(ctx context.Context, sc Scope, number string) (Intent, error) {
+	return s.intentIn(ctx, s.db, sc, "number = ?", strings.TrimSpace(number), false, fmt.Sprintf("for order number %q", number))
 }
 
 // IntentQuery filters [Service.Intents].
@@ -146,15 +192,15 @@ type IntentQuery struct {
 	Limit int
 }
 
-// Intents lists intents, newest first.
-func (s *Service) Intents(ctx context.Context, q IntentQuery) ([]Intent, error) {
+// Intents lists the intents in the scope, newest first.
+func (s *Service) Intents(ctx context.Context, sc Scope, q IntentQuery) ([]Intent, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	query := `SELECT ` + intentColumns + ` FROM payment_intents`
-	var args []any
+	where, args := sc.where()
+	query := `SELECT ` + intentColumns + ` FROM payment_intents WHERE ` + where
 	if q.State != "" {
-		query += ` WHERE state = ?`
+		query += ` AND state = ?`
 		args = append(args, q.State)
 	}
 	query += ` ORDER BY created_ns DESC, id LIMIT ?`
@@ -175,12 +221,12 @@ func (s *Service) Intents(ctx context.Context, q IntentQuery) ([]Intent, error) 
 	return out, rows.Err()
 }
 
-const refundColumns = `id, payment_id, order_id, amount, method, state, reason, provider_ref, paid_by, paid_key, created_ns, updated_ns`
+const refundColumns = `id, payment_id, order_id, merchant_id, amount, method, state, reason, provider_ref, paid_by, paid_key, created_ns, updated_ns`
 
 func scanRefund(r scanner) (Refund, error) {
 	var rf Refund
 	var created, updated int64
-	if err := r.Scan(&rf.ID, &rf.PaymentID, &rf.OrderID, &rf.Amount, &rf.Method, &rf.State, &rf.Reason,
+	if err := r.Scan(&rf.ID, &rf.PaymentID, &rf.OrderID, &rf.MerchantID, &rf.Amount, &rf.Method, &rf.State, &rf.Reason,
 		&rf.ProviderRef, &rf.PaidBy, &rf.paidKey, &created, &updated); err != nil {
 		return Refund{}, err
 	}
@@ -188,13 +234,15 @@ func scanRefund(r scanner) (Refund, error) {
 	return rf, nil
 }
 
-func (s *Service) refund(ctx context.Context, q store.Querier, id string, lock bool) (Refund, error) {
+// refund reads one refund in the scope; lock takes its row lock in a
+// transaction.
+func (s *Service) refund(ctx context.Context, q store.Querier, sc Scope, id string, lock bool) (Refund, error) {
 	query := `SELECT ` + refundColumns + ` FROM payment_refunds WHERE id = ?`
 	if lock {
 		query += s.forUpdate()
 	}
 	rf, err := scanRefund(q.QueryRowContext(ctx, s.db.Rebind(query), id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !sc.Allows(rf.MerchantID) {
 		return Refund{}, fmt.Errorf("%w: no refund %q", ErrNotFound, id)
 	}
 	if err != nil {
@@ -203,9 +251,9 @@ func (s *Service) refund(ctx context.Context, q store.Querier, id string, lock b
 	return rf, nil
 }
 
-// Refund returns the refund with this id.
-func (s *Service) Refund(ctx context.Context, id string) (Refund, error) {
-	return s.refund(ctx, s.db, id, false)
+// Refund returns the refund with this id, in the scope.
+func (s *Service) Refund(ctx context.Context, sc Scope, id string) (Refund, error) {
+	return s.refund(ctx, s.db, sc, id, false)
 }
 
 // RefundQuery filters [Service.Refunds].
@@ -219,13 +267,13 @@ type RefundQuery struct {
 	Limit int
 }
 
-// Refunds lists refunds, newest first.
-func (s *Service) Refunds(ctx context.Context, q RefundQuery) ([]Refund, error) {
+// Refunds lists the refunds in the scope, newest first.
+func (s *Service) Refunds(ctx context.Context, sc Scope, q RefundQuery) ([]Refund, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	query := `SELECT ` + refundColumns + ` FROM payment_refunds WHERE 1 = 1`
-	var args []any
+	where, args := sc.where()
+	query := `SELECT ` + refundColumns + ` FROM payment_refunds WHERE ` + where
 	if q.State != "" {
 		query += ` AND state = ?`
 		args = append(args, q.State)
