@@ -38,7 +38,7 @@ func TestGateCommands(t *testing.T) {
 	if res, err := g.Redeem(ctx, gate.Redeem{EventID: "ev1", Secret: a.Passes[0].QR, GateID: "main", Direction: gate.DirectionEntry}); err != nil || !res.OK {
 		t.Fatalf("redeem: %+v %v", res, err)
 	}
-	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": mustKey(t, data, "gate.read", "gate.manage")}
+	env := map[string]string{"ARUS_SERVER": url, "ARUS_API_KEY": mustKey(t, data, "ticketing.admin", "gate.read", "gate.manage")}
 
 	if r := must(t, env, "", "gate", "counts", "ev1"); !strings.Contains(r.stdout, "inside\t1") || !strings.Contains(r.stdout, "gate main\t1 in, 0 out") {
 		t.Errorf("counts:\n%s", r.stdout)

@@ -9,12 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/invalid"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 )
 
@@ -25,9 +28,10 @@ type Keys interface {
 }
 
 type handler struct {
-	a    *api.Server
-	g    *gate.Service
-	keys Keys
+	a     *api.Server
+	g     *gate.Service
+	keys  Keys
+	scope func(*http.Request) (ticketing.Scope, error)
 }
 
 // Register adds the gate's routes to mux, served by a under the rules of
@@ -61,31 +65,40 @@ type handler struct {
 // not a device's uses them only with gate.manage for the event (an operator
 // of it): a key holding gate.scan alone scans nowhere. A signed-in session
 // scans as its roles allow.
-func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys) {
-	h := &handler{a: a, g: g, keys: keys}
+//
+// Every route of an event is also confined to the events of the merchants
+// the caller acts for, as scope gives them for the request (every
+// merchant's for the platform's admins): another merchant's event answers
+// 404, as an unknown one does. A key narrowed to the event by its scopes,
+// as a device's key always is, was given that event and passes. Rebuilding
+// every event's list needs every merchant.
+func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys, scope func(*http.Request) (ticketing.Scope, error)) {
+	h := &handler{a: a, g: g, keys: keys, scope: scope}
 	read := []auth.Permission{auth.PermGateRead}
 	manage := []auth.Permission{auth.PermGateManage}
 	scan := []auth.Permission{auth.PermGateScan}
-	const ev = "/api/v1/gate/events/{event}"
-	a.Route(mux, "GET "+ev, read, h.server)
-	a.Route(mux, "PUT "+ev+"/gates/{gate}", manage, h.putGate)
-	a.Route(mux, "PUT "+ev+"/lists/{list}", manage, h.putList)
-	a.Route(mux, "POST "+ev+"/keys", manage, h.rotate)
-	a.Route(mux, "DELETE "+ev+"/keys/{key}", manage, h.retire)
-	a.Route(mux, "POST "+ev+"/passes/{pass}/block", manage, h.block)
-	a.Route(mux, "POST "+ev+"/passes/{pass}/unblock", manage, h.unblock)
-	a.Route(mux, "GET "+ev+"/counts", read, h.counts)
-	a.Route(mux, "GET "+ev+"/flagged", read, h.flagged)
-	a.Route(mux, "GET "+ev+"/devices", read, h.devices)
-	a.Route(mux, "POST "+ev+"/enrolments", manage, h.enrolment)
-	a.Route(mux, "DELETE "+ev+"/devices/{device}", manage, h.revokeDevice)
+	event := func(method, path string, perms []auth.Permission, next api.HandlerFunc) {
+		a.Route(mux, method+" /api/v1/gate/events/{event}"+path, perms, h.confined(next))
+	}
+	event("GET", "", read, h.server)
+	event("PUT", "/gates/{gate}", manage, h.putGate)
+	event("PUT", "/lists/{list}", manage, h.putList)
+	event("POST", "/keys", manage, h.rotate)
+	event("DELETE", "/keys/{key}", manage, h.retire)
+	event("POST", "/passes/{pass}/block", manage, h.block)
+	event("POST", "/passes/{pass}/unblock", manage, h.unblock)
+	event("GET", "/counts", read, h.counts)
+	event("GET", "/flagged", read, h.flagged)
+	event("GET", "/devices", read, h.devices)
+	event("POST", "/enrolments", manage, h.enrolment)
+	event("DELETE", "/devices/{device}", manage, h.revokeDevice)
 	a.Route(mux, "POST /api/v1/gate/enrol", nil, h.enrol)
-	a.Route(mux, "POST "+ev+"/redeem", scan, h.redeem)
-	a.Route(mux, "POST "+ev+"/upload", scan, h.upload)
-	a.Route(mux, "GET "+ev+"/bundle", scan, h.bundle)
-	a.Route(mux, "GET "+ev+"/changes", scan, h.changes)
-	a.Route(mux, "GET "+ev+"/passes", []auth.Permission{auth.PermGateSearch}, h.search)
-	a.Route(mux, "POST "+ev+"/rebuild", manage, h.rebuildEvent)
+	event("POST", "/redeem", scan, h.redeem)
+	event("POST", "/upload", scan, h.upload)
+	event("GET", "/bundle", scan, h.bundle)
+	event("GET", "/changes", scan, h.changes)
+	event("GET", "/passes", []auth.Permission{auth.PermGateSearch}, h.search)
+	event("POST", "/rebuild", manage, h.rebuildEvent)
 	a.Route(mux, "POST /api/v1/gate/rebuild", manage, h.rebuild)
 	a.Route(mux, "GET /api/v1/gate/orders/{order}/passes", []auth.Permission{auth.PermTicketingBuy}, h.orderPasses)
 }
@@ -120,6 +133,42 @@ func noQuery(r *http.Request, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+// confined lets next answer for the path's event only when the caller
+// covers it: a key narrowed to the event by one of its gate scopes, or a
+// caller whose scope holds the event's merchant. Any other event is not
+// found, whether or not it exists.
+func (h *handler) confined(next api.HandlerFunc) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ev := r.PathValue("event")
+		if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && namesEvent(*p.Key, ev) {
+			return next(w, r)
+		}
+		sc, err := h.scope(r)
+		if err != nil {
+			return err
+		}
+		if !sc.All {
+			es, err := h.g.Server(r.Context(), ev)
+			if err == nil && !sc.Allows(es.MerchantID) {
+				err = fmt.Errorf("%w: no access-control server for event %s", gate.ErrNotFound, ev)
+			}
+			if err != nil {
+				return problem(err)
+			}
+		}
+		return next(w, r)
+	}
+}
+
+// namesEvent reports whether one of the key's gate scopes is narrowed to
+// the event.
+func namesEvent(k auth.APIKey, event string) bool {
+	return slices.ContainsFunc(k.Scopes, func(sc string) bool {
+		p, res, err := auth.ParseScope(sc)
+		return err == nil && res == event && strings.HasPrefix(string(p), "gate.")
+	})
 }
 
 // scanner returns the device behind the request's API key, refusing a
@@ -320,6 +369,11 @@ func (h *handler) flagged(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) rebuild(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
+	}
+	if sc, err := h.scope(r); err != nil {
+		return err
+	} else if !sc.All {
+		return forbidden("rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one")
 	}
 	n, err := h.g.Rebuild(r.Context())
 	if err != nil {

@@ -37,6 +37,6 @@ func (s *Server) openGate(ctx context.Context, mux *http.ServeMux) error {
 		}
 	}
 	s.ready["gate store"] = db.PingContext
-	gateapi.Register(s.streams, mux, s.gate, s.auth)
+	gateapi.Register(s.streams, mux, s.gate, s.auth, s.merchantScope)
 	return nil
 }

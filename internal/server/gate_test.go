@@ -89,7 +89,7 @@ func (r *running) enrolDeviceAt(t *testing.T, admin, event, gateID, role string)
 
 func TestGateDevicesOverHTTP(t *testing.T) {
 	r, qrs := startGate(t)
-	admin := r.key(t, "gate.read", "gate.manage")
+	admin := r.key(t, "ticketing.admin", "gate.read", "gate.manage")
 	steward, stewardID := r.enrolDevice(t, admin, "steward")
 	supervisor, _ := r.enrolDevice(t, admin, "supervisor")
 	scan := func(key, secret, extra string) reply {
@@ -142,7 +142,7 @@ func TestGateDevicesOverHTTP(t *testing.T) {
 // Every gate route answers bad input with a problem naming the field.
 func TestGateBadInputMatrix(t *testing.T) {
 	r, qrs := startGate(t)
-	admin := r.key(t, "gate.read", "gate.manage", "gate.scan", "gate.search")
+	admin := r.key(t, "ticketing.admin", "gate.read", "gate.manage", "gate.scan", "gate.search")
 	narrowed := r.key(t, "gate.scan:ev2")
 	for _, tc := range []struct {
 		method, path, key, body string

@@ -102,6 +102,65 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// buyer is the user whose own orders the request asks for: the signed-in
+// user, or the owner of the request's key; "" for a key of its own, which
+// has no orders.
+func buyer(r *http.Request) string {
+	switch p := auth.FromContext(r.Context()); {
+	case p == nil:
+		return ""
+	case p.Key != nil:
+		return p.Key.OwnerID
+	default:
+		return p.User.ID
+	}
+}
+
+// myOrders lists the orders the caller placed as a signed-in customer,
+// newest first, and no one else's.
+func (h *handler) myOrders(w http.ResponseWriter, r *http.Request) error {
+	if err := query(r, "status", "limit"); err != nil {
+		return err
+	}
+	if err := oneOf("status", r.URL.Query().Get("status"), ticketing.OrderStatuses); err != nil {
+		return err
+	}
+	n, err := limit(r)
+	if err != nil {
+		return err
+	}
+	os := []ticketing.Order{}
+	if u := buyer(r); u != "" { // an empty BuyerUserID would keep every order
+		if os, err = h.svc.Orders(r.Context(), ticketing.Everything, ticketing.OrderFilter{BuyerUserID: u, Status: r.URL.Query().Get("status"), Limit: n}); err != nil {
+			return err
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"orders": os})
+	return nil
+}
+
+// myOrder answers one of the caller's own orders (by id or number) with
+// its lines and tickets; anyone else's, a guest's and an unknown order
+// alike are not found.
+func (h *handler) myOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := ids(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := query(r); err != nil {
+		return err
+	}
+	o, err := h.svc.Order(r.Context(), ticketing.Everything, id[0])
+	if u := buyer(r); err == nil && (u == "" || o.Buyer.UserID != u) {
+		err = fmt.Errorf("%w: order %s", ticketing.ErrNotFound, id[0])
+	}
+	if err != nil {
+		return fail(err)
+	}
+	api.WriteJSON(w, http.StatusOK, o)
+	return nil
+}
+
 func (h *handler) cancelOrder(w http.ResponseWriter, r *http.Request) error {
 	id, err := ids(r, "id")
 	if err != nil {

@@ -89,6 +89,8 @@ func (h *handler) routes() []Route {
 		{"GET /orders/{id}", read, h.getOrder},
 		{"POST /orders/{id}/cancel", sell, h.cancelOrder},
 		{"POST /orders/{id}/refunds", sell, h.requestRefund},
+		{"GET /my/orders", buy, h.myOrders},
+		{"GET /my/orders/{id}", buy, h.myOrder},
 		{"GET /refunds", read, h.listRefunds},
 		{"GET /refunds/{id}", read, h.getRefund},
 		{"POST /refunds/{id}/approve", manage, h.approveRefund},
