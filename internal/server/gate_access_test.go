@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -37,17 +38,31 @@ var gateRouteClass = map[string]string{
 	"POST /api/v1/gate/enrol":                                "public",
 }
 
-// Every gate route × every kind of principal: keys narrowed to an event
-// or not, with each gate scope, enrolled devices of each role at their own
-// gate or another, of another event, revoked, and signed-in users of every
-// role. Each is let through exactly where its event, gate and role allow
-// (a key that is no device's scans only with gate.manage for the event; a
-// session as its roles grant), and refused (401 or 403) everywhere else.
+// Every gate route × every kind of principal × an event of merchant A
+// (ev1) and one of merchant B (ev2): keys narrowed to an event or not,
+// with each gate scope, of their own or owned by a user of merchant A,
+// enrolled devices of each role at their own gate or another, of another
+// event, revoked, and signed-in users of every role, members of merchant
+// A. Each is let through exactly where its event, merchant, gate and role
+// allow (a key narrowed to the event, as a device's is, was given it; any
+// other key or session reaches the events of the merchants it acts for, or
+// every event with ticketing.admin; a key that is no device's scans only
+// with gate.manage for the event; a session as its roles grant), and
+// refused everywhere else: 401 or 403, or 404 for an event of a merchant
+// the caller does not act for, as for an unknown one.
 func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 	r, qrs := startGate(t)
 	ctx := context.Background()
-	admin := r.key(t, "gate.read", "gate.manage", "gate.scan", "gate.search", "gate.override")
-	if _, err := r.gate.CreateServer(ctx, messages.CreateACLServer{EventID: "ev2", Areas: []messages.Area{{AreaID: "ga"}},
+	ev1, err := r.gate.Server(ctx, "ev1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.ticketing.CreateMerchant(ctx, ticketing.MerchantInput{Name: "Merchant of ev2", Type: "venue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := r.key(t, "ticketing.admin", "gate.read", "gate.manage", "gate.scan", "gate.search", "gate.override")
+	if _, err := r.gate.CreateServer(ctx, messages.CreateACLServer{EventID: "ev2", MerchantID: b.ID, Areas: []messages.Area{{AreaID: "ga"}},
 		Starts: time.Now().Add(-time.Hour), Ends: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,41 +82,71 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		name    string
 		key     string
 		headers []string
-		allow   string // the classes let through, space-separated
+		allow   map[string]string // per event, the classes let through, space-separated; "" for the routes of no event
 	}
+	every := "read manage scan follow search"
 	ps := []principal{
 		{name: "no credentials"},
-		{name: "operator key, every event", key: admin, allow: "read manage manage_all scan follow search"},
-		{name: "operator key of ev1", key: r.key(t, "gate.read:ev1", "gate.manage:ev1", "gate.scan:ev1", "gate.search:ev1"), allow: "read manage scan follow search"},
-		{name: "operator key of ev2", key: r.key(t, "gate.read:ev2", "gate.manage:ev2", "gate.scan:ev2", "gate.search:ev2")},
-		{name: "reader key of ev1", key: r.key(t, "gate.read:ev1"), allow: "read"},
-		{name: "gate.scan key, every event, no device", key: r.key(t, "gate.scan", "gate.search", "gate.override")},
+		{name: "operator key, every event", key: admin, allow: map[string]string{"ev1": every, "ev2": every, "": "manage_all"}},
+		{name: "operator key of ev1", key: r.key(t, "gate.read:ev1", "gate.manage:ev1", "gate.scan:ev1", "gate.search:ev1"), allow: map[string]string{"ev1": every}},
+		{name: "operator key of ev2", key: r.key(t, "gate.read:ev2", "gate.manage:ev2", "gate.scan:ev2", "gate.search:ev2"), allow: map[string]string{"ev2": every}},
+		{name: "reader key of ev1", key: r.key(t, "gate.read:ev1"), allow: map[string]string{"ev1": "read"}},
+		{name: "gate key of its own, every event, without ticketing.admin", key: r.key(t, "gate.read", "gate.manage", "gate.scan", "gate.search", "gate.override")},
 		{name: "gate.scan key of ev1, no device", key: r.key(t, "gate.scan:ev1", "gate.search:ev1")},
-		{name: "steward device at main", key: steward, allow: "scan follow"},
-		{name: "supervisor device at main", key: supervisor, allow: "scan follow search"},
-		{name: "supervisor device at north", key: north, allow: "follow search"},
-		{name: "device of ev2", key: other},
+		{name: "steward device at main", key: steward, allow: map[string]string{"ev1": "scan follow"}},
+		{name: "supervisor device at main", key: supervisor, allow: map[string]string{"ev1": "scan follow search"}},
+		{name: "supervisor device at north", key: north, allow: map[string]string{"ev1": "follow search"}},
+		{name: "device of ev2", key: other, allow: map[string]string{"ev2": "scan follow search"}},
 		{name: "revoked device", key: revoked},
 	}
+	var members []string
 	for _, role := range auth.Roles() {
-		u, err := r.auth.CreateUser(ctx, auth.NewUser{Username: "u-" + strings.ReplaceAll(string(role), "_", "-"), Name: "U", Email: string(role) + "@example.com",
+		username := "u-" + strings.ReplaceAll(string(role), "_", "-")
+		u, err := r.auth.CreateUser(ctx, auth.NewUser{Username: username, Name: "U", Email: string(role) + "@example.com",
 			Roles: []auth.Role{role}, Confirmed: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		members = append(members, username)
 		sess, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := principal{name: "user with role " + string(role), headers: []string{"Cookie", auth.SessionCookie + "=" + token, "X-CSRF-Token", sess.CSRFToken}}
-		// A session goes by its roles, which name no event.
+		p := principal{name: "user with role " + string(role), headers: []string{"Cookie", auth.SessionCookie + "=" + token, "X-CSRF-Token", sess.CSRFToken},
+			allow: map[string]string{}}
+		// A session goes by its roles, on the events of merchant A, of
+		// which it is a member; the admin's on every event.
 		for class, perm := range map[string]auth.Permission{"read": auth.PermGateRead, "manage": auth.PermGateManage, "manage_all": auth.PermGateManage,
 			"scan": auth.PermGateScan, "follow": auth.PermGateScan, "search": auth.PermGateSearch, "buyer": auth.PermTicketingBuy} {
-			if role.Can(perm) {
-				p.allow += " " + class
+			if !role.Can(perm) {
+				continue
+			}
+			switch {
+			case class == "buyer":
+				p.allow[""] += " buyer"
+			case class == "manage_all":
+				if role == auth.RoleAdmin { // every event's list: every merchant's
+					p.allow[""] += " manage_all"
+				}
+			default:
+				p.allow["ev1"] += " " + class
+				if role == auth.RoleAdmin {
+					p.allow["ev2"] += " " + class
+				}
 			}
 		}
 		ps = append(ps, p)
+		if role == auth.RoleGateSupervisor {
+			_, key, err := r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's", OwnerID: u.ID, Scopes: []string{"gate.read", "gate.scan", "gate.search"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Not a device's, so it scans nowhere; it reads merchant A's events.
+			ps = append(ps, principal{name: "key of a gate supervisor of merchant A", key: key, allow: map[string]string{"ev1": "read"}})
+		}
+	}
+	if err := r.ticketing.SetMembers(ctx, ev1.MerchantID, members); err != nil {
+		t.Fatal(err)
 	}
 
 	now := time.Now().UTC().Format(time.RFC3339)
@@ -130,24 +175,32 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		if class == "public" {
 			continue
 		}
-		method, path := fill(pattern, "ev1")
-		if class == "buyer" {
-			path = "/api/v1/gate/orders/o1/passes"
+		events := []string{"ev1", "ev2"}
+		if !strings.Contains(pattern, "{event}") {
+			events = []string{""}
 		}
-		for _, p := range ps {
-			cases++
-			rep := r.call(t, method, path, p.key, bodies[pattern], p.headers...)
-			refused := rep.status == 401 || rep.status == 403
-			allowed := strings.Contains(" "+p.allow+" ", " "+class+" ")
-			switch {
-			case allowed && refused:
-				t.Errorf("%s, %s: refused %d %s; want it let through", pattern, p.name, rep.status, rep.body)
-			case !allowed && !refused:
-				t.Errorf("%s, %s: answered %d %s; want 401 or 403", pattern, p.name, rep.status, rep.body)
-			case p.key == revoked && rep.status != 401, p.name == "no credentials" && rep.status != 401:
-				t.Errorf("%s, %s: %d, want 401", pattern, p.name, rep.status)
+		for _, ev := range events {
+			method, path := fill(pattern, ev)
+			if class == "buyer" {
+				path = "/api/v1/gate/orders/o1/passes"
+			}
+			for _, p := range ps {
+				cases++
+				rep := r.call(t, method, path, p.key, bodies[pattern], p.headers...)
+				// Another merchant's event is not found, as an unknown one.
+				hidden := rep.status == 404 && strings.Contains(rep.body, "no access-control server for event "+ev)
+				refused := rep.status == 401 || rep.status == 403 || hidden
+				allowed := strings.Contains(" "+p.allow[ev]+" ", " "+class+" ")
+				switch {
+				case allowed && refused:
+					t.Errorf("%s %s, %s: refused %d %s; want it let through", method, path, p.name, rep.status, rep.body)
+				case !allowed && !refused:
+					t.Errorf("%s %s, %s: answered %d %s; want 401, 403 or 404", method, path, p.name, rep.status, rep.body)
+				case p.key == revoked && rep.status != 401, p.name == "no credentials" && rep.status != 401:
+					t.Errorf("%s %s, %s: %d, want 401", method, path, p.name, rep.status)
+				}
 			}
 		}
 	}
-	t.Logf("class tested: %d gate routes × %d principals = %d requests", len(patterns)-1, len(ps), cases)
+	t.Logf("class tested: %d gate routes × %d principals × the events of two merchants = %d requests", len(patterns)-1, len(ps), cases)
 }

@@ -12,12 +12,14 @@ import (
 
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
-// startGate runs a server with the gate component, prepares event ev1
-// through the saga's acl.server.create topic, and issues two tickets.
+// startGate runs a server with the gate component, prepares event ev1 of
+// a new merchant through the saga's acl.server.create topic, and issues
+// two tickets.
 func startGate(t *testing.T) (*running, map[string]string) {
 	t.Helper()
 	r := start(t, Config{})
@@ -25,7 +27,11 @@ func startGate(t *testing.T) (*running, map[string]string) {
 	if err := r.broker.CreateTopic(ctx, stream.Topic{Name: "gate.e2e.replies", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
-	cmd, _ := json.Marshal(messages.CreateACLServer{Type: messages.TypeCreateACLServer, EventID: "ev1",
+	m, err := r.ticketing.CreateMerchant(ctx, ticketing.MerchantInput{Name: "Merchant of ev1", Type: "organizer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := json.Marshal(messages.CreateACLServer{Type: messages.TypeCreateACLServer, EventID: "ev1", MerchantID: m.ID,
 		Areas: []messages.Area{{AreaID: "ga"}, {AreaID: "vip"}}, Starts: time.Now().Add(-time.Hour), Ends: time.Now().Add(time.Hour)})
 	rec := &stream.Record{Topic: messages.TopicACLCreate, Key: []byte("ev1"), Value: cmd}
 	rec.SetHeader(saga.HeaderSagaID, []byte("s1"))

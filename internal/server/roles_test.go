@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -224,4 +225,29 @@ func TestETicketingRolesOnTheData(t *testing.T) {
 	if rep := stranger("POST", "/api/v1/ticketing/orders/"+order.ID+"/cancel", `{"reason":"x"}`); rep.status != 404 {
 		t.Errorf("another merchant's admin cancels the order: %d, want 404", rep.status)
 	}
+
+	payments := merchantPayments(t, r, admin, e)
+	others := map[string]caller{}
+	var members []string
+	for _, role := range auth.Roles() {
+		if role == auth.RoleAdmin {
+			continue // every merchant's: no member of one
+		}
+		name := "s-" + strings.ReplaceAll(string(role), "_", "-")
+		members = append(members, name)
+		others["user with role "+string(role)] = caller{call: as(name, role, ""), can: role.Can}
+	}
+	usernames, _ := json.Marshal(map[string][]string{"usernames": members})
+	decode[map[string]any](t, r.call(t, "PUT", "/api/v1/ticketing/merchants/"+other.ID+"/members", admin, string(usernames)), 200, "members of S")
+	owner, err := r.auth.UserByUsername(ctx, "s-cashier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	others["key of S's cashier"] = r.keyPrincipal(t, owner.ID, "payment.read", "payment.cash")
+	others["key of its own, every payment permission"] = r.keyPrincipal(t, "", "payment.read", "payment.cash", "payment.simulate")
+	payments.askedBy(t, others)
+	payments.ownMerchantSees(t, r.keyPrincipal(t, "", "ticketing.admin", "payment.read", "payment.cash"), "a platform key", false)
+	payments.ownMerchantSees(t, caller{call: as("r-cashier", auth.RoleCashier, merchant.MerchantID), can: auth.RoleCashier.Can}, "R's cashier", true)
+
+	customersSeeTheirOwnOrders(t, r, admin, e, order.ID)
 }
