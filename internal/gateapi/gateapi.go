@@ -370,9 +370,11 @@ func (h *handler) rebuild(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if sc, err := h.scope(r); err != nil {
+	sc, err := h.scope(r)
+	if err != nil {
 		return err
-	} else if !sc.All {
+	}
+	if !sc.All {
 		return forbidden("rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one")
 	}
 	n, err := h.g.Rebuild(r.Context())

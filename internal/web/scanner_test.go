@@ -23,6 +23,7 @@ import (
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/stream/embedded"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -79,7 +80,8 @@ func newScanFixture(t *testing.T) *scanFixture {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	gateapi.Register(apis, mux, g, f.auth)
+	// The scanner's devices reach their event by their keys' scopes alone.
+	gateapi.Register(apis, mux, g, f.auth, func(*http.Request) (ticketing.Scope, error) { return ticketing.Scope{}, nil })
 	f.handler.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
