@@ -69,9 +69,10 @@ type handler struct {
 // Every route of an event is also confined to the events of the merchants
 // the caller acts for, as scope gives them for the request (every
 // merchant's for the platform's admins): another merchant's event answers
-// 404, as an unknown one does. A key narrowed to the event by its scopes,
-// as a device's key always is, was given that event and passes. Rebuilding
-// every event's list needs every merchant.
+// 404, as an unknown one does. A key of its own narrowed to the event by
+// its scopes, as a device's key always is, was given that event and
+// passes; a user's key reaches no further than its owner. Rebuilding every
+// event's list needs every merchant.
 func Register(a *api.Server, mux *http.ServeMux, g *gate.Service, keys Keys, scope func(*http.Request) (ticketing.Scope, error)) {
 	h := &handler{a: a, g: g, keys: keys, scope: scope}
 	read := []auth.Permission{auth.PermGateRead}
@@ -136,13 +137,13 @@ func noQuery(r *http.Request, allowed ...string) error {
 }
 
 // confined lets next answer for the path's event only when the caller
-// covers it: a key narrowed to the event by one of its gate scopes, or a
-// caller whose scope holds the event's merchant. Any other event is not
-// found, whether or not it exists.
+// covers it: a key of its own narrowed to the event by one of its gate
+// scopes, or a caller whose scope holds the event's merchant. Any other
+// event is not found, whether or not it exists.
 func (h *handler) confined(next api.HandlerFunc) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ev := r.PathValue("event")
-		if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && namesEvent(*p.Key, ev) {
+		if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && p.Key.OwnerID == "" && namesEvent(*p.Key, ev) {
 			return next(w, r)
 		}
 		sc, err := h.scope(r)

@@ -143,6 +143,13 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 			}
 			// Not a device's, so it scans nowhere; it reads merchant A's events.
 			ps = append(ps, principal{name: "key of a gate supervisor of merchant A", key: key, allow: map[string]string{"ev1": "read"}})
+			// Narrowed to merchant B's event, it still reaches no further
+			// than its owner.
+			_, key, err = r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's, of ev2", OwnerID: u.ID, Scopes: []string{"gate.read:ev2", "gate.scan:ev2", "gate.search:ev2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, principal{name: "key of a gate supervisor of merchant A, narrowed to ev2", key: key})
 		}
 	}
 	if err := r.ticketing.SetMembers(ctx, ev1.MerchantID, members); err != nil {
