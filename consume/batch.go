@@ -25,9 +25,13 @@ type batchScope struct {
 }
 
 type batchLocal struct {
-	owner any // the middleware instance, a pointer
+	owner *batchOwner
 	v     batchState
 }
+
+// batchOwner names one middleware instance's state in a batch: each
+// instance makes its own with new.
+type batchOwner struct{ _ byte }
 
 // batchState is the state of one middleware in one batch.
 type batchState interface {
@@ -45,17 +49,20 @@ func scopeOf(ctx context.Context) *batchScope {
 	return s
 }
 
-// local returns the state that owner keeps in this batch, making it with
-// mk on first use.
-func (s *batchScope) local(owner any, mk func() batchState) batchState {
-	for _, l := range s.locals {
-		if l.owner == owner {
-			return l.v
+// local returns the state that owner keeps in this batch, or nil before
+// owner set it with setLocal.
+func (s *batchScope) local(owner *batchOwner) batchState {
+	for i := range s.locals {
+		if s.locals[i].owner == owner {
+			return s.locals[i].v
 		}
 	}
-	v := mk()
+	return nil
+}
+
+// setLocal sets the state that owner keeps in this batch.
+func (s *batchScope) setLocal(owner *batchOwner, v batchState) {
 	s.locals = append(s.locals, batchLocal{owner: owner, v: v})
-	return v
 }
 
 // since returns the time passed since the batch began, reading only the

@@ -19,7 +19,9 @@ import (
 // sequential loop into a handler that does nothing, with no middleware,
 // with the default chain (metrics, no-op tracing, dead letters, retry,
 // recover), and with every standard middleware (a 30s timeout and dedupe
-// on an in-memory inbox too). Allocations are per record:
+// on an in-memory inbox too). all-passinbox is every standard middleware
+// with an inbox that remembers nothing and calls the handler each time: the
+// chain's own cost, without the inbox's. Allocations are per record:
 //
 //	go test ./consume -run '^$' -bench Chain -benchmem
 func BenchmarkChain(b *testing.B) {
@@ -35,15 +37,20 @@ func BenchmarkChain(b *testing.B) {
 	for _, v := range []struct {
 		name    string
 		timeout time.Duration
-		inbox   bool
+		inbox   func(n int) Inbox
 		bare    bool
-	}{{"none", 0, false, true}, {"default", 0, false, false}, {"all", 30 * time.Second, true, false}} {
+	}{
+		{"none", 0, nil, true},
+		{"default", 0, nil, false},
+		{"all", 30 * time.Second, func(n int) Inbox { return consumetest.NewInboxSize(n) }, false},
+		{"all-passinbox", 30 * time.Second, func(int) Inbox { return passInbox{} }, false},
+	} {
 		b.Run(v.name, func(b *testing.B) {
 			h := Handler(nop)
 			if !v.bare {
 				var inbox Inbox
-				if v.inbox {
-					inbox = consumetest.NewInboxSize(b.N)
+				if v.inbox != nil {
+					inbox = v.inbox(b.N)
 				}
 				mw, err := Chain(ChainConfig{Group: "g", Producer: discard{}, Metrics: metrics, Inbox: inbox,
 					TracerProvider: noop.NewTracerProvider(), Timeout: v.timeout, Logger: log})
@@ -79,3 +86,10 @@ func BenchmarkChain(b *testing.B) {
 type discard struct{}
 
 func (discard) Produce(context.Context, ...*stream.Record) error { return nil }
+
+// passInbox is an inbox that remembers nothing: it calls fn every time.
+type passInbox struct{}
+
+func (passInbox) Once(ctx context.Context, _ string, fn func(ctx context.Context) error) error {
+	return fn(ctx)
+}

@@ -40,10 +40,14 @@ type Inbox interface {
 // that keeps an id keeps that string alive with it.
 func Dedupe(inbox Inbox) Middleware {
 	return func(next Handler) Handler {
-		owner := new(int) // names this middleware's state in a batch
+		owner := new(batchOwner)
 		return func(ctx context.Context, r *stream.Record) error {
 			if sc := scopeOf(ctx); sc != nil && sc.batch[sc.i] == r {
-				b := sc.local(owner, func() batchState { return newDedupeBatch(sc.batch, sc.i, next) }).(*dedupeBatch)
+				b, _ := sc.local(owner).(*dedupeBatch)
+				if b == nil {
+					b = newDedupeBatch(sc.batch, sc.i, next)
+					sc.setLocal(owner, b)
+				}
 				if id := b.ids[sc.i-b.from]; id == "" {
 					return next(ctx, r)
 				} else if b.r == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,7 @@ import (
 // One Metrics serves every group of a process; register it once.
 type Metrics struct {
 	handled, failed, retried, dead *prometheus.CounterVec
-	duration                       *prometheus.HistogramVec
+	duration                       *durations
 	inFlight                       *prometheus.GaugeVec
 
 	series sync.Map // seriesKey → *series
@@ -43,7 +44,7 @@ type topicSeries struct {
 // does not hash label values.
 type series struct {
 	handled, failed, retried, dead prometheus.Counter
-	duration                       prometheus.Observer
+	duration                       *durationHist
 	inFlight                       prometheus.Gauge
 }
 
@@ -61,9 +62,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		failed:  counter("failed_total", "Records the handler chain failed on; they stay uncommitted and are delivered again."),
 		retried: counter("retries_total", "Handler attempts after the first."),
 		dead:    counter("dead_lettered_total", "Records parked in a dead-letter topic."),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "arus", Subsystem: "consume",
-			Name: "handler_duration_seconds", Help: "Time a record spends in the handler chain, retries included.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, labels),
+		duration: newDurations(prometheus.NewDesc("arus_consume_handler_duration_seconds",
+			"Time a record spends in the handler chain, retries included.", labels, nil),
+			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "arus", Subsystem: "consume",
 			Name: "in_flight", Help: "Records being handled now."}, labels),
 	}
@@ -85,7 +86,7 @@ func (m *Metrics) of(group, topic string) *series {
 		failed:   m.failed.WithLabelValues(group, topic),
 		retried:  m.retried.WithLabelValues(group, topic),
 		dead:     m.dead.WithLabelValues(group, topic),
-		duration: m.duration.WithLabelValues(group, topic),
+		duration: m.duration.with(group, topic),
 		inFlight: m.inFlight.WithLabelValues(group, topic),
 	}
 	got, _ := m.series.LoadOrStore(k, s)
@@ -109,9 +110,9 @@ func (m *Metrics) of(group, topic string) *series {
 func (m *Metrics) Middleware(group string) Middleware {
 	return func(next Handler) Handler {
 		// last caches the series of the topic seen last, which is nearly
-		// always the next record's too. Its address names this middleware's
-		// state in a batch.
+		// always the next record's too.
 		var last atomic.Pointer[topicSeries]
+		owner := new(batchOwner)
 		seriesOf := func(topic string) *series {
 			if l := last.Load(); l != nil && l.topic == topic {
 				return l.s
@@ -122,12 +123,13 @@ func (m *Metrics) Middleware(group string) Middleware {
 		}
 		return func(ctx context.Context, r *stream.Record) error {
 			if sc := scopeOf(ctx); sc != nil {
-				b := sc.local(&last, func() batchState {
+				b, _ := sc.local(owner).(*metricsBatch)
+				if b == nil {
 					n := len(sc.batch) - sc.i
-					b := &metricsBatch{topic: r.Topic, s: seriesOf(r.Topic), start: sc.start, inFlight: n}
+					b = &metricsBatch{topic: r.Topic, s: seriesOf(r.Topic), start: sc.start, inFlight: n}
 					b.s.inFlight.Add(float64(n))
-					return b
-				}).(*metricsBatch)
+					sc.setLocal(owner, b)
+				}
 				if b.topic == r.Topic {
 					err := next(ctx, r)
 					if err != nil {
@@ -172,10 +174,7 @@ func (b *metricsBatch) end(end time.Time) {
 		b.s.failed.Add(float64(b.failed))
 	}
 	if n := b.handled + b.failed; n > 0 {
-		per := end.Sub(b.start).Seconds() / float64(n)
-		for range n {
-			b.s.duration.Observe(per)
-		}
+		b.s.duration.observeN(end.Sub(b.start).Seconds()/float64(n), uint64(n))
 	}
 }
 
@@ -186,3 +185,69 @@ func (m *Metrics) Retried(group, topic string) { m.of(group, topic).retried.Inc(
 // DeadLettered counts one dead letter of a record of topic in group;
 // [Chain] wires it to [DeadLetterConfig.OnDeadLetter].
 func (m *Metrics) DeadLettered(group, topic string) { m.of(group, topic).dead.Inc() }
+
+// durations is the handler duration histogram by group and topic: a
+// Prometheus histogram that also takes n equal observations at once, as
+// the middleware settles a batch, for the cost of one.
+type durations struct {
+	desc    *prometheus.Desc
+	buckets []float64 // upper bounds, ascending; +Inf implied
+
+	children sync.Map // seriesKey → *durationHist
+}
+
+// durationHist is the histogram of one group and topic.
+type durationHist struct {
+	group, topic string
+	buckets      []float64
+
+	mu     sync.Mutex
+	counts []uint64 // per bucket, not cumulative; the last is +Inf's
+	count  uint64
+	sum    float64
+}
+
+func newDurations(desc *prometheus.Desc, buckets []float64) *durations {
+	return &durations{desc: desc, buckets: buckets}
+}
+
+func (d *durations) with(group, topic string) *durationHist {
+	k := seriesKey{group, topic}
+	if h, ok := d.children.Load(k); ok {
+		return h.(*durationHist)
+	}
+	h := &durationHist{group: group, topic: topic, buckets: d.buckets, counts: make([]uint64, len(d.buckets)+1)}
+	got, _ := d.children.LoadOrStore(k, h)
+	return got.(*durationHist)
+}
+
+// Observe adds one observation of v seconds.
+func (h *durationHist) Observe(v float64) { h.observeN(v, 1) }
+
+// observeN adds n observations of v seconds.
+func (h *durationHist) observeN(v float64, n uint64) {
+	i := sort.SearchFloat64s(h.buckets, v) // the first bound ≥ v, as Prometheus counts
+	h.mu.Lock()
+	h.counts[i] += n
+	h.count += n
+	h.sum += v * float64(n)
+	h.mu.Unlock()
+}
+
+func (d *durations) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
+
+func (d *durations) Collect(ch chan<- prometheus.Metric) {
+	d.children.Range(func(_, v any) bool {
+		h := v.(*durationHist)
+		cum := make(map[float64]uint64, len(h.buckets))
+		h.mu.Lock()
+		count, sum, n := h.count, h.sum, uint64(0)
+		for i, b := range h.buckets {
+			n += h.counts[i]
+			cum[b] = n
+		}
+		h.mu.Unlock()
+		ch <- prometheus.MustNewConstHistogram(d.desc, count, sum, cum, h.group, h.topic)
+		return true
+	})
+}

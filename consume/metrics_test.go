@@ -83,3 +83,58 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The duration histogram counts as a Prometheus histogram does: an
+// observation falls in the first bucket whose bound is at least it, and
+// buckets are cumulative.
+func TestMetricsDurationBuckets(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := consume.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Middleware("g")(func(context.Context, *stream.Record) error { return nil })
+	for range 3 {
+		if err := h(context.Background(), &stream.Record{Topic: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "arus_consume_handler_duration_seconds" {
+			continue
+		}
+		if mf.GetType() != dto.MetricType_HISTOGRAM || len(mf.GetMetric()) != 1 {
+			t.Fatalf("got %v with %d series, want one histogram", mf.GetType(), len(mf.GetMetric()))
+		}
+		m := mf.GetMetric()[0]
+		hist := m.GetHistogram()
+		if hist.GetSampleCount() != 3 || hist.GetSampleSum() <= 0 {
+			t.Errorf("count %d, sum %v; want 3 and above 0", hist.GetSampleCount(), hist.GetSampleSum())
+		}
+		bs := hist.GetBucket()
+		if len(bs) != 17 || bs[0].GetUpperBound() != .0001 || bs[16].GetUpperBound() != 30 {
+			t.Fatalf("buckets %v", bs)
+		}
+		for i := 1; i < len(bs); i++ {
+			if bs[i].GetCumulativeCount() < bs[i-1].GetCumulativeCount() {
+				t.Errorf("bucket %v below the one before", bs[i])
+			}
+		}
+		if bs[16].GetCumulativeCount() != 3 {
+			t.Errorf("records faster than 30s: %d, want 3", bs[16].GetCumulativeCount())
+		}
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["group"] != "g" || labels["topic"] != "t" {
+			t.Errorf("labels %v", labels)
+		}
+		return
+	}
+	t.Fatal("no handler duration histogram")
+}

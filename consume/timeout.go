@@ -2,7 +2,7 @@ package consume
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -17,22 +17,24 @@ import (
 // unchanged.
 //
 // The context costs one small allocation per call (under the runtime, one
-// per batch for all its records) and one read of the monotonic clock. Its
-// Deadline and Err answer from the clock; only a handler that asks for Done (to select on
-// it, or by passing the context to a driver that does) gets a timer, the
-// one [context.WithDeadline] would have made.
+// per batch for all its records), one read of the monotonic clock and no
+// lock. Its Deadline and Err answer from the clock; only a handler that
+// asks for Done (to select on it, or by passing the context to a driver
+// that does) gets a timer, the one [context.WithDeadline] would have made.
 func Timeout(d time.Duration) Middleware {
 	return func(next Handler) Handler {
 		if d <= 0 {
 			return next
 		}
-		owner := new(int) // names this middleware's state in a batch
+		owner := new(batchOwner)
 		return func(ctx context.Context, r *stream.Record) error {
 			var dc *deadlineCtx
 			if sc := scopeOf(ctx); sc != nil {
-				b := sc.local(owner, func() batchState {
-					return &timeoutBatch{ctxs: make([]deadlineCtx, len(sc.batch)-sc.i)}
-				}).(*timeoutBatch)
+				b, _ := sc.local(owner).(*timeoutBatch)
+				if b == nil {
+					b = &timeoutBatch{ctxs: make([]deadlineCtx, len(sc.batch)-sc.i)}
+					sc.setLocal(owner, b)
+				}
 				if len(b.ctxs) > 0 {
 					dc, b.ctxs = &b.ctxs[0], b.ctxs[1:]
 				} else {
@@ -57,15 +59,31 @@ func (*timeoutBatch) end(time.Time) {}
 
 // deadlineCtx is a context ending at deadline or with its parent. It makes
 // the real context.WithDeadline (and its timer) only when Done is first
-// called; until then Err compares the clock with the deadline.
+// called; until then Err compares the clock with the deadline. It takes no
+// lock: its state only moves forward, from live to over, and the context
+// made by Done is published once.
 type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
+	state    atomic.Uint32           // a ctxState: why it is over, before late was made
+	late     atomic.Pointer[lateCtx] // made by the first Done
+}
 
-	mu     sync.Mutex
-	inner  context.Context // made by the first Done
+// ctxState is why a deadlineCtx is over, when it is and Done was not
+// asked: the first reason seen stays.
+type ctxState = uint32
+
+const (
+	ctxLive ctxState = iota
+	ctxReleased
+	ctxExpired
+	ctxParentDone
+)
+
+// lateCtx is the context.WithDeadline made by the first Done.
+type lateCtx struct {
+	ctx    context.Context
 	cancel context.CancelFunc
-	err    error // once over, before inner was made
 }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) {
@@ -76,41 +94,50 @@ func (c *deadlineCtx) Deadline() (time.Time, bool) {
 }
 
 func (c *deadlineCtx) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inner == nil {
-		c.inner, c.cancel = context.WithDeadline(c.parent, c.deadline)
-		if c.err == context.Canceled {
-			c.cancel() // released already
-		}
+	if l := c.late.Load(); l != nil {
+		return l.ctx.Done()
 	}
-	return c.inner.Done()
+	l := new(lateCtx)
+	l.ctx, l.cancel = context.WithDeadline(c.parent, c.deadline)
+	if !c.late.CompareAndSwap(nil, l) {
+		l.cancel() // another Done made it first
+		l = c.late.Load()
+	} else if c.state.Load() == ctxReleased {
+		// Released before late was published, or at the same time: release
+		// may not have seen it, so end it here (cancelling twice is fine).
+		l.cancel()
+	}
+	return l.ctx.Done()
 }
 
 func (c *deadlineCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.inner != nil:
-		return c.inner.Err()
-	case c.err != nil:
-	case c.parent.Err() != nil:
-		c.err = c.parent.Err()
-	case time.Until(c.deadline) <= 0: // the monotonic clock only
-		c.err = context.DeadlineExceeded
+	if l := c.late.Load(); l != nil {
+		return l.ctx.Err()
 	}
-	return c.err
+	if c.state.Load() == ctxLive {
+		switch {
+		case c.parent.Err() != nil:
+			c.state.CompareAndSwap(ctxLive, ctxParentDone)
+		case time.Until(c.deadline) <= 0: // the monotonic clock only
+			c.state.CompareAndSwap(ctxLive, ctxExpired)
+		}
+	}
+	switch c.state.Load() {
+	case ctxReleased:
+		return context.Canceled
+	case ctxExpired:
+		return context.DeadlineExceeded
+	case ctxParentDone:
+		return c.parent.Err()
+	}
+	return nil
 }
 
 func (c *deadlineCtx) Value(key any) any {
-	if _, ok := key.(scopeKey); ok {
-		return c.parent.Value(key) // the inner context would ask the parent too
-	}
-	c.mu.Lock()
-	inner := c.inner
-	c.mu.Unlock()
-	if inner != nil {
-		return inner.Value(key) // context.Cause finds the deadline's cause there
+	if _, ok := key.(scopeKey); !ok {
+		if l := c.late.Load(); l != nil {
+			return l.ctx.Value(key) // context.Cause finds the deadline's cause there
+		}
 	}
 	return c.parent.Value(key)
 }
@@ -120,11 +147,8 @@ func (c *deadlineCtx) String() string { return "consume.Timeout" }
 // release ends the context when the call returns, as the cancel function
 // of context.WithDeadline does.
 func (c *deadlineCtx) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inner != nil {
-		c.cancel()
-	} else if c.err == nil {
-		c.err = context.Canceled
+	c.state.CompareAndSwap(ctxLive, ctxReleased)
+	if l := c.late.Load(); l != nil {
+		l.cancel()
 	}
 }
