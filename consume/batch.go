@@ -42,9 +42,32 @@ type batchState interface {
 
 type scopeKey struct{}
 
+// scopeCtx is the context the runtime hands the chain for the records of
+// a batch: its own context and the batch's scope.
+type scopeCtx struct {
+	context.Context
+	sc *batchScope
+}
+
+func (c *scopeCtx) Value(key any) any {
+	if _, ok := key.(scopeKey); ok {
+		return c.sc
+	}
+	return c.Context.Value(key)
+}
+
 // scopeOf returns the batch scope of the record whose context is ctx, or
-// nil.
+// nil. It finds it without a lookup through the context's parents when ctx
+// is the runtime's own, or a [Timeout]'s right inside it.
 func scopeOf(ctx context.Context) *batchScope {
+	switch c := ctx.(type) {
+	case *scopeCtx:
+		return c.sc
+	case *deadlineCtx:
+		if p, ok := c.parent.(*scopeCtx); ok {
+			return p.sc
+		}
+	}
 	s, _ := ctx.Value(scopeKey{}).(*batchScope)
 	return s
 }

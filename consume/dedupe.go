@@ -48,7 +48,7 @@ func Dedupe(inbox Inbox) Middleware {
 					b = newDedupeBatch(sc.batch, sc.i, next)
 					sc.setLocal(owner, b)
 				}
-				if id := b.ids[sc.i-b.from]; id == "" {
+				if id := b.id(sc.i); id == "" {
 					return next(ctx, r)
 				} else if b.r == nil {
 					b.r = r
@@ -66,21 +66,24 @@ func Dedupe(inbox Inbox) Middleware {
 }
 
 // dedupeBatch is the dedupe middleware's state in one batch: the ids of
-// its records from index from on, and the function passed to Once, which
-// calls the handler for r.
+// its records from index from on, copied into one string, and the function
+// passed to Once, which calls the handler for r.
 type dedupeBatch struct {
 	from int
-	ids  []string
+	ids  string
+	ends []int          // ends[i]: where the id of record from+i ends in ids
 	r    *stream.Record // the record whose Once call runs; nil between calls
 	fn   func(ctx context.Context) error
 }
 
 func newDedupeBatch(batch []*stream.Record, from int, next Handler) *dedupeBatch {
 	batch = batch[from:]
+	b := &dedupeBatch{from: from, ends: make([]int, len(batch))}
 	n := 0
-	for _, r := range batch {
+	for i, r := range batch {
 		v, _ := r.Header(stream.HeaderID)
 		n += len(v)
+		b.ends[i] = n
 	}
 	var all strings.Builder
 	all.Grow(n)
@@ -88,15 +91,19 @@ func newDedupeBatch(batch []*stream.Record, from int, next Handler) *dedupeBatch
 		v, _ := r.Header(stream.HeaderID)
 		all.Write(v)
 	}
-	b := &dedupeBatch{from: from, ids: make([]string, len(batch))}
-	s, at := all.String(), 0
-	for i, r := range batch {
-		v, _ := r.Header(stream.HeaderID)
-		b.ids[i] = s[at : at+len(v)]
-		at += len(v)
-	}
+	b.ids = all.String()
 	b.fn = func(ctx context.Context) error { return next(ctx, b.r) }
 	return b
+}
+
+// id returns the id of record i of the batch; "" when it has none.
+func (b *dedupeBatch) id(i int) string {
+	i -= b.from
+	at := 0
+	if i > 0 {
+		at = b.ends[i-1]
+	}
+	return b.ids[at:b.ends[i]]
 }
 
 func (*dedupeBatch) end(time.Time) {}

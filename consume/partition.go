@@ -26,7 +26,7 @@ func partial(n int, err error) error {
 func (rt *Runtime) handleSeq(ctx context.Context, p *runState, batch []*stream.Record, h Handler) error {
 	sc := &batchScope{start: time.Now(), batch: batch}
 	defer sc.end()
-	ctx = context.WithValue(ctx, scopeKey{}, sc)
+	ctx = &scopeCtx{Context: ctx, sc: sc}
 	for i, r := range batch {
 		if p.stopping() || !rt.acquire(p, 1) {
 			return partial(i, ErrStopping)
