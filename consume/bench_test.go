@@ -23,7 +23,8 @@ import (
 // tracer provider (metrics, tracing, dead-letter, retry, recover; no
 // timeout, no inbox; no failures, so no retry or dead letter happens), and
 // the same with a 30s timeout per record, and with every standard
-// middleware (the timeout and an in-memory inbox for dedupe too), against a bare
+// middleware (the timeout and an in-memory inbox for dedupe too), and that
+// with an inbox that remembers nothing (the chain's own cost), against a bare
 // handler loop over Broker.Consume, on the embedded log with 4 partitions
 // of 256-byte records. Each iteration consumes every record in a new group
 // with the bare loop, then with the runtime; %-of-bare is the runtime's
@@ -63,15 +64,15 @@ func BenchmarkRuntime(b *testing.B) {
 		count.Add(1)
 		return nil
 	}
-	runtime := func(timeout time.Duration, dedupe bool) func(ctx context.Context, group string, count *atomic.Int64) error {
+	runtime := func(timeout time.Duration, newInbox func() consume.Inbox) func(ctx context.Context, group string, count *atomic.Int64) error {
 		return func(ctx context.Context, group string, count *atomic.Int64) error {
 			rt, err := consume.New(br, consume.Config{Group: group, Topics: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				return err
 			}
 			var inbox consume.Inbox
-			if dedupe {
-				inbox = consumetest.NewInboxSize(total) // one per group, as an inbox belongs to one
+			if newInbox != nil {
+				inbox = newInbox() // one per group, as an inbox belongs to one
 			}
 			mw, err := consume.Chain(consume.ChainConfig{Group: group, Producer: br, Metrics: metrics, Inbox: inbox,
 				TracerProvider: noop.NewTracerProvider(), Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
@@ -118,12 +119,15 @@ func BenchmarkRuntime(b *testing.B) {
 		name string
 		run  func(ctx context.Context, group string, count *atomic.Int64) error
 	}{
-		{"runtime", runtime(0, false)},
-		{"runtime-timeout", runtime(30*time.Second, false)},
+		{"runtime", runtime(0, nil)},
+		{"runtime-timeout", runtime(30*time.Second, nil)},
 		// Every standard middleware: metrics, tracing, dead letters, retry,
 		// a timeout, dedupe (an in-memory inbox, so that the middleware is
 		// measured and not a database) and recover.
-		{"runtime-all", runtime(30*time.Second, true)},
+		{"runtime-all", runtime(30*time.Second, func() consume.Inbox { return consumetest.NewInboxSize(total) })},
+		// The same with an inbox that remembers nothing: the chain's own
+		// cost, without the inbox's.
+		{"runtime-all-passinbox", runtime(30*time.Second, func() consume.Inbox { return consume.PassInbox{} })},
 	}
 	for _, v := range variants {
 		// Each iteration runs the bare loop and the runtime one after the

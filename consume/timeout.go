@@ -40,9 +40,14 @@ func Timeout(d time.Duration) Middleware {
 				} else {
 					dc = new(deadlineCtx) // a retry beyond the batch's share
 				}
-				dc.parent, dc.deadline = ctx, sc.start.Add(sc.since()+d)
+				dc.parent, dc.start, dc.after = ctx, &sc.start, sc.since()+d
 			} else {
-				dc = &deadlineCtx{parent: ctx, deadline: time.Now().Add(d)}
+				own := &struct {
+					deadlineCtx
+					start time.Time
+				}{start: time.Now()}
+				dc = &own.deadlineCtx
+				dc.parent, dc.start, dc.after = ctx, &own.start, d
 			}
 			defer dc.release()
 			return next(dc, r)
@@ -57,16 +62,17 @@ type timeoutBatch struct{ ctxs []deadlineCtx }
 
 func (*timeoutBatch) end(time.Time) {}
 
-// deadlineCtx is a context ending at deadline or with its parent. It makes
+// deadlineCtx is a context ending at its deadline or with its parent. It makes
 // the real context.WithDeadline (and its timer) only when Done is first
 // called; until then Err compares the clock with the deadline. It takes no
 // lock: its state only moves forward, from live to over, and the context
 // made by Done is published once.
 type deadlineCtx struct {
-	parent   context.Context
-	deadline time.Time
-	state    atomic.Uint32           // a ctxState: why it is over, before late was made
-	late     atomic.Pointer[lateCtx] // made by the first Done
+	parent context.Context
+	start  *time.Time              // the batch's start under the runtime, else the call's
+	after  time.Duration           // the deadline, after start
+	state  atomic.Uint32           // a ctxState: why it is over, before late was made
+	late   atomic.Pointer[lateCtx] // made by the first Done
 }
 
 // ctxState is why a deadlineCtx is over, when it is and Done was not
@@ -86,11 +92,15 @@ type lateCtx struct {
 	cancel context.CancelFunc
 }
 
+// deadline returns when the context ends, unless its parent ends first.
+func (c *deadlineCtx) deadline() time.Time { return c.start.Add(c.after) }
+
 func (c *deadlineCtx) Deadline() (time.Time, bool) {
-	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
+	dl := c.deadline()
+	if d, ok := c.parent.Deadline(); ok && d.Before(dl) {
 		return d, true
 	}
-	return c.deadline, true
+	return dl, true
 }
 
 func (c *deadlineCtx) Done() <-chan struct{} {
@@ -98,7 +108,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 		return l.ctx.Done()
 	}
 	l := new(lateCtx)
-	l.ctx, l.cancel = context.WithDeadline(c.parent, c.deadline)
+	l.ctx, l.cancel = context.WithDeadline(c.parent, c.deadline())
 	if !c.late.CompareAndSwap(nil, l) {
 		l.cancel() // another Done made it first
 		l = c.late.Load()
@@ -118,7 +128,7 @@ func (c *deadlineCtx) Err() error {
 		switch {
 		case c.parent.Err() != nil:
 			c.state.CompareAndSwap(ctxLive, ctxParentDone)
-		case time.Until(c.deadline) <= 0: // the monotonic clock only
+		case time.Since(*c.start) >= c.after: // the monotonic clock only
 			c.state.CompareAndSwap(ctxLive, ctxExpired)
 		}
 	}
