@@ -102,11 +102,11 @@ func (m *Metrics) of(group, topic string) *series {
 // batch's counts when it ends; the records of the batch count as in flight
 // from the start of its first to the end of its last; and the handler
 // duration histogram gets one observation per record, each the batch's
-// time divided by its records. Its count and sum are exact, so rate(sum)
-// / rate(count) is the exact mean time per record; its buckets show the
-// spread between batches, not within one (a record slow among fast ones
-// is averaged with them). Records handled outside a runtime, or with
-// per-key concurrency, are timed and counted one by one.
+// time divided by its records, all added in one update. Its count and sum
+// are exact, so rate(sum) / rate(count) is the exact mean time per record;
+// its buckets show the spread between batches, not within one (a record
+// slow among fast ones is averaged with them). Records handled outside a
+// runtime, or with per-key concurrency, are timed and counted one by one.
 func (m *Metrics) Middleware(group string) Middleware {
 	return func(next Handler) Handler {
 		// last caches the series of the topic seen last, which is nearly
