@@ -3,6 +3,7 @@ package consume_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,4 +135,35 @@ func TestTimeoutContext(t *testing.T) {
 		t.Errorf("after the call, never watched: Err = %v, want Canceled", unwatched.Err())
 	}
 	<-unwatched.Done()
+}
+
+// The context's Done, asked by another goroutine while the call returns,
+// closes either way, and Err then reports Canceled: the context made by
+// Done and the end of the call may come in any order.
+func TestTimeoutContextDoneRacesRelease(t *testing.T) {
+	for i := range 300 {
+		var wg sync.WaitGroup
+		var kept context.Context
+		closed := make(chan bool, 1)
+		h := consume.Timeout(time.Hour)(func(ctx context.Context, _ *stream.Record) error {
+			kept = ctx
+			wg.Go(func() {
+				select {
+				case <-ctx.Done():
+					closed <- true
+				case <-time.After(10 * time.Second): // a bound, far above any scheduling delay
+					closed <- false
+				}
+			})
+			return nil
+		})
+		_ = h(context.Background(), &stream.Record{})
+		wg.Wait()
+		if !<-closed {
+			t.Fatalf("round %d: Done stayed open after the call returned", i)
+		}
+		if err := kept.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: Err = %v, want Canceled", i, err)
+		}
+	}
 }
