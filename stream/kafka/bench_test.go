@@ -287,6 +287,7 @@ const (
 	sideReads      = 3
 	sidePartitions = 2
 	sideMembers    = 2
+	sideHeartbeat  = 100 * time.Millisecond // how soon a member learns of a joiner, both sides
 )
 
 // sideResult holds one round of one side: records/s, process CPU time per
@@ -311,7 +312,7 @@ func BenchmarkVersusFranzGo(b *testing.B) {
 		return // the probe run; -benchtime 1000000x sets the count
 	}
 	c := newCluster(b, kfake.NumBrokers(1))
-	cfg := Config{Brokers: c.ListenAddrs(), Options: stream.Options{Logger: testLogger()}}
+	cfg := Config{Brokers: c.ListenAddrs(), HeartbeatInterval: sideHeartbeat, Options: stream.Options{Logger: testLogger()}}
 	br := openBroker(b, cfg)
 	keys, value := benchData()
 	sides := []string{"franz-go", "franz-go+id", "arus", "franz-go@arus"}
@@ -452,20 +453,37 @@ func sideConsume(b *testing.B, topic string, rs map[string]*sideResult, members 
 	}
 }
 
-// sideRead reads b.N records once with sideMembers members of group.
+// sideRead reads b.N records once with sideMembers members of group. The
+// first member starts alone and the others join once it has delivered
+// records, so that every read has the same shape: one member takes all
+// partitions, then a rebalance shares them out while records flow. (Members
+// started together race: when one finishes joining before the other asks,
+// it reads everything alone until its next heartbeat.)
 func sideRead(b *testing.B, group string, member sideMember) (time.Duration, time.Duration, *gapMeter) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done, count := countTo(b.N)
 	gaps := &gapMeter{}
+	flowing := make(chan struct{})
+	var once sync.Once
 	var wg sync.WaitGroup
 	start, cpu := time.Now(), cpuTime()
 	gaps.start = start
-	for range sideMembers {
+	for m := range sideMembers {
+		if m == 1 {
+			select {
+			case <-flowing:
+			case <-done:
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := member(ctx, group, func(k int) { gaps.tick(); count(k) }); err != nil {
+			if err := member(ctx, group, func(k int) {
+				gaps.tick()
+				once.Do(func() { close(flowing) })
+				count(k)
+			}); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -518,7 +536,7 @@ func rawMember(c *kfake.Cluster, br *Broker, topic string) sideMember {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
 			kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.Balancers(br.cfg.groupBalancers()...),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.HeartbeatInterval(sideHeartbeat))
 		if err != nil {
 			return err
 		}
