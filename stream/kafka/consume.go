@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -199,6 +200,13 @@ func (c *consumer) run(ctx context.Context) error {
 			break
 		}
 		fetches.EachError(c.fetchError)
+		// Taking the fetch woke franz-go's fetch loop, which sends the
+		// next fetch request; handing the records over wakes the
+		// workers. A goroutine woken last runs first, so without this
+		// yield a worker would convert and handle the whole fetch before
+		// the next request goes out, and fetching and handling would take
+		// turns instead of overlapping.
+		runtime.Gosched()
 		var full []*worker
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
