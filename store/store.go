@@ -53,6 +53,35 @@ type DB struct {
 	Component string
 	// Where names the database for logs and status pages, without secrets.
 	Where string
+
+	// reader, on SQLite, is a pool of read-only connections to the file.
+	reader *sql.DB
+}
+
+// readerConns is the number of read-only connections of a SQLite store.
+const readerConns = 4
+
+// Reader returns a handle for reads outside transactions that need not
+// wait for the writer. On SQLite the store writes through one connection,
+// which a read would otherwise queue behind, commits and their fsyncs
+// included; Reader is a pool of read-only connections to the same file,
+// each reading the last committed state (WAL). On PostgreSQL, whose pool
+// already reads beside the writers, it is the store's own pool. A read
+// through Reader sees every commit that finished before it began.
+func (db *DB) Reader() *sql.DB {
+	if db.reader != nil {
+		return db.reader
+	}
+	return db.DB
+}
+
+// Close closes the store and its readers.
+func (db *DB) Close() error {
+	var err error
+	if db.reader != nil {
+		err = db.reader.Close()
+	}
+	return errors.Join(db.DB.Close(), err)
 }
 
 // Config selects the database of one component.
@@ -146,7 +175,16 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Component: cfg.Component, Where: path}, nil
+	// The readers open after the writer has set the file to WAL.
+	reader := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)", drv: drv})
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(readerConns)
+	if err := reader.PingContext(ctx); err != nil {
+		reader.Close()
+		db.Close()
+		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
+	}
+	return &DB{DB: db, Dialect: SQLite, Component: cfg.Component, Where: path, reader: reader}, nil
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
@@ -183,6 +184,62 @@ func TestGroupSharesCommits(t *testing.T) {
 			}
 			if i%3 == 0 && (!store.IsUniqueViolation(err) || n != 0) {
 				t.Errorf("call %d: %v with %d rows; want the refusal and no row", i, err, n)
+			}
+		}
+	})
+}
+
+// Reader reads what was committed without the writer's connection: on
+// SQLite a read while a transaction holds the one writing connection
+// answers (through the readers) instead of waiting for it to end, sees the
+// state before that transaction until it commits, and then sees the
+// commit. On SQLite the readers refuse writes.
+func TestReaderReadsBesideTheWriter(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg store.Config) {
+		ctx := context.Background()
+		cfg.Component = "items"
+		db, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx, os.DirFS("testdata/good")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name) VALUES (?, ?)`), 1, "one"); err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			t.Helper()
+			// Bounded: without readers on SQLite this read would wait for
+			// the open transaction below for ever.
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			var n int
+			if err := db.Reader().QueryRowContext(rctx, `SELECT COUNT(*) FROM items`).Scan(&n); err != nil {
+				t.Fatalf("read through Reader: %v", err)
+			}
+			return n
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name) VALUES (?, ?)`), 2, "two"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("during the transaction Reader counts %d items, want the 1 committed", n)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 2 {
+			t.Errorf("after the commit Reader counts %d items, want 2", n)
+		}
+		if db.Dialect == store.SQLite {
+			if _, err := db.Reader().ExecContext(ctx, `INSERT INTO items (id, name) VALUES (3, 'three')`); err == nil {
+				t.Error("a write through the SQLite readers succeeded; they must be read-only")
 			}
 		}
 	})

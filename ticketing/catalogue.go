@@ -314,6 +314,6 @@ func (s *Service) DeletePaymentMethod(ctx context.Context, id string) error {
 
 func (s *Service) methodExists(ctx context.Context, name string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM payment_methods WHERE name = ?`), name).Scan(&n)
+	err := s.db.Reader().QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM payment_methods WHERE name = ?`), name).Scan(&n)
 	return n > 0, err
 }

@@ -217,7 +217,7 @@ func (s *Service) UpdateEvent(ctx context.Context, sc Scope, id string, in Event
 
 // Event returns an event with its areas.
 func (s *Service) Event(ctx context.Context, sc Scope, id string) (Event, error) {
-	return s.eventTx(ctx, s.db, sc, id)
+	return s.eventTx(ctx, s.db.Reader(), sc, id)
 }
 
 func (s *Service) eventTx(ctx context.Context, q querier, sc Scope, id string) (Event, error) {

@@ -293,7 +293,7 @@ func (s *Service) orderByKey(ctx context.Context, in OrderInput) (Order, error) 
 	var id string
 	// The second term lets SQLite and PostgreSQL use the partial index
 	// orders_idempotency: without it every lookup reads the whole table.
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''`), in.IdempotencyKey).Scan(&id)
+	err := s.db.Reader().QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''`), in.IdempotencyKey).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
 	}
@@ -373,7 +373,7 @@ func scanOrder(sc interface{ Scan(...any) error }) (Order, error) {
 
 // Order returns an order with its lines and tickets, by id or number.
 func (s *Service) Order(ctx context.Context, sc Scope, id string) (Order, error) {
-	return s.orderTx(ctx, s.db, sc, id)
+	return s.orderTx(ctx, s.db.Reader(), sc, id)
 }
 
 func (s *Service) orderTx(ctx context.Context, q querier, sc Scope, id string) (Order, error) {

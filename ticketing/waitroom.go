@@ -433,7 +433,7 @@ func (s *Service) admissionMAC(payload string) []byte {
 // event's room is on, and returns the queue ticket it names ("" when the
 // room is off). Errors name the field admission_token.
 func (s *Service) admissionTicket(ctx context.Context, event, token string) (string, error) {
-	w, err := s.waitroom(ctx, s.db, event)
+	w, err := s.waitroom(ctx, s.db.Reader(), event)
 	if err != nil || !w.Enabled {
 		return "", err
 	}
@@ -469,7 +469,7 @@ func (s *Service) admissionTicket(ctx context.Context, event, token string) (str
 	}
 	var used int64
 	var order string
-	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT used_at, used_order FROM waitroom_tickets WHERE id = ? AND event_id = ?`), f[1], event).Scan(&used, &order)
+	err = s.db.Reader().QueryRowContext(ctx, s.db.Rebind(`SELECT used_at, used_order FROM waitroom_tickets WHERE id = ? AND event_id = ?`), f[1], event).Scan(&used, &order)
 	if errors.Is(err, sql.ErrNoRows) {
 		return refuse("invalid", "names no queue ticket of event %s", event)
 	}
