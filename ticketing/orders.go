@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/mail"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/arus-platform/arus/invalid"
@@ -173,22 +174,22 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	if err := in.validate(); err != nil {
 		return Order{}, false, err
 	}
-	if in.IdempotencyKey != "" {
+	pre, err := s.placing(ctx, in)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if pre.keyOrder != "" {
 		if o, err := s.orderByKey(ctx, in); err == nil || !errors.Is(err, ErrNotFound) {
 			return o, false, err
 		}
 	}
-	if ok, err := s.methodExists(ctx, in.Method); err != nil {
-		return Order{}, false, err
-	} else if !ok {
+	if !pre.method {
 		return Order{}, false, invalid.New(ErrInvalid, "method", "%q is not a payment method", in.Method)
 	}
-	e, err := s.Event(ctx, Everything, in.EventID)
-	if errors.Is(err, ErrNotFound) {
+	if pre.event.ID == "" {
 		return Order{}, false, invalid.New(ErrInvalid, "event_id", "no event %s", in.EventID)
-	} else if err != nil {
-		return Order{}, false, err
 	}
+	e := pre.event
 	now := s.cfg.Now()
 	switch {
 	case e.Status != StatusOnSale:
@@ -198,9 +199,11 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	case !now.Before(e.SaleEnds):
 		return Order{}, false, fmt.Errorf("%w: the sale of event %s ended at %s", ErrConflict, e.ID, e.SaleEnds.Format(time.RFC3339))
 	}
-	admission, err := s.admissionTicket(ctx, e.ID, in.AdmissionToken)
-	if err != nil {
-		return Order{}, false, err
+	var admission string
+	if pre.waitroom {
+		if admission, err = s.admissionTicket(ctx, e.ID, in.AdmissionToken); err != nil {
+			return Order{}, false, err
+		}
 	}
 	// An order placed with an idempotency key has an id drawn from the key:
 	// a request repeated after a crash between its holds and its commit
@@ -286,6 +289,85 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	}
 	return o, true, nil
 }
+
+// placement is what placing an order reads before it holds tickets.
+type placement struct {
+	// keyOrder is the id of the order the idempotency key placed, if any.
+	keyOrder string
+	// method: the payment method exists.
+	method bool
+	// event is the event with its areas; its ID is empty when there is
+	// none.
+	event Event
+	// waitroom: the event's waiting room is on.
+	waitroom bool
+}
+
+// placementColumns are the event's columns prefixed for the join with its
+// areas.
+var placementColumns = "e." + strings.ReplaceAll(strings.Join(strings.Fields(eventColumns), " "), ", ", ", e.")
+
+// placing reads in one statement, from the store's readers, what placing an
+// order checks first: the order its idempotency key placed, its payment
+// method, its event with the areas, and the event's waiting room. A read
+// that finds no event answers as the reads one by one did: the key's
+// order, then the method, then the event.
+func (s *Service) placing(ctx context.Context, in OrderInput) (placement, error) {
+	rows, err := s.db.Reader().QueryContext(ctx, s.db.Rebind(`SELECT
+		(SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''),
+		(SELECT COUNT(*) FROM payment_methods WHERE name = ?),
+		(SELECT enabled FROM waitroom_settings WHERE event_id = e.id),
+		`+placementColumns+`, a.id, a.name, a.capacity, a.price, a.created_at
+		FROM events e LEFT JOIN areas a ON a.event_id = e.id WHERE e.id = ? ORDER BY a.created_at, a.id`),
+		in.IdempotencyKey, in.Method, in.EventID)
+	if err != nil {
+		return placement{}, fmt.Errorf("ticketing: place order: read event %s: %w", in.EventID, err)
+	}
+	defer rows.Close()
+	var p placement
+	found := false
+	for rows.Next() {
+		var key sql.NullString
+		var methods int
+		var room sql.NullInt64
+		var areaID, areaName sql.NullString
+		var capacity, price, created sql.NullInt64
+		e, err := scanEvent(rowScanner(func(dest ...any) error {
+			return rows.Scan(append(append([]any{&key, &methods, &room}, dest...), &areaID, &areaName, &capacity, &price, &created)...)
+		}))
+		if err != nil {
+			return placement{}, fmt.Errorf("ticketing: place order: read event %s: %w", in.EventID, err)
+		}
+		if !found {
+			found = true
+			p = placement{keyOrder: key.String, method: methods > 0, event: e, waitroom: room.Valid && room.Int64 != 0}
+		}
+		if areaID.Valid {
+			p.event.Areas = append(p.event.Areas, Area{ID: areaID.String, EventID: e.ID, Name: areaName.String,
+				Capacity: int(capacity.Int64), Price: price.Int64, CreatedAt: fromMicros(created.Int64)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return placement{}, fmt.Errorf("ticketing: place order: read event %s: %w", in.EventID, err)
+	}
+	if found {
+		return p, nil
+	}
+	// No event: the key and the method are read on their own.
+	if in.IdempotencyKey != "" {
+		err := s.db.Reader().QueryRowContext(ctx, s.db.Rebind(`SELECT id FROM orders WHERE idempotency_key = ? AND idempotency_key <> ''`), in.IdempotencyKey).Scan(&p.keyOrder)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return placement{}, fmt.Errorf("ticketing: order by idempotency key: %w", err)
+		}
+	}
+	p.method, err = s.methodExists(ctx, in.Method)
+	return p, err
+}
+
+// rowScanner adapts a function to the Scan of a row.
+type rowScanner func(dest ...any) error
+
+func (f rowScanner) Scan(dest ...any) error { return f(dest...) }
 
 // orderByKey returns the order an idempotency key placed; ErrConflict when
 // the key placed a different order.

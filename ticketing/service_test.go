@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/brokertest"
 	"github.com/arus-platform/arus/internal/storetest"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
@@ -417,6 +418,64 @@ func TestConcurrentOrdersShareCommits(t *testing.T) {
 		av, err := h.svc.Inventory().Availability(ctx, inventory.AreaID{Event: e.ID, Area: areaID(t, e, "Tribun")})
 		if err != nil || av.Held != held {
 			t.Errorf("availability %+v, %v; want %d held", av, err, held)
+		}
+	})
+}
+
+// Placing an order reads its checks in one statement; the answers stay
+// those of the checks one by one, in their order: the key's order first
+// (also once the area sold out), then the method, the event, its areas.
+func TestPlaceOrderChecks(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		h := start(t, base, harnessConfig{})
+		ctx := context.Background()
+		e := h.onSaleEvent(t, ticketing.AreaInput{Name: "VIP", Capacity: 1, Price: 500_000}, ticketing.AreaInput{Name: "Festival", Capacity: 5, Price: 150_000})
+		vip := areaID(t, e, "VIP")
+		in := func(event, area, method, key string) ticketing.OrderInput {
+			return ticketing.OrderInput{EventID: event, Lines: []ticketing.LineInput{{AreaID: area, Quantity: 1}},
+				Buyer: buyer(1), Method: method, IdempotencyKey: key}
+		}
+		first, created, err := h.svc.PlaceOrder(ctx, in(e.ID, vip, ticketing.MethodCash, "checks-1"))
+		if err != nil || !created || len(first.Lines) != 1 || first.Lines[0].AreaName != "VIP" || first.Total != 500_000 {
+			t.Fatalf("first order: %+v, created %v, %v", first, created, err)
+		}
+		// Sold out now; the same key still answers its order.
+		again, created, err := h.svc.PlaceOrder(ctx, in(e.ID, vip, ticketing.MethodCash, "checks-1"))
+		if err != nil || created || again.ID != first.ID {
+			t.Errorf("the key again after the sell-out: %s, created %v, %v; want %s", again.ID, created, err, first.ID)
+		}
+		if _, _, err := h.svc.PlaceOrder(ctx, in(e.ID, vip, ticketing.MethodCash, "checks-2")); !errors.Is(err, ticketing.ErrSoldOut) {
+			t.Errorf("another key for the sold-out area: %v, want ErrSoldOut", err)
+		}
+		field := func(err error) string {
+			var inv *invalid.Fields
+			if !errors.As(err, &inv) || len(inv.List) != 1 {
+				return fmt.Sprint(err)
+			}
+			return inv.List[0].Name
+		}
+		for _, tc := range []struct {
+			name  string
+			in    ticketing.OrderInput
+			field string
+		}{
+			{"unknown method", in(e.ID, vip, "GOLD", ""), "method"},
+			{"unknown method and event", in("evt_none", vip, "GOLD", "checks-3"), "method"},
+			{"unknown event", in("evt_none", vip, ticketing.MethodCash, "checks-3"), "event_id"},
+			{"area of no such event", in(e.ID, "area_none", ticketing.MethodCash, ""), "lines[0].area_id"},
+		} {
+			if _, _, err := h.svc.PlaceOrder(ctx, tc.in); field(err) != tc.field {
+				t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.field)
+			}
+		}
+		// The key of an existing order, for an event that does not exist:
+		// the key's lines differ, a conflict.
+		if _, _, err := h.svc.PlaceOrder(ctx, in("evt_none", vip, ticketing.MethodCash, "checks-1")); !errors.Is(err, ticketing.ErrConflict) {
+			t.Errorf("a used key for no event: %v, want ErrConflict", err)
+		}
+		fest, _, err := h.svc.PlaceOrder(ctx, in(e.ID, areaID(t, e, "Festival"), ticketing.MethodOnline, ""))
+		if err != nil || fest.Total != 150_000 || fest.Method != ticketing.MethodOnline {
+			t.Errorf("an order in the other area: %+v, %v", fest, err)
 		}
 	})
 }
