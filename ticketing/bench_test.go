@@ -2,9 +2,12 @@ package ticketing_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/arus-platform/arus/internal/storetest"
 	"github.com/arus-platform/arus/store"
@@ -27,30 +30,71 @@ func BenchmarkPlaceOrder(b *testing.B) {
 	}
 }
 
+// BenchmarkRefuseSoldOut asks parallel buyers, each with an idempotency
+// key as the storefront sends, for tickets of four sold-out areas: the
+// reads and the inventory's answer of every refusal.
+func BenchmarkRefuseSoldOut(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			base := store.Config{}
+			if dialect == "postgres" {
+				base.DSN = storetest.PostgresSchema(b)
+			}
+			benchOrders(b, base, 1, "refusals/s", func(err error) bool { return errors.Is(err, ticketing.ErrSoldOut) })
+		})
+	}
+}
+
 func benchPlace(b *testing.B, base store.Config) {
+	benchOrders(b, base, 1_000_000, "orders/s", func(err error) bool { return err == nil })
+}
+
+// benchOrders places one-ticket orders with idempotency keys from 8
+// parallel buyers into four areas of capacity tickets each (filled
+// first), wants each answer to satisfy ok, and reports the rate and the
+// process's CPU time per order (getrusage).
+func benchOrders(b *testing.B, base store.Config, capacity int, unit string, ok func(error) bool) {
 	h := start(b, base, harnessConfig{})
 	ctx := context.Background()
 	var areas []ticketing.AreaInput
 	for i := range 4 {
-		areas = append(areas, ticketing.AreaInput{Name: fmt.Sprintf("Area %d", i), Capacity: 1_000_000, Price: 100_000})
+		areas = append(areas, ticketing.AreaInput{Name: fmt.Sprintf("Area %d", i), Capacity: capacity, Price: 100_000})
 	}
 	e := h.onSaleEvent(b, areas...)
+	run := fmt.Sprint(time.Now().UnixNano())
+	order := func(i int64) error {
+		_, _, err := h.svc.PlaceOrder(ctx, ticketing.OrderInput{EventID: e.ID,
+			Lines: []ticketing.LineInput{{AreaID: e.Areas[i%4].ID, Quantity: 1}},
+			Buyer: messages.Buyer{Name: "B", Email: fmt.Sprintf("b%d@example.com", i)}, Method: ticketing.MethodCash,
+			IdempotencyKey: fmt.Sprintf("bench-%s-%d", run, i)})
+		return err
+	}
 	var n atomic.Int64
+	if capacity < 1000 {
+		for range 4 * capacity {
+			if err := order(n.Add(1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var before syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := n.Add(1)
-			_, _, err := h.svc.PlaceOrder(ctx, ticketing.OrderInput{EventID: e.ID,
-				Lines: []ticketing.LineInput{{AreaID: e.Areas[i%4].ID, Quantity: 1}},
-				Buyer: messages.Buyer{Name: "B", Email: fmt.Sprintf("b%d@example.com", i)}, Method: ticketing.MethodCash})
-			if err != nil {
-				b.Error(err)
+			if err := order(n.Add(1)); !ok(err) {
+				b.Errorf("unexpected answer: %v", err)
 				return
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	b.StopTimer()
+	var after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkWaitingRoom has parallel buyers join an event's waiting room

@@ -455,7 +455,7 @@ func scanOrder(sc interface{ Scan(...any) error }) (Order, error) {
 
 // Order returns an order with its lines and tickets, by id or number.
 func (s *Service) Order(ctx context.Context, sc Scope, id string) (Order, error) {
-	return s.orderTx(ctx, s.db.Reader(), sc, id)
+	return s.orderTx(ctx, s.db, sc, id)
 }
 
 func (s *Service) orderTx(ctx context.Context, q querier, sc Scope, id string) (Order, error) {
