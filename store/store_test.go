@@ -197,15 +197,7 @@ func TestGroupSharesCommits(t *testing.T) {
 func TestReaderReadsBesideTheWriter(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, cfg store.Config) {
 		ctx := context.Background()
-		cfg.Component = "items"
-		db, err := store.Open(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := db.Migrate(ctx, os.DirFS("testdata/good")); err != nil {
-			t.Fatal(err)
-		}
+		db := openItems(t, cfg)
 		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO items (id, name) VALUES (?, ?)`), 1, "one"); err != nil {
 			t.Fatal(err)
 		}
@@ -243,4 +235,21 @@ func TestReaderReadsBesideTheWriter(t *testing.T) {
 			}
 		}
 	})
+}
+
+// openItems opens the store "items" with the migrations of testdata/good,
+// closed at the end of the test.
+func openItems(t *testing.T, cfg store.Config) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	cfg.Component = "items"
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, os.DirFS("testdata/good")); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

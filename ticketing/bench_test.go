@@ -18,29 +18,26 @@ import (
 // BenchmarkPlaceOrder places one-ticket orders from parallel buyers into
 // four areas of one event: each order holds its ticket in the inventory
 // and commits with its OrderPlaced message in the outbox.
-func BenchmarkPlaceOrder(b *testing.B) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			base := store.Config{}
-			if dialect == "postgres" {
-				base.DSN = storetest.PostgresSchema(b)
-			}
-			benchPlace(b, base)
-		})
-	}
-}
+func BenchmarkPlaceOrder(b *testing.B) { onEachStore(b, benchPlace) }
 
 // BenchmarkRefuseSoldOut asks parallel buyers, each with an idempotency
 // key as the storefront sends, for tickets of four sold-out areas: the
 // reads and the inventory's answer of every refusal.
 func BenchmarkRefuseSoldOut(b *testing.B) {
+	onEachStore(b, func(b *testing.B, base store.Config) {
+		benchOrders(b, base, 1, "refusals/s", func(err error) bool { return errors.Is(err, ticketing.ErrSoldOut) })
+	})
+}
+
+// onEachStore runs bench on SQLite and on PostgreSQL.
+func onEachStore(b *testing.B, bench func(*testing.B, store.Config)) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		b.Run(dialect, func(b *testing.B) {
 			base := store.Config{}
 			if dialect == "postgres" {
 				base.DSN = storetest.PostgresSchema(b)
 			}
-			benchOrders(b, base, 1, "refusals/s", func(err error) bool { return errors.Is(err, ticketing.ErrSoldOut) })
+			bench(b, base)
 		})
 	}
 }
@@ -102,33 +99,27 @@ func benchOrders(b *testing.B, base store.Config, capacity int, unit string, ok 
 // for their place (which admits who is due, a compare-and-set on the same
 // row): the rate a room takes arrivals and polls.
 func BenchmarkWaitingRoom(b *testing.B) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			base := store.Config{}
-			if dialect == "postgres" {
-				base.DSN = storetest.PostgresSchema(b)
-			}
-			h := start(b, base, harnessConfig{})
-			ctx := context.Background()
-			e := h.onSaleEvent(b, ticketing.AreaInput{Name: "Festival", Capacity: 1000, Price: 100_000})
-			if _, err := h.svc.SetWaitingRoom(ctx, ticketing.Everything, e.ID, ticketing.WaitroomInput{Enabled: true, Rate: 100}); err != nil {
-				b.Fatal(err)
-			}
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					q, err := h.svc.JoinWaitingRoom(ctx, e.ID)
-					if err == nil {
-						_, err = h.svc.WaitingRoomStatus(ctx, e.ID, q.Ticket)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
+	onEachStore(b, func(b *testing.B, base store.Config) {
+		h := start(b, base, harnessConfig{})
+		ctx := context.Background()
+		e := h.onSaleEvent(b, ticketing.AreaInput{Name: "Festival", Capacity: 1000, Price: 100_000})
+		if _, err := h.svc.SetWaitingRoom(ctx, ticketing.Everything, e.ID, ticketing.WaitroomInput{Enabled: true, Rate: 100}); err != nil {
+			b.Fatal(err)
+		}
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				q, err := h.svc.JoinWaitingRoom(ctx, e.ID)
+				if err == nil {
+					_, err = h.svc.WaitingRoomStatus(ctx, e.ID, q.Ticket)
 				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins+polls/s")
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
 		})
-	}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins+polls/s")
+	})
 }
