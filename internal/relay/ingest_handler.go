@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
@@ -259,7 +260,12 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		if len(errs) > 0 {
 			continue
 		}
-		value, _ := json.Marshal(Envelope{Op: it.op, Data: data})
+		value := envelopeOf(it.op, data)
+		op := sink.Upsert
+		if it.op == "delete" {
+			op = sink.Delete
+		}
+		r.envelopes.Put(value, Decoded{Op: op, Data: it.data})
 		if idem.key != "" {
 			ids[i] = uuid.NewSHA1(idNamespace, []byte(idem.caller+"\x00"+idem.key+"\x00"+strconv.Itoa(i))).String()
 		} else {
@@ -315,4 +321,15 @@ func (r *Relay) checkRate(w http.ResponseWriter, app *Application, n int) error 
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
 		fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, secs))
+}
+
+// envelopeOf is the stored record, json.Marshal(Envelope{Op: op, Data:
+// data}) for data that json.Marshal wrote, without checking data again.
+func envelopeOf(op string, data []byte) []byte {
+	b := make([]byte, 0, len(`{"op":"upsert","data":}`)+len(data))
+	b = append(b, `{"op":`...)
+	b = strconv.AppendQuote(b, op)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	return append(b, '}')
 }
