@@ -247,7 +247,11 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		appName = app.Name
 	}
 	for i, it := range items {
-		data, _ := json.Marshal(it.data)
+		value, err := envelopeOf(it.op, it.data)
+		if err != nil {
+			return nil, nil, err
+		}
+		data := value[len(envelopePrefix)+len(it.op)+len(envelopeData) : len(value)-1]
 		if len(data) > r.cfg.MaxRecordBytes {
 			return nil, nil, problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
 				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes))
@@ -260,7 +264,6 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		if len(errs) > 0 {
 			continue
 		}
-		value := envelopeOf(it.op, data)
 		op := sink.Upsert
 		if it.op == "delete" {
 			op = sink.Delete
@@ -323,13 +326,19 @@ func (r *Relay) checkRate(w http.ResponseWriter, app *Application, n int) error 
 		fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, secs))
 }
 
-// envelopeOf is the stored record, json.Marshal(Envelope{Op: op, Data:
-// data}) for data that json.Marshal wrote, without checking data again.
-func envelopeOf(op string, data []byte) []byte {
-	b := make([]byte, 0, len(`{"op":"upsert","data":}`)+len(data))
-	b = append(b, `{"op":`...)
-	b = strconv.AppendQuote(b, op)
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	return append(b, '}')
+// envelopeOf is the stored record of an item, json.Marshal(Envelope{Op:
+// op, Data: json.Marshal(data)}): {"op":"<op>","data":<data>}, op being
+// upsert or delete.
+func envelopeOf(op string, data map[string]any) ([]byte, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, envelopePrefix...)
+	b = append(b, op...)
+	b = append(b, envelopeData...)
+	b, err := AppendJSON(b, data)
+	return append(b, '}'), err
 }
+
+const (
+	envelopePrefix = `{"op":"`
+	envelopeData   = `","data":`
+)
