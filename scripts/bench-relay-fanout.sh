@@ -94,7 +94,11 @@ run() {
 	fi
 	cpu0=$(cpu_ticks)
 	ARUS_API_KEY_FILE=$WORK/app.key ARUS_READ_KEY_FILE=$WORK/admin.key \
-		"$ARUS" bench relay --dataset cars --duration "$DURATION" --wait-delivered "$@" | tee "$WORK/bench.out"
+		"$ARUS" bench relay --dataset cars --duration "$DURATION" --wait-delivered "$@" >"$WORK/bench.out" || {
+		cat "$WORK/bench.out"
+		exit 1
+	}
+	cat "$WORK/bench.out"
 	cpu1=$(cpu_ticks)
 	[ -z "$prof" ] || wait "$prof"
 	echo "tables: $(counts)"
