@@ -334,7 +334,8 @@ func envelopeOf(op string, data map[string]any) ([]byte, error) {
 	b = append(b, envelopePrefix...)
 	b = append(b, op...)
 	b = append(b, envelopeData...)
-	b, err := AppendJSON(b, data)
+	d, err := json.Marshal(data)
+	b = append(b, d...)
 	return append(b, '}'), err
 }
 

@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -454,7 +455,7 @@ func (w *worker) record(es *entries, i int, r *stream.Record, status deliverylog
 		DestinationHost: w.dest.host(), Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, RecordTime: r.Timestamp,
 		Status: status, Attempts: attempts}
 	if row != nil {
-		e.Row, _ = relay.AppendJSON(make([]byte, 0, 128), row)
+		e.Row, _ = json.Marshal(row)
 	}
 	if cause != nil {
 		e.Error = cause.Error()
