@@ -4,7 +4,9 @@
 # tables (three PostgreSQL schemas, two MariaDB databases, each route its own
 # column subset); `arus bench relay` posts single records from 50 keep-alive
 # clients, then batches of 100 from 16, each run followed by --wait-delivered,
-# while the server's CPU is profiled through --pprof-listen.
+# while the server's CPU is profiled through --pprof-listen. Each run ends
+# with the server's CPU per accepted record (from /proc, Linux), from the
+# first request until every route has delivered.
 #
 #   go build -o arus ./cmd/arus && ARUS=./arus scripts/bench-relay-fanout.sh
 #
@@ -77,6 +79,9 @@ counts() {
 	echo
 }
 
+# The server's user and system CPU so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVE_PID/stat"; }
+
 run() {
 	name=$1
 	shift
@@ -87,10 +92,19 @@ run() {
 		curl -fs -o "$OUT/cpu.$name.pprof" "http://127.0.0.1:$PPORT/debug/pprof/profile?seconds=$((secs + 5))" &
 		prof=$!
 	fi
+	cpu0=$(cpu_ticks)
 	ARUS_API_KEY_FILE=$WORK/app.key ARUS_READ_KEY_FILE=$WORK/admin.key \
-		"$ARUS" bench relay --dataset cars --duration "$DURATION" --wait-delivered "$@"
+		"$ARUS" bench relay --dataset cars --duration "$DURATION" --wait-delivered "$@" >"$WORK/bench.out" || {
+		cat "$WORK/bench.out"
+		exit 1
+	}
+	cat "$WORK/bench.out"
+	cpu1=$(cpu_ticks)
 	[ -z "$prof" ] || wait "$prof"
 	echo "tables: $(counts)"
+	records=$(awk '/^records:/ { gsub(",", "", $2); print $2 }' "$WORK/bench.out")
+	awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$records" \
+		'BEGIN { printf "server CPU: %.2f s for %d records, %.0f us per record (load, deliveries and log included)\n", t / hz, n, n ? t / hz / n * 1e6 : 0 }'
 	echo "== $name done: $(uptime)"
 }
 run single --mode single --concurrency 50

@@ -35,6 +35,7 @@ type routeCheck struct {
 	kind    string // the destination's kind, for sink.Convert
 	destID  string
 	mapping *Mapping
+	columns []string          // mapping.Columns()
 	fields  map[string]string // column -> the record field feeding it
 }
 
@@ -45,13 +46,17 @@ type checksEntry struct {
 }
 
 // tableEntry is the columns of one route's table as last read; cols is
-// nil until a read succeeded.
+// nil until a read succeeded. checks are the columns with their
+// converters for the destination's kind checksKind, made when first asked
+// for.
 type tableEntry struct {
-	mu       sync.Mutex
-	cols     map[string]sink.Column
-	read     time.Time // of the last attempt
-	reading  bool
-	firstTry chan struct{} // closed when the first attempt ends
+	mu         sync.Mutex
+	cols       map[string]sink.Column
+	checks     map[string]columnCheck
+	checksKind string
+	read       time.Time // of the last attempt
+	reading    bool
+	firstTry   chan struct{} // closed when the first attempt ends
 }
 
 // tableFinder is what a Tester may also do: find one table as a route
@@ -97,7 +102,7 @@ func (r *Relay) routeChecks(ctx context.Context, dataset string) ([]routeCheck, 
 		if err != nil {
 			continue
 		}
-		c := routeCheck{route: rt, kind: d.Kind, destID: d.ID, mapping: m, fields: map[string]string{}}
+		c := routeCheck{route: rt, kind: d.Kind, destID: d.ID, mapping: m, columns: m.Columns(), fields: map[string]string{}}
 		for _, cm := range rt.Mapping {
 			if cm.Field != "" {
 				c.fields[cm.Column] = cm.Field
@@ -111,10 +116,10 @@ func (r *Relay) routeChecks(ctx context.Context, dataset string) ([]routeCheck, 
 	return e.checks, nil
 }
 
-// columns returns the columns of the route's table as the destination
-// last said, or nil when it has not said (it did not answer): such a route
-// is not checked at ingest.
-func (r *Relay) columns(ctx context.Context, c *routeCheck) map[string]sink.Column {
+// columns returns the converters of the columns of the route's table as
+// the destination last said, or nil when it has not said (it did not
+// answer): such a route is not checked at ingest.
+func (r *Relay) columns(ctx context.Context, c *routeCheck) map[string]columnCheck {
 	key := c.destID + "\x00" + c.route.TableSchema + "\x00" + c.route.Table
 	r.mu.Lock()
 	te := r.tables[key]
@@ -144,7 +149,35 @@ func (r *Relay) columns(ctx context.Context, c *routeCheck) map[string]sink.Colu
 	}
 	te.mu.Lock()
 	defer te.mu.Unlock()
-	return te.cols
+	if te.cols == nil {
+		return nil
+	}
+	if te.checks == nil || te.checksKind != c.kind {
+		te.checks, te.checksKind = make(map[string]columnCheck, len(te.cols)), c.kind
+		for name, col := range te.cols {
+			cc := columnCheck{col: col}
+			if conv, err := sink.NewConverter(c.kind, col); err == nil {
+				cc.conv = &conv
+			}
+			te.checks[name] = cc
+		}
+	}
+	return te.checks
+}
+
+// columnCheck is a column of a route's table and, for a known kind of
+// destination, its converter.
+type columnCheck struct {
+	col  sink.Column
+	conv *sink.Converter
+}
+
+// convert is sink.Convert for the column.
+func (cc columnCheck) convert(kind string, v any) (any, error) {
+	if cc.conv != nil {
+		return cc.conv.Convert(v)
+	}
+	return sink.Convert(kind, cc.col, v)
 }
 
 // forgetChecks drops the cached route checks (a route changed) and, for a
@@ -179,7 +212,7 @@ func (r *Relay) readTable(ctx context.Context, destID string, table sink.Table, 
 		r.log.DebugContext(ctx, "relay: ingest: read a route's table", "dest", destID, "table", table.Name, "err", err)
 		return
 	}
-	te.cols = make(map[string]sink.Column, len(info.Columns))
+	te.cols, te.checks = make(map[string]sink.Column, len(info.Columns)), nil
 	for _, c := range info.Columns {
 		te.cols[c.Name] = c
 	}
@@ -220,7 +253,7 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 	if err != nil || len(checks) == 0 {
 		return nil, err
 	}
-	cols := make([]map[string]sink.Column, len(checks))
+	cols := make([]map[string]columnCheck, len(checks))
 	for i := range checks {
 		cols[i] = r.columns(ctx, &checks[i])
 	}
@@ -239,30 +272,32 @@ func (r *Relay) undeliverable(ctx context.Context, ds *datasetEntry, items []ite
 			if !keep || cols[i] == nil || ch.Op == sink.Delete {
 				continue
 			}
-			for _, name := range c.mapping.Columns() {
-				col, ok := cols[i][name]
+			for _, name := range c.columns {
+				cc, ok := cols[i][name]
 				if !ok {
 					continue // the delivery engine reports a column the table lacks
 				}
-				at := fieldOr(it.at)
-				if f, ok := c.fields[name]; ok {
-					at = joinField(it.at, f)
+				at := func() string {
+					if f, ok := c.fields[name]; ok {
+						return joinField(it.at, f)
+					}
+					return fieldOr(it.at)
 				}
+				col := cc.col
 				v := ch.Row[name]
 				if v == nil {
 					if !col.Nullable && !col.HasDefault {
-						errs = append(errs, invalid.Field{Name: at, Message: fmt.Sprintf("route %s: column %s (%s) is required and the record leaves it empty", c.route.Name, name, col.Type)})
+						errs = append(errs, invalid.Field{Name: at(), Message: fmt.Sprintf("route %s: column %s (%s) is required and the record leaves it empty", c.route.Name, name, col.Type)})
 					}
 					continue
 				}
-				_, err := sink.Convert(c.kind, col, v)
-				if err != nil {
+				if _, err := cc.convert(c.kind, v); err != nil {
 					var ve *sink.ValueError
 					reason := err.Error()
 					if errors.As(err, &ve) {
 						reason = ve.Reason
 					}
-					errs = append(errs, invalid.Field{Name: at, Message: fmt.Sprintf("route %s: column %s (%s): %s", c.route.Name, name, col.Type, reason)})
+					errs = append(errs, invalid.Field{Name: at(), Message: fmt.Sprintf("route %s: column %s (%s): %s", c.route.Name, name, col.Type, reason)})
 				}
 			}
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/relay/sink"
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/stream"
 )
@@ -246,7 +247,11 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		appName = app.Name
 	}
 	for i, it := range items {
-		data, _ := json.Marshal(it.data)
+		value, err := envelopeOf(it.op, it.data)
+		if err != nil {
+			return nil, nil, err
+		}
+		data := value[len(envelopePrefix)+len(it.op)+len(envelopeData) : len(value)-1]
 		if len(data) > r.cfg.MaxRecordBytes {
 			return nil, nil, problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
 				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes))
@@ -259,7 +264,11 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		if len(errs) > 0 {
 			continue
 		}
-		value, _ := json.Marshal(Envelope{Op: it.op, Data: data})
+		op := sink.Upsert
+		if it.op == "delete" {
+			op = sink.Delete
+		}
+		r.envelopes.Put(value, Decoded{Op: op, Data: it.data})
 		if idem.key != "" {
 			ids[i] = uuid.NewSHA1(idNamespace, []byte(idem.caller+"\x00"+idem.key+"\x00"+strconv.Itoa(i))).String()
 		} else {
@@ -316,3 +325,21 @@ func (r *Relay) checkRate(w http.ResponseWriter, app *Application, n int) error 
 	return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
 		fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, secs))
 }
+
+// envelopeOf is the stored record of an item, json.Marshal(Envelope{Op:
+// op, Data: json.Marshal(data)}): {"op":"<op>","data":<data>}, op being
+// upsert or delete.
+func envelopeOf(op string, data map[string]any) ([]byte, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, envelopePrefix...)
+	b = append(b, op...)
+	b = append(b, envelopeData...)
+	d, err := json.Marshal(data)
+	b = append(b, d...)
+	return append(b, '}'), err
+}
+
+const (
+	envelopePrefix = `{"op":"`
+	envelopeData   = `","data":`
+)

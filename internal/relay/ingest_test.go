@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,6 +228,38 @@ func TestIngestAccepted(t *testing.T) {
 	}
 	if recs := e.topicRecords("relay.bikes"); len(recs) != 1 || string(recs[0].Key) != `["Polygon",7]` {
 		t.Errorf("bikes key: %v", recs)
+	}
+}
+
+// Ingest keeps each record as it decoded it, for delivery: what it keeps
+// must be what decoding the stored record gives, and the stored record
+// what json.Marshal makes of its envelope.
+func TestIngestKeepsDecodedRecords(t *testing.T) {
+	e := newIngestEnv(t)
+	a := e.ingest("cars", e.cars, `[{"id": 1, "car_name": "Škoda <a&b>", "price": 1.50e3, "tags": ["x", {"k": null}], "ok": true},
+		{"op": "delete", "data": {"id": "2"}}, {"id": 3, "note": "line\u2028sep \"quoted\" \\ \t"}]`)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+	recs := e.topicRecords("relay.cars")
+	if len(recs) != 3 {
+		t.Fatalf("topic holds %d records, want 3", len(recs))
+	}
+	if n := e.r.Envelopes().Len(); n != 3 {
+		t.Fatalf("%d records kept, want 3", n)
+	}
+	for _, r := range recs {
+		var env Envelope
+		if err := json.Unmarshal(r.Value, &env); err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := json.Marshal(env); string(r.Value) != string(want) {
+			t.Errorf("stored %s, json.Marshal gives %s", r.Value, want)
+		}
+		got, want := e.r.Envelopes().Decode([][]byte{r.Value})[0], DecodeEnvelope(r.Value)
+		if got.Err != nil || want.Err != nil || got.Op != want.Op || !reflect.DeepEqual(got.Data, want.Data) {
+			t.Errorf("record %s: kept %#v, decoded %#v", r.Value, got, want)
+		}
 	}
 }
 

@@ -192,6 +192,8 @@ type Relay struct {
 	hosts  HostPolicy
 
 	idemLocks [64]sync.Mutex
+
+	envelopes *Envelopes
 }
 
 // New migrates the relay's store and returns the relay.
@@ -208,7 +210,7 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, db: cfg.DB, log: cfg.Logger, metrics: m,
 		datasets: map[string]*datasetEntry{}, checks: map[string]*checksEntry{}, tables: map[string]*tableEntry{}, apps: map[string]*appEntry{}, buckets: map[string]*bucket{},
-		testBuckets: map[string]*bucket{}}
+		testBuckets: map[string]*bucket{}, envelopes: NewEnvelopes()}
 	if r.sqlite, err = newSQLiteDir(cfg.SQLiteDir, cfg.Reserved); err != nil {
 		return nil, err
 	}
@@ -218,6 +220,11 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 	}
 	return r, nil
 }
+
+// Envelopes returns the relay's decoded records: those ingested here are
+// kept as ingest decoded them, so that delivery does not decode them
+// again.
+func (r *Relay) Envelopes() *Envelopes { return r.envelopes }
 
 // Cleanup deletes expired idempotency answers; run it now and then.
 func (r *Relay) Cleanup(ctx context.Context) error {

@@ -17,6 +17,8 @@ import (
 type destination struct {
 	e *Engine
 	d relay.Destination
+	// where names where the destination is, for the delivery log.
+	where string
 
 	mu     sync.Mutex // held while opening
 	sink   sink.Sink
@@ -34,18 +36,20 @@ type destination struct {
 }
 
 func (e *Engine) newDestination(d relay.Destination) *destination {
-	return &destination{e: e, d: d, wake: make(chan struct{})}
+	return &destination{e: e, d: d, where: hostOf(d), wake: make(chan struct{})}
 }
 
 // host names where the destination is, for the delivery log.
-func (d *destination) host() string {
+func (d *destination) host() string { return d.where }
+
+func hostOf(d relay.Destination) string {
 	switch {
-	case d.d.Host != "" && d.d.Port != 0:
-		return net.JoinHostPort(d.d.Host, strconv.Itoa(d.d.Port))
-	case d.d.Host != "":
-		return d.d.Host
-	case d.d.Kind == relay.KindSQLite:
-		return d.d.Database
+	case d.Host != "" && d.Port != 0:
+		return net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+	case d.Host != "":
+		return d.Host
+	case d.Kind == relay.KindSQLite:
+		return d.Database
 	}
 	return ""
 }

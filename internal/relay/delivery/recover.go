@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/internal/relay"
 	"github.com/arus-platform/arus/internal/relay/deliverylog"
 	"github.com/arus-platform/arus/stream"
 )
@@ -107,7 +108,7 @@ func (w *worker) rebuildRange(ctx context.Context, l *deliverylog.Log, partition
 			if r.Offset >= to {
 				break
 			}
-			ch, keep, err := w.mapRecord(r)
+			ch, keep, err := w.mapRecord(relay.DecodeEnvelope(r.Value))
 			switch d, wasDead := dead[r.Offset]; {
 			case wasDead:
 				w.record(&es, i, r, deliverylog.DeadLettered, d.attempts, ch.Row, errors.New(d.err))

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -260,8 +259,13 @@ func (w *worker) handle(ctx context.Context, batch []*stream.Record) error {
 		}
 		return w.failed(ctx, stop, err)
 	}
+	values := make([][]byte, len(batch))
 	for i, r := range batch {
-		ch, keep, err := w.mapRecord(r)
+		values[i] = r.Value
+	}
+	decoded := w.e.cfg.Relay.Envelopes().Decode(values)
+	for i, r := range batch {
+		ch, keep, err := w.mapRecord(decoded[i])
 		switch {
 		case err != nil:
 			if stop, ferr := flush(); ferr != nil {
@@ -307,32 +311,12 @@ func isPermanent(err error) bool {
 	return errors.As(err, &pe) || errors.As(err, &ve)
 }
 
-// envelope is relay.Envelope with its data decoded in the same pass.
-type envelope struct {
-	Op   string `json:"op"`
-	Data any    `json:"data"`
-}
-
-// mapRecord decodes a record's envelope and maps it.
-func (w *worker) mapRecord(r *stream.Record) (sink.Change, bool, error) {
-	dec := json.NewDecoder(bytes.NewReader(r.Value))
-	dec.UseNumber()
-	var env envelope
-	if err := dec.Decode(&env); err != nil {
-		return sink.Change{}, false, fmt.Errorf("relay: record is not an envelope: %w", err)
+// mapRecord maps a decoded record.
+func (w *worker) mapRecord(d relay.Decoded) (sink.Change, bool, error) {
+	if d.Err != nil {
+		return sink.Change{}, false, d.Err
 	}
-	op := sink.Upsert
-	switch env.Op {
-	case "upsert", "":
-	case "delete":
-		op = sink.Delete
-	default:
-		return sink.Change{}, false, fmt.Errorf("relay: record has unknown op %q", env.Op)
-	}
-	if env.Data == nil {
-		return sink.Change{}, false, errors.New("relay: record has no data")
-	}
-	return w.mapping.ApplyValue(op, env.Data)
+	return w.mapping.ApplyValue(d.Op, d.Data)
 }
 
 // writeIsolated writes items (a run of the batch, in order). When the sink

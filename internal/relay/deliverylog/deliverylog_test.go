@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +306,50 @@ func TestHideRowsLeavesOutTheRowsOfMaskedTopics(t *testing.T) {
 	if strings.Contains(string(b), "4111") || !strings.Contains(string(b), `"row_masked":true`) {
 		t.Errorf("JSON of a masked entry: %s", b)
 	}
+}
+
+// Entries of one route are inserted together, binding the route's columns
+// once: every entry must still come back with its own columns, in runs
+// longer than one INSERT, runs of one, and with an entry repeated.
+func TestWriteRunsOfRoutes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		l := openLog(t, base, nil)
+		ctx := context.Background()
+		t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond).UTC()
+		var in []Entry
+		add := func(n int, route string) {
+			for range n {
+				i := len(in)
+				e := entry(i, Delivered, t0.Add(time.Duration(i)*time.Millisecond))
+				e.RouteID, e.Route, e.DestinationID, e.Topic = route, "route "+route, "d-"+route, "relay.items."+route
+				if i%7 == 0 {
+					e.Status, e.Error, e.Row = Failed, fmt.Sprintf("error %d", i), nil
+				}
+				in = append(in, e)
+			}
+		}
+		add(2*entriesPerStmt+30, "r1")
+		add(3, "r2")
+		add(1, "r1")
+		add(1, "r3")
+		add(entriesPerStmt, "r2")
+		batch := append(append([]Entry{}, in...), in[5]) // written twice: kept once
+		if err := l.write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		p, err := l.Query(ctx, Query{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Entries) != len(in) {
+			t.Fatalf("%d entries, want %d", len(p.Entries), len(in))
+		}
+		for i, got := range p.Entries {
+			want := in[len(in)-1-i] // newest first
+			got.ID = 0
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("entry %d:\n got %+v\nwant %+v", len(in)-1-i, got, want)
+			}
+		}
+	})
 }

@@ -491,14 +491,35 @@ func (ct colType) coerceTime(v any) (any, error) {
 // use it to show the row a record would become, or why it would be
 // rejected, before anything is written.
 func Convert(kind string, col Column, v any) (any, error) {
-	d, err := lookupDialect(kind)
+	c, err := NewConverter(kind, col)
 	if err != nil {
 		return nil, err
 	}
-	ct := parseType(d.name(), col.Type)
-	cv, err := ct.coerce(v)
+	return c.Convert(v)
+}
+
+// Converter is Convert for one column, its type read once: for checking
+// many values against the same column.
+type Converter struct {
+	col string
+	ct  colType
+}
+
+// NewConverter returns the Converter of col in a database of kind; the
+// error names an unknown kind.
+func NewConverter(kind string, col Column) (Converter, error) {
+	d, err := lookupDialect(kind)
 	if err != nil {
-		return nil, &ValueError{Column: col.Name, Type: ct.name, Value: v, Reason: err.Error()}
+		return Converter{}, err
+	}
+	return Converter{col: col.Name, ct: parseType(d.name(), col.Type)}, nil
+}
+
+// Convert is Convert(kind, col, v) for the converter's kind and column.
+func (c Converter) Convert(v any) (any, error) {
+	cv, err := c.ct.coerce(v)
+	if err != nil {
+		return nil, &ValueError{Column: c.col, Type: c.ct.name, Value: v, Reason: err.Error()}
 	}
 	return cv, nil
 }
