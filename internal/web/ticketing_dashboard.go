@@ -148,18 +148,18 @@ func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return
 	}
 	v := dashboardValues(s)
-	d.Counts = []tkFigure{{"merchants", "Merchants", v["merchants"]}, {"events", "Events", v["events"]}, {"customers", "Customers", v["customers"]}}
+	d.Counts = []tkFigure{{"merchants", "tk.dash.merchants", v["merchants"]}, {"events", "tk.dash.events", v["events"]}, {"customers", "tk.dash.customers", v["customers"]}}
 	per := "day"
 	if agg == "month" {
 		per = "month"
 	}
 	d.Charts = []chart{
-		{Title: "Revenue", Unit: "rupiah per " + per, ID: "revenue", SVG: barChart(s.Revenue, s.Labels, "rupiah per "+per), Current: v["revenue"]},
-		{Title: "Tickets sold", Unit: "tickets per " + per, ID: "tickets", SVG: barChart(s.Tickets, s.Labels, "tickets per "+per), Current: v["tickets"]},
-		{Title: "Check-ins", Unit: "entries per " + per, ID: "checkins", SVG: barChart(s.Checkins, s.Labels, "entries per "+per), Current: v["checkins"]},
+		{Title: "tk.dash.revenue", Unit: "tk.dash.unit.revenue." + per, ID: "revenue", SVG: barChart(s.Revenue, s.Labels, tkT(r, "tk.dash.unit.revenue."+per)), Current: v["revenue"]},
+		{Title: "tk.dash.tickets", Unit: "tk.dash.unit.tickets." + per, ID: "tickets", SVG: barChart(s.Tickets, s.Labels, tkT(r, "tk.dash.unit.tickets."+per)), Current: v["tickets"]},
+		{Title: "tk.dash.checkins", Unit: "tk.dash.unit.checkins." + per, ID: "checkins", SVG: barChart(s.Checkins, s.Labels, tkT(r, "tk.dash.unit.checkins."+per)), Current: v["checkins"]},
 	}
 	if h.cfg.Gate == nil {
-		d.Charts[2].SVG = chartNote("the gate service does not run in this process")
+		d.Charts[2].SVG = chartNote(tkT(r, "tk.dash.nogate"))
 	}
 	d.Live = "/ticketing/dashboard/events?" + r.URL.RawQuery
 	h.render(w, r, status, "tk_dashboard", view{Data: d})
@@ -169,7 +169,7 @@ func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Pr
 func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	from, to, agg, err := dashboardPeriod(r, time.Now())
 	if err != nil {
-		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not a period", err.Error())
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.dash.notperiod"), err.Error())
 		return
 	}
 	h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) {

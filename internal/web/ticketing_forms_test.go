@@ -21,6 +21,7 @@ func TestTicketingForms(t *testing.T) {
 	ctx := context.Background()
 	br := tf.browser()
 	csrf := br.login("ana", tkPassword)
+	br.lang("en")
 	form := func(kv ...string) url.Values {
 		v := url.Values{"csrf_token": {csrf}}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -137,6 +138,7 @@ func TestTicketingForms(t *testing.T) {
 		}
 		admin := tf.browser()
 		admin.login("admin", adminPassword)
+		admin.lang("en")
 		_, body = admin.get("/ticketing/orders/" + w.paid[0].ID)
 		for _, step := range []string{"Payment requested", "Payment succeeded"} {
 			if !strings.Contains(body, step) {
