@@ -15,7 +15,6 @@ func (s *shop) setLang(w http.ResponseWriter, r *http.Request) {
 	shopLang.set(w, r, s.h.secure(r), "/shop/")
 }
 
-
 // shopText holds every string of the storefront: Indonesian, English.
 var shopText = map[string][2]string{
 	"shop":              {"Tiket", "Tickets"},
