@@ -101,6 +101,9 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 	if got := browsertest.Get(t, ctx, "areas", chromedp.Text(css(`#areas + .table-wrap`))); !strings.Contains(got, "500") {
 		t.Errorf("areas of the on-sale event read %q, want 500 free", got)
 	}
+	// The screenshots show the console in its first language.
+	browsertest.Do(t, ctx, "switch to Indonesian", chromedp.Navigate(base+"/lang?l=id&next=/ticketing/events/"+id),
+		chromedp.WaitVisible(css(`html[lang="id"] #event-status`)))
 	browsertest.Screenshot(t, ctx, "ticketing-event-on-sale")
 	browsertest.CheckAccessibility(t, ctx, "event (on sale)")
 
@@ -129,6 +132,7 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 		browsertest.CheckAccessibility(t, ctx, pg.name)
 	}
 
+	browsertest.Do(t, ctx, "back to English", chromedp.Navigate(base+"/lang?l=en&next=/ticketing/events"), chromedp.WaitVisible(css(`html[lang="en"] main`)))
 	browsertest.Do(t, ctx, "review a cancellation", chromedp.Navigate(base+"/ticketing/events/"+e0.ID),
 		chromedp.Click(css(`form[action$="/cancel"] button`)), chromedp.WaitVisible(css(`#reason`)))
 	review := browsertest.Get(t, ctx, "review", chromedp.Text(css(`main`)))
