@@ -230,7 +230,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if v.CSRF == "" && v.Principal != nil && v.Principal.Session != nil {
 		v.CSRF = v.Principal.Session.CSRFToken
 	}
-	v.Instance, v.Engine, v.Path, v.Here = h.cfg.Instance, h.cfg.Engine, r.URL.Path, r.URL.RequestURI()
+	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
+	if r.Method == http.MethodGet {
+		// A review or a form sent back has no address to come back
+		// to; the switch then goes to the ticketing home.
+		v.Here = r.URL.RequestURI()
+	}
 	v.Lang = pageLang(r)
 	v.Streams = h.cfg.Broker != nil
 	v.DeadLetters = h.cfg.DLQ != nil

@@ -170,7 +170,6 @@ var ticketingFuncs = template.FuncMap{
 	"eventPill":  eventPill,
 	"orderPill":  orderPill,
 	"goLivePill": goLivePill,
-	"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"localInput": func(t time.Time, tz string) string {
 		if t.IsZero() {
 			return ""
