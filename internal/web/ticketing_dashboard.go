@@ -154,9 +154,9 @@ func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		per = "month"
 	}
 	d.Charts = []chart{
-		{Title: "tk.dash.revenue", Unit: "tk.dash.unit.revenue." + per, ID: "revenue", SVG: barChart(s.Revenue, s.Labels, tkT(r, "tk.dash.unit.revenue."+per)), Current: v["revenue"]},
-		{Title: "tk.dash.tickets", Unit: "tk.dash.unit.tickets." + per, ID: "tickets", SVG: barChart(s.Tickets, s.Labels, tkT(r, "tk.dash.unit.tickets."+per)), Current: v["tickets"]},
-		{Title: "tk.dash.checkins", Unit: "tk.dash.unit.checkins." + per, ID: "checkins", SVG: barChart(s.Checkins, s.Labels, tkT(r, "tk.dash.unit.checkins."+per)), Current: v["checkins"]},
+		{Title: "tk.dash.revenue", Unit: "tk.dash.unit.revenue." + per, ID: "revenue", SVG: barChart(pageLang(r), s.Revenue, s.Labels, tkT(r, "tk.dash.unit.revenue."+per)), Current: v["revenue"]},
+		{Title: "tk.dash.tickets", Unit: "tk.dash.unit.tickets." + per, ID: "tickets", SVG: barChart(pageLang(r), s.Tickets, s.Labels, tkT(r, "tk.dash.unit.tickets."+per)), Current: v["tickets"]},
+		{Title: "tk.dash.checkins", Unit: "tk.dash.unit.checkins." + per, ID: "checkins", SVG: barChart(pageLang(r), s.Checkins, s.Labels, tkT(r, "tk.dash.unit.checkins."+per)), Current: v["checkins"]},
 	}
 	if h.cfg.Gate == nil {
 		d.Charts[2].SVG = chartNote(tkT(r, "tk.dash.nogate"))
@@ -185,7 +185,7 @@ func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *a
 // top value with its labels and gridlines, the bars, and the first, middle
 // and last period under them. Each bar carries its period and value as a
 // title, for a pointer; the chart's label gives the total and the highest.
-func barChart(v []float64, labels []string, unit string) template.HTML {
+func barChart(lang string, v []float64, labels []string, unit string) template.HTML {
 	const left, right, top, bottom = 56.0, 316.0, 8.0, 76.0
 	if len(v) == 0 {
 		return chartNote("no periods to show")
@@ -196,7 +196,7 @@ func barChart(v []float64, labels []string, unit string) template.HTML {
 	}
 	scale := niceCeil(hi)
 	var b strings.Builder
-	label := fmt.Sprintf("%s from %s to %s: total %s, highest %s", unit, labels[0], labels[len(labels)-1], formatNum(sum(v)), formatFloat(hi))
+	label := translate(lang, "tk.dash.chart", unit, labels[0], labels[len(labels)-1], localNum(lang, formatNum(sum(v))), localNum(lang, formatFloat(hi)))
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 100" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
 	chartAxes(&b, left, right, top, bottom, scale)
 	slot := (right - left) / float64(len(v))

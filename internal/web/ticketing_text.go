@@ -55,11 +55,15 @@ func (v view) WhenRange(a, b time.Time, tz string) string {
 func (v view) Ago(t time.Time) string { return agoIn(v.Lang, t) }
 
 // Num writes a whole number with the language's thousands separator.
-func (v view) Num(n any) string {
-	if v.Lang == "en" {
-		return formatNum(n)
+func (v view) Num(n any) string { return localNum(v.Lang, formatNum(n)) }
+
+// localNum writes a number written the English way (1,500.5) the way of
+// lang: Indonesian swaps the separators (1.500,5).
+func localNum(lang, s string) string {
+	if lang == "en" {
+		return s
 	}
-	return strings.ReplaceAll(formatNum(n), ",", ".")
+	return strings.NewReplacer(",", ".", ".", ",").Replace(s)
 }
 
 // tkT is translate in the language of r's page.
@@ -153,6 +157,7 @@ var tkText = map[string][2]string{
 	"tk.dash.aggregation":            {"Agregasi", "Aggregation"},
 	"tk.dash.byday":                  {"per hari", "by day"},
 	"tk.dash.bymonth":                {"per bulan", "by month"},
+	"tk.dash.chart":                  {"%s dari %s sampai %s: total %s, tertinggi %s", "%s from %s to %s: total %s, highest %s"},
 	"tk.dash.checkins":               {"Check-in", "Check-ins"},
 	"tk.dash.customers":              {"Pelanggan", "Customers"},
 	"tk.dash.events":                 {"Acara", "Events"},
