@@ -76,7 +76,8 @@ func muxPatterns(t *testing.T, mux *http.ServeMux) []string {
 // code is the credential), joining an event's waiting room (anyone may,
 // limited per client) and asking for one's place in it (the queue ticket
 // is the credential), the gate scanner's page and service worker (static;
-// the device's key stays in the browser), the two not-found fallbacks,
+// the device's key stays in the browser), the language switch of the
+// ticketing pages and the scanner (it sets a cookie), the two not-found fallbacks,
 // and the storefront (public pages; an order's pages take its secret link
 // as the credential, see TestShopOrderPagesNeedTheirLink). Every other
 // route must refuse a request without credentials.
@@ -84,7 +85,7 @@ var publicRoutes = []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET 
 	"POST /api/v1/account/password", "POST /api/v1/customers", "GET /api/v1/customers/confirm",
 	"POST /api/v1/customers/confirm/resend", "POST /api/v1/payment/provider/callback",
 	"POST /api/v1/gate/enrol", "POST /api/v1/ticketing/events/{id}/waiting-room/join",
-	"POST /api/v1/ticketing/events/{id}/waiting-room/status", "GET /scan/{$}", "GET /scan/sw.js", "/", "/api/v1/",
+	"POST /api/v1/ticketing/events/{id}/waiting-room/status", "GET /scan/{$}", "GET /scan/sw.js", "GET /lang", "/", "/api/v1/",
 	"GET /shop/{$}", "GET /shop/events/{event}", "GET /shop/events/{event}/checkout",
 	"POST /shop/events/{event}/checkout", "GET /shop/orders/{token}", "GET /shop/orders/{token}/provider",
 	"POST /shop/orders/{token}/provider", "GET /shop/orders/{token}/tickets", "POST /shop/orders/{token}/refund",

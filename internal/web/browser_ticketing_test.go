@@ -101,6 +101,9 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 	if got := browsertest.Get(t, ctx, "areas", chromedp.Text(css(`#areas + .table-wrap`))); !strings.Contains(got, "500") {
 		t.Errorf("areas of the on-sale event read %q, want 500 free", got)
 	}
+	// The screenshots show the console in its first language.
+	browsertest.Do(t, ctx, "switch to Indonesian", chromedp.Navigate(base+"/lang?l=id&next=/ticketing/events/"+id),
+		chromedp.WaitVisible(css(`html[lang="id"] #event-status`)))
 	browsertest.Screenshot(t, ctx, "ticketing-event-on-sale")
 	browsertest.CheckAccessibility(t, ctx, "event (on sale)")
 
@@ -129,6 +132,7 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 		browsertest.CheckAccessibility(t, ctx, pg.name)
 	}
 
+	browsertest.Do(t, ctx, "back to English", chromedp.Navigate(base+"/lang?l=en&next=/ticketing/events"), chromedp.WaitVisible(css(`html[lang="en"] main`)))
 	browsertest.Do(t, ctx, "review a cancellation", chromedp.Navigate(base+"/ticketing/events/"+e0.ID),
 		chromedp.Click(css(`form[action$="/cancel"] button`)), chromedp.WaitVisible(css(`#reason`)))
 	review := browsertest.Get(t, ctx, "review", chromedp.Text(css(`main`)))
@@ -194,5 +198,53 @@ func TestTicketingFitsAPhone(t *testing.T) {
 				`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + "." + e.className + "#" + e.id + ":" + Math.round(e.getBoundingClientRect().right)).join(", ")`))
 			t.Errorf("%s is %d px wide on a 390 px screen (%s)", p, width, wide)
 		}
+	}
+}
+
+// The language switch of a ticketing page and of the gate scanner: each
+// page follows the choice, says so in <html lang>, and stays free of
+// axe-core violations in both languages.
+func TestTicketingLanguageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped under -short")
+	}
+	tf := newTicketingFixture(t)
+	tf.world(t)
+	ctx := browsertest.New(t)
+	base := tf.srv.URL
+	signInAsAdmin(t, ctx, base)
+	lang := func(what string) string {
+		return browsertest.Get(t, ctx, what+": lang", chromedp.Evaluate[string](`document.documentElement.lang`))
+	}
+	// The page's heading, and what it reads in each language.
+	heading := map[string]string{"id": "Acara", "en": "Events"}
+	title := map[string]string{"id": "Pemindai gerbang", "en": "Gate scanner"}
+	browsertest.Do(t, ctx, "open the events", chromedp.Navigate(base+"/ticketing/events"), chromedp.WaitVisible(css(`main h1`)))
+	first := lang("events")
+	if first != "id" && first != "en" {
+		t.Fatalf("the events page is in %q", first)
+	}
+	for i, want := range []string{otherLang(first), first} {
+		browsertest.Do(t, ctx, "switch to "+want, chromedp.Click(css(`#lang-switch`)),
+			chromedp.WaitVisible(css(`html[lang="`+want+`"] main h1`)))
+		if got := browsertest.Get(t, ctx, "heading", chromedp.Text(css(`main h1`))); got != heading[want] {
+			t.Errorf("switch %d: the heading reads %q in %s, want %q", i+1, got, want, heading[want])
+		}
+		if got := browsertest.Get(t, ctx, "address", chromedp.Evaluate[string](`location.pathname`)); got != "/ticketing/events" {
+			t.Errorf("the switch went to %s, not back to the page", got)
+		}
+		browsertest.CheckAccessibility(t, ctx, "events in "+want)
+	}
+	// The scanner follows the same choice and has its own switch; its
+	// script's texts follow the page.
+	browsertest.Do(t, ctx, "open the scanner", chromedp.Navigate(base+"/scan/"), chromedp.WaitVisible(css(`#enrol-title`)))
+	if got := lang("scanner"); got != first {
+		t.Errorf("the scanner is in %q, the console in %q", got, first)
+	}
+	for _, want := range []string{otherLang(first), first} {
+		browsertest.Do(t, ctx, "switch the scanner to "+want, chromedp.Click(css(`#lang-switch`)),
+			chromedp.WaitVisible(css(`html[lang="`+want+`"] #enrol-title`)))
+		browsertest.Do(t, ctx, "the script has run", until(`document.title.startsWith("`+map[string]string{"id": "Pendaftaran", "en": "Enrol"}[want]+` · `+title[want]+`")`))
+		browsertest.CheckAccessibility(t, ctx, "scanner in "+want)
 	}
 }

@@ -29,7 +29,12 @@ type view struct {
 	Ticketing, Counter, Gates bool
 	// Flash is a one-line notice from the previous action (?ok=...).
 	Flash string
-	Data  any
+	// Lang is the page's language: "en" on the operator pages; the
+	// ticketing pages speak Indonesian or English (consoleLang).
+	Lang string
+	// Here is the page's address, for the language switch to come back to.
+	Here string
+	Data any
 }
 
 // flashes are the notices a redirect can ask for with ?ok=<code>; codes, not
@@ -165,24 +170,27 @@ func formatBytes(n int64) string {
 	return strconv.FormatFloat(v, 'f', prec, 64) + " " + [...]string{"", "KiB", "MiB", "GiB", "TiB", "PiB"}[unit]
 }
 
-func ago(t time.Time) string {
+func ago(t time.Time) string { return agoIn("en", t) }
+
+// agoIn is ago in lang.
+func agoIn(lang string, t time.Time) string {
 	if t.IsZero() {
-		return "never"
+		return translate(lang, "ui.ago.never")
 	}
 	d := time.Since(t)
-	suffix := " ago"
+	dir := ".ago"
 	if d < 0 {
-		d, suffix = -d, " from now"
+		d, dir = -d, ".ahead"
 	}
 	switch {
 	case d < 45*time.Second:
-		return "just now"
+		return translate(lang, "ui.ago.justnow")
 	case d < time.Hour:
-		return fmt.Sprintf("%d min%s", int(d.Minutes()+0.5), suffix)
+		return translate(lang, "ui.ago.min"+dir, int(d.Minutes()+0.5))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h%s", int(d.Hours()+0.5), suffix)
+		return translate(lang, "ui.ago.h"+dir, int(d.Hours()+0.5))
 	default:
-		return fmt.Sprintf("%d d%s", int(d.Hours()/24+0.5), suffix)
+		return translate(lang, "ui.ago.d"+dir, int(d.Hours()/24+0.5))
 	}
 }
 
@@ -223,6 +231,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		v.CSRF = v.Principal.Session.CSRFToken
 	}
 	v.Instance, v.Engine, v.Path = h.cfg.Instance, h.cfg.Engine, r.URL.Path
+	if r.Method == http.MethodGet {
+		// A review or a form sent back has no address to come back
+		// to; the switch then goes to the ticketing home.
+		v.Here = r.URL.RequestURI()
+	}
+	v.Lang = pageLang(r)
 	v.Streams = h.cfg.Broker != nil
 	v.DeadLetters = h.cfg.DLQ != nil
 	v.Sagas = h.cfg.Sagas != nil
@@ -235,8 +249,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("ok")]
 	}
-	if v.Flash == "" {
-		v.Flash = tkFlashes[r.URL.Query().Get("ok")]
+	if ok := r.URL.Query().Get("ok"); v.Flash == "" && tkFlashes[ok] {
+		v.Flash = translate(v.Lang, "tk.flash."+ok)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -246,6 +260,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Language", v.Lang)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

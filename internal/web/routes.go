@@ -104,6 +104,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	if h.cfg.Scanner {
 		h.registerScanner(handle)
 	}
+	if h.cfg.Ticketing != nil || h.cfg.Scanner {
+		// The language of the ticketing pages and the scanner (lang.go).
+		handle("GET /lang", http.HandlerFunc(h.setConsoleLang))
+	}
 	if h.shop != nil {
 		h.registerShop(handle)
 	}

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 // The gate scanner is the console's face for gate staff: one page under
@@ -37,7 +38,7 @@ type scanner struct {
 }
 
 func newScanner() (*scanner, error) {
-	t, err := template.New("scan").ParseFS(scanTemplateFS, "templates/scan/*.html")
+	t, err := template.New("scan").Funcs(template.FuncMap{"dict": funcs["dict"]}).ParseFS(scanTemplateFS, "templates/scan/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse the scanner: %w", err)
 	}
@@ -77,6 +78,27 @@ type scanView struct {
 	Instance string
 	CSS, JS  string
 	Version  string
+	// Lang is the page's language (consoleLang); Text the script's texts
+	// in it.
+	Lang string
+	Text map[string]string
+}
+
+// T translates a message key into the page's language.
+func (v scanView) T(key string, args ...any) string { return translate(v.Lang, key, args...) }
+
+// Other is the language the switch offers.
+func (v scanView) Other() string { return otherLang(v.Lang) }
+
+// scanScript is the script's texts in lang: its keys without "scan.js.".
+func scanScript(lang string) map[string]string {
+	m := map[string]string{}
+	for k := range scanText {
+		if name, ok := strings.CutPrefix(k, "scan.js."); ok {
+			m[name] = translate(lang, k)
+		}
+	}
+	return m
 }
 
 // registerScanner adds the scanner's page and service worker.
@@ -87,13 +109,17 @@ func (h *Handler) registerScanner(handle func(string, http.Handler)) {
 	}
 	handle("GET /scan/{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		v := scanView{Instance: h.cfg.Instance, CSS: s.asset("scan.css"), JS: s.asset("scan.js"), Version: s.version}
+		lang := consoleLang.of(r)
+		v := scanView{Instance: h.cfg.Instance, CSS: s.asset("scan.css"), JS: s.asset("scan.js"), Version: s.version,
+			Lang: lang, Text: scanScript(lang)}
 		if err := s.page.ExecuteTemplate(&buf, "page", v); err != nil {
 			h.serverError(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Language", lang)
+		w.Header().Set("Vary", "Cookie, Accept-Language")
 		_, _ = w.Write(buf.Bytes())
 	}))
 	handle("GET /scan/sw.js", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

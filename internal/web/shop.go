@@ -118,21 +118,16 @@ type shopView struct {
 func (v shopView) T(key string, args ...any) string { return translate(v.Lang, key, args...) }
 
 // Other is the language the switch offers.
-func (v shopView) Other() string {
-	if v.Lang == "en" {
-		return "id"
-	}
-	return "en"
-}
+func (v shopView) Other() string { return otherLang(v.Lang) }
 
 // Money writes whole rupiah as "Rp 150.000".
-func (v shopView) Money(n int64) string { return rupiah(n) }
+func (v shopView) Money(n int64) string { return formatIDR(n) }
 
 // When writes a time in the event's time zone, in the page's language.
-func (v shopView) When(t time.Time, zone string) string { return when(v.Lang, t, zone) }
+func (v shopView) When(t time.Time, tz string) string { return formatWhen(v.Lang, t, tz) }
 
 // Clock writes the time of day in the event's time zone: "18:20 WIB".
-func (v shopView) Clock(t time.Time, zone string) string { return clock(t, zone) }
+func (v shopView) Clock(t time.Time, tz string) string { return t.In(zone(tz)).Format("15:04 MST") }
 
 var shopFuncs = template.FuncMap{
 	// seq is 1, 2, ... n.

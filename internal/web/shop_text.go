@@ -1,101 +1,19 @@
 package web
 
-import (
-	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
-
-	"golang.org/x/text/language"
-)
+import "net/http"
 
 // The storefront speaks Indonesian, its first audience's language, and
-// English. The browser's Accept-Language picks one; the switch on every
-// page keeps the choice in a cookie.
-const langCookie = "arus_shop_lang"
+// English (lang.go): the browser's Accept-Language picks one; the switch
+// on every page keeps the choice in a cookie.
+var shopLang = langChoice{cookie: "arus_shop_lang", path: "/shop", home: "/shop/"}
 
-var shopLangs = language.NewMatcher([]language.Tag{language.Indonesian, language.English})
-
-// lang is the request's language: the cookie's, else the best match of
-// Accept-Language, else Indonesian.
-func (s *shop) lang(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "id" || c.Value == "en") {
-		return c.Value
-	}
-	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return "id"
-	}
-	_, i, conf := shopLangs.Match(tags...)
-	if conf == language.No || i == 0 {
-		return "id"
-	}
-	return "en"
-}
+// lang is the request's language.
+func (s *shop) lang(r *http.Request) string { return shopLang.of(r) }
 
 // setLang keeps the language chosen and goes back to the page.
 func (s *shop) setLang(w http.ResponseWriter, r *http.Request) {
-	l := r.URL.Query().Get("l")
-	if l != "id" && l != "en" {
-		l = "id"
-	}
-	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/shop", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: s.h.secure(r), SameSite: http.SameSiteLaxMode})
-	next := localPath(r.URL.Query().Get("next"))
-	if !strings.HasPrefix(next, "/shop/") {
-		next = "/shop/"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	shopLang.set(w, r, s.h.secure(r), "/shop/")
 }
-
-// translate returns the text of key in lang, formatted with args.
-func translate(lang, key string, args ...any) string {
-	m, ok := shopText[key]
-	if !ok {
-		return key
-	}
-	text := m[0]
-	if lang == "en" {
-		text = m[1]
-	}
-	if len(args) > 0 && strings.Contains(text, "%") {
-		return fmt.Sprintf(text, args...)
-	}
-	return text
-}
-
-// rupiah writes whole rupiah as "Rp 150.000".
-func rupiah(n int64) string {
-	return "Rp " + strings.ReplaceAll(formatNum(n), ",", ".")
-}
-
-var idMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"}
-
-// zoned is t in the IANA zone, or in UTC when the zone is unknown.
-func zoned(t time.Time, zone string) time.Time {
-	loc, err := time.LoadLocation(zone)
-	if err != nil || zone == "" {
-		loc, _ = time.LoadLocation("Asia/Jakarta")
-		if loc == nil {
-			loc = time.UTC
-		}
-	}
-	return t.In(loc)
-}
-
-// when writes "18 Mar 2026 18:20 WIB" (Indonesian month names in id).
-func when(lang string, t time.Time, zone string) string {
-	t = zoned(t, zone)
-	month := t.Format("Jan")
-	if lang != "en" {
-		month = idMonths[t.Month()-1]
-	}
-	return strconv.Itoa(t.Day()) + " " + month + " " + t.Format("2006 15:04 MST")
-}
-
-// clock writes the time of day: "18:20 WIB".
-func clock(t time.Time, zone string) string { return zoned(t, zone).Format("15:04 MST") }
 
 // shopText holds every string of the storefront: Indonesian, English.
 var shopText = map[string][2]string{

@@ -11,19 +11,19 @@ func TestShopMoneyAndDates(t *testing.T) {
 		n    int64
 		want string
 	}{{0, "Rp 0"}, {999, "Rp 999"}, {150000, "Rp 150.000"}, {1500000, "Rp 1.500.000"}} {
-		if got := rupiah(c.n); got != c.want {
-			t.Errorf("rupiah(%d) = %q, want %q", c.n, got, c.want)
+		if got := formatIDR(c.n); got != c.want {
+			t.Errorf("formatIDR(%d) = %q, want %q", c.n, got, c.want)
 		}
 	}
 	at := time.Date(2026, 8, 17, 11, 20, 0, 0, time.UTC)
 	for _, c := range []struct{ lang, zone, want string }{
-		{"id", "Asia/Jakarta", "17 Agu 2026 18:20 WIB"},
-		{"en", "Asia/Jakarta", "17 Aug 2026 18:20 WIB"},
-		{"id", "Asia/Makassar", "17 Agu 2026 19:20 WITA"},
-		{"en", "", "17 Aug 2026 18:20 WIB"},
+		{"id", "Asia/Jakarta", "17 Agu, 2026 18:20 WIB"},
+		{"en", "Asia/Jakarta", "17 Aug, 2026 18:20 WIB"},
+		{"id", "Asia/Makassar", "17 Agu, 2026 19:20 WITA"},
+		{"en", "", "17 Aug, 2026 18:20 WIB"},
 	} {
-		if got := when(c.lang, at, c.zone); got != c.want {
-			t.Errorf("when(%s, %s) = %q, want %q", c.lang, c.zone, got, c.want)
+		if got := formatWhen(c.lang, at, c.zone); got != c.want {
+			t.Errorf("formatWhen(%s, %s) = %q, want %q", c.lang, c.zone, got, c.want)
 		}
 	}
 }
@@ -42,13 +42,13 @@ func TestShopLanguage(t *testing.T) {
 		r := httptest.NewRequest("GET", "/shop/", nil)
 		r.Header.Set("Accept-Language", c.accept)
 		if c.cookie != "" {
-			r.Header.Set("Cookie", langCookie+"="+c.cookie)
+			r.Header.Set("Cookie", shopLang.cookie+"="+c.cookie)
 		}
 		if got := s.lang(r); got != c.want {
 			t.Errorf("Accept-Language %q, cookie %q: %s, want %s", c.accept, c.cookie, got, c.want)
 		}
 	}
-	for key, text := range shopText {
+	for key, text := range texts {
 		if text[0] == "" || text[1] == "" {
 			t.Errorf("%s has no text in one of the languages: %q", key, text)
 		}

@@ -137,13 +137,13 @@ func (h *Handler) tkScope(ctx context.Context, p *auth.Principal) (ticketing.Sco
 func (h *Handler) tkFail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ticketing.ErrNotFound):
-		h.renderStatus(w, r, http.StatusNotFound, "Not found", "There is nothing here, or it belongs to a merchant you do not act for.")
+		h.renderStatus(w, r, http.StatusNotFound, tkT(r, "tk.fail.notfound"), tkT(r, "tk.fail.notfound.text"))
 	case errors.Is(err, ticketing.ErrConflict), errors.Is(err, ticketing.ErrSoldOut):
-		h.renderStatus(w, r, http.StatusConflict, "Not possible now", tkReason(err))
+		h.renderStatus(w, r, http.StatusConflict, tkT(r, "tk.fail.conflict"), tkReason(err))
 	case errors.Is(err, ticketing.ErrForbidden):
-		h.renderStatus(w, r, http.StatusForbidden, "Not allowed", tkReason(err))
+		h.renderStatus(w, r, http.StatusForbidden, tkT(r, "tk.fail.forbidden"), tkReason(err))
 	case fieldErrors(err) != nil:
-		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not done", tkReason(err))
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.fail.invalid"), tkReason(err))
 	default:
 		h.serverError(w, r, err)
 	}
@@ -158,31 +158,18 @@ func tkReason(err error) string {
 	return s
 }
 
-// tkFlashes are the ticketing pages' notices (?ok=<code>).
-var tkFlashes = map[string]string{
-	"tk-created":   "Created.",
-	"tk-saved":     "Saved.",
-	"tk-deleted":   "Deleted.",
-	"tk-submitted": "Submitted: the platform reviews the event before it goes on sale.",
-	"tk-approved":  "Approved: the go-live saga is preparing the sale.",
-	"tk-rejected":  "Rejected: the event is a draft again, with the reason.",
-	"tk-canceled":  "Canceled.",
-	"tk-golive":    "A new go-live attempt started.",
-	"tk-requested": "Refund requested: it waits for approval.",
-	"tk-refund-ok": "Refund approved: its tickets are revoked and the payment service returns the money.",
-	"tk-refund-no": "Refund rejected.",
-	"tk-paid":      "Cash taken: the order is paid and its tickets are issued.",
-}
+// tkFlashes are the ticketing pages' notices (?ok=<code>), whose texts
+// are tk.flash.<code>.
+var tkFlashes = map[string]bool{"tk-created": true, "tk-saved": true, "tk-deleted": true, "tk-submitted": true,
+	"tk-approved": true, "tk-rejected": true, "tk-canceled": true, "tk-golive": true, "tk-requested": true,
+	"tk-refund-ok": true, "tk-refund-no": true, "tk-paid": true}
 
 // ticketingFuncs are the template functions of the ticketing pages.
 var ticketingFuncs = template.FuncMap{
 	"idr":        formatIDR,
-	"when":       formatWhen,
-	"whenRange":  func(a, b time.Time, tz string) string { return formatWhen(a, tz) + " – " + formatWhen(b, tz) },
 	"eventPill":  eventPill,
 	"orderPill":  orderPill,
 	"goLivePill": goLivePill,
-	"label":      func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"localInput": func(t time.Time, tz string) string {
 		if t.IsZero() {
 			return ""
@@ -217,13 +204,21 @@ func zone(tz string) *time.Location {
 	return loc
 }
 
+var idMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"}
+
 // formatWhen writes a time as the original does, "18 Mar, 2023 18:20", in
-// the event's time zone with its abbreviation.
-func formatWhen(t time.Time, tz string) string {
+// the event's time zone with its abbreviation, with Indonesian month names
+// unless lang is "en".
+func formatWhen(lang string, t time.Time, tz string) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(zone(tz)).Format("2 Jan, 2006 15:04 MST")
+	t = t.In(zone(tz))
+	month := t.Format("Jan")
+	if lang != "en" {
+		month = idMonths[t.Month()-1]
+	}
+	return strconv.Itoa(t.Day()) + " " + month + t.Format(", 2006 15:04 MST")
 }
 
 // eventPill is the pill colour of an event state.

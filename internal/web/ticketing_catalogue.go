@@ -140,9 +140,9 @@ func (h *Handler) tkDeleteMerchant(w http.ResponseWriter, r *http.Request, p *au
 		h.tkFail(w, r, err)
 		return
 	}
-	if !h.confirmed(w, r, confirmData{Title: "Delete merchant " + m.Name, Action: "/ticketing/merchants/" + id + "/delete", Button: "Delete merchant",
+	if !h.confirmed(w, r, confirmData{Title: tkT(r, "tk.deletemerchant.title", m.Name), Action: "/ticketing/merchants/" + id + "/delete", Button: tkT(r, "tk.deletemerchant.button"),
 		Cancel:  "/ticketing/merchants/" + id,
-		Message: "Merchant " + m.Name + " and its memberships will be deleted. A merchant that still has events cannot be deleted."}) {
+		Message: tkT(r, "tk.deletemerchant.msg", m.Name)}) {
 		return
 	}
 	if err := h.cfg.Ticketing.DeleteMerchant(r.Context(), id); err != nil {
@@ -192,8 +192,8 @@ func (h *Handler) tkCreateMethod(w http.ResponseWriter, r *http.Request, p *auth
 
 func (h *Handler) tkDeleteMethod(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	id := r.PathValue("id")
-	if !h.confirmed(w, r, confirmData{Title: "Delete payment method", Action: "/ticketing/payment-methods/" + id + "/delete", Button: "Delete",
-		Cancel: "/ticketing/payment-methods", Message: "Buyers can no longer choose this payment method for new orders. Orders placed with it keep it."}) {
+	if !h.confirmed(w, r, confirmData{Title: tkT(r, "tk.deletemethod.title"), Action: "/ticketing/payment-methods/" + id + "/delete", Button: tkT(r, "tk.delete"),
+		Cancel: "/ticketing/payment-methods", Message: tkT(r, "tk.deletemethod.msg")}) {
 		return
 	}
 	if err := h.cfg.Ticketing.DeletePaymentMethod(r.Context(), id); err != nil {

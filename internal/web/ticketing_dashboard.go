@@ -148,18 +148,18 @@ func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return
 	}
 	v := dashboardValues(s)
-	d.Counts = []tkFigure{{"merchants", "Merchants", v["merchants"]}, {"events", "Events", v["events"]}, {"customers", "Customers", v["customers"]}}
+	d.Counts = []tkFigure{{"merchants", "tk.dash.merchants", v["merchants"]}, {"events", "tk.dash.events", v["events"]}, {"customers", "tk.dash.customers", v["customers"]}}
 	per := "day"
 	if agg == "month" {
 		per = "month"
 	}
 	d.Charts = []chart{
-		{Title: "Revenue", Unit: "rupiah per " + per, ID: "revenue", SVG: barChart(s.Revenue, s.Labels, "rupiah per "+per), Current: v["revenue"]},
-		{Title: "Tickets sold", Unit: "tickets per " + per, ID: "tickets", SVG: barChart(s.Tickets, s.Labels, "tickets per "+per), Current: v["tickets"]},
-		{Title: "Check-ins", Unit: "entries per " + per, ID: "checkins", SVG: barChart(s.Checkins, s.Labels, "entries per "+per), Current: v["checkins"]},
+		{Title: "tk.dash.revenue", Unit: "tk.dash.unit.revenue." + per, ID: "revenue", SVG: barChart(pageLang(r), s.Revenue, s.Labels, tkT(r, "tk.dash.unit.revenue."+per)), Current: v["revenue"]},
+		{Title: "tk.dash.tickets", Unit: "tk.dash.unit.tickets." + per, ID: "tickets", SVG: barChart(pageLang(r), s.Tickets, s.Labels, tkT(r, "tk.dash.unit.tickets."+per)), Current: v["tickets"]},
+		{Title: "tk.dash.checkins", Unit: "tk.dash.unit.checkins." + per, ID: "checkins", SVG: barChart(pageLang(r), s.Checkins, s.Labels, tkT(r, "tk.dash.unit.checkins."+per)), Current: v["checkins"]},
 	}
 	if h.cfg.Gate == nil {
-		d.Charts[2].SVG = chartNote("the gate service does not run in this process")
+		d.Charts[2].SVG = chartNote(tkT(r, "tk.dash.nogate"))
 	}
 	d.Live = "/ticketing/dashboard/events?" + r.URL.RawQuery
 	h.render(w, r, status, "tk_dashboard", view{Data: d})
@@ -169,7 +169,7 @@ func (h *Handler) tkDashboard(w http.ResponseWriter, r *http.Request, p *auth.Pr
 func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	from, to, agg, err := dashboardPeriod(r, time.Now())
 	if err != nil {
-		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not a period", err.Error())
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.dash.notperiod"), err.Error())
 		return
 	}
 	h.streamValues(w, r, func(ctx context.Context) (map[string]string, error) {
@@ -185,7 +185,7 @@ func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *a
 // top value with its labels and gridlines, the bars, and the first, middle
 // and last period under them. Each bar carries its period and value as a
 // title, for a pointer; the chart's label gives the total and the highest.
-func barChart(v []float64, labels []string, unit string) template.HTML {
+func barChart(lang string, v []float64, labels []string, unit string) template.HTML {
 	const left, right, top, bottom = 56.0, 316.0, 8.0, 76.0
 	if len(v) == 0 {
 		return chartNote("no periods to show")
@@ -196,7 +196,7 @@ func barChart(v []float64, labels []string, unit string) template.HTML {
 	}
 	scale := niceCeil(hi)
 	var b strings.Builder
-	label := fmt.Sprintf("%s from %s to %s: total %s, highest %s", unit, labels[0], labels[len(labels)-1], formatNum(sum(v)), formatFloat(hi))
+	label := translate(lang, "tk.dash.chart", unit, labels[0], labels[len(labels)-1], localNum(lang, formatNum(sum(v))), localNum(lang, formatFloat(hi)))
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 100" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
 	chartAxes(&b, left, right, top, bottom, scale)
 	slot := (right - left) / float64(len(v))

@@ -68,7 +68,7 @@ func (h *Handler) tkEventFormPage(w http.ResponseWriter, r *http.Request, sc tic
 	}
 	d.Merchants = ms
 	if len(ms) == 0 {
-		h.renderStatus(w, r, http.StatusForbidden, "No merchant", "You are not a member of any merchant, so there is no merchant to create an event for.")
+		h.renderStatus(w, r, http.StatusForbidden, tkT(r, "tk.nomerchant"), tkT(r, "tk.nomerchant.text"))
 		return
 	}
 	h.render(w, r, status, "tk_event_form", view{Data: d})
@@ -155,8 +155,8 @@ func (h *Handler) tkDeleteEvent(w http.ResponseWriter, r *http.Request, p *auth.
 	if !ok {
 		return
 	}
-	if !h.confirmed(w, r, confirmData{Title: "Delete event " + e.Title(), Action: "/ticketing/events/" + e.ID + "/delete", Button: "Delete event",
-		Cancel: "/ticketing/events/" + e.ID, Message: "Event " + e.Title() + " with its areas, staff and schedules will be deleted. Only an event never approved can be."}) {
+	if !h.confirmed(w, r, confirmData{Title: tkT(r, "tk.deleteevent.title", e.Title()), Action: "/ticketing/events/" + e.ID + "/delete", Button: tkT(r, "tk.deleteevent.button"),
+		Cancel: "/ticketing/events/" + e.ID, Message: tkT(r, "tk.deleteevent.msg", e.Title())}) {
 		return
 	}
 	if err := h.cfg.Ticketing.DeleteEvent(r.Context(), sc, e.ID); err != nil {
@@ -333,10 +333,10 @@ func (h *Handler) eventWithReason(w http.ResponseWriter, r *http.Request, sc tic
 	if !ok {
 		return
 	}
-	d := tkReasonData{Event: e, Action: action, Reason: strings.TrimSpace(r.PostFormValue("reason")), Verb: "Reject event",
-		Consequence: "The event goes back to draft with the reason, for its merchant to change and submit again."}
+	d := tkReasonData{Event: e, Action: action, Reason: strings.TrimSpace(r.PostFormValue("reason")), Verb: tkT(r, "tk.rejectevent"),
+		Consequence: tkT(r, "tk.rejectevent.msg")}
 	if action == "cancel" {
-		d.Verb = "Cancel event"
+		d.Verb = tkT(r, "tk.cancelevent")
 		const limit = 1000
 		orders, err := h.cfg.Ticketing.Orders(ctx, sc, ticketing.OrderFilter{EventID: e.ID, Limit: limit})
 		if err != nil {
@@ -353,12 +353,12 @@ func (h *Handler) eventWithReason(w http.ResponseWriter, r *http.Request, sc tic
 				d.Pending++
 			}
 		}
-		d.Consequence = "The event stops selling at once. Every paid order below is refunded in full (its tickets revoked at the gate first), and every pending order is canceled and its tickets released."
+		d.Consequence = tkT(r, "tk.cancelevent.msg")
 	}
 	if r.PostFormValue("confirmed") != "yes" || d.Reason == "" {
 		status := http.StatusOK
 		if r.PostFormValue("confirmed") == "yes" {
-			d.Errors, status = map[string]string{"reason": "give a reason, 1 to 500 characters"}, http.StatusUnprocessableEntity
+			d.Errors, status = map[string]string{"reason": tkT(r, "tk.err.reason")}, http.StatusUnprocessableEntity
 		}
 		h.render(w, r, status, "tk_event_reason", view{Data: d})
 		return

@@ -21,6 +21,7 @@ func TestTicketingForms(t *testing.T) {
 	ctx := context.Background()
 	br := tf.browser()
 	csrf := br.login("ana", tkPassword)
+	br.lang("en")
 	form := func(kv ...string) url.Values {
 		v := url.Values{"csrf_token": {csrf}}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -137,6 +138,7 @@ func TestTicketingForms(t *testing.T) {
 		}
 		admin := tf.browser()
 		admin.login("admin", adminPassword)
+		admin.lang("en")
 		_, body = admin.get("/ticketing/orders/" + w.paid[0].ID)
 		for _, step := range []string{"Payment requested", "Payment succeeded"} {
 			if !strings.Contains(body, step) {
@@ -198,7 +200,7 @@ func between(s, from, to string) string {
 }
 
 func TestBarChart(t *testing.T) {
-	svg := string(barChart([]float64{0, 2500, 1000}, []string{"2026-03-01", "2026-03-02", "2026-03-03"}, "rupiah per day"))
+	svg := string(barChart("en", []float64{0, 2500, 1000}, []string{"2026-03-01", "2026-03-02", "2026-03-03"}, "rupiah per day"))
 	for _, want := range []string{`aria-label="rupiah per day from 2026-03-01 to 2026-03-03: total 3,500, highest 2,500"`, `>5,000</text>`, `>2,500</text>`,
 		`<title>2026-03-02: 2,500</title>`, `>2026-03-01</text>`, `>2026-03-03</text>`} {
 		if !strings.Contains(svg, want) {

@@ -114,7 +114,7 @@ func (h *Handler) tkOrderPage(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if d.Form.Kind == "" {
 		d.Form.Kind = ticketing.RefundFull
 	}
-	d.Timeline = orderTimeline(d)
+	d.Timeline = orderTimeline(pageLang(r), d)
 	d.Topic = h.cfg.Broker != nil && p.Can(auth.PermRecordsRead, "")
 	h.render(w, r, status, "tk_order", view{Data: d})
 }
@@ -137,44 +137,45 @@ func (h *Handler) pathOrder(w http.ResponseWriter, r *http.Request, sc ticketing
 // orderTimeline lists what happened to an order, oldest first, from the
 // service's records of it: placed, the payment, the tickets issued and
 // revoked, each refund's request, decision and payout, and its closing.
-func orderTimeline(d tkOrderData) []tkStep {
-	o := d.Order
-	steps := []tkStep{{At: o.PlacedAt, What: "Order placed", Note: formatIDR(o.Total) + " by " + o.Buyer.Name + ", paying " + o.Method + "; tickets held until " + formatWhen(o.HoldExpires, d.Event.TimeZone)}}
+func orderTimeline(lang string, d tkOrderData) []tkStep {
+	o, tz := d.Order, d.Event.TimeZone
+	t := func(key string, args ...any) string { return translate(lang, key, args...) }
+	steps := []tkStep{{At: o.PlacedAt, What: t("tk.tl.placed"), Note: t("tk.tl.placed.note", formatIDR(o.Total), o.Buyer.Name, o.Method, formatWhen(lang, o.HoldExpires, tz))}}
 	if in := d.Intent; in != nil {
-		steps = append(steps, tkStep{At: in.CreatedAt, What: "Payment requested", Note: formatIDR(in.Amount) + " " + strings.ToLower(in.Method) + ", pay by " + formatWhen(in.PayBy, d.Event.TimeZone)})
+		steps = append(steps, tkStep{At: in.CreatedAt, What: t("tk.tl.payreq"), Note: t("tk.tl.payreq.note", formatIDR(in.Amount), strings.ToLower(in.Method), formatWhen(lang, in.PayBy, tz))})
 		if !in.PaidAt.IsZero() {
-			note := "received " + formatIDR(max(in.Received, in.Amount))
+			note := t("tk.tl.received", formatIDR(max(in.Received, in.Amount)))
 			if in.PaidBy != "" {
-				note += " by " + in.PaidBy
+				note += " " + t("tk.by", in.PaidBy)
 			}
 			if in.Late {
-				note += " (late)"
+				note += " " + t("tk.tl.late")
 			}
-			steps = append(steps, tkStep{At: in.PaidAt, What: "Payment succeeded", Note: note})
+			steps = append(steps, tkStep{At: in.PaidAt, What: t("tk.tl.paysucceeded"), Note: note})
 		}
 	}
 	if !o.PaidAt.IsZero() {
-		steps = append(steps, tkStep{At: o.PaidAt, What: "Order paid", Note: formatIDR(o.PaymentReceived) + " received"})
+		steps = append(steps, tkStep{At: o.PaidAt, What: t("tk.tl.paid"), Note: t("tk.tl.received", formatIDR(o.PaymentReceived))})
 	}
 	if n := len(o.Tickets); n > 0 {
-		steps = append(steps, tkStep{At: o.Tickets[0].IssuedAt, What: "Tickets issued", Note: formatNum(n) + " ticket(s)"})
+		steps = append(steps, tkStep{At: o.Tickets[0].IssuedAt, What: t("tk.tl.issued"), Note: t("tk.tl.issued.note", n)})
 	}
-	for _, t := range o.Tickets {
-		if !t.RevokedAt.IsZero() {
-			steps = append(steps, tkStep{At: t.RevokedAt, What: "Ticket revoked", Note: t.AreaName + " · " + truncate(t.ID, 16)})
+	for _, tk := range o.Tickets {
+		if !tk.RevokedAt.IsZero() {
+			steps = append(steps, tkStep{At: tk.RevokedAt, What: t("tk.tl.revoked"), Note: tk.AreaName + " · " + truncate(tk.ID, 16)})
 		}
 	}
 	for _, rf := range d.Refunds {
-		steps = append(steps, tkStep{At: rf.RequestedAt, What: "Refund requested", Note: rf.Kind + " " + formatIDR(rf.Amount) + " by " + rf.RequestedBy + ": " + rf.Reason})
+		steps = append(steps, tkStep{At: rf.RequestedAt, What: t("tk.tl.refundreq"), Note: t("tk.tl.refundreq.note", t("tk.status."+rf.Kind), formatIDR(rf.Amount), rf.RequestedBy, rf.Reason)})
 		if !rf.DecidedAt.IsZero() {
-			steps = append(steps, tkStep{At: rf.DecidedAt, What: "Refund " + rf.Status, Note: strings.TrimSpace("by " + rf.DecidedBy + " " + rf.DecisionReason)})
+			steps = append(steps, tkStep{At: rf.DecidedAt, What: t("tk.tl.refund", t("tk.status."+rf.Status)), Note: strings.TrimSpace(t("tk.by", rf.DecidedBy) + " " + rf.DecisionReason)})
 		}
 		if !rf.RefundedAt.IsZero() {
-			steps = append(steps, tkStep{At: rf.RefundedAt, What: "Money returned", Note: formatIDR(rf.Amount)})
+			steps = append(steps, tkStep{At: rf.RefundedAt, What: t("tk.tl.returned"), Note: formatIDR(rf.Amount)})
 		}
 	}
 	if !o.ClosedAt.IsZero() {
-		steps = append(steps, tkStep{At: o.ClosedAt, What: "Order " + strings.ReplaceAll(o.Status, "_", " "), Note: o.Reason})
+		steps = append(steps, tkStep{At: o.ClosedAt, What: t("tk.tl.closed", t("tk.status."+o.Status)), Note: o.Reason})
 	}
 	slices.SortStableFunc(steps, func(a, b tkStep) int { return a.At.Compare(b.At) })
 	return steps
@@ -187,8 +188,9 @@ func (h *Handler) tkCancelOrder(w http.ResponseWriter, r *http.Request, p *auth.
 		h.tkFail(w, r, err)
 		return
 	}
-	if !h.confirmed(w, r, confirmData{Title: "Cancel order " + o.Number, Action: "/ticketing/orders/" + o.ID + "/cancel", Button: "Cancel order",
-		Cancel: "/ticketing/orders/" + o.ID, Message: "Order " + o.Number + " is canceled and its tickets go back on sale. The buyer is told."}) {
+	lang := pageLang(r)
+	if !h.confirmed(w, r, confirmData{Title: translate(lang, "tk.cancelorder.title", o.Number), Action: "/ticketing/orders/" + o.ID + "/cancel", Button: translate(lang, "tk.cancelorder.button"),
+		Cancel: "/ticketing/orders/" + o.ID, Message: translate(lang, "tk.cancelorder.msg", o.Number)}) {
 		return
 	}
 	if _, err := h.cfg.Ticketing.CancelOrder(r.Context(), sc, o.ID, "canceled in the console by "+p.Name()); err != nil {
@@ -261,14 +263,15 @@ func (h *Handler) tkApproveRefund(w http.ResponseWriter, r *http.Request, p *aut
 		h.tkFail(w, r, err)
 		return
 	}
-	msg := "A " + rf.Kind + " refund of " + formatIDR(rf.Amount) + " is approved. "
+	lang := pageLang(r)
+	msg := translate(lang, "tk.approverefund.msg", translate(lang, "tk.status."+rf.Kind), formatIDR(rf.Amount)) + " "
 	switch rf.Kind {
 	case ticketing.RefundPartial:
-		msg += "No ticket is revoked."
+		msg += translate(lang, "tk.approverefund.partial")
 	default:
-		msg += "Its tickets are revoked at the gate at once; the payment service then returns the money (cash waits at a counter)."
+		msg += translate(lang, "tk.approverefund.tickets")
 	}
-	if !h.confirmed(w, r, confirmData{Title: "Approve refund", Action: "/ticketing/refunds/" + rf.ID + "/approve", Button: "Approve refund",
+	if !h.confirmed(w, r, confirmData{Title: translate(lang, "tk.approverefund.title"), Action: "/ticketing/refunds/" + rf.ID + "/approve", Button: translate(lang, "tk.approverefund.title"),
 		Cancel: "/ticketing/refunds", Message: msg}) {
 		return
 	}
@@ -314,7 +317,7 @@ func (h *Handler) tkCounterPage(w http.ResponseWriter, r *http.Request, sc ticke
 		o, err := h.cfg.Ticketing.Order(ctx, sc, d.Number)
 		switch {
 		case errors.Is(err, ticketing.ErrNotFound):
-			d.Error = "No order " + d.Number + " among your merchants' orders. Check the number on the buyer's confirmation."
+			d.Error = translate(pageLang(r), "tk.counter.notfound", d.Number)
 			status = http.StatusNotFound
 		case err != nil:
 			h.serverError(w, r, err)

@@ -230,8 +230,8 @@ func (h *Handler) tkDeleteStaff(w http.ResponseWriter, r *http.Request, p *auth.
 		h.tkFail(w, r, err)
 		return
 	}
-	if !h.confirmed(w, r, confirmData{Title: "Remove " + s.Name, Action: "/ticketing/events/" + id + "/staff/" + staff + "/delete",
-		Button: "Remove", Cancel: "/ticketing/events/" + id + "/staff", Message: s.Name + " is removed from the event's staff; their staff QR code stops being theirs."}) {
+	if !h.confirmed(w, r, confirmData{Title: tkT(r, "tk.removestaff.title", s.Name), Action: "/ticketing/events/" + id + "/staff/" + staff + "/delete",
+		Button: tkT(r, "tk.removestaff.button"), Cancel: "/ticketing/events/" + id + "/staff", Message: tkT(r, "tk.removestaff.msg", s.Name)}) {
 		return
 	}
 	if err := h.cfg.Ticketing.DeleteStaff(r.Context(), sc, id, staff); err != nil {
@@ -354,7 +354,7 @@ func (h *Handler) tkSetStaffFlags(w http.ResponseWriter, r *http.Request, p *aut
 	ctx := r.Context()
 	u, err := h.auth.User(ctx, r.PathValue("user"))
 	if errors.Is(err, auth.ErrNotFound) {
-		h.renderStatus(w, r, http.StatusNotFound, "Not found", "There is no such user.")
+		h.renderStatus(w, r, http.StatusNotFound, tkT(r, "tk.fail.notfound"), tkT(r, "tk.nouser"))
 		return
 	}
 	if err != nil {
@@ -372,7 +372,7 @@ func (h *Handler) tkSetStaffFlags(w http.ResponseWriter, r *http.Request, p *aut
 	}
 	roles = append(roles, f.Roles()...)
 	if len(roles) == 0 {
-		h.renderStatus(w, r, http.StatusUnprocessableEntity, "Not saved", u.Username+" would have no role left; give them at least one flag, or disable the user instead.")
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.notsaved"), tkT(r, "tk.norole", u.Username))
 		return
 	}
 	if _, err := h.auth.UpdateUser(ctx, u.ID, func(x *auth.User) error { x.Roles = roles; return nil }); err != nil {

@@ -88,6 +88,7 @@ func newTicketingFixture(t testing.TB) *tkFixture {
 	tf.fixture = newFixtureWithConfig(t, func(c *Config) {
 		c.Broker, c.Sagas, c.Ticketing, c.Payments, c.Gate = b, o, tf.svc, tf.pay, tf.gate
 		c.LiveEvery = 200 * time.Millisecond
+		c.Scanner = true
 	})
 	return tf
 }

@@ -379,3 +379,13 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+// lang chooses the language of the ticketing pages and the scanner, as
+// their switch does.
+func (b *browser) lang(l string) {
+	b.t.Helper()
+	resp, _ := b.get("/lang?l=" + l + "&next=/ticketing/events")
+	if resp.StatusCode != http.StatusSeeOther || b.cookie(consoleLang.cookie) != l {
+		b.t.Fatalf("GET /lang?l=%s: status %d, cookie %q", l, resp.StatusCode, b.cookie(consoleLang.cookie))
+	}
+}

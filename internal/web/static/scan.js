@@ -16,6 +16,13 @@
     clear() { Object.keys(localStorage).filter((k) => k.startsWith(PREFIX)).forEach((k) => localStorage.removeItem(k)); },
   };
   const $ = (sel, root = document) => root.querySelector(sel);
+  // The page's texts in its language (scanner_text.go): tx(key, ...args)
+  // fills each %s with the next argument.
+  const TEXT = JSON.parse(document.getElementById('scan-text').textContent);
+  const tx = (key, ...args) => args.reduce((s, a) => s.replace('%s', a), TEXT[key] || key);
+  // named is the text of a value (a direction, a kind, a state), or the value.
+  const named = (prefix, v) => TEXT[prefix + v] || v;
+  const LOCALE = document.documentElement.lang === 'en' ? 'en' : 'id-ID';
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
   let device = store.get('device', null); // the enrol answer's device, with api_key
@@ -58,7 +65,7 @@
     setReachable(true);
     const data = await resp.json().catch(() => null);
     if (!resp.ok) {
-      if (resp.status === 401 && device && device.api_key) banner('This device’s key was refused: the device was revoked or its key is no longer valid. Forget the device and enrol it again.');
+      if (resp.status === 401 && device && device.api_key) banner(tx('refused'));
       throw new Problem(resp.status, data);
     }
     return data;
@@ -221,7 +228,7 @@
       store.set('queue', queue);
       // A scan recorded although it conflicts (another device's entry, a
       // refund this device had not heard of) answers ok with the conflict.
-      const flagged = r.results.filter((x) => x.ok && x.reason).map((x) => `${x.pass_id || 'not a pass'}: ${words(x.reason).word.toLowerCase()}`);
+      const flagged = r.results.filter((x) => x.ok && x.reason).map((x) => `${x.pass_id || tx('notpass')}: ${words(x.reason).word.toLowerCase()}`);
       lastUpload = { at: new Date().toISOString(), count: batch.length, flagged };
       store.set('upload', lastUpload);
     }
@@ -268,11 +275,11 @@
       }
     }
     if (override) {
-      answer({ ok: false, reason: 'error', detail: 'An override needs the server: it records the reason. Try again when online.', secret, at: body.at, mode: 'offline' });
+      answer({ ok: false, reason: 'error', detail: tx('overrideoffline'), secret, at: body.at, mode: 'offline' });
       return;
     }
     if (!bundle || signatures !== 'ok') {
-      answer({ ok: false, reason: 'error', detail: signatures === 'none' ? 'This browser cannot check signatures (no Ed25519 in WebCrypto), so it cannot decide offline.' : 'No offline bundle on this device yet.', secret, at: body.at, mode: 'offline' });
+      answer({ ok: false, reason: 'error', detail: signatures === 'none' ? tx('nosig') : tx('nobundle'), secret, at: body.at, mode: 'offline' });
       return;
     }
     const p = await verifyPass(secret);
@@ -295,45 +302,45 @@
   // ---- answers ----
 
   const REASONS = {
-    '': { word: 'Valid', text: 'Let the holder through.' },
-    already_redeemed: { word: 'Already redeemed', text: 'This pass was already used to enter.' },
-    wrong_area: { word: 'Wrong area', text: 'This gate does not let into the pass’s area.' },
-    revoked: { word: 'Revoked', text: 'The ticket was refunded or taken back.' },
-    canceled: { word: 'Cancelled', text: 'The order or the event was cancelled.' },
-    blocked: { word: 'Blocked', text: 'An organiser blocked this pass.' },
-    outside_window: { word: 'Outside its time', text: 'The pass is not valid at this time.' },
-    unpaid: { word: 'Not issued', text: 'The pass verifies, but its ticket was never issued (unpaid).' },
-    invalid: { word: 'Invalid', text: 'Not a pass of this event, or damaged.' },
-    error: { word: 'Not checked', text: '' },
+    '': { word: tx('word.valid'), text: tx('text.valid') },
+    already_redeemed: { word: tx('word.already_redeemed'), text: tx('text.already_redeemed') },
+    wrong_area: { word: tx('word.wrong_area'), text: tx('text.wrong_area') },
+    revoked: { word: tx('word.revoked'), text: tx('text.revoked') },
+    canceled: { word: tx('word.canceled'), text: tx('text.canceled') },
+    blocked: { word: tx('word.blocked'), text: tx('text.blocked') },
+    outside_window: { word: tx('word.outside_window'), text: tx('text.outside_window') },
+    unpaid: { word: tx('word.unpaid'), text: tx('text.unpaid') },
+    invalid: { word: tx('word.invalid'), text: tx('text.invalid') },
+    error: { word: tx('word.error'), text: '' },
   };
   const words = (r) => REASONS[r] || { word: r, text: '' };
 
   function when(iso) {
     const d = new Date(iso);
     const mins = Math.round((Date.now() - d.getTime()) / 60000);
-    const ago = mins < 1 ? 'just now' : mins < 120 ? `${mins} min ago` : `${Math.round(mins / 60)} h ago`;
-    return `${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} (${ago})`;
+    const ago = mins < 1 ? tx('justnow') : mins < 120 ? tx('minago', mins) : tx('hago', Math.round(mins / 60));
+    return `${d.toLocaleTimeString(LOCALE, { hour: '2-digit', minute: '2-digit' })} (${ago})`;
   }
 
   function answer(a) {
     const el = $('#answer');
     const flagged = a.ok && a.reason; // let through, with a conflict (override, force)
     const w = a.ok ? words('') : words(a.reason);
-    const dir = settings.direction === 'exit' ? 'out' : 'in';
-    $('#answer-word').textContent = a.ok ? (a.scan && a.scan.override ? `Let ${dir}: override` : `Valid: let ${dir}`) : w.word;
+    const exit = settings.direction === 'exit';
+    $('#answer-word').textContent = a.ok ? (a.scan && a.scan.override ? (exit ? tx('override.out') : tx('override.in')) : (exit ? tx('valid.out') : tx('valid.in'))) : w.word;
     let reason = a.ok ? '' : (a.detail || w.text);
-    if (a.pass_id) reason += `${reason ? ' ' : ''}${a.kind === 'staff' ? 'Staff pass' : 'Ticket'} ${a.pass_id}, area ${a.area_id}.`;
+    if (a.pass_id) reason += `${reason ? ' ' : ''}${a.kind === 'staff' ? tx('staffpass', a.pass_id, a.area_id) : tx('ticketpass', a.pass_id, a.area_id)}`;
     $('#answer-reason').textContent = reason;
     const prev = a.previous || (a.scan && a.scan.previous);
     let detail = '';
-    if (prev) detail = `Entered at gate ${prev.gate_id}${prev.device_id && prev.device_id !== device.device_id ? ' (another device)' : ''}, ${when(prev.at)}.`;
-    else if (a.reason === 'already_redeemed') detail = 'Inside already, by the offline bundle.';
-    if (a.reason === 'wrong_area') detail = `Gate ${gate().name} lets into ${gate().areas.join(', ') || 'no area'}.`;
-    if (a.reason === 'outside_window' && a.window) detail = `Valid ${a.window[0] ? 'from ' + new Date(a.window[0] * 1000).toLocaleString() : ''}${a.window[1] ? ' until ' + new Date(a.window[1] * 1000).toLocaleString() : ''}.`;
-    if (flagged) detail = `Recorded with the conflict: ${words(a.reason).word.toLowerCase()}${a.scan && a.scan.override ? ` — “${a.scan.override}”` : ''}.`;
+    if (prev) detail = prev.device_id && prev.device_id !== device.device_id ? tx('entered.other', prev.gate_id, when(prev.at)) : tx('entered', prev.gate_id, when(prev.at));
+    else if (a.reason === 'already_redeemed') detail = tx('inside');
+    if (a.reason === 'wrong_area') detail = tx('letsinto', gate().name, gate().areas.join(', ') || tx('noarea'));
+    if (a.reason === 'outside_window' && a.window) detail = tx('window', a.window[0] ? ' ' + tx('from', new Date(a.window[0] * 1000).toLocaleString(LOCALE)) : '', a.window[1] ? ' ' + tx('until', new Date(a.window[1] * 1000).toLocaleString(LOCALE)) : '');
+    if (flagged) detail = tx('recorded', words(a.reason).word.toLowerCase(), a.scan && a.scan.override ? ` — “${a.scan.override}”` : '');
     $('#answer-detail').textContent = detail;
     const ms = Math.round(performance.now() - started);
-    $('#answer-mode').textContent = (a.mode === 'offline' ? (a.ok ? 'Checked offline: waits to upload' : 'Checked offline') : 'Checked with the server') + ` (${ms} ms).`;
+    $('#answer-mode').textContent = (a.mode === 'offline' ? (a.ok ? tx('mode.offlinewait') : tx('mode.offline')) : tx('mode.online')) + ` (${ms} ms).`;
     el.dataset.ms = ms;
     el.classList.toggle('ok', !!a.ok);
     el.classList.toggle('no', !a.ok);
@@ -383,11 +390,11 @@
 
   let camera = null; // {stream, view, timer}
   async function cameraSupport() {
-    if (!('BarcodeDetector' in window)) return 'Camera scanning needs the browser’s barcode detection (BarcodeDetector), which this browser does not have: use a hardware scanner or type the code.';
-    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return 'This browser gives no camera to this page (it needs HTTPS): use a hardware scanner or type the code.';
+    if (!('BarcodeDetector' in window)) return tx('cam.nodetector', tx('usehw'));
+    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return tx('cam.none', tx('usehw'));
     try {
-      if (!(await BarcodeDetector.getSupportedFormats()).includes('qr_code')) return 'This browser’s barcode detection does not read QR codes: use a hardware scanner or type the code.';
-    } catch { return 'Barcode detection failed in this browser: use a hardware scanner or type the code.'; }
+      if (!(await BarcodeDetector.getSupportedFormats()).includes('qr_code')) return tx('cam.noqr', tx('usehw'));
+    } catch { return tx('cam.failed', tx('usehw')); }
     return '';
   }
 
@@ -416,7 +423,7 @@
       };
       tick();
     } catch (e) {
-      $$('[data-camera-note]').forEach((n) => { n.textContent = `The camera could not start (${e.name || e.message}): use a hardware scanner or type the code.`; });
+      $$('[data-camera-note]').forEach((n) => { n.textContent = tx('cam.nostart', e.name || e.message, tx('usehw')); });
     }
   }
 
@@ -457,7 +464,7 @@
 
   async function enrol() {
     const code = $('#code').value.trim();
-    if (!code) { fieldError('code-error', 'Enter the enrolment code.'); $('#code').focus(); return; }
+    if (!code) { fieldError('code-error', tx('err.code')); $('#code').focus(); return; }
     fieldError('code-error', '');
     try {
       const r = await api('POST', '/enrol', { code });
@@ -470,8 +477,8 @@
       location.hash = '#setup';
       route();
     } catch (e) {
-      if (e instanceof Offline) fieldError('code-error', 'The server cannot be reached: enrolment needs the network.');
-      else if (e.status === 401) fieldError('code-error', 'This code is unknown, already used or expired: ask an operator for a new one.');
+      if (e instanceof Offline) fieldError('code-error', tx('err.enroloffline'));
+      else if (e.status === 401) fieldError('code-error', tx('err.codeunknown'));
       else fieldError('code-error', e.fields.length ? e.fields.map((f) => f.message).join('; ') : e.message);
       $('#code').focus();
     }
@@ -481,11 +488,11 @@
     if (!device) return;
     $('#fact-event').textContent = device.event_id;
     $('#fact-device').textContent = `${device.name} (${device.device_id})`;
-    $('#fact-role').textContent = device.role === 'supervisor' ? 'Supervisor: scans, finds passes, overrides a refusal with a reason' : 'Steward: scans';
-    $('#fact-bundle').textContent = !bundle ? 'Not downloaded yet'
-      : `${Object.keys(bundle.passes).length.toLocaleString()} passes${bundle.partial ? ' (only those to refuse: the whole list does not fit in this browser’s storage, so offline who is inside is known from this device’s scans alone)' : ''}, ${bundle.keys.length} key(s), position ${bundle.position}, downloaded ${when(bundle.fetched)}`;
-    $('#fact-crypto').textContent = signatures === 'ok' ? 'Checked in this browser (WebCrypto Ed25519): passes are decided offline.'
-      : signatures === 'none' ? 'This browser has no Ed25519 in WebCrypto: offline, passes cannot be checked (scans need the server).' : 'Not checked yet';
+    $('#fact-role').textContent = device.role === 'supervisor' ? tx('role.supervisor') : tx('role.steward');
+    $('#fact-bundle').textContent = !bundle ? tx('bundle.none')
+      : tx('bundle', Object.keys(bundle.passes).length.toLocaleString(LOCALE), bundle.partial ? tx('bundle.partial') : '', bundle.keys.length, bundle.position, when(bundle.fetched));
+    $('#fact-crypto').textContent = signatures === 'ok' ? tx('sig.ok')
+      : signatures === 'none' ? tx('sig.none') : tx('sig.unknown');
     const box = $('#gate-choices');
     box.textContent = '';
     const gates = bundle ? bundle.gates : [gate()];
@@ -496,7 +503,7 @@
       input.type = 'radio'; input.name = 'gate'; input.value = g.gate_id;
       input.checked = g.gate_id === device.gate_id;
       input.disabled = g.gate_id !== device.gate_id;
-      label.append(input, ` ${g.name} (${g.gate_id}): ${g.areas.join(', ') || 'no area'}, ${g.direction}${input.disabled ? ' — needs its own code' : ''}`);
+      label.append(input, ` ${g.name} (${g.gate_id}): ${g.areas.join(', ') || tx('noarea')}, ${named('dir.', g.direction)}${input.disabled ? ' — ' + tx('owncode') : ''}`);
       box.append(label);
     }
     const dir = gate().direction;
@@ -510,7 +517,7 @@
   function saveSetup(e) {
     e.preventDefault();
     const d = $('input[name=direction]:checked');
-    if (!d) { fieldError('direction-error', 'Choose entry or exit.'); return; }
+    if (!d) { fieldError('direction-error', tx('err.direction')); return; }
     fieldError('direction-error', '');
     settings = { direction: d.value, sound: $('#sound').checked };
     store.set('settings', settings);
@@ -522,13 +529,13 @@
   function renderStatus() {
     const net = $('#net');
     const up = online();
-    net.textContent = up ? 'online' : 'offline';
+    net.textContent = up ? tx('online') : tx('offline');
     net.className = 'pill ' + (up ? 'ok' : 'bad');
-    net.title = up ? 'Scans are checked with the server.' : navigator.onLine ? 'The server cannot be reached: scans are checked here and queued.' : 'No network: scans are checked here and queued.';
-    $('#where').textContent = device ? `${gate().name} · ${settings.direction || 'direction not set'}` : '';
+    net.title = up ? tx('net.online') : navigator.onLine ? tx('net.unreachable') : tx('net.none');
+    $('#where').textContent = device ? `${gate().name} · ${settings.direction ? named('dir.', settings.direction) : tx('nodirection')}` : '';
     const w = $('#waiting');
     w.hidden = !device;
-    w.textContent = `${queue.length.toLocaleString()} to upload`;
+    w.textContent = tx('toupload', queue.length.toLocaleString(LOCALE));
     w.className = 'pill ' + (queue.length ? 'warn' : 'info');
     renderQueue();
   }
@@ -541,24 +548,24 @@
   }
 
   function renderQueue() {
-    $('#queue-summary').textContent = queue.length ? `${queue.length.toLocaleString()} scan(s) wait to upload.` : 'Nothing waits to upload.';
+    $('#queue-summary').textContent = queue.length ? tx('queue.some', queue.length.toLocaleString(LOCALE)) : tx('queue.none');
     $('#queue-table').hidden = !queue.length;
     const body = $('#queue-rows');
     body.textContent = '';
     for (const s of queue.slice(-200).reverse()) {
       const tr = document.createElement('tr');
       const p = parsePass(s.secret);
-      cell(tr, new Date(s.at).toLocaleTimeString());
+      cell(tr, new Date(s.at).toLocaleTimeString(LOCALE));
       cell(tr, p ? p.passId : '?', 'mono');
-      cell(tr, s.direction);
+      cell(tr, named('dir.', s.direction));
       body.append(tr);
     }
     $('#upload-now').disabled = !queue.length;
     if (lastUpload && lastUpload.error) {
-      $('#upload-result').textContent = `${when(lastUpload.at)}: the server refused the upload: ${lastUpload.error}`;
+      $('#upload-result').textContent = tx('upload.refused', when(lastUpload.at), lastUpload.error);
     } else if (lastUpload) {
-      $('#upload-result').textContent = `${when(lastUpload.at)}: ${lastUpload.count} scan(s) uploaded` +
-        (lastUpload.flagged.length ? `; flagged for review: ${lastUpload.flagged.join(', ')}.` : '; none in conflict.');
+      $('#upload-result').textContent = tx('upload.done', when(lastUpload.at), lastUpload.count) +
+        (lastUpload.flagged.length ? tx('upload.flagged', lastUpload.flagged.join(', ')) : tx('upload.clean'));
     }
   }
 
@@ -574,10 +581,10 @@
       mark.setAttribute('aria-hidden', 'true');
       mark.textContent = r.ok ? '✓' : '✗';
       const what = document.createElement('span');
-      what.textContent = `${r.ok ? (r.reason ? 'Let through, ' + words(r.reason).word.toLowerCase() : 'Valid') : words(r.reason).word}${r.pass ? ' · ' + r.pass : ''}`;
+      what.textContent = `${r.ok ? (r.reason ? tx('letthrough', words(r.reason).word.toLowerCase()) : words('').word) : words(r.reason).word}${r.pass ? ' · ' + r.pass : ''}`;
       const t = document.createElement('span');
       t.className = 'muted';
-      t.textContent = `${new Date(r.at).toLocaleTimeString()}${r.mode === 'offline' ? ' · offline' : ''}`;
+      t.textContent = `${new Date(r.at).toLocaleTimeString(LOCALE)}${r.mode === 'offline' ? ' · ' + tx('offline') : ''}`;
       li.append(mark, what, t);
       ol.append(li);
     }
@@ -593,16 +600,16 @@
       for (const p of r.passes) {
         const tr = document.createElement('tr');
         cell(tr, p.pass_id, 'mono');
-        cell(tr, p.kind);
+        cell(tr, named('kind.', p.kind));
         cell(tr, p.area_id, 'mono');
-        cell(tr, p.status);
-        cell(tr, p.inside ? 'yes' : 'no');
+        cell(tr, named('status.', p.status));
+        cell(tr, p.inside ? tx('yes') : tx('no'));
         body.append(tr);
       }
       $('#search-table').hidden = !r.passes.length;
-      $('#search-summary').textContent = r.passes.length ? `${r.passes.length} pass(es) found.` : 'No pass starts with that.';
+      $('#search-summary').textContent = r.passes.length ? tx('found', r.passes.length) : tx('notfound');
     } catch (err) {
-      fieldError('q-error', err instanceof Offline ? 'Searching needs the server, which cannot be reached.' : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+      fieldError('q-error', err instanceof Offline ? tx('err.searchoffline') : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
     }
   }
 
@@ -614,7 +621,7 @@
 
   // ---- screens ----
 
-  const TITLES = { enrol: 'Enrol', setup: 'Gate and direction', scan: 'Scan', queue: 'Waiting to upload', search: 'Find a pass' };
+  const TITLES = { enrol: tx('t.enrol'), setup: tx('t.setup'), scan: tx('t.scan'), queue: tx('t.queue'), search: tx('t.search') };
   function route() {
     let want = location.hash.replace(/^#/, '').split('=')[0] || 'scan';
     if (!device) want = 'enrol';
@@ -623,7 +630,7 @@
     else if (!TITLES[want]) want = 'scan';
     stopCamera();
     for (const s of $$('section[data-screen]')) s.hidden = s.dataset.screen !== want;
-    document.title = `${TITLES[want]} · Gate scanner`;
+    document.title = `${TITLES[want]} · ${tx('title')}`;
     document.body.dataset.showing = want;
     $$('[data-supervisor]').forEach((el) => { el.hidden = !supervisor(); });
     if (want === 'enrol') {
@@ -661,17 +668,17 @@
     $('#override-form').addEventListener('submit', async (e) => {
       e.preventDefault();
       const reason = $('#override-reason').value.trim();
-      if (!reason) { fieldError('override-error', 'Say why the pass may go through: it is recorded with the scan.'); return; }
+      if (!reason) { fieldError('override-error', tx('err.override')); return; }
       if (busy) return;
       busy = true;
       try { await check(lastSecret, reason); } finally { busy = false; }
     });
-    $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? 'The server cannot be reached: the scans stay queued.' : e.message; }));
-    $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? 'The server cannot be reached: the bundle stays as it was.' : e.message)));
+    $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? tx('err.uploadoffline') : e.message; }));
+    $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? tx('err.bundleoffline') : e.message)));
     $('#fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen && document.documentElement.requestFullscreen().catch(() => {}));
     $('#forget').addEventListener('click', () => {
-      const lost = queue.length ? ` ${queue.length} scan(s) waiting to upload will be lost.` : '';
-      if (!confirm(`Forget this device? Its key is removed from this browser.${lost} An operator must give a new code to scan again.`)) return;
+      const lost = queue.length ? ' ' + tx('forget.lost', queue.length) : '';
+      if (!confirm(tx('forget', lost))) return;
       store.clear();
       banner('');
       device = null; bundle = null; queue = []; seen = {}; recent = []; settings = { direction: '', sound: true };
