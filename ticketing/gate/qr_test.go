@@ -32,6 +32,12 @@ func TestPassRoundTrip(t *testing.T) {
 	if got != p {
 		t.Errorf("got %+v, want %+v", got, p)
 	}
+	for name, held := range map[string]map[uint16]ed25519.PrivateKey{"held": {7: key}, "not held": nil} {
+		got, err = verifyHeld(payload, "ev1", map[uint16]ed25519.PublicKey{7: key.Public().(ed25519.PublicKey)}, held)
+		if err != nil || got != p {
+			t.Errorf("verifyHeld, key %s: %+v %v, want %+v", name, got, err, p)
+		}
+	}
 	if len(payload) > 200 {
 		t.Errorf("payload is %d characters; a QR code of it would be large", len(payload))
 	}
@@ -88,6 +94,11 @@ func TestVerifyRefuses(t *testing.T) {
 			_, err := Verify(tc.payload, "ev1", keys)
 			if !errors.Is(err, tc.want) {
 				t.Errorf("got %v, want %v", err, tc.want)
+			}
+			// The server's check, by signing again, refuses alike.
+			_, err = verifyHeld(tc.payload, "ev1", keys, map[uint16]ed25519.PrivateKey{1: key})
+			if !errors.Is(err, tc.want) {
+				t.Errorf("verifyHeld: got %v, want %v", err, tc.want)
 			}
 		})
 	}

@@ -135,14 +135,14 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := Verify(req.Secret, req.EventID, kr.pub)
+	p, err := verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
 	if errors.Is(err, ErrUnknownKey) {
 		// Perhaps another process rotated the key: load the keys again.
 		s.forgetKeys(req.EventID)
 		if kr, err = s.keyringOf(ctx, req.EventID); err != nil {
 			return Result{}, err
 		}
-		p, err = Verify(req.Secret, req.EventID, kr.pub)
+		p, err = verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
 	}
 	if err != nil {
 		res := Result{Reason: ReasonInvalid}

@@ -379,6 +379,9 @@ type keyring struct {
 	active uint16
 	priv   ed25519.PrivateKey
 	pub    map[uint16]ed25519.PublicKey
+	// held are the private keys of pub, to check a pass by signing it
+	// again (see verifyHeld).
+	held   map[uint16]ed25519.PrivateKey
 	loaded time.Time
 }
 
@@ -628,7 +631,7 @@ func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, erro
 		return nil, fmt.Errorf("gate: keys of event %s: %w", eventID, err)
 	}
 	defer rows.Close()
-	kr = &keyring{pub: map[uint16]ed25519.PublicKey{}, loaded: time.Now()}
+	kr = &keyring{pub: map[uint16]ed25519.PublicKey{}, held: map[uint16]ed25519.PrivateKey{}, loaded: time.Now()}
 	for rows.Next() {
 		var id, sealed, active int
 		var stored string
@@ -640,6 +643,7 @@ func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, erro
 			return nil, err
 		}
 		kr.pub[uint16(id)] = priv.Public().(ed25519.PublicKey)
+		kr.held[uint16(id)] = priv
 		if active == 1 {
 			kr.active, kr.priv = uint16(id), priv
 		}
