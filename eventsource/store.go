@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -10,6 +11,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,12 +227,8 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, streamID string, expec
 		return nil, err
 	}
 	var current int64
-	if s.db.Dialect == store.Postgres {
-		h := fnv.New32a()
-		h.Write([]byte(streamID))
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, s.lockClass, int32(h.Sum32())); err != nil {
-			return nil, fmt.Errorf("eventsource: append to %q: lock: %w", streamID, err)
-		}
+	if err := s.lock(ctx, tx, streamID); err != nil {
+		return nil, err
 	}
 	if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COALESCE(MAX(version), 0) FROM `+s.events+` WHERE stream_id = ?`),
 		streamID).Scan(&current); err != nil {
@@ -239,19 +237,7 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, streamID string, expec
 	if expected != AnyVersion && expected != current {
 		return nil, &ConflictError{StreamID: streamID, Expected: expected, Actual: current}
 	}
-	now := time.Now()
-	out := make([]Event, len(events))
-	for i, e := range events {
-		e.StreamID = streamID
-		e.Version = current + int64(i) + 1
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		if len(e.Data) == 0 {
-			e.Data = json.RawMessage("null")
-		}
-		out[i] = e
-	}
+	out := stamp(streamID, current, events, time.Now())
 	for start := 0; start < len(out); start += rowsPerInsert {
 		if err := s.insert(ctx, tx, out[start:min(start+rowsPerInsert, len(out))]); err != nil {
 			if store.IsUniqueViolation(err) {
@@ -288,6 +274,131 @@ func validateAppend(streamID string, expected int64, events []Event) error {
 	return nil
 }
 
+// lock takes the stream's advisory lock on PostgreSQL (see [Store.AppendTx]).
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, streamID string) error {
+	if s.db.Dialect != store.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, s.lockClass, lockKey(streamID)); err != nil {
+		return fmt.Errorf("eventsource: append to %q: lock: %w", streamID, err)
+	}
+	return nil
+}
+
+func lockKey(streamID string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(streamID))
+	return int32(h.Sum32())
+}
+
+// StreamAppend is one part of [Store.AppendStreamsTx]: events for a stream
+// that must be at version Expected (or [AnyVersion]).
+type StreamAppend struct {
+	StreamID string
+	Expected int64
+	Events   []Event
+}
+
+// AppendStreamsTx appends to several streams inside tx as [Store.AppendTx]
+// to each part in turn would, in fewer statements: one read of the
+// streams' versions per 500 streams and one INSERT per 500 events, the
+// events positioned in the order of the parts. A stream may have several
+// parts; each part after the first expects the version the one before it
+// left. When a stream is not at a part's expected version it returns a
+// [*ConflictError] naming the stream and appends nothing; the caller rolls
+// tx back. On PostgreSQL it takes the streams' advisory locks, in one
+// order whatever the order of the parts, so that two such appends wait
+// for each other rather than deadlock.
+//
+// It returns each part's events as stored, with versions and positions.
+func (s *Store) AppendStreamsTx(ctx context.Context, tx *sql.Tx, parts []StreamAppend) ([][]Event, error) {
+	var ids []string
+	current := map[string]int64{}
+	for _, p := range parts {
+		if err := validateAppend(p.StreamID, p.Expected, p.Events); err != nil {
+			return nil, err
+		}
+		if _, ok := current[p.StreamID]; !ok {
+			current[p.StreamID] = 0
+			ids = append(ids, p.StreamID)
+		}
+	}
+	if s.db.Dialect == store.Postgres {
+		locks := slices.Clone(ids)
+		slices.SortFunc(locks, func(a, b string) int { return cmp.Or(cmp.Compare(lockKey(a), lockKey(b)), strings.Compare(a, b)) })
+		for _, id := range locks {
+			if err := s.lock(ctx, tx, id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for start := 0; start < len(ids); start += rowsPerInsert {
+		chunk := ids[start:min(start+rowsPerInsert, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT stream_id, MAX(version) FROM `+s.events+
+			` WHERE stream_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`) GROUP BY stream_id`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("eventsource: append: read versions: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("eventsource: append: read versions: %w", err)
+			}
+			current[id] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("eventsource: append: read versions: %w", err)
+		}
+	}
+	now := time.Now()
+	out := make([][]Event, len(parts))
+	var all []Event
+	for i, p := range parts {
+		cur := current[p.StreamID]
+		if p.Expected != AnyVersion && p.Expected != cur {
+			return nil, &ConflictError{StreamID: p.StreamID, Expected: p.Expected, Actual: cur}
+		}
+		out[i] = stamp(p.StreamID, cur, p.Events, now)
+		current[p.StreamID] = cur + int64(len(p.Events))
+		all = append(all, out[i]...)
+	}
+	for start := 0; start < len(all); start += rowsPerInsert {
+		if err := s.insert(ctx, tx, all[start:min(start+rowsPerInsert, len(all))]); err != nil {
+			return nil, fmt.Errorf("eventsource: append: %w", err)
+		}
+	}
+	// insert set the positions on all, copies of the parts' events.
+	k := 0
+	for _, evs := range out {
+		k += copy(evs, all[k:k+len(evs)])
+	}
+	return out, nil
+}
+
+// stamp returns events as appended to a stream at version current.
+func stamp(streamID string, current int64, events []Event, now time.Time) []Event {
+	out := make([]Event, len(events))
+	for i, e := range events {
+		e.StreamID = streamID
+		e.Version = current + int64(i) + 1
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		if len(e.Data) == 0 {
+			e.Data = json.RawMessage("null")
+		}
+		out[i] = e
+	}
+	return out
+}
+
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + s.events + " (stream_id, version, type, data, metadata, time_ns) VALUES ")
@@ -303,20 +414,28 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, events []Event) error {
 		}
 		args = append(args, e.StreamID, e.Version, e.Type, string(e.Data), meta, e.Time.UnixNano())
 	}
-	q.WriteString(" RETURNING version, position")
+	q.WriteString(" RETURNING stream_id, version, position")
 	rows, err := tx.QueryContext(ctx, s.db.Rebind(q.String()), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	first := events[0].Version
+	type key struct {
+		stream  string
+		version int64
+	}
+	at := make(map[key]int, len(events))
+	for i, e := range events {
+		at[key{e.StreamID, e.Version}] = i
+	}
 	n := 0
 	for rows.Next() {
+		var stream string
 		var version, pos int64
-		if err := rows.Scan(&version, &pos); err != nil {
+		if err := rows.Scan(&stream, &version, &pos); err != nil {
 			return err
 		}
-		if i := version - first; i >= 0 && i < int64(len(events)) {
+		if i, ok := at[key{stream, version}]; ok {
 			events[i].Position = pos
 			n++
 		}

@@ -374,3 +374,61 @@ func TestRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendStreamsTx(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		es := openStore(t, base)
+		if _, err := es.Append(ctx, "a", eventsource.NoStream, ev("placed", 0)); err != nil {
+			t.Fatal(err)
+		}
+		parts := []eventsource.StreamAppend{
+			{StreamID: "a", Expected: 1, Events: []eventsource.Event{ev("paid", 1)}},
+			{StreamID: "b", Expected: eventsource.NoStream, Events: []eventsource.Event{ev("placed", 2), ev("paid", 3)}},
+			{StreamID: "a", Expected: 2, Events: []eventsource.Event{ev("shipped", 4)}},
+			{StreamID: "c", Expected: eventsource.AnyVersion, Events: []eventsource.Event{ev("placed", 5)}},
+		}
+		var got [][]eventsource.Event
+		err := es.DB().InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			got, err = es.AppendStreamsTx(ctx, tx, parts)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("append: %v", err)
+		}
+		want := []string{"a/2", "b/1", "b/2", "a/3", "c/1"}
+		var pos int64
+		k := 0
+		for _, evs := range got {
+			for _, e := range evs {
+				if s := fmt.Sprintf("%s/%d", e.StreamID, e.Version); k >= len(want) || s != want[k] || e.Position <= pos {
+					t.Errorf("event %d: got %s at position %d, want %s after position %d", k, s, e.Position, want[min(k, len(want)-1)], pos)
+				}
+				pos = e.Position
+				k++
+			}
+		}
+		if k != len(want) {
+			t.Errorf("got %d events, want %d", k, len(want))
+		}
+		// A stale part fails the call, naming its stream, and nothing of
+		// it is appended.
+		err = es.DB().InTx(ctx, func(tx *sql.Tx) error {
+			_, err := es.AppendStreamsTx(ctx, tx, []eventsource.StreamAppend{
+				{StreamID: "c", Expected: 1, Events: []eventsource.Event{ev("paid", 6)}},
+				{StreamID: "b", Expected: 1, Events: []eventsource.Event{ev("shipped", 7)}},
+			})
+			return err
+		})
+		var ce *eventsource.ConflictError
+		if !errors.As(err, &ce) || ce.StreamID != "b" || ce.Expected != 1 || ce.Actual != 2 {
+			t.Fatalf("stale part: got %v, want a conflict on b, expected 1, actual 2", err)
+		}
+		for id, v := range map[string]int64{"a": 3, "b": 2, "c": 1} {
+			if got, err := es.Version(ctx, id); err != nil || got != v {
+				t.Errorf("version of %s: got %d %v, want %d", id, got, err, v)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,15 +87,16 @@ type passAt struct {
 	version int64
 }
 
-// commit writes a group in one transaction. When one scan's append
-// conflicts (another process scanned its pass) or its nonce was answered
-// meanwhile, the scans of that pass leave the group, to be decided alone,
-// and the rest is written again; any other failure sends the whole group
-// to be decided alone.
+// commit writes a group in one transaction, its scans appended in one
+// statement. When one scan's pass conflicts (another process scanned it)
+// or its nonce was answered meanwhile, the scans of that pass leave the
+// group, to be decided alone, and the rest is written again; any other
+// failure sends the whole group to be decided alone.
 func (c *committer) commit(ctx context.Context, group []*job) {
 	s := c.s
 	for len(group) > 0 {
 		results := make([]Result, len(group))
+		parts := make([]eventsource.StreamAppend, len(group))
 		failed := -1
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			seen := map[string]passAt{}
@@ -105,18 +107,25 @@ func (c *committer) commit(ctx context.Context, group []*job) {
 					cur = passAt{j.st, j.version}
 				}
 				sc, res := j.build(cur.st)
-				if _, err := s.es.AppendTx(ctx, tx, id, cur.version, event(evScanned, sc, j.at)); err != nil {
-					failed = i
-					return err
-				}
-				if err := s.remember(ctx, tx, j.eventID, j.nonce, res); err != nil {
-					failed = i
-					return err
-				}
+				parts[i] = eventsource.StreamAppend{StreamID: id, Expected: cur.version, Events: []eventsource.Event{event(evScanned, sc, j.at)}}
 				cur.st.applyScan(sc)
 				cur.version++
 				seen[id] = cur
 				results[i] = res
+			}
+			// The appends first: on PostgreSQL they lock the passes, in
+			// one order, before any nonce is written.
+			if _, err := s.es.AppendStreamsTx(ctx, tx, parts); err != nil {
+				if conflict := (*eventsource.ConflictError)(nil); errors.As(err, &conflict) {
+					failed = slices.IndexFunc(parts, func(p eventsource.StreamAppend) bool { return p.StreamID == conflict.StreamID })
+				}
+				return err
+			}
+			for i, j := range group {
+				if err := s.remember(ctx, tx, j.eventID, j.nonce, results[i]); err != nil {
+					failed = i
+					return err
+				}
 			}
 			return nil
 		})
