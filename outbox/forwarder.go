@@ -438,7 +438,7 @@ func (f *Forwarder) read(ctx context.Context, q store.Querier, query string, arg
 		if rec.Value == nil && !valueNull {
 			rec.Value = []byte{}
 		}
-		if rec.Headers, err = stream.ParseHeaders(headers); err != nil {
+		if rec.Headers, err = parseHeaders(headers); err != nil {
 			return nil, f.fail("read", fmt.Errorf("row %d: %w", r.id, err))
 		}
 		rec.Timestamp = time.Unix(0, ts)

@@ -194,7 +194,7 @@ func (o *Outbox) insert(ctx context.Context, tx *sql.Tx, records []*stream.Recor
 		}
 		q.WriteString("(?,?,?,?,?,?,?,?)")
 		id := r.ID()
-		args = append(args, id, r.Topic, r.Key, r.Value, stream.AppendHeaders(nil, r.Headers),
+		args = append(args, id, r.Topic, r.Key, r.Value, appendHeaders(nil, r.Headers),
 			bucketOf(r.Key, id), r.Timestamp.UnixNano(), now.UnixNano())
 	}
 	if _, err := tx.ExecContext(ctx, o.db.Rebind(q.String()), args...); err != nil {

@@ -10,8 +10,9 @@ var errMalformedHeaders = errors.New("stream: malformed headers")
 
 // AppendHeaders appends the binary encoding of hs to b and returns the
 // extended buffer: a uvarint count, then each key and each value prefixed
-// with its uvarint length. The outbox stores headers in this form and the
-// Redis engine keeps them so in its entries; [ParseHeaders] reads them back.
+// with its uvarint length, so a nil value reads back as empty. The outbox
+// stores headers without nil values in this form and the Redis engine kept
+// them so in entries of earlier versions; [ParseHeaders] reads them back.
 func AppendHeaders(b []byte, hs []Header) []byte {
 	n := binary.MaxVarintLen64
 	for _, h := range hs {
