@@ -141,7 +141,8 @@ const rowsPerInsert = 500
 // record itself, so the caller can read the id after Write returns. The id
 // is stored with the record: a record published again after a crash
 // carries the same id. A record for an invalid topic, or larger than
-// [Config.MaxRecordBytes], fails the call and nothing is stored.
+// [Config.MaxRecordBytes], fails the call and nothing is stored. A nil
+// key, value or header value is published nil, an empty one empty.
 //
 // Records with the same key are published in the order they were written
 // (within one call, in slice order; across transactions, in the order of

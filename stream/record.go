@@ -28,10 +28,11 @@ type Header struct {
 //
 // A nil Key is no key (the record is spread round robin), an empty one is a
 // key like any other; a nil Value is a tombstone, as in Kafka; a header's
-// nil Value is Kafka's null header value. Every backend keeps nil and empty
-// apart. (Records the embedded log or Redis stored before they did read as
-// they were stored then: the embedded log's with empty as nil, Redis's with
-// an empty key as nil and a nil value or header value as empty.)
+// nil Value is Kafka's null header value. Every backend, and the outbox,
+// keeps nil and empty apart. (Records the embedded log or Redis stored
+// before they did read as they were stored then: the embedded log's with
+// empty as nil, Redis's with an empty key as nil and a nil value or header
+// value as empty.)
 //
 // Producers set Topic, Key, Value and Headers, and may set Timestamp (the
 // current time is used when it is zero). The backend assigns Partition and
