@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -92,6 +93,7 @@ func (b *Broker) Consume(ctx context.Context, cfg stream.ConsumerConfig, h strea
 		log:      b.log.With("group", cfg.Group, "member", cfg.Member),
 		workers:  make(map[tp]*worker),
 		logged:   make(map[string]time.Time),
+		kick:     make(chan struct{}, 1),
 	}
 	c.poll = min(max(c.ttl/50, 20*time.Millisecond), 200*time.Millisecond)
 	return c.run(ctx)
@@ -113,8 +115,30 @@ type consumer struct {
 	fetch   *fetcher
 	workers map[tp]*worker
 	desired map[tp]bool
-	gen     int64
-	logged  map[string]time.Time // when each kind of failure was last logged
+	// gen is the membership generation the desired partitions were
+	// computed for; workers compare it with the one their commits return.
+	gen atomic.Int64
+	// kick wakes the member's loop before its next poll: a commit saw a new
+	// membership generation.
+	kick chan struct{}
+	// handover is set while the lease of a desired partition is held by
+	// another member, which hands it over after its batch in progress.
+	handover bool
+	logged   map[string]time.Time // when each kind of failure was last logged
+}
+
+// sawGen tells the member's loop when a commit returned a membership
+// generation other than the one its partitions were computed for, so that
+// a busy member hands partitions over to a new member at once rather than
+// at its next poll.
+func (c *consumer) sawGen(gen int64) {
+	if gen == c.gen.Load() {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (c *consumer) run(parent context.Context) error {
@@ -149,14 +173,18 @@ func (c *consumer) run(parent context.Context) error {
 
 	var lastBeat, lastRenew time.Time
 	failures := 0
-	ticker := time.NewTicker(c.poll)
-	defer ticker.Stop()
+	// retry is the wait before trying again to take leases being handed
+	// over: short at first, as the other member hands them over after its
+	// batch in progress, then growing to the poll interval.
+	var retry time.Duration
+	wait := time.NewTimer(c.poll)
+	defer wait.Stop()
 	for ctx.Err() == nil {
 		now := time.Now()
 		changed := false
 		if lastBeat.IsZero() || now.Sub(lastBeat) >= c.ttl/3 {
 			changed = true
-		} else if gen, err := c.b.client.Get(ctx, c.b.k.gen(c.cfg.Group)).Int64(); err == nil && gen != c.gen {
+		} else if gen, err := c.b.client.Get(ctx, c.b.k.gen(c.cfg.Group)).Int64(); err == nil && gen != c.gen.Load() {
 			changed = true
 		}
 		if changed {
@@ -177,9 +205,18 @@ func (c *consumer) run(parent context.Context) error {
 		}
 		c.reap()
 		c.reconcile(ctx)
+		next := c.poll
+		if c.handover {
+			retry = min(max(2*retry, time.Millisecond), c.poll)
+			next = retry
+		} else {
+			retry = 0
+		}
+		wait.Reset(next)
 		select {
 		case <-ctx.Done():
-		case <-ticker.C:
+		case <-wait.C:
+		case <-c.kick:
 		}
 	}
 	c.shutdown(bg)
@@ -215,7 +252,7 @@ func (c *consumer) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.gen = m.gen
+	c.gen.Store(m.gen)
 	c.desired = make(map[tp]bool)
 	for _, x := range assign(m.members, counts)[c.instance] {
 		c.desired[x] = true
@@ -277,6 +314,7 @@ func (c *consumer) reconcile(ctx context.Context) {
 			w.requestStop()
 		}
 	}
+	c.handover = false
 	for x := range c.desired {
 		if _, running := c.workers[x]; running || ctx.Err() != nil {
 			continue
@@ -284,6 +322,7 @@ func (c *consumer) reconcile(ctx context.Context) {
 		sent := time.Now()
 		l, err := c.b.acquire(ctx, c.cfg.Group, c.instance, x, c.ttl, c.cfg.StartAt)
 		if errors.Is(err, errLeaseHeld) {
+			c.handover = true
 			continue
 		}
 		if err != nil {

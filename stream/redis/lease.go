@@ -194,22 +194,37 @@ func (b *Broker) renew(ctx context.Context, group string, parts []tp, tokens []s
 	return held, nil
 }
 
+// ackIDs is the most entries a commit names to acknowledge; the commit
+// script finds those of a longer range among the pending entries instead.
+const ackIDs = 2000
+
 // commit sets the group's committed offset of a partition to "to" and
 // acknowledges the entries from "from" on, and drops the lease when release
 // is set, provided the caller's token still holds the lease (errFenced
-// otherwise).
-func (b *Broker) commit(ctx context.Context, group string, x tp, token string, from, to int64, release bool) error {
+// otherwise). It returns the group's membership generation.
+func (b *Broker) commit(ctx context.Context, group string, x tp, token string, from, to int64, release bool) (int64, error) {
 	rel := "0"
 	if release {
 		rel = "1"
 	}
-	err := b.s.commit.Run(ctx, b.client, []string{
-		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), b.k.partition(x.topic, x.partition),
-	}, token, x.partition, from, to, group, rel).Err()
-	if _, ok := scriptError(err, "ARUS_FENCED"); ok {
-		return fmt.Errorf("redis: group %q: commit offset %d of topic %q partition %d: %w", group, to, x.topic, x.partition, errFenced)
+	args := make([]any, 0, 6+ackIDs)
+	args = append(args, token, x.partition, from, to, group, rel)
+	if n := to - from; n > 0 && n <= ackIDs {
+		// The ids, as entryID writes them, in one buffer.
+		buf := make([]byte, 0, n*12)
+		for o := from; o < to; o++ {
+			start := len(buf)
+			buf = strconv.AppendInt(append(buf, "0-"...), o+1, 10)
+			args = append(args, buf[start:len(buf):len(buf)])
+		}
 	}
-	return b.fail(fmt.Sprintf("group %q: commit offset %d of topic %q partition %d", group, to, x.topic, x.partition), err)
+	gen, err := b.s.commit.Run(ctx, b.client, []string{
+		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), b.k.partition(x.topic, x.partition), b.k.gen(group),
+	}, args...).Int64()
+	if _, ok := scriptError(err, "ARUS_FENCED"); ok {
+		return 0, fmt.Errorf("redis: group %q: commit offset %d of topic %q partition %d: %w", group, to, x.topic, x.partition, errFenced)
+	}
+	return gen, b.fail(fmt.Sprintf("group %q: commit offset %d of topic %q partition %d", group, to, x.topic, x.partition), err)
 }
 
 // topicCounts reads the partition counts of topics; topics that do not exist

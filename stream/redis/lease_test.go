@@ -51,7 +51,7 @@ func TestLeaseFencing(t *testing.T) {
 	if _, err := b.acquire(ctx, "g", "b#1", x, time.Minute, stream.StartEarliest); !errors.Is(err, errLeaseHeld) {
 		t.Fatalf("b acquire while a holds the lease: got %v, want errLeaseHeld", err)
 	}
-	if err := b.commit(ctx, "g", x, a.token, 0, 3, false); err != nil {
+	if _, err := b.commit(ctx, "g", x, a.token, 0, 3, false); err != nil {
 		t.Fatalf("a commit while holding the lease: %v", err)
 	}
 
@@ -71,8 +71,8 @@ func TestLeaseFencing(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"commit", func() error { return b.commit(ctx, "g", x, a.token, 3, 8, false) }},
-		{"release", func() error { return b.commit(ctx, "g", x, a.token, 3, 3, true) }},
+		{"commit", func() error { _, err := b.commit(ctx, "g", x, a.token, 3, 8, false); return err }},
+		{"release", func() error { _, err := b.commit(ctx, "g", x, a.token, 3, 3, true); return err }},
 	}
 	for _, tt := range tests {
 		if err := tt.call(); !errors.Is(err, errFenced) {
@@ -86,15 +86,63 @@ func TestLeaseFencing(t *testing.T) {
 	if got := committedOffset(t, ctx, b, "g", "t", 0); got != 3 {
 		t.Errorf("committed offset %d after the fenced commit, want 3", got)
 	}
-	if err := b.commit(ctx, "g", x, bl.token, 3, 5, false); err != nil {
+	if _, err := b.commit(ctx, "g", x, bl.token, 3, 5, false); err != nil {
 		t.Errorf("b commit: %v", err)
 	}
 	if got := committedOffset(t, ctx, b, "g", "t", 0); got != 5 {
 		t.Errorf("committed offset %d after b's commit, want 5", got)
 	}
 	// Even the same member name, with an old token, is fenced.
-	if err := b.commit(ctx, "g", x, fmt.Sprintf("%d|b#1", a.epoch), 5, 9, false); !errors.Is(err, errFenced) {
+	if _, err := b.commit(ctx, "g", x, fmt.Sprintf("%d|b#1", a.epoch), 5, 9, false); !errors.Is(err, errFenced) {
 		t.Errorf("commit with a stale epoch: got %v, want errFenced", err)
+	}
+}
+
+// A commit acknowledges the entries it commits, naming them when they are
+// few and finding them among the pending entries otherwise, and returns the
+// group's membership generation.
+func TestCommitAcknowledgesAndReturnsGeneration(t *testing.T) {
+	ctx := testContext(t)
+	b := openBroker(t, testConfig(t))
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(ackIDs + 10)
+	produceValues(t, ctx, b, "t", int(total))
+	x := tp{"t", 0}
+	l, err := b.acquire(ctx, "g", "a#1", x, time.Minute, stream.StartEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m membership
+	for _, member := range []string{"a#1", "b#1"} { // two changes of membership
+		if m, err = b.heartbeat(ctx, "g", member, subscription(member, []string{"t"}), time.Minute, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.gen < 2 {
+		t.Fatalf("generation after two members joined: %d, want 2 or more", m.gen)
+	}
+	key := b.k.partition("t", 0)
+	if err := b.client.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "g", Consumer: "a#1", Streams: []string{key, ">"}, Count: total, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() int64 {
+		t.Helper()
+		p, err := b.client.XPending(ctx, key, "g").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Count
+	}
+	for _, to := range []int64{5, total} { // a few ids, then more than ackIDs
+		gen, err := b.commit(ctx, "g", x, l.token, total-pending(), to, false)
+		if err != nil || gen != m.gen {
+			t.Fatalf("commit to %d: generation %d, %v; want %d", to, gen, err, m.gen)
+		}
+		if p := pending(); p != total-to {
+			t.Errorf("pending after committing to %d: %d, want %d", to, p, total-to)
+		}
 	}
 }
 
@@ -122,7 +170,7 @@ func TestTakeoverClaimsPending(t *testing.T) {
 	if err != nil || len(read[0].Messages) != 10 {
 		t.Fatalf("a reads: %v, %v", read, err)
 	}
-	if err := b.commit(ctx, "g", x, a.token, 0, 4, false); err != nil {
+	if _, err := b.commit(ctx, "g", x, a.token, 0, 4, false); err != nil {
 		t.Fatal(err)
 	}
 	pend, err := b.client.XPending(ctx, key, "g").Result()

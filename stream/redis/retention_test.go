@@ -52,7 +52,7 @@ func TestRetentionBytes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := b.commit(ctx, "g", tp{"t", 0}, l.token, 0, tt.committed, true); err != nil {
+				if _, err := b.commit(ctx, "g", tp{"t", 0}, l.token, 0, tt.committed, true); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -179,21 +179,22 @@ return out
 
 // commitLua commits offset "to" for a partition, acknowledges the entries
 // from "from" up to it, and drops the lease when asked, all only while the
-// caller holds the lease (ARUS_FENCED otherwise).
-// KEYS: lease, offsets, stream. ARGV: token, partition, from, to, group,
-// "1" to release the lease.
+// caller holds the lease (ARUS_FENCED otherwise). The caller passes the
+// entry ids to acknowledge when they are few (see ackIDs); otherwise the
+// script looks them up among the group's pending entries. It returns the
+// group's membership generation, so that a busy member learns of a
+// membership change with its next commit.
+// KEYS: lease, offsets, stream, generation. ARGV: token, partition, from,
+// to, group, "1" to release the lease, then the entry ids of from to to-1,
+// or none.
 const commitLua = luaPrelude + `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('ARUS_FENCED') end
 local from, to = tonumber(ARGV[3]), tonumber(ARGV[4])
 if to > from then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-  if to - from <= 2000 then
-    local o = from
-    while o < to do
-      local ids = {}
-      for x = o, math.min(to, o + 500) - 1 do ids[#ids + 1] = eid(x) end
-      redis.call('XACK', KEYS[3], ARGV[5], unpack(ids))
-      o = o + 500
+  if #ARGV > 6 then
+    for i = 7, #ARGV, 500 do
+      redis.call('XACK', KEYS[3], ARGV[5], unpack(ARGV, i, math.min(i + 499, #ARGV)))
     end
   else
     while true do
@@ -206,7 +207,7 @@ if to > from then
   end
 end
 if ARGV[6] == '1' then redis.call('DEL', KEYS[1]) end
-return 1
+return tonumber(redis.call('GET', KEYS[4]) or '0')
 `
 
 // resetLua moves a group's committed offsets on one topic, unless the

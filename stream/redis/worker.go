@@ -84,11 +84,25 @@ func (w *worker) stopping() bool {
 
 // run handles the partition until the worker is asked to stop, loses its
 // lease or ctx ends; ctx is cancelled by lose.
+//
+// A batch's commit runs while the next batch is handled: the worker waits
+// for it before it commits again, stops after a handler error or hands the
+// partition over, and stops when it failed.
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
 	log := w.c.log.With("topic", w.tp.topic, "partition", w.tp.partition)
 	bg := context.WithoutCancel(ctx)
+	var inflight chan bool // the result of the commit in flight, nil for none
+	await := func() bool {
+		if inflight == nil {
+			return !w.lost.Load()
+		}
+		ok := <-inflight
+		inflight = nil
+		return ok
+	}
+	defer await()
 	next := w.committed
 	var buf []*stream.Record
 	for {
@@ -103,12 +117,17 @@ func (w *worker) run(ctx context.Context) {
 		}
 		herr := w.c.h(ctx, batch)
 		if n := stream.Processed(herr, len(batch)); n > 0 {
-			if !w.commitRetry(bg, batch[n-1].Offset+1, false) {
+			if !await() {
 				return
 			}
+			next = batch[n-1].Offset + 1
+			inflight = make(chan bool, 1)
+			go func(to int64, result chan<- bool) { result <- w.commitRetry(bg, to, false) }(next, inflight)
 		}
-		next = w.committed
 		if herr != nil {
+			if !await() {
+				return
+			}
 			log.Warn("redis: handler failed; delivering again from the committed offset",
 				"offset", w.committed, "retry_in", w.c.cfg.RetryBackoff, "err", herr)
 			t := time.NewTimer(w.c.cfg.RetryBackoff)
@@ -120,7 +139,7 @@ func (w *worker) run(ctx context.Context) {
 			t.Stop()
 		}
 	}
-	if !w.lost.Load() {
+	if await() && !w.lost.Load() {
 		w.commitRetry(bg, w.committed, true)
 	}
 }
@@ -131,10 +150,11 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) commitRetry(ctx context.Context, to int64, release bool) bool {
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := w.c.b.commit(cctx, w.c.cfg.Group, w.tp, w.lease.token, w.committed, to, release)
+		gen, err := w.c.b.commit(cctx, w.c.cfg.Group, w.tp, w.lease.token, w.committed, to, release)
 		cancel()
 		if err == nil {
 			w.committed = to
+			w.c.sawGen(gen)
 			return true
 		}
 		if errors.Is(err, errFenced) || errors.Is(err, stream.ErrClosed) || !w.leaseValid() {
