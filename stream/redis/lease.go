@@ -194,8 +194,13 @@ func (b *Broker) renew(ctx context.Context, group string, parts []tp, tokens []s
 	return held, nil
 }
 
-// ackIDs is the most entries a commit names to acknowledge; the commit
-// script finds those of a longer range among the pending entries instead.
+// ackIDs is the most entries a commit acknowledges by naming them, with
+// XACK right after the commit script: naming them costs the server far
+// less outside a script than inside. Only committed entries are named, so
+// acknowledging them is right whoever holds the lease by then, and a new
+// owner acknowledges what a stopped owner committed but did not. The
+// commit script finds the entries of a longer range among the pending
+// entries itself.
 const ackIDs = 2000
 
 // commit sets the group's committed offset of a partition to "to" and
@@ -207,24 +212,32 @@ func (b *Broker) commit(ctx context.Context, group string, x tp, token string, f
 	if release {
 		rel = "1"
 	}
-	args := make([]any, 0, 6+ackIDs)
-	args = append(args, token, x.partition, from, to, group, rel)
-	if n := to - from; n > 0 && n <= ackIDs {
-		// The ids, as entryID writes them, in one buffer.
-		buf := make([]byte, 0, n*12)
-		for o := from; o < to; o++ {
-			start := len(buf)
-			buf = strconv.AppendInt(append(buf, "0-"...), o+1, 10)
-			args = append(args, buf[start:len(buf):len(buf)])
-		}
+	n := to - from
+	named := n > 0 && n <= ackIDs
+	acks := "0"
+	if named {
+		acks = "1"
 	}
+	key := b.k.partition(x.topic, x.partition)
+	op := fmt.Sprintf("group %q: commit offset %d of topic %q partition %d", group, to, x.topic, x.partition)
 	gen, err := b.s.commit.Run(ctx, b.client, []string{
-		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), b.k.partition(x.topic, x.partition), b.k.gen(group),
-	}, args...).Int64()
+		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), key, b.k.gen(group),
+	}, token, x.partition, from, to, group, rel, acks).Int64()
 	if _, ok := scriptError(err, "ARUS_FENCED"); ok {
-		return 0, fmt.Errorf("redis: group %q: commit offset %d of topic %q partition %d: %w", group, to, x.topic, x.partition, errFenced)
+		return 0, fmt.Errorf("redis: %s: %w", op, errFenced)
 	}
-	return gen, b.fail(fmt.Sprintf("group %q: commit offset %d of topic %q partition %d", group, to, x.topic, x.partition), err)
+	if err != nil || !named {
+		return gen, b.fail(op, err)
+	}
+	args := make([]any, 0, 3+n)
+	args = append(args, "XACK", key, group)
+	buf := make([]byte, 0, n*12) // the ids, as entryID writes them
+	for o := from; o < to; o++ {
+		start := len(buf)
+		buf = strconv.AppendInt(append(buf, "0-"...), o+1, 10)
+		args = append(args, buf[start:len(buf):len(buf)])
+	}
+	return gen, b.fail(op+": acknowledge", b.client.Do(ctx, args...).Err())
 }
 
 // topicCounts reads the partition counts of topics; topics that do not exist

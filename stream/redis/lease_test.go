@@ -146,6 +146,38 @@ func TestCommitAcknowledgesAndReturnsGeneration(t *testing.T) {
 	}
 }
 
+// A new owner acknowledges the entries its predecessor committed but
+// stopped before acknowledging, and claims the rest.
+func TestTakeoverAcknowledgesCommitted(t *testing.T) {
+	ctx := testContext(t)
+	b := openBroker(t, testConfig(t))
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	produceValues(t, ctx, b, "t", 10)
+	x := tp{"t", 0}
+	a, err := b.acquire(ctx, "g", "a#1", x, time.Minute, stream.StartEarliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := b.k.partition("t", 0)
+	if err := b.client.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "g", Consumer: "a#1", Streams: []string{key, ">"}, Count: 100, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// a commits 4 and releases the lease, but stops before its XACK.
+	if err := b.s.commit.Run(ctx, b.client, []string{b.k.lease("g", "t", 0), b.k.offsets("g", "t"), key, b.k.gen("g")},
+		a.token, 0, 0, 4, "g", "1", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.acquire(ctx, "g", "b#1", x, time.Minute, stream.StartEarliest); err != nil {
+		t.Fatal(err)
+	}
+	pend, err := b.client.XPending(ctx, key, "g").Result()
+	if err != nil || pend.Count != 6 || pend.Lower != entryID(4) || pend.Consumers["b#1"] != 6 {
+		t.Errorf("pending after b took over = %+v, %v; want offsets 4 to 9, all b#1's", pend, err)
+	}
+}
+
 // A new owner claims the entries the previous owner read but never
 // committed (XAUTOCLAIM) and delivers them again, from the committed
 // offset, before new ones.

@@ -153,9 +153,17 @@ if delivered < c - 1 then
   redis.call('XGROUP', 'SETID', KEYS[4], ARGV[5], eid(c - 1))
   delivered = c - 1
 end
+-- Entries below the committed offset were committed but not yet
+-- acknowledged when their owner stopped: they are acknowledged now.
 local cursor = '0-0'
 for _ = 1, 10 do
-  cursor = redis.call('XAUTOCLAIM', KEYS[4], ARGV[5], ARGV[1], 0, cursor, 'COUNT', 1000, 'JUSTID')[1]
+  local r = redis.call('XAUTOCLAIM', KEYS[4], ARGV[5], ARGV[1], 0, cursor, 'COUNT', 1000, 'JUSTID')
+  cursor = r[1]
+  local done = {}
+  for _, id in ipairs(r[2]) do
+    if eoff(id) < c then done[#done + 1] = id end
+  end
+  if #done > 0 then redis.call('XACK', KEYS[4], ARGV[5], unpack(done)) end
   if cursor == '0-0' then break end
 end
 return {epoch, c, delivered}
@@ -177,26 +185,21 @@ end
 return out
 `
 
-// commitLua commits offset "to" for a partition, acknowledges the entries
-// from "from" up to it, and drops the lease when asked, all only while the
-// caller holds the lease (ARUS_FENCED otherwise). The caller passes the
-// entry ids to acknowledge when they are few (see ackIDs); otherwise the
-// script looks them up among the group's pending entries. It returns the
-// group's membership generation, so that a busy member learns of a
-// membership change with its next commit.
+// commitLua commits offset "to" for a partition and drops the lease when
+// asked, only while the caller holds the lease (ARUS_FENCED otherwise).
+// Unless told that the caller acknowledges them itself (see ackIDs), it
+// acknowledges the entries from "from" up to "to", finding them among the
+// group's pending entries. It returns the group's membership generation,
+// so that a busy member learns of a membership change with its next
+// commit.
 // KEYS: lease, offsets, stream, generation. ARGV: token, partition, from,
-// to, group, "1" to release the lease, then the entry ids of from to to-1,
-// or none.
+// to, group, "1" to release the lease, "1" when the caller acknowledges.
 const commitLua = luaPrelude + `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('ARUS_FENCED') end
 local from, to = tonumber(ARGV[3]), tonumber(ARGV[4])
 if to > from then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-  if #ARGV > 6 then
-    for i = 7, #ARGV, 500 do
-      redis.call('XACK', KEYS[3], ARGV[5], unpack(ARGV, i, math.min(i + 499, #ARGV)))
-    end
-  else
+  if ARGV[7] ~= '1' then
     while true do
       local pend = redis.call('XPENDING', KEYS[3], ARGV[5], eid(from), eid(to - 1), 500)
       if #pend == 0 then break end
