@@ -173,10 +173,12 @@ func (c *consumer) run(parent context.Context) error {
 
 	var lastBeat, lastRenew time.Time
 	failures := 0
-	// retry is the wait before trying again to take leases being handed
-	// over: short at first, as the other member hands them over after its
-	// batch in progress, then growing to the poll interval.
-	var retry time.Duration
+	// While leases are being handed over, the member tries again every few
+	// milliseconds, as the other member hands them over after its batch in
+	// progress; after handoverWait (the other member may have crashed and
+	// its leases expire on their own) it tries at every poll.
+	handoverWait := 5 * c.poll
+	var handoverSince time.Time
 	wait := time.NewTimer(c.poll)
 	defer wait.Stop()
 	for ctx.Err() == nil {
@@ -206,11 +208,14 @@ func (c *consumer) run(parent context.Context) error {
 		c.reap()
 		c.reconcile(ctx)
 		next := c.poll
-		if c.handover {
-			retry = min(max(2*retry, time.Millisecond), c.poll)
-			next = retry
-		} else {
-			retry = 0
+		switch {
+		case !c.handover:
+			handoverSince = time.Time{}
+		case handoverSince.IsZero():
+			handoverSince = now
+			fallthrough
+		case now.Sub(handoverSince) < handoverWait:
+			next = min(5*time.Millisecond, c.poll)
 		}
 		wait.Reset(next)
 		select {
