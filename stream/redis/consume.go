@@ -30,7 +30,10 @@ import (
 //   - Offsets are committed only for the records h finished (all of a batch
 //     when it returns nil, the first N for a [*stream.PartialError]); after
 //     any other error the partition waits cfg.RetryBackoff and delivers
-//     again from the committed offset.
+//     again from the committed offset. A batch's commit runs while the next
+//     batch of its partition is handled; a failed commit (the lease lost)
+//     stops the partition, and the records handled after it are delivered
+//     again to the next owner.
 //   - When the membership changes, partitions move so that every member
 //     holds an even share; a member hands a partition over after the batch
 //     in progress, committing it. A member that crashes loses its

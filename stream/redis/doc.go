@@ -43,19 +43,23 @@
 // XINFO and other Redis tools show the group's pending entries. The group's
 // committed offsets live in P:g:<group>:o:<topic> and are the truth: a
 // record is committed once its offset is below the committed offset, and it
-// is acknowledged (XACK) in the same script that commits it.
+// is acknowledged (XACK) right after the script that commits it. Only
+// committed entries are acknowledged that way, and a new owner acknowledges
+// those its predecessor committed but stopped before acknowledging.
 //
 // Members register with a heartbeat in P:g:<group>:members and split the
 // partitions evenly among the live members, round robin over the sorted
 // partitions of the topics each subscribes to. A member owns a partition
 // only while it holds the partition's lease, a key with a TTL renewed by the
 // heartbeat and carrying an epoch, unique in the group, that every new
-// owner gets afresh. Commits,
-// acknowledgements and claims run as Lua scripts that first check the
-// caller's lease (fencing): a member that paused past its lease cannot commit
-// over its successor. A new owner claims the previous owner's pending entries
-// (XAUTOCLAIM) and delivers again everything from the committed offset before
-// reading new records.
+// owner gets afresh. Commits and claims run as Lua scripts that first check
+// the caller's lease (fencing): a member that paused past its lease cannot
+// commit over its successor. A commit returns the membership generation, so
+// a busy member hands partitions to a new member after its batch in
+// progress, and the new member tries for their leases every few
+// milliseconds meanwhile. A new owner claims the previous owner's pending
+// entries (XAUTOCLAIM) and delivers again everything from the committed
+// offset before reading new records.
 //
 // New records are read with XREADGROUP BLOCK on one dedicated connection per
 // Consume call, so a record reaches an idle consumer within milliseconds.
