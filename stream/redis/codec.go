@@ -185,10 +185,12 @@ func decodeEntry(topic string, partition int32, id string, values map[string]any
 }
 
 // decoder decodes the entries of one read. It copies keys and values into
-// one buffer for the read instead of one allocation each; each slice is
-// capped at its own length, so appending to one never writes into another.
+// one buffer for the read instead of one allocation each, and takes the
+// records' headers from one slice; each slice is capped at its own length,
+// so appending to one never writes into another.
 type decoder struct {
-	buf []byte
+	buf     []byte
+	headers []stream.Header
 }
 
 // newDecoder returns a decoder for msgs, with room for their keys and
@@ -200,7 +202,19 @@ func newDecoder(msgs []goredis.XMessage) decoder {
 		v, _ := m.Values[fieldValue].(string)
 		n += len(rec) + len(v)
 	}
-	return decoder{buf: make([]byte, 0, n)}
+	// Records usually carry one header, their id.
+	return decoder{buf: make([]byte, 0, n), headers: make([]stream.Header, 0, len(msgs))}
+}
+
+// headerSlots returns n empty headers, from the read's shared slice while
+// it has room.
+func (d *decoder) headerSlots(n int) []stream.Header {
+	from := len(d.headers)
+	if from+n > cap(d.headers) {
+		return make([]stream.Header, n)
+	}
+	d.headers = d.headers[:from+n]
+	return d.headers[from : from+n : from+n]
 }
 
 // bytes returns a copy of s, from the buffer while it has room.
@@ -274,7 +288,7 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 	}
 	rest = rest[w:]
 	if count > 0 {
-		r.Headers = make([]stream.Header, count)
+		r.Headers = d.headerSlots(int(count))
 		for i := range r.Headers {
 			n, w := uvarint(rest)
 			if w <= 0 || n > uint64(len(rest)-w) {

@@ -154,12 +154,13 @@ func TestAssign(t *testing.T) {
 	}
 }
 
-// Records decoded together share buffers, but appending to one record's key
-// or value never changes another's.
+// Records decoded together share buffers, but appending to one record's key,
+// value, headers or header values never changes another's.
 func TestDecodeMessagesKeepsRecordsApart(t *testing.T) {
 	var msgs []goredis.XMessage
 	for i := range 3 {
-		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Value: []byte("value-" + string(rune('a'+i))), Timestamp: time.Unix(int64(i), 0)}
+		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Value: []byte("value-" + string(rune('a'+i))), Timestamp: time.Unix(int64(i), 0),
+			Headers: []stream.Header{{Key: "h", Value: []byte{'h', byte('0' + i)}}}}
 		msgs = append(msgs, goredis.XMessage{ID: entryID(int64(i)), Values: map[string]any{
 			fieldRecord: string(encodeRecord(r)), fieldValue: string(r.Value)}})
 	}
@@ -170,12 +171,17 @@ func TestDecodeMessagesKeepsRecordsApart(t *testing.T) {
 	}
 	recs[0].Value = append(recs[0].Value, "XXXX"...)
 	recs[0].Key = append(recs[0].Key, "YYYY"...)
+	recs[0].Headers[0].Value = append(recs[0].Headers[0].Value, "ZZZZ"...)
+	recs[0].Headers = append(recs[0].Headers, stream.Header{Key: "extra"})
 	for i, r := range recs[1:] {
 		if want := "value-" + string(rune('b'+i)); string(r.Value) != want {
 			t.Errorf("record %d value = %q, want %q", i+1, r.Value, want)
 		}
 		if want := "k" + string(rune('1'+i)); string(r.Key) != want {
 			t.Errorf("record %d key = %q, want %q", i+1, r.Key, want)
+		}
+		if want := "h" + string(rune('1'+i)); len(r.Headers) != 1 || string(r.Headers[0].Value) != want {
+			t.Errorf("record %d headers = %q, want one of value %q", i+1, r.Headers, want)
 		}
 		if r.Offset != int64(i+1) {
 			t.Errorf("record %d offset = %d", i+1, r.Offset)
