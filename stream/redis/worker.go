@@ -86,8 +86,8 @@ func (w *worker) stopping() bool {
 // lease or ctx ends; ctx is cancelled by lose.
 //
 // A batch's commit runs while the next batch is handled: the worker waits
-// for it before it commits again, stops after a handler error or hands the
-// partition over, and stops when it failed.
+// for it before committing again, before waiting out a handler error and
+// before handing the partition over, and stops when it failed.
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
