@@ -261,9 +261,10 @@ func (f *fetcher) deliver(res []goredis.XStream) {
 		if w == nil || len(s.Messages) == 0 {
 			continue // the partition moved on; its entries stay pending for the next owner
 		}
-		recs := f.decode(w.tp, s.Messages)
+		// The worker decodes the entries, so that the next read goes out
+		// at once.
 		select {
-		case w.ch <- recs:
+		case w.ch <- s.Messages:
 		case <-w.stopCh:
 		case <-f.stopCh:
 		}

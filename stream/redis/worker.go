@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/arus-platform/arus/stream"
 )
 
@@ -20,7 +22,7 @@ type worker struct {
 	tp     tp
 	key    string // the partition's stream
 	lease  lease
-	ch     chan []*stream.Record // fetched records, from the fetcher
+	ch     chan []goredis.XMessage // fetched entries, from the fetcher
 	cancel context.CancelFunc
 
 	// throttled is set by the fetcher when it skipped the partition for a
@@ -44,7 +46,7 @@ func newWorker(c *consumer, x tp, l lease, sent time.Time, cancel context.Cancel
 		tp:        x,
 		key:       c.b.k.partition(x.topic, x.partition),
 		lease:     l,
-		ch:        make(chan []*stream.Record, queuedBatches),
+		ch:        make(chan []goredis.XMessage, queuedBatches),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		committed: l.committed,
@@ -220,10 +222,11 @@ func (w *worker) nextBatch(ctx context.Context, buf *[]*stream.Record, next *int
 			return recs, true
 		}
 		select {
-		case recs := <-w.ch:
+		case msgs := <-w.ch:
 			if w.throttled.CompareAndSwap(true, false) {
 				w.c.fetch.wake()
 			}
+			recs := w.c.fetch.decode(w.tp, msgs)
 			if len(recs) > 0 {
 				w.delivered = max(w.delivered, recs[len(recs)-1].Offset)
 				*buf = append(*buf, recs...)
