@@ -332,16 +332,19 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 		br := tf.browser()
 		br.login("eko", tkPassword)
 		br.lang("en")
-		lists := map[string][]string{
-			"/ticketing/merchants": {"Java Jazz", "Bali Beats"},
-			"/ticketing/events":    {"Jazz Night", "Beach Beats", "Events of every merchant"},
-			"/ticketing/orders":    {w.paid[a].Number, w.paid[b].Number, "Orders of every merchant"},
-			"/ticketing/refunds":   {w.paid[a].Number, w.paid[b].Number},
-			"/ticketing/schedules": {"/ticketing/events/" + e(a), "/ticketing/events/" + e(b)},
+		reads := map[string][]string{
+			"/ticketing/merchants":      {"Java Jazz", "Bali Beats"},
+			"/ticketing/events":         {"Jazz Night", "Beach Beats", "Events of every merchant"},
+			"/ticketing/orders":         {w.paid[a].Number, w.paid[b].Number, "Orders of every merchant"},
+			"/ticketing/refunds":        {w.paid[a].Number, w.paid[b].Number},
+			"/ticketing/schedules":      {"/ticketing/events/" + e(a), "/ticketing/events/" + e(b)},
+			"/ticketing/staff":          {"ana", "budi", "citra"},
+			"/ticketing/events/" + e(b): {"Beach Beats", "Festival"},
+			"/ticketing/events/" + e(b) + "/staff/" + w.staff[b].ID: {"Rina"},
 			// The payment's own steps: internal staff hold payment.read.
 			"/ticketing/orders/" + w.paid[b].ID: {"Payment requested", "Payment succeeded"},
 		}
-		for path, wants := range lists {
+		for path, wants := range reads {
 			resp, body := br.get(path)
 			wantStatus(t, "eko GET "+path, resp, http.StatusOK)
 			for _, want := range wants {
