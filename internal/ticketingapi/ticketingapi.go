@@ -3,8 +3,9 @@
 // and schedules, orders, refunds, payment methods, the dashboard and the
 // inventory's audit. Routes follow the API's rules (principal, permission,
 // problem answers); which merchants' data a caller sees is the ticketing
-// service's scope: every merchant for a holder of ticketing.admin, else the
-// merchants the caller's user is a member of.
+// service's scope (ScopeOf): every merchant for a holder of ticketing.admin,
+// and for reading for a holder of ticketing.support, else the merchants the
+// caller's user is a member of.
 package ticketingapi
 
 import (
@@ -141,7 +142,8 @@ type Memberships interface {
 }
 
 // ScopeOf is which merchants' data the request's principal covers: the one
-// rule of the ticketing, payment and gate APIs. It is every merchant when
+// rule of the ticketing, payment and gate APIs and of the console's
+// ticketing pages. It is every merchant when
 // the API runs without authentication, with ticketing.admin, and for
 // reading (GET) with ticketing.support; else the merchants its user, or
 // its key's owner, is a member of, as members says. A key without an owner

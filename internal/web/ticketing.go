@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -12,13 +11,15 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/internal/ticketingapi"
 	"github.com/arus-platform/arus/ticketing"
 )
 
 // The ticketing pages (files ticketing_*.go, templates tk_*.html) are the
-// e-ticketing console: the platform's admins see every merchant, everybody
-// else the merchants they are a member of, as the ticketing service scopes
-// them (ticketing.Scope); another merchant's data answers 404, as an
+// e-ticketing console: the platform's admins see every merchant, internal
+// staff read every merchant's data and change nothing, everybody else sees
+// the merchants they are a member of, as the ticketing API scopes them
+// (ticketingapi.ScopeOf); another merchant's data answers 404, as an
 // unknown id does.
 
 // tkHandler is a ticketing page: a console page that also gets the
@@ -106,29 +107,19 @@ func (h *Handler) ticketingRoutes() []tkRoute {
 	return routes
 }
 
-// scoped finds the caller's ticketing scope before next.
+// scoped finds the caller's ticketing scope before next, by the rule of
+// the ticketing API (ticketingapi.ScopeOf) on the principal page put in
+// the request: every merchant with ticketing.admin, and for reading (GET)
+// with ticketing.support; else the merchants p's user is a member of.
 func (h *Handler) scoped(next tkHandler) func(http.ResponseWriter, *http.Request, *auth.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-		sc, err := h.tkScope(r.Context(), p)
+		sc, err := ticketingapi.ScopeOf(r, h.cfg.Ticketing, h.auth)
 		if err != nil {
 			h.serverError(w, r, err)
 			return
 		}
 		next(w, r, p, sc)
 	}
-}
-
-// tkScope is what p may see: every merchant with ticketing.admin, else the
-// merchants p's user is a member of.
-func (h *Handler) tkScope(ctx context.Context, p *auth.Principal) (ticketing.Scope, error) {
-	if p.Can(auth.PermTicketingAdmin, "") {
-		return ticketing.Everything, nil
-	}
-	ms, err := h.cfg.Ticketing.MerchantsOf(ctx, p.User.Username)
-	if err != nil {
-		return ticketing.Scope{}, err
-	}
-	return ticketing.Scope{Merchants: ms}, nil
 }
 
 // tkFail answers an error of the ticketing service: not found (or another

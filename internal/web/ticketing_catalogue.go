@@ -12,6 +12,7 @@ import (
 // Merchants and the platform's payment methods.
 
 type tkMerchantsData struct {
+	All       bool // the scope covers every merchant
 	Merchants []ticketing.Merchant
 	Types     []string
 	Form      ticketing.MerchantInput
@@ -28,7 +29,7 @@ func (h *Handler) tkMerchantsPage(w http.ResponseWriter, r *http.Request, sc tic
 		h.serverError(w, r, err)
 		return
 	}
-	d.Merchants, d.Types = ms, ticketing.MerchantTypes
+	d.All, d.Merchants, d.Types = sc.All, ms, ticketing.MerchantTypes
 	h.render(w, r, status, "tk_merchants", view{Data: d})
 }
 

@@ -16,6 +16,7 @@ import (
 // saga and the actions its state allows.
 
 type tkEventsData struct {
+	All       bool // the scope covers every merchant
 	Events    []ticketing.Event
 	Merchants map[string]string
 	Statuses  []string
@@ -34,7 +35,7 @@ func (h *Handler) merchantNames(r *http.Request, sc ticketing.Scope) (map[string
 
 func (h *Handler) tkEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	q := r.URL.Query()
-	d := tkEventsData{Statuses: ticketing.EventStatuses, Status: q.Get("status"), Merchant: q.Get("merchant")}
+	d := tkEventsData{All: sc.All, Statuses: ticketing.EventStatuses, Status: q.Get("status"), Merchant: q.Get("merchant")}
 	var err error
 	if d.Merchants, _, err = h.merchantNames(r, sc); err != nil {
 		h.serverError(w, r, err)

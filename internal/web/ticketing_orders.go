@@ -23,6 +23,7 @@ var orderStatuses = []string{ticketing.OrderPending, ticketing.OrderValidated, t
 	ticketing.OrderPartiallyRefunded, ticketing.OrderRefunded}
 
 type tkOrdersData struct {
+	All      bool // the scope covers every merchant
 	Orders   []ticketing.Order
 	Events   []ticketing.Event
 	Zones    map[string]string // event id → time zone
@@ -36,7 +37,7 @@ type tkOrdersData struct {
 func (h *Handler) tkOrders(w http.ResponseWriter, r *http.Request, p *auth.Principal, sc ticketing.Scope) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := tkOrdersData{Statuses: orderStatuses, Event: q.Get("event"), Status: q.Get("status"), Search: strings.TrimSpace(q.Get("q")), Limit: 100, Zones: map[string]string{}}
+	d := tkOrdersData{All: sc.All, Statuses: orderStatuses, Event: q.Get("event"), Status: q.Get("status"), Search: strings.TrimSpace(q.Get("q")), Limit: 100, Zones: map[string]string{}}
 	var err error
 	if d.Events, err = h.cfg.Ticketing.Events(ctx, sc, ticketing.EventFilter{}); err != nil {
 		h.serverError(w, r, err)

@@ -266,6 +266,7 @@ func qrSVG(text, label string) (template.HTML, error) {
 
 // tkSchedulesData is every schedule of the events in the scope.
 type tkSchedulesData struct {
+	All  bool // the scope covers every merchant
 	Rows []tkScheduleRow
 }
 
@@ -281,7 +282,7 @@ func (h *Handler) tkSchedules(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		h.serverError(w, r, err)
 		return
 	}
-	var d tkSchedulesData
+	d := tkSchedulesData{All: sc.All}
 	for _, e := range events {
 		ss, err := h.cfg.Ticketing.Schedules(ctx, sc, e.ID)
 		if err != nil {
@@ -305,6 +306,7 @@ type tkPerson struct {
 }
 
 type tkStaffData struct {
+	All    bool // the scope covers every merchant
 	People []tkPerson
 }
 
@@ -321,7 +323,7 @@ func (h *Handler) tkStaff(w http.ResponseWriter, r *http.Request, p *auth.Princi
 			members = append(members, ms...)
 		}
 	}
-	var d tkStaffData
+	d := tkStaffData{All: sc.All}
 	seen := map[string]bool{}
 	for _, role := range []auth.Role{auth.RoleCashier, auth.RoleMerchantAdmin, auth.RoleCoordinator, auth.RoleInternalStaff} {
 		after := ""

@@ -222,8 +222,8 @@ func (tf *tkFixture) world(t testing.TB) tkWorld {
 }
 
 // Every ticketing page × every role: allowed (200), not allowed (403), or,
-// for the other merchant's data, not found (404); and without a session,
-// the sign-in page.
+// for the other merchant's data, not found (404); internal staff read every
+// merchant's; and without a session, the sign-in page.
 func TestTicketingPagesEveryRole(t *testing.T) {
 	tf := newTicketingFixture(t)
 	w := tf.world(t)
@@ -284,7 +284,7 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 		{"budi", []string{"read", "manage"}, b},
 		{"citra", []string{"read", "cash"}, a},
 		{"dewi", []string{"read"}, a},
-		{"eko", []string{"read"}, -2}, // internal staff: no merchant
+		{"eko", []string{"read"}, -1}, // internal staff: a member of no merchant, reads every merchant's
 		{"fajar", nil, -2},
 		{"gita", nil, -2},
 	}
@@ -328,6 +328,36 @@ func TestTicketingPagesEveryRole(t *testing.T) {
 			}
 		})
 	}
+	t.Run("internal staff read every merchant's data", func(t *testing.T) {
+		br := tf.browser()
+		br.login("eko", tkPassword)
+		br.lang("en")
+		reads := map[string][]string{
+			"/ticketing/merchants":      {"Java Jazz", "Bali Beats"},
+			"/ticketing/events":         {"Jazz Night", "Beach Beats", "Events of every merchant"},
+			"/ticketing/orders":         {w.paid[a].Number, w.paid[b].Number, "Orders of every merchant"},
+			"/ticketing/refunds":        {w.paid[a].Number, w.paid[b].Number},
+			"/ticketing/schedules":      {"/ticketing/events/" + e(a), "/ticketing/events/" + e(b)},
+			"/ticketing/staff":          {"ana", "budi", "citra"},
+			"/ticketing/events/" + e(b): {"Beach Beats", "Festival"},
+			"/ticketing/events/" + e(b) + "/staff/" + w.staff[b].ID: {"Rina"},
+			// The payment's own steps: internal staff hold payment.read.
+			"/ticketing/orders/" + w.paid[b].ID: {"Payment requested", "Payment succeeded"},
+		}
+		for path, wants := range reads {
+			resp, body := br.get(path)
+			wantStatus(t, "eko GET "+path, resp, http.StatusOK)
+			for _, want := range wants {
+				if !strings.Contains(body, want) {
+					t.Errorf("eko GET %s lacks %q", path, want)
+				}
+			}
+			// Reading only: no form that would change something.
+			if strings.Contains(body, `method="post" action="/ticketing/`) {
+				t.Errorf("eko GET %s offers a ticketing form:\n%s", path, truncate(body, 300))
+			}
+		}
+	})
 	t.Run("anonymous", func(t *testing.T) {
 		br := tf.browser()
 		for _, pg := range pages {
@@ -441,7 +471,11 @@ func countNamed(staff []ticketing.Staff, name string) int {
 // Every ticketing form (every POST route the console registers) × every
 // role: a role without the route's permission is refused (403), a merchant
 // acting on another merchant's event, order, staff, schedule or refund
-// finds nothing (404), and neither changes anything.
+// finds nothing (404), and neither changes anything. Internal staff read
+// every merchant's data but change none: eko, internal staff alone, holds
+// no form's permission; hana, internal staff who is also a merchant admin
+// and a cashier of no merchant, reads merchant A's event and finds nothing
+// to change.
 func TestTicketingEveryFormRefusesWhoMayNot(t *testing.T) {
 	tf := newTicketingFixture(t)
 	w := tf.world(t)
@@ -483,11 +517,18 @@ func TestTicketingEveryFormRefusesWhoMayNot(t *testing.T) {
 	if len(posts) < 25 {
 		t.Fatalf("only %d ticketing forms found", len(posts))
 	}
-	for _, user := range []string{"budi", "citra", "dewi", "eko", "fajar", "gita"} {
+	w.users["hana"] = tf.user(t, "hana", auth.RoleInternalStaff, auth.RoleMerchantAdmin, auth.RoleCashier)
+	for _, user := range []string{"budi", "citra", "dewi", "eko", "fajar", "gita", "hana"} {
 		u := w.users[user]
 		p := &auth.Principal{User: u}
 		br := tf.browser()
 		csrf := br.login(user, tkPassword)
+		if p.Can(auth.PermTicketingSupport, "") {
+			resp, body := br.get("/ticketing/events/" + a.ID)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, a.Name) {
+				t.Errorf("%s (internal staff) GET merchant A's event: status %d, want 200 with %q\n%s", user, resp.StatusCode, a.Name, truncate(body, 300))
+			}
+		}
 		for _, rt := range posts {
 			target, mine := path(rt.pattern)
 			f := url.Values{"csrf_token": {csrf}}
@@ -500,10 +541,13 @@ func TestTicketingEveryFormRefusesWhoMayNot(t *testing.T) {
 				if resp.StatusCode != http.StatusForbidden {
 					t.Errorf("%s (without %s) POST %s: status %d, want 403", user, rt.perm, target, resp.StatusCode)
 				}
-			case mine && user == "budi": // merchant B on merchant A's data
+			case mine && (user == "budi" || user == "hana"): // merchant B, or no merchant, on merchant A's data
 				if resp.StatusCode != http.StatusNotFound {
-					t.Errorf("budi POST %s (merchant A's): status %d, want 404\n%s", target, resp.StatusCode, truncate(body, 300))
+					t.Errorf("%s POST %s (merchant A's): status %d, want 404\n%s", user, target, resp.StatusCode, truncate(body, 300))
 				}
+			}
+			if p.Can(auth.PermTicketingSupport, "") && resp.StatusCode < 400 {
+				t.Errorf("%s (internal staff) POST %s: status %d, want it refused", user, target, resp.StatusCode)
 			}
 		}
 	}

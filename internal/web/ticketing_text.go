@@ -327,6 +327,7 @@ var tkText = map[string][2]string{
 	"tk.merchants.new":               {"Merchant baru", "New merchant"},
 	"tk.merchants.none":              {"Anda belum menjadi anggota merchant mana pun. Minta admin platform untuk menambahkan Anda.", "You are not a member of any merchant yet. Ask the platform admin to add you."},
 	"tk.merchants.none.admin":        {"Belum ada merchant — tambahkan satu di bawah agar dapat mengadakan acara.", "No merchants yet — add one below to let it run events."},
+	"tk.merchants.none.all":          {"Belum ada merchant.", "No merchants yet."},
 	"tk.method":                      {"Metode", "Method"},
 	"tk.methods":                     {"Metode pembayaran", "Payment methods"},
 	"tk.methods.hint":                {"huruf besar, mis. QRIS", "upper case, such as QRIS"},
