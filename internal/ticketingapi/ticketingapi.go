@@ -145,14 +145,14 @@ type Memberships interface {
 // rule of the ticketing, payment and gate APIs and of the console's
 // ticketing pages. It is every merchant when
 // the API runs without authentication, with ticketing.admin, and for
-// reading (GET) with ticketing.support; else the merchants its user, or
+// reading (GET and HEAD) with ticketing.support; else the merchants its user, or
 // its key's owner, is a member of, as members says. A key without an owner
 // covers no merchant, nor does anyone but those holding every merchant
 // when members is nil (the ticketing service, which keeps the memberships,
 // does not run in this process).
 func ScopeOf(r *http.Request, members Memberships, users Users) (ticketing.Scope, error) {
 	p := auth.FromContext(r.Context())
-	if p == nil || p.Can(auth.PermTicketingAdmin, "") || r.Method == http.MethodGet && p.Can(auth.PermTicketingSupport, "") {
+	if p == nil || p.Can(auth.PermTicketingAdmin, "") || (r.Method == http.MethodGet || r.Method == http.MethodHead) && p.Can(auth.PermTicketingSupport, "") {
 		return ticketing.Everything, nil
 	}
 	if members == nil {
