@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/arus-platform/arus/stream"
@@ -30,8 +31,10 @@ type batchLocal struct {
 }
 
 // batchOwner names one middleware instance's state in a batch: each
-// instance makes its own with new.
-type batchOwner struct{ _ byte }
+// instance makes its own with new. slot is where its state was set in the
+// last batch that set it, a hint that [batchScope.local] checks first: a
+// chain's middleware set their state in the same order in every batch.
+type batchOwner struct{ slot atomic.Int32 }
 
 // batchState is the state of one middleware in one batch.
 type batchState interface {
@@ -60,10 +63,15 @@ func (c *scopeCtx) Value(key any) any {
 // nil. It finds it without a lookup through the context's parents when ctx
 // is the runtime's own, or a [Timeout]'s right inside it.
 func scopeOf(ctx context.Context) *batchScope {
-	switch c := ctx.(type) {
-	case *scopeCtx:
+	if c, ok := ctx.(*scopeCtx); ok {
 		return c.sc
-	case *deadlineCtx:
+	}
+	return scopeFrom(ctx)
+}
+
+// scopeFrom is scopeOf for a context other than the runtime's own.
+func scopeFrom(ctx context.Context) *batchScope {
+	if c, ok := ctx.(*deadlineCtx); ok {
 		if p, ok := c.parent.(*scopeCtx); ok {
 			return p.sc
 		}
@@ -75,6 +83,14 @@ func scopeOf(ctx context.Context) *batchScope {
 // local returns the state that owner keeps in this batch, or nil before
 // owner set it with setLocal.
 func (s *batchScope) local(owner *batchOwner) batchState {
+	if i := int(owner.slot.Load()); i < len(s.locals) && s.locals[i].owner == owner {
+		return s.locals[i].v
+	}
+	return s.find(owner)
+}
+
+// find is local without the hint.
+func (s *batchScope) find(owner *batchOwner) batchState {
 	for i := range s.locals {
 		if s.locals[i].owner == owner {
 			return s.locals[i].v
@@ -85,6 +101,9 @@ func (s *batchScope) local(owner *batchOwner) batchState {
 
 // setLocal sets the state that owner keeps in this batch.
 func (s *batchScope) setLocal(owner *batchOwner, v batchState) {
+	if n := int32(len(s.locals)); owner.slot.Load() != n {
+		owner.slot.Store(n)
+	}
 	s.locals = append(s.locals, batchLocal{owner: owner, v: v})
 }
 

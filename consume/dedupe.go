@@ -38,7 +38,12 @@ type Inbox interface {
 // the ids of a batch are copied out of their headers together, into one
 // string, and the function passed to Once is made once per batch: an inbox
 // that keeps an id keeps that string alive with it.
+//
+//go:noinline
 func Dedupe(inbox Inbox) Middleware {
+	// Not inlined (above): the handler returned is then compiled on its
+	// own, with the batch scope's lookups inlined, rather than as a copy
+	// inside [Chain], where they stay calls.
 	return func(next Handler) Handler {
 		owner := new(batchOwner)
 		return func(ctx context.Context, r *stream.Record) error {
@@ -79,21 +84,37 @@ type dedupeBatch struct {
 func newDedupeBatch(batch []*stream.Record, from int, next Handler) *dedupeBatch {
 	batch = batch[from:]
 	b := &dedupeBatch{from: from, ends: make([]int, len(batch))}
+	// One scan of each record's headers: ends holds the index of its id
+	// header (-1 for none) until the ids are copied.
 	n := 0
 	for i, r := range batch {
-		v, _ := r.Header(stream.HeaderID)
-		n += len(v)
-		b.ends[i] = n
+		b.ends[i] = idHeader(r)
+		if h := b.ends[i]; h >= 0 {
+			n += len(r.Headers[h].Value)
+		}
 	}
 	var all strings.Builder
 	all.Grow(n)
-	for _, r := range batch {
-		v, _ := r.Header(stream.HeaderID)
-		all.Write(v)
+	for i, r := range batch {
+		if h := b.ends[i]; h >= 0 {
+			all.Write(r.Headers[h].Value)
+		}
+		b.ends[i] = all.Len()
 	}
 	b.ids = all.String()
 	b.fn = func(ctx context.Context) error { return next(ctx, b.r) }
 	return b
+}
+
+// idHeader returns the index of the arus-id header of r that
+// [stream.Record.Header] reads (the last), or -1.
+func idHeader(r *stream.Record) int {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key == stream.HeaderID {
+			return i
+		}
+	}
+	return -1
 }
 
 // id returns the id of record i of the batch; "" when it has none.

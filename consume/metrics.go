@@ -107,7 +107,12 @@ func (m *Metrics) of(group, topic string) *series {
 // its buckets show the spread between batches, not within one (a record
 // slow among fast ones is averaged with them). Records handled outside a
 // runtime, or with per-key concurrency, are timed and counted one by one.
+//
+//go:noinline
 func (m *Metrics) Middleware(group string) Middleware {
+	// Not inlined (above): the handler returned is then compiled on its
+	// own, with the batch scope's lookups inlined, rather than as a copy
+	// inside [Chain], where they stay calls.
 	return func(next Handler) Handler {
 		// last caches the series of the topic seen last, which is nearly
 		// always the next record's too.

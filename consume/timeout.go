@@ -21,7 +21,12 @@ import (
 // lock. Its Deadline and Err answer from the clock; only a handler that
 // asks for Done (to select on it, or by passing the context to a driver
 // that does) gets a timer, the one [context.WithDeadline] would have made.
+//
+//go:noinline
 func Timeout(d time.Duration) Middleware {
+	// Not inlined (above): the handler returned is then compiled on its
+	// own, with the batch scope's lookups inlined, rather than as a copy
+	// inside [Chain], where they stay calls.
 	return func(next Handler) Handler {
 		if d <= 0 {
 			return next
@@ -35,8 +40,9 @@ func Timeout(d time.Duration) Middleware {
 					b = &timeoutBatch{ctxs: make([]deadlineCtx, len(sc.batch)-sc.i)}
 					sc.setLocal(owner, b)
 				}
-				if len(b.ctxs) > 0 {
-					dc, b.ctxs = &b.ctxs[0], b.ctxs[1:]
+				if b.next < len(b.ctxs) {
+					dc = &b.ctxs[b.next]
+					b.next++
 				} else {
 					dc = new(deadlineCtx) // a retry beyond the batch's share
 				}
@@ -58,7 +64,10 @@ func Timeout(d time.Duration) Middleware {
 // timeoutBatch holds the contexts of a batch's attempts, made at once
 // when the batch begins. Each attempt gets its own, so that a context
 // that a handler keeps after returning stays as it was.
-type timeoutBatch struct{ ctxs []deadlineCtx }
+type timeoutBatch struct {
+	ctxs []deadlineCtx
+	next int // the index in ctxs of the next attempt's
+}
 
 func (*timeoutBatch) end(time.Time) {}
 
