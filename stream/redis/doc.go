@@ -57,9 +57,11 @@
 // commit over its successor. A commit returns the membership generation, so
 // a busy member hands partitions to a new member after its batch in
 // progress, and the new member tries for their leases every few
-// milliseconds meanwhile. A new owner claims the previous owner's pending
-// entries (XAUTOCLAIM) and delivers again everything from the committed
-// offset before reading new records.
+// milliseconds meanwhile. A new owner acknowledges the entries its
+// predecessor committed but did not acknowledge, and delivers again
+// everything from the committed offset before reading new records; the
+// entries read but not committed stay pending until its own commits
+// acknowledge them.
 //
 // New records are read with XREADGROUP BLOCK on one dedicated connection per
 // Consume call, so a record reaches an idle consumer within milliseconds.

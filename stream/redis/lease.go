@@ -143,7 +143,7 @@ var errFenced = errors.New("lease lost to another member")
 
 // acquire takes the lease of a partition for instance (errLeaseHeld when
 // another member holds it), sets the group's offset from startAt when it has
-// none, and claims the partition's pending entries.
+// none, and acknowledges the pending entries below the committed offset.
 func (b *Broker) acquire(ctx context.Context, group, instance string, x tp, ttl time.Duration, startAt stream.StartAt) (lease, error) {
 	start := "earliest"
 	if startAt == stream.StartLatest {

@@ -115,10 +115,10 @@ return out
 
 // acquireLua takes the lease of a partition for a member unless another
 // member holds it, registers the group, sets the group's starting offset
-// when it has none, makes sure the Redis consumer group exists, and claims
-// the partition's pending entries for the member. It returns {0} when the
-// lease is held by another member, else {epoch, committed offset, offset of
-// the last entry delivered to the Redis group}.
+// when it has none, makes sure the Redis consumer group exists, and
+// acknowledges the pending entries below the committed offset. It returns
+// {0} when the lease is held by another member, else {epoch, committed
+// offset, offset of the last entry delivered to the Redis group}.
 // KEYS: lease, epoch counter, offsets, stream, meta, group registry, the group's
 // topics, the topic's groups. ARGV: instance, TTL in ms, partition,
 // "latest" or "earliest", group, topic.
@@ -154,17 +154,18 @@ if delivered < c - 1 then
   delivered = c - 1
 end
 -- Entries below the committed offset were committed but not yet
--- acknowledged when their owner stopped: they are acknowledged now.
-local cursor = '0-0'
+-- acknowledged when their owner stopped: they are acknowledged now. The
+-- pending entries from the committed offset on (read ahead by the previous
+-- owner but not handled) are left as they are: the new owner reads them
+-- again by range and its commits acknowledge them by id, whichever Redis
+-- consumer they are pending for, so claiming them would only cost Redis
+-- work per entry.
 for _ = 1, 10 do
-  local r = redis.call('XAUTOCLAIM', KEYS[4], ARGV[5], ARGV[1], 0, cursor, 'COUNT', 1000, 'JUSTID')
-  cursor = r[1]
-  local done = {}
-  for _, id in ipairs(r[2]) do
-    if eoff(id) < c then done[#done + 1] = id end
-  end
-  if #done > 0 then redis.call('XACK', KEYS[4], ARGV[5], unpack(done)) end
-  if cursor == '0-0' then break end
+  local pend = redis.call('XPENDING', KEYS[4], ARGV[5], '-', eid(c - 1), 1000)
+  if #pend == 0 then break end
+  local ids = {}
+  for i, e in ipairs(pend) do ids[i] = e[1] end
+  redis.call('XACK', KEYS[4], ARGV[5], unpack(ids))
 end
 return {epoch, c, delivered}
 `
