@@ -252,15 +252,22 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if ok := r.URL.Query().Get("ok"); v.Flash == "" && tkFlashes[ok] {
 		v.Flash = translate(v.Lang, "tk.flash."+ok)
 	}
+	h.writePage(w, r, status, t, "layout", page, v.Lang, v)
+}
+
+// writePage executes layout of t with v and writes the page, in lang, with
+// status; a page that fails to render is logged and answered with a plain
+// 500 (the layout itself may be what failed).
+func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, t *template.Template, layout, page, lang string, v any) {
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		h.log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)
+	if err := t.ExecuteTemplate(&buf, layout, v); err != nil {
+		h.log.ErrorContext(r.Context(), "web: render", "layout", layout, "page", page, "err", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Language", v.Lang)
+	w.Header().Set("Content-Language", lang)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -169,17 +168,7 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, page, 
 	}
 	v := shopView{Lang: s.lang(r), Path: r.URL.RequestURI(), CSRF: s.h.loginCSRF(w, r), User: s.user(r), Data: data}
 	v.Title = v.T(title)
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "shop_layout", v); err != nil {
-		s.h.log.ErrorContext(r.Context(), "shop: render", "page", page, "err", err)
-		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Language", v.Lang)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	s.h.writePage(w, r, status, t, "shop_layout", page, v.Lang, v)
 }
 
 type shopMessage struct {
