@@ -234,13 +234,17 @@ func rawClient(b *testing.B) (*goredis.Client, string) {
 }
 
 // BenchmarkConsumeSideBySide consumes the same records, stored once by
-// Arus, three ways in each iteration, one after the other so that all see
-// the same load: raw go-redis (XREADGROUP and XACK on Arus's partition
-// streams, in a Redis group of its own), Arus's Consume, and Arus through
-// the consumer runtime (default configuration, a handler of one record at
-// a time). Each uses a new group per iteration and benchConsumers members,
-// and is timed from its first record handled to its last.
-// The ratios are Arus's throughput as a share of raw go-redis's:
+// Arus, four ways in each iteration, one after the other so that all see
+// the same load, the first of them changing from one iteration to the next:
+// raw go-redis as an at-least-once consumer does it by hand (XREADGROUP and
+// XACK on Arus's partition streams, in a Redis group of its own), raw
+// go-redis reading with NOACK and acknowledging nothing (at most once: what
+// the library can read at best, for scale), Arus's Consume, and Arus through
+// the consumer runtime (default configuration, a handler of one record at a
+// time). Each uses a new group per iteration and benchConsumers members,
+// and is timed from its first record handled to its last. The ratios are
+// Arus's throughput as a share of the at-least-once raw go-redis's, and the
+// runtime's as a share of the NOACK reader's:
 //
 //	go test -run '^$' -bench ConsumeSideBySide -benchtime 5x ./stream/redis/
 func BenchmarkConsumeSideBySide(b *testing.B) {
@@ -287,22 +291,17 @@ func BenchmarkConsumeSideBySide(b *testing.B) {
 		wg.Wait()
 		return d
 	}
-	var raw, bare, rt time.Duration
-	for i := range b.N {
-		group := fmt.Sprintf("raw-%d", i)
-		for _, s := range streams {
-			if err := c.XGroupCreate(ctx, s, group, "0").Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		raw += run(func(ctx context.Context, m int, count func(n int)) error {
+	// raw is a raw go-redis member of group; with noAck it reads with
+	// NOACK and acknowledges nothing.
+	raw := func(group string, noAck bool) func(ctx context.Context, m int, count func(n int)) error {
+		return func(ctx context.Context, m int, count func(n int)) error {
 			args := append(append([]string(nil), streams...), make([]string, len(streams))...)
 			for j := range streams {
 				args[len(streams)+j] = ">"
 			}
 			for ctx.Err() == nil {
 				res, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{
-					Group: group, Consumer: fmt.Sprint("m", m), Streams: args, Count: 500, Block: 100 * time.Millisecond,
+					Group: group, Consumer: fmt.Sprint("m", m), Streams: args, Count: 500, Block: 100 * time.Millisecond, NoAck: noAck,
 				}).Result()
 				if err == goredis.Nil {
 					continue
@@ -310,50 +309,82 @@ func BenchmarkConsumeSideBySide(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				_, err = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-					for _, s := range res {
-						ids := make([]string, len(s.Messages))
-						for i, msg := range s.Messages {
-							ids[i] = msg.ID
+				if !noAck {
+					_, err = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+						for _, s := range res {
+							ids := make([]string, len(s.Messages))
+							for i, msg := range s.Messages {
+								ids[i] = msg.ID
+							}
+							p.XAck(ctx, s.Stream, group, ids...)
 						}
-						p.XAck(ctx, s.Stream, group, ids...)
+						return nil
+					})
+					if err != nil {
+						return err
 					}
-					return nil
-				})
-				if err != nil {
-					return err
 				}
 				for _, s := range res {
 					count(len(s.Messages))
 				}
 			}
 			return nil
-		})
-		bare += run(func(ctx context.Context, m int, count func(n int)) error {
-			return br.Consume(ctx, stream.ConsumerConfig{Group: fmt.Sprintf("bare-%d", i), Topics: []string{"bench"}, Member: fmt.Sprint("m", m)},
-				func(ctx context.Context, batch []*stream.Record) error {
-					count(len(batch))
+		}
+	}
+	sides := []struct {
+		name string
+		took time.Duration
+		run  func(i int) func(ctx context.Context, m int, count func(n int)) error
+	}{
+		{name: "raw", run: func(i int) func(ctx context.Context, m int, count func(n int)) error {
+			return raw(fmt.Sprintf("raw-%d", i), false)
+		}},
+		{name: "raw-noack", run: func(i int) func(ctx context.Context, m int, count func(n int)) error {
+			return raw(fmt.Sprintf("raw-noack-%d", i), true)
+		}},
+		{name: "arus", run: func(i int) func(ctx context.Context, m int, count func(n int)) error {
+			return func(ctx context.Context, m int, count func(n int)) error {
+				return br.Consume(ctx, stream.ConsumerConfig{Group: fmt.Sprintf("bare-%d", i), Topics: []string{"bench"}, Member: fmt.Sprint("m", m)},
+					func(ctx context.Context, batch []*stream.Record) error {
+						count(len(batch))
+						return nil
+					})
+			}
+		}},
+		{name: "runtime", run: func(i int) func(ctx context.Context, m int, count func(n int)) error {
+			return func(ctx context.Context, m int, count func(n int)) error {
+				r, err := consume.New(br, consume.Config{Group: fmt.Sprintf("runtime-%d", i), Topics: []string{"bench"},
+					Member: fmt.Sprint("m", m), Logger: quietLogger()})
+				if err != nil {
+					return err
+				}
+				return r.Run(ctx, func(ctx context.Context, r *stream.Record) error {
+					count(1)
 					return nil
 				})
-		})
-		rt += run(func(ctx context.Context, m int, count func(n int)) error {
-			r, err := consume.New(br, consume.Config{Group: fmt.Sprintf("runtime-%d", i), Topics: []string{"bench"},
-				Member: fmt.Sprint("m", m), Logger: quietLogger()})
-			if err != nil {
-				return err
 			}
-			return r.Run(ctx, func(ctx context.Context, r *stream.Record) error {
-				count(1)
-				return nil
-			})
-		})
+		}},
+	}
+	for i := range b.N {
+		for _, s := range streams {
+			for _, g := range []string{fmt.Sprintf("raw-%d", i), fmt.Sprintf("raw-noack-%d", i)} {
+				if err := c.XGroupCreate(ctx, s, g, "0").Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		for k := range sides {
+			s := &sides[(i+k)%len(sides)]
+			s.took += run(s.run(i))
+		}
 	}
 	n := float64(total * b.N)
-	b.ReportMetric(n/raw.Seconds(), "raw-records/s")
-	b.ReportMetric(n/bare.Seconds(), "arus-records/s")
-	b.ReportMetric(n/rt.Seconds(), "runtime-records/s")
-	b.ReportMetric(raw.Seconds()/bare.Seconds(), "arus/raw")
-	b.ReportMetric(raw.Seconds()/rt.Seconds(), "runtime/raw")
+	for _, s := range sides {
+		b.ReportMetric(n/s.took.Seconds(), s.name+"-records/s")
+	}
+	b.ReportMetric(sides[0].took.Seconds()/sides[2].took.Seconds(), "arus/raw")
+	b.ReportMetric(sides[0].took.Seconds()/sides[3].took.Seconds(), "runtime/raw")
+	b.ReportMetric(sides[1].took.Seconds()/sides[3].took.Seconds(), "runtime/raw-noack")
 }
 
 // BenchmarkProduceSideBySide produces 100,000 records per iteration with raw

@@ -40,12 +40,16 @@
 // # Consumer groups
 //
 // Each partition stream carries a Redis consumer group of the same name, so
-// XINFO and other Redis tools show the group's pending entries. The group's
+// XINFO and other Redis tools show how far the group has read. The group's
 // committed offsets live in P:g:<group>:o:<topic> and are the truth: a
-// record is committed once its offset is below the committed offset, and it
-// is acknowledged (XACK) right after the script that commits it. Only
-// committed entries are acknowledged that way, and a new owner acknowledges
-// those its predecessor committed but stopped before acknowledging.
+// record is committed once its offset is below the committed offset. New
+// records are read with XREADGROUP NOACK: as a new owner reads again by
+// range everything from the committed offset up to what the group has read,
+// the Redis pending-entries list would only repeat the committed offsets, at
+// a cost to Redis greater than the rest of consuming (see
+// docs/benchmarks.md). Entries left pending by versions that read with
+// acknowledgement, or by other readers of the group, are acknowledged by the
+// commits that pass them and when a partition changes owner.
 //
 // Members register with a heartbeat in P:g:<group>:members and split the
 // partitions evenly among the live members, round robin over the sorted
@@ -57,11 +61,8 @@
 // commit over its successor. A commit returns the membership generation, so
 // a busy member hands partitions to a new member after its batch in
 // progress, and the new member tries for their leases every few
-// milliseconds meanwhile. A new owner acknowledges the entries its
-// predecessor committed but did not acknowledge, and delivers again
-// everything from the committed offset before reading new records; the
-// entries read but not committed stay pending until its own commits
-// acknowledge them.
+// milliseconds meanwhile. A new owner delivers again everything from the
+// committed offset before reading new records.
 //
 // New records are read with XREADGROUP BLOCK on one dedicated connection per
 // Consume call, so a record reaches an idle consumer within milliseconds.

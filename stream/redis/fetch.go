@@ -200,6 +200,11 @@ func (f *fetcher) run(conn *goredis.Conn) {
 			Streams:  streams,
 			Count:    int64(f.count(len(streams) / 2)),
 			Block:    blockFor,
+			// The committed offsets are the truth and a new owner reads
+			// again by range from them, so entries need no place in the
+			// group's pending list: reading them there and acknowledging
+			// them cost Redis more than the rest of consuming them.
+			NoAck: true,
 		}).Result()
 		f.inflight.Store(0)
 		switch {

@@ -194,50 +194,23 @@ func (b *Broker) renew(ctx context.Context, group string, parts []tp, tokens []s
 	return held, nil
 }
 
-// ackIDs is the most entries a commit acknowledges by naming them, with
-// XACK right after the commit script: naming them costs the server far
-// less outside a script than inside. Only committed entries are named, so
-// acknowledging them is right whoever holds the lease by then, and a new
-// owner acknowledges what a stopped owner committed but did not. The
-// commit script finds the entries of a longer range among the pending
-// entries itself.
-const ackIDs = 2000
-
 // commit sets the group's committed offset of a partition to "to" and
-// acknowledges the entries from "from" on, and drops the lease when release
-// is set, provided the caller's token still holds the lease (errFenced
-// otherwise). It returns the group's membership generation.
+// drops the lease when release is set, provided the caller's token still
+// holds the lease (errFenced otherwise). It returns the group's membership
+// generation.
 func (b *Broker) commit(ctx context.Context, group string, x tp, token string, from, to int64, release bool) (int64, error) {
 	rel := "0"
 	if release {
 		rel = "1"
 	}
-	n := to - from
-	named := n > 0 && n <= ackIDs
-	acks := "0"
-	if named {
-		acks = "1"
-	}
-	key := b.k.partition(x.topic, x.partition)
 	op := fmt.Sprintf("group %q: commit offset %d of topic %q partition %d", group, to, x.topic, x.partition)
 	gen, err := b.s.commit.Run(ctx, b.client, []string{
-		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), key, b.k.gen(group),
-	}, token, x.partition, from, to, group, rel, acks).Int64()
+		b.k.lease(group, x.topic, x.partition), b.k.offsets(group, x.topic), b.k.partition(x.topic, x.partition), b.k.gen(group),
+	}, token, x.partition, from, to, group, rel).Int64()
 	if _, ok := scriptError(err, "ARUS_FENCED"); ok {
 		return 0, fmt.Errorf("redis: %s: %w", op, errFenced)
 	}
-	if err != nil || !named {
-		return gen, b.fail(op, err)
-	}
-	args := make([]any, 0, 3+n)
-	args = append(args, "XACK", key, group)
-	buf := make([]byte, 0, n*12) // the ids, as entryID writes them
-	for o := from; o < to; o++ {
-		start := len(buf)
-		buf = strconv.AppendInt(append(buf, "0-"...), o+1, 10)
-		args = append(args, buf[start:len(buf):len(buf)])
-	}
-	return gen, b.fail(op+": acknowledge", b.client.Do(ctx, args...).Err())
+	return gen, b.fail(op, err)
 }
 
 // topicCounts reads the partition counts of topics; topics that do not exist

@@ -98,16 +98,17 @@ func TestLeaseFencing(t *testing.T) {
 	}
 }
 
-// A commit acknowledges the entries it commits, naming them when they are
-// few and finding them among the pending entries otherwise, and returns the
-// group's membership generation.
+// A commit acknowledges the entries it commits that are in the group's
+// pending list (left there by a reader that acknowledges), a few or more
+// than one XPENDING call returns, and returns the group's membership
+// generation.
 func TestCommitAcknowledgesAndReturnsGeneration(t *testing.T) {
 	ctx := testContext(t)
 	b := openBroker(t, testConfig(t))
 	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
-	total := int64(ackIDs + 10)
+	total := int64(1210)
 	produceValues(t, ctx, b, "t", int(total))
 	x := tp{"t", 0}
 	l, err := b.acquire(ctx, "g", "a#1", x, time.Minute, stream.StartEarliest)
@@ -135,7 +136,7 @@ func TestCommitAcknowledgesAndReturnsGeneration(t *testing.T) {
 		}
 		return p.Count
 	}
-	for _, to := range []int64{5, total} { // a few ids, then more than ackIDs
+	for _, to := range []int64{5, total} { // a few, then more than the script's XPENDING reads at once
 		gen, err := b.commit(ctx, "g", x, l.token, total-pending(), to, false)
 		if err != nil || gen != m.gen {
 			t.Fatalf("commit to %d: generation %d, %v; want %d", to, gen, err, m.gen)
@@ -146,8 +147,10 @@ func TestCommitAcknowledgesAndReturnsGeneration(t *testing.T) {
 	}
 }
 
-// A new owner acknowledges the entries its predecessor committed but
-// stopped before acknowledging, and leaves the rest pending as they were.
+// A new owner acknowledges the entries below the committed offset that a
+// reader acknowledging them left pending (a version that read with
+// acknowledgement and stopped between its commit and its XACK), and leaves
+// the rest pending as they were.
 func TestTakeoverAcknowledgesCommitted(t *testing.T) {
 	ctx := testContext(t)
 	b := openBroker(t, testConfig(t))
@@ -156,17 +159,18 @@ func TestTakeoverAcknowledgesCommitted(t *testing.T) {
 	}
 	produceValues(t, ctx, b, "t", 10)
 	x := tp{"t", 0}
-	a, err := b.acquire(ctx, "g", "a#1", x, time.Minute, stream.StartEarliest)
-	if err != nil {
+	if _, err := b.acquire(ctx, "g", "a#1", x, time.Minute, stream.StartEarliest); err != nil {
 		t.Fatal(err)
 	}
 	key := b.k.partition("t", 0)
 	if err := b.client.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "g", Consumer: "a#1", Streams: []string{key, ">"}, Count: 100, Block: -1}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// a commits 4 and releases the lease, but stops before its XACK.
-	if err := b.s.commit.Run(ctx, b.client, []string{b.k.lease("g", "t", 0), b.k.offsets("g", "t"), key, b.k.gen("g")},
-		a.token, 0, 0, 4, "g", "1", "1").Err(); err != nil {
+	// a commits 4, releases the lease and stops before acknowledging.
+	if err := b.client.HSet(ctx, b.k.offsets("g", "t"), "0", 4).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Del(ctx, b.k.lease("g", "t", 0)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.acquire(ctx, "g", "b#1", x, time.Minute, stream.StartEarliest); err != nil {
@@ -175,6 +179,59 @@ func TestTakeoverAcknowledgesCommitted(t *testing.T) {
 	pend, err := b.client.XPending(ctx, key, "g").Result()
 	if err != nil || pend.Count != 6 || pend.Lower != entryID(4) || pend.Consumers["a#1"] != 6 {
 		t.Errorf("pending after b took over = %+v, %v; want offsets 4 to 9, still a#1's", pend, err)
+	}
+}
+
+// Consuming leaves nothing in the group's pending list, while records are
+// read ahead and not yet committed too, and the Redis group shows how far
+// the group has read.
+func TestConsumeReadsWithoutPending(t *testing.T) {
+	ctx := testContext(t)
+	b := openBroker(t, testConfig(t))
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "t", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	produceValues(t, ctx, b, "t", 5)
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Consume(cctx, stream.ConsumerConfig{Group: "g", Topics: []string{"t"}, MaxBatch: 5},
+			func(ctx context.Context, batch []*stream.Record) error {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-gate
+				return nil
+			})
+	}()
+	<-entered
+	produceValues(t, ctx, b, "t", 5) // read ahead while the first batch is held
+	key := b.k.partition("t", 0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		groups, err := b.client.XInfoGroups(ctx, key).Result()
+		if err != nil || len(groups) != 1 {
+			t.Fatalf("groups of the partition: %v, %v", groups, err)
+		}
+		if groups[0].LastDeliveredID == entryID(9) {
+			if groups[0].Pending != 0 {
+				t.Errorf("pending while records are read ahead: %d, want 0", groups[0].Pending)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group read up to %s, want %s", groups[0].LastDeliveredID, entryID(9))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(gate)
+	waitOffset(t, ctx, b, "g", "t", 0, 10)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

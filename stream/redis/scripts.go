@@ -153,13 +153,10 @@ if delivered < c - 1 then
   redis.call('XGROUP', 'SETID', KEYS[4], ARGV[5], eid(c - 1))
   delivered = c - 1
 end
--- Entries below the committed offset were committed but not yet
--- acknowledged when their owner stopped: they are acknowledged now. The
--- pending entries from the committed offset on (read ahead by the previous
--- owner but not handled) are left as they are: the new owner reads them
--- again by range and its commits acknowledge them by id, whichever Redis
--- consumer they are pending for, so claiming them would only cost Redis
--- work per entry.
+-- Arus reads without acknowledgement, so the group's pending list is
+-- normally empty; entries below the committed offset that a version reading
+-- with acknowledgement, or another reader of the Redis group, left pending
+-- are acknowledged now, and the commits acknowledge the rest.
 for _ = 1, 10 do
   local pend = redis.call('XPENDING', KEYS[4], ARGV[5], '-', eid(c - 1), 1000)
   if #pend == 0 then break end
@@ -187,27 +184,25 @@ return out
 `
 
 // commitLua commits offset "to" for a partition and drops the lease when
-// asked, only while the caller holds the lease (ARUS_FENCED otherwise).
-// Unless told that the caller acknowledges them itself (see ackIDs), it
-// acknowledges the entries from "from" up to "to", finding them among the
-// group's pending entries. It returns the group's membership generation,
-// so that a busy member learns of a membership change with its next
-// commit.
+// asked, only while the caller holds the lease (ARUS_FENCED otherwise). It
+// acknowledges the entries from "from" up to "to" that are in the group's
+// pending list: none, unless a version that read with acknowledgement or
+// another reader of the Redis group left them there. It returns the group's
+// membership generation, so that a busy member learns of a membership
+// change with its next commit.
 // KEYS: lease, offsets, stream, generation. ARGV: token, partition, from,
-// to, group, "1" to release the lease, "1" when the caller acknowledges.
+// to, group, "1" to release the lease.
 const commitLua = luaPrelude + `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('ARUS_FENCED') end
 local from, to = tonumber(ARGV[3]), tonumber(ARGV[4])
 if to > from then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-  if ARGV[7] ~= '1' then
-    while true do
-      local pend = redis.call('XPENDING', KEYS[3], ARGV[5], eid(from), eid(to - 1), 500)
-      if #pend == 0 then break end
-      local ids = {}
-      for i, e in ipairs(pend) do ids[i] = e[1] end
-      redis.call('XACK', KEYS[3], ARGV[5], unpack(ids))
-    end
+  while true do
+    local pend = redis.call('XPENDING', KEYS[3], ARGV[5], eid(from), eid(to - 1), 500)
+    if #pend == 0 then break end
+    local ids = {}
+    for i, e in ipairs(pend) do ids[i] = e[1] end
+    redis.call('XACK', KEYS[3], ARGV[5], unpack(ids))
   end
 end
 if ARGV[6] == '1' then redis.call('DEL', KEYS[1]) end
