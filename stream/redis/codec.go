@@ -101,32 +101,36 @@ func uvarint(s string) (uint64, int) {
 	return 0, 0
 }
 
-// Entry fields. Every record entry has two: "r1" holds the timestamp (20
-// digits, see encodeTime), then the key, the headers and whether the record
-// has a value (see encodeRecord); "v" holds the value. Two fields keep
-// entries small and the produce script fast.
+// Entry fields. A record entry has one field, "r2": the timestamp (20
+// digits, see encodeTime), then the key, the headers, whether the record
+// has a value and the value (see encodeRecord). One field keeps entries
+// small and each costs Redis one argument less to add and the client one
+// map entry less to read.
 //
-// Entries written before "r1" existed have "r" instead: the timestamp, the
-// key (uvarint length, bytes) and the headers (see stream.AppendHeaders).
-// They read as they always did: an empty key as nil, a header value and the
-// value as empty, never nil.
+// Entries written before "r2" existed have two fields: "r1", the same as
+// "r2" without the value, and "v", the value. Entries written before "r1"
+// have "r" and "v": the timestamp, the key (uvarint length, bytes) and the
+// headers (see stream.AppendHeaders). Both read as they always did, "r"
+// entries with an empty key as nil, a header value and the value as empty,
+// never nil.
 const (
-	fieldRecord  = "r1"
+	fieldRecord  = "r2"
+	fieldRecord1 = "r1"
 	fieldRecord0 = "r"
 	fieldValue   = "v"
 	timeDigits   = 20
 )
 
-// encodeRecord returns the "r1" field of a record:
+// encodeRecord returns the "r2" field of a record:
 //
 //	20 digits  timestamp
 //	uvarint    key length + 1 (0: no key), key
 //	uvarint    header count, then per header: uvarint key length, key,
 //	           uvarint value length + 1 (0: no value), value
-//	byte       1 when the record has a value ("v", possibly empty), 0 for
-//	           no value (a tombstone; "v" is empty)
+//	byte       1 when the record has a value, 0 for none (a tombstone)
+//	bytes      the value, to the end of the field
 func encodeRecord(r *stream.Record) []byte {
-	n := timeDigits + 2*binary.MaxVarintLen64 + len(r.Key) + 1
+	n := timeDigits + 2*binary.MaxVarintLen64 + len(r.Key) + 1 + len(r.Value)
 	for _, h := range r.Headers {
 		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
 	}
@@ -142,11 +146,11 @@ func encodeRecord(r *stream.Record) []byte {
 	if r.Value == nil {
 		return append(b, 0)
 	}
-	return append(b, 1)
+	return append(append(b, 1), r.Value...)
 }
 
-// appendField appends a key or header value of "r1": its length + 1, 0
-// when nil, and its bytes.
+// appendField appends a key or header value of "r2" and "r1": its length
+// + 1, 0 when nil, and its bytes.
 func appendField(b, field []byte) []byte {
 	if field == nil {
 		return append(b, 0)
@@ -155,14 +159,17 @@ func appendField(b, field []byte) []byte {
 	return append(b, field...)
 }
 
-// recordField returns an entry's record field and whether it is an "r1"
-// one.
-func recordField(values map[string]any) (rec string, r1 bool) {
+// recordField returns an entry's record field and its format: 2 for "r2",
+// 1 for "r1", 0 for "r".
+func recordField(values map[string]any) (rec string, format int) {
 	if s, ok := values[fieldRecord].(string); ok {
-		return s, true
+		return s, 2
+	}
+	if s, ok := values[fieldRecord1].(string); ok {
+		return s, 1
 	}
 	s, _ := values[fieldRecord0].(string)
-	return s, false
+	return s, 0
 }
 
 // entryTime returns the encoded timestamp of an entry's record field.
@@ -265,7 +272,7 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 	fail := func(err error) error {
 		return fmt.Errorf("topic %q partition %d offset %d: %w", topic, partition, off, err)
 	}
-	rec, r1 := recordField(values)
+	rec, format := recordField(values)
 	if len(rec) < timeDigits {
 		return fail(errors.New("entry has no record field"))
 	}
@@ -274,7 +281,7 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 		return fail(err)
 	}
 	v, _ := values[fieldValue].(string)
-	if !r1 {
+	if format == 0 {
 		return d.decode0(r, rec[timeDigits:], v, fail)
 	}
 	rest := rec[timeDigits:]
@@ -300,17 +307,19 @@ func (d *decoder) decode(r *stream.Record, topic string, partition int32, id str
 			}
 		}
 	}
-	switch rest {
-	case "\x01":
+	switch {
+	case rest == "\x00":
+	case format == 2 && rest != "" && rest[0] == 1:
+		r.Value = d.bytes(rest[1:])
+	case format == 1 && rest == "\x01":
 		r.Value = d.bytes(v)
-	case "\x00":
 	default:
 		return fail(errors.New("malformed value flag"))
 	}
 	return nil
 }
 
-// field cuts a key or header value of "r1" from the front of s.
+// field cuts a key or header value of "r2" or "r1" from the front of s.
 func (d *decoder) field(s string) (field []byte, rest string, ok bool) {
 	n, w := uvarint(s)
 	if w <= 0 || n > uint64(len(s)-w)+1 {

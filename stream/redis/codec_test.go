@@ -73,8 +73,8 @@ func TestTimeEncodingOrders(t *testing.T) {
 	}
 }
 
-// A record's "r1" field keeps its timestamp, key and headers; a field whose
-// headers are cut short is an error.
+// A record's "r2" field keeps its timestamp, key, headers and value; a
+// field whose headers are cut short is an error.
 func TestRecordFieldRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 11, 23, 5, 13, 20, 123456789, time.UTC)
 	tests := [][]stream.Header{
@@ -86,7 +86,7 @@ func TestRecordFieldRoundTrip(t *testing.T) {
 	for _, hs := range tests {
 		in := &stream.Record{Key: []byte("k"), Value: []byte("v"), Headers: hs, Timestamp: ts}
 		rec := string(encodeRecord(in))
-		got, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec, fieldValue: "v"})
+		got, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec})
 		if err != nil {
 			t.Fatalf("decodeEntry: %v", err)
 		}
@@ -94,7 +94,7 @@ func TestRecordFieldRoundTrip(t *testing.T) {
 			t.Errorf("record %+v came back as %+v", in, got)
 		}
 		if len(hs) > 0 {
-			if _, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec[:len(rec)-1], fieldValue: "v"}); err == nil {
+			if _, err := decodeEntry("t", 0, entryID(7), map[string]any{fieldRecord: rec[:len(rec)-3]}); err == nil {
 				t.Errorf("decodeEntry of headers cut short succeeded, want an error")
 			}
 		}
@@ -162,7 +162,7 @@ func TestDecodeMessagesKeepsRecordsApart(t *testing.T) {
 		r := &stream.Record{Key: []byte{'k', byte('0' + i)}, Value: []byte("value-" + string(rune('a'+i))), Timestamp: time.Unix(int64(i), 0),
 			Headers: []stream.Header{{Key: "h", Value: []byte{'h', byte('0' + i)}}}}
 		msgs = append(msgs, goredis.XMessage{ID: entryID(int64(i)), Values: map[string]any{
-			fieldRecord: string(encodeRecord(r)), fieldValue: string(r.Value)}})
+			fieldRecord: string(encodeRecord(r))}})
 	}
 	msgs = append(msgs, goredis.XMessage{ID: entryID(3)}) // deleted while pending
 	recs, err := decodeMessages("t", 0, msgs, nil)

@@ -30,12 +30,13 @@
 // assigned by Redis itself (XADD with id "0-*"), so offsets are dense from
 // zero and mapping between offsets and entry ids needs no lookup. Retention
 // trims only whole prefixes of a partition, so its start offset is its end
-// offset minus its length. An entry has two fields: "r1" (the timestamp as
+// offset minus its length. An entry has one field, "r2": the timestamp as
 // 20 sortable digits, then the key and the headers, length-prefixed so that
 // a nil key or header value stays apart from an empty one, then whether the
-// record has a value) and "v" (the value). Entries written by versions
-// before "r1" have "r" instead (no room for nil), and read as they always
-// did: an empty key as nil, a header value or value as empty.
+// record has a value, then the value. Entries written by earlier versions
+// have two fields, "r1" (the same up to the value) or "r" (no room for nil)
+// and "v" (the value), and read as they always did: "r" entries with an
+// empty key as nil, a header value or value as empty.
 //
 // # Consumer groups
 //

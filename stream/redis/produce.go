@@ -181,7 +181,7 @@ func (b *Broker) runChunks(ctx context.Context, records []*stream.Record, chunks
 		for _, c := range chunks {
 			maxTS := ""
 			bytes := 0
-			args := make([]any, 4, 4+2*len(c.idx))
+			args := make([]any, 4, 4+len(c.idx))
 			for _, i := range c.idx {
 				r := records[i]
 				rec := encodeRecord(r)
@@ -189,7 +189,7 @@ func (b *Broker) runChunks(ctx context.Context, records []*stream.Record, chunks
 					maxTS = ts
 				}
 				bytes += r.Size()
-				args = append(args, rec, r.Value)
+				args = append(args, rec)
 			}
 			args[0], args[1], args[2], args[3] = strconv.Itoa(int(c.partitions)), strconv.Itoa(int(c.partition)), maxTS, bytes
 			c.cmd = b.s.produce.EvalSha(ctx, p,

@@ -60,7 +60,7 @@ return tonumber(ARGV[2])
 // assumed; either way nothing is written.
 // KEYS: meta, partition stream, partition index. ARGV: partitions,
 // partition, newest timestamp of the batch, bytes of the batch, then the
-// "r1" and "v" fields of each record.
+// "r2" field of each record.
 const produceLua = luaPrelude + `
 local p = ARGV[2]
 local meta = redis.call('HMGET', KEYS[1], 'partitions', 'm' .. p, 'b' .. p)
@@ -70,14 +70,14 @@ local m = meta[2] or ''
 if ARGV[3] > m then m = ARGV[3] end
 local b = tonumber(meta[3] or '0')
 local call, key, argv, n = redis.call, KEYS[2], ARGV, #ARGV
-local head = call('XADD', key, '0-*', 'r1', argv[5], 'v', argv[6])
-for j = 7, n, 2 do
-  call('XADD', key, '0-*', 'r1', argv[j], 'v', argv[j+1])
+local head = call('XADD', key, '0-*', 'r2', argv[5])
+for j = 6, n do
+  call('XADD', key, '0-*', 'r2', argv[j])
 end
 -- The script runs alone, so the batch's offsets are consecutive.
 local first = eoff(head)
 redis.call('XADD', KEYS[3], head, 'm', m, 'b', fmt(b))
-redis.call('HSET', KEYS[1], 'm' .. p, m, 'b' .. p, fmt(b + tonumber(ARGV[4])), 'n' .. p, fmt(first + (n - 4) / 2))
+redis.call('HSET', KEYS[1], 'm' .. p, m, 'b' .. p, fmt(b + tonumber(ARGV[4])), 'n' .. p, fmt(first + n - 4))
 return first
 `
 
@@ -308,7 +308,7 @@ if ARGV[2] ~= '' then
     local found = false
     for _, r in ipairs(rs) do
       local f = r[2][1]
-      if (f == 'r1' or f == 'r') and string.sub(r[2][2], 1, 20) >= ARGV[2] then found = true; break end
+      if (f == 'r2' or f == 'r1' or f == 'r') and string.sub(r[2][2], 1, 20) >= ARGV[2] then found = true; break end
       o = eoff(r[1]) + 1
     end
     scanned = scanned + #rs
