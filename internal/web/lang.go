@@ -68,7 +68,7 @@ func otherLang(lang string) string {
 }
 
 // texts is every catalogue: key → {Indonesian, English}.
-var texts = mergeTexts(shopText, tkText, scanText)
+var texts = mergeTexts(shopText, tkText, scanText, refusalText)
 
 func mergeTexts(parts ...map[string][2]string) map[string][2]string {
 	all := map[string][2]string{}
