@@ -94,6 +94,11 @@ func translate(lang, key string, args ...any) string {
 	if lang == "en" {
 		text = m[1]
 	}
+	return fill(text, args...)
+}
+
+// fill formats text with args, when it has any.
+func fill(text string, args ...any) string {
 	if len(args) > 0 && strings.Contains(text, "%") {
 		return fmt.Sprintf(text, args...)
 	}

@@ -34,54 +34,33 @@ var refusalSentinels = map[string]bool{"ErrConflict": true, "ErrSoldOut": true, 
 // here.
 func TestRefusalsEveryCodeTranslated(t *testing.T) {
 	codes := map[string]int{} // code → number of values
-	fset := token.NewFileSet()
-	for _, dir := range refusalSources {
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
+	serviceCalls(t, refusalSources, func(path string, pos token.Position, call *ast.CallExpr) {
+		switch callee(call) {
+		case "invalid.Refuse":
+			lit, ok := call.Args[1].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING || call.Ellipsis.IsValid() {
+				t.Errorf("%s: a refusal's code and values must be written out", pos)
+				return
 			}
-			f, err := parser.ParseFile(fset, path, nil, 0)
-			if err != nil {
-				return err
+			code, _ := strconv.Unquote(lit.Value)
+			n := len(call.Args) - 3
+			if prev, seen := codes[code]; seen && prev != n {
+				t.Errorf("%s: refusal %s with %d values, elsewhere %d", pos, code, n, prev)
 			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
+			codes[code] = n
+		case "fmt.Errorf":
+			if filepath.Base(filepath.Dir(path)) == "inventory" {
+				// The inventory's refusals reach people only as the
+				// ticketing service's (sold_out).
+				return
+			}
+			for _, a := range call.Args[1:] {
+				if id, ok := a.(*ast.Ident); ok && refusalSentinels[id.Name] {
+					t.Errorf("%s: %s wrapped without a code: use invalid.Refuse", pos, id.Name)
 				}
-				switch callee(call) {
-				case "invalid.Refuse":
-					lit, ok := call.Args[1].(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING || call.Ellipsis.IsValid() {
-						t.Errorf("%s: a refusal's code and values must be written out", fset.Position(call.Pos()))
-						return true
-					}
-					code, _ := strconv.Unquote(lit.Value)
-					n := len(call.Args) - 3
-					if prev, seen := codes[code]; seen && prev != n {
-						t.Errorf("%s: refusal %s with %d values, elsewhere %d", fset.Position(call.Pos()), code, n, prev)
-					}
-					codes[code] = n
-				case "fmt.Errorf":
-					if filepath.Base(filepath.Dir(path)) == "inventory" {
-						// The inventory's refusals reach people only as the
-						// ticketing service's (sold_out).
-						return true
-					}
-					for _, a := range call.Args[1:] {
-						if id, ok := a.(*ast.Ident); ok && refusalSentinels[id.Name] {
-							t.Errorf("%s: %s wrapped without a code: use invalid.Refuse", fset.Position(call.Pos()), id.Name)
-						}
-					}
-				}
-				return true
-			})
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+			}
 		}
-	}
+	})
 	if len(codes) < 30 {
 		t.Fatalf("found %d refusal codes in %v; the walk misses some", len(codes), refusalSources)
 	}
@@ -117,6 +96,34 @@ func TestRefusalsEveryCodeTranslated(t *testing.T) {
 			if _, ok := codes[code]; !ok {
 				t.Errorf("%s is no refusal a service gives", k)
 			}
+		}
+	}
+}
+
+// serviceCalls calls fn with every call in the Go files (not the tests)
+// under dirs.
+func serviceCalls(t *testing.T, dirs []string, fn func(path string, pos token.Position, call *ast.CallExpr)) {
+	t.Helper()
+	fset := token.NewFileSet()
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					fn(path, fset.Position(call.Pos()), call)
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
