@@ -12,6 +12,9 @@
 //		bad.Add("name", "is required")
 //	}
 //	return bad.Err() // "relay: invalid input: name: is required"
+//
+// It also holds the error for a request the current state refuses, with a
+// stable code a client can show in its own language (Refusal).
 package invalid
 
 import (
@@ -78,3 +81,34 @@ func (e *Fields) Err() error {
 	}
 	return e
 }
+
+// Refusal is an action the current state does not allow (an order no
+// longer pending, an event not on sale). Code names the rule in a stable
+// form, snake_case, that a client branches on or shows in its own
+// language, with Args, the values Message names, in order; Message says it
+// in English. It matches Kind under errors.Is, and its text is Kind's text
+// followed by Message.
+type Refusal struct {
+	// Kind is the sentinel of the package that refused, such as
+	// "ticketing: conflict".
+	Kind    error
+	Code    string
+	Args    []any
+	Message string
+}
+
+// Refuse returns a refusal of kind with code; its message is format
+// filled with args, as by fmt.Sprintf, and args are kept as they are.
+func Refuse(kind error, code, format string, args ...any) error {
+	return &Refusal{Kind: kind, Code: code, Args: args, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Refusal) Error() string {
+	if e.Kind == nil {
+		return e.Message
+	}
+	return e.Kind.Error() + ": " + e.Message
+}
+
+// Unwrap returns Kind.
+func (e *Refusal) Unwrap() error { return e.Kind }

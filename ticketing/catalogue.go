@@ -156,7 +156,7 @@ func (s *Service) DeleteMerchant(ctx context.Context, id string) error {
 			return fmt.Errorf("ticketing: delete merchant: %w", err)
 		}
 		if n > 0 {
-			return fmt.Errorf("%w: merchant %s has %d events", ErrConflict, id, n)
+			return invalid.Refuse(ErrConflict, "merchant_has_events", "merchant %s has %d events", id, n)
 		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM merchants WHERE id = ?`), id)
 		if err != nil {
@@ -271,7 +271,7 @@ func (s *Service) CreatePaymentMethod(ctx context.Context, name string) (Payment
 	m := PaymentMethod{ID: newID("pm"), Name: name, CreatedAt: now}
 	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO payment_methods (id, name, created_at) VALUES (?, ?, ?)`), m.ID, m.Name, micros(now))
 	if store.IsUniqueViolation(err) {
-		return PaymentMethod{}, fmt.Errorf("%w: payment method %s exists", ErrConflict, name)
+		return PaymentMethod{}, invalid.Refuse(ErrConflict, "payment_method_exists", "payment method %s exists", name)
 	}
 	if err != nil {
 		return PaymentMethod{}, fmt.Errorf("ticketing: create payment method: %w", err)

@@ -210,7 +210,7 @@ func (s *Service) UpdateEvent(ctx context.Context, sc Scope, id string, in Event
 		return Event{}, fmt.Errorf("ticketing: update event: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Event{}, fmt.Errorf("%w: event %s is %s; only a draft or an event waiting for approval can be edited", ErrConflict, id, e.Status)
+		return Event{}, invalid.Refuse(ErrConflict, "event_not_editable", "event %s is %s; only a draft or an event waiting for approval can be edited", id, e.Status)
 	}
 	return s.Event(ctx, sc, id)
 }
@@ -307,7 +307,7 @@ func (s *Service) DeleteEvent(ctx context.Context, sc Scope, id string) error {
 		return err
 	}
 	if e.Status != StatusDraft {
-		return fmt.Errorf("%w: event %s is %s; only a draft can be deleted (cancel it instead)", ErrConflict, id, e.Status)
+		return invalid.Refuse(ErrConflict, "event_not_deletable", "event %s is %s; only a draft can be deleted (cancel it instead)", id, e.Status)
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, table := range []string{"areas", "staff", "schedules"} {
@@ -328,7 +328,7 @@ func (s *Service) editable(ctx context.Context, sc Scope, id string) (Event, err
 		return Event{}, err
 	}
 	if e.Status != StatusDraft && e.Status != StatusWaitingForApproval {
-		return Event{}, fmt.Errorf("%w: event %s is %s; areas change only before approval", ErrConflict, id, e.Status)
+		return Event{}, invalid.Refuse(ErrConflict, "event_areas_fixed", "event %s is %s; areas change only before approval", id, e.Status)
 	}
 	return e, nil
 }
@@ -408,7 +408,7 @@ func (s *Service) setStatus(ctx context.Context, q execer, id string, from []str
 		return fmt.Errorf("ticketing: event %s: set status %s: %w", id, to, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: event %s is not %s", ErrConflict, id, strings.Join(from, " or "))
+		return invalid.Refuse(ErrConflict, "event_not_in_state", "event %s is not %s", id, strings.Join(from, " or "))
 	}
 	return nil
 }
@@ -456,7 +456,7 @@ func (s *Service) ApproveEvent(ctx context.Context, id, approver string) (Event,
 		return Event{}, fmt.Errorf("ticketing: approve event %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Event{}, s.notFoundOr(ctx, id, fmt.Errorf("%w: event %s is not waiting for approval", ErrConflict, id))
+		return Event{}, s.notFoundOr(ctx, id, invalid.Refuse(ErrConflict, "event_not_waiting", "event %s is not waiting for approval", id))
 	}
 	return s.StartGoLive(ctx, id)
 }

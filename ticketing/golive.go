@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/saga"
 	"github.com/arus-platform/arus/stream"
 	"github.com/arus-platform/arus/ticketing/inventory"
@@ -146,10 +147,10 @@ func (s *Service) StartGoLive(ctx context.Context, id string) (Event, error) {
 		return Event{}, err
 	}
 	if e.Status != StatusApproved {
-		return Event{}, fmt.Errorf("%w: event %s is %s; only an approved event goes on sale", ErrConflict, id, e.Status)
+		return Event{}, invalid.Refuse(ErrConflict, "event_not_approved", "event %s is %s; only an approved event goes on sale", id, e.Status)
 	}
 	if len(e.Areas) == 0 {
-		return Event{}, fmt.Errorf("%w: event %s has no areas", ErrConflict, id)
+		return Event{}, invalid.Refuse(ErrConflict, "event_without_areas", "event %s has no areas", id)
 	}
 	sagaID := fmt.Sprintf("%s.go_live.%d", id, e.GoLive.Attempts+1)
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE events SET go_live_saga = ?, go_live_state = ?, go_live_attempts = go_live_attempts + 1,
@@ -159,7 +160,7 @@ func (s *Service) StartGoLive(ctx context.Context, id string) (Event, error) {
 		return Event{}, fmt.Errorf("ticketing: go live %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Event{}, fmt.Errorf("%w: event %s is going live already", ErrConflict, id)
+		return Event{}, invalid.Refuse(ErrConflict, "event_going_live", "event %s is going live already", id)
 	}
 	d := goLiveData{EventID: e.ID, MerchantID: e.MerchantID, SaleStart: e.SaleStarts, SaleEnd: e.SaleEnds,
 		Starts: e.Starts, Ends: e.Ends, TimeZone: e.TimeZone}

@@ -194,11 +194,11 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 	now := s.cfg.Now()
 	switch {
 	case e.Status != StatusOnSale:
-		return Order{}, false, fmt.Errorf("%w: event %s is %s, not on sale", ErrConflict, e.ID, e.Status)
+		return Order{}, false, invalid.Refuse(ErrConflict, "event_not_on_sale", "event %s is %s, not on sale", e.ID, e.Status)
 	case now.Before(e.SaleStarts):
-		return Order{}, false, fmt.Errorf("%w: the sale of event %s starts at %s", ErrConflict, e.ID, e.SaleStarts.Format(time.RFC3339))
+		return Order{}, false, invalid.Refuse(ErrConflict, "sale_not_started", "the sale of event %s starts at %s", e.ID, e.SaleStarts.Format(time.RFC3339))
 	case !now.Before(e.SaleEnds):
-		return Order{}, false, fmt.Errorf("%w: the sale of event %s ended at %s", ErrConflict, e.ID, e.SaleEnds.Format(time.RFC3339))
+		return Order{}, false, invalid.Refuse(ErrConflict, "sale_ended", "the sale of event %s ended at %s", e.ID, e.SaleEnds.Format(time.RFC3339))
 	}
 	var admission string
 	if pre.waitroom {
@@ -238,7 +238,7 @@ func (s *Service) PlaceOrder(ctx context.Context, in OrderInput) (Order, bool, e
 		if err != nil {
 			s.releaseLines(ctx, o.EventID, o.ID, held)
 			if errors.Is(err, inventory.ErrSoldOut) {
-				return Order{}, false, fmt.Errorf("%w: area %s: %w", ErrSoldOut, l.AreaName, err)
+				return Order{}, false, invalid.Refuse(ErrSoldOut, "sold_out", "area %s: %s", l.AreaName, err.Error())
 			}
 			return Order{}, false, fmt.Errorf("ticketing: hold %s: %w", l.AreaName, err)
 		}
@@ -379,7 +379,7 @@ func (s *Service) orderByKey(ctx context.Context, in OrderInput) (Order, error) 
 		same = j >= 0 && o.Lines[j].Quantity == in.Lines[i].Quantity
 	}
 	if !same {
-		return Order{}, fmt.Errorf("%w: idempotency key %q was used for order %s with other lines", ErrConflict, in.IdempotencyKey, o.Number)
+		return Order{}, invalid.Refuse(ErrConflict, "idempotency_key_reused", "idempotency key %q was used for order %s with other lines", in.IdempotencyKey, o.Number)
 	}
 	return o, nil
 }
@@ -616,7 +616,7 @@ func (s *Service) CancelOrder(ctx context.Context, sc Scope, id, reason string) 
 		return Order{}, err
 	}
 	if o.Status != OrderPending {
-		return Order{}, fmt.Errorf("%w: order %s is %s; only a pending order can be canceled (refund a paid one)", ErrConflict, o.Number, o.Status)
+		return Order{}, invalid.Refuse(ErrConflict, "order_not_pending", "order %s is %s; only a pending order can be canceled (refund a paid one)", o.Number, o.Status)
 	}
 	if err := s.closeOrder(ctx, o, OrderCanceled, reason); err != nil {
 		return Order{}, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/inventory"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -111,7 +112,7 @@ func (s *Service) RequestRefund(ctx context.Context, sc Scope, orderID, by strin
 		return Refund{}, err
 	}
 	if o.Status != OrderValidated && o.Status != OrderPartiallyRefunded {
-		return Refund{}, fmt.Errorf("%w: order %s is %s; only a paid order can be refunded", ErrConflict, o.Number, o.Status)
+		return Refund{}, invalid.Refuse(ErrConflict, "order_not_paid", "order %s is %s; only a paid order can be refunded", o.Number, o.Status)
 	}
 	pending, err := s.pendingRefunds(ctx, s.db, o.ID)
 	if err != nil {
@@ -246,7 +247,7 @@ func (s *Service) ApproveRefund(ctx context.Context, sc Scope, id, by string) (R
 		return Refund{}, err
 	}
 	if r.Status != RefundRequested {
-		return Refund{}, fmt.Errorf("%w: refund %s is %s, not requested", ErrConflict, id, r.Status)
+		return Refund{}, invalid.Refuse(ErrConflict, "refund_not_requested", "refund %s is %s, not requested", id, r.Status)
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE refunds SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?`),
@@ -255,7 +256,7 @@ func (s *Service) ApproveRefund(ctx context.Context, sc Scope, id, by string) (R
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: refund %s was decided meanwhile", ErrConflict, id)
+			return invalid.Refuse(ErrConflict, "refund_decided", "refund %s was decided meanwhile", id)
 		}
 		r.Status, r.DecidedBy = RefundApproved, by
 		return s.approveTx(ctx, tx, r)
@@ -286,7 +287,7 @@ func (s *Service) approveTx(ctx context.Context, tx *sql.Tx, r Refund) error {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("%w: ticket %s of refund %s is no longer valid", ErrConflict, t, r.ID)
+				return invalid.Refuse(ErrConflict, "refund_ticket_invalid", "ticket %s of refund %s is no longer valid", t, r.ID)
 			}
 		}
 		msgs = append(msgs, messages.TicketsRevoked{Type: messages.TypeTicketsRevoked, OrderID: r.OrderID, EventID: r.EventID,
@@ -319,7 +320,7 @@ func (s *Service) RejectRefund(ctx context.Context, sc Scope, id, by, reason str
 		return Refund{}, fmt.Errorf("ticketing: reject refund: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Refund{}, fmt.Errorf("%w: refund %s is %s, not requested", ErrConflict, id, r.Status)
+		return Refund{}, invalid.Refuse(ErrConflict, "refund_not_requested", "refund %s is %s, not requested", id, r.Status)
 	}
 	return s.Refund(ctx, sc, id)
 }

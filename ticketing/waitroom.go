@@ -171,7 +171,7 @@ func (s *Service) SetWaitingRoom(ctx context.Context, sc Scope, event string, in
 	}
 	switch e.Status {
 	case StatusEnded, StatusExpired, StatusCanceled:
-		return Waitroom{}, fmt.Errorf("%w: event %s is %s", ErrConflict, e.ID, e.Status)
+		return Waitroom{}, invalid.Refuse(ErrConflict, "waitroom_event_over", "event %s is %s", e.ID, e.Status)
 	}
 	now := micros(s.cfg.Now())
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -207,7 +207,7 @@ func (s *Service) JoinWaitingRoom(ctx context.Context, event string) (QueueTicke
 		return QueueTicket{}, err
 	}
 	if sw.status != StatusApproved && sw.status != StatusOnSale || !s.cfg.Now().Before(sw.ends) {
-		return QueueTicket{}, fmt.Errorf("%w: event %s is not about to go or on sale", ErrConflict, event)
+		return QueueTicket{}, invalid.Refuse(ErrConflict, "waitroom_not_open", "event %s is not about to go or on sale", event)
 	}
 	id, sec := newID("wrq"), secret(16)
 	hash := sha256.Sum256([]byte(sec))

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/arus-platform/arus/invalid"
 )
 
 // maxJoinBatch bounds the joins one transaction records.
@@ -93,7 +95,7 @@ func (s *Service) writeJoins(ctx context.Context, event string, batch []*joinReq
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return fmt.Errorf("%w: the waiting room of event %s is off; order directly", ErrConflict, event)
+			return invalid.Refuse(ErrConflict, "waitroom_off", "the waiting room of event %s is off; order directly", event)
 		}
 		var last int64
 		// The row is this transaction's now (locked on PostgreSQL, the

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/arus-platform/arus/internal/auth"
@@ -66,3 +68,16 @@ const TypeUpstream = "urn:arus:problem:upstream-failure"
 // TypeConflict is the problem type of a request that conflicts with the
 // current state.
 const TypeConflict = "urn:arus:problem:conflict"
+
+// Refused is p with the code and values of the refusal in err's chain
+// (an *invalid.Refusal), when there is one.
+func Refused(p *Problem, err error) *Problem {
+	var rf *invalid.Refusal
+	if errors.As(err, &rf) {
+		p.Code, p.Args = rf.Code, make([]string, len(rf.Args))
+		for i, a := range rf.Args {
+			p.Args[i] = fmt.Sprint(a)
+		}
+	}
+	return p
+}

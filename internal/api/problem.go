@@ -22,6 +22,12 @@ type Problem struct {
 	// the rule it breaks.
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// Code, on a refusal of the ticketing, payment or gate service, names
+	// the rule the request broke, stably (order_not_pending, sold_out), and
+	// Args are the values Detail names, in order: a client shows the
+	// refusal in its own language from them, and Detail in English.
+	Code string   `json:"code,omitempty"`
+	Args []string `json:"args,omitempty"`
 	// Errors lists field errors: which field of the request (a JSON path
 	// such as records[2].value, or a query parameter) and why.
 	Errors []invalid.Field `json:"errors,omitempty"`

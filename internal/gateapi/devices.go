@@ -156,11 +156,11 @@ func (h *handler) toRedeem(r *http.Request, d *gate.Device, b RedeemBody, field 
 	if d != nil {
 		req.DeviceID = d.DeviceID
 		if d.GateID != b.GateID {
-			return req, forbidden("the device scans at gate " + d.GateID)
+			return req, forbidden(invalid.Refuse(nil, "device_other_gate", "the device scans at gate %s", d.GateID))
 		}
 	}
 	if b.Override != "" && !auth.FromContext(r.Context()).Can(auth.PermGateOverride, req.EventID) {
-		return req, forbidden("overriding a refusal needs gate.override (a supervisor)")
+		return req, forbidden(invalid.Refuse(nil, "override_needs_supervisor", "overriding a refusal needs gate.override (a supervisor)"))
 	}
 	return req, nil
 }

@@ -111,15 +111,17 @@ func problem(err error) error {
 	case errors.Is(err, gate.ErrInvalid) && errors.As(err, &fe):
 		return api.Invalid("the request is not valid", fe.List...)
 	case errors.Is(err, gate.ErrNotFound):
-		return api.NotFound(err.Error())
+		return api.Refused(api.NotFound(err.Error()), err)
 	case errors.Is(err, gate.ErrBadCode):
 		return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()}
 	}
 	return err
 }
 
-func forbidden(detail string) error {
-	return &api.Problem{Type: api.TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden, Detail: detail}
+// forbidden is a 403 problem of a refusal (invalid.Refuse with no kind),
+// with its code and values.
+func forbidden(refusal error) error {
+	return api.Refused(&api.Problem{Type: api.TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden, Detail: refusal.Error()}, refusal)
 }
 
 // noQuery refuses query parameters on routes that take none.
@@ -182,7 +184,7 @@ func (h *handler) scanner(r *http.Request) (*gate.Device, error) {
 		return d, err
 	}
 	if p := auth.FromContext(r.Context()); p != nil && p.Key != nil && !p.Can(auth.PermGateManage, r.PathValue("event")) {
-		return nil, forbidden("an API key scans only as an enrolled device of this event, or with gate.manage for it")
+		return nil, forbidden(invalid.Refuse(nil, "key_not_device", "an API key scans only as an enrolled device of this event, or with gate.manage for it"))
 	}
 	return nil, nil
 }
@@ -205,7 +207,7 @@ func (h *handler) device(r *http.Request) (*gate.Device, error) {
 		return nil, &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: "the device was revoked"}
 	}
 	if d.EventID != r.PathValue("event") {
-		return nil, forbidden(fmt.Sprintf("the device belongs to event %s", d.EventID))
+		return nil, forbidden(invalid.Refuse(nil, "device_other_event", "the device belongs to event %s", d.EventID))
 	}
 	return &d, nil
 }
@@ -376,7 +378,7 @@ func (h *handler) rebuild(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !sc.All {
-		return forbidden("rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one")
+		return forbidden(invalid.Refuse(nil, "rebuild_all_needs_admin", "rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one"))
 	}
 	n, err := h.g.Rebuild(r.Context())
 	if err != nil {

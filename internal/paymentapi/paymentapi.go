@@ -75,9 +75,9 @@ func problem(err error) error {
 	case errors.Is(err, payment.ErrInvalid) && errors.As(err, &fe):
 		return api.Invalid(fe.List[0].Name+": "+fe.List[0].Message, fe.List...)
 	case errors.Is(err, payment.ErrNotFound):
-		return api.NotFound(err.Error())
+		return api.Refused(api.NotFound(err.Error()), err)
 	case errors.Is(err, payment.ErrState):
-		return api.Conflict(err.Error())
+		return api.Refused(api.Conflict(err.Error()), err)
 	case errors.Is(err, payment.ErrSignature):
 		return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()}
 	}

@@ -221,11 +221,11 @@ func fail(err error) error {
 	case errors.Is(err, ticketing.ErrInvalid) && errors.As(err, &ve):
 		return api.Invalid("the request has invalid fields", ve.List...)
 	case errors.Is(err, ticketing.ErrNotFound):
-		return api.NotFound(strings.TrimPrefix(err.Error(), "ticketing: "))
+		return api.Refused(api.NotFound(strings.TrimPrefix(err.Error(), "ticketing: ")), err)
 	case errors.Is(err, ticketing.ErrSoldOut):
-		return &api.Problem{Type: TypeSoldOut, Title: "Sold out", Status: http.StatusConflict, Detail: strings.TrimPrefix(err.Error(), "ticketing: ")}
+		return api.Refused(&api.Problem{Type: TypeSoldOut, Title: "Sold out", Status: http.StatusConflict, Detail: strings.TrimPrefix(err.Error(), "ticketing: ")}, err)
 	case errors.Is(err, ticketing.ErrConflict):
-		return api.Conflict(strings.TrimPrefix(err.Error(), "ticketing: "))
+		return api.Refused(api.Conflict(strings.TrimPrefix(err.Error(), "ticketing: ")), err)
 	case errors.Is(err, inventory.ErrBusy):
 		return &api.Problem{Type: api.TypeUnavailable, Title: "Busy", Status: http.StatusServiceUnavailable,
 			Detail: "the area is being written by many processes at once; try again"}

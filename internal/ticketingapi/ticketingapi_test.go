@@ -231,9 +231,18 @@ func TestBadInputMatrix(t *testing.T) {
 				Errors []struct {
 					Field string `json:"field"`
 				} `json:"errors"`
+				Code string   `json:"code"`
+				Args []string `json:"args"`
 			}
 			if err := json.Unmarshal([]byte(rep.body), &p); err != nil || p.Type == "" || p.Detail == "" {
 				t.Fatalf("answer is not a problem with a type and a detail: %s", rep.body)
+			}
+			// A refusal says which rule, for a client to word it.
+			if c.status == http.StatusConflict && p.Code == "" {
+				t.Errorf("a refusal without a code: %s", rep.body)
+			}
+			if c.name == "merchant delete: has events" && (p.Code != "merchant_has_events" || !slices.Equal(p.Args, []string{merchant, "1"})) {
+				t.Errorf("code %q, args %q; want merchant_has_events [%s 1]", p.Code, p.Args, merchant)
 			}
 			if c.field != "" && !slices.ContainsFunc(p.Errors, func(e struct {
 				Field string `json:"field"`

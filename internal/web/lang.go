@@ -68,7 +68,7 @@ func otherLang(lang string) string {
 }
 
 // texts is every catalogue: key → {Indonesian, English}.
-var texts = mergeTexts(shopText, tkText, scanText)
+var texts = mergeTexts(shopText, tkText, scanText, refusalText)
 
 func mergeTexts(parts ...map[string][2]string) map[string][2]string {
 	all := map[string][2]string{}
@@ -94,6 +94,11 @@ func translate(lang, key string, args ...any) string {
 	if lang == "en" {
 		text = m[1]
 	}
+	return fill(text, args...)
+}
+
+// fill formats text with args, when it has any.
+func fill(text string, args ...any) string {
 	if len(args) > 0 && strings.Contains(text, "%") {
 		return fmt.Sprintf(text, args...)
 	}

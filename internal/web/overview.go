@@ -250,7 +250,7 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 		label = fmt.Sprintf("%s over the last %s: 0 throughout", unit, span.Round(time.Second))
 	}
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 96" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
-	chartAxes(&b, left, right, top, bottom, scale)
+	chartAxes(&b, "en", left, right, top, bottom, scale)
 	if hi == 0 {
 		scale = 1 // a flat line at 0
 	}
@@ -283,8 +283,8 @@ func sparkline(v []float64, unit string, span time.Duration) template.HTML {
 
 // chartAxes draws a chart's axes around the plot area: the y axis from 0
 // to top (labelled 0 at the bottom) and the x axis, and, for a top above
-// 0, gridlines labelled with the top value and its half.
-func chartAxes(b *strings.Builder, left, right, top, bottom, scale float64) {
+// 0, gridlines labelled with the top value and its half, written in lang.
+func chartAxes(b *strings.Builder, lang string, left, right, top, bottom, scale float64) {
 	fmt.Fprintf(b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, top, left, bottom)
 	fmt.Fprintf(b, `<line class="axis" x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f"/>`, left, bottom, right, bottom)
 	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="end">0</text>`, left-4, bottom+4)
@@ -294,22 +294,27 @@ func chartAxes(b *strings.Builder, left, right, top, bottom, scale float64) {
 	for _, f := range []float64{1, 0.5} {
 		y := bottom - (bottom-top)*f
 		fmt.Fprintf(b, `<line class="grid" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f"/>`, left, y, right, y)
-		fmt.Fprintf(b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(scale*f))
+		fmt.Fprintf(b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, axisLabel(lang, scale*f))
 	}
 }
 
-// axisLabel writes an axis value short enough for the chart's margin:
-// 0.5, 20, 2,500, 25k, 1.5M.
-func axisLabel(x float64) string {
+// axisLabel writes an axis value in lang short enough for the chart's
+// margin: 0.5, 20, 2,500, 25k, 1.5M; in Indonesian 0,5, 20, 2.500, 25rb,
+// 1,5jt.
+func axisLabel(lang string, x float64) string {
+	k, m := "k", "M"
+	if lang != "en" {
+		k, m = "rb", "jt" // ribu, juta
+	}
 	switch {
 	case x >= 1e6:
-		return strconv.FormatFloat(x/1e6, 'f', -1, 64) + "M"
+		return localNum(lang, strconv.FormatFloat(x/1e6, 'f', -1, 64)) + m
 	case x >= 1e4:
-		return strconv.FormatFloat(x/1e3, 'f', -1, 64) + "k"
+		return localNum(lang, strconv.FormatFloat(x/1e3, 'f', -1, 64)) + k
 	case x == math.Trunc(x):
-		return formatNum(int64(x))
+		return localNum(lang, formatNum(int64(x)))
 	}
-	return strconv.FormatFloat(x, 'f', -1, 64)
+	return localNum(lang, strconv.FormatFloat(x, 'f', -1, 64))
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten: the top of a

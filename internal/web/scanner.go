@@ -90,13 +90,17 @@ func (v scanView) T(key string, args ...any) string { return translate(v.Lang, k
 // Other is the language the switch offers.
 func (v scanView) Other() string { return otherLang(v.Lang) }
 
-// scanScript is the script's texts in lang: its keys without "scan.js.".
+// scanScript is the script's texts in lang: its keys without "scan.js.",
+// and the refusals' (refusal.<code>) as they are.
 func scanScript(lang string) map[string]string {
 	m := map[string]string{}
 	for k := range scanText {
 		if name, ok := strings.CutPrefix(k, "scan.js."); ok {
 			m[name] = translate(lang, k)
 		}
+	}
+	for k := range refusalText {
+		m[k] = translate(lang, k)
 	}
 	return m
 }

@@ -170,7 +170,7 @@ func (s *shop) providerPay(w http.ResponseWriter, r *http.Request) {
 	var fields *invalid.Fields
 	switch {
 	case errors.As(err, &fields), errors.Is(err, payment.ErrState):
-		s.renderProvider(w, r, http.StatusConflict, p, translate(s.lang(r), "provider.refused", err.Error()))
+		s.renderProvider(w, r, http.StatusConflict, p, translate(s.lang(r), "provider.refused", refusalMsg(s.lang(r), err)))
 		return
 	case err != nil:
 		s.fail(w, r, err)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/ticketingapi"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
+	"github.com/arus-platform/arus/ticketing/payment"
 )
 
 // The ticketing pages (files ticketing_*.go, templates tk_*.html) are the
@@ -122,22 +124,37 @@ func (h *Handler) scoped(next tkHandler) func(http.ResponseWriter, *http.Request
 	}
 }
 
-// tkFail answers an error of the ticketing service: not found (or another
-// merchant's) is 404, a state that forbids the action 409 with the reason,
-// an input error 422 with its fields; anything else is a server error.
+// tkFail answers an error of the ticketing or payment service: not found
+// (or another merchant's) is 404, a state that forbids the action 409 with
+// the reason, an input error 422 with its fields, each in the page's
+// language; anything else is a server error.
 func (h *Handler) tkFail(w http.ResponseWriter, r *http.Request, err error) {
+	lang := pageLang(r)
 	switch {
-	case errors.Is(err, ticketing.ErrNotFound):
+	case errors.Is(err, ticketing.ErrNotFound), errors.Is(err, payment.ErrNotFound):
 		h.renderStatus(w, r, http.StatusNotFound, tkT(r, "tk.fail.notfound"), tkT(r, "tk.fail.notfound.text"))
-	case errors.Is(err, ticketing.ErrConflict), errors.Is(err, ticketing.ErrSoldOut):
-		h.renderStatus(w, r, http.StatusConflict, tkT(r, "tk.fail.conflict"), tkReason(err))
+	case errors.Is(err, ticketing.ErrConflict), errors.Is(err, ticketing.ErrSoldOut), errors.Is(err, payment.ErrState):
+		h.renderStatus(w, r, http.StatusConflict, tkT(r, "tk.fail.conflict"), refusalMsg(lang, err))
 	case errors.Is(err, ticketing.ErrForbidden):
-		h.renderStatus(w, r, http.StatusForbidden, tkT(r, "tk.fail.forbidden"), tkReason(err))
+		h.renderStatus(w, r, http.StatusForbidden, tkT(r, "tk.fail.forbidden"), refusalMsg(lang, err))
 	case fieldErrors(err) != nil:
-		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.fail.invalid"), tkReason(err))
+		h.renderStatus(w, r, http.StatusUnprocessableEntity, tkT(r, "tk.fail.invalid"), fieldsMsg(lang, err))
 	default:
 		h.serverError(w, r, err)
 	}
+}
+
+// fieldsMsg is every field error of err, in lang: "field: message; …".
+func fieldsMsg(lang string, err error) string {
+	var fe *invalid.Fields
+	if !errors.As(err, &fe) {
+		return tkReason(err)
+	}
+	parts := make([]string, len(fe.List))
+	for i, f := range fe.List {
+		parts[i] = f.Name + ": " + view{Lang: lang}.FieldMsg(f.Message)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // tkReason is an error's text without the package prefix.

@@ -181,7 +181,7 @@ func (h *Handler) tkCreateMethod(w http.ResponseWriter, r *http.Request, p *auth
 		return
 	}
 	if errors.Is(err, ticketing.ErrConflict) {
-		h.tkMethodsPage(w, r, http.StatusConflict, tkMethodsData{Name: name, Errors: map[string]string{"name": tkReason(err)}})
+		h.tkMethodsPage(w, r, http.StatusConflict, tkMethodsData{Name: name, Errors: map[string]string{"name": refusalMsg(pageLang(r), err)}})
 		return
 	}
 	if err != nil {

@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,8 +35,10 @@ type tkFigure struct {
 }
 
 // dashboardPeriod reads ?from=&to=&aggregation=: the last 30 days by day
-// unless told otherwise; at most 3 years.
+// unless told otherwise; at most 3 years. Its errors are in the page's
+// language.
 func dashboardPeriod(r *http.Request, now time.Time) (from, to time.Time, agg string, err error) {
+	lang := pageLang(r)
 	loc := zone(ticketing.DefaultTimeZone)
 	today := now.In(loc)
 	to = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
@@ -42,19 +46,19 @@ func dashboardPeriod(r *http.Request, now time.Time) (from, to time.Time, agg st
 	q := r.URL.Query()
 	if v := q.Get("from"); v != "" {
 		if from, err = time.ParseInLocation(time.DateOnly, v, loc); err != nil {
-			return from, to, "", fmt.Errorf("from: %q is not a date such as 2026-03-01", v)
+			return from, to, "", errors.New(translate(lang, "tk.dash.err.date", "from", strconv.Quote(v), "2026-03-01"))
 		}
 	}
 	if v := q.Get("to"); v != "" {
 		if to, err = time.ParseInLocation(time.DateOnly, v, loc); err != nil {
-			return from, to, "", fmt.Errorf("to: %q is not a date such as 2026-03-31", v)
+			return from, to, "", errors.New(translate(lang, "tk.dash.err.date", "to", strconv.Quote(v), "2026-03-31"))
 		}
 	}
 	if to.Before(from) {
-		return from, to, "", fmt.Errorf("to: %s is before from %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
+		return from, to, "", errors.New(translate(lang, "tk.dash.err.before", to.Format(time.DateOnly), from.Format(time.DateOnly)))
 	}
 	if to.Sub(from) > 3*366*24*time.Hour {
-		return from, to, "", fmt.Errorf("from: the period is longer than 3 years")
+		return from, to, "", errors.New(translate(lang, "tk.dash.err.long"))
 	}
 	agg = q.Get("aggregation")
 	switch agg {
@@ -62,7 +66,7 @@ func dashboardPeriod(r *http.Request, now time.Time) (from, to time.Time, agg st
 		agg = "day"
 	case "month":
 	default:
-		return from, to, "", fmt.Errorf("aggregation: %q is neither day nor month", agg)
+		return from, to, "", errors.New(translate(lang, "tk.dash.err.aggregation", strconv.Quote(agg)))
 	}
 	return from, to, agg, nil
 }
@@ -185,10 +189,16 @@ func (h *Handler) tkDashboardEvents(w http.ResponseWriter, r *http.Request, p *a
 // top value with its labels and gridlines, the bars, and the first, middle
 // and last period under them. Each bar carries its period and value as a
 // title, for a pointer; the chart's label gives the total and the highest.
-func barChart(lang string, v []float64, labels []string, unit string) template.HTML {
+// Periods are days (2006-01-02) or months (2006-01); every text is in
+// lang.
+func barChart(lang string, v []float64, periods []string, unit string) template.HTML {
 	const left, right, top, bottom = 56.0, 316.0, 8.0, 76.0
 	if len(v) == 0 {
-		return chartNote("no periods to show")
+		return chartNote(translate(lang, "tk.dash.noperiods"))
+	}
+	labels := make([]string, len(periods))
+	for i, p := range periods {
+		labels[i] = periodLabel(lang, p)
 	}
 	hi := 0.0
 	for _, x := range v {
@@ -198,7 +208,7 @@ func barChart(lang string, v []float64, labels []string, unit string) template.H
 	var b strings.Builder
 	label := translate(lang, "tk.dash.chart", unit, labels[0], labels[len(labels)-1], localNum(lang, formatNum(sum(v))), localNum(lang, formatFloat(hi)))
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 320 100" role="img" aria-label="%s">`, template.HTMLEscapeString(label))
-	chartAxes(&b, left, right, top, bottom, scale)
+	chartAxes(&b, lang, left, right, top, bottom, scale)
 	slot := (right - left) / float64(len(v))
 	for i, x := range v {
 		if x <= 0 || scale == 0 {
@@ -206,7 +216,7 @@ func barChart(lang string, v []float64, labels []string, unit string) template.H
 		}
 		hgt := (bottom - top) * x / scale
 		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
-			left+slot*float64(i)+slot*0.15, bottom-hgt, math.Max(slot*0.7, 0.8), hgt, template.HTMLEscapeString(labels[i]), formatFloat(x))
+			left+slot*float64(i)+slot*0.15, bottom-hgt, math.Max(slot*0.7, 0.8), hgt, template.HTMLEscapeString(labels[i]), localNum(lang, formatFloat(x)))
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="92">%s</text>`, left, template.HTMLEscapeString(labels[0]))
 	if len(labels) > 2 {
@@ -217,4 +227,26 @@ func barChart(lang string, v []float64, labels []string, unit string) template.H
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// periodLabel writes a chart's period in lang: a day as "18 Mar 2026", a
+// month as "Mar 2026", with Indonesian month names in Indonesian ("Agu",
+// "Des"). Anything else is written as it is.
+func periodLabel(lang, period string) string {
+	layout := time.DateOnly
+	if len(period) == len("2006-01") {
+		layout = "2006-01"
+	}
+	t, err := time.Parse(layout, period)
+	if err != nil {
+		return period
+	}
+	month := t.Format("Jan")
+	if lang != "en" {
+		month = idMonths[t.Month()-1]
+	}
+	if layout == "2006-01" {
+		return month + " " + strconv.Itoa(t.Year())
+	}
+	return strconv.Itoa(t.Day()) + " " + month + " " + strconv.Itoa(t.Year())
 }

@@ -177,8 +177,8 @@ func TestTicketingForms(t *testing.T) {
 		admin.login("admin", adminPassword)
 		resp, body := admin.get("/ticketing?from=2026-02-01&to=2026-01-01")
 		wantStatus(t, "backwards period", resp, http.StatusUnprocessableEntity)
-		if !strings.Contains(body, "is before from") {
-			t.Errorf("a backwards period is not explained")
+		if !strings.Contains(body, "sebelum from") {
+			t.Errorf("a backwards period is not explained in Indonesian")
 		}
 		today := time.Now().In(zone("Asia/Jakarta")).Format(time.DateOnly)
 		waitUntil(t, "the dashboard counts the sales", func() bool {
@@ -187,6 +187,20 @@ func TestTicketingForms(t *testing.T) {
 		})
 		if !strings.Contains(body, `<rect class="bar"`) || !strings.Contains(body, `data-live="merchants">2<`) {
 			t.Errorf("the dashboard has no bars or does not count 2 merchants")
+		}
+		// The charts' periods and values are in the page's language.
+		now := time.Now().In(zone("Asia/Jakarta"))
+		month := map[string]string{"id": idMonths[now.Month()-1] + now.Format(" 2006"), "en": now.Format("Jan 2006")}
+		if !strings.Contains(body, ">"+month["id"]+"</text>") {
+			t.Errorf("the Indonesian dashboard's charts do not name the month %q", month["id"])
+		}
+		admin.lang("en")
+		_, body = admin.get("/ticketing?aggregation=month&from=" + today + "&to=" + today)
+		if !strings.Contains(body, ">"+month["en"]+"</text>") {
+			t.Errorf("the English dashboard's charts do not name the month %q", month["en"])
+		}
+		if _, body = admin.get("/ticketing?from=2026-02-01&to=2026-01-01"); !strings.Contains(body, "is before from") {
+			t.Errorf("a backwards period is not explained in English")
 		}
 	})
 }
@@ -200,14 +214,34 @@ func between(s, from, to string) string {
 }
 
 func TestBarChart(t *testing.T) {
-	svg := string(barChart("en", []float64{0, 2500, 1000}, []string{"2026-03-01", "2026-03-02", "2026-03-03"}, "rupiah per day"))
-	for _, want := range []string{`aria-label="rupiah per day from 2026-03-01 to 2026-03-03: total 3,500, highest 2,500"`, `>5,000</text>`, `>2,500</text>`,
-		`<title>2026-03-02: 2,500</title>`, `>2026-03-01</text>`, `>2026-03-03</text>`} {
-		if !strings.Contains(svg, want) {
-			t.Errorf("chart lacks %s:\n%s", want, svg)
+	days := []string{"2026-08-01", "2026-08-02", "2026-08-03"}
+	for _, tc := range []struct {
+		lang    string
+		periods []string
+		v       []float64
+		want    []string
+	}{
+		{"en", days, []float64{0, 2500, 1000}, []string{`aria-label="rupiah per day from 1 Aug 2026 to 3 Aug 2026: total 3,500, highest 2,500"`,
+			`>5,000</text>`, `>2,500</text>`, `<title>2 Aug 2026: 2,500</title>`, `>1 Aug 2026</text>`, `>3 Aug 2026</text>`}},
+		{"id", days, []float64{0, 2500, 1000}, []string{`aria-label="rupiah per day dari 1 Agu 2026 sampai 3 Agu 2026: total 3.500, tertinggi 2.500"`,
+			`>5.000</text>`, `>2.500</text>`, `<title>2 Agu 2026: 2.500</title>`, `>1 Agu 2026</text>`, `>3 Agu 2026</text>`}},
+		{"en", []string{"2026-10", "2026-11", "2026-12"}, []float64{1.2e6, 0, 3e4}, []string{`>2M</text>`, `>1M</text>`,
+			`>Oct 2026</text>`, `>Nov 2026</text>`, `>Dec 2026</text>`, `<title>Oct 2026: 1,200,000</title>`}},
+		{"id", []string{"2026-10", "2026-11", "2026-12"}, []float64{1.2e6, 0, 3e4}, []string{`>2jt</text>`, `>1jt</text>`,
+			`>Okt 2026</text>`, `>Nov 2026</text>`, `>Des 2026</text>`, `<title>Okt 2026: 1.200.000</title>`}},
+		{"id", []string{"2026-05"}, []float64{25000}, []string{`>50rb</text>`, `>25rb</text>`, `>Mei 2026</text>`}},
+	} {
+		svg := string(barChart(tc.lang, tc.v, tc.periods, "rupiah per day"))
+		for _, want := range tc.want {
+			if !strings.Contains(svg, want) {
+				t.Errorf("%s chart of %v lacks %s:\n%s", tc.lang, tc.periods, want, svg)
+			}
 		}
 	}
-	if n := strings.Count(svg, "<rect"); n != 2 {
+	if n := strings.Count(string(barChart("en", []float64{0, 2500, 1000}, days, "x")), "<rect"); n != 2 {
 		t.Errorf("%d bars, want 2 (none for a zero)", n)
+	}
+	if got := string(barChart("id", nil, nil, "x")); !strings.Contains(got, "Tidak ada periode") {
+		t.Errorf("an empty Indonesian chart says %s", got)
 	}
 }

@@ -155,7 +155,7 @@ func (h *Handler) tkEnrol(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	}
 	if err != nil {
 		if errors.Is(err, gate.ErrNotFound) {
-			h.renderStatus(w, r, http.StatusConflict, tkT(r, "tk.noenrolment"), tkReason(err))
+			h.renderStatus(w, r, http.StatusConflict, tkT(r, "tk.noenrolment"), refusalMsg(pageLang(r), err))
 			return
 		}
 		h.serverError(w, r, err)

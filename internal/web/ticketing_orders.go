@@ -376,7 +376,7 @@ func (h *Handler) tkTakeCash(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		return
 	}
 	if errors.Is(err, payment.ErrState) {
-		d.Error = tkReason(err)
+		d.Error = refusalMsg(pageLang(r), err)
 		h.tkCounterPage(w, r, sc, http.StatusConflict, d)
 		return
 	}

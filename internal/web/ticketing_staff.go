@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/arus-platform/arus/internal/auth"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
 )
 
@@ -150,7 +152,7 @@ func (h *Handler) tkUpdateSchedule(w http.ResponseWriter, r *http.Request, p *au
 		_, err := h.cfg.Ticketing.UpdateSchedule(r.Context(), sc, e.ID, r.PathValue("schedule"), in)
 		return errs, err
 	}, func(errs map[string]string) {
-		h.tkFail(w, r, &errFields{errs})
+		h.tkFail(w, r, formFields(errs))
 	}, "/ticketing/events/"+id+"/staff?ok=tk-saved#schedules")
 }
 
@@ -160,16 +162,14 @@ func (h *Handler) tkDeleteSchedule(w http.ResponseWriter, r *http.Request, p *au
 	})
 }
 
-// errFields carries a form's own field errors to tkFail as a 422.
-type errFields struct{ m map[string]string }
-
-func (e *errFields) Error() string {
-	var parts []string
-	for k, v := range e.m {
-		parts = append(parts, k+": "+v)
+// formFields carries a form's own field errors to tkFail as a 422, the
+// fields in name order.
+func formFields(errs map[string]string) error {
+	fe := &invalid.Fields{Kind: ticketing.ErrInvalid}
+	for _, name := range slices.Sorted(maps.Keys(errs)) {
+		fe.Add(name, "%s", errs[name])
 	}
-	slices.Sort(parts)
-	return strings.Join(parts, "; ")
+	return fe
 }
 
 type tkStaffMemberData struct {

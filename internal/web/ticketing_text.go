@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -71,45 +70,6 @@ func tkT(r *http.Request, key string, args ...any) string {
 	return translate(pageLang(r), key, args...)
 }
 
-// fieldMessages turn the English messages of field errors (of the
-// ticketing service and the console's forms) into Indonesian; a message
-// none matches stays English.
-var fieldMessages = []struct {
-	en *regexp.Regexp
-	id string
-}{
-	{regexp.MustCompile(`^is required$`), "wajib diisi"},
-	{regexp.MustCompile(`^must be at least (\d+) characters$`), "minimal $1 karakter"},
-	{regexp.MustCompile(`^must be at most (\d+) characters$`), "maksimal $1 karakter"},
-	{regexp.MustCompile(`^must be after (\S+)$`), "harus setelah $1"},
-	{regexp.MustCompile(`^(".*") is not an e-mail address$`), "$1 bukan alamat e-mail"},
-	{regexp.MustCompile(`^(".*") is not one of (.+)$`), "$1 bukan salah satu dari $2"},
-	{regexp.MustCompile(`^must not be after the event ends$`), "tidak boleh setelah acara selesai"},
-	{regexp.MustCompile(`^(".*") is not an IANA time zone such as Asia/Jakarta$`), "$1 bukan zona waktu IANA seperti Asia/Jakarta"},
-	{regexp.MustCompile(`^(-?\d+): must be from 1 to 1,000,000$`), "$1: harus 1 sampai 1.000.000"},
-	{regexp.MustCompile(`^(-?\d+): must be from 0 to 1,000,000,000 rupiah$`), "$1: harus 0 sampai 1.000.000.000 rupiah"},
-	{regexp.MustCompile(`^(".*"): use upper-case letters, digits and '_'$`), "$1: gunakan huruf besar, angka dan '_'"},
-	{regexp.MustCompile(`^(".*") is not a whole number$`), "$1 bukan bilangan bulat"},
-	{regexp.MustCompile(`^(".*") is not a date and time such as (\S+)$`), "$1 bukan tanggal dan waktu seperti $2"},
-	{regexp.MustCompile(`^a refund of tickets names at least one ticket$`), "pengembalian per tiket menyebut setidaknya satu tiket"},
-	{regexp.MustCompile(`^only a refund of tickets names tickets$`), "hanya pengembalian per tiket yang menyebut tiket"},
-	{regexp.MustCompile(`^only a partial refund names an amount; a (\w+) refund's amount follows from its tickets$`), "hanya pengembalian sebagian yang menyebut jumlah; jumlah pengembalian $1 mengikuti tiketnya"},
-	{regexp.MustCompile(`^(\d+) rupiah: must be from 1 to the (\d+) left to refund on order (\S+)$`), "$1 rupiah: harus 1 sampai sisa $2 yang dapat dikembalikan pada pesanan $3"},
-}
-
-// FieldMsg is a field error's message in the page's language.
-func (v view) FieldMsg(msg string) string {
-	if v.Lang == "en" {
-		return msg
-	}
-	for _, m := range fieldMessages {
-		if m.en.MatchString(msg) {
-			return m.en.ReplaceAllString(msg, m.id)
-		}
-	}
-	return msg
-}
-
 // tkText holds every string of the e-ticketing console and of the
 // console's frame around it (ui.*): Indonesian, English.
 var tkText = map[string][2]string{
@@ -161,12 +121,17 @@ var tkText = map[string][2]string{
 	"tk.dash.checkins":               {"Check-in", "Check-ins"},
 	"tk.dash.customers":              {"Pelanggan", "Customers"},
 	"tk.dash.events":                 {"Acara", "Events"},
+	"tk.dash.err.aggregation":        {"aggregation: %s bukan day atau month", "aggregation: %s is neither day nor month"},
+	"tk.dash.err.before":             {"to: %s sebelum from %s", "to: %s is before from %s"},
+	"tk.dash.err.date":               {"%s: %s bukan tanggal seperti %s", "%s: %s is not a date such as %s"},
+	"tk.dash.err.long":               {"from: periodenya lebih dari 3 tahun", "from: the period is longer than 3 years"},
 	"tk.dash.from":                   {"Periode dari", "Periode from"},
 	"tk.dash.lede":                   {"Merchant, acara dan pelanggan, serta pendapatan, tiket terjual dan check-in dalam satu periode.", "Merchants, events and customers, and the revenue, tickets sold and check-ins of a period."},
 	"tk.dash.live":                   {"Angka bertanda “total” dan hitungan diperbarui langsung selama halaman terbuka.", "Figures marked “total” and the counts update live while the page is open."},
 	"tk.dash.merchants":              {"Merchant", "Merchants"},
 	"tk.dash.nogate":                 {"layanan gerbang tidak berjalan di proses ini", "the gate service does not run in this process"},
 	"tk.dash.notperiod":              {"Bukan periode", "Not a period"},
+	"tk.dash.noperiods":              {"Tidak ada periode untuk ditampilkan", "No periods to show"},
 	"tk.dash.period":                 {"Periode", "Period"},
 	"tk.dash.periodtotal":            {"total periode", "period total"},
 	"tk.dash.range":                  {"%s sampai %s (Asia/Jakarta)", "%s to %s (Asia/Jakarta)"},

@@ -41,19 +41,6 @@ func TestTicketingTextCatalogue(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []struct{ en, id string }{
-		{"is required", "wajib diisi"},
-		{`"x" is not a whole number`, `"x" bukan bilangan bulat`},
-		{"must be after starts", "harus setelah starts"},
-		{"something else", "something else"},
-	} {
-		if got := (view{Lang: "id"}).FieldMsg(c.en); got != c.id {
-			t.Errorf("FieldMsg(%q) = %q, want %q", c.en, got, c.id)
-		}
-		if got := (view{Lang: "en"}).FieldMsg(c.en); got != c.en {
-			t.Errorf("English FieldMsg(%q) = %q", c.en, got)
-		}
-	}
 	if got := agoIn("id", time.Now().Add(-3*time.Hour)); got != "3 jam lalu" {
 		t.Errorf("agoIn(id, 3 h) = %q", got)
 	}

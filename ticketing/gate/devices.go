@@ -142,7 +142,7 @@ func (s *Service) Device(ctx context.Context, deviceID string) (Device, error) {
 // DeviceByKey returns the device that authenticates with an API key id.
 func (s *Service) DeviceByKey(ctx context.Context, keyID string) (Device, error) {
 	if keyID == "" {
-		return Device{}, fmt.Errorf("%w: no device", ErrNotFound)
+		return Device{}, invalid.Refuse(ErrNotFound, "device_unknown", "no device")
 	}
 	return s.device(ctx, `key_id = ?`, keyID)
 }
@@ -153,7 +153,7 @@ func (s *Service) device(ctx context.Context, where string, arg string) (Device,
 		return Device{}, err
 	}
 	if len(ds) == 0 {
-		return Device{}, fmt.Errorf("%w: no such device", ErrNotFound)
+		return Device{}, invalid.Refuse(ErrNotFound, "device_unknown", "no such device")
 	}
 	return ds[0], nil
 }

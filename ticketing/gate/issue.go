@@ -183,7 +183,7 @@ func (s *Service) setBlocked(ctx context.Context, typ, eventID, passID, reason s
 		return err
 	}
 	if !st.Issued {
-		return fmt.Errorf("%w: event %s has no pass %s", ErrNotFound, eventID, passID)
+		return invalid.Refuse(ErrNotFound, "pass_unknown", "event %s has no pass %s", eventID, passID)
 	}
 	if _, err := s.es.Append(ctx, streamID(eventID, passID), version, event(typ, statusData{EventID: eventID, PassID: passID, Reason: reason}, s.now())); err != nil {
 		return fmt.Errorf("gate: %s %s: %w", typ, passID, err)
@@ -219,7 +219,7 @@ type OrderPass struct {
 // An order of another buyer, of a guest (no buyerID), or unknown is
 // ErrNotFound alike, so its existence is not told.
 func (s *Service) OrderPasses(ctx context.Context, orderID, buyerID string) ([]OrderPass, error) {
-	notFound := fmt.Errorf("%w: no order %s of this buyer", ErrNotFound, orderID)
+	notFound := invalid.Refuse(ErrNotFound, "order_unknown", "no order %s of this buyer", orderID)
 	if orderID == "" || buyerID == "" {
 		return nil, notFound
 	}

@@ -188,7 +188,7 @@ func (s *Service) Server(ctx context.Context, eventID string) (EventServer, erro
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT event_id, merchant_id, starts_ns, ends_ns, time_zone, areas, dropped FROM gate_servers WHERE event_id = ?`), eventID).
 		Scan(&es.EventID, &es.MerchantID, &starts, &ends, &es.TimeZone, &areas, &dropped)
 	if errors.Is(err, sql.ErrNoRows) {
-		return es, fmt.Errorf("%w: no access-control server for event %s", ErrNotFound, eventID)
+		return es, invalid.Refuse(ErrNotFound, "no_gate_server", "no access-control server for event %s", eventID)
 	}
 	if err != nil {
 		return es, fmt.Errorf("gate: server of event %s: %w", eventID, err)
@@ -203,7 +203,7 @@ func (s *Service) Server(ctx context.Context, eventID string) (EventServer, erro
 func (s *Service) liveServer(ctx context.Context, eventID string) (EventServer, error) {
 	es, err := s.Server(ctx, eventID)
 	if err == nil && es.Dropped {
-		err = fmt.Errorf("%w: the access-control server of event %s was dropped", ErrNotFound, eventID)
+		err = invalid.Refuse(ErrNotFound, "gate_server_dropped", "the access-control server of event %s was dropped", eventID)
 	}
 	return es, err
 }
@@ -307,7 +307,7 @@ func (s *Service) GateOf(ctx context.Context, eventID, gateID string) (Gate, err
 		return Gate{}, err
 	}
 	if len(gs) == 0 {
-		return Gate{}, fmt.Errorf("%w: event %s has no gate %s", ErrNotFound, eventID, gateID)
+		return Gate{}, invalid.Refuse(ErrNotFound, "gate_unknown", "event %s has no gate %s", eventID, gateID)
 	}
 	return gs[0], nil
 }
@@ -345,7 +345,7 @@ func (s *Service) List(ctx context.Context, eventID, listID string) (List, error
 		return List{}, err
 	}
 	if len(ls) == 0 {
-		return List{}, fmt.Errorf("%w: event %s has no list %s", ErrNotFound, eventID, listID)
+		return List{}, invalid.Refuse(ErrNotFound, "list_unknown", "event %s has no list %s", eventID, listID)
 	}
 	return ls[0], nil
 }
@@ -564,7 +564,7 @@ func (s *Service) ActiveKey(ctx context.Context, eventID string) (PublicKey, err
 			return k, nil
 		}
 	}
-	return PublicKey{}, fmt.Errorf("%w: event %s has no signing key", ErrNotFound, eventID)
+	return PublicKey{}, invalid.Refuse(ErrNotFound, "no_signing_key", "event %s has no signing key", eventID)
 }
 
 // forgetKeys drops the event's cached keys and setup (server, gates,
@@ -652,7 +652,7 @@ func (s *Service) keyringOf(ctx context.Context, eventID string) (*keyring, erro
 		return nil, err
 	}
 	if kr.priv == nil {
-		return nil, fmt.Errorf("%w: event %s has no signing key", ErrNotFound, eventID)
+		return nil, invalid.Refuse(ErrNotFound, "no_signing_key", "event %s has no signing key", eventID)
 	}
 	s.keysMu.Lock()
 	s.keys[eventID] = kr

@@ -40,14 +40,14 @@ func (s *Service) ConfirmCash(ctx context.Context, sc Scope, id string, p CashPa
 			return nil
 		}
 		if in.Method != messages.MethodCash {
-			return fmt.Errorf("%w: intent %s is paid %s, not in cash", ErrState, id, in.Method)
+			return invalid.Refuse(ErrState, "intent_not_cash", "intent %s is paid %s, not in cash", id, in.Method)
 		}
 		if in.State != StateRequested {
-			return fmt.Errorf("%w: intent %s is %s; only a requested intent takes cash", ErrState, id, in.State)
+			return invalid.Refuse(ErrState, "intent_not_requested", "intent %s is %s; only a requested intent takes cash", id, in.State)
 		}
 		if now := s.now(); now.After(in.PayBy) {
-			return fmt.Errorf("%w: the hold of order %s ran out at %s, so its tickets are no longer held; take no cash for it",
-				ErrState, in.Number, in.PayBy.Format(time.RFC3339))
+			return invalid.Refuse(ErrState, "hold_ran_out", "the hold of order %s ran out at %s, so its tickets are no longer held; take no cash for it",
+				in.Number, in.PayBy.Format(time.RFC3339))
 		}
 		if p.Received < in.Amount {
 			return invalid.New(ErrInvalid, "received", "%d is less than the %d due", p.Received, in.Amount)
@@ -79,7 +79,7 @@ func (s *Service) CompleteRefund(ctx context.Context, sc Scope, id, cashier, key
 			return nil
 		}
 		if rf.State != RefundPending {
-			return fmt.Errorf("%w: refund %s is %s; only a pending refund is paid out", ErrState, id, rf.State)
+			return invalid.Refuse(ErrState, "refund_not_pending", "refund %s is %s; only a pending refund is paid out", id, rf.State)
 		}
 		in, err := s.intentWhere(ctx, tx, "id = ?", rf.PaymentID, true)
 		if err != nil {

@@ -275,7 +275,7 @@ func (s *Service) SimulatePay(ctx context.Context, sc Scope, p SimulatedPayment,
 		return Simulation{}, err
 	}
 	if in.Method != messages.MethodOnline {
-		return Simulation{}, fmt.Errorf("%w: payment %s is paid %s, not online", ErrState, in.ID, in.Method)
+		return Simulation{}, invalid.Refuse(ErrState, "intent_not_online", "payment %s is paid %s, not online", in.ID, in.Method)
 	}
 	ev := ProviderEvent{EventID: "evt_" + uuid.NewString(), PaymentID: in.ID, VirtualAccount: in.VirtualAccount,
 		Amount: p.Amount, Status: p.Outcome, Reason: p.Reason, At: s.now()}

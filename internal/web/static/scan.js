@@ -16,10 +16,18 @@
     clear() { Object.keys(localStorage).filter((k) => k.startsWith(PREFIX)).forEach((k) => localStorage.removeItem(k)); },
   };
   const $ = (sel, root = document) => root.querySelector(sel);
-  // The page's texts in its language (scanner_text.go): tx(key, ...args)
-  // fills each %s with the next argument.
+  // The page's texts in its language (scanner_text.go, refusals.go):
+  // tx(key, ...args) fills each %s with the next argument, and %[n]s with
+  // the nth, as Go's fmt does.
   const TEXT = JSON.parse(document.getElementById('scan-text').textContent);
-  const tx = (key, ...args) => args.reduce((s, a) => s.replace('%s', a), TEXT[key] || key);
+  const tx = (key, ...args) => {
+    let i = 0;
+    return (TEXT[key] || key).replace(/%(?:\[(\d+)\])?s/g, (m, n) => {
+      if (n) i = Number(n) - 1;
+      const a = args[i++];
+      return a === undefined ? m : String(a);
+    });
+  };
   // named is the text of a value (a direction, a kind, a state), or the value.
   const named = (prefix, v) => TEXT[prefix + v] || v;
   const LOCALE = document.documentElement.lang === 'en' ? 'en' : 'id-ID';
@@ -48,7 +56,8 @@
 
   class Offline extends Error {}
   class Problem extends Error {
-    constructor(status, p) { super((p && (p.detail || p.title)) || 'HTTP ' + status); this.status = status; this.fields = (p && p.errors) || []; }
+    // A refusal with a code (docs/api.md) is told in the page's language.
+    constructor(status, p) { super((p && p.code && TEXT['refusal.' + p.code] && tx('refusal.' + p.code, ...(p.args || []))) || (p && (p.detail || p.title)) || 'HTTP ' + status); this.status = status; this.fields = (p && p.errors) || []; }
   }
 
   async function api(method, path, body, timeout = 5000) {

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arus-platform/arus/invalid"
+	"github.com/arus-platform/arus/ticketing"
+)
+
+// The ticketing, payment and gate services refuse an action with a
+// stable code (an *invalid.Refusal; the API sends it as a problem's code
+// and args, docs/api.md). The pages show a refusal in their language from
+// refusalText, refusal.<code>: Indonesian, English, each filled with the
+// refusal's values in order (%[n]s picks one). The scanner's script gets
+// these texts too and fills them the same way.
+var refusalText = map[string][2]string{
+	// ticketing
+	"refusal.event_areas_fixed":      {"Acara %s berstatus %s; area hanya dapat diubah sebelum acara disetujui.", "Event %s is %s; areas change only before approval."},
+	"refusal.event_going_live":       {"Acara %s sedang disiapkan untuk dijual.", "Event %s is going live already."},
+	"refusal.event_not_approved":     {"Acara %s berstatus %s; hanya acara yang disetujui yang dapat mulai dijual.", "Event %s is %s; only an approved event goes on sale."},
+	"refusal.event_not_deletable":    {"Acara %s berstatus %s; hanya draf yang dapat dihapus (batalkan acaranya sebagai gantinya).", "Event %s is %s; only a draft can be deleted (cancel it instead)."},
+	"refusal.event_not_editable":     {"Acara %s berstatus %s; hanya draf atau acara yang menunggu persetujuan yang dapat diubah.", "Event %s is %s; only a draft or an event waiting for approval can be edited."},
+	"refusal.event_not_in_state":     {"Acara %s tidak berstatus %s.", "Event %s is not %s."},
+	"refusal.event_not_on_sale":      {"Acara %s berstatus %s, tidak sedang dijual.", "Event %s is %s, not on sale."},
+	"refusal.event_not_waiting":      {"Acara %s tidak sedang menunggu persetujuan.", "Event %s is not waiting for approval."},
+	"refusal.event_without_areas":    {"Acara %s belum punya area.", "Event %s has no areas."},
+	"refusal.idempotency_key_reused": {"Kunci idempotensi %s sudah dipakai untuk pesanan %s dengan rincian lain.", "Idempotency key %s was used for order %s with other lines."},
+	"refusal.merchant_has_events":    {"Merchant %s masih punya %s acara, jadi tidak dapat dihapus.", "Merchant %s still has %s event(s), so it cannot be deleted."},
+	"refusal.order_not_paid":         {"Pesanan %s berstatus %s; hanya pesanan yang sudah dibayar yang dapat dikembalikan dananya.", "Order %s is %s; only a paid order can be refunded."},
+	"refusal.order_not_pending":      {"Pesanan %s berstatus %s; hanya pesanan yang menunggu pembayaran yang dapat dibatalkan (kembalikan dana pesanan yang sudah dibayar).", "Order %s is %s; only a pending order can be canceled (refund a paid one)."},
+	"refusal.payment_method_exists":  {"Metode pembayaran %s sudah ada.", "Payment method %s exists already."},
+	"refusal.refund_decided":         {"Pengembalian dana %s sudah diputuskan sementara itu.", "Refund %s was decided meanwhile."},
+	"refusal.refund_not_requested":   {"Pengembalian dana %s berstatus %s, tidak lagi menunggu keputusan.", "Refund %s is %s, not requested."},
+	"refusal.refund_ticket_invalid":  {"Tiket %s pada pengembalian dana %s tidak sah lagi.", "Ticket %s of refund %s is no longer valid."},
+	"refusal.sale_ended":             {"Penjualan acara %s sudah berakhir %s.", "The sale of event %s ended at %s."},
+	"refusal.sale_not_started":       {"Penjualan acara %s baru dimulai %s.", "The sale of event %s starts at %s."},
+	"refusal.sold_out":               {"Tiket area %[1]s tidak cukup lagi.", "Area %[1]s has too few tickets left."},
+	"refusal.waitroom_event_over":    {"Acara %s berstatus %s; ruang tunggunya tidak dapat diatur lagi.", "Event %s is %s; its waiting room can no longer be set."},
+	"refusal.waitroom_not_open":      {"Acara %s tidak sedang atau akan segera dijual.", "Event %s is not about to go or on sale."},
+	"refusal.waitroom_off":           {"Ruang tunggu acara %s tidak aktif; pesan langsung.", "The waiting room of event %s is off; order directly."},
+	// payment
+	"refusal.hold_ran_out":         {"Masa tahan pesanan %s habis pada %s, jadi tiketnya tidak lagi ditahan; jangan terima uang untuknya.", "The hold of order %s ran out at %s, so its tickets are no longer held; take no cash for it."},
+	"refusal.intent_not_cash":      {"Pembayaran %s memakai %s, bukan tunai.", "Payment %s is paid %s, not in cash."},
+	"refusal.intent_not_online":    {"Pembayaran %s memakai %s, bukan online.", "Payment %s is paid %s, not online."},
+	"refusal.intent_not_requested": {"Pembayaran %s berstatus %s; hanya pembayaran yang diminta yang dapat diterima tunai.", "Payment %s is %s; only a requested payment takes cash."},
+	"refusal.refund_not_pending":   {"Pengembalian dana %s berstatus %s; hanya pengembalian yang tertunda yang dibayarkan.", "Refund %s is %s; only a pending refund is paid out."},
+	// gate
+	"refusal.device_other_event":        {"Perangkat ini milik acara %s.", "The device belongs to event %s."},
+	"refusal.device_other_gate":         {"Perangkat ini memindai di gerbang %s.", "The device scans at gate %s."},
+	"refusal.device_unknown":            {"Perangkat itu tidak ada.", "There is no such device."},
+	"refusal.gate_server_dropped":       {"Server kontrol akses acara %s sudah dihapus.", "The access-control server of event %s was dropped."},
+	"refusal.gate_unknown":              {"Acara %s tidak punya gerbang %s.", "Event %s has no gate %s."},
+	"refusal.key_not_device":            {"Kunci API hanya memindai sebagai perangkat terdaftar acara ini, atau dengan gate.manage untuk acara ini.", "An API key scans only as an enrolled device of this event, or with gate.manage for it."},
+	"refusal.list_unknown":              {"Acara %s tidak punya daftar %s.", "Event %s has no list %s."},
+	"refusal.no_gate_server":            {"Gerbang tidak punya server kontrol akses untuk acara %s.", "The gate has no access-control server for event %s."},
+	"refusal.no_signing_key":            {"Acara %s tidak punya kunci tanda tangan.", "Event %s has no signing key."},
+	"refusal.order_unknown":             {"Tidak ada pesanan %s milik pembeli ini.", "No order %s of this buyer."},
+	"refusal.override_needs_supervisor": {"Meloloskan penolakan memerlukan gate.override (supervisor).", "Overriding a refusal needs gate.override (a supervisor)."},
+	"refusal.pass_unknown":              {"Acara %s tidak punya pas %s.", "Event %s has no pass %s."},
+	"refusal.rebuild_all_needs_admin":   {"Membangun ulang daftar akses semua acara memerlukan acara semua merchant (ticketing.admin); bangun ulang acara Anda satu per satu.", "Rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one."},
+	// the word joining states ("draft or approved")
+	"refusal.or": {" atau ", " or "},
+}
+
+// refusalMsg is err's reason in lang: the text of its refusal's code with
+// the refusal's values in lang, else the service's own words (tkReason).
+func refusalMsg(lang string, err error) string {
+	var rf *invalid.Refusal
+	if !errors.As(err, &rf) {
+		return tkReason(err)
+	}
+	if _, ok := refusalText["refusal."+rf.Code]; !ok {
+		return tkReason(err)
+	}
+	args := make([]any, len(rf.Args))
+	for i, a := range rf.Args {
+		args[i] = refusalArg(lang, fmt.Sprint(a))
+	}
+	return translate(lang, "refusal."+rf.Code, args...)
+}
+
+// refusalArg writes a refusal's value in lang: a state, or states joined
+// by " or ", by its name; a time (RFC 3339) as the pages write times, in
+// Asia/Jakarta; a whole number with the language's separators; anything
+// else (ids, names) as it is.
+func refusalArg(lang, v string) string {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return formatWhen(lang, t, ticketing.DefaultTimeZone)
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return localNum(lang, formatNum(n))
+	}
+	if v == "" {
+		return v
+	}
+	states := strings.Split(v, " or ")
+	for i, s := range states {
+		if _, ok := tkText["tk.status."+s]; !ok {
+			return v
+		}
+		states[i] = translate(lang, "tk.status."+s)
+	}
+	return strings.Join(states, translate(lang, "refusal.or"))
+}
