@@ -189,6 +189,46 @@ func (h *handler) redeem(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// AdmitBody is the body of POST .../passes/{pass}/admit: a supervisor lets
+// a pass through by its id, without the pass.
+type AdmitBody struct {
+	GateID    string `json:"gate_id"`
+	ListID    string `json:"list_id,omitempty"`
+	Direction string `json:"direction"`
+	// At is an RFC 3339 time; default now.
+	At    string `json:"at,omitempty"`
+	Nonce string `json:"nonce,omitempty"`
+	// Override is the supervisor's reason, required.
+	Override string `json:"override"`
+}
+
+func (h *handler) admit(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	d, err := h.scanner(r)
+	if err != nil {
+		return err
+	}
+	var b AdmitBody
+	if err := h.a.Decode(w, r, 16<<10, &b); err != nil {
+		return err
+	}
+	// The checks of a scan's body (the time, the device's gate) apply.
+	req, err := h.toRedeem(r, d, RedeemBody{GateID: b.GateID, ListID: b.ListID, Direction: b.Direction, At: b.At, Nonce: b.Nonce}, "")
+	if err != nil {
+		return err
+	}
+	a := gate.Admit{EventID: req.EventID, PassID: r.PathValue("pass"), GateID: req.GateID, ListID: req.ListID, Direction: req.Direction,
+		At: req.At, Nonce: req.Nonce, Override: b.Override, DeviceID: req.DeviceID}
+	res, err := h.g.Admit(r.Context(), a)
+	if err != nil {
+		return problem(err)
+	}
+	api.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
 // UploadBody is the body of upload: scans made offline.
 type UploadBody struct {
 	Scans []RedeemBody `json:"scans"`

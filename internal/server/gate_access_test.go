@@ -30,6 +30,7 @@ var gateRouteClass = map[string]string{
 	"POST /api/v1/gate/events/{event}/rebuild":               "manage",
 	"POST /api/v1/gate/rebuild":                              "manage_all",
 	"POST /api/v1/gate/events/{event}/redeem":                "scan",
+	"POST /api/v1/gate/events/{event}/passes/{pass}/admit":   "override",
 	"POST /api/v1/gate/events/{event}/upload":                "scan",
 	"GET /api/v1/gate/events/{event}/bundle":                 "follow",
 	"GET /api/v1/gate/events/{event}/changes":                "follow",
@@ -84,19 +85,21 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		headers []string
 		allow   map[string]string // per event, the classes let through, space-separated; "" for the routes of no event
 	}
-	every := "read manage scan follow search"
+	every := "read manage scan follow search override"
 	ps := []principal{
 		{name: "no credentials"},
 		{name: "operator key, every event", key: admin, allow: map[string]string{"ev1": every, "ev2": every, "": "manage_all"}},
-		{name: "operator key of ev1", key: r.key(t, "gate.read:ev1", "gate.manage:ev1", "gate.scan:ev1", "gate.search:ev1"), allow: map[string]string{"ev1": every}},
-		{name: "operator key of ev2", key: r.key(t, "gate.read:ev2", "gate.manage:ev2", "gate.scan:ev2", "gate.search:ev2"), allow: map[string]string{"ev2": every}},
+		{name: "operator key of ev1", key: r.key(t, "gate.read:ev1", "gate.manage:ev1", "gate.scan:ev1", "gate.search:ev1", "gate.override:ev1"), allow: map[string]string{"ev1": every}},
+		{name: "operator key of ev2", key: r.key(t, "gate.read:ev2", "gate.manage:ev2", "gate.scan:ev2", "gate.search:ev2", "gate.override:ev2"), allow: map[string]string{"ev2": every}},
+		{name: "operator key of ev1 without gate.override", key: r.key(t, "gate.read:ev1", "gate.manage:ev1", "gate.scan:ev1", "gate.search:ev1"), allow: map[string]string{"ev1": "read manage scan follow search"}},
+		{name: "gate.override key of ev1, no device", key: r.key(t, "gate.scan:ev1", "gate.override:ev1")},
 		{name: "reader key of ev1", key: r.key(t, "gate.read:ev1"), allow: map[string]string{"ev1": "read"}},
 		{name: "gate key of its own, every event, without ticketing.admin", key: r.key(t, "gate.read", "gate.manage", "gate.scan", "gate.search", "gate.override")},
 		{name: "gate.scan key of ev1, no device", key: r.key(t, "gate.scan:ev1", "gate.search:ev1")},
 		{name: "steward device at main", key: steward, allow: map[string]string{"ev1": "scan follow"}},
-		{name: "supervisor device at main", key: supervisor, allow: map[string]string{"ev1": "scan follow search"}},
+		{name: "supervisor device at main", key: supervisor, allow: map[string]string{"ev1": "scan follow search override"}},
 		{name: "supervisor device at north", key: north, allow: map[string]string{"ev1": "follow search"}},
-		{name: "device of ev2", key: other, allow: map[string]string{"ev2": "scan follow search"}},
+		{name: "device of ev2", key: other, allow: map[string]string{"ev2": "scan follow search override"}},
 		{name: "revoked device", key: revoked},
 	}
 	var members []string
@@ -117,8 +120,10 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		// A session goes by its roles, on the events of merchant A, of
 		// which it is a member; the admin's on every event.
 		for class, perm := range map[string]auth.Permission{"read": auth.PermGateRead, "manage": auth.PermGateManage, "manage_all": auth.PermGateManage,
-			"scan": auth.PermGateScan, "follow": auth.PermGateScan, "search": auth.PermGateSearch, "buyer": auth.PermTicketingBuy} {
-			if !role.Can(perm) {
+			"scan": auth.PermGateScan, "follow": auth.PermGateScan, "search": auth.PermGateSearch, "override": auth.PermGateOverride,
+			"buyer": auth.PermTicketingBuy} {
+			// An admit is a scan with an override: it needs both.
+			if !role.Can(perm) || class == "override" && !role.Can(auth.PermGateScan) {
 				continue
 			}
 			switch {
@@ -137,7 +142,7 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		}
 		ps = append(ps, p)
 		if role == auth.RoleGateSupervisor {
-			_, key, err := r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's", OwnerID: u.ID, Scopes: []string{"gate.read", "gate.scan", "gate.search"}})
+			_, key, err := r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's", OwnerID: u.ID, Scopes: []string{"gate.read", "gate.scan", "gate.search", "gate.override"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +150,7 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 			ps = append(ps, principal{name: "key of a gate supervisor of merchant A", key: key, allow: map[string]string{"ev1": "read"}})
 			// Narrowed to merchant B's event, it still reaches no further
 			// than its owner.
-			_, key, err = r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's, of ev2", OwnerID: u.ID, Scopes: []string{"gate.read:ev2", "gate.scan:ev2", "gate.search:ev2"}})
+			_, key, err = r.auth.CreateAPIKey(ctx, auth.NewAPIKey{Name: "supervisor's, of ev2", OwnerID: u.ID, Scopes: []string{"gate.read:ev2", "gate.scan:ev2", "gate.search:ev2", "gate.override:ev2"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,6 +170,7 @@ func TestGateRoutesConfineEveryPrincipal(t *testing.T) {
 		"POST /api/v1/gate/events/{event}/passes/{pass}/unblock": `{"reason":"found"}`,
 		"POST /api/v1/gate/events/{event}/enrolments":            `{"gate_id":"main","role":"steward","name":"Lane"}`,
 		"POST /api/v1/gate/events/{event}/redeem":                scan,
+		"POST /api/v1/gate/events/{event}/passes/{pass}/admit":   `{"gate_id":"main","direction":"entry","override":"phone cracked"}`,
 		"POST /api/v1/gate/events/{event}/upload":                fmt.Sprintf(`{"scans":[{"secret":%q,"gate_id":"main","direction":"entry","at":%q,"nonce":"n1"}]}`, qrs["t2"], now),
 	}
 	var patterns []string

@@ -122,6 +122,18 @@ func TestGateDevicesOverHTTP(t *testing.T) {
 	if rep := r.call(t, "GET", "/api/v1/gate/events/ev1/passes?q=t", supervisor, ""); rep.status != 200 || !strings.Contains(rep.body, `"t2"`) {
 		t.Errorf("a supervisor's search: %d %s", rep.status, rep.body)
 	}
+	admit := func(key, pass, body string) reply {
+		return r.call(t, "POST", "/api/v1/gate/events/ev1/passes/"+pass+"/admit", key, body)
+	}
+	if rep := admit(steward, "t1", `{"gate_id":"main","direction":"entry","override":"lost phone"}`); rep.status != 403 {
+		t.Errorf("a steward's admit: %d %s, want 403", rep.status, rep.body)
+	}
+	if rep := admit(supervisor, "t1", `{"gate_id":"main","direction":"entry","override":"lost phone"}`); rep.status != 200 || !strings.Contains(rep.body, `"reason":"already_redeemed"`) {
+		t.Errorf("a supervisor's admit of a pass inside: %d %s, want already_redeemed", rep.status, rep.body)
+	}
+	if rep := admit(supervisor, "nobody", `{"gate_id":"main","direction":"entry","override":"lost phone"}`); rep.status != 200 || !strings.Contains(rep.body, `"reason":"unknown"`) {
+		t.Errorf("a supervisor's admit of an unknown pass: %d %s, want unknown", rep.status, rep.body)
+	}
 	if rep := r.call(t, "GET", "/api/v1/gate/events/ev2/bundle", steward, ""); rep.status != 403 {
 		t.Errorf("another event's bundle: %d, want 403", rep.status)
 	}
@@ -137,6 +149,10 @@ func TestGateDevicesOverHTTP(t *testing.T) {
 	if err := json.Unmarshal([]byte(rep.body), &c); err != nil || c.Inside != 2 || c.Flagged != 1 {
 		t.Errorf("counts: %d %s, want 2 inside and 1 flagged", rep.status, rep.body)
 	}
+	if rep := admit(supervisor, "t2", `{"gate_id":"main","direction":"exit","override":"print-out lost; leaving with the buyer"}`); rep.status != 200 ||
+		!strings.Contains(rep.body, `"ok":true`) || !strings.Contains(rep.body, `"flag":"admitted"`) || !strings.Contains(rep.body, `"override":"print-out lost; leaving with the buyer"`) {
+		t.Errorf("a supervisor's admit: %d %s, want let out, flagged admitted with the reason", rep.status, rep.body)
+	}
 	if rep := r.call(t, "DELETE", "/api/v1/gate/events/ev1/devices/"+stewardID, admin, ""); rep.status != 204 {
 		t.Fatalf("revoke: %d %s", rep.status, rep.body)
 	}
@@ -150,6 +166,7 @@ func TestGateBadInputMatrix(t *testing.T) {
 	r, qrs := startGate(t)
 	admin := r.key(t, "ticketing.admin", "gate.read", "gate.manage", "gate.scan", "gate.search")
 	narrowed := r.key(t, "gate.scan:ev2")
+	supervisor := r.key(t, "ticketing.admin", "gate.manage", "gate.scan", "gate.override")
 	for _, tc := range []struct {
 		method, path, key, body string
 		status                  int
@@ -184,6 +201,14 @@ func TestGateBadInputMatrix(t *testing.T) {
 		{"POST", "/api/v1/gate/events/ev1/redeem", admin, `{"secret":"x","gate_id":"main","direction":"entry","at":"yesterday"}`, 422, "at"},
 		{"POST", "/api/v1/gate/events/ev1/redeem", admin, `{"secret":"x","gate_id":"main","direction":"entry","force":"yes"}`, 422, "force"},
 		{"POST", "/api/v1/gate/events/ev1/redeem", admin, `{"secret":"x","gate_id":"main","direction":"entry","nonce":"` + strings.Repeat("n", 101) + `"}`, 422, "nonce"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", admin, `{"gate_id":"main","direction":"entry","override":"lost phone"}`, 403, ""},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"main","direction":"entry"}`, 422, "override"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"main","direction":"entry","override":" "}`, 422, "override"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"main","direction":"in","override":"lost phone"}`, 422, "direction"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"nope","direction":"entry","override":"lost phone"}`, 422, "gate_id"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"main","direction":"entry","override":"lost phone","at":"soon"}`, 422, "at"},
+		{"POST", "/api/v1/gate/events/ev1/passes/t1/admit", supervisor, `{"gate_id":"main","direction":"entry","override":"lost phone","secret":"x"}`, 422, "secret"},
+		{"POST", "/api/v1/gate/events/ev1/passes/no%20pe/admit", supervisor, `{"gate_id":"main","direction":"entry","override":"lost phone"}`, 422, "pass_id"},
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[]}`, 422, "scans"},
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[{"secret":"` + qrs["t1"] + `","gate_id":"main","direction":"entry","at":"2026-01-01T00:00:00Z"}]}`, 422, "scans[0].nonce"},
 		{"POST", "/api/v1/gate/events/ev1/upload", admin, `{"scans":[{"secret":"x","gate_id":"main","direction":"entry","nonce":"n","at":"soon"}]}`, 422, "scans[0].at"},

@@ -71,9 +71,11 @@ type Scan struct {
 	Reason string `json:"reason,omitempty"`
 	Forced bool   `json:"forced,omitempty"`
 	// Flag is the reason a scan that was let through should not have
-	// been (already_redeemed, revoked, ...), or "override".
+	// been (already_redeemed, revoked, ...), or "admitted" for a pass a
+	// supervisor let through by its id, without the pass.
 	Flag string `json:"flag,omitempty"`
-	// Override is a supervisor's recorded reason for letting through.
+	// Override is a supervisor's recorded reason for letting through (an
+	// override of a refusal, or an admit by id).
 	Override string `json:"override,omitempty"`
 	// Counted is true when the scan moved the person inside or outside.
 	Counted bool `json:"counted"`

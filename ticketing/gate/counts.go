@@ -21,7 +21,8 @@ type Counts struct {
 	InsideByArea map[string]int       `json:"inside_by_area"`
 	ByGate       map[string]GateCount `json:"by_gate"`
 	// Scans is every scan recorded; Flagged those recorded although they
-	// conflict (forced or overridden); Refused those refused.
+	// conflict (forced or overridden) or were admitted by id without the
+	// pass; Refused those refused.
 	Scans   int `json:"scans"`
 	Flagged int `json:"flagged"`
 	Refused int `json:"refused"`
@@ -143,7 +144,7 @@ func (s *Service) Recount(ctx context.Context, eventID string) (Counts, error) {
 }
 
 // Flagged lists an event's scans recorded although they conflict (forced
-// uploads, overrides), oldest first: which pass, which gate, when, why, and
+// uploads, overrides) and those admitted by id without the pass, oldest first: which pass, which gate, when, why, and
 // for a duplicate the entry it duplicates.
 func (s *Service) Flagged(ctx context.Context, eventID string) ([]Scan, error) {
 	if _, err := s.Project(ctx); err != nil {

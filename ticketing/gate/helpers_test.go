@@ -84,3 +84,23 @@ func project(t testing.TB, s *gate.Service) {
 		t.Fatalf("project: %v", err)
 	}
 }
+
+// refusals sets up what a scan of order o1's tickets is refused for: o1-t1
+// refunded, o1-t2 canceled, o1-t3 blocked, and a gate north into ga alone.
+func refusals(t testing.TB, s *gate.Service) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.PutGate(ctx, gate.Gate{EventID: "ev1", GateID: "north", Name: "North", Areas: []string{"ga"}, Direction: gate.DirectionBoth}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeTickets(ctx, messages.TicketsRevoked{OrderID: "o1", EventID: "ev1", TicketIDs: []string{"o1-t1"}, Reason: "refund"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeTickets(ctx, messages.TicketsRevoked{OrderID: "o1", EventID: "ev1", TicketIDs: []string{"o1-t2"}, Reason: "order canceled"}); err != nil {
+		t.Fatal(err)
+	}
+	project(t, s)
+	if err := s.Block(ctx, "ev1", "o1-t3", "lost"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/arus-platform/arus/eventsource"
@@ -26,7 +27,14 @@ const (
 	ReasonWrongArea       = "wrong_area"
 	ReasonOutsideWindow   = "outside_window"
 	ReasonBlocked         = "blocked"
+	// ReasonUnknown refuses an admit by id ([Service.Admit]) of a pass
+	// the event never issued.
+	ReasonUnknown = "unknown"
 )
+
+// FlagAdmitted flags a scan a supervisor admitted by the pass's id,
+// without the pass ([Service.Admit]).
+const FlagAdmitted = "admitted"
 
 // MaxNonceLength is the longest nonce, in bytes.
 const MaxNonceLength = 100
@@ -54,6 +62,25 @@ type Redeem struct {
 	// refused, and is recorded with it as the reason.
 	Override string `json:"override,omitempty"`
 	DeviceID string `json:"-"`
+
+	// byID is the pass an admit names by its id, in place of Secret.
+	byID string
+}
+
+// Admit asks to let a pass through a gate by its id, without the pass: a
+// supervisor found it by search (a cracked phone, a lost print-out).
+type Admit struct {
+	EventID   string
+	PassID    string
+	GateID    string
+	ListID    string
+	Direction string
+	At        time.Time
+	Nonce     string
+	// Override is the supervisor's reason, required; it is recorded with
+	// the scan.
+	Override string
+	DeviceID string
 }
 
 // Result answers a [Redeem].
@@ -69,7 +96,12 @@ type Result struct {
 }
 
 func (r *Redeem) check(now time.Time) error {
-	if r.Secret == "" {
+	switch {
+	case r.byID != "":
+		if strings.TrimSpace(r.Override) == "" {
+			return invalid.New(ErrInvalid, "override", "is required: say why the pass goes through without being scanned")
+		}
+	case r.Secret == "":
 		return invalid.New(ErrInvalid, "secret", "is required")
 	}
 	if err := checkID("gate_id", r.GateID); err != nil {
@@ -104,6 +136,29 @@ func (r *Redeem) check(now time.Time) error {
 // naming the field; a pass that may not pass is a Result with OK false and
 // a reason.
 func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
+	req.byID = ""
+	return s.redeem(ctx, req)
+}
+
+// Admit lets a pass through a gate by its id, for a supervisor who found
+// it by search when its QR code cannot be read. It is decided as a scan of
+// the pass is, by the same rule and under the same guarantees as
+// [Service.Redeem] (one decision per pass at a time on its stream, nonce
+// idempotency, the gate's areas and direction), and refused as such a scan
+// would be: an admit never overrides a refusal, since nothing but the
+// supervisor's word stands for the pass. A pass the event never issued
+// is refused as [ReasonUnknown]. What it lets through is recorded with
+// Override as the reason and flagged [FlagAdmitted], among the overrides
+// for review. A missing reason is an error naming the field override.
+func (s *Service) Admit(ctx context.Context, a Admit) (Result, error) {
+	if err := checkID("pass_id", a.PassID); err != nil {
+		return Result{}, err
+	}
+	return s.redeem(ctx, Redeem{EventID: a.EventID, GateID: a.GateID, ListID: a.ListID, Direction: a.Direction, At: a.At,
+		Nonce: a.Nonce, Override: a.Override, DeviceID: a.DeviceID, byID: a.PassID})
+}
+
+func (s *Service) redeem(ctx context.Context, req Redeem) (Result, error) {
 	if err := req.check(s.now()); err != nil {
 		return Result{}, err
 	}
@@ -131,27 +186,13 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 	if g.Direction != DirectionBoth && g.Direction != req.Direction {
 		return Result{}, invalid.New(ErrInvalid, "direction", "gate %s lets through %s only", g.GateID, g.Direction)
 	}
-	kr, err := s.keyringOf(ctx, req.EventID)
-	if err != nil {
-		return Result{}, err
+	pass := s.passOf
+	if req.byID != "" {
+		pass = s.passByID
 	}
-	p, err := verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
-	if errors.Is(err, ErrUnknownKey) {
-		// Perhaps another process rotated the key: load the keys again.
-		s.forgetKeys(req.EventID)
-		if kr, err = s.keyringOf(ctx, req.EventID); err != nil {
-			return Result{}, err
-		}
-		p, err = verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
-	}
-	if err != nil {
-		res := Result{Reason: ReasonInvalid}
-		if req.Force {
-			// A device let through what is not a pass: nothing to record
-			// it on but the answer.
-			res = Result{OK: true, Reason: ReasonInvalid}
-		}
-		return res, s.remember(ctx, nil, req.EventID, req.Nonce, res)
+	p, res, err := pass(ctx, req)
+	if err != nil || p.PassID == "" {
+		return res, err
 	}
 	build := func(st passState) (Scan, Result) {
 		sc := decide(st, es, g, lists, p, req)
@@ -172,7 +213,6 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 	}
 	// The group's commit failed (another process scanned one of its
 	// passes, a nonce raced): decide alone, reading the pass again.
-	var res Result
 	for attempt := 0; ; attempt++ {
 		st, version, err := s.loadPass(ctx, req.EventID, p.PassID)
 		if err != nil {
@@ -202,6 +242,53 @@ func (s *Service) Redeem(ctx context.Context, req Redeem) (Result, error) {
 	}
 	s.es.Notify()
 	return res, nil
+}
+
+// passOf verifies a redeem's secret. A payload that is not a pass of the
+// event gives no pass and the answer, remembered for the nonce.
+func (s *Service) passOf(ctx context.Context, req Redeem) (Pass, Result, error) {
+	kr, err := s.keyringOf(ctx, req.EventID)
+	if err != nil {
+		return Pass{}, Result{}, err
+	}
+	p, err := verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
+	if errors.Is(err, ErrUnknownKey) {
+		// Perhaps another process rotated the key: load the keys again.
+		s.forgetKeys(req.EventID)
+		if kr, err = s.keyringOf(ctx, req.EventID); err != nil {
+			return Pass{}, Result{}, err
+		}
+		p, err = verifyHeld(req.Secret, req.EventID, kr.pub, kr.held)
+	}
+	if err != nil {
+		res := Result{Reason: ReasonInvalid}
+		if req.Force {
+			// A device let through what is not a pass: nothing to record
+			// it on but the answer.
+			res = Result{OK: true, Reason: ReasonInvalid}
+		}
+		return Pass{}, res, s.remember(ctx, nil, req.EventID, req.Nonce, res)
+	}
+	return p, Result{}, nil
+}
+
+// passByID reads the pass an admit names from its stream. A pass the
+// event never issued gives no pass and the answer, remembered for the
+// nonce.
+func (s *Service) passByID(ctx context.Context, req Redeem) (Pass, Result, error) {
+	st, _, err := s.loadPass(ctx, req.EventID, req.byID)
+	if err != nil {
+		return Pass{}, Result{}, err
+	}
+	if !st.Issued {
+		res := Result{Reason: ReasonUnknown, PassID: req.byID}
+		return Pass{}, res, s.remember(ctx, nil, req.EventID, req.Nonce, res)
+	}
+	kind := KindTicket
+	if st.Kind == "staff" {
+		kind = KindStaff
+	}
+	return Pass{Kind: kind, EventID: req.EventID, PassID: req.byID, AreaID: st.AreaID, NotBefore: st.NotBefore, NotAfter: st.NotAfter}, Result{}, nil
 }
 
 func kindName(k PassKind) string {
@@ -242,8 +329,13 @@ func decide(st passState, es EventServer, g Gate, lists []List, p Pass, req Rede
 	}
 	moves := (req.Direction == DirectionEntry) != st.Inside
 	switch {
+	case reason == "" && req.byID != "":
+		sc.OK, sc.Counted, sc.Flag, sc.Override = true, moves, FlagAdmitted, req.Override
 	case reason == "":
 		sc.OK, sc.Counted = true, moves
+	case req.byID != "":
+		// An admit stands for the pass, never for a refusal.
+		sc.Reason = reason
 	case req.Force:
 		sc.OK, sc.Counted, sc.Flag = true, moves, reason
 	case req.Override != "":

@@ -21,19 +21,7 @@ func TestRedeemReasons(t *testing.T) {
 		s := openService(t, base)
 		ga := issue(t, s, "o1", "ga", 6)
 		vip := issue(t, s, "o2", "vip", 1)
-		if err := s.PutGate(ctx, gate.Gate{EventID: "ev1", GateID: "north", Name: "North", Areas: []string{"ga"}, Direction: gate.DirectionBoth}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.RevokeTickets(ctx, messages.TicketsRevoked{OrderID: "o1", EventID: "ev1", TicketIDs: []string{"o1-t1"}, Reason: "refund"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.RevokeTickets(ctx, messages.TicketsRevoked{OrderID: "o1", EventID: "ev1", TicketIDs: []string{"o1-t2"}, Reason: "order canceled"}); err != nil {
-			t.Fatal(err)
-		}
-		project(t, s)
-		if err := s.Block(ctx, "ev1", "o1-t3", "lost"); err != nil {
-			t.Fatal(err)
-		}
+		refusals(t, s)
 		unissued, err := s.SignPass(ctx, gate.Pass{Kind: gate.KindTicket, EventID: "ev1", PassID: "never", AreaID: "ga"})
 		if err != nil {
 			t.Fatal(err)
