@@ -438,6 +438,57 @@ func TestScannerSupervisorOverride(t *testing.T) {
 	browsertest.CheckAccessibility(t, ctx, "scanner: find a pass")
 	noHorizontalScroll(t, ctx, "find a pass")
 
+	// Admit from the search: t2's QR cannot be read; the supervisor lets
+	// it in by its id, with a reason; a second admit is refused as a
+	// second scan, and offline the action is not offered.
+	browsertest.Do(t, ctx, "admit t2 without a reason",
+		chromedp.Click(css(`button[data-admit="t2"]`)),
+		shown(`#admit-reason`),
+		chromedp.Click(css(`#admit-form button[type=submit]`)),
+		shown(`#admit-error`),
+	)
+	browsertest.Do(t, ctx, "the admit form in view", js(`window.scrollTo(0, 0)`))
+	browsertest.Screenshot(t, ctx, "scan-admit")
+	browsertest.CheckAccessibility(t, ctx, "scanner: admit a found pass")
+	noHorizontalScroll(t, ctx, "admit a found pass")
+	browsertest.Do(t, ctx, "admit t2 with a reason",
+		chromedp.SendKeys(css(`#admit-reason`), "phone cracked, name checked\r"),
+		shown(`#answer[data-result=ok]`),
+	)
+	if word := browsertest.Get(t, ctx, "answer", chromedp.Text(css(`#answer-word`))); !strings.Contains(word, "without the pass") {
+		t.Errorf("the admit answered %q, want let in without the pass", word)
+	}
+	if detail := browsertest.Get(t, ctx, "detail", chromedp.Text(css(`#answer-detail`))); !strings.Contains(detail, "phone cracked, name checked") {
+		t.Errorf("the admit's detail is %q, want the reason recorded", detail)
+	}
+	browsertest.CheckAccessibility(t, ctx, "scanner: admitted")
+	flagged, err = f.gate.Flagged(context.Background(), "ev1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(flagged) != 2 || flagged[1].PassID != "t2" || flagged[1].Flag != gate.FlagAdmitted || flagged[1].Override != "phone cracked, name checked" || flagged[1].DeviceID == "" {
+		t.Errorf("flagged scans %+v, want the override and t2's admit with its reason and device", flagged)
+	}
+	browsertest.Do(t, ctx, "admit t2 again",
+		chromedp.Click(css(`#answer-next`)),
+		shown(`button[data-admit="t2"]`),
+		chromedp.Click(css(`button[data-admit="t2"]`)),
+		chromedp.SendKeys(css(`#admit-reason`), "again\r"),
+		shown(`#answer[data-result=already_redeemed]`),
+	)
+	if shown := browsertest.Get(t, ctx, "override shown", chromedp.Evaluate[bool](`!document.getElementById('override-form').hidden`)); shown {
+		t.Error("an admit's refusal offers an override, which needs the pass scanned")
+	}
+	browsertest.Do(t, ctx, "back to the search", chromedp.Click(css(`#answer-next`)), shown(`button[data-admit="t3"]`))
+	setOffline(t, ctx, true)
+	browsertest.Do(t, ctx, "offline, no admit", shown(`#admit-offline`),
+		until(`[...document.querySelectorAll('[data-admit]')].every((b) => b.getClientRects().length === 0)`))
+	browsertest.CheckAccessibility(t, ctx, "scanner: find a pass offline")
+	setOffline(t, ctx, false)
+	if c := f.counts(t); c.Inside != 2 || c.Flagged != 2 {
+		t.Errorf("counts %+v, want t1 and t2 inside and 2 flagged", c)
+	}
+
 	// A steward's device: no search, no override. Its storage is too
 	// small for the whole list (a full localStorage refuses it): it keeps
 	// the passes to refuse, and says so.
@@ -456,8 +507,8 @@ func TestScannerSupervisorOverride(t *testing.T) {
 	}
 	browsertest.Do(t, sctx, "back to scanning", chromedp.Navigate(f.url+"/scan/#scan"), shown(`#secret`))
 	scanIn(t, sctx, "a steward scans t1", f.qr["t1"], "already_redeemed")
-	if shown := browsertest.Get(t, sctx, "override shown", chromedp.Evaluate[bool](`!document.getElementById('override-form').hidden || !document.querySelector('a[href="#search"]').hidden`)); shown {
-		t.Error("a steward's device offers the override or the search")
+	if shown := browsertest.Get(t, sctx, "override shown", chromedp.Evaluate[bool](`!document.getElementById('override-form').hidden || !document.querySelector('a[href="#search"]').hidden || document.querySelector('[data-admit]') !== null`)); shown {
+		t.Error("a steward's device offers the override, the search or an admit")
 	}
 }
 

@@ -403,6 +403,7 @@ var tkText = map[string][2]string{
 	"tk.status":                      {"Status", "Status"},
 	"tk.status.":                     {"berjalan", "running"},
 	"tk.status.active":               {"aktif", "active"},
+	"tk.status.admitted":             {"diloloskan tanpa pas", "admitted without the pass"},
 	"tk.status.already_redeemed":     {"sudah dipakai", "already redeemed"},
 	"tk.status.approved":             {"disetujui", "approved"},
 	"tk.status.blocked":              {"diblokir", "blocked"},

@@ -54,7 +54,7 @@ var tkStates = []string{"draft", "waiting_for_approval", "approved", "on_sale", 
 	"pending", "validated", "partially_refunded", "refunded", "requested", "rejected", "valid", "revoked", "none", "active",
 	"on_break", "finished", "planned", "progress", "done", "running", "compensating", "completed", "compensated", "failed",
 	"succeeded", "full", "partial", "tickets", "entry", "exit", "both", "steward", "supervisor", "organizer", "venue",
-	"promoter", "community", "company", "already_redeemed", "wrong_area", "outside_window", "blocked", "invalid", "unpaid"}
+	"promoter", "community", "company", "already_redeemed", "wrong_area", "outside_window", "blocked", "invalid", "unpaid", "admitted"}
 
 // Every ticketing page, rendered in Indonesian and in English: the page
 // says which language it is in, shows no key missing from the catalogue,

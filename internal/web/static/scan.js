@@ -44,6 +44,8 @@
   let verifyKeys = new Map(); // key id → CryptoKey
   let signatures = 'unknown'; // 'ok', 'none' (no Ed25519 in WebCrypto)
   let lastSecret = ''; // the pass of the answer shown, for an override
+  let found = []; // the passes the last search found
+  let admitting = null; // the found pass the admit form is for, with its nonce
   let busy = false;
   let started = 0; // when the scan shown was read, to say how long the answer took
 
@@ -319,6 +321,8 @@
     blocked: { word: tx('word.blocked'), text: tx('text.blocked') },
     outside_window: { word: tx('word.outside_window'), text: tx('text.outside_window') },
     unpaid: { word: tx('word.unpaid'), text: tx('text.unpaid') },
+    unknown: { word: tx('word.unknown'), text: tx('text.unknown') },
+    admitted: { word: tx('word.admitted'), text: '' },
     invalid: { word: tx('word.invalid'), text: tx('text.invalid') },
     error: { word: tx('word.error'), text: '' },
   };
@@ -336,7 +340,10 @@
     const flagged = a.ok && a.reason; // let through, with a conflict (override, force)
     const w = a.ok ? words('') : words(a.reason);
     const exit = settings.direction === 'exit';
-    $('#answer-word').textContent = a.ok ? (a.scan && a.scan.override ? (exit ? tx('override.out') : tx('override.in')) : (exit ? tx('valid.out') : tx('valid.in'))) : w.word;
+    const admitted = a.ok && a.reason === 'admitted';
+    $('#answer-word').textContent = !a.ok ? w.word
+      : admitted ? (exit ? tx('admitted.out') : tx('admitted.in'))
+        : a.scan && a.scan.override ? (exit ? tx('override.out') : tx('override.in')) : (exit ? tx('valid.out') : tx('valid.in'));
     let reason = a.ok ? '' : (a.detail || w.text);
     if (a.pass_id) reason += `${reason ? ' ' : ''}${a.kind === 'staff' ? tx('staffpass', a.pass_id, a.area_id) : tx('ticketpass', a.pass_id, a.area_id)}`;
     $('#answer-reason').textContent = reason;
@@ -347,13 +354,15 @@
     if (a.reason === 'wrong_area') detail = tx('letsinto', gate().name, gate().areas.join(', ') || tx('noarea'));
     if (a.reason === 'outside_window' && a.window) detail = tx('window', a.window[0] ? ' ' + tx('from', new Date(a.window[0] * 1000).toLocaleString(LOCALE)) : '', a.window[1] ? ' ' + tx('until', new Date(a.window[1] * 1000).toLocaleString(LOCALE)) : '');
     if (flagged) detail = tx('recorded', words(a.reason).word.toLowerCase(), a.scan && a.scan.override ? ` — “${a.scan.override}”` : '');
+    if (admitted) detail = tx('admitted.recorded', a.scan.override);
     $('#answer-detail').textContent = detail;
     const ms = Math.round(performance.now() - started);
     $('#answer-mode').textContent = (a.mode === 'offline' ? (a.ok ? tx('mode.offlinewait') : tx('mode.offline')) : tx('mode.online')) + ` (${ms} ms).`;
     el.dataset.ms = ms;
     el.classList.toggle('ok', !!a.ok);
     el.classList.toggle('no', !a.ok);
-    const canOverride = !a.ok && supervisor() && a.reason !== 'error' && a.reason !== 'invalid' && a.mode === 'online';
+    // An override needs the pass scanned: not for an admit by id.
+    const canOverride = !a.ok && supervisor() && !!a.secret && a.reason !== 'error' && a.reason !== 'invalid' && a.mode === 'online';
     $('#override-form').hidden = !canOverride;
     $('#override-error').hidden = true;
     $('#override-reason').value = '';
@@ -366,15 +375,18 @@
     renderRecent();
     // Focus stays where a hardware scanner types, so the next scan needs
     // no tap, even when a supervisor's device offers an override (a tap
-    // on the reason starts one).
+    // on the reason starts one). An admit's answer, on the search screen,
+    // takes the focus to its button.
     $('#secret').value = '';
-    $('#secret').focus();
+    if (document.body.dataset.showing === 'search') $('#answer-next').focus();
+    else $('#secret').focus();
   }
 
   function closeAnswer() {
     $('#answer').hidden = true;
     $('#secret').value = '';
-    $('#secret').focus();
+    if (document.body.dataset.showing === 'search') $('#q').focus();
+    else $('#secret').focus();
   }
 
   let audio = null;
@@ -547,6 +559,7 @@
     w.textContent = tx('toupload', queue.length.toLocaleString(LOCALE));
     w.className = 'pill ' + (queue.length ? 'warn' : 'info');
     renderQueue();
+    renderAdmit();
   }
 
   function cell(row, v, cls) {
@@ -604,21 +617,88 @@
     fieldError('q-error', '');
     try {
       const r = await api('GET', `/events/${ev()}/passes?q=${encodeURIComponent($('#q').value.trim())}&limit=50`);
-      const body = $('#search-rows');
-      body.textContent = '';
-      for (const p of r.passes) {
-        const tr = document.createElement('tr');
-        cell(tr, p.pass_id, 'mono');
-        cell(tr, named('kind.', p.kind));
-        cell(tr, p.area_id, 'mono');
-        cell(tr, named('status.', p.status));
-        cell(tr, p.inside ? tx('yes') : tx('no'));
-        body.append(tr);
-      }
-      $('#search-table').hidden = !r.passes.length;
-      $('#search-summary').textContent = r.passes.length ? tx('found', r.passes.length) : tx('notfound');
+      found = r.passes;
+      renderFound();
+      $('#search-summary').textContent = found.length ? tx('found', found.length) : tx('notfound');
     } catch (err) {
       fieldError('q-error', err instanceof Offline ? tx('err.searchoffline') : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+    }
+  }
+
+  // renderFound lists the passes found, each valid one with an Admit
+  // button: a supervisor lets it through by its id when its QR code cannot
+  // be read.
+  function renderFound() {
+    const body = $('#search-rows');
+    body.textContent = '';
+    for (const p of found) {
+      const tr = document.createElement('tr');
+      cell(tr, p.pass_id, 'mono');
+      cell(tr, named('kind.', p.kind));
+      cell(tr, p.area_id, 'mono');
+      cell(tr, named('status.', p.status));
+      cell(tr, p.inside ? tx('yes') : tx('no'));
+      const td = document.createElement('td');
+      if (p.status === 'valid') {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.dataset.admit = p.pass_id;
+        b.textContent = tx('admit');
+        b.setAttribute('aria-label', tx('admit.label', p.pass_id));
+        b.addEventListener('click', () => openAdmit(p));
+        td.append(b);
+      }
+      tr.append(td);
+      body.append(tr);
+    }
+    $('#search-table').hidden = !found.length;
+    renderAdmit();
+  }
+
+  // renderAdmit offers admitting only while the server answers: it
+  // decides with every gate's scans and records the reason.
+  function renderAdmit() {
+    if (!device) return;
+    const up = online();
+    $$('[data-admit]').forEach((b) => { b.hidden = !up; });
+    $('#admit-offline').hidden = up;
+    if (!up) $('#admit-form').hidden = true;
+  }
+
+  function openAdmit(p) {
+    // One nonce per pass admitted: a retry after a timeout is not
+    // recorded twice.
+    admitting = { ...p, nonce: nonce() };
+    $('#admit-pass').textContent = tx('admit.pass', named('kind.', p.kind), p.pass_id, p.area_id);
+    $('#admit-reason').value = '';
+    fieldError('admit-error', '');
+    $('#admit-form').hidden = false;
+    $('#admit-reason').focus();
+  }
+
+  async function admit(e) {
+    e.preventDefault();
+    const reason = $('#admit-reason').value.trim();
+    if (!reason) { fieldError('admit-error', tx('err.admit')); $('#admit-reason').focus(); return; }
+    if (busy || !admitting) return;
+    busy = true;
+    started = performance.now();
+    const body = { gate_id: device.gate_id, direction: settings.direction, at: new Date().toISOString(), nonce: admitting.nonce, override: reason };
+    try {
+      const res = await api('POST', `/events/${ev()}/passes/${encodeURIComponent(admitting.pass_id)}/admit`, body, 4000);
+      if (res.ok && res.scan && res.scan.counted) remember(res.pass_id, body.direction, body.at);
+      $('#admit-form').hidden = true;
+      admitting = null;
+      answer({ ...res, at: body.at, mode: 'online' });
+      // The list shows who is inside now.
+      found = (await api('GET', `/events/${ev()}/passes?q=${encodeURIComponent($('#q').value.trim())}&limit=50`)).passes;
+      renderFound();
+    } catch (err) {
+      if (!$('#admit-form').hidden) {
+        fieldError('admit-error', err instanceof Offline ? tx('err.admitoffline') : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+      }
+    } finally {
+      busy = false;
     }
   }
 
@@ -673,6 +753,8 @@
     $('#setup-form').addEventListener('submit', saveSetup);
     $('#scan-form').addEventListener('submit', (e) => { e.preventDefault(); scan($('#secret').value); });
     $('#search-form').addEventListener('submit', search);
+    $('#admit-form').addEventListener('submit', admit);
+    $('#admit-cancel').addEventListener('click', () => { $('#admit-form').hidden = true; admitting = null; $('#q').focus(); });
     $('#answer-next').addEventListener('click', closeAnswer);
     $('#override-form').addEventListener('submit', async (e) => {
       e.preventDefault();
