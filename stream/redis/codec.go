@@ -65,6 +65,11 @@ var (
 )
 
 func encodeTime(t time.Time) string {
+	return string(appendTime(make([]byte, 0, timeDigits), t))
+}
+
+// appendTime appends encodeTime(t) to b.
+func appendTime(b []byte, t time.Time) []byte {
 	var ns int64
 	switch {
 	case t.Before(minTime):
@@ -74,8 +79,12 @@ func encodeTime(t time.Time) string {
 	default:
 		ns = t.UnixNano()
 	}
-	s := strconv.FormatUint(uint64(ns)^(1<<63), 10)
-	return strings.Repeat("0", 20-len(s)) + s
+	var digits [timeDigits]byte
+	d := strconv.AppendUint(digits[:0], uint64(ns)^(1<<63), 10)
+	for range timeDigits - len(d) {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 func decodeTime(s string) (time.Time, error) {
@@ -130,12 +139,21 @@ const (
 //	byte       1 when the record has a value, 0 for none (a tombstone)
 //	bytes      the value, to the end of the field
 func encodeRecord(r *stream.Record) []byte {
+	return appendRecord(make([]byte, 0, recordBound(r)), r)
+}
+
+// recordBound is the most bytes the "r2" field of r takes.
+func recordBound(r *stream.Record) int {
 	n := timeDigits + 2*binary.MaxVarintLen64 + len(r.Key) + 1 + len(r.Value)
 	for _, h := range r.Headers {
 		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
 	}
-	b := make([]byte, 0, n)
-	b = append(b, encodeTime(r.Timestamp)...)
+	return n
+}
+
+// appendRecord appends the "r2" field of r to b.
+func appendRecord(b []byte, r *stream.Record) []byte {
+	b = appendTime(b, r.Timestamp)
 	b = appendField(b, r.Key)
 	b = binary.AppendUvarint(b, uint64(len(r.Headers)))
 	for _, h := range r.Headers {

@@ -179,19 +179,27 @@ func (b *Broker) route(records []*stream.Record, todo []int, counts map[string]i
 func (b *Broker) runChunks(ctx context.Context, records []*stream.Record, chunks []*chunk) ([]int, error) {
 	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, c := range chunks {
-			maxTS := ""
+			// The chunk's fields share one buffer.
+			size := 0
+			for _, i := range c.idx {
+				size += recordBound(records[i])
+			}
+			buf := make([]byte, 0, size)
+			var maxTS []byte
 			bytes := 0
 			args := make([]any, 4, 4+len(c.idx))
 			for _, i := range c.idx {
 				r := records[i]
-				rec := encodeRecord(r)
-				if ts := string(rec[:timeDigits]); ts > maxTS {
+				from := len(buf)
+				buf = appendRecord(buf, r)
+				rec := buf[from:len(buf):len(buf)]
+				if ts := rec[:timeDigits]; string(ts) > string(maxTS) {
 					maxTS = ts
 				}
 				bytes += r.Size()
 				args = append(args, rec)
 			}
-			args[0], args[1], args[2], args[3] = strconv.Itoa(int(c.partitions)), strconv.Itoa(int(c.partition)), maxTS, bytes
+			args[0], args[1], args[2], args[3] = strconv.Itoa(int(c.partitions)), strconv.Itoa(int(c.partition)), string(maxTS), bytes
 			c.cmd = b.s.produce.EvalSha(ctx, p,
 				[]string{b.k.meta(c.topic), b.k.partition(c.topic, c.partition), b.k.index(c.topic, c.partition)}, args...)
 		}
