@@ -50,7 +50,7 @@ func startGate(t *testing.T) (*running, map[string]string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a, err := r.gate.IssueTickets(ctx, messages.TicketsIssued{OrderID: "o1", EventID: "ev1",
+	a, err := r.gate.IssueTickets(ctx, messages.TicketsIssued{OrderID: "o1", Number: "ARU-0001", EventID: "ev1", Buyer: messages.Buyer{Name: "Budi Santoso"},
 		Tickets: []messages.Ticket{{TicketID: "t1", AreaID: "ga"}, {TicketID: "t2", AreaID: "vip"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +122,16 @@ func TestGateDevicesOverHTTP(t *testing.T) {
 	if rep := r.call(t, "GET", "/api/v1/gate/events/ev1/passes?q=t", supervisor, ""); rep.status != 200 || !strings.Contains(rep.body, `"t2"`) {
 		t.Errorf("a supervisor's search: %d %s", rep.status, rep.body)
 	}
+	// By a word of the buyer's name or the start of the order number.
+	if _, err := r.gate.Project(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"santoso", "aru-00"} {
+		rep := r.call(t, "GET", "/api/v1/gate/events/ev1/passes?q="+q, supervisor, "")
+		if rep.status != 200 || !strings.Contains(rep.body, `"pass_id":"t2"`) || !strings.Contains(rep.body, `"order_number":"ARU-0001","buyer_name":"Budi Santoso"`) {
+			t.Errorf("a supervisor's search of %s: %d %s, want t1 and t2 with the order number and the buyer's name", q, rep.status, rep.body)
+		}
+	}
 	admit := func(key, pass, body string) reply {
 		return r.call(t, "POST", "/api/v1/gate/events/ev1/passes/"+pass+"/admit", key, body)
 	}
@@ -137,8 +147,8 @@ func TestGateDevicesOverHTTP(t *testing.T) {
 	if rep := r.call(t, "GET", "/api/v1/gate/events/ev2/bundle", steward, ""); rep.status != 403 {
 		t.Errorf("another event's bundle: %d, want 403", rep.status)
 	}
-	if rep := r.call(t, "GET", "/api/v1/gate/events/ev1/bundle?passes=true", steward, ""); rep.status != 200 || !strings.Contains(rep.body, `"keys"`) {
-		t.Errorf("bundle: %d %s", rep.status, rep.body)
+	if rep := r.call(t, "GET", "/api/v1/gate/events/ev1/bundle?passes=true", steward, ""); rep.status != 200 || !strings.Contains(rep.body, `"keys"`) || strings.Contains(rep.body, "Santoso") || strings.Contains(rep.body, "ARU-0001") {
+		t.Errorf("bundle: %d %s, want no buyer's name or order number", rep.status, rep.body)
 	}
 	up := `{"scans":[{"secret":"` + qrs["t2"] + `","gate_id":"main","direction":"entry","at":"` + time.Now().UTC().Format(time.RFC3339) + `","nonce":"off-1"}]}`
 	if rep := r.call(t, "POST", "/api/v1/gate/events/ev1/upload", steward, up); rep.status != 200 || !strings.Contains(rep.body, `"ok":true`) {

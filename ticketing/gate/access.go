@@ -40,7 +40,12 @@ type issuedData struct {
 	Kind    string `json:"kind"`
 	OrderID string `json:"order_id,omitempty"`
 	// BuyerID is the user who bought the ticket, when signed in.
-	BuyerID   string    `json:"buyer_id,omitempty"`
+	BuyerID string `json:"buyer_id,omitempty"`
+	// Number is the order's number and BuyerName the buyer's name, by
+	// which a supervisor finds the pass; empty for a staff pass and for a
+	// ticket issued before the gate kept them.
+	Number    string    `json:"number,omitempty"`
+	BuyerName string    `json:"buyer_name,omitempty"`
 	AreaID    string    `json:"area_id"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
@@ -97,6 +102,8 @@ type passState struct {
 	Kind      string
 	OrderID   string
 	BuyerID   string
+	Number    string
+	BuyerName string
 	AreaID    string
 	Status    string
 	NotBefore time.Time
@@ -116,6 +123,7 @@ func (st *passState) apply(e eventsource.Event) error {
 			return err
 		}
 		st.Issued, st.Kind, st.OrderID, st.BuyerID, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.OrderID, d.BuyerID, d.AreaID, d.NotBefore, d.NotAfter
+		st.Number, st.BuyerName = d.Number, d.BuyerName
 		if st.Status == "" {
 			st.Status = StatusValid
 		}
@@ -211,16 +219,16 @@ func (s *Service) project(ctx context.Context, tx *sql.Tx, e eventsource.Event) 
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, buyer_id, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		eventID, passID, st.Kind, st.OrderID, st.BuyerID, st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, buyer_id, order_number, buyer_name, search_words, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		eventID, passID, st.Kind, st.OrderID, st.BuyerID, st.Number, st.BuyerName, searchWords(st.Number, st.BuyerName), st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
 	return err
 }
 
 func (s *Service) loadPassRow(ctx context.Context, tx *sql.Tx, eventID, passID string) (passState, error) {
 	var st passState
 	var inside, flagged int
-	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, buyer_id, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
-		Scan(&st.Kind, &st.OrderID, &st.BuyerID, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, buyer_id, order_number, buyer_name, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
+		Scan(&st.Kind, &st.OrderID, &st.BuyerID, &st.Number, &st.BuyerName, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return passState{}, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/arus-platform/arus/invalid"
 )
@@ -205,29 +206,45 @@ func inScan(i int, fe *invalid.Fields) error {
 	return out
 }
 
-// Search lists the passes of an event whose id starts with prefix, at most
-// limit (1 to 100), by id.
-func (s *Service) Search(ctx context.Context, eventID, prefix string, limit int) ([]BundlePass, error) {
+// Found is a pass a search found: a ticket's order number and buyer's
+// name come with it (empty for a staff pass and for a ticket issued
+// before the gate kept them). Unlike the bundle every device downloads,
+// only a caller allowed to search sees them.
+type Found struct {
+	BundlePass
+	OrderNumber string `json:"order_number,omitempty"`
+	BuyerName   string `json:"buyer_name,omitempty"`
+}
+
+// Search lists the passes of an event that q finds, at most limit (1 to
+// 100), by id: a pass whose id starts with q, a ticket whose order number
+// starts with q, or whose buyer's name has a word starting with q (both
+// ignoring case; a q of several words matches them in a row).
+func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]Found, error) {
 	if limit < 1 || limit > 100 {
 		return nil, invalid.New(ErrInvalid, "limit", "must be 1 to 100")
 	}
-	if len(prefix) > MaxIDLength {
+	if len(q) > MaxIDLength {
 		return nil, invalid.New(ErrInvalid, "q", "must be at most %d bytes", MaxIDLength)
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside FROM gate_passes WHERE event_id = ? AND kind <> '' AND substr(pass_id, 1, ?) = ? ORDER BY pass_id LIMIT ?`),
-		eventID, len(prefix), prefix, limit)
+	// The event's passes are walked in id order, by the primary key, until
+	// limit match: a search reads no other event's passes.
+	words := "%" + likeEscaper.Replace(searchWords(q)) + "%"
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside, order_number, buyer_name FROM gate_passes
+		WHERE event_id = ? AND kind <> '' AND (substr(pass_id, 1, ?) = ? OR search_words LIKE ? ESCAPE '!') ORDER BY pass_id LIMIT ?`),
+		eventID, len(q), q, words, limit)
 	if err != nil {
 		return nil, fmt.Errorf("gate: search: %w", err)
 	}
 	defer rows.Close()
-	out := []BundlePass{}
+	out := []Found{}
 	for rows.Next() {
-		var p BundlePass
+		var p Found
 		var inside int
-		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside); err != nil {
+		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside, &p.OrderNumber, &p.BuyerName); err != nil {
 			return nil, fmt.Errorf("gate: search: %w", err)
 		}
 		p.Inside = inside == 1
@@ -235,3 +252,18 @@ func (s *Service) Search(ctx context.Context, eventID, prefix string, limit int)
 	}
 	return out, rows.Err()
 }
+
+// searchWords is what a search matches of a ticket: its order number and
+// its buyer's name, lowercased, each word after a space (" ord-7 budi
+// santoso"), so that " bud" finds a word's start.
+func searchWords(parts ...string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(strings.ToLower(strings.Join(parts, " "))) {
+		b.WriteString(" ")
+		b.WriteString(w)
+	}
+	return b.String()
+}
+
+// likeEscaper escapes a LIKE pattern's wildcards, with '!' as the escape.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
