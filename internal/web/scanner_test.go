@@ -58,17 +58,22 @@ func newScanFixture(t *testing.T) *scanFixture {
 		Areas: []messages.Area{{AreaID: "ga", Name: "GA"}, {AreaID: "vip", Name: "VIP"}}, Starts: now.Add(-time.Hour), Ends: now.Add(5 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	m := messages.TicketsIssued{Type: messages.TypeTicketsIssued, OrderID: "o1", EventID: "ev1", Starts: now.Add(-time.Hour), Ends: now.Add(5 * time.Hour), At: now}
-	for i, area := range []string{"ga", "ga", "ga", "vip", "ga"} {
+	// Budi Santoso's order holds t1 to t4, Siti Rahayu's t5.
+	m := messages.TicketsIssued{Type: messages.TypeTicketsIssued, OrderID: "o1", Number: "ARU-2612-0001", EventID: "ev1", Buyer: messages.Buyer{Name: "Budi Santoso"},
+		Starts: now.Add(-time.Hour), Ends: now.Add(5 * time.Hour), At: now}
+	for i, area := range []string{"ga", "ga", "ga", "vip"} {
 		m.Tickets = append(m.Tickets, messages.Ticket{TicketID: fmt.Sprintf("t%d", i+1), AreaID: area})
 	}
-	a, err := g.IssueTickets(ctx, m)
-	if err != nil {
-		t.Fatal(err)
-	}
 	qr := map[string]string{}
-	for _, p := range a.Passes {
-		qr[p.TicketID] = p.QR
+	for _, m := range []messages.TicketsIssued{m, {Type: messages.TypeTicketsIssued, OrderID: "o2", Number: "ARU-2612-0002", EventID: "ev1", Buyer: messages.Buyer{Name: "Siti Rahayu"},
+		Starts: m.Starts, Ends: m.Ends, At: now, Tickets: []messages.Ticket{{TicketID: "t5", AreaID: "ga"}}}} {
+		a, err := g.IssueTickets(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range a.Passes {
+			qr[p.TicketID] = p.QR
+		}
 	}
 	b, err := embedded.New(ctx, embedded.Config{Dir: t.TempDir(), RetentionInterval: -1, Options: stream.Options{Logger: quiet}})
 	if err != nil {
@@ -427,12 +432,13 @@ func TestScannerSupervisorOverride(t *testing.T) {
 		chromedp.Click(css(`#answer-next`)),
 		chromedp.Click(css(`a[href="#search"]`)),
 		shown(`#q`),
-		chromedp.SendKeys(css(`#q`), "t\r"),
+		chromedp.SendKeys(css(`#q`), "budi\r"),
 		shown(`#search-table`),
 	)
 	rows := browsertest.Get(t, ctx, "rows", chromedp.Text(css(`#search-rows`)))
-	if !strings.Contains(rows, "t1") || !strings.Contains(rows, "t4") || !strings.Contains(rows, "yes") {
-		t.Errorf("the search shows %q, want t1 to t4 with t1 inside", rows)
+	if !strings.Contains(rows, "t1") || !strings.Contains(rows, "t4") || strings.Contains(rows, "t5") || !strings.Contains(rows, "Budi Santoso") ||
+		!strings.Contains(rows, "Order ARU-2612-0001") || !strings.Contains(rows, "ticket · ga · inside") {
+		t.Errorf("the search of budi shows %q, want Budi Santoso's t1 to t4, of order ARU-2612-0001, with t1 inside", rows)
 	}
 	browsertest.Screenshot(t, ctx, "scan-search")
 	browsertest.CheckAccessibility(t, ctx, "scanner: find a pass")
@@ -447,6 +453,9 @@ func TestScannerSupervisorOverride(t *testing.T) {
 		chromedp.Click(css(`#admit-form button[type=submit]`)),
 		shown(`#admit-error`),
 	)
+	if prompt := browsertest.Get(t, ctx, "admit prompt", chromedp.Text(css(`#admit-pass`))); !strings.Contains(prompt, "Buyer: Budi Santoso. Order ARU-2612-0001.") {
+		t.Errorf("the admit asks %q, want the buyer and order to check the holder against", prompt)
+	}
 	browsertest.Do(t, ctx, "the admit form in view", js(`window.scrollTo(0, 0)`))
 	browsertest.Screenshot(t, ctx, "scan-admit")
 	browsertest.CheckAccessibility(t, ctx, "scanner: admit a found pass")
@@ -480,6 +489,14 @@ func TestScannerSupervisorOverride(t *testing.T) {
 		t.Error("an admit's refusal offers an override, which needs the pass scanned")
 	}
 	browsertest.Do(t, ctx, "back to the search", chromedp.Click(css(`#answer-next`)), shown(`button[data-admit="t3"]`))
+	browsertest.Do(t, ctx, "find a pass by its order number",
+		js(`document.getElementById('q').value = ''`),
+		chromedp.SendKeys(css(`#q`), "aru-2612-0002\r"),
+		shown(`button[data-admit="t5"]`),
+	)
+	if rows := browsertest.Get(t, ctx, "rows", chromedp.Text(css(`#search-rows`))); !strings.Contains(rows, "Siti Rahayu") || strings.Contains(rows, "t1") {
+		t.Errorf("the search of Siti Rahayu's order number shows %q, want t5 alone", rows)
+	}
 	setOffline(t, ctx, true)
 	browsertest.Do(t, ctx, "offline, no admit", shown(`#admit-offline`),
 		until(`[...document.querySelectorAll('[data-admit]')].every((b) => b.getClientRects().length === 0)`))

@@ -569,6 +569,26 @@
     row.append(td);
   }
 
+  // lines adds a cell of a line for each [text, class, whole] with a
+  // text: whole follows the text and is never broken across lines.
+  function lines(row, ls) {
+    const td = document.createElement('td');
+    for (const [v, cls, whole] of ls) {
+      if (!v) continue;
+      const span = document.createElement('span');
+      span.className = cls ? `line ${cls}` : 'line';
+      span.textContent = v;
+      if (whole) {
+        const w = document.createElement('span');
+        w.className = 'whole';
+        w.textContent = whole;
+        span.append(' ', w);
+      }
+      td.append(span);
+    }
+    row.append(td);
+  }
+
   function renderQueue() {
     $('#queue-summary').textContent = queue.length ? tx('queue.some', queue.length.toLocaleString(LOCALE)) : tx('queue.none');
     $('#queue-table').hidden = !queue.length;
@@ -632,12 +652,12 @@
     const body = $('#search-rows');
     body.textContent = '';
     for (const p of found) {
+      // Two columns of stacked lines, so a phone shows them side by side:
+      // the pass with its buyer and order, then its status, kind, area and
+      // whether it is inside.
       const tr = document.createElement('tr');
-      cell(tr, p.pass_id, 'mono');
-      cell(tr, named('kind.', p.kind));
-      cell(tr, p.area_id, 'mono');
-      cell(tr, named('status.', p.status));
-      cell(tr, p.inside ? tx('yes') : tx('no'));
+      lines(tr, [[p.pass_id, 'mono'], [p.buyer_name], [p.order_number && tx('order'), 'muted', p.order_number]]);
+      lines(tr, [[named('status.', p.status)], [`${named('kind.', p.kind)} · ${p.area_id} · ${p.inside ? tx('found.inside') : tx('found.outside')}`, 'muted']]);
       const td = document.createElement('td');
       if (p.status === 'valid') {
         const b = document.createElement('button');
@@ -669,7 +689,8 @@
     // One nonce per pass admitted: a retry after a timeout is not
     // recorded twice.
     admitting = { ...p, nonce: nonce() };
-    $('#admit-pass').textContent = tx('admit.pass', named('kind.', p.kind), p.pass_id, p.area_id);
+    const bought = [p.buyer_name ? tx('admit.buyer', p.buyer_name) : '', p.order_number ? tx('admit.order', p.order_number) : ''];
+    $('#admit-pass').textContent = [tx('admit.pass', named('kind.', p.kind), p.pass_id, p.area_id), ...bought].filter(Boolean).join(' ');
     $('#admit-reason').value = '';
     fieldError('admit-error', '');
     $('#admit-form').hidden = false;
