@@ -173,6 +173,9 @@ const (
 	maxWriteBackoff = 5 * time.Second
 )
 
+// drainTimeout is how long writes go on after Run is told to stop.
+const drainTimeout = 5 * time.Second
+
 // Log is the delivery log. Add is safe for concurrent use and never
 // blocks; Run writes what was added.
 type Log struct {
@@ -287,6 +290,12 @@ func (l *Log) Run(ctx context.Context) error {
 	retain := time.NewTicker(l.cfg.RetentionInterval)
 	defer retain.Stop()
 	l.expire(ctx)
+	// Writes outlive ctx by drainTimeout: a batch being written, or
+	// waiting to be tried again, when ctx ends is written all the same,
+	// with what is still queued, unless the store refuses it that long.
+	wctx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(drainTimeout, cancelWrites) })()
 	batch := make([]Entry, 0, l.cfg.BatchSize)
 	write := func(ctx context.Context) {
 		if len(batch) == 0 {
@@ -316,36 +325,34 @@ func (l *Log) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
 			for {
 				select {
 				case e := <-l.queue:
 					batch = append(batch, e)
 					if len(batch) == l.cfg.BatchSize {
-						write(dctx)
+						write(wctx)
 					}
 				default:
-					write(dctx)
+					write(wctx)
 					return nil
 				}
 			}
 		case e := <-l.queue:
 			batch = append(batch, e)
 			if len(batch) == l.cfg.BatchSize {
-				write(ctx)
+				write(wctx)
 			}
 		case <-flush.C:
-			write(ctx)
+			write(wctx)
 		case done := <-l.flushes:
 			// Everything queued before the request is written first.
 			for n := len(l.queue); n > 0; n-- {
 				batch = append(batch, <-l.queue)
 				if len(batch) == l.cfg.BatchSize {
-					write(ctx)
+					write(wctx)
 				}
 			}
-			write(ctx)
+			write(wctx)
 			close(done)
 		case <-retain.C:
 			l.expire(ctx)

@@ -251,6 +251,34 @@ func TestWriteRetries(t *testing.T) {
 	})
 }
 
+// Entries being written when the writer is told to stop are not lost to
+// the stop: a write failing at that moment is tried again after it.
+func TestStopLetsTheWriteInFlightFinish(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, base store.Config) {
+		ctx := context.Background()
+		l := openLog(t, base, nil)
+		if _, err := l.db.ExecContext(ctx, `ALTER TABLE relay_log RENAME TO relay_log_away`); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- l.Run(rctx) }()
+		l.Add(entry(1, Delivered, time.Now()), entry(2, Skipped, time.Now()), entry(3, Delivered, time.Now()))
+		waitUntil(t, "a failed write tried again", func() bool { return l.Retries() > 0 })
+		cancel() // the writer is told to stop while its write waits to be tried again
+		if _, err := l.db.ExecContext(ctx, `ALTER TABLE relay_log_away RENAME TO relay_log`); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		p, err := l.Query(ctx, Query{})
+		if err != nil || len(p.Entries) != 3 || l.Dropped() != 0 {
+			t.Errorf("after the stop: %d entries written (%v), %d dropped; want 3 and 0", len(p.Entries), err, l.Dropped())
+		}
+	})
+}
+
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
