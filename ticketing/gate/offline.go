@@ -219,7 +219,8 @@ type Found struct {
 // Search lists the passes of an event that q finds, at most limit (1 to
 // 100), by id: a pass whose id starts with q, a ticket whose order number
 // starts with q, or whose buyer's name has a word starting with q (both
-// ignoring case; a q of several words matches them in a row).
+// ignoring case; a q of several words matches them in a row). It brings
+// the access list up to date first, as the bundle does.
 func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]Found, error) {
 	if limit < 1 || limit > 100 {
 		return nil, invalid.New(ErrInvalid, "limit", "must be 1 to 100")
@@ -228,6 +229,9 @@ func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]F
 		return nil, invalid.New(ErrInvalid, "q", "must be at most %d bytes", MaxIDLength)
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
+		return nil, err
+	}
+	if _, err := s.Project(ctx); err != nil {
 		return nil, err
 	}
 	// The event's passes are walked in id order, by the primary key, until
