@@ -57,9 +57,6 @@ func encodeRecord1(r *stream.Record) []byte {
 func TestEntriesOfFormat1StillRead(t *testing.T) {
 	ctx := testContext(t)
 	b := openBroker(t, testConfig(t))
-	if err := b.CreateTopic(ctx, stream.Topic{Name: "old", Partitions: 1, RetentionTime: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	want := []*stream.Record{
 		{Timestamp: now.Add(-2 * time.Hour), Key: []byte("k0"), Value: []byte("gone")},
@@ -67,13 +64,7 @@ func TestEntriesOfFormat1StillRead(t *testing.T) {
 		{Timestamp: now, Key: []byte{}, Value: []byte{}},
 		{Timestamp: now, Value: nil},
 	}
-	args := []any{"1", "0", encodeTime(now), 0}
-	for _, r := range want {
-		args = append(args, encodeRecord1(r), r.Value)
-	}
-	if err := goredis.NewScript(produceLua1).Run(ctx, b.client, []string{b.k.meta("old"), b.k.partition("old", 0), b.k.index("old", 0)}, args...).Err(); err != nil {
-		t.Fatalf("produce the old way: %v", err)
-	}
+	produceOld(t, ctx, b, now, produceLua1, encodeRecord1, want)
 	added := []*stream.Record{
 		{Topic: "old", Key: []byte{}, Value: nil, Headers: []stream.Header{{Key: "n"}, {Key: "e", Value: []byte{}}}},
 		{Topic: "old", Key: nil, Value: []byte("new")},
@@ -83,6 +74,24 @@ func TestEntriesOfFormat1StillRead(t *testing.T) {
 	}
 	want = append(want, added...)
 	checkUpgraded(t, ctx, b, now, want)
+}
+
+// produceOld creates topic "old" (one partition, retention by time of an
+// hour) and writes recs to it the way an earlier version did: with its
+// produce script lua, each record's record field made by encode and its
+// value in "v".
+func produceOld(t *testing.T, ctx context.Context, b *Broker, now time.Time, lua string, encode func(*stream.Record) []byte, recs []*stream.Record) {
+	t.Helper()
+	if err := b.CreateTopic(ctx, stream.Topic{Name: "old", Partitions: 1, RetentionTime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	args := []any{"1", "0", encodeTime(now), 0}
+	for _, r := range recs {
+		args = append(args, encode(r), r.Value)
+	}
+	if err := goredis.NewScript(lua).Run(ctx, b.client, []string{b.k.meta("old"), b.k.partition("old", 0), b.k.index("old", 0)}, args...).Err(); err != nil {
+		t.Fatalf("produce the old way: %v", err)
+	}
 }
 
 // checkUpgraded checks that topic "old" reads as want (by offset), that
@@ -124,9 +133,6 @@ func checkUpgraded(t *testing.T, ctx context.Context, b *Broker, now time.Time, 
 func TestEntriesOfFormat0StillRead(t *testing.T) {
 	ctx := testContext(t)
 	b := openBroker(t, testConfig(t))
-	if err := b.CreateTopic(ctx, stream.Topic{Name: "old", Partitions: 1, RetentionTime: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	written := []*stream.Record{
 		{Timestamp: now.Add(-2 * time.Hour), Key: []byte("k0"), Value: []byte("gone")},
@@ -134,14 +140,7 @@ func TestEntriesOfFormat0StillRead(t *testing.T) {
 		{Timestamp: now, Key: []byte{}, Value: []byte{}},
 		{Timestamp: now, Value: nil},
 	}
-	args := []any{"1", "0", encodeTime(now), 0}
-	for _, r := range written {
-		args = append(args, encodeRecord0(r), r.Value)
-	}
-	oldProduce := goredis.NewScript(strings.ReplaceAll(produceLua1, "'r1'", "'r'"))
-	if err := oldProduce.Run(ctx, b.client, []string{b.k.meta("old"), b.k.partition("old", 0), b.k.index("old", 0)}, args...).Err(); err != nil {
-		t.Fatalf("produce the old way: %v", err)
-	}
+	produceOld(t, ctx, b, now, strings.ReplaceAll(produceLua1, "'r1'", "'r'"), encodeRecord0, written)
 	// How they read: the key empty as nil, header values and values as
 	// empty.
 	want := []*stream.Record{

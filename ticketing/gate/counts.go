@@ -144,8 +144,9 @@ func (s *Service) Recount(ctx context.Context, eventID string) (Counts, error) {
 }
 
 // Flagged lists an event's scans recorded although they conflict (forced
-// uploads, overrides) and those admitted by id without the pass, oldest first: which pass, which gate, when, why, and
-// for a duplicate the entry it duplicates.
+// uploads, overrides) and those admitted by id without the pass, oldest
+// first: which pass, which gate, when, why, and for a duplicate the entry
+// it duplicates.
 func (s *Service) Flagged(ctx context.Context, eventID string) ([]Scan, error) {
 	if _, err := s.Project(ctx); err != nil {
 		return nil, err
