@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -87,9 +88,17 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 	)
 	browsertest.Screenshot(t, ctx, "console-relay-route")
 	browsertest.CheckAccessibility(t, ctx, "relay route editor")
+	// savedRoute waits for the editor's answer to a save: the page it
+	// redirects to, not the link the editor already showed before the save
+	// (a navigation started before that answer arrives is aborted by it).
+	savedRoute := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](`location.pathname.startsWith("/relay/routes/") && location.search.includes("ok=relay-saved")`,
+			chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+		return err
+	})
 	browsertest.Do(t, ctx, "create the route",
 		chromedp.Click(css(`button[value=save]`)),
-		chromedp.WaitVisible(css(`a[href^="/relay/deliveries?route="]`)),
+		savedRoute,
 	)
 	routes, err := f.rl.Routes(context.Background())
 	if err != nil || len(routes) != 1 || mappingString(routes[0]) != "id<-id car_name<-car_name price<-price" {
@@ -110,7 +119,7 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 		chromedp.Click(css(`button[value=preview]`)),
 		chromedp.WaitVisible(css(`.notice.ok`)),
 		chromedp.Click(css(`button[value=save]`)),
-		chromedp.WaitVisible(css(`a[href^="/relay/deliveries?route="]`)),
+		savedRoute,
 	)
 	if rt, err := f.rl.Route(context.Background(), routes[0].ID); err != nil || rt.Table != "cars" || mappingString(rt) != "id<-id car_name<-car_name price<-price" {
 		t.Errorf("the route saved again from the editor: %+v, %v", rt, err)
