@@ -5,8 +5,11 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -66,6 +69,35 @@ func Get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
+}
+
+// WaitLocation waits until the page's address, its path and query (as in
+// /relay/routes/r1?ok=relay-saved), matches the regular expression re. It
+// is the wait after a click that submits a form: the page the answer leads
+// to may show what the page before showed too, and a step taken before the
+// answer comes reads the old page, or is cut short when the answer
+// arrives. The address is read again and again, so a page that changes
+// while it is read is read anew.
+func WaitLocation(re string) chromedp.Action[chromedp.Void] {
+	want := regexp.MustCompile(re)
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		at := "nowhere yet"
+		for {
+			loc, err := chromedp.Location()(ctx, tg)
+			if u, perr := url.Parse(loc); err == nil && perr == nil {
+				if at = u.RequestURI(); want.MatchString(at) {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("wait for the page at %s: still at %s: %w", re, at, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	})
 }
 
 // Screenshot saves a full-page PNG named name.png in the directory given by

@@ -202,6 +202,7 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 	check("login")
 	browsertest.Do(t, bctx, "sign up with a short password",
 		chromedp.Click(css(`a[href="/shop/signup"]`)),
+		browsertest.WaitLocation(`^/shop/signup$`), // the sign-in page has a #password too
 		chromedp.WaitVisible(css(`#password`)),
 		chromedp.SendKeys(css(`#name`), "Dewi"),
 		chromedp.SendKeys(css(`#email`), "dewi@example.co.id"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -44,6 +43,14 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 			return err
 		})
 	}
+	// reload picks an option of a select that posts the editor back, and
+	// waits for the editor to come back with it: the option then has the
+	// selected attribute, which picking it in the page does not set. The
+	// fields waited for after it (#r-dest, #expr-0) may be on the editor
+	// before it too.
+	reload := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(choose(sel, value), chromedp.WaitReady(css(sel+` option[value="`+value+`"][selected]`)))
+	}
 
 	browsertest.Do(t, ctx, "test a new destination",
 		chromedp.SendKeys(css(`#d-name`), "shop"),
@@ -60,6 +67,8 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 		chromedp.Click(css(`button[value=save]`)),
 		chromedp.WaitVisible(css(`a[href$="?tables=1"]`)),
 		chromedp.Click(css(`a[href$="?tables=1"]`)),
+		// The page before may have a table too, of the destination's health.
+		browsertest.WaitLocation(`\?tables=1$`),
 		chromedp.WaitVisible(css(`.table-wrap`)),
 	)
 	browsertest.Screenshot(t, ctx, "console-relay-destination")
@@ -68,14 +77,14 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/relay/routes/new"),
 		chromedp.WaitVisible(css(`#r-name`)),
 		chromedp.SendKeys(css(`#r-name`), "cars-shop"),
-		choose("#r-dataset", "cars"),
+		reload("#r-dataset", "cars"),
 		chromedp.WaitVisible(css(`#r-dest`)),
 	)
 	dest := browsertest.Get(t, ctx, "destination id", chromedp.Evaluate[string](`document.querySelector("#r-dest option:nth-child(2)").value`))
 	browsertest.Do(t, ctx, "pick the destination and its table",
-		choose("#r-dest", dest),
+		reload("#r-dest", dest),
 		chromedp.WaitVisible(css(`select#r-table`)),
-		choose("#r-table", "main.cars"),
+		reload("#r-table", "main.cars"),
 		chromedp.WaitVisible(css(`#expr-0`)),
 	)
 	if got := browsertest.Get(t, ctx, "name kept across reloads", chromedp.Value(css(`#r-name`))); got != "cars-shop" {
@@ -88,17 +97,13 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 	)
 	browsertest.Screenshot(t, ctx, "console-relay-route")
 	browsertest.CheckAccessibility(t, ctx, "relay route editor")
-	// savedRoute waits for the editor's answer to a save: the page it
-	// redirects to, not the link the editor already showed before the save
-	// (a navigation started before that answer arrives is aborted by it).
-	savedRoute := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Poll[bool](`location.pathname.startsWith("/relay/routes/") && location.search.includes("ok=relay-saved")`,
-			chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
-		return err
-	})
+	// The editor of a saved route links to its deliveries too: a save is
+	// answered when the address says so.
+	saved := browsertest.WaitLocation(`^/relay/routes/[^/?]+\?ok=relay-saved$`)
 	browsertest.Do(t, ctx, "create the route",
 		chromedp.Click(css(`button[value=save]`)),
-		savedRoute,
+		saved,
+		chromedp.WaitVisible(css(`a[href^="/relay/deliveries?route="]`)),
 	)
 	routes, err := f.rl.Routes(context.Background())
 	if err != nil || len(routes) != 1 || mappingString(routes[0]) != "id<-id car_name<-car_name price<-price" {
@@ -119,7 +124,8 @@ func TestRelayConsoleInBrowser(t *testing.T) {
 		chromedp.Click(css(`button[value=preview]`)),
 		chromedp.WaitVisible(css(`.notice.ok`)),
 		chromedp.Click(css(`button[value=save]`)),
-		savedRoute,
+		saved,
+		chromedp.WaitVisible(css(`a[href^="/relay/deliveries?route="]`)),
 	)
 	if rt, err := f.rl.Route(context.Background(), routes[0].ID); err != nil || rt.Table != "cars" || mappingString(rt) != "id<-id car_name<-car_name price<-price" {
 		t.Errorf("the route saved again from the editor: %+v, %v", rt, err)

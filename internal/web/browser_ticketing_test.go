@@ -57,6 +57,8 @@ func TestTicketingJourneyInBrowser(t *testing.T) {
 		chromedp.SendKeys(css(`#area-capacity`), "500"),
 		chromedp.SendKeys(css(`#area-price`), "150000"),
 		chromedp.Click(css(`#add-area`)),
+		// The draft had the submit button before it had an area.
+		chromedp.WaitVisible(css(`#areas + .table-wrap`)),
 		chromedp.WaitVisible(css(`#submit-event`)),
 	)
 	if got := browsertest.Get(t, ctx, "areas", chromedp.Text(css(`#areas + .table-wrap`))); !strings.Contains(got, "Tribune") || !strings.Contains(got, "Rp 150.000") {
