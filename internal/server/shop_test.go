@@ -18,6 +18,7 @@ import (
 
 	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/internal/browsertest"
+	"github.com/arus-platform/arus/ticketing"
 	"github.com/arus-platform/arus/ticketing/gate"
 )
 
@@ -168,6 +169,11 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 	if rep := r.call(t, "POST", "/api/v1/payment/intents/"+in.ID+"/cash", cashier, `{"received":300000}`, "Idempotency-Key", "till-shop"); rep.status != 200 {
 		t.Fatalf("cash at the counter: %d %s", rep.status, rep.body)
 	}
+	// The tickets are issued after the payment, and a cash order's page does
+	// not load itself again: it is loaded once they are.
+	r.eventually(t, "GET", "/api/v1/ticketing/orders/"+in.OrderID, admin, func(rep reply) bool {
+		return rep.status == 200 && len(decodeJSON[ticketing.Order](t, rep).Tickets) > 0
+	})
 	browsertest.Do(t, bctx, "the order page shows the tickets once paid",
 		chromedp.Reload(),
 		chromedp.WaitVisible(css(`a[href$="/tickets"]`)),
