@@ -164,13 +164,19 @@ func TestShopJourneyOnAPhone(t *testing.T) {
 		chromedp.WaitVisible(css(`#cash-h`)),
 	)
 	check("order-cash")
+	// The buyer waits at the counter: the page loads itself again now and
+	// then, to follow the cashier.
+	if secs := browsertest.Get(t, bctx, "the cash page's refresh", chromedp.Evaluate[string](
+		`(document.querySelector("section.pay [data-refresh]") || {getAttribute: () => ""}).getAttribute("data-refresh")`)); secs == "" || secs == "0" {
+		t.Errorf("the cash order's page refreshes every %q s, want a period", secs)
+	}
 	number := browsertest.Get(t, bctx, "order number", chromedp.Text(css(`dd.mono.big`)))
 	in := r.intentOf(t, cashier, number)
 	if rep := r.call(t, "POST", "/api/v1/payment/intents/"+in.ID+"/cash", cashier, `{"received":300000}`, "Idempotency-Key", "till-shop"); rep.status != 200 {
 		t.Fatalf("cash at the counter: %d %s", rep.status, rep.body)
 	}
-	// The tickets are issued after the payment, and a cash order's page does
-	// not load itself again: it is loaded once they are.
+	// The tickets are issued after the payment; rather than wait for the
+	// page's own next load, the test loads it once they are.
 	r.eventually(t, "GET", "/api/v1/ticketing/orders/"+in.OrderID, admin, func(rep reply) bool {
 		return rep.status == 200 && len(decodeJSON[ticketing.Order](t, rep).Tickets) > 0
 	})

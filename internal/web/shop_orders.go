@@ -99,6 +99,8 @@ func (s *shop) renderOrder(w http.ResponseWriter, r *http.Request, status int, p
 			p.Refresh = 2 // the payment service has not opened the payment yet
 		case p.Intent.State == payment.StateSucceeded:
 			p.Refresh = 2 // paid: the tickets are being issued
+		case p.Intent.Method == messages.MethodCash && p.Intent.State == payment.StateRequested:
+			p.Refresh = 15 // the buyer is at the counter: the page follows the cashier
 		case p.Intent.Method == messages.MethodOnline && p.Intent.State == payment.StateRequested:
 			p.Provider = true
 			if p.Intent.QR != "" {

@@ -87,6 +87,7 @@ var shopText = map[string][2]string{
 	"order.online.steps":        {"Transfer %s ke virtual account di bawah atau pindai QR-nya di aplikasi bank Anda sebelum %s.", "Transfer %s to the virtual account below, or scan its QR code in your banking app, before %s."},
 	"order.va":                  {"Virtual account", "Virtual account"},
 	"order.pay":                 {"Buka halaman pembayaran", "Open the payment page"},
+	"order.cash.wait":           {"Halaman ini diperbarui sendiri setelah kasir menerima pembayaran.", "This page updates by itself once the cashier takes the payment."},
 	"order.waitpay":             {"Menyiapkan pembayaran… halaman ini diperbarui sendiri.", "Preparing the payment… this page updates by itself."},
 	"order.paidwait":            {"Pembayaran diterima. Tiket sedang diterbitkan… halaman ini diperbarui sendiri.", "Payment received. The tickets are being issued… this page updates by itself."},
 	"order.tickets":             {"Lihat e-tiket", "View e-tickets"},
