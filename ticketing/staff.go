@@ -216,7 +216,7 @@ func (s *Service) DeleteStaff(ctx context.Context, sc Scope, event, id string) e
 
 // staffChanged is the message that tells the gate about a staff member.
 func staffChanged(typ string, st Staff) messages.StaffChanged {
-	return messages.StaffChanged{Type: typ, EventID: st.EventID, StaffID: st.ID, Name: st.Name, WorkStarts: st.WorkStarts,
+	return messages.StaffChanged{Type: typ, EventID: st.EventID, StaffID: st.ID, Name: st.Name, Email: st.Email, WorkStarts: st.WorkStarts,
 		WorkEnds: st.WorkEnds, Status: st.Status, At: time.Now().UTC()}
 }
 

@@ -132,4 +132,20 @@ func TestBoughtETicketScansAtTheGate(t *testing.T) {
 	if got := scan(staff.Staff[0].Pass, now.Add(3*time.Hour).Format(time.RFC3339)); !strings.Contains(got, `"reason":"outside_window"`) {
 		t.Errorf("staff after their window: %s, want outside_window", got)
 	}
+
+	// A supervisor finds the staff pass by the staff member's name or
+	// e-mail address, and the ticket by its buyer's address, in any case.
+	supervisor, _ := r.enrolDeviceAt(t, admin, e.ID, "main", "supervisor")
+	for q, want := range map[string]string{
+		"sari":                `"kind":"staff","area_id":"*","status":"valid","inside":true,"staff_name":"Sari"`,
+		"SARI@Example.co.id":  `"kind":"staff"`,
+		"Rina@EXAMPLE.co.id":  `"order_number":"` + order.Number + `","buyer_name":"Rina"`,
+		"rina@example.co.i":   `"passes":[]`,
+		"sari@example.co.id ": `"staff_name":"Sari"`,
+	} {
+		rep := r.call(t, "GET", "/api/v1/gate/events/"+e.ID+"/passes?q="+url.QueryEscape(q), supervisor, "")
+		if rep.status != 200 || !strings.Contains(rep.body, want) || strings.Contains(rep.body, "@") {
+			t.Errorf("a supervisor's search of %q: %d %s, want %s and no e-mail address", q, rep.status, rep.body, want)
+		}
+	}
 }

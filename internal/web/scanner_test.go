@@ -65,7 +65,7 @@ func newScanFixture(t *testing.T) *scanFixture {
 		m.Tickets = append(m.Tickets, messages.Ticket{TicketID: fmt.Sprintf("t%d", i+1), AreaID: area})
 	}
 	qr := map[string]string{}
-	for _, m := range []messages.TicketsIssued{m, {Type: messages.TypeTicketsIssued, OrderID: "o2", Number: "ARU-2612-0002", EventID: "ev1", Buyer: messages.Buyer{Name: "Siti Rahayu"},
+	for _, m := range []messages.TicketsIssued{m, {Type: messages.TypeTicketsIssued, OrderID: "o2", Number: "ARU-2612-0002", EventID: "ev1", Buyer: messages.Buyer{Name: "Siti Rahayu", Email: "siti.rahayu@example.com"},
 		Starts: m.Starts, Ends: m.Ends, At: now, Tickets: []messages.Ticket{{TicketID: "t5", AreaID: "ga"}}}} {
 		a, err := g.IssueTickets(ctx, m)
 		if err != nil {
@@ -498,6 +498,40 @@ func TestScannerSupervisorOverride(t *testing.T) {
 	if rows := browsertest.Get(t, ctx, "rows", chromedp.Text(css(`#search-rows`))); !strings.Contains(rows, "Siti Rahayu") || strings.Contains(rows, "t1") {
 		t.Errorf("the search of Siti Rahayu's order number shows %q, want t5 alone", rows)
 	}
+	browsertest.Do(t, ctx, "find a pass by its buyer's e-mail address",
+		js(`document.getElementById('q').value = ''`),
+		js(`document.getElementById('search-rows').textContent = ''`),
+		chromedp.SendKeys(css(`#q`), "SITI.Rahayu@Example.COM\r"),
+		shown(`button[data-admit="t5"]`),
+	)
+	if rows := browsertest.Get(t, ctx, "rows", chromedp.Text(css(`#search-rows`))); !strings.Contains(rows, "Siti Rahayu") || strings.Contains(rows, "t1") || strings.Contains(rows, "@") {
+		t.Errorf("the search of Siti Rahayu's e-mail address shows %q, want t5 alone, without the address", rows)
+	}
+	// A staff pass, found by its staff member's name, which its row and
+	// the admit show.
+	now := time.Now()
+	if _, err := f.gate.ChangeStaff(context.Background(), messages.StaffChanged{Type: messages.TypeStaffAssigned, EventID: "ev1", StaffID: "stf1",
+		Name: "Rina Wulandari Kusumaningtyas", Email: "rina@crew.example", WorkStarts: now.Add(-time.Hour), WorkEnds: now.Add(5 * time.Hour), At: now}); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Do(t, ctx, "find a staff pass by name",
+		js(`document.getElementById('q').value = ''`),
+		chromedp.SendKeys(css(`#q`), "kusuma\r"),
+		shown(`button[data-admit="stf1"]`),
+	)
+	if rows := browsertest.Get(t, ctx, "rows", chromedp.Text(css(`#search-rows`))); !strings.Contains(rows, "Rina Wulandari Kusumaningtyas") || !strings.Contains(rows, "staff · *") ||
+		strings.Contains(rows, "t5") || strings.Contains(rows, "@") {
+		t.Errorf("the search of a staff member's name shows %q, want stf1 with the name alone", rows)
+	}
+	noHorizontalScroll(t, ctx, "a staff pass found")
+	browsertest.Do(t, ctx, "admit the staff pass", chromedp.Click(css(`button[data-admit="stf1"]`)), shown(`#admit-reason`))
+	if prompt := browsertest.Get(t, ctx, "admit prompt", chromedp.Text(css(`#admit-pass`))); !strings.Contains(prompt, "Staff: Rina Wulandari Kusumaningtyas.") || strings.Contains(prompt, "Buyer") {
+		t.Errorf("the admit of a staff pass asks %q, want the staff member to check the holder against", prompt)
+	}
+	browsertest.Screenshot(t, ctx, "scan-admit-staff")
+	browsertest.CheckAccessibility(t, ctx, "scanner: admit a staff pass")
+	noHorizontalScroll(t, ctx, "admit a staff pass")
+	browsertest.Do(t, ctx, "cancel the staff pass's admit", chromedp.Click(css(`#admit-cancel`)), until(`document.getElementById('admit-form').hidden`))
 	setOffline(t, ctx, true)
 	browsertest.Do(t, ctx, "offline, no admit", shown(`#admit-offline`),
 		until(`[...document.querySelectorAll('[data-admit]')].every((b) => b.getClientRects().length === 0)`))

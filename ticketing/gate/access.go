@@ -44,8 +44,15 @@ type issuedData struct {
 	// Number is the order's number and BuyerName the buyer's name, by
 	// which a supervisor finds the pass; empty for a staff pass and for a
 	// ticket issued before the gate kept them.
-	Number    string    `json:"number,omitempty"`
-	BuyerName string    `json:"buyer_name,omitempty"`
+	Number    string `json:"number,omitempty"`
+	BuyerName string `json:"buyer_name,omitempty"`
+	// StaffName is a staff pass's staff member's name, found as a buyer's
+	// name is; Email is the buyer's or the staff member's e-mail address,
+	// which a search matches whole but never returns. Both are empty for
+	// a pass issued before the gate kept them. A renewal carries the
+	// staff member's latest.
+	StaffName string    `json:"staff_name,omitempty"`
+	Email     string    `json:"email,omitempty"`
 	AreaID    string    `json:"area_id"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
@@ -104,6 +111,10 @@ type passState struct {
 	BuyerID   string
 	Number    string
 	BuyerName string
+	StaffName string
+	// Email is as the issued event holds it; the access list keeps it
+	// lowercased (emailKey).
+	Email     string
 	AreaID    string
 	Status    string
 	NotBefore time.Time
@@ -123,7 +134,7 @@ func (st *passState) apply(e eventsource.Event) error {
 			return err
 		}
 		st.Issued, st.Kind, st.OrderID, st.BuyerID, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.OrderID, d.BuyerID, d.AreaID, d.NotBefore, d.NotAfter
-		st.Number, st.BuyerName = d.Number, d.BuyerName
+		st.Number, st.BuyerName, st.StaffName, st.Email = d.Number, d.BuyerName, d.StaffName, d.Email
 		if st.Status == "" {
 			st.Status = StatusValid
 		}
@@ -133,6 +144,14 @@ func (st *passState) apply(e eventsource.Event) error {
 			return err
 		}
 		st.Issued, st.Kind, st.AreaID, st.NotBefore, st.NotAfter = true, d.Kind, d.AreaID, d.NotBefore, d.NotAfter
+		// A renewal written before the gate kept staff names and e-mail
+		// addresses carries none: the pass keeps the ones it has.
+		if d.StaffName != "" {
+			st.StaffName = d.StaffName
+		}
+		if d.Email != "" {
+			st.Email = d.Email
+		}
 		if st.Status != StatusBlocked {
 			st.Status = StatusValid
 		}
@@ -219,16 +238,17 @@ func (s *Service) project(ctx context.Context, tx *sql.Tx, e eventsource.Event) 
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, buyer_id, order_number, buyer_name, search_words, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		eventID, passID, st.Kind, st.OrderID, st.BuyerID, st.Number, st.BuyerName, searchWords(st.Number, st.BuyerName), st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
+	_, err = tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO gate_passes (event_id, pass_id, kind, order_id, buyer_id, order_number, buyer_name, staff_name, email, search_words, area_id, status, inside, entries, flagged, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		eventID, passID, st.Kind, st.OrderID, st.BuyerID, st.Number, st.BuyerName, st.StaffName, emailKey(st.Email), searchWords(st.Number, st.BuyerName, st.StaffName),
+		st.AreaID, st.Status, boolInt(st.Inside), st.Entries, boolInt(st.Flagged), e.Position)
 	return err
 }
 
 func (s *Service) loadPassRow(ctx context.Context, tx *sql.Tx, eventID, passID string) (passState, error) {
 	var st passState
 	var inside, flagged int
-	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, buyer_id, order_number, buyer_name, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
-		Scan(&st.Kind, &st.OrderID, &st.BuyerID, &st.Number, &st.BuyerName, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
+	err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT kind, order_id, buyer_id, order_number, buyer_name, staff_name, email, area_id, status, inside, entries, flagged FROM gate_passes WHERE event_id = ? AND pass_id = ?`), eventID, passID).
+		Scan(&st.Kind, &st.OrderID, &st.BuyerID, &st.Number, &st.BuyerName, &st.StaffName, &st.Email, &st.AreaID, &st.Status, &inside, &st.Entries, &flagged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return passState{}, nil
 	}

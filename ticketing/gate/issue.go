@@ -75,7 +75,7 @@ func (s *Service) issueTickets(ctx context.Context, m messages.TicketsIssued, fi
 			continue
 		}
 		issues = append(issues, issue{t.TicketID, version, event(evIssued, issuedData{EventID: m.EventID, PassID: t.TicketID, Kind: "ticket",
-			OrderID: m.OrderID, BuyerID: m.Buyer.UserID, Number: m.Number, BuyerName: strings.Join(strings.Fields(m.Buyer.Name), " "), AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
+			OrderID: m.OrderID, BuyerID: m.Buyer.UserID, Number: m.Number, BuyerName: tidyName(m.Buyer.Name), Email: strings.TrimSpace(m.Buyer.Email), AreaID: t.AreaID, NotBefore: notBefore, NotAfter: notAfter}, at)})
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if first != nil {

@@ -48,13 +48,13 @@ func TestRunAnswersTheSagaAndGrantsAccess(t *testing.T) {
 	// server is prepared; the go-live command carries the staff the event
 	// has then.
 	early, _ := json.Marshal(messages.StaffChanged{Type: messages.TypeStaffAssigned, EventID: "ev9", StaffID: "stf-early",
-		WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)})
+		Name: "Eka Pratama", Email: "Eka@Crew.example", WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)})
 	if err := b.Produce(ctx, &stream.Record{Topic: messages.TopicStaff, Key: []byte("ev9"), Value: early}); err != nil {
 		t.Fatal(err)
 	}
 	cmd, _ := json.Marshal(messages.CreateACLServer{Type: messages.TypeCreateACLServer, EventID: "ev9",
 		Areas: []messages.Area{{AreaID: "ga"}}, Starts: time.Now().Add(-time.Hour), Ends: time.Now().Add(time.Hour),
-		Staff: []messages.StaffChanged{{Type: messages.TypeStaffAssigned, StaffID: "stf0", WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)}}})
+		Staff: []messages.StaffChanged{{Type: messages.TypeStaffAssigned, StaffID: "stf0", Name: "Dewi", WorkStarts: time.Now().Add(-time.Hour), WorkEnds: time.Now().Add(time.Hour)}}})
 	r := &stream.Record{Topic: messages.TopicACLCreate, Key: []byte("ev9"), Value: cmd}
 	r.SetHeader(saga.HeaderSagaID, []byte("saga-1"))
 	r.SetHeader(saga.HeaderReplyTo, []byte("gate.test.replies"))
@@ -121,6 +121,14 @@ func TestRunAnswersTheSagaAndGrantsAccess(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no staff pass for %v", want)
+	}
+	// Their passes carry the names (and e-mail addresses) the messages
+	// gave, kept or carried by the go-live command alike.
+	for q, id := range map[string]string{"pratama": "stf-early", "eka@crew.example": "stf-early", "dewi": "stf0"} {
+		found, err := s.Search(ctx, "ev9", q, 10)
+		if err != nil || len(found) != 1 || found[0].PassID != id || found[0].StaffName == "" {
+			t.Errorf("search %q: %+v %v, want %s with its staff member's name", q, found, err, id)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

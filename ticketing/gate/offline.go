@@ -207,26 +207,34 @@ func inScan(i int, fe *invalid.Fields) error {
 }
 
 // Found is a pass a search found: a ticket's order number and buyer's
-// name come with it (empty for a staff pass and for a ticket issued
-// before the gate kept them). Unlike the bundle every device downloads,
-// only a caller allowed to search sees them.
+// name, or a staff pass's staff member's name, come with it (empty for a
+// pass issued before the gate kept them). Unlike the bundle every device
+// downloads, only a caller allowed to search sees them. The e-mail address
+// a search matches is never returned.
 type Found struct {
 	BundlePass
 	OrderNumber string `json:"order_number,omitempty"`
 	BuyerName   string `json:"buyer_name,omitempty"`
+	StaffName   string `json:"staff_name,omitempty"`
 }
+
+// MaxSearchLength is the longest q of [Service.Search], in bytes: the
+// longest e-mail address.
+const MaxSearchLength = 254
 
 // Search lists the passes of an event that q finds, at most limit (1 to
 // 100), by id: a pass whose id starts with q, a ticket whose order number
-// starts with q, or whose buyer's name has a word starting with q (both
-// ignoring case; a q of several words matches them in a row). It brings
-// the access list up to date first, as the bundle does.
+// starts with q, a pass whose buyer's or staff member's name has a word
+// starting with q (both ignoring case; a q of several words matches them
+// in a row), or whose buyer's or staff member's e-mail address is q, whole
+// and ignoring case. It brings the access list up to date first, as the
+// bundle does.
 func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]Found, error) {
 	if limit < 1 || limit > 100 {
 		return nil, invalid.New(ErrInvalid, "limit", "must be 1 to 100")
 	}
-	if len(q) > MaxIDLength {
-		return nil, invalid.New(ErrInvalid, "q", "must be at most %d bytes", MaxIDLength)
+	if len(q) > MaxSearchLength {
+		return nil, invalid.New(ErrInvalid, "q", "must be at most %d bytes", MaxSearchLength)
 	}
 	if _, err := s.liveServer(ctx, eventID); err != nil {
 		return nil, err
@@ -235,11 +243,12 @@ func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]F
 		return nil, err
 	}
 	// The event's passes are walked in id order, by the primary key, until
-	// limit match: a search reads no other event's passes.
+	// limit match: a search reads no other event's passes. A pass without
+	// an e-mail address is never found by it, whatever q.
 	words := "%" + likeEscaper.Replace(searchWords(q)) + "%"
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside, order_number, buyer_name FROM gate_passes
-		WHERE event_id = ? AND kind <> '' AND (substr(pass_id, 1, ?) = ? OR search_words LIKE ? ESCAPE '!') ORDER BY pass_id LIMIT ?`),
-		eventID, len(q), q, words, limit)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT pass_id, kind, area_id, status, inside, order_number, buyer_name, staff_name FROM gate_passes
+		WHERE event_id = ? AND kind <> '' AND (substr(pass_id, 1, ?) = ? OR search_words LIKE ? ESCAPE '!' OR (email <> '' AND email = ?)) ORDER BY pass_id LIMIT ?`),
+		eventID, len(q), q, words, emailKey(q), limit)
 	if err != nil {
 		return nil, fmt.Errorf("gate: search: %w", err)
 	}
@@ -248,7 +257,7 @@ func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]F
 	for rows.Next() {
 		var p Found
 		var inside int
-		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside, &p.OrderNumber, &p.BuyerName); err != nil {
+		if err := rows.Scan(&p.PassID, &p.Kind, &p.AreaID, &p.Status, &inside, &p.OrderNumber, &p.BuyerName, &p.StaffName); err != nil {
 			return nil, fmt.Errorf("gate: search: %w", err)
 		}
 		p.Inside = inside == 1
@@ -257,9 +266,10 @@ func (s *Service) Search(ctx context.Context, eventID, q string, limit int) ([]F
 	return out, rows.Err()
 }
 
-// searchWords is what a search matches of a ticket: its order number and
-// its buyer's name, lowercased, each word after a space (" ord-7 budi
-// santoso"), so that " bud" finds a word's start.
+// searchWords is what a search matches by words: a ticket's order number
+// and its buyer's name, or a staff member's name, lowercased, each word
+// after a space (" ord-7 budi santoso"), so that " bud" finds a word's
+// start.
 func searchWords(parts ...string) string {
 	var b strings.Builder
 	for _, w := range strings.Fields(strings.ToLower(strings.Join(parts, " "))) {
@@ -267,6 +277,17 @@ func searchWords(parts ...string) string {
 		b.WriteString(w)
 	}
 	return b.String()
+}
+
+// emailKey is an e-mail address as the access list keeps it and a search
+// matches it: without surrounding spaces, lowercased.
+func emailKey(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// tidyName is a name as the gate keeps it: its words, one space apart.
+func tidyName(name string) string {
+	return strings.Join(strings.Fields(name), " ")
 }
 
 // likeEscaper escapes a LIKE pattern's wildcards, with '!' as the escape.

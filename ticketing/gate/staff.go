@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/arus-platform/arus/eventsource"
 	"github.com/arus-platform/arus/invalid"
@@ -23,7 +24,8 @@ const StaffFinished = "finished"
 // ChangeStaff applies a change of the event's staff (the ticketing
 // service's StaffChanged): an assigned staff member gets a signed pass for
 // their work window, valid at every gate (AllAreas) while the window
-// lasts; a removed one, or one whose status is finished, is revoked. The
+// lasts, kept with their name and e-mail address for a supervisor's
+// search; a removed one, or one whose status is finished, is revoked. The
 // answer (StaffAccess, with the signed QR payload) is published on
 // acl.staff in the change's transaction. A change of the work window
 // takes effect at once online: the gate decides a staff pass by the
@@ -75,7 +77,7 @@ func (s *Service) changeStaff(ctx context.Context, m messages.StaffChanged, firs
 			typ = evRenewed
 		}
 		e := event(typ, issuedData{EventID: m.EventID, PassID: m.StaffID, Kind: "staff", AreaID: AllAreas,
-			NotBefore: m.WorkStarts.UTC(), NotAfter: m.WorkEnds.UTC()}, at)
+			StaffName: tidyName(m.Name), Email: strings.TrimSpace(m.Email), NotBefore: m.WorkStarts.UTC(), NotAfter: m.WorkEnds.UTC()}, at)
 		ev = &e
 	}
 	answer.At = at

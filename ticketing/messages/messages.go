@@ -370,12 +370,14 @@ type Pass struct {
 // StaffChanged says a staff member of an event was assigned (added or
 // edited: TypeStaffAssigned) or removed (TypeStaffRemoved), on TopicStaff.
 // The gate admits staff in their work window while their status is not
-// "finished".
+// "finished". Name and Email are the staff member's, by which a gate
+// supervisor finds their pass.
 type StaffChanged struct {
 	Type       string    `json:"type"`
 	EventID    string    `json:"event_id"`
 	StaffID    string    `json:"staff_id"`
 	Name       string    `json:"name,omitempty"`
+	Email      string    `json:"email,omitempty"`
 	WorkStarts time.Time `json:"work_starts"`
 	WorkEnds   time.Time `json:"work_ends"`
 	// Status is the staff member's: none, active, on_break or finished.

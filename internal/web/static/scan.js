@@ -653,10 +653,10 @@
     body.textContent = '';
     for (const p of found) {
       // Two columns of stacked lines, so a phone shows them side by side:
-      // the pass with its buyer and order, then its status, kind, area and
-      // whether it is inside.
+      // the pass with its buyer and order (or its staff member), then its
+      // status, kind, area and whether it is inside.
       const tr = document.createElement('tr');
-      lines(tr, [[p.pass_id, 'mono'], [p.buyer_name], [p.order_number && tx('order'), 'muted', p.order_number]]);
+      lines(tr, [[p.pass_id, 'mono'], [p.buyer_name || p.staff_name], [p.order_number && tx('order'), 'muted', p.order_number]]);
       lines(tr, [[named('status.', p.status)], [`${named('kind.', p.kind)} · ${p.area_id} · ${p.inside ? tx('found.inside') : tx('found.outside')}`, 'muted']]);
       const td = document.createElement('td');
       if (p.status === 'valid') {
@@ -689,8 +689,9 @@
     // One nonce per pass admitted: a retry after a timeout is not
     // recorded twice.
     admitting = { ...p, nonce: nonce() };
-    const bought = [p.buyer_name ? tx('admit.buyer', p.buyer_name) : '', p.order_number ? tx('admit.order', p.order_number) : ''];
-    $('#admit-pass').textContent = [tx('admit.pass', named('kind.', p.kind), p.pass_id, p.area_id), ...bought].filter(Boolean).join(' ');
+    const holder = [p.buyer_name ? tx('admit.buyer', p.buyer_name) : '', p.order_number ? tx('admit.order', p.order_number) : '',
+      p.staff_name ? tx('admit.staff', p.staff_name) : ''];
+    $('#admit-pass').textContent = [tx('admit.pass', named('kind.', p.kind), p.pass_id, p.area_id), ...holder].filter(Boolean).join(' ');
     $('#admit-reason').value = '';
     fieldError('admit-error', '');
     $('#admit-form').hidden = false;
