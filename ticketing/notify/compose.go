@@ -34,6 +34,8 @@ type Part struct {
 	ContentType string `json:"content_type"`
 	// Text is what the image shows as text (a QR code's content).
 	Text string `json:"text,omitempty"`
+	// Data is the image. A QR code's is drawn from Text when the message
+	// is read whole ([Service.Message]); the mailbox keeps only the text.
 	Data []byte `json:"data"`
 }
 
@@ -153,20 +155,35 @@ func when(t time.Time, zone string) string {
 // fixed image size makes some modules a pixel wider than others.
 const qrPixelsPerModule = 6
 
-// qrPart encodes text as a QR code PNG. The PNG is compressed for speed
-// (qrcode.Encode compresses at the best level): a two-colour image gains
-// little from the best level, which drew a tenth of a busy sale's CPU.
+// qrPart is a QR code of text, drawn when the message is read (see
+// [Part.draw]), not when it is composed: a message is composed for every
+// order a busy sale places, in the same process, and most are read once,
+// when they are sent, if at all. The text is checked to fit a code here.
 func qrPart(id, text string) (Part, error) {
-	q, err := qrcode.New(text, qrcode.Medium)
-	if err != nil {
+	if _, err := qrcode.New(text, qrcode.Medium); err != nil {
 		return Part{}, fmt.Errorf("notify: encode QR code: %w", err)
+	}
+	return Part{ContentID: id, ContentType: "image/png", Text: text}, nil
+}
+
+// draw fills in the PNG of a QR code part kept without it. The PNG is
+// compressed for speed (qrcode.Encode compresses at the best level): a
+// two-colour image gains little from the best level.
+func (p *Part) draw() error {
+	if len(p.Data) > 0 || p.ContentType != "image/png" || p.Text == "" {
+		return nil
+	}
+	q, err := qrcode.New(p.Text, qrcode.Medium)
+	if err != nil {
+		return fmt.Errorf("notify: encode QR code: %w", err)
 	}
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	if err := enc.Encode(&b, q.Image(-qrPixelsPerModule)); err != nil {
-		return Part{}, fmt.Errorf("notify: encode QR code: %w", err)
+		return fmt.Errorf("notify: encode QR code: %w", err)
 	}
-	return Part{ContentID: id, ContentType: "image/png", Text: text, Data: b.Bytes()}, nil
+	p.Data = b.Bytes()
+	return nil
 }
 
 // compose turns a record's message into the mail it causes; ok is false

@@ -386,11 +386,15 @@ func scanMessage(sc interface{ Scan(...any) error }, full bool) (Message, error)
 	if sent != 0 {
 		m.SentAt = time.Unix(0, sent).UTC()
 	}
+	for i := range m.Parts {
+		if !full {
+			m.Parts[i].Data = nil
+		} else if err := m.Parts[i].draw(); err != nil {
+			return Message{}, fmt.Errorf("notify: message %s: %w", m.ID, err)
+		}
+	}
 	if !full {
 		m.Text, m.HTML = "", ""
-		for i := range m.Parts {
-			m.Parts[i].Data = nil
-		}
 	}
 	return m, nil
 }

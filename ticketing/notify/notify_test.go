@@ -24,6 +24,7 @@ import (
 type env struct {
 	svc    *notify.Service
 	broker stream.Broker
+	db     *store.DB
 }
 
 // start runs notify on an embedded broker and a SQLite store until the
@@ -72,7 +73,7 @@ func startWith(t *testing.T, base store.Config, b stream.Broker, smtp *notify.SM
 		}
 		db.Close()
 	})
-	return &env{svc: svc, broker: b}
+	return &env{svc: svc, broker: b, db: db}
 }
 
 func (e *env) send(t *testing.T, topic, key string, m any) {
@@ -144,6 +145,15 @@ func eTicketQR(t *testing.T, e *env) {
 	}
 	if len(m.Parts) != 2 {
 		t.Fatalf("%d parts, want one QR code per ticket", len(m.Parts))
+	}
+	// The mailbox keeps the codes' text; their images are drawn when the
+	// message is read.
+	var kept string
+	if err := e.db.QueryRowContext(context.Background(), e.db.Rebind(`SELECT parts FROM notify_messages WHERE id = ?`), m.ID).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(kept, `"data":null`) || strings.Contains(kept, "iVBOR") {
+		t.Errorf("the mailbox keeps the images: %.200s", kept)
 	}
 	for i, p := range m.Parts {
 		want := tickets.Tickets[i].Code
