@@ -608,7 +608,8 @@ func TestScannerPages(t *testing.T) {
 
 // The gate API's own errors carry a code (docs/api.md), and the scanner
 // shows them in the page's language: in Indonesian, an enrolment code too
-// long to be one, and a scan by a device revoked since it enrolled.
+// long to be one, a scan by a device revoked since it enrolled, and one
+// with its key revoked.
 func TestScannerAPIErrorsInIndonesian(t *testing.T) {
 	f := newScanFixture(t)
 	long := strings.Repeat("x", 65)
@@ -647,5 +648,14 @@ func TestScannerAPIErrorsInIndonesian(t *testing.T) {
 	scanIn(t, ctx, "scan with the revoked device", f.qr["t1"], "error")
 	if got, want := browsertest.Get(t, ctx, "answer reason", chromedp.Text(css(`#answer-reason`))), "Perangkat ini sudah dicabut."; !strings.HasPrefix(got, want) {
 		t.Errorf("a scan by a revoked device says %q, want %q", got, want)
+	}
+	// Once its key is revoked too, the API's 401 has no code: the scanner
+	// says it in its own words.
+	if err := f.auth.RevokeAPIKey(context.Background(), ds[0].KeyID); err != nil {
+		t.Fatal(err)
+	}
+	scanIn(t, ctx, "scan with the revoked key", f.qr["t1"], "error")
+	if got, want := browsertest.Get(t, ctx, "answer reason", chromedp.Text(css(`#answer-reason`))), "Kunci perangkat ini ditolak"; !strings.HasPrefix(got, want) {
+		t.Errorf("a scan with a revoked key says %q, want %q", got, want)
 	}
 }

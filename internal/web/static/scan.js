@@ -83,8 +83,14 @@
     setReachable(true);
     const data = await resp.json().catch(() => null);
     if (!resp.ok) {
-      if (resp.status === 401 && device && device.api_key) banner(tx('refused'));
-      throw new Problem(resp.status, data);
+      const p = new Problem(resp.status, data);
+      if (resp.status === 401 && device && device.api_key) {
+        banner(tx('refused'));
+        // The key itself was refused (revoked, unknown): the API's answer
+        // has no code, and the banner says why in the page's language.
+        if (!p.coded) { p.message = tx('refused'); p.coded = true; }
+      }
+      throw p;
     }
     return data;
   }
