@@ -1,6 +1,7 @@
 package ticketingapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -152,7 +153,9 @@ func (h *handler) myOrder(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	o, err := h.svc.Order(r.Context(), ticketing.Everything, id[0])
-	if u := buyer(r); err == nil && (u == "" || o.Buyer.UserID != u) {
+	// Another buyer's order and none at all get the same answer, word for
+	// word: the answer must not tell that an order exists.
+	if u := buyer(r); errors.Is(err, ticketing.ErrNotFound) || err == nil && (u == "" || o.Buyer.UserID != u) {
 		err = invalid.Refuse(ticketing.ErrNotFound, "order_unknown", "no order %s of this buyer", id[0])
 	}
 	if err != nil {
