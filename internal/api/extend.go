@@ -69,6 +69,14 @@ const TypeUpstream = "urn:arus:problem:upstream-failure"
 // current state.
 const TypeConflict = "urn:arus:problem:conflict"
 
+// InvalidCoded is a 422 problem of fields that broke a rule of an API's
+// own rather than of a service: refusal, an invalid.Refuse with no kind,
+// names the rule by its code and values (Refused), and says it in
+// English, as the detail.
+func InvalidCoded(refusal error, errs ...invalid.Field) *Problem {
+	return Refused(Invalid(refusal.Error(), errs...), refusal)
+}
+
 // Refused is p with the code and values of the refusal in err's chain
 // (an *invalid.Refusal), when there is one.
 func Refused(p *Problem, err error) *Problem {

@@ -22,8 +22,9 @@ type Problem struct {
 	// the rule it breaks.
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
-	// Code, on a refusal of the ticketing, payment or gate service, names
-	// the rule the request broke, stably (order_not_pending, sold_out), and
+	// Code, on a refusal of the ticketing, payment or gate service or an
+	// error of the ticketing or gate API's own, names the rule the request
+	// broke, stably (order_not_pending, sold_out, query_unknown), and
 	// Args are the values Detail names, in order: a client shows the
 	// refusal in its own language from them, and Detail in English.
 	Code string   `json:"code,omitempty"`

@@ -45,7 +45,8 @@ func (h *handler) enrolment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b.TTLSeconds < 0 || b.TTLSeconds > 30*24*3600 {
-		return api.Invalid("the request is not valid", invalid.Field{Name: "ttl_seconds", Message: "must be 0 to 2592000 (30 days)"})
+		return api.InvalidCoded(invalid.Refuse(nil, "enrolment_ttl", "an enrolment code lasts 0 to 2592000 seconds (30 days)"),
+			invalid.Field{Name: "ttl_seconds", Message: "must be 0 to 2592000 (30 days)"})
 	}
 	code, exp, err := h.g.CreateEnrolment(r.Context(), gate.Enrolment{EventID: r.PathValue("event"), GateID: b.GateID, Role: b.Role, Name: b.Name,
 		TTL: time.Duration(b.TTLSeconds) * time.Second})
@@ -86,7 +87,8 @@ func (h *handler) enrol(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b.Code == "" || len(b.Code) > 64 {
-		return api.Invalid("the request is not valid", invalid.Field{Name: "code", Message: "must be the enrolment code, 1 to 64 characters"})
+		return api.InvalidCoded(invalid.Refuse(nil, "enrolment_code_length", "an enrolment code is 1 to 64 characters"),
+			invalid.Field{Name: "code", Message: "must be the enrolment code, 1 to 64 characters"})
 	}
 	ctx := r.Context()
 	d, err := h.g.Enrol(ctx, b.Code)
@@ -115,7 +117,7 @@ func (h *handler) revokeDevice(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	d, err := h.g.Device(ctx, r.PathValue("device"))
 	if err != nil || d.EventID != r.PathValue("event") {
-		return api.NotFound("no such device in this event")
+		return api.Refused(api.NotFound("no such device in this event"), invalid.Refuse(nil, "device_unknown", "no such device"))
 	}
 	if _, err := h.g.RevokeDevice(ctx, d.DeviceID); err != nil {
 		return err
@@ -247,7 +249,8 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(b.Scans) == 0 || len(b.Scans) > gate.MaxUpload {
-		return api.Invalid("the request is not valid", invalid.Field{Name: "scans", Message: "must hold 1 to " + strconv.Itoa(gate.MaxUpload) + " scans"})
+		return api.InvalidCoded(invalid.Refuse(nil, "upload_size", "an upload holds 1 to %d scans", gate.MaxUpload),
+			invalid.Field{Name: "scans", Message: "must hold 1 to " + strconv.Itoa(gate.MaxUpload) + " scans"})
 	}
 	reqs := make([]gate.Redeem, len(b.Scans))
 	for i, sb := range b.Scans {
@@ -278,7 +281,8 @@ func (h *handler) bundle(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("passes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", invalid.Field{Name: "passes", Message: "must be true or false"})
+			return api.InvalidCoded(invalid.Refuse(nil, "query_not_boolean", "query parameter %s must be true or false", "passes"),
+				invalid.Field{Name: "passes", Message: "must be true or false"})
 		}
 		with = b
 	}
@@ -302,14 +306,16 @@ func (h *handler) changes(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return api.Invalid("the request is not valid", invalid.Field{Name: "after", Message: "must be a position, a whole number"})
+			return api.InvalidCoded(invalid.Refuse(nil, "query_not_number", "query parameter %s must be a whole number", "after"),
+				invalid.Field{Name: "after", Message: "must be a position, a whole number"})
 		}
 		after = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", invalid.Field{Name: "limit", Message: "must be a whole number"})
+			return api.InvalidCoded(invalid.Refuse(nil, "query_not_number", "query parameter %s must be a whole number", "limit"),
+				invalid.Field{Name: "limit", Message: "must be a whole number"})
 		}
 		limit = n
 	}
@@ -333,7 +339,8 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return api.Invalid("the request is not valid", invalid.Field{Name: "limit", Message: "must be a whole number"})
+			return api.InvalidCoded(invalid.Refuse(nil, "query_not_number", "query parameter %s must be a whole number", "limit"),
+				invalid.Field{Name: "limit", Message: "must be a whole number"})
 		}
 		limit = n
 	}

@@ -7,7 +7,6 @@ package gateapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -115,7 +114,8 @@ func problem(err error) error {
 	case errors.Is(err, gate.ErrNotFound):
 		return api.Refused(api.NotFound(err.Error()), err)
 	case errors.Is(err, gate.ErrBadCode):
-		return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()}
+		return api.Refused(&api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()},
+			invalid.Refuse(nil, "enrolment_code_unknown", "the code is unknown, already used or expired; ask an operator for a new one"))
 	}
 	return err
 }
@@ -134,7 +134,8 @@ func noQuery(r *http.Request, allowed ...string) error {
 			ok = ok || a == k
 		}
 		if !ok {
-			return api.Invalid("unknown query parameter", invalid.Field{Name: k, Message: "is not a parameter of this route"})
+			return api.InvalidCoded(invalid.Refuse(nil, "query_unknown", "unknown query parameter: %s", k),
+				invalid.Field{Name: k, Message: "is not a parameter of this route"})
 		}
 	}
 	return nil
@@ -157,7 +158,7 @@ func (h *handler) confined(next api.HandlerFunc) api.HandlerFunc {
 		if !sc.All {
 			es, err := h.g.Server(r.Context(), ev)
 			if err == nil && !sc.Allows(es.MerchantID) {
-				err = fmt.Errorf("%w: no access-control server for event %s", gate.ErrNotFound, ev)
+				err = invalid.Refuse(gate.ErrNotFound, "no_gate_server", "no access-control server for event %s", ev)
 			}
 			if err != nil {
 				return problem(err)
@@ -206,7 +207,8 @@ func (h *handler) device(r *http.Request) (*gate.Device, error) {
 		return nil, err
 	}
 	if d.Revoked {
-		return nil, &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: "the device was revoked"}
+		return nil, api.Refused(&api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: "the device was revoked"},
+			invalid.Refuse(nil, "device_revoked", "the device was revoked"))
 	}
 	if d.EventID != r.PathValue("event") {
 		return nil, forbidden(invalid.Refuse(nil, "device_other_event", "the device belongs to event %s", d.EventID))
@@ -299,7 +301,8 @@ func (h *handler) retire(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := strconv.ParseUint(r.PathValue("key"), 10, 16)
 	if err != nil {
-		return api.Invalid("the request is not valid", invalid.Field{Name: "key", Message: "must be a key id, 1 to 65535"})
+		return api.InvalidCoded(invalid.Refuse(nil, "key_id_invalid", "%s is not a key id, 1 to 65535", r.PathValue("key")),
+			invalid.Field{Name: "key", Message: "must be a key id, 1 to 65535"})
 	}
 	if err := h.g.RetireKey(r.Context(), r.PathValue("event"), uint16(id)); err != nil {
 		return problem(err)
@@ -327,7 +330,8 @@ func (h *handler) setBlocked(w http.ResponseWriter, r *http.Request, do func(ctx
 		return err
 	}
 	if b.Reason == "" || len(b.Reason) > 500 {
-		return api.Invalid("the request is not valid", invalid.Field{Name: "reason", Message: "must be 1 to 500 bytes"})
+		return api.InvalidCoded(invalid.Refuse(nil, "reason_length", "the reason must be 1 to 500 bytes"),
+			invalid.Field{Name: "reason", Message: "must be 1 to 500 bytes"})
 	}
 	if err := do(r.Context(), r.PathValue("event"), r.PathValue("pass"), b.Reason); err != nil {
 		return problem(err)
@@ -405,7 +409,8 @@ func (h *handler) rebuildEvent(w http.ResponseWriter, r *http.Request) error {
 func parseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return t, api.Invalid("the request is not valid", invalid.Field{Name: field, Message: "must be an RFC 3339 time"})
+		return t, api.InvalidCoded(invalid.Refuse(nil, "time_invalid", "%s is not an RFC 3339 time", v),
+			invalid.Field{Name: field, Message: "must be an RFC 3339 time"})
 	}
 	return t, nil
 }

@@ -253,6 +253,12 @@ func customersSeeTheirOwnOrders(t *testing.T, r *running, admin string, e eventJ
 			}
 			if rep := b.call("GET", "/api/v1/ticketing/my/orders/"+id); rep.status != want {
 				t.Errorf("my order %s as %s: %d, want %d", id, name, rep.status, want)
+			} else if want == 404 {
+				// Another's order is answered as one that does not exist.
+				none := b.call("GET", "/api/v1/ticketing/my/orders/ord_00000000000000000000")
+				if strings.ReplaceAll(rep.body, id, "ID") != strings.ReplaceAll(none.body, "ord_00000000000000000000", "ID") {
+					t.Errorf("my order %s as %s is told apart from no order:\n%s\n%s", id, name, rep.body, none.body)
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,7 +71,8 @@ func TestTicketingWaitingRoomThroughTheServer(t *testing.T) {
 	for range 2*ticketingapi.JoinsPerMinute + 1 {
 		rep := r.call(t, "POST", room+"/join", "", "")
 		if rep.status == 429 {
-			limited = rep.header.Get("Retry-After") != "" && strings.Contains(rep.body, "rate-limited")
+			limited = rep.header.Get("Retry-After") != "" && strings.Contains(rep.body, "rate-limited") &&
+				strings.Contains(rep.body, `"code":"too_many_joins","args":["`+strconv.Itoa(ticketingapi.JoinsPerMinute)+`",`)
 			break
 		}
 		if rep.status != 201 {
@@ -78,6 +80,6 @@ func TestTicketingWaitingRoomThroughTheServer(t *testing.T) {
 		}
 	}
 	if !limited {
-		t.Errorf("joins from one address were never limited (429 with Retry-After)")
+		t.Errorf("joins from one address were never limited (429 too_many_joins with Retry-After)")
 	}
 }

@@ -119,7 +119,8 @@ func (h *handler) setMembers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Usernames == nil {
-		return api.Invalid("the request has invalid fields", invalid.Field{Name: "usernames", Message: "is required (an empty list removes every member)"})
+		return api.InvalidCoded(invalid.Refuse(nil, "members_required", "the members' usernames are required (an empty list removes every member)"),
+			invalid.Field{Name: "usernames", Message: "is required (an empty list removes every member)"})
 	}
 	if err := h.svc.SetMembers(r.Context(), id[0], in.Usernames); err != nil {
 		return fail(err)

@@ -1,6 +1,7 @@
 package ticketingapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,7 +24,8 @@ func limit(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, api.Invalid("bad query parameters", invalid.Field{Name: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 1000", s)})
+		return 0, api.InvalidCoded(invalid.Refuse(nil, "query_not_in_range", "query parameter %s: %s is not a whole number from %d to %d", "limit", s, 1, 1000),
+			invalid.Field{Name: "limit", Message: fmt.Sprintf("%q is not a whole number from 1 to 1000", s)})
 	}
 	return n, nil
 }
@@ -151,8 +153,10 @@ func (h *handler) myOrder(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	o, err := h.svc.Order(r.Context(), ticketing.Everything, id[0])
-	if u := buyer(r); err == nil && (u == "" || o.Buyer.UserID != u) {
-		err = fmt.Errorf("%w: order %s", ticketing.ErrNotFound, id[0])
+	// Another buyer's order and none at all get the same answer, word for
+	// word: the answer must not tell that an order exists.
+	if u := buyer(r); errors.Is(err, ticketing.ErrNotFound) || err == nil && (u == "" || o.Buyer.UserID != u) {
+		err = invalid.Refuse(ticketing.ErrNotFound, "order_unknown", "no order %s of this buyer", id[0])
 	}
 	if err != nil {
 		return fail(err)
@@ -269,7 +273,15 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	today := time.Now().In(loc)
 	to, from := today, today.AddDate(0, 0, -29)
+	// The problem's code is its first field's.
 	var errs []invalid.Field
+	var rule error
+	bad := func(f invalid.Field, refusal error) {
+		errs = append(errs, f)
+		if rule == nil {
+			rule = refusal
+		}
+	}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
@@ -277,20 +289,21 @@ func (h *handler) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if s := r.URL.Query().Get(p.name); s != "" {
 			t, err := time.ParseInLocation(time.DateOnly, s, loc)
 			if err != nil {
-				errs = append(errs, invalid.Field{Name: p.name, Message: fmt.Sprintf("%q is not a date YYYY-MM-DD", s)})
+				bad(invalid.Field{Name: p.name, Message: fmt.Sprintf("%q is not a date YYYY-MM-DD", s)},
+					invalid.Refuse(nil, "query_not_date", "query parameter %s: %s is not a date YYYY-MM-DD", p.name, s))
 				continue
 			}
 			*p.dst = t
 		}
 	}
 	if len(errs) == 0 && to.Before(from) {
-		errs = append(errs, invalid.Field{Name: "to", Message: "must not be before from"})
+		bad(invalid.Field{Name: "to", Message: "must not be before from"}, invalid.Refuse(nil, "period_reversed", "the period's end (to) is before its start (from)"))
 	}
 	if len(errs) == 0 && to.Sub(from) > 3*366*24*time.Hour {
-		errs = append(errs, invalid.Field{Name: "from", Message: "the period is at most three years"})
+		bad(invalid.Field{Name: "from", Message: "the period is at most three years"}, invalid.Refuse(nil, "period_too_long", "the period is at most three years"))
 	}
 	if len(errs) > 0 {
-		return api.Invalid("bad query parameters", errs...)
+		return api.InvalidCoded(rule, errs...)
 	}
 	d, err := h.svc.Dashboard(r.Context(), from, to)
 	if err != nil {

@@ -227,22 +227,23 @@ func fail(err error) error {
 	case errors.Is(err, ticketing.ErrConflict):
 		return api.Refused(api.Conflict(strings.TrimPrefix(err.Error(), "ticketing: ")), err)
 	case errors.Is(err, inventory.ErrBusy):
-		return &api.Problem{Type: api.TypeUnavailable, Title: "Busy", Status: http.StatusServiceUnavailable,
-			Detail: "the area is being written by many processes at once; try again"}
+		return api.Refused(&api.Problem{Type: api.TypeUnavailable, Title: "Busy", Status: http.StatusServiceUnavailable,
+			Detail: "the area is being written by many processes at once; try again"},
+			invalid.Refuse(nil, "area_busy", "the area is being written by many processes at once; try again"))
 	}
 	return err
 }
 
 var idRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
 
-// ids returns the path values named, answering 404 for one that cannot
-// be an id.
+// ids returns the path values named, answering 404 (id_unknown) for one
+// that cannot be an id.
 func ids(r *http.Request, names ...string) ([]string, error) {
 	out := make([]string, len(names))
 	for i, n := range names {
 		v := r.PathValue(n)
 		if !idRule.MatchString(v) {
-			return nil, api.NotFound(fmt.Sprintf("no %s %q", n, v))
+			return nil, api.Refused(api.NotFound(fmt.Sprintf("no %s %q", n, v)), invalid.Refuse(nil, "id_unknown", "nothing has the id %s", v))
 		}
 		out[i] = v
 	}
@@ -250,7 +251,7 @@ func ids(r *http.Request, names ...string) ([]string, error) {
 }
 
 // query checks the request's query parameters against allowed, and
-// answers a 422 naming each unknown one.
+// answers a 422 (query_unknown) naming each unknown one.
 func query(r *http.Request, allowed ...string) error {
 	var errs []invalid.Field
 	var keys []string
@@ -268,7 +269,11 @@ func query(r *http.Request, allowed ...string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return api.Invalid("bad query parameters", errs...)
+		names := make([]string, len(errs))
+		for i, e := range errs {
+			names[i] = e.Name
+		}
+		return api.InvalidCoded(invalid.Refuse(nil, "query_unknown", "unknown query parameter: %s", strings.Join(names, ", ")), errs...)
 	}
 	return nil
 }
@@ -278,7 +283,8 @@ func oneOf(field, v string, allowed []string) error {
 	if v == "" || slices.Contains(allowed, v) {
 		return nil
 	}
-	return api.Invalid("bad query parameters", invalid.Field{Name: field, Message: fmt.Sprintf("%q is not one of %q", v, allowed)})
+	return api.InvalidCoded(invalid.Refuse(nil, "query_not_one_of", "query parameter %s: %s is not one of %s", field, v, strings.Join(allowed, ", ")),
+		invalid.Field{Name: field, Message: fmt.Sprintf("%q is not one of %q", v, allowed)})
 }
 
 // reasonBody is the body of the routes that take only a reason.

@@ -218,6 +218,17 @@ func TestBadInputMatrix(t *testing.T) {
 		{"waiting room status: a stranger's ticket", "POST", ev + "/waiting-room/status", `{"ticket":"wrq_00.secret"}`, 422, "ticket"},
 		{"wrong method", "PATCH", ev, "", 405, ""},
 	}
+	// The API's own errors carry a code, and its values, as refusals do.
+	codes := map[string][]string{
+		"merchants: unknown query":       {"query_unknown", "x"},
+		"merchant: bad id":               {"id_unknown", " "},
+		"members: missing list":          {"members_required"},
+		"events: bad status":             {"query_not_one_of", "status", "open", strings.Join(ticketing.EventStatuses, ", ")},
+		"orders: bad limit":              {"query_not_in_range", "limit", "0", "1", "1000"},
+		"dashboard: bad dates":           {"query_not_date", "from", "yesterday"},
+		"dashboard: reversed":            {"period_reversed"},
+		"waiting room status: no ticket": {"waitroom_ticket_required"},
+	}
 	covered := map[string]bool{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -243,6 +254,9 @@ func TestBadInputMatrix(t *testing.T) {
 			}
 			if c.name == "merchant delete: has events" && (p.Code != "merchant_has_events" || !slices.Equal(p.Args, []string{merchant, "1"})) {
 				t.Errorf("code %q, args %q; want merchant_has_events [%s 1]", p.Code, p.Args, merchant)
+			}
+			if want, ok := codes[c.name]; ok && (p.Code != want[0] || !slices.Equal(p.Args, want[1:]) && len(p.Args)+len(want[1:]) > 0) {
+				t.Errorf("code %q, args %q; want %q", p.Code, p.Args, want)
 			}
 			if c.field != "" && !slices.ContainsFunc(p.Errors, func(e struct {
 				Field string `json:"field"`

@@ -109,8 +109,8 @@ func (h *handler) joinWaitroom(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := h.joins.allow(h.clientIP(r), time.Now()); !ok {
 		secs := int(wait/time.Second) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return &api.Problem{Type: TypeRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests,
-			Detail: "this address joined the waiting room " + strconv.Itoa(JoinsPerMinute) + " times this minute; try again in " + strconv.Itoa(secs) + " s"}
+		rf := invalid.Refuse(nil, "too_many_joins", "this address joined the waiting room %d times this minute; try again in %d s", JoinsPerMinute, secs)
+		return api.Refused(&api.Problem{Type: TypeRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests, Detail: rf.Error()}, rf)
 	}
 	t, err := h.svc.JoinWaitingRoom(r.Context(), id[0])
 	if err != nil {
@@ -138,7 +138,8 @@ func (h *handler) waitroomStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Ticket == "" {
-		return api.Invalid("ticket: is required", invalid.Field{Name: "ticket", Message: "is required: the ticket that joining the waiting room answered"})
+		return api.InvalidCoded(invalid.Refuse(nil, "waitroom_ticket_required", "the ticket that joining the waiting room answered is required"),
+			invalid.Field{Name: "ticket", Message: "is required: the ticket that joining the waiting room answered"})
 	}
 	t, err := h.svc.WaitingRoomStatus(r.Context(), id[0], in.Ticket)
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 
 // The ticketing, payment and gate services refuse an action with a
 // stable code (an *invalid.Refusal; the API sends it as a problem's code
-// and args, docs/api.md). The pages show a refusal in their language from
+// and args, docs/api.md), and so do the ticketing and gate APIs for the
+// errors of their own (a bad query parameter, an unknown id, a revoked
+// device, too many joins). The pages show a refusal in their language from
 // refusalText, refusal.<code>: Indonesian, English, each filled with the
 // refusal's values in order (%[n]s picks one). The scanner's script gets
 // these texts too and fills them the same way.
@@ -62,6 +64,30 @@ var refusalText = map[string][2]string{
 	"refusal.override_needs_supervisor": {"Meloloskan penolakan memerlukan gate.override (supervisor).", "Overriding a refusal needs gate.override (a supervisor)."},
 	"refusal.pass_unknown":              {"Acara %s tidak punya pas %s.", "Event %s has no pass %s."},
 	"refusal.rebuild_all_needs_admin":   {"Membangun ulang daftar akses semua acara memerlukan acara semua merchant (ticketing.admin); bangun ulang acara Anda satu per satu.", "Rebuilding every event's access list needs every merchant's events (ticketing.admin); rebuild your events one by one."},
+	// the gate API's own (its input, its devices)
+	"refusal.device_revoked":         {"Perangkat ini sudah dicabut.", "The device was revoked."},
+	"refusal.enrolment_code_length":  {"Kode pendaftaran terdiri dari 1 sampai 64 karakter.", "An enrolment code is 1 to 64 characters."},
+	"refusal.enrolment_code_unknown": {"Kode ini tidak dikenal, sudah dipakai atau kedaluwarsa: minta kode baru kepada operator.", "This code is unknown, already used or expired: ask an operator for a new one."},
+	"refusal.enrolment_ttl":          {"Kode pendaftaran berlaku 0 sampai 2.592.000 detik (30 hari).", "An enrolment code lasts 0 to 2,592,000 seconds (30 days)."},
+	"refusal.key_id_invalid":         {"%s bukan id kunci, 1 sampai 65535.", "%s is not a key id, 1 to 65535."},
+	"refusal.query_not_boolean":      {"Parameter kueri %s harus true atau false.", "Query parameter %s must be true or false."},
+	"refusal.query_not_number":       {"Parameter kueri %s harus bilangan bulat.", "Query parameter %s must be a whole number."},
+	"refusal.reason_length":          {"Alasan harus 1 sampai 500 byte.", "The reason must be 1 to 500 bytes."},
+	"refusal.time_invalid":           {"%s bukan waktu RFC 3339.", "%s is not an RFC 3339 time."},
+	"refusal.upload_size":            {"Satu unggahan berisi 1 sampai %s pindaian.", "An upload holds 1 to %s scans."},
+	// the ticketing API's own (its paths, queries and limits); query_unknown
+	// is the gate API's too
+	"refusal.area_busy":                {"Area ini sedang ditulis oleh banyak proses sekaligus; coba lagi.", "The area is being written by many processes at once; try again."},
+	"refusal.id_unknown":               {"Tidak ada data dengan id %s.", "Nothing has the id %s."},
+	"refusal.members_required":         {"Username anggota wajib diisi (daftar kosong menghapus semua anggota).", "The members' usernames are required (an empty list removes every member)."},
+	"refusal.period_reversed":          {"Akhir periode (to) sebelum awalnya (from).", "The period's end (to) is before its start (from)."},
+	"refusal.period_too_long":          {"Periode paling lama tiga tahun.", "The period is at most three years."},
+	"refusal.query_not_date":           {"Parameter kueri %s: %s bukan tanggal YYYY-MM-DD.", "Query parameter %s: %s is not a date YYYY-MM-DD."},
+	"refusal.query_not_in_range":       {"Parameter kueri %s: %s bukan bilangan bulat dari %s sampai %s.", "Query parameter %s: %s is not a whole number from %s to %s."},
+	"refusal.query_not_one_of":         {"Parameter kueri %s: %s bukan salah satu dari %s.", "Query parameter %s: %s is not one of %s."},
+	"refusal.query_unknown":            {"Parameter kueri tidak dikenal: %s.", "Unknown query parameter: %s."},
+	"refusal.too_many_joins":           {"Alamat ini sudah %s kali masuk ruang tunggu menit ini; coba lagi dalam %s detik.", "This address joined the waiting room %s times this minute; try again in %s s."},
+	"refusal.waitroom_ticket_required": {"Tiket yang diberikan saat masuk ruang tunggu wajib diisi.", "The ticket that joining the waiting room answered is required."},
 	// the word joining states ("draft or approved")
 	"refusal.or": {" atau ", " or "},
 }

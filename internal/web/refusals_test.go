@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,10 +29,10 @@ var refusalSources = []string{"../../ticketing", "../gateapi", "../paymentapi", 
 // fmt.Errorf gives a refusal no code, which no page can translate.
 var refusalSentinels = map[string]bool{"ErrConflict": true, "ErrSoldOut": true, "ErrForbidden": true, "ErrState": true}
 
-// Every refusal the services can give (each invalid.Refuse in their source)
-// has a text in Indonesian and in English that takes its values, and every
-// refusal text belongs to one: a new refusal without a translation fails
-// here.
+// Every refusal the services and their APIs can give (each invalid.Refuse
+// in their source) is listed in docs/api.md and has a text in Indonesian
+// and in English that takes its values, and every refusal text belongs to
+// one: a new refusal without a translation fails here.
 func TestRefusalsEveryCodeTranslated(t *testing.T) {
 	codes := map[string]int{} // code → number of values
 	serviceCalls(t, refusalSources, func(path string, pos token.Position, call *ast.CallExpr) {
@@ -64,8 +65,15 @@ func TestRefusalsEveryCodeTranslated(t *testing.T) {
 	if len(codes) < 30 {
 		t.Fatalf("found %d refusal codes in %v; the walk misses some", len(codes), refusalSources)
 	}
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	verb := regexp.MustCompile(`%(\[\d+\])?.`)
 	for code, n := range codes {
+		if !strings.Contains(string(doc), "| `"+code+"` |") {
+			t.Errorf("refusal %s is not in docs/api.md's tables of codes", code)
+		}
 		text, ok := refusalText["refusal."+code]
 		if !ok {
 			t.Errorf("refusal %s has no text", code)
@@ -97,6 +105,82 @@ func TestRefusalsEveryCodeTranslated(t *testing.T) {
 				t.Errorf("%s is no refusal a service gives", k)
 			}
 		}
+	}
+}
+
+// apiSources are the APIs whose own errors (a bad query parameter, an
+// unknown id, a revoked device, too many requests) reach the scanner and
+// the APIs' clients beside their services' refusals.
+var apiSources = []string{"../gateapi", "../ticketingapi"}
+
+// problemMakers build a problem of an API's own.
+var problemMakers = map[string]bool{"api.Invalid": true, "api.NotFound": true, "api.Conflict": true, "api.BadGateway": true}
+
+// Every error the gate and ticketing APIs raise themselves carries a code
+// (api.Refused, api.InvalidCoded with an invalid.Refuse), so that
+// TestRefusalsEveryCodeTranslated holds it to a text in both languages.
+// Only a service's field errors go on without one: their fields are the
+// service's, worded by fieldText.
+func TestRefusalsAPIErrorsCoded(t *testing.T) {
+	made := 0
+	fset := token.NewFileSet()
+	for _, dir := range apiSources {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stack []ast.Node
+			ast.Inspect(f, func(n ast.Node) bool {
+				if n == nil {
+					stack = stack[:len(stack)-1]
+					return true
+				}
+				defer func() { stack = append(stack, n) }()
+				pos := fset.Position(n.Pos())
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					switch name := callee(n); {
+					case name == "fmt.Errorf":
+						for _, a := range n.Args[1:] {
+							if sel, ok := a.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Err") {
+								t.Errorf("%s: %s wrapped without a code: use invalid.Refuse", pos, sel.Sel.Name)
+							}
+						}
+						return true
+					case !problemMakers[name]:
+						return true
+					case name == "api.Invalid" && n.Ellipsis.IsValid():
+						return true // a service's field errors
+					}
+				case *ast.CompositeLit:
+					if sel, ok := n.Type.(*ast.SelectorExpr); !ok || callee(&ast.CallExpr{Fun: sel}) != "api.Problem" {
+						return true
+					}
+				default:
+					return true
+				}
+				made++
+				parent := stack[len(stack)-1]
+				if u, ok := parent.(*ast.UnaryExpr); ok && u.Op == token.AND {
+					parent = stack[len(stack)-2]
+				}
+				if call, ok := parent.(*ast.CallExpr); !ok || callee(call) != "api.Refused" {
+					t.Errorf("%s: a problem of the API's own without a code: use api.Refused or api.InvalidCoded", pos)
+				}
+				return true
+			})
+		}
+	}
+	if made < 8 {
+		t.Fatalf("found %d problems made in %v; the walk misses some", made, apiSources)
 	}
 }
 
@@ -158,6 +242,10 @@ func TestRefusalMsg(t *testing.T) {
 			"Merchant m_1 masih punya 1.200 acara, jadi tidak dapat dihapus.", "Merchant m_1 still has 1,200 event(s), so it cannot be deleted."},
 		{invalid.Refuse(ticketing.ErrSoldOut, "sold_out", "area %s: %s", "VIP", "inventory: sold out"),
 			"Tiket area VIP tidak cukup lagi.", "Area VIP has too few tickets left."},
+		// An error of the ticketing API's own, with its numbers.
+		{invalid.Refuse(nil, "too_many_joins", "this address joined the waiting room %d times this minute; try again in %d s", 30, 12),
+			"Alamat ini sudah 30 kali masuk ruang tunggu menit ini; coba lagi dalam 12 detik.",
+			"This address joined the waiting room 30 times this minute; try again in 12 s."},
 		// A refusal with no text, and an error with no code, keep the
 		// service's words.
 		{invalid.Refuse(ticketing.ErrConflict, "no_such_code", "a new rule"), "a new rule", "a new rule"},

@@ -605,3 +605,57 @@ func TestScannerPages(t *testing.T) {
 		t.Errorf("/scan/ without the scanner: %v %v, want the console's not-found page", resp, err)
 	}
 }
+
+// The gate API's own errors carry a code (docs/api.md), and the scanner
+// shows them in the page's language: in Indonesian, an enrolment code too
+// long to be one, a scan by a device revoked since it enrolled, and one
+// with its key revoked.
+func TestScannerAPIErrorsInIndonesian(t *testing.T) {
+	f := newScanFixture(t)
+	long := strings.Repeat("x", 65)
+	resp, err := http.Post(f.url+"/api/v1/gate/enrol", "application/json", strings.NewReader(`{"code":"`+long+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p api.Problem
+	err = json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusUnprocessableEntity || p.Code != "enrolment_code_length" {
+		t.Fatalf("enrol with a long code: %d %+v (%v), want 422 enrolment_code_length", resp.StatusCode, p, err)
+	}
+
+	ctx := f.phone(t)
+	browsertest.Do(t, ctx, "switch the scanner to Indonesian",
+		js(`document.cookie = 'arus_lang=id; path=/'`),
+		chromedp.Navigate(f.url+"/scan/"),
+		shown(`html[lang=id] body[data-ready=true] #code`),
+		chromedp.SendKeys(css(`#code`), long+"\r"),
+		shown(`#code-error`),
+	)
+	if got, want := browsertest.Get(t, ctx, "enrol error", chromedp.Text(css(`#code-error`))), "Kode pendaftaran terdiri dari 1 sampai 64 karakter."; got != want {
+		t.Errorf("enrolling with a long code says %q, want %q", got, want)
+	}
+
+	browsertest.Do(t, ctx, "clear the code", js(`document.getElementById('code').value = ''`))
+	enrolIn(t, ctx, f.code(t, "steward"))
+	ds, err := f.gate.Devices(context.Background(), "ev1")
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("devices: %v %v, want one", ds, err)
+	}
+	if _, err := f.gate.RevokeDevice(context.Background(), ds[0].DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	scanIn(t, ctx, "scan with the revoked device", f.qr["t1"], "error")
+	if got, want := browsertest.Get(t, ctx, "answer reason", chromedp.Text(css(`#answer-reason`))), "Perangkat ini sudah dicabut."; !strings.HasPrefix(got, want) {
+		t.Errorf("a scan by a revoked device says %q, want %q", got, want)
+	}
+	// Once its key is revoked too, the API's 401 has no code: the scanner
+	// says it in its own words.
+	if err := f.auth.RevokeAPIKey(context.Background(), ds[0].KeyID); err != nil {
+		t.Fatal(err)
+	}
+	scanIn(t, ctx, "scan with the revoked key", f.qr["t1"], "error")
+	if got, want := browsertest.Get(t, ctx, "answer reason", chromedp.Text(css(`#answer-reason`))), "Kunci perangkat ini ditolak"; !strings.HasPrefix(got, want) {
+		t.Errorf("a scan with a revoked key says %q, want %q", got, want)
+	}
+}

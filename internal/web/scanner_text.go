@@ -48,7 +48,6 @@ var scanText = map[string][2]string{
 	"scan.js.err.admitoffline":      {"Server tidak dapat dihubungi: meloloskan tanpa pas memerlukan server.", "The server cannot be reached: admitting without the pass needs it."},
 	"scan.js.err.bundleoffline":     {"Server tidak dapat dihubungi: bundel tetap seperti sebelumnya.", "The server cannot be reached: the bundle stays as it was."},
 	"scan.js.err.code":              {"Masukkan kode pendaftaran.", "Enter the enrolment code."},
-	"scan.js.err.codeunknown":       {"Kode ini tidak dikenal, sudah dipakai atau kedaluwarsa: minta kode baru kepada operator.", "This code is unknown, already used or expired: ask an operator for a new one."},
 	"scan.js.err.direction":         {"Pilih masuk atau keluar.", "Choose entry or exit."},
 	"scan.js.err.enroloffline":      {"Server tidak dapat dihubungi: pendaftaran memerlukan jaringan.", "The server cannot be reached: enrolment needs the network."},
 	"scan.js.err.override":          {"Sebutkan mengapa pas ini boleh lewat: alasannya dicatat bersama pindaiannya.", "Say why the pass may go through: it is recorded with the scan."},

@@ -59,8 +59,15 @@
   class Offline extends Error {}
   class Problem extends Error {
     // A refusal with a code (docs/api.md) is told in the page's language.
-    constructor(status, p) { super((p && p.code && TEXT['refusal.' + p.code] && tx('refusal.' + p.code, ...(p.args || []))) || (p && (p.detail || p.title)) || 'HTTP ' + status); this.status = status; this.fields = (p && p.errors) || []; }
+    constructor(status, p) {
+      const coded = !!(p && p.code && TEXT['refusal.' + p.code]);
+      super((coded && tx('refusal.' + p.code, ...(p.args || []))) || (p && (p.detail || p.title)) || 'HTTP ' + status);
+      this.status = status; this.coded = coded; this.fields = (p && p.errors) || [];
+    }
   }
+  // problemText is what a refused request says: its code's text in the
+  // page's language, else its fields' messages, else its detail.
+  const problemText = (e) => (!e.coded && e.fields && e.fields.length ? e.fields.map((f) => f.message).join('; ') : e.message);
 
   async function api(method, path, body, timeout = 5000) {
     const headers = { Accept: 'application/json' };
@@ -76,8 +83,14 @@
     setReachable(true);
     const data = await resp.json().catch(() => null);
     if (!resp.ok) {
-      if (resp.status === 401 && device && device.api_key) banner(tx('refused'));
-      throw new Problem(resp.status, data);
+      const p = new Problem(resp.status, data);
+      if (resp.status === 401 && device && device.api_key) {
+        banner(tx('refused'));
+        // The key itself was refused (revoked, unknown): the API's answer
+        // has no code, and the banner says why in the page's language.
+        if (!p.coded) { p.message = tx('refused'); p.coded = true; }
+      }
+      throw p;
     }
     return data;
   }
@@ -220,7 +233,7 @@
         // Refused (not merely offline): say why on the queue screen; the
         // scans stay queued for an operator to look at.
         if (!(e instanceof Offline)) {
-          lastUpload = { at: new Date().toISOString(), count: 0, flagged: [], error: e.message };
+          lastUpload = { at: new Date().toISOString(), count: 0, flagged: [], error: problemText(e) };
           store.set('upload', lastUpload);
           renderQueue();
         }
@@ -278,7 +291,7 @@
         return;
       } catch (e) {
         if (!(e instanceof Offline)) {
-          answer({ ok: false, reason: 'error', detail: e.message, secret, at: body.at, mode: 'online' });
+          answer({ ok: false, reason: 'error', detail: problemText(e), secret, at: body.at, mode: 'online' });
           return;
         }
         // Unreachable: decide here, with the same nonce, so that a scan
@@ -499,8 +512,7 @@
       route();
     } catch (e) {
       if (e instanceof Offline) fieldError('code-error', tx('err.enroloffline'));
-      else if (e.status === 401) fieldError('code-error', tx('err.codeunknown'));
-      else fieldError('code-error', e.fields.length ? e.fields.map((f) => f.message).join('; ') : e.message);
+      else fieldError('code-error', problemText(e));
       $('#code').focus();
     }
   }
@@ -641,7 +653,7 @@
       renderFound();
       $('#search-summary').textContent = found.length ? tx('found', found.length) : tx('notfound');
     } catch (err) {
-      fieldError('q-error', err instanceof Offline ? tx('err.searchoffline') : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+      fieldError('q-error', err instanceof Offline ? tx('err.searchoffline') : problemText(err));
     }
   }
 
@@ -717,7 +729,7 @@
       renderFound();
     } catch (err) {
       if (!$('#admit-form').hidden) {
-        fieldError('admit-error', err instanceof Offline ? tx('err.admitoffline') : err.fields.length ? err.fields.map((f) => f.message).join('; ') : err.message);
+        fieldError('admit-error', err instanceof Offline ? tx('err.admitoffline') : problemText(err));
       }
     } finally {
       busy = false;
@@ -786,8 +798,8 @@
       busy = true;
       try { await check(lastSecret, reason); } finally { busy = false; }
     });
-    $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? tx('err.uploadoffline') : e.message; }));
-    $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? tx('err.bundleoffline') : e.message)));
+    $('#upload-now').addEventListener('click', () => upload().catch((e) => { $('#upload-result').textContent = e instanceof Offline ? tx('err.uploadoffline') : problemText(e); }));
+    $('#refresh-bundle').addEventListener('click', () => downloadBundle().then(() => { lastBundle = Date.now(); }).catch((e) => banner(e instanceof Offline ? tx('err.bundleoffline') : problemText(e))));
     $('#fullscreen').addEventListener('click', () => document.documentElement.requestFullscreen && document.documentElement.requestFullscreen().catch(() => {}));
     $('#forget').addEventListener('click', () => {
       const lost = queue.length ? ' ' + tx('forget.lost', queue.length) : '';
