@@ -117,14 +117,6 @@ func internalError() *Problem {
 		Detail: "the server failed to handle the request; the error is in its log", Code: "internal_error"}
 }
 
-// Coded is p with code and args, the values p's detail names in order: a
-// rule of the API's own (or of a component that answers its own
-// problems), given to Refused as a refusal of no kind, so that it reaches
-// the client as a service's refusal does. p keeps its detail.
-func Coded(p *Problem, code string, args ...any) *Problem {
-	return Refused(p, &invalid.Refusal{Code: code, Args: args, Message: p.Detail})
-}
-
 // Error makes a Problem usable as an error inside the server.
 func (p *Problem) Error() string {
 	if p.Detail != "" {

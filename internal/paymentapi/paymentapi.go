@@ -107,30 +107,36 @@ type query struct {
 	r    *http.Request
 	errs []invalid.Field
 	// rule is the code and values of the first error (unknown parameters
-	// first, all of them in one), as the ticketing API gives them.
+	// come first, named all in one), as the ticketing API gives them.
 	rule error
 }
 
 func newQuery(r *http.Request, allowed ...string) *query {
 	q := &query{r: r}
+	names := slices.Sorted(maps.Keys(r.URL.Query()))
 	var unknown []string
-	for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
-		switch vs := r.URL.Query()[name]; {
-		case !slices.Contains(allowed, name):
-			q.fail(nil, name, "is not a parameter of this route; use %s", strings.Join(allowed, ", "))
+	for _, name := range names {
+		if !slices.Contains(allowed, name) {
 			unknown = append(unknown, name)
-		case len(vs) > 1:
+		}
+	}
+	if len(unknown) > 0 {
+		rule := invalid.Refuse(nil, "query_unknown", "unknown query parameter: %s", strings.Join(unknown, ", "))
+		for _, name := range unknown {
+			q.fail(rule, name, "is not a parameter of this route; use %s", strings.Join(allowed, ", "))
+		}
+	}
+	for _, name := range names {
+		if vs := r.URL.Query()[name]; len(vs) > 1 && slices.Contains(allowed, name) {
 			q.fail(invalid.Refuse(nil, "query_repeated", "query parameter %s is given more than once", name),
 				name, "is given %d times; give it once", len(vs))
 		}
 	}
-	if len(unknown) > 0 {
-		q.rule = invalid.Refuse(nil, "query_unknown", "unknown query parameter: %s", strings.Join(unknown, ", "))
-	}
 	return q
 }
 
-// fail records that field broke rule (nil: the rule is set already).
+// fail records that field broke rule, an invalid.Refuse of no kind; the
+// problem carries the first rule broken.
 func (q *query) fail(rule error, field, format string, args ...any) {
 	if q.rule == nil {
 		q.rule = rule
