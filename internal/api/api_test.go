@@ -391,55 +391,56 @@ func TestBadInput(t *testing.T) {
 		typ    string
 		field  string // a field error with this path, if not ""
 		detail string // in the detail, if not ""
+		code   string // the problem's code
 	}{
-		{"malformed JSON", "POST", "/api/v1/topics", `{"name": "t2",`, 400, api.TypeMalformed, "", "byte 14"},
-		{"malformed JSON mid-way", "POST", "/api/v1/topics", "{\n  \"name\": x\n}", 400, api.TypeMalformed, "", "line 2"},
-		{"trailing data", "POST", "/api/v1/topics", `{"name":"t2"} {}`, 400, api.TypeMalformed, "", "byte"},
-		{"empty body", "POST", "/api/v1/topics", ``, 400, api.TypeMalformed, "", "empty"},
-		{"unknown field", "POST", "/api/v1/topics", `{"name":"t2","partitons":3}`, 422, api.TypeInvalid, "partitons", "unknown field"},
-		{"unknown nested field", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a"},{"vaule":"b"}]}`, 422, api.TypeInvalid, "records[1].vaule", ""},
-		{"unknown header field", "POST", "/api/v1/topics/t/records", `{"records":[{"headers":[{"key":"a","val":"b"}]}]}`, 422, api.TypeInvalid, "records[0].headers[0].val", ""},
-		{"wrong type", "POST", "/api/v1/topics", `{"name":"t2","partitions":"3"}`, 422, api.TypeInvalid, "partitions", "want an integer"},
-		{"not an object", "POST", "/api/v1/topics", `[1,2]`, 422, api.TypeInvalid, "", "want an object"},
-		{"invalid topic name", "POST", "/api/v1/topics", `{"name":"bad name"}`, 422, api.TypeInvalid, "name", `"bad name"`},
-		{"zero partitions", "POST", "/api/v1/topics", `{"name":"t2","partitions":0}`, 422, api.TypeInvalid, "partitions", "partition count 0"},
-		{"too many partitions", "POST", "/api/v1/topics", `{"name":"t2","partitions":20000}`, 422, api.TypeInvalid, "partitions", "10000"},
-		{"negative retention", "POST", "/api/v1/topics", `{"name":"t2","retention_ms":-1}`, 422, api.TypeInvalid, "retention_ms", ""},
-		{"topic exists", "POST", "/api/v1/topics", `{"name":"t"}`, 409, api.TypeTopicExists, "", `"t"`},
-		{"invalid topic in path", "GET", "/api/v1/topics/bad$name", "", 422, api.TypeInvalid, "topic", `"bad$name"`},
-		{"unknown topic", "GET", "/api/v1/topics/nope", "", 404, api.TypeTopicNotFound, "", "nope"},
-		{"delete unknown topic", "DELETE", "/api/v1/topics/nope", "", 404, api.TypeTopicNotFound, "", "nope"},
-		{"body too large", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"` + big + `"}]}`, 413, api.TypeTooLarge, "", "4096"},
-		{"record too large", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"` + big[:200] + `"}]}`, 413, api.TypeRecordTooLarge, "", "100"},
-		{"too many records", "POST", "/api/v1/topics/t/records", `{"records":[{},{},{},{}]}`, 413, api.TypeTooLarge, "", "limit is 3"},
-		{"no records", "POST", "/api/v1/topics/t/records", `{"records":[]}`, 422, api.TypeInvalid, "records", ""},
-		{"bad base64", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"!!","encoding":"base64"}]}`, 422, api.TypeInvalid, "records[0].value", "base64"},
-		{"bad encoding", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a","encoding":"hex"}]}`, 422, api.TypeInvalid, "records[0].encoding", `"hex"`},
-		{"bad timestamp", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a","timestamp":"yesterday"}]}`, 422, api.TypeInvalid, "records[0].timestamp", `"yesterday"`},
-		{"key not a string", "POST", "/api/v1/topics/t/records", `{"records":[{"key":5}]}`, 422, api.TypeInvalid, "records[0].key", "want a string"},
-		{"header value not a string", "POST", "/api/v1/topics/t/records", `{"records":[{"headers":{"a":1}}]}`, 422, api.TypeInvalid, "records[0].headers.a", ""},
-		{"bad partition", "GET", "/api/v1/topics/t/partitions/x/records", "", 422, api.TypeInvalid, "partition", `"x"`},
-		{"negative partition", "GET", "/api/v1/topics/t/partitions/-1/records", "", 422, api.TypeInvalid, "partition", `"-1"`},
-		{"bad offset", "GET", "/api/v1/topics/t/partitions/0/records?offset=abc", "", 422, api.TypeInvalid, "offset", `"abc"`},
-		{"offset beyond end", "GET", "/api/v1/topics/t/partitions/0/records?offset=99", "", 416, api.TypeOffsetOutOfRange, "", "99"},
-		{"limit too high", "GET", "/api/v1/topics/t/partitions/0/records?limit=100000", "", 422, api.TypeInvalid, "limit", "100000"},
-		{"offset and time", "GET", "/api/v1/topics/t/partitions/0/records?offset=0&time=2020-01-01T00:00:00Z", "", 422, api.TypeInvalid, "time", "not both"},
-		{"bad time", "GET", "/api/v1/topics/t/partitions/0/offset?time=noon", "", 422, api.TypeInvalid, "time", `"noon"`},
-		{"unknown query parameter", "GET", "/api/v1/topics/t/partitions/0/records?ofset=1", "", 422, api.TypeInvalid, "ofset", "unknown"},
-		{"read unknown topic", "GET", "/api/v1/topics/nope/partitions/0/records", "", 404, api.TypeTopicNotFound, "", "nope"},
-		{"unknown group", "GET", "/api/v1/groups/ghosts", "", 404, api.TypeGroupNotFound, "", "ghosts"},
-		{"invalid group", "GET", "/api/v1/groups/a%09b", "", 422, api.TypeInvalid, "group", ""},
-		{"reset to nowhere", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"sideways"}`, 422, api.TypeInvalid, "to", `"sideways"`},
-		{"reset without time", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"time"}`, 422, api.TypeInvalid, "time", "required"},
-		{"reset to negative offset", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"offset","offset":-5}`, 422, api.TypeInvalid, "offset", "-5"},
-		{"reset beyond the end", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"offset","offset":1000}`, 422, api.TypeOffsetOutOfRange, "", "1000"},
-		{"reset unknown topic", "POST", "/api/v1/groups/g/reset", `{"topic":"nope","to":"earliest"}`, 404, api.TypeTopicNotFound, "", "nope"},
-		{"reset negative partition", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"earliest","partitions":[-1]}`, 422, api.TypeInvalid, "partitions[0]", "-1"},
-		{"consume without topic", "POST", "/api/v1/groups/g/consume", "", 422, api.TypeInvalid, "topic", "required"},
-		{"consume bad ack", "POST", "/api/v1/groups/g/consume?topic=t&ack=never", "", 422, api.TypeInvalid, "ack", `"never"`},
-		{"consume bad topic", "POST", "/api/v1/groups/g/consume?topic=a%20b", "", 422, api.TypeInvalid, "topic", `"a b"`},
-		{"method not allowed", "PUT", "/api/v1/topics", "", 405, api.TypeMethodNotAllowed, "", "GET or POST"},
-		{"no such route", "GET", "/api/v1/nothing/here", "", 404, api.TypeNotFound, "", "/api/v1/nothing/here"},
+		{"malformed JSON", "POST", "/api/v1/topics", `{"name": "t2",`, 400, api.TypeMalformed, "", "byte 14", "json_malformed"},
+		{"malformed JSON mid-way", "POST", "/api/v1/topics", "{\n  \"name\": x\n}", 400, api.TypeMalformed, "", "line 2", "json_malformed"},
+		{"trailing data", "POST", "/api/v1/topics", `{"name":"t2"} {}`, 400, api.TypeMalformed, "", "byte", "json_malformed"},
+		{"empty body", "POST", "/api/v1/topics", ``, 400, api.TypeMalformed, "", "empty", "body_empty"},
+		{"unknown field", "POST", "/api/v1/topics", `{"name":"t2","partitons":3}`, 422, api.TypeInvalid, "partitons", "unknown field", "body_invalid"},
+		{"unknown nested field", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a"},{"vaule":"b"}]}`, 422, api.TypeInvalid, "records[1].vaule", "", "body_invalid"},
+		{"unknown header field", "POST", "/api/v1/topics/t/records", `{"records":[{"headers":[{"key":"a","val":"b"}]}]}`, 422, api.TypeInvalid, "records[0].headers[0].val", "", "body_invalid"},
+		{"wrong type", "POST", "/api/v1/topics", `{"name":"t2","partitions":"3"}`, 422, api.TypeInvalid, "partitions", "want an integer", "body_invalid"},
+		{"not an object", "POST", "/api/v1/topics", `[1,2]`, 422, api.TypeInvalid, "", "want an object", "body_invalid"},
+		{"invalid topic name", "POST", "/api/v1/topics", `{"name":"bad name"}`, 422, api.TypeInvalid, "name", `"bad name"`, "topic_invalid"},
+		{"zero partitions", "POST", "/api/v1/topics", `{"name":"t2","partitions":0}`, 422, api.TypeInvalid, "partitions", "partition count 0", "topic_invalid"},
+		{"too many partitions", "POST", "/api/v1/topics", `{"name":"t2","partitions":20000}`, 422, api.TypeInvalid, "partitions", "10000", "topic_invalid"},
+		{"negative retention", "POST", "/api/v1/topics", `{"name":"t2","retention_ms":-1}`, 422, api.TypeInvalid, "retention_ms", "", "topic_invalid"},
+		{"topic exists", "POST", "/api/v1/topics", `{"name":"t"}`, 409, api.TypeTopicExists, "", `"t"`, "topic_exists"},
+		{"invalid topic in path", "GET", "/api/v1/topics/bad$name", "", 422, api.TypeInvalid, "topic", `"bad$name"`, "topic_name_invalid"},
+		{"unknown topic", "GET", "/api/v1/topics/nope", "", 404, api.TypeTopicNotFound, "", "nope", "topic_not_found"},
+		{"delete unknown topic", "DELETE", "/api/v1/topics/nope", "", 404, api.TypeTopicNotFound, "", "nope", "topic_not_found"},
+		{"body too large", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"` + big + `"}]}`, 413, api.TypeTooLarge, "", "4096", "body_too_large"},
+		{"record too large", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"` + big[:200] + `"}]}`, 413, api.TypeRecordTooLarge, "", "100", "record_too_large"},
+		{"too many records", "POST", "/api/v1/topics/t/records", `{"records":[{},{},{},{}]}`, 413, api.TypeTooLarge, "", "limit is 3", "too_many_records"},
+		{"no records", "POST", "/api/v1/topics/t/records", `{"records":[]}`, 422, api.TypeInvalid, "records", "", "no_records"},
+		{"bad base64", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"!!","encoding":"base64"}]}`, 422, api.TypeInvalid, "records[0].value", "base64", "body_invalid"},
+		{"bad encoding", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a","encoding":"hex"}]}`, 422, api.TypeInvalid, "records[0].encoding", `"hex"`, "body_invalid"},
+		{"bad timestamp", "POST", "/api/v1/topics/t/records", `{"records":[{"value":"a","timestamp":"yesterday"}]}`, 422, api.TypeInvalid, "records[0].timestamp", `"yesterday"`, "body_invalid"},
+		{"key not a string", "POST", "/api/v1/topics/t/records", `{"records":[{"key":5}]}`, 422, api.TypeInvalid, "records[0].key", "want a string", "body_invalid"},
+		{"header value not a string", "POST", "/api/v1/topics/t/records", `{"records":[{"headers":{"a":1}}]}`, 422, api.TypeInvalid, "records[0].headers.a", "", "body_invalid"},
+		{"bad partition", "GET", "/api/v1/topics/t/partitions/x/records", "", 422, api.TypeInvalid, "partition", `"x"`, "partition_invalid"},
+		{"negative partition", "GET", "/api/v1/topics/t/partitions/-1/records", "", 422, api.TypeInvalid, "partition", `"-1"`, "partition_invalid"},
+		{"bad offset", "GET", "/api/v1/topics/t/partitions/0/records?offset=abc", "", 422, api.TypeInvalid, "offset", `"abc"`, "query_invalid"},
+		{"offset beyond end", "GET", "/api/v1/topics/t/partitions/0/records?offset=99", "", 416, api.TypeOffsetOutOfRange, "", "99", "offset_out_of_range"},
+		{"limit too high", "GET", "/api/v1/topics/t/partitions/0/records?limit=100000", "", 422, api.TypeInvalid, "limit", "100000", "query_invalid"},
+		{"offset and time", "GET", "/api/v1/topics/t/partitions/0/records?offset=0&time=2020-01-01T00:00:00Z", "", 422, api.TypeInvalid, "time", "not both", "query_invalid"},
+		{"bad time", "GET", "/api/v1/topics/t/partitions/0/offset?time=noon", "", 422, api.TypeInvalid, "time", `"noon"`, "query_invalid"},
+		{"unknown query parameter", "GET", "/api/v1/topics/t/partitions/0/records?ofset=1", "", 422, api.TypeInvalid, "ofset", "unknown", "query_unknown"},
+		{"read unknown topic", "GET", "/api/v1/topics/nope/partitions/0/records", "", 404, api.TypeTopicNotFound, "", "nope", "topic_not_found"},
+		{"unknown group", "GET", "/api/v1/groups/ghosts", "", 404, api.TypeGroupNotFound, "", "ghosts", "group_not_found"},
+		{"invalid group", "GET", "/api/v1/groups/a%09b", "", 422, api.TypeInvalid, "group", "", "group_name_invalid"},
+		{"reset to nowhere", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"sideways"}`, 422, api.TypeInvalid, "to", `"sideways"`, "reset_invalid"},
+		{"reset without time", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"time"}`, 422, api.TypeInvalid, "time", "required", "reset_invalid"},
+		{"reset to negative offset", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"offset","offset":-5}`, 422, api.TypeInvalid, "offset", "-5", "reset_invalid"},
+		{"reset beyond the end", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"offset","offset":1000}`, 422, api.TypeOffsetOutOfRange, "", "1000", "offset_out_of_range"},
+		{"reset unknown topic", "POST", "/api/v1/groups/g/reset", `{"topic":"nope","to":"earliest"}`, 404, api.TypeTopicNotFound, "", "nope", "topic_not_found"},
+		{"reset negative partition", "POST", "/api/v1/groups/g/reset", `{"topic":"t","to":"earliest","partitions":[-1]}`, 422, api.TypeInvalid, "partitions[0]", "-1", "reset_invalid"},
+		{"consume without topic", "POST", "/api/v1/groups/g/consume", "", 422, api.TypeInvalid, "topic", "required", "query_invalid"},
+		{"consume bad ack", "POST", "/api/v1/groups/g/consume?topic=t&ack=never", "", 422, api.TypeInvalid, "ack", `"never"`, "query_invalid"},
+		{"consume bad topic", "POST", "/api/v1/groups/g/consume?topic=a%20b", "", 422, api.TypeInvalid, "topic", `"a b"`, "query_invalid"},
+		{"method not allowed", "PUT", "/api/v1/topics", "", 405, api.TypeMethodNotAllowed, "", "GET or POST", "method_not_allowed"},
+		{"no such route", "GET", "/api/v1/nothing/here", "", 404, api.TypeNotFound, "", "/api/v1/nothing/here", "route_unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,6 +451,9 @@ func TestBadInput(t *testing.T) {
 			p := decodeInto[api.Problem](t, r, tt.status)
 			if p.Type != tt.typ || p.Status != tt.status || p.Title == "" {
 				t.Errorf("got type %q status %d title %q, want type %q status %d", p.Type, p.Status, p.Title, tt.typ, tt.status)
+			}
+			if p.Code != tt.code {
+				t.Errorf("code %q, want %q", p.Code, tt.code)
 			}
 			if tt.detail != "" && !strings.Contains(p.Detail, tt.detail) && !fieldsContain(p.Errors, tt.detail) {
 				t.Errorf("detail %q (errors %v) does not name %q", p.Detail, p.Errors, tt.detail)
@@ -490,7 +494,7 @@ func TestPanicBecomes500(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	p := decodeInto[api.Problem](t, call(t, "GET", srv.URL+"/api/v1/topics", ""), 500)
-	if p.Type != api.TypeInternal || strings.Contains(p.Detail, "boom") {
+	if p.Type != api.TypeInternal || p.Code != "internal_error" || strings.Contains(p.Detail, "boom") {
 		t.Fatalf("panic answered %+v, want an internal problem that does not leak the panic", p)
 	}
 	if r := call(t, "GET", srv.URL+"/healthz", ""); r.status != 200 {

@@ -88,8 +88,9 @@ func (s *Server) authorize(r *http.Request, ns ...need) (*http.Request, error) {
 	ctx := auth.WithPrincipal(r.Context(), p)
 	r = r.WithContext(ctx)
 	if p.Session != nil && !safeMethod(r.Method) && !p.Session.CheckCSRF(r.Header.Get(CSRFHeader)) {
-		return nil, &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-			Detail: "a request signed in by session cookie must carry the session's CSRF token in the " + CSRFHeader + " header"}
+		return nil, Coded(&Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
+			Detail: "a request signed in by session cookie must carry the session's CSRF token in the " + CSRFHeader + " header"},
+			"csrf_token_required")
 	}
 	for _, n := range ns {
 		of := n.of
@@ -166,14 +167,17 @@ func denied(p *auth.Principal, perm auth.Permission, kind, resource string) erro
 			who = "API key " + p.Key.Prefix + " does not"
 		}
 		what := string(perm)
+		code, args := "permission_denied", []any{string(perm)}
 		switch {
 		case resource != "":
 			what += " on " + kind + " " + resource
+			code, args = "permission_denied_on", append(args, kind, resource)
 		case p.Key != nil && narrowed(p.Key.Scopes, perm):
 			what += " on every " + cmp.Or(kind, "resource") + " (a scope limited to one resource does not grant this route)"
+			code, args = "scope_narrowed", append(args, cmp.Or(kind, "resource"))
 		}
-		return &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-			Detail: fmt.Sprintf("%s allow %s", who, what)}
+		return Coded(&Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
+			Detail: fmt.Sprintf("%s allow %s", who, what)}, code, args...)
 	}
 	return nil
 }
@@ -189,24 +193,24 @@ func narrowed(scopes []string, perm auth.Permission) bool {
 }
 
 func unauthorized(err error) *Problem {
-	detail := "no credentials: send an API key as Authorization: Bearer <key>, or sign in to the console"
+	code, detail := "credentials_missing", "no credentials: send an API key as Authorization: Bearer <key>, or sign in to the console"
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials):
 	case errors.Is(err, auth.ErrExpired):
-		detail = "the API key or session has expired"
+		code, detail = "credentials_expired", "the API key or session has expired"
 	case errors.Is(err, auth.ErrRevoked):
-		detail = "the API key has been revoked"
+		code, detail = "key_revoked", "the API key has been revoked"
 	case errors.Is(err, auth.ErrDisabled):
-		detail = "the user is disabled"
+		code, detail = "user_disabled", "the user is disabled"
 	case errors.Is(err, auth.ErrPasswordChangeRequired):
-		detail = "the session's user must change their password first, in the console or with POST /api/v1/account/password"
+		code, detail = "password_change_required", "the session's user must change their password first, in the console or with POST /api/v1/account/password"
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		detail = "the API key or session is not valid"
+		code, detail = "credentials_invalid", "the API key or session is not valid"
 	default:
 		return &Problem{Type: TypeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
-			Detail: "credentials could not be checked; the error is in the server's log", cause: err}
+			Detail: "credentials could not be checked; the error is in the server's log", Code: "internal_error", cause: err}
 	}
-	return &Problem{Type: TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: detail,
+	return &Problem{Type: TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: detail, Code: code,
 		header: http.Header{"Www-Authenticate": {`Bearer realm="arus"`}}}
 }
 

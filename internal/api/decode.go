@@ -24,11 +24,7 @@ import (
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) *Problem {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit))
-		}
-		return malformed(fmt.Sprintf("reading the request body: %v", err))
+		return bodyError(err)
 	}
 	return decodeBytes(body, v)
 }
@@ -36,7 +32,7 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) *Problem
 // decodeBytes is decode on a body already read.
 func decodeBytes(body []byte, v any) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return malformed("the request body is empty; send a JSON object")
+		return emptyBody()
 	}
 	// Fast path: a well-formed request decodes once. Only a bad one pays
 	// for the second pass that names the offending field.
@@ -50,22 +46,21 @@ func decodeBytes(body []byte, v any) *Problem {
 	if err := json.Unmarshal(body, &generic); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := position(body, se.Offset)
-			return malformed(fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %v", se.Offset, line, col, se))
+			return syntaxError(body, se)
 		}
-		return malformed(fmt.Sprintf("malformed JSON: %v", err))
+		return truncated(err)
 	}
 	if errs := checkValue(generic, reflect.TypeOf(v).Elem(), ""); len(errs) > 0 {
-		return invalidFields(errs)
+		return invalidFields("body_invalid", errs)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		// checkValue has seen every field; what is left is a value that
 		// decodes but does not fit, reported as well as encoding/json can.
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return invalidFields([]invalid.Field{{Name: te.Field, Message: fmt.Sprintf("a JSON %s does not fit here (byte %d)", te.Value, te.Offset)}})
+			return invalidFields("body_invalid", []invalid.Field{{Name: te.Field, Message: fmt.Sprintf("a JSON %s does not fit here (byte %d)", te.Value, te.Offset)}})
 		}
-		return Invalid(err.Error())
+		return Coded(Invalid(err.Error()), "body_invalid", "(body)")
 	}
 	return nil
 }

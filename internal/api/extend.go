@@ -89,3 +89,11 @@ func Refused(p *Problem, err error) *Problem {
 	}
 	return p
 }
+
+// Coded is p with code and args, the values p's detail names in order: a
+// rule of the API's own (or of a component that answers its own
+// problems), given to Refused as a refusal of no kind, so that it reaches
+// the client as a service's refusal does. p keeps its detail.
+func Coded(p *Problem, code string, args ...any) *Problem {
+	return Refused(p, &invalid.Refusal{Code: code, Args: args, Message: p.Detail})
+}

@@ -112,7 +112,7 @@ func (s *Server) resetGroup(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(errs) > 0 {
-		return invalidFields(errs)
+		return invalidFields("reset_invalid", errs)
 	}
 	offsets, err := s.broker.ResetOffsets(r.Context(), group, req.Topic, reset)
 	if err != nil {

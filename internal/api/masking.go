@@ -36,7 +36,7 @@ func (s *Server) getMask(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.cfg.Masks.Get(r.Context(), topic)
 	if errors.Is(err, mask.ErrNotFound) {
-		return notFound(fmt.Sprintf("topic %s has no masking policy", topic))
+		return Coded(notFound(fmt.Sprintf("topic %s has no masking policy", topic)), "masking_unknown", topic)
 	}
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func (s *Server) putMask(w http.ResponseWriter, r *http.Request) error {
 	stored, err := s.cfg.Masks.Put(r.Context(), mask.Policy{Topic: topic, Fields: body.Fields}, auth.FromContext(r.Context()).Name())
 	var bad *invalid.Fields
 	if errors.As(err, &bad) {
-		return invalidFields(bad.List)
+		return invalidFields("masking_invalid", bad.List)
 	}
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (s *Server) deleteMask(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.cfg.Masks.Delete(r.Context(), topic)
 	if errors.Is(err, mask.ErrNotFound) {
-		return notFound(fmt.Sprintf("topic %s has no masking policy", topic))
+		return Coded(notFound(fmt.Sprintf("topic %s has no masking policy", topic)), "masking_unknown", topic)
 	}
 	if err != nil {
 		return err

@@ -58,8 +58,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 				// The response has started; all that can be done is to cut it.
 				panic(http.ErrAbortHandler)
 			}
-			writeProblem(sw, r, &Problem{Type: TypeInternal, Title: "Internal server error",
-				Status: http.StatusInternalServerError, Detail: "the server failed to handle the request; the error is in its log"})
+			writeProblem(sw, r, internalError())
 		}()
 		next.ServeHTTP(sw, r)
 	})

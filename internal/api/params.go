@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/arus-platform/arus/invalid"
@@ -16,7 +17,7 @@ import (
 func topicParam(r *http.Request) (string, error) {
 	name := r.PathValue("topic")
 	if err := stream.ValidateTopicName(name); err != nil {
-		return "", Invalid(err.Error(), invalid.Field{Name: "topic", Message: err.Error()})
+		return "", Coded(Invalid(err.Error(), invalid.Field{Name: "topic", Message: err.Error()}), "topic_name_invalid", name)
 	}
 	return name, nil
 }
@@ -25,7 +26,7 @@ func topicParam(r *http.Request) (string, error) {
 func groupParam(r *http.Request) (string, error) {
 	name := r.PathValue("group")
 	if err := stream.ValidateGroupName(name); err != nil {
-		return "", Invalid(err.Error(), invalid.Field{Name: "group", Message: err.Error()})
+		return "", Coded(Invalid(err.Error(), invalid.Field{Name: "group", Message: err.Error()}), "group_name_invalid", name)
 	}
 	return name, nil
 }
@@ -36,7 +37,7 @@ func partitionParam(r *http.Request) (int32, error) {
 	p, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || p < 0 {
 		msg := fmt.Sprintf("partition %q is not a partition number; partitions are numbered from 0", s)
-		return 0, Invalid(msg, invalid.Field{Name: "partition", Message: msg})
+		return 0, Coded(Invalid(msg, invalid.Field{Name: "partition", Message: msg}), "partition_invalid", s)
 	}
 	return int32(p), nil
 }
@@ -123,17 +124,24 @@ func (q *query) oneOf(name string, values ...string) string {
 }
 
 // problem returns the collected errors, adding one for every parameter
-// that was not read, or nil.
+// that was not read, or nil. Bad values come first (query_invalid, naming
+// the first); unknown parameters alone are query_unknown, naming them all,
+// as in the ticketing and gate APIs.
 func (q *query) problem() *Problem {
+	var unknown []string
 	for _, name := range sortedKeys(anyMap(q.v)) {
 		if !q.seen[name] {
 			q.fail(name, "unknown query parameter")
+			unknown = append(unknown, name)
 		}
 	}
-	if len(q.errs) == 0 {
+	switch {
+	case len(q.errs) == 0:
 		return nil
+	case len(unknown) == len(q.errs):
+		return invalidFields("query_unknown", q.errs, strings.Join(unknown, ", "))
 	}
-	return invalidFields(q.errs)
+	return invalidFields("query_invalid", q.errs)
 }
 
 func anyMap(v url.Values) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/arus-platform/arus/invalid"
@@ -22,11 +23,14 @@ type Problem struct {
 	// the rule it breaks.
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
-	// Code, on a refusal of the ticketing, payment or gate service or an
-	// error of the ticketing or gate API's own, names the rule the request
-	// broke, stably (order_not_pending, sold_out, query_unknown), and
-	// Args are the values Detail names, in order: a client shows the
-	// refusal in its own language from them, and Detail in English.
+	// Code names the rule the request broke, or what went wrong, stably
+	// (order_not_pending, sold_out, query_unknown, body_too_large,
+	// credentials_missing). Every problem of the API's own (credentials,
+	// scopes, bodies, query parameters, routes, the broker) carries one,
+	// as do the refusals of the ticketing, payment and gate services and
+	// the errors of their APIs' own. Args are the values Detail names, in
+	// order: a client shows the refusal in its own language from them, and
+	// Detail in English.
 	Code string   `json:"code,omitempty"`
 	Args []string `json:"args,omitempty"`
 	// Errors lists field errors: which field of the request (a JSON path
@@ -66,20 +70,23 @@ var problemKinds = []struct {
 	typ    string
 	title  string
 	status int
+	code   string
 }{
-	{stream.ErrRecordTooLarge, TypeRecordTooLarge, "Record too large", http.StatusRequestEntityTooLarge},
-	{stream.ErrTopicNotFound, TypeTopicNotFound, "Topic not found", http.StatusNotFound},
-	{stream.ErrGroupNotFound, TypeGroupNotFound, "Consumer group not found", http.StatusNotFound},
-	{stream.ErrTopicExists, TypeTopicExists, "Topic already exists", http.StatusConflict},
-	{stream.ErrGroupActive, TypeGroupActive, "Consumer group has active members", http.StatusConflict},
-	{stream.ErrOffsetOutOfRange, TypeOffsetOutOfRange, "Offset out of range", http.StatusRequestedRangeNotSatisfiable},
-	{stream.ErrInvalid, TypeInvalid, "Invalid request", http.StatusUnprocessableEntity},
-	{stream.ErrUnavailable, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable},
-	{stream.ErrClosed, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable},
+	{stream.ErrRecordTooLarge, TypeRecordTooLarge, "Record too large", http.StatusRequestEntityTooLarge, "record_too_large"},
+	{stream.ErrTopicNotFound, TypeTopicNotFound, "Topic not found", http.StatusNotFound, "topic_not_found"},
+	{stream.ErrGroupNotFound, TypeGroupNotFound, "Consumer group not found", http.StatusNotFound, "group_not_found"},
+	{stream.ErrTopicExists, TypeTopicExists, "Topic already exists", http.StatusConflict, "topic_exists"},
+	{stream.ErrGroupActive, TypeGroupActive, "Consumer group has active members", http.StatusConflict, "group_active"},
+	{stream.ErrOffsetOutOfRange, TypeOffsetOutOfRange, "Offset out of range", http.StatusRequestedRangeNotSatisfiable, "offset_out_of_range"},
+	{stream.ErrInvalid, TypeInvalid, "Invalid request", http.StatusUnprocessableEntity, "broker_invalid"},
+	{stream.ErrUnavailable, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable, "broker_unavailable"},
+	{stream.ErrClosed, TypeUnavailable, "Broker unavailable", http.StatusServiceUnavailable, "broker_unavailable"},
 }
 
 // problemFor turns an error from the broker into a problem. Errors that
 // match no stream sentinel are internal: their text is logged, not shown.
+// A broker's problem has a code but no args: its detail is the broker's
+// words.
 func problemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
@@ -87,7 +94,7 @@ func problemFor(err error) *Problem {
 	}
 	for _, k := range problemKinds {
 		if errors.Is(err, k.err) {
-			p := &Problem{Type: k.typ, Title: k.title, Status: k.status, Detail: err.Error()}
+			p := &Problem{Type: k.typ, Title: k.title, Status: k.status, Detail: err.Error(), Code: k.code}
 			if p.Status == http.StatusRequestedRangeNotSatisfiable && errors.Is(err, stream.ErrInvalid) {
 				// An offset out of range given as an argument (a reset
 				// target) is bad input rather than a read past the end.
@@ -98,10 +105,16 @@ func problemFor(err error) *Problem {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Problem{Type: TypeUnavailable, Title: "Broker unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the broker did not answer in time"}
+			Detail: "the broker did not answer in time", Code: "broker_timeout"}
 	}
+	return internalError()
+}
+
+// internalError is the problem of a fault of the server's own: its error
+// is in the log, not in the answer.
+func internalError() *Problem {
 	return &Problem{Type: TypeInternal, Title: "Internal server error", Status: http.StatusInternalServerError,
-		Detail: "the server failed to handle the request; the error is in its log"}
+		Detail: "the server failed to handle the request; the error is in its log", Code: "internal_error"}
 }
 
 // Error makes a Problem usable as an error inside the server.
@@ -116,8 +129,9 @@ func malformed(detail string) *Problem {
 	return &Problem{Type: TypeMalformed, Title: "Malformed request", Status: http.StatusBadRequest, Detail: detail}
 }
 
-// invalidFields reports field errors, with the first one as the detail.
-func invalidFields(errs []invalid.Field) *Problem {
+// invalidFields reports field errors, with the first one as the detail;
+// code names the rule, with args, by default the first field.
+func invalidFields(code string, errs []invalid.Field, args ...any) *Problem {
 	for i := range errs {
 		if errs[i].Name == "" {
 			errs[i].Name = "(body)"
@@ -127,7 +141,38 @@ func invalidFields(errs []invalid.Field) *Problem {
 	if len(errs) > 1 {
 		detail += " (and more; see errors)"
 	}
-	return Invalid(detail, errs...)
+	if len(args) == 0 {
+		args = []any{errs[0].Name}
+	}
+	return Coded(Invalid(detail, errs...), code, args...)
+}
+
+// bodyError answers an error reading a request body: 413 over the limit,
+// 400 otherwise.
+func bodyError(err error) *Problem {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return Coded(tooLarge(fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit)), "body_too_large", mbe.Limit)
+	}
+	return Coded(malformed(fmt.Sprintf("reading the request body: %v", err)), "body_unreadable")
+}
+
+// emptyBody answers a request whose body is empty.
+func emptyBody() *Problem {
+	return Coded(malformed("the request body is empty; send a JSON object"), "body_empty")
+}
+
+// syntaxError answers malformed JSON, naming where in body it breaks.
+func syntaxError(body []byte, se *json.SyntaxError) *Problem {
+	line, col := position(body, se.Offset)
+	return Coded(malformed(fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %v", se.Offset, line, col, se)),
+		"json_malformed", se.Offset, line, col)
+}
+
+// truncated answers JSON that ends too early or is cut off otherwise
+// (err, from a decoder reading token by token).
+func truncated(err error) *Problem {
+	return Coded(malformed(fmt.Sprintf("malformed JSON: %v", err)), "json_incomplete")
 }
 
 func tooLarge(detail string) *Problem {

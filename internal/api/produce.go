@@ -27,8 +27,9 @@ func (s *Server) notDatasetTopic(ctx context.Context, topic string) error {
 	if name == "" {
 		return nil
 	}
-	return &Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-		Detail: fmt.Sprintf("topic %s holds the records of the relay dataset %s; send them to POST /api/v1/datasets/%s/records, which applies the dataset's ingest scope, schema and rate limit", topic, name, name)}
+	return Coded(&Problem{Type: TypeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("topic %s holds the records of the relay dataset %s; send them to POST /api/v1/datasets/%s/records, which applies the dataset's ingest scope, schema and rate limit", topic, name, name)},
+		"topic_of_dataset", topic, name)
 }
 
 // readBody reads a request body of at most limit bytes into one buffer,
@@ -41,11 +42,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Pro
 		buf.Grow(int(n) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge(fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit))
-		}
-		return nil, malformed(fmt.Sprintf("reading the request body: %v", err))
+		return nil, bodyError(err)
 	}
 	return buf.Bytes(), nil
 }
@@ -62,7 +59,7 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 		return nil, p
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, malformed("the request body is empty; send a JSON object")
+		return nil, emptyBody()
 	}
 	// Syntax first, over the whole body, allocating nothing per value: the
 	// walk below then meets only well-formed JSON.
@@ -70,44 +67,44 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 	if err := json.Unmarshal(body, &skip); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := position(body, se.Offset)
-			return nil, malformed(fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %v", se.Offset, line, col, se))
+			return nil, syntaxError(body, se)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if tok, _ := dec.Token(); tok != json.Delim('{') {
-		return nil, invalidFields(kindError("", "an object", tokenKind(tok)))
+		return nil, invalidFields("body_invalid", kindError("", "an object", tokenKind(tok)))
 	}
 	var records []*stream.Record
 	var errs []invalid.Field
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+			return nil, truncated(err)
 		}
 		if key, _ := tok.(string); key != "records" {
 			// Refused whatever follows: stop here rather than read a value
 			// that may be most of the body.
 			errs = append(errs, invalid.Field{Name: key, Message: fmt.Sprintf("unknown field %q; known fields: records", key)})
-			return nil, invalidFields(errs)
+			return nil, invalidFields("body_invalid", errs)
 		}
 		// A repeated field replaces the earlier one, as in every other body
 		// (and errs holds only records' errors: any other field returned).
 		records, errs = records[:0], errs[:0]
 		tok, err = dec.Token()
 		if err != nil {
-			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+			return nil, truncated(err)
 		}
 		if tok == nil {
 			continue
 		}
 		if tok != json.Delim('[') {
-			return nil, invalidFields(kindError("records", "an array", tokenKind(tok)))
+			return nil, invalidFields("body_invalid", kindError("records", "an array", tokenKind(tok)))
 		}
 		for i := 0; dec.More(); i++ {
 			if i == s.cfg.MaxRecords {
-				return nil, tooLarge(fmt.Sprintf("the request has more than %d records; the limit is %d per request", s.cfg.MaxRecords, s.cfg.MaxRecords))
+				return nil, Coded(tooLarge(fmt.Sprintf("the request has more than %d records; the limit is %d per request", s.cfg.MaxRecords, s.cfg.MaxRecords)),
+					"too_many_records", s.cfg.MaxRecords)
 			}
 			start := dec.InputOffset()
 			var pr ProduceRecord
@@ -127,17 +124,17 @@ func (s *Server) decodeProduce(w http.ResponseWriter, r *http.Request, topic str
 			records = append(records, rec)
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, malformed(fmt.Sprintf("malformed JSON: %v", err))
+			return nil, truncated(err)
 		}
 	}
 	if len(errs) > maxFieldErrors {
 		errs = append(errs[:maxFieldErrors], invalid.Field{Name: "records", Message: fmt.Sprintf("more errors not listed; these are the first %d", maxFieldErrors)})
 	}
 	if len(errs) > 0 {
-		return nil, invalidFields(errs)
+		return nil, invalidFields("body_invalid", errs)
 	}
 	if len(records) == 0 {
-		return nil, Invalid("no records to produce", invalid.Field{Name: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)})
+		return nil, Coded(Invalid("no records to produce", invalid.Field{Name: "records", Message: fmt.Sprintf("give 1 to %d records", s.cfg.MaxRecords)}), "no_records")
 	}
 	return records, nil
 }

@@ -66,8 +66,9 @@ func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &Problem{Type: TypeMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
-			Detail: fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))}
+		return Coded(&Problem{Type: TypeMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+			Detail: fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))},
+			"method_not_allowed", r.Method, r.URL.Path, strings.Join(allow, " or "))
 	}
-	return notFound(fmt.Sprintf("no API route for %s %s", r.Method, r.URL.Path))
+	return Coded(notFound(fmt.Sprintf("no API route for %s %s", r.Method, r.URL.Path)), "route_unknown", r.Method, r.URL.Path)
 }

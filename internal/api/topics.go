@@ -21,7 +21,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.broker.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "api: broker not ready", "err", err)
 		return &Problem{Type: TypeUnavailable, Title: "Broker unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the broker does not answer: " + err.Error()}
+			Detail: "the broker does not answer: " + err.Error(), Code: "broker_unavailable"}
 	}
 	names := make([]string, 0, len(s.cfg.ReadyChecks))
 	for name := range s.cfg.ReadyChecks {
@@ -31,8 +31,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	for _, name := range names {
 		if err := s.cfg.ReadyChecks[name](ctx); err != nil {
 			s.log.WarnContext(r.Context(), "api: not ready", "component", name, "err", err)
-			return &Problem{Type: TypeUnavailable, Title: "Not ready", Status: http.StatusServiceUnavailable,
-				Detail: name + " does not answer: " + err.Error()}
+			return Coded(&Problem{Type: TypeUnavailable, Title: "Not ready", Status: http.StatusServiceUnavailable,
+				Detail: name + " does not answer: " + err.Error()}, "component_not_ready", name)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -83,7 +83,7 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) error {
 		errs = append(errs, invalid.Field{Name: "retention_bytes", Message: "retention bytes must be 0 (no limit) or positive"})
 	}
 	if len(errs) > 0 {
-		return invalidFields(errs)
+		return invalidFields("topic_invalid", errs)
 	}
 	if err := s.broker.CreateTopic(r.Context(), t); err != nil {
 		return err

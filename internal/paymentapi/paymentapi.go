@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -79,7 +80,9 @@ func problem(err error) error {
 	case errors.Is(err, payment.ErrState):
 		return api.Refused(api.Conflict(err.Error()), err)
 	case errors.Is(err, payment.ErrSignature):
-		return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()}
+		// The detail keeps the service's words on what was wrong.
+		return api.Refused(&api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: err.Error()},
+			invalid.Refuse(nil, "signature_invalid", "the provider's signature is missing, wrong or stale"))
 	}
 	return err
 }
@@ -91,8 +94,9 @@ func idempotencyKey(r *http.Request) (string, error) {
 		return "", nil
 	}
 	if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		msg := "must be 1 to 255 printable ASCII characters without spaces"
-		return "", api.Invalid("the "+IdempotencyHeader+" header "+msg, invalid.Field{Name: IdempotencyHeader, Message: msg})
+		const msg = "must be 1 to 255 printable ASCII characters without spaces"
+		return "", api.InvalidCoded(invalid.Refuse(nil, "idempotency_key_invalid", "the "+IdempotencyHeader+" header "+msg),
+			invalid.Field{Name: IdempotencyHeader, Message: msg})
 	}
 	return k, nil
 }
@@ -102,22 +106,41 @@ func idempotencyKey(r *http.Request) (string, error) {
 type query struct {
 	r    *http.Request
 	errs []invalid.Field
+	// rule is the code and values of the first error (unknown parameters
+	// come first, named all in one), as the ticketing API gives them.
+	rule error
 }
 
 func newQuery(r *http.Request, allowed ...string) *query {
 	q := &query{r: r}
-	for name, vs := range r.URL.Query() {
-		switch {
-		case !slices.Contains(allowed, name):
-			q.fail(name, "is not a parameter of this route; use %s", strings.Join(allowed, ", "))
-		case len(vs) > 1:
-			q.fail(name, "is given %d times; give it once", len(vs))
+	names := slices.Sorted(maps.Keys(r.URL.Query()))
+	var unknown []string
+	for _, name := range names {
+		if !slices.Contains(allowed, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		rule := invalid.Refuse(nil, "query_unknown", "unknown query parameter: %s", strings.Join(unknown, ", "))
+		for _, name := range unknown {
+			q.fail(rule, name, "is not a parameter of this route; use %s", strings.Join(allowed, ", "))
+		}
+	}
+	for _, name := range names {
+		if vs := r.URL.Query()[name]; len(vs) > 1 && slices.Contains(allowed, name) {
+			q.fail(invalid.Refuse(nil, "query_repeated", "query parameter %s is given more than once", name),
+				name, "is given %d times; give it once", len(vs))
 		}
 	}
 	return q
 }
 
-func (q *query) fail(field, format string, args ...any) {
+// fail records that field broke rule, an invalid.Refuse of no kind; the
+// problem carries the first rule broken.
+func (q *query) fail(rule error, field, format string, args ...any) {
+	if q.rule == nil {
+		q.rule = rule
+	}
 	q.errs = append(q.errs, invalid.Field{Name: field, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -125,7 +148,8 @@ func (q *query) fail(field, format string, args ...any) {
 func (q *query) oneOf(name string, values ...string) string {
 	v := q.r.URL.Query().Get(name)
 	if v != "" && !slices.Contains(values, v) {
-		q.fail(name, "%q: use one of %s", v, strings.Join(values, ", "))
+		q.fail(invalid.Refuse(nil, "query_not_one_of", "query parameter %s: %s is not one of %s", name, v, strings.Join(values, ", ")),
+			name, "%q: use one of %s", v, strings.Join(values, ", "))
 	}
 	return v
 }
@@ -133,7 +157,8 @@ func (q *query) oneOf(name string, values ...string) string {
 func (q *query) str(name string, max int) string {
 	v := q.r.URL.Query().Get(name)
 	if len(v) > max {
-		q.fail(name, "is longer than %d characters", max)
+		q.fail(invalid.Refuse(nil, "query_too_long", "query parameter %s is longer than %d characters", name, max),
+			name, "is longer than %d characters", max)
 	}
 	return v
 }
@@ -146,7 +171,8 @@ func (q *query) limit() int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1000 {
-		q.fail("limit", "%q: use a whole number from 1 to 1000", v)
+		q.fail(invalid.Refuse(nil, "query_not_in_range", "query parameter %s: %s is not a whole number from %d to %d", "limit", v, 1, 1000),
+			"limit", "%q: use a whole number from 1 to 1000", v)
 	}
 	return n
 }
@@ -159,7 +185,7 @@ func (q *query) err() error {
 	if len(q.errs) > 1 {
 		detail += " (and more; see errors)"
 	}
-	return api.Invalid(detail, q.errs...)
+	return api.Refused(api.Invalid(detail, q.errs...), q.rule)
 }
 
 // IntentList answers GET /api/v1/payment/intents.
@@ -256,7 +282,7 @@ func (h *handler) confirmCash(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Received <= 0 {
-		return api.Invalid("received: is required, a positive number of rupiah",
+		return api.InvalidCoded(invalid.Refuse(nil, "cash_received_required", "received: is required, a positive number of rupiah"),
 			invalid.Field{Name: "received", Message: "is required, a positive number of rupiah"})
 	}
 	return answer(h, w, r, func(sc payment.Scope) (payment.Intent, error) {
@@ -331,8 +357,9 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &api.Problem{Type: api.TypeTooLarge, Title: "Request too large", Status: http.StatusRequestEntityTooLarge,
-				Detail: fmt.Sprintf("the callback body is larger than %d bytes", bodyLimit)}
+			rf := invalid.Refuse(nil, "body_too_large", "the callback body is larger than %d bytes", bodyLimit)
+			return api.Refused(&api.Problem{Type: api.TypeTooLarge, Title: "Request too large", Status: http.StatusRequestEntityTooLarge,
+				Detail: rf.Error()}, rf)
 		}
 		return err
 	}

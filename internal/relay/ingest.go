@@ -75,8 +75,9 @@ func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
 	if _, err := dec.Token(); err != io.EOF {
 		off := dec.InputOffset()
 		line, col := position(body, off)
-		return nil, problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
-			fmt.Sprintf("the body holds more than one JSON value: more data at byte %d (line %d, column %d)", off, line, col))
+		return nil, api.Coded(problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
+			fmt.Sprintf("the body holds more than one JSON value: more data at byte %d (line %d, column %d)", off, line, col)),
+			"json_malformed", off, line, col)
 	}
 	var errs []invalid.Field
 	var items []item
@@ -160,13 +161,15 @@ func syntaxProblem(body []byte, err error) *api.Problem {
 	case errors.As(err, &se):
 		off = se.Offset
 	case errors.Is(err, io.EOF) && len(bytes.TrimSpace(body)) == 0:
-		return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "the body is empty; send a record, an array of records or envelopes")
+		return api.Coded(problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "the body is empty; send a record, an array of records or envelopes"),
+			"body_empty")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		off, msg = int64(len(body)), "unexpected end of JSON input"
 	}
 	line, col := position(body, off)
-	return problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
-		fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %s", off, line, col, msg))
+	return api.Coded(problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request",
+		fmt.Sprintf("malformed JSON at byte %d (line %d, column %d): %s", off, line, col, msg)),
+		"json_malformed", off, line, col)
 }
 
 // position turns the offset of a decoding error (just past the byte at
@@ -254,27 +257,28 @@ func (r *Relay) produceProblem(ctx context.Context, topic string, n int, err err
 }
 
 func tooLarge(limit int64) *api.Problem {
-	return problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
-		fmt.Sprintf("the body is larger than %d bytes; send fewer records per request", limit))
+	return api.Coded(problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
+		fmt.Sprintf("the body is larger than %d bytes; send fewer records per request", limit)),
+		"body_too_large", limit)
 }
 
 func unauthorized(w http.ResponseWriter, err error) error {
-	detail := "no credentials: send the application's API key as Authorization: Bearer <key>"
+	code, detail := "credentials_missing", "no credentials: send the application's API key as Authorization: Bearer <key>"
 	switch {
 	case errors.Is(err, auth.ErrNoCredentials):
 	case errors.Is(err, auth.ErrExpired):
-		detail = "the API key has expired"
+		code, detail = "credentials_expired", "the API key has expired"
 	case errors.Is(err, auth.ErrRevoked):
-		detail = "the API key has been revoked"
+		code, detail = "key_revoked", "the API key has been revoked"
 	case errors.Is(err, auth.ErrDisabled):
-		detail = "the key's owner is disabled"
+		code, detail = "user_disabled", "the key's owner is disabled"
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		detail = "the API key is not valid"
+		code, detail = "credentials_invalid", "the API key is not valid"
 	default:
 		return err
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="arus"`)
-	return problem(http.StatusUnauthorized, api.TypeUnauthorized, "Unauthorized", detail)
+	return api.Coded(problem(http.StatusUnauthorized, api.TypeUnauthorized, "Unauthorized", detail), code)
 }
 
 func outcomeOf(status int) string {

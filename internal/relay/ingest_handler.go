@@ -141,16 +141,18 @@ func (r *Relay) authorizeIngest(w http.ResponseWriter, req *http.Request, name s
 	if p.Session != nil && !p.Session.CheckCSRF(req.Header.Get(api.CSRFHeader)) {
 		// A browser sends the session cookie by itself; only the console,
 		// which knows the token, may ingest with it.
-		return nil, problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
-			"a request signed in by session cookie must carry the session's CSRF token in the "+api.CSRFHeader+" header")
+		return nil, api.Coded(problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
+			"a request signed in by session cookie must carry the session's CSRF token in the "+api.CSRFHeader+" header"),
+			"csrf_token_required")
 	}
 	if !p.Can(auth.PermRelayIngest, name) {
 		who := "your roles do not"
 		if p.Key != nil {
 			who = "API key " + p.Key.Prefix + " does not"
 		}
-		return nil, problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
-			fmt.Sprintf("%s allow %s on dataset %s", who, auth.PermRelayIngest, name))
+		return nil, api.Coded(problem(http.StatusForbidden, api.TypeForbidden, "Forbidden",
+			fmt.Sprintf("%s allow %s on dataset %s", who, auth.PermRelayIngest, name)),
+			"permission_denied_on", string(auth.PermRelayIngest), "dataset", name)
 	}
 	return p, nil
 }
@@ -183,7 +185,8 @@ func (r *Relay) readIngestBody(w http.ResponseWriter, req *http.Request) ([]byte
 		if errors.As(err, &mbe) {
 			return nil, tooLarge(r.cfg.MaxBodyBytes)
 		}
-		return nil, problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "reading the body failed: "+err.Error())
+		return nil, api.Coded(problem(http.StatusBadRequest, api.TypeMalformed, "Malformed request", "reading the body failed: "+err.Error()),
+			"body_unreadable")
 	}
 	return body, nil
 }

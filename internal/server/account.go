@@ -59,13 +59,14 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 			return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
 		case errors.As(err, &te):
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter/time.Second)))
-			return &api.Problem{Type: typeThrottled, Title: "Too many failed attempts", Status: http.StatusTooManyRequests,
-				Detail: fmt.Sprintf("too many wrong passwords for this account from this address; retry in %s", te.RetryAfter)}
+			return api.Coded(&api.Problem{Type: typeThrottled, Title: "Too many failed attempts", Status: http.StatusTooManyRequests,
+				Detail: fmt.Sprintf("too many wrong passwords for this account from this address; retry in %s", te.RetryAfter)},
+				"too_many_attempts", te.RetryAfter.String())
 		case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrDisabled):
 			// A disabled user is answered alike, as at sign-in: the answer
 			// must not tell that the password was right.
-			return &api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized,
-				Detail: "username or current_password is wrong"}
+			return api.Coded(&api.Problem{Type: api.TypeUnauthorized, Title: "Unauthorized", Status: http.StatusUnauthorized,
+				Detail: "username or current_password is wrong"}, "credentials_invalid")
 		default:
 			return err
 		}

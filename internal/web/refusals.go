@@ -13,9 +13,9 @@ import (
 
 // The ticketing, payment and gate services refuse an action with a
 // stable code (an *invalid.Refusal; the API sends it as a problem's code
-// and args, docs/api.md), and so do the ticketing and gate APIs for the
-// errors of their own (a bad query parameter, an unknown id, a revoked
-// device, too many joins). The pages show a refusal in their language from
+// and args, docs/api.md), and so do the ticketing, payment and gate APIs
+// for the errors of their own (a bad query parameter, an unknown id, a
+// revoked device, too many joins, a bad provider signature). The pages show a refusal in their language from
 // refusalText, refusal.<code>: Indonesian, English, each filled with the
 // refusal's values in order (%[n]s picks one). The scanner's script gets
 // these texts too and fills them the same way.
@@ -88,6 +88,15 @@ var refusalText = map[string][2]string{
 	"refusal.query_unknown":            {"Parameter kueri tidak dikenal: %s.", "Unknown query parameter: %s."},
 	"refusal.too_many_joins":           {"Alamat ini sudah %s kali masuk ruang tunggu menit ini; coba lagi dalam %s detik.", "This address joined the waiting room %s times this minute; try again in %s s."},
 	"refusal.waitroom_ticket_required": {"Tiket yang diberikan saat masuk ruang tunggu wajib diisi.", "The ticket that joining the waiting room answered is required."},
+	// the payment API's own (its input and the provider's callback);
+	// query_unknown, query_not_one_of and query_not_in_range are the
+	// ticketing API's too
+	"refusal.body_too_large":          {"Isi permintaan melebihi batas %s byte.", "The request body is larger than the limit of %s bytes."},
+	"refusal.cash_received_required":  {"Uang yang diterima wajib diisi, dalam rupiah dan lebih dari nol.", "The cash received is required, a positive number of rupiah."},
+	"refusal.idempotency_key_invalid": {"Header Idempotency-Key harus 1 sampai 255 karakter ASCII yang tercetak, tanpa spasi.", "The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces."},
+	"refusal.query_repeated":          {"Parameter kueri %s diberikan lebih dari sekali.", "Query parameter %s is given more than once."},
+	"refusal.query_too_long":          {"Parameter kueri %s lebih dari %s karakter.", "Query parameter %s is longer than %s characters."},
+	"refusal.signature_invalid":       {"Tanda tangan penyedia pembayaran tidak ada, salah atau kedaluwarsa.", "The payment provider's signature is missing, wrong or stale."},
 	// the word joining states ("draft or approved")
 	"refusal.or": {" atau ", " or "},
 }

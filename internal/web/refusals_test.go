@@ -109,16 +109,18 @@ func TestRefusalsEveryCodeTranslated(t *testing.T) {
 }
 
 // apiSources are the APIs whose own errors (a bad query parameter, an
-// unknown id, a revoked device, too many requests) reach the scanner and
-// the APIs' clients beside their services' refusals.
-var apiSources = []string{"../gateapi", "../ticketingapi"}
+// unknown id, a revoked device, too many requests, a bad provider
+// signature) reach the scanner, the console and the APIs' clients beside
+// their services' refusals.
+var apiSources = []string{"../gateapi", "../paymentapi", "../ticketingapi"}
 
 // problemMakers build a problem of an API's own.
 var problemMakers = map[string]bool{"api.Invalid": true, "api.NotFound": true, "api.Conflict": true, "api.BadGateway": true}
 
-// Every error the gate and ticketing APIs raise themselves carries a code
-// (api.Refused, api.InvalidCoded with an invalid.Refuse), so that
-// TestRefusalsEveryCodeTranslated holds it to a text in both languages.
+// Every error the gate, payment and ticketing APIs raise themselves
+// carries a code (api.Refused, api.InvalidCoded with an invalid.Refuse), so
+// that TestRefusalsEveryCodeTranslated holds it to a text in both
+// languages.
 // Only a service's field errors go on without one: their fields are the
 // service's, worded by fieldText.
 func TestRefusalsAPIErrorsCoded(t *testing.T) {
