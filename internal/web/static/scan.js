@@ -86,8 +86,9 @@
       const p = new Problem(resp.status, data);
       if (resp.status === 401 && device && device.api_key) {
         banner(tx('refused'));
-        // The key itself was refused (revoked, unknown): the API's answer
-        // has no code, and the banner says why in the page's language.
+        // The key itself was refused (revoked, unknown): the API's code
+        // (key_revoked, credentials_invalid) has no text of the scanner's,
+        // and the banner says why in the page's language.
         if (!p.coded) { p.message = tx('refused'); p.coded = true; }
       }
       throw p;
