@@ -106,8 +106,9 @@ var fieldText = map[string]string{
 var fieldFormats = compileFieldText(fieldText)
 
 type fieldFormat struct {
-	en *regexp.Regexp
-	id string
+	format string // as the service writes it
+	en     *regexp.Regexp
+	id     string
 }
 
 var fieldVerb = regexp.MustCompile(`%[dqsv]`)
@@ -134,7 +135,7 @@ func compileFieldText(m map[string]string) []fieldFormat {
 		b.WriteString(regexp.QuoteMeta(en[last:]) + "$")
 		re := regexp.MustCompile(b.String())
 		fixed[re] = len(fieldVerb.ReplaceAllString(en, ""))
-		out = append(out, fieldFormat{en: re, id: id})
+		out = append(out, fieldFormat{format: en, en: re, id: id})
 	}
 	slices.SortFunc(out, func(a, b fieldFormat) int {
 		return cmp.Or(cmp.Compare(fixed[b.en], fixed[a.en]), strings.Compare(a.en.String(), b.en.String()))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,5 +78,84 @@ func TestFieldMsg(t *testing.T) {
 		if got := (view{Lang: "en"}).FieldMsg(c.en); got != c.en {
 			t.Errorf("English FieldMsg(%q) = %q", c.en, got)
 		}
+	}
+}
+
+// The scanner words the gate service's field errors (the only field errors
+// the gate API answers without a code) from fieldText: every format of
+// the gate's source is in gateFieldFormats, which names no other, and
+// each has an Indonesian wording that the page gets, matched as FieldMsg
+// matches it. In English the page gets none.
+func TestScannerFieldFormats(t *testing.T) {
+	inSource := map[string]string{} // format → where
+	serviceCalls(t, []string{"../../ticketing/gate"}, func(path string, pos token.Position, call *ast.CallExpr) {
+		i := -1
+		switch name := callee(call); {
+		case name == "invalid.New":
+			i = 2
+		case strings.HasSuffix(name, ".Add") && len(call.Args) >= 2:
+			i = 1
+		}
+		if i < 0 || len(call.Args) <= i {
+			return
+		}
+		lit, ok := call.Args[i].(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			t.Errorf("%s: a field error's format must be written out", pos)
+			return
+		}
+		f, _ := strconv.Unquote(lit.Value)
+		if f == "%s" && strings.HasSuffix(callee(call), ".Add") {
+			return // a message made elsewhere, passed on under another name
+		}
+		inSource[f] = pos.String()
+	})
+	if len(inSource) < 20 {
+		t.Fatalf("found %d field error formats in the gate; the walk misses some", len(inSource))
+	}
+	listed := map[string]bool{}
+	for _, f := range gateFieldFormats {
+		listed[f] = true
+		if _, ok := inSource[f]; !ok {
+			t.Errorf("gateFieldFormats names %q, which the gate does not write", f)
+		}
+		if _, ok := fieldText[f]; !ok {
+			t.Errorf("the gate's field error %q has no Indonesian wording in fieldText", f)
+		}
+	}
+	for f, where := range inSource {
+		if !listed[f] {
+			t.Errorf("%s: the gate's field error %q is not in gateFieldFormats", where, f)
+		}
+	}
+
+	shipped := scanFields("id")
+	if len(shipped) != len(gateFieldFormats) {
+		t.Errorf("the Indonesian scanner gets %d field wordings, want %d", len(shipped), len(gateFieldFormats))
+	}
+	sample := map[string]any{"%d": 7, "%s": "g1", "%q": "x", "%v": "v"}
+	for _, f := range gateFieldFormats {
+		var args []any
+		for _, verb := range fieldVerb.FindAllString(f, -1) {
+			args = append(args, sample[verb])
+		}
+		msg := fmt.Sprintf(f, args...)
+		got := msg
+		for _, s := range shipped {
+			if m := regexp.MustCompile(s[0]).FindStringSubmatch(msg); m != nil {
+				vals := make([]any, len(m)-1)
+				for i, v := range m[1:] {
+					vals[i] = v
+				}
+				got = fill(s[1], vals...)
+				break
+			}
+		}
+		if want := (view{Lang: "id"}).FieldMsg(msg); got != want || got == msg {
+			t.Errorf("the scanner words %q as %q, want %q", msg, got, want)
+		}
+	}
+	if en := scanFields("en"); len(en) != 0 {
+		t.Errorf("the English scanner gets %d field wordings, want none", len(en))
 	}
 }

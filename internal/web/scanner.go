@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -79,9 +80,10 @@ type scanView struct {
 	CSS, JS  string
 	Version  string
 	// Lang is the page's language (consoleLang); Text the script's texts
-	// in it.
-	Lang string
-	Text map[string]string
+	// in it, and Fields its wordings of the gate's field errors.
+	Lang   string
+	Text   map[string]string
+	Fields [][2]string
 }
 
 // T translates a message key into the page's language.
@@ -105,6 +107,60 @@ func scanScript(lang string) map[string]string {
 	return m
 }
 
+// gateFieldFormats are the formats of the gate service's field errors
+// (ticketing/gate): the gate API answers them as they are, in English (a
+// 422 with errors and no code), while its own problems carry a code
+// (TestRefusalsAPIErrorsCoded). TestScannerFieldFormats reads the gate's
+// source and fails when this list and the source differ.
+var gateFieldFormats = []string{
+	"a staff pass needs a work window",
+	"an event needs at least one area",
+	"at most %d per upload",
+	"event %s has no gate %q",
+	"gate %s lets through %s only",
+	"is before start",
+	"is before starts",
+	"is before work_starts",
+	"is required",
+	"is required for an upload",
+	"is required: say why the pass goes through without being scanned",
+	"is the id of a ticket of event %s",
+	"may hold letters, digits, '-', '_' and '.' only",
+	"must be 1 to %d",
+	"must be 1 to %d bytes",
+	"must be 1 to 100",
+	"must be 1 to 100 characters of text",
+	"must be at most %d bytes",
+	"must be at most 500 bytes",
+	"must be entry or exit",
+	"must be entry, exit or both",
+	"must be steward or supervisor",
+	"must be up to 30 days",
+	"must not be negative",
+	"name at least one area",
+	"no inactive key %d in event %s",
+	"no such list",
+	"the event has no area %q",
+}
+
+// scanFields is how the script words the gate's field errors in lang,
+// from fieldText's formats: each is the pattern of a message (the
+// English format's, as FieldMsg matches it, in FieldMsg's order) and its
+// wording, filled with the pattern's groups in order. In English there
+// are none: a message stays as the API wrote it.
+func scanFields(lang string) [][2]string {
+	out := [][2]string{}
+	if lang == "en" {
+		return out
+	}
+	for _, f := range fieldFormats {
+		if slices.Contains(gateFieldFormats, f.format) {
+			out = append(out, [2]string{f.en.String(), f.id})
+		}
+	}
+	return out
+}
+
 // registerScanner adds the scanner's page and service worker.
 func (h *Handler) registerScanner(handle func(string, http.Handler)) {
 	s, err := newScanner()
@@ -115,7 +171,7 @@ func (h *Handler) registerScanner(handle func(string, http.Handler)) {
 		var buf bytes.Buffer
 		lang := consoleLang.of(r)
 		v := scanView{Instance: h.cfg.Instance, CSS: s.asset("scan.css"), JS: s.asset("scan.js"), Version: s.version,
-			Lang: lang, Text: scanScript(lang)}
+			Lang: lang, Text: scanScript(lang), Fields: scanFields(lang)}
 		if err := s.page.ExecuteTemplate(&buf, "page", v); err != nil {
 			h.serverError(w, r, err)
 			return

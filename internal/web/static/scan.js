@@ -20,17 +20,31 @@
   // tx(key, ...args) fills each %s with the next argument, and %[n]s with
   // the nth, as Go's fmt does.
   const TEXT = JSON.parse(document.getElementById('scan-text').textContent);
-  const tx = (key, ...args) => {
+  const fill = (text, ...args) => {
     let i = 0;
-    return (TEXT[key] || key).replace(/%(?:\[(\d+)\])?s/g, (m, n) => {
+    return text.replace(/%(?:\[(\d+)\])?s/g, (m, n) => {
       if (n) i = Number(n) - 1;
       const a = args[i++];
       return a === undefined ? m : String(a);
     });
   };
+  const tx = (key, ...args) => fill(TEXT[key] || key, ...args);
   // named is the text of a value (a direction, a kind, a state), or the value.
   const named = (prefix, v) => TEXT[prefix + v] || v;
   const LOCALE = document.documentElement.lang === 'en' ? 'en' : 'id-ID';
+  // The gate's field errors come in English; FIELDS words them in the
+  // page's language (field_text.go, none in English): each is the pattern
+  // of a message and its wording, the most specific first. fieldText is a
+  // message so worded, its whole numbers written as the page writes
+  // numbers, or the message as it came.
+  const FIELDS = JSON.parse(document.getElementById('scan-fields').textContent).map(([re, text]) => [new RegExp(re), text]);
+  const fieldText = (msg) => {
+    for (const [re, text] of FIELDS) {
+      const m = re.exec(msg);
+      if (m) return fill(text, ...m.slice(1).map((v) => (/^-?\d+$/.test(v) ? Number(v).toLocaleString(LOCALE) : v)));
+    }
+    return msg;
+  };
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
   let device = store.get('device', null); // the enrol answer's device, with api_key
@@ -66,8 +80,9 @@
     }
   }
   // problemText is what a refused request says: its code's text in the
-  // page's language, else its fields' messages, else its detail.
-  const problemText = (e) => (!e.coded && e.fields && e.fields.length ? e.fields.map((f) => f.message).join('; ') : e.message);
+  // page's language, else its fields' messages (fieldText), else its
+  // detail.
+  const problemText = (e) => (!e.coded && e.fields && e.fields.length ? e.fields.map((f) => fieldText(f.message)).join('; ') : e.message);
 
   async function api(method, path, body, timeout = 5000) {
     const headers = { Accept: 'application/json' };
