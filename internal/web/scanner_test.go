@@ -659,3 +659,31 @@ func TestScannerAPIErrorsInIndonesian(t *testing.T) {
 		t.Errorf("a scan with a revoked key says %q, want %q", got, want)
 	}
 }
+
+// A field error of the gate service comes in English, with no code; the
+// scanner words it in the page's language from the console's formats
+// (fieldText): in Indonesian, a scan at entry after gate main was made an
+// exit.
+func TestScannerFieldErrorInIndonesian(t *testing.T) {
+	f := newScanFixture(t)
+	ctx := f.phone(t)
+	browsertest.Do(t, ctx, "switch the scanner to Indonesian",
+		js(`document.cookie = 'arus_lang=id; path=/'`),
+		chromedp.Navigate(f.url+"/scan/"),
+		shown(`html[lang=id] body[data-ready=true] #code`),
+	)
+	enrolIn(t, ctx, f.code(t, "steward"))
+	gs, err := f.gate.Gates(context.Background(), "ev1")
+	if err != nil || len(gs) != 1 || gs[0].GateID != "main" {
+		t.Fatalf("gates: %+v %v, want main", gs, err)
+	}
+	g := gs[0]
+	g.Direction = gate.DirectionExit
+	if err := f.gate.PutGate(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	scanIn(t, ctx, "scan at entry at an exit", f.qr["t1"], "error")
+	if got, want := browsertest.Get(t, ctx, "answer reason", chromedp.Text(css(`#answer-reason`))), "gerbang main hanya meloloskan arah exit"; got != want {
+		t.Errorf("a scan at entry at an exit says %q, want %q", got, want)
+	}
+}
