@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 )
 
@@ -54,9 +55,9 @@ func (r *Registry) version(ctx context.Context, q store.Querier, subject string,
 	v, err := scanVersion(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		if version == Latest {
-			return Version{}, fmt.Errorf("%w: subject %s has no versions", ErrNotFound, subject)
+			return Version{}, invalid.Refuse(ErrNotFound, "subject_unknown", "subject %s has no versions", subject)
 		}
-		return Version{}, fmt.Errorf("%w: subject %s has no version %d", ErrNotFound, subject, version)
+		return Version{}, invalid.Refuse(ErrNotFound, "version_unknown", "subject %s has no version %d", subject, version)
 	}
 	return v, err
 }
@@ -65,7 +66,7 @@ func (r *Registry) version(ctx context.Context, q store.Querier, subject string,
 func (r *Registry) ByID(ctx context.Context, id int64) (Version, error) {
 	v, err := scanVersion(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+versionColumns+` FROM schema_versions WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Version{}, fmt.Errorf("%w: no schema has id %d", ErrNotFound, id)
+		return Version{}, invalid.Refuse(ErrNotFound, "schema_id_unknown", "no schema has id %d", id)
 	}
 	if err != nil {
 		return Version{}, r.fail(fmt.Sprintf("get schema %d", id), err)
@@ -142,7 +143,7 @@ func (r *Registry) Versions(ctx context.Context, subject string, deleted bool) (
 		return nil, r.fail("list versions of "+subject, err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: subject %s has no versions", ErrNotFound, subject)
+		return nil, invalid.Refuse(ErrNotFound, "subject_unknown", "subject %s has no versions", subject)
 	}
 	return out, nil
 }
@@ -185,7 +186,7 @@ func (r *Registry) DeleteSubject(ctx context.Context, subject string) ([]int, er
 			return err
 		}
 		if len(live) == 0 {
-			return fmt.Errorf("%w: subject %s has no versions", ErrNotFound, subject)
+			return invalid.Refuse(ErrNotFound, "subject_unknown", "subject %s has no versions", subject)
 		}
 		now := r.cfg.Now().UnixMilli()
 		if _, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE schema_versions SET deleted_at = ? WHERE subject = ? AND deleted_at = 0`), now, subject); err != nil {

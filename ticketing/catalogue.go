@@ -111,14 +111,14 @@ func (s *Service) UpdateMerchant(ctx context.Context, sc Scope, id string, in Me
 // Merchant returns one merchant.
 func (s *Service) Merchant(ctx context.Context, sc Scope, id string) (Merchant, error) {
 	if !sc.Allows(id) {
-		return Merchant{}, fmt.Errorf("%w: merchant %s", ErrNotFound, id)
+		return Merchant{}, invalid.Refuse(ErrNotFound, "merchant_unknown", "merchant %s", id)
 	}
 	var m Merchant
 	var created, updated int64
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id, name, type, created_at, updated_at FROM merchants WHERE id = ?`), id).
 		Scan(&m.ID, &m.Name, &m.Type, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Merchant{}, fmt.Errorf("%w: merchant %s", ErrNotFound, id)
+		return Merchant{}, invalid.Refuse(ErrNotFound, "merchant_unknown", "merchant %s", id)
 	}
 	if err != nil {
 		return Merchant{}, fmt.Errorf("ticketing: merchant %s: %w", id, err)
@@ -163,7 +163,7 @@ func (s *Service) DeleteMerchant(ctx context.Context, id string) error {
 			return fmt.Errorf("ticketing: delete merchant: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: merchant %s", ErrNotFound, id)
+			return invalid.Refuse(ErrNotFound, "merchant_unknown", "merchant %s", id)
 		}
 		_, err = tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM merchant_members WHERE merchant_id = ?`), id)
 		return err
@@ -307,7 +307,7 @@ func (s *Service) DeletePaymentMethod(ctx context.Context, id string) error {
 		return fmt.Errorf("ticketing: delete payment method: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: payment method %s", ErrNotFound, id)
+		return invalid.Refuse(ErrNotFound, "payment_method_unknown", "payment method %s", id)
 	}
 	return nil
 }

@@ -223,7 +223,7 @@ func (s *Service) Event(ctx context.Context, sc Scope, id string) (Event, error)
 func (s *Service) eventTx(ctx context.Context, q querier, sc Scope, id string) (Event, error) {
 	e, err := scanEvent(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+eventColumns+` FROM events WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(e.MerchantID)) {
-		return Event{}, fmt.Errorf("%w: event %s", ErrNotFound, id)
+		return Event{}, invalid.Refuse(ErrNotFound, "event_unknown", "event %s", id)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("ticketing: event %s: %w", id, err)
@@ -365,7 +365,7 @@ func (s *Service) UpdateArea(ctx context.Context, sc Scope, event, area string, 
 	}
 	i := slices.IndexFunc(e.Areas, func(a Area) bool { return a.ID == area })
 	if i < 0 {
-		return Area{}, fmt.Errorf("%w: area %s of event %s", ErrNotFound, area, event)
+		return Area{}, invalid.Refuse(ErrNotFound, "area_unknown", "area %s of event %s", area, event)
 	}
 	_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE areas SET name = ?, capacity = ?, price = ? WHERE id = ?`),
 		strings.TrimSpace(in.Name), in.Capacity, in.Price, area)
@@ -390,7 +390,7 @@ func (s *Service) DeleteArea(ctx context.Context, sc Scope, event, area string) 
 		return fmt.Errorf("ticketing: delete area: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: area %s of event %s", ErrNotFound, area, event)
+		return invalid.Refuse(ErrNotFound, "area_unknown", "area %s of event %s", area, event)
 	}
 	return nil
 }

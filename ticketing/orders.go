@@ -507,7 +507,7 @@ func (s *Service) Order(ctx context.Context, sc Scope, id string) (Order, error)
 func (s *Service) orderTx(ctx context.Context, q querier, sc Scope, id string) (Order, error) {
 	o, err := scanOrder(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+orderColumns+` FROM orders WHERE id = ? OR number = ?`), id, id))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(o.MerchantID)) {
-		return Order{}, fmt.Errorf("%w: order %s", ErrNotFound, id)
+		return Order{}, invalid.Refuse(ErrNotFound, "order_unknown", "order %s", id)
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("ticketing: order %s: %w", id, err)

@@ -191,7 +191,7 @@ func (s *Service) Refund(ctx context.Context, sc Scope, id string) (Refund, erro
 func (s *Service) refundTx(ctx context.Context, q querier, sc Scope, id string) (Refund, error) {
 	r, err := scanRefund(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sc.Allows(r.MerchantID)) {
-		return Refund{}, fmt.Errorf("%w: refund %s", ErrNotFound, id)
+		return Refund{}, invalid.Refuse(ErrNotFound, "refund_unknown", "refund %s", id)
 	}
 	if err != nil {
 		return Refund{}, fmt.Errorf("ticketing: refund %s: %w", id, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
 
@@ -169,7 +170,7 @@ func (s *Service) StaffMember(ctx context.Context, sc Scope, event, id string) (
 			return st, nil
 		}
 	}
-	return Staff{}, fmt.Errorf("%w: staff %s of event %s", ErrNotFound, id, event)
+	return Staff{}, invalid.Refuse(ErrNotFound, "staff_unknown", "staff %s of event %s", id, event)
 }
 
 // StaffOf lists an event's staff by name.
@@ -241,7 +242,7 @@ func (s *Service) deleteOf(ctx context.Context, sc Scope, table, event, id strin
 		return fmt.Errorf("ticketing: delete %s: %w", table, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s %s of event %s", ErrNotFound, table, id, event)
+		return invalid.Refuse(ErrNotFound, "schedule_unknown", "schedules %s of event %s", id, event)
 	}
 	return nil
 }
@@ -279,7 +280,7 @@ func (s *Service) UpdateSchedule(ctx context.Context, sc Scope, event, id string
 		return Schedule{}, fmt.Errorf("ticketing: update schedule: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Schedule{}, fmt.Errorf("%w: schedule %s of event %s", ErrNotFound, id, event)
+		return Schedule{}, invalid.Refuse(ErrNotFound, "schedule_unknown", "schedule %s of event %s", id, event)
 	}
 	return s.schedule(ctx, id, event)
 }
@@ -290,7 +291,7 @@ func (s *Service) schedule(ctx context.Context, id, event string) (Schedule, err
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT id, event_id, name, starts_at, ends_at, approver, status, created_at FROM schedules
 		WHERE id = ? AND event_id = ?`), id, event).Scan(&sch.ID, &sch.EventID, &sch.Name, &starts, &ends, &sch.Approver, &sch.Status, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Schedule{}, fmt.Errorf("%w: schedule %s of event %s", ErrNotFound, id, event)
+		return Schedule{}, invalid.Refuse(ErrNotFound, "schedule_unknown", "schedule %s of event %s", id, event)
 	}
 	sch.Starts, sch.Ends, sch.CreatedAt = fromMicros(starts), fromMicros(ends), fromMicros(created)
 	return sch, err

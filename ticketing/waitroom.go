@@ -311,7 +311,7 @@ func (s *Service) saleWindow(ctx context.Context, event string) (eventSale, erro
 	var starts, ends int64
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT status, sale_starts_at, sale_ends_at FROM events WHERE id = ?`), event).Scan(&es.status, &starts, &ends)
 	if errors.Is(err, sql.ErrNoRows) {
-		return eventSale{}, fmt.Errorf("%w: event %s", ErrNotFound, event)
+		return eventSale{}, invalid.Refuse(ErrNotFound, "event_unknown", "event %s", event)
 	}
 	if err != nil {
 		return eventSale{}, fmt.Errorf("ticketing: event %s: %w", event, err)

@@ -27,8 +27,10 @@ type Problem struct {
 	// (order_not_pending, sold_out, query_unknown, body_too_large,
 	// credentials_missing). Every problem of the API's own (credentials,
 	// scopes, bodies, query parameters, routes, the broker) carries one,
-	// as do the refusals of the ticketing, payment and gate services and
-	// the errors of their APIs' own. Args are the values Detail names, in
+	// as do the refusals of the ticketing, payment and gate services, the
+	// errors of their APIs' own and those of the other components (relay,
+	// schemas, dead letters, sagas), an unknown id in the path included.
+	// Args are the values Detail names, in
 	// order: a client shows the refusal in its own language from them, and
 	// Detail in English.
 	Code string   `json:"code,omitempty"`

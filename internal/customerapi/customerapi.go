@@ -72,14 +72,17 @@ func problem(err error) error {
 		if len(errs) > 1 {
 			detail += " (and more; see errors)"
 		}
-		return api.Invalid(detail, errs...)
-	case errors.Is(err, auth.ErrEmailTaken), errors.Is(err, auth.ErrUsernameTaken):
-		return api.Conflict(err.Error() + "; sign in, or ask for the confirmation link again")
+		return api.Coded(api.Invalid(detail, errs...), "body_invalid", errs[0].Name)
+	case errors.Is(err, auth.ErrEmailTaken):
+		return api.Coded(api.Conflict(err.Error()+"; sign in, or ask for the confirmation link again"), "email_taken")
+	case errors.Is(err, auth.ErrUsernameTaken):
+		return api.Coded(api.Conflict(err.Error()+"; sign in, or ask for the confirmation link again"), "username_taken")
 	case errors.Is(err, auth.ErrBadToken):
-		return api.Invalid("token: the confirmation link is not valid", invalid.Field{Name: "token", Message: "is not a valid confirmation token"})
+		return api.Coded(api.Invalid("token: the confirmation link is not valid", invalid.Field{Name: "token", Message: "is not a valid confirmation token"}),
+			"confirmation_token_invalid")
 	case errors.Is(err, auth.ErrExpired):
-		return &api.Problem{Type: api.TypeInvalid, Title: "Invalid request", Status: http.StatusGone,
-			Detail: "the confirmation link expired; ask for a new one at " + ConfirmPath + "/resend"}
+		return api.Coded(&api.Problem{Type: api.TypeInvalid, Title: "Invalid request", Status: http.StatusGone,
+			Detail: "the confirmation link expired; ask for a new one at " + ConfirmPath + "/resend"}, "confirmation_expired")
 	}
 	return err
 }
@@ -87,7 +90,7 @@ func problem(err error) error {
 // noQuery refuses query parameters on a route that takes none.
 func noQuery(r *http.Request) error {
 	for name := range r.URL.Query() {
-		return api.Invalid(name+": this route takes no query parameters", invalid.Field{Name: name, Message: "is not a parameter of this route"})
+		return api.Coded(api.Invalid(name+": this route takes no query parameters", invalid.Field{Name: name, Message: "is not a parameter of this route"}), "query_unknown", name)
 	}
 	return nil
 }
@@ -112,8 +115,8 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) confirm(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if len(q) != 1 || len(q["token"]) != 1 || q.Get("token") == "" {
-		return api.Invalid("token: give the confirmation token, once, as the only query parameter",
-			invalid.Field{Name: "token", Message: "is required, once, as the only query parameter"})
+		return api.Coded(api.Invalid("token: give the confirmation token, once, as the only query parameter",
+			invalid.Field{Name: "token", Message: "is required, once, as the only query parameter"}), "query_invalid", "token")
 	}
 	u, err := h.cs.Confirm(r.Context(), q.Get("token"))
 	if err != nil {
@@ -140,10 +143,10 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Email == "" {
-		return api.Invalid("email: is required", invalid.Field{Name: "email", Message: "is required"})
+		return api.Coded(api.Invalid("email: is required", invalid.Field{Name: "email", Message: "is required"}), "body_invalid", "email")
 	}
 	if in.Lang != "" && in.Lang != "id" && in.Lang != "en" {
-		return api.Invalid("lang: use id or en", invalid.Field{Name: "lang", Message: "use id or en"})
+		return api.Coded(api.Invalid("lang: use id or en", invalid.Field{Name: "lang", Message: "use id or en"}), "body_invalid", "lang")
 	}
 	if err := h.cs.Resend(r.Context(), in.Email, in.Lang); err != nil {
 		return problem(err)

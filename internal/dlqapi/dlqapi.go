@@ -148,15 +148,16 @@ type handler struct {
 func dlqParam(r *http.Request) (string, error) {
 	name := r.PathValue("dlq")
 	if err := stream.ValidateTopicName(name); err != nil {
-		return "", api.Invalid(err.Error(), invalid.Field{Name: "dlq", Message: err.Error()})
+		return "", api.Coded(api.Invalid(err.Error(), invalid.Field{Name: "dlq", Message: err.Error()}), "dlq_name_invalid", name)
 	}
 	return name, nil
 }
 
-// problem turns dlq.ErrNotFound into a 404; other errors are the API's to map.
-func problem(err error) error {
+// problem turns dlq.ErrNotFound into a 404, dlq_unknown: name is no
+// dead-letter queue; other errors are the API's to map.
+func problem(err error, name string) error {
 	if errors.Is(err, dlq.ErrNotFound) {
-		return api.NotFound(err.Error())
+		return api.Coded(api.NotFound(err.Error()), "dlq_unknown", name)
 	}
 	return err
 }
@@ -167,7 +168,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	qs, err := h.m.List(r.Context())
 	if err != nil {
-		return problem(err)
+		return problem(err, "")
 	}
 	api.WriteJSON(w, http.StatusOK, QueueList{Queues: qs})
 	return nil
@@ -183,11 +184,11 @@ func (h *handler) queue(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := h.m.Queue(r.Context(), name)
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	reasons, err := h.m.Reasons(r.Context(), name, dlq.Filter{})
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	api.WriteJSON(w, http.StatusOK, QueueDetail{Queue: q, Reasons: reasons})
 	return nil
@@ -204,7 +205,7 @@ func (h *handler) records(w http.ResponseWriter, r *http.Request) error {
 	}
 	letters, err := h.m.Records(r.Context(), name, f)
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	view := api.NewViewer(r.Context(), h.a.Masks())
 	out := RecordList{Records: make([]Record, len(letters))}
@@ -233,11 +234,22 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 		errs = append(errs, invalid.Field{Name: "offset", Message: fmt.Sprintf("%q is not an offset; offsets are 0 or more", r.PathValue("offset"))})
 	}
 	if len(errs) > 0 {
-		return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+		code := "partition_invalid"
+		if errs[0].Name == "offset" {
+			code = "offset_invalid"
+		}
+		return api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), code, r.PathValue(errs[0].Name))
 	}
 	l, err := h.m.Get(r.Context(), name, dlq.Position{Partition: int32(p), Offset: off})
+	if errors.Is(err, dlq.ErrNotFound) {
+		// The queue's own 404 (dlq_unknown) or, when it is there, the
+		// record's.
+		if _, qerr := h.m.Queue(r.Context(), name); qerr == nil {
+			return api.Coded(api.NotFound(err.Error()), "dlq_record_unknown", name, p, off)
+		}
+	}
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	if l.Record, err = api.NewViewer(r.Context(), h.a.Masks()).As(l.Topic, l.Record); err != nil {
 		return err
@@ -257,7 +269,7 @@ func (h *handler) reasons(w http.ResponseWriter, r *http.Request) error {
 	}
 	reasons, err := h.m.Reasons(r.Context(), name, f)
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	api.WriteJSON(w, http.StatusOK, ReasonList{Reasons: reasons})
 	return nil
@@ -286,11 +298,11 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request, action string, do 
 	}
 	// An unknown queue is a 404 even when nothing would be selected.
 	if _, err := h.m.Queue(r.Context(), name); err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	n, err := do(r.Context(), name, f)
 	if err != nil {
-		return problem(err)
+		return problem(err, name)
 	}
 	resp := ActionResponse{Action: action, Count: n}
 	if action == dlq.StateReplayed {
@@ -314,7 +326,7 @@ func (req ActionRequest) filter() (dlq.Filter, error) {
 	}
 	if chosen != 1 {
 		msg := "give exactly one of all, records and filter"
-		return dlq.Filter{}, api.Invalid(msg, invalid.Field{Name: "all", Message: msg})
+		return dlq.Filter{}, api.Coded(api.Invalid(msg, invalid.Field{Name: "all", Message: msg}), "body_invalid", "all")
 	}
 	var f dlq.Filter
 	var errs []invalid.Field
@@ -336,7 +348,7 @@ func (req ActionRequest) filter() (dlq.Filter, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return dlq.Filter{}, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "body_invalid", errs[0].Name)
 	}
 	return f, nil
 }
@@ -356,7 +368,7 @@ func parseTime(s, field string, errs *[]invalid.Field) time.Time {
 func noQuery(r *http.Request) error {
 	for k := range r.URL.Query() {
 		msg := fmt.Sprintf("unknown query parameter %q", k)
-		return api.Invalid(msg, invalid.Field{Name: k, Message: msg})
+		return api.Coded(api.Invalid(msg, invalid.Field{Name: k, Message: msg}), "query_unknown", k)
 	}
 	return nil
 }
@@ -398,7 +410,7 @@ func filterQuery(r *http.Request, withLimit bool) (dlq.Filter, error) {
 		f.Limit = n
 	}
 	if len(errs) > 0 {
-		return dlq.Filter{}, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+		return dlq.Filter{}, api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "query_invalid", errs[0].Name)
 	}
 	return f, nil
 }

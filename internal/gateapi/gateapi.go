@@ -110,7 +110,7 @@ func problem(err error) error {
 	var fe *invalid.Fields
 	switch {
 	case errors.Is(err, gate.ErrInvalid) && errors.As(err, &fe):
-		return api.Invalid("the request is not valid", fe.List...)
+		return api.Coded(api.Invalid("the request is not valid", fe.List...), "body_invalid", fe.List[0].Name)
 	case errors.Is(err, gate.ErrNotFound):
 		return api.Refused(api.NotFound(err.Error()), err)
 	case errors.Is(err, gate.ErrBadCode):

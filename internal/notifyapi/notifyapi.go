@@ -51,7 +51,7 @@ func invalidRequest(errs []invalid.Field) error {
 	if len(errs) > 1 {
 		detail += " (and more; see errors)"
 	}
-	return api.Invalid(detail, errs...)
+	return api.Coded(api.Invalid(detail, errs...), "query_invalid", errs[0].Name)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
@@ -102,7 +102,7 @@ func (h *handler) get(r *http.Request) (notify.Message, error) {
 	}
 	m, err := h.svc.Message(r.Context(), r.PathValue("id"))
 	if errors.Is(err, notify.ErrNotFound) {
-		return notify.Message{}, api.NotFound(err.Error())
+		return notify.Message{}, api.Refused(api.NotFound(err.Error()), err)
 	}
 	return m, err
 }
@@ -125,7 +125,7 @@ func (h *handler) part(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("part")
 	i := slices.IndexFunc(m.Parts, func(p notify.Part) bool { return p.ContentID == id })
 	if i < 0 {
-		return api.NotFound(fmt.Sprintf("message %s has no part %q", m.ID, id))
+		return api.Coded(api.NotFound(fmt.Sprintf("message %s has no part %q", m.ID, id)), "part_unknown", m.ID, id)
 	}
 	w.Header().Set("Content-Type", m.Parts[i].ContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(m.Parts[i].Data)))

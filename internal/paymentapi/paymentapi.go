@@ -74,7 +74,7 @@ func problem(err error) error {
 	var fe *invalid.Fields
 	switch {
 	case errors.Is(err, payment.ErrInvalid) && errors.As(err, &fe):
-		return api.Invalid(fe.List[0].Name+": "+fe.List[0].Message, fe.List...)
+		return api.Coded(api.Invalid(fe.List[0].Name+": "+fe.List[0].Message, fe.List...), "body_invalid", fe.List[0].Name)
 	case errors.Is(err, payment.ErrNotFound):
 		return api.Refused(api.NotFound(err.Error()), err)
 	case errors.Is(err, payment.ErrState):

@@ -77,17 +77,22 @@ func problemOf(err error) error {
 	var ve *invalid.Fields
 	var te *TestError
 	var rl *RateLimitError
+	var ue *unknownError
 	switch {
 	case errors.As(err, &rl):
-		return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
-			fmt.Sprintf("too many connection tests; retry in %d s", rl.seconds()))
+		return api.Coded(problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
+			fmt.Sprintf("too many connection tests; retry in %d s", rl.seconds())), "connection_tests_limited", rl.seconds())
 	case errors.As(err, &ve):
 		return invalidFields(ve.List)
 	case errors.As(err, &te):
-		return api.Invalid("the connection test failed: "+te.Err.Error()+"; the destination was not saved",
-			invalid.Field{Name: "(connection)", Message: te.Err.Error()})
-	case errors.Is(err, ErrNameTaken), errors.Is(err, ErrInUse):
-		return api.Conflict(err.Error())
+		return api.Coded(api.Invalid("the connection test failed: "+te.Err.Error()+"; the destination was not saved",
+			invalid.Field{Name: "(connection)", Message: te.Err.Error()}), "connection_test_failed", te.Err.Error())
+	case errors.Is(err, ErrNameTaken):
+		return api.Coded(api.Conflict(err.Error()), "name_taken")
+	case errors.Is(err, ErrInUse):
+		return api.Coded(api.Conflict(err.Error()), "in_use")
+	case errors.As(err, &ue):
+		return api.Coded(api.NotFound(err.Error()), ue.code, ue.id)
 	case errors.Is(err, ErrNotFound):
 		return api.NotFound(err.Error())
 	}
@@ -329,7 +334,7 @@ type previewInput struct {
 
 func (h *handler) preview(w http.ResponseWriter, rt *Route, in previewInput) error {
 	if len(in.Record) == 0 {
-		return api.Invalid("record is required: a sample record of the dataset", invalid.Field{Name: "record", Message: "is required"})
+		return api.Coded(api.Invalid("record is required: a sample record of the dataset", invalid.Field{Name: "record", Message: "is required"}), "body_invalid", "record")
 	}
 	p, err := PreviewRoute(rt, in.Op, in.Record)
 	if err != nil {
@@ -345,7 +350,7 @@ func (h *handler) previewNew(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	if in.Route == nil {
-		return api.Invalid("route is required: the route to try", invalid.Field{Name: "route", Message: "is required"})
+		return api.Coded(api.Invalid("route is required: the route to try", invalid.Field{Name: "route", Message: "is required"}), "body_invalid", "route")
 	}
 	rt, err := in.Route.route()
 	if err != nil {
@@ -479,7 +484,7 @@ func (h *handler) catalog(w http.ResponseWriter, req *http.Request) error {
 	tables, err := h.r.Catalog(req.Context(), req.PathValue("id"))
 	var te *TestError
 	if errors.As(err, &te) {
-		return api.BadGateway("the destination's catalogue could not be read: " + te.Err.Error())
+		return api.Coded(api.BadGateway("the destination's catalogue could not be read: "+te.Err.Error()), "catalog_unreadable", te.Err.Error())
 	}
 	if err != nil {
 		return problemOf(err)

@@ -108,12 +108,12 @@ func parseBody(body []byte, maxRecords int) ([]item, *api.Problem) {
 	switch x := v.(type) {
 	case []any:
 		if len(x) == 0 {
-			return nil, api.Invalid("the body is an empty array; send at least one record",
-				invalid.Field{Name: "(body)", Message: "must hold at least one record"})
+			return nil, api.Coded(api.Invalid("the body is an empty array; send at least one record",
+				invalid.Field{Name: "(body)", Message: "must hold at least one record"}), "no_records")
 		}
 		if len(x) > maxRecords {
-			return nil, problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
-				fmt.Sprintf("%d records in one request; at most %d", len(x), maxRecords))
+			return nil, api.Coded(problem(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "Request too large",
+				fmt.Sprintf("%d records in one request; at most %d", len(x), maxRecords)), "too_many_records", maxRecords)
 		}
 		for i, el := range x {
 			add(el, "["+strconv.Itoa(i)+"]")
@@ -150,7 +150,7 @@ func invalidFields(errs []invalid.Field) *api.Problem {
 	if len(errs) > shown {
 		errs = errs[:shown]
 	}
-	return api.Invalid(detail, errs...)
+	return api.Coded(api.Invalid(detail, errs...), "body_invalid", errs[0].Name)
 }
 
 func syntaxProblem(body []byte, err error) *api.Problem {
@@ -240,18 +240,20 @@ type ingestResult struct {
 // records come again with the same ids, for consumers to deduplicate.
 func (r *Relay) produceProblem(ctx context.Context, topic string, n int, err error) *api.Problem {
 	if errors.Is(err, stream.ErrRecordTooLarge) {
-		return problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large", err.Error())
-	}
-	detail := "the backbone could not store the records; nothing was accepted, retry later (with the same Idempotency-Key)"
-	if errors.Is(err, stream.ErrTopicNotFound) {
-		detail = "the dataset's topic " + topic + " does not exist on the backbone; nothing was accepted"
+		return api.Coded(problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large", err.Error()), "record_too_large")
 	}
 	r.log.ErrorContext(ctx, "relay: ingest: produce failed", "topic", topic, "err", err)
-	p := problem(http.StatusServiceUnavailable, api.TypeUnavailable, "Backbone unavailable", detail)
+	p := api.Coded(problem(http.StatusServiceUnavailable, api.TypeUnavailable, "Backbone unavailable",
+		"the backbone could not store the records; nothing was accepted, retry later (with the same Idempotency-Key)"), "broker_unavailable")
+	if errors.Is(err, stream.ErrTopicNotFound) {
+		p = api.Coded(problem(http.StatusServiceUnavailable, api.TypeUnavailable, "Backbone unavailable",
+			"the dataset's topic "+topic+" does not exist on the backbone; nothing was accepted"), "dataset_topic_missing", topic)
+	}
 	var pe *stream.ProduceError
 	if errors.As(err, &pe) && len(pe.Failed) < n {
 		p.Failed = pe.Failed
 		p.Detail = fmt.Sprintf("the backbone stored %d of %d records before failing (failed lists the others); retry the whole request with the same Idempotency-Key, so that the stored ones keep their ids", n-len(pe.Failed), n)
+		p = api.Coded(p, "records_partly_stored", n-len(pe.Failed), n)
 	}
 	return p
 }

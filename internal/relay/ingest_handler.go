@@ -43,7 +43,7 @@ func (r *Relay) handleIngest(w http.ResponseWriter, req *http.Request) (err erro
 	}
 	ds, err := r.dataset(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return api.NotFound(fmt.Sprintf("no dataset is named %q", name))
+		return api.Coded(api.NotFound(fmt.Sprintf("no dataset is named %q", name)), "dataset_unknown", name)
 	}
 	if err != nil {
 		return err
@@ -203,8 +203,8 @@ func idempotencyOf(req *http.Request, caller string, body []byte) (idempotency, 
 		return idempotency{}, nil
 	}
 	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		return idempotency{}, api.Invalid("the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces",
-			invalid.Field{Name: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"})
+		return idempotency{}, api.Coded(api.Invalid("the Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces",
+			invalid.Field{Name: IdempotencyHeader, Message: "must be 1 to 255 printable ASCII characters without spaces"}), "idempotency_key_invalid")
 	}
 	sum := sha256.Sum256(body)
 	return idempotency{key: key, caller: caller, hash: hex.EncodeToString(sum[:])}, nil
@@ -225,9 +225,9 @@ func (r *Relay) replay(ctx context.Context, w http.ResponseWriter, idem idempote
 		return false, err
 	}
 	if hash != idem.hash {
-		return true, &api.Problem{Type: ProblemIdempotencyConflict, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
+		return true, api.Coded(&api.Problem{Type: ProblemIdempotencyConflict, Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
 			Detail: "the Idempotency-Key " + strconv.Quote(idem.key) + " was used with a different body in the last " + r.cfg.IdempotencyTTL.String() + "; use a new key for a new request",
-			Errors: []invalid.Field{{Name: IdempotencyHeader, Message: "was used with a different body"}}}
+			Errors: []invalid.Field{{Name: IdempotencyHeader, Message: "was used with a different body"}}}, "idempotency_key_conflict", idem.key, r.cfg.IdempotencyTTL)
 	}
 	m.outcome = "replayed"
 	w.Header().Set("Content-Type", "application/json")
@@ -256,8 +256,8 @@ func (r *Relay) recordsOf(ds *datasetEntry, app *Application, items []item, idem
 		}
 		data := value[len(envelopePrefix)+len(it.op)+len(envelopeData) : len(value)-1]
 		if len(data) > r.cfg.MaxRecordBytes {
-			return nil, nil, problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
-				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes))
+			return nil, nil, api.Coded(problem(http.StatusRequestEntityTooLarge, api.TypeRecordTooLarge, "Record too large",
+				fmt.Sprintf("%s: the record is %d bytes; at most %d", fieldOr(it.at), len(data), r.cfg.MaxRecordBytes)), "record_too_large")
 		}
 		keyVals, keyErrs := keyValues(ds, it)
 		errs = append(errs, keyErrs...)
@@ -325,8 +325,9 @@ func (r *Relay) checkRate(w http.ResponseWriter, app *Application, n int) error 
 	}
 	secs := max(int(math.Ceil(wait.Seconds())), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
-		fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, secs))
+	return api.Coded(problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
+		fmt.Sprintf("application %s may ingest %g records per second (burst %d); retry in %d s", app.Name, app.RateLimit, app.Burst, secs)),
+		"ingest_rate_limited", app.Name, app.RateLimit, app.Burst, secs)
 }
 
 // envelopeOf is the stored record of an item, json.Marshal(Envelope{Op:

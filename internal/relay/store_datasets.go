@@ -74,7 +74,7 @@ func (r *Relay) createTopic(ctx context.Context, topic string) {
 func (r *Relay) Dataset(ctx context.Context, name string) (Dataset, error) {
 	d, err := scanDataset(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+datasetCols+` FROM relay_datasets WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Dataset{}, fmt.Errorf("relay: dataset %q: %w", name, ErrNotFound)
+		return Dataset{}, &unknownError{"dataset", name, "dataset_unknown"}
 	}
 	if err != nil {
 		return Dataset{}, fmt.Errorf("relay: dataset %q: %w", name, err)

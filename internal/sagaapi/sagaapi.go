@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -168,13 +170,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 		opts.Limit = n
 	}
 	if len(errs) > 0 {
-		return api.Invalid("bad query parameters", errs...)
+		return api.Coded(api.Invalid("bad query parameters", errs...), "query_invalid", errs[0].Name)
 	}
 	page, err := h.o.List(r.Context(), opts)
 	if errors.Is(err, stream.ErrInvalid) {
 		// State and limit are checked above: what List refuses is the cursor.
-		return api.Invalid("bad query parameters",
-			invalid.Field{Name: "after", Message: fmt.Sprintf("%q is not the next value of an earlier page", opts.After)})
+		return api.Coded(api.Invalid("bad query parameters",
+			invalid.Field{Name: "after", Message: fmt.Sprintf("%q is not the next value of an earlier page", opts.After)}), "query_invalid", "after")
 	}
 	if err != nil {
 		return err
@@ -190,14 +192,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) get(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if err := saga.ValidateID(id); err != nil {
-		return api.Invalid(err.Error(), invalid.Field{Name: "id", Message: err.Error()})
+		return api.Coded(api.Invalid(err.Error(), invalid.Field{Name: "id", Message: err.Error()}), "saga_id_invalid", id)
 	}
 	if len(r.URL.Query()) > 0 {
-		return api.Invalid("this route takes no query parameters")
+		return api.Coded(api.Invalid("this route takes no query parameters"), "query_unknown", strings.Join(slices.Sorted(maps.Keys(r.URL.Query())), ", "))
 	}
 	in, err := h.o.Get(r.Context(), id)
 	if errors.Is(err, saga.ErrNotFound) {
-		return api.NotFound(fmt.Sprintf("no saga %s", id))
+		return api.Coded(api.NotFound(fmt.Sprintf("no saga %s", id)), "saga_unknown", id)
 	}
 	if err != nil {
 		return err

@@ -98,7 +98,7 @@ func (h *handler) byID(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
 		msg := fmt.Sprintf("%q is not a schema id; ids are whole numbers from 1", s)
-		return api.Invalid(msg, invalid.Field{Name: "id", Message: msg})
+		return api.Coded(api.Invalid(msg, invalid.Field{Name: "id", Message: msg}), "schema_id_invalid", s)
 	}
 	v, err := h.reg.ByID(r.Context(), id)
 	if err != nil {
@@ -154,7 +154,7 @@ func (h *handler) schemaBody(w http.ResponseWriter, r *http.Request) (string, []
 		return "", nil, err
 	}
 	if len(req.Schema) == 0 || string(req.Schema) == "null" {
-		return "", nil, api.Invalid("schema: is required", invalid.Field{Name: "schema", Message: "is required: the JSON Schema document"})
+		return "", nil, api.Coded(api.Invalid("schema: is required", invalid.Field{Name: "schema", Message: "is required: the JSON Schema document"}), "body_invalid", "schema")
 	}
 	return subject, req.Schema, nil
 }
@@ -270,7 +270,7 @@ func (h *handler) modeBody(w http.ResponseWriter, r *http.Request) (schema.Mode,
 	m, err := schema.ParseMode(req.Mode)
 	if err != nil {
 		msg := trimSentinel(err, schema.ErrInvalid)
-		return "", api.Invalid(msg, invalid.Field{Name: "mode", Message: msg})
+		return "", api.Coded(api.Invalid(msg, invalid.Field{Name: "mode", Message: msg}), "body_invalid", "mode")
 	}
 	return m, nil
 }
@@ -280,7 +280,7 @@ func subjectParam(r *http.Request) (string, error) {
 	s := r.PathValue("subject")
 	if err := schema.ValidateSubject(s); err != nil {
 		msg := trimSentinel(err, schema.ErrInvalid)
-		return "", api.Invalid(msg, invalid.Field{Name: "subject", Message: msg})
+		return "", api.Coded(api.Invalid(msg, invalid.Field{Name: "subject", Message: msg}), "subject_invalid", s)
 	}
 	return s, nil
 }
@@ -302,7 +302,7 @@ func versionParams(r *http.Request) (string, int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
 		msg := fmt.Sprintf("%q is not a version; use a number from 1 or \"latest\"", s)
-		return "", 0, api.Invalid(msg, invalid.Field{Name: "version", Message: msg})
+		return "", 0, api.Coded(api.Invalid(msg, invalid.Field{Name: "version", Message: msg}), "version_invalid", s)
 	}
 	return subject, n, nil
 }
@@ -324,7 +324,7 @@ func deletedParam(r *http.Request) (bool, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return false, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+		return false, api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "query_invalid", errs[0].Name)
 	}
 	return deleted, nil
 }
@@ -336,10 +336,11 @@ func noQuery(r *http.Request) error {
 		return nil
 	}
 	var errs []invalid.Field
-	for _, name := range slices.Sorted(maps.Keys(q)) {
+	names := slices.Sorted(maps.Keys(q))
+	for _, name := range names {
 		errs = append(errs, invalid.Field{Name: name, Message: "unknown query parameter; this route takes none"})
 	}
-	return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+	return api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "query_unknown", strings.Join(names, ", "))
 }
 
 // apiError turns a registry error into the API problem it answers with;
@@ -356,18 +357,18 @@ func apiError(err error) error {
 				fields = append(fields, invalid.Field{Name: "schema" + dotted(fe.Path), Message: fe.Message})
 			}
 		}
-		return api.Invalid(se.Error(), fields...)
+		return api.Coded(api.Invalid(se.Error(), fields...), "schema_invalid", fields[0].Name)
 	case errors.As(err, &ie):
-		p := api.Conflict(ie.Error())
+		p := api.Coded(api.Conflict(ie.Error()), "schema_incompatible")
 		p.Type, p.Title = schema.ProblemIncompatible, "Incompatible schema"
 		for _, pr := range ie.Problems {
 			p.Errors = append(p.Errors, invalid.Field{Name: "schema", Message: pr.String()})
 		}
 		return p
 	case errors.Is(err, schema.ErrNotFound):
-		return api.NotFound(trimSentinel(err, schema.ErrNotFound))
+		return api.Refused(api.NotFound(trimSentinel(err, schema.ErrNotFound)), err)
 	case errors.Is(err, schema.ErrInvalid):
-		return api.Invalid(trimSentinel(err, schema.ErrInvalid))
+		return api.Coded(api.Invalid(trimSentinel(err, schema.ErrInvalid)), "registry_invalid")
 	}
 	return err
 }

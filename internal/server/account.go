@@ -46,7 +46,7 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 			}
 		}
 		if len(missing) > 0 {
-			return api.Invalid(missing[0].Name+": is required", missing...)
+			return api.Coded(api.Invalid(missing[0].Name+": is required", missing...), "body_invalid", missing[0].Name)
 		}
 		ip := s.auth.ClientIP(r)
 		u, err := s.auth.ChangePassword(r.Context(), body.Username, body.CurrentPassword, body.NewPassword, ip)
@@ -56,7 +56,7 @@ func (s *Server) registerAccount(mux *http.ServeMux) {
 		case err == nil:
 		case errors.As(err, &ve):
 			errs := ve.List
-			return api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+			return api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "body_invalid", errs[0].Name)
 		case errors.As(err, &te):
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter/time.Second)))
 			return api.Coded(&api.Problem{Type: typeThrottled, Title: "Too many failed attempts", Status: http.StatusTooManyRequests,

@@ -34,7 +34,12 @@ func (s *Server) registerDeliveries(mux *http.ServeMux) {
 		}
 		page, err := s.deliveryLog.Query(r.Context(), q)
 		if errors.Is(err, deliverylog.ErrInvalidQuery) {
-			return api.Invalid(err.Error())
+			// The log checks the status and the cursor (after).
+			param := "after"
+			if q.Status != "" && !q.Status.Valid() {
+				param = "status"
+			}
+			return api.Coded(api.Invalid(err.Error()), "query_invalid", param)
 		}
 		if err != nil {
 			return err
@@ -88,7 +93,7 @@ func deliveryQuery(r *http.Request) (deliverylog.Query, error) {
 		q.Limit = n
 	}
 	if len(errs) > 0 {
-		return q, api.Invalid(errs[0].Name+": "+errs[0].Message, errs...)
+		return q, api.Coded(api.Invalid(errs[0].Name+": "+errs[0].Message, errs...), "query_invalid", errs[0].Name)
 	}
 	return q, nil
 }

@@ -219,7 +219,7 @@ func fail(err error) error {
 	var ve *invalid.Fields
 	switch {
 	case errors.Is(err, ticketing.ErrInvalid) && errors.As(err, &ve):
-		return api.Invalid("the request has invalid fields", ve.List...)
+		return api.Coded(api.Invalid("the request has invalid fields", ve.List...), "body_invalid", ve.List[0].Name)
 	case errors.Is(err, ticketing.ErrNotFound):
 		return api.Refused(api.NotFound(strings.TrimPrefix(err.Error(), "ticketing: ")), err)
 	case errors.Is(err, ticketing.ErrSoldOut):

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/arus-platform/arus/consume"
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/outbox"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
@@ -435,7 +436,7 @@ func (s *Service) Messages(ctx context.Context, q Query) ([]Message, error) {
 func (s *Service) Message(ctx context.Context, id string) (Message, error) {
 	m, err := scanMessage(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+columns+` FROM notify_messages WHERE id = ?`), id), true)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Message{}, fmt.Errorf("%w: no message %q", ErrNotFound, id)
+		return Message{}, invalid.Refuse(ErrNotFound, "message_unknown", "no message %q", id)
 	}
 	if err != nil {
 		return Message{}, fmt.Errorf("notify: read message %s: %w", id, err)

@@ -31,7 +31,7 @@ func (s *Service) ConfirmCash(ctx context.Context, sc Scope, id string, p CashPa
 	p.Key = strings.TrimSpace(p.Key)
 	var out Intent
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		in, err := s.intentIn(ctx, tx, sc, "id = ?", id, true, fmt.Sprintf("%q", id))
+		in, err := s.intentIn(ctx, tx, sc, "id = ?", id, true, invalid.Refuse(ErrNotFound, "intent_unknown", "no payment intent %q", id))
 		if err != nil {
 			return err
 		}

@@ -159,7 +159,7 @@ func (s *Service) intentOfEvent(ctx context.Context, tx *sql.Tx, ev ProviderEven
 	}
 	in, err := s.intentWhere(ctx, tx, cond, arg, true)
 	if errors.Is(err, ErrNotFound) {
-		return Intent{}, fmt.Errorf("%w: no payment intent %s", ErrNotFound, arg)
+		return Intent{}, invalid.Refuse(ErrNotFound, "intent_unknown", "no payment intent %s", arg)
 	}
 	if err != nil {
 		return Intent{}, err
@@ -267,7 +267,7 @@ func (s *Service) SimulatePay(ctx context.Context, sc Scope, p SimulatedPayment,
 		}
 		in, err = s.Intent(ctx, sc, parts[2])
 	case p.VirtualAccount != "":
-		in, err = s.intentIn(ctx, s.db, sc, "virtual_account = ?", p.VirtualAccount, false, "with virtual account "+p.VirtualAccount)
+		in, err = s.intentIn(ctx, s.db, sc, "virtual_account = ?", p.VirtualAccount, false, invalid.Refuse(ErrNotFound, "virtual_account_unknown", "no payment intent with virtual account %s", p.VirtualAccount))
 	default:
 		in, err = s.Intent(ctx, sc, p.PaymentID)
 	}

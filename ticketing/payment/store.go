@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/ticketing/messages"
 )
@@ -161,27 +162,28 @@ func (s *Service) intentWhere(ctx context.Context, q store.Querier, cond string,
 }
 
 // intentIn reads one intent in the scope, as intentWhere; one outside the
-// scope is not found, and what answers says so names it as the caller did.
-func (s *Service) intentIn(ctx context.Context, q store.Querier, sc Scope, cond string, arg any, lock bool, what string) (Intent, error) {
+// scope is not found, and the answer is notFound, the refusal that names
+// it as the caller did.
+func (s *Service) intentIn(ctx context.Context, q store.Querier, sc Scope, cond string, arg any, lock bool, notFound error) (Intent, error) {
 	in, err := s.intentWhere(ctx, q, cond, arg, lock)
 	if err == nil && !sc.Allows(in.MerchantID) {
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
-		return Intent{}, fmt.Errorf("%w: no payment intent %s", ErrNotFound, what)
+		return Intent{}, notFound
 	}
 	return in, err
 }
 
 // Intent returns the intent with this id, in the scope.
 func (s *Service) Intent(ctx context.Context, sc Scope, id string) (Intent, error) {
-	return s.intentIn(ctx, s.db, sc, "id = ?", id, false, fmt.Sprintf("%q", id))
+	return s.intentIn(ctx, s.db, sc, "id = ?", id, false, invalid.Refuse(ErrNotFound, "intent_unknown", "no payment intent %q", id))
 }
 
 // IntentByNumber returns the intent of the order with this number, in the
 // scope, as a cashier looks it up at the counter.
 func (s *Service) IntentByNumber(ctx context.Context, sc Scope, number string) (Intent, error) {
-	return s.intentIn(ctx, s.db, sc, "number = ?", strings.TrimSpace(number), false, fmt.Sprintf("for order number %q", number))
+	return s.intentIn(ctx, s.db, sc, "number = ?", strings.TrimSpace(number), false, invalid.Refuse(ErrNotFound, "order_intent_unknown", "no payment intent for order number %q", number))
 }
 
 // IntentQuery filters [Service.Intents].
@@ -243,7 +245,7 @@ func (s *Service) refund(ctx context.Context, q store.Querier, sc Scope, id stri
 	}
 	rf, err := scanRefund(q.QueryRowContext(ctx, s.db.Rebind(query), id))
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !sc.Allows(rf.MerchantID) {
-		return Refund{}, fmt.Errorf("%w: no refund %q", ErrNotFound, id)
+		return Refund{}, invalid.Refuse(ErrNotFound, "refund_unknown", "no refund %q", id)
 	}
 	if err != nil {
 		return Refund{}, fmt.Errorf("payment: read refund: %w", err)
