@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultGroupMax is the most calls one shared transaction of a [Group]
@@ -19,6 +20,13 @@ const DefaultGroupMax = 500
 // the group instead of once per call. The zero value is not usable; make
 // one with [NewGroup].
 type Group struct {
+	// lanes commit their batches independently, one at a time each.
+	lanes []*lane
+	next  atomic.Uint32
+}
+
+// lane is a queue of calls and the batch of them committing, if any.
+type lane struct {
 	db      *DB
 	max     int
 	mu      sync.Mutex
@@ -39,7 +47,23 @@ func NewGroup(db *DB, max int) *Group {
 	if max < 1 {
 		max = DefaultGroupMax
 	}
-	return &Group{db: db, max: max}
+	return &Group{lanes: []*lane{{db: db, max: max}}}
+}
+
+// Parallel lets g commit up to n batches at once (1 by default) and
+// returns g; call it before g is used. On a store whose connections
+// commit in parallel (PostgreSQL, which then shares their syncs itself), a
+// call waits less when its writes do not contend with the others': it
+// joins a batch that is not committing yet, where one is, rather than
+// wait for the one committing to end. On SQLite, whose one connection
+// runs one transaction at a time, keep 1.
+func (g *Group) Parallel(n int) *Group {
+	first := g.lanes[0]
+	g.lanes = g.lanes[:1]
+	for range max(n, 1) - 1 {
+		g.lanes = append(g.lanes, &lane{db: first.db, max: first.max})
+	}
+	return g
 }
 
 // InTx runs fn in a transaction shared with the calls waiting beside it,
@@ -47,6 +71,27 @@ func NewGroup(db *DB, max int) *Group {
 // context, which the end of no single caller's context cancels; fn must
 // not keep the transaction.
 func (g *Group) InTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return g.lane().inTx(ctx, fn)
+}
+
+// lane picks the lane of a call: one not committing, when there is one,
+// else the lanes in turn.
+func (g *Group) lane() *lane {
+	if len(g.lanes) == 1 {
+		return g.lanes[0]
+	}
+	for _, l := range g.lanes {
+		l.mu.Lock()
+		idle := !l.running
+		l.mu.Unlock()
+		if idle {
+			return l
+		}
+	}
+	return g.lanes[int(g.next.Add(1))%len(g.lanes)]
+}
+
+func (g *lane) inTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	c := &groupCall{fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -76,7 +121,7 @@ func (g *Group) InTx(ctx context.Context, fn func(context.Context, *sql.Tx) erro
 	return <-c.done
 }
 
-func (g *Group) commit(ctx context.Context, batch []*groupCall) {
+func (g *lane) commit(ctx context.Context, batch []*groupCall) {
 	results := make([]error, len(batch))
 	err := g.db.InTx(ctx, func(tx *sql.Tx) error {
 		for i, c := range batch {

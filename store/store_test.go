@@ -153,6 +153,9 @@ func TestGroupSharesCommits(t *testing.T) {
 			}
 		}
 		g := store.NewGroup(db, 7)
+		if db.Dialect == store.Postgres {
+			g.Parallel(3) // each batch under savepoints as well
+		}
 		const calls = 60
 		errs := make([]error, calls)
 		var wg sync.WaitGroup
@@ -252,4 +255,37 @@ func openItems(t *testing.T, cfg store.Config) *store.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// A parallel Group commits a second batch while the first is still
+// running on PostgreSQL: the first call's writes wait for the second
+// call's, which would never come if the second waited for the first.
+func TestGroupCommitsInParallel(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DSN: storetest.PostgresSchema(t), Component: "parallel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	g := store.NewGroup(db, 0).Parallel(2)
+	started, second := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			select {
+			case <-second:
+				return nil
+			case <-time.After(time.Minute):
+				return errors.New("the second call did not run while the first was in its transaction")
+			}
+		})
+	}()
+	<-started
+	if err := g.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { close(second); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
 }
