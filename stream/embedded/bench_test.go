@@ -169,3 +169,67 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkConsumeGroups consumes the same 100,000 records (4 partitions,
+// 256-byte values) once per iteration, each time with a new group, so that
+// groups and their committed offsets pile up in one log as in a long run of
+// other benchmarks. It reports the CPU per record of the whole run and of
+// its first and last fifth: a cost that grows with the groups a log holds
+// shows as last above first. groups-before=5000 commits offsets for 5,000
+// other groups first.
+//
+//	go test ./stream/embedded -run '^$' -bench ConsumeGroups -benchtime 100x
+func BenchmarkConsumeGroups(b *testing.B) {
+	const total = 100_000
+	for _, before := range []int{0, 5000} {
+		b.Run(fmt.Sprintf("groups-before=%d", before), func(b *testing.B) {
+			br := benchBroker(b, "bench", SyncFull)
+			produce(b, br, "bench", total, 8, 100)
+			ctx := context.Background()
+			for g := range before {
+				offsets := make(map[stream.TopicPartition]int64)
+				for p := range int32(4) {
+					offsets[stream.TopicPartition{Topic: "bench", Partition: p}] = 0
+				}
+				if err := br.CommitOffsets(ctx, fmt.Sprintf("before-%d", g), offsets); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fifth := max(b.N/5, 1)
+			var all, first, last int64
+			b.ResetTimer()
+			for i := range b.N {
+				var got atomic.Int64
+				cctx, cancel := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				cpu := cpuTime()
+				go func() {
+					done <- br.Consume(cctx, stream.ConsumerConfig{Group: fmt.Sprintf("bench-%d", i), Topics: []string{"bench"}},
+						func(ctx context.Context, batch []*stream.Record) error {
+							got.Add(int64(len(batch)))
+							return nil
+						})
+				}()
+				for got.Load() < total {
+					time.Sleep(time.Millisecond)
+				}
+				cpu = cpuTime() - cpu
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				all += cpu
+				if i < fifth {
+					first += cpu
+				}
+				if i >= b.N-fifth {
+					last += cpu
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(all)/float64(total*b.N), "cpu-ns/record")
+			b.ReportMetric(float64(first)/float64(total*fifth), "first-cpu-ns/record")
+			b.ReportMetric(float64(last)/float64(total*fifth), "last-cpu-ns/record")
+		})
+	}
+}
