@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
 
@@ -53,12 +54,16 @@ func Dedupe(inbox Inbox) Middleware {
 					b = newDedupeBatch(sc.batch, sc.i, next)
 					sc.setLocal(owner, b)
 				}
-				if id := b.id(sc.i); id == "" {
-					return next(ctx, r)
-				} else if b.r == nil {
-					b.r = r
-					defer func() { b.r = nil }()
-					return inbox.Once(ctx, id, b.fn)
+				// b.ends is nil when the batch's ids were too long to copy
+				// together.
+				if b.ends != nil {
+					if id := b.id(sc.i); id == "" {
+						return next(ctx, r)
+					} else if b.r == nil {
+						b.r = r
+						defer func() { b.r = nil }()
+						return inbox.Once(ctx, id, b.fn)
+					}
 				}
 			}
 			id := r.ID()
@@ -76,30 +81,35 @@ func Dedupe(inbox Inbox) Middleware {
 type dedupeBatch struct {
 	from int
 	ids  string
-	ends []int          // ends[i]: where the id of record from+i ends in ids
+	ends []uint32       // ends[i]: where the id of record from+i ends in ids; nil when they did not fit
 	r    *stream.Record // the record whose Once call runs; nil between calls
 	fn   func(ctx context.Context) error
 }
 
 func newDedupeBatch(batch []*stream.Record, from int, next Handler) *dedupeBatch {
 	batch = batch[from:]
-	b := &dedupeBatch{from: from, ends: make([]int, len(batch))}
+	b := &dedupeBatch{from: from, ends: make([]uint32, len(batch))}
 	// One scan of each record's headers: ends holds the index of its id
-	// header (-1 for none) until the ids are copied.
+	// header (noID for none) until the ids are copied.
+	const noID = math.MaxUint32
 	n := 0
 	for i, r := range batch {
-		b.ends[i] = idHeader(r)
-		if h := b.ends[i]; h >= 0 {
+		b.ends[i] = noID
+		if h := idHeader(r); h >= 0 {
+			b.ends[i] = uint32(h)
 			n += len(r.Headers[h].Value)
 		}
+	}
+	if uint64(n) > math.MaxUint32 {
+		return &dedupeBatch{} // each record's id is read on its own
 	}
 	var all strings.Builder
 	all.Grow(n)
 	for i, r := range batch {
-		if h := b.ends[i]; h >= 0 {
+		if h := b.ends[i]; h != noID {
 			all.Write(r.Headers[h].Value)
 		}
-		b.ends[i] = all.Len()
+		b.ends[i] = uint32(all.Len())
 	}
 	b.ids = all.String()
 	b.fn = func(ctx context.Context) error { return next(ctx, b.r) }
@@ -120,7 +130,7 @@ func idHeader(r *stream.Record) int {
 // id returns the id of record i of the batch; "" when it has none.
 func (b *dedupeBatch) id(i int) string {
 	i -= b.from
-	at := 0
+	at := uint32(0)
 	if i > 0 {
 		at = b.ends[i-1]
 	}

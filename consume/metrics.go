@@ -147,9 +147,9 @@ func (m *Metrics) Middleware(group string) Middleware {
 			}
 			s := seriesOf(r.Topic)
 			s.inFlight.Inc()
-			start := time.Now()
+			start := monoNow()
 			err := next(ctx, r)
-			s.duration.Observe(time.Since(start).Seconds())
+			s.duration.Observe((monoNow() - start).Seconds())
 			s.inFlight.Dec()
 			if err != nil {
 				s.failed.Inc()
@@ -160,6 +160,14 @@ func (m *Metrics) Middleware(group string) Middleware {
 		}
 	}
 }
+
+// monoEpoch is when the package was loaded; see [monoNow].
+var monoEpoch = time.Now()
+
+// monoNow returns the monotonic clock as a duration since monoEpoch. It
+// reads only the monotonic clock, where time.Now reads the wall clock too:
+// for measuring a duration, one clock read instead of two.
+func monoNow() time.Duration { return time.Since(monoEpoch) }
 
 // metricsBatch is what the metrics middleware counts in one batch.
 type metricsBatch struct {

@@ -120,9 +120,14 @@ func Retry(cfg RetryConfig) (Middleware, error) {
 			if err == nil {
 				return nil
 			}
+			// One clock read per failed attempt: the first failure's is
+			// also its last.
 			first := time.Now()
+			last := first
 			for attempt := 1; ; attempt++ {
-				last := time.Now()
+				if attempt > 1 {
+					last = time.Now()
+				}
 				if errors.Is(err, ErrStopping) {
 					return err
 				}

@@ -17,8 +17,8 @@ import (
 // unchanged.
 //
 // The context costs one small allocation per call (under the runtime, one
-// per batch for all its records), one read of the monotonic clock and no
-// lock. Its Deadline and Err answer from the clock; only a handler that
+// per batch for all its records: 40 bytes a record), one clock read (under
+// the runtime, of the monotonic clock only) and no lock. Its Deadline and Err answer from the clock; only a handler that
 // asks for Done (to select on it, or by passing the context to a driver
 // that does) gets a timer, the one [context.WithDeadline] would have made.
 //
@@ -46,14 +46,14 @@ func Timeout(d time.Duration) Middleware {
 				} else {
 					dc = new(deadlineCtx) // a retry beyond the batch's share
 				}
-				dc.parent, dc.start, dc.after = ctx, &sc.start, sc.since()+d
+				dc.init(ctx, &sc.start, sc.since()+d)
 			} else {
 				own := &struct {
 					deadlineCtx
 					start time.Time
 				}{start: time.Now()}
 				dc = &own.deadlineCtx
-				dc.parent, dc.start, dc.after = ctx, &own.start, d
+				dc.init(ctx, &own.start, d)
 			}
 			defer dc.release()
 			return next(dc, r)
@@ -78,15 +78,22 @@ func (*timeoutBatch) end(time.Time) {}
 // made by Done is published once.
 type deadlineCtx struct {
 	parent context.Context
-	start  *time.Time              // the batch's start under the runtime, else the call's
-	after  time.Duration           // the deadline, after start
-	state  atomic.Uint32           // a ctxState: why it is over, before late was made
-	late   atomic.Pointer[lateCtx] // made by the first Done
+	start  *time.Time // the batch's start under the runtime, else the call's
+	// state holds the deadline, as a duration after start, in its low
+	// stateShift bits and a ctxState above them: why the context is over,
+	// before late was made. One word for both keeps the context at 40
+	// bytes, which a batch allocates per attempt.
+	state atomic.Uint64
+	late  atomic.Pointer[lateCtx] // made by the first Done
 }
 
 // ctxState is why a deadlineCtx is over, when it is and Done was not
 // asked: the first reason seen stays.
-type ctxState = uint32
+type ctxState = uint64
+
+// stateShift is where the ctxState begins in deadlineCtx.state; the
+// deadline below it has room for 146 years.
+const stateShift = 62
 
 const (
 	ctxLive ctxState = iota
@@ -101,8 +108,31 @@ type lateCtx struct {
 	cancel context.CancelFunc
 }
 
+// init sets the context up for an attempt, before the handler has it.
+func (c *deadlineCtx) init(parent context.Context, start *time.Time, after time.Duration) {
+	c.parent, c.start = parent, start
+	c.state.Store(uint64(after)) // live
+}
+
+// after returns the deadline as a duration after start.
+func (c *deadlineCtx) after() time.Duration {
+	return time.Duration(c.state.Load() & (1<<stateShift - 1))
+}
+
+// status returns why the context is over, or ctxLive.
+func (c *deadlineCtx) status() ctxState { return c.state.Load() >> stateShift }
+
+// over moves the context from live to over for why; a reason already
+// set stays.
+func (c *deadlineCtx) over(why ctxState) {
+	v := c.state.Load()
+	if v>>stateShift == ctxLive {
+		c.state.CompareAndSwap(v, v|why<<stateShift)
+	}
+}
+
 // deadline returns when the context ends, unless its parent ends first.
-func (c *deadlineCtx) deadline() time.Time { return c.start.Add(c.after) }
+func (c *deadlineCtx) deadline() time.Time { return c.start.Add(c.after()) }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) {
 	dl := c.deadline()
@@ -121,7 +151,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 	if !c.late.CompareAndSwap(nil, l) {
 		l.cancel() // another Done made it first
 		l = c.late.Load()
-	} else if c.state.Load() == ctxReleased {
+	} else if c.status() == ctxReleased {
 		// Released before late was published, or at the same time: release
 		// may not have seen it, so end it here (cancelling twice is fine).
 		l.cancel()
@@ -133,15 +163,15 @@ func (c *deadlineCtx) Err() error {
 	if l := c.late.Load(); l != nil {
 		return l.ctx.Err()
 	}
-	if c.state.Load() == ctxLive {
+	if c.status() == ctxLive {
 		switch {
 		case c.parent.Err() != nil:
-			c.state.CompareAndSwap(ctxLive, ctxParentDone)
-		case time.Since(*c.start) >= c.after: // the monotonic clock only
-			c.state.CompareAndSwap(ctxLive, ctxExpired)
+			c.over(ctxParentDone)
+		case time.Since(*c.start) >= c.after(): // the monotonic clock only
+			c.over(ctxExpired)
 		}
 	}
-	switch c.state.Load() {
+	switch c.status() {
 	case ctxReleased:
 		return context.Canceled
 	case ctxExpired:
@@ -166,7 +196,7 @@ func (c *deadlineCtx) String() string { return "consume.Timeout" }
 // release ends the context when the call returns, as the cancel function
 // of context.WithDeadline does.
 func (c *deadlineCtx) release() {
-	c.state.CompareAndSwap(ctxLive, ctxReleased)
+	c.over(ctxReleased)
 	if l := c.late.Load(); l != nil {
 		l.cancel()
 	}
