@@ -17,8 +17,9 @@ import (
 // unchanged.
 //
 // The context costs one small allocation per call (under the runtime, one
-// per batch for all its records: 40 bytes a record), one clock read (under
-// the runtime, of the monotonic clock only) and no lock. Its Deadline and Err answer from the clock; only a handler that
+// per batch for all its records: 40 bytes a record), one read of the
+// monotonic clock under the runtime (of both clocks outside it) and no
+// lock. Its Deadline and Err answer from the clock; only a handler that
 // asks for Done (to select on it, or by passing the context to a driver
 // that does) gets a timer, the one [context.WithDeadline] would have made.
 //
