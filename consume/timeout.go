@@ -112,7 +112,8 @@ type lateCtx struct {
 // init sets the context up for an attempt, before the handler has it.
 func (c *deadlineCtx) init(parent context.Context, start *time.Time, after time.Duration) {
 	c.parent, c.start = parent, start
-	c.state.Store(uint64(after)) // live
+	// A deadline beyond the word's room (146 years) is as good as none.
+	c.state.Store(uint64(min(max(after, 0), 1<<stateShift-1))) // live
 }
 
 // after returns the deadline as a duration after start.
