@@ -38,6 +38,16 @@ func TestTimeout(t *testing.T) {
 			}
 		})
 	}
+	// A timeout of two centuries is kept, in effect, as none.
+	long := consume.Timeout(200 * 365 * 24 * time.Hour)(func(ctx context.Context, r *stream.Record) error {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) < 100*365*24*time.Hour {
+			return errors.New("the deadline is not a century away")
+		}
+		return ctx.Err()
+	})
+	if err := long(context.Background(), &stream.Record{}); err != nil {
+		t.Errorf("a timeout of two centuries: %v", err)
+	}
 	h := consume.Timeout(10 * time.Millisecond)(func(ctx context.Context, r *stream.Record) error {
 		<-ctx.Done()
 		return ctx.Err()
