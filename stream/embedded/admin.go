@@ -30,14 +30,14 @@ func (b *Broker) createTopic(ctx context.Context, t stream.Topic, ifMissing bool
 			}
 			return nil, fmt.Errorf("embedded: create topic %q: %w", t.Name, stream.ErrTopicExists)
 		}
-		id, err := c.insert(`INSERT INTO topics (name, partitions, retention_time, retention_bytes) VALUES (?, ?, ?, ?)`,
+		id, err := c.insert(sqlInsertTopic,
 			t.Name, t.Partitions, int64(t.RetentionTime), t.RetentionBytes)
 		if err != nil {
 			return nil, err
 		}
 		ts := &topicState{id: id, topic: t, parts: make([]*partState, t.Partitions), gone: make(chan struct{})}
 		for i := range ts.parts {
-			pid, err := c.insert(`INSERT INTO partitions (topic_id, partition, start_offset) VALUES (?, ?, 0)`, id, i)
+			pid, err := c.insert(sqlInsertPartition, id, i)
 			if err != nil {
 				return nil, err
 			}
@@ -78,17 +78,17 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 			return nil, fmt.Errorf("embedded: delete topic %q: %w", name, stream.ErrTopicNotFound)
 		}
 		for _, p := range t.parts {
-			if _, err := c.exec(`INSERT OR IGNORE INTO dropped_partitions (pid) VALUES (?)`, p.pid); err != nil {
+			if _, err := c.exec(sqlDropPartition, p.pid); err != nil {
 				return nil, err
 			}
-			if _, err := c.exec(`DELETE FROM group_offsets WHERE pid = ?`, p.pid); err != nil {
+			if _, err := c.exec(sqlDeletePartitionOffsets, p.pid); err != nil {
 				return nil, err
 			}
 		}
 		for _, q := range []string{
-			`DELETE FROM partitions WHERE topic_id = ?`,
-			`DELETE FROM group_topics WHERE topic_id = ?`,
-			`DELETE FROM topics WHERE id = ?`,
+			sqlDeleteTopicPartitions,
+			sqlDeleteTopicGroups,
+			sqlDeleteTopic,
 		} {
 			if _, err := c.exec(q, t.id); err != nil {
 				return nil, fmt.Errorf("embedded: delete topic %q: %w", name, err)
@@ -329,7 +329,7 @@ func (b *Broker) register(group string, topics []*topicState) error {
 			if t.dropped {
 				continue
 			}
-			if _, err := c.exec(`INSERT OR IGNORE INTO group_topics (grp, topic_id, registered) VALUES (?, ?, ?)`, group, t.id, now); err != nil {
+			if _, err := c.exec(sqlRegisterGroup, group, t.id, now); err != nil {
 				return nil, err
 			}
 			added = append(added, t)
@@ -367,10 +367,10 @@ func (b *Broker) DeleteGroup(ctx context.Context, group string) error {
 		if !ok {
 			return nil, fmt.Errorf("embedded: delete group %q: %w", group, stream.ErrGroupNotFound)
 		}
-		if _, err := c.exec(`DELETE FROM group_topics WHERE grp = ?`, group); err != nil {
+		if _, err := c.exec(sqlDeleteGroupTopics, group); err != nil {
 			return nil, err
 		}
-		if _, err := c.exec(`DELETE FROM group_offsets WHERE grp = ?`, group); err != nil {
+		if _, err := c.exec(sqlDeleteGroupOffsets, group); err != nil {
 			return nil, err
 		}
 		return func() {

@@ -185,7 +185,7 @@ func (b *Broker) Ping(ctx context.Context) error {
 		return err
 	}
 	return b.readers.with(ctx, func(c *dbConn) error {
-		_, _, err := c.queryInt("SELECT 1")
+		_, _, err := c.queryInt(sqlPing)
 		return err
 	})
 }

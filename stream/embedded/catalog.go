@@ -82,7 +82,7 @@ func newGroupState() *groupState {
 
 // loadCatalog reads topics, partitions and groups into memory.
 func (b *Broker) loadCatalog(c *dbConn) error {
-	rs, err := c.query(`SELECT id, name, partitions, retention_time, retention_bytes FROM topics`)
+	rs, err := c.query(sqlLoadTopics)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 	if err := rs.close(); err != nil {
 		return err
 	}
-	rs, err = c.query(`SELECT id, topic_id, partition, start_offset FROM partitions`)
+	rs, err = c.query(sqlLoadPartitions)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 		return err
 	}
 	// End offset, bytes and largest timestamp from the chunks' index.
-	rs, err = c.query(`SELECT pid, max(last), max(max_time), sum(size) FROM chunks GROUP BY pid`)
+	rs, err = c.query(sqlLoadEnds)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 			}
 		}
 	}
-	rs, err = c.query(`SELECT grp, topic_id FROM group_topics`)
+	rs, err = c.query(sqlLoadGroupTopics)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (b *Broker) loadCatalog(c *dbConn) error {
 	if err := rs.close(); err != nil {
 		return err
 	}
-	rs, err = c.query(`SELECT grp, pid, committed FROM group_offsets`)
+	rs, err = c.query(sqlLoadOffsets)
 	if err != nil {
 		return err
 	}

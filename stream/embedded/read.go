@@ -80,9 +80,7 @@ func (b *Broker) fetch(ctx context.Context, p *partState, offset int64, limit in
 	offset = max(offset, p.start.Load())
 	var recs []*stream.Record
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base >= coalesce(
-			(SELECT base FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1), ?) ORDER BY base`,
-			p.pid, p.pid, offset, offset)
+		rs, err := c.query(sqlFetch, p.pid, p.pid, offset, offset)
 		if err != nil {
 			return err
 		}
@@ -154,7 +152,7 @@ func (b *Broker) offsetForTime(ctx context.Context, p *partState, t time.Time) (
 
 // chunkAt returns the bounds and max_time of the chunk holding off.
 func chunkAt(c *dbConn, p *partState, off int64) (base, last, maxTime int64, ok bool, err error) {
-	rs, err := c.query(`SELECT base, last, max_time FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, off)
+	rs, err := c.query(sqlChunkAt, p.pid, off)
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
@@ -168,7 +166,7 @@ func chunkAt(c *dbConn, p *partState, off int64) (base, last, maxTime int64, ok 
 // findTime walks the chunk holding from and sets *off to the first offset
 // at or after from whose timestamp is at or after want, or past the chunk.
 func findTime(c *dbConn, p *partState, from, want int64, off *int64) error {
-	rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, from)
+	rs, err := c.query(sqlChunkDataAt, p.pid, from)
 	if err != nil {
 		return err
 	}
@@ -194,7 +192,7 @@ func findTime(c *dbConn, p *partState, from, want int64, off *int64) error {
 func (b *Broker) timeAt(ctx context.Context, p *partState, off int64) (time.Time, error) {
 	var ts time.Time
 	err := b.readers.with(ctx, func(c *dbConn) error {
-		rs, err := c.query(`SELECT base, data FROM chunks WHERE pid = ? AND base <= ? ORDER BY base DESC LIMIT 1`, p.pid, off)
+		rs, err := c.query(sqlChunkDataAt, p.pid, off)
 		if err != nil {
 			return err
 		}

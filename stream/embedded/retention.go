@@ -115,7 +115,7 @@ func (b *Broker) bytesCut(ctx context.Context, p *partState, excess int64) (int6
 	}
 	err := b.readers.with(ctx, func(c *dbConn) error {
 		// Whole chunks first, by their length alone.
-		rs, err := c.query(`SELECT base, last, size FROM chunks WHERE pid = ? ORDER BY base`, p.pid)
+		rs, err := c.query(sqlChunkSizes, p.pid)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (b *Broker) bytesCut(ctx context.Context, p *partState, excess int64) (int6
 			return err
 		}
 		// Then record by record in the chunk where the excess is reached.
-		rs, err = c.query(`SELECT data FROM chunks WHERE pid = ? AND base = ?`, p.pid, straddle)
+		rs, err = c.query(sqlChunkData, p.pid, straddle)
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (b *Broker) deleteBefore(ctx context.Context, p *partState, cut int64) (int
 			if err != nil {
 				return nil, err
 			}
-			if _, err := c.exec(`UPDATE partitions SET start_offset = ? WHERE id = ?`, to, p.pid); err != nil {
+			if _, err := c.exec(sqlMoveStart, to, p.pid); err != nil {
 				return nil, err
 			}
 			return func() {
@@ -195,7 +195,7 @@ func (b *Broker) deleteBefore(ctx context.Context, p *partState, cut int64) (int
 
 // trimChunks deletes p's records before to and returns the bytes freed.
 func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
-	rs, err := c.query(`SELECT base, last, max_time, data FROM chunks WHERE pid = ? AND base < ? ORDER BY base DESC LIMIT 1`, p.pid, to)
+	rs, err := c.query(sqlLastChunkBefore, p.pid, to)
 	if err != nil {
 		return 0, err
 	}
@@ -222,23 +222,23 @@ func trimChunks(c *dbConn, p *partState, to int64) (int64, error) {
 			}
 			skip += n
 		}
-		if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base = ?`, p.pid, base); err != nil {
+		if _, err := c.exec(sqlDeleteChunk, p.pid, base); err != nil {
 			return 0, err
 		}
 		// The rest keeps the chunk's format bytes.
 		head := cr.head()
 		kept := append(data[:head:head], data[head+skip:]...)
-		if _, err := c.exec(`INSERT INTO chunks (pid, base, last, max_time, size, data) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := c.exec(sqlInsertChunk,
 			p.pid, to, last, maxTime, len(kept), kept); err != nil {
 			return 0, err
 		}
 		freed += int64(skip)
 	}
-	size, _, err := c.queryInt(`SELECT coalesce(sum(size), 0) FROM chunks WHERE pid = ? AND base < ?`, p.pid, below)
+	size, _, err := c.queryInt(sqlSizeBefore, p.pid, below)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.exec(`DELETE FROM chunks WHERE pid = ? AND base < ?`, p.pid, below); err != nil {
+	if _, err := c.exec(sqlDeleteBefore, p.pid, below); err != nil {
 		return 0, err
 	}
 	return freed + size, nil
@@ -332,14 +332,14 @@ func (b *Broker) purge(ctx context.Context) {
 // anything to do.
 func (b *Broker) purgeStep() (more bool, err error) {
 	err = b.w.exclusive(func(c *dbConn) (func(), error) {
-		pid, ok, err := c.queryInt(`SELECT pid FROM dropped_partitions LIMIT 1`)
+		pid, ok, err := c.queryInt(sqlNextDropped)
 		if err != nil || !ok {
 			return nil, err
 		}
 		more = true
-		n, err := c.exec(`DELETE FROM chunks WHERE id IN (SELECT id FROM chunks WHERE pid = ? LIMIT ?)`, pid, purgeChunks)
+		n, err := c.exec(sqlPurgeChunks, pid, purgeChunks)
 		if err == nil && n == 0 {
-			_, err = c.exec(`DELETE FROM dropped_partitions WHERE pid = ?`, pid)
+			_, err = c.exec(sqlForgetDropped, pid)
 		}
 		return nil, err
 	})

@@ -307,8 +307,7 @@ func (w *writer) apply(batch []*op, st *txState) error {
 		}
 	}
 	for k, off := range st.commits {
-		if _, err := w.conn.exec(`INSERT INTO group_offsets (grp, pid, committed) VALUES (?, ?, ?)
-			ON CONFLICT (grp, pid) DO UPDATE SET committed = excluded.committed`, k.group, k.p.pid, off); err != nil {
+		if _, err := w.conn.exec(sqlCommitOffset, k.group, k.p.pid, off); err != nil {
 			return fmt.Errorf("commit offset: %w", err)
 		}
 	}
@@ -317,7 +316,7 @@ func (w *writer) apply(batch []*op, st *txState) error {
 
 // insertChunk writes a chunk and recycles its buffer.
 func (w *writer) insertChunk(p *partState, c *openChunk) error {
-	_, err := w.conn.exec(`INSERT INTO chunks (pid, base, last, max_time, size, data) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := w.conn.exec(sqlInsertChunk,
 		p.pid, c.base, c.last, c.maxTime, len(c.data), c.data)
 	w.written += len(c.data)
 	if cap(c.data) <= 2*chunkBytes && len(w.free) < freeChunks {
