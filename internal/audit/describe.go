@@ -50,6 +50,7 @@ func Describe(ctx context.Context, format string, args ...any) {
 var phrases = map[string]string{
 	"password": "change the password of", "limits": "set the limits of", "rotate-key": "rotate the key of",
 	"go-live": "start the go-live of", "cash": "take cash for", "logout": "sign out", "enrol": "enrol a device at",
+	"backup": "take a backup",
 }
 
 // collections are route segments that look like actions (not plural) but

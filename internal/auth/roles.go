@@ -63,6 +63,11 @@ const (
 	// Both are the admin's unless granted to a key.
 	PermRecordsUnmask Permission = "records.unmask"
 	PermMaskingWrite  Permission = "masking.write"
+	// PermBackupRead downloads a backup of the server's data directory
+	// (GET /api/v1/backup): every record, store and secret.key. No role
+	// but the admin's grants it, and no other permission implies it; a
+	// key holds it only when created with the scope.
+	PermBackupRead Permission = "backup.read"
 )
 
 // Gate permissions. Scanning devices hold API keys narrowed to their event
@@ -86,6 +91,7 @@ var allPermissions = []Permission{
 	PermKeysRead, PermKeysWrite,
 	PermAuditRead,
 	PermSystemRead,
+	PermBackupRead,
 	PermGateRead, PermGateManage, PermGateScan, PermGateSearch, PermGateOverride,
 }
 

@@ -3,22 +3,36 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 
+	"github.com/arus-platform/arus/internal/api"
 	"github.com/arus-platform/arus/internal/backup"
 )
 
 func runBackup(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "backup", "arus backup --data DIR --out FILE", `
+	f := newFlags(e, "backup", "arus backup --data DIR --out FILE\n  arus backup --server URL --out FILE", `
 Writes a copy of the data directory of a server, running or stopped, to FILE
 (a gzip-compressed tar archive): every SQLite database in it — the embedded
 log, the stores, SQLite relay destinations — and secret.key. Intake goes on
 while it runs. Every record acknowledged before the backup began is in it, and
 the stores are copied before the log, so nothing they refer to is missing.
-Run it on the server's machine. With --db on PostgreSQL, back the database up
-with pg_dump first; this copies what Arus keeps on disk.`)
-	data := f.String("data", "./arus-data", "data `dir`ectory of the server")
+
+With --data it runs on the server's machine and reads the directory itself.
+With --server it asks a running server for the backup of its own data
+directory (GET /api/v1/backup), from anywhere that reaches its API: the API
+key (ARUS_API_KEY or --api-key-file) must hold the scope backup.read, which
+no other scope implies. The archive's checksums are checked as it arrives;
+FILE appears only once it is whole. One backup runs at a time on a server.
+
+With --db on PostgreSQL, back the database up with pg_dump first; this
+copies what Arus keeps on disk.`)
+	data := f.String("data", "./arus-data", "data `dir`ectory of the server, read on this machine; not with --server")
+	server := f.String("server", "", "`URL` of a running arus server to take the backup from over its API; not with --data")
+	var apiKey string
+	addAPIKey(f, &apiKey)
 	out := f.String("out", "", "`file` to write the backup to; - for standard output")
 	f.twin("data", "ARUS_DATA")
 	rest, err := f.parse(args)
@@ -28,18 +42,30 @@ with pg_dump first; this copies what Arus keeps on disk.`)
 	if len(rest) > 0 {
 		return f.fail("unexpected argument %q", rest[0])
 	}
+	if *server != "" && f.given("data") {
+		return f.fail("give --data or --server, not both: --data reads a data directory on this machine, --server asks a running server for its own")
+	}
 	if *out == "" {
 		return f.fail("--out is required: the file to write the backup to")
 	}
-	if st, err := os.Stat(*data); err != nil || !st.IsDir() {
+	source := *data
+	take := func(w io.Writer) (*backup.Manifest, error) { return backup.Create(ctx, *data, w) }
+	if *server != "" {
+		c, err := api.NewCaller(*server, apiKey, nil)
+		if err != nil {
+			return f.fail("--server %q is not a server URL; use http://host:port or https://host:port", *server)
+		}
+		source = *server
+		take = func(w io.Writer) (*backup.Manifest, error) { return fetchBackup(ctx, c, w) }
+	} else if st, err := os.Stat(*data); err != nil || !st.IsDir() {
 		return f.fail("--data %s is not a directory", *data)
 	}
 	if *out == "-" {
-		m, err := backup.Create(ctx, *data, e.stdout)
+		m, err := take(e.stdout)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "backed up %d files of %s\n", len(m.Files), *data)
+		fmt.Fprintf(e.stderr, "backed up %d files of %s\n", len(m.Files), source)
 		return nil
 	}
 	tmp := *out + ".partial"
@@ -47,7 +73,7 @@ with pg_dump first; this copies what Arus keeps on disk.`)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	m, err := backup.Create(ctx, *data, w)
+	m, err := take(w)
 	if err == nil {
 		err = w.Sync()
 	}
@@ -66,8 +92,35 @@ with pg_dump first; this copies what Arus keeps on disk.`)
 		total += file.Bytes
 	}
 	fmt.Fprintf(e.stderr, "backed up %d files (%d bytes) of %s to %s; started %s, ended %s\n",
-		len(m.Files), total, *data, *out, m.Started.Format("2006-01-02T15:04:05.000Z"), m.Ended.Format("2006-01-02T15:04:05.000Z"))
+		len(m.Files), total, source, *out, m.Started.Format("2006-01-02T15:04:05.000Z"), m.Ended.Format("2006-01-02T15:04:05.000Z"))
 	return nil
+}
+
+// fetchBackup asks the server c calls for a backup of its data directory
+// and writes it to w as it arrives, checking the archive as restore does.
+func fetchBackup(ctx context.Context, c *api.Caller, w io.Writer) (*backup.Manifest, error) {
+	req, err := c.NewRequest(ctx, http.MethodGet, "/api/v1/backup", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/gzip, application/problem+json")
+	resp, err := c.Send(req)
+	if err != nil {
+		return nil, fmt.Errorf("backup from %s: %w", c.Host(), err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/gzip" {
+		return nil, fmt.Errorf("backup from %s: the server answered %s, not a backup (application/gzip)", c.Host(), ct)
+	}
+	body := io.TeeReader(resp.Body, w)
+	m, err := backup.Verify(body)
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup from %s: %w", c.Host(), err)
+	}
+	return m, nil
 }
 
 func runRestore(ctx context.Context, e *env, args []string) error {

@@ -163,14 +163,9 @@ func (f *flags) readSecretFiles() error {
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	for _, name := range f.secrets {
-		env := ""
-		for _, fe := range f.envs {
-			if fe[0] == name {
-				env = fe[1]
-			}
-		}
+		env := f.twinOf(name)
 		value := f.Lookup(name).Value.String()
-		onCommandLine := set[name] && (env == "" || value != f.e.getenv(env))
+		onCommandLine := f.given(name)
 		path, source := "", ""
 		switch {
 		case set[name+"-file"] && onCommandLine:
@@ -191,6 +186,27 @@ func (f *flags) readSecretFiles() error {
 		}
 	}
 	return nil
+}
+
+// twinOf returns the environment variable twinned with flag name, or "".
+func (f *flags) twinOf(name string) string {
+	env := ""
+	for _, fe := range f.envs {
+		if fe[0] == name {
+			env = fe[1]
+		}
+	}
+	return env
+}
+
+// given reports whether flag name was given on the command line, not only
+// by its twin variable (a value equal to the variable's counts as the
+// variable's).
+func (f *flags) given(name string) bool {
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	env := f.twinOf(name)
+	return set && (env == "" || f.Lookup(name).Value.String() != f.e.getenv(env))
 }
 
 func newFlags(e *env, name, synopsis, about string) *flags {

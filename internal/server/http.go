@@ -177,17 +177,26 @@ var notAudited = map[string]bool{
 	"POST /login": true,
 }
 
+// auditedReads are reads audited as changes are: taking a backup gives
+// away every record and secret.key.
+var auditedReads = map[string]bool{
+	"GET /api/v1/backup": true,
+}
+
 // audit records an authenticated request that may have changed something:
 // any method but GET, HEAD and OPTIONS, on a known route, whatever its
-// outcome. Requests without a principal are only counted (the metric
+// outcome; and the reads of auditedReads. Requests without a principal are only counted (the metric
 // arus_http_anonymous_changes_total): recording them would let anyone
 // fill the log.
 func (s *Server) audit(r *http.Request, route string, status int, requestID string, p *auth.Principal, summary string) {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 	switch {
-	case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodOptions, notAudited[route]:
+	case read && !auditedReads[route], notAudited[route]:
 		return
 	case p == nil:
-		s.metrics.anonymous.WithLabelValues(route, obs.MethodLabel(r.Method)).Inc()
+		if !read {
+			s.metrics.anonymous.WithLabelValues(route, obs.MethodLabel(r.Method)).Inc()
+		}
 		return
 	case s.auditLog == nil, route == "unmatched":
 		return

@@ -223,6 +223,7 @@ type Server struct {
 	dlq         *dlq.Manager
 	schemas     *schema.Registry
 	auditLog    *audit.Log
+	backups     backups
 	masks       *mask.Store
 	relay       *relay.Relay
 	ticketing   *ticketing.Service
@@ -312,6 +313,7 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.streams.Register(mux)
 	s.registerAccount(mux)
+	s.registerBackup(mux)
 	if err := s.openProcessing(ctx, mux, reg); err != nil {
 		return nil, err
 	}
