@@ -6,23 +6,34 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/auth"
 	"github.com/arus-platform/arus/stream"
 )
 
 // A backup taken while producers write holds every record acknowledged
 // before it began; restored into a fresh directory, a server on it serves
 // those records, the group offsets and the API keys of the original.
-func TestBackupUnderLoadRestores(t *testing.T) {
+func TestBackupUnderLoadRestores(t *testing.T) { backupUnderLoad(t, false) }
+
+// The same, the backup taken from the running server over its API with
+// arus backup --server; a key without backup.read gets no backup and leaves
+// no file, and --server does not go with --data.
+func TestBackupFromServerUnderLoadRestores(t *testing.T) { backupUnderLoad(t, true) }
+
+func backupUnderLoad(t *testing.T, remote bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	data := t.TempDir()
-	key := mustKey(t, data, "topics.read", "topics.write", "records.produce", "records.read", "groups.read", "groups.reset")
+	scopes := []string{"topics.read", "topics.write", "records.produce", "records.read", "groups.read", "groups.reset"}
+	key := mustKey(t, data, append(scopes, "backup.read")...)
+	narrow := mustKey(t, data, permsExcept("backup.read")...)
 	url, stop := serve(t, map[string]string{"ARUS_DATA": data})
 	c := newTestClient(t, url, key)
 	const topic, group = "orders", "billing"
@@ -91,7 +102,29 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	mu.Unlock()
 	during := batches.Load()
 	file := filepath.Join(t.TempDir(), "arus.backup")
-	r := must(t, nil, "", "backup", "--data", data, "--out", file)
+	var r result
+	if remote {
+		env := map[string]string{"ARUS_API_KEY": narrow}
+		refused := arus(t, env, "", "backup", "--server", url, "--out", file)
+		if refused.err == nil || !strings.Contains(refused.err.Error(), "backup.read") {
+			t.Errorf("backup --server with a key of every scope but backup.read: %v, want an error naming backup.read", refused.err)
+		}
+		for _, f := range []string{file, file + ".partial"} {
+			if _, err := os.Stat(f); !os.IsNotExist(err) {
+				t.Errorf("a refused backup left %s (%v)", f, err)
+			}
+		}
+		both := arus(t, env, "", "backup", "--server", url, "--data", data, "--out", file)
+		if both.err == nil || !strings.Contains(both.err.Error(), "--data or --server") {
+			t.Errorf("backup --server --data: %v, want an error naming both flags", both.err)
+		}
+		r = must(t, map[string]string{"ARUS_API_KEY": key, "ARUS_DATA": data}, "", "backup", "--server", url, "--out", file)
+		if !strings.Contains(r.stderr, "of "+url+" to "+file) {
+			t.Errorf("backup --server says %q, want the summary naming the server and the file", r.stderr)
+		}
+	} else {
+		r = must(t, nil, "", "backup", "--data", data, "--out", file)
+	}
 	during = batches.Load() - during
 	stopLoad()
 	wg.Wait()
@@ -158,4 +191,15 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if r := arus(t, nil, "", "restore", "--in", file, "--data", restored); r.err == nil || !strings.Contains(r.err.Error(), "not empty") {
 		t.Errorf("restore into a non-empty directory: %v, want an error saying it is not empty", r.err)
 	}
+}
+
+// permsExcept is every permission but the ones named.
+func permsExcept(names ...string) []string {
+	var out []string
+	for _, p := range auth.Permissions() {
+		if !slices.Contains(names, string(p)) {
+			out = append(out, string(p))
+		}
+	}
+	return out
 }
