@@ -99,8 +99,33 @@ func TestRolesAndPermissionsValid(t *testing.T) {
 	if auth.Role("root").Valid() || auth.Permission("topics.delete").Valid() {
 		t.Error("unknown role or permission is valid")
 	}
-	if got := len(auth.Permissions()); got != 37 {
-		t.Errorf("%d permissions, want 37", got)
+	if got := len(auth.Permissions()); got != 38 {
+		t.Errorf("%d permissions, want 38", got)
+	}
+}
+
+// backup.read gives away everything: no role but the admin's grants it,
+// and a key holds it only by that scope, bare.
+func TestBackupReadIsTheAdminsAlone(t *testing.T) {
+	for _, r := range auth.Roles() {
+		if got := r.Can(auth.PermBackupRead); got != (r == auth.RoleAdmin) {
+			t.Errorf("%s.Can(backup.read) = %v", r, got)
+		}
+	}
+	var others []string
+	for _, p := range auth.Permissions() {
+		if p != auth.PermBackupRead {
+			others = append(others, string(p), string(p)+":backup")
+		}
+	}
+	if (auth.APIKey{Scopes: others}).Allows(auth.PermBackupRead, "") {
+		t.Error("a key with every other scope is allowed backup.read")
+	}
+	if (auth.APIKey{Scopes: []string{"backup.read:x"}}).Allows(auth.PermBackupRead, "") {
+		t.Error("a key with backup.read narrowed is allowed the backup, which names no resource")
+	}
+	if !(auth.APIKey{Scopes: []string{"backup.read"}}).Allows(auth.PermBackupRead, "") {
+		t.Error("a key with backup.read is not allowed it")
 	}
 }
 
