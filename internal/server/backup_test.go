@@ -38,15 +38,7 @@ func TestBackupRouteNeedsItsOwnPermission(t *testing.T) {
 		}
 	}
 	for _, role := range auth.Roles() {
-		u, err := r.auth.CreateUser(ctx, auth.NewUser{Username: "b-" + strings.ReplaceAll(string(role), "_", "-"), Name: string(role),
-			Email: string(role) + "@example.com", Roles: []auth.Role{role}, Confirmed: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		token, _ := r.signedIn(t, "b-", role)
 		rep := r.call(t, "GET", "/api/v1/backup", "", "", "Cookie", auth.SessionCookie+"="+token)
 		if role == auth.RoleAdmin {
 			if rep.status != http.StatusOK {

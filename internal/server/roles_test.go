@@ -40,6 +40,23 @@ var roleMay = map[auth.Role][]auth.Permission{
 	auth.RoleViewer:         {},
 }
 
+// signedIn makes a user holding role alone, named prefix and the role,
+// and signs them in: their session's cookie value and CSRF token.
+func (r *running) signedIn(t *testing.T, prefix string, role auth.Role) (token, csrf string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := r.auth.CreateUser(ctx, auth.NewUser{Username: prefix + strings.ReplaceAll(string(role), "_", "-"), Name: string(role),
+		Email: string(role) + "@example.com", Roles: []auth.Role{role}, Confirmed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, sess.CSRFToken
+}
+
 // documentedPermissions reads docs/api.md's route tables: the permission
 // each route needs (its first backquoted permission), "" for a route that
 // takes no credentials.
@@ -83,7 +100,6 @@ func documentedPermissions(t *testing.T) map[string]auth.Permission {
 // otherwise; the routes that take no credentials are refused to no role. A route the docs do not classify fails the test.
 func TestETicketingRoutesByRole(t *testing.T) {
 	r := start(t, Config{})
-	ctx := context.Background()
 	perms := documentedPermissions(t)
 	var routes []string
 	for _, p := range muxPatterns(t, r.mux) {
@@ -122,21 +138,13 @@ func TestETicketingRoutesByRole(t *testing.T) {
 	var wg sync.WaitGroup
 	sent := 0
 	for _, role := range auth.Roles() {
-		u, err := r.auth.CreateUser(ctx, auth.NewUser{Username: "as-" + strings.ReplaceAll(string(role), "_", "-"), Name: string(role),
-			Email: string(role) + "@example.com", Roles: []auth.Role{role}, Confirmed: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, token, err := r.auth.CreateSession(ctx, u.ID, auth.SessionMeta{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		token, csrf := r.signedIn(t, "as-", role)
 		wg.Go(func() {
 			for _, p := range routes {
 				method, path := fill(p, "victim")
 				req, _ := http.NewRequest(method, r.url+path, strings.NewReader(`{}`))
 				req.Header.Set("Cookie", auth.SessionCookie+"="+token)
-				req.Header.Set("X-CSRF-Token", sess.CSRFToken)
+				req.Header.Set("X-CSRF-Token", csrf)
 				resp, err := client.Do(req)
 				if err != nil {
 					t.Errorf("%s as %s: %v", p, role, err)
