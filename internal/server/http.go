@@ -141,8 +141,10 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 
 		rec := &recorder{ResponseWriter: w}
 		s.metrics.inflight.Inc()
+		// Deferred: a handler that cuts its answer (http.ErrAbortHandler)
+		// ends here too.
+		defer s.metrics.inflight.Dec()
 		s.serveRecovered(rec, r, mux)
-		s.metrics.inflight.Dec()
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
