@@ -94,9 +94,16 @@ func sum(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// Restore refuses a bad archive and leaves the directory empty; Verify
+// refuses it alike, but for what only unpacking finds (a database that
+// fails quick_check, a directory that is not empty).
 func TestRestoreRefuses(t *testing.T) {
 	key := map[string]string{"secret.key": "k"}
 	good := &Manifest{Format: format, Files: []File{{Path: "secret.key", Bytes: 1, SHA256: sum("k")}}}
+	whole := archive(t, key, good)
+	if _, err := Verify(bytes.NewReader(whole)); err != nil {
+		t.Fatalf("Verify of a good archive: %v", err)
+	}
 	tests := []struct {
 		name    string
 		archive []byte
@@ -112,6 +119,7 @@ func TestRestoreRefuses(t *testing.T) {
 		{"escapes", archive(t, map[string]string{"../evil": "e"}, good), false, "leaves the data directory"},
 		{"corrupt database", archive(t, map[string]string{"a.db": "not sqlite"}, &Manifest{Format: format, Files: []File{{Path: "a.db", SHA256: sum("not sqlite")}}}), false, "a.db"},
 		{"not empty", archive(t, key, good), true, "not empty"},
+		{"cut short", whole[:len(whole)-4], false, "read archive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +127,11 @@ func TestRestoreRefuses(t *testing.T) {
 			if tt.full {
 				os.MkdirAll(dir, 0o750)
 				os.WriteFile(filepath.Join(dir, "x"), nil, 0o600)
+			}
+			if tt.name != "corrupt database" && !tt.full {
+				if _, err := Verify(bytes.NewReader(tt.archive)); err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Verify: got %v, want an error containing %q", err, tt.want)
+				}
 			}
 			_, err := Restore(context.Background(), bytes.NewReader(tt.archive), dir)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
