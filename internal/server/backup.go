@@ -34,8 +34,8 @@ type backups struct {
 // It needs backup.read, which only the admin's role grants and a key holds
 // only when created with it. It answers 200 with the archive
 // (application/gzip) as backup.Create writes it, or 409 while another
-// backup runs. Every request is audited, though it is a GET: the archive
-// holds everything, secret.key included.
+// backup runs. Every authenticated request is audited, though it is a GET:
+// the archive holds everything, secret.key included.
 func (s *Server) registerBackup(mux *http.ServeMux) {
 	s.streams.Route(mux, "GET /api/v1/backup", []auth.Permission{auth.PermBackupRead}, func(w http.ResponseWriter, r *http.Request) error {
 		if !s.backups.running.TryLock() {
