@@ -64,6 +64,11 @@ type File struct {
 	SHA256 string `json:"sha256"`
 }
 
+// ErrNoDatabases is returned by [Create] for a data directory without a
+// database to copy: a server whose stores are all on PostgreSQL and whose
+// log is on Kafka or Redis keeps nothing there but its key.
+var ErrNoDatabases = errors.New("backup: nothing to copy")
+
 // Create writes a backup of the data directory dir to w. It reads only: the
 // server keeps running and accepting records.
 func Create(ctx context.Context, dir string, w io.Writer) (*Manifest, error) {
@@ -73,7 +78,7 @@ func Create(ctx context.Context, dir string, w io.Writer) (*Manifest, error) {
 		return nil, err
 	}
 	if len(dbs) == 0 {
-		return nil, fmt.Errorf("backup: %s holds no Arus databases (*.db)", dir)
+		return nil, fmt.Errorf("%w: %s holds no Arus databases (*.db)", ErrNoDatabases, dir)
 	}
 	tmp, err := os.MkdirTemp("", "arus-backup-")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,18 @@ func TestRestoreRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A data directory with no database to copy is refused as such, and the
+// archive is not begun.
+func TestCreateRefusesNothingToCopy(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret.key"), make([]byte, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := Create(context.Background(), dir, &out); !errors.Is(err, ErrNoDatabases) || out.Len() != 0 {
+		t.Errorf("a directory without databases: %v with %d bytes written, want ErrNoDatabases and none", err, out.Len())
 	}
 }

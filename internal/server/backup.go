@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -57,6 +58,9 @@ func (s *Server) registerBackup(mux *http.ServeMux) {
 		case err == nil:
 			audit.Describe(r.Context(), "take a backup of %d files (%d bytes of archive)", len(m.Files), out.bytes)
 			return nil
+		case errors.Is(err, backup.ErrNoDatabases):
+			return api.Coded(api.Conflict("this server keeps no database in its data directory: back up its PostgreSQL "+
+				"stores with pg_dump and its log with the broker's own tools"), "backup_nothing_to_copy")
 		case !out.started:
 			return err
 		}
