@@ -2,13 +2,13 @@ package api
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arus-platform/arus/internal/gosource"
 )
 
 // Every code the API gives its own problems (Coded, invalidFields, a Code
@@ -23,19 +23,8 @@ func TestProblemCodesDocumented(t *testing.T) {
 			}
 		}
 	}
-	paths, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, path := range paths {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	fset, files := gosource.Files(t, ".")
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:

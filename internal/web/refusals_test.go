@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arus-platform/arus/internal/gosource"
 	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/ticketing"
 )
@@ -125,61 +126,48 @@ var problemMakers = map[string]bool{"api.Invalid": true, "api.NotFound": true, "
 // service's, worded by fieldText.
 func TestRefusalsAPIErrorsCoded(t *testing.T) {
 	made := 0
-	fset := token.NewFileSet()
-	for _, dir := range apiSources {
-		paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, path := range paths {
-			if strings.HasSuffix(path, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, path, nil, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stack []ast.Node
-			ast.Inspect(f, func(n ast.Node) bool {
-				if n == nil {
-					stack = stack[:len(stack)-1]
-					return true
-				}
-				defer func() { stack = append(stack, n) }()
-				pos := fset.Position(n.Pos())
-				switch n := n.(type) {
-				case *ast.CallExpr:
-					switch name := callee(n); {
-					case name == "fmt.Errorf":
-						for _, a := range n.Args[1:] {
-							if sel, ok := a.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Err") {
-								t.Errorf("%s: %s wrapped without a code: use invalid.Refuse", pos, sel.Sel.Name)
-							}
-						}
-						return true
-					case !problemMakers[name]:
-						return true
-					case name == "api.Invalid" && n.Ellipsis.IsValid():
-						return true // a service's field errors
-					}
-				case *ast.CompositeLit:
-					if sel, ok := n.Type.(*ast.SelectorExpr); !ok || callee(&ast.CallExpr{Fun: sel}) != "api.Problem" {
-						return true
-					}
-				default:
-					return true
-				}
-				made++
-				parent := stack[len(stack)-1]
-				if u, ok := parent.(*ast.UnaryExpr); ok && u.Op == token.AND {
-					parent = stack[len(stack)-2]
-				}
-				if call, ok := parent.(*ast.CallExpr); !ok || callee(call) != "api.Refused" {
-					t.Errorf("%s: a problem of the API's own without a code: use api.Refused or api.InvalidCoded", pos)
-				}
+	fset, files := gosource.Files(t, apiSources...)
+	for _, f := range files {
+		var stack []ast.Node
+		ast.Inspect(f, func(n ast.Node) bool {
+			if n == nil {
+				stack = stack[:len(stack)-1]
 				return true
-			})
-		}
+			}
+			defer func() { stack = append(stack, n) }()
+			pos := fset.Position(n.Pos())
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				switch name := callee(n); {
+				case name == "fmt.Errorf":
+					for _, a := range n.Args[1:] {
+						if sel, ok := a.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Err") {
+							t.Errorf("%s: %s wrapped without a code: use invalid.Refuse", pos, sel.Sel.Name)
+						}
+					}
+					return true
+				case !problemMakers[name]:
+					return true
+				case name == "api.Invalid" && n.Ellipsis.IsValid():
+					return true // a service's field errors
+				}
+			case *ast.CompositeLit:
+				if sel, ok := n.Type.(*ast.SelectorExpr); !ok || callee(&ast.CallExpr{Fun: sel}) != "api.Problem" {
+					return true
+				}
+			default:
+				return true
+			}
+			made++
+			parent := stack[len(stack)-1]
+			if u, ok := parent.(*ast.UnaryExpr); ok && u.Op == token.AND {
+				parent = stack[len(stack)-2]
+			}
+			if call, ok := parent.(*ast.CallExpr); !ok || callee(call) != "api.Refused" {
+				t.Errorf("%s: a problem of the API's own without a code: use api.Refused or api.InvalidCoded", pos)
+			}
+			return true
+		})
 	}
 	if made < 8 {
 		t.Fatalf("found %d problems made in %v; the walk misses some", made, apiSources)
