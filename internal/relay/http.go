@@ -77,7 +77,6 @@ func problemOf(err error) error {
 	var ve *invalid.Fields
 	var te *TestError
 	var rl *RateLimitError
-	var ue *unknownError
 	switch {
 	case errors.As(err, &rl):
 		return api.Coded(problem(http.StatusTooManyRequests, ProblemRateLimited, "Too many requests",
@@ -91,10 +90,10 @@ func problemOf(err error) error {
 		return api.Coded(api.Conflict(err.Error()), "name_taken")
 	case errors.Is(err, ErrInUse):
 		return api.Coded(api.Conflict(err.Error()), "in_use")
-	case errors.As(err, &ue):
-		return api.Coded(api.NotFound(err.Error()), ue.code, ue.id)
 	case errors.Is(err, ErrNotFound):
-		return api.NotFound(err.Error())
+		// With the code of the object's kind (application_unknown …)
+		// where the error names one.
+		return api.Refused(api.NotFound(err.Error()), err)
 	}
 	return err
 }

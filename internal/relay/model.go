@@ -28,19 +28,6 @@ var (
 	ErrInvalid = errors.New("relay: invalid input")
 )
 
-// unknownError is ErrNotFound for one object, with the code the API
-// answers it with (application_unknown, dataset_unknown).
-type unknownError struct {
-	kind, id, code string
-}
-
-func (e *unknownError) Error() string {
-	return fmt.Sprintf("relay: %s %q: %v", e.kind, e.id, ErrNotFound)
-}
-
-// Unwrap returns ErrNotFound.
-func (e *unknownError) Unwrap() error { return ErrNotFound }
-
 // nameRule is the rule of every relay name: datasets appear in URLs and
 // API key scopes, the rest in listings.
 var nameRule = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)

@@ -90,7 +90,7 @@ func (r *Relay) CreateApplication(ctx context.Context, na NewApplication) (Appli
 func (r *Relay) Application(ctx context.Context, id string) (Application, error) {
 	a, err := scanApp(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+appCols+` FROM relay_applications WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Application{}, &unknownError{"application", id, "application_unknown"}
+		return Application{}, invalid.Refuse(ErrNotFound, "application_unknown", "application %q", id)
 	}
 	if err != nil {
 		return Application{}, fmt.Errorf("relay: application %q: %w", id, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/arus-platform/arus/invalid"
 	"github.com/arus-platform/arus/store"
 	"github.com/arus-platform/arus/stream"
 )
@@ -74,7 +75,7 @@ func (r *Relay) createTopic(ctx context.Context, topic string) {
 func (r *Relay) Dataset(ctx context.Context, name string) (Dataset, error) {
 	d, err := scanDataset(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+datasetCols+` FROM relay_datasets WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Dataset{}, &unknownError{"dataset", name, "dataset_unknown"}
+		return Dataset{}, invalid.Refuse(ErrNotFound, "dataset_unknown", "dataset %q", name)
 	}
 	if err != nil {
 		return Dataset{}, fmt.Errorf("relay: dataset %q: %w", name, err)

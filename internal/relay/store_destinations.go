@@ -171,7 +171,7 @@ func (r *Relay) reach(ctx context.Context, id string, in *DestinationInput) (sav
 func (r *Relay) Destination(ctx context.Context, id string) (Destination, error) {
 	d, err := scanDest(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+destCols+` FROM relay_destinations WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Destination{}, &unknownError{"destination", id, "destination_unknown"}
+		return Destination{}, invalid.Refuse(ErrNotFound, "destination_unknown", "destination %q", id)
 	}
 	if err != nil {
 		return Destination{}, fmt.Errorf("relay: destination %q: %w", id, err)
@@ -185,7 +185,7 @@ func (r *Relay) DestinationPassword(ctx context.Context, id string) (string, err
 	var sealed string
 	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT password FROM relay_destinations WHERE id = ?`), id).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", &unknownError{"destination", id, "destination_unknown"}
+		return "", invalid.Refuse(ErrNotFound, "destination_unknown", "destination %q", id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("relay: destination %q: %w", id, err)

@@ -85,7 +85,7 @@ func (r *Relay) CreateRoute(ctx context.Context, in RouteInput) (Route, error) {
 func (r *Relay) Route(ctx context.Context, id string) (Route, error) {
 	rt, err := scanRoute(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+routeCols+` FROM relay_routes WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Route{}, &unknownError{"route", id, "relay_route_unknown"}
+		return Route{}, invalid.Refuse(ErrNotFound, "relay_route_unknown", "route %q", id)
 	}
 	if err != nil {
 		return Route{}, fmt.Errorf("relay: route %q: %w", id, err)
@@ -146,7 +146,7 @@ func (r *Relay) DeleteRoute(ctx context.Context, id string) error {
 		return fmt.Errorf("relay: delete route: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return &unknownError{"route", id, "relay_route_unknown"}
+		return invalid.Refuse(ErrNotFound, "relay_route_unknown", "route %q", id)
 	}
 	r.forgetChecks("")
 	return nil
